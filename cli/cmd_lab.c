@@ -1,0 +1,15 @@
+/* cli/cmd_lab.c: `cutover lab` (placeholder until its issue lands). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int co_cmd_lab(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: cutover lab ...\n(not implemented yet in this version)\n");
+        return 0;
+    }
+    fprintf(stderr, "cutover lab: not implemented yet in this version\n");
+    return 69;
+}
