@@ -91,5 +91,5 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard */module.mk tests/*/module.mk)
+-include $(wildcard */module.mk tests/*/module.mk fuzz/*.mk)
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
