@@ -196,6 +196,11 @@ int co_qmp_reader_next(co_qmp_reader *r, co_qmp_msg *m, co_diag *d)
             continue;
         }
         r->scan++;
+        if (r->scan - r->start > r->max)
+            return reader_fail(r, d, CO_EPROTO,
+                               "QMP message at stream offset %" PRIu64
+                               " exceeds the %zu-byte cap",
+                               r->base + r->start, r->max);
         if (r->in_str) {
             if (r->esc)
                 r->esc = 0;
@@ -238,11 +243,6 @@ int co_qmp_reader_next(co_qmp_reader *r, co_qmp_msg *m, co_diag *d)
             m->bytes = n;
             return 1;
         }
-        if (r->scan - r->start > r->max)
-            return reader_fail(r, d, CO_EPROTO,
-                               "QMP message at stream offset %" PRIu64
-                               " exceeds the %zu-byte cap",
-                               r->base + r->start, r->max);
     }
     if (!r->in_msg)
         r->start = r->scan;
