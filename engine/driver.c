@@ -64,3 +64,16 @@ void co_mig_stats_init(co_mig_stats *st)
     st->postcopy_blocktime_ms = st->postcopy_vcpu_blocktime_max_ms = NAN;
     st->cpu_throttle_pct = NAN;
 }
+
+void co_mig_tunables_init(co_mig_tunables *t)
+{
+    t->downtime_limit_ms = NAN;
+    t->max_bandwidth_bytes_per_s = NAN;
+    t->multifd_channels = -1;
+    t->auto_converge = -1;
+    t->postcopy_ram = -1;
+    t->cpu_throttle_initial_pct = NAN;
+    t->cpu_throttle_increment_pct = NAN;
+    t->throttle_trigger_pct = NAN;
+    t->max_cpu_throttle_pct = NAN;
+}

@@ -96,7 +96,9 @@ typedef struct co_mig_stats {
  * CO_MIG_NONE. */
 void co_mig_stats_init(co_mig_stats *st);
 
-/* Migration parameters and capabilities the controller may change. */
+/* Migration parameters and capabilities the controller may change.
+ * For set_tunables, a NAN double or a negative int means "leave as is"
+ * (co_mig_tunables_init sets that state); get_tunables fills every field. */
 typedef struct co_mig_tunables {
     double downtime_limit_ms;        /* downtime-limit */
     double max_bandwidth_bytes_per_s;/* max-bandwidth; 0 = unlimited */
@@ -108,6 +110,9 @@ typedef struct co_mig_tunables {
     double throttle_trigger_pct;
     double max_cpu_throttle_pct;
 } co_mig_tunables;
+
+/* Every field "leave as is": NAN doubles, -1 ints. */
+void co_mig_tunables_init(co_mig_tunables *t);
 
 /* An event seen between two polls. */
 enum co_drv_event_kind {
