@@ -20,13 +20,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 typedef struct tq_qemu {
     pid_t pid;
-    char qmp[160];  /* unix socket path */
+    char qmp[100];  /* unix socket path (fits sun_path) */
 } tq_qemu;
 
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
@@ -135,9 +136,17 @@ static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int me
     }
     q->pid = pid;
     for (int i = 0; i < 1000; i++) {
-        struct stat sb;
-        if (stat(q->qmp, &sb) == 0)
+        /* The socket file appears at bind(), before listen(): wait until
+         * a connect succeeds (then hang up; QEMU takes the next client). */
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", q->qmp);
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            close(s);
             return 0;
+        }
+        if (s >= 0)
+            close(s);
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             q->pid = 0;
