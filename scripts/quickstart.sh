@@ -7,7 +7,8 @@ scripts/install-deps.sh
 make -j"$(nproc)" >/dev/null
 CUT=build/cutover
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+if [ -t 1 ]; then B=$'\033[1m'; N=$'\033[0m'; else B=; N=; fi
+step() { printf '\n%s== %s%s\n$ %s\n' "$B" "$1" "$N" "$2"; }
 
 # An example VM: 16 GiB, a 1 GiB hot set written 85% of the time, 12 GiB cold.
 VM=(--mem 16GiB --dirty hotcold:hot=1GiB,cold=12GiB,hotfrac=0.85,rate=60000)
@@ -17,7 +18,7 @@ step "Predict one migration over 10 Gbit/s, MTU 9000, 4 channels" \
 $CUT model "${VM[@]}" --link 10Gbit --mtu 9000 --channels 4 --downtime-limit 300ms
 
 step "Tune MTU x channels x downtime-limit within 300 ms of downtime and a 2 minute deadline" \
-     "$CUT tune ${VM[*]} --link 25Gbit --max-downtime 300ms --deadline 2m --csv | head"
+     "$CUT tune ${VM[*]} --link 25Gbit --max-downtime 300ms --deadline 2m | tail -n 4"
 $CUT tune "${VM[@]}" --link 25Gbit --max-downtime 300ms --deadline 2m | tail -n 4
 
 if [ -f traces/example-cluster.json ] && $CUT simulate --help >/dev/null 2>&1; then
