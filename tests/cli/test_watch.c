@@ -220,3 +220,41 @@ Test(watch, usage_errors)
     cr_assert_eq(co_test_run(args, NULL, 0, err, sizeof err), 73);
     cr_assert(strstr(err, "-o"), "%s", err);
 }
+
+Test(watch, sigterm_stops_watching_and_leaves_migration_alone)
+{
+    start_migration(5e6, 0);
+    const char *bin = getenv("CUTOVER_BIN") ? getenv("CUTOVER_BIN") : "build/cutover";
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 1);
+        dup2(nul, 2);
+        execl(bin, bin, "watch", "--qmp", src.qmp, "-o", tl, "--interval", "50ms", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {0, 600 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGTERM);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 75);
+    json_t *a = load_timeline();
+    cr_assert(json_array_size(a) >= 3);
+    json_t *e = json_array_get(a, json_array_size(a) - 1);
+    cr_assert_str_eq(type_of(e), "end");
+    cr_assert(strstr(json_string_value(json_object_get(e, "error")), "interrupted"));
+    json_decref(a);
+    /* The migration goes on. */
+    co_qmp *q = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
+    co_mig_stats ms;
+    cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(ms.status, CO_MIG_ACTIVE);
+    co_qmp_close(q);
+}

@@ -81,12 +81,22 @@ static inline int tq_fill_file(const char *path, int mem_mb)
  * that file (source side; NULL: anonymous RAM). incoming_port > 0: start
  * as a migration destination on 127.0.0.1:PORT. Waits up to 10 s for the
  * socket. Returns 0 or -1 (QEMU reaped). */
+static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int mem_mb,
+                              const char *mem_file, int incoming_port, int qmp_tcp_port);
 static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int mem_mb,
                            const char *mem_file, int incoming_port)
 {
+    return tq_start_ex(q, dir, name, mem_mb, mem_file, incoming_port, 0);
+}
+
+/* Same, plus a second QMP monitor on tcp:127.0.0.1:qmp_tcp_port when > 0. */
+static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int mem_mb,
+                              const char *mem_file, int incoming_port, int qmp_tcp_port)
+{
     memset(q, 0, sizeof *q);
     snprintf(q->qmp, sizeof q->qmp, "%s/%s.qmp", dir, name);
-    char qmparg[200], memarg[64], objarg[400], machine[64], incoming[64];
+    char qmparg[200], memarg[64], objarg[400], machine[64], incoming[64], tcparg[80];
+    snprintf(tcparg, sizeof tcparg, "tcp:127.0.0.1:%d,server=on,wait=off", qmp_tcp_port);
     snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", q->qmp);
     snprintf(memarg, sizeof memarg, "%d", mem_mb);
     if (mem_file)
@@ -126,6 +136,10 @@ static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int me
         argv[n++] = objarg;
         argv[n++] = "-qmp";
         argv[n++] = qmparg;
+        if (qmp_tcp_port > 0) {
+            argv[n++] = "-qmp";
+            argv[n++] = tcparg;
+        }
         if (incoming_port > 0) {
             argv[n++] = "-incoming";
             argv[n++] = incoming;
