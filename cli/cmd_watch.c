@@ -126,6 +126,7 @@ static int watch(const watch_opts *o, co_diag *d)
         return rc;
     co_qmp_ver ver;
     co_mig_stats st, first;
+    double t0 = mono_ms();
     /* Read once before creating the output, so a dead QEMU leaves no file. */
     if ((rc = co_qmp_query_version(q, &ver, d)) != CO_OK ||
         (rc = co_qmp_query_migrate(q, &first, d)) != CO_OK) {
@@ -137,7 +138,6 @@ static int watch(const watch_opts *o, co_diag *d)
         co_qmp_close(q);
         return d->code;
     }
-    double t0 = mono_ms();
     char verstr[64];
     snprintf(verstr, sizeof verstr, "%d.%d.%d", ver.major, ver.minor, ver.micro);
     struct timespec wall;
@@ -202,7 +202,8 @@ static int watch(const watch_opts *o, co_diag *d)
         /* Events that came with the last reply belong before the end. */
         if (rc == CO_OK)
             rc = flush_events(q, out, t0, &started, d);
-        json_t *e = json_pack("{s:s, s:f, s:s, s:i}", "type", "end", "t_ms", mono_ms() - t0,
+        json_t *e = json_pack("{s:s, s:f, s:s, s:i}", "type", "end", "t_ms",
+                              round((mono_ms() - t0) * 1000) / 1000,
                               "status", co_mig_status_name(st.status), "samples", samples);
         if (e && rc != CO_OK)
             json_object_set_new(e, "error", json_string(d->msg));

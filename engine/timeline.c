@@ -95,7 +95,7 @@ int co_timeline_write(FILE *out, json_t *j, const char *what, co_diag *d)
 {
     if (j == NULL)
         return co_diag_set(d, CO_ENOMEM, "%s: out of memory building a timeline record", what);
-    int rc = json_dumpf(j, out, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    int rc = json_dumpf(j, out, JSON_COMPACT | JSON_REAL_PRECISION(16));
     json_decref(j);
     if (rc != 0 || fputc('\n', out) == EOF || fflush(out) != 0)
         return co_diag_set(d, CO_EIO, "%s: write failed: %s", what, strerror(errno));

@@ -28,7 +28,8 @@
 json_t *co_timeline_sample(const co_mig_stats *st, double t_ms);
 /* An event record from a QMP event. */
 json_t *co_timeline_event(const co_qmp_event *ev, double t_ms);
-/* Write j (stolen) as one compact line and flush, so `tail -f` follows.
+/* Write j (stolen) as one compact line and flush (16 significant digits:
+ * microseconds of a Unix timestamp survive), so `tail -f` follows.
  * Returns CO_OK, CO_ENOMEM (j NULL) or CO_EIO (d names `what`). */
 int co_timeline_write(FILE *out, json_t *j, const char *what, co_diag *d);
 
