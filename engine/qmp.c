@@ -536,6 +536,11 @@ int co_qmp_call(co_qmp *q, const char *cmd, json_t *args, json_t **ret, co_diag 
     if (ret)
         *ret = json_incref(m.ret);
     co_qmp_msg_clear(&m);
+    /* Queue events that came in the same read after the reply, so
+     * co_qmp_next_event sees them without another read. A protocol error
+     * here kills the connection for the next call; this one succeeded. */
+    co_qmp_msg none = {0};
+    drain(q, -1, &none, NULL);
     return CO_OK;
 }
 

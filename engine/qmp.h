@@ -20,6 +20,8 @@
  * with QEMU's class and desc in the diagnostic. A protocol error or EOF
  * leaves the connection dead: later calls fail at once with CO_EUNAVAIL.
  *
+ * A connection is used by one thread at a time (no locking inside).
+ *
  * Tracing: with CUTOVER_QMP_LOG=1 in the environment (read once at
  * connect), every message sent and received is written to stderr as
  * "qmp> ..." / "qmp< ..." lines. */

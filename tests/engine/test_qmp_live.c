@@ -419,3 +419,30 @@ Test(qmp_tcp, tcp_monitor_and_events_on_both)
     cr_assert_eq(co_qmp_connect(addr, 5000, &x, &d), CO_OK, "%s", d.msg);
     co_qmp_close(x);
 }
+
+Test(qmp_live, calc_dirty_rate_modes)
+{
+    co_diag d;
+    co_diag_init(&d);
+    /* page-sampling with an explicit sample size. */
+    cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "page-sampling", 256, &d), CO_OK, "%s", d.msg);
+    co_qmp_dirty_rate dr;
+    double t0 = mono_ms();
+    do {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        cr_assert_eq(co_qmp_query_dirty_rate(q, &dr, &d), CO_OK, "%s", d.msg);
+    } while (strcmp(dr.status, "measured") != 0 && mono_ms() - t0 < 10000);
+    cr_assert_str_eq(dr.status, "measured");
+    cr_assert_str_eq(dr.mode, "page-sampling");
+    cr_assert_eq(dr.sample_pages, 256);
+    /* dirty-ring needs -accel kvm,dirty-ring-size=N: QEMU says so. */
+    co_diag_init(&d);
+    int rc = co_qmp_calc_dirty_rate(q, 1, "dirty-ring", -1, &d);
+    cr_assert_eq(rc, CO_EFAILED, "rc %d: %s", rc, d.msg);
+    cr_assert(strstr(d.msg, "calc-dirty-rate"), "%s", d.msg);
+    /* An unknown mode is QEMU's error too, named. */
+    co_diag_init(&d);
+    cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "psychic", -1, &d), CO_EFAILED);
+    cr_assert(strstr(d.msg, "psychic"), "%s", d.msg);
+}
