@@ -448,3 +448,46 @@ Test(qmp_live, calc_dirty_rate_modes)
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "psychic", -1, &d), CO_EFAILED);
     cr_assert(strstr(d.msg, "psychic"), "%s", d.msg);
 }
+
+/* Connect from a thread while the main thread starts QEMU (QEMU must be
+ * forked by the main thread: PR_SET_PDEATHSIG fires when the forking
+ * *thread* exits). */
+typedef struct late_conn {
+    char path[128];
+    int rc;
+    co_diag d;
+} late_conn;
+
+static void *connect_late(void *arg)
+{
+    late_conn *c = arg;
+    co_diag_init(&c->d);
+    c->rc = co_qmp_connect_wait(c->path, 5000, 15000, &qd, &c->d);
+    return NULL;
+}
+
+Test(qmp_live, connect_wait_for_a_starting_qemu)
+{
+    late_conn c;
+    snprintf(c.path, sizeof c.path, "%s/late.qmp", dir);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, connect_late, &c), 0);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    int started = tq_start(&dst, dir, "late", 32, NULL, 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(started, 0);
+    cr_assert_eq(c.rc, CO_OK, "%s", c.d.msg);
+    co_diag d;
+    co_diag_init(&d);
+    co_qmp_status st;
+    cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
+    /* Nobody coming: gives up after appear_ms with the cause. */
+    co_qmp *x = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/never.qmp", dir);
+    double t0 = mono_ms();
+    cr_assert_eq(co_qmp_connect_wait(path, 1000, 200, &x, &d), CO_EUNAVAIL);
+    cr_assert(mono_ms() - t0 >= 190 && mono_ms() - t0 < 3000);
+    cr_assert(strstr(d.msg, "never.qmp"), "%s", d.msg);
+}
