@@ -24,7 +24,7 @@ static double mono_ms(void)
 static void setup_one(void)
 {
     cr_assert_eq(tq_mkdir(dir), 0);
-    cr_assert_eq(tq_start(&src, dir, "src", 32, NULL, 0), 0, "QEMU did not start");
+    cr_assert_eq(tq_start(&src, dir, "src", 32, NULL, 0), 0, "QEMU did not start: %s", src.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -242,10 +242,8 @@ static void setup_pair(void)
     cr_assert_eq(tq_mkdir(dir), 0);
     snprintf(memfile, sizeof memfile, "%s/ram", dir);
     cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    port = tq_free_port();
-    cr_assert(port > 0);
-    cr_assert_eq(tq_start(&dst, dir, "dst", 32, NULL, port), 0, "destination did not start");
-    cr_assert_eq(tq_start(&src, dir, "src", 32, memfile, 0), 0, "source did not start");
+    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
+                 "QEMU did not start: %s%s", src.why, dst.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -380,8 +378,12 @@ static int tcp_port;
 static void setup_tcp(void)
 {
     cr_assert_eq(tq_mkdir(dir), 0);
-    tcp_port = tq_free_port();
-    cr_assert_eq(tq_start_ex(&src, dir, "src", 32, NULL, 0, tcp_port), 0, "QEMU did not start");
+    int ok = -1;
+    for (int i = 0; i < 3 && ok != 0; i++) { /* a fresh port if ours was taken meanwhile */
+        tcp_port = tq_free_port();
+        ok = tq_start_ex(&src, dir, "src", 32, NULL, 0, tcp_port);
+    }
+    cr_assert_eq(ok, 0, "QEMU did not start: %s", src.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -395,7 +397,7 @@ Test(qmp_tcp, tcp_monitor_and_events_on_both)
     snprintf(addr, sizeof addr, "tcp:127.0.0.1:%d", tcp_port);
     co_diag d;
     co_diag_init(&d);
-    /* The unix monitor answered, so QEMU has set up both chardevs. */
+    /* tq_start_ex waited for the tcp monitor to listen. */
     cr_assert_eq(co_qmp_connect(addr, 5000, &qd, &d), CO_OK, "%s", d.msg);
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
