@@ -938,3 +938,30 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
         return co_diag_set(d, CO_EDATA, "lab: fewer than two heartbeats in the window");
     return CO_OK;
 }
+
+int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d)
+{
+    memset(gap, 0, sizeof *gap);
+    pthread_mutex_lock(&lab->mu);
+    uint64_t n = lab->ring_n, first = n > HB_RING ? n - HB_RING : 0;
+    const struct hb_sample *last_from = NULL;
+    for (uint64_t i = first; i < n; i++) {
+        const struct hb_sample *h = &lab->ring[i % HB_RING];
+        if (h->sender == from) {
+            last_from = h;
+        } else if (h->sender == to && last_from) {
+            gap->gap_ms = h->t_ms - last_from->t_ms;
+            gap->start_ms = last_from->t_ms;
+            gap->end_ms = h->t_ms;
+            gap->from_sender = from;
+            gap->to_sender = to;
+            gap->samples = 2;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lab->mu);
+    if (gap->samples == 0)
+        return co_diag_set(d, CO_EDATA, "lab: no heartbeat of sender %d followed by one of "
+                                        "sender %d", from, to);
+    return CO_OK;
+}

@@ -139,6 +139,11 @@ int co_lab_wait_heartbeat(co_lab *lab, int sender, double after_ms, double timeo
  * fewer than two heartbeats bound the window (or the ring overwrote it). */
 int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, co_diag *d);
 
+/* The switchover gap: from the last heartbeat of sender `from` before the
+ * first heartbeat of sender `to`, to that first heartbeat (the kept
+ * history is searched). CO_OK, or CO_EDATA if either is missing. */
+int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d);
+
 /* Whether the QEMU process is still running (reaps it if not). which: 0
  * source, 1 destination. Fills d with its exit status and last log line. */
 int co_lab_alive(co_lab *lab, int which, co_diag *d);
