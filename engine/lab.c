@@ -340,6 +340,7 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         st->st_guest_ms = kv_u32(line, "ms");
         st->st_rate = kv_u32(line, "rate");
         st->st_dirtied = kv_u32(line, "dirtied");
+        st->st_pending = kv_u32(line, "pending");
         st->st_sweeps = kv_u32(line, "sweeps");
         st->st_err = kv_u32(line, "err");
         st->st_stalls = kv_u32(line, "stalls");

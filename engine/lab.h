@@ -70,7 +70,7 @@ typedef struct co_lab_status {
     /* last ST line */
     int have_st;
     double st_at_ms;           /* host time it arrived */
-    uint32_t st_guest_ms, st_rate, st_dirtied, st_sweeps, st_err, st_stalls;
+    uint32_t st_guest_ms, st_rate, st_dirtied, st_pending, st_sweeps, st_err, st_stalls;
     uint64_t err_lines;        /* ERR lines (memory verification failures) */
     char first_err[256];       /* the first ERR line, "" if none */
     char bad[256];             /* a BAD line (guest refused its command line) */

@@ -140,14 +140,22 @@ Test(lab, dirty_rate_as_configured)
         co_lab_get_status(lab, &b);
         cr_assert(co_lab_now_ms() < end, "no ST line 3 guest seconds later");
     } while (b.st_guest_ms < a.st_guest_ms + 3000);
-    double guest_rate = (b.st_dirtied - a.st_dirtied) * 1000.0 / (b.st_guest_ms - a.st_guest_ms);
-    cr_log_info("guest-counted rate %.0f pages/s (configured %.0f)", guest_rate, rate);
-    cr_assert(fabs(guest_rate - rate) < 0.05 * rate, "guest dirtied %.0f pages/s, want %.0f",
+    /* pacing: pages due (written + still pending) per guest millisecond */
+    double guest_rate = ((double)b.st_dirtied + b.st_pending - a.st_dirtied - a.st_pending) *
+                        1000.0 / (b.st_guest_ms - a.st_guest_ms);
+    cr_log_info("guest-paced rate %.0f pages/s (configured %.0f), backlog %u pages",
+                guest_rate, rate, b.st_pending);
+    cr_assert(fabs(guest_rate - rate) < 0.02 * rate, "guest paced %.0f pages/s, want %.0f",
               guest_rate, rate);
 
-    /* QEMU's view, in wall time: distinct pages dirtied in 1 s. */
+    /* QEMU's view, in host time: distinct pages dirtied in 1 s. A loaded
+     * box steals guest CPU (the guest catches up at most 500 ms), so the
+     * expectation uses the rate the guest achieved in host time around the
+     * measurement (from its ST lines), not the configured one. */
     cr_assert_eq(co_qmp_connect(co_lab_get_info(lab)->src_qmp, 5000, &fx_qmp, &d), CO_OK,
                  "%s", d.msg);
+    co_lab_status s0, s1;
+    co_lab_get_status(lab, &s0);
     /* page-sampling with the most samples QEMU allows: dirty-bitmap mode
      * kills QEMU 7.2 under TCG (the connection resets; see docs/lab.md) */
     cr_assert_eq(co_qmp_calc_dirty_rate(fx_qmp, 1, "page-sampling", 4096, &d), CO_OK, "%s",
@@ -160,16 +168,22 @@ Test(lab, dirty_rate_as_configured)
         cr_assert_eq(co_qmp_query_dirty_rate(fx_qmp, &dr, &d), CO_OK, "%s", d.msg);
         cr_assert(co_lab_now_ms() < end, "calc-dirty-rate still %s", dr.status);
     } while (strcmp(dr.status, "measured") != 0);
+    end = co_lab_now_ms() + 10000;
+    do {
+        sleep_ms(50);
+        co_lab_get_status(lab, &s1);
+        cr_assert(co_lab_now_ms() < end, "no ST line after the measurement");
+    } while (s1.st_at_ms <= s0.st_at_ms + 1000);
+    double host_rate = (s1.st_dirtied - s0.st_dirtied) * 1000.0 / (s1.st_at_ms - s0.st_at_ms);
     /* uniform writes: U(1 s) = W (1 - exp(-r/W)) distinct pages (model/dirty.h) */
-    double want_mib = wss_pages * (1 - exp(-rate / wss_pages)) * 4096 / 1048576;
-    cr_log_info("QEMU page-sampling rate %lld MiB/s, expected ~%.1f", (long long)dr.dirty_rate_mib_per_s,
-                want_mib);
-    /* wide band: a loaded 2-core box steals guest time (the guest skips,
-     * it does not catch up), and QEMU rounds to whole MiB/s */
-    cr_assert(dr.dirty_rate_mib_per_s >= 0.5 * want_mib &&
-                  dr.dirty_rate_mib_per_s <= 1.3 * want_mib + 1,
-              "page-sampling rate %lld MiB/s, expected about %.1f",
-              (long long)dr.dirty_rate_mib_per_s, want_mib);
+    double want_mib = wss_pages * (1 - exp(-host_rate / wss_pages)) * 4096 / 1048576;
+    cr_log_info("guest rate in host time %.0f pages/s; QEMU page-sampling %lld MiB/s, "
+                "expected ~%.1f", host_rate, (long long)dr.dirty_rate_mib_per_s, want_mib);
+    /* QEMU samples 512 pages here and rounds to whole MiB/s */
+    cr_assert(dr.dirty_rate_mib_per_s >= 0.6 * want_mib - 1 &&
+                  dr.dirty_rate_mib_per_s <= 1.4 * want_mib + 1,
+              "page-sampling rate %lld MiB/s, expected about %.1f (guest at %.0f pages/s)",
+              (long long)dr.dirty_rate_mib_per_s, want_mib, host_rate);
 }
 
 /* A real migration over loopback: completes, the guest runs on the

@@ -766,6 +766,7 @@ void guest_main(u32 magic, const struct mb_info *mb)
                 ln_kv(&l, "ms", g.ms);
                 ln_kv(&l, "rate", g.cur_rate);
                 ln_kv(&l, "dirtied", g.dirtied);
+                ln_kv(&l, "pending", g.pending);
                 ln_kv(&l, "sweeps", g.sweeps);
                 ln_kv(&l, "err", g.errors);
                 ln_kv(&l, "stalls", g.stalls);
