@@ -558,6 +558,9 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* Own process group: a terminal's Ctrl-C reaches only us, and we
+         * tear down in order (PDEATHSIG still covers our crash). */
+        setpgid(0, 0);
         /* a clean signal state for QEMU */
         sigset_t none;
         sigemptyset(&none);
