@@ -755,6 +755,9 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         goto fail;
     if ((rc = co_lab_find_guest(cfg->guest_path, in->guest_path, sizeof in->guest_path, d)))
         goto fail;
+    char abs[PATH_MAX];
+    if (realpath(in->guest_path, abs) && strlen(abs) < sizeof in->guest_path)
+        memcpy(in->guest_path, abs, strlen(abs) + 1); /* printed, and cwd-independent */
     if ((rc = co_lab_pick_accel(cfg->accel, &in->accel, in->accel_reason,
                                 sizeof in->accel_reason, d)))
         goto fail;

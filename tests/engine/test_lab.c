@@ -306,6 +306,66 @@ Test(lab, corrupted_page_is_reported)
     cr_assert(strstr(st.first_err, "word=250") != NULL, "%s", st.first_err);
 }
 
+/* Phases change the rate on time; the seq pattern paces like the others. */
+Test(lab, phases_change_the_rate)
+{
+    co_lab *lab = start_lab(32, "pattern=seq wss=8M phases=1500ms:500,60s:6000", 1);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
+    co_lab_status a, b;
+    double end = co_lab_now_ms() + 30000;
+    do {
+        sleep_ms(50);
+        co_lab_get_status(lab, &a);
+        cr_assert(co_lab_now_ms() < end, "no ST line in the first phase");
+    } while (!a.have_st);
+    cr_assert_eq(a.st_rate, 500, "first ST line has rate %u", a.st_rate);
+    do {
+        sleep_ms(50);
+        co_lab_get_status(lab, &b);
+        cr_assert(co_lab_now_ms() < end, "no ST line in the second phase");
+    } while (b.st_rate != 6000 || b.st_guest_ms < a.st_guest_ms + 3000);
+    /* the first ST line at rate 6000 may straddle the switch: measure from
+     * the next one on */
+    co_lab_status c;
+    do {
+        sleep_ms(50);
+        co_lab_get_status(lab, &c);
+        cr_assert(co_lab_now_ms() < end, "no later ST line");
+    } while (c.st_guest_ms < b.st_guest_ms + 2000);
+    double r = ((double)c.st_dirtied + c.st_pending - b.st_dirtied - b.st_pending) * 1000.0 /
+               (c.st_guest_ms - b.st_guest_ms);
+    cr_assert(fabs(r - 6000) < 120, "second phase paced at %.0f pages/s", r);
+    cr_assert_eq(c.err_lines, 0, "%s", c.first_err);
+}
+
+/* A QEMU that dies is reported with how it died; teardown still works. */
+Test(lab, killed_qemu_is_reported)
+{
+    co_lab *lab = start_lab(32, "rate=100", 0);
+    const co_lab_info *in = co_lab_get_info(lab);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_lab_alive(lab, 1, &d), 1);
+    cr_assert_eq(kill(in->dst_pid, SIGKILL), 0);
+    double end = co_lab_now_ms() + 10000;
+    while (co_lab_alive(lab, 1, &d)) {
+        cr_assert(co_lab_now_ms() < end, "destination still alive after SIGKILL");
+        sleep_ms(10);
+    }
+    cr_assert_eq(d.code, CO_EUNAVAIL);
+    cr_assert(strstr(d.msg, "destination QEMU") && strstr(d.msg, "killed by signal 9"), "%s",
+              d.msg);
+    /* waits that need the dead side fail at once instead of timing out */
+    co_diag_init(&d);
+    cr_assert_eq(co_lab_wait_heartbeat(lab, 1, 0, 60000, &d), CO_EUNAVAIL, "%s", d.msg);
+    pid_t src = in->src_pid;
+    co_lab_stop(fx_lab);
+    fx_lab = NULL;
+    cr_assert(gone(src));
+}
+
 /* ---- faults: each ends in one clear line and the right code ---- */
 
 Test(lab_faults, bad_workloads)
