@@ -532,7 +532,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         av_add(&a, "tcp:127.0.0.1:%d", in->incoming_port);
     }
     if (a.full)
-        return co_diag_set(d, CO_ESOFTWARE, "lab: QEMU command line too long");
+        return co_diag_set(d, CO_ESOFTWARE, "QEMU command line too long");
     char logp[300];
     snprintf(logp, sizeof logp, "%s/%s.log", in->dir, dest ? "dst" : "src");
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -543,7 +543,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
             close(logfd);
         if (nullfd >= 0)
             close(nullfd);
-        return co_diag_set(d, CO_EOS, "lab: opening %s: %s", logp, strerror(e));
+        return co_diag_set(d, CO_EOS, "opening %s: %s", logp, strerror(e));
     }
     pid_t parent = getpid();
     pid_t p = fork();
@@ -551,7 +551,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         int e = errno;
         close(logfd);
         close(nullfd);
-        return co_diag_set(d, CO_EOS, "lab: fork: %s", strerror(e));
+        return co_diag_set(d, CO_EOS, "fork: %s", strerror(e));
     }
     if (p == 0) {
         /* Die with the parent (thread); if it is already gone, do not run. */
@@ -610,7 +610,7 @@ static void describe_exit(co_lab *lab, int which, int code, co_diag *d)
         snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(s));
     else
         snprintf(how, sizeof how, "ended");
-    co_diag_set(d, code, "lab: %s QEMU (%s) %s%s%s", which ? "destination" : "source",
+    co_diag_set(d, code, "%s QEMU (%s) %s%s%s", which ? "destination" : "source",
                 qemu_binary(&lab->cfg), how, last[0] ? ": " : "", last);
 }
 
@@ -705,14 +705,14 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
             return rc;
         for (;;) {
             if (cancelled(lab))
-                return co_diag_set(d, CO_ECANCELED, "lab: cancelled while starting");
+                return co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             if (!check_child(in->dst_pid, &lab->dst_reaped, &lab->dst_status))
                 break;
             if (tcp_listening(port) && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
             if (co_lab_now_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
-                                   "lab: destination QEMU not listening on 127.0.0.1:%d after "
+                                   "destination QEMU not listening on 127.0.0.1:%d after "
                                    "%.0f ms", port, lab->cfg.boot_timeout_ms);
             sleep_ms(20);
         }
@@ -726,7 +726,7 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
         }
         in->dst_pid = 0; /* reaped; try another port */
     }
-    return co_diag_set(d, CO_EUNAVAIL, "lab: no free TCP port for -incoming after 4 tries");
+    return co_diag_set(d, CO_EUNAVAIL, "no free TCP port for -incoming after 4 tries");
 }
 
 int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
@@ -734,7 +734,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     *out = NULL;
     co_lab *lab = calloc(1, sizeof *lab);
     if (lab == NULL)
-        return co_diag_set(d, CO_ENOMEM, "lab: out of memory");
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
     lab->udp_fd = -1;
     pthread_mutex_init(&lab->mu, NULL);
     lab->cfg = *cfg;
@@ -746,7 +746,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     if (in->mem_bytes < 16.0 * 1048576 || in->mem_bytes > 3.0 * 1073741824 ||
         fmod(in->mem_bytes, 1048576.0) != 0) {
         rc = co_diag_set(d, CO_EUSAGE,
-                         "lab: memory %.0f bytes is not a whole number of MiB in 16 MiB..3 GiB "
+                         "memory %.0f bytes is not a whole number of MiB in 16 MiB..3 GiB "
                          "(the guest is 32-bit, without paging)", in->mem_bytes);
         goto fail;
     }
@@ -765,7 +765,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     const char *tmp = getenv("TMPDIR");
     snprintf(in->dir, sizeof in->dir, "%s/cutover-lab-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (strlen(in->dir) > 200 || mkdtemp(in->dir) == NULL) {
-        rc = co_diag_set(d, CO_EOS, "lab: cannot create temp dir %s: %s", in->dir,
+        rc = co_diag_set(d, CO_EOS, "cannot create temp dir %s: %s", in->dir,
                          strlen(in->dir) > 200 ? "path too long for unix sockets"
                                                : strerror(errno));
         in->dir[0] = '\0';
@@ -777,7 +777,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     /* heartbeat socket and receiver */
     lab->ring = calloc(HB_RING, sizeof *lab->ring);
     if (lab->ring == NULL) {
-        rc = co_diag_set(d, CO_ENOMEM, "lab: out of memory for the heartbeat ring");
+        rc = co_diag_set(d, CO_ENOMEM, "out of memory for the heartbeat ring");
         goto fail;
     }
     lab->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -786,14 +786,14 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     int rcvbuf = 4 << 20; /* a burst after resume must not overflow */
     if (lab->udp_fd < 0 || bind(lab->udp_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
         getsockname(lab->udp_fd, (struct sockaddr *)&a, &al) < 0) {
-        rc = co_diag_set(d, CO_EOS, "lab: heartbeat UDP socket on 127.0.0.1: %s",
+        rc = co_diag_set(d, CO_EOS, "heartbeat UDP socket on 127.0.0.1: %s",
                          strerror(errno));
         goto fail;
     }
     setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     in->hb_port = ntohs(a.sin_port);
     if (pthread_create(&lab->thread, NULL, receiver, lab) != 0) {
-        rc = co_diag_set(d, CO_EOS, "lab: cannot start the heartbeat thread");
+        rc = co_diag_set(d, CO_EOS, "cannot start the heartbeat thread");
         goto fail;
     }
     lab->thread_started = 1;
@@ -809,7 +809,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         co_lab_status st;
         co_lab_get_status(lab, &st);
         if (st.bad[0]) {
-            rc = co_diag_set(d, CO_EUSAGE, "lab: the guest refused its command line: %s",
+            rc = co_diag_set(d, CO_EUSAGE, "the guest refused its command line: %s",
                              st.bad);
             goto fail;
         }
@@ -822,12 +822,12 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
             goto fail;
         }
         if (cancelled(lab)) {
-            rc = co_diag_set(d, CO_ECANCELED, "lab: cancelled while starting");
+            rc = co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             goto fail;
         }
         if (co_lab_now_ms() > deadline) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
-                             "lab: no heartbeat from the source guest on udp:127.0.0.1:%d "
+                             "no heartbeat from the source guest on udp:127.0.0.1:%d "
                              "after %.0f ms (accel %s)", in->hb_port,
                              lab->cfg.boot_timeout_ms, in->accel);
             goto fail;
@@ -866,11 +866,11 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
         if (cond(&st, arg))
             return CO_OK;
         if (cancelled(lab))
-            return co_diag_set(d, CO_ECANCELED, "lab: cancelled while waiting for %s", what);
+            return co_diag_set(d, CO_ECANCELED, "cancelled while waiting for %s", what);
         if (!co_lab_alive(lab, which, d))
             return CO_EUNAVAIL;
         if (co_lab_now_ms() > deadline)
-            return co_diag_set(d, CO_ETIMEDOUT, "lab: no %s after %.0f ms", what, timeout_ms);
+            return co_diag_set(d, CO_ETIMEDOUT, "no %s after %.0f ms", what, timeout_ms);
         sleep_ms(5);
     }
 }
@@ -919,7 +919,7 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
         i--; /* include the heartbeat just before the window */
     else if (n > HB_RING) {
         pthread_mutex_unlock(&lab->mu);
-        return co_diag_set(d, CO_EDATA, "lab: heartbeat window starts before the kept history");
+        return co_diag_set(d, CO_EDATA, "heartbeat window starts before the kept history");
     }
     const struct hb_sample *prev = NULL;
     for (; i < n; i++) {
@@ -942,7 +942,7 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
     }
     pthread_mutex_unlock(&lab->mu);
     if (gap->end_ms == 0)
-        return co_diag_set(d, CO_EDATA, "lab: fewer than two heartbeats in the window");
+        return co_diag_set(d, CO_EDATA, "fewer than two heartbeats in the window");
     return CO_OK;
 }
 
@@ -968,7 +968,7 @@ int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d
     }
     pthread_mutex_unlock(&lab->mu);
     if (gap->samples == 0)
-        return co_diag_set(d, CO_EDATA, "lab: no heartbeat of sender %d followed by one of "
+        return co_diag_set(d, CO_EDATA, "no heartbeat of sender %d followed by one of "
                                         "sender %d", from, to);
     return CO_OK;
 }
