@@ -330,6 +330,8 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         h->seq = (uint32_t)strtoul(line + 3, NULL, 10);
         h->sender = (uint8_t)s;
         lab->ring_n++;
+        if (st->hb_count > 0 && h->seq != st->hb_last_seq + 1)
+            st->hb_seq_skips++;
         st->hb_count++;
         st->hb_last_seq = h->seq;
         st->hb_last_ms = now;
@@ -783,14 +785,18 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     lab->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
-    int rcvbuf = 4 << 20; /* a burst after resume must not overflow */
+    int rcvbuf = 4 << 20;
     if (lab->udp_fd < 0 || bind(lab->udp_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
         getsockname(lab->udp_fd, (struct sockaddr *)&a, &al) < 0) {
         rc = co_diag_set(d, CO_EOS, "heartbeat UDP socket on 127.0.0.1: %s",
                          strerror(errno));
         goto fail;
     }
-    setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* QEMU's UART sends one datagram per byte (~10 per heartbeat); 4 MiB
+     * holds ~0.5 s of them if the receiver thread is starved. FORCE needs
+     * CAP_NET_ADMIN; otherwise rmem_max caps the plain request. */
+    if (setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     in->hb_port = ntohs(a.sin_port);
     if (pthread_create(&lab->thread, NULL, receiver, lab) != 0) {
         rc = co_diag_set(d, CO_EOS, "cannot start the heartbeat thread");

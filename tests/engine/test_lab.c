@@ -104,6 +104,7 @@ Test(lab, guest_boots_and_heartbeats)
     cr_assert_gt(st.hb_count, 100, "only %llu heartbeats", (unsigned long long)st.hb_count);
     cr_assert_gt(st.hb_last_ms, t0);
     cr_assert_eq(st.senders, 1);
+    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
     cr_assert_eq(st.err_lines, 0, "guest reported: %s", st.first_err);
     co_lab_gap g;
     cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
@@ -208,6 +209,9 @@ Test(lab, migration_keeps_guest_and_memory)
     co_lab_status st;
     co_lab_get_status(lab, &st);
     cr_assert_eq(st.senders, 2);
+    /* the sequence continues across the switchover: the guest's memory
+     * (its counter) moved with it */
+    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes across the migration");
     uint32_t sweeps0 = st.st_sweeps;
 
     /* the destination guest keeps verifying: wait for two full sweeps of
