@@ -38,8 +38,6 @@ struct hb_sample {
 
 struct sender {
     struct sockaddr_in addr;
-    char line[LINE_MAX_LEN];
-    size_t len;
 };
 
 struct co_lab {
@@ -54,6 +52,11 @@ struct co_lab {
     struct hb_sample *ring;
     uint64_t ring_n;           /* samples ever written */
     struct sender senders[MAX_SENDERS];
+    /* One line buffer for all senders: only one QEMU runs the guest at a
+     * time, and a switchover can fall in the middle of a line (the source
+     * sent "HB 12", the destination sends "3\n"). */
+    char line[LINE_MAX_LEN];
+    size_t len;
     co_lab_status st;
     /* processes */
     int src_reaped, dst_reaped;
@@ -308,7 +311,6 @@ static int sender_index(co_lab *lab, const struct sockaddr_in *a)
         return -1;
     int i = lab->st.senders++;
     lab->senders[i].addr = *a;
-    lab->senders[i].len = 0;
     return i;
 }
 
@@ -348,13 +350,13 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         st->st_stalls = kv_u32(line, "stalls");
     } else if (strncmp(line, "ERR ", 4) == 0) {
         if (st->err_lines++ == 0)
-            snprintf(st->first_err, sizeof st->first_err, "%s", line);
+            snprintf(st->first_err, sizeof st->first_err, "%.255s", line);
     } else if (strncmp(line, "BAD ", 4) == 0) {
         if (st->bad[0] == '\0')
-            snprintf(st->bad, sizeof st->bad, "%s", line);
+            snprintf(st->bad, sizeof st->bad, "%.255s", line);
     } else if (strncmp(line, "BOOT ", 5) == 0) {
         if (st->boot_line[0] == '\0')
-            snprintf(st->boot_line, sizeof st->boot_line, "%s", line);
+            snprintf(st->boot_line, sizeof st->boot_line, "%.255s", line);
     } else if (strncmp(line, "READY", 5) == 0) {
         if (!st->ready) {
             st->ready = 1;
@@ -383,15 +385,14 @@ static void *receiver(void *arg)
             pthread_mutex_lock(&lab->mu);
             int s = sender_index(lab, &from);
             if (s >= 0) {
-                struct sender *sd = &lab->senders[s];
                 for (ssize_t i = 0; i < n; i++) {
                     char c = buf[i];
                     if (c == '\n') {
-                        sd->line[sd->len] = '\0';
-                        handle_line(lab, s, sd->line, now);
-                        sd->len = 0;
-                    } else if (c != '\r' && sd->len < LINE_MAX_LEN - 1) {
-                        sd->line[sd->len++] = c;
+                        lab->line[lab->len] = '\0';
+                        handle_line(lab, s, lab->line, now);
+                        lab->len = 0;
+                    } else if (c != '\r' && lab->len < LINE_MAX_LEN - 1) {
+                        lab->line[lab->len++] = c;
                     }
                 }
             }
@@ -942,6 +943,8 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
                 gap->end_ms = h->t_ms;
                 gap->from_sender = prev->sender;
                 gap->to_sender = h->sender;
+                gap->from_seq = prev->seq;
+                gap->to_seq = h->seq;
             }
         }
         prev = h;
@@ -968,6 +971,8 @@ int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d
             gap->end_ms = h->t_ms;
             gap->from_sender = from;
             gap->to_sender = to;
+            gap->from_seq = last_from->seq;
+            gap->to_seq = h->seq;
             gap->samples = 2;
             break;
         }

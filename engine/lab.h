@@ -84,6 +84,7 @@ typedef struct co_lab_gap {
     double gap_ms;             /* longest interval between consecutive heartbeats */
     double start_ms, end_ms;   /* host times of the two heartbeats around it */
     int from_sender, to_sender;
+    uint32_t from_seq, to_seq;  /* heartbeat sequence numbers around it */
     uint64_t samples;          /* heartbeats in the window */
 } co_lab_gap;
 
