@@ -151,6 +151,13 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
             if (x < 0 || x > 1)
                 return co_diag_set(d, CO_EUSAGE, "workload hotfrac: '%s' is not in 0..1", v);
             snprintf(piece, sizeof piece, "hotfrac=%.5f", x);
+        } else if (strcmp(k, "tlbflush") == 0) {
+            if (co_parse_time(v, "workload tlbflush", &x, d))
+                return CO_EUSAGE;
+            if (x < 0 || x > 3600e3 || x != floor(x))
+                return co_diag_set(d, CO_EUSAGE,
+                                   "workload tlbflush: '%s' is not whole ms in 0ms..1h", v);
+            snprintf(piece, sizeof piece, "tlbflush=%.0fms", x);
         } else if (strcmp(k, "stats") == 0) {
             if (co_parse_time(v, "workload stats", &x, d))
                 return CO_EUSAGE;
@@ -192,7 +199,7 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
         } else {
             return co_diag_set(d, CO_EUSAGE,
                                "workload: unknown key '%s' (expected pattern, rate, wss, hot, "
-                               "cold, hotfrac, seed, stats, phases)", k);
+                               "cold, hotfrac, seed, stats, phases, tlbflush)", k);
         }
         size_t pl = strlen(piece);
         if (used + pl + 2 > canon_len)
@@ -764,6 +771,19 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     if ((rc = co_lab_pick_accel(cfg->accel, &in->accel, in->accel_reason,
                                 sizeof in->accel_reason, d)))
         goto fail;
+
+    /* Under TCG (QEMU < 9.0) the guest must flush its TLB now and then or
+     * pages that stay in it migrate stale (see tlb_flush_all in
+     * tests/guest/guest.c); the workload may set tlbflush itself. */
+    if (strcmp(in->accel, "tcg") == 0 && strstr(in->workload, "tlbflush=") == NULL) {
+        size_t wl = strlen(in->workload);
+        if (wl + 16 >= sizeof in->workload) {
+            rc = co_diag_set(d, CO_EUSAGE, "workload: too long");
+            goto fail;
+        }
+        snprintf(in->workload + wl, sizeof in->workload - wl, "%stlbflush=1ms",
+                 wl ? " " : "");
+    }
 
     const char *tmp = getenv("TMPDIR");
     snprintf(in->dir, sizeof in->dir, "%s/cutover-lab-XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -211,11 +211,6 @@ Test(lab, migration_keeps_guest_and_memory)
     cr_assert_eq(st.senders, 2);
     /* the sequence continues across the switchover: the guest's memory
      * (its counter) moved with it */
-    co_lab_gap sw0;
-    cr_assert_eq(co_lab_switch_gap(lab, 0, 1, &sw0, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(sw0.to_seq, sw0.from_seq + 1, "heartbeat %u from the source, then %u from "
-                 "the destination", sw0.from_seq, sw0.to_seq);
-    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
     uint32_t sweeps0 = st.st_sweeps;
 
     /* the destination guest keeps verifying: wait for two full sweeps of
@@ -227,8 +222,15 @@ Test(lab, migration_keeps_guest_and_memory)
         cr_assert(co_lab_now_ms() < end, "guest did not finish a memory sweep on the "
                                          "destination (sweeps %u -> %u)", sweeps0, st.st_sweeps);
     } while (st.hb_last_sender != 1 || st.st_sweeps < sweeps0 + 2);
+    co_lab_gap sw0;
+    cr_assert_eq(co_lab_switch_gap(lab, 0, 1, &sw0, &d), CO_OK, "%s", d.msg);
+    cr_log_info("switch: source seq %u, destination seq %u, errors %llu %s", sw0.from_seq,
+                sw0.to_seq, (unsigned long long)st.err_lines, st.first_err);
     cr_assert_eq(st.err_lines, 0, "memory verification failed: %s", st.first_err);
     cr_assert_eq(st.st_err, 0);
+    cr_assert_eq(sw0.to_seq, sw0.from_seq + 1, "heartbeat %u from the source, then %u from "
+                 "the destination", sw0.from_seq, sw0.to_seq);
+    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
 
     co_lab_gap g, sw;
     cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
