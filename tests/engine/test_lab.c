@@ -90,6 +90,11 @@ Test(lab, guest_boots_and_heartbeats)
     const co_lab_info *in = co_lab_get_info(lab);
     cr_assert_gt(in->boot_ms, 0);
     cr_log_info("boot to first heartbeat: %.0f ms (%s)", in->boot_ms, in->accel);
+    /* TCG needs the guest's TLB flush for correct dirty tracking (docs/lab.md) */
+    if (strcmp(in->accel, "tcg") == 0)
+        cr_assert(strstr(in->workload, "tlbflush=1ms") != NULL, "workload '%s'", in->workload);
+    else
+        cr_assert(strstr(in->workload, "tlbflush") == NULL, "workload '%s'", in->workload);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
