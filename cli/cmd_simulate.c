@@ -124,7 +124,7 @@ static int plot_gantt(const char *gp, const co_sim_cluster *c, const co_sim_span
         goto out;
     }
     int len = snprintf(s, cap,
-                       "set terminal pngcairo size 1200,%d\nset output \"%s\"\n"
+                       "set terminal pngcairo noenhanced size 1200,%d\nset output \"%s\"\n"
                        "set title \"patch cycle, run 0 (colour = step)\"\nset xlabel \"hours\"\n"
                        "set yrange [-1:%d]\nset ytics (",
                        200 + 18 * (c->nhosts < 200 ? c->nhosts : 200), png, c->nhosts);
@@ -167,7 +167,7 @@ static int plot_stun(const char *gp, const co_sim_summary *sm, const char *png, 
     fclose(f);
     char s[2048];
     snprintf(s, sizeof s,
-             "set terminal pngcairo size 900,500\nset output \"%s\"\n"
+             "set terminal pngcairo noenhanced size 900,500\nset output \"%s\"\n"
              "set title \"stun per VM, summed over its migrations (%d runs)\"\n"
              "set xlabel \"stun (ms, log scale)\"\nset ylabel \"VM-runs\"\nset logscale x\n"
              "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb \"red\"\n"
