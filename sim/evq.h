@@ -1,11 +1,12 @@
 /* sim/evq.h: the simulator's event queue.
  *
- * Owns: a binary min-heap of events ordered by (time, sequence number). The
- * sequence number is assigned at push, so two events at the same time come
- * out in the order they were scheduled: ties never depend on the heap's
- * layout, which keeps runs identical everywhere. Events are never removed
- * early; a caller invalidates one by bumping a version it keeps elsewhere
- * and skipping stale events when they come out (lazy deletion). */
+ * Owns: an indexed 4-ary min-heap of events ordered by (time, sequence
+ * number). The sequence number is assigned whenever an event is scheduled
+ * (or re-scheduled), so two events at the same time come out in the order
+ * they were scheduled: ties never depend on the heap's layout, which keeps
+ * runs identical everywhere. Each event has a caller-chosen key (a host, a
+ * VM); a key has at most one pending event, and scheduling a key again moves
+ * its event in place, so re-timed migrations leave no stale entries behind. */
 #ifndef CUTOVER_SIM_EVQ_H
 #define CUTOVER_SIM_EVQ_H
 
@@ -14,25 +15,28 @@
 
 typedef struct co_sim_event {
     int64_t t_us;     /* when */
-    uint64_t seq;     /* push order, breaks ties */
+    uint64_t seq;     /* scheduling order, breaks ties */
     uint32_t kind;    /* caller's event type */
-    uint32_t id;      /* caller's object (host, VM) */
-    uint32_t ver;     /* caller's version of that object, for lazy deletion */
+    uint32_t key;     /* caller's key, < nkeys */
 } co_sim_event;
 
 typedef struct co_sim_evq {
     co_sim_event *heap;
-    size_t len, cap;
+    int32_t *pos;     /* per key: index in heap, -1 = nothing pending */
+    size_t len, cap, nkeys;
     uint64_t next_seq;
 } co_sim_evq;
 
-/* Empty queue; no allocation until the first push. */
-void co_sim_evq_init(co_sim_evq *q);
+/* Queue for keys 0..nkeys-1. CO_OK or CO_ENOMEM. */
+int co_sim_evq_init(co_sim_evq *q, size_t nkeys);
 /* Forget every event and restart sequence numbers at 0 (keeps the memory). */
 void co_sim_evq_clear(co_sim_evq *q);
 void co_sim_evq_free(co_sim_evq *q);
-/* Schedule; CO_OK or CO_ENOMEM. */
-int co_sim_evq_push(co_sim_evq *q, int64_t t_us, uint32_t kind, uint32_t id, uint32_t ver);
+/* Schedule key's event at t_us (replacing any pending one, which then gets
+ * a new sequence number as if cancelled and pushed). Never allocates. */
+void co_sim_evq_schedule(co_sim_evq *q, int64_t t_us, uint32_t kind, uint32_t key);
+/* Drop key's pending event, if any. */
+void co_sim_evq_cancel(co_sim_evq *q, uint32_t key);
 /* Take the earliest event into *ev; 0 if the queue is empty, else 1. */
 int co_sim_evq_pop(co_sim_evq *q, co_sim_event *ev);
 

@@ -380,6 +380,7 @@ void co_sim_plan_defaults(co_sim_plan *p)
     p->cpu_ratio = 4.0;
     co_mig_defaults(&p->mig);
     p->stun_budget_ms = 1000;
+    p->share_tolerance = 0.02;
     static const double def_ms[CO_STEP_N] = {
         [CO_STEP_HEALTH] = 120e3,   [CO_STEP_ENTER] = 30e3,     [CO_STEP_REPO_SYNC] = 180e3,
         [CO_STEP_APPLY] = 300e3,    [CO_STEP_REBOOT] = 480e3,   [CO_STEP_FIRMWARE] = 900e3,
@@ -467,7 +468,7 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     static const char *const keys[] = {
         "hosts", "order", "canary", "canary_soak", "max_hosts_in_maintenance", "concurrency",
         "cpu_allocation_ratio", "policy", "stun_budget", "steps", "firmware_fraction",
-        "faults", "comment", NULL};
+        "faults", "share_tolerance", "comment", NULL};
     if (o != NULL && !json_is_object(o))
         return fail(L, "plan", "expected an object");
     p->canary = calloc((size_t)c->nhosts, sizeof(int));
@@ -549,7 +550,8 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     }
     if ((rc = get_q(L, o, "plan", "cpu_allocation_ratio", U_PLAIN, 0, 0.01, 1000, &p->cpu_ratio)) ||
         (rc = get_q(L, o, "plan", "stun_budget", U_TIME, 0, 0, 1e9, &p->stun_budget_ms)) ||
-        (rc = get_q(L, o, "plan", "firmware_fraction", U_PLAIN, 0, 0, 1, &p->firmware_fraction)))
+        (rc = get_q(L, o, "plan", "firmware_fraction", U_PLAIN, 0, 0, 1, &p->firmware_fraction)) ||
+        (rc = get_q(L, o, "plan", "share_tolerance", U_PLAIN, 0, 0, 0.5, &p->share_tolerance)))
         return rc;
 
     json_t *pol = json_object_get(o, "policy");

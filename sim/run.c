@@ -20,7 +20,8 @@ enum { L_OUT = 0, L_IN, L_UOUT, L_UIN, L_N }; /* lists a migration belongs to */
 
 #define CACHE_BITS 15
 #define CACHE_N (1u << CACHE_BITS)
-#define TRY_PER_HOST 8 /* VMs tried per host and dispatch before it counts as blocked */
+#define TRY_PER_HOST 8      /* VMs tried per host and dispatch before it counts as blocked */
+#define PATCHED_PROBE 64    /* patched hosts tried first per placement */
 
 struct hstate {
     double mem_used;          /* residents + incoming reservations */
@@ -31,7 +32,6 @@ struct hstate {
     int out_head, in_head;    /* VM ids, lists through mig.next[L_OUT/L_IN] */
     int move_head, move_tail; /* residents that may still have to leave */
     int park_head;            /* VMs kept off on this host */
-    uint32_t ver;
     co_sim_time maint_start, step_start;
 };
 
@@ -42,7 +42,6 @@ struct mig {
     double T_us, down_ms;     /* prediction at the current share */
     int conv;
     co_sim_time last_us, start_us;
-    uint32_t ver;
     int next[L_N], prev[L_N];
 };
 
@@ -98,7 +97,11 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     int H = c->nhosts, V = c->nvms, U = c->nuplinks > 0 ? c->nuplinks : 1;
     int V1 = V > 0 ? V : 1, H1 = H > 0 ? H : 1;
     r->rng = gsl_rng_alloc(gsl_rng_mt19937);
-    co_sim_evq_init(&r->q);
+    if (co_sim_evq_init(&r->q, (size_t)H + (size_t)V + 1) != CO_OK) {
+        gsl_rng_free(r->rng);
+        free(r);
+        return NULL;
+    }
     r->h = calloc(H1, sizeof *r->h);
     r->up_out_n = calloc(U, sizeof(int));
     r->up_in_n = calloc(U, sizeof(int));
@@ -197,10 +200,10 @@ void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
 
 /* ---------------------------------------------------------------- helpers */
 
-static void push(co_sim_run *r, co_sim_time t, uint32_t kind, uint32_t id, uint32_t ver)
+/* Event keys: host h is h, VM v is nhosts + v, the soak timer comes last. */
+static void sched(co_sim_run *r, co_sim_time t, uint32_t kind, uint32_t key)
 {
-    if (co_sim_evq_push(&r->q, t, kind, id, ver) != CO_OK)
-        r->oom = 1;
+    co_sim_evq_schedule(&r->q, t, kind, key);
 }
 
 static co_sim_time us_of_ms(double ms)
@@ -401,7 +404,10 @@ static void retime(co_sim_run *r, int v)
 {
     struct mig *m = &r->m[v];
     double s = share_of(r, m);
-    if (s == m->share && m->T_us > 0)
+    /* within the tolerance the migration keeps the share it was timed at:
+     * on a busy uplink every start and end changes everyone's share a
+     * little, and re-timing all of them each time dominates the cost */
+    if (m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share)
         return;
     if (m->T_us > 0)
         m->frac += (double)(r->now - m->last_us) / m->T_us;
@@ -413,8 +419,7 @@ static void retime(co_sim_run *r, int v)
     double left = m->abort_frac - m->frac;
     if (left < 0)
         left = 0;
-    m->ver++;
-    push(r, r->now + (co_sim_time)ceil(left * m->T_us), EV_MIG, (uint32_t)v, m->ver);
+    sched(r, r->now + (co_sim_time)ceil(left * m->T_us), EV_MIG, (uint32_t)(r->c->nhosts + v));
 }
 
 static void retime_lists(co_sim_run *r, int src, int dst, int su, int du)
@@ -464,7 +469,10 @@ static int fits(const co_sim_run *r, int v, int h)
  * when it can; the cursor moves past each pick to spread incoming load. */
 static int place(co_sim_run *r, int v)
 {
-    for (int i = 0; i < r->npatched; i++) {
+    /* a bounded look at patched hosts: once they fill up, a full scan of
+     * them per VM would make placement O(hosts) */
+    int probe = r->npatched < PATCHED_PROBE ? r->npatched : PATCHED_PROBE;
+    for (int i = 0; i < probe; i++) {
         int k = (r->pcur + i) % r->npatched;
         int h = r->patched_list[k];
         if (fits(r, v, h)) {
@@ -644,7 +652,8 @@ static void host_done(co_sim_run *r, int h)
     int ph = r->phase_of[h];
     if (--r->phase_left[ph] == 0 && ph == 0 && !r->soak_done) {
         r->soak_pending = 1;
-        push(r, r->now + r->c->plan.canary_soak_us, EV_SOAK, 0, 0);
+        sched(r, r->now + r->c->plan.canary_soak_us, EV_SOAK,
+              (uint32_t)(r->c->nhosts + r->c->nvms));
     }
     try_start_hosts(r);
 }
@@ -694,8 +703,7 @@ static void begin_step(co_sim_run *r, int h, int step)
         r->res.repair_ms_sum += ms;
         r->res.repair_ms_sumsq += ms * ms;
     }
-    hs->ver++;
-    push(r, r->now + us_of_ms(ms), EV_STEP, (uint32_t)h, hs->ver);
+    sched(r, r->now + us_of_ms(ms), EV_STEP, (uint32_t)h);
 }
 
 static void end_step(co_sim_run *r, int h)
@@ -905,7 +913,6 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->nmig[v] = 0;
         r->vm_state[v] = VM_IDLE;
         r->stun_ms[v] = r->outage_ms[v] = 0;
-        r->m[v].ver = 0;
         reserve(r, vm->host, v, +1);
         move_push_back(r, vm->host, v);
         const co_sim_profile *pf = &c->profiles[vm->profile];
@@ -955,16 +962,12 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
     while (!r->oom && co_sim_evq_pop(&r->q, &ev)) {
         switch (ev.kind) {
         case EV_STEP:
-            if (ev.ver != r->h[ev.id].ver)
-                continue;
             r->now = ev.t_us;
-            end_step(r, (int)ev.id);
+            end_step(r, (int)ev.key);
             break;
         case EV_MIG:
-            if (ev.ver != r->m[ev.id].ver)
-                continue; /* re-timed since */
             r->now = ev.t_us;
-            on_mig(r, (int)ev.id);
+            on_mig(r, (int)ev.key - H);
             break;
         case EV_SOAK:
             r->now = ev.t_us;

@@ -132,6 +132,8 @@ typedef struct co_sim_plan {
     char preset[16];          /* "nova", "kubevirt", "vsphere" or "custom" */
     double cpu_ratio;         /* vCPU allocation ratio (vCPUs per core) */
     co_mig_params mig;        /* migration policy; mem, dirty and link set per VM */
+    double share_tolerance;   /* re-time a migration when its bandwidth share moves
+                                 by more than this fraction (0 = on every change) */
     double stun_budget_ms;
     co_sim_dist step[CO_STEP_N];
     double firmware_fraction; /* share of hosts that also get a firmware update */
