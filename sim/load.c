@@ -912,9 +912,9 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn)
         pf->mem_bytes = v->mem_bytes;
         pf->zero_fraction = used >= 0 ? 1.0 - used / v->mem_bytes : 0;
         snprintf(e, sizeof e, "%s.dirty", p);
+        v->profile = c->nprofiles++; /* counted first: freed even if the curve fails */
         if ((rc = load_dirty(L, json_object_get(o, "dirty"), e, pf)))
             break;
-        v->profile = c->nprofiles++;
     }
     names_free(&vn);
     names_free(&gn);
