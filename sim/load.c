@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "util/jsonpos.h"
 #include "util/units.h"
 
 #define MAX_FILE_BYTES (256u << 20)
@@ -124,7 +125,7 @@ static int fail(struct ld *L, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    int line = L->text ? co_sim_json_line(L->text, L->len, path) : 0;
+    int line = L->text ? co_json_line_of(L->text, L->len, path) : 0;
     if (line > 0)
         return co_diag_set(L->d, CO_EDATA, "%s:%d: %s: %s", L->name, line, path, msg);
     return co_diag_set(L->d, CO_EDATA, "%s: %s: %s", L->name, path[0] ? path : "(top)", msg);

@@ -177,9 +177,6 @@ int co_sim_load_buffer(const char *text, size_t len, const char *name, co_sim_cl
  * anti-affinity index and checks every index and capacity. */
 int co_sim_cluster_finish(co_sim_cluster *c, co_diag *d);
 void co_sim_cluster_free(co_sim_cluster *c);
-/* Line (1-based) of the value at a JSON path like "hosts[3].nic_rate" in
- * text, or 0 if not found. A light scanner: jansson keeps no positions. */
-int co_sim_json_line(const char *text, size_t len, const char *path);
 /* Apply a concurrency preset by name; CO_OK or CO_EDATA. */
 int co_sim_plan_preset(co_sim_plan *p, const char *name);
 /* Plan defaults (docs/simulate.md lists them). */

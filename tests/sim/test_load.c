@@ -119,19 +119,6 @@ Test(load, misc_shapes)
                "vms[0].vcpus: expected an integer");
 }
 
-Test(load, json_line_scanner)
-{
-    const char *t = "{\n \"a\": [\n  1,\n  {\"b\": \"x\",\n   \"c\": 2}\n ],\n \"d\": {}\n}";
-    size_t n = strlen(t);
-    cr_assert_eq(co_sim_json_line(t, n, "a"), 2);
-    cr_assert_eq(co_sim_json_line(t, n, "a[0]"), 3);
-    cr_assert_eq(co_sim_json_line(t, n, "a[1].b"), 4);
-    cr_assert_eq(co_sim_json_line(t, n, "a[1].c"), 5);
-    cr_assert_eq(co_sim_json_line(t, n, "d"), 7);
-    cr_assert_eq(co_sim_json_line(t, n, "zz"), 0);
-    cr_assert_eq(co_sim_json_line("{\"a\": [", 7, "a[3]"), 0); /* truncated: no crash */
-}
-
 Test(load, missing_file)
 {
     co_diag d;
