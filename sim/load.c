@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "traces/profile.h"
 #include "util/jsonpos.h"
 #include "util/units.h"
 
@@ -644,6 +645,32 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
 
 /* ------------------------------------------------------------ VM dirty */
 
+/* A `--dirty` spec string (traces/profile.h), e.g. "uniform:wss=1GiB,rate=5000"
+ * or "trace:FILE" with FILE relative to the cluster file's directory. */
+static int dirty_spec(struct ld *L, const char *spec, const char *p, co_sim_profile *pf)
+{
+    char buf[4096];
+    if (strncmp(spec, "trace:", 6) == 0 && spec[6] != '/' && strchr(L->name, '/') != NULL) {
+        int dir = (int)(strrchr(L->name, '/') - L->name);
+        if (snprintf(buf, sizeof buf, "trace:%.*s/%s", dir, L->name, spec + 6) >= (int)sizeof buf)
+            return fail(L, p, "trace path too long");
+        spec = buf;
+    }
+    co_diag td;
+    co_diag_init(&td);
+    int rc = co_profile_parse(spec, pf->mem_bytes, 4096, p, &pf->dirty, &td);
+    if (rc == CO_OK)
+        return CO_OK;
+    const char *m = td.msg;
+    size_t pl = strlen(p);
+    if (strncmp(m, p, pl) == 0 && strncmp(m + pl, ": ", 2) == 0)
+        m += pl + 2; /* the parser named the field too */
+    fail(L, p, "%s", m);
+    if (rc == CO_ENOINPUT)
+        L->d->code = CO_ENOINPUT; /* the trace it names is missing: 66, not 65 */
+    return L->d->code;
+}
+
 static int load_dirty(struct ld *L, json_t *o, const char *p, co_sim_profile *pf)
 {
     int rc;
@@ -651,8 +678,10 @@ static int load_dirty(struct ld *L, json_t *o, const char *p, co_sim_profile *pf
     co_dirty_none(&pf->dirty);
     if (o == NULL)
         return CO_OK;
+    if (json_is_string(o))
+        return dirty_spec(L, json_string_value(o), p, pf);
     if (!json_is_object(o))
-        return fail(L, p, "expected an object {\"kind\": ...}");
+        return fail(L, p, "expected a --dirty spec string or an object {\"kind\": ...}");
     static const char *const keys[] = {"kind", "wss", "rate_pages_per_s", "hot", "cold",
                                        "hot_frac", "points", "cap", "comment", NULL};
     if ((rc = only(L, o, p, keys)))

@@ -79,6 +79,36 @@ Test(run, one_host_one_vm_is_steps_plus_model_time)
     co_sim_cluster_free(c);
 }
 
+Test(run, dirty_spec_string_and_trace)
+{
+    /* the --dirty spec syntax gives the same curve as the object form */
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", "
+        "\"dirty\": \"uniform:wss=256MiB,rate=2000\"}],"
+        "\"plan\": {\"hosts\": [\"h1\"], " STEPS "}}");
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + model_ms(1.25e9, NULL), 0.01);
+    co_sim_cluster_free(c);
+    /* a recorded trace, relative to the cluster file */
+    const char *t =
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", "
+        "\"dirty\": \"trace:trace-good.json\"}]}";
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_load_buffer(t, strlen(t), "tests/data/c.json", &c, &d), 0, "%s", d.msg);
+    cr_assert_eq(c->profiles[0].dirty.kind, CO_DIRTY_TABLE);
+    res = run1(c, 1, NULL);
+    cr_assert_eq(res.migrations, 2);
+    co_sim_cluster_free(c);
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_load_buffer(t, strlen(t), "/nonexistent/c.json", &c, &d), CO_ENOINPUT);
+    cr_assert(strstr(d.msg, "vms[0].dirty: /nonexistent/trace-good.json"), "%s", d.msg);
+}
+
 Test(run, two_hosts_both_patched_vm_moves_twice)
 {
     co_sim_cluster *c = load(
