@@ -284,7 +284,10 @@ static int get_dist(struct ld *L, json_t *v, const char *p, enum unit u, co_sim_
     memset(out, 0, sizeof *out);
     if (json_is_string(v) || json_is_number(v)) {
         out->kind = CO_DIST_FIXED;
-        return quantity(L, v, p, u, &out->a);
+        int rc = quantity(L, v, p, u, &out->a);
+        if (rc == CO_OK && out->a > 1e15)
+            return fail(L, p, "%g is out of range [0, 1e15]", out->a);
+        return rc;
     }
     if (!json_is_object(v))
         return fail(L, p, "expected %s or a distribution {\"dist\": ...}", unit_example(u));

@@ -20,6 +20,8 @@ enum { L_OUT = 0, L_IN, L_UOUT, L_UIN, L_N }; /* lists a migration belongs to */
 
 #define CACHE_BITS 15
 #define CACHE_N (1u << CACHE_BITS)
+#define T_MAX (INT64_MAX / 4)     /* the clock saturates here */
+#define STEP_MAX (INT64_MAX / 1024) /* longest single step, about 285 years */
 #define TRY_PER_HOST 8      /* VMs tried per host and dispatch before it counts as blocked */
 #define PATCHED_PROBE 64    /* patched hosts tried first per placement */
 
@@ -209,13 +211,15 @@ void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
 /* Event keys: host h is h, VM v is nhosts + v, the soak timer comes last. */
 static void sched(co_sim_run *r, co_sim_time t, uint32_t kind, uint32_t key)
 {
-    co_sim_evq_schedule(&r->q, t, kind, key);
+    /* absurd inputs (a million-hour reboot on every host) saturate the
+     * clock instead of overflowing it */
+    co_sim_evq_schedule(&r->q, t < T_MAX ? t : T_MAX, kind, key);
 }
 
 static co_sim_time us_of_ms(double ms)
 {
     double us = ceil(ms * CO_SIM_US_PER_MS);
-    return us < 1e17 ? (co_sim_time)us : (co_sim_time)1e17;
+    return us < (double)STEP_MAX ? (co_sim_time)us : STEP_MAX;
 }
 
 static void span(co_sim_run *r, int kind, int host, int other, int vm, co_sim_time a,
@@ -425,7 +429,9 @@ static void retime(co_sim_run *r, int v)
     double left = m->abort_frac - m->frac;
     if (left < 0)
         left = 0;
-    sched(r, r->now + (co_sim_time)ceil(left * m->T_us), EV_MIG, (uint32_t)(r->c->nhosts + v));
+    double dt = ceil(left * m->T_us);
+    sched(r, r->now + (dt < (double)STEP_MAX ? (co_sim_time)dt : STEP_MAX), EV_MIG,
+          (uint32_t)(r->c->nhosts + v));
 }
 
 /* An uplink carries hundreds of migrations on a busy rack; walking all of

@@ -413,3 +413,23 @@ Test(run, example_cluster_conservation)
     co_sim_summary_free(&s);
     co_sim_cluster_free(c);
 }
+
+Test(run, absurd_durations_saturate_instead_of_overflowing)
+{
+    size_t cap = 1 << 14, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
+    for (int h = 0; h < 40; h++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"h%d\", \"cores\": 8, \"mem\": \"8GiB\", "
+                              "\"nic_rate\": \"1Gbit\"}", h ? "," : "", h);
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"plan\": {\"steps\": {\"reboot\": \"270000000h\", "
+                          "\"apply\": \"270000000h\"}}}");
+    cr_assert_lt(n, cap);
+    co_sim_cluster *c = load(b);
+    free(b);
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert(res.window_ms > 0 && isfinite(res.window_ms));
+    co_sim_cluster_free(c);
+}
