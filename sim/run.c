@@ -593,7 +593,9 @@ static void evac_remove(co_sim_run *r, int h)
 static void evac_check_done(co_sim_run *r, int h)
 {
     struct hstate *hs = &r->h[h];
-    if (hs->evacuating && hs->move_head < 0 && hs->out_n == 0) {
+    /* done when nothing is left, nothing is leaving, and nothing is still
+     * arriving from before the host entered maintenance */
+    if (hs->evacuating && hs->move_head < 0 && hs->out_n == 0 && hs->in_n == 0) {
         hs->evacuating = 0;
         evac_remove(r, h);
         span(r, 0, h, CO_STEP_EVACUATE, -1, hs->step_start, r->now, 0, 0);
@@ -853,10 +855,17 @@ static void on_mig(co_sim_run *r, int v)
     }
     retime_lists(r, src, dst, su, du);
     evac_check_done(r, src);
+    evac_check_done(r, dst); /* an arrival on a host now evacuating joins its list */
     dispatch(r);
 }
 
 /* -------------------------------------------------------------- checking */
+
+static int being_patched(const struct hstate *hs)
+{
+    return hs->in_maint && hs->step != CO_STEP_HEALTH && hs->step != CO_STEP_ENTER &&
+           hs->step != CO_STEP_EVACUATE && hs->step != CO_STEP_REBALANCE;
+}
 
 static void check_invariants(co_sim_run *r)
 {
@@ -877,6 +886,11 @@ static void check_invariants(co_sim_run *r)
         }
         mem[h] += c->vms[v].mem_bytes;
         cpu[h] += c->vms[v].vcpus;
+        /* a running VM (or one on its way) must never sit on a host that is
+         * being patched: from the end of its evacuation to its exit */
+        if (r->vm_state[v] != VM_PARKED &&
+            (being_patched(&r->h[h]) || (r->vm_dest[v] >= 0 && being_patched(&r->h[r->vm_dest[v]]))))
+            r->res.violations++;
         if (r->vm_dest[v] >= 0) {
             mem[r->vm_dest[v]] += c->vms[v].mem_bytes; /* held on both ends */
             cpu[r->vm_dest[v]] += c->vms[v].vcpus;

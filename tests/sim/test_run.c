@@ -433,3 +433,25 @@ Test(run, absurd_durations_saturate_instead_of_overflowing)
     cr_assert(res.window_ms > 0 && isfinite(res.window_ms));
     co_sim_cluster_free(c);
 }
+
+Test(run, host_waits_for_migrations_coming_in_before_its_patch)
+{
+    /* a and x start together; x (empty) finishes after ~14 min and b starts
+     * while a's 18-minute migration into b is still running: b must wait
+     * for it and send the VM on, never patch with a VM arriving. */
+    co_sim_cluster *c = load(
+        "{\"hosts\": ["
+        "{\"name\": \"a\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"x\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"b\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"c\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"120GiB\"}],"
+        "\"plan\": {\"hosts\": [\"a\", \"x\", \"b\"], \"order\": \"list\", "
+        "\"max_hosts_in_maintenance\": 2, " STEPS "}}");
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r); /* asserts no violation */
+    cr_assert_eq(res.migrations, 2, "the VM must move on from b");
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 1, "patched x is preferred");
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
