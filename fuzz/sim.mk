@@ -3,7 +3,8 @@
 # for FUZZ_SECONDS (default 60) on a corpus seeded from traces/ and tests/sim/data.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_SIM_SRC := fuzz/fuzz_cluster.c $(wildcard sim/*.c) $(wildcard model/*.c) $(wildcard util/*.c)
+FUZZ_SIM_SRC := fuzz/fuzz_cluster.c $(wildcard sim/*.c) $(wildcard model/*.c) $(wildcard util/*.c) \
+                traces/profile.c traces/dirty_trace.c
 
 .PHONY: fuzz fuzz-sim fuzz-sim-run
 fuzz: fuzz-sim
