@@ -216,8 +216,9 @@ int co_cmd_simulate(int argc, char **argv)
             char *end;
             errno = 0;
             seed = strtoull(optarg, &end, 0);
-            if (errno || end == optarg || *end || optarg[0] == '-')
-                return co_cli_usage(CMD, "--seed: '%s' is not a non-negative integer", optarg);
+            /* JSON integers are signed 64-bit: keep the seed printable as given */
+            if (errno || end == optarg || *end || optarg[0] == '-' || seed > INT64_MAX)
+                return co_cli_usage(CMD, "--seed: '%s' is not an integer in [0, 2^63)", optarg);
             break;
         }
         case 't':

@@ -87,7 +87,8 @@ Test(cli, usage_errors_are_64)
 {
     const char *bad[] = {"simulate", "simulate " EX " --runs 0", "simulate " EX " --runs x",
                          "simulate " EX " --bogus", "simulate " EX " --threads 0",
-                         "simulate " EX " --seed -1", "simulate " EX " extra"};
+                         "simulate " EX " --seed -1", "simulate " EX " --seed 9223372036854775808",
+                         "simulate " EX " extra"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = co_test_run(bad[i], out, sizeof out, err, sizeof err);
         cr_assert_eq(rc, 64, "'%s' gave %d", bad[i], rc);
