@@ -407,12 +407,16 @@ int co_sim_plan_preset(co_sim_plan *p, const char *name)
     if (strcmp(name, "nova") == 0) {
         p->per_host = 1;
         p->per_cluster = 0;
+        p->count_incoming = 0;
     } else if (strcmp(name, "kubevirt") == 0) {
         p->per_host = 2;
         p->per_cluster = 5;
+        p->count_incoming = 0;
     } else if (strcmp(name, "vsphere") == 0) {
+        /* vCenter charges a vMotion to both hosts */
         p->per_host = 8;
         p->per_cluster = 0;
+        p->count_incoming = 1;
     } else {
         return CO_EDATA;
     }
@@ -542,12 +546,13 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
             return fail(L, "plan.concurrency", "unknown preset '%s' (nova, kubevirt, vsphere)",
                         json_string_value(cc));
     } else if (json_is_object(cc)) {
-        static const char *const ck[] = {"per_host", "per_cluster", NULL};
-        p->per_host = p->per_cluster = 0;
+        static const char *const ck[] = {"per_host", "per_cluster", "count_incoming", NULL};
+        p->per_host = p->per_cluster = p->count_incoming = 0;
         if ((rc = only(L, cc, "plan.concurrency", ck)) ||
             (rc = get_int(L, cc, "plan.concurrency", "per_host", 0, 0, 1000000, &p->per_host)) ||
             (rc = get_int(L, cc, "plan.concurrency", "per_cluster", 0, 0, 100000000,
-                          &p->per_cluster)))
+                          &p->per_cluster)) ||
+            (rc = get_bool(L, cc, "plan.concurrency", "count_incoming", &p->count_incoming)))
             return rc;
         snprintf(p->preset, sizeof p->preset, "custom");
     } else if (cc != NULL) {

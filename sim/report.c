@@ -48,10 +48,11 @@ json_t *co_sim_summary_json(const co_sim_cluster *c, const co_sim_summary *s)
     json_object_set_new(j, "vms", json_integer(c->nvms));
     json_object_set_new(j, "runs", json_integer(s->runs));
     json_object_set_new(j, "seed", json_integer((json_int_t)s->seed));
-    json_object_set_new(j, "concurrency", json_pack("{s:s, s:i, s:i, s:i}", "preset",
-                                                    c->plan.preset, "per_host", c->plan.per_host,
-                                                    "per_cluster", c->plan.per_cluster,
-                                                    "hosts_in_maintenance", c->plan.max_in_maint));
+    json_object_set_new(j, "concurrency",
+                        json_pack("{s:s, s:i, s:b, s:i, s:i}", "preset", c->plan.preset,
+                                  "per_host", c->plan.per_host, "count_incoming",
+                                  c->plan.count_incoming, "per_cluster", c->plan.per_cluster,
+                                  "hosts_in_maintenance", c->plan.max_in_maint));
 
     json_t *w = quant(&s->window, "s");
     /* the figures are kept in ms; the window reads better in seconds */

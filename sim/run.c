@@ -478,12 +478,17 @@ static int affinity_ok(const co_sim_run *r, int v, int h)
     return 1;
 }
 
-static int fits(const co_sim_run *r, int v, int h)
+/* live: a live migration, which takes a slot at the target when the plan
+ * counts incoming migrations (a cold move takes none). */
+static int fits(const co_sim_run *r, int v, int h, int live)
 {
     const co_sim_cluster *c = r->c;
     const struct hstate *hs = &r->h[h];
     if (hs->in_maint || h == r->vm_host[v])
         return 0;
+    if (live && c->plan.count_incoming && c->plan.per_host &&
+        hs->in_n + hs->out_n >= c->plan.per_host)
+        return 0; /* the target's slots are full too */
     if (hs->mem_used + c->vms[v].mem_bytes > c->hosts[h].mem_bytes)
         return 0;
     if (hs->vcpu_used + c->vms[v].vcpus > c->hosts[h].cores * c->plan.cpu_ratio + 1e-9)
@@ -493,7 +498,7 @@ static int fits(const co_sim_run *r, int v, int h)
 
 /* Next fit with a rotating cursor, patched hosts first so a VM moves once
  * when it can; the cursor moves past each pick to spread incoming load. */
-static int place(co_sim_run *r, int v)
+static int place(co_sim_run *r, int v, int live)
 {
     /* a bounded look at patched hosts: once they fill up, a full scan of
      * them per VM would make placement O(hosts) */
@@ -501,7 +506,7 @@ static int place(co_sim_run *r, int v)
     for (int i = 0; i < probe; i++) {
         int k = (r->pcur + i) % r->npatched;
         int h = r->patched_list[k];
-        if (fits(r, v, h)) {
+        if (fits(r, v, h, live)) {
             r->pcur = (k + 1) % r->npatched;
             return h;
         }
@@ -509,7 +514,7 @@ static int place(co_sim_run *r, int v)
     int H = r->c->nhosts;
     for (int i = 0; i < H; i++) {
         int h = (r->acur + i) % H;
-        if (fits(r, v, h)) {
+        if (fits(r, v, h, live)) {
             r->acur = (h + 1) % H;
             return h;
         }
@@ -623,7 +628,7 @@ static void dispatch(co_sim_run *r)
                     move_remove(r, h, v);
                     park(r, h, v);
                 } else if (vm->passthrough || r->vm_retries[v] > p->max_retries) {
-                    int d = place(r, v);
+                    int d = place(r, v, 0);
                     if (d >= 0) {
                         move_remove(r, h, v);
                         cold_move(r, v, d);
@@ -631,10 +636,10 @@ static void dispatch(co_sim_run *r)
                         tried++;
                     }
                 } else {
-                    if ((p->per_host && hs->out_n >= p->per_host) ||
+                    if ((p->per_host && hs->out_n + (p->count_incoming ? hs->in_n : 0) >= p->per_host) ||
                         (p->per_cluster && r->active >= p->per_cluster))
                         break;
-                    int d = place(r, v);
+                    int d = place(r, v, 1);
                     if (d >= 0) {
                         move_remove(r, h, v);
                         start_migration(r, v, d);

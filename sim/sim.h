@@ -128,6 +128,7 @@ typedef struct co_sim_plan {
     co_sim_time canary_soak_us;
     int max_in_maint;         /* hosts in maintenance at once */
     int per_host;             /* concurrent outgoing migrations per host, 0 = no limit */
+    int count_incoming;       /* 1: per_host counts migrations in and out of a host */
     int per_cluster;          /* concurrent migrations in the cluster, 0 = no limit */
     char preset[16];          /* "nova", "kubevirt", "vsphere" or "custom" */
     double cpu_ratio;         /* vCPU allocation ratio (vCPUs per core) */

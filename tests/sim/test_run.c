@@ -455,3 +455,30 @@ Test(run, host_waits_for_migrations_coming_in_before_its_patch)
     co_sim_run_free(r);
     co_sim_cluster_free(c);
 }
+
+Test(run, vsphere_counts_migrations_at_both_ends)
+{
+    char *t = big_cluster("\"concurrency\": \"vsphere\"", 0);
+    co_sim_cluster *c = load(t);
+    free(t);
+    cr_assert(c->plan.count_incoming);
+    co_sim_run *r;
+    run1(c, 2, &r);
+    size_t n;
+    const co_sim_span *sp = co_sim_run_spans(r, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (sp[i].kind != 1)
+            continue;
+        int64_t t0 = sp[i].start_us;
+        int per[12] = {0};
+        for (size_t k = 0; k < n; k++)
+            if (sp[k].kind == 1 && sp[k].start_us <= t0 && t0 < sp[k].end_us) {
+                per[sp[k].host]++;
+                per[sp[k].other]++;
+            }
+        for (int h = 0; h < 12; h++)
+            cr_assert_leq(per[h], 8, "host %d has %d migrations in and out", h, per[h]);
+    }
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
