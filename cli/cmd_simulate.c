@@ -1,15 +1,357 @@
-/* cli/cmd_simulate.c: `cutover simulate` (placeholder until its issue lands). */
+/* cli/cmd_simulate.c: `cutover simulate`, a Monte Carlo forecast of a
+ * rolling patch cycle (sim/, docs/simulate.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "sim/report.h"
+#include "sim/sim.h"
+#include "util/units.h"
+
+#define CMD "simulate"
+
+static void help(void)
+{
+    printf("usage: cutover simulate FILE [--runs N] [--seed S] [--json] [--threads T]\n"
+           "                        [--timeline CSV] [--plot-gantt PNG] [--plot-stun PNG]\n\n"
+           "Forecast a rolling patch cycle of the cluster and plan in FILE (JSON, see\n"
+           "docs/simulate.md): window length, per-VM stun, outage of VMs that cannot\n"
+           "live-migrate, MTTR of failed hosts, host-hours in maintenance.\n\n"
+           "  --runs N          Monte Carlo runs (default 200)\n"
+           "  --seed S          seed; the same seed gives the same output (default 1)\n"
+           "  --threads T       worker threads (default: online CPUs); does not change results\n"
+           "  --json            print the summary as JSON\n"
+           "  --timeline CSV    write the per-host timeline of run 0 (\"-\" = stdout)\n"
+           "  --plot-gantt PNG  Gantt chart of run 0 (needs gnuplot)\n"
+           "  --plot-stun PNG   histogram of per-VM stun over all runs (needs gnuplot)\n"
+           "  --check           check invariants after every event (slow; for tests)\n");
+}
+
+/* gnuplot found in PATH (or CUTOVER_GNUPLOT, which tests point elsewhere)? */
+static const char *gnuplot_path(char *buf, size_t len)
+{
+    const char *g = getenv("CUTOVER_GNUPLOT");
+    if (g && *g)
+        return access(g, X_OK) == 0 ? g : NULL;
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        return NULL;
+    while (*path) {
+        const char *e = strchr(path, ':');
+        size_t n = e ? (size_t)(e - path) : strlen(path);
+        if (n > 0 && snprintf(buf, len, "%.*s/gnuplot", (int)n, path) < (int)len &&
+            access(buf, X_OK) == 0)
+            return buf;
+        path += n + (e ? 1 : 0);
+    }
+    return NULL;
+}
+
+struct progress {
+    int last; /* last percentage drawn (atomic) */
+};
+
+static void progress_cb(void *arg, int done, int total)
+{
+    struct progress *p = arg;
+    int pct = (int)(100LL * done / total);
+    int prev = __atomic_load_n(&p->last, __ATOMIC_RELAXED);
+    if (pct == prev || !__atomic_compare_exchange_n(&p->last, &prev, pct, 0, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED))
+        return;
+    char bar[41];
+    int k = pct * 40 / 100;
+    memset(bar, '#', (size_t)k);
+    memset(bar + k, ' ', (size_t)(40 - k));
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3d%% %d/%d runs", bar, pct, done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+static int run_gnuplot(const char *gp, const char *script, co_diag *d)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' 2>&1", gp);
+    FILE *p = popen(cmd, "w");
+    if (p == NULL)
+        return co_diag_set(d, CO_EOS, "cannot start gnuplot: %s", strerror(errno));
+    fputs(script, p);
+    int st = pclose(p);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return co_diag_set(d, CO_EIO, "gnuplot failed (exit status %d)",
+                           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return CO_OK;
+}
+
+/* Quote a path for a gnuplot string; refuse the one character that breaks it. */
+static int gp_path_ok(const char *p)
+{
+    return strchr(p, '"') == NULL && strchr(p, '\n') == NULL && strchr(p, '\\') == NULL;
+}
+
+static int plot_gantt(const char *gp, const co_sim_cluster *c, const co_sim_span *sp, size_t n,
+                      const char *png, co_diag *d)
+{
+    char dir[] = "/tmp/cutover-gantt-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return co_diag_set(d, CO_EOS, "mkdtemp: %s", strerror(errno));
+    char dat[64];
+    snprintf(dat, sizeof dat, "%s/steps.dat", dir);
+    FILE *f = fopen(dat, "w");
+    int rc = CO_OK;
+    if (f == NULL) {
+        rc = co_diag_set(d, CO_ECANTCREAT, "cannot create %s: %s", dat, strerror(errno));
+        goto out;
+    }
+    /* y = host index; one line per host step, x in hours */
+    for (size_t i = 0; i < n; i++)
+        if (sp[i].kind == 0)
+            fprintf(f, "%d %.6f %.6f %d\n", sp[i].host, sp[i].start_us / 3.6e9,
+                    (sp[i].end_us - sp[i].start_us) / 3.6e9, sp[i].other);
+    fclose(f);
+    size_t cap = 8192 + (size_t)c->nhosts * 64;
+    char *s = malloc(cap);
+    if (s == NULL) {
+        rc = co_diag_set(d, CO_ENOMEM, "out of memory");
+        goto out;
+    }
+    int len = snprintf(s, cap,
+                       "set terminal pngcairo noenhanced size 1200,%d\nset output \"%s\"\n"
+                       "set title \"patch cycle, run 0 (colour = step)\"\nset xlabel \"hours\"\n"
+                       "set yrange [-1:%d]\nset ytics (",
+                       200 + 18 * (c->nhosts < 200 ? c->nhosts : 200), png, c->nhosts);
+    for (int h = 0; h < c->nhosts && h < 200; h++)
+        len += snprintf(s + len, cap - (size_t)len, "%s\"%s\" %d", h ? ", " : "", c->hosts[h].name, h);
+    snprintf(s + len, cap - (size_t)len,
+             ")\nset palette defined (0 \"#4477aa\", 2 \"#ee6677\", 5 \"#228833\", 8 \"#ccbb44\", "
+             "10 \"#66ccee\", 12 \"#aa3377\")\nset cbrange [0:%d]\nunset colorbox\n"
+             "plot \"%s\" using 2:1:3:(0):4 with vectors nohead lw 8 lc palette notitle\n",
+             CO_STEP_N - 1, dat);
+    rc = run_gnuplot(gp, s, d);
+    free(s);
+out:
+    unlink(dat);
+    rmdir(dir);
+    return rc;
+}
+
+static int plot_stun(const char *gp, const co_sim_summary *sm, const char *png, co_diag *d)
+{
+    char dir[] = "/tmp/cutover-stun-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return co_diag_set(d, CO_EOS, "mkdtemp: %s", strerror(errno));
+    char dat[64];
+    snprintf(dat, sizeof dat, "%s/stun.dat", dir);
+    FILE *f = fopen(dat, "w");
+    int rc = CO_OK;
+    if (f == NULL) {
+        rc = co_diag_set(d, CO_ECANTCREAT, "cannot create %s: %s", dat, strerror(errno));
+        goto out;
+    }
+    int any = 0;
+    for (int b = 0; b < CO_SIM_HIST_BINS; b++)
+        if (sm->stun_hist[b] > 0) {
+            fprintf(f, "%.6g %ld\n", co_sim_hist_mid_ms(b), sm->stun_hist[b]);
+            any = 1;
+        }
+    if (!any)
+        fprintf(f, "1 0\n");
+    fclose(f);
+    char s[2048];
+    snprintf(s, sizeof s,
+             "set terminal pngcairo noenhanced size 900,500\nset output \"%s\"\n"
+             "set title \"stun per VM, summed over its migrations (%d runs)\"\n"
+             "set xlabel \"stun (ms, log scale)\"\nset ylabel \"VM-runs\"\nset logscale x\n"
+             "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb \"red\"\n"
+             "plot \"%s\" using 1:2 with impulses lw 3 title \"VM-runs\"\n",
+             png, sm->runs, sm->stun_budget_ms, sm->stun_budget_ms, dat);
+    rc = run_gnuplot(gp, s, d);
+out:
+    unlink(dat);
+    rmdir(dir);
+    return rc;
+}
+
+static int parse_count(const char *s, const char *what, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return co_cli_usage(CMD, "%s: '%s' is not an integer in [%ld, %ld]", what, s, lo, hi);
+    *out = v;
+    return 0;
+}
 
 int co_cmd_simulate(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: cutover simulate ...\n(not implemented yet in this version)\n");
-        return 0;
+    static const struct option opts[] = {
+        {"runs", required_argument, NULL, 'n'},     {"seed", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+        {"timeline", required_argument, NULL, 'T'}, {"plot-gantt", required_argument, NULL, 'g'},
+        {"plot-stun", required_argument, NULL, 'p'}, {"check", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    long runs = 200, threads = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned long long seed = 1;
+    int json = 0, check = 0;
+    const char *timeline = NULL, *gantt = NULL, *stunpng = NULL;
+    if (threads < 1)
+        threads = 1;
+    int ch, rc;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            if ((rc = parse_count(optarg, "--runs", 1, 10000000, &runs)))
+                return rc;
+            break;
+        case 's': {
+            char *end;
+            errno = 0;
+            seed = strtoull(optarg, &end, 0);
+            /* JSON integers are signed 64-bit: keep the seed printable as given */
+            if (errno || end == optarg || *end || optarg[0] == '-' || seed > INT64_MAX)
+                return co_cli_usage(CMD, "--seed: '%s' is not an integer in [0, 2^63)", optarg);
+            break;
+        }
+        case 't':
+            if ((rc = parse_count(optarg, "--threads", 1, 1024, &threads)))
+                return rc;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'T':
+            timeline = optarg;
+            break;
+        case 'g':
+            gantt = optarg;
+            break;
+        case 'p':
+            stunpng = optarg;
+            break;
+        case 'c':
+            check = 1;
+            break;
+        case 'h':
+            help();
+            return 0;
+        default:
+            return co_cli_usage(CMD, "unknown or incomplete option '%s' (try --help)",
+                                argv[optind - 1]);
+        }
     }
-    fprintf(stderr, "cutover simulate: not implemented yet in this version\n");
-    return 69;
+    if (optind >= argc)
+        return co_cli_usage(CMD, "missing FILE (a cluster-and-plan JSON, e.g. "
+                                 "traces/example-cluster.json)");
+    if (optind + 1 < argc)
+        return co_cli_usage(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    const char *file = argv[optind];
+    if ((gantt && !gp_path_ok(gantt)) || (stunpng && !gp_path_ok(stunpng)))
+        return co_cli_usage(CMD, "plot path must not contain '\"' or '\\\\'");
+    if (timeline && json && strcmp(timeline, "-") == 0)
+        return co_cli_usage(CMD, "--timeline - and --json would both write to stdout");
+    char gpbuf[4096];
+    const char *gp = NULL;
+    if (gantt || stunpng) {
+        gp = gnuplot_path(gpbuf, sizeof gpbuf);
+        if (gp == NULL) {
+            fprintf(stderr, "cutover %s: gnuplot not found in PATH (needed for %s; "
+                            "install it: apt-get install gnuplot-nox)\n",
+                    CMD, gantt ? "--plot-gantt" : "--plot-stun");
+            return 69;
+        }
+    }
+
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *c = NULL;
+    if (co_sim_load_file(file, &c, &d) != CO_OK)
+        return co_cli_fail(CMD, &d);
+
+    struct progress pr = {-1};
+    co_sim_mc_opts mo = {.runs = (int)runs, .seed = seed, .threads = (int)threads,
+                         .check = check};
+    if (isatty(STDERR_FILENO) && runs >= 20) {
+        mo.progress = progress_cb;
+        mo.progress_arg = &pr;
+    }
+    co_sim_summary sm;
+    int exit_code = 0;
+    if (co_sim_mc(c, &mo, &sm, &d) != CO_OK) {
+        exit_code = co_cli_fail(CMD, &d);
+        co_sim_cluster_free(c);
+        return exit_code;
+    }
+    if (check && sm.violations > 0) {
+        co_diag_set(&d, CO_ESOFTWARE, "%ld invariant violations (capacity, placement)",
+                    sm.violations);
+        exit_code = co_cli_fail(CMD, &d);
+        goto done;
+    }
+
+    /* Run 0 again with recording on for the timeline and the Gantt chart:
+     * the same (seed, 0) stream gives the same run as in the Monte Carlo. */
+    if (timeline || gantt) {
+        co_sim_run *r = co_sim_run_new(c);
+        co_sim_run_result rr;
+        if (r == NULL) {
+            co_diag_set(&d, CO_ENOMEM, "out of memory");
+            exit_code = co_cli_fail(CMD, &d);
+            goto done;
+        }
+        co_sim_run_set_record(r, 1);
+        if (co_sim_run_once(r, seed, 0, &rr) != CO_OK)
+            co_diag_set(&d, CO_ENOMEM, "out of memory recording the timeline");
+        size_t n;
+        const co_sim_span *sp = co_sim_run_spans(r, &n);
+        if (d.code == CO_OK && timeline) {
+            FILE *f = co_cli_open_out(timeline, "--timeline", &d);
+            if (f) {
+                if (co_sim_timeline_csv(f, c, sp, n) != CO_OK)
+                    co_diag_set(&d, CO_EIO, "--timeline: writing '%s': %s", timeline,
+                                strerror(errno));
+                if (f != stdout && fclose(f) != 0)
+                    co_diag_set(&d, CO_EIO, "--timeline: closing '%s': %s", timeline,
+                                strerror(errno));
+            }
+        }
+        if (d.code == CO_OK && gantt && plot_gantt(gp, c, sp, n, gantt, &d) != CO_OK)
+            co_diag_prefix(&d, "--plot-gantt");
+        co_sim_run_free(r);
+        if (d.code != CO_OK) {
+            exit_code = co_cli_fail(CMD, &d);
+            goto done;
+        }
+    }
+    if (stunpng && plot_stun(gp, &sm, stunpng, &d) != CO_OK) {
+        co_diag_prefix(&d, "--plot-stun");
+        exit_code = co_cli_fail(CMD, &d);
+        goto done;
+    }
+    json_t *j = co_sim_summary_json(c, &sm);
+    if (timeline && strcmp(timeline, "-") == 0) {
+        json_decref(j); /* stdout holds the CSV */
+    } else if (json) {
+        exit_code = co_cli_emit_json(stdout, j);
+    } else if (j == NULL) {
+        exit_code = 71;
+    } else {
+        if (co_sim_summary_text(stdout, j) != CO_OK) {
+            fprintf(stderr, "cutover %s: writing the summary: %s\n", CMD, strerror(errno));
+            exit_code = 74;
+        }
+        json_decref(j);
+    }
+done:
+    co_sim_summary_free(&sm);
+    co_sim_cluster_free(c);
+    return exit_code;
 }

@@ -1,0 +1,281 @@
+/* bench/bench_sim.c: speed and memory of the patch-cycle simulator.
+ *
+ * Prints, against the targets of issue 6:
+ *  - events per second of the event queue alone and of the whole simulator
+ *    on one core (target >= 10 M/s);
+ *  - one run of a 10,000-host, 200,000-VM cycle (target < 1 s);
+ *  - 1,000 runs of a 1,000-host cluster on 2 threads (target < 60 s), with
+ *    the 1-thread time in the same process for the speed-up ratio;
+ *  - memory per VM;
+ *  - how the cost of a run grows with hosts, with VMs per host, and runs.
+ * Clusters are generated here (no input files). BENCH_QUICK=1 shrinks the
+ * 1,000-run case to 100 runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/evq.h"
+#include "sim/sim.h"
+#include "util/error.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread: single-core figures are read from it, so other
+ * work on a shared machine does not inflate them. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A fleet: hosts of 64 cores / 512 GiB, 25 Gbit NICs, racks of 20 behind a
+ * 100 Gbit uplink, 20 failure domains; VMs of 8 profiles round-robin. */
+static co_sim_cluster *fleet(int nhosts, int vms_per_host, int in_maint)
+{
+    co_sim_cluster *c = calloc(1, sizeof *c);
+    co_sim_plan_defaults(&c->plan);
+    c->nhosts = nhosts;
+    c->hosts = calloc((size_t)nhosts, sizeof *c->hosts);
+    int nracks = (nhosts + 19) / 20;
+    c->nuplinks = nracks;
+    c->uplinks = calloc((size_t)nracks, sizeof *c->uplinks);
+    for (int u = 0; u < nracks; u++)
+        c->uplinks[u].rate_bytes_per_s = 100e9 / 8;
+    c->ndomains = 20;
+    c->domains = calloc(20, sizeof(char *)); /* unnamed */
+    for (int h = 0; h < nhosts; h++) {
+        co_sim_host *x = &c->hosts[h];
+        /* room for the VMs with a third free: 26 GiB per VM slot */
+        x->mem_bytes = 26.0 * (vms_per_host > 0 ? vms_per_host : 1) * (1 << 30);
+        x->cores = 64 * (vms_per_host > 20 ? vms_per_host / 20 : 1);
+        x->nic_bytes_per_s = 25e9 / 8;
+        x->mtu = 9000;
+        x->channels = 4;
+        x->rack = h / 20;
+        x->uplink = h / 20;
+        x->domain = (h / 20) % 20;
+    }
+    c->nprofiles = 8;
+    c->profiles = calloc(8, sizeof *c->profiles);
+    for (int p = 0; p < 8; p++) {
+        co_sim_profile *pf = &c->profiles[p];
+        pf->mem_bytes = (double)(4 + 4 * p) * (1 << 30);
+        pf->zero_fraction = 0.5;
+        co_dirty_uniform(&pf->dirty, pf->mem_bytes / 4096 / 4, 500.0 * (p + 1));
+    }
+    c->nvms = nhosts * vms_per_host;
+    c->vms = calloc((size_t)c->nvms + 1, sizeof *c->vms);
+    for (int v = 0; v < c->nvms; v++) {
+        co_sim_vm *x = &c->vms[v];
+        x->host = v % nhosts;
+        x->profile = (v / nhosts) % 8;
+        x->mem_bytes = c->profiles[x->profile].mem_bytes;
+        x->vcpus = 2 + (v / nhosts) % 4 * 2;
+        x->group = -1;
+        x->passthrough = v % 997 == 0;
+    }
+    co_sim_plan *p = &c->plan;
+    p->nhosts = nhosts;
+    p->hosts = calloc((size_t)nhosts, sizeof(int));
+    p->canary = calloc((size_t)nhosts, sizeof(int));
+    for (int h = 0; h < nhosts; h++)
+        p->hosts[h] = h;
+    p->canary[0] = 1;
+    p->canary_soak_us = 30 * 60 * CO_SIM_US_PER_S;
+    p->max_in_maint = in_maint;
+    co_sim_plan_preset(p, "vsphere");
+    p->mig.auto_converge = 1;
+    p->step[CO_STEP_REBOOT] = (co_sim_dist){CO_DIST_NORMAL, 480e3, 60e3, 0, NULL};
+    p->step[CO_STEP_APPLY] = (co_sim_dist){CO_DIST_LOGNORMAL, 360e3, 0.4, 0, NULL};
+    p->p_patch_fail = 0.01;
+    p->p_no_return = 0.005;
+    p->step[CO_STEP_REPAIR] = (co_sim_dist){CO_DIST_WEIBULL, 4 * 3600e3, 1.5, 0, NULL};
+    p->p_mig_abort = 0.005;
+    co_diag d;
+    co_diag_init(&d);
+    if (co_sim_cluster_finish(c, &d) != CO_OK) {
+        fprintf(stderr, "bench_sim: %s\n", d.msg);
+        exit(1);
+    }
+    return c;
+}
+
+/* Classic "hold" benchmark of a pending-event set: keep Q events, pop the
+ * earliest and schedule its key again a random step later. */
+static double evq_rate(int Q, long ops)
+{
+    co_sim_evq q;
+    co_sim_evq_init(&q, (size_t)Q);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < Q; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        co_sim_evq_schedule(&q, (int64_t)(x % 1000000), 0, (uint32_t)i);
+    }
+    co_sim_event e;
+    double t0 = cpu_s();
+    for (long i = 0; i < ops; i++) {
+        co_sim_evq_pop(&q, &e);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        co_sim_evq_schedule(&q, e.t_us + (int64_t)(x % 1000000), 0, e.key);
+    }
+    double dt = cpu_s() - t0;
+    co_sim_evq_free(&q);
+    return ops / dt;
+}
+
+struct one {
+    double wall, secs, events, window_h, migrations;
+    size_t run_bytes;
+    long preds, hits;
+};
+
+static struct one run_once(const co_sim_cluster *c, uint64_t seed)
+{
+    struct one o = {0};
+    co_sim_run *r = co_sim_run_new(c);
+    co_sim_run_result res;
+    double t0 = cpu_s(), w0 = now_s();
+    if (co_sim_run_once(r, seed, 0, &res) != CO_OK) {
+        fprintf(stderr, "bench_sim: run failed\n");
+        exit(1);
+    }
+    o.secs = cpu_s() - t0;
+    o.wall = now_s() - w0;
+    o.events = (double)res.events;
+    o.window_h = res.window_ms / 3.6e6;
+    o.migrations = (double)res.migrations;
+    o.run_bytes = co_sim_run_bytes(r);
+    co_sim_run_cache_stats(r, &o.preds, &o.hits);
+    co_sim_run_free(r);
+    return o;
+}
+
+static double proc_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double last_mc_cpu; /* CPU seconds of the last mc_time() call, all threads */
+
+static double mc_time(const co_sim_cluster *c, int runs, int threads, co_sim_summary *keep)
+{
+    co_sim_mc_opts o = {.runs = runs, .seed = 1, .threads = threads};
+    co_sim_summary s;
+    co_diag d;
+    co_diag_init(&d);
+    double t0 = now_s(), c0 = proc_cpu_s();
+    if (co_sim_mc(c, &o, &s, &d) != CO_OK) {
+        fprintf(stderr, "bench_sim: %s\n", d.msg);
+        exit(1);
+    }
+    double dt = now_s() - t0;
+    last_mc_cpu = proc_cpu_s() - c0;
+    if (keep)
+        *keep = s;
+    else
+        co_sim_summary_free(&s);
+    return dt;
+}
+
+static const char *verdict(int ok)
+{
+    return ok ? "meets target" : "MISSES target";
+}
+
+int main(void)
+{
+    int quick = getenv("BENCH_QUICK") != NULL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("bench_sim: patch-cycle simulator (issue 6 targets)\n\n");
+
+    /* 1. event rate */
+    double q1 = evq_rate(1000, 20000000);
+    double q2 = evq_rate(100000, 10000000);
+    printf("event queue alone, 1 core: %.1f M events/s (1,000 pending), %.1f M events/s "
+           "(100,000 pending)\n", q1 / 1e6, q2 / 1e6);
+
+    /* the event loop without migrations: 100,000 empty hosts, steps only */
+    co_sim_cluster *bare = fleet(100000, 0, 1000);
+    struct one e = run_once(bare, 1);
+    printf("event loop with host steps only (100,000 hosts, no VMs), 1 core: %.2f M events/s "
+           "(%s, ratio %.2f)\n", e.events / e.secs / 1e6, verdict(e.events / e.secs >= 10e6),
+           e.events / e.secs / 10e6);
+    co_sim_cluster_free(bare);
+
+    /* 2. the big cycle */
+    co_sim_cluster *big = fleet(10000, 20, 50);
+    struct one b = run_once(big, 1);
+    double ev_rate = b.events / b.secs;
+    printf("10,000 hosts, 200,000 VMs, one run: %.3f s CPU, %.3f s wall (target < 1 s: %s, "
+           "ratio %.2f); %.0f events, %.0f live migrations, window %.1f h simulated\n",
+           b.secs, b.wall, verdict(b.secs < 1.0), b.secs / 1.0, b.events, b.migrations, b.window_h);
+    printf("whole simulator, 1 core: %.2f M events/s (target >= 10 M/s: %s, ratio %.2f); "
+           "model predictions %ld, %.1f %% from the cache\n",
+           ev_rate / 1e6, verdict(ev_rate >= 10e6), ev_rate / 10e6, b.preds,
+           b.preds ? 100.0 * b.hits / b.preds : 0);
+    printf("event queue alone vs 10 M/s: ratio %.2f (%s); inside that run the queue did %.2f M "
+           "operations/s (events taken plus migrations re-timed)\n",
+           q1 / 10e6, verdict(q1 >= 10e6), (b.events + b.preds) / b.secs / 1e6);
+    size_t static_per_vm = sizeof(co_sim_vm);
+    printf("memory per VM: %.0f B of run state per thread (%zu B per run for 200,000 VMs incl. "
+           "hosts, cache, queue) + %zu B of cluster description + %zu B for its own profile when "
+           "read from JSON (the bench shares 8 profiles) + its name\n",
+           (double)b.run_bytes / big->nvms, b.run_bytes, static_per_vm, sizeof(co_sim_profile));
+    co_sim_cluster_free(big);
+
+    /* 3. 1,000 runs of a 1,000-host cluster */
+    int runs = quick ? 100 : 1000;
+    co_sim_cluster *mid = fleet(1000, 20, 10);
+    double t1 = mc_time(mid, runs / 10, 1, NULL) * 10; /* 1 thread, extrapolated from 1/10 */
+    co_sim_summary s;
+    double t2 = mc_time(mid, runs, 2, &s);
+    printf("%d runs of 1,000 hosts / 20,000 VMs on 2 threads: %.2f s wall, %.2f s CPU (target "
+           "< 60 s for 1,000: %s, ratio %.2f); 1 thread (from %d runs): %.2f s wall, speed-up "
+           "%.2fx; window p50 %.1f h p99 %.1f h\n",
+           runs, t2, last_mc_cpu, verdict(t2 * 1000 / runs < 60), t2 * 1000 / runs / 60,
+           runs / 10, t1, t1 / t2, s.window.p50 / 3.6e6, s.window.p99 / 3.6e6);
+    co_sim_summary_free(&s);
+    co_sim_cluster_free(mid);
+
+    /* 4. growth */
+    printf("\ngrowth of one run (20 VMs per host, 10 hosts in maintenance):\n");
+    double base = 0;
+    for (int h = 1000; h <= 16000; h *= 2) {
+        co_sim_cluster *c = fleet(h, 20, 10);
+        struct one o = run_once(c, 1);
+        if (h == 1000)
+            base = o.secs;
+        printf("  hosts %6d  VMs %7d  %.4f s CPU  %.0f events  x%.2f vs 1,000 hosts (hosts x%d)\n", h,
+               c->nvms, o.secs, o.events, o.secs / base, h / 1000);
+        co_sim_cluster_free(c);
+    }
+    printf("growth with VMs per host (1,000 hosts):\n");
+    for (int vph = 10; vph <= 80; vph *= 2) {
+        co_sim_cluster *c = fleet(1000, vph, 10);
+        struct one o = run_once(c, 1);
+        if (vph == 10)
+            base = o.secs;
+        printf("  VMs/host %3d  VMs %6d  %.4f s CPU  %.0f events  x%.2f vs 10 per host\n", vph, c->nvms,
+               o.secs, o.events, o.secs / base);
+        co_sim_cluster_free(c);
+    }
+    printf("growth with runs (1,000 hosts, 2 threads):\n");
+    co_sim_cluster *c = fleet(1000, 20, 10);
+    for (int n = 10; n <= (quick ? 40 : 160); n *= 4) {
+        double t = mc_time(c, n, 2, NULL);
+        if (n == 10)
+            base = t;
+        printf("  runs %4d  %.3f s  x%.2f vs 10 runs\n", n, t, t / base);
+    }
+    co_sim_cluster_free(c);
+    return 0;
+}

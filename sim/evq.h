@@ -1,0 +1,43 @@
+/* sim/evq.h: the simulator's event queue.
+ *
+ * Owns: an indexed 4-ary min-heap of events ordered by (time, sequence
+ * number). The sequence number is assigned whenever an event is scheduled
+ * (or re-scheduled), so two events at the same time come out in the order
+ * they were scheduled: ties never depend on the heap's layout, which keeps
+ * runs identical everywhere. Each event has a caller-chosen key (a host, a
+ * VM); a key has at most one pending event, and scheduling a key again moves
+ * its event in place, so re-timed migrations leave no stale entries behind. */
+#ifndef CUTOVER_SIM_EVQ_H
+#define CUTOVER_SIM_EVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct co_sim_event {
+    int64_t t_us;     /* when */
+    uint64_t seq;     /* scheduling order, breaks ties */
+    uint32_t kind;    /* caller's event type */
+    uint32_t key;     /* caller's key, < nkeys */
+} co_sim_event;
+
+typedef struct co_sim_evq {
+    co_sim_event *heap;
+    int32_t *pos;     /* per key: index in heap, -1 = nothing pending */
+    size_t len, cap, nkeys;
+    uint64_t next_seq;
+} co_sim_evq;
+
+/* Queue for keys 0..nkeys-1. CO_OK or CO_ENOMEM. */
+int co_sim_evq_init(co_sim_evq *q, size_t nkeys);
+/* Forget every event and restart sequence numbers at 0 (keeps the memory). */
+void co_sim_evq_clear(co_sim_evq *q);
+void co_sim_evq_free(co_sim_evq *q);
+/* Schedule key's event at t_us (replacing any pending one, which then gets
+ * a new sequence number as if cancelled and pushed). Never allocates. */
+void co_sim_evq_schedule(co_sim_evq *q, int64_t t_us, uint32_t kind, uint32_t key);
+/* Drop key's pending event, if any. */
+void co_sim_evq_cancel(co_sim_evq *q, uint32_t key);
+/* Take the earliest event into *ev; 0 if the queue is empty, else 1. */
+int co_sim_evq_pop(co_sim_evq *q, co_sim_event *ev);
+
+#endif

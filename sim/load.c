@@ -1,0 +1,1174 @@
+/* sim/load.c: the cluster-and-plan JSON reader (format: docs/simulate.md).
+ *
+ * Strict on purpose: unknown fields are errors (a typo in "max_retries"
+ * would otherwise silently keep the default), every quantity carries its
+ * unit, and every error names FILE:LINE: PATH. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "traces/profile.h"
+#include "util/jsonpos.h"
+#include "util/units.h"
+
+#define MAX_FILE_BYTES (256u << 20)
+
+struct ld {
+    const char *text;
+    size_t len;
+    const char *name;
+    co_diag *d;
+    co_sim_cluster *c;
+};
+
+/* ------------------------------------------------------------ name table */
+
+struct names {
+    char **keys;
+    int *vals;
+    size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int names_init(struct names *t, size_t n)
+{
+    t->cap = 16;
+    while (t->cap < 2 * n + 16)
+        t->cap *= 2;
+    t->n = 0;
+    t->keys = calloc(t->cap, sizeof(char *));
+    t->vals = calloc(t->cap, sizeof(int));
+    return t->keys && t->vals ? CO_OK : CO_ENOMEM;
+}
+
+static void names_free(struct names *t)
+{
+    free(t->keys);
+    free(t->vals);
+}
+
+/* Index of key, or -1. Keys are borrowed (they live in the cluster). */
+static int names_get(const struct names *t, const char *key)
+{
+    for (size_t i = hash_str(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (t->keys[i] == NULL)
+            return -1;
+        if (strcmp(t->keys[i], key) == 0)
+            return t->vals[i];
+    }
+}
+
+static int names_put(struct names *t, char *key, int val)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        struct names u;
+        u.cap = t->cap * 2;
+        u.n = 0;
+        u.keys = calloc(u.cap, sizeof(char *));
+        u.vals = calloc(u.cap, sizeof(int));
+        if (!u.keys || !u.vals) {
+            names_free(&u);
+            return CO_ENOMEM;
+        }
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->keys[i])
+                names_put(&u, t->keys[i], t->vals[i]);
+        names_free(t);
+        *t = u;
+    }
+    size_t i = hash_str(key) & (t->cap - 1);
+    while (t->keys[i] != NULL)
+        i = (i + 1) & (t->cap - 1);
+    t->keys[i] = key;
+    t->vals[i] = val;
+    t->n++;
+    return CO_OK;
+}
+
+/* Find name in a string list (domains, racks, groups), adding it if new. */
+static int intern(char ***list, int *n, struct names *t, const char *name)
+{
+    int k = names_get(t, name);
+    if (k >= 0)
+        return k;
+    char **nl = realloc(*list, (size_t)(*n + 1) * sizeof(char *));
+    if (nl == NULL)
+        return CO_ENOMEM;
+    *list = nl;
+    if ((nl[*n] = strdup(name)) == NULL)
+        return CO_ENOMEM;
+    if (names_put(t, nl[*n], *n) != CO_OK)
+        return CO_ENOMEM;
+    return (*n)++;
+}
+
+/* --------------------------------------------------------------- errors */
+
+static int fail(struct ld *L, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ld *L, const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line = L->text ? co_json_line_of(L->text, L->len, path) : 0;
+    if (line > 0)
+        return co_diag_set(L->d, CO_EDATA, "%s:%d: %s: %s", L->name, line, path, msg);
+    return co_diag_set(L->d, CO_EDATA, "%s: %s: %s", L->name, path[0] ? path : "(top)", msg);
+}
+
+static int oom(struct ld *L)
+{
+    return co_diag_set(L->d, CO_ENOMEM, "%s: out of memory", L->name);
+}
+
+/* Refuse fields not in allowed (NULL-terminated). */
+static int only(struct ld *L, json_t *o, const char *path, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, k) == 0)
+                ok = 1;
+        if (!ok) {
+            char p[300];
+            snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", k);
+            return fail(L, p, "unknown field (see docs/simulate.md)");
+        }
+    }
+    return CO_OK;
+}
+
+static void join(char *out, size_t cap, const char *path, const char *key)
+{
+    snprintf(out, cap, "%s%s%s", path, path[0] ? "." : "", key);
+}
+
+/* ------------------------------------------------------------ getters */
+
+enum unit { U_PLAIN, U_TIME, U_SIZE, U_RATE };
+
+static const char *unit_example(enum unit u)
+{
+    switch (u) {
+    case U_TIME:
+        return "a time like \"90s\" or \"5min\"";
+    case U_SIZE:
+        return "a size like \"8GiB\" or a byte count";
+    case U_RATE:
+        return "a rate like \"25Gbit\"";
+    default:
+        return "a number";
+    }
+}
+
+/* A quantity in its unit: ms, bytes, bytes/s or plain. */
+static int quantity(struct ld *L, json_t *v, const char *path, enum unit u, double *out)
+{
+    co_diag tmp;
+    co_diag_init(&tmp);
+    if (json_is_number(v) && (u == U_PLAIN || u == U_SIZE)) {
+        *out = json_number_value(v);
+        if (!isfinite(*out) || *out < 0)
+            return fail(L, path, "must be a finite number >= 0");
+        return CO_OK;
+    }
+    if (!json_is_string(v))
+        return fail(L, path, "expected %s", unit_example(u));
+    const char *s = json_string_value(v);
+    int rc;
+    switch (u) {
+    case U_TIME:
+        rc = co_parse_time(s, path, out, &tmp);
+        break;
+    case U_SIZE:
+        rc = co_parse_size(s, path, out, &tmp);
+        break;
+    case U_RATE:
+        rc = co_parse_rate(s, path, out, &tmp);
+        break;
+    default:
+        rc = co_parse_number(s, path, out, &tmp);
+    }
+    if (rc != CO_OK)
+        return fail(L, path, "'%s' is not %s", s, unit_example(u));
+    if (*out < 0)
+        return fail(L, path, "must be >= 0");
+    return CO_OK;
+}
+
+static int get_q(struct ld *L, json_t *o, const char *path, const char *key, enum unit u,
+                 int required, double lo, double hi, double *out)
+{
+    char p[300];
+    join(p, sizeof p, path, key);
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return required ? fail(L, p[0] ? p : key, "missing (expected %s)", unit_example(u))
+                        : CO_OK;
+    double x;
+    int rc = quantity(L, v, p, u, &x);
+    if (rc != CO_OK)
+        return rc;
+    if (x < lo || x > hi)
+        return fail(L, p, "%g is out of range [%g, %g]", x, lo, hi);
+    *out = x;
+    return CO_OK;
+}
+
+static int get_int(struct ld *L, json_t *o, const char *path, const char *key, int required,
+                   long lo, long hi, int *out)
+{
+    char p[300];
+    join(p, sizeof p, path, key);
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return required ? fail(L, p, "missing (expected an integer)") : CO_OK;
+    if (!json_is_integer(v))
+        return fail(L, p, "expected an integer");
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return fail(L, p, "%lld is out of range [%ld, %ld]", (long long)x, lo, hi);
+    *out = (int)x;
+    return CO_OK;
+}
+
+static int get_bool(struct ld *L, json_t *o, const char *path, const char *key, int *out)
+{
+    char p[300];
+    join(p, sizeof p, path, key);
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return CO_OK;
+    if (!json_is_boolean(v))
+        return fail(L, p, "expected true or false");
+    *out = json_is_true(v);
+    return CO_OK;
+}
+
+static int get_str(struct ld *L, json_t *o, const char *path, const char *key, int required,
+                   const char **out)
+{
+    char p[300];
+    join(p, sizeof p, path, key);
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return required ? fail(L, p, "missing (expected a string)") : CO_OK;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return fail(L, p, "expected a non-empty string");
+    *out = json_string_value(v);
+    return CO_OK;
+}
+
+/* A distribution: "5min" (fixed) or {"dist": KIND, params...}. */
+static int get_dist(struct ld *L, json_t *v, const char *p, enum unit u, co_sim_dist *out)
+{
+    memset(out, 0, sizeof *out);
+    if (json_is_string(v) || json_is_number(v)) {
+        out->kind = CO_DIST_FIXED;
+        int rc = quantity(L, v, p, u, &out->a);
+        if (rc == CO_OK && out->a > 1e15)
+            return fail(L, p, "%g is out of range [0, 1e15]", out->a);
+        return rc;
+    }
+    if (!json_is_object(v))
+        return fail(L, p, "expected %s or a distribution {\"dist\": ...}", unit_example(u));
+    const char *kind = NULL;
+    int rc = get_str(L, v, p, "dist", 1, &kind);
+    if (rc)
+        return rc;
+    static const char *const fx[] = {"dist", "value", NULL};
+    static const char *const un[] = {"dist", "min", "max", NULL};
+    static const char *const no[] = {"dist", "mean", "sd", NULL};
+    static const char *const ln[] = {"dist", "median", "sigma", NULL};
+    static const char *const wb[] = {"dist", "scale", "shape", NULL};
+    static const char *const em[] = {"dist", "values", NULL};
+    const double big = 1e15;
+    if (strcmp(kind, "fixed") == 0) {
+        out->kind = CO_DIST_FIXED;
+        if ((rc = only(L, v, p, fx)) || (rc = get_q(L, v, p, "value", u, 1, 0, big, &out->a)))
+            return rc;
+    } else if (strcmp(kind, "uniform") == 0) {
+        out->kind = CO_DIST_UNIFORM;
+        if ((rc = only(L, v, p, un)) || (rc = get_q(L, v, p, "min", u, 1, 0, big, &out->a)) ||
+            (rc = get_q(L, v, p, "max", u, 1, 0, big, &out->b)))
+            return rc;
+    } else if (strcmp(kind, "normal") == 0) {
+        out->kind = CO_DIST_NORMAL;
+        if ((rc = only(L, v, p, no)) || (rc = get_q(L, v, p, "mean", u, 1, 0, big, &out->a)) ||
+            (rc = get_q(L, v, p, "sd", u, 1, 0, big, &out->b)))
+            return rc;
+    } else if (strcmp(kind, "lognormal") == 0) {
+        out->kind = CO_DIST_LOGNORMAL;
+        if ((rc = only(L, v, p, ln)) ||
+            (rc = get_q(L, v, p, "median", u, 1, 0, big, &out->a)) ||
+            (rc = get_q(L, v, p, "sigma", U_PLAIN, 1, 0, 10, &out->b)))
+            return rc;
+    } else if (strcmp(kind, "weibull") == 0) {
+        out->kind = CO_DIST_WEIBULL;
+        if ((rc = only(L, v, p, wb)) ||
+            (rc = get_q(L, v, p, "scale", u, 1, 1e-9, big, &out->a)) ||
+            (rc = get_q(L, v, p, "shape", U_PLAIN, 1, 0.05, 100, &out->b)))
+            return rc;
+    } else if (strcmp(kind, "empirical") == 0) {
+        out->kind = CO_DIST_EMPIRICAL;
+        if ((rc = only(L, v, p, em)))
+            return rc;
+        char q[300];
+        join(q, sizeof q, p, "values");
+        json_t *a = json_object_get(v, "values");
+        if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 1000000)
+            return fail(L, q, "expected a non-empty array of values");
+        size_t n = json_array_size(a);
+        out->values = calloc(n, sizeof(double));
+        if (out->values == NULL)
+            return oom(L);
+        out->n = (int)n;
+        for (size_t i = 0; i < n; i++) {
+            char e[340];
+            snprintf(e, sizeof e, "%s[%zu]", q, i);
+            if ((rc = quantity(L, json_array_get(a, i), e, u, &out->values[i])))
+                return rc;
+        }
+    } else {
+        char q[300];
+        join(q, sizeof q, p, "dist");
+        return fail(L, q, "unknown distribution '%s' (fixed, uniform, normal, lognormal, "
+                          "weibull, empirical)", kind);
+    }
+    const char *why;
+    if (co_sim_dist_check(out, &why) != CO_OK)
+        return fail(L, p, "%s distribution %s", kind, why);
+    return CO_OK;
+}
+
+static int get_dist_key(struct ld *L, json_t *o, const char *path, const char *key, enum unit u,
+                        co_sim_dist *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return CO_OK;
+    char p[300];
+    join(p, sizeof p, path, key);
+    if (out->kind == CO_DIST_EMPIRICAL)
+        free(out->values);
+    return get_dist(L, v, p, u, out);
+}
+
+/* ---------------------------------------------------------------- plan */
+
+void co_sim_plan_defaults(co_sim_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->order = CO_ORDER_DOMAIN;
+    p->max_in_maint = 1;
+    co_sim_plan_preset(p, "nova");
+    /* Nova's cpu_allocation_ratio default since 2023.1 (initial 4.0) */
+    p->cpu_ratio = 4.0;
+    co_mig_defaults(&p->mig);
+    p->stun_budget_ms = 1000;
+    p->share_tolerance = 0.02;
+    static const double def_ms[CO_STEP_N] = {
+        [CO_STEP_HEALTH] = 120e3,   [CO_STEP_ENTER] = 30e3,     [CO_STEP_REPO_SYNC] = 180e3,
+        [CO_STEP_APPLY] = 300e3,    [CO_STEP_REBOOT] = 480e3,   [CO_STEP_FIRMWARE] = 900e3,
+        [CO_STEP_FW_REBOOT] = 480e3, [CO_STEP_VALIDATE] = 180e3, [CO_STEP_EXIT] = 30e3,
+        [CO_STEP_REBALANCE] = 120e3, [CO_STEP_ROLLBACK] = 300e3, [CO_STEP_REPAIR] = 4 * 3600e3,
+    };
+    for (int s = 0; s < CO_STEP_N; s++)
+        p->step[s] = (co_sim_dist){.kind = CO_DIST_FIXED, .a = def_ms[s]};
+    p->on_abort = CO_ABORT_RETRY;
+    p->max_retries = 2;
+    p->vm_restart = (co_sim_dist){.kind = CO_DIST_FIXED, .a = 90e3};
+}
+
+int co_sim_plan_preset(co_sim_plan *p, const char *name)
+{
+    /* Nova: max_concurrent_live_migrations = 1 per compute host; KubeVirt:
+     * parallelOutboundMigrationsPerNode 2, parallelMigrationsPerCluster 5;
+     * vSphere: 8 concurrent vMotions per host on 10 GbE (docs/simulate.md). */
+    if (strcmp(name, "nova") == 0) {
+        p->per_host = 1;
+        p->per_cluster = 0;
+        p->count_incoming = 0;
+    } else if (strcmp(name, "kubevirt") == 0) {
+        p->per_host = 2;
+        p->per_cluster = 5;
+        p->count_incoming = 0;
+    } else if (strcmp(name, "vsphere") == 0) {
+        /* vCenter charges a vMotion to both hosts */
+        p->per_host = 8;
+        p->per_cluster = 0;
+        p->count_incoming = 1;
+    } else {
+        return CO_EDATA;
+    }
+    snprintf(p->preset, sizeof p->preset, "%s", name);
+    return CO_OK;
+}
+
+static const char *const step_keys[CO_STEP_N] = {
+    [CO_STEP_HEALTH] = "health_check",   [CO_STEP_ENTER] = "enter_maintenance",
+    [CO_STEP_EVACUATE] = NULL,           [CO_STEP_REPO_SYNC] = "repo_sync",
+    [CO_STEP_APPLY] = "apply",           [CO_STEP_REBOOT] = "reboot",
+    [CO_STEP_FIRMWARE] = "firmware",     [CO_STEP_FW_REBOOT] = "firmware_reboot",
+    [CO_STEP_VALIDATE] = "validate",     [CO_STEP_EXIT] = "exit_maintenance",
+    [CO_STEP_REBALANCE] = "rebalance",   [CO_STEP_ROLLBACK] = NULL,
+    [CO_STEP_REPAIR] = NULL,
+};
+
+const char *co_sim_step_name(int step)
+{
+    static const char *const n[CO_STEP_N] = {
+        "health_check", "enter_maintenance", "evacuate", "repo_sync", "apply",
+        "reboot", "firmware", "firmware_reboot", "validate", "exit_maintenance",
+        "rebalance", "rollback", "repair"};
+    return step >= 0 && step < CO_STEP_N ? n[step] : "?";
+}
+
+static int host_list(struct ld *L, json_t *a, const char *p, struct names *hn, int **out,
+                     int *n)
+{
+    if (!json_is_array(a))
+        return fail(L, p, "expected an array of host names");
+    size_t k = json_array_size(a);
+    int *ids = calloc(k ? k : 1, sizeof(int));
+    if (ids == NULL)
+        return oom(L);
+    for (size_t i = 0; i < k; i++) {
+        char e[340];
+        snprintf(e, sizeof e, "%s[%zu]", p, i);
+        json_t *s = json_array_get(a, i);
+        int h = json_is_string(s) ? names_get(hn, json_string_value(s)) : -1;
+        if (h < 0) {
+            free(ids);
+            return json_is_string(s) ? fail(L, e, "no host named '%s'", json_string_value(s))
+                                     : fail(L, e, "expected a host name");
+        }
+        ids[i] = h;
+    }
+    *out = ids;
+    *n = (int)k;
+    return CO_OK;
+}
+
+static int load_plan(struct ld *L, json_t *o, struct names *hn)
+{
+    co_sim_cluster *c = L->c;
+    co_sim_plan *p = &c->plan;
+    int rc;
+    static const char *const keys[] = {
+        "hosts", "order", "canary", "canary_soak", "max_hosts_in_maintenance", "concurrency",
+        "cpu_allocation_ratio", "policy", "stun_budget", "steps", "firmware_fraction",
+        "faults", "share_tolerance", "comment", NULL};
+    if (o != NULL && !json_is_object(o))
+        return fail(L, "plan", "expected an object");
+    p->canary = calloc((size_t)c->nhosts, sizeof(int));
+    if (p->canary == NULL)
+        return oom(L);
+    json_t *a = o ? json_object_get(o, "hosts") : NULL;
+    if (a) {
+        int *ids, n;
+        if ((rc = host_list(L, a, "plan.hosts", hn, &ids, &n)))
+            return rc;
+        p->hosts = ids;
+        p->nhosts = n;
+        char *seen = calloc((size_t)c->nhosts, 1);
+        if (seen == NULL)
+            return oom(L);
+        for (int i = 0; i < n; i++) {
+            if (seen[ids[i]]) {
+                free(seen);
+                char e[64];
+                snprintf(e, sizeof e, "plan.hosts[%d]", i);
+                return fail(L, e, "host '%s' is listed twice", c->hosts[ids[i]].name);
+            }
+            seen[ids[i]] = 1;
+        }
+        free(seen);
+    } else {
+        p->hosts = calloc((size_t)c->nhosts, sizeof(int));
+        if (p->hosts == NULL)
+            return oom(L);
+        for (int h = 0; h < c->nhosts; h++)
+            p->hosts[h] = h;
+        p->nhosts = c->nhosts;
+    }
+    if (o == NULL)
+        return CO_OK;
+    if ((rc = only(L, o, "plan", keys)))
+        return rc;
+    const char *s = NULL;
+    if ((rc = get_str(L, o, "plan", "order", 0, &s)))
+        return rc;
+    if (s) {
+        if (strcmp(s, "failure_domain") == 0)
+            p->order = CO_ORDER_DOMAIN;
+        else if (strcmp(s, "list") == 0)
+            p->order = CO_ORDER_LIST;
+        else
+            return fail(L, "plan.order", "'%s' is not failure_domain or list", s);
+    }
+    if ((a = json_object_get(o, "canary"))) {
+        int *ids, n;
+        if ((rc = host_list(L, a, "plan.canary", hn, &ids, &n)))
+            return rc;
+        for (int i = 0; i < n; i++)
+            p->canary[ids[i]] = 1;
+        free(ids);
+    }
+    double soak_ms = 0;
+    if ((rc = get_q(L, o, "plan", "canary_soak", U_TIME, 0, 0, 1e10, &soak_ms)))
+        return rc;
+    p->canary_soak_us = (co_sim_time)llround(soak_ms * CO_SIM_US_PER_MS);
+    if ((rc = get_int(L, o, "plan", "max_hosts_in_maintenance", 0, 1, 1000000, &p->max_in_maint)))
+        return rc;
+    json_t *cc = json_object_get(o, "concurrency");
+    if (json_is_string(cc)) {
+        if (co_sim_plan_preset(p, json_string_value(cc)) != CO_OK)
+            return fail(L, "plan.concurrency", "unknown preset '%s' (nova, kubevirt, vsphere)",
+                        json_string_value(cc));
+    } else if (json_is_object(cc)) {
+        static const char *const ck[] = {"per_host", "per_cluster", "count_incoming", NULL};
+        p->per_host = p->per_cluster = p->count_incoming = 0;
+        if ((rc = only(L, cc, "plan.concurrency", ck)) ||
+            (rc = get_int(L, cc, "plan.concurrency", "per_host", 0, 0, 1000000, &p->per_host)) ||
+            (rc = get_int(L, cc, "plan.concurrency", "per_cluster", 0, 0, 100000000,
+                          &p->per_cluster)) ||
+            (rc = get_bool(L, cc, "plan.concurrency", "count_incoming", &p->count_incoming)))
+            return rc;
+        snprintf(p->preset, sizeof p->preset, "custom");
+    } else if (cc != NULL) {
+        return fail(L, "plan.concurrency", "expected a preset name or {\"per_host\", \"per_cluster\"}");
+    }
+    if ((rc = get_q(L, o, "plan", "cpu_allocation_ratio", U_PLAIN, 0, 0.01, 1000, &p->cpu_ratio)) ||
+        (rc = get_q(L, o, "plan", "stun_budget", U_TIME, 0, 0, 1e9, &p->stun_budget_ms)) ||
+        (rc = get_q(L, o, "plan", "firmware_fraction", U_PLAIN, 0, 0, 1, &p->firmware_fraction)) ||
+        (rc = get_q(L, o, "plan", "share_tolerance", U_PLAIN, 0, 0, 0.5, &p->share_tolerance)))
+        return rc;
+
+    json_t *pol = json_object_get(o, "policy");
+    if (pol) {
+        static const char *const pk[] = {"mode", "downtime_limit", "auto_converge",
+                                         "max_bandwidth", "hybrid_passes", "channel_cap",
+                                         "deadline", "switchover_cost", NULL};
+        if (!json_is_object(pol))
+            return fail(L, "plan.policy", "expected an object");
+        if ((rc = only(L, pol, "plan.policy", pk)))
+            return rc;
+        const char *m = NULL;
+        if ((rc = get_str(L, pol, "plan.policy", "mode", 0, &m)))
+            return rc;
+        if (m) {
+            static const char *const modes[] = {"precopy", "postcopy", "hybrid", "pause"};
+            int k = -1;
+            for (int i = 0; i < 4; i++)
+                if (strcmp(m, modes[i]) == 0)
+                    k = i;
+            if (k < 0)
+                return fail(L, "plan.policy.mode", "'%s' is not precopy, postcopy, hybrid or pause", m);
+            p->mig.mode = k;
+        }
+        if ((rc = get_q(L, pol, "plan.policy", "downtime_limit", U_TIME, 0, 0.001, 3600e3,
+                        &p->mig.downtime_limit_ms)) ||
+            (rc = get_bool(L, pol, "plan.policy", "auto_converge", &p->mig.auto_converge)) ||
+            (rc = get_q(L, pol, "plan.policy", "max_bandwidth", U_RATE, 0, 0, 1e14,
+                        &p->mig.link.max_bandwidth_bytes_per_s)) ||
+            (rc = get_int(L, pol, "plan.policy", "hybrid_passes", 0, 0, 100000,
+                          &p->mig.hybrid_passes)) ||
+            (rc = get_q(L, pol, "plan.policy", "channel_cap", U_RATE, 0, 1e3, 1e14,
+                        &p->mig.link.channel_cap_bytes_per_s)) ||
+            (rc = get_q(L, pol, "plan.policy", "deadline", U_TIME, 0, 1, 1e12, &p->mig.deadline_ms)) ||
+            (rc = get_q(L, pol, "plan.policy", "switchover_cost", U_TIME, 0, 0, 3600e3,
+                        &p->mig.switchover_cost_ms)))
+            return rc;
+    }
+    json_t *st = json_object_get(o, "steps");
+    if (st) {
+        static const char *const sk[] = {"health_check", "enter_maintenance", "repo_sync",
+                                         "apply", "reboot", "firmware", "firmware_reboot",
+                                         "validate", "exit_maintenance", "rebalance", NULL};
+        if (!json_is_object(st))
+            return fail(L, "plan.steps", "expected an object of step durations");
+        if ((rc = only(L, st, "plan.steps", sk)))
+            return rc;
+        for (int i = 0; i < CO_STEP_N; i++)
+            if (step_keys[i] && (rc = get_dist_key(L, st, "plan.steps", step_keys[i], U_TIME,
+                                                   &p->step[i])))
+                return rc;
+    }
+    json_t *f = json_object_get(o, "faults");
+    if (f) {
+        static const char *const fk[] = {"patch_fail_prob", "rollback", "no_return_prob",
+                                         "repair", "migration_abort_prob", "on_abort",
+                                         "max_retries", "vm_restart", NULL};
+        const char *fp = "plan.faults";
+        if (!json_is_object(f))
+            return fail(L, fp, "expected an object");
+        if ((rc = only(L, f, fp, fk)) ||
+            (rc = get_q(L, f, fp, "patch_fail_prob", U_PLAIN, 0, 0, 1, &p->p_patch_fail)) ||
+            (rc = get_q(L, f, fp, "no_return_prob", U_PLAIN, 0, 0, 1, &p->p_no_return)) ||
+            (rc = get_q(L, f, fp, "migration_abort_prob", U_PLAIN, 0, 0, 1, &p->p_mig_abort)) ||
+            (rc = get_int(L, f, fp, "max_retries", 0, 0, 100, &p->max_retries)) ||
+            (rc = get_dist_key(L, f, fp, "rollback", U_TIME, &p->step[CO_STEP_ROLLBACK])) ||
+            (rc = get_dist_key(L, f, fp, "repair", U_TIME, &p->step[CO_STEP_REPAIR])) ||
+            (rc = get_dist_key(L, f, fp, "vm_restart", U_TIME, &p->vm_restart)))
+            return rc;
+        const char *oa = NULL;
+        if ((rc = get_str(L, f, fp, "on_abort", 0, &oa)))
+            return rc;
+        if (oa) {
+            if (strcmp(oa, "retry") == 0)
+                p->on_abort = CO_ABORT_RETRY;
+            else if (strcmp(oa, "cold") == 0)
+                p->on_abort = CO_ABORT_COLD;
+            else
+                return fail(L, "plan.faults.on_abort", "'%s' is not retry or cold", oa);
+        }
+    }
+    const char *field = NULL;
+    co_mig_params t = p->mig;
+    t.mem_bytes = 1 << 30;
+    if (co_mig_check(&t, &field) != CO_OK)
+        return fail(L, "plan.policy", "migration policy out of range (%s)", field);
+    return CO_OK;
+}
+
+/* ------------------------------------------------------------ VM dirty */
+
+/* A `--dirty` spec string (traces/profile.h), e.g. "uniform:wss=1GiB,rate=5000"
+ * or "trace:FILE" with FILE relative to the cluster file's directory. */
+static int dirty_spec(struct ld *L, const char *spec, const char *p, co_sim_profile *pf)
+{
+    char buf[4096];
+    if (strncmp(spec, "trace:", 6) == 0 && spec[6] != '/' && strchr(L->name, '/') != NULL) {
+        int dir = (int)(strrchr(L->name, '/') - L->name);
+        if (snprintf(buf, sizeof buf, "trace:%.*s/%s", dir, L->name, spec + 6) >= (int)sizeof buf)
+            return fail(L, p, "trace path too long");
+        spec = buf;
+    }
+    co_diag td;
+    co_diag_init(&td);
+    int rc = co_profile_parse(spec, pf->mem_bytes, 4096, p, &pf->dirty, &td);
+    if (rc == CO_OK)
+        return CO_OK;
+    const char *m = td.msg;
+    size_t pl = strlen(p);
+    if (strncmp(m, p, pl) == 0 && strncmp(m + pl, ": ", 2) == 0)
+        m += pl + 2; /* the parser named the field too */
+    fail(L, p, "%s", m);
+    if (rc == CO_ENOINPUT)
+        L->d->code = CO_ENOINPUT; /* the trace it names is missing: 66, not 65 */
+    return L->d->code;
+}
+
+static int load_dirty(struct ld *L, json_t *o, const char *p, co_sim_profile *pf)
+{
+    int rc;
+    const double page = 4096.0;
+    co_dirty_none(&pf->dirty);
+    if (o == NULL)
+        return CO_OK;
+    if (json_is_string(o))
+        return dirty_spec(L, json_string_value(o), p, pf);
+    if (!json_is_object(o))
+        return fail(L, p, "expected a --dirty spec string or an object {\"kind\": ...}");
+    static const char *const keys[] = {"kind", "wss", "rate_pages_per_s", "hot", "cold",
+                                       "hot_frac", "points", "cap", "comment", NULL};
+    if ((rc = only(L, o, p, keys)))
+        return rc;
+    const char *kind = NULL;
+    if ((rc = get_str(L, o, p, "kind", 1, &kind)))
+        return rc;
+    double wss = 0, hot = 0, cold = 0, hf = 0, cap = 0, rate = 0;
+    char rp[300];
+    join(rp, sizeof rp, p, "rate_pages_per_s");
+    json_t *rv = json_object_get(o, "rate_pages_per_s");
+    if (rv && json_is_object(rv)) {
+        if ((rc = get_dist(L, rv, rp, U_PLAIN, &pf->rate)))
+            return rc;
+        pf->rate_sampled = 1;
+        rate = co_sim_dist_mean(&pf->rate);
+    } else if (rv) {
+        if ((rc = quantity(L, rv, rp, U_PLAIN, &rate)))
+            return rc;
+    }
+    if ((rc = get_q(L, o, p, "wss", U_SIZE, 0, 0, 1e15, &wss)) ||
+        (rc = get_q(L, o, p, "hot", U_SIZE, 0, 0, 1e15, &hot)) ||
+        (rc = get_q(L, o, p, "cold", U_SIZE, 0, 0, 1e15, &cold)) ||
+        (rc = get_q(L, o, p, "hot_frac", U_PLAIN, 0, 0, 1, &hf)) ||
+        (rc = get_q(L, o, p, "cap", U_SIZE, 0, 0, 1e15, &cap)))
+        return rc;
+    int need_rate = 1;
+    if (strcmp(kind, "none") == 0) {
+        need_rate = 0;
+        rc = co_dirty_none(&pf->dirty);
+    } else if (strcmp(kind, "uniform") == 0 || strcmp(kind, "seq") == 0) {
+        if (wss < page)
+            return fail(L, p, "%s needs \"wss\" of at least one page", kind);
+        rc = kind[0] == 'u' ? co_dirty_uniform(&pf->dirty, wss / page, rate)
+                            : co_dirty_seq(&pf->dirty, wss / page, rate);
+    } else if (strcmp(kind, "hotcold") == 0) {
+        if (hot + cold < page)
+            return fail(L, p, "hotcold needs \"hot\" and \"cold\" sizes");
+        rc = co_dirty_hotcold(&pf->dirty, hot / page, cold / page, hf, rate);
+    } else if (strcmp(kind, "table") == 0) {
+        need_rate = 0;
+        if (pf->rate_sampled)
+            return fail(L, rp, "a table curve takes no rate");
+        char pp[300];
+        join(pp, sizeof pp, p, "points");
+        json_t *pts = json_object_get(o, "points");
+        if (!json_is_array(pts) || json_array_size(pts) < 1 ||
+            json_array_size(pts) > CO_DIRTY_TABLE_MAX)
+            return fail(L, pp, "expected 1..%d points [t_s, pages]", CO_DIRTY_TABLE_MAX);
+        double ts[CO_DIRTY_TABLE_MAX], pg[CO_DIRTY_TABLE_MAX];
+        int n = (int)json_array_size(pts);
+        for (int i = 0; i < n; i++) {
+            json_t *pt = json_array_get(pts, (size_t)i);
+            char e[340];
+            snprintf(e, sizeof e, "%s[%d]", pp, i);
+            if (!json_is_array(pt) || json_array_size(pt) != 2 ||
+                !json_is_number(json_array_get(pt, 0)) || !json_is_number(json_array_get(pt, 1)))
+                return fail(L, e, "expected [t_s, pages]");
+            ts[i] = json_number_value(json_array_get(pt, 0));
+            pg[i] = json_number_value(json_array_get(pt, 1));
+        }
+        rc = co_dirty_table(&pf->dirty, ts, pg, n, cap / page);
+        if (rc != CO_OK)
+            return fail(L, pp, "points must have t_s > 0 increasing and pages >= 0 non-decreasing");
+    } else {
+        char kp[300];
+        join(kp, sizeof kp, p, "kind");
+        return fail(L, kp, "unknown dirty kind '%s' (none, uniform, hotcold, seq, table)", kind);
+    }
+    if (need_rate && rv == NULL)
+        return fail(L, rp, "missing (pages per second, a number or a distribution)");
+    if (rc != CO_OK)
+        return fail(L, p, "dirty curve out of range");
+    return CO_OK;
+}
+
+/* -------------------------------------------------------------- cluster */
+
+static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names *un)
+{
+    co_sim_cluster *c = L->c;
+    json_t *a = json_object_get(root, "hosts");
+    if (!json_is_array(a) || json_array_size(a) == 0)
+        return fail(L, "hosts", "expected a non-empty array of hosts");
+    if (json_array_size(a) > 10000000)
+        return fail(L, "hosts", "too many hosts");
+    c->hosts = calloc(json_array_size(a), sizeof *c->hosts);
+    if (c->hosts == NULL || names_init(hn, json_array_size(a)) != CO_OK)
+        return oom(L);
+    struct names dn, rn;
+    if (names_init(&dn, 16) != CO_OK || names_init(&rn, 16) != CO_OK) {
+        names_free(&dn);
+        return oom(L);
+    }
+    static const char *const keys[] = {"name", "cores", "mem", "nic_rate", "mtu", "channels",
+                                       "failure_domain", "rack", "uplink", "comment", NULL};
+    int rc = CO_OK;
+    for (size_t i = 0; i < json_array_size(a) && rc == CO_OK; i++) {
+        json_t *o = json_array_get(a, i);
+        char p[64];
+        snprintf(p, sizeof p, "hosts[%zu]", i);
+        if (!json_is_object(o)) {
+            rc = fail(L, p, "expected an object");
+            break;
+        }
+        co_sim_host *h = &c->hosts[c->nhosts];
+        h->mtu = 1500;
+        h->channels = 1;
+        const char *name = NULL, *dom = "default", *rack = "default", *up = NULL;
+        if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||
+            (rc = get_int(L, o, p, "cores", 1, 1, 1000000, &h->cores)) ||
+            (rc = get_q(L, o, p, "mem", U_SIZE, 1, 1 << 20, 1e15, &h->mem_bytes)) ||
+            (rc = get_q(L, o, p, "nic_rate", U_RATE, 1, 1e5, 1e13, &h->nic_bytes_per_s)) ||
+            (rc = get_int(L, o, p, "mtu", 0, CO_LINK_MTU_MIN, CO_LINK_MTU_MAX, &h->mtu)) ||
+            (rc = get_int(L, o, p, "channels", 0, 1, 256, &h->channels)) ||
+            (rc = get_str(L, o, p, "failure_domain", 0, &dom)) ||
+            (rc = get_str(L, o, p, "rack", 0, &rack)) || (rc = get_str(L, o, p, "uplink", 0, &up)))
+            break;
+        if (names_get(hn, name) >= 0) {
+            char e[80];
+            snprintf(e, sizeof e, "%s.name", p);
+            rc = fail(L, e, "duplicate host name '%s'", name);
+            break;
+        }
+        if ((h->name = strdup(name)) == NULL || names_put(hn, h->name, c->nhosts) != CO_OK) {
+            rc = oom(L);
+            break;
+        }
+        c->nhosts++;
+        h->domain = intern(&c->domains, &c->ndomains, &dn, dom);
+        h->rack = intern(&c->racks, &c->nracks, &rn, rack);
+        if (h->domain < 0 || h->rack < 0) {
+            rc = oom(L);
+            break;
+        }
+        h->uplink = -1;
+        if (up) {
+            h->uplink = names_get(un, up);
+            if (h->uplink < 0) {
+                char e[80];
+                snprintf(e, sizeof e, "%s.uplink", p);
+                rc = fail(L, e, "no uplink named '%s' in \"uplinks\"", up);
+            }
+        }
+    }
+    names_free(&dn);
+    names_free(&rn);
+    return rc;
+}
+
+static int load_uplinks(struct ld *L, json_t *root, struct names *un)
+{
+    co_sim_cluster *c = L->c;
+    json_t *a = json_object_get(root, "uplinks");
+    if (names_init(un, a ? json_array_size(a) : 0) != CO_OK)
+        return oom(L);
+    if (a == NULL)
+        return CO_OK;
+    if (!json_is_array(a))
+        return fail(L, "uplinks", "expected an array");
+    c->uplinks = calloc(json_array_size(a) + 1, sizeof *c->uplinks);
+    if (c->uplinks == NULL)
+        return oom(L);
+    static const char *const keys[] = {"name", "rate", "comment", NULL};
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *o = json_array_get(a, i);
+        char p[64];
+        snprintf(p, sizeof p, "uplinks[%zu]", i);
+        if (!json_is_object(o))
+            return fail(L, p, "expected an object");
+        const char *name = NULL;
+        co_sim_uplink *u = &c->uplinks[c->nuplinks];
+        int rc;
+        if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||
+            (rc = get_q(L, o, p, "rate", U_RATE, 1, 1e5, 1e14, &u->rate_bytes_per_s)))
+            return rc;
+        if (names_get(un, name) >= 0) {
+            char e[80];
+            snprintf(e, sizeof e, "%s.name", p);
+            return fail(L, e, "duplicate uplink name '%s'", name);
+        }
+        if ((u->name = strdup(name)) == NULL || names_put(un, u->name, c->nuplinks) != CO_OK)
+            return oom(L);
+        c->nuplinks++;
+    }
+    return CO_OK;
+}
+
+static int load_vms(struct ld *L, json_t *root, struct names *hn)
+{
+    co_sim_cluster *c = L->c;
+    json_t *a = json_object_get(root, "vms");
+    if (a == NULL)
+        return CO_OK;
+    if (!json_is_array(a))
+        return fail(L, "vms", "expected an array of VMs");
+    size_t n = json_array_size(a);
+    c->vms = calloc(n + 1, sizeof *c->vms);
+    c->profiles = calloc(n + 1, sizeof *c->profiles);
+    struct names vn, gn;
+    if (!c->vms || !c->profiles)
+        return oom(L);
+    if (names_init(&vn, n) != CO_OK || names_init(&gn, 16) != CO_OK) {
+        names_free(&vn);
+        return oom(L);
+    }
+    static const char *const keys[] = {"name", "host", "vcpus", "mem", "mem_used", "dirty",
+                                       "passthrough", "pinned", "anti_affinity", "comment",
+                                       NULL};
+    int rc = CO_OK;
+    for (size_t i = 0; i < n && rc == CO_OK; i++) {
+        json_t *o = json_array_get(a, i);
+        char p[64];
+        snprintf(p, sizeof p, "vms[%zu]", i);
+        if (!json_is_object(o)) {
+            rc = fail(L, p, "expected an object");
+            break;
+        }
+        co_sim_vm *v = &c->vms[c->nvms];
+        co_sim_profile *pf = &c->profiles[c->nprofiles];
+        const char *name = NULL, *host = NULL, *grp = NULL;
+        double used = -1;
+        v->group = -1;
+        if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||
+            (rc = get_str(L, o, p, "host", 1, &host)) ||
+            (rc = get_int(L, o, p, "vcpus", 1, 1, 100000, &v->vcpus)) ||
+            (rc = get_q(L, o, p, "mem", U_SIZE, 1, 1 << 20, 1e14, &v->mem_bytes)) ||
+            (rc = get_q(L, o, p, "mem_used", U_SIZE, 0, 0, 1e14, &used)) ||
+            (rc = get_bool(L, o, p, "passthrough", &v->passthrough)) ||
+            (rc = get_bool(L, o, p, "pinned", &v->pinned)) ||
+            (rc = get_str(L, o, p, "anti_affinity", 0, &grp)))
+            break;
+        char e[80];
+        if (names_get(&vn, name) >= 0) {
+            snprintf(e, sizeof e, "%s.name", p);
+            rc = fail(L, e, "duplicate VM name '%s'", name);
+            break;
+        }
+        if ((v->host = names_get(hn, host)) < 0) {
+            snprintf(e, sizeof e, "%s.host", p);
+            rc = fail(L, e, "no host named '%s'", host);
+            break;
+        }
+        if (used > v->mem_bytes) {
+            snprintf(e, sizeof e, "%s.mem_used", p);
+            rc = fail(L, e, "is larger than mem");
+            break;
+        }
+        if ((v->name = strdup(name)) == NULL || names_put(&vn, v->name, c->nvms) != CO_OK) {
+            rc = oom(L);
+            break;
+        }
+        c->nvms++;
+        if (grp && (v->group = intern(&c->groups, &c->ngroups, &gn, grp)) < 0) {
+            rc = oom(L);
+            break;
+        }
+        pf->mem_bytes = v->mem_bytes;
+        pf->zero_fraction = used >= 0 ? 1.0 - used / v->mem_bytes : 0;
+        snprintf(e, sizeof e, "%s.dirty", p);
+        v->profile = c->nprofiles++; /* counted first: freed even if the curve fails */
+        if ((rc = load_dirty(L, json_object_get(o, "dirty"), e, pf)))
+            break;
+    }
+    names_free(&vn);
+    names_free(&gn);
+    return rc;
+}
+
+void co_sim_cluster_free(co_sim_cluster *c)
+{
+    if (c == NULL)
+        return;
+    free(c->source);
+    for (int i = 0; i < c->nhosts; i++)
+        free(c->hosts[i].name);
+    free(c->hosts);
+    for (int i = 0; i < c->nvms; i++)
+        free(c->vms[i].name);
+    free(c->vms);
+    for (int i = 0; i < c->nuplinks; i++)
+        free(c->uplinks[i].name);
+    free(c->uplinks);
+    for (int i = 0; i < c->nprofiles; i++)
+        if (c->profiles[i].rate.kind == CO_DIST_EMPIRICAL)
+            free(c->profiles[i].rate.values);
+    free(c->profiles);
+    for (int i = 0; i < c->ndomains; i++)
+        free(c->domains[i]);
+    free(c->domains);
+    for (int i = 0; i < c->nracks; i++)
+        free(c->racks[i]);
+    free(c->racks);
+    for (int i = 0; i < c->ngroups; i++)
+        free(c->groups[i]);
+    free(c->groups);
+    free(c->group_start);
+    free(c->group_vms);
+    free(c->plan.hosts);
+    free(c->plan.canary);
+    for (int s = 0; s < CO_STEP_N; s++)
+        if (c->plan.step[s].kind == CO_DIST_EMPIRICAL)
+            free(c->plan.step[s].values);
+    if (c->plan.vm_restart.kind == CO_DIST_EMPIRICAL)
+        free(c->plan.vm_restart.values);
+    free(c);
+}
+
+/* Group index, start placement within capacity and anti-affinity. Fills
+ * path with the offending field ("vms[12].host") on failure. */
+static int finish(co_sim_cluster *c, char *path, size_t plen, char *msg, size_t mlen)
+{
+    free(c->group_start);
+    free(c->group_vms);
+    c->group_start = calloc((size_t)c->ngroups + 1, sizeof(int));
+    c->group_vms = calloc((size_t)c->nvms + 1, sizeof(int));
+    double *mem = calloc((size_t)c->nhosts + 1, sizeof(double));
+    double *cpu = calloc((size_t)c->nhosts + 1, sizeof(double));
+    int *fill = calloc((size_t)c->ngroups + 1, sizeof(int));
+    int rc = CO_OK;
+    if (!c->group_start || !c->group_vms || !mem || !cpu || !fill) {
+        snprintf(path, plen, "(cluster)");
+        snprintf(msg, mlen, "out of memory");
+        rc = CO_ENOMEM;
+        goto out;
+    }
+    for (int v = 0; v < c->nvms && rc == CO_OK; v++) {
+        const co_sim_vm *vm = &c->vms[v];
+        if (vm->host < 0 || vm->host >= c->nhosts || vm->profile < 0 ||
+            vm->profile >= c->nprofiles || vm->group >= c->ngroups) {
+            snprintf(path, plen, "vms[%d]", v);
+            snprintf(msg, mlen, "index out of range");
+            rc = CO_EDATA;
+            break;
+        }
+        if (vm->group >= 0)
+            c->group_start[vm->group + 1]++;
+        mem[vm->host] += vm->mem_bytes;
+        cpu[vm->host] += vm->vcpus;
+        const co_sim_host *h = &c->hosts[vm->host];
+        if (mem[vm->host] > h->mem_bytes) {
+            snprintf(path, plen, "vms[%d].host", v);
+            snprintf(msg, mlen, "host '%s' is over its memory with this VM (%.0f > %.0f bytes)",
+                     h->name, mem[vm->host], h->mem_bytes);
+            rc = CO_EDATA;
+        } else if (cpu[vm->host] > h->cores * c->plan.cpu_ratio + 1e-9) {
+            snprintf(path, plen, "vms[%d].host", v);
+            snprintf(msg, mlen,
+                     "host '%s' is over its vCPUs with this VM (%.0f > %d cores x "
+                     "cpu_allocation_ratio %g)",
+                     h->name, cpu[vm->host], h->cores, c->plan.cpu_ratio);
+            rc = CO_EDATA;
+        }
+    }
+    if (rc != CO_OK)
+        goto out;
+    for (int g = 0; g < c->ngroups; g++)
+        c->group_start[g + 1] += c->group_start[g];
+    for (int v = 0; v < c->nvms; v++) {
+        int g = c->vms[v].group;
+        if (g < 0)
+            continue;
+        for (int i = c->group_start[g]; i < c->group_start[g] + fill[g]; i++) {
+            int u = c->group_vms[i];
+            if (c->vms[u].host == c->vms[v].host) {
+                snprintf(path, plen, "vms[%d].anti_affinity", v);
+                snprintf(msg, mlen, "group '%s' already has VM '%s' on host '%s'",
+                         c->groups[g], c->vms[u].name, c->hosts[c->vms[v].host].name);
+                rc = CO_EDATA;
+                goto out;
+            }
+        }
+        c->group_vms[c->group_start[g] + fill[g]++] = v;
+    }
+    for (int i = 0; i < c->plan.nhosts; i++)
+        if (c->plan.hosts[i] < 0 || c->plan.hosts[i] >= c->nhosts) {
+            snprintf(path, plen, "plan.hosts[%d]", i);
+            snprintf(msg, mlen, "index out of range");
+            rc = CO_EDATA;
+            goto out;
+        }
+out:
+    free(mem);
+    free(cpu);
+    free(fill);
+    return rc;
+}
+
+int co_sim_cluster_finish(co_sim_cluster *c, co_diag *d)
+{
+    char path[128], msg[400];
+    int rc = finish(c, path, sizeof path, msg, sizeof msg);
+    if (rc != CO_OK)
+        return co_diag_set(d, rc, "%s: %s", path, msg);
+    return CO_OK;
+}
+
+int co_sim_load_buffer(const char *text, size_t len, const char *name, co_sim_cluster **out,
+                       co_diag *d)
+{
+    *out = NULL;
+    struct ld L = {text, len, name, d, NULL};
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL)
+        return co_diag_set(d, CO_EDATA, "%s:%d:%d: JSON syntax: %s", name, je.line, je.column,
+                           je.text);
+    co_sim_cluster *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        json_decref(root);
+        return oom(&L);
+    }
+    L.c = c;
+    co_sim_plan_defaults(&c->plan);
+    struct names hn = {0}, un = {0};
+    int rc;
+    static const char *const keys[] = {"hosts", "uplinks", "vms", "plan", "source", "comment",
+                                       NULL};
+    if (!json_is_object(root))
+        rc = fail(&L, "", "expected a JSON object with \"hosts\", \"vms\" and \"plan\"");
+    else if ((rc = only(&L, root, "", keys)) == CO_OK && (rc = load_uplinks(&L, root, &un)) == CO_OK &&
+             (rc = load_hosts(&L, root, &hn, &un)) == CO_OK &&
+             (rc = load_plan(&L, json_object_get(root, "plan"), &hn)) == CO_OK &&
+             (rc = load_vms(&L, root, &hn)) == CO_OK) {
+        char path[128], msg[400];
+        if ((rc = finish(c, path, sizeof path, msg, sizeof msg)) != CO_OK)
+            rc = fail(&L, path, "%s", msg);
+    }
+    names_free(&hn);
+    names_free(&un);
+    json_decref(root);
+    if (rc == CO_OK && (c->source = strdup(name)) == NULL)
+        rc = oom(&L);
+    if (rc != CO_OK) {
+        co_sim_cluster_free(c);
+        return rc;
+    }
+    *out = c;
+    return CO_OK;
+}
+
+int co_sim_load_file(const char *path, co_sim_cluster **out, co_diag *d)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return co_diag_set(d, errno == ENOENT || errno == EACCES ? CO_ENOINPUT : CO_EIO,
+                           "cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    int rc = CO_OK;
+    while (buf != NULL) {
+        if (n == cap) {
+            if (cap >= MAX_FILE_BYTES) {
+                rc = co_diag_set(d, CO_EDATA, "%s: larger than %u MiB", path, MAX_FILE_BYTES >> 20);
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) {
+            if (ferror(f))
+                rc = co_diag_set(d, CO_EIO, "reading '%s': %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        return co_diag_set(d, CO_ENOMEM, "%s: out of memory", path);
+    if (rc == CO_OK)
+        rc = co_sim_load_buffer(buf, n, path, out, d);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,1035 @@
+/* sim/run.c: one discrete-event run of a rolling patch cycle.
+ *
+ * The clock only jumps to the next event; events are (time, sequence)
+ * ordered (sim/evq.c). A host walks the steps of enum co_sim_step; while it
+ * evacuates, a dispatcher starts live migrations within the per-host and
+ * per-cluster limits. Each migration tracks the fraction of its transfer
+ * done; when its bandwidth share changes the remaining fraction is re-timed
+ * with a new co_mig_predict() at the new share (docs/simulate.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/evq.h"
+#include "sim/sim.h"
+#include "util/error.h"
+
+enum { EV_STEP = 1, EV_MIG, EV_SOAK };
+enum { VM_IDLE = 0, VM_MIG, VM_PARKED };
+enum { L_OUT = 0, L_IN, L_UOUT, L_UIN, L_N }; /* lists a migration belongs to */
+
+#define CACHE_BITS 15
+#define CACHE_N (1u << CACHE_BITS)
+#define T_MAX (INT64_MAX / 4)     /* the clock saturates here */
+#define STEP_MAX (INT64_MAX / 1024) /* longest single step, about 285 years */
+#define TRY_PER_HOST 8      /* VMs tried per host and dispatch before it counts as blocked */
+#define PATCHED_PROBE 64    /* patched hosts tried first per placement */
+
+struct hstate {
+    double mem_used;          /* residents + incoming reservations */
+    double vcpu_used;
+    int step;                 /* current step, -1 = not started */
+    int busy, done, in_maint, evacuating, patched, fw, failed_patch;
+    int out_n, in_n;          /* active migrations leaving / entering */
+    int out_head, in_head;    /* VM ids, lists through mig.next[L_OUT/L_IN] */
+    int move_head, move_tail; /* residents that may still have to leave */
+    int park_head;            /* VMs kept off on this host */
+    co_sim_time maint_start, step_start;
+};
+
+struct mig {
+    int src, dst, su, du;     /* hosts and uplinks (-1 = uplink not used) */
+    double share;             /* wire bytes/s it has now */
+    double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
+    double T_us, down_ms;     /* prediction at the current share */
+    int conv;
+    co_sim_time last_us, start_us;
+    int next[L_N], prev[L_N];
+};
+
+struct cache_ent {
+    int profile, mtu, channels, valid;
+    double share, rate, T_ms, down_ms;
+    int conv;
+};
+
+struct co_sim_run {
+    const co_sim_cluster *c;
+    gsl_rng *rng;
+    co_sim_evq q;
+    co_sim_time now;
+    int check, record;
+    struct hstate *h;
+    int *up_out_n, *up_in_n, *up_out_head, *up_in_head;
+    int *up_out_ref, *up_in_ref; /* count at the last walk of the uplink's list */
+    int *vm_host, *vm_dest, *vm_next, *vm_prev, *vm_retries, *nmig;
+    unsigned char *vm_state;
+    co_sim_time *off_since;
+    double *rate, *stun_ms, *outage_ms;
+    struct mig *m;
+    int active;               /* migrations in flight, cluster-wide */
+    int *evac;                /* hosts evacuating, in the order they started */
+    int nevac;
+    int *patched_list, npatched, pcur, acur;
+    int *ord, *phase_of, *phase_left, nphase, next_ord, cur_phase, busy_hosts, soak_done,
+        soak_pending, returning;
+    struct cache_ent *cache;
+    long predictions, hits;
+    co_sim_span *spans;
+    size_t nspans, capspans;
+    co_sim_run_result res;
+    int oom;
+};
+
+uint64_t co_sim_run_seed(uint64_t seed, uint64_t index)
+{
+    /* SplitMix64 (Steele, Lea, Flood 2014) of seed and index: nearby
+     * indices give unrelated streams. */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+co_sim_run *co_sim_run_new(const co_sim_cluster *c)
+{
+    co_sim_run *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->c = c;
+    int H = c->nhosts, V = c->nvms, U = c->nuplinks > 0 ? c->nuplinks : 1;
+    int V1 = V > 0 ? V : 1, H1 = H > 0 ? H : 1;
+    r->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (co_sim_evq_init(&r->q, (size_t)H + (size_t)V + 1) != CO_OK) {
+        gsl_rng_free(r->rng);
+        free(r);
+        return NULL;
+    }
+    r->h = calloc(H1, sizeof *r->h);
+    r->up_out_n = calloc(U, sizeof(int));
+    r->up_in_n = calloc(U, sizeof(int));
+    r->up_out_head = calloc(U, sizeof(int));
+    r->up_in_head = calloc(U, sizeof(int));
+    r->up_out_ref = calloc(U, sizeof(int));
+    r->up_in_ref = calloc(U, sizeof(int));
+    r->vm_host = calloc(V1, sizeof(int));
+    r->vm_dest = calloc(V1, sizeof(int));
+    r->vm_next = calloc(V1, sizeof(int));
+    r->vm_prev = calloc(V1, sizeof(int));
+    r->vm_retries = calloc(V1, sizeof(int));
+    r->nmig = calloc(V1, sizeof(int));
+    r->vm_state = calloc(V1, 1);
+    r->off_since = calloc(V1, sizeof(co_sim_time));
+    r->rate = calloc(V1, sizeof(double));
+    r->stun_ms = calloc(V1, sizeof(double));
+    r->outage_ms = calloc(V1, sizeof(double));
+    r->m = calloc(V1, sizeof *r->m);
+    r->evac = calloc(H1, sizeof(int));
+    r->patched_list = calloc(H1, sizeof(int));
+    r->ord = calloc(H1, sizeof(int));
+    r->phase_of = calloc(H1, sizeof(int));
+    r->phase_left = calloc(H1 + 2, sizeof(int));
+    r->cache = calloc(CACHE_N, sizeof *r->cache);
+    if (!r->rng || !r->h || !r->up_out_n || !r->up_in_n || !r->up_out_head || !r->up_in_head ||
+        !r->up_out_ref || !r->up_in_ref ||
+        !r->vm_host || !r->vm_dest || !r->vm_next || !r->vm_prev || !r->vm_retries ||
+        !r->nmig || !r->vm_state || !r->off_since || !r->rate || !r->stun_ms ||
+        !r->outage_ms || !r->m || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
+        !r->phase_left || !r->cache) {
+        co_sim_run_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void co_sim_run_free(co_sim_run *r)
+{
+    if (r == NULL)
+        return;
+    if (r->rng)
+        gsl_rng_free(r->rng);
+    co_sim_evq_free(&r->q);
+    free(r->h);
+    free(r->up_out_n);
+    free(r->up_in_n);
+    free(r->up_out_head);
+    free(r->up_in_head);
+    free(r->up_out_ref);
+    free(r->up_in_ref);
+    free(r->vm_host);
+    free(r->vm_dest);
+    free(r->vm_next);
+    free(r->vm_prev);
+    free(r->vm_retries);
+    free(r->nmig);
+    free(r->vm_state);
+    free(r->off_since);
+    free(r->rate);
+    free(r->stun_ms);
+    free(r->outage_ms);
+    free(r->m);
+    free(r->evac);
+    free(r->patched_list);
+    free(r->ord);
+    free(r->phase_of);
+    free(r->phase_left);
+    free(r->cache);
+    free(r->spans);
+    free(r);
+}
+
+void co_sim_run_set_check(co_sim_run *r, int on) { r->check = on; }
+void co_sim_run_set_record(co_sim_run *r, int on) { r->record = on; }
+const double *co_sim_run_stun_ms(const co_sim_run *r) { return r->stun_ms; }
+const double *co_sim_run_outage_ms(const co_sim_run *r) { return r->outage_ms; }
+const int *co_sim_run_vm_migrations(const co_sim_run *r) { return r->nmig; }
+const int *co_sim_run_vm_host(const co_sim_run *r) { return r->vm_host; }
+
+const co_sim_span *co_sim_run_spans(const co_sim_run *r, size_t *n)
+{
+    *n = r->nspans;
+    return r->spans;
+}
+
+size_t co_sim_run_bytes(const co_sim_run *r)
+{
+    size_t per_vm = 6 * sizeof(int) + 1 + sizeof(co_sim_time) + 3 * sizeof(double) +
+                    sizeof(struct mig);
+    size_t per_host = sizeof(struct hstate) + 6 * sizeof(int);
+    return per_vm * r->c->nvms + per_host * r->c->nhosts + CACHE_N * sizeof(struct cache_ent) +
+           r->q.cap * sizeof(co_sim_event);
+}
+
+void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
+{
+    *predictions = r->predictions;
+    *hits = r->hits;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Event keys: host h is h, VM v is nhosts + v, the soak timer comes last. */
+static void sched(co_sim_run *r, co_sim_time t, uint32_t kind, uint32_t key)
+{
+    /* absurd inputs (a million-hour reboot on every host) saturate the
+     * clock instead of overflowing it */
+    co_sim_evq_schedule(&r->q, t < T_MAX ? t : T_MAX, kind, key);
+}
+
+static co_sim_time us_of_ms(double ms)
+{
+    double us = ceil(ms * CO_SIM_US_PER_MS);
+    return us < (double)STEP_MAX ? (co_sim_time)us : STEP_MAX;
+}
+
+static void span(co_sim_run *r, int kind, int host, int other, int vm, co_sim_time a,
+                 co_sim_time b, double stun_ms, int aborted)
+{
+    if (!r->record)
+        return;
+    if (r->nspans == r->capspans) {
+        size_t nc = r->capspans ? 2 * r->capspans : 1024;
+        co_sim_span *s = realloc(r->spans, nc * sizeof *s);
+        if (s == NULL) {
+            r->oom = 1;
+            return;
+        }
+        r->spans = s;
+        r->capspans = nc;
+    }
+    r->spans[r->nspans++] = (co_sim_span){kind, host, other, vm, a, b, stun_ms, aborted};
+}
+
+/* The resident list of a host ("may still have to leave"): doubly linked
+ * through vm_next/vm_prev; the parked list is singly linked through vm_next. */
+static void move_push_back(co_sim_run *r, int h, int v)
+{
+    struct hstate *hs = &r->h[h];
+    r->vm_next[v] = -1;
+    r->vm_prev[v] = hs->move_tail;
+    if (hs->move_tail >= 0)
+        r->vm_next[hs->move_tail] = v;
+    else
+        hs->move_head = v;
+    hs->move_tail = v;
+}
+
+static void move_push_front(co_sim_run *r, int h, int v)
+{
+    struct hstate *hs = &r->h[h];
+    r->vm_prev[v] = -1;
+    r->vm_next[v] = hs->move_head;
+    if (hs->move_head >= 0)
+        r->vm_prev[hs->move_head] = v;
+    else
+        hs->move_tail = v;
+    hs->move_head = v;
+}
+
+static void move_remove(co_sim_run *r, int h, int v)
+{
+    struct hstate *hs = &r->h[h];
+    int p = r->vm_prev[v], n = r->vm_next[v];
+    if (p >= 0)
+        r->vm_next[p] = n;
+    else
+        hs->move_head = n;
+    if (n >= 0)
+        r->vm_prev[n] = p;
+    else
+        hs->move_tail = p;
+    r->vm_next[v] = r->vm_prev[v] = -1;
+}
+
+static int *list_head(co_sim_run *r, const struct mig *m, int l)
+{
+    switch (l) {
+    case L_OUT:
+        return &r->h[m->src].out_head;
+    case L_IN:
+        return &r->h[m->dst].in_head;
+    case L_UOUT:
+        return m->su >= 0 ? &r->up_out_head[m->su] : NULL;
+    default:
+        return m->du >= 0 ? &r->up_in_head[m->du] : NULL;
+    }
+}
+
+static void mlist_add(co_sim_run *r, int v)
+{
+    struct mig *m = &r->m[v];
+    for (int l = 0; l < L_N; l++) {
+        int *head = list_head(r, m, l);
+        m->next[l] = m->prev[l] = -1;
+        if (head == NULL)
+            continue;
+        m->next[l] = *head;
+        if (*head >= 0)
+            r->m[*head].prev[l] = v;
+        *head = v;
+    }
+    r->h[m->src].out_n++;
+    r->h[m->dst].in_n++;
+    if (m->su >= 0)
+        r->up_out_n[m->su]++;
+    if (m->du >= 0)
+        r->up_in_n[m->du]++;
+}
+
+static void mlist_remove(co_sim_run *r, int v)
+{
+    struct mig *m = &r->m[v];
+    for (int l = 0; l < L_N; l++) {
+        int *head = list_head(r, m, l);
+        if (head == NULL)
+            continue;
+        if (m->prev[l] >= 0)
+            r->m[m->prev[l]].next[l] = m->next[l];
+        else
+            *head = m->next[l];
+        if (m->next[l] >= 0)
+            r->m[m->next[l]].prev[l] = m->prev[l];
+    }
+    r->h[m->src].out_n--;
+    r->h[m->dst].in_n--;
+    if (m->su >= 0)
+        r->up_out_n[m->su]--;
+    if (m->du >= 0)
+        r->up_in_n[m->du]--;
+}
+
+/* Equal shares of each resource a migration crosses; it gets the smallest. */
+static double share_of(const co_sim_run *r, const struct mig *m)
+{
+    const co_sim_cluster *c = r->c;
+    double s = c->hosts[m->src].nic_bytes_per_s / r->h[m->src].out_n;
+    double t = c->hosts[m->dst].nic_bytes_per_s / r->h[m->dst].in_n;
+    if (t < s)
+        s = t;
+    if (m->su >= 0 && (t = c->uplinks[m->su].rate_bytes_per_s / r->up_out_n[m->su]) < s)
+        s = t;
+    if (m->du >= 0 && (t = c->uplinks[m->du].rate_bytes_per_s / r->up_in_n[m->du]) < s)
+        s = t;
+    return s;
+}
+
+static uint64_t bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* co_mig_predict for VM v's profile at a share; cached because many VMs
+ * share a profile and shares take few distinct values. Pure, so the cache
+ * cannot change results. */
+static void predict(co_sim_run *r, int v, const struct mig *m, double share, double *T_ms,
+                    double *down_ms, int *conv)
+{
+    const co_sim_cluster *c = r->c;
+    const co_sim_vm *vm = &c->vms[v];
+    const co_sim_profile *pf = &c->profiles[vm->profile];
+    int mtu = c->hosts[m->src].mtu < c->hosts[m->dst].mtu ? c->hosts[m->src].mtu
+                                                           : c->hosts[m->dst].mtu;
+    int ch = c->hosts[m->src].channels < c->hosts[m->dst].channels ? c->hosts[m->src].channels
+                                                                   : c->hosts[m->dst].channels;
+    double rate = pf->rate_sampled ? r->rate[v] : pf->dirty.rate_pages_per_s;
+    uint64_t k = bits(share) * 0x9E3779B97F4A7C15ull ^ bits(rate) * 0xC2B2AE3D27D4EB4Full ^
+                 ((uint64_t)vm->profile << 20) ^ ((uint64_t)mtu << 4) ^ (uint64_t)ch;
+    k ^= k >> 29;
+    struct cache_ent *e = &r->cache[(k * 0xBF58476D1CE4E5B9ull) >> (64 - CACHE_BITS)];
+    r->predictions++;
+    if (e->valid && e->profile == vm->profile && e->mtu == mtu && e->channels == ch &&
+        e->share == share && e->rate == rate) {
+        r->hits++;
+        *T_ms = e->T_ms;
+        *down_ms = e->down_ms;
+        *conv = e->conv;
+        return;
+    }
+    co_mig_params p = c->plan.mig;
+    p.mem_bytes = pf->mem_bytes;
+    p.zero_fraction = pf->zero_fraction;
+    p.dirty = pf->dirty;
+    p.dirty.rate_pages_per_s = rate;
+    p.link.line_rate_bytes_per_s = share;
+    p.link.mtu = mtu;
+    p.link.channels = ch;
+    co_mig_result res;
+    if (co_mig_predict(&p, &res) != CO_OK) {
+        /* the loader checked the policy; a share this odd gives up after
+         * the deadline, as QEMU would be cancelled */
+        res.converged = 0;
+        res.total_time_ms = p.deadline_ms;
+        res.downtime_ms = 0;
+    }
+    *T_ms = res.total_time_ms > 0.001 ? res.total_time_ms : 0.001;
+    *conv = res.converged;
+    *down_ms = res.converged ? res.downtime_ms : 0;
+    *e = (struct cache_ent){vm->profile, mtu, ch, 1, share, rate, *T_ms, *down_ms, *conv};
+}
+
+/* Re-time migration v if its share changed (or it was never timed). */
+static void retime(co_sim_run *r, int v)
+{
+    struct mig *m = &r->m[v];
+    double s = share_of(r, m);
+    /* within the tolerance the migration keeps the share it was timed at:
+     * on a busy uplink every start and end changes everyone's share a
+     * little, and re-timing all of them each time dominates the cost */
+    if (m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share)
+        return;
+    if (m->T_us > 0)
+        m->frac += (double)(r->now - m->last_us) / m->T_us;
+    m->last_us = r->now;
+    m->share = s;
+    double T_ms;
+    predict(r, v, m, s, &T_ms, &m->down_ms, &m->conv);
+    m->T_us = T_ms * CO_SIM_US_PER_MS;
+    double left = m->abort_frac - m->frac;
+    if (left < 0)
+        left = 0;
+    double dt = ceil(left * m->T_us);
+    sched(r, r->now + (dt < (double)STEP_MAX ? (co_sim_time)dt : STEP_MAX), EV_MIG,
+          (uint32_t)(r->c->nhosts + v));
+}
+
+/* An uplink carries hundreds of migrations on a busy rack; walking all of
+ * them at every start and end dominates a large run. Walk them only when
+ * the uplink's count moved by more than the share tolerance since the last
+ * walk (its equal share moved by about as much); every migration is still
+ * timed at its own start. With tolerance 0 every change is walked. */
+static int uplink_moved(const co_sim_run *r, int n, int *ref)
+{
+    double tol = r->c->plan.share_tolerance;
+    if (tol > 0 && *ref > 0 && fabs((double)(n - *ref)) <= tol * *ref)
+        return 0;
+    *ref = n;
+    return 1;
+}
+
+static void retime_lists(co_sim_run *r, int src, int dst, int su, int du)
+{
+    for (int v = r->h[src].out_head; v >= 0; v = r->m[v].next[L_OUT])
+        retime(r, v);
+    for (int v = r->h[dst].in_head; v >= 0; v = r->m[v].next[L_IN])
+        retime(r, v);
+    if (su >= 0 && uplink_moved(r, r->up_out_n[su], &r->up_out_ref[su]))
+        for (int v = r->up_out_head[su]; v >= 0; v = r->m[v].next[L_UOUT])
+            retime(r, v);
+    if (du >= 0 && uplink_moved(r, r->up_in_n[du], &r->up_in_ref[du]))
+        for (int v = r->up_in_head[du]; v >= 0; v = r->m[v].next[L_UIN])
+            retime(r, v);
+}
+
+/* ------------------------------------------------------------- placement */
+
+static int affinity_ok(const co_sim_run *r, int v, int h)
+{
+    const co_sim_cluster *c = r->c;
+    int g = c->vms[v].group;
+    if (g < 0)
+        return 1;
+    for (int i = c->group_start[g]; i < c->group_start[g + 1]; i++) {
+        int u = c->group_vms[i];
+        if (u != v && (r->vm_host[u] == h || r->vm_dest[u] == h))
+            return 0;
+    }
+    return 1;
+}
+
+/* live: a live migration, which takes a slot at the target when the plan
+ * counts incoming migrations (a cold move takes none). */
+static int fits(const co_sim_run *r, int v, int h, int live)
+{
+    const co_sim_cluster *c = r->c;
+    const struct hstate *hs = &r->h[h];
+    if (hs->in_maint || h == r->vm_host[v])
+        return 0;
+    if (live && c->plan.count_incoming && c->plan.per_host &&
+        hs->in_n + hs->out_n >= c->plan.per_host)
+        return 0; /* the target's slots are full too */
+    if (hs->mem_used + c->vms[v].mem_bytes > c->hosts[h].mem_bytes)
+        return 0;
+    if (hs->vcpu_used + c->vms[v].vcpus > c->hosts[h].cores * c->plan.cpu_ratio + 1e-9)
+        return 0;
+    return affinity_ok(r, v, h);
+}
+
+/* Next fit with a rotating cursor, patched hosts first so a VM moves once
+ * when it can; the cursor moves past each pick to spread incoming load. */
+static int place(co_sim_run *r, int v, int live)
+{
+    /* a bounded look at patched hosts: once they fill up, a full scan of
+     * them per VM would make placement O(hosts) */
+    int probe = r->npatched < PATCHED_PROBE ? r->npatched : PATCHED_PROBE;
+    for (int i = 0; i < probe; i++) {
+        int k = (r->pcur + i) % r->npatched;
+        int h = r->patched_list[k];
+        if (fits(r, v, h, live)) {
+            r->pcur = (k + 1) % r->npatched;
+            return h;
+        }
+    }
+    int H = r->c->nhosts;
+    for (int i = 0; i < H; i++) {
+        int h = (r->acur + i) % H;
+        if (fits(r, v, h, live)) {
+            r->acur = (h + 1) % H;
+            return h;
+        }
+    }
+    return -1;
+}
+
+static void reserve(co_sim_run *r, int h, int v, double sign)
+{
+    r->h[h].mem_used += sign * r->c->vms[v].mem_bytes;
+    r->h[h].vcpu_used += sign * r->c->vms[v].vcpus;
+}
+
+/* -------------------------------------------------------------- VM moves */
+
+static void park(co_sim_run *r, int h, int v)
+{
+    r->vm_state[v] = VM_PARKED;
+    r->off_since[v] = r->now;
+    r->vm_next[v] = r->h[h].park_head;
+    r->h[h].park_head = v;
+    r->res.parked++;
+}
+
+/* Shut down on its host and boot on h2 (passthrough, or a migration that
+ * failed for good): the outage is the restart time. */
+static void cold_move(co_sim_run *r, int v, int h2)
+{
+    int h = r->vm_host[v];
+    reserve(r, h, v, -1);
+    reserve(r, h2, v, +1);
+    r->vm_host[v] = h2;
+    double out_ms = co_sim_dist_sample(&r->c->plan.vm_restart, r->rng);
+    r->outage_ms[v] += out_ms;
+    span(r, 2, h2, h, v, r->now, r->now + us_of_ms(out_ms), 0, 0);
+    r->res.cold++;
+    move_push_back(r, h2, v);
+}
+
+static void start_migration(co_sim_run *r, int v, int dst)
+{
+    const co_sim_cluster *c = r->c;
+    struct mig *m = &r->m[v];
+    int src = r->vm_host[v];
+    m->src = src;
+    m->dst = dst;
+    int su = c->hosts[src].uplink, du = c->hosts[dst].uplink;
+    /* traffic inside one uplink's hosts does not cross it */
+    m->su = (su >= 0 && su != du) ? su : -1;
+    m->du = (du >= 0 && su != du) ? du : -1;
+    m->frac = 0;
+    m->T_us = 0;
+    m->share = 0;
+    m->start_us = m->last_us = r->now;
+    m->abort_frac = 1.0;
+    if (c->plan.p_mig_abort > 0 && gsl_rng_uniform(r->rng) < c->plan.p_mig_abort)
+        m->abort_frac = gsl_rng_uniform(r->rng);
+    r->vm_state[v] = VM_MIG;
+    r->vm_dest[v] = dst;
+    reserve(r, dst, v, +1);
+    mlist_add(r, v);
+    r->active++;
+    retime_lists(r, src, dst, m->su, m->du);
+}
+
+/* --------------------------------------------------------- host schedule */
+
+static void begin_step(co_sim_run *r, int h, int step);
+static void dispatch(co_sim_run *r);
+
+static void evac_remove(co_sim_run *r, int h)
+{
+    for (int i = 0; i < r->nevac; i++)
+        if (r->evac[i] == h) {
+            memmove(&r->evac[i], &r->evac[i + 1], (size_t)(r->nevac - i - 1) * sizeof(int));
+            r->nevac--;
+            return;
+        }
+}
+
+static void evac_check_done(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    /* done when nothing is left, nothing is leaving, and nothing is still
+     * arriving from before the host entered maintenance */
+    if (hs->evacuating && hs->move_head < 0 && hs->out_n == 0 && hs->in_n == 0) {
+        hs->evacuating = 0;
+        evac_remove(r, h);
+        span(r, 0, h, CO_STEP_EVACUATE, -1, hs->step_start, r->now, 0, 0);
+        r->returning++; /* it will exit maintenance and take VMs again */
+        begin_step(r, h, CO_STEP_REPO_SYNC);
+    }
+}
+
+/* Start what the limits allow on each evacuating host, oldest first. */
+static void dispatch(co_sim_run *r)
+{
+    const co_sim_plan *p = &r->c->plan;
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (int i = 0; i < r->nevac; i++) {
+            int h = r->evac[i];
+            struct hstate *hs = &r->h[h];
+            int tried = 0;
+            int v = hs->move_head;
+            while (v >= 0 && tried < TRY_PER_HOST) {
+                int nv = r->vm_next[v];
+                const co_sim_vm *vm = &r->c->vms[v];
+                if (vm->pinned) {
+                    move_remove(r, h, v);
+                    park(r, h, v);
+                } else if (vm->passthrough || r->vm_retries[v] > p->max_retries) {
+                    int d = place(r, v, 0);
+                    if (d >= 0) {
+                        move_remove(r, h, v);
+                        cold_move(r, v, d);
+                    } else {
+                        tried++;
+                    }
+                } else {
+                    if ((p->per_host && hs->out_n + (p->count_incoming ? hs->in_n : 0) >= p->per_host) ||
+                        (p->per_cluster && r->active >= p->per_cluster))
+                        break;
+                    int d = place(r, v, 1);
+                    if (d >= 0) {
+                        move_remove(r, h, v);
+                        start_migration(r, v, d);
+                    } else {
+                        tried++;
+                    }
+                }
+                v = nv;
+            }
+            evac_check_done(r, h);
+            if (i >= r->nevac || r->evac[i] != h)
+                progress = 1; /* list changed under us: rescan */
+            if (progress)
+                break;
+        }
+    }
+    /* Nothing moves and no host will come back to take VMs: the rest can
+     * never be placed, so they stay off on their host (counted as outage)
+     * rather than the cycle stalling forever. */
+    if (r->active == 0 && r->returning == 0 && r->nevac > 0) {
+        while (r->nevac > 0) {
+            int h = r->evac[0];
+            while (r->h[h].move_head >= 0) {
+                int v = r->h[h].move_head;
+                move_remove(r, h, v);
+                park(r, h, v);
+            }
+            evac_check_done(r, h);
+        }
+    }
+}
+
+static void try_start_hosts(co_sim_run *r);
+
+static void host_done(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    hs->busy = 0;
+    hs->done = 1;
+    hs->step = -1;
+    r->busy_hosts--;
+    r->res.window_ms = (double)r->now / CO_SIM_US_PER_MS;
+    int ph = r->phase_of[h];
+    if (--r->phase_left[ph] == 0 && ph == 0 && !r->soak_done) {
+        r->soak_pending = 1;
+        sched(r, r->now + r->c->plan.canary_soak_us, EV_SOAK,
+              (uint32_t)(r->c->nhosts + r->c->nvms));
+    }
+    try_start_hosts(r);
+}
+
+static void host_exit(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    const co_sim_cluster *c = r->c;
+    hs->in_maint = 0;
+    r->returning--;
+    r->res.host_hours += (double)(r->now - hs->maint_start) / (3600.0 * CO_SIM_US_PER_S);
+    if (!hs->failed_patch) {
+        hs->patched = 1;
+        r->patched_list[r->npatched++] = h;
+    }
+    /* VMs kept off here boot again */
+    while (hs->park_head >= 0) {
+        int v = hs->park_head;
+        hs->park_head = r->vm_next[v];
+        double boot_ms = co_sim_dist_sample(&c->plan.vm_restart, r->rng);
+        co_sim_time end = r->now + us_of_ms(boot_ms);
+        r->outage_ms[v] += (double)(end - r->off_since[v]) / CO_SIM_US_PER_MS;
+        span(r, 2, h, h, v, r->off_since[v], end, 0, 0);
+        r->vm_state[v] = VM_IDLE;
+        move_push_back(r, h, v);
+    }
+}
+
+static void begin_step(co_sim_run *r, int h, int step)
+{
+    struct hstate *hs = &r->h[h];
+    const co_sim_plan *p = &r->c->plan;
+    hs->step = step;
+    hs->step_start = r->now;
+    if (step == CO_STEP_ENTER) {
+        hs->in_maint = 1;
+        hs->maint_start = r->now;
+    }
+    if (step == CO_STEP_EVACUATE) {
+        hs->evacuating = 1;
+        r->evac[r->nevac++] = h;
+        dispatch(r);
+        return;
+    }
+    double ms = co_sim_dist_sample(&p->step[step], r->rng);
+    if (step == CO_STEP_REPAIR) {
+        r->res.repair_ms_sum += ms;
+        r->res.repair_ms_sumsq += ms * ms;
+    }
+    sched(r, r->now + us_of_ms(ms), EV_STEP, (uint32_t)h);
+}
+
+static void end_step(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    const co_sim_plan *p = &r->c->plan;
+    int s = hs->step;
+    span(r, 0, h, s, -1, hs->step_start, r->now, 0, 0);
+    switch (s) {
+    case CO_STEP_HEALTH:
+        begin_step(r, h, CO_STEP_ENTER);
+        break;
+    case CO_STEP_ENTER:
+        begin_step(r, h, CO_STEP_EVACUATE);
+        break;
+    case CO_STEP_REPO_SYNC:
+        begin_step(r, h, CO_STEP_APPLY);
+        break;
+    case CO_STEP_APPLY:
+        if (p->p_patch_fail > 0 && gsl_rng_uniform(r->rng) < p->p_patch_fail) {
+            hs->failed_patch = 1;
+            r->res.patch_failures++;
+            begin_step(r, h, CO_STEP_ROLLBACK);
+        } else {
+            begin_step(r, h, CO_STEP_REBOOT);
+        }
+        break;
+    case CO_STEP_ROLLBACK:
+        begin_step(r, h, CO_STEP_REBOOT);
+        break;
+    case CO_STEP_REBOOT:
+        if (p->p_no_return > 0 && gsl_rng_uniform(r->rng) < p->p_no_return) {
+            r->res.hosts_failed++;
+            begin_step(r, h, CO_STEP_REPAIR);
+            break;
+        }
+        /* fall through */
+    case CO_STEP_REPAIR:
+        begin_step(r, h, hs->fw && !hs->failed_patch ? CO_STEP_FIRMWARE : CO_STEP_VALIDATE);
+        break;
+    case CO_STEP_FIRMWARE:
+        begin_step(r, h, CO_STEP_FW_REBOOT);
+        break;
+    case CO_STEP_FW_REBOOT:
+        begin_step(r, h, CO_STEP_VALIDATE);
+        break;
+    case CO_STEP_VALIDATE:
+        begin_step(r, h, CO_STEP_EXIT);
+        break;
+    case CO_STEP_EXIT:
+        host_exit(r, h);
+        begin_step(r, h, CO_STEP_REBALANCE);
+        dispatch(r); /* capacity came back */
+        break;
+    case CO_STEP_REBALANCE:
+        host_done(r, h);
+        break;
+    }
+}
+
+static void start_host(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    hs->busy = 1;
+    r->busy_hosts++;
+    hs->fw = r->c->plan.firmware_fraction > 0 &&
+             gsl_rng_uniform(r->rng) < r->c->plan.firmware_fraction;
+    begin_step(r, h, CO_STEP_HEALTH);
+}
+
+/* Start hosts in order while the maintenance limit allows; a phase (the
+ * canaries, then one failure domain at a time) starts when the previous one
+ * is done, and the first after the canaries also waits for the soak. */
+static void try_start_hosts(co_sim_run *r)
+{
+    const co_sim_plan *p = &r->c->plan;
+    while (r->next_ord < p->nhosts && r->busy_hosts < p->max_in_maint) {
+        int h = r->ord[r->next_ord];
+        int ph = r->phase_of[h];
+        if (ph != r->cur_phase) {
+            if (r->phase_left[r->cur_phase] > 0)
+                return;
+            if (r->cur_phase == 0 && !r->soak_done)
+                return;
+            r->cur_phase = ph;
+        }
+        r->next_ord++;
+        start_host(r, h);
+    }
+}
+
+static void on_mig(co_sim_run *r, int v)
+{
+    const co_sim_cluster *c = r->c;
+    struct mig *m = &r->m[v];
+    m->frac += (double)(r->now - m->last_us) / m->T_us;
+    m->last_us = r->now;
+    int src = m->src, dst = m->dst, su = m->su, du = m->du;
+    int aborted = m->abort_frac < 1.0 || !m->conv;
+    mlist_remove(r, v);
+    r->active--;
+    r->vm_dest[v] = -1;
+    r->vm_state[v] = VM_IDLE;
+    if (aborted) {
+        reserve(r, dst, v, -1);
+        r->res.aborts++;
+        r->vm_retries[v]++;
+        move_push_front(r, src, v); /* retried, or cold-moved by dispatch */
+        if (c->plan.on_abort == CO_ABORT_COLD)
+            r->vm_retries[v] = c->plan.max_retries + 1;
+        span(r, 1, src, dst, v, m->start_us, r->now, 0, 1);
+    } else {
+        reserve(r, src, v, -1);
+        r->vm_host[v] = dst;
+        r->stun_ms[v] += m->down_ms;
+        r->nmig[v]++;
+        r->vm_retries[v] = 0;
+        r->res.migrations++;
+        move_push_back(r, dst, v);
+        span(r, 1, src, dst, v, m->start_us, r->now, m->down_ms, 0);
+    }
+    retime_lists(r, src, dst, su, du);
+    evac_check_done(r, src);
+    evac_check_done(r, dst); /* an arrival on a host now evacuating joins its list */
+    dispatch(r);
+}
+
+/* -------------------------------------------------------------- checking */
+
+static int being_patched(const struct hstate *hs)
+{
+    return hs->in_maint && hs->step != CO_STEP_HEALTH && hs->step != CO_STEP_ENTER &&
+           hs->step != CO_STEP_EVACUATE && hs->step != CO_STEP_REBALANCE;
+}
+
+static void check_invariants(co_sim_run *r)
+{
+    const co_sim_cluster *c = r->c;
+    int H = c->nhosts;
+    double *mem = calloc(H ? H : 1, sizeof(double)), *cpu = calloc(H ? H : 1, sizeof(double));
+    if (!mem || !cpu) {
+        free(mem);
+        free(cpu);
+        r->oom = 1;
+        return;
+    }
+    for (int v = 0; v < c->nvms; v++) {
+        int h = r->vm_host[v];
+        if (h < 0 || h >= H) {
+            r->res.violations++; /* a VM must be on exactly one host */
+            continue;
+        }
+        mem[h] += c->vms[v].mem_bytes;
+        cpu[h] += c->vms[v].vcpus;
+        /* a running VM (or one on its way) must never sit on a host that is
+         * being patched: from the end of its evacuation to its exit */
+        if (r->vm_state[v] != VM_PARKED &&
+            (being_patched(&r->h[h]) || (r->vm_dest[v] >= 0 && being_patched(&r->h[r->vm_dest[v]]))))
+            r->res.violations++;
+        if (r->vm_dest[v] >= 0) {
+            mem[r->vm_dest[v]] += c->vms[v].mem_bytes; /* held on both ends */
+            cpu[r->vm_dest[v]] += c->vms[v].vcpus;
+        }
+        int g = c->vms[v].group;
+        if (g >= 0)
+            for (int i = c->group_start[g]; i < c->group_start[g + 1]; i++) {
+                int u = c->group_vms[i];
+                if (u != v && r->vm_host[u] == h)
+                    r->res.violations++;
+            }
+    }
+    for (int h = 0; h < H; h++) {
+        if (fabs(mem[h] - r->h[h].mem_used) > 1 || fabs(cpu[h] - r->h[h].vcpu_used) > 1e-6)
+            r->res.violations++; /* bookkeeping drifted */
+        if (mem[h] > c->hosts[h].mem_bytes + 1 ||
+            cpu[h] > c->hosts[h].cores * c->plan.cpu_ratio + 1e-6)
+            r->res.violations++; /* capacity exceeded (the loader refuses a start over it) */
+    }
+    free(mem);
+    free(cpu);
+}
+
+/* ------------------------------------------------------------------- run */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_result *out)
+{
+    const co_sim_cluster *c = r->c;
+    const co_sim_plan *p = &c->plan;
+    int H = c->nhosts, V = c->nvms;
+    gsl_rng_set(r->rng, (unsigned long)co_sim_run_seed(seed, index));
+    co_sim_evq_clear(&r->q);
+    memset(&r->res, 0, sizeof r->res);
+    r->now = 0;
+    r->oom = 0;
+    r->nspans = 0;
+    r->active = r->nevac = r->npatched = r->pcur = r->acur = 0;
+    r->next_ord = r->cur_phase = r->busy_hosts = r->soak_pending = r->returning = 0;
+    memset(r->h, 0, (size_t)H * sizeof *r->h);
+    for (int h = 0; h < H; h++) {
+        struct hstate *hs = &r->h[h];
+        hs->step = -1;
+        hs->out_head = hs->in_head = hs->move_head = hs->move_tail = hs->park_head = -1;
+    }
+    for (int u = 0; u < c->nuplinks; u++) {
+        r->up_out_n[u] = r->up_in_n[u] = 0;
+        r->up_out_head[u] = r->up_in_head[u] = -1;
+        r->up_out_ref[u] = r->up_in_ref[u] = 0;
+    }
+    for (int v = 0; v < V; v++) {
+        const co_sim_vm *vm = &c->vms[v];
+        r->vm_host[v] = vm->host;
+        r->vm_dest[v] = -1;
+        r->vm_retries[v] = 0;
+        r->nmig[v] = 0;
+        r->vm_state[v] = VM_IDLE;
+        r->stun_ms[v] = r->outage_ms[v] = 0;
+        reserve(r, vm->host, v, +1);
+        move_push_back(r, vm->host, v);
+        const co_sim_profile *pf = &c->profiles[vm->profile];
+        r->rate[v] = pf->rate_sampled ? co_sim_dist_sample(&pf->rate, r->rng)
+                                      : pf->dirty.rate_pages_per_s;
+    }
+    /* order: canaries (phase 0), then phases by failure domain (in the
+     * order domains first appear among the plan's hosts) or one phase */
+    int *rank = calloc(c->ndomains ? c->ndomains : 1, sizeof(int));
+    if (rank == NULL)
+        return CO_ENOMEM;
+    for (int d = 0; d < c->ndomains; d++)
+        rank[d] = -1;
+    int nr = 0, any_canary = 0;
+    for (int i = 0; i < p->nhosts; i++) {
+        int h = p->hosts[i];
+        if (p->canary[h]) {
+            r->phase_of[h] = 0;
+            any_canary = 1;
+        } else if (p->order == CO_ORDER_DOMAIN) {
+            if (rank[c->hosts[h].domain] < 0)
+                rank[c->hosts[h].domain] = nr++;
+            r->phase_of[h] = 1 + rank[c->hosts[h].domain];
+        } else {
+            r->phase_of[h] = 1;
+        }
+        /* sort key: phase then position in the plan */
+        r->ord[i] = r->phase_of[h] * (p->nhosts + 1) + i;
+    }
+    free(rank);
+    qsort(r->ord, (size_t)p->nhosts, sizeof(int), cmp_int);
+    for (int i = 0; i < p->nhosts; i++)
+        r->ord[i] = p->hosts[r->ord[i] % (p->nhosts + 1)];
+    r->nphase = 0;
+    memset(r->phase_left, 0, (size_t)(H + 2) * sizeof(int));
+    for (int i = 0; i < p->nhosts; i++)
+        r->phase_left[r->phase_of[p->hosts[i]]]++;
+    r->soak_done = !any_canary || p->canary_soak_us == 0;
+    if (any_canary && p->nhosts > 0)
+        r->cur_phase = 0;
+    else if (p->nhosts > 0)
+        r->cur_phase = r->phase_of[r->ord[0]];
+
+    try_start_hosts(r);
+
+    co_sim_event ev;
+    while (!r->oom && co_sim_evq_pop(&r->q, &ev)) {
+        switch (ev.kind) {
+        case EV_STEP:
+            r->now = ev.t_us;
+            end_step(r, (int)ev.key);
+            break;
+        case EV_MIG:
+            r->now = ev.t_us;
+            on_mig(r, (int)ev.key - H);
+            break;
+        case EV_SOAK:
+            r->now = ev.t_us;
+            r->soak_done = 1;
+            r->soak_pending = 0;
+            try_start_hosts(r);
+            break;
+        }
+        r->res.events++;
+        if (r->check)
+            check_invariants(r);
+    }
+    if (r->oom)
+        return CO_ENOMEM;
+    /* hosts that could not start (e.g. max_in_maint reached forever) cannot
+     * exist: every started host finishes, and each finish starts more */
+    *out = r->res;
+    return CO_OK;
+}

@@ -1,0 +1,306 @@
+/* sim/sim.h: the patch-cycle simulator.
+ *
+ * Owns: the in-memory cluster and plan (read from JSON by sim/load.c), one
+ * deterministic discrete-event run of a rolling patch cycle (sim/run.c), and
+ * the Monte Carlo driver that runs many of them across threads and reduces
+ * them into a summary (sim/mc.c, rendered by sim/report.c).
+ *
+ * Time inside a run is an integer number of microseconds (co_sim_time);
+ * events are ordered by time, then by a sequence number (sim/evq.h), so a
+ * (seed, run index) pair gives the same run on any machine and any thread
+ * count. Each migration's duration and stun come from co_mig_predict() for
+ * the VM's dirty curve at the bandwidth share it has at that moment; the
+ * share changes whenever a migration on the same NIC or uplink starts or
+ * ends (docs/simulate.md, "Bandwidth sharing").
+ *
+ * Ownership: a co_sim_cluster is immutable once loaded and may be shared by
+ * all threads; co_sim_cluster_free() releases it. Runs keep their state in a
+ * co_sim_run (one per thread). Nothing here keeps global state. */
+#ifndef CUTOVER_SIM_SIM_H
+#define CUTOVER_SIM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "model/migration.h"
+#include "util/diag.h"
+
+typedef int64_t co_sim_time; /* microseconds since the cycle started */
+
+#define CO_SIM_US_PER_MS 1000
+#define CO_SIM_US_PER_S 1000000LL
+
+/* ---- distributions (sim/dist.c) ---- */
+enum co_sim_dist_kind {
+    CO_DIST_FIXED = 0, /* a = value */
+    CO_DIST_UNIFORM,   /* a = min, b = max */
+    CO_DIST_NORMAL,    /* a = mean, b = sd; truncated at 0 */
+    CO_DIST_LOGNORMAL, /* a = median, b = sigma (of the log) */
+    CO_DIST_WEIBULL,   /* a = scale, b = shape */
+    CO_DIST_EMPIRICAL, /* values[0..n-1], each equally likely */
+};
+
+typedef struct co_sim_dist {
+    int kind;       /* enum co_sim_dist_kind */
+    double a, b;    /* parameters, in the unit of the quantity (ms for times) */
+    int n;          /* empirical: number of values */
+    double *values; /* empirical: owned by the cluster that holds the dist */
+} co_sim_dist;
+
+/* Draw one value >= 0 (negative normal draws are redrawn, then clamped). */
+double co_sim_dist_sample(const co_sim_dist *d, const gsl_rng *r);
+/* The distribution's mean (used by docs and tests). */
+double co_sim_dist_mean(const co_sim_dist *d);
+/* Check parameters: CO_OK or CO_ERANGE with *why set to a static phrase. */
+int co_sim_dist_check(const co_sim_dist *d, const char **why);
+const char *co_sim_dist_name(int kind);
+
+/* ---- cluster and plan ---- */
+
+/* Steps of one host's patch, in order. EVACUATE has no duration of its own:
+ * it lasts until every VM has left. The fault steps run only on a fault. */
+enum co_sim_step {
+    CO_STEP_HEALTH = 0,  /* health check and snapshot */
+    CO_STEP_ENTER,       /* enter maintenance (API call, DRS/scheduler update) */
+    CO_STEP_EVACUATE,    /* live-migrate (or shut down) every VM */
+    CO_STEP_REPO_SYNC,   /* repository sync and signature check */
+    CO_STEP_APPLY,       /* apply the patch */
+    CO_STEP_REBOOT,
+    CO_STEP_FIRMWARE,    /* optional firmware update ... */
+    CO_STEP_FW_REBOOT,   /* ... and its reboot */
+    CO_STEP_VALIDATE,
+    CO_STEP_EXIT,        /* exit maintenance */
+    CO_STEP_REBALANCE,
+    CO_STEP_ROLLBACK,    /* fault: patch failed, boot the previous bank */
+    CO_STEP_REPAIR,      /* fault: host did not come back */
+    CO_STEP_N
+};
+const char *co_sim_step_name(int step);
+
+enum co_sim_order { CO_ORDER_DOMAIN = 0, CO_ORDER_LIST };
+enum co_sim_on_abort { CO_ABORT_RETRY = 0, CO_ABORT_COLD };
+
+typedef struct co_sim_host {
+    char *name;
+    int cores;
+    double mem_bytes;
+    double nic_bytes_per_s;   /* line rate of the migration NIC (full duplex) */
+    int mtu;
+    int channels;             /* multifd channels used by migrations from/to it */
+    int domain;               /* index into cluster->domains */
+    int rack;                 /* index into cluster->racks */
+    int uplink;               /* index into cluster->uplinks, -1 = none */
+} co_sim_host;
+
+typedef struct co_sim_uplink {
+    char *name;
+    double rate_bytes_per_s;  /* shared by every migration leaving or entering its hosts */
+} co_sim_uplink;
+
+/* What moves with a VM's migration: memory and the dirty curve. VMs with the
+ * same profile share predictions (sim/run.c caches them by profile). */
+typedef struct co_sim_profile {
+    double mem_bytes;
+    double zero_fraction;     /* 1 - mem_used/mem: never-touched pages are zero */
+    co_dirty dirty;           /* rate_pages_per_s replaced per run when rate_dist */
+    int rate_sampled;         /* 1: draw the page-write rate per run from rate */
+    co_sim_dist rate;         /* pages/s */
+} co_sim_profile;
+
+typedef struct co_sim_vm {
+    char *name;
+    int host;                 /* where the cycle finds it */
+    int vcpus;
+    double mem_bytes;
+    int profile;              /* index into cluster->profiles */
+    int passthrough;          /* cannot live-migrate: shut down, restart elsewhere */
+    int pinned;               /* cannot leave its host: off while the host is patched */
+    int group;                /* anti-affinity group, -1 = none */
+} co_sim_vm;
+
+typedef struct co_sim_plan {
+    int *hosts;               /* hosts to patch, in file order */
+    int nhosts;
+    int order;                /* enum co_sim_order */
+    int *canary;              /* flags per cluster host: 1 = canary */
+    co_sim_time canary_soak_us;
+    int max_in_maint;         /* hosts in maintenance at once */
+    int per_host;             /* concurrent outgoing migrations per host, 0 = no limit */
+    int count_incoming;       /* 1: per_host counts migrations in and out of a host */
+    int per_cluster;          /* concurrent migrations in the cluster, 0 = no limit */
+    char preset[16];          /* "nova", "kubevirt", "vsphere" or "custom" */
+    double cpu_ratio;         /* vCPU allocation ratio (vCPUs per core) */
+    co_mig_params mig;        /* migration policy; mem, dirty and link set per VM */
+    double share_tolerance;   /* re-time a migration when its bandwidth share moves
+                                 by more than this fraction (0 = on every change) */
+    double stun_budget_ms;
+    co_sim_dist step[CO_STEP_N];
+    double firmware_fraction; /* share of hosts that also get a firmware update */
+    double p_patch_fail;
+    double p_no_return;
+    double p_mig_abort;
+    int on_abort;             /* enum co_sim_on_abort, after max_retries */
+    int max_retries;
+    co_sim_dist vm_restart;   /* boot time of a VM shut down (passthrough, cold, pinned) */
+} co_sim_plan;
+
+typedef struct co_sim_cluster {
+    char *source;             /* file name, for messages */
+    co_sim_host *hosts;
+    int nhosts;
+    co_sim_vm *vms;
+    int nvms;
+    co_sim_uplink *uplinks;
+    int nuplinks;
+    co_sim_profile *profiles;
+    int nprofiles;
+    char **domains;           /* failure-domain names */
+    int ndomains;
+    char **racks;
+    int nracks;
+    char **groups;            /* anti-affinity group names */
+    int ngroups;
+    int *group_start;         /* members of group g: group_vms[group_start[g] .. group_start[g+1]) */
+    int *group_vms;
+    co_sim_plan plan;
+} co_sim_cluster;
+
+/* Read a cluster-and-plan JSON file (format: docs/simulate.md). Returns CO_OK,
+ * CO_ENOINPUT (cannot open), CO_EIO (read error) or CO_EDATA, with d naming
+ * "FILE:LINE: FIELD.PATH: what is wrong". *out is owned by the caller. */
+int co_sim_load_file(const char *path, co_sim_cluster **out, co_diag *d);
+/* Same from memory; name is used in messages. */
+int co_sim_load_buffer(const char *text, size_t len, const char *name, co_sim_cluster **out,
+                       co_diag *d);
+/* Check and finish a cluster built in code (bench, tests): builds the
+ * anti-affinity index and checks every index and capacity. */
+int co_sim_cluster_finish(co_sim_cluster *c, co_diag *d);
+void co_sim_cluster_free(co_sim_cluster *c);
+/* Apply a concurrency preset by name; CO_OK or CO_EDATA. */
+int co_sim_plan_preset(co_sim_plan *p, const char *name);
+/* Plan defaults (docs/simulate.md lists them). */
+void co_sim_plan_defaults(co_sim_plan *p);
+
+/* ---- one run ---- */
+
+/* A record of the timeline (filled only when asked). */
+typedef struct co_sim_span {
+    int kind;                 /* 0 = host step, 1 = migration, 2 = VM outage */
+    int host;                 /* host (step) or source host */
+    int other;                /* step (kind 0), destination (1), -1 */
+    int vm;                   /* VM or -1 */
+    co_sim_time start_us, end_us;
+    double stun_ms;           /* migrations */
+    int aborted;              /* migrations */
+} co_sim_span;
+
+typedef struct co_sim_run_result {
+    double window_ms;         /* cycle start to the last host done */
+    double host_hours;        /* sum over hosts of time in maintenance */
+    long migrations;          /* live migrations completed */
+    long aborts;              /* live migrations aborted (incl. not converging) */
+    long cold;                /* VMs shut down and restarted on another host */
+    long parked;              /* VMs kept off on their host during its patch */
+    long patch_failures;
+    long hosts_failed;        /* did not come back after reboot */
+    double repair_ms_sum, repair_ms_sumsq; /* over failed hosts */
+    long events;
+    long violations;          /* invariant checks that failed (check mode) */
+} co_sim_run_result;
+
+typedef struct co_sim_run co_sim_run;
+
+/* Allocate the state for runs of c (reusable across runs; one per thread).
+ * NULL on allocation failure. */
+co_sim_run *co_sim_run_new(const co_sim_cluster *c);
+void co_sim_run_free(co_sim_run *r);
+/* Check the invariants after every event (slow; for tests): every VM on one
+ * valid host, memory and vCPU capacity, anti-affinity. */
+void co_sim_run_set_check(co_sim_run *r, int on);
+/* Record the timeline of the next runs (spans kept until the next run). */
+void co_sim_run_set_record(co_sim_run *r, int on);
+/* Run the cycle once with the RNG stream of (seed, index). CO_OK or CO_ENOMEM. */
+int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_result *out);
+/* After a run: per-VM stun (ms, summed over its live migrations), outage (ms)
+ * and live-migration count arrays of nvms entries, owned by r. */
+const double *co_sim_run_stun_ms(const co_sim_run *r);
+const double *co_sim_run_outage_ms(const co_sim_run *r);
+const int *co_sim_run_vm_migrations(const co_sim_run *r);
+/* Host of every VM at the end of the run. */
+const int *co_sim_run_vm_host(const co_sim_run *r);
+/* Recorded spans of the last run. */
+const co_sim_span *co_sim_run_spans(const co_sim_run *r, size_t *n);
+/* Bytes of run state per VM and per host (bench reports memory per VM). */
+size_t co_sim_run_bytes(const co_sim_run *r);
+/* Model predictions made, and answered from the cache, since co_sim_run_new. */
+void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits);
+
+/* The seed of run `index`: a SplitMix64 mix of (seed, index). */
+uint64_t co_sim_run_seed(uint64_t seed, uint64_t index);
+
+/* ---- Monte Carlo (sim/mc.c) ---- */
+
+#define CO_SIM_HIST_DECADE 100 /* log-histogram bins per decade */
+#define CO_SIM_HIST_LO_MS 0.01 /* lowest bin edge */
+#define CO_SIM_HIST_DECADES 10 /* 0.01 ms .. 1e8 ms */
+#define CO_SIM_HIST_BINS (CO_SIM_HIST_DECADE * CO_SIM_HIST_DECADES + 2)
+
+typedef struct co_sim_quant {
+    double p50, p90, p99, max, mean;
+    long n;
+} co_sim_quant;
+
+typedef struct co_sim_summary {
+    int runs;
+    uint64_t seed;
+    int threads;
+    /* window */
+    double *window_ms;        /* per run, in run order (runs entries) */
+    co_sim_quant window;      /* exact quantiles over runs */
+    double window_min_ms;
+    int hist_bins;            /* distribution of the window: equal-width bins */
+    double hist_lo_ms, hist_width_ms;
+    long hist[20];
+    /* stun per VM per run, over VMs that live-migrated at least once */
+    co_sim_quant stun;        /* from a log histogram (bins of 2.3 %) */
+    long stun_hist[CO_SIM_HIST_BINS]; /* that histogram; bin b >= 1 covers
+                                 [lo 10^((b-1)/100), lo 10^(b/100)) ms */
+    double stun_budget_ms;
+    double over_budget_mean;  /* VMs over the budget, mean per run */
+    int *over_budget_runs;    /* per VM: runs in which it went over (nvms) */
+    /* outage of VMs that were shut down (passthrough, pinned, cold, stranded) */
+    co_sim_quant outage;
+    double outage_vms_mean;   /* such VMs per run */
+    /* MTTR of hosts that did not come back */
+    long mttr_n;
+    double mttr_mean_ms, mttr_ci_lo_ms, mttr_ci_hi_ms; /* 95 % t interval */
+    /* means per run */
+    double host_hours_mean;
+    double migrations_mean, aborts_mean, cold_mean, parked_mean;
+    double patch_failures_mean, hosts_failed_mean;
+    long events;
+    long violations;
+} co_sim_summary;
+
+typedef void (*co_sim_progress_fn)(void *arg, int done, int total);
+
+typedef struct co_sim_mc_opts {
+    int runs;
+    uint64_t seed;
+    int threads;              /* >= 1 */
+    int check;                /* invariant checks in every run */
+    co_sim_progress_fn progress; /* called from worker threads, may be NULL */
+    void *progress_arg;
+} co_sim_mc_opts;
+
+/* Middle of stun-histogram bin b, ms. */
+double co_sim_hist_mid_ms(int b);
+/* Run opts->runs runs and reduce them. The result is the same for the same
+ * (cluster, runs, seed) whatever the thread count. CO_OK, CO_ENOMEM, CO_EOS. */
+int co_sim_mc(const co_sim_cluster *c, const co_sim_mc_opts *opts, co_sim_summary *out,
+              co_diag *d);
+void co_sim_summary_free(co_sim_summary *s);
+
+#endif

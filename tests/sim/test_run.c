@@ -1,0 +1,484 @@
+/* tests/sim/test_run.c: analytic cases, bandwidth sharing, ordering,
+ * faults, conservation and determinism of the patch-cycle simulator. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "util/error.h"
+
+/* steps: 1min + 10s + 2min + 3min + 5min + 1min + 10s + 30s */
+#define STEPS                                                                          \
+    "\"steps\": {\"health_check\": \"1min\", \"enter_maintenance\": \"10s\", "         \
+    "\"repo_sync\": \"2min\", \"apply\": \"3min\", \"reboot\": \"5min\", "             \
+    "\"validate\": \"1min\", \"exit_maintenance\": \"10s\", \"rebalance\": \"30s\"}"
+#define STEPS_MS ((60 + 10 + 120 + 180 + 300 + 60 + 10 + 30) * 1000.0)
+#define DIRTY "\"dirty\": {\"kind\": \"uniform\", \"wss\": \"256MiB\", \"rate_pages_per_s\": 2000}"
+
+static co_sim_cluster *load(const char *text)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *c = NULL;
+    int rc = co_sim_load_buffer(text, strlen(text), "test", &c, &d);
+    cr_assert_eq(rc, 0, "load: %s", d.msg);
+    return c;
+}
+
+/* The model's migration time of the DIRTY VM (4 GiB) at a wire rate. */
+static double model_ms(double line_rate, double *down_ms)
+{
+    co_mig_params p;
+    co_mig_defaults(&p);
+    p.mem_bytes = 4.0 * (1 << 30);
+    co_dirty_uniform(&p.dirty, 256.0 * (1 << 20) / 4096, 2000);
+    p.link.line_rate_bytes_per_s = line_rate;
+    co_mig_result r;
+    cr_assert_eq(co_mig_predict(&p, &r), 0);
+    cr_assert(r.converged);
+    if (down_ms)
+        *down_ms = r.downtime_ms;
+    return r.total_time_ms;
+}
+
+static co_sim_run_result run1(co_sim_cluster *c, uint64_t seed, co_sim_run **keep)
+{
+    co_sim_run *r = co_sim_run_new(c);
+    cr_assert_not_null(r);
+    co_sim_run_set_check(r, 1);
+    co_sim_run_set_record(r, 1);
+    co_sim_run_result res;
+    cr_assert_eq(co_sim_run_once(r, seed, 0, &res), 0);
+    cr_assert_eq(res.violations, 0, "%ld invariant violations", res.violations);
+    if (keep)
+        *keep = r;
+    else
+        co_sim_run_free(r);
+    return res;
+}
+
+Test(run, one_host_one_vm_is_steps_plus_model_time)
+{
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {\"hosts\": [\"h1\"], " STEPS "}}");
+    double down;
+    double T = model_ms(1.25e9, &down);
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + T, 0.01, "window %.3f, want %.3f", res.window_ms,
+                       STEPS_MS + T);
+    cr_assert_eq(res.migrations, 1);
+    cr_assert_float_eq(co_sim_run_stun_ms(r)[0], down, 1e-9);
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 1);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+Test(run, dirty_spec_string_and_trace)
+{
+    /* the --dirty spec syntax gives the same curve as the object form */
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", "
+        "\"dirty\": \"uniform:wss=256MiB,rate=2000\"}],"
+        "\"plan\": {\"hosts\": [\"h1\"], " STEPS "}}");
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + model_ms(1.25e9, NULL), 0.01);
+    co_sim_cluster_free(c);
+    /* a recorded trace, relative to the cluster file */
+    const char *t =
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", "
+        "\"dirty\": \"trace:trace-good.json\"}]}";
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_load_buffer(t, strlen(t), "tests/data/c.json", &c, &d), 0, "%s", d.msg);
+    cr_assert_eq(c->profiles[0].dirty.kind, CO_DIRTY_TABLE);
+    res = run1(c, 1, NULL);
+    cr_assert_eq(res.migrations, 2);
+    co_sim_cluster_free(c);
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_load_buffer(t, strlen(t), "/nonexistent/c.json", &c, &d), CO_ENOINPUT);
+    cr_assert(strstr(d.msg, "vms[0].dirty: /nonexistent/trace-good.json"), "%s", d.msg);
+}
+
+Test(run, two_hosts_both_patched_vm_moves_twice)
+{
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {" STEPS "}}");
+    double down, T = model_ms(1.25e9, &down);
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r);
+    cr_assert_float_eq(res.window_ms, 2 * (STEPS_MS + T), 0.02);
+    cr_assert_float_eq(res.host_hours, 2 * (STEPS_MS - 60e3 - 30e3 + T) / 3.6e6, 1e-6);
+    cr_assert_eq(co_sim_run_vm_migrations(r)[0], 2);
+    cr_assert_float_eq(co_sim_run_stun_ms(r)[0], 2 * down, 1e-9); /* summed over migrations */
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+static const char *three_hosts(char *buf, size_t n, const char *extra_plan, const char *uplinks)
+{
+    snprintf(buf, n,
+             "{%s\"hosts\": ["
+             "{\"name\": \"a\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"%s},"
+             "{\"name\": \"b\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"%s},"
+             "{\"name\": \"c\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"%s}],"
+             "\"vms\": [{\"name\": \"v1\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "},"
+             "{\"name\": \"v2\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+             "\"plan\": {\"hosts\": [\"a\"], %s, " STEPS "}}",
+             uplinks ? "\"uplinks\": [{\"name\": \"u1\", \"rate\": \"4Gbit\"}, "
+                       "{\"name\": \"u2\", \"rate\": \"40Gbit\"}], " : "",
+             uplinks ? ", \"uplink\": \"u1\"" : "", uplinks ? ", \"uplink\": \"u2\"" : "",
+             uplinks ? ", \"uplink\": \"u2\"" : "", extra_plan);
+    return buf;
+}
+
+Test(run, concurrent_migrations_share_the_source_nic)
+{
+    char buf[4096];
+    co_sim_cluster *c = load(three_hosts(buf, sizeof buf, "\"concurrency\": \"kubevirt\"", NULL));
+    double Thalf = model_ms(1.25e9 / 2, NULL);
+    co_sim_run_result res = run1(c, 1, NULL);
+    /* both start together, each gets half of a's NIC, both end at T(half) */
+    cr_assert_float_eq(res.window_ms, STEPS_MS + Thalf, 0.02, "window %.3f want %.3f",
+                       res.window_ms, STEPS_MS + Thalf);
+    co_sim_cluster_free(c);
+
+    c = load(three_hosts(buf, sizeof buf, "\"concurrency\": \"nova\"", NULL));
+    double T = model_ms(1.25e9, NULL);
+    res = run1(c, 1, NULL);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + 2 * T, 0.02); /* one at a time */
+    co_sim_cluster_free(c);
+}
+
+Test(run, shared_uplink_limits_the_share)
+{
+    char buf[4096];
+    co_sim_cluster *c = load(three_hosts(buf, sizeof buf, "\"concurrency\": \"nova\"", "u"));
+    double T = model_ms(0.5e9, NULL); /* 4 Gbit uplink of a */
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + 2 * T, 0.02);
+    co_sim_cluster_free(c);
+}
+
+Test(run, duration_changes_when_another_migration_ends)
+{
+    /* v1 small (ends early), v2 large: v2 runs at half rate while v1 runs,
+     * then at full rate; its time lies strictly between T(full) and T(half). */
+    co_sim_cluster *c = load(
+        "{\"hosts\": ["
+        "{\"name\": \"a\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"b\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"c\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v1\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"1GiB\"},"
+        "{\"name\": \"v2\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {\"hosts\": [\"a\"], \"concurrency\": \"kubevirt\", " STEPS "}}");
+    double T = model_ms(1.25e9, NULL), Th = model_ms(0.625e9, NULL);
+    co_sim_run_result res = run1(c, 1, NULL);
+    double mig = res.window_ms - STEPS_MS;
+    cr_assert(mig > T + 1 && mig < Th - 1, "mig %.1f not in (%.1f, %.1f)", mig, T, Th);
+    co_sim_cluster_free(c);
+}
+
+/* A larger cluster: 4 domains x 3 hosts, canary, soak, limits. */
+static char *big_cluster(const char *plan_extra, int tight)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)snprintf(b + n, cap - n, "{\"uplinks\": [");
+    for (int d = 0; d < 4; d++)
+        n += (size_t)snprintf(b + n, cap - n, "%s{\"name\": \"u%d\", \"rate\": \"20Gbit\"}",
+                              d ? "," : "", d);
+    n += (size_t)snprintf(b + n, cap - n, "], \"hosts\": [");
+    for (int h = 0; h < 12; h++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"h%d\", \"cores\": 32, \"mem\": \"%s\", "
+                              "\"nic_rate\": \"10Gbit\", \"failure_domain\": \"fd%d\", "
+                              "\"uplink\": \"u%d\"}",
+                              h ? "," : "", h, tight ? "48GiB" : "256GiB", h / 3, h / 3);
+    n += (size_t)snprintf(b + n, cap - n, "], \"vms\": [");
+    for (int v = 0; v < 72; v++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"v%d\", \"host\": \"h%d\", \"vcpus\": %d, "
+                              "\"mem\": \"%dGiB\", %s%s"
+                              "\"dirty\": {\"kind\": \"uniform\", \"wss\": \"512MiB\", "
+                              "\"rate_pages_per_s\": {\"dist\": \"lognormal\", \"median\": 3000, "
+                              "\"sigma\": 1}}}",
+                              v ? "," : "", v, v % 12, 1 + v % 4, 2 + 2 * (v % 4),
+                              v % 17 == 0 ? "\"passthrough\": true, " : "",
+                              v > 0 && v < 4 ? "\"anti_affinity\": \"g1\", " : "");
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"plan\": {\"canary\": [\"h4\"], \"canary_soak\": \"20min\", "
+                          "\"max_hosts_in_maintenance\": 2, %s, "
+                          "\"steps\": {\"reboot\": {\"dist\": \"weibull\", \"scale\": \"8min\", "
+                          "\"shape\": 3}, \"apply\": {\"dist\": \"normal\", \"mean\": \"5min\", "
+                          "\"sd\": \"1min\"}},"
+                          "\"faults\": {\"patch_fail_prob\": 0.1, \"no_return_prob\": 0.1, "
+                          "\"migration_abort_prob\": 0.05}}}",
+                          plan_extra);
+    cr_assert_lt(n, cap);
+    return b;
+}
+
+Test(run, ordering_limits_and_conservation)
+{
+    char *t = big_cluster("\"concurrency\": \"kubevirt\"", 0);
+    co_sim_cluster *c = load(t);
+    free(t);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        co_sim_run *r;
+        co_sim_run_result res = run1(c, seed, &r);
+        size_t n;
+        const co_sim_span *sp = co_sim_run_spans(r, &n);
+        double start[12], end[12];
+        for (int h = 0; h < 12; h++)
+            start[h] = INFINITY, end[h] = -1;
+        for (size_t i = 0; i < n; i++)
+            if (sp[i].kind == 0) {
+                start[sp[i].host] = fmin(start[sp[i].host], sp[i].start_us);
+                end[sp[i].host] = fmax(end[sp[i].host], sp[i].end_us);
+            }
+        for (int h = 0; h < 12; h++) {
+            cr_assert(end[h] > 0, "host %d never patched", h);
+            if (h != 4) /* canary first, then the soak */
+                cr_assert_geq(start[h], end[4] + 20 * 60e6);
+            for (int k = 0; k < 12; k++) /* one failure domain at a time */
+                if (h != 4 && k != 4 && h / 3 != k / 3)
+                    cr_assert(end[h] <= start[k] || end[k] <= start[h],
+                              "h%d and h%d overlap across domains", h, k);
+        }
+        /* at most 2 hosts busy, at most 2 migrations per source, 5 per cluster */
+        for (size_t i = 0; i < n; i++) {
+            int64_t t0 = sp[i].start_us;
+            int busy = 0, mig = 0, per[12] = {0};
+            for (int h = 0; h < 12; h++)
+                busy += start[h] <= t0 && t0 < end[h];
+            for (size_t k = 0; k < n; k++)
+                if (sp[k].kind == 1 && sp[k].start_us <= t0 && t0 < sp[k].end_us) {
+                    mig++;
+                    per[sp[k].host]++;
+                }
+            cr_assert_leq(busy, 2);
+            cr_assert_leq(mig, 5);
+            for (int h = 0; h < 12; h++)
+                cr_assert_leq(per[h], 2);
+        }
+        cr_assert_gt(res.migrations, 0);
+        const int *vh = co_sim_run_vm_host(r);
+        for (int v = 0; v < c->nvms; v++)
+            cr_assert(vh[v] >= 0 && vh[v] < c->nhosts);
+        co_sim_run_free(r);
+    }
+    co_sim_cluster_free(c);
+}
+
+Test(run, tight_capacity_never_exceeded_and_never_hangs)
+{
+    char *t = big_cluster("\"concurrency\": \"vsphere\", \"cpu_allocation_ratio\": 1", 1);
+    co_sim_cluster *c = load(t);
+    free(t);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        co_sim_run_result res = run1(c, seed, NULL); /* checks after every event */
+        cr_assert_gt(res.window_ms, 0);
+    }
+    co_sim_cluster_free(c);
+}
+
+Test(run, stranded_vm_is_kept_off_not_lost)
+{
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"8GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"16GiB\"}],"
+        "\"plan\": {\"hosts\": [\"h1\"], " STEPS ", \"faults\": {\"vm_restart\": \"1min\"}}}");
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r);
+    cr_assert_eq(res.parked, 1);
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 0);
+    /* off from evacuation (70 s) to exit (740 s) plus a 60 s boot */
+    cr_assert_float_eq(co_sim_run_outage_ms(r)[0], (740 - 70 + 60) * 1e3, 0.01);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+Test(run, faults)
+{
+    const char *base =
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "},"
+        "{\"name\": \"p\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", \"passthrough\": true}],"
+        "\"plan\": {\"hosts\": [\"h1\"], " STEPS ", \"faults\": {%s}}}";
+    char buf[4096];
+    /* patch fails: rollback (4 min), then the reboot into the old boot bank */
+    snprintf(buf, sizeof buf, base, "\"patch_fail_prob\": 1, \"rollback\": \"4min\"");
+    co_sim_cluster *c = load(buf);
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert_eq(res.patch_failures, 1);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + model_ms(1.25e9, NULL) + 240e3, 0.01);
+    co_sim_cluster_free(c);
+    /* host does not come back: repair 2 h */
+    snprintf(buf, sizeof buf, base, "\"no_return_prob\": 1, \"repair\": \"2h\"");
+    c = load(buf);
+    co_sim_mc_opts o = {.runs = 4, .seed = 3, .threads = 2, .check = 1};
+    co_sim_summary s;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_mc(c, &o, &s, &d), 0);
+    cr_assert_eq(s.mttr_n, 4);
+    cr_assert_float_eq(s.mttr_mean_ms, 7200e3, 1e-6);
+    cr_assert_float_eq(s.mttr_ci_hi_ms - s.mttr_ci_lo_ms, 0, 1e-6);
+    /* the passthrough VM: one cold restart per run, 90 s outage */
+    cr_assert_float_eq(s.cold_mean, 1, 1e-12);
+    cr_assert_float_eq(s.outage.max, 90e3, 1e-6);
+    co_sim_summary_free(&s);
+    co_sim_cluster_free(c);
+    /* migrations always abort: retried twice, then cold-migrated */
+    snprintf(buf, sizeof buf, base, "\"migration_abort_prob\": 1, \"max_retries\": 2");
+    c = load(buf);
+    res = run1(c, 1, NULL);
+    cr_assert_eq(res.aborts, 3);
+    cr_assert_eq(res.migrations, 0);
+    cr_assert_eq(res.cold, 2);
+    co_sim_cluster_free(c);
+    snprintf(buf, sizeof buf, base, "\"migration_abort_prob\": 1, \"on_abort\": \"cold\"");
+    c = load(buf);
+    res = run1(c, 1, NULL);
+    cr_assert_eq(res.aborts, 1);
+    cr_assert_eq(res.cold, 2);
+    co_sim_cluster_free(c);
+}
+
+static void mc(const co_sim_cluster *c, int runs, uint64_t seed, int threads, co_sim_summary *s)
+{
+    co_sim_mc_opts o = {.runs = runs, .seed = seed, .threads = threads};
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_mc(c, &o, s, &d), 0, "%s", d.msg);
+}
+
+Test(run, same_seed_same_result_whatever_the_threads)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *c;
+    cr_assert_eq(co_sim_load_file("traces/example-cluster.json", &c, &d), 0, "%s", d.msg);
+    co_sim_summary a, b, e;
+    mc(c, 40, 7, 1, &a);
+    mc(c, 40, 7, 3, &b);
+    mc(c, 40, 8, 2, &e);
+    cr_assert_eq(memcmp(a.window_ms, b.window_ms, 40 * sizeof(double)), 0);
+    cr_assert_eq(memcmp(a.stun_hist, b.stun_hist, sizeof a.stun_hist), 0);
+    cr_assert_eq(memcmp(a.over_budget_runs, b.over_budget_runs, (size_t)c->nvms * sizeof(int)), 0);
+    cr_assert_eq(a.stun.max, b.stun.max);
+    cr_assert_eq(a.outage.max, b.outage.max);
+    cr_assert_eq(a.mttr_mean_ms, b.mttr_mean_ms);
+    cr_assert_eq(a.host_hours_mean, b.host_hours_mean);
+    cr_assert_eq(a.events, b.events);
+    cr_assert_neq(memcmp(a.window_ms, e.window_ms, 40 * sizeof(double)), 0);
+    /* a single run repeated gives the same run as inside the Monte Carlo */
+    co_sim_run *r = co_sim_run_new(c);
+    co_sim_run_result rr;
+    cr_assert_eq(co_sim_run_once(r, 7, 5, &rr), 0);
+    cr_assert_eq(rr.window_ms, a.window_ms[5]);
+    co_sim_run_free(r);
+    co_sim_summary_free(&a);
+    co_sim_summary_free(&b);
+    co_sim_summary_free(&e);
+    co_sim_cluster_free(c);
+}
+
+Test(run, example_cluster_conservation)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *c;
+    cr_assert_eq(co_sim_load_file("traces/example-cluster.json", &c, &d), 0, "%s", d.msg);
+    co_sim_mc_opts o = {.runs = 10, .seed = 1, .threads = 2, .check = 1};
+    co_sim_summary s;
+    cr_assert_eq(co_sim_mc(c, &o, &s, &d), 0, "%s", d.msg);
+    cr_assert_eq(s.violations, 0);
+    cr_assert_gt(s.migrations_mean, c->nvms / 2);
+    co_sim_summary_free(&s);
+    co_sim_cluster_free(c);
+}
+
+Test(run, absurd_durations_saturate_instead_of_overflowing)
+{
+    size_t cap = 1 << 14, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
+    for (int h = 0; h < 40; h++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"h%d\", \"cores\": 8, \"mem\": \"8GiB\", "
+                              "\"nic_rate\": \"1Gbit\"}", h ? "," : "", h);
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"plan\": {\"steps\": {\"reboot\": \"270000000h\", "
+                          "\"apply\": \"270000000h\"}}}");
+    cr_assert_lt(n, cap);
+    co_sim_cluster *c = load(b);
+    free(b);
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert(res.window_ms > 0 && isfinite(res.window_ms));
+    co_sim_cluster_free(c);
+}
+
+Test(run, host_waits_for_migrations_coming_in_before_its_patch)
+{
+    /* a and x start together; x (empty) finishes after ~14 min and b starts
+     * while a's 18-minute migration into b is still running: b must wait
+     * for it and send the VM on, never patch with a VM arriving. */
+    co_sim_cluster *c = load(
+        "{\"hosts\": ["
+        "{\"name\": \"a\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"x\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"b\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"},"
+        "{\"name\": \"c\", \"cores\": 16, \"mem\": \"256GiB\", \"nic_rate\": \"1Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"a\", \"vcpus\": 2, \"mem\": \"120GiB\"}],"
+        "\"plan\": {\"hosts\": [\"a\", \"x\", \"b\"], \"order\": \"list\", "
+        "\"max_hosts_in_maintenance\": 2, " STEPS "}}");
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r); /* asserts no violation */
+    cr_assert_eq(res.migrations, 2, "the VM must move on from b");
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 1, "patched x is preferred");
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+Test(run, vsphere_counts_migrations_at_both_ends)
+{
+    char *t = big_cluster("\"concurrency\": \"vsphere\"", 0);
+    co_sim_cluster *c = load(t);
+    free(t);
+    cr_assert(c->plan.count_incoming);
+    co_sim_run *r;
+    run1(c, 2, &r);
+    size_t n;
+    const co_sim_span *sp = co_sim_run_spans(r, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (sp[i].kind != 1)
+            continue;
+        int64_t t0 = sp[i].start_us;
+        int per[12] = {0};
+        for (size_t k = 0; k < n; k++)
+            if (sp[k].kind == 1 && sp[k].start_us <= t0 && t0 < sp[k].end_us) {
+                per[sp[k].host]++;
+                per[sp[k].other]++;
+            }
+        for (int h = 0; h < 12; h++)
+            cr_assert_leq(per[h], 8, "host %d has %d migrations in and out", h, per[h]);
+    }
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
