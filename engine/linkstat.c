@@ -1,0 +1,285 @@
+/* engine/linkstat.c: TCP stream statistics (see linkstat.h). */
+#include "engine/linkstat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* More connections than this on one port is not a migration; the rest
+ * are counted in no connection (their packets are skipped). */
+#define MAX_CONNS 4096
+
+struct conn {
+    int family;
+    uint8_t cli[16], srv[16]; /* srv: the side that owns the port */
+    uint16_t cli_port;
+    uint64_t payload[2];      /* by direction: 0 client->server, 1 back */
+};
+
+struct seg {
+    int64_t ts_ns;
+    uint32_t conn;
+    uint32_t seq;
+    uint32_t len;
+    uint32_t ip_bytes;
+    uint16_t mss;
+    uint8_t dir, flags;
+};
+
+struct co_ls {
+    co_ls_opts opts;
+    struct conn *conns;
+    size_t n_conns, cap_conns, last_hit;
+    struct seg *segs;
+    size_t n_segs, cap_segs;
+    uint64_t cut_packets, skipped_conns;
+};
+
+co_ls *co_ls_new(const co_ls_opts *opts)
+{
+    if (opts == NULL || opts->port == 0)
+        return NULL;
+    co_ls *s = calloc(1, sizeof *s);
+    if (s) {
+        s->opts = *opts;
+        if (s->opts.interval_ms <= 0)
+            s->opts.interval_ms = 100;
+    }
+    return s;
+}
+
+void co_ls_free(co_ls *s)
+{
+    if (s == NULL)
+        return;
+    free(s->conns);
+    free(s->segs);
+    free(s);
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 256;
+    void *p = realloc(*arr, nc * elem);
+    if (p == NULL)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static int conn_match(const struct conn *c, int fam, const uint8_t *cli, uint16_t cport,
+                      const uint8_t *srv)
+{
+    return c->family == fam && c->cli_port == cport && memcmp(c->cli, cli, 16) == 0 &&
+           memcmp(c->srv, srv, 16) == 0;
+}
+
+int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
+{
+    if (pk->kind != CO_PKT_TCP) {
+        if (pk->headers_cut && pk->family)
+            s->cut_packets++;
+        return CO_OK;
+    }
+    uint16_t port = s->opts.port;
+    if (pk->dport != port && pk->sport != port)
+        return CO_OK;
+    int dir = pk->dport == port ? 0 : 1;
+    const uint8_t *cli = dir == 0 ? pk->src : pk->dst, *srv = dir == 0 ? pk->dst : pk->src;
+    uint16_t cport = dir == 0 ? pk->sport : pk->dport;
+    size_t ci = s->n_conns;
+    if (s->last_hit < s->n_conns &&
+        conn_match(&s->conns[s->last_hit], pk->family, cli, cport, srv))
+        ci = s->last_hit;
+    else
+        for (size_t i = 0; i < s->n_conns; i++)
+            if (conn_match(&s->conns[i], pk->family, cli, cport, srv)) {
+                ci = i;
+                break;
+            }
+    if (ci == s->n_conns) {
+        if (s->n_conns >= MAX_CONNS) {
+            s->skipped_conns++;
+            return CO_OK;
+        }
+        if (grow((void **)&s->conns, &s->cap_conns, s->n_conns, sizeof *s->conns))
+            return co_diag_set(d, CO_ENOMEM, "out of memory");
+        struct conn *c = &s->conns[s->n_conns++];
+        memset(c, 0, sizeof *c);
+        c->family = pk->family;
+        memcpy(c->cli, cli, 16);
+        memcpy(c->srv, srv, 16);
+        c->cli_port = cport;
+    }
+    s->last_hit = ci;
+    s->conns[ci].payload[dir] += pk->payload_bytes;
+    if (grow((void **)&s->segs, &s->cap_segs, s->n_segs, sizeof *s->segs))
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    s->segs[s->n_segs++] = (struct seg){ts_ns, (uint32_t)ci, pk->tcp_seq, pk->payload_bytes,
+                                        pk->ip_bytes, pk->tcp_mss, (uint8_t)dir, pk->tcp_flags};
+    return CO_OK;
+}
+
+int co_ls_feed(co_ls *s, int64_t ts_ns, int dlt, const uint8_t *p, size_t caplen,
+               size_t wirelen, co_diag *d)
+{
+    co_pkt pk;
+    int rc = co_pkt_decode(dlt, p, caplen, wirelen, &pk, d);
+    if (rc != CO_OK)
+        return rc;
+    return co_ls_feed_pkt(s, ts_ns, &pk, d);
+}
+
+static int cmp_seg(const void *xp, const void *yp)
+{
+    const struct seg *x = xp, *y = yp;
+    return (x->ts_ns > y->ts_ns) - (x->ts_ns < y->ts_ns);
+}
+
+/* Per connection, data direction: how far its sequence space has got. */
+struct track {
+    int data_dir;
+    int started;
+    uint32_t next; /* one past the highest sequence number seen */
+};
+
+int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
+{
+    memset(r, 0, sizeof *r);
+    r->port = s->opts.port;
+    r->interval_ms = s->opts.interval_ms;
+    r->cut_packets = s->cut_packets;
+    r->packets = s->n_segs;
+    if (s->n_segs == 0)
+        return co_diag_set(d, CO_EDATA, "no TCP packets to or from port %u", s->opts.port);
+    /* Stable enough: ties keep capture order because qsort sees distinct
+     * timestamps almost always; equal ones come from one burst anyway. */
+    qsort(s->segs, s->n_segs, sizeof *s->segs, cmp_seg);
+    struct track *tr = calloc(s->n_conns, sizeof *tr);
+    if (tr == NULL)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    int first_data_conn = -1;
+    for (size_t i = 0; i < s->n_conns; i++) {
+        struct conn *c = &s->conns[i];
+        tr[i].data_dir = c->payload[1] > c->payload[0];
+        if (c->payload[tr[i].data_dir] > 0) {
+            r->connections++;
+            if (first_data_conn < 0)
+                first_data_conn = (int)i;
+        }
+        r->reverse_payload_bytes += c->payload[!tr[i].data_dir];
+    }
+    if (first_data_conn < 0) {
+        free(tr);
+        return co_diag_set(d, CO_EDATA,
+                           "%zu TCP packets on port %u but none carries data", s->n_segs,
+                           s->opts.port);
+    }
+    struct conn *fc = &s->conns[first_data_conn];
+    r->family = fc->family;
+    const uint8_t *from = tr[first_data_conn].data_dir == 0 ? fc->cli : fc->srv;
+    const uint8_t *to = tr[first_data_conn].data_dir == 0 ? fc->srv : fc->cli;
+    co_pkt_addr_str(fc->family, from, r->src, sizeof r->src);
+    co_pkt_addr_str(fc->family, to, r->dst, sizeof r->dst);
+
+    r->first_ns = s->segs[0].ts_ns;
+    r->last_ns = s->segs[s->n_segs - 1].ts_ns;
+    r->duration_ms = (double)(r->last_ns - r->first_ns) / 1e6;
+    double iv_ns = s->opts.interval_ms * 1e6;
+    double nb = (double)(r->last_ns - r->first_ns) / iv_ns + 1;
+    if (nb > 10e6) {
+        free(tr);
+        return co_diag_set(d, CO_EUSAGE,
+                           "--interval %.3gms over %.0f ms of capture gives more than 10 "
+                           "million intervals",
+                           s->opts.interval_ms, r->duration_ms);
+    }
+    r->n_bins = (size_t)nb;
+    r->bins = calloc(r->n_bins, sizeof *r->bins);
+    if (r->bins == NULL) {
+        free(tr);
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
+    for (size_t b = 0; b < r->n_bins; b++)
+        r->bins[b].start_ms = (double)b * s->opts.interval_ms;
+
+    uint32_t mss = 0;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        struct seg *g = &s->segs[i];
+        struct track *t = &tr[g->conn];
+        if ((g->flags & CO_TCP_SYN) && g->mss && (mss == 0 || g->mss < mss))
+            mss = g->mss; /* the path MSS is the smaller of both SYNs' */
+        if (g->dir != t->data_dir)
+            continue;
+        if (g->flags & CO_TCP_SYN) {
+            t->started = 1;
+            t->next = g->seq + 1;
+        }
+        if (g->len == 0)
+            continue;
+        size_t b = (size_t)((double)(g->ts_ns - r->first_ns) / iv_ns);
+        if (b >= r->n_bins)
+            b = r->n_bins - 1;
+        co_ls_bin *bin = &r->bins[b];
+        uint32_t end = g->seq + g->len;
+        uint64_t fresh = g->len, again = 0;
+        if (t->started) {
+            if ((int32_t)(end - t->next) <= 0) { /* all of it seen before */
+                fresh = 0;
+                again = g->len;
+            } else if ((int32_t)(g->seq - t->next) < 0) { /* overlaps the top */
+                again = t->next - g->seq;
+                fresh = end - t->next;
+            }
+        }
+        if (!t->started || (int32_t)(end - t->next) > 0)
+            t->next = end;
+        t->started = 1;
+        r->data_segments++;
+        r->payload_bytes += g->len;
+        r->new_bytes += fresh;
+        r->retrans_bytes += again;
+        if (again)
+            r->retrans_segments++;
+        bin->segments++;
+        bin->new_bytes += fresh;
+        bin->retrans_bytes += again;
+        if (r->min_segment_bytes == 0 || g->len < r->min_segment_bytes)
+            r->min_segment_bytes = g->len;
+        if (g->len > r->max_segment_bytes) {
+            r->max_segment_bytes = g->len;
+            r->full_size_segments = 0;
+        }
+        if (g->len == r->max_segment_bytes)
+            r->full_size_segments++;
+        if (g->ip_bytes > r->max_ip_packet_bytes)
+            r->max_ip_packet_bytes = g->ip_bytes;
+    }
+    free(tr);
+    r->syn_mss_bytes = mss;
+    r->mean_segment_bytes = r->data_segments ? (double)r->payload_bytes / r->data_segments : 0;
+    if (mss) {
+        r->mtu_estimate_bytes = mss + (r->family == 6 ? 60 : 40);
+        r->offload_suspected = r->max_segment_bytes > mss;
+    } else {
+        r->mtu_estimate_bytes = r->max_ip_packet_bytes;
+    }
+    r->mean_bytes_per_s = r->duration_ms > 0 ? (double)r->new_bytes / (r->duration_ms / 1e3) : 0;
+    for (size_t b = 0; b < r->n_bins; b++) {
+        r->bins[b].bytes_per_s = (double)r->bins[b].new_bytes / (s->opts.interval_ms / 1e3);
+        if (r->bins[b].bytes_per_s > r->peak_bytes_per_s)
+            r->peak_bytes_per_s = r->bins[b].bytes_per_s;
+    }
+    return CO_OK;
+}
+
+void co_ls_result_free(co_ls_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->bins);
+    r->bins = NULL;
+    r->n_bins = 0;
+}
