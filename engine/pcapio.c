@@ -92,6 +92,10 @@ int co_pcap_read_file(const char *path, const char *filter, co_pcap_sink sink, v
         fclose(f);
         return co_diag_set(d, CO_ENOINPUT, "--pcap: '%s' is a directory", path);
     }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        fclose(f);
+        return co_diag_set(d, CO_EDATA, "%s: the file is empty, not a capture", path);
+    }
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (p == NULL) {
