@@ -229,7 +229,7 @@ int co_cmd_downtime(int argc, char **argv)
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        co_pcap_live_opts lo = {iface, filter, duration_ms, 0, write_path, &stop_flag, NULL};
+        co_pcap_live_opts lo = {iface, filter, duration_ms, 0, write_path, &stop_flag, NULL, 0};
         rc = co_pcap_read_live(&lo, sink, &fc, &st, &d);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);

@@ -187,6 +187,12 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
         pcap_close(p);
         return code;
     }
+    if (o->dlt && pcap_set_datalink(p, o->dlt) != 0) {
+        co_diag_set(d, CO_EUNAVAIL, "--iface %s: link type %d: %s", o->iface, o->dlt,
+                    pcap_geterr(p));
+        pcap_close(p);
+        return CO_EUNAVAIL;
+    }
     struct live_ctx lc = {sink, ctx, d, p, NULL, pcap_datalink(p),
                           pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO, CO_OK, 0};
     if (stats)

@@ -57,6 +57,8 @@ typedef struct co_pcap_live_opts {
     /* Called once the capture is active and filtered, so a caller can start
      * the traffic it wants measured; may be NULL. */
     void (*on_ready)(void *ctx);
+    int dlt;                /* link type to ask for (e.g. DLT_LINUX_SLL2 on
+                               "any"); 0 = the interface's default */
 } co_pcap_live_opts;
 
 /* Capture live for o->duration_ms (never longer, even with no traffic).

@@ -172,7 +172,7 @@ static pid_t start_capture(const char *filter, const char *path)
         signal(SIGUSR1, on_usr1);
         if (co_t_enter_ns(ns) != 0)
             _exit(2);
-        co_pcap_live_opts o = {"lo", filter, 30000, 128, path, &cap_stop, ready};
+        co_pcap_live_opts o = {"lo", filter, 30000, 128, path, &cap_stop, ready, 0};
         co_diag d;
         co_diag_init(&d);
         co_pcap_stats st;
