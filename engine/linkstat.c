@@ -6,7 +6,7 @@
 
 /* More connections than this on one port is not a migration; the rest
  * are counted in no connection (their packets are skipped). */
-#define MAX_CONNS 4096
+#define MAX_CONNS 65536
 
 struct conn {
     int family;
@@ -29,6 +29,8 @@ struct co_ls {
     co_ls_opts opts;
     struct conn *conns;
     size_t n_conns, cap_conns, last_hit;
+    uint32_t *slots; /* open-addressing hash of conns: index + 1, 0 empty */
+    size_t n_slots;
     struct seg *segs;
     size_t n_segs, cap_segs;
     uint64_t cut_packets, skipped_conns;
@@ -52,6 +54,7 @@ void co_ls_free(co_ls *s)
     if (s == NULL)
         return;
     free(s->conns);
+    free(s->slots);
     free(s->segs);
     free(s);
 }
@@ -76,6 +79,40 @@ static int conn_match(const struct conn *c, int fam, const uint8_t *cli, uint16_
            memcmp(c->srv, srv, 16) == 0;
 }
 
+static uint64_t conn_hash(int fam, const uint8_t *cli, uint16_t cport, const uint8_t *srv)
+{
+    /* FNV-1a over the connection's key. */
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)fam;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ cli[i]) * 1099511628211ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ srv[i]) * 1099511628211ull;
+    h = (h ^ (cport >> 8)) * 1099511628211ull;
+    return (h ^ (cport & 0xff)) * 1099511628211ull;
+}
+
+/* Rebuild the hash at twice the size when it would pass half full. */
+static int rehash(co_ls *s)
+{
+    if (2 * (s->n_conns + 1) <= s->n_slots)
+        return 0;
+    size_t ns = s->n_slots ? s->n_slots * 2 : 64;
+    uint32_t *sl = calloc(ns, sizeof *sl);
+    if (sl == NULL)
+        return -1;
+    for (size_t i = 0; i < s->n_conns; i++) {
+        const struct conn *c = &s->conns[i];
+        size_t j = conn_hash(c->family, c->cli, c->cli_port, c->srv) & (ns - 1);
+        while (sl[j])
+            j = (j + 1) & (ns - 1);
+        sl[j] = (uint32_t)i + 1;
+    }
+    free(s->slots);
+    s->slots = sl;
+    s->n_slots = ns;
+    return 0;
+}
+
 int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
 {
     if (pk->kind != CO_PKT_TCP) {
@@ -91,27 +128,35 @@ int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
     uint16_t cport = dir == 0 ? pk->sport : pk->dport;
     size_t ci = s->n_conns;
     if (s->last_hit < s->n_conns &&
-        conn_match(&s->conns[s->last_hit], pk->family, cli, cport, srv))
+        conn_match(&s->conns[s->last_hit], pk->family, cli, cport, srv)) {
         ci = s->last_hit;
-    else
-        for (size_t i = 0; i < s->n_conns; i++)
-            if (conn_match(&s->conns[i], pk->family, cli, cport, srv)) {
-                ci = i;
-                break;
-            }
-    if (ci == s->n_conns) {
-        if (s->n_conns >= MAX_CONNS) {
-            s->skipped_conns++;
-            return CO_OK;
-        }
-        if (grow((void **)&s->conns, &s->cap_conns, s->n_conns, sizeof *s->conns))
+    } else {
+        if (rehash(s))
             return co_diag_set(d, CO_ENOMEM, "out of memory");
-        struct conn *c = &s->conns[s->n_conns++];
-        memset(c, 0, sizeof *c);
-        c->family = pk->family;
-        memcpy(c->cli, cli, 16);
-        memcpy(c->srv, srv, 16);
-        c->cli_port = cport;
+        size_t j = conn_hash(pk->family, cli, cport, srv) & (s->n_slots - 1);
+        while (s->slots[j]) {
+            if (conn_match(&s->conns[s->slots[j] - 1], pk->family, cli, cport, srv))
+                break;
+            j = (j + 1) & (s->n_slots - 1);
+        }
+        if (s->slots[j]) {
+            ci = s->slots[j] - 1;
+        } else {
+            if (s->n_conns >= MAX_CONNS) {
+                s->skipped_conns++;
+                return CO_OK;
+            }
+            if (grow((void **)&s->conns, &s->cap_conns, s->n_conns, sizeof *s->conns))
+                return co_diag_set(d, CO_ENOMEM, "out of memory");
+            struct conn *c = &s->conns[s->n_conns];
+            memset(c, 0, sizeof *c);
+            c->family = pk->family;
+            memcpy(c->cli, cli, 16);
+            memcpy(c->srv, srv, 16);
+            c->cli_port = cport;
+            ci = s->n_conns++;
+            s->slots[j] = (uint32_t)ci + 1;
+        }
     }
     s->last_hit = ci;
     s->conns[ci].payload[dir] += pk->payload_bytes;
@@ -189,10 +234,10 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
     r->duration_ms = (double)(r->last_ns - r->first_ns) / 1e6;
     double iv_ns = s->opts.interval_ms * 1e6;
     double nb = (double)(r->last_ns - r->first_ns) / iv_ns + 1;
-    if (nb > 10e6) {
+    if (nb > 1e6) { /* 40 MB of bins; beyond that ask for a wider interval */
         free(tr);
         return co_diag_set(d, CO_EUSAGE,
-                           "--interval %.3gms over %.0f ms of capture gives more than 10 "
+                           "--interval %.3gms over %.0f ms of capture gives more than 1 "
                            "million intervals",
                            s->opts.interval_ms, r->duration_ms);
     }

@@ -2,15 +2,23 @@
 #include "engine/pcapmeter.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One ICMP echo message. For both directions a/b are (requester, responder)
- * so a request and its reply share the key (a, b, id, seq). */
+/* An echo flow: (requester a, responder b, id). Requests and replies of one
+ * ping share it; echo records refer to it by index so sorting compares
+ * integers, not 34-byte keys. */
+struct flow {
+    uint8_t a[16], b[16];
+    uint16_t id;
+};
+
+/* One ICMP echo message. */
 struct echo {
     int64_t ts_ns;
-    uint8_t a[16], b[16];
-    uint16_t id, seq;
+    uint32_t flow;
+    uint16_t seq;
     uint8_t is_reply, answered;
 };
 
@@ -22,6 +30,10 @@ struct co_dtm {
     size_t n_ts, cap_ts;
     struct echo *echo;    /* echo requests and replies (ping mode) */
     size_t n_echo, cap_echo;
+    struct flow *flows;   /* distinct echo flows */
+    size_t n_flows, cap_flows;
+    uint32_t *slots;      /* open-addressing hash of flows: index + 1, 0 empty */
+    size_t n_slots;
     uint64_t requests, replies;
 };
 
@@ -39,6 +51,8 @@ void co_dtm_free(co_dtm *m)
         return;
     free(m->ts);
     free(m->echo);
+    free(m->flows);
+    free(m->slots);
     free(m);
 }
 
@@ -53,6 +67,52 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     *arr = p;
     *cap = nc;
     return 0;
+}
+
+static uint64_t flow_hash(const struct flow *f)
+{
+    /* FNV-1a over the key bytes. */
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *p = (const uint8_t *)f;
+    for (size_t i = 0; i < offsetof(struct flow, id) + sizeof f->id; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int flow_eq(const struct flow *x, const struct flow *y)
+{
+    return x->id == y->id && memcmp(x->a, y->a, 16) == 0 && memcmp(x->b, y->b, 16) == 0;
+}
+
+/* Index of flow f, added if new; -1 on allocation failure. */
+static long flow_index(co_dtm *m, const struct flow *f)
+{
+    if (2 * (m->n_flows + 1) > m->n_slots) { /* keep the table at most half full */
+        size_t ns = m->n_slots ? m->n_slots * 2 : 64;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (sl == NULL)
+            return -1;
+        for (size_t i = 0; i < m->n_flows; i++) {
+            size_t j = flow_hash(&m->flows[i]) & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = (uint32_t)i + 1;
+        }
+        free(m->slots);
+        m->slots = sl;
+        m->n_slots = ns;
+    }
+    size_t j = flow_hash(f) & (m->n_slots - 1);
+    while (m->slots[j]) {
+        if (flow_eq(&m->flows[m->slots[j] - 1], f))
+            return (long)m->slots[j] - 1;
+        j = (j + 1) & (m->n_slots - 1);
+    }
+    if (grow((void **)&m->flows, &m->cap_flows, m->n_flows, sizeof *m->flows))
+        return -1;
+    m->flows[m->n_flows] = *f;
+    m->slots[j] = (uint32_t)++m->n_flows;
+    return (long)m->n_flows - 1;
 }
 
 int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d)
@@ -80,13 +140,21 @@ int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d)
     if (grow((void **)&m->echo, &m->cap_echo, m->n_echo, sizeof *m->echo))
         return co_diag_set(d, CO_ENOMEM, "out of memory after %llu packets",
                            (unsigned long long)m->packets);
+    int is_reply = pk->kind == CO_PKT_ECHO_REPLY;
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    memcpy(f.a, is_reply ? pk->dst : pk->src, 16);
+    memcpy(f.b, is_reply ? pk->src : pk->dst, 16);
+    f.id = pk->echo_id;
+    long fi = flow_index(m, &f);
+    if (fi < 0)
+        return co_diag_set(d, CO_ENOMEM, "out of memory after %llu packets",
+                           (unsigned long long)m->packets);
     struct echo *e = &m->echo[m->n_echo++];
     memset(e, 0, sizeof *e);
     e->ts_ns = ts_ns;
-    e->is_reply = pk->kind == CO_PKT_ECHO_REPLY;
-    memcpy(e->a, e->is_reply ? pk->dst : pk->src, 16);
-    memcpy(e->b, e->is_reply ? pk->src : pk->dst, 16);
-    e->id = pk->echo_id;
+    e->is_reply = (uint8_t)is_reply;
+    e->flow = (uint32_t)fi;
     e->seq = pk->echo_seq;
     if (e->is_reply)
         m->replies++;
@@ -113,12 +181,7 @@ static int cmp_i64(const void *x, const void *y)
 
 static int cmp_flow(const struct echo *x, const struct echo *y)
 {
-    int c = memcmp(x->a, y->a, 16);
-    if (c == 0)
-        c = memcmp(x->b, y->b, 16);
-    if (c == 0)
-        c = (x->id > y->id) - (x->id < y->id);
-    return c;
+    return (x->flow > y->flow) - (x->flow < y->flow);
 }
 
 /* Order for matching: same (flow, seq) together, by time, request first. */
@@ -314,7 +377,8 @@ int co_dtm_finish(co_dtm *m, co_dtm_result *r, co_diag *d)
         free(ol.v);
         return rc;
     }
-    qsort(ol.v, ol.n, sizeof *ol.v, cmp_outage);
+    if (ol.n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(ol.v, ol.n, sizeof *ol.v, cmp_outage);
     r->outages = ol.v;
     r->n_outages = ol.n;
     for (size_t i = 0; i < ol.n; i++)

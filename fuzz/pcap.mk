@@ -5,7 +5,8 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build-fuzz
 FUZZ_TIME    ?= 60
 FUZZ_PCAP_SRC := engine/pcapdecode.c engine/pcapio.c engine/pcapmeter.c engine/linkstat.c util/diag.c
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -I. \
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -I. \
                 $(shell pkg-config --cflags libpcap)
 
 .PHONY: fuzz-pcap fuzz-pcap-run
