@@ -231,7 +231,8 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
     double end = mono_ms() + o->duration_ms;
     for (;;) {
         double left = end - mono_ms();
-        if (left <= 0 || (o->stop && *o->stop))
+        /* Atomic load: the flag may be set by a signal handler or another thread. */
+        if (left <= 0 || (o->stop && __atomic_load_n(o->stop, __ATOMIC_ACQUIRE)))
             break;
         struct pollfd pfd = {fd, POLLIN, 0};
         /* Short polls keep the deadline and the stop flag responsive. */
@@ -250,10 +251,15 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
             break;
         }
     }
-    /* Drain what the kernel already holds so the last packets count. */
-    if (rc == CO_OK) {
-        pcap_dispatch(p, -1, live_cb, (u_char *)&lc);
+    /* Drain what the kernel already holds (a loaded machine may leave the
+     * reader behind by many ring blocks) so the last packets count; bounded
+     * so that a flood cannot keep us here. */
+    double drain_end = mono_ms() + 2000;
+    while (rc == CO_OK && mono_ms() < drain_end) {
+        int n = pcap_dispatch(p, -1, live_cb, (u_char *)&lc);
         rc = lc.rc;
+        if (n <= 0)
+            break;
     }
     struct pcap_stat ps;
     if (stats && pcap_stats(p, &ps) == 0)

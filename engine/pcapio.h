@@ -53,7 +53,9 @@ typedef struct co_pcap_live_opts {
     double duration_ms;     /* > 0: capture this long, then return */
     int snaplen;            /* bytes kept per packet; 0 = 262144 */
     const char *save_path;  /* also write the packets here (pcap), or NULL */
-    volatile sig_atomic_t *stop; /* set to non-zero to end early, or NULL */
+    volatile sig_atomic_t *stop; /* set to non-zero to end early (from a signal
+                                    handler, or another thread with
+                                    __atomic_store_n), or NULL */
     /* Called once the capture is active and filtered, so a caller can start
      * the traffic it wants measured; may be NULL. */
     void (*on_ready)(void *ctx);

@@ -9,6 +9,7 @@
 
 #include "engine/linkstat.h"
 #include "engine/pcapdecode.h"
+#include "engine/pcaplive.h"
 #include "engine/pcapmeter.h"
 
 /* IPv4 header (20 bytes) + ICMP echo (8) + 4 bytes payload. */
@@ -340,4 +341,24 @@ Test(linkstat_logic, retransmissions_wrap_and_bins)
     cr_assert_float_eq(r.bins[0].bytes_per_s, 9 * 1448 / 0.010, 1e-6);
     co_ls_result_free(&r);
     co_ls_free(s);
+}
+
+Test(pcaplive, parse_measure_spec)
+{
+    char i[16], f[64];
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_dtm_parse_measure("pcap:eth0,icmp or (udp and port 5,6)", i, sizeof i, f,
+                                      sizeof f, &d),
+                 CO_OK);
+    cr_assert_str_eq(i, "eth0");
+    cr_assert_str_eq(f, "icmp or (udp and port 5,6)");
+    const char *bad[] = {"eth0,icmp", "pcap:eth0", "pcap:,icmp", "pcap:eth0,",
+                         "pcap:averyveryverylonginterfacename,icmp"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        co_diag_init(&d);
+        cr_assert_eq(co_dtm_parse_measure(bad[k], i, sizeof i, f, sizeof f, &d), CO_EUSAGE,
+                     "%s", bad[k]);
+        cr_assert(strstr(d.msg, "--measure"), "%s", d.msg);
+    }
 }

@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include "engine/pcapio.h"
+#include "engine/pcaplive.h"
 #include "engine/pcapmeter.h"
 
 static co_nsp nsp;
@@ -65,7 +66,8 @@ static void drive(int udp_port, const char *down_ns, const char *down_if, double
      * .. up returned", plus ARP resolution after the link comes back. */
     *lo = t2 - t1 - 3;
     *hi = t3 - t0 + 8;
-    cr_assert_eq(co_t_wait(kids[1], 5000), 0, "sender failed");
+    int src = co_t_wait(kids[1], 5000);
+    cr_assert_eq(src, 0, "sender exited %d", src);
     kids[1] = 0;
 }
 
@@ -105,13 +107,14 @@ static void scenario(const char *cap_ns, const char *cap_if, const char *filter,
                 longest, lo, hi, json_array_size(outs));
     cr_assert(longest >= lo && longest <= hi, "longest outage %.3f ms not in [%.1f, %.1f]",
               longest, lo, hi);
-    cr_assert_geq(json_array_size(outs), 1);
+    cr_assert_geq(json_array_size(outs), 1, "no outage found");
     json_t *o0 = json_array_get(outs, 0);
     cr_assert(json_is_string(json_object_get(o0, "start")));
     cr_assert(json_is_string(json_object_get(o0, "end")));
     cr_assert(json_is_number(json_object_get(o0, "duration_ms")));
-    cr_assert_eq(json_integer_value(json_object_get(j, "kernel_drops")), 0);
-    cr_assert_gt(json_integer_value(json_object_get(j, "packets")), 700);
+    cr_assert_eq(json_integer_value(json_object_get(j, "kernel_drops")), 0, "kernel drops");
+    cr_assert_gt(json_integer_value(json_object_get(j, "packets")), 700, "%lld packets",
+                 (long long)json_integer_value(json_object_get(j, "packets")));
 
     /* The saved capture, read back, gives the same answer. */
     co_dtm *m = co_dtm_new(NULL);
@@ -121,9 +124,12 @@ static void scenario(const char *cap_ns, const char *cap_if, const char *filter,
     cr_assert_eq(co_pcap_read_file(cap, filter, sink, m, &st, &d), CO_OK, "%s", d.msg);
     co_dtm_result r;
     cr_assert_eq(co_dtm_finish(m, &r, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(r.n_outages, json_array_size(outs));
-    cr_assert_float_eq(r.longest_outage_ms, longest, 1e-3);
-    cr_assert_eq((json_int_t)r.packets, json_integer_value(json_object_get(j, "packets")));
+    cr_assert_eq(r.n_outages, json_array_size(outs), "re-read: %zu outages, live %zu",
+                 r.n_outages, json_array_size(outs));
+    cr_assert_float_eq(r.longest_outage_ms, longest, 1e-3, "re-read: longest %.3f, live %.3f",
+                       r.longest_outage_ms, longest);
+    cr_assert_eq((json_int_t)r.packets, json_integer_value(json_object_get(j, "packets")),
+                 "re-read: %llu packets", (unsigned long long)r.packets);
     co_dtm_result_free(&r);
     co_dtm_free(m);
     json_decref(j);
@@ -205,4 +211,43 @@ Test(pcapmeter, ping_drop_sll2_on_any)
     cr_assert_gt(r.echo_replies, 700);
     co_dtm_result_free(&r);
     co_dtm_free(m);
+}
+
+/* The background measurement `cutover migrate --measure pcap:IF,FILTER`
+ * uses: start, let something else happen, stop and analyse. */
+Test(pcapmeter, live_measurement_in_background)
+{
+    cr_assert_eq(co_t_enter_ns(nsp.a), 0); /* this test process only */
+    char iface[32], filter[64];
+    co_diag d;
+    co_diag_init(&d);
+    char spec[96];
+    snprintf(spec, sizeof spec, "pcap:%s,icmp and host 169.254.88.2", nsp.va);
+    cr_assert_eq(co_dtm_parse_measure(spec, iface, sizeof iface, filter, sizeof filter, &d),
+                 CO_OK, "%s", d.msg);
+    co_dtm_live_opts o = {iface, filter, {CO_DTM_AUTO, 0}, 10000, NULL};
+    co_dtm_live *l;
+    cr_assert_eq(co_dtm_live_start(&o, &l, &d), CO_OK, "%s", d.msg);
+    double lo, hi;
+    drive(0, nsp.b, nsp.vb, &lo, &hi);
+    co_dtm_result r;
+    unsigned long long drops = 1;
+    cr_assert_eq(co_dtm_live_stop(l, &r, &drops, &d), CO_OK, "%s", d.msg);
+    cr_log_info("background: longest outage %.3f ms, expected %.1f..%.1f", r.longest_outage_ms,
+                lo, hi);
+    cr_assert_eq(drops, 0);
+    cr_assert_eq(r.n_outages, 1);
+    cr_assert(r.longest_outage_ms >= lo && r.longest_outage_ms <= hi,
+              "longest outage %.3f ms not in [%.1f, %.1f]", r.longest_outage_ms, lo, hi);
+    co_dtm_result_free(&r);
+
+    /* Errors come back from start, and nothing keeps running. */
+    co_dtm_live_opts bad = {"co-no-such0", "icmp", {CO_DTM_AUTO, 0}, 1000, NULL};
+    co_diag_init(&d);
+    cr_assert_eq(co_dtm_live_start(&bad, &l, &d), CO_ENOINPUT);
+    cr_assert(strstr(d.msg, "co-no-such0"), "%s", d.msg);
+    co_dtm_live_opts badf = {nsp.va, "icmp and and", {CO_DTM_AUTO, 0}, 1000, NULL};
+    co_diag_init(&d);
+    cr_assert_eq(co_dtm_live_start(&badf, &l, &d), CO_EUSAGE);
+    cr_assert(strstr(d.msg, "--filter"), "%s", d.msg);
 }
