@@ -182,8 +182,9 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
         int code = r == PCAP_ERROR_NO_SUCH_DEVICE  ? CO_ENOINPUT
                    : r == PCAP_ERROR_PERM_DENIED ? CO_ENOPERM
                                                  : CO_EUNAVAIL;
-        co_diag_set(d, code, "--iface %s: %s", o->iface,
-                    r == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface" : pcap_geterr(p));
+        co_diag_set(d, code, "--iface %s: %s%s", o->iface,
+                    r == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface" : pcap_geterr(p),
+                    r == PCAP_ERROR_PERM_DENIED ? " (capturing needs CAP_NET_RAW)" : "");
         pcap_close(p);
         return code;
     }

@@ -181,10 +181,31 @@ Test(pcapcli, downtime_bad_files)
     expect_fail(run("downtime --pcap %s --filter udp", f), 65, "no packets", "udp");
 }
 
-Test(pcapcli, downtime_live_bad_interface)
+Test(pcapcli, downtime_live_bad_interface_permission_and_write)
 {
     expect_fail(run("downtime --iface co-no-such0 --filter icmp --duration 100ms"), 66,
                 "co-no-such0", NULL);
+    expect_fail(run("downtime --iface lo --filter 'icmp and' --duration 100ms"), 64, "--filter",
+                NULL);
+    expect_fail(run("downtime --iface lo --filter icmp --duration 100ms --write %s/no/dir/x.pcap",
+                    dir),
+                73, "--write", NULL);
+    /* Without CAP_NET_RAW (dropped from the bounding set, so even root lacks it). */
+    if (access("/usr/bin/setpriv", X_OK) == 0) {
+        const char *bin = getenv("CUTOVER_BIN") ? getenv("CUTOVER_BIN") : "build/cutover";
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/setpriv --bounding-set -net_raw %s downtime --iface lo --filter icmp "
+                 "--duration 100ms 2>&1",
+                 bin);
+        FILE *p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        char line[512] = "";
+        (void)!fgets(line, sizeof line, p);
+        int st = pclose(p);
+        cr_assert_eq(WEXITSTATUS(st), 77, "exit %d: %s", WEXITSTATUS(st), line);
+        cr_assert(strstr(line, "CAP_NET_RAW"), "%s", line);
+    }
 }
 
 Test(pcapcli, linkstat_bad_flags_and_files)
