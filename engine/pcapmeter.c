@@ -342,9 +342,12 @@ static int finish_gap(co_dtm *m, co_dtm_result *r, struct outlist *ol, co_diag *
         int64_t dt = m->ts[i] - m->ts[i - 1];
         if ((double)dt <= thr_ns || dt <= 0)
             continue;
-        /* Start at the arrival the flow's rhythm promised. */
-        int64_t start = m->ts[i - 1] + (int64_t)med;
-        uint64_t lost = med > 0 ? (uint64_t)llround((double)dt / med) - 1 : 0;
+        /* Start at the arrival the flow's rhythm promised (or at the
+         * threshold, when --gap is set below the median interval). */
+        double expect_ns = med < thr_ns ? med : thr_ns;
+        int64_t start = m->ts[i - 1] + (int64_t)expect_ns;
+        long long periods = med > 0 ? llround((double)dt / med) : 0;
+        uint64_t lost = periods > 1 ? (uint64_t)(periods - 1) : 0;
         if (add_outage(ol, start, m->ts[i], lost, 0))
             return co_diag_set(d, CO_ENOMEM, "out of memory");
     }

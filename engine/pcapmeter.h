@@ -10,7 +10,8 @@
  *   gap   any other flow (e.g. a UDP heartbeat every 1 ms): a silence longer
  *         than the threshold (--gap, default 5 x the median inter-arrival)
  *         is an outage from the expected next arrival (previous packet +
- *         median interval) to the packet that ended the silence.
+ *         median interval, or + threshold if that is smaller) to the packet
+ *         that ended the silence.
  * Mode auto picks ping when the capture holds echo requests, else gap.
  * Pure: no I/O; the caller (engine/pcapio.h, tests, fuzz) feeds bytes. */
 #ifndef CUTOVER_ENGINE_PCAPMETER_H
@@ -69,8 +70,9 @@ int co_dtm_feed(co_dtm *m, int64_t ts_ns, int dlt, const uint8_t *p, size_t capl
 int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d);
 
 /* Analyse what was fed and fill *r (zeroed first; free with
- * co_dtm_result_free). Returns CO_OK, CO_EDATA when there were no packets
- * (or, in ping mode, no echo requests) to measure, or CO_ENOMEM. */
+ * co_dtm_result_free). Call once: it reorders the stored packets. Returns
+ * CO_OK, CO_EDATA when there were no packets (or, in ping mode, no echo
+ * requests) to measure, or CO_ENOMEM. */
 int co_dtm_finish(co_dtm *m, co_dtm_result *r, co_diag *d);
 void co_dtm_result_free(co_dtm_result *r);
 

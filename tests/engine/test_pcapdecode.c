@@ -362,3 +362,30 @@ Test(pcaplive, parse_measure_spec)
         cr_assert(strstr(d.msg, "--measure"), "%s", d.msg);
     }
 }
+
+Test(pcapmeter_logic, gap_below_the_median)
+{
+    /* --gap 0.5ms on a 1 ms flow with one 3 ms silence: every interval is
+     * above the threshold; outages start at previous + 0.5 ms, never end
+     * before they start, and lost counts stay sane. */
+    co_dtm_opts o = {CO_DTM_GAP, 0.5};
+    co_dtm *m = co_dtm_new(&o);
+    uint8_t ip[64];
+    size_t n = ipv4_echo(ip, 1, 1, 1);
+    double t = 0;
+    for (int i = 0; i < 20; i++) {
+        t += i == 10 ? 3 : 1;
+        co_dtm_feed(m, (int64_t)(t * 1e6), DLT_RAW, ip, n, n, NULL);
+    }
+    co_dtm_result r;
+    cr_assert_eq(co_dtm_finish(m, &r, NULL), CO_OK);
+    cr_assert_eq(r.n_outages, 19);
+    for (size_t i = 0; i < r.n_outages; i++) {
+        cr_assert_geq(r.outages[i].end_ns, r.outages[i].start_ns);
+        cr_assert_leq(r.outages[i].lost_packets, 2);
+    }
+    cr_assert_float_eq(r.longest_outage_ms, 2.5, 1e-6);
+    cr_assert_eq(r.outages[r.longest_index].lost_packets, 2);
+    co_dtm_result_free(&r);
+    co_dtm_free(m);
+}
