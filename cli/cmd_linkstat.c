@@ -64,6 +64,7 @@ static json_t *to_json(const co_ls_result *r, const char *path)
     I("new_bytes", r->new_bytes);
     I("retrans_segments", r->retrans_segments);
     I("retrans_bytes", r->retrans_bytes);
+    I("uncaptured_bytes", r->uncaptured_bytes);
     I("reverse_payload_bytes", r->reverse_payload_bytes);
     I("min_segment_bytes", r->min_segment_bytes);
     I("max_segment_bytes", r->max_segment_bytes);
@@ -110,6 +111,9 @@ static int print_text(FILE *out, const co_ls_result *r, const char *path)
             (unsigned long long)r->retrans_segments, (unsigned long long)r->retrans_bytes,
             r->payload_bytes ? 100.0 * (double)r->retrans_bytes / (double)r->payload_bytes
                              : 0.0);
+    if (r->uncaptured_bytes)
+        fprintf(out, "warning: %llu bytes of the sequence space were never captured\n",
+                (unsigned long long)r->uncaptured_bytes);
     fprintf(out, "throughput: mean %s, peak %s per %.0f ms interval\n",
             co_fmt_rate(r->mean_bytes_per_s, b, sizeof b),
             co_fmt_rate(r->peak_bytes_per_s, c, sizeof c), r->interval_ms);

@@ -17,6 +17,7 @@ struct conn {
 
 struct seg {
     int64_t ts_ns;
+    uint64_t idx; /* capture order, to keep the sort stable */
     uint32_t conn;
     uint32_t seq;
     uint32_t len;
@@ -162,8 +163,10 @@ int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
     s->conns[ci].payload[dir] += pk->payload_bytes;
     if (grow((void **)&s->segs, &s->cap_segs, s->n_segs, sizeof *s->segs))
         return co_diag_set(d, CO_ENOMEM, "out of memory");
-    s->segs[s->n_segs++] = (struct seg){ts_ns, (uint32_t)ci, pk->tcp_seq, pk->payload_bytes,
-                                        pk->ip_bytes, pk->tcp_mss, (uint8_t)dir, pk->tcp_flags};
+    s->segs[s->n_segs] = (struct seg){ts_ns,          s->n_segs,        (uint32_t)ci,
+                                      pk->tcp_seq,    pk->payload_bytes, pk->ip_bytes,
+                                      pk->tcp_mss,    (uint8_t)dir,      pk->tcp_flags};
+    s->n_segs++;
     return CO_OK;
 }
 
@@ -180,15 +183,83 @@ int co_ls_feed(co_ls *s, int64_t ts_ns, int dlt, const uint8_t *p, size_t caplen
 static int cmp_seg(const void *xp, const void *yp)
 {
     const struct seg *x = xp, *y = yp;
-    return (x->ts_ns > y->ts_ns) - (x->ts_ns < y->ts_ns);
+    int c = (x->ts_ns > y->ts_ns) - (x->ts_ns < y->ts_ns);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Per connection, data direction: how far its sequence space has got. */
+/* Per connection, data direction: how far its sequence space has got, in
+ * 64-bit positions unwrapped from the 32-bit sequence numbers, and the
+ * holes below the top that the capture has not seen filled yet (segments
+ * captured out of order, or lost before the capture point). A segment is
+ * new where it extends the top or fills a hole, retransmitted elsewhere. */
+#define MAX_HOLES 32
+struct hole {
+    uint64_t s, e;
+};
 struct track {
     int data_dir;
     int started;
-    uint32_t next; /* one past the highest sequence number seen */
+    uint64_t next;   /* one past the highest position seen */
+    uint32_t next32; /* the same as a sequence number */
+    struct hole holes[MAX_HOLES];
+    int nholes;
 };
+
+static void track_start(struct track *t, uint32_t seq)
+{
+    t->started = 1;
+    t->next = 1ull << 40; /* room below for positions before the first */
+    t->next32 = seq;
+    t->nholes = 0;
+}
+
+/* Account one data segment; returns the new bytes, the rest is retransmitted. */
+static uint64_t track_segment(struct track *t, uint32_t seq, uint32_t len)
+{
+    if (!t->started)
+        track_start(t, seq);
+    uint64_t s = t->next + (uint64_t)(int64_t)(int32_t)(seq - t->next32);
+    uint64_t e = s + len, top = t->next, fresh = 0;
+    if (e > top) {
+        uint64_t from = s > top ? s : top;
+        fresh += e - from;
+        if (s > top) { /* skipped space: a hole, oldest forgotten when full */
+            if (t->nholes == MAX_HOLES) {
+                memmove(t->holes, t->holes + 1, (MAX_HOLES - 1) * sizeof *t->holes);
+                t->nholes--;
+            }
+            t->holes[t->nholes++] = (struct hole){top, s};
+        }
+        t->next = e;
+        t->next32 = seq + len;
+    }
+    uint64_t be = e < top ? e : top; /* the part below the old top */
+    for (int i = 0; i < t->nholes && s < be; i++) {
+        struct hole *h = &t->holes[i];
+        uint64_t os = s > h->s ? s : h->s, oe = be < h->e ? be : h->e;
+        if (oe <= os)
+            continue;
+        fresh += oe - os;
+        if (os == h->s && oe == h->e) { /* filled */
+            memmove(h, h + 1, (size_t)(t->nholes - i - 1) * sizeof *h);
+            t->nholes--;
+            i--;
+        } else if (os == h->s) {
+            h->s = oe;
+        } else if (oe == h->e) {
+            h->e = os;
+        } else if (t->nholes < MAX_HOLES) { /* split */
+            memmove(h + 2, h + 1, (size_t)(t->nholes - i - 1) * sizeof *h);
+            h[1] = (struct hole){oe, h->e};
+            h->e = os;
+            t->nholes++;
+            i++;
+        } else {
+            h->e = os; /* no room: forget the upper part */
+        }
+    }
+    return fresh;
+}
 
 int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
 {
@@ -199,8 +270,6 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
     r->packets = s->n_segs;
     if (s->n_segs == 0)
         return co_diag_set(d, CO_EDATA, "no TCP packets to or from port %u", s->opts.port);
-    /* Stable enough: ties keep capture order because qsort sees distinct
-     * timestamps almost always; equal ones come from one burst anyway. */
     qsort(s->segs, s->n_segs, sizeof *s->segs, cmp_seg);
     struct track *tr = calloc(s->n_conns, sizeof *tr);
     if (tr == NULL)
@@ -258,30 +327,16 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
             mss = g->mss; /* the path MSS is the smaller of both SYNs' */
         if (g->dir != t->data_dir)
             continue;
-        if (g->flags & CO_TCP_SYN) {
-            t->started = 1;
-            t->next = g->seq + 1;
-        }
+        if (g->flags & CO_TCP_SYN)
+            track_start(t, g->seq + 1);
         if (g->len == 0)
             continue;
         size_t b = (size_t)((double)(g->ts_ns - r->first_ns) / iv_ns);
         if (b >= r->n_bins)
             b = r->n_bins - 1;
         co_ls_bin *bin = &r->bins[b];
-        uint32_t end = g->seq + g->len;
-        uint64_t fresh = g->len, again = 0;
-        if (t->started) {
-            if ((int32_t)(end - t->next) <= 0) { /* all of it seen before */
-                fresh = 0;
-                again = g->len;
-            } else if ((int32_t)(g->seq - t->next) < 0) { /* overlaps the top */
-                again = t->next - g->seq;
-                fresh = end - t->next;
-            }
-        }
-        if (!t->started || (int32_t)(end - t->next) > 0)
-            t->next = end;
-        t->started = 1;
+        uint64_t fresh = track_segment(t, g->seq, g->len);
+        uint64_t again = g->len - fresh;
         r->data_segments++;
         r->payload_bytes += g->len;
         r->new_bytes += fresh;
@@ -302,6 +357,9 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
         if (g->ip_bytes > r->max_ip_packet_bytes)
             r->max_ip_packet_bytes = g->ip_bytes;
     }
+    for (size_t i = 0; i < s->n_conns; i++)
+        for (int h = 0; h < tr[i].nholes; h++)
+            r->uncaptured_bytes += tr[i].holes[h].e - tr[i].holes[h].s;
     free(tr);
     r->syn_mss_bytes = mss;
     r->mean_segment_bytes = r->data_segments ? (double)r->payload_bytes / r->data_segments : 0;

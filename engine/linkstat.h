@@ -43,6 +43,10 @@ typedef struct co_ls_result {
     uint64_t payload_bytes;     /* all payload captured, retransmissions included */
     uint64_t new_bytes;         /* distinct sequence space: what the peer got */
     uint64_t retrans_segments, retrans_bytes;
+    uint64_t uncaptured_bytes;  /* sequence space never seen (capture drops, or
+                                   a loss before the capture point not repaired
+                                   within the capture); segments captured out
+                                   of order are not retransmissions */
     uint64_t reverse_payload_bytes; /* data the receiver sent back */
     uint32_t min_segment_bytes, max_segment_bytes; /* payload of data segments */
     double mean_segment_bytes;

@@ -232,12 +232,21 @@ static json_t *migrate_and_measure(const char *src_ns, const char *dst_ns, const
     kids[1] = start_qemu(dst_ns, "dst", "memory-backend-ram,id=mem,size=128M", incoming);
     cr_assert(kids[0] > 0 && kids[1] > 0);
 
-    /* The destination listens once its QMP greets. */
+    /* The destination listens once its main loop runs: the greeting comes
+     * from the monitor thread earlier, but commands are dispatched by the
+     * main loop, so a "inmigrate" answer to query-status means ready. */
     struct qmp q;
     snprintf(sock, sizeof sock, "%s/dst.sock", dir);
     cr_assert_eq(qmp_connect(&q, sock, 10000), 0, "no QMP socket %s", sock);
     json_t *g = qmp_read(&q, 5000);
     cr_assert(g && json_object_get(g, "QMP"), "destination QEMU did not greet");
+    json_decref(g);
+    g = qmp_cmd(&q, "{\"execute\":\"qmp_capabilities\"}");
+    cr_assert(g && json_object_get(g, "return"));
+    json_decref(g);
+    g = qmp_cmd(&q, "{\"execute\":\"query-status\"}");
+    const char *st = json_string_value(json_object_get(json_object_get(g, "return"), "status"));
+    cr_assert(st && strcmp(st, "inmigrate") == 0, "destination status %s", st ? st : "?");
     json_decref(g);
     close(q.fd);
     snprintf(sock, sizeof sock, "%s/src.sock", dir);
@@ -268,12 +277,17 @@ static json_t *migrate_and_measure(const char *src_ns, const char *dst_ns, const
     cr_assert(j && json_object_get(j, "return"), "migrate refused");
     json_decref(j);
     double transferred = -1, end = co_t_now_ms() + 30000;
+    char fail_why[256] = "";
     const char *status = "";
     while (co_t_now_ms() < end) {
         j = qmp_cmd(&q, "{\"execute\":\"query-migrate\"}");
         cr_assert_not_null(j);
         json_t *ret = json_object_get(j, "return");
         status = json_string_value(json_object_get(ret, "status"));
+        if (status && strcmp(status, "failed") == 0) {
+            const char *why = json_string_value(json_object_get(ret, "error-desc"));
+            snprintf(fail_why, sizeof fail_why, "%s", why ? why : "?");
+        }
         if (status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)) {
             transferred = (double)json_integer_value(
                 json_object_get(json_object_get(ret, "ram"), "transferred"));
@@ -285,7 +299,7 @@ static json_t *migrate_and_measure(const char *src_ns, const char *dst_ns, const
         usleep(20000);
     }
     close(q.fd);
-    cr_assert_str_eq(status, "completed");
+    cr_assert_str_eq(status, "completed", "migration failed: %s", fail_why);
     usleep(200 * 1000); /* the close handshake */
     kill(kids[2], SIGUSR1);
     cr_assert_eq(co_t_wait(kids[2], 5000), 0, "capture failed or dropped packets");
@@ -336,7 +350,8 @@ static void common_checks(json_t *r, double transferred)
     cr_assert_leq(GI("retrans_bytes"), 0.05 * newb);
     cr_assert_geq(GI("payload_bytes"), newb);
     cr_assert_gt(GR("duration_ms"), 0);
-    cr_assert_leq(GR("peak_bytes_per_s"), 1.5 * LIMIT_BYTES_PER_S);
+    /* QEMU's limiter meters 100 ms windows that our bins straddle. */
+    cr_assert_leq(GR("peak_bytes_per_s"), 2.1 * LIMIT_BYTES_PER_S);
     cr_assert_gt(json_array_size(json_object_get(r, "throughput")), 1);
 }
 

@@ -389,3 +389,35 @@ Test(pcapmeter_logic, gap_below_the_median)
     co_dtm_result_free(&r);
     co_dtm_free(m);
 }
+
+Test(linkstat_logic, reordered_capture_and_holes)
+{
+    co_ls_opts o = {4444, 100};
+    co_ls *s = co_ls_new(&o);
+    /* Segments 0..9 of 1000 bytes; the capture has 3 before 2 (same time
+     * order as seen), misses 6 entirely, and 8 arrives twice. */
+    uint32_t base = 5000;
+    int order[] = {0, 1, 3, 2, 4, 5, 7, 8, 8, 9};
+    for (int i = 0; i < 10; i++)
+        feed_tcp(s, i, 1, base + 1000u * (uint32_t)order[i], 1000, CO_TCP_ACK, 0);
+    co_ls_result r;
+    cr_assert_eq(co_ls_finish(s, &r, NULL), CO_OK);
+    cr_assert_eq(r.new_bytes, 9000);
+    cr_assert_eq(r.retrans_bytes, 1000);
+    cr_assert_eq(r.retrans_segments, 1);
+    cr_assert_eq(r.uncaptured_bytes, 1000);
+    co_ls_result_free(&r);
+    co_ls_free(s);
+    /* A segment filling the middle of a hole splits it. */
+    s = co_ls_new(&o);
+    feed_tcp(s, 0, 1, 0, 100, CO_TCP_ACK, 0);
+    feed_tcp(s, 1, 1, 1000, 100, CO_TCP_ACK, 0); /* hole 100..1000 */
+    feed_tcp(s, 2, 1, 400, 100, CO_TCP_ACK, 0);  /* fills 400..500 */
+    feed_tcp(s, 3, 1, 350, 200, CO_TCP_ACK, 0);  /* 350..400, 500..550 new; 400..500 again */
+    cr_assert_eq(co_ls_finish(s, &r, NULL), CO_OK);
+    cr_assert_eq(r.new_bytes, 100 + 100 + 100 + 100);
+    cr_assert_eq(r.retrans_bytes, 100);
+    cr_assert_eq(r.uncaptured_bytes, 900 - 200);
+    co_ls_result_free(&r);
+    co_ls_free(s);
+}
