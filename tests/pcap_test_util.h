@@ -132,10 +132,17 @@ static inline void co_t_sleep_until(double t_ms)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
+static inline void co_t_exit0(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
 /* Fork a child that, inside ns, sends one ICMP echo request (id, seq 0,1,...)
  * or one UDP datagram (udp_port > 0) to dst every interval_ms for
- * duration_ms. Send errors (link down) are ignored but the seq still
- * advances, as ping does. Returns the child's pid or -1. */
+ * duration_ms or until SIGTERM (then it exits 0). Send errors (link down)
+ * are ignored but the seq still advances, as ping does. Returns the
+ * child's pid or -1. */
 static inline pid_t co_t_sender(const char *ns, const char *dst, int udp_port,
                                 double interval_ms, double duration_ms, uint16_t id)
 {
@@ -143,8 +150,14 @@ static inline pid_t co_t_sender(const char *ns, const char *dst, int udp_port,
     if (pid != 0)
         return pid;
     co_t_child_init();
+    signal(SIGTERM, co_t_exit0);
     if (co_t_enter_ns(ns) != 0)
         _exit(2);
+    /* Real-time priority: on a loaded machine a sender that is not run for
+     * 100 ms would make an outage of its own (or hide the one under test).
+     * It sleeps between packets, so it cannot starve anybody. */
+    struct sched_param sp = {.sched_priority = 10};
+    sched_setscheduler(0, SCHED_FIFO, &sp);
     int s = udp_port > 0 ? socket(AF_INET, SOCK_DGRAM, 0)
                          : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
     if (s < 0)

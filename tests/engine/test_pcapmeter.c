@@ -48,11 +48,12 @@ static int sink(void *ctx, const co_pcap_pkt *pk, co_diag *d)
 }
 
 /* Start the sender in a (ping when udp_port is 0), wait 350 ms, take
- * down_if in down_ns down for 200 ms, bring it back, wait for the sender.
- * *lo and *hi bound the real outage (see below). */
+ * down_if in down_ns down for 200 ms, bring it back, stop the sender 300 ms
+ * later (not after a fixed time: on a loaded machine `ip` can take a
+ * second). *lo and *hi bound the real outage (see below). */
 static void drive(int udp_port, const char *down_ns, const char *down_if, double *lo, double *hi)
 {
-    kids[1] = co_t_sender(nsp.a, "169.254.88.2", udp_port, 1.0, 1000, 0x4242);
+    kids[1] = co_t_sender(nsp.a, "169.254.88.2", udp_port, 1.0, 20000, 0x4242);
     cr_assert_gt(kids[1], 0);
     usleep(350 * 1000);
     double t0 = co_t_now_ms();
@@ -66,6 +67,8 @@ static void drive(int udp_port, const char *down_ns, const char *down_if, double
      * .. up returned", plus ARP resolution after the link comes back. */
     *lo = t2 - t1 - 3;
     *hi = t3 - t0 + 8;
+    usleep(300 * 1000);
+    kill(kids[1], SIGTERM);
     int src = co_t_wait(kids[1], 5000);
     cr_assert_eq(src, 0, "sender exited %d", src);
     kids[1] = 0;
@@ -82,12 +85,14 @@ static void scenario(const char *cap_ns, const char *cap_if, const char *filter,
     snprintf(err, sizeof err, "%s/err.txt", dir);
     snprintf(cap, sizeof cap, "%s/cap.pcap", dir);
     char *argv[] = {(char *)co_t_bin(), "downtime", "--iface", (char *)cap_if, "--filter",
-                    (char *)filter, "--duration", "1700ms", "--json", "--write", cap, NULL};
+                    (char *)filter, "--duration", "30s", "--json", "--write", cap, NULL};
     kids[0] = co_t_spawn_in_ns(cap_ns, argv, out, err);
     cr_assert_gt(kids[0], 0);
     usleep(300 * 1000); /* let the capture start */
     double lo, hi;
     drive(udp_port, down_ns, down_if, &lo, &hi);
+    usleep(50 * 1000);
+    kill(kids[0], SIGINT); /* ends the capture; it still reports */
     int rc = co_t_wait(kids[0], 10000);
     kids[0] = 0;
     char cmd[512];
@@ -113,7 +118,7 @@ static void scenario(const char *cap_ns, const char *cap_if, const char *filter,
     cr_assert(json_is_string(json_object_get(o0, "end")));
     cr_assert(json_is_number(json_object_get(o0, "duration_ms")));
     cr_assert_eq(json_integer_value(json_object_get(j, "kernel_drops")), 0, "kernel drops");
-    cr_assert_gt(json_integer_value(json_object_get(j, "packets")), 700, "%lld packets",
+    cr_assert_gt(json_integer_value(json_object_get(j, "packets")), 400, "%lld packets",
                  (long long)json_integer_value(json_object_get(j, "packets")));
 
     /* The saved capture, read back, gives the same answer. */
@@ -208,7 +213,7 @@ Test(pcapmeter, ping_drop_sll2_on_any)
     cr_assert_eq(r.mode, CO_DTM_PING);
     cr_assert(r.longest_outage_ms >= lo && r.longest_outage_ms <= hi,
               "longest outage %.3f ms not in [%.1f, %.1f]", r.longest_outage_ms, lo, hi);
-    cr_assert_gt(r.echo_replies, 700);
+    cr_assert_gt(r.echo_replies, 400);
     co_dtm_result_free(&r);
     co_dtm_free(m);
 }
