@@ -88,7 +88,12 @@ static void scenario(const char *cap_ns, const char *cap_if, const char *filter,
                     (char *)filter, "--duration", "30s", "--json", "--write", cap, NULL};
     kids[0] = co_t_spawn_in_ns(cap_ns, argv, out, err);
     cr_assert_gt(kids[0], 0);
-    usleep(300 * 1000); /* let the capture start */
+    /* --write creates the file once the capture is active and filtered;
+     * on a loaded machine that can take far longer than a fixed sleep. */
+    double until = co_t_now_ms() + 10000;
+    while (access(cap, F_OK) != 0 && co_t_now_ms() < until)
+        usleep(5000);
+    cr_assert_eq(access(cap, F_OK), 0, "the capture did not start");
     double lo, hi;
     drive(udp_port, down_ns, down_if, &lo, &hi);
     usleep(50 * 1000);
