@@ -171,7 +171,9 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
     pcap_t *p = pcap_create(o->iface, errbuf);
     if (p == NULL)
         return co_diag_set(d, CO_EUNAVAIL, "--iface %s: %s", o->iface, errbuf);
-    pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 262144);
+    /* Headers are all the meters need; a small snap length also keeps many
+     * packets in the kernel ring (fixed-size slots) while we are not running. */
+    pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 256);
     pcap_set_promisc(p, 0);
     pcap_set_timeout(p, 10);
     pcap_set_immediate_mode(p, 1); /* timestamps matter, batching does not */

@@ -51,7 +51,7 @@ typedef struct co_pcap_live_opts {
     const char *iface;      /* required */
     const char *filter;     /* BPF, NULL or "" for none */
     double duration_ms;     /* > 0: capture this long, then return */
-    int snaplen;            /* bytes kept per packet; 0 = 262144 */
+    int snaplen;            /* bytes kept per packet; 0 = 256 (headers) */
     const char *save_path;  /* also write the packets here (pcap), or NULL */
     volatile sig_atomic_t *stop; /* set to non-zero to end early (from a signal
                                     handler, or another thread with
