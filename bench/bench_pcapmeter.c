@@ -5,7 +5,9 @@
  * one 100 ms outage a minute) and of a 2 GiB migration stream (about 1.5 M
  * 1448-byte segments and their ACKs), then times the analysis. Targets: a
  * 10-minute 1 ms ping capture analysed in under 2 s (>= 600 k packets/s),
- * linkstat at >= 1 M packets/s. Exits 1 when a target is missed. */
+ * linkstat at >= 1 M packets/s, both per second of CPU time (the build
+ * machine is shared; wall time is printed too). Exits 1 when a target is
+ * missed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,13 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -105,20 +114,20 @@ int main(void)
     co_dtm *m = co_dtm_new(NULL);
     co_diag d;
     co_diag_init(&d);
-    double a = now_s();
+    double a = now_s(), ac = cpu_s();
     int rc = co_pcap_read_mem(b.p, b.n, NULL, sink_dtm, m, NULL, &d);
     co_dtm_result r;
     if (rc == CO_OK)
         rc = co_dtm_finish(m, &r, &d);
-    double el = now_s() - a;
+    double el = now_s() - a, cpu = cpu_s() - ac;
     if (rc != CO_OK) {
         fprintf(stderr, "bench_pcapmeter: %s\n", d.msg);
         return 1;
     }
-    double pps = (double)npkt / el;
-    printf("downtime: %zu packets (10 min 1 ms ping) in %.3f s = %.0f packets/s, "
-           "%zu outages, longest %.1f ms (target >= 600000 packets/s)\n",
-           npkt, el, pps, r.n_outages, r.longest_outage_ms);
+    double pps = (double)npkt / cpu;
+    printf("downtime: %zu packets (10 min 1 ms ping) in %.3f s CPU (%.3f s wall) = %.0f "
+           "packets/s, %zu outages, longest %.1f ms (target >= 600000 packets/s)\n",
+           npkt, cpu, el, pps, r.n_outages, r.longest_outage_ms);
     fail |= pps < 600000 || r.n_outages != 10;
     co_dtm_result_free(&r);
     co_dtm_free(m);
@@ -155,19 +164,21 @@ int main(void)
     co_ls_opts lo = {4444, 100};
     co_ls *s = co_ls_new(&lo);
     a = now_s();
+    ac = cpu_s();
     rc = co_pcap_read_mem(b.p, b.n, NULL, sink_ls, s, NULL, &d);
     co_ls_result lr;
     if (rc == CO_OK)
         rc = co_ls_finish(s, &lr, &d);
     el = now_s() - a;
+    cpu = cpu_s() - ac;
     if (rc != CO_OK) {
         fprintf(stderr, "bench_pcapmeter: %s\n", d.msg);
         return 1;
     }
-    pps = (double)npkt / el;
-    printf("linkstat: %zu packets (%.2f GB stream) in %.3f s = %.0f packets/s "
-           "(target >= 1000000 packets/s)\n",
-           npkt, (double)lr.new_bytes / 1e9, el, pps);
+    pps = (double)npkt / cpu;
+    printf("linkstat: %zu packets (%.2f GB stream) in %.3f s CPU (%.3f s wall) = %.0f "
+           "packets/s (target >= 1000000 packets/s)\n",
+           npkt, (double)lr.new_bytes / 1e9, cpu, el, pps);
     fail |= pps < 1000000 || lr.new_bytes != 1500000ull * 1460;
     co_ls_result_free(&lr);
     co_ls_free(s);
