@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <math.h>
+#include <net/if.h>
 #include <netinet/ip_icmp.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +80,13 @@ static inline int co_nsp_setup(co_nsp *n, int tag)
                 "%s nud permanent",
                 n->a, n->va, n->b, n->vb))
         return -1;
+    /* IPv6 link-local addresses of our own (no duplicate detection wait). */
+    if (co_t_sh("ip -n %s -6 addr add fe80::88:1/64 dev %s nodad && ip -n %s -6 addr add "
+                "fe80::88:2/64 dev %s nodad && ip -n %s -6 neigh replace fe80::88:2 lladdr "
+                "02:00:00:88:00:02 dev %s nud permanent && ip -n %s -6 neigh replace fe80::88:1 "
+                "lladdr 02:00:00:88:00:01 dev %s nud permanent",
+                n->a, n->va, n->b, n->vb, n->a, n->va, n->b, n->vb))
+        return -1;
     if (co_t_sh("ip -n %s addr add 169.254.88.1/30 dev %s && ip -n %s addr add "
                 "169.254.88.2/30 dev %s && ip -n %s link set %s up && ip -n %s link set %s up "
                 "&& ip -n %s link set lo up && ip -n %s link set lo up",
@@ -140,9 +148,9 @@ static inline void co_t_exit0(int sig)
 
 /* Fork a child that, inside ns, sends one ICMP echo request (id, seq 0,1,...)
  * or one UDP datagram (udp_port > 0) to dst every interval_ms for
- * duration_ms or until SIGTERM (then it exits 0). Send errors (link down)
- * are ignored but the seq still advances, as ping does. Returns the
- * child's pid or -1. */
+ * duration_ms or until SIGTERM (then it exits 0). dst may be IPv6 written
+ * "fe80::88:2%IFNAME" (ICMPv6 echo). Send errors (link down) are ignored but
+ * the seq still advances, as ping does. Returns the child's pid or -1. */
 static inline pid_t co_t_sender(const char *ns, const char *dst, int udp_port,
                                 double interval_ms, double duration_ms, uint16_t id)
 {
@@ -158,12 +166,35 @@ static inline pid_t co_t_sender(const char *ns, const char *dst, int udp_port,
      * It sleeps between packets, so it cannot starve anybody. */
     struct sched_param sp = {.sched_priority = 10};
     sched_setscheduler(0, SCHED_FIFO, &sp);
-    int s = udp_port > 0 ? socket(AF_INET, SOCK_DGRAM, 0)
+    int v6 = strchr(dst, ':') != NULL;
+    int s = udp_port > 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0)
+            : v6         ? socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
                          : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
     if (s < 0)
         _exit(3);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)udp_port)};
-    inet_pton(AF_INET, dst, &sa.sin_addr);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        char host[64];
+        snprintf(host, sizeof host, "%s", dst);
+        char *pct = strchr(host, '%');
+        if (pct) {
+            *pct = '\0';
+            s6->sin6_scope_id = if_nametoindex(pct + 1);
+        }
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)udp_port);
+        inet_pton(AF_INET6, host, &s6->sin6_addr);
+        sl = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)udp_port);
+        inet_pton(AF_INET, dst, &s4->sin_addr);
+        sl = sizeof *s4;
+    }
     double t0 = co_t_now_ms();
     for (uint32_t seq = 0;; seq++) {
         double t = t0 + seq * interval_ms;
@@ -173,16 +204,18 @@ static inline pid_t co_t_sender(const char *ns, const char *dst, int udp_port,
         uint8_t pkt[64] = {0};
         if (udp_port > 0) {
             memcpy(pkt, &seq, sizeof seq);
-            sendto(s, pkt, 32, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa);
+            sendto(s, pkt, 32, MSG_DONTWAIT, (struct sockaddr *)&ss, sl);
         } else {
-            pkt[0] = 8; /* echo request */
+            pkt[0] = v6 ? 128 : 8; /* echo request; the kernel sums ICMPv6 */
             pkt[4] = (uint8_t)(id >> 8);
             pkt[5] = (uint8_t)id;
             pkt[6] = (uint8_t)(seq >> 8);
             pkt[7] = (uint8_t)seq;
-            uint16_t ck = co_t_cksum(pkt, 56);
-            memcpy(pkt + 2, &ck, 2);
-            sendto(s, pkt, 56, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa);
+            if (!v6) {
+                uint16_t ck = co_t_cksum(pkt, 56);
+                memcpy(pkt + 2, &ck, 2);
+            }
+            sendto(s, pkt, 56, MSG_DONTWAIT, (struct sockaddr *)&ss, sl);
         }
     }
     _exit(0);

@@ -51,17 +51,36 @@ static int sink(void *ctx, const co_pcap_pkt *pk, co_diag *d)
  * down_if in down_ns down for 200 ms, bring it back, stop the sender 300 ms
  * later (not after a fixed time: on a loaded machine `ip` can take a
  * second). *lo and *hi bound the real outage (see below). */
+static int use_v6; /* drive() pings over IPv6 */
+
 static void drive(int udp_port, const char *down_ns, const char *down_if, double *lo, double *hi)
 {
-    kids[1] = co_t_sender(nsp.a, "169.254.88.2", udp_port, 1.0, 20000, 0x4242);
+    char dst[64];
+    if (use_v6)
+        snprintf(dst, sizeof dst, "fe80::88:2%%%s", nsp.va);
+    else
+        snprintf(dst, sizeof dst, "169.254.88.2");
+    kids[1] = co_t_sender(nsp.a, dst, udp_port, 1.0, 20000, 0x4242);
     cr_assert_gt(kids[1], 0);
     usleep(350 * 1000);
+    /* IPv6: the responder's address goes away instead of the link, since
+     * Linux re-creates IPv6 link-local state slowly after a link down. */
+    char down[256], up[256];
+    if (use_v6) {
+        snprintf(down, sizeof down, "ip -n %s -6 addr del fe80::88:2/64 dev %s", down_ns,
+                 down_if);
+        snprintf(up, sizeof up, "ip -n %s -6 addr add fe80::88:2/64 dev %s nodad", down_ns,
+                 down_if);
+    } else {
+        snprintf(down, sizeof down, "ip -n %s link set %s down", down_ns, down_if);
+        snprintf(up, sizeof up, "ip -n %s link set %s up", down_ns, down_if);
+    }
     double t0 = co_t_now_ms();
-    cr_assert_eq(co_t_sh("ip -n %s link set %s down", down_ns, down_if), 0);
+    cr_assert_eq(co_t_sh("%s", down), 0);
     double t1 = co_t_now_ms();
     co_t_sleep_until(t1 + 200);
     double t2 = co_t_now_ms();
-    cr_assert_eq(co_t_sh("ip -n %s link set %s up", down_ns, down_if), 0);
+    cr_assert_eq(co_t_sh("%s", up), 0);
     double t3 = co_t_now_ms();
     /* The outage lies between "down returned .. up issued" and "down issued
      * .. up returned", plus ARP resolution after the link comes back. */
@@ -152,6 +171,14 @@ TestSuite(pcapmeter, .init = setup, .fini = teardown, .timeout = 30);
 Test(pcapmeter, ping_drop_over_veth)
 {
     scenario(nsp.a, nsp.va, "icmp", 0, nsp.b, nsp.vb, "ping");
+}
+
+/* ICMPv6 echo between link-local addresses; the responder's address is
+ * removed for 200 ms. */
+Test(pcapmeter, ping6_drop_over_veth)
+{
+    use_v6 = 1;
+    scenario(nsp.a, nsp.va, "icmp6", 0, nsp.b, nsp.vb, "ping");
 }
 
 /* UDP heartbeat from a to b, capture on b's veth; a's end goes down, so b
