@@ -236,6 +236,7 @@ int co_cmd_downtime(int argc, char **argv)
     }
     co_dtm_result r;
     if (rc == CO_OK) {
+        co_dtm_set_end(m, st.end_ns);
         rc = co_dtm_finish(m, &r, &d);
         if (rc != CO_OK)
             co_diag_prefix(&d, "%s%s%s", source, filter && *filter ? ", filter " : "",

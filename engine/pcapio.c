@@ -61,6 +61,9 @@ static int read_offline(pcap_t *p, const char *name, const char *filter, co_pcap
                              pcap_geterr(p));
             break;
         }
+        int64_t ts = ts_to_ns(&h->ts, nano);
+        if (stats && ts > stats->end_ns)
+            stats->end_ns = ts;
         if (have_prog && !pcap_offline_filter(&prog, h, data))
             continue;
         co_pcap_pkt pk = {ts_to_ns(&h->ts, nano), dlt, data, h->caplen, h->len, pos};
@@ -267,6 +270,11 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
     struct pcap_stat ps;
     if (stats && pcap_stats(p, &ps) == 0)
         stats->kernel_drops = ps.ps_drop;
+    if (stats) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        stats->end_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    }
 out:
     if (stats)
         stats->packets = lc.n;

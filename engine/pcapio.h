@@ -33,6 +33,9 @@ typedef struct co_pcap_stats {
     uint64_t packets;       /* delivered to the sink */
     uint64_t kernel_drops;  /* live: dropped by the kernel (pcap_stats ps_drop) */
     int dlt;                /* link type of the capture */
+    int64_t end_ns;         /* when the capture ended: the file's last packet
+                               (filtered out or not), or the wall clock when a
+                               live capture stopped; 0 if unknown */
 } co_pcap_stats;
 
 /* Read the file at path ("-" is not accepted), apply filter (NULL or "" for

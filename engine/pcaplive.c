@@ -119,8 +119,10 @@ int co_dtm_live_stop(co_dtm_live *l, co_dtm_result *r, unsigned long long *kerne
     int rc = l->rc;
     if (rc != CO_OK)
         co_diag_set(d, rc, "%s", l->d.msg);
-    else
+    else {
+        co_dtm_set_end(l->m, l->st.end_ns);
         rc = co_dtm_finish(l->m, r, d);
+    }
     if (kernel_drops)
         *kernel_drops = l->st.kernel_drops;
     destroy(l);

@@ -26,6 +26,7 @@ struct co_dtm {
     co_dtm_opts opts;
     uint64_t packets, ip_packets, cut_packets;
     int64_t first_ns, last_ns;
+    int64_t end_ns;       /* capture end if later than last_ns, else 0 */
     int64_t *ts;          /* every IP packet (gap mode) */
     size_t n_ts, cap_ts;
     struct echo *echo;    /* echo requests and replies (ping mode) */
@@ -113,6 +114,17 @@ static long flow_index(co_dtm *m, const struct flow *f)
     m->flows[m->n_flows] = *f;
     m->slots[j] = (uint32_t)++m->n_flows;
     return (long)m->n_flows - 1;
+}
+
+void co_dtm_set_end(co_dtm *m, int64_t end_ns)
+{
+    m->end_ns = end_ns;
+}
+
+/* Where an outage still running at the end of the capture ends. */
+static int64_t capture_end(const co_dtm *m)
+{
+    return m->end_ns > m->last_ns ? m->end_ns : m->last_ns;
 }
 
 int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d)
@@ -283,8 +295,8 @@ static int finish_ping(co_dtm *m, co_dtm_result *r, struct outlist *ol, co_diag 
         int new_flow = i == 0 || cmp_flow(&m->echo[i - 1], e) != 0;
         if (new_flow && lost > 0) {
             /* The previous flow ended inside an unanswered run. */
-            if ((double)(m->last_ns - run_start) / 1e6 > r->threshold_ms &&
-                add_outage(ol, run_start, m->last_ns, lost, 1))
+            if ((double)(capture_end(m) - run_start) / 1e6 > r->threshold_ms &&
+                add_outage(ol, run_start, capture_end(m), lost, 1))
                 return co_diag_set(d, CO_ENOMEM, "out of memory");
             lost_total += lost;
             lost = 0;
@@ -313,8 +325,8 @@ static int finish_ping(co_dtm *m, co_dtm_result *r, struct outlist *ol, co_diag 
         }
     }
     if (lost > 0) {
-        if ((double)(m->last_ns - run_start) / 1e6 > r->threshold_ms &&
-            add_outage(ol, run_start, m->last_ns, lost, 1))
+        if ((double)(capture_end(m) - run_start) / 1e6 > r->threshold_ms &&
+            add_outage(ol, run_start, capture_end(m), lost, 1))
             return co_diag_set(d, CO_ENOMEM, "out of memory");
         lost_total += lost;
     }
@@ -351,6 +363,14 @@ static int finish_gap(co_dtm *m, co_dtm_result *r, struct outlist *ol, co_diag *
         if (add_outage(ol, start, m->ts[i], lost, 0))
             return co_diag_set(d, CO_ENOMEM, "out of memory");
     }
+    /* The flow stopped and the capture went on: an open outage. */
+    int64_t last = m->ts[m->n_ts - 1], end = capture_end(m);
+    if ((double)(end - last) > thr_ns) {
+        double expect_ns = med < thr_ns ? med : thr_ns;
+        uint64_t lost = med > 0 ? (uint64_t)((double)(end - last) / med) : 0;
+        if (add_outage(ol, last + (int64_t)expect_ns, end, lost, 1))
+            return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
     return CO_OK;
 }
 
@@ -363,8 +383,8 @@ int co_dtm_finish(co_dtm *m, co_dtm_result *r, co_diag *d)
     r->echo_requests = m->requests;
     r->echo_replies = m->replies;
     r->first_ns = m->first_ns;
-    r->last_ns = m->last_ns;
-    r->capture_ms = (double)(m->last_ns - m->first_ns) / 1e6;
+    r->last_ns = capture_end(m);
+    r->capture_ms = (double)(r->last_ns - m->first_ns) / 1e6;
     if (m->packets == 0)
         return co_diag_set(d, CO_EDATA, "no packets matched the filter");
     r->mode = m->opts.mode != CO_DTM_AUTO ? m->opts.mode

@@ -36,7 +36,8 @@ typedef struct co_outage {
     int64_t start_ns, end_ns; /* capture clock, ns since the Unix epoch */
     double duration_ms;
     uint64_t lost_packets;    /* ping: lost requests; gap: estimated missing */
-    int open;                 /* 1: the capture ended inside the outage */
+    int open;                 /* 1: the capture ended inside the outage; it
+                                 ends at the capture's end */
 } co_outage;
 
 typedef struct co_dtm_result {
@@ -45,7 +46,8 @@ typedef struct co_dtm_result {
     uint64_t ip_packets;       /* of which IPv4/IPv6 */
     uint64_t cut_packets;      /* headers cut by the snap length (skipped) */
     uint64_t echo_requests, echo_replies, lost_requests;
-    int64_t first_ns, last_ns; /* first and last packet fed */
+    int64_t first_ns, last_ns; /* first packet fed; capture end (the last
+                                  packet, or co_dtm_set_end's time if later) */
     double capture_ms;         /* last - first */
     double median_interval_ms; /* requests (ping) or packets (gap) */
     double threshold_ms;       /* the silence threshold used */
@@ -68,6 +70,12 @@ int co_dtm_feed(co_dtm *m, int64_t ts_ns, int dlt, const uint8_t *p, size_t capl
                 size_t wirelen, co_diag *d);
 /* Feed an already decoded packet. */
 int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d);
+
+/* Tell the meter when the capture ended (co_pcap_stats.end_ns), if later
+ * than the last packet fed: a flow that stops and never comes back is then
+ * an open outage up to that time (gap mode: silence longer than the
+ * threshold; ping mode: the unanswered run at the end). */
+void co_dtm_set_end(co_dtm *m, int64_t end_ns);
 
 /* Analyse what was fed and fill *r (zeroed first; free with
  * co_dtm_result_free). Call once: it reorders the stored packets. Returns

@@ -421,3 +421,28 @@ Test(linkstat_logic, reordered_capture_and_holes)
     co_ls_result_free(&r);
     co_ls_free(s);
 }
+
+Test(pcapmeter_logic, flow_that_never_comes_back)
+{
+    /* A 1 ms flow that stops at 50 ms in a capture that ends at 300 ms. */
+    for (int mode = CO_DTM_PING; mode <= CO_DTM_GAP; mode++) {
+        co_dtm_opts o = {mode, 0};
+        co_dtm *m = co_dtm_new(&o);
+        for (int i = 0; i < 50; i++) {
+            feed_echo(m, i, 0, (uint16_t)i);
+            if (mode == CO_DTM_PING && i < 40) /* gap mode: one way only */
+                feed_echo(m, i + 0.1, 1, (uint16_t)i);
+        }
+        co_dtm_set_end(m, 1700000000000000000LL + 300 * 1000000LL);
+        co_dtm_result r;
+        cr_assert_eq(co_dtm_finish(m, &r, NULL), CO_OK);
+        cr_assert_eq(r.n_outages, 1, "mode %d", mode);
+        cr_assert_eq(r.outages[0].open, 1);
+        cr_assert_float_eq(r.capture_ms, 300.0, 1e-6);
+        /* ping: from request 40 to the end; gap: from 49 + the median. */
+        cr_assert_float_eq(r.longest_outage_ms, mode == CO_DTM_PING ? 260.0 : 300 - 49 - 1.0,
+                           1e-3, "mode %d: %.6f", mode, r.longest_outage_ms);
+        co_dtm_result_free(&r);
+        co_dtm_free(m);
+    }
+}
