@@ -1,0 +1,92 @@
+/* engine/drv_virt.h: the libvirt implementation of engine/driver.h.
+ *
+ * Owns: one connection to a libvirt daemon (the migration source), one
+ * domain on it, and at most one outgoing migration of that domain at a time:
+ * virDomainMigrateToURI3 (peer-to-peer, live) runs in a worker thread because
+ * it blocks until the migration ends, while poll() samples
+ * virDomainGetJobStats and hands over the events libvirt delivered
+ * (migration-iteration, lifecycle, job-completed) on its event-loop thread.
+ *
+ * libvirt's client library needs one event loop per process for events and
+ * keepalives: the first co_virt_open() registers libvirt's default
+ * implementation and starts a detached thread that runs it for the life of
+ * the process (the only process-wide state here), and silences libvirt's
+ * default error printing to stderr (virSetErrorFunc): every failure instead
+ * becomes one co_diag line naming the URI or domain.
+ *
+ * Mapping to co_mig_stats (VIR_DOMAIN_JOB_* typed parameters, libvirt 9.0):
+ * time_elapsed -> total_time_ms, setup_time -> setup_time_ms, downtime ->
+ * expected_downtime_ms while running and downtime_ms once completed,
+ * memory_processed/remaining/total (falling back to data_*) ->
+ * ram_transferred/remaining/total_bytes, memory_constant -> duplicate pages,
+ * memory_normal(_bytes), memory_dirty_rate (pages/s), memory_bps -> ram_mbps,
+ * memory_page_size, memory_iteration -> ram_dirty_sync_count,
+ * memory_postcopy_requests, auto_converge_throttle -> cpu_throttle_pct.
+ * libvirt has no status string: status is derived (setup until the job has
+ * stats, active, postcopy-active after the post-copy lifecycle event,
+ * cancelling after cancel(), then completed/cancelled/failed from the
+ * result of virDomainMigrateToURI3).
+ *
+ * Time bounds: every libvirt call goes over a connection with keepalive
+ * (interval and count derived from timeout_ms), so a daemon that stops
+ * answering closes the connection within about timeout_ms and the call fails
+ * with CO_EUNAVAIL; opening the connection runs in a thread and is abandoned
+ * after timeout_ms. Error codes: connection failures CO_EUNAVAIL, no such
+ * domain CO_ENOINPUT, bad URI or flag CO_EUSAGE, denied CO_ENOPERM, another
+ * job on the domain CO_EBUSY, libvirt timeouts CO_ETIMEDOUT, a migration that
+ * ran and failed CO_EFAILED. */
+#ifndef CUTOVER_ENGINE_DRV_VIRT_H
+#define CUTOVER_ENGINE_DRV_VIRT_H
+
+#include "engine/driver.h"
+
+typedef struct co_virt_opts {
+    const char *conn_uri;       /* source daemon, e.g. "qemu:///system" (required) */
+    const char *domain;         /* name, UUID or numeric id (required) */
+    const char *dest_uri;       /* destination daemon as the SOURCE daemon reaches it
+                                 * (peer-to-peer), e.g. "qemu+tcp://HOST/system";
+                                 * optional here, start() may pass it instead */
+    const char *migrate_uri;    /* data channel (VIR_MIGRATE_PARAM_URI), e.g.
+                                 * "tcp://10.0.0.2"; NULL: the destination's choice
+                                 * (its hostname or qemu.conf migration_host) */
+    const char *listen_address; /* VIR_MIGRATE_PARAM_LISTEN_ADDRESS on the destination */
+    int tls;                    /* VIR_MIGRATE_TLS: QEMU's stream inside TLS */
+    const char *tls_destination;/* VIR_MIGRATE_PARAM_TLS_DESTINATION (cert name) */
+    int persist_dest;           /* VIR_MIGRATE_PERSIST_DEST (define on the destination) */
+    int timeout_ms;             /* bound of each call; 0 means 5000 */
+} co_virt_opts;
+
+/* Connect to o->conn_uri, find o->domain, register for its events.
+ * On success *out is a driver (ops = co_virt_ops) the caller frees with
+ * (*out)->ops->close(*out). Strings in o are copied. The domain need not be
+ * running to open, but start() needs it running. Fails with CO_EUSAGE (a
+ * missing field or a malformed dest_uri), CO_EUNAVAIL (daemon not reachable),
+ * CO_ETIMEDOUT, CO_ENOINPUT (no such domain), CO_ENOPERM. */
+int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
+
+/* The ops table, for drivers compared by identity ("libvirt"). Semantics as
+ * in engine/driver.h, with these libvirt specifics:
+ *  - set_tunables: downtime_limit_ms is applied at once
+ *    (virDomainMigrateSetMaxDowntime); bandwidth, channels (parallel
+ *    connections), auto-converge with its initial/increment throttle, and
+ *    post-copy are kept and passed to virDomainMigrateToURI3 by start().
+ *    throttle_trigger_pct and max_cpu_throttle_pct have no libvirt 9.0
+ *    equivalent: values other than NAN/0 give CO_EUSAGE.
+ *  - get_tunables: downtime and bandwidth from libvirt (MigrateGetMaxDowntime,
+ *    MigrateGetMaxSpeed, MiB/s resolution), the rest as last set (defaults:
+ *    1 channel, no auto-converge, no post-copy, NAN throttles).
+ *  - start(uri): uri is the destination daemon's URI (NULL: o->dest_uri).
+ *    Returns once the migration job is seen running, or fails with the
+ *    worker's error if virDomainMigrateToURI3 fails first (a bad or
+ *    unreachable destination fails here, with the guest untouched).
+ *  - set_throttle: only before start() (libvirt cannot change auto-converge
+ *    parameters of a running migration): CO_EUNAVAIL during one.
+ *  - pause_guest/resume_guest: virDomainSuspend/Resume. close() resumes a
+ *    guest that this driver paused if the migration did not complete.
+ *  - cancel: virDomainAbortJob, then waits (up to timeout_ms) for the worker.
+ *  - guest_running: a domain that migrated away (gone from the source) is
+ *    reported as not running, without error.
+ *  - vm_id: the domain's UUID string. */
+extern const co_driver_ops co_virt_ops;
+
+#endif
