@@ -20,10 +20,14 @@
 #                             kills libvirtd, virtlogd and QEMU with it), delete
 #                             the namespaces, remove DIR. Idempotent.
 #   bed.sh kill-daemon DIR a|b  SIGKILL that side's libvirtd only (fault tests).
-#   bed.sh domain-xml NAME MEM_MIB [KERNEL [CMDLINE [SERIAL_FILE]]]  print a small KVM
-#                             domain's XML: no disk; SeaBIOS idles, or KERNEL
-#                             (a file outside the tmpfs mounts, e.g. the
-#                             dirtier guest) boots with CMDLINE.
+#   bed.sh domain-xml NAME MEM_MIB [KERNEL [CMDLINE [SERIAL_FILE [INITRD]]]]
+#                             print a small KVM domain's XML: no disk; SeaBIOS
+#                             idles, or KERNEL (a file outside the tmpfs
+#                             mounts, e.g. the dirtier guest) boots with
+#                             CMDLINE, COM1 appended to SERIAL_FILE, and
+#                             INITRD as its multiboot module (guest RAM
+#                             content: random bytes make pages QEMU must send).
+#   bed.sh payload FILE MIB   write MIB MiB of random bytes to FILE.
 # Exit: 0 ok, 69 when a daemon did not come up (message on stderr), 64 usage.
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -114,6 +118,7 @@ up() {
     # Watchdog: tear down when the test process's pipe closes.
     ( trap '' INT TERM HUP; cat <&"$watch_fd" >/dev/null; "$0" down "$dir" ) \
       </dev/null >/dev/null 2>&1 &
+    exec {watch_fd}<&-   # only the watchdog keeps the read end
     echo $! > "$dir/watchdog.pid"
   fi
   ip netns add "$nsa" || die "cannot create netns $nsa"
@@ -135,7 +140,7 @@ up() {
   for side in a b; do
     [ $side = a ] && ns=$nsa || ns=$nsb
     setsid ip netns exec "$ns" unshare -m -p -f --propagation private \
-      "$0" inner $side "$dir" </dev/null >"$dir/$side/inner.log" 2>&1 &
+      "$0" inner $side "$dir" </dev/null >"$dir/$side/inner.log" 2>&1 3<&- &
     echo $! > "$dir/$side/unshare.pid"
   done
   local t0=$SECONDS
@@ -195,9 +200,10 @@ down() {
 }
 
 domain_xml() {
-  local name=$1 mem=$2 kernel=${3:-} cmdline=${4:-} serial=${5:-}
+  local name=$1 mem=$2 kernel=${3:-} cmdline=${4:-} serial=${5:-} initrd=${6:-}
   local os="<type arch='x86_64' machine='pc'>hvm</type>"
   [ -n "$kernel" ] && os="$os<kernel>$kernel</kernel><cmdline>$cmdline</cmdline>"
+  [ -n "$initrd" ] && os="$os<initrd>$initrd</initrd>"
   cat <<XML
 <domain type='kvm'>
   <name>$name</name>
@@ -222,6 +228,8 @@ case "${1:-}" in
   kill-daemon) [ $# -eq 3 ] || die "usage: bed.sh kill-daemon DIR a|b" 64; kill_daemon "$2" "$3" ;;
   inner) inner "$2" "$3" ;;
   domain-xml) [ $# -ge 3 ] || die "usage: bed.sh domain-xml NAME MEM_MIB [KERNEL]" 64
-              domain_xml "$2" "$3" "${4:-}" "${5:-}" "${6:-}" ;;
-  *) die "usage: bed.sh up|down|kill-daemon|domain-xml ..." 64 ;;
+              domain_xml "$2" "$3" "${4:-}" "${5:-}" "${6:-}" "${7:-}" ;;
+  payload) [ $# -eq 3 ] || die "usage: bed.sh payload FILE MIB" 64
+           head -c $(( $3 * 1048576 )) /dev/urandom > "$2" || die "cannot write $2" 73 ;;
+  *) die "usage: bed.sh up|down|kill-daemon|domain-xml|payload ..." 64 ;;
 esac
