@@ -848,9 +848,11 @@ static int virt_poll(co_driver *d, int timeout_ms, co_drv_event *evs, int max, i
         char m[512];
         int code = last_error(m, sizeof m);
         virResetLastError();
-        /* The domain leaves the source as the migration ends: that is the
-         * end being reported, not a failure of poll. */
-        if (wait_worker(c, code == VIR_ERR_NO_DOMAIN ? c->timeout_ms : 0)) {
+        /* The domain stops ("not running") and then leaves the source as
+         * the migration ends: that is the end being reported, not a failure
+         * of poll. */
+        int ending = code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID;
+        if (wait_worker(c, ending ? c->timeout_ms : 0)) {
             fill_done(c, st);
             return CO_OK;
         }
