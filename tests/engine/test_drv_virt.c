@@ -175,6 +175,113 @@ Test(drv_virt, migrates_a_to_b_with_stats)
     cr_expect_eq(domain_state(bed.uri_a, "co-mig"), -1, "still defined on a");
     cr_expect_eq(strlen(drv->ops->vm_id(drv)), 36);
     drv->ops->close(drv);
+
+    /* and back from b to a, bandwidth unlimited: b's daemon opens the
+     * peer-to-peer connection to a over the veth this time */
+    co_virt_opts ob = {.conn_uri = bed.uri_b, .domain = "co-mig", .timeout_ms = 5000};
+    co_diag_init(&dg);
+    cr_assert_eq(co_virt_open(&ob, &drv, &dg), CO_OK, "open on b: %s", dg.msg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    t.max_bandwidth_bytes_per_s = 0;
+    cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(drv->ops->start(drv, "qemu+tcp://169.254.77.1/system", &dg), CO_OK, "start: %s",
+                 dg.msg);
+    run_until_done(drv, &r, 60000, 0, NULL);
+    fprintf(stderr,
+            "[virt] back b->a, unlimited: %.0f ms after start (libvirt: %.0f ms, downtime %.0f "
+            "ms, %.1f MiB sent, iteration %lld)\n",
+            r.total_ms, r.final.total_time_ms, r.final.downtime_ms,
+            r.final.ram_transferred_bytes / 1048576, (long long)r.final.ram_dirty_sync_count);
+    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_expect_eq(domain_state(bed.uri_a, "co-mig"), VIR_DOMAIN_RUNNING, "not running on a");
+    drv->ops->close(drv);
+}
+
+static void postcopy_now(co_driver *drv)
+{
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->start_postcopy(drv, &dg), CO_OK, "start_postcopy: %s", dg.msg);
+}
+
+Test(drv_virt, postcopy_switch_completes_on_b)
+{
+    start_guest("co-pc", 160, "dirty_mib=8 spin=20000");
+    co_driver *drv = open_drv("co-pc");
+    co_diag dg;
+    co_diag_init(&dg);
+    co_mig_tunables t;
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    t.max_bandwidth_bytes_per_s = 20.0 * 1048576;
+    t.postcopy_ram = 1;
+    cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
+    /* post-copy bandwidth is libvirt's bandwidth.postcopy (unlimited here) */
+    run_result r;
+    int saw_postcopy = 0;
+    double t0 = co_bed_now_ms();
+    int fired = 0;
+    for (;;) {
+        co_drv_event ev[16];
+        int n = 0;
+        co_mig_stats st;
+        co_diag_init(&dg);
+        cr_assert_eq(drv->ops->poll(drv, 50, ev, 16, &n, &st, &dg), CO_OK, "poll: %s", dg.msg);
+        for (int i = 0; i < n; i++)
+            if (ev[i].kind == CO_DRV_EV_STATUS && ev[i].status == CO_MIG_POSTCOPY_ACTIVE)
+                saw_postcopy = 1;
+        if (st.status == CO_MIG_POSTCOPY_ACTIVE)
+            saw_postcopy = 1;
+        if (!fired && st.ram_transferred_bytes > 10.0 * 1048576) {
+            fired = 1;
+            postcopy_now(drv);
+        }
+        if (st.status == CO_MIG_COMPLETED || st.status == CO_MIG_FAILED ||
+            st.status == CO_MIG_CANCELLED) {
+            r.status = st.status;
+            r.final = st;
+            break;
+        }
+        cr_assert(co_bed_now_ms() - t0 < 60000, "post-copy migration still running");
+    }
+    fprintf(stderr, "[virt] post-copy: %.0f ms, downtime %.0f ms, %.0f page requests\n",
+            co_bed_now_ms() - t0, r.final.downtime_ms, r.final.ram_postcopy_requests);
+    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_expect(saw_postcopy, "never saw postcopy-active");
+    cr_expect_eq(domain_state(bed.uri_b, "co-pc"), VIR_DOMAIN_RUNNING, "not running on b");
+    drv->ops->close(drv);
+}
+
+static void pause_then_cancel(co_driver *drv)
+{
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->pause_guest(drv, &dg), CO_OK, "pause: %s", dg.msg);
+    int running = 1;
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(running, 0, "guest not paused");
+    cr_assert_eq(drv->ops->cancel(drv, &dg), CO_OK, "cancel: %s", dg.msg);
+}
+
+Test(drv_virt, paused_then_cancelled_guest_runs_again_after_close)
+{
+    start_guest("co-pause", 160, "");
+    co_driver *drv = open_drv("co-pause");
+    co_diag dg;
+    co_diag_init(&dg);
+    co_mig_tunables t;
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    t.max_bandwidth_bytes_per_s = 20.0 * 1048576;
+    cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
+    run_result r;
+    run_until_done(drv, &r, 60000, 10.0 * 1048576, pause_then_cancel);
+    cr_assert_eq(r.status, CO_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
+    /* the driver paused it, the migration did not complete: close resumes */
+    drv->ops->close(drv);
+    cr_assert_eq(domain_state(bed.uri_a, "co-pause"), VIR_DOMAIN_RUNNING,
+                 "guest left paused on the source");
+    cr_expect_eq(domain_state(bed.uri_b, "co-pause"), -1, "left behind on b");
 }
 
 static void kill_b(co_driver *drv)
