@@ -1,9 +1,12 @@
 /* tests/engine/test_drv_virt.c: the libvirt driver against two real libvirtd
  * daemons (tests/libvirt/bed.sh) and a real KVM guest (the dirtier).
  *
- * Each test brings up its own bed (about 1-3 s here) and tears it down in
- * fini, also when an assertion fails; if the test process dies, the bed's
- * watchdog tears it down. Skipped when not root or without libvirtd/KVM. */
+ * Each test brings up its own bed (3 to 7 s here) and tears it down in fini,
+ * also when an assertion fails; if the test process dies, the bed's watchdog
+ * tears it down. Skipped when not root or without libvirtd/KVM. Suite
+ * drv_virt (plain make check, about 25 s): a migration a->b->a with stats,
+ * destination killed, bad destination, open errors. Suite drv_virt_slow
+ * (CUTOVER_SLOW=1): cancel, post-copy, pause then cancel. */
 #include <criterion/criterion.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -23,6 +26,16 @@ static void bed_init(void)
     if (co_bed_up(&bed, err, sizeof err) != 0)
         cr_assert_fail("bed: %s", err);
     fprintf(stderr, "[virt] bed up in %.0f ms (%s)\n", bed.up_ms, bed.dir);
+}
+
+/* Suite drv_virt_slow: the extra policies' paths (cancel, post-copy,
+ * pause), about 20 s more; only with CUTOVER_SLOW=1 (make check-slow). */
+static void bed_init_slow(void)
+{
+    const char *slow = getenv("CUTOVER_SLOW");
+    if (slow == NULL || strcmp(slow, "1") != 0)
+        cr_skip_test("slow libvirt test: run with CUTOVER_SLOW=1 (make check-slow)");
+    bed_init();
 }
 
 static void bed_fini(void)
@@ -132,6 +145,7 @@ static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double t
 }
 
 TestSuite(drv_virt, .init = bed_init, .fini = bed_fini, .timeout = 180);
+TestSuite(drv_virt_slow, .init = bed_init_slow, .fini = bed_fini, .timeout = 180);
 
 Test(drv_virt, migrates_a_to_b_with_stats)
 {
@@ -204,7 +218,7 @@ static void postcopy_now(co_driver *drv)
     cr_assert_eq(drv->ops->start_postcopy(drv, &dg), CO_OK, "start_postcopy: %s", dg.msg);
 }
 
-Test(drv_virt, postcopy_switch_completes_on_b)
+Test(drv_virt_slow, postcopy_switch_completes_on_b)
 {
     start_guest("co-pc", 160, "dirty_mib=8 spin=20000");
     co_driver *drv = open_drv("co-pc");
@@ -263,7 +277,7 @@ static void pause_then_cancel(co_driver *drv)
     cr_assert_eq(drv->ops->cancel(drv, &dg), CO_OK, "cancel: %s", dg.msg);
 }
 
-Test(drv_virt, paused_then_cancelled_guest_runs_again_after_close)
+Test(drv_virt_slow, paused_then_cancelled_guest_runs_again_after_close)
 {
     start_guest("co-pause", 160, "");
     co_driver *drv = open_drv("co-pause");
@@ -321,7 +335,7 @@ static void cancel_now(co_driver *drv)
     cr_assert_eq(drv->ops->cancel(drv, &dg), CO_OK, "cancel: %s", dg.msg);
 }
 
-Test(drv_virt, cancel_leaves_guest_running_on_source)
+Test(drv_virt_slow, cancel_leaves_guest_running_on_source)
 {
     start_guest("co-cancel", 160, "");
     co_driver *drv = open_drv("co-cancel");
