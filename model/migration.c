@@ -17,6 +17,7 @@
 #define WINDOW_FREE_S 0.05     /* MAX_WAIT: longest ram_save_iterate() */
 #define AC_PERIOD_MS 1000.0    /* auto-converge looks at most once a second */
 #define STALL_PASSES 8         /* passes without a new pending minimum = stalled */
+#define STALL_GAIN 0.005       /* a new minimum must improve by 0.5% to count */
 
 void co_mig_defaults(co_mig_params *p)
 {
@@ -224,7 +225,7 @@ int co_mig_predict(const co_mig_params *p, co_mig_result *out)
 
         if (R < thr && switch_after < 0)
             break; /* completion */
-        if (R < min_R * (1 - 1e-9)) {
+        if (R < min_R * (1 - STALL_GAIN)) {
             min_R = R;
             stall = 0;
         } else if (++stall >= STALL_PASSES &&
@@ -376,10 +377,13 @@ int co_mig_advise(const co_mig_params *p, co_mig_result *out)
     int rc = co_mig_predict(p, out);
     if (rc != CO_OK)
         return rc;
-    out->downtime_floor_ms = co_mig_floor_ms(p);
+    /* the floor at the throttle the run ends with (auto-converge raises it) */
+    co_mig_params q = *p;
+    q.throttle_pct = fmax(p->throttle_pct, out->final_throttle_pct);
+    out->downtime_floor_ms = co_mig_floor_ms(&q);
     if (out->converged)
         return CO_OK;
-    co_mig_params q = *p;
+    q = *p;
     q.mode = CO_MODE_PRECOPY;
     q.deadline_ms = p->deadline_ms;
     /* downtime-limit: up to one that covers all of RAM */
