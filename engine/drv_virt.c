@@ -502,11 +502,12 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
         return rc;
     }
     /* Keepalive bounds every later call: a silent daemon is dropped after
-     * about interval * (count + 1) seconds. */
-    int interval_s = c->timeout_ms / 4000;
+     * about interval * (count + 1) s = max(3 s, timeout). libvirt's unit is
+     * whole seconds; count 2 tolerates one late answer on a loaded host. */
+    int interval_s = c->timeout_ms / 3000;
     if (interval_s < 1)
         interval_s = 1;
-    if (virConnectSetKeepAlive(c->conn, interval_s, 3) < 0)
+    if (virConnectSetKeepAlive(c->conn, interval_s, 2) < 0)
         virResetLastError(); /* not fatal: e.g. a local test:/// driver */
     c->dom = lookup_domain(c->conn, c->domain_name);
     if (c->dom == NULL) {

@@ -28,10 +28,10 @@
  * result of virDomainMigrateToURI3).
  *
  * Time bounds: every libvirt call goes over a connection with keepalive
- * (interval and count derived from timeout_ms), so a daemon that stops
- * answering closes the connection within about timeout_ms and the call fails
- * with CO_EUNAVAIL; opening the connection runs in a thread and is abandoned
- * after timeout_ms. Error codes: connection failures CO_EUNAVAIL, no such
+ * (interval max(1 s, timeout_ms/3), count 2), so a daemon that stops
+ * answering closes the connection after about max(3 s, timeout_ms) and the
+ * pending call fails with CO_EUNAVAIL (keepalive works in whole seconds);
+ * opening the connection runs in a thread and is abandoned after timeout_ms. Error codes: connection failures CO_EUNAVAIL, no such
  * domain CO_ENOINPUT, bad URI or flag CO_EUSAGE, denied CO_ENOPERM, another
  * job on the domain CO_EBUSY, libvirt timeouts CO_ETIMEDOUT, a migration that
  * ran and failed CO_EFAILED. */

@@ -413,3 +413,41 @@ Test(drv_virt, open_errors_are_one_clear_line)
     co_diag_init(&dg);
     cr_assert_eq(co_virt_open(&nouri, &drv, &dg), CO_EUSAGE, "%s", dg.msg);
 }
+
+Test(drv_virt, hung_source_daemon_fails_within_the_timeout)
+{
+    start_guest("co-hang", 0, "");
+    co_virt_opts o = {.conn_uri = bed.uri_a, .domain = "co-hang", .timeout_ms = 2000};
+    co_driver *drv = NULL;
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(co_virt_open(&o, &drv, &dg), CO_OK, "open: %s", dg.msg);
+    cr_assert_eq(co_bed_stop_daemon(&bed, "a", 1), 0, "SIGSTOP libvirtd a");
+    double t0 = co_bed_now_ms();
+    int running = -1;
+    co_diag_init(&dg);
+    int rc = drv->ops->guest_running(drv, &running, &dg);
+    double took = co_bed_now_ms() - t0;
+    fprintf(stderr, "[virt] hung daemon: rc %d after %.0f ms: %s\n", rc, took, dg.msg);
+    cr_expect_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, dg.msg);
+    /* keepalive: 1 s interval, 2 missed answers, plus scheduling slack */
+    cr_expect_lt(took, 10000, "call blocked %.0f ms", took);
+    drv->ops->close(drv);
+    /* opening while the daemon hangs gives up after timeout_ms */
+    co_diag_init(&dg);
+    drv = NULL;
+    t0 = co_bed_now_ms();
+    rc = co_virt_open(&o, &drv, &dg);
+    took = co_bed_now_ms() - t0;
+    co_bed_stop_daemon(&bed, "a", 0);
+    fprintf(stderr, "[virt] open on a hung daemon: rc %d after %.0f ms: %s\n", rc, took, dg.msg);
+    cr_expect_eq(rc, CO_ETIMEDOUT, "rc %d: %s", rc, dg.msg);
+    cr_expect_lt(took, 4000, "open blocked %.0f ms", took);
+    cr_expect_null(drv);
+    /* a new open on an answering daemon works again */
+    drv = open_drv("co-hang");
+    co_diag_init(&dg);
+    cr_expect_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(running, 1);
+    drv->ops->close(drv);
+}

@@ -165,6 +165,13 @@ static inline int co_bed_kill_daemon(co_bed *b, const char *side)
     return co_bed_run(b, args, -1);
 }
 
+/* SIGSTOP (stop=1) or SIGCONT (stop=0) one side's libvirtd. */
+static inline int co_bed_stop_daemon(co_bed *b, const char *side, int stop)
+{
+    const char *args[] = {stop ? "stop-daemon" : "cont-daemon", b->dir, side, NULL};
+    return co_bed_run(b, args, -1);
+}
+
 /* Domain XML for the dirtier guest (built by tests/libvirt/module.mk) into
  * buf; its serial log goes to DIR/NAME.serial; with payload_mib > 0 its RAM
  * holds that many MiB of random bytes (DIR/NAME.payload, a multiboot module).

@@ -20,6 +20,8 @@
 #                             kills libvirtd, virtlogd and QEMU with it), delete
 #                             the namespaces, remove DIR. Idempotent.
 #   bed.sh kill-daemon DIR a|b  SIGKILL that side's libvirtd only (fault tests).
+#   bed.sh stop-daemon DIR a|b  SIGSTOP it (a daemon that hangs); cont-daemon
+#                             sends SIGCONT. down works on a stopped daemon.
 #   bed.sh domain-xml NAME MEM_MIB [KERNEL [CMDLINE [SERIAL_FILE [INITRD]]]]
 #                             print a small KVM domain's XML: no disk; SeaBIOS
 #                             idles, or KERNEL (a file outside the tmpfs
@@ -172,11 +174,11 @@ ns_init() {
   cat /proc/"$upid"/task/*/children 2>/dev/null | awk '{print $1; exit}'
 }
 
-kill_daemon() {
-  local dir=$1 side=$2 init
+signal_daemon() {
+  local dir=$1 side=$2 sig=$3 init
   init=$(ns_init "$dir" "$side") || die "no bed at $dir"
   [ -n "$init" ] || die "side $side of $dir is not running"
-  nsenter -t "$init" -m -p sh -c 'kill -9 "$(cat /run/libvirtd.pid)"'
+  nsenter -t "$init" -m -p sh -c "kill -$sig \"\$(cat /run/libvirtd.pid)\""
 }
 
 down() {
@@ -225,7 +227,12 @@ XML
 case "${1:-}" in
   up) [ $# -ge 2 ] || die "usage: bed.sh up DIR [WATCH_FD]" 64; up "$2" "${3:-}" ;;
   down) [ $# -eq 2 ] || die "usage: bed.sh down DIR" 64; down "$2" ;;
-  kill-daemon) [ $# -eq 3 ] || die "usage: bed.sh kill-daemon DIR a|b" 64; kill_daemon "$2" "$3" ;;
+  kill-daemon) [ $# -eq 3 ] || die "usage: bed.sh kill-daemon DIR a|b" 64
+               signal_daemon "$2" "$3" KILL ;;
+  stop-daemon) [ $# -eq 3 ] || die "usage: bed.sh stop-daemon DIR a|b" 64
+               signal_daemon "$2" "$3" STOP ;;
+  cont-daemon) [ $# -eq 3 ] || die "usage: bed.sh cont-daemon DIR a|b" 64
+               signal_daemon "$2" "$3" CONT ;;
   inner) inner "$2" "$3" ;;
   domain-xml) [ $# -ge 3 ] || die "usage: bed.sh domain-xml NAME MEM_MIB [KERNEL]" 64
               domain_xml "$2" "$3" "${4:-}" "${5:-}" "${6:-}" "${7:-}" ;;
