@@ -86,6 +86,9 @@ typedef struct virt_ctx {
     char worker_err[256];
     pthread_t worker;
     int worker_joined;
+    virTypedParameterPtr mig_params; /* built by start(), read by the worker */
+    int mig_nparams;
+    unsigned long mig_flags;
 } virt_ctx;
 
 static double now_ms(void)
@@ -552,9 +555,11 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
 
 /* ---- the migration worker ---- */
 
-static void *migrate_thread(void *arg)
+/* Build the typed parameters and flags of virDomainMigrateToURI3 from the
+ * options and tunables, in the caller's thread (so the worker reads nothing
+ * the controller may change later). 0, or -1 when out of memory. */
+static int build_params(virt_ctx *c)
 {
-    virt_ctx *c = arg;
     virTypedParameterPtr params = NULL;
     int n = 0, max = 0, bad = 0;
     unsigned long flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
@@ -564,6 +569,7 @@ static void *migrate_thread(void *arg)
         bad |= virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
                                        c->listen_address);
     if (c->tun.max_bandwidth_bytes_per_s > 0) {
+        /* libvirt's unit is MiB/s: round up so a small limit is not 0 (= none) */
         double mib = ceil(c->tun.max_bandwidth_bytes_per_s / MIB);
         bad |= virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                        (unsigned long long)mib);
@@ -593,19 +599,26 @@ static void *migrate_thread(void *arg)
     }
     if (c->persist_dest)
         flags |= VIR_MIGRATE_PERSIST_DEST;
-    int rc;
+    if (bad) {
+        virTypedParamsFree(params, n);
+        return -1;
+    }
+    c->mig_params = params;
+    c->mig_nparams = n;
+    c->mig_flags = flags;
+    return 0;
+}
+
+/* The worker: blocks in virDomainMigrateToURI3 until the migration ends. */
+static void *migrate_thread(void *arg)
+{
+    virt_ctx *c = arg;
     int code = 0;
     char err[256] = "";
-    if (bad) {
-        rc = -1;
-        code = VIR_ERR_NO_MEMORY;
-        snprintf(err, sizeof err, "cannot build the migration parameters");
-    } else {
-        rc = virDomainMigrateToURI3(c->dom, c->dest_uri, params, (unsigned)n, flags);
-        if (rc < 0)
-            code = last_error(err, sizeof err);
-    }
-    virTypedParamsFree(params, n);
+    int rc = virDomainMigrateToURI3(c->dom, c->dest_uri, c->mig_params,
+                                    (unsigned)c->mig_nparams, c->mig_flags);
+    if (rc < 0)
+        code = last_error(err, sizeof err);
     pthread_mutex_lock(&c->mu);
     c->worker_rc = rc;
     c->worker_err_code = code;
@@ -614,6 +627,18 @@ static void *migrate_thread(void *arg)
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+/* Join a finished worker and free what start() built for it. */
+static void reap_worker(virt_ctx *c)
+{
+    if (c->started && !c->worker_joined) {
+        pthread_join(c->worker, NULL);
+        c->worker_joined = 1;
+    }
+    virTypedParamsFree(c->mig_params, c->mig_nparams);
+    c->mig_params = NULL;
+    c->mig_nparams = 0;
 }
 
 /* Status of a finished worker (caller holds mu). */
@@ -714,18 +739,33 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
     if (c->dest_uri == NULL)
         return co_diag_set(diag, CO_EUSAGE, "libvirt: no destination URI given (--to)");
     pthread_mutex_lock(&c->mu);
-    if (c->started) {
-        pthread_mutex_unlock(&c->mu);
-        return co_diag_set(diag, CO_EBUSY, "a migration of %s was already started",
-                           c->domain_name);
-    }
+    int busy = c->started && !c->worker_done;
+    int completed = c->started && c->worker_done && c->worker_rc == 0;
     pthread_mutex_unlock(&c->mu);
+    if (busy)
+        return co_diag_set(diag, CO_EBUSY, "a migration of %s is already running",
+                           c->domain_name);
+    if (completed)
+        return co_diag_set(diag, CO_EUSAGE, "%s was already migrated to %s", c->domain_name,
+                           c->dest_uri);
+    if (c->started) { /* a failed or cancelled attempt: start afresh */
+        reap_worker(c);
+        pthread_mutex_lock(&c->mu);
+        c->started = c->worker_done = c->worker_rc = c->worker_err_code = 0;
+        c->worker_joined = c->have_final = c->cancel_requested = c->postcopy_seen = 0;
+        c->worker_err[0] = '\0';
+        stats_blank(&c->final);
+        stats_blank(&c->last);
+        pthread_mutex_unlock(&c->mu);
+    }
     int state = 0, reason = 0;
     if (virDomainGetState(c->dom, &state, &reason, 0) < 0)
         return virt_fail(diag, "cannot read the domain state", c->domain_name);
     if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED)
         return co_diag_set(diag, CO_EUSAGE, "domain '%s' at %s is not running", c->domain_name,
                            c->conn_uri);
+    if (build_params(c) < 0)
+        return co_diag_set(diag, CO_ENOMEM, "out of memory building migration parameters");
     pthread_mutex_lock(&c->mu);
     c->started = 1;
     c->worker_done = 0;
@@ -734,6 +774,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
         pthread_mutex_lock(&c->mu);
         c->started = 0;
         pthread_mutex_unlock(&c->mu);
+        reap_worker(c);
         return co_diag_set(diag, CO_EOS, "cannot start the migration thread");
     }
     /* Wait until the job runs or the worker fails: a bad or unreachable
@@ -1005,9 +1046,9 @@ static void virt_close(co_driver *drv)
             co_diag_init(&ignore);
             virt_cancel(drv, &ignore);
         }
-        /* The worker ends once the RPC returns; keepalive bounds that. */
-        pthread_join(c->worker, NULL);
     }
+    /* The worker ends once the RPC returns; keepalive bounds that. */
+    reap_worker(c);
     pthread_mutex_lock(&c->mu);
     int resume = c->paused_by_us && !(started && c->worker_rc == 0);
     pthread_mutex_unlock(&c->mu);

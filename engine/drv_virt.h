@@ -32,9 +32,10 @@
  * answering closes the connection after about max(3 s, timeout_ms) and the
  * pending call fails with CO_EUNAVAIL (keepalive works in whole seconds);
  * opening the connection runs in a thread and is abandoned after timeout_ms. Error codes: connection failures CO_EUNAVAIL, no such
- * domain CO_ENOINPUT, bad URI or flag CO_EUSAGE, denied CO_ENOPERM, another
- * job on the domain CO_EBUSY, libvirt timeouts CO_ETIMEDOUT, a migration that
- * ran and failed CO_EFAILED. */
+ * domain CO_ENOINPUT, bad URI or flag CO_EUSAGE, denied CO_ENOPERM, an
+ * operation libvirt finds invalid in the domain's current state (another job,
+ * post-copy not enabled, same host) CO_EBUSY, libvirt timeouts CO_ETIMEDOUT,
+ * a migration that ran and failed CO_EFAILED. */
 #ifndef CUTOVER_ENGINE_DRV_VIRT_H
 #define CUTOVER_ENGINE_DRV_VIRT_H
 
@@ -78,7 +79,9 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
  *  - start(uri): uri is the destination daemon's URI (NULL: o->dest_uri).
  *    Returns once the migration job is seen running, or fails with the
  *    worker's error if virDomainMigrateToURI3 fails first (a bad or
- *    unreachable destination fails here, with the guest untouched).
+ *    unreachable destination fails here, with the guest untouched). After a
+ *    failed or cancelled attempt start() may be called again; while one
+ *    runs CO_EBUSY; after one completed CO_EUSAGE.
  *  - set_throttle: only before start() (libvirt cannot change auto-converge
  *    parameters of a running migration): CO_EUNAVAIL during one.
  *  - pause_guest/resume_guest: virDomainSuspend/Resume. close() resumes a

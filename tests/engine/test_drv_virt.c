@@ -382,6 +382,17 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
     cr_expect_eq(domain_state(bed.uri_b, "co-bad"), -1);
+
+    /* the same driver then migrates to the right destination */
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
+    run_result r;
+    run_until_done(drv, &r, 60000, 0, NULL);
+    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_expect_eq(domain_state(bed.uri_b, "co-bad"), VIR_DOMAIN_RUNNING);
+    co_diag_init(&dg);
+    cr_expect_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_EUSAGE, "second start: %s",
+                 dg.msg);
     drv->ops->close(drv);
 }
 
