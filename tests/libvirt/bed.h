@@ -120,6 +120,12 @@ static inline int co_bed_up(co_bed *b, char *err, size_t errlen)
         return -1;
     }
     b->watch_fd = p[1];
+    /* a capabilities cache shared by the beds of this build tree */
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char rel[300], cache[700];
+    snprintf(rel, sizeof rel, "%s/tests/libvirt/cache", build);
+    co_bed_abspath(rel, cache, sizeof cache);
+    setenv("CO_BED_CACHE", cache, 0);
     double t0 = co_bed_now_ms();
     const char *args[] = {"up", b->dir, "3", NULL};
     int rc = co_bed_run(b, args, p[0]);

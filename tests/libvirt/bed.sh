@@ -30,6 +30,9 @@
 #                             INITRD as its multiboot module (guest RAM
 #                             content: random bytes make pages QEMU must send).
 #   bed.sh payload FILE MIB   write MIB MiB of random bytes to FILE.
+# Environment: CO_BED_CACHE, a directory (the tests use build/tests/libvirt/
+# cache) where the first bed leaves libvirtd's QEMU capabilities cache and
+# later beds seed theirs from, which cuts start-up several-fold.
 # Exit: 0 ok, 69 when a daemon did not come up (message on stderr), 64 usage.
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -65,6 +68,13 @@ inner() {
   mount --bind "$dir/group" /etc/group || exit 1
   mount -t proc proc /proc || exit 1
   ip link set lo up
+  # Seed libvirtd's QEMU capabilities cache: probing every qemu-system-*
+  # binary is most of a daemon's start-up (5 to 10 s on a loaded host).
+  # libvirtd re-probes by itself if the copy is stale (binary, kernel, CPU).
+  if [ -n "${CO_BED_CACHE:-}" ] && [ -d "$CO_BED_CACHE/qemu-caps" ]; then
+    mkdir -p /var/cache/libvirt/qemu/capabilities
+    cp "$CO_BED_CACHE"/qemu-caps/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
+  fi
   virtlogd -d -p /run/virtlogd.pid || exit 1
   libvirtd -d --listen -p /run/libvirtd.pid -f /etc/libvirt/libvirtd.conf || exit 1
   echo ready > "$d/inner-ready"
@@ -156,6 +166,9 @@ up() {
       sleep 0.1
     done
   done
+  if [ -n "${CO_BED_CACHE:-}" ] && [ ! -d "$CO_BED_CACHE/qemu-caps" ]; then
+    save_caps "$dir"
+  fi
   cat > "$dir/env" <<ENV
 NS_A=$nsa
 NS_B=$nsb
@@ -166,6 +179,21 @@ URI_B=qemu+unix:///system?socket=$dir/b/sock/libvirt-sock
 URI_B_TCP=qemu+tcp://$ADDR_B/system
 MIGRATE_URI_B=tcp://$ADDR_B
 ENV
+}
+
+# Keep daemon a's QEMU capabilities for later beds (atomic: copy, then rename).
+save_caps() {
+  local dir=$1 init tmp
+  init=$(ns_init "$dir" a) || return 0
+  [ -n "$init" ] || return 0
+  mkdir -p "$CO_BED_CACHE" || return 0
+  tmp=$(mktemp -d "$CO_BED_CACHE/qemu-caps.XXXXXX") || return 0
+  nsenter -t "$init" -m -p sh -c \
+    'cp /var/cache/libvirt/qemu/capabilities/*.xml "$1"/' sh "$tmp" 2>/dev/null
+  if ls "$tmp"/*.xml >/dev/null 2>&1 && mv -T "$tmp" "$CO_BED_CACHE/qemu-caps" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf "$tmp"
 }
 
 # PID (in our namespace) of the init of a side's PID namespace.
