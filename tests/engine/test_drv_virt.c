@@ -56,6 +56,7 @@ static void start_guest(const char *name, int payload_mib, const char *cmdline)
     char xml[4096];
     cr_assert_eq(co_bed_domain_xml(&bed, name, 256, payload_mib, cmdline, xml, sizeof xml), 0,
                  "domain XML (is build/tests/libvirt/dirtier.elf built?)");
+    double t0 = co_bed_now_ms();
     virConnectPtr a = virConnectOpen(bed.uri_a);
     cr_assert_not_null(a, "connect to daemon a");
     virDomainPtr d = virDomainCreateXML(a, xml, 0);
@@ -63,6 +64,8 @@ static void start_guest(const char *name, int payload_mib, const char *cmdline)
     virDomainFree(d);
     virConnectClose(a);
     cr_assert_eq(co_bed_wait_guest(&bed, name, 60000), 0, "guest %s did not fill its RAM", name);
+    fprintf(stderr, "[virt] guest %s (%d MiB payload) ready in %.0f ms\n", name, payload_mib,
+            co_bed_now_ms() - t0);
 }
 
 /* State of domain NAME on the daemon at uri: VIR_DOMAIN_* or -1 if absent. */

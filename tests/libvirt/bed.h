@@ -180,19 +180,31 @@ static inline int co_bed_stop_daemon(co_bed *b, const char *side, int stop)
 
 /* Domain XML for the dirtier guest (built by tests/libvirt/module.mk) into
  * buf; its serial log goes to DIR/NAME.serial; with payload_mib > 0 its RAM
- * holds that many MiB of random bytes (DIR/NAME.payload, a multiboot module).
+ * holds that many MiB of random bytes (a multiboot module, kept in
+ * $CO_BED_CACHE, set by co_bed_up, else in DIR).
  * Returns 0 or -1. */
 static inline int co_bed_domain_xml(co_bed *b, const char *name, int mem_mib, int payload_mib,
                                     const char *cmdline, char *buf, size_t len)
 {
-    char payload[400] = "";
+    char payload[800] = "";
     if (payload_mib > 0) {
-        char mib[16];
-        snprintf(payload, sizeof payload, "%s/%s.payload", b->dir, name);
+        /* one read-only payload per size, shared by the beds of this build
+         * tree (QEMU only reads it), made once: random bytes cost time */
+        const char *cache = getenv("CO_BED_CACHE");
+        char mib[16], tmp[900];
         snprintf(mib, sizeof mib, "%d", payload_mib);
-        const char *args[] = {"payload", payload, mib, NULL};
-        if (co_bed_run(b, args, -1) != 0)
-            return -1;
+        if (cache)
+            snprintf(payload, sizeof payload, "%s/payload-%dmib.bin", cache, payload_mib);
+        else
+            snprintf(payload, sizeof payload, "%s/%s.payload", b->dir, name);
+        if (access(payload, R_OK) != 0) {
+            snprintf(tmp, sizeof tmp, "%s.%d.tmp", payload, (int)getpid());
+            const char *args[] = {"payload", tmp, mib, NULL};
+            if (co_bed_run(b, args, -1) != 0 || rename(tmp, payload) != 0) {
+                unlink(tmp);
+                return -1;
+            }
+        }
     }
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
     char rel[300], kernel[700], cmd[2600];

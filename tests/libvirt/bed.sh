@@ -265,6 +265,7 @@ case "${1:-}" in
   domain-xml) [ $# -ge 3 ] || die "usage: bed.sh domain-xml NAME MEM_MIB [KERNEL]" 64
               domain_xml "$2" "$3" "${4:-}" "${5:-}" "${6:-}" "${7:-}" ;;
   payload) [ $# -eq 3 ] || die "usage: bed.sh payload FILE MIB" 64
+           mkdir -p "$(dirname "$2")"
            head -c $(( $3 * 1048576 )) /dev/urandom > "$2" || die "cannot write $2" 73 ;;
   *) die "usage: bed.sh up|down|kill-daemon|domain-xml|payload ..." 64 ;;
 esac
