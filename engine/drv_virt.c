@@ -18,6 +18,13 @@
  * (QEMU_DOMAIN_MIG_BANDWIDTH_MAX in src/qemu/qemu_domain.h). */
 #define VIRT_BANDWIDTH_MAX_MIBPS ((unsigned long)(INT64_MAX / (1024 * 1024)))
 #define MIB 1048576.0
+/* QEMU 7.2's defaults (migration/migration.c DEFAULT_MIGRATE_CPU_THROTTLE_*,
+ * DEFAULT_MIGRATE_THROTTLE_TRIGGER_THRESHOLD, DEFAULT_MIGRATE_MAX_CPU_THROTTLE):
+ * libvirt 9.0 can neither read nor (for the last two) set them. */
+#define QEMU_THROTTLE_INITIAL_PCT 20.0
+#define QEMU_THROTTLE_INCREMENT_PCT 10.0
+#define QEMU_THROTTLE_TRIGGER_PCT 50.0
+#define QEMU_MAX_CPU_THROTTLE_PCT 99.0
 
 /* ---- process-wide libvirt set-up (the one exception to "no globals") ---- */
 
@@ -107,22 +114,6 @@ static void deadline_in(struct timespec *ts, int ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
-}
-
-static void stats_blank(co_mig_stats *st)
-{
-    double *dbl[] = {&st->total_time_ms, &st->setup_time_ms, &st->downtime_ms,
-                     &st->expected_downtime_ms, &st->ram_transferred_bytes,
-                     &st->ram_remaining_bytes, &st->ram_total_bytes, &st->ram_duplicate_pages,
-                     &st->ram_normal_pages, &st->ram_normal_bytes, &st->ram_dirty_pages_rate,
-                     &st->ram_mbps, &st->ram_page_size_bytes, &st->ram_multifd_bytes,
-                     &st->ram_pages_per_second, &st->ram_precopy_bytes, &st->ram_downtime_bytes,
-                     &st->ram_postcopy_bytes, &st->ram_postcopy_requests, &st->cpu_throttle_pct};
-    memset(st, 0, sizeof *st);
-    for (size_t i = 0; i < sizeof dbl / sizeof dbl[0]; i++)
-        *dbl[i] = NAN;
-    st->ram_dirty_sync_count = -1;
-    st->status = CO_MIG_NONE;
 }
 
 /* libvirt's error code -> ours. */
@@ -298,6 +289,23 @@ static void stats_from_params(co_mig_stats *st, virTypedParameterPtr p, int n, i
         st->ram_dirty_sync_count = (int64_t)u;
     if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_MEMORY_POSTCOPY_REQS, &u) == 1)
         st->ram_postcopy_requests = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DISK_PROCESSED, &u) == 1)
+        st->disk_transferred_bytes = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DISK_REMAINING, &u) == 1)
+        st->disk_remaining_bytes = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_DISK_TOTAL, &u) == 1)
+        st->disk_total_bytes = (double)u;
+    /* libvirt's compression_* job fields are QEMU's xbzrle-cache figures */
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_COMPRESSION_CACHE, &u) == 1)
+        st->xbzrle_cache_size_bytes = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_COMPRESSION_BYTES, &u) == 1)
+        st->xbzrle_bytes = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_COMPRESSION_PAGES, &u) == 1)
+        st->xbzrle_pages = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_COMPRESSION_CACHE_MISSES, &u) == 1)
+        st->xbzrle_cache_miss = (double)u;
+    if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_COMPRESSION_OVERFLOW, &u) == 1)
+        st->xbzrle_overflow = (double)u;
     int i;
     if (virTypedParamsGetInt(p, n, VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE, &i) == 1)
         st->cpu_throttle_pct = i;
@@ -310,7 +318,7 @@ static void on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParam
     (void)dom;
     virt_ctx *c = opaque;
     co_mig_stats st;
-    stats_blank(&st);
+    co_mig_stats_init(&st);
     stats_from_params(&st, params, nparams, 1);
     st.sampled_at_ms = now_ms();
     pthread_mutex_lock(&c->mu);
@@ -485,15 +493,20 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
     c->migrate_uri = dup_or_null(o->migrate_uri);
     c->listen_address = dup_or_null(o->listen_address);
     c->tls_destination = dup_or_null(o->tls_destination);
+    /* What libvirt cannot tell us is what this driver will ask for: no
+     * multifd, auto-converge or post-copy unless set; QEMU 7.2's defaults
+     * for the throttle parameters (libvirt 9.0 cannot read them). */
     c->tun = (co_mig_tunables){.downtime_limit_ms = NAN,
-                               .max_bandwidth_bytes_per_s = 0,
+                               .max_bandwidth_bytes_per_s = NAN,
                                .multifd_channels = 1,
-                               .cpu_throttle_initial_pct = NAN,
-                               .cpu_throttle_increment_pct = NAN,
-                               .throttle_trigger_pct = NAN,
-                               .max_cpu_throttle_pct = NAN};
-    stats_blank(&c->final);
-    stats_blank(&c->last);
+                               .auto_converge = 0,
+                               .postcopy_ram = 0,
+                               .cpu_throttle_initial_pct = QEMU_THROTTLE_INITIAL_PCT,
+                               .cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT,
+                               .throttle_trigger_pct = QEMU_THROTTLE_TRIGGER_PCT,
+                               .max_cpu_throttle_pct = QEMU_MAX_CPU_THROTTLE_PCT};
+    co_mig_stats_init(&c->final);
+    co_mig_stats_init(&c->last);
     co_driver *drv = &c->drv;
     if (c->conn_uri == NULL || c->domain_name == NULL) {
         virt_close(drv);
@@ -568,9 +581,12 @@ static int build_params(virt_ctx *c)
     if (c->listen_address)
         bad |= virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
                                        c->listen_address);
-    if (c->tun.max_bandwidth_bytes_per_s > 0) {
-        /* libvirt's unit is MiB/s: round up so a small limit is not 0 (= none) */
-        double mib = ceil(c->tun.max_bandwidth_bytes_per_s / MIB);
+    if (isfinite(c->tun.max_bandwidth_bytes_per_s)) {
+        /* libvirt's unit is MiB/s: round up so a small limit is not 0;
+         * 0 (unlimited) is libvirt's own maximum */
+        double mib = c->tun.max_bandwidth_bytes_per_s > 0
+                         ? ceil(c->tun.max_bandwidth_bytes_per_s / MIB)
+                         : (double)VIRT_BANDWIDTH_MAX_MIBPS;
         bad |= virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                        (unsigned long long)mib);
     }
@@ -579,17 +595,14 @@ static int build_params(virt_ctx *c)
         bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
                                     c->tun.multifd_channels);
     }
-    if (c->tun.auto_converge) {
+    if (c->tun.auto_converge > 0) {
         flags |= VIR_MIGRATE_AUTO_CONVERGE;
-        if (isfinite(c->tun.cpu_throttle_initial_pct) && c->tun.cpu_throttle_initial_pct > 0)
-            bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
-                                        (int)lround(c->tun.cpu_throttle_initial_pct));
-        if (isfinite(c->tun.cpu_throttle_increment_pct) && c->tun.cpu_throttle_increment_pct > 0)
-            bad |= virTypedParamsAddInt(&params, &n, &max,
-                                        VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
-                                        (int)lround(c->tun.cpu_throttle_increment_pct));
+        bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL,
+                                    (int)lround(c->tun.cpu_throttle_initial_pct));
+        bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
+                                    (int)lround(c->tun.cpu_throttle_increment_pct));
     }
-    if (c->tun.postcopy_ram)
+    if (c->tun.postcopy_ram > 0)
         flags |= VIR_MIGRATE_POSTCOPY;
     if (c->tls) {
         flags |= VIR_MIGRATE_TLS;
@@ -666,6 +679,8 @@ static int virt_get_tunables(co_driver *d, co_mig_tunables *out, co_diag *diag)
     if (virDomainMigrateGetMaxDowntime(c->dom, &dt_ms, 0) < 0)
         return virt_fail(diag, "cannot read the downtime limit", c->domain_name);
     out->downtime_limit_ms = (double)dt_ms;
+    if (isfinite(c->tun.max_bandwidth_bytes_per_s))
+        return CO_OK; /* the value start() will pass or has passed */
     unsigned long mibps;
     if (virDomainMigrateGetMaxSpeed(c->dom, &mibps, 0) < 0)
         return virt_fail(diag, "cannot read the migration speed", c->domain_name);
@@ -684,40 +699,71 @@ static int virt_set_downtime_limit(co_driver *d, double ms, co_diag *diag)
     return CO_OK;
 }
 
+static int virt_set_max_bandwidth(co_driver *d, double bytes_per_s, co_diag *diag);
+
 static int virt_set_tunables(co_driver *d, const co_mig_tunables *t, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     pthread_mutex_lock(&c->mu);
-    int started = c->started;
+    int running = c->started && !c->worker_done;
     pthread_mutex_unlock(&c->mu);
-    if (started)
-        return co_diag_set(diag, CO_EBUSY,
-                           "libvirt: tunables of %s can only all be set before the migration "
-                           "starts",
-                           c->domain_name);
-    if (!(t->max_bandwidth_bytes_per_s >= 0))
-        return co_diag_set(diag, CO_ERANGE, "negative bandwidth %g bytes/s",
-                           t->max_bandwidth_bytes_per_s);
-    if (t->multifd_channels < 1 || t->multifd_channels > 255)
+    /* validate everything before changing anything */
+    double bw = t->max_bandwidth_bytes_per_s;
+    if (!isnan(bw) && !(bw >= 0 && isfinite(bw)))
+        return co_diag_set(diag, CO_ERANGE, "bandwidth %g bytes/s out of range", bw);
+    if (t->multifd_channels >= 0 && (t->multifd_channels < 1 || t->multifd_channels > 255))
         return co_diag_set(diag, CO_ERANGE, "parallel connections %d out of range (1..255)",
                            t->multifd_channels);
-    if ((isfinite(t->throttle_trigger_pct) && t->throttle_trigger_pct != 0) ||
-        (isfinite(t->max_cpu_throttle_pct) && t->max_cpu_throttle_pct != 0))
+    if ((!isnan(t->throttle_trigger_pct) && t->throttle_trigger_pct != QEMU_THROTTLE_TRIGGER_PCT) ||
+        (!isnan(t->max_cpu_throttle_pct) && t->max_cpu_throttle_pct != QEMU_MAX_CPU_THROTTLE_PCT))
         return co_diag_set(diag, CO_EUSAGE,
                            "libvirt 9.0 cannot set throttle-trigger-threshold or "
-                           "max-cpu-throttle (use the QMP driver)");
+                           "max-cpu-throttle (only QEMU's defaults %g%% and %g%%; use the QMP "
+                           "driver)",
+                           QEMU_THROTTLE_TRIGGER_PCT, QEMU_MAX_CPU_THROTTLE_PCT);
     const double pcts[] = {t->cpu_throttle_initial_pct, t->cpu_throttle_increment_pct};
     for (int i = 0; i < 2; i++)
-        if (isfinite(pcts[i]) && (pcts[i] < 1 || pcts[i] > 100))
+        if (!isnan(pcts[i]) && !(pcts[i] >= 1 && pcts[i] <= 100))
             return co_diag_set(diag, CO_ERANGE, "throttle %g%% out of range (1..100)", pcts[i]);
-    if (isfinite(t->downtime_limit_ms)) {
+    if (!isnan(t->downtime_limit_ms) &&
+        !(t->downtime_limit_ms >= 1 && t->downtime_limit_ms <= 2000000.0))
+        return co_diag_set(diag, CO_ERANGE, "downtime limit %g ms out of range (1 ms..2000 s)",
+                           t->downtime_limit_ms);
+    if (running) {
+        /* capabilities and start parameters are fixed once libvirt started */
+        int fixed = (t->multifd_channels >= 0 && t->multifd_channels != c->tun.multifd_channels) ||
+                    (t->auto_converge >= 0 && !t->auto_converge != !c->tun.auto_converge) ||
+                    (t->postcopy_ram >= 0 && !t->postcopy_ram != !c->tun.postcopy_ram) ||
+                    (!isnan(pcts[0]) && pcts[0] != c->tun.cpu_throttle_initial_pct) ||
+                    (!isnan(pcts[1]) && pcts[1] != c->tun.cpu_throttle_increment_pct);
+        if (fixed)
+            return co_diag_set(diag, CO_EBUSY,
+                               "libvirt: parallel connections, auto-converge, post-copy and "
+                               "throttling of %s are fixed while its migration runs",
+                               c->domain_name);
+        if (!isnan(bw)) {
+            int rc = virt_set_max_bandwidth(d, bw, diag);
+            if (rc != CO_OK)
+                return rc;
+        }
+    }
+    if (!isnan(t->downtime_limit_ms)) {
         int rc = virt_set_downtime_limit(d, t->downtime_limit_ms, diag);
         if (rc != CO_OK)
             return rc;
     }
-    double dt = c->tun.downtime_limit_ms;
-    c->tun = *t;
-    c->tun.downtime_limit_ms = isfinite(t->downtime_limit_ms) ? c->tun.downtime_limit_ms : dt;
+    if (!running && !isnan(bw))
+        c->tun.max_bandwidth_bytes_per_s = bw;
+    if (t->multifd_channels >= 0)
+        c->tun.multifd_channels = t->multifd_channels;
+    if (t->auto_converge >= 0)
+        c->tun.auto_converge = t->auto_converge != 0;
+    if (t->postcopy_ram >= 0)
+        c->tun.postcopy_ram = t->postcopy_ram != 0;
+    if (!isnan(pcts[0]))
+        c->tun.cpu_throttle_initial_pct = pcts[0];
+    if (!isnan(pcts[1]))
+        c->tun.cpu_throttle_increment_pct = pcts[1];
     return CO_OK;
 }
 
@@ -754,8 +800,8 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
         c->started = c->worker_done = c->worker_rc = c->worker_err_code = 0;
         c->worker_joined = c->have_final = c->cancel_requested = c->postcopy_seen = 0;
         c->worker_err[0] = '\0';
-        stats_blank(&c->final);
-        stats_blank(&c->last);
+        co_mig_stats_init(&c->final);
+        co_mig_stats_init(&c->last);
         pthread_mutex_unlock(&c->mu);
     }
     int state = 0, reason = 0;
@@ -877,7 +923,7 @@ static int virt_poll(co_driver *d, int timeout_ms, co_drv_event *evs, int max, i
     }
 
     co_mig_stats s;
-    stats_blank(&s);
+    co_mig_stats_init(&s);
     s.sampled_at_ms = now_ms();
     if (!c->started) {
         s.status = CO_MIG_NONE;
@@ -936,9 +982,9 @@ static int virt_set_throttle(co_driver *d, double initial_pct, double increment_
 {
     virt_ctx *c = ctx_of(d);
     pthread_mutex_lock(&c->mu);
-    int started = c->started;
+    int running = c->started && !c->worker_done;
     pthread_mutex_unlock(&c->mu);
-    if (started)
+    if (running)
         return co_diag_set(diag, CO_EUNAVAIL,
                            "libvirt cannot change auto-converge throttling of a running "
                            "migration (%s); set it before start",

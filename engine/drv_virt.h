@@ -21,7 +21,10 @@
  * ram_transferred/remaining/total_bytes, memory_constant -> duplicate pages,
  * memory_normal(_bytes), memory_dirty_rate (pages/s), memory_bps -> ram_mbps,
  * memory_page_size, memory_iteration -> ram_dirty_sync_count,
- * memory_postcopy_requests, auto_converge_throttle -> cpu_throttle_pct.
+ * memory_postcopy_requests, auto_converge_throttle -> cpu_throttle_pct,
+ * disk_processed/remaining/total -> disk_*_bytes, compression_cache/bytes/
+ * pages/cache_misses/overflow -> xbzrle_* (libvirt's names for QEMU's xbzrle
+ * figures). Other co_mig_stats fields stay "not reported".
  * libvirt has no status string: status is derived (setup until the job has
  * stats, active, postcopy-active after the post-copy lifecycle event,
  * cancelling after cancel(), then completed/cancelled/failed from the
@@ -67,15 +70,20 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
 
 /* The ops table, for drivers compared by identity ("libvirt"). Semantics as
  * in engine/driver.h, with these libvirt specifics:
- *  - set_tunables: downtime_limit_ms is applied at once
- *    (virDomainMigrateSetMaxDowntime); bandwidth, channels (parallel
- *    connections), auto-converge with its initial/increment throttle, and
- *    post-copy are kept and passed to virDomainMigrateToURI3 by start().
+ *  - set_tunables (NAN / negative = leave as is, co_mig_tunables_init):
+ *    all values are checked before any is applied. downtime_limit_ms is
+ *    applied at once (virDomainMigrateSetMaxDowntime); bandwidth, channels
+ *    (parallel connections), auto-converge with its initial/increment
+ *    throttle, and post-copy are kept and passed to virDomainMigrateToURI3 by
+ *    start(). While a migration runs, only downtime and bandwidth
+ *    (virDomainMigrateSetMaxSpeed) may change; other changes give CO_EBUSY.
  *    throttle_trigger_pct and max_cpu_throttle_pct have no libvirt 9.0
- *    equivalent: values other than NAN/0 give CO_EUSAGE.
- *  - get_tunables: downtime and bandwidth from libvirt (MigrateGetMaxDowntime,
- *    MigrateGetMaxSpeed, MiB/s resolution), the rest as last set (defaults:
- *    1 channel, no auto-converge, no post-copy, NAN throttles).
+ *    equivalent: only QEMU's defaults (50, 99) are accepted, else CO_EUSAGE.
+ *  - get_tunables fills every field: downtime from libvirt
+ *    (MigrateGetMaxDowntime); bandwidth as set, else from MigrateGetMaxSpeed
+ *    (MiB/s resolution, libvirt's maximum reported as 0 = unlimited); the rest
+ *    as set (defaults: 1 channel, no auto-converge, no post-copy, QEMU 7.2's
+ *    throttle defaults 20/10/50/99 %).
  *  - start(uri): uri is the destination daemon's URI (NULL: o->dest_uri).
  *    Returns once the migration job is seen running, or fails with the
  *    worker's error if virDomainMigrateToURI3 fails first (a bad or

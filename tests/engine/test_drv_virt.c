@@ -365,6 +365,25 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     co_driver *drv = open_drv("co-bad");
     co_diag dg;
 
+    /* tunables: "leave as is" changes nothing; what libvirt cannot set is
+     * refused before anything changes */
+    co_mig_tunables keep, tun0, tun1;
+    co_mig_tunables_init(&keep);
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &tun0, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(tun0.max_cpu_throttle_pct, 99);
+    cr_expect_eq(tun0.multifd_channels, 1);
+    cr_assert_eq(drv->ops->set_tunables(drv, &keep, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(drv->ops->set_tunables(drv, &tun0, &dg), CO_OK, "round trip: %s", dg.msg);
+    co_mig_tunables bad = keep;
+    bad.downtime_limit_ms = 123;
+    bad.max_cpu_throttle_pct = 80;
+    cr_expect_eq(drv->ops->set_tunables(drv, &bad, &dg), CO_EUSAGE, "%s", dg.msg);
+    cr_expect(strstr(dg.msg, "max-cpu-throttle") != NULL, "%s", dg.msg);
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &tun1, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(tun1.downtime_limit_ms, tun0.downtime_limit_ms, "downtime changed by a refused set");
+
     /* not a URI at all: refused before libvirt is asked */
     co_diag_init(&dg);
     cr_assert_eq(drv->ops->start(drv, "not a uri", &dg), CO_EUSAGE, "%s", dg.msg);
