@@ -93,6 +93,7 @@ typedef struct virt_ctx {
     char worker_err[256];
     pthread_t worker;
     int worker_joined;
+    int status_reported;       /* last status poll() reported (controller thread only) */
     virTypedParameterPtr mig_params; /* built by start(), read by the worker */
     int mig_nparams;
     unsigned long mig_flags;
@@ -799,6 +800,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
         pthread_mutex_lock(&c->mu);
         c->started = c->worker_done = c->worker_rc = c->worker_err_code = 0;
         c->worker_joined = c->have_final = c->cancel_requested = c->postcopy_seen = 0;
+        c->status_reported = CO_MIG_NONE;
         c->worker_err[0] = '\0';
         co_mig_stats_init(&c->final);
         co_mig_stats_init(&c->last);
@@ -896,8 +898,35 @@ static void fill_done(virt_ctx *c, co_mig_stats *st)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* libvirt has no MIGRATION status event: report a change of the derived
+ * status as one, like the QMP driver's, when there is room in evs. The
+ * post-copy switch already came as an event from the lifecycle callback. */
+static void note_status(virt_ctx *c, int status, co_drv_event *evs, int max, int *n_ev)
+{
+    if (status == c->status_reported)
+        return;
+    int from_event = status == CO_MIG_POSTCOPY_ACTIVE;
+    c->status_reported = status;
+    if (from_event || evs == NULL || *n_ev >= max)
+        return;
+    evs[*n_ev] = (co_drv_event){.kind = CO_DRV_EV_STATUS, .status = status, .at_ms = now_ms()};
+    (*n_ev)++;
+}
+
+static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                            co_mig_stats *st, co_diag *diag);
+
 static int virt_poll(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
                      co_mig_stats *st, co_diag *diag)
+{
+    int rc = virt_poll_sample(d, timeout_ms, evs, max, n_ev, st, diag);
+    if (rc == CO_OK)
+        note_status(ctx_of(d), st->status, evs, max, n_ev);
+    return rc;
+}
+
+static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                            co_mig_stats *st, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     *n_ev = 0;

@@ -28,7 +28,8 @@
  * libvirt has no status string: status is derived (setup until the job has
  * stats, active, postcopy-active after the post-copy lifecycle event,
  * cancelling after cancel(), then completed/cancelled/failed from the
- * result of virDomainMigrateToURI3).
+ * result of virDomainMigrateToURI3). poll() reports each change of that
+ * status as a CO_DRV_EV_STATUS event too, as the QMP driver does.
  *
  * Time bounds: every libvirt call goes over a connection with keepalive
  * (interval max(1 s, timeout_ms/3), count 2), so a daemon that stops

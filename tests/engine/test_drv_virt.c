@@ -112,7 +112,7 @@ static co_driver *open_drv(const char *name)
 }
 
 typedef struct run_result {
-    int samples, active_samples, passes, status;
+    int samples, active_samples, passes, status, status_events, last_status_event;
     double first_transferred, last_transferred;
     co_mig_stats final;
     double total_ms;
@@ -135,9 +135,14 @@ static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double t
         co_diag_init(&dg);
         cr_assert_eq(drv->ops->poll(drv, 50, ev, 16, &n, &st, &dg), CO_OK, "poll: %s", dg.msg);
         r->samples++;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             if (ev[i].kind == CO_DRV_EV_PASS)
                 r->passes++;
+            if (ev[i].kind == CO_DRV_EV_STATUS) {
+                r->status_events++;
+                r->last_status_event = ev[i].status;
+            }
+        }
         if (st.status == CO_MIG_ACTIVE) {
             r->active_samples++;
             if (isnan(r->first_transferred))
@@ -197,6 +202,9 @@ Test(drv_virt, migrates_a_to_b_with_stats)
     cr_expect_geq(r.active_samples, 3, "only %d samples while active", r.active_samples);
     cr_expect_gt(r.last_transferred, r.first_transferred, "transferred did not grow");
     cr_expect_geq(r.passes, 1, "no migration-iteration event");
+    cr_expect_geq(r.status_events, 2, "status events: %d", r.status_events);
+    cr_expect_eq(r.last_status_event, CO_MIG_COMPLETED, "last status event %d",
+                 r.last_status_event);
     cr_expect(isfinite(r.final.downtime_ms), "no final downtime");
     cr_expect_geq(r.final.ram_transferred_bytes, 155.0 * 1048576, "sent only %g bytes",
                   r.final.ram_transferred_bytes);
