@@ -7,8 +7,10 @@
 # everything under the bed directory DIR. libvirt refuses to migrate to the
 # host it runs on, so each daemon has its own host_uuid and its own runtime
 # and state directories (tmpfs over /run and /var inside its mount namespace),
-# and a private copy of /etc/libvirt bind-mounted over the real one.
-# Nothing outside DIR and the two co-virt-* namespaces is touched.
+# and a private copy of /etc/libvirt bind-mounted over the real one (and of
+# /etc/passwd and /etc/group, which gain Debian's libvirt-qemu user inside).
+# Nothing outside DIR, the two co-virt-* namespaces and CO_BED_CACHE (below)
+# is written.
 #
 #   bed.sh up DIR [WATCH_FD]  start both daemons; writes DIR/env (shell vars):
 #                             URI_A (client URI of a, through a unix socket in
