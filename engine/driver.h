@@ -38,7 +38,11 @@ const char *co_mig_status_name(int status);
 int co_mig_status_parse(const char *name);
 
 /* One sample of query-migrate (or virDomainGetJobStats). Fields the source
- * did not report are NAN (doubles) or -1 (integers). */
+ * did not report are NAN (doubles) or -1 (integers); co_mig_stats_init()
+ * sets that state. Every member of QEMU 7.2's MigrationInfo has a field
+ * here (ram.*, disk.* partly, vfio, xbzrle-cache, compression, times,
+ * blocked-reasons, socket-address); postcopy-vcpu-blocktime is summarised
+ * as its maximum. */
 typedef struct co_mig_stats {
     int status;                      /* enum co_mig_status */
     double sampled_at_ms;            /* CLOCK_MONOTONIC time of the sample */
@@ -62,11 +66,39 @@ typedef struct co_mig_stats {
     double ram_postcopy_bytes;
     double ram_postcopy_requests;
     int64_t ram_dirty_sync_count;
+    double ram_skipped_pages;
+    double ram_dirty_sync_missed_zero_copy;
+    double disk_transferred_bytes;   /* block migration (deprecated in QEMU) */
+    double disk_remaining_bytes;
+    double disk_total_bytes;
+    double vfio_transferred_bytes;
+    double xbzrle_cache_size_bytes;
+    double xbzrle_bytes;
+    double xbzrle_pages;
+    double xbzrle_cache_miss;
+    double xbzrle_cache_miss_rate;
+    double xbzrle_encoding_rate;
+    double xbzrle_overflow;
+    double compression_pages;
+    double compression_busy;
+    double compression_busy_rate;
+    double compression_compressed_size_bytes;
+    double compression_rate;
+    double postcopy_blocktime_ms;
+    double postcopy_vcpu_blocktime_max_ms;
     double cpu_throttle_pct;
     char error_desc[256];            /* when failed */
+    char blocked_reasons[256];       /* "; "-joined, "" if none */
+    char socket_address[128];        /* first listed, "tcp:HOST:PORT" or "unix:PATH" */
 } co_mig_stats;
 
-/* Migration parameters and capabilities the controller may change. */
+/* Set every field of st to "not reported" (NAN, -1, "") and status to
+ * CO_MIG_NONE. */
+void co_mig_stats_init(co_mig_stats *st);
+
+/* Migration parameters and capabilities the controller may change.
+ * For set_tunables, a NAN double or a negative int means "leave as is"
+ * (co_mig_tunables_init sets that state); get_tunables fills every field. */
 typedef struct co_mig_tunables {
     double downtime_limit_ms;        /* downtime-limit */
     double max_bandwidth_bytes_per_s;/* max-bandwidth; 0 = unlimited */
@@ -78,6 +110,9 @@ typedef struct co_mig_tunables {
     double throttle_trigger_pct;
     double max_cpu_throttle_pct;
 } co_mig_tunables;
+
+/* Every field "leave as is": NAN doubles, -1 ints. */
+void co_mig_tunables_init(co_mig_tunables *t);
 
 /* An event seen between two polls. */
 enum co_drv_event_kind {

@@ -1,0 +1,179 @@
+/* tests/engine/qemu_proc.h: start and always stop real QEMU processes for
+ * the QMP tests.
+ *
+ * Owns: a tiny launcher for BIOS-only guests (no kernel: SeaBIOS idles),
+ * private mkdtemp directories, ephemeral ports, and teardown. Children get
+ * PR_SET_PDEATHSIG(SIGKILL) so a crashed test never leaves a QEMU behind;
+ * tq_stop() kills and reaps. The test guest and lab launcher proper live in
+ * engine/lab.h; this header keeps the QMP tests independent of them. */
+#ifndef CUTOVER_TESTS_QEMU_PROC_H
+#define CUTOVER_TESTS_QEMU_PROC_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct tq_qemu {
+    pid_t pid;
+    char qmp[160];  /* unix socket path */
+} tq_qemu;
+
+/* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
+static inline int tq_free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &l) != 0) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* Create a private directory; returns 0 or -1. dir must hold 64 bytes. */
+static inline int tq_mkdir(char *dir)
+{
+    strcpy(dir, "/tmp/coqmp-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Write a file of mem_mb MiB of non-zero bytes: RAM backed by it is sent
+ * as normal pages, not as zero pages, so migrations move real data. */
+static inline int tq_fill_file(const char *path, int mem_mb)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    static const size_t chunk = 1 << 20;
+    char *b = malloc(chunk);
+    if (b == NULL) {
+        close(fd);
+        return -1;
+    }
+    memset(b, 0x5a, chunk);
+    for (int i = 0; i < mem_mb; i++)
+        if (write(fd, b, chunk) != (ssize_t)chunk) {
+            free(b);
+            close(fd);
+            return -1;
+        }
+    free(b);
+    return close(fd);
+}
+
+/* Start QEMU with its QMP socket at DIR/NAME.qmp. mem_file: back RAM by
+ * that file (source side; NULL: anonymous RAM). incoming_port > 0: start
+ * as a migration destination on 127.0.0.1:PORT. Waits up to 10 s for the
+ * socket. Returns 0 or -1 (QEMU reaped). */
+static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int mem_mb,
+                           const char *mem_file, int incoming_port)
+{
+    memset(q, 0, sizeof *q);
+    snprintf(q->qmp, sizeof q->qmp, "%s/%s.qmp", dir, name);
+    char qmparg[200], memarg[64], objarg[400], machine[64], incoming[64];
+    snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", q->qmp);
+    snprintf(memarg, sizeof memarg, "%d", mem_mb);
+    if (mem_file)
+        snprintf(objarg, sizeof objarg, "memory-backend-file,id=m,size=%dM,mem-path=%s,share=off",
+                 mem_mb, mem_file);
+    else
+        snprintf(objarg, sizeof objarg, "memory-backend-ram,id=m,size=%dM", mem_mb);
+    /* kvm when /dev/kvm works; QEMU falls back to tcg by itself. */
+    snprintf(machine, sizeof machine, "pc,accel=kvm:tcg,memory-backend=m");
+    snprintf(incoming, sizeof incoming, "tcp:127.0.0.1:%d", incoming_port);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            if (!getenv("CUTOVER_TEST_QEMU_STDERR"))
+                dup2(nul, 2);
+        }
+        char *argv[32];
+        int n = 0;
+        argv[n++] = "qemu-system-x86_64";
+        argv[n++] = "-machine";
+        argv[n++] = machine;
+        argv[n++] = "-nodefaults";
+        argv[n++] = "-display";
+        argv[n++] = "none";
+        argv[n++] = "-m";
+        argv[n++] = memarg;
+        argv[n++] = "-object";
+        argv[n++] = objarg;
+        argv[n++] = "-qmp";
+        argv[n++] = qmparg;
+        if (incoming_port > 0) {
+            argv[n++] = "-incoming";
+            argv[n++] = incoming;
+        }
+        argv[n] = NULL;
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    q->pid = pid;
+    for (int i = 0; i < 1000; i++) {
+        struct stat sb;
+        if (stat(q->qmp, &sb) == 0)
+            return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            q->pid = 0;
+            return -1;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    q->pid = 0;
+    return -1;
+}
+
+/* Kill (SIGKILL, also if stopped) and reap. Safe to call twice. */
+static inline void tq_stop(tq_qemu *q)
+{
+    if (q->pid > 0) {
+        kill(q->pid, SIGKILL);
+        waitpid(q->pid, NULL, 0);
+        q->pid = 0;
+    }
+    if (q->qmp[0])
+        unlink(q->qmp);
+}
+
+/* Remove the files tests create in dir, then dir. */
+static inline void tq_rmdir(const char *dir)
+{
+    if (dir[0] == '\0')
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
+    if (system(cmd) != 0) {
+        /* best effort: a leftover dir in /tmp is harmless */
+    }
+}
+
+#endif

@@ -1,0 +1,232 @@
+/* tests/engine/test_drv_qmp.c: the QMP migration driver (engine/drv_qmp.h)
+ * driving real migrations between two QEMU 7.2 processes on loopback.
+ * QEMUs are killed in the fini hook (also after a failed assertion). */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "engine/drv_qmp.h"
+#include "qemu_proc.h"
+
+static char dir[64], memfile[128];
+static tq_qemu src, dst;
+static int port;
+static co_driver *drv;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void setup(void)
+{
+    cr_assert_eq(tq_mkdir(dir), 0);
+    snprintf(memfile, sizeof memfile, "%s/ram", dir);
+    cr_assert_eq(tq_fill_file(memfile, 32), 0);
+    port = tq_free_port();
+    cr_assert_eq(tq_start(&dst, dir, "dst", 32, NULL, port), 0);
+    cr_assert_eq(tq_start(&src, dir, "src", 32, memfile, 0), 0);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
+}
+
+static void teardown(void)
+{
+    if (drv)
+        drv->ops->close(drv);
+    drv = NULL;
+    tq_stop(&src);
+    tq_stop(&dst);
+    tq_rmdir(dir);
+}
+
+TestSuite(drv_qmp, .init = setup, .fini = teardown, .timeout = 90);
+
+Test(drv_qmp, tunables_round_trip)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables t;
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &d), CO_OK, "%s", d.msg);
+    /* QEMU 7.2 defaults. */
+    cr_assert_eq(t.downtime_limit_ms, 300);
+    cr_assert_eq(t.max_bandwidth_bytes_per_s, 134217728);
+    cr_assert_eq(t.multifd_channels, 1);
+    cr_assert_eq(t.auto_converge, 0);
+    cr_assert_eq(t.cpu_throttle_initial_pct, 20);
+    cr_assert_eq(t.cpu_throttle_increment_pct, 10);
+    co_mig_tunables orig = t;
+
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.downtime_limit_ms = 120;
+    s.max_bandwidth_bytes_per_s = 0; /* unlimited */
+    s.auto_converge = 1;
+    s.multifd_channels = 4;
+    s.cpu_throttle_initial_pct = 30;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(t.downtime_limit_ms, 120);
+    cr_assert_eq(t.max_bandwidth_bytes_per_s, 0);
+    cr_assert_eq(t.auto_converge, 1);
+    cr_assert_eq(t.multifd_channels, 4);
+    cr_assert_eq(t.cpu_throttle_initial_pct, 30);
+    cr_assert_eq(t.cpu_throttle_increment_pct, 10); /* left as is */
+
+    /* Putting the originals back restores them exactly. */
+    cr_assert_eq(drv->ops->set_tunables(drv, &orig, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(memcmp(&t, &orig, sizeof t), 0);
+
+    /* Out-of-range values: ours are refused before QEMU sees them, QEMU's
+     * own checks come back as a clear error. */
+    co_diag_init(&d);
+    cr_assert_eq(drv->ops->set_downtime_limit(drv, -1, &d), CO_ERANGE);
+    co_diag_init(&d);
+    cr_assert_eq(drv->ops->set_throttle(drv, 150, 10, &d), CO_EFAILED);
+    cr_assert(strstr(d.msg, "cpu_throttle_initial") || strstr(d.msg, "cpu-throttle-initial"),
+              "%s", d.msg);
+}
+
+Test(drv_qmp, migration_with_events_and_live_changes)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.max_bandwidth_bytes_per_s = 20e6;
+    s.downtime_limit_ms = 300;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+
+    co_drv_event evs[8];
+    int n, status_seen[CO_MIG_WAIT_UNPLUG + 1] = {0}, passes = 0, stops = 0, polls = 0;
+    co_mig_stats st;
+    double t0 = mono_ms();
+    int changed = 0;
+    do {
+        cr_assert_eq(drv->ops->poll(drv, 100, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
+        polls++;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].kind == CO_DRV_EV_STATUS)
+                status_seen[evs[i].status]++;
+            if (evs[i].kind == CO_DRV_EV_PASS)
+                cr_assert_eq(evs[i].pass, ++passes);
+            if (evs[i].kind == CO_DRV_EV_STOP)
+                stops++;
+            cr_assert(evs[i].at_ms <= mono_ms());
+        }
+        if (!changed && st.status == CO_MIG_ACTIVE && st.ram_transferred_bytes > 8e6) {
+            /* Live changes are accepted mid-migration. */
+            cr_assert_eq(drv->ops->set_downtime_limit(drv, 250, &d), CO_OK, "%s", d.msg);
+            cr_assert_eq(drv->ops->set_max_bandwidth(drv, 40e6, &d), CO_OK, "%s", d.msg);
+            changed = 1;
+        }
+        cr_assert(mono_ms() - t0 < 60000);
+    } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
+    cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
+    cr_assert(changed);
+    /* Events that arrived after the last poll's wait are still queued. */
+    while (drv->ops->poll(drv, 100, evs, 8, &n, &st, &d) == CO_OK && n > 0)
+        for (int i = 0; i < n; i++) {
+            if (evs[i].kind == CO_DRV_EV_STATUS)
+                status_seen[evs[i].status]++;
+            if (evs[i].kind == CO_DRV_EV_PASS)
+                cr_assert_eq(evs[i].pass, ++passes);
+            if (evs[i].kind == CO_DRV_EV_STOP)
+                stops++;
+        }
+    cr_assert_eq(status_seen[CO_MIG_SETUP], 1);
+    cr_assert_eq(status_seen[CO_MIG_ACTIVE], 1);
+    cr_assert_eq(status_seen[CO_MIG_COMPLETED], 1);
+    cr_assert(passes >= 2);
+    cr_assert_eq(stops, 1);
+    cr_assert(polls >= 5);
+    int running = -1;
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(running, 0); /* the source stays stopped in postmigrate */
+    cr_assert(strstr(drv->ops->vm_id(drv), "src.qmp") != NULL);
+}
+
+Test(drv_qmp, cancel_returns_when_cancelled_guest_running)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.max_bandwidth_bytes_per_s = 5e6;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    co_drv_event evs[4];
+    int n;
+    co_mig_stats st;
+    double t0 = mono_ms();
+    do
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    cr_assert_eq(drv->ops->cancel(drv, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(drv->ops->poll(drv, 0, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(st.status, CO_MIG_CANCELLED);
+    int running = 0;
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(running, 1);
+}
+
+Test(drv_qmp, pause_resume_and_bad_uri)
+{
+    co_diag d;
+    co_diag_init(&d);
+    int running = -1;
+    cr_assert_eq(drv->ops->pause_guest(drv, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(running, 0);
+    cr_assert_eq(drv->ops->resume_guest(drv, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(running, 1);
+    cr_assert_eq(drv->ops->start(drv, "", &d), CO_EUSAGE);
+    co_diag_init(&d);
+    cr_assert_eq(drv->ops->start(drv, "bogus:thing", &d), CO_EFAILED);
+    cr_assert(strstr(d.msg, "migrate"), "%s", d.msg);
+    cr_assert_not_null(co_drv_qmp_conn(drv));
+}
+
+Test(drv_qmp, source_killed_mid_migration)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.max_bandwidth_bytes_per_s = 5e6;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    co_drv_event evs[4];
+    int n;
+    co_mig_stats st;
+    cr_assert_eq(drv->ops->poll(drv, 200, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    tq_stop(&src);
+    double t0 = mono_ms();
+    int rc = drv->ops->poll(drv, 200, evs, 4, &n, &st, &d);
+    cr_assert_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, d.msg);
+    cr_assert(mono_ms() - t0 < 2000);
+    cr_assert(strstr(d.msg, "closed the connection"), "%s", d.msg);
+}
+
+Test(drv_qmp, open_missing_socket)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_driver *x = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/nope.qmp", dir);
+    cr_assert_eq(co_drv_qmp_open(path, 500, &x, &d), CO_EUNAVAIL);
+    cr_assert_null(x);
+    cr_assert(strstr(d.msg, "nope.qmp"), "%s", d.msg);
+}
