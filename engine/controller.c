@@ -148,12 +148,12 @@ static void progress(run *R, const co_pol_obs *o, const co_pol_state *ps)
     double pct = 100.0 * (1.0 - o->remaining_bytes / total);
     fprintf(stderr,
             "\r%6.1f s  %-15s pass %-3lld  %5.1f%%  remaining %-10s  %-12s  dirty %.0f p/s  "
-            "throttle %.0f%%  limit %.0f ms  pred %s ms   ",
+            "throttle %.0f%%  limit %.0f ms  pred %.0f ms   ",
             o->t_ms / 1000, co_mig_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
             pct < 0 ? 0 : pct, co_fmt_size(o->remaining_bytes, rem, sizeof rem),
             co_fmt_rate(o->bandwidth_bytes_per_s, bw, sizeof bw),
             isfinite(o->dirty_rate_pages_per_s) ? o->dirty_rate_pages_per_s : 0, o->throttle_pct,
-            ps->limit_ms, isfinite(ps->pred_downtime_ms) ? "~" : "-");
+            ps->limit_ms, isfinite(ps->pred_downtime_ms) ? ps->pred_downtime_ms : 0.0);
     R->tty_line = 1;
 }
 
@@ -360,7 +360,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     if ((rc = ops->start(src, cfg->uri, d)) != CO_OK) {
         co_diag keep = *d;
         co_diag_init(d);
-        finish_unsuccessful(&R, "failed", rc, d, "migrate to %s refused: %s", cfg->uri, keep.msg);
+        finish_unsuccessful(&R, "failed", rc, d, "migrate to %.200s refused: %.300s", cfg->uri, keep.msg);
         return rc;
     }
 
@@ -380,7 +380,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             snprintf(res->status, sizeof res->status, "error");
             snprintf(res->guest_on, sizeof res->guest_on, "unknown");
             snprintf(res->message, sizeof res->message,
-                     "lost the QMP connection to the source during the migration (%s); the "
+                     "lost the QMP connection to the source during the migration (%.300s); the "
                      "migration may still be running: check the VM with its own tools",
                      pd.msg);
             if (R.have_last)
@@ -397,6 +397,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         R.last = st;
         R.have_last = 1;
         co_est_feed(&est, &st, sync_ev);
+        double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;
         co_policy_obs_from(&est, &st, &o);
@@ -430,7 +431,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         }
         co_action acts[8];
         int na = co_policy_decide(&pc, &ps, &o, acts, 8);
-        log_sample(&R, &st, &o, &ps, sync_ev);
+        log_sample(&R, &st, &o, &ps, sync_seen);
         for (int i = 0; i < na && !cancel_reason; i++) {
             co_action *a = &acts[i];
             co_diag ad;

@@ -482,7 +482,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
              o->remaining_bytes / bw * 1000 + 15);
         return n;
     }
-    char why[240];
+    char why[320];
     snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,postcopy,pause)",
              base);
     do_abort(s, o, out, max, &n, why);
