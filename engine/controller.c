@@ -34,6 +34,8 @@ typedef struct run {
     double t0;            /* CLOCK_MONOTONIC at migrate */
     co_mig_stats last;
     int have_last;
+    co_mig_stats last_ram; /* the last sample with ram stats (failed ones have none) */
+    int have_ram;
     int tty_line;         /* progress line shown */
 } run;
 
@@ -230,8 +232,11 @@ static void fill_final(run *R, const co_mig_stats *st)
     r->total_time_ms = isfinite(st->total_time_ms) ? st->total_time_ms : since_start(R);
     if (isfinite(st->ram_transferred_bytes))
         r->transferred_bytes = st->ram_transferred_bytes;
-    if (st->ram_dirty_sync_count >= 0) {
-        int64_t c = st->ram_dirty_sync_count;
+    else if (R->have_ram)
+        r->transferred_bytes = R->last_ram.ram_transferred_bytes;
+    int64_t c = st->ram_dirty_sync_count >= 0 ? st->ram_dirty_sync_count
+                : R->have_ram ? R->last_ram.ram_dirty_sync_count : -1;
+    if (c >= 0) {
         r->passes = (int)(st->status == CO_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
     }
     if (isfinite(st->cpu_throttle_pct))
@@ -396,6 +401,10 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         }
         R.last = st;
         R.have_last = 1;
+        if (isfinite(st.ram_transferred_bytes)) {
+            R.last_ram = st;
+            R.have_ram = 1;
+        }
         co_est_feed(&est, &st, sync_ev);
         double sync_seen = sync_ev;
         sync_ev = NAN;
