@@ -536,6 +536,11 @@ int co_qmp_call(co_qmp *q, const char *cmd, json_t *args, json_t **ret, co_diag 
     if (ret)
         *ret = json_incref(m.ret);
     co_qmp_msg_clear(&m);
+    /* Queue events that came in the same read after the reply, so
+     * co_qmp_next_event sees them without another read. A protocol error
+     * here kills the connection for the next call; this one succeeded. */
+    co_qmp_msg none = {0};
+    drain(q, -1, &none, NULL);
     return CO_OK;
 }
 
@@ -713,32 +718,61 @@ static int open_socket(co_qmp *q, const char *addr, double deadline, co_diag *d)
     return co_diag_set(d, CO_EUNAVAIL, "QMP %s: connect: %s", addr, strerror(last));
 }
 
-int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d)
+static co_qmp *conn_new(const char *addr, int timeout_ms)
 {
-    *out = NULL;
-    if (addr == NULL || *addr == '\0')
-        return co_diag_set(d, CO_EUSAGE, "QMP address is empty");
-    if (timeout_ms <= 0)
-        timeout_ms = CO_QMP_DEFAULT_TIMEOUT_MS;
     co_qmp *q = calloc(1, sizeof *q);
     if (q == NULL)
-        return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
+        return NULL;
     q->fd = -1;
-    q->timeout_ms = timeout_ms;
+    q->timeout_ms = timeout_ms > 0 ? timeout_ms : CO_QMP_DEFAULT_TIMEOUT_MS;
     snprintf(q->addr, sizeof q->addr, "%s", addr);
     const char *lg = getenv("CUTOVER_QMP_LOG");
     q->log = lg != NULL && *lg != '\0' && strcmp(lg, "0") != 0;
     q->rd = co_qmp_reader_new(0);
     if (q->rd == NULL) {
         free(q);
-        return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
+        return NULL;
     }
-    double deadline = now_ms() + timeout_ms;
+    return q;
+}
+
+static int handshake(co_qmp *q, double deadline, co_qmp **out, co_diag *d);
+
+int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d)
+{
+    *out = NULL;
+    if (addr == NULL || *addr == '\0')
+        return co_diag_set(d, CO_EUSAGE, "QMP address is empty");
+    co_qmp *q = conn_new(addr, timeout_ms);
+    if (q == NULL)
+        return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
+    double deadline = now_ms() + q->timeout_ms;
     int rc = open_socket(q, addr, deadline, d);
     if (rc != CO_OK) {
         co_qmp_close(q);
         return rc;
     }
+    return handshake(q, deadline, out, d);
+}
+
+int co_qmp_open_fd(int fd, const char *name, int timeout_ms, co_qmp **out, co_diag *d)
+{
+    *out = NULL;
+    co_qmp *q = conn_new(name ? name : "fd", timeout_ms);
+    if (q == NULL) {
+        close(fd);
+        return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
+    }
+    q->fd = fd;
+    return handshake(q, now_ms() + q->timeout_ms, out, d);
+}
+
+/* Greeting, then qmp_capabilities; frees q on failure. */
+static int handshake(co_qmp *q, double deadline, co_qmp **out, co_diag *d)
+{
+    int rc;
+    const char *addr = q->addr;
+    int timeout_ms = q->timeout_ms;
     co_qmp_msg m = {0};
     for (;;) {
         rc = drain(q, 0, &m, d);

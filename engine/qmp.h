@@ -20,6 +20,8 @@
  * with QEMU's class and desc in the diagnostic. A protocol error or EOF
  * leaves the connection dead: later calls fail at once with CO_EUNAVAIL.
  *
+ * A connection is used by one thread at a time (no locking inside).
+ *
  * Tracing: with CUTOVER_QMP_LOG=1 in the environment (read once at
  * connect), every message sent and received is written to stderr as
  * "qmp> ..." / "qmp< ..." lines. */
@@ -113,6 +115,11 @@ void co_qmp_event_clear(co_qmp_event *ev);
  * CO_EUNAVAIL (nobody listening, refused, EOF), CO_ETIMEDOUT, CO_EPROTO
  * (not a QMP server), CO_EFAILED (qmp_capabilities refused). */
 int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d);
+/* The same handshake over an already connected stream socket fd (e.g. one
+ * handed over by a parent process, or a socketpair in tests). Takes
+ * ownership of fd (closed by co_qmp_close, or here on failure). name is
+ * used in messages. */
+int co_qmp_open_fd(int fd, const char *name, int timeout_ms, co_qmp **out, co_diag *d);
 /* Close the socket and free everything, including queued events. NULL ok. */
 void co_qmp_close(co_qmp *q);
 void co_qmp_set_timeout(co_qmp *q, int timeout_ms);

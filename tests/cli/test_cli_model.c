@@ -112,3 +112,26 @@ Test(cli, tune_recommends)
     cr_assert_eq(rc, 0);
     cr_assert(strncmp(out, "mtu,channels,downtime_limit_ms", 30) == 0);
 }
+
+Test(cli, tune_plot_writes_png)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+        cr_skip_test("gnuplot not installed");
+    char png[] = "/tmp/cotune-XXXXXX.png";
+    int fd = mkstemps(png, 4);
+    close(fd);
+    unlink(png);
+    char args[256];
+    snprintf(args, sizeof args, "tune --mem 8GiB --dirty uniform:wss=1GiB,rate=50000 --plot %s", png);
+    int rc = co_test_run(args, out, sizeof out, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    FILE *f = fopen(png, "rb");
+    cr_assert_not_null(f);
+    unsigned char sig[8] = {0};
+    cr_assert_eq(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    unlink(png);
+    cr_assert(sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
+    rc = co_test_run("tune --mem 8GiB --plot /nonexistent-dir/x.png", out, sizeof out, err, sizeof err);
+    cr_assert_eq(rc, 69, "%s", err);
+}

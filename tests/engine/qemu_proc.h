@@ -20,13 +20,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 typedef struct tq_qemu {
     pid_t pid;
-    char qmp[160];  /* unix socket path */
+    char qmp[100];  /* unix socket path (fits sun_path) */
 } tq_qemu;
 
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
@@ -80,12 +81,22 @@ static inline int tq_fill_file(const char *path, int mem_mb)
  * that file (source side; NULL: anonymous RAM). incoming_port > 0: start
  * as a migration destination on 127.0.0.1:PORT. Waits up to 10 s for the
  * socket. Returns 0 or -1 (QEMU reaped). */
+static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int mem_mb,
+                              const char *mem_file, int incoming_port, int qmp_tcp_port);
 static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int mem_mb,
                            const char *mem_file, int incoming_port)
 {
+    return tq_start_ex(q, dir, name, mem_mb, mem_file, incoming_port, 0);
+}
+
+/* Same, plus a second QMP monitor on tcp:127.0.0.1:qmp_tcp_port when > 0. */
+static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int mem_mb,
+                              const char *mem_file, int incoming_port, int qmp_tcp_port)
+{
     memset(q, 0, sizeof *q);
     snprintf(q->qmp, sizeof q->qmp, "%s/%s.qmp", dir, name);
-    char qmparg[200], memarg[64], objarg[400], machine[64], incoming[64];
+    char qmparg[200], memarg[64], objarg[400], machine[64], incoming[64], tcparg[80];
+    snprintf(tcparg, sizeof tcparg, "tcp:127.0.0.1:%d,server=on,wait=off", qmp_tcp_port);
     snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", q->qmp);
     snprintf(memarg, sizeof memarg, "%d", mem_mb);
     if (mem_file)
@@ -125,6 +136,10 @@ static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int me
         argv[n++] = objarg;
         argv[n++] = "-qmp";
         argv[n++] = qmparg;
+        if (qmp_tcp_port > 0) {
+            argv[n++] = "-qmp";
+            argv[n++] = tcparg;
+        }
         if (incoming_port > 0) {
             argv[n++] = "-incoming";
             argv[n++] = incoming;
@@ -135,9 +150,17 @@ static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int me
     }
     q->pid = pid;
     for (int i = 0; i < 1000; i++) {
-        struct stat sb;
-        if (stat(q->qmp, &sb) == 0)
+        /* The socket file appears at bind(), before listen(): wait until
+         * a connect succeeds (then hang up; QEMU takes the next client). */
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", q->qmp);
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            close(s);
             return 0;
+        }
+        if (s >= 0)
+            close(s);
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             q->pid = 0;

@@ -230,3 +230,76 @@ Test(drv_qmp, open_missing_socket)
     cr_assert_null(x);
     cr_assert(strstr(d.msg, "nope.qmp"), "%s", d.msg);
 }
+
+/* Capabilities the destination must share are set on it directly. */
+static void dest_capability(const char *name)
+{
+    co_qmp *qd = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_qmp_connect(dst.qmp, 5000, &qd, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(co_qmp_set_capability(qd, name, 1, &d), CO_OK, "%s", d.msg);
+    co_qmp_close(qd);
+}
+
+static co_mig_stats run_to_end(int postcopy_after_bytes, int *saw_postcopy)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_drv_event evs[8];
+    int n, switched = 0;
+    co_mig_stats st;
+    double t0 = mono_ms();
+    do {
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
+        for (int i = 0; i < n; i++)
+            if (evs[i].kind == CO_DRV_EV_STATUS && evs[i].status == CO_MIG_POSTCOPY_ACTIVE)
+                *saw_postcopy = 1;
+        if (postcopy_after_bytes > 0 && !switched && st.status == CO_MIG_ACTIVE &&
+            st.ram_transferred_bytes > postcopy_after_bytes) {
+            cr_assert_eq(drv->ops->start_postcopy(drv, &d), CO_OK, "%s", d.msg);
+            switched = 1;
+        }
+        cr_assert(mono_ms() - t0 < 60000, "still %s after 60 s", co_mig_status_name(st.status));
+    } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
+    return st;
+}
+
+Test(drv_qmp, postcopy_switch)
+{
+    dest_capability("postcopy-ram");
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.postcopy_ram = 1;
+    s.max_bandwidth_bytes_per_s = 20e6;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    int saw = 0;
+    co_mig_stats st = run_to_end(8000000, &saw);
+    cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
+    cr_assert(saw, "no postcopy-active event");
+    cr_assert(st.ram_postcopy_bytes > 0, "postcopy bytes %.0f", st.ram_postcopy_bytes);
+}
+
+Test(drv_qmp, multifd_two_channels)
+{
+    dest_capability("multifd");
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.multifd_channels = 2;
+    s.max_bandwidth_bytes_per_s = 40e6;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    int saw = 0;
+    co_mig_stats st = run_to_end(0, &saw);
+    cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
+    cr_assert(st.ram_multifd_bytes > 16e6, "multifd bytes %.0f", st.ram_multifd_bytes);
+}

@@ -371,3 +371,78 @@ Test(qmp_migrate, unreachable_destination_fails_with_error_desc)
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(st.running, 1);
 }
+
+/* A QEMU with two monitors: the unix one (q) and tcp:127.0.0.1:PORT. */
+static int tcp_port;
+
+static void setup_tcp(void)
+{
+    cr_assert_eq(tq_mkdir(dir), 0);
+    tcp_port = tq_free_port();
+    cr_assert_eq(tq_start_ex(&src, dir, "src", 32, NULL, 0, tcp_port), 0, "QEMU did not start");
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
+}
+
+TestSuite(qmp_tcp, .init = setup_tcp, .fini = teardown, .timeout = 60);
+
+Test(qmp_tcp, tcp_monitor_and_events_on_both)
+{
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp:127.0.0.1:%d", tcp_port);
+    co_diag d;
+    co_diag_init(&d);
+    /* The unix monitor answered, so QEMU has set up both chardevs. */
+    cr_assert_eq(co_qmp_connect(addr, 5000, &qd, &d), CO_OK, "%s", d.msg);
+    co_qmp_status st;
+    cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(st.running, 1);
+    /* A STOP issued on one monitor is broadcast to both. */
+    cr_assert_eq(co_qmp_stop(q, &d), CO_OK, "%s", d.msg);
+    co_qmp_event ev;
+    cr_assert_eq(co_qmp_wait_event(qd, 2000, &ev, &d), 1, "%s", d.msg);
+    cr_assert_str_eq(ev.name, "STOP");
+    co_qmp_event_clear(&ev);
+    cr_assert_eq(co_qmp_cont(qd, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(co_qmp_wait_event(q, 2000, &ev, &d), 1, "%s", d.msg);
+    cr_assert_str_eq(ev.name, "STOP");
+    co_qmp_event_clear(&ev);
+    cr_assert_eq(co_qmp_wait_event(q, 2000, &ev, &d), 1, "%s", d.msg);
+    cr_assert_str_eq(ev.name, "RESUME");
+    co_qmp_event_clear(&ev);
+    /* "HOST:PORT" without the tcp: prefix works too. */
+    co_qmp *x = NULL;
+    snprintf(addr, sizeof addr, "localhost:%d", tcp_port);
+    co_qmp_close(qd);
+    qd = NULL;
+    cr_assert_eq(co_qmp_connect(addr, 5000, &x, &d), CO_OK, "%s", d.msg);
+    co_qmp_close(x);
+}
+
+Test(qmp_live, calc_dirty_rate_modes)
+{
+    co_diag d;
+    co_diag_init(&d);
+    /* page-sampling with an explicit sample size. */
+    cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "page-sampling", 256, &d), CO_OK, "%s", d.msg);
+    co_qmp_dirty_rate dr;
+    double t0 = mono_ms();
+    do {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        cr_assert_eq(co_qmp_query_dirty_rate(q, &dr, &d), CO_OK, "%s", d.msg);
+    } while (strcmp(dr.status, "measured") != 0 && mono_ms() - t0 < 10000);
+    cr_assert_str_eq(dr.status, "measured");
+    cr_assert_str_eq(dr.mode, "page-sampling");
+    cr_assert_eq(dr.sample_pages, 256);
+    /* dirty-ring needs -accel kvm,dirty-ring-size=N: QEMU says so. */
+    co_diag_init(&d);
+    int rc = co_qmp_calc_dirty_rate(q, 1, "dirty-ring", -1, &d);
+    cr_assert_eq(rc, CO_EFAILED, "rc %d: %s", rc, d.msg);
+    cr_assert(strstr(d.msg, "calc-dirty-rate"), "%s", d.msg);
+    /* An unknown mode is QEMU's error too, named. */
+    co_diag_init(&d);
+    cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "psychic", -1, &d), CO_EFAILED);
+    cr_assert(strstr(d.msg, "psychic"), "%s", d.msg);
+}
