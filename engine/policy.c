@@ -80,6 +80,7 @@ void co_policy_init(const co_pol_config *c, co_pol_state *s)
     s->pred_floor_ms = NAN;
     s->pred_k = -1;
     s->limit_ms = initial_limit_ms(c);
+    s->armed_sync = -1;
 }
 
 /* ---- schedules of the baselines (docs/policies.md) ---------------------- */
@@ -411,8 +412,15 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         double cost = c->switchover_cost_ms > 0 ? c->switchover_cost_ms : 15;
         double lim = fmin(b->downtime_limit_ms, fmax(c->max_downtime_ms - cost, 1));
         /* QEMU switches at the first sync whose pending gets below it: the
-         * chosen pass when downtimes fall pass by pass */
-        double want = lim;
+         * chosen pass when downtimes fall pass by pass. If it has not
+         * switched two passes after the predicted one, the curve is off
+         * (e.g. a few pages dirtied every pass keep pending just above a
+         * tiny limit): raise the limit step by step, never past the max. */
+        if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + s->armed_k + 2) {
+            s->bump_ms = fmax(s->bump_ms * 2, 5);
+            s->armed_sync = o->sync_count;
+        }
+        double want = fmin(lim + s->bump_ms, fmax(c->max_downtime_ms - cost, 1));
         if (!isfinite(s->limit_ms) || fabs(want - s->limit_ms) > fmax(1.0, 0.05 * s->limit_ms)) {
             char why[240];
             snprintf(why, sizeof why,
@@ -425,7 +433,15 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                          "max %.0f ms) in %.1f s",
                          b->k, b->downtime_ms, plan.floor_ms, c->max_downtime_ms,
                          b->wait_ms / 1000);
-            set_limit(s, o, want, out, max, &n, why);
+            if (s->bump_ms > 0) {
+                size_t l = strlen(why);
+                snprintf(why + l, sizeof why - l, "; +%.0f ms: QEMU did not switch when predicted",
+                         s->bump_ms);
+            }
+            if (set_limit(s, o, want, out, max, &n, why) && s->armed_sync < 0) {
+                s->armed_sync = o->sync_count;
+                s->armed_k = b->k;
+            }
         }
         return n;
     }

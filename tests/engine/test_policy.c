@@ -405,3 +405,63 @@ Test(estimate, bandwidth_and_curve_points)
     double want = co_dirty_pages(&d, 0.35), got = co_dirty_pages(&e.curve, 0.35);
     cr_assert_float_eq(got, want, want * 0.15, "U(0.35 s) fitted %.0f, true %.0f", got, want);
 }
+
+/* A hot set that is dirty again within any pass keeps pending above what a
+ * fitted curve predicts for short passes; when QEMU does not switch as
+ * predicted, adaptive raises the limit (within the max) and completes. */
+Test(policy, adaptive_recovers_when_qemu_does_not_switch)
+{
+    co_dirty d;
+    co_dirty_hotcold(&d, 2000, 200000, 0.9, 200000);
+    sim a;
+    sim_init(&a, 1 * GIB, 500 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
+    sim_run(&a, &ca);
+    for (int i = 0; i < a.n_actions; i++)
+        cr_log_info("%.1f s %s %.1f: %s", a.acts[i].at_ms / 1000, co_action_name(a.acts[i].kind),
+                    a.acts[i].value, a.acts[i].reason);
+    cr_assert(a.done && !a.aborted, "completes (t=%.1f s)", a.t_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300);
+}
+
+/* Open loop: the curve says pending will be tiny, but QEMU keeps syncing
+ * without switching (the guest keeps a few pages dirty). Adaptive raises
+ * the limit step by step, never past --max-downtime minus the switch cost. */
+Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
+{
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
+    co_pol_state ps;
+    co_policy_init(&c, &ps);
+    co_pol_obs o;
+    memset(&o, 0, sizeof o);
+    o.status = CO_MIG_ACTIVE;
+    o.mem_bytes = GIB;
+    o.page_size_bytes = 4096;
+    o.bandwidth_bytes_per_s = 500 * MIB;
+    o.have_curve = 1;
+    co_dirty_uniform(&o.curve, 16384, 100);
+    o.dirty_rate_pages_per_s = 100;
+    co_action a[4];
+    double last = 0;
+    int raised = 0;
+    for (int k = 2; k < 80; k++) {
+        o.t_ms = k * 100.0;
+        o.sync_count = k;
+        o.new_sync = 1;
+        o.pending_at_sync_bytes = 50 * 4096;
+        o.remaining_bytes = 50 * 4096;
+        o.since_sync_ms = 0;
+        int n = co_policy_decide(&c, &ps, &o, a, 4);
+        for (int i = 0; i < n; i++) {
+            cr_assert_eq(a[i].kind, CO_ACT_DOWNTIME, "%s", a[i].reason);
+            cr_assert_leq(a[i].value, 300 - 15 + 1e-9);
+            if (last > 0 && a[i].value > last) {
+                raised++;
+                cr_assert(strstr(a[i].reason, "did not switch") != NULL, "%s", a[i].reason);
+            }
+            last = a[i].value;
+        }
+    }
+    cr_assert_geq(raised, 3, "raised %d times", raised);
+    cr_assert_geq(last, 100, "limit reached %.0f ms", last);
+}
