@@ -494,6 +494,18 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     }
 
 completed:
+    /* QEMU 7.2 sets "completed" before it computes total-time and downtime
+     * (migration_calculate_complete runs just after): re-read briefly */
+    for (int i = 0; i < 20 && !(R.last.total_time_ms > 0 && isfinite(R.last.downtime_ms)); i++) {
+        co_mig_stats st2;
+        co_diag tmp;
+        co_diag_init(&tmp);
+        usleep(20000);
+        if (ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
+            st2.status != CO_MIG_COMPLETED)
+            break;
+        R.last = st2;
+    }
     fill_final(&R, &R.last);
     res->downtime_ms = R.last.downtime_ms;
     snprintf(res->status, sizeof res->status, "completed");
