@@ -70,6 +70,16 @@ int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
 
 static double initial_limit_ms(const co_pol_config *c);
 
+/* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
+ * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
+ * guest sees as downtime. Keep each sleep within half of --max-downtime. */
+static double throttle_cap_pct(const co_pol_config *c)
+{
+    double half = c->max_downtime_ms / 2;
+    double p = 100.0 * half / (half + 10.0);
+    return fmax(1, fmin(99, floor(p)));
+}
+
 void co_policy_init(const co_pol_config *c, co_pol_state *s)
 {
     memset(s, 0, sizeof *s);
@@ -147,6 +157,7 @@ void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
              * for a throttle through the live cpu-throttle-* parameters. */
             want->cpu_throttle_initial_pct = 1;
             want->cpu_throttle_increment_pct = 1;
+            want->max_cpu_throttle_pct = throttle_cap_pct(c);
         } else {
             /* baselines use QEMU's own auto-converge defaults */
             want->cpu_throttle_initial_pct = 20;
@@ -404,7 +415,17 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     s->pred_floor_ms = plan.floor_ms;
     if (plan.best >= 0) {
-        const co_switch_option *b = &plan.opt[plan.best];
+        /* each pass costs time and data: take the earliest option whose
+         * downtime is within 25% (or 10 ms) of the best one */
+        int pick = plan.best;
+        double good = fmax(plan.opt[plan.best].downtime_ms * 1.25,
+                           plan.opt[plan.best].downtime_ms + 10);
+        for (int k = 0; k < plan.best; k++)
+            if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
+                pick = k;
+                break;
+            }
+        const co_switch_option *b = &plan.opt[pick];
         s->noconv = 0;
         s->pred_downtime_ms = b->downtime_ms;
         s->pred_k = b->k;
@@ -463,13 +484,14 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
              plan.opt[plan.n - 1].downtime_ms, c->max_downtime_ms, plan.floor_ms, o->throttle_pct,
              bw / 1e6);
     /* 1. throttle, while it has room and the last ask has had time to act */
-    if ((c->allow & CO_ALLOW_AUTOCONVERGE) && s->throttle_target < 99) {
+    double cap = throttle_cap_pct(c);
+    if ((c->allow & CO_ALLOW_AUTOCONVERGE) && s->throttle_target < cap) {
         int waiting = s->throttle_target > 0 && o->throttle_pct < s->throttle_target - 0.5 &&
                       o->sync_count - s->throttle_sync < 4;
         if (waiting && !urgent)
             return 0;
-        double target = 99;
-        for (double p = fmax(20, o->throttle_pct + 10); p <= 99; p += 10) {
+        double target = cap;
+        for (double p = fmax(20, o->throttle_pct + 10); p < cap; p += 10) {
             co_switch_plan tp;
             if (plan_at(c, o, &d, p, budget, &tp) == CO_OK && tp.best >= 0) {
                 target = p;
@@ -477,12 +499,12 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
             }
         }
         if (target <= s->throttle_target)
-            target = fmin(99, s->throttle_target + 20);
+            target = fmin(cap, s->throttle_target + 20);
         double inc = fmax(1, fmin(99, target - o->throttle_pct));
         s->throttle_target = target;
         s->throttle_sync = o->sync_count;
         s->noconv = 0;
-        emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, fmin(target, 99), inc,
+        emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, target, inc,
              "%s; throttle the guest to %.0f%%", base, target);
         return n;
     }
