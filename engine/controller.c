@@ -275,6 +275,12 @@ static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d,
     co_diag rd;
     co_diag_init(&rd);
     restore_source(R, &rd);
+    if (R->dst_changed && R->cfg->dst) {
+        /* best effort: a destination whose incoming failed has exited */
+        co_diag tmp;
+        co_diag_init(&tmp);
+        R->cfg->dst->ops->set_tunables(R->cfg->dst, &R->dst_orig, &tmp);
+    }
     if (R->have_last)
         fill_final(R, &R->last);
     if (rd.code != CO_OK) {

@@ -415,3 +415,55 @@ Test(controller_cli, usage_errors)
         cr_assert_eq(count_lines(err), 1, "'%s': %s", cases[i][0], err);
     }
 }
+
+Test(controller, source_killed_mid_migration_is_a_clear_error)
+{
+    char u[64], out[8192], err[4096];
+    uri(u, sizeof u, g_port);
+    const char *extra[] = {"--bandwidth", "40Mbit", NULL};
+    pid_t p = spawn_cutover(0, g_src.qmp, u, extra);
+    sleep_ms(1500);
+    tq_stop(&g_src);
+    int rc = wait_exit(p, 30000);
+    slurp(0, "out", out, sizeof out);
+    slurp(0, "err", err, sizeof err);
+    cr_assert(rc == 69 || rc == 74 || rc == 75 || rc == 76, "exit %d, %s", rc, err);
+    cr_assert(strstr(err, "lost the QMP connection") != NULL, "%s", err);
+    cr_assert_eq(count_lines(err), 1, "%s", err);
+}
+
+/* The heartbeat meter on its own: datagrams every ms with one 80 ms hole. */
+Test(controller_hb, longest_gap)
+{
+    co_hb *h;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_hb_start(0, &h, &d), CO_OK, "%s", d.msg);
+    int port = co_hb_port(h);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    co_hb_arm(h);
+    for (int i = 0; i < 300; i++) {
+        sendto(s, "HB 1\n", 5, 0, (struct sockaddr *)&a, sizeof a);
+        usleep(i == 150 ? 80000 : 1000);
+    }
+    usleep(100000);
+    long count;
+    double g = co_hb_max_gap_ms(h, NULL, &count);
+    close(s);
+    co_hb_stop(h);
+    cr_assert_geq(count, 250);
+    cr_assert_float_eq(g, 80, 30, "gap %.1f ms", g);
+    /* a port in use is a clear error */
+    co_hb *h2;
+    int s2 = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    socklen_t bl = sizeof b;
+    cr_assert_eq(bind(s2, (struct sockaddr *)&b, sizeof b), 0);
+    getsockname(s2, (struct sockaddr *)&b, &bl);
+    co_diag_init(&d);
+    cr_assert_eq(co_hb_start(ntohs(b.sin_port), &h2, &d), CO_EBUSY);
+    cr_assert(strstr(d.msg, "--heartbeat") != NULL, "%s", d.msg);
+    close(s2);
+}
