@@ -437,10 +437,14 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
          * switched two passes after the predicted one, the curve is off
          * (e.g. a few pages dirtied every pass keep pending just above a
          * tiny limit): raise the limit step by step, never past the max. */
-        if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + s->armed_k + 2) {
+        if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + 2) {
             s->bump_ms = fmax(s->bump_ms * 2, 5);
-            s->armed_sync = o->sync_count;
+            s->armed_sync = -1;
         }
+        /* the earliest sync at which any plan so far expected the switch */
+        int64_t expect = o->sync_count + b->k;
+        if (s->armed_sync < 0 || expect < s->armed_sync)
+            s->armed_sync = expect;
         double want = fmin(lim + s->bump_ms, fmax(c->max_downtime_ms - cost, 1));
         if (!isfinite(s->limit_ms) || fabs(want - s->limit_ms) > fmax(1.0, 0.05 * s->limit_ms)) {
             char why[240];
@@ -459,10 +463,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                 snprintf(why + l, sizeof why - l, "; +%.0f ms: QEMU did not switch when predicted",
                          s->bump_ms);
             }
-            if (set_limit(s, o, want, out, max, &n, why) && s->armed_sync < 0) {
-                s->armed_sync = o->sync_count;
-                s->armed_k = b->k;
-            }
+            set_limit(s, o, want, out, max, &n, why);
         }
         return n;
     }

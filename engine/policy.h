@@ -93,8 +93,7 @@ typedef struct co_pol_state {
     double pred_downtime_ms;  /* adaptive: predicted downtime of the chosen switch */
     double pred_floor_ms;     /* adaptive: model's floor at the current throttle */
     int pred_k;               /* adaptive: passes to go at the chosen switch, -1 none */
-    int64_t armed_sync;       /* adaptive: sync count when the switch limit was set */
-    int armed_k;              /* adaptive: passes it was expected to take */
+    int64_t armed_sync;       /* adaptive: earliest sync a plan expected the switch at, -1 */
     double bump_ms;           /* adaptive: extra limit after QEMU did not switch in time */
 } co_pol_state;
 
