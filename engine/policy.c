@@ -416,10 +416,13 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     s->pred_floor_ms = plan.floor_ms;
     if (plan.best >= 0) {
         /* each pass costs time and data: take the earliest option whose
-         * downtime is within 25% (or 10 ms) of the best one */
+         * downtime is within 50% (or 20 ms) of the best one, or below a
+         * tenth of --max-downtime (real runs: chasing the last ms of a
+         * slowly converging guest doubled the total time) */
         int pick = plan.best;
-        double good = fmax(plan.opt[plan.best].downtime_ms * 1.25,
-                           plan.opt[plan.best].downtime_ms + 10);
+        double good = fmax(fmax(plan.opt[plan.best].downtime_ms * 1.5,
+                                plan.opt[plan.best].downtime_ms + 20),
+                           c->max_downtime_ms * 0.1);
         for (int k = 0; k < plan.best; k++)
             if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
                 pick = k;
@@ -440,9 +443,11 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
          * switched two passes after the predicted one, the curve is off
          * (e.g. a few pages dirtied every pass keep pending just above a
          * tiny limit): raise the limit step by step, never past the max. */
+        int bumped = 0;
         if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + 2) {
             s->bump_ms = fmax(s->bump_ms * 2, 5);
             s->armed_sync = -1;
+            bumped = 1;
         }
         /* the earliest sync at which any plan so far expected the switch */
         int64_t expect = o->sync_count + b->k;
@@ -461,7 +466,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                          "max %.0f ms) in %.1f s",
                          b->k, b->downtime_ms, plan.floor_ms, c->max_downtime_ms,
                          b->wait_ms / 1000);
-            if (s->bump_ms > 0) {
+            if (bumped) {
                 size_t l = strlen(why);
                 snprintf(why + l, sizeof why - l, "; +%.0f ms: QEMU did not switch when predicted",
                          s->bump_ms);
