@@ -187,10 +187,41 @@ static int q_set_tunables(co_driver *drv, const co_mig_tunables *t, co_diag *dia
     return co_qmp_set_parameters(p->q, par, diag);
 }
 
-static int q_start(co_driver *drv, const char *uri, co_diag *diag)
+int co_drv_qmp_check_uri(const char *uri, co_diag *d)
 {
     if (uri == NULL || *uri == '\0')
-        return co_diag_set(diag, CO_EUSAGE, "migration URI is empty");
+        return co_diag_set(d, CO_EUSAGE, "migration URI is empty");
+    if (strncmp(uri, "tcp:", 4) == 0) {
+        const char *hp = uri + 4, *colon = strrchr(hp, ':');
+        if (colon == NULL || colon == hp)
+            return co_diag_set(d, CO_EUSAGE, "migration URI '%s': want tcp:HOST:PORT", uri);
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+            return co_diag_set(d, CO_EUSAGE, "migration URI '%s': port '%s' is not 1..65535",
+                               uri, colon + 1);
+        return CO_OK;
+    }
+    if (strncmp(uri, "unix:", 5) == 0) {
+        if (uri[5] == '\0')
+            return co_diag_set(d, CO_EUSAGE, "migration URI '%s': want unix:PATH", uri);
+        return CO_OK;
+    }
+    /* QEMU 7.2's other transports: exec:, fd:, rdma:HOST:PORT, file: is 8.2+. */
+    if (strncmp(uri, "exec:", 5) == 0 || strncmp(uri, "fd:", 3) == 0 ||
+        strncmp(uri, "rdma:", 5) == 0)
+        return CO_OK;
+    return co_diag_set(d, CO_EUSAGE,
+                       "migration URI '%s': unknown transport (want tcp:HOST:PORT, unix:PATH, "
+                       "exec:CMD, fd:NAME or rdma:HOST:PORT)",
+                       uri);
+}
+
+static int q_start(co_driver *drv, const char *uri, co_diag *diag)
+{
+    int rc = co_drv_qmp_check_uri(uri, diag);
+    if (rc != CO_OK)
+        return rc;
     return co_qmp_migrate(impl(drv)->q, uri, diag);
 }
 

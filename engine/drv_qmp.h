@@ -29,6 +29,13 @@
  * or co_qmp_connect's errors. */
 int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co_diag *d);
 
+/* Check the syntax of a migration URI as QEMU 7.2 takes it (tcp:HOST:PORT
+ * with a port 1..65535, unix:PATH, exec:, fd:, rdma:), so a typo fails
+ * before anything changes in QEMU. Does not connect: probing a
+ * destination's -incoming port would be taken by QEMU as the migration
+ * stream. CO_OK or CO_EUSAGE naming the URI. start() calls it. */
+int co_drv_qmp_check_uri(const char *uri, co_diag *d);
+
 /* The QMP connection under a driver opened by co_drv_qmp_open (borrowed;
  * for calls the driver interface lacks, e.g. calc-dirty-rate). NULL if drv
  * is not a QMP driver. */

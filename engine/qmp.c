@@ -398,6 +398,13 @@ static int drain(co_qmp *q, int64_t want_id, co_qmp_msg *reply, co_diag *d)
             *reply = m;
             return 1;
         }
+        /* QEMU answers a command it could not parse (so could not read the
+         * id of) with an error without id; calls are one at a time, so it
+         * is ours. Waiting for an id would only end in a timeout. */
+        if (want_id > 0 && m.kind == CO_QMP_ERROR && m.id == NULL) {
+            *reply = m;
+            return 1;
+        }
         co_qmp_msg_clear(&m);
     }
 }

@@ -46,6 +46,26 @@ static inline int tq_free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* 1 if some socket listens on 127.0.0.1:port (or any address), read from
+ * /proc/net/tcp. Probing with connect() is not an option: QEMU would take
+ * the probe as the incoming migration stream. */
+static inline int tq_listening(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned addr, p, st;
+        if (sscanf(line, " %*d: %8x:%4x %*8x:%*4x %2x", &addr, &p, &st) == 3 && (int)p == port &&
+            st == 0x0A && (addr == 0x0100007F || addr == 0))
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
 /* Create a private directory; returns 0 or -1. dir must hold 64 bytes. */
 static inline int tq_mkdir(char *dir)
 {
@@ -157,6 +177,22 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
             close(s);
+            /* QEMU opens the -incoming listener after its monitors: a
+             * migration started in between would be refused. */
+            for (int j = 0; incoming_port > 0 && !tq_listening(incoming_port); j++) {
+                if (waitpid(pid, NULL, WNOHANG) == pid) {
+                    q->pid = 0; /* exited (and reaped) */
+                    return -1;
+                }
+                if (j == 1000) {
+                    kill(pid, SIGKILL);
+                    waitpid(pid, NULL, 0);
+                    q->pid = 0;
+                    return -1;
+                }
+                struct timespec ts = {0, 10 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
             return 0;
         }
         if (s >= 0)

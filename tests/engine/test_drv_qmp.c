@@ -190,9 +190,22 @@ Test(drv_qmp, pause_resume_and_bad_uri)
     cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(running, 1);
     cr_assert_eq(drv->ops->start(drv, "", &d), CO_EUSAGE);
+    const char *bad[] = {"bogus:thing", "tcp:", "tcp:host", "tcp:127.0.0.1:0",
+                         "tcp:127.0.0.1:70000", "tcp:127.0.0.1:44x", "unix:", "127.0.0.1:4444"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        co_diag_init(&d);
+        cr_assert_eq(drv->ops->start(drv, bad[i], &d), CO_EUSAGE, "%s", bad[i]);
+        cr_assert(strstr(d.msg, bad[i]), "%s", d.msg);
+    }
+    /* Nothing started. */
     co_diag_init(&d);
-    cr_assert_eq(drv->ops->start(drv, "bogus:thing", &d), CO_EFAILED);
-    cr_assert(strstr(d.msg, "migrate"), "%s", d.msg);
+    co_mig_stats st;
+    co_drv_event evs[2];
+    int n;
+    cr_assert_eq(drv->ops->poll(drv, 0, evs, 2, &n, &st, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(st.status, CO_MIG_NONE);
+    cr_assert_eq(co_drv_qmp_check_uri("tcp:[::1]:4444", &d), CO_OK);
+    cr_assert_eq(co_drv_qmp_check_uri("exec:cat > /dev/null", &d), CO_OK);
     cr_assert_not_null(co_drv_qmp_conn(drv));
 }
 
@@ -302,4 +315,35 @@ Test(drv_qmp, multifd_two_channels)
     co_mig_stats st = run_to_end(0, &saw);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
     cr_assert(st.ram_multifd_bytes > 16e6, "multifd bytes %.0f", st.ram_multifd_bytes);
+}
+
+Test(drv_qmp, destination_killed_guest_keeps_running)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_mig_tunables s;
+    co_mig_tunables_init(&s);
+    s.max_bandwidth_bytes_per_s = 5e6;
+    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    co_drv_event evs[4];
+    int n;
+    co_mig_stats st;
+    double t0 = mono_ms();
+    do
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    cr_assert_eq(st.status, CO_MIG_ACTIVE);
+    tq_stop(&dst);
+    t0 = mono_ms();
+    do
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    while (st.status == CO_MIG_ACTIVE && mono_ms() - t0 < 10000);
+    cr_assert_eq(st.status, CO_MIG_FAILED, "status %s", co_mig_status_name(st.status));
+    cr_assert(st.error_desc[0] != '\0');
+    int running = 0;
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(running, 1);
 }

@@ -304,3 +304,26 @@ Test(qmp_conn, trace_goes_to_stderr)
               buf);
     cr_assert(strstr(buf, " < {\"QMP\""), "%s", buf);
 }
+
+static void answer_error_without_id(peer *p, long id, const char *cmd)
+{
+    /* What QEMU 7.2 says to a line it cannot parse as JSON. */
+    const char *e = "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, "
+                    "invalid keyword 'x'\"}}\r\n";
+    say(p, e, strlen(e));
+}
+
+Test(qmp_conn, error_without_id_answers_the_call)
+{
+    co_diag d;
+    cr_assert_eq(start_peer(answer_error_without_id, &d), CO_OK, "%s", d.msg);
+    co_qmp_set_timeout(q, 3000);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    co_qmp_status st;
+    cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_EFAILED, "%s", d.msg);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    cr_assert(b.tv_sec - a.tv_sec < 2, "waited for a timeout");
+    cr_assert(strstr(d.msg, "JSON parse error"), "%s", d.msg);
+    cr_assert_str_eq(co_qmp_last_error_class(q), "GenericError");
+}
