@@ -340,6 +340,7 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         st->st_guest_ms = kv_u32(line, "ms");
         st->st_rate = kv_u32(line, "rate");
         st->st_dirtied = kv_u32(line, "dirtied");
+        st->st_pending = kv_u32(line, "pending");
         st->st_sweeps = kv_u32(line, "sweeps");
         st->st_err = kv_u32(line, "err");
         st->st_stalls = kv_u32(line, "stalls");
@@ -557,6 +558,9 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* Own process group: a terminal's Ctrl-C reaches only us, and we
+         * tear down in order (PDEATHSIG still covers our crash). */
+        setpgid(0, 0);
         /* a clean signal state for QEMU */
         sigset_t none;
         sigemptyset(&none);
@@ -751,6 +755,9 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         goto fail;
     if ((rc = co_lab_find_guest(cfg->guest_path, in->guest_path, sizeof in->guest_path, d)))
         goto fail;
+    char abs[PATH_MAX];
+    if (realpath(in->guest_path, abs) && strlen(abs) < sizeof in->guest_path)
+        memcpy(in->guest_path, abs, strlen(abs) + 1); /* printed, and cwd-independent */
     if ((rc = co_lab_pick_accel(cfg->accel, &in->accel, in->accel_reason,
                                 sizeof in->accel_reason, d)))
         goto fail;
@@ -936,5 +943,32 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
     pthread_mutex_unlock(&lab->mu);
     if (gap->end_ms == 0)
         return co_diag_set(d, CO_EDATA, "lab: fewer than two heartbeats in the window");
+    return CO_OK;
+}
+
+int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d)
+{
+    memset(gap, 0, sizeof *gap);
+    pthread_mutex_lock(&lab->mu);
+    uint64_t n = lab->ring_n, first = n > HB_RING ? n - HB_RING : 0;
+    const struct hb_sample *last_from = NULL;
+    for (uint64_t i = first; i < n; i++) {
+        const struct hb_sample *h = &lab->ring[i % HB_RING];
+        if (h->sender == from) {
+            last_from = h;
+        } else if (h->sender == to && last_from) {
+            gap->gap_ms = h->t_ms - last_from->t_ms;
+            gap->start_ms = last_from->t_ms;
+            gap->end_ms = h->t_ms;
+            gap->from_sender = from;
+            gap->to_sender = to;
+            gap->samples = 2;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lab->mu);
+    if (gap->samples == 0)
+        return co_diag_set(d, CO_EDATA, "lab: no heartbeat of sender %d followed by one of "
+                                        "sender %d", from, to);
     return CO_OK;
 }

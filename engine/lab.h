@@ -70,7 +70,7 @@ typedef struct co_lab_status {
     /* last ST line */
     int have_st;
     double st_at_ms;           /* host time it arrived */
-    uint32_t st_guest_ms, st_rate, st_dirtied, st_sweeps, st_err, st_stalls;
+    uint32_t st_guest_ms, st_rate, st_dirtied, st_pending, st_sweeps, st_err, st_stalls;
     uint64_t err_lines;        /* ERR lines (memory verification failures) */
     char first_err[256];       /* the first ERR line, "" if none */
     char bad[256];             /* a BAD line (guest refused its command line) */
@@ -138,6 +138,11 @@ int co_lab_wait_heartbeat(co_lab *lab, int sender, double after_ms, double timeo
  * interval from the last heartbeat before from_ms. CO_OK, or CO_EDATA if
  * fewer than two heartbeats bound the window (or the ring overwrote it). */
 int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, co_diag *d);
+
+/* The switchover gap: from the last heartbeat of sender `from` before the
+ * first heartbeat of sender `to`, to that first heartbeat (the kept
+ * history is searched). CO_OK, or CO_EDATA if either is missing. */
+int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d);
 
 /* Whether the QEMU process is still running (reaps it if not). which: 0
  * source, 1 destination. Fills d with its exit status and last log line. */
