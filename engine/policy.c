@@ -517,6 +517,12 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
              "%s; throttle the guest to %.0f%%", base, target);
         return n;
     }
+    /* Past throttling: give the last throttle four syncs to act, and want
+     * three syncs agreeing, before the costlier steps (unless time is short) */
+    if (!urgent && s->throttle_target > 0 && o->sync_count - s->throttle_sync < 4)
+        return 0;
+    if (!urgent && s->noconv < 3)
+        return 0;
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
         s->postcopy = 1;
         emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s; switch to post-copy", base);
