@@ -519,8 +519,10 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     }
     /* Past throttling: give the last throttle four syncs to act, and want
      * three syncs agreeing, before the costlier steps (unless time is short) */
-    if (!urgent && s->throttle_target > 0 && o->sync_count - s->throttle_sync < 4)
-        return 0;
+    if (!urgent && s->throttle_target > 0 &&
+        (o->sync_count - s->throttle_sync < 4 ||
+         (o->throttle_pct < s->throttle_target - 0.5 && o->sync_count - s->throttle_sync < 12)))
+        return 0; /* QEMU raises the throttle only at its own checks: let it climb */
     if (!urgent && s->noconv < 3)
         return 0;
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {

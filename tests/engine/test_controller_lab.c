@@ -1,7 +1,7 @@
 /* tests/engine/test_controller_lab.c: adaptive's escalations on real QEMU
  * running the test guest (engine/lab.h), with a workload that does not
- * converge at 300 ms: it dirties ~80 MB/s over 48 MiB while max-bandwidth
- * is 10 MB/s. Each escalation must end with the guest running on the
+ * converge at 300 ms: it asks for 20 MB/s over 24 MiB (a TCG guest on a
+ * busy host reaches a fraction of that) while max-bandwidth is 5 MB/s. Each escalation must end with the guest running on the
  * destination; without any, adaptive must abort early with the guest
  * running on the source. The lab kills its QEMUs in teardown. */
 #include <criterion/criterion.h>
@@ -31,8 +31,8 @@ static void init(void)
 {
     co_diag d;
     co_diag_init(&d);
-    co_lab_config c = {.mem_bytes = 64 * 1048576.0,
-                       .workload = "pattern=uniform rate=20000 wss=48M"};
+    co_lab_config c = {.mem_bytes = 32 * 1048576.0,
+                       .workload = "pattern=uniform rate=5000 wss=24M"};
     cr_assert_eq(co_lab_start(&c, &g_lab, &d), CO_OK, "lab: %s", d.msg);
     cr_assert_eq(co_lab_wait_ready(g_lab, 60000, &d), CO_OK, "guest ready: %s", d.msg);
     usleep(1000000);
@@ -50,7 +50,7 @@ static int run(const char *extra, json_t **report, char *err, size_t errlen)
     char cmd[2048], efile[300];
     snprintf(efile, sizeof efile, "%s/cutover.err", in->dir);
     snprintf(cmd, sizeof cmd,
-             "timeout -s KILL 120 %s migrate --qmp %s --dest-qmp %s --uri %s --bandwidth 80Mbit "
+             "timeout -s KILL 120 %s migrate --qmp %s --dest-qmp %s --uri %s --bandwidth 40Mbit "
              "--deadline 60s --json %s >%s 2>%s </dev/null",
              bin, in->src_qmp, in->dst_qmp, in->migrate_uri, extra, g_out, efile);
     int st = system(cmd);
@@ -68,6 +68,8 @@ static int run(const char *extra, json_t **report, char *err, size_t errlen)
 
 static int has_action(json_t *r, const char *what)
 {
+    if (r == NULL)
+        return 0;
     json_t *acts = json_object_get(r, "actions");
     for (size_t i = 0; i < json_array_size(acts); i++)
         if (strcmp(json_string_value(json_object_get(json_array_get(acts, i), "what")), what) ==
@@ -110,7 +112,7 @@ Test(controller_lab, throttle_completes)
     char err[2048];
     int rc = run("--allow auto-converge", &r, err, sizeof err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert(has_action(r, "throttle"));
+    cr_assert(has_action(r, "throttle"), "%s", json_dumps(r, 0));
     cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
     json_decref(r);
     cr_assert(running(co_lab_get_info(g_lab)->dst_qmp), "guest running on the destination");
@@ -125,7 +127,7 @@ Test(controller_lab, postcopy_completes)
     char err[2048];
     int rc = run("--allow postcopy,pause", &r, err, sizeof err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert(has_action(r, "postcopy"), "post-copy before pause");
+    cr_assert(has_action(r, "postcopy"), "post-copy before pause: %s", json_dumps(r, 0));
     cr_assert(!has_action(r, "pause"));
     json_decref(r);
     cr_assert(running(co_lab_get_info(g_lab)->dst_qmp), "guest running on the destination");
@@ -141,7 +143,7 @@ Test(controller_lab, pause_completes_and_destination_runs)
     char err[2048];
     int rc = run("--allow pause", &r, err, sizeof err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
-    cr_assert(has_action(r, "pause"));
+    cr_assert(has_action(r, "pause"), "%s", json_dumps(r, 0));
     json_decref(r);
     cr_assert(running(co_lab_get_info(g_lab)->dst_qmp),
               "the destination was resumed after a paused migration");
