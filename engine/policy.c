@@ -521,7 +521,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
      * three syncs agreeing, before the costlier steps (unless time is short) */
     if (!urgent && s->throttle_target > 0 &&
         (o->sync_count - s->throttle_sync < 4 ||
-         (o->throttle_pct < s->throttle_target - 0.5 && o->sync_count - s->throttle_sync < 12)))
+         (o->throttle_pct < s->throttle_target - 0.5 && o->sync_count - s->throttle_sync < 8)))
         return 0; /* QEMU raises the throttle only at its own checks: let it climb */
     if (!urgent && s->noconv < 3)
         return 0;
