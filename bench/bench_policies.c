@@ -56,7 +56,6 @@ typedef struct outcome {
     char status[16];
     double total_ms, hb_ms, qemu_dt_ms, sent_bytes;
     int passes;
-    char last_action[64];
 } outcome;
 
 static int picked(const char *env, int i, const char *name)
@@ -127,9 +126,6 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
     out->qemu_dt_ms = res->downtime_ms;
     out->sent_bytes = res->transferred_bytes;
     out->passes = res->passes;
-    if (res->n_actions > 0)
-        snprintf(out->last_action, sizeof out->last_action, "%s",
-                 res->actions[res->n_actions - 1].what);
     if (out->completed) {
         co_lab_gap g;
         co_diag gd;
@@ -224,17 +220,17 @@ int main(void)
             char hb[32], qd[32];
             fmt_ms(o->hb_ms, hb, sizeof hb);
             fmt_ms(o->qemu_dt_ms, qd, sizeof qd);
-            printf("| %s | %s | %s%s%s | %.1f | %s | %s | %.0f | %d |\n", WL[w].name,
-                   co_policy_name(p), o->status, o->completed ? "" : " (",
-                   o->completed ? "" : o->last_action, o->total_ms / 1000, hb, qd,
+            printf("| %s | %s | %s | %.1f | %s | %s | %.0f | %d |\n", WL[w].name,
+                   co_policy_name(p), o->status, o->total_ms / 1000, hb, qd,
                    o->sent_bytes / 1048576, o->passes);
         }
     printf("\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "
-           "median sent / adaptive |\n|---|---|---|---|---|\n");
+           "median QEMU downtime / adaptive | median sent / adaptive |\n"
+           "|---|---|---|---|---|---|\n");
     for (int p = 0; p < CO_POL_COUNT; p++) {
         int ran = 0, done = 0, n = 0;
-        double rt[NWL], rh[NWL], rs[NWL];
-        int nh = 0;
+        double rt[NWL], rh[NWL], rs[NWL], rq[NWL];
+        int nh = 0, nq = 0;
         for (int w = 0; w < NWL; w++) {
             outcome *o = &R[w][p], *a = &R[w][CO_POL_ADAPTIVE];
             if (!o->ran)
@@ -247,12 +243,15 @@ int main(void)
                 n++;
                 if (isfinite(o->hb_ms) && isfinite(a->hb_ms) && a->hb_ms > 0)
                     rh[nh++] = o->hb_ms / a->hb_ms;
+                /* QEMU reports whole ms: floor at 1 ms so 0 does not divide */
+                if (isfinite(o->qemu_dt_ms) && isfinite(a->qemu_dt_ms))
+                    rq[nq++] = fmax(o->qemu_dt_ms, 1) / fmax(a->qemu_dt_ms, 1);
             }
         }
         if (!ran)
             continue;
-        printf("| %s | %d/%d | %.2f | %.2f | %.2f |\n", co_policy_name(p), done, ran,
-               median(rt, n), median(rh, nh), median(rs, n));
+        printf("| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_policy_name(p), done, ran,
+               median(rt, n), median(rh, nh), median(rq, nq), median(rs, n));
     }
     return 0;
 }

@@ -45,6 +45,7 @@ static void usage(FILE *out)
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
             "  --heartbeat udp:PORT  measure the guest's heartbeat gaps on this UDP port\n"
             "  --log FILE            JSONL timeline of samples and actions\n"
+            "  --poll TIME           query-migrate period, 50ms..100ms (default 100ms)\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT/SIGTERM cancel the migration; the guest keeps running on the source.\n"
             "Exit: 0 completed, 1 aborted or failed, 64 usage, 69 unavailable, 75 cancelled or busy.\n");
