@@ -26,7 +26,7 @@
 static char g_dir[64];
 static tq_qemu g_src, g_dst;
 static int g_port;
-static pid_t g_kids[4];
+static pid_t g_kids[16];
 static int g_nkids;
 
 static void fini(void)
@@ -102,6 +102,7 @@ static pid_t spawn_cutover(int n, const char *qmp, const char *uri, const char *
         _exit(127);
     }
     cr_assert_gt(p, 0);
+    cr_assert_lt(g_nkids, 16);
     g_kids[g_nkids++] = p;
     return p;
 }
