@@ -762,6 +762,23 @@ int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d)
     return handshake(q, deadline, out, d);
 }
 
+int co_qmp_connect_wait(const char *addr, int timeout_ms, int appear_ms, co_qmp **out,
+                        co_diag *d)
+{
+    double until = now_ms() + (appear_ms > 0 ? appear_ms : 0);
+    for (;;) {
+        co_diag tmp;
+        co_diag_init(&tmp);
+        int rc = co_qmp_connect(addr, timeout_ms, out, &tmp);
+        if (rc == CO_OK)
+            return CO_OK;
+        if (rc != CO_EUNAVAIL || now_ms() >= until)
+            return co_diag_set(d, rc, "%s", tmp.msg);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int co_qmp_open_fd(int fd, const char *name, int timeout_ms, co_qmp **out, co_diag *d)
 {
     *out = NULL;

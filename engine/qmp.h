@@ -115,6 +115,12 @@ void co_qmp_event_clear(co_qmp_event *ev);
  * CO_EUNAVAIL (nobody listening, refused, EOF), CO_ETIMEDOUT, CO_EPROTO
  * (not a QMP server), CO_EFAILED (qmp_capabilities refused). */
 int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d);
+/* co_qmp_connect, retried every 20 ms while the socket is not there yet
+ * (missing, refused: QEMU still starting; its socket file exists from
+ * bind(), before listen()), for at most appear_ms. Other failures return
+ * at once. For launchers that just started QEMU. */
+int co_qmp_connect_wait(const char *addr, int timeout_ms, int appear_ms, co_qmp **out,
+                        co_diag *d);
 /* The same handshake over an already connected stream socket fd (e.g. one
  * handed over by a parent process, or a socketpair in tests). Takes
  * ownership of fd (closed by co_qmp_close, or here on failure). name is

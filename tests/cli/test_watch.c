@@ -26,10 +26,8 @@ static void setup(void)
     snprintf(tl, sizeof tl, "%s/timeline.jsonl", dir);
     snprintf(errfile, sizeof errfile, "%s/watch.err", dir);
     cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    port = tq_free_port();
-    qmp_tcp_port = tq_free_port();
-    cr_assert_eq(tq_start(&dst, dir, "dst", 32, NULL, port), 0);
-    cr_assert_eq(tq_start_ex(&src, dir, "src", 32, memfile, 0, qmp_tcp_port), 0);
+    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, &qmp_tcp_port), 0,
+                 "QEMU did not start: %s%s", src.why, dst.why);
     char addr[64];
     snprintf(addr, sizeof addr, "tcp:127.0.0.1:%d", qmp_tcp_port);
     co_diag d;

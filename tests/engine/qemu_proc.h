@@ -28,6 +28,7 @@
 typedef struct tq_qemu {
     pid_t pid;
     char qmp[100];  /* unix socket path (fits sun_path) */
+    char why[96];   /* why the last start failed */
 } tq_qemu;
 
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
@@ -103,6 +104,7 @@ static inline int tq_fill_file(const char *path, int mem_mb)
  * socket. Returns 0 or -1 (QEMU reaped). */
 static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int mem_mb,
                               const char *mem_file, int incoming_port, int qmp_tcp_port);
+static inline void tq_stop(tq_qemu *q);
 static inline int tq_start(tq_qemu *q, const char *dir, const char *name, int mem_mb,
                            const char *mem_file, int incoming_port)
 {
@@ -169,7 +171,8 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         _exit(127);
     }
     q->pid = pid;
-    for (int i = 0; i < 1000; i++) {
+    /* Up to 30 s: the box may be shared with other QEMU tests. */
+    for (int i = 0; i < 3000; i++) {
         /* The socket file appears at bind(), before listen(): wait until
          * a connect succeeds (then hang up; QEMU takes the next client). */
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -177,14 +180,22 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
             close(s);
-            /* QEMU opens the -incoming listener after its monitors: a
-             * migration started in between would be refused. */
-            for (int j = 0; incoming_port > 0 && !tq_listening(incoming_port); j++) {
-                if (waitpid(pid, NULL, WNOHANG) == pid) {
+            /* QEMU opens the -incoming listener after its monitors, and
+             * the tcp monitor may lag the unix one: wait for both, or a
+             * migration or a connect in between is refused. */
+            for (int j = 0; (incoming_port > 0 && !tq_listening(incoming_port)) ||
+                            (qmp_tcp_port > 0 && !tq_listening(qmp_tcp_port));
+                 j++) {
+                int wst;
+                if (waitpid(pid, &wst, WNOHANG) == pid) {
                     q->pid = 0; /* exited (and reaped) */
+                    snprintf(q->why, sizeof q->why, "%s exited (status 0x%x) before listening",
+                             name, wst);
                     return -1;
                 }
-                if (j == 1000) {
+                if (j == 3000) {
+                    snprintf(q->why, sizeof q->why, "%s: port %d/%d not listening after 30 s",
+                             name, incoming_port, qmp_tcp_port);
                     kill(pid, SIGKILL);
                     waitpid(pid, NULL, 0);
                     q->pid = 0;
@@ -200,6 +211,8 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             q->pid = 0;
+            snprintf(q->why, sizeof q->why, "%s exited (status 0x%x) at start (port in use?)",
+                     name, st);
             return -1;
         }
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -208,6 +221,7 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     q->pid = 0;
+    snprintf(q->why, sizeof q->why, "%s: no QMP socket after 30 s", name);
     return -1;
 }
 
@@ -233,6 +247,39 @@ static inline void tq_rmdir(const char *dir)
     if (system(cmd) != 0) {
         /* best effort: a leftover dir in /tmp is harmless */
     }
+}
+
+/* Start a destination (-incoming on a fresh ephemeral *port) and a source
+ * (RAM backed by mem_file; a second QMP monitor on a fresh *qmp_tcp_port
+ * when qmp_tcp_port is not NULL). A port picked by binding port 0 can be
+ * taken by someone else before QEMU binds it, so each start is retried
+ * with new ports (3 tries). Returns 0, or -1 with nothing left running. */
+static inline int tq_start_pair(const char *dir, int mem_mb, const char *mem_file, tq_qemu *src,
+                                tq_qemu *dst, int *port, int *qmp_tcp_port)
+{
+    int ok = -1;
+    for (int i = 0; i < 3 && ok != 0; i++) {
+        *port = tq_free_port();
+        ok = *port > 0 ? tq_start(dst, dir, "dst", mem_mb, NULL, *port) : -1;
+    }
+    if (ok != 0)
+        return -1;
+    ok = -1;
+    for (int i = 0; i < 3 && ok != 0; i++) {
+        int tp = 0;
+        if (qmp_tcp_port) {
+            do
+                tp = tq_free_port();
+            while (tp == *port);
+            *qmp_tcp_port = tp;
+        }
+        ok = tq_start_ex(src, dir, "src", mem_mb, mem_file, 0, tp);
+    }
+    if (ok != 0) {
+        tq_stop(dst);
+        return -1;
+    }
+    return 0;
 }
 
 #endif

@@ -24,9 +24,8 @@ static void setup(void)
     cr_assert_eq(tq_mkdir(dir), 0);
     snprintf(memfile, sizeof memfile, "%s/ram", dir);
     cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    port = tq_free_port();
-    cr_assert_eq(tq_start(&dst, dir, "dst", 32, NULL, port), 0);
-    cr_assert_eq(tq_start(&src, dir, "src", 32, memfile, 0), 0);
+    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
+                 "QEMU did not start: %s%s", src.why, dst.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);

@@ -24,7 +24,7 @@ static double mono_ms(void)
 static void setup_one(void)
 {
     cr_assert_eq(tq_mkdir(dir), 0);
-    cr_assert_eq(tq_start(&src, dir, "src", 32, NULL, 0), 0, "QEMU did not start");
+    cr_assert_eq(tq_start(&src, dir, "src", 32, NULL, 0), 0, "QEMU did not start: %s", src.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -242,10 +242,8 @@ static void setup_pair(void)
     cr_assert_eq(tq_mkdir(dir), 0);
     snprintf(memfile, sizeof memfile, "%s/ram", dir);
     cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    port = tq_free_port();
-    cr_assert(port > 0);
-    cr_assert_eq(tq_start(&dst, dir, "dst", 32, NULL, port), 0, "destination did not start");
-    cr_assert_eq(tq_start(&src, dir, "src", 32, memfile, 0), 0, "source did not start");
+    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
+                 "QEMU did not start: %s%s", src.why, dst.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -380,8 +378,12 @@ static int tcp_port;
 static void setup_tcp(void)
 {
     cr_assert_eq(tq_mkdir(dir), 0);
-    tcp_port = tq_free_port();
-    cr_assert_eq(tq_start_ex(&src, dir, "src", 32, NULL, 0, tcp_port), 0, "QEMU did not start");
+    int ok = -1;
+    for (int i = 0; i < 3 && ok != 0; i++) { /* a fresh port if ours was taken meanwhile */
+        tcp_port = tq_free_port();
+        ok = tq_start_ex(&src, dir, "src", 32, NULL, 0, tcp_port);
+    }
+    cr_assert_eq(ok, 0, "QEMU did not start: %s", src.why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -395,7 +397,7 @@ Test(qmp_tcp, tcp_monitor_and_events_on_both)
     snprintf(addr, sizeof addr, "tcp:127.0.0.1:%d", tcp_port);
     co_diag d;
     co_diag_init(&d);
-    /* The unix monitor answered, so QEMU has set up both chardevs. */
+    /* tq_start_ex waited for the tcp monitor to listen. */
     cr_assert_eq(co_qmp_connect(addr, 5000, &qd, &d), CO_OK, "%s", d.msg);
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
@@ -447,4 +449,47 @@ Test(qmp_live, calc_dirty_rate_modes)
     co_diag_init(&d);
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "psychic", -1, &d), CO_EFAILED);
     cr_assert(strstr(d.msg, "psychic"), "%s", d.msg);
+}
+
+/* Connect from a thread while the main thread starts QEMU (QEMU must be
+ * forked by the main thread: PR_SET_PDEATHSIG fires when the forking
+ * *thread* exits). */
+typedef struct late_conn {
+    char path[128];
+    int rc;
+    co_diag d;
+} late_conn;
+
+static void *connect_late(void *arg)
+{
+    late_conn *c = arg;
+    co_diag_init(&c->d);
+    c->rc = co_qmp_connect_wait(c->path, 5000, 15000, &qd, &c->d);
+    return NULL;
+}
+
+Test(qmp_live, connect_wait_for_a_starting_qemu)
+{
+    late_conn c;
+    snprintf(c.path, sizeof c.path, "%s/late.qmp", dir);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, connect_late, &c), 0);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    int started = tq_start(&dst, dir, "late", 32, NULL, 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(started, 0);
+    cr_assert_eq(c.rc, CO_OK, "%s", c.d.msg);
+    co_diag d;
+    co_diag_init(&d);
+    co_qmp_status st;
+    cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
+    /* Nobody coming: gives up after appear_ms with the cause. */
+    co_qmp *x = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/never.qmp", dir);
+    double t0 = mono_ms();
+    cr_assert_eq(co_qmp_connect_wait(path, 1000, 200, &x, &d), CO_EUNAVAIL);
+    cr_assert(mono_ms() - t0 >= 190 && mono_ms() - t0 < 3000);
+    cr_assert(strstr(d.msg, "never.qmp"), "%s", d.msg);
 }
