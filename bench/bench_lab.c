@@ -80,9 +80,9 @@ static int run_one(double mem_mib, int accel, const char *workload)
     co_lab_get_status(lab, &st);
     printf("lab %5.0f MiB %-3s  boot %6.0f ms  fill+boot %7.0f ms  migration total %7.0f ms  "
            "QEMU downtime %5.0f ms  heartbeat gap %6.1f ms (from %+.0f to %+.0f ms around the "
-           "observed end)  sent %6.1f MiB  verify errors %llu\n",
+           "observed end)  seq %u -> %u  sent %6.1f MiB  verify errors %llu\n",
            mem_mib, in->accel, in->boot_ms, fill_ms, ms.total_time_ms, ms.downtime_ms,
-           sw.gap_ms, sw.start_ms - t_done, sw.end_ms - t_done,
+           sw.gap_ms, sw.start_ms - t_done, sw.end_ms - t_done, sw.from_seq, sw.to_seq,
            ms.ram_transferred_bytes / 1048576.0, (unsigned long long)st.err_lines);
     fflush(stdout);
 out:

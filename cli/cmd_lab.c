@@ -161,11 +161,8 @@ int co_cmd_lab(int argc, char **argv)
     cfg.cancel = &lab_stop_flag;
 
     co_lab *lab = NULL;
-    if (co_lab_start(&cfg, &lab, &d)) {
-        if (d.code == CO_ECANCELED)
-            return 0; /* stopped by a signal while starting: nothing left running */
-        return co_cli_fail("lab", &d);
-    }
+    if (co_lab_start(&cfg, &lab, &d))
+        return co_cli_fail("lab", &d); /* nothing left running, also when cancelled */
     const co_lab_info *in = co_lab_get_info(lab);
     int rc = json ? co_cli_emit_json(stdout, info_json(in)) : (info_text(stdout, in), 0);
     if (rc) {

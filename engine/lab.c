@@ -38,8 +38,6 @@ struct hb_sample {
 
 struct sender {
     struct sockaddr_in addr;
-    char line[LINE_MAX_LEN];
-    size_t len;
 };
 
 struct co_lab {
@@ -54,6 +52,11 @@ struct co_lab {
     struct hb_sample *ring;
     uint64_t ring_n;           /* samples ever written */
     struct sender senders[MAX_SENDERS];
+    /* One line buffer for all senders: only one QEMU runs the guest at a
+     * time, and a switchover can fall in the middle of a line (the source
+     * sent "HB 12", the destination sends "3\n"). */
+    char line[LINE_MAX_LEN];
+    size_t len;
     co_lab_status st;
     /* processes */
     int src_reaped, dst_reaped;
@@ -148,6 +151,13 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
             if (x < 0 || x > 1)
                 return co_diag_set(d, CO_EUSAGE, "workload hotfrac: '%s' is not in 0..1", v);
             snprintf(piece, sizeof piece, "hotfrac=%.5f", x);
+        } else if (strcmp(k, "tlbflush") == 0) {
+            if (co_parse_time(v, "workload tlbflush", &x, d))
+                return CO_EUSAGE;
+            if (x < 0 || x > 3600e3 || x != floor(x))
+                return co_diag_set(d, CO_EUSAGE,
+                                   "workload tlbflush: '%s' is not whole ms in 0ms..1h", v);
+            snprintf(piece, sizeof piece, "tlbflush=%.0fms", x);
         } else if (strcmp(k, "stats") == 0) {
             if (co_parse_time(v, "workload stats", &x, d))
                 return CO_EUSAGE;
@@ -189,7 +199,7 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
         } else {
             return co_diag_set(d, CO_EUSAGE,
                                "workload: unknown key '%s' (expected pattern, rate, wss, hot, "
-                               "cold, hotfrac, seed, stats, phases)", k);
+                               "cold, hotfrac, seed, stats, phases, tlbflush)", k);
         }
         size_t pl = strlen(piece);
         if (used + pl + 2 > canon_len)
@@ -308,7 +318,6 @@ static int sender_index(co_lab *lab, const struct sockaddr_in *a)
         return -1;
     int i = lab->st.senders++;
     lab->senders[i].addr = *a;
-    lab->senders[i].len = 0;
     return i;
 }
 
@@ -330,6 +339,8 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         h->seq = (uint32_t)strtoul(line + 3, NULL, 10);
         h->sender = (uint8_t)s;
         lab->ring_n++;
+        if (st->hb_count > 0 && h->seq != st->hb_last_seq + 1)
+            st->hb_seq_skips++;
         st->hb_count++;
         st->hb_last_seq = h->seq;
         st->hb_last_ms = now;
@@ -346,13 +357,13 @@ static void handle_line(co_lab *lab, int s, const char *line, double now)
         st->st_stalls = kv_u32(line, "stalls");
     } else if (strncmp(line, "ERR ", 4) == 0) {
         if (st->err_lines++ == 0)
-            snprintf(st->first_err, sizeof st->first_err, "%s", line);
+            snprintf(st->first_err, sizeof st->first_err, "%.255s", line);
     } else if (strncmp(line, "BAD ", 4) == 0) {
         if (st->bad[0] == '\0')
-            snprintf(st->bad, sizeof st->bad, "%s", line);
+            snprintf(st->bad, sizeof st->bad, "%.255s", line);
     } else if (strncmp(line, "BOOT ", 5) == 0) {
         if (st->boot_line[0] == '\0')
-            snprintf(st->boot_line, sizeof st->boot_line, "%s", line);
+            snprintf(st->boot_line, sizeof st->boot_line, "%.255s", line);
     } else if (strncmp(line, "READY", 5) == 0) {
         if (!st->ready) {
             st->ready = 1;
@@ -381,15 +392,14 @@ static void *receiver(void *arg)
             pthread_mutex_lock(&lab->mu);
             int s = sender_index(lab, &from);
             if (s >= 0) {
-                struct sender *sd = &lab->senders[s];
                 for (ssize_t i = 0; i < n; i++) {
                     char c = buf[i];
                     if (c == '\n') {
-                        sd->line[sd->len] = '\0';
-                        handle_line(lab, s, sd->line, now);
-                        sd->len = 0;
-                    } else if (c != '\r' && sd->len < LINE_MAX_LEN - 1) {
-                        sd->line[sd->len++] = c;
+                        lab->line[lab->len] = '\0';
+                        handle_line(lab, s, lab->line, now);
+                        lab->len = 0;
+                    } else if (c != '\r' && lab->len < LINE_MAX_LEN - 1) {
+                        lab->line[lab->len++] = c;
                     }
                 }
             }
@@ -532,7 +542,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         av_add(&a, "tcp:127.0.0.1:%d", in->incoming_port);
     }
     if (a.full)
-        return co_diag_set(d, CO_ESOFTWARE, "lab: QEMU command line too long");
+        return co_diag_set(d, CO_ESOFTWARE, "QEMU command line too long");
     char logp[300];
     snprintf(logp, sizeof logp, "%s/%s.log", in->dir, dest ? "dst" : "src");
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -543,7 +553,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
             close(logfd);
         if (nullfd >= 0)
             close(nullfd);
-        return co_diag_set(d, CO_EOS, "lab: opening %s: %s", logp, strerror(e));
+        return co_diag_set(d, CO_EOS, "opening %s: %s", logp, strerror(e));
     }
     pid_t parent = getpid();
     pid_t p = fork();
@@ -551,7 +561,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         int e = errno;
         close(logfd);
         close(nullfd);
-        return co_diag_set(d, CO_EOS, "lab: fork: %s", strerror(e));
+        return co_diag_set(d, CO_EOS, "fork: %s", strerror(e));
     }
     if (p == 0) {
         /* Die with the parent (thread); if it is already gone, do not run. */
@@ -610,7 +620,7 @@ static void describe_exit(co_lab *lab, int which, int code, co_diag *d)
         snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(s));
     else
         snprintf(how, sizeof how, "ended");
-    co_diag_set(d, code, "lab: %s QEMU (%s) %s%s%s", which ? "destination" : "source",
+    co_diag_set(d, code, "%s QEMU (%s) %s%s%s", which ? "destination" : "source",
                 qemu_binary(&lab->cfg), how, last[0] ? ": " : "", last);
 }
 
@@ -705,14 +715,14 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
             return rc;
         for (;;) {
             if (cancelled(lab))
-                return co_diag_set(d, CO_ECANCELED, "lab: cancelled while starting");
+                return co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             if (!check_child(in->dst_pid, &lab->dst_reaped, &lab->dst_status))
                 break;
             if (tcp_listening(port) && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
             if (co_lab_now_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
-                                   "lab: destination QEMU not listening on 127.0.0.1:%d after "
+                                   "destination QEMU not listening on 127.0.0.1:%d after "
                                    "%.0f ms", port, lab->cfg.boot_timeout_ms);
             sleep_ms(20);
         }
@@ -726,7 +736,7 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
         }
         in->dst_pid = 0; /* reaped; try another port */
     }
-    return co_diag_set(d, CO_EUNAVAIL, "lab: no free TCP port for -incoming after 4 tries");
+    return co_diag_set(d, CO_EUNAVAIL, "no free TCP port for -incoming after 4 tries");
 }
 
 int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
@@ -734,7 +744,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     *out = NULL;
     co_lab *lab = calloc(1, sizeof *lab);
     if (lab == NULL)
-        return co_diag_set(d, CO_ENOMEM, "lab: out of memory");
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
     lab->udp_fd = -1;
     pthread_mutex_init(&lab->mu, NULL);
     lab->cfg = *cfg;
@@ -746,7 +756,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     if (in->mem_bytes < 16.0 * 1048576 || in->mem_bytes > 3.0 * 1073741824 ||
         fmod(in->mem_bytes, 1048576.0) != 0) {
         rc = co_diag_set(d, CO_EUSAGE,
-                         "lab: memory %.0f bytes is not a whole number of MiB in 16 MiB..3 GiB "
+                         "memory %.0f bytes is not a whole number of MiB in 16 MiB..3 GiB "
                          "(the guest is 32-bit, without paging)", in->mem_bytes);
         goto fail;
     }
@@ -762,10 +772,23 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
                                 sizeof in->accel_reason, d)))
         goto fail;
 
+    /* Under TCG (QEMU < 9.0) the guest must flush its TLB now and then or
+     * pages that stay in it migrate stale (see tlb_flush_all in
+     * tests/guest/guest.c); the workload may set tlbflush itself. */
+    if (strcmp(in->accel, "tcg") == 0 && strstr(in->workload, "tlbflush=") == NULL) {
+        size_t wl = strlen(in->workload);
+        if (wl + 16 >= sizeof in->workload) {
+            rc = co_diag_set(d, CO_EUSAGE, "workload: too long");
+            goto fail;
+        }
+        snprintf(in->workload + wl, sizeof in->workload - wl, "%stlbflush=1ms",
+                 wl ? " " : "");
+    }
+
     const char *tmp = getenv("TMPDIR");
     snprintf(in->dir, sizeof in->dir, "%s/cutover-lab-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (strlen(in->dir) > 200 || mkdtemp(in->dir) == NULL) {
-        rc = co_diag_set(d, CO_EOS, "lab: cannot create temp dir %s: %s", in->dir,
+        rc = co_diag_set(d, CO_EOS, "cannot create temp dir %s: %s", in->dir,
                          strlen(in->dir) > 200 ? "path too long for unix sockets"
                                                : strerror(errno));
         in->dir[0] = '\0';
@@ -777,23 +800,27 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     /* heartbeat socket and receiver */
     lab->ring = calloc(HB_RING, sizeof *lab->ring);
     if (lab->ring == NULL) {
-        rc = co_diag_set(d, CO_ENOMEM, "lab: out of memory for the heartbeat ring");
+        rc = co_diag_set(d, CO_ENOMEM, "out of memory for the heartbeat ring");
         goto fail;
     }
     lab->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
-    int rcvbuf = 4 << 20; /* a burst after resume must not overflow */
+    int rcvbuf = 4 << 20;
     if (lab->udp_fd < 0 || bind(lab->udp_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
         getsockname(lab->udp_fd, (struct sockaddr *)&a, &al) < 0) {
-        rc = co_diag_set(d, CO_EOS, "lab: heartbeat UDP socket on 127.0.0.1: %s",
+        rc = co_diag_set(d, CO_EOS, "heartbeat UDP socket on 127.0.0.1: %s",
                          strerror(errno));
         goto fail;
     }
-    setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* QEMU's UART sends one datagram per byte (~10 per heartbeat); 4 MiB
+     * holds ~0.5 s of them if the receiver thread is starved. FORCE needs
+     * CAP_NET_ADMIN; otherwise rmem_max caps the plain request. */
+    if (setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(lab->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     in->hb_port = ntohs(a.sin_port);
     if (pthread_create(&lab->thread, NULL, receiver, lab) != 0) {
-        rc = co_diag_set(d, CO_EOS, "lab: cannot start the heartbeat thread");
+        rc = co_diag_set(d, CO_EOS, "cannot start the heartbeat thread");
         goto fail;
     }
     lab->thread_started = 1;
@@ -809,7 +836,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         co_lab_status st;
         co_lab_get_status(lab, &st);
         if (st.bad[0]) {
-            rc = co_diag_set(d, CO_EUSAGE, "lab: the guest refused its command line: %s",
+            rc = co_diag_set(d, CO_EUSAGE, "the guest refused its command line: %s",
                              st.bad);
             goto fail;
         }
@@ -822,12 +849,12 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
             goto fail;
         }
         if (cancelled(lab)) {
-            rc = co_diag_set(d, CO_ECANCELED, "lab: cancelled while starting");
+            rc = co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             goto fail;
         }
         if (co_lab_now_ms() > deadline) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
-                             "lab: no heartbeat from the source guest on udp:127.0.0.1:%d "
+                             "no heartbeat from the source guest on udp:127.0.0.1:%d "
                              "after %.0f ms (accel %s)", in->hb_port,
                              lab->cfg.boot_timeout_ms, in->accel);
             goto fail;
@@ -866,11 +893,11 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
         if (cond(&st, arg))
             return CO_OK;
         if (cancelled(lab))
-            return co_diag_set(d, CO_ECANCELED, "lab: cancelled while waiting for %s", what);
+            return co_diag_set(d, CO_ECANCELED, "cancelled while waiting for %s", what);
         if (!co_lab_alive(lab, which, d))
             return CO_EUNAVAIL;
         if (co_lab_now_ms() > deadline)
-            return co_diag_set(d, CO_ETIMEDOUT, "lab: no %s after %.0f ms", what, timeout_ms);
+            return co_diag_set(d, CO_ETIMEDOUT, "no %s after %.0f ms", what, timeout_ms);
         sleep_ms(5);
     }
 }
@@ -919,7 +946,7 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
         i--; /* include the heartbeat just before the window */
     else if (n > HB_RING) {
         pthread_mutex_unlock(&lab->mu);
-        return co_diag_set(d, CO_EDATA, "lab: heartbeat window starts before the kept history");
+        return co_diag_set(d, CO_EDATA, "heartbeat window starts before the kept history");
     }
     const struct hb_sample *prev = NULL;
     for (; i < n; i++) {
@@ -936,13 +963,15 @@ int co_lab_max_gap(co_lab *lab, double from_ms, double to_ms, co_lab_gap *gap, c
                 gap->end_ms = h->t_ms;
                 gap->from_sender = prev->sender;
                 gap->to_sender = h->sender;
+                gap->from_seq = prev->seq;
+                gap->to_seq = h->seq;
             }
         }
         prev = h;
     }
     pthread_mutex_unlock(&lab->mu);
     if (gap->end_ms == 0)
-        return co_diag_set(d, CO_EDATA, "lab: fewer than two heartbeats in the window");
+        return co_diag_set(d, CO_EDATA, "fewer than two heartbeats in the window");
     return CO_OK;
 }
 
@@ -962,13 +991,15 @@ int co_lab_switch_gap(co_lab *lab, int from, int to, co_lab_gap *gap, co_diag *d
             gap->end_ms = h->t_ms;
             gap->from_sender = from;
             gap->to_sender = to;
+            gap->from_seq = last_from->seq;
+            gap->to_seq = h->seq;
             gap->samples = 2;
             break;
         }
     }
     pthread_mutex_unlock(&lab->mu);
     if (gap->samples == 0)
-        return co_diag_set(d, CO_EDATA, "lab: no heartbeat of sender %d followed by one of "
+        return co_diag_set(d, CO_EDATA, "no heartbeat of sender %d followed by one of "
                                         "sender %d", from, to);
     return CO_OK;
 }

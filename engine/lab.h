@@ -62,6 +62,8 @@ typedef struct co_lab_info {
 typedef struct co_lab_status {
     uint64_t hb_count;         /* heartbeats received, both QEMUs */
     uint32_t hb_last_seq;
+    uint64_t hb_seq_skips;     /* heartbeats whose seq was not last+1 (UDP loss,
+                                  or a guest that did not send: see docs/lab.md) */
     double hb_last_ms;         /* host time of the last heartbeat, 0 if none */
     int hb_last_sender;        /* 0 = first QEMU heard (source), 1 = next, ... */
     int senders;               /* distinct UDP senders heard */
@@ -82,6 +84,7 @@ typedef struct co_lab_gap {
     double gap_ms;             /* longest interval between consecutive heartbeats */
     double start_ms, end_ms;   /* host times of the two heartbeats around it */
     int from_sender, to_sender;
+    uint32_t from_seq, to_seq;  /* heartbeat sequence numbers around it */
     uint64_t samples;          /* heartbeats in the window */
 } co_lab_gap;
 

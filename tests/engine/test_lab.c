@@ -90,6 +90,11 @@ Test(lab, guest_boots_and_heartbeats)
     const co_lab_info *in = co_lab_get_info(lab);
     cr_assert_gt(in->boot_ms, 0);
     cr_log_info("boot to first heartbeat: %.0f ms (%s)", in->boot_ms, in->accel);
+    /* TCG needs the guest's TLB flush for correct dirty tracking (docs/lab.md) */
+    if (strcmp(in->accel, "tcg") == 0)
+        cr_assert(strstr(in->workload, "tlbflush=1ms") != NULL, "workload '%s'", in->workload);
+    else
+        cr_assert(strstr(in->workload, "tlbflush") == NULL, "workload '%s'", in->workload);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
@@ -104,6 +109,7 @@ Test(lab, guest_boots_and_heartbeats)
     cr_assert_gt(st.hb_count, 100, "only %llu heartbeats", (unsigned long long)st.hb_count);
     cr_assert_gt(st.hb_last_ms, t0);
     cr_assert_eq(st.senders, 1);
+    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
     cr_assert_eq(st.err_lines, 0, "guest reported: %s", st.first_err);
     co_lab_gap g;
     cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
@@ -208,6 +214,8 @@ Test(lab, migration_keeps_guest_and_memory)
     co_lab_status st;
     co_lab_get_status(lab, &st);
     cr_assert_eq(st.senders, 2);
+    /* the sequence continues across the switchover: the guest's memory
+     * (its counter) moved with it */
     uint32_t sweeps0 = st.st_sweeps;
 
     /* the destination guest keeps verifying: wait for two full sweeps of
@@ -219,8 +227,15 @@ Test(lab, migration_keeps_guest_and_memory)
         cr_assert(co_lab_now_ms() < end, "guest did not finish a memory sweep on the "
                                          "destination (sweeps %u -> %u)", sweeps0, st.st_sweeps);
     } while (st.hb_last_sender != 1 || st.st_sweeps < sweeps0 + 2);
+    co_lab_gap sw0;
+    cr_assert_eq(co_lab_switch_gap(lab, 0, 1, &sw0, &d), CO_OK, "%s", d.msg);
+    cr_log_info("switch: source seq %u, destination seq %u, errors %llu %s", sw0.from_seq,
+                sw0.to_seq, (unsigned long long)st.err_lines, st.first_err);
     cr_assert_eq(st.err_lines, 0, "memory verification failed: %s", st.first_err);
     cr_assert_eq(st.st_err, 0);
+    cr_assert_eq(sw0.to_seq, sw0.from_seq + 1, "heartbeat %u from the source, then %u from "
+                 "the destination", sw0.from_seq, sw0.to_seq);
+    cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
 
     co_lab_gap g, sw;
     cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);

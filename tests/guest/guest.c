@@ -88,6 +88,7 @@ struct guest {
     u32 hotfrac_q16;       /* share of writes to the hot set, in 1/65536 */
     u32 seed;
     u32 stats_ms;          /* period of ST lines */
+    u32 tlbflush_ms;       /* period of TLB flushes, 0 = never */
     struct phase phases[MAX_PHASES];
     u32 nphases;
     /* memory layout */
@@ -99,7 +100,7 @@ struct guest {
     /* time */
     u32 tsc_per_ms;
     u32 ms;                /* TSC milliseconds since boot */
-    u32 next_stats_ms;
+    u32 next_stats_ms, next_flush_ms;
     u32 hb_seq;
     u32 stalls;            /* times the clock jumped > 4 ms (VM paused) */
     /* work */
@@ -204,6 +205,19 @@ static void ln_send_hb(struct guest *g, struct line *l)
     l->buf[l->len++] = '\n';
     serial_write(g, l->buf, l->len, 0);
     l->len = 0;
+}
+
+/* Flush the (soft)TLB by toggling CR4.PGE. Without paging nothing else
+ * flushes it, and QEMU 7.2's TCG only re-arms dirty tracking of a page when
+ * its TLB entry is refilled (fixed in QEMU 9.0, "physmem: Fix migration
+ * dirty bitmap coherency with TCG memory access"): a page that stays in
+ * the TLB, like our stack, would be migrated stale. docs/lab.md. */
+static void tlb_flush_all(void)
+{
+    u32 cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 ^ 0x80u) : "memory");
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
 }
 
 /* ---- TSC calibration against PIT channel 2 ---- */
@@ -388,6 +402,8 @@ static int apply_kv(struct guest *g, const char *k, const char *v, const char **
         return parse_ms(&p, &g->stats_ms) && *p == '\0' && g->stats_ms > 0;
     if (streq(k, "phases"))
         return parse_phases(g, v);
+    if (streq(k, "tlbflush"))
+        return parse_ms(&p, &g->tlbflush_ms) && *p == '\0';
     *why = "unknown key";
     return 0;
 }
@@ -721,6 +737,7 @@ void guest_main(u32 magic, const struct mb_info *mb)
     ln_kv(&l, "hot_pages", g.hot_pages);
     ln_kv(&l, "cold_pages", g.cold_pages);
     ln_kv(&l, "phases", g.nphases);
+    ln_kv(&l, "tlbflush_ms", g.tlbflush_ms);
     if (guessed)
         ln_str(&l, " tsc=guessed");
     ln_send(&g, &l);
@@ -759,6 +776,10 @@ void guest_main(u32 magic, const struct mb_info *mb)
             if (g.fill_next == g.npages)
                 for (u32 k = 0; k < ticks; k++)
                     tick_workload(&g);
+            if (g.tlbflush_ms && g.ms >= g.next_flush_ms) {
+                tlb_flush_all();
+                g.next_flush_ms = g.ms + g.tlbflush_ms;
+            }
             if (g.ms >= g.next_stats_ms) {
                 g.next_stats_ms = g.ms - g.ms % g.stats_ms + g.stats_ms;
                 g.err_lines_this_s = 0;
