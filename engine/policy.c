@@ -417,12 +417,12 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     if (plan.best >= 0) {
         /* each pass costs time and data: take the earliest option whose
          * downtime is within 50% (or 20 ms) of the best one, or below a
-         * tenth of --max-downtime (real runs: chasing the last ms of a
+         * quarter of --max-downtime (real runs: chasing the last ms of a
          * slowly converging guest doubled the total time) */
         int pick = plan.best;
         double good = fmax(fmax(plan.opt[plan.best].downtime_ms * 1.5,
                                 plan.opt[plan.best].downtime_ms + 20),
-                           c->max_downtime_ms * 0.1);
+                           c->max_downtime_ms * 0.25);
         for (int k = 0; k < plan.best; k++)
             if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
                 pick = k;
