@@ -1,0 +1,730 @@
+/* engine/controller.c: the migration loop, its faults and its result. */
+#include "engine/controller.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/estimate.h"
+#include "util/error.h"
+#include "util/units.h"
+
+#define MAX_EVENTS 32
+/* after migrate_cancel, how long to wait for QEMU to settle */
+#define CANCEL_WAIT_MS 10000.0
+/* heartbeats resume on the destination within this after completion */
+#define HB_SETTLE_MS 400.0
+
+typedef struct run {
+    co_driver *src;
+    const co_ctl_config *cfg;
+    co_ctl_result *res;
+    co_mig_tunables orig, want;
+    int changed;          /* we applied want on the source */
+    int dst_changed;
+    co_mig_tunables dst_orig;
+    int was_running;      /* guest ran on the source before we started */
+    int we_paused;
+    double t0;            /* CLOCK_MONOTONIC at migrate */
+    co_mig_stats last;
+    int have_last;
+    co_mig_stats last_ram; /* the last sample with ram stats (failed ones have none) */
+    int have_ram;
+    int tty_line;         /* progress line shown */
+} run;
+
+static void add_action(co_ctl_result *r, double at, const char *what, double value,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_action(co_ctl_result *r, double at, const char *what, double value,
+                       const char *fmt, ...)
+{
+    if (r->n_actions >= CO_CTL_MAX_ACTIONS) {
+        /* keep the last slot for the newest: the end matters most */
+        r->n_actions = CO_CTL_MAX_ACTIONS - 1;
+    }
+    co_ctl_action *a = &r->actions[r->n_actions++];
+    a->at_ms = at;
+    snprintf(a->what, sizeof a->what, "%s", what);
+    a->value = value;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof a->reason, fmt, ap);
+    va_end(ap);
+}
+
+static double since_start(const run *R)
+{
+    return R->t0 > 0 ? co_now_ms() - R->t0 : 0;
+}
+
+static void log_line(const run *R, json_t *j)
+{
+    if (!R->cfg->log || !j) {
+        json_decref(j);
+        return;
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (s) {
+        fputs(s, R->cfg->log);
+        fputc('\n', R->cfg->log);
+        fflush(R->cfg->log);
+        free(s);
+    }
+    json_decref(j);
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o,
+                       const co_pol_state *ps, double sync_ev)
+{
+    if (!R->cfg->log)
+        return;
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string("sample"));
+    json_object_set_new(j, "t_ms", json_real(o->t_ms));
+    json_object_set_new(j, "sampled_at_ms", num_or_null(st->sampled_at_ms));
+    json_object_set_new(j, "status", json_string(co_mig_status_name(st->status)));
+    json_object_set_new(j, "total_time_ms", num_or_null(st->total_time_ms));
+    json_object_set_new(j, "ram_transferred_bytes", num_or_null(st->ram_transferred_bytes));
+    json_object_set_new(j, "ram_remaining_bytes", num_or_null(st->ram_remaining_bytes));
+    json_object_set_new(j, "ram_total_bytes", num_or_null(st->ram_total_bytes));
+    json_object_set_new(j, "ram_dirty_pages_rate", num_or_null(st->ram_dirty_pages_rate));
+    json_object_set_new(j, "ram_mbps", num_or_null(st->ram_mbps));
+    json_object_set_new(j, "ram_page_size_bytes", num_or_null(st->ram_page_size_bytes));
+    json_object_set_new(j, "dirty_sync_count", json_integer(st->ram_dirty_sync_count));
+    json_object_set_new(j, "cpu_throttle_pct", num_or_null(st->cpu_throttle_pct));
+    json_object_set_new(j, "expected_downtime_ms", num_or_null(st->expected_downtime_ms));
+    json_object_set_new(j, "sync_event_ms", num_or_null(sync_ev));
+    json_object_set_new(j, "bandwidth_bytes_per_s", json_real(o->bandwidth_bytes_per_s));
+    json_object_set_new(j, "pending_at_sync_bytes", json_real(o->pending_at_sync_bytes));
+    json_object_set_new(j, "downtime_limit_ms", num_or_null(ps->limit_ms));
+    json_object_set_new(j, "predicted_downtime_ms", num_or_null(ps->pred_downtime_ms));
+    json_object_set_new(j, "floor_ms", num_or_null(ps->pred_floor_ms));
+    json_object_set_new(j, "curve", json_string(o->have_curve ? co_dirty_kind_name(o->curve.kind)
+                                                              : "none"));
+    log_line(R, j);
+}
+
+static void log_action(const run *R, const co_ctl_action *a)
+{
+    if (!R->cfg->log)
+        return;
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string("action"));
+    json_object_set_new(j, "t_ms", json_real(a->at_ms));
+    json_object_set_new(j, "what", json_string(a->what));
+    json_object_set_new(j, "value", num_or_null(a->value));
+    json_object_set_new(j, "reason", json_string(a->reason));
+    log_line(R, j);
+}
+
+static void note(run *R, double at, const char *what, double value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void note(run *R, double at, const char *what, double value, const char *fmt, ...)
+{
+    char buf[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    add_action(R->res, at, what, value, "%s", buf);
+    log_action(R, &R->res->actions[R->res->n_actions - 1]);
+}
+
+static void progress(run *R, const co_pol_obs *o, const co_pol_state *ps)
+{
+    if (!R->cfg->progress)
+        return;
+    char rem[32], bw[32];
+    double total = o->mem_bytes > 0 ? o->mem_bytes : 1;
+    double pct = 100.0 * (1.0 - o->remaining_bytes / total);
+    fprintf(stderr,
+            "\r%6.1f s  %-15s pass %-3lld  %5.1f%%  remaining %-10s  %-12s  dirty %.0f p/s  "
+            "throttle %.0f%%  limit %.0f ms  pred %.0f ms   ",
+            o->t_ms / 1000, co_mig_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
+            pct < 0 ? 0 : pct, co_fmt_size(o->remaining_bytes, rem, sizeof rem),
+            co_fmt_rate(o->bandwidth_bytes_per_s, bw, sizeof bw),
+            isfinite(o->dirty_rate_pages_per_s) ? o->dirty_rate_pages_per_s : 0, o->throttle_pct,
+            ps->limit_ms, isfinite(ps->pred_downtime_ms) ? ps->pred_downtime_ms : 0.0);
+    R->tty_line = 1;
+}
+
+static void end_progress(run *R)
+{
+    if (R->tty_line)
+        fputc('\n', stderr);
+    R->tty_line = 0;
+}
+
+/* Put the source back the way we found it: guest running, tunables as they
+ * were. Best effort: each step is tried even if an earlier one failed. */
+static void restore_source(run *R, co_diag *d)
+{
+    co_diag tmp;
+    int running = -1;
+    co_diag_init(&tmp);
+    if (R->src->ops->guest_running(R->src, &running, &tmp) == CO_OK && !running &&
+        (R->was_running || R->we_paused)) {
+        co_diag_init(&tmp);
+        int rc = R->src->ops->resume_guest(R->src, &tmp);
+        note(R, since_start(R), "resume", NAN, "guest was stopped on the source: cont%s%s",
+             rc == CO_OK ? "" : " failed: ", rc == CO_OK ? "" : tmp.msg);
+        co_diag_init(&tmp);
+        if (R->src->ops->guest_running(R->src, &running, &tmp) != CO_OK)
+            running = -1;
+    }
+    snprintf(R->res->guest_on, sizeof R->res->guest_on, "%s",
+             running == 1 ? "source" : "unknown");
+    if (running == 0 && R->was_running)
+        co_diag_set(d, CO_EFAILED, "the guest is NOT running on the source after the migration "
+                                   "ended; run `cont` on its QMP socket");
+    if (R->changed) {
+        co_diag_init(&tmp);
+        int rc = R->src->ops->set_tunables(R->src, &R->orig, &tmp);
+        note(R, since_start(R), "restore", NAN, "put back the tunables cutover changed%s%s",
+             rc == CO_OK ? "" : ": failed: ", rc == CO_OK ? "" : tmp.msg);
+        if (rc == CO_OK)
+            R->changed = 0;
+    }
+}
+
+/* Cancel and wait until QEMU says it stopped migrating. Returns the final
+ * status seen. */
+static int cancel_and_wait(run *R, co_diag *d)
+{
+    co_diag tmp;
+    co_diag_init(&tmp);
+    int rc = R->src->ops->cancel(R->src, &tmp);
+    if (rc != CO_OK && rc != CO_EFAILED)
+        co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
+    double until = co_now_ms() + CANCEL_WAIT_MS;
+    int status = R->have_last ? R->last.status : CO_MIG_NONE;
+    while (co_now_ms() < until) {
+        co_drv_event ev[MAX_EVENTS];
+        int nev = 0;
+        co_mig_stats st;
+        co_diag_init(&tmp);
+        if (R->src->ops->poll(R->src, 50, ev, MAX_EVENTS, &nev, &st, &tmp) != CO_OK)
+            break;
+        status = st.status;
+        R->last = st;
+        R->have_last = 1;
+        if (status == CO_MIG_CANCELLED || status == CO_MIG_FAILED ||
+            status == CO_MIG_COMPLETED || status == CO_MIG_NONE)
+            break;
+    }
+    return status;
+}
+
+static void fill_final(run *R, const co_mig_stats *st)
+{
+    co_ctl_result *r = R->res;
+    r->total_time_ms = isfinite(st->total_time_ms) ? st->total_time_ms : since_start(R);
+    if (isfinite(st->ram_transferred_bytes))
+        r->transferred_bytes = st->ram_transferred_bytes;
+    else if (R->have_ram)
+        r->transferred_bytes = R->last_ram.ram_transferred_bytes;
+    int64_t c = st->ram_dirty_sync_count >= 0 ? st->ram_dirty_sync_count
+                : R->have_ram ? R->last_ram.ram_dirty_sync_count : -1;
+    if (c >= 0) {
+        r->passes = (int)(st->status == CO_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
+    }
+    if (isfinite(st->cpu_throttle_pct))
+        r->final_throttle_pct = st->cpu_throttle_pct;
+}
+
+static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->status, sizeof r->status, "error");
+    snprintf(r->policy, sizeof r->policy, "%s", co_policy_name(cfg->pol.kind));
+    snprintf(r->guest_on, sizeof r->guest_on, "source");
+    r->code = CO_ESOFTWARE;
+    r->downtime_ms = NAN;
+    r->heartbeat_downtime_ms = NAN;
+    r->predicted_downtime_ms = NAN;
+    r->floor_ms = NAN;
+    r->total_time_ms = 0;
+}
+
+/* The outcome when QEMU's status is terminal but not completed, or we
+ * cancelled. */
+static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d, const char *fmt,
+                               ...) __attribute__((format(printf, 5, 6)));
+static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d, const char *fmt,
+                               ...)
+{
+    co_ctl_result *r = R->res;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    snprintf(r->status, sizeof r->status, "%s", status);
+    r->code = code;
+    end_progress(R);
+    co_diag rd;
+    co_diag_init(&rd);
+    restore_source(R, &rd);
+    if (R->dst_changed && R->cfg->dst) {
+        /* best effort: a destination whose incoming failed has exited */
+        co_diag tmp;
+        co_diag_init(&tmp);
+        R->cfg->dst->ops->set_tunables(R->cfg->dst, &R->dst_orig, &tmp);
+    }
+    if (R->have_last)
+        fill_final(R, &R->last);
+    if (rd.code != CO_OK) {
+        /* a guest not running on the source outranks everything */
+        size_t len = strlen(r->message);
+        snprintf(r->message + len, sizeof r->message - len, "; %s", rd.msg);
+    }
+    co_diag_set(d, code, "%s", r->message);
+    return code;
+}
+
+int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    R.src = src;
+    R.cfg = cfg;
+    R.res = res;
+    result_init(res, cfg);
+    const co_driver_ops *ops = src->ops;
+    int poll_ms = cfg->poll_ms >= 50 && cfg->poll_ms <= 100 ? cfg->poll_ms : 100;
+    int rc;
+
+    /* 1. what the VM runs with now, and whether it runs */
+    if ((rc = ops->get_tunables(src, &R.orig, d)) != CO_OK)
+        return res->code = rc;
+    int running = 0;
+    if ((rc = ops->guest_running(src, &running, d)) != CO_OK)
+        return res->code = rc;
+    R.was_running = running;
+    co_mig_stats st0;
+    co_drv_event ev[MAX_EVENTS];
+    int nev = 0;
+    if ((rc = ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st0, d)) != CO_OK)
+        return res->code = rc;
+    if (st0.status == CO_MIG_ACTIVE || st0.status == CO_MIG_SETUP ||
+        st0.status == CO_MIG_POSTCOPY_ACTIVE || st0.status == CO_MIG_CANCELLING ||
+        st0.status == CO_MIG_PRE_SWITCHOVER || st0.status == CO_MIG_DEVICE) {
+        co_diag_set(d, CO_EBUSY, "a migration is already %s on this VM (started by someone else)",
+                    co_mig_status_name(st0.status));
+        return res->code = CO_EBUSY;
+    }
+
+    /* 2. the policy's tunables (capabilities can only change before start) */
+    co_pol_config pc = cfg->pol;
+    if (!(pc.mem_bytes > 0) && isfinite(st0.ram_total_bytes))
+        pc.mem_bytes = st0.ram_total_bytes;
+    co_policy_prestart(&pc, &R.orig, &R.want);
+    if (cfg->bandwidth_bytes_per_s > 0)
+        R.want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
+    if (cfg->channels > 0)
+        R.want.multifd_channels = cfg->channels;
+    if (cfg->dst && (R.want.postcopy_ram || R.want.multifd_channels > 1)) {
+        /* postcopy-ram and multifd must be on at both ends */
+        if ((rc = cfg->dst->ops->get_tunables(cfg->dst, &R.dst_orig, d)) != CO_OK) {
+            co_diag_prefix(d, "destination");
+            return res->code = rc;
+        }
+        co_mig_tunables dw = R.dst_orig;
+        dw.postcopy_ram = R.want.postcopy_ram;
+        dw.multifd_channels = R.want.multifd_channels;
+        if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
+            co_diag_prefix(d, "destination");
+            return res->code = rc;
+        }
+        R.dst_changed = 1;
+    }
+    if ((rc = ops->set_tunables(src, &R.want, d)) != CO_OK) {
+        co_diag tmp;
+        co_diag_init(&tmp);
+        ops->set_tunables(src, &R.orig, &tmp); /* a partial apply: undo it */
+        return res->code = rc;
+    }
+    R.changed = 1;
+
+    /* 3. start */
+    co_pol_state ps;
+    co_policy_init(&pc, &ps);
+    co_est est;
+    co_est_init(&est);
+    if (cfg->hb)
+        co_hb_arm(cfg->hb);
+    R.t0 = co_now_ms();
+    note(&R, 0, "start", R.want.downtime_limit_ms,
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s", co_policy_name(pc.kind), cfg->uri,
+         R.want.downtime_limit_ms, R.want.auto_converge ? ", auto-converge on" : "",
+         R.want.postcopy_ram ? ", postcopy-ram on" : "");
+    if ((rc = ops->start(src, cfg->uri, d)) != CO_OK) {
+        co_diag keep = *d;
+        co_diag_init(d);
+        finish_unsuccessful(&R, "failed", rc, d, "migrate to %.200s refused: %.300s", cfg->uri, keep.msg);
+        return rc;
+    }
+
+    /* 4. the loop */
+    double sync_ev = NAN;
+    int cancel_reason = 0; /* 1 signal, 2 policy abort */
+    char abort_why[256] = "";
+    for (;;) {
+        co_mig_stats st;
+        nev = 0;
+        co_diag pd;
+        co_diag_init(&pd);
+        rc = ops->poll(src, poll_ms, ev, MAX_EVENTS, &nev, &st, &pd);
+        if (rc != CO_OK) {
+            end_progress(&R);
+            res->code = rc;
+            snprintf(res->status, sizeof res->status, "error");
+            snprintf(res->guest_on, sizeof res->guest_on, "unknown");
+            snprintf(res->message, sizeof res->message,
+                     "lost the QMP connection to the source during the migration (%.300s); the "
+                     "migration may still be running: check the VM with its own tools",
+                     pd.msg);
+            if (R.have_last)
+                fill_final(&R, &R.last);
+            co_diag_set(d, rc, "%s", res->message);
+            return rc;
+        }
+        for (int i = 0; i < nev; i++) {
+            if (ev[i].kind == CO_DRV_EV_PASS)
+                sync_ev = ev[i].at_ms;
+            else if (ev[i].kind == CO_DRV_EV_SHUTDOWN)
+                note(&R, since_start(&R), "event", NAN, "source QEMU reports SHUTDOWN");
+        }
+        R.last = st;
+        R.have_last = 1;
+        if (isfinite(st.ram_transferred_bytes)) {
+            R.last_ram = st;
+            R.have_ram = 1;
+        }
+        co_est_feed(&est, &st, sync_ev);
+        double sync_seen = sync_ev;
+        sync_ev = NAN;
+        co_pol_obs o;
+        co_policy_obs_from(&est, &st, &o);
+        if (!isfinite(st.total_time_ms))
+            o.t_ms = since_start(&R);
+
+        if (st.status == CO_MIG_COMPLETED)
+            break;
+        if (st.status == CO_MIG_FAILED || st.status == CO_MIG_CANCELLED) {
+            if (cancel_reason)
+                break;
+            return finish_unsuccessful(&R, "failed", CO_EFAILED, d,
+                                       "QEMU reports the migration %s%s%s",
+                                       co_mig_status_name(st.status),
+                                       st.error_desc[0] ? ": " : "", st.error_desc);
+        }
+        if (cfg->stop_flag && *cfg->stop_flag && !cancel_reason) {
+            if (st.status == CO_MIG_POSTCOPY_ACTIVE) {
+                /* cancelling now would lose the guest: its memory is split */
+                if (*cfg->stop_flag == 1) {
+                    note(&R, o.t_ms, "ignore-signal", NAN,
+                         "signal during post-copy: cancelling would lose the guest, finishing");
+                    *cfg->stop_flag = 2;
+                }
+            } else if (*cfg->stop_flag == 1 || *cfg->stop_flag == 2) {
+                cancel_reason = 1;
+                note(&R, o.t_ms, "cancel", NAN, "signal received: migrate_cancel");
+                cancel_and_wait(&R, d);
+                break;
+            }
+        }
+        co_action acts[8];
+        int na = co_policy_decide(&pc, &ps, &o, acts, 8);
+        log_sample(&R, &st, &o, &ps, sync_seen);
+        for (int i = 0; i < na && !cancel_reason; i++) {
+            co_action *a = &acts[i];
+            co_diag ad;
+            co_diag_init(&ad);
+            int arc = CO_OK;
+            switch (a->kind) {
+            case CO_ACT_DOWNTIME:
+                arc = ops->set_downtime_limit(src, a->value, &ad);
+                note(&R, a->at_ms, "downtime-limit", a->value, "%s", a->reason);
+                break;
+            case CO_ACT_THROTTLE:
+                arc = ops->set_throttle(src, a->value, a->value2, &ad);
+                note(&R, a->at_ms, "throttle", a->value, "%s", a->reason);
+                break;
+            case CO_ACT_POSTCOPY:
+                arc = ops->start_postcopy(src, &ad);
+                note(&R, a->at_ms, "postcopy", NAN, "%s", a->reason);
+                break;
+            case CO_ACT_PAUSE:
+                arc = ops->pause_guest(src, &ad);
+                if (arc == CO_OK)
+                    R.we_paused = 1;
+                note(&R, a->at_ms, "pause", NAN, "%s", a->reason);
+                break;
+            case CO_ACT_ABORT:
+                cancel_reason = 2;
+                snprintf(abort_why, sizeof abort_why, "%s", a->reason);
+                note(&R, a->at_ms, "abort", NAN, "%s", a->reason);
+                cancel_and_wait(&R, d);
+                break;
+            }
+            if (arc != CO_OK && a->kind != CO_ACT_ABORT)
+                note(&R, a->at_ms, "error", NAN, "%s failed: %s", co_action_name(a->kind),
+                     ad.msg);
+        }
+        if (cancel_reason)
+            break;
+        progress(&R, &o, &ps);
+    }
+    end_progress(&R);
+    res->predicted_downtime_ms = ps.pred_downtime_ms;
+    res->floor_ms = ps.pred_floor_ms;
+
+    if (cancel_reason) {
+        if (R.have_last && R.last.status == CO_MIG_COMPLETED)
+            goto completed; /* it finished before the cancel took */
+        if (cancel_reason == 1)
+            return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
+                                       "cancelled by signal; the guest stays on the source");
+        return finish_unsuccessful(&R, "aborted", CO_EFAILED, d, "aborted: %s", abort_why);
+    }
+
+completed:
+    /* QEMU 7.2 sets "completed" before it computes total-time and downtime
+     * (migration_calculate_complete runs just after): re-read briefly */
+    for (int i = 0; i < 20 && !(R.last.total_time_ms > 0 && isfinite(R.last.downtime_ms)); i++) {
+        co_mig_stats st2;
+        co_diag tmp;
+        co_diag_init(&tmp);
+        usleep(20000);
+        if (ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
+            st2.status != CO_MIG_COMPLETED)
+            break;
+        R.last = st2;
+    }
+    fill_final(&R, &R.last);
+    res->downtime_ms = R.last.downtime_ms;
+    snprintf(res->status, sizeof res->status, "completed");
+    snprintf(res->guest_on, sizeof res->guest_on, "destination");
+    res->code = CO_OK;
+    if (cfg->dst) {
+        /* the destination starts the guest only if the source was running
+         * when it stopped; after a pause we must start it ourselves */
+        int drun = -1;
+        co_diag tmp;
+        co_diag_init(&tmp);
+        for (int i = 0; i < 20; i++) { /* it resumes within ms of completion */
+            if (cfg->dst->ops->guest_running(cfg->dst, &drun, &tmp) != CO_OK || drun == 1)
+                break;
+            usleep(50000);
+        }
+        if (drun == 0) {
+            co_diag_init(&tmp);
+            int rrc = cfg->dst->ops->resume_guest(cfg->dst, &tmp);
+            note(&R, since_start(&R), "resume", NAN, "guest paused on the destination: cont%s%s",
+                 rrc == CO_OK ? "" : " failed: ", rrc == CO_OK ? "" : tmp.msg);
+        }
+    }
+    if (cfg->hb) {
+        double until = co_now_ms() + HB_SETTLE_MS;
+        while (co_now_ms() < until)
+            usleep(20000);
+        long count = 0;
+        double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);
+        if (count > 0)
+            res->heartbeat_downtime_ms = g;
+    }
+    return CO_OK;
+}
+
+/* ---- renderings ---------------------------------------------------------- */
+
+json_t *co_ctl_result_json(const co_ctl_result *r)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "status", json_string(r->status));
+    json_object_set_new(j, "policy", json_string(r->policy));
+    json_object_set_new(j, "total_time_ms", json_real(r->total_time_ms));
+    json_object_set_new(j, "downtime_ms", num_or_null(r->downtime_ms));
+    json_object_set_new(j, "heartbeat_downtime_ms", num_or_null(r->heartbeat_downtime_ms));
+    json_object_set_new(j, "transferred_bytes", json_real(r->transferred_bytes));
+    json_object_set_new(j, "passes", json_integer(r->passes));
+    json_object_set_new(j, "predicted_downtime_ms", num_or_null(r->predicted_downtime_ms));
+    json_object_set_new(j, "floor_ms", num_or_null(r->floor_ms));
+    json_object_set_new(j, "final_throttle_pct", json_real(r->final_throttle_pct));
+    json_object_set_new(j, "guest_on", json_string(r->guest_on));
+    if (r->message[0])
+        json_object_set_new(j, "message", json_string(r->message));
+    json_t *acts = json_array();
+    for (int i = 0; i < r->n_actions; i++) {
+        const co_ctl_action *a = &r->actions[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "t_ms", json_real(a->at_ms));
+        json_object_set_new(x, "what", json_string(a->what));
+        json_object_set_new(x, "value", num_or_null(a->value));
+        json_object_set_new(x, "reason", json_string(a->reason));
+        json_array_append_new(acts, x);
+    }
+    json_object_set_new(j, "actions", acts);
+    return j;
+}
+
+void co_ctl_result_text(const co_ctl_result *r, FILE *out)
+{
+    char a[32], b[32];
+    fprintf(out, "status:       %s (policy %s)\n", r->status, r->policy);
+    if (r->message[0])
+        fprintf(out, "why:          %s\n", r->message);
+    fprintf(out, "total time:   %s\n", co_fmt_time(r->total_time_ms, a, sizeof a));
+    if (isfinite(r->downtime_ms))
+        fprintf(out, "downtime:     %.0f ms (QEMU)\n", r->downtime_ms);
+    if (isfinite(r->heartbeat_downtime_ms))
+        fprintf(out, "heartbeat:    %.1f ms longest gap seen by the guest\n",
+                r->heartbeat_downtime_ms);
+    if (isfinite(r->predicted_downtime_ms))
+        fprintf(out, "predicted:    %.0f ms downtime (model floor %.0f ms)\n",
+                r->predicted_downtime_ms, isfinite(r->floor_ms) ? r->floor_ms : 0);
+    fprintf(out, "data sent:    %s\n", co_fmt_size(r->transferred_bytes, b, sizeof b));
+    fprintf(out, "passes:       %d\n", r->passes);
+    fprintf(out, "guest on:     %s\n", r->guest_on);
+    fprintf(out, "actions:\n");
+    for (int i = 0; i < r->n_actions; i++) {
+        const co_ctl_action *x = &r->actions[i];
+        char v[32] = "";
+        if (isfinite(x->value))
+            snprintf(v, sizeof v, " %.0f", x->value);
+        fprintf(out, "  %8.2f s  %s%s: %s\n", x->at_ms / 1000, x->what, v, x->reason);
+    }
+}
+
+/* ---- destination checks -------------------------------------------------- */
+
+int co_ctl_parse_uri(const char *uri, char *host, size_t hostlen, int *port, co_diag *d)
+{
+    if (uri == NULL || strncmp(uri, "tcp:", 4) != 0)
+        return co_diag_set(d, CO_EUSAGE, "--uri '%s': expected tcp:HOST:PORT",
+                           uri ? uri : "");
+    const char *h = uri + 4, *colon;
+    size_t hl;
+    if (*h == '[') {
+        const char *rb = strchr(h, ']');
+        if (!rb || rb[1] != ':')
+            return co_diag_set(d, CO_EUSAGE, "--uri '%s': bad [IPv6] host, expected "
+                                             "tcp:[ADDR]:PORT", uri);
+        h++;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (!colon)
+            return co_diag_set(d, CO_EUSAGE, "--uri '%s': missing port, expected tcp:HOST:PORT",
+                               uri);
+        hl = (size_t)(colon - h);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return co_diag_set(d, CO_EUSAGE, "--uri '%s': missing or too long host", uri);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno || p < 1 || p > 65535)
+        return co_diag_set(d, CO_EUSAGE, "--uri '%s': port '%s' is not a number in 1..65535",
+                           uri, colon + 1);
+    *port = (int)p;
+    return CO_OK;
+}
+
+static int is_local_addr(const struct sockaddr *sa)
+{
+    /* bind() to a non-local address fails with EADDRNOTAVAIL */
+    int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_storage ss;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    memcpy(&ss, sa, len);
+    if (sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = 0;
+    int ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A LISTEN (state 0A) socket on port in /proc/net/tcp or tcp6. */
+static int port_listening(int port)
+{
+    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (int f = 0; f < 2; f++) {
+        FILE *fp = fopen(files[f], "r");
+        if (!fp)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof line, fp)) {
+            char local[128];
+            unsigned st;
+            if (sscanf(line, " %*d: %127s %*s %x", local, &st) != 2)
+                continue;
+            char *c = strrchr(local, ':');
+            if (c && st == 0x0A && strtol(c + 1, NULL, 16) == port) {
+                fclose(fp);
+                return 1;
+            }
+        }
+        fclose(fp);
+    }
+    return 0;
+}
+
+int co_ctl_check_dest(const char *host, int port, co_diag *d)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(host, NULL, &hints, &ai);
+    if (g != 0)
+        return co_diag_set(d, CO_EUNAVAIL, "--uri: cannot resolve destination host '%s': %s", host,
+                           gai_strerror(g));
+    int local = 0, routed = 0;
+    for (struct addrinfo *p = ai; p; p = p->ai_next) {
+        if (is_local_addr(p->ai_addr)) {
+            local = 1;
+            break;
+        }
+        /* connect() on UDP sends nothing: it only asks for a route */
+        int fd = socket(p->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            if (p->ai_family == AF_INET)
+                ((struct sockaddr_in *)p->ai_addr)->sin_port = htons((uint16_t)port);
+            else
+                ((struct sockaddr_in6 *)p->ai_addr)->sin6_port = htons((uint16_t)port);
+            if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
+                routed = 1;
+            close(fd);
+        }
+    }
+    freeaddrinfo(ai);
+    if (local) {
+        if (!port_listening(port))
+            return co_diag_set(d, CO_EUNAVAIL,
+                               "destination %s:%d unreachable: nothing listens on port %d (is the "
+                               "destination QEMU running with -incoming tcp:...:%d?)",
+                               host, port, port, port);
+        return CO_OK;
+    }
+    if (!routed)
+        return co_diag_set(d, CO_EUNAVAIL, "destination %s:%d unreachable: no route to host", host,
+                           port);
+    return CO_OK;
+}

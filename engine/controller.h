@@ -1,0 +1,90 @@
+/* engine/controller.h: drive one live migration through a driver.
+ *
+ * Owns: the life of one migration as cutover runs it, through any
+ * co_driver (engine/driver.h): remember the VM's tunables, apply the
+ * policy's, start, poll every 50-100 ms (events + statistics), feed the
+ * online estimates (engine/estimate.h) and the policy (engine/policy.h),
+ * carry out its actions, and finish in one of these states:
+ *   completed  the guest runs on the destination;
+ *   aborted    the policy cancelled (it says why);
+ *   cancelled  the operator asked (SIGINT/SIGTERM through stop_flag);
+ *   failed     QEMU failed the migration (e.g. destination gone);
+ *   error      we lost the connection to QEMU and cannot tell.
+ * In every state but completed and error the guest is left running on the
+ * source (checked with query-status; `cont` if it was running before and
+ * is not now) and the tunables we changed are put back.
+ * Also owns the result record and its renderings (text, JSON, JSONL). */
+#ifndef CUTOVER_ENGINE_CONTROLLER_H
+#define CUTOVER_ENGINE_CONTROLLER_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "engine/controller_hb.h"
+#include "engine/driver.h"
+#include "engine/policy.h"
+
+#define CO_CTL_MAX_ACTIONS 64
+
+typedef struct co_ctl_config {
+    co_pol_config pol;
+    const char *uri;                  /* "tcp:HOST:PORT" */
+    double bandwidth_bytes_per_s;     /* max-bandwidth to set; 0 = leave as is */
+    int channels;                     /* multifd channels; 0 = leave as is */
+    int poll_ms;                      /* 50..100 (default 100) */
+    co_driver *dst;                   /* destination QEMU (optional, not owned) */
+    co_hb *hb;                        /* heartbeat meter (optional, not owned) */
+    FILE *log;                        /* JSONL timeline (optional, not owned) */
+    int progress;                     /* live progress line on stderr */
+    volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
+} co_ctl_config;
+
+typedef struct co_ctl_action {
+    double at_ms;                     /* since the migration started */
+    char what[24];                    /* "downtime-limit", "throttle", "cancel", "resume", ... */
+    double value;                     /* ms or percent; NAN when none */
+    char reason[240];
+} co_ctl_action;
+
+typedef struct co_ctl_result {
+    char status[16];                  /* completed, aborted, cancelled, failed, error */
+    int code;                         /* CO_OK when completed, else CO_E* */
+    char policy[16];
+    double total_time_ms;             /* QEMU's total-time (ours if not reported) */
+    double downtime_ms;               /* QEMU's downtime; NAN unless completed */
+    double heartbeat_downtime_ms;     /* longest heartbeat gap; NAN unless measured */
+    double transferred_bytes;         /* ram.transferred */
+    int passes;                       /* pre-copy passes, bulk pass included */
+    double predicted_downtime_ms;     /* adaptive's last prediction, NAN if none */
+    double floor_ms;                  /* model floor at the end, NAN if none */
+    double final_throttle_pct;
+    char guest_on[16];                /* "destination", "source", "unknown" */
+    char message[512];                /* why it did not complete ("" when completed) */
+    int n_actions;
+    co_ctl_action actions[CO_CTL_MAX_ACTIONS];
+} co_ctl_result;
+
+/* Run one migration. Returns CO_OK only when it completed; otherwise the
+ * code of the outcome (CO_EFAILED for aborted/failed, CO_ECANCELED,
+ * CO_EUNAVAIL/CO_EIO/CO_ETIMEDOUT/CO_EPROTO for a lost QEMU) with d naming
+ * the cause; res is filled in every case. Errors before `migrate` is sent
+ * leave the VM as it was. The caller holds the VM lock (engine/lock.h). */
+int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
+
+/* Renderings of the result: JSON (keys status, total_time_ms, downtime_ms,
+ * transferred_bytes, passes, actions, ...; new reference), and text. */
+json_t *co_ctl_result_json(const co_ctl_result *r);
+void co_ctl_result_text(const co_ctl_result *r, FILE *out);
+
+/* Parse and check a migration URI "tcp:HOST:PORT" (host may be [v6]).
+ * CO_OK or CO_EUSAGE naming what is wrong. host/port are filled. */
+int co_ctl_parse_uri(const char *uri, char *host, size_t hostlen, int *port, co_diag *d);
+/* Check the destination is reachable without disturbing it: a connection
+ * to QEMU's -incoming port would be taken as the migration stream (and
+ * QEMU 7.2 exits when it fails), so for a local host we look for a
+ * listening socket in /proc/net/tcp{,6}; for a remote one we check the name
+ * resolves and there is a route. CO_OK, or CO_EUNAVAIL / CO_EUSAGE. */
+int co_ctl_check_dest(const char *host, int port, co_diag *d);
+
+#endif

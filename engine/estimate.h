@@ -1,0 +1,65 @@
+/* engine/estimate.h: online estimates of a running migration.
+ *
+ * Owns: turning the raw query-migrate samples of one migration into what the
+ * model needs: the pre-copy stream bandwidth, the pending bytes at each
+ * bitmap sync, and the guest's dirty curve U(t).
+ *  - Bandwidth: QEMU's ram.mbps covers only its last 100 ms rate-limit
+ *    window and jumps around; we use ram.transferred deltas over a sliding
+ *    window of at least CO_EST_BW_WINDOW_MS instead.
+ *  - Dirty curve: at a sync (dirty-sync-count goes up) QEMU has just re-read
+ *    the bitmap, so the pending bytes then are the distinct pages dirtied
+ *    during the pass that ended (a point (pass length x (1 - throttle),
+ *    pages) of U). ram.dirty-pages-rate (updated once a second) is the
+ *    fallback while fewer than two such points exist. With two or more
+ *    points model/fit.h fits a uniform curve (hotcold with four or more
+ *    points, when it fits better).
+ * Pure bookkeeping over samples: no I/O, so tests replay recorded series. */
+#ifndef CUTOVER_ENGINE_ESTIMATE_H
+#define CUTOVER_ENGINE_ESTIMATE_H
+
+#include <stdint.h>
+
+#include "engine/driver.h"
+#include "model/dirty.h"
+
+#define CO_EST_BW_WINDOW_MS 1000.0
+#define CO_EST_RING 64
+#define CO_EST_POINTS 32
+
+typedef struct co_est {
+    double page_size_bytes;
+    double mem_bytes;             /* guest RAM (ram.total once seen) */
+    double start_ms;              /* sampled_at_ms of the first sample */
+    /* recent (time, transferred) samples for the bandwidth window */
+    int ring_n, ring_head;
+    double ring_t_ms[CO_EST_RING], ring_x_bytes[CO_EST_RING];
+    double bandwidth_bytes_per_s; /* stream bytes/s over the window; 0 until known */
+    /* syncs */
+    int64_t sync_count;           /* last dirty-sync-count seen, -1 before */
+    int new_sync;                 /* the last sample saw the count go up */
+    double last_sync_ms;          /* estimated time of the last sync */
+    double pending_at_sync_bytes; /* pending right after the last sync */
+    double prev_sample_ms;
+    double remaining_bytes;
+    double transferred_bytes;
+    double throttle_pct;
+    double dirty_rate_pages_per_s;/* QEMU's, NAN until reported */
+    /* dirty-curve points (window seconds, distinct pages) and the fit */
+    int n_points;
+    double pt_t_s[CO_EST_POINTS], pt_pages[CO_EST_POINTS];
+    int have_curve;
+    co_dirty curve;
+    double fit_r2;
+    int samples;
+} co_est;
+
+/* Start an estimate; page size and RAM size may be 0 (learned from samples). */
+void co_est_init(co_est *e);
+/* Feed one sample (in time order). sync_event_ms is the time of a
+ * MIGRATION_PASS event seen since the previous sample, or NAN. Samples
+ * that are not active pre-copy only update the counters. */
+void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms);
+/* Time from the first sample to st's, ms. */
+double co_est_elapsed_ms(const co_est *e, double sampled_at_ms);
+
+#endif

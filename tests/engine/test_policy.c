@@ -1,0 +1,559 @@
+/* tests/engine/test_policy.c: the policies' decisions on sample series.
+ *
+ * Two kinds of series: a closed loop with a small pre-copy simulator that
+ * follows QEMU 7.2's rules (send at the bandwidth, sync when pending falls
+ * below bandwidth x downtime-limit, switch if still below), so a policy's
+ * actions change what happens next; and fixed open-loop series for the
+ * baselines' schedules. Both go through the estimator exactly as the
+ * controller feeds it. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/estimate.h"
+#include "engine/policy.h"
+#include "model/dirty.h"
+#include "util/error.h"
+
+#define MIB 1048576.0
+#define GIB 1073741824.0
+
+typedef struct sim {
+    double mem, bw, page;
+    co_dirty curve;
+    double t_ms, remaining, transferred, since_sync_ms, limit_ms, throttle;
+    int64_t syncs;
+    int done, aborted, postcopy, paused;
+    double downtime_ms, end_ms;
+    double sync_at_ms; /* time of the last sync (QEMU's MIGRATION_PASS) */
+    int n_actions;
+    co_action acts[64];
+} sim;
+
+static void sim_init(sim *s, double mem, double bw, const co_dirty *d, double limit)
+{
+    memset(s, 0, sizeof *s);
+    s->mem = mem;
+    s->bw = bw;
+    s->page = 4096;
+    s->curve = *d;
+    s->remaining = mem;
+    s->syncs = 1;
+    s->limit_ms = limit;
+}
+
+/* 10 ms of QEMU pre-copy */
+static void sim_tick(sim *s)
+{
+    double dt = 10;
+    s->t_ms += dt;
+    s->since_sync_ms += dt;
+    if (s->paused) {
+        double sent = fmin(s->remaining, s->bw * dt / 1000);
+        s->remaining -= sent;
+        s->transferred += sent;
+        s->downtime_ms += dt;
+        if (s->remaining <= 0) {
+            s->done = 1;
+            s->end_ms = s->t_ms;
+        }
+        return;
+    }
+    double sent = fmin(s->remaining, s->bw * dt / 1000);
+    s->remaining -= sent;
+    s->transferred += sent;
+    double thr = s->bw * s->limit_ms / 1000;
+    if (s->remaining <= thr) {
+        double keep = 1 - s->throttle / 100;
+        double fresh = co_dirty_pages(&s->curve, s->since_sync_ms / 1000 * keep) * s->page;
+        s->remaining = fmin(s->mem, s->remaining + fresh * (1 - s->remaining / s->mem));
+        s->syncs++;
+        s->since_sync_ms = 0;
+        s->sync_at_ms = s->t_ms;
+        if (s->remaining <= thr) {
+            s->done = 1;
+            s->downtime_ms = s->remaining / s->bw * 1000 + 15;
+            s->transferred += s->remaining;
+            s->end_ms = s->t_ms + s->downtime_ms;
+        }
+    }
+}
+
+static co_mig_stats sim_stats(const sim *s, double t0)
+{
+    co_mig_stats st;
+    co_mig_stats_init(&st);
+    st.status = s->done ? CO_MIG_COMPLETED : CO_MIG_ACTIVE;
+    st.sampled_at_ms = t0 + s->t_ms;
+    st.total_time_ms = s->t_ms;
+    st.ram_transferred_bytes = s->transferred;
+    st.ram_remaining_bytes = s->remaining;
+    st.ram_total_bytes = s->mem;
+    st.ram_page_size_bytes = s->page;
+    st.ram_dirty_sync_count = s->syncs;
+    st.cpu_throttle_pct = s->throttle;
+    st.ram_dirty_pages_rate = co_dirty_rate0(&s->curve) * (1 - s->throttle / 100);
+    return st;
+}
+
+/* Run a policy in the loop for at most deadline + 5 s. */
+static void sim_run(sim *s, const co_pol_config *c)
+{
+    co_est e;
+    co_est_init(&e);
+    co_pol_state ps;
+    co_policy_init(c, &ps);
+    co_mig_tunables orig = {.downtime_limit_ms = 300}, want;
+    co_policy_prestart(c, &orig, &want);
+    s->limit_ms = want.downtime_limit_ms;
+    double t0 = 5000;
+    while (!s->done && !s->aborted && s->t_ms < c->deadline_ms + 5000) {
+        for (int i = 0; i < 10 && !s->done; i++)
+            sim_tick(s);
+        if (s->done)
+            break;
+        co_mig_stats st = sim_stats(s, t0);
+        co_est_feed(&e, &st, s->t_ms - s->sync_at_ms < 100 ? t0 + s->sync_at_ms : NAN);
+        co_pol_obs o;
+        co_policy_obs_from(&e, &st, &o);
+        co_action a[8];
+        int n = co_policy_decide(c, &ps, &o, a, 8);
+        for (int i = 0; i < n; i++) {
+            if (s->n_actions < 64)
+                s->acts[s->n_actions++] = a[i];
+            switch (a[i].kind) {
+            case CO_ACT_DOWNTIME: s->limit_ms = a[i].value; break;
+            case CO_ACT_THROTTLE: s->throttle = a[i].value; break;
+            case CO_ACT_POSTCOPY:
+                s->postcopy = 1;
+                s->done = 1;
+                s->downtime_ms = 30;
+                break;
+            case CO_ACT_PAUSE: s->paused = 1; break;
+            case CO_ACT_ABORT: s->aborted = 1; s->end_ms = s->t_ms; break;
+            }
+        }
+    }
+}
+
+static int count_kind(const sim *s, int kind)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_actions; i++)
+        n += s->acts[i].kind == kind;
+    return n;
+}
+
+static co_pol_config cfg(int kind, double max_dt, double deadline, unsigned allow, double mem)
+{
+    co_pol_config c = {.kind = kind, .max_downtime_ms = max_dt, .deadline_ms = deadline,
+                       .allow = allow, .postcopy_ready = 1, .pause_ready = 1, .mem_bytes = mem};
+    return c;
+}
+
+Test(policy, parse_names_and_allow)
+{
+    cr_assert_eq(co_policy_parse("adaptive"), CO_POL_ADAPTIVE);
+    cr_assert_eq(co_policy_parse("kubevirt"), CO_POL_KUBEVIRT);
+    cr_assert_eq(co_policy_parse("vmware"), -1);
+    cr_assert_str_eq(co_policy_name(CO_POL_OVIRT), "ovirt");
+    unsigned a;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_policy_parse_allow("auto-converge,pause", &a, &d), CO_OK);
+    cr_assert_eq(a, CO_ALLOW_AUTOCONVERGE | CO_ALLOW_PAUSE);
+    cr_assert_eq(co_policy_parse_allow("none", &a, &d), CO_OK);
+    cr_assert_eq(a, 0u);
+    cr_assert_eq(co_policy_parse_allow("postcopy,turbo", &a, &d), CO_EUSAGE);
+    cr_assert(strstr(d.msg, "'turbo'") != NULL, "%s", d.msg);
+}
+
+Test(policy, prestart_tunables)
+{
+    co_mig_tunables orig = {.downtime_limit_ms = 300, .auto_converge = 0, .postcopy_ram = 0,
+                            .cpu_throttle_initial_pct = 20, .cpu_throttle_increment_pct = 10};
+    co_mig_tunables w;
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 60e3, CO_ALLOW_AUTOCONVERGE | CO_ALLOW_POSTCOPY,
+                          GIB);
+    co_policy_prestart(&c, &orig, &w);
+    cr_assert_lt(w.downtime_limit_ms, 300, "adaptive holds the limit low at first");
+    cr_assert_eq(w.auto_converge, 1);
+    cr_assert_eq(w.cpu_throttle_initial_pct, 1, "auto-converge inert until asked");
+    cr_assert_eq(w.postcopy_ram, 1);
+    c.postcopy_ready = 0;
+    co_policy_prestart(&c, &orig, &w);
+    cr_assert_eq(w.postcopy_ram, 0, "no postcopy-ram without the destination");
+    c = cfg(CO_POL_QEMU, 250, 60e3, 0, GIB);
+    co_policy_prestart(&c, &orig, &w);
+    cr_assert_eq(w.downtime_limit_ms, 250);
+    cr_assert_eq(w.auto_converge, 0);
+    c = cfg(CO_POL_NOVA, 500, 60e3, 0, GIB);
+    co_policy_prestart(&c, &orig, &w);
+    cr_assert_float_eq(w.downtime_limit_ms, 50, 1e-9, "nova: 500/10 first step");
+    c = cfg(CO_POL_OVIRT, 300, 60e3, 0, GIB);
+    co_policy_prestart(&c, &orig, &w);
+    cr_assert_eq(w.downtime_limit_ms, 100);
+}
+
+/* A converging guest: adaptive completes within the budget with less
+ * downtime than QEMU's fixed limit at the same maximum. */
+Test(policy, adaptive_converging_beats_fixed_limit)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 16384, 20000); /* 64 MiB working set, 20k pages/s */
+    sim a, q;
+    sim_init(&a, 1 * GIB, 500 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
+    sim_run(&a, &ca);
+    sim_init(&q, 1 * GIB, 500 * MIB, &d, 300);
+    co_pol_config cq = cfg(CO_POL_QEMU, 300, 60e3, 0, GIB);
+    sim_run(&q, &cq);
+    cr_assert(a.done && !a.aborted, "adaptive completes");
+    cr_assert(q.done, "qemu completes");
+    cr_assert_leq(a.downtime_ms, 300);
+    cr_assert_lt(a.downtime_ms, q.downtime_ms * 0.7, "adaptive %.0f ms vs qemu %.0f ms",
+                 a.downtime_ms, q.downtime_ms);
+    cr_assert_geq(count_kind(&a, CO_ACT_DOWNTIME), 1);
+    cr_assert_eq(count_kind(&a, CO_ACT_ABORT), 0);
+}
+
+/* Dirtying outpaces the link: without anything allowed, adaptive aborts
+ * well before the deadline and says why; qemu runs into the deadline. */
+Test(policy, adaptive_not_converging_aborts_early)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000); /* 512 MiB set at 200k pages/s = 800 MB/s */
+    sim a, q;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
+    sim_run(&a, &ca);
+    cr_assert(a.aborted);
+    cr_assert_lt(a.end_ms, 30e3, "aborted at %.1f s, deadline 60 s", a.end_ms / 1000);
+    const co_action *last = &a.acts[a.n_actions - 1];
+    cr_assert_eq(last->kind, CO_ACT_ABORT);
+    cr_assert(strstr(last->reason, "not converging") != NULL, "%s", last->reason);
+    sim_init(&q, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config cq = cfg(CO_POL_QEMU, 300, 60e3, 0, GIB);
+    sim_run(&q, &cq);
+    cr_assert(q.aborted);
+    cr_assert_geq(q.end_ms, 60e3, "qemu only stops at the deadline");
+}
+
+/* With auto-converge allowed, adaptive throttles first and completes. */
+Test(policy, adaptive_throttles_then_completes)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 100000);
+    sim a;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 120e3, CO_ALLOW_AUTOCONVERGE, GIB);
+    sim_run(&a, &ca);
+    cr_assert_geq(count_kind(&a, CO_ACT_THROTTLE), 1);
+    cr_assert(a.done && !a.aborted, "completes after throttling (t=%.1f s)", a.t_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300);
+}
+
+/* The cheapest allowed order: post-copy before pause when throttling is
+ * not allowed; pause when only pause is. */
+Test(policy, adaptive_escalation_order)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000);
+    sim a;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, CO_ALLOW_POSTCOPY | CO_ALLOW_PAUSE, GIB);
+    sim_run(&a, &ca);
+    cr_assert_eq(count_kind(&a, CO_ACT_POSTCOPY), 1);
+    cr_assert_eq(count_kind(&a, CO_ACT_PAUSE), 0);
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    ca.allow = CO_ALLOW_PAUSE;
+    sim_run(&a, &ca);
+    cr_assert_eq(count_kind(&a, CO_ACT_PAUSE), 1);
+    cr_assert(a.done);
+    /* postcopy allowed but the destination cannot take it: pause */
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    ca.allow = CO_ALLOW_POSTCOPY | CO_ALLOW_PAUSE;
+    ca.postcopy_ready = 0;
+    sim_run(&a, &ca);
+    cr_assert_eq(count_kind(&a, CO_ACT_POSTCOPY), 0);
+    cr_assert_eq(count_kind(&a, CO_ACT_PAUSE), 1);
+}
+
+/* The first pass alone cannot end in time: abort at once, not at the
+ * deadline. */
+Test(policy, adaptive_bulk_pass_too_slow)
+{
+    co_dirty d;
+    co_dirty_none(&d);
+    sim a;
+    sim_init(&a, 4 * GIB, 50 * MIB, &d, 300); /* 80 s of copying */
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 30e3, 0, 4 * GIB);
+    sim_run(&a, &ca);
+    cr_assert(a.aborted);
+    cr_assert_lt(a.end_ms, 5e3, "aborted at %.1f s", a.end_ms / 1000);
+    cr_assert(strstr(a.acts[a.n_actions - 1].reason, "first pass") != NULL);
+}
+
+/* Nova: 10 steps, 75 s per GiB apart (data floored at 2 GiB), then abort
+ * at 800 s per GiB. */
+Test(policy, nova_schedule)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000);
+    sim s;
+    sim_init(&s, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config c = cfg(CO_POL_NOVA, 500, 2000e3, 0, GIB);
+    sim_run(&s, &c);
+    cr_assert(s.aborted);
+    cr_assert_eq(count_kind(&s, CO_ACT_DOWNTIME), 10);
+    cr_assert_float_eq(s.acts[0].at_ms, 150e3, 200, "first step after 75 s x 2 GiB, got %.0f",
+                       s.acts[0].at_ms);
+    cr_assert_float_eq(s.acts[0].value, 95, 1e-6);
+    cr_assert_float_eq(s.acts[9].value, 500, 1e-6);
+    cr_assert_float_eq(s.end_ms, 1600e3, 200);
+}
+
+/* oVirt: 100 ms, then 150/200/300 as passes stall (400/500 are above
+ * --max-downtime 300 ms and dropped), abort after the schedule. */
+Test(policy, ovirt_schedule)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000);
+    sim s;
+    sim_init(&s, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config c = cfg(CO_POL_OVIRT, 300, 600e3, 0, GIB);
+    sim_run(&s, &c);
+    cr_assert(s.aborted);
+    cr_assert_eq(count_kind(&s, CO_ACT_DOWNTIME), 3);
+    cr_assert_float_eq(s.acts[0].value, 150, 1e-6);
+    cr_assert_float_eq(s.acts[2].value, 300, 1e-6);
+    cr_assert(strstr(s.acts[s.n_actions - 1].reason, "stalling") != NULL, "%s",
+              s.acts[s.n_actions - 1].reason);
+}
+
+/* KubeVirt: 150 s per GiB completion timeout (a 0.25 GiB guest: 37.5 s). */
+Test(policy, kubevirt_completion_timeout)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 65536, 200000);
+    sim s;
+    sim_init(&s, 0.25 * GIB, 20 * MIB, &d, 300);
+    co_pol_config c = cfg(CO_POL_KUBEVIRT, 300, 600e3, 0, 0.25 * GIB);
+    sim_run(&s, &c);
+    cr_assert(s.aborted);
+    cr_assert_float_eq(s.end_ms, 37.5e3, 200, "got %.0f", s.end_ms);
+    cr_assert(strstr(s.acts[0].reason, "completionTimeoutPerGiB") != NULL);
+    /* with post-copy allowed, it switches instead of aborting */
+    sim_init(&s, 0.25 * GIB, 20 * MIB, &d, 300);
+    c.allow = CO_ALLOW_POSTCOPY;
+    sim_run(&s, &c);
+    cr_assert_eq(count_kind(&s, CO_ACT_POSTCOPY), 1);
+    cr_assert(!s.aborted);
+}
+
+Test(policy, kubevirt_progress_timeout)
+{
+    /* open loop: remaining never goes below its first value */
+    co_pol_config c = cfg(CO_POL_KUBEVIRT, 300, 3600e3, 0, 64 * GIB);
+    co_pol_state ps;
+    co_policy_init(&c, &ps);
+    co_pol_obs o;
+    memset(&o, 0, sizeof o);
+    o.status = CO_MIG_ACTIVE;
+    o.mem_bytes = 64 * GIB;
+    o.page_size_bytes = 4096;
+    co_action a[4];
+    int total = 0;
+    double at = -1;
+    for (double t = 0; t <= 200e3; t += 100) {
+        o.t_ms = t;
+        o.remaining_bytes = 10 * GIB + (t > 1000 ? 1e6 : 0);
+        int n = co_policy_decide(&c, &ps, &o, a, 4);
+        if (n && at < 0)
+            at = t;
+        total += n;
+    }
+    cr_assert_eq(total, 1);
+    cr_assert_float_eq(at, 150e3, 150);
+    cr_assert(strstr(a[0].reason, "progressTimeout") != NULL);
+}
+
+/* The estimator on QEMU-like samples: bandwidth from transferred deltas,
+ * not from mbps; curve points from pending at syncs. */
+Test(estimate, bandwidth_and_curve_points)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 150000); /* busier than the link: it never idles */
+    sim s;
+    sim_init(&s, 1 * GIB, 500 * MIB, &d, 1); /* limit 1 ms: it never switches */
+    co_est e;
+    co_est_init(&e);
+    for (int k = 0; k < 150; k++) {
+        for (int i = 0; i < 10; i++)
+            sim_tick(&s);
+        co_mig_stats st = sim_stats(&s, 0);
+        st.ram_mbps = (k % 2) ? 0 : 99999; /* a noisy 100 ms window: ignored */
+        co_est_feed(&e, &st, s.t_ms - s.sync_at_ms < 100 ? s.sync_at_ms : NAN);
+    }
+    cr_assert_float_eq(e.bandwidth_bytes_per_s, 500 * MIB, 500 * MIB * 0.05, "bw %.0f",
+                       e.bandwidth_bytes_per_s);
+    cr_assert_geq(e.n_points, 2, "points %d", e.n_points);
+    cr_assert(e.have_curve);
+    /* the fitted curve predicts the pages of a pass-long window within 15% */
+    for (int i = 0; i < e.n_points; i++)
+        cr_log_info("pt %.3f s %.0f pages (true %.0f)", e.pt_t_s[i], e.pt_pages[i], co_dirty_pages(&d, e.pt_t_s[i]));
+    double want = co_dirty_pages(&d, 0.35), got = co_dirty_pages(&e.curve, 0.35);
+    cr_assert_float_eq(got, want, want * 0.15, "U(0.35 s) fitted %.0f, true %.0f", got, want);
+}
+
+/* A hot set that is dirty again within any pass keeps pending above what a
+ * fitted curve predicts for short passes; when QEMU does not switch as
+ * predicted, adaptive raises the limit (within the max) and completes. */
+Test(policy, adaptive_recovers_when_qemu_does_not_switch)
+{
+    co_dirty d;
+    co_dirty_hotcold(&d, 2000, 200000, 0.9, 200000);
+    sim a;
+    sim_init(&a, 1 * GIB, 500 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
+    sim_run(&a, &ca);
+    for (int i = 0; i < a.n_actions; i++)
+        cr_log_info("%.1f s %s %.1f: %s", a.acts[i].at_ms / 1000, co_action_name(a.acts[i].kind),
+                    a.acts[i].value, a.acts[i].reason);
+    cr_assert(a.done && !a.aborted, "completes (t=%.1f s)", a.t_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300);
+}
+
+/* Open loop: the curve says pending will be tiny, but QEMU keeps syncing
+ * without switching (the guest keeps a few pages dirty). Adaptive raises
+ * the limit step by step, never past --max-downtime minus the switch cost. */
+Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
+{
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
+    co_pol_state ps;
+    co_policy_init(&c, &ps);
+    co_pol_obs o;
+    memset(&o, 0, sizeof o);
+    o.status = CO_MIG_ACTIVE;
+    o.mem_bytes = GIB;
+    o.page_size_bytes = 4096;
+    o.bandwidth_bytes_per_s = 500 * MIB;
+    o.have_curve = 1;
+    co_dirty_uniform(&o.curve, 16384, 100);
+    o.dirty_rate_pages_per_s = 100;
+    co_action a[4];
+    double last = 0;
+    int raised = 0;
+    for (int k = 2; k < 80; k++) {
+        o.t_ms = k * 100.0;
+        o.sync_count = k;
+        o.new_sync = 1;
+        o.pending_at_sync_bytes = 50 * 4096;
+        o.remaining_bytes = 50 * 4096;
+        o.since_sync_ms = 0;
+        int n = co_policy_decide(&c, &ps, &o, a, 4);
+        for (int i = 0; i < n; i++) {
+            cr_assert_eq(a[i].kind, CO_ACT_DOWNTIME, "%s", a[i].reason);
+            cr_assert_leq(a[i].value, 300 - 15 + 1e-9);
+            if (last > 0 && a[i].value > last) {
+                raised++;
+                cr_assert(strstr(a[i].reason, "did not switch") != NULL, "%s", a[i].reason);
+            }
+            last = a[i].value;
+        }
+    }
+    cr_assert_geq(raised, 3, "raised %d times", raised);
+    cr_assert_geq(last, 100, "limit reached %.0f ms", last);
+}
+
+/* ---- replay of a recorded timeline (cutover migrate --log) ------------- */
+
+#include <jansson.h>
+
+static double jnum(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Load the samples of a JSONL timeline into st[] (at most max). */
+static int load_timeline(const char *path, co_mig_stats *st, double *sync_ev, int max)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char line[8192];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j, "bad line in %s", path);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        if (type && strcmp(type, "sample") == 0) {
+            co_mig_stats *s = &st[n];
+            co_mig_stats_init(s);
+            s->status = co_mig_status_parse(json_string_value(json_object_get(j, "status")));
+            s->sampled_at_ms = jnum(j, "sampled_at_ms");
+            s->total_time_ms = jnum(j, "total_time_ms");
+            s->ram_transferred_bytes = jnum(j, "ram_transferred_bytes");
+            s->ram_remaining_bytes = jnum(j, "ram_remaining_bytes");
+            s->ram_total_bytes = jnum(j, "ram_total_bytes");
+            s->ram_dirty_pages_rate = jnum(j, "ram_dirty_pages_rate");
+            s->ram_mbps = jnum(j, "ram_mbps");
+            s->ram_page_size_bytes = jnum(j, "ram_page_size_bytes");
+            s->ram_dirty_sync_count = (int64_t)json_integer_value(json_object_get(j, "dirty_sync_count"));
+            s->cpu_throttle_pct = jnum(j, "cpu_throttle_pct");
+            sync_ev[n] = jnum(j, "sync_event_ms");
+            n++;
+        }
+        json_decref(j);
+    }
+    fclose(f);
+    return n;
+}
+
+/* A real QEMU 7.2 run (TCG guest dirtying ~32k pages/s uniformly over
+ * 96 MiB, ~135 MB/s over loopback, QEMU's 300 ms limit: it took 46 passes
+ * and 16.6 s to find a pass short enough). Replayed through the estimator
+ * and adaptive: the bandwidth matches the data moved, the curve is fitted,
+ * and adaptive, allowed nothing, calls it not converging and aborts long
+ * before QEMU got lucky; allowed to throttle, it throttles instead. */
+Test(replay, qemu_uniform_tcg)
+{
+    static co_mig_stats st[400];
+    static double ev[400];
+    int n = load_timeline("tests/data/engine/timeline-qemu-uniform-tcg.jsonl", st, ev, 400);
+    cr_assert_gt(n, 100);
+    for (int variant = 0; variant < 2; variant++) {
+        co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, variant ? CO_ALLOW_AUTOCONVERGE : 0,
+                              st[n - 1].ram_total_bytes);
+        co_pol_state ps;
+        co_policy_init(&c, &ps);
+        co_est e;
+        co_est_init(&e);
+        int first_kind = 0;
+        double first_at = -1;
+        char first_reason[240] = "";
+        for (int i = 0; i < n; i++) {
+            co_est_feed(&e, &st[i], ev[i]);
+            co_pol_obs o;
+            co_policy_obs_from(&e, &st[i], &o);
+            co_action a[4];
+            int k = co_policy_decide(&c, &ps, &o, a, 4);
+            for (int j = 0; j < k; j++)
+                if (!first_kind && a[j].kind != CO_ACT_DOWNTIME) {
+                    first_kind = a[j].kind;
+                    first_at = a[j].at_ms;
+                    snprintf(first_reason, sizeof first_reason, "%s", a[j].reason);
+                }
+        }
+        /* the data moved over the run vs the estimate at the end */
+        double moved = (st[n - 1].ram_transferred_bytes - st[n - 40].ram_transferred_bytes) /
+                       ((st[n - 1].sampled_at_ms - st[n - 40].sampled_at_ms) / 1000);
+        cr_assert_float_eq(e.bandwidth_bytes_per_s, moved, moved * 0.15, "bw %.0f vs %.0f",
+                           e.bandwidth_bytes_per_s, moved);
+        cr_assert(e.have_curve, "a curve was fitted from %d points", e.n_points);
+        cr_assert_eq(first_kind, variant ? CO_ACT_THROTTLE : CO_ACT_ABORT, "%d at %.1f s: %s",
+                     first_kind, first_at / 1000, first_reason);
+        cr_assert_lt(first_at, 10000, "acted at %.1f s (QEMU finished at 16.6 s)", first_at / 1000);
+        cr_assert(strstr(first_reason, "not converging") != NULL, "%s", first_reason);
+    }
+}
