@@ -21,7 +21,7 @@ void co_link_defaults(co_link *l)
     l->channels = 1;
     /* One migration thread's payload rate; calibrated on real QEMU 7.2
      * migrations over loopback (docs/accuracy.md). */
-    l->channel_cap_bytes_per_s = 2.0e9;
+    l->channel_cap_bytes_per_s = 2.2e9;
     l->max_bandwidth_bytes_per_s = 0;
     l->compress_ratio = 1.0;
     l->compress_cpu_bytes_per_s = 0;

@@ -28,7 +28,7 @@ void co_mig_defaults(co_mig_params *p)
     co_link_defaults(&p->link);
     p->downtime_limit_ms = 300;
     /* device state + destination resume; calibrated on QEMU 7.2 (docs/accuracy.md) */
-    p->switchover_cost_ms = 15;
+    p->switchover_cost_ms = 10;
     p->mode = CO_MODE_PRECOPY;
     p->hybrid_passes = 1;
     p->auto_converge = 0;
