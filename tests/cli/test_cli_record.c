@@ -64,7 +64,7 @@ Test(record, writes_a_trace_that_matches_the_guest, .init = start_lab, .fini = s
 }
 
 Test(record, dirty_bitmap_on_tcg_is_refused_and_vm_lives, .init = start_lab, .fini = stop_lab,
-     .timeout = 60)
+     .timeout = 120)
 {
     char args[512];
     snprintf(args, sizeof args, "record --qmp %s -o /tmp/never.json --windows 1s --mode dirty-bitmap",

@@ -419,7 +419,7 @@ Test(lab_faults, bad_workloads)
                             "phases=5000ms:1000,500ms:50000 seed=7");
 }
 
-Test(lab_faults, missing_guest_and_qemu, .timeout = 60)
+Test(lab_faults, missing_guest_and_qemu, .timeout = 180)
 {
     co_lab_config cfg = {0};
     cfg.guest_path = "/nonexistent/guest.elf";
@@ -444,7 +444,7 @@ Test(lab_faults, missing_guest_and_qemu, .timeout = 60)
     cr_assert_eq(co_lab_start(&c3, &lab, &d), CO_EUSAGE, "%s", d.msg);
 }
 
-Test(lab_faults, cancel_leaves_nothing, .timeout = 60)
+Test(lab_faults, cancel_leaves_nothing, .timeout = 180)
 {
     volatile sig_atomic_t flag = 1;
     co_lab_config cfg = {0};
@@ -477,7 +477,7 @@ Test(lab_cli, bad_flags_exit_64)
     cr_assert_eq(rc, 66, "%s", err);
 }
 
-Test(lab_cli, json_then_sigterm_tears_down, .timeout = 90)
+Test(lab_cli, json_then_sigterm_tears_down, .timeout = 180)
 {
     const char *bin = getenv("CUTOVER_BIN");
     if (bin == NULL)
