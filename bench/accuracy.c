@@ -105,7 +105,7 @@ static int run_one(const struct workload *w, struct row *r, double switch_cost_m
     r->pred_bytes = pr.transferred_bytes;
     r->pred_passes = pr.dirty_sync_count;
     co_geo_result g;
-    co_geo_predict(t.mem_bytes, t.dirty_pages[0] * 4096.0, maxbw * 4096.0 / 4104.0, 300,
+    co_geo_predict(t.mem_bytes, t.dirty_pages[0] * 4096.0, maxbw * 4096.0 / (4096.0 + CO_MIG_PAGE_HEADER_BYTES), 300,
                    switch_cost_ms, 30, &g);
     r->geo_total_ms = g.total_time_ms;
     r->geo_down_ms = g.downtime_ms;

@@ -9,19 +9,6 @@
 #include "model/migration.h"
 #include "util/units.h"
 
-static const char *bound_name(int b)
-{
-    static const char *n[] = {"line rate", "channels x per-channel cap", "max-bandwidth",
-                              "compression CPU"};
-    return b >= 0 && b <= CO_LINK_BOUND_COMPRESSION ? n[b] : "?";
-}
-
-static const char *bound_key(int b)
-{
-    static const char *n[] = {"line", "channels", "max-bandwidth", "compression"};
-    return b >= 0 && b <= CO_LINK_BOUND_COMPRESSION ? n[b] : "?";
-}
-
 static json_t *num_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
@@ -65,7 +52,7 @@ static json_t *result_json(const co_model_args *a, const co_link_eval *ev, const
     json_object_set_new(link, "efficiency", json_real(ev->efficiency));
     json_object_set_new(link, "payload_bps", json_real(ev->payload_bytes_per_s));
     json_object_set_new(link, "stop_bps", json_real(ev->stop_bytes_per_s));
-    json_object_set_new(link, "bound", json_string(bound_key(ev->bound)));
+    json_object_set_new(link, "bound", json_string(co_link_bound_key(ev->bound)));
     json_object_set_new(j, "link", link);
     json_t *in = json_object();
     json_object_set_new(in, "mem_bytes", json_real(a->p.mem_bytes));
@@ -101,7 +88,7 @@ static void print_text(const co_model_args *a, const co_link_eval *ev, const co_
            "bound by %s\n",
            co_fmt_rate(a->p.link.line_rate_bytes_per_s, b1, sizeof b1), a->p.link.mtu,
            100 * ev->efficiency, a->p.link.channels, a->p.link.channels == 1 ? "" : "s",
-           co_fmt_rate(r->bandwidth_bps, b2, sizeof b2), bound_name(ev->bound));
+           co_fmt_rate(r->bandwidth_bps, b2, sizeof b2), co_link_bound_phrase(ev->bound));
     printf("QEMU      downtime-limit %s, mode %s%s\n",
            co_fmt_time(a->p.downtime_limit_ms, b1, sizeof b1), co_mig_mode_name(a->p.mode),
            a->p.auto_converge ? ", auto-converge" : "");

@@ -11,12 +11,6 @@
 #include "model/tune.h"
 #include "util/units.h"
 
-static const char *bound_key(int b)
-{
-    static const char *n[] = {"line", "channels", "max-bandwidth", "compression"};
-    return b >= 0 && b <= 3 ? n[b] : "?";
-}
-
 static json_t *tune_json(const co_model_args *a, const co_tune_grid *g, const co_tune_row *rows,
                          const co_tune_result *t)
 {
@@ -35,7 +29,7 @@ static json_t *tune_json(const co_model_args *a, const co_tune_grid *g, const co
         json_object_set_new(o, "downtime_ms", r->converged ? json_real(r->downtime_ms) : json_null());
         json_object_set_new(o, "transferred_bytes", json_real(r->transferred_bytes));
         json_object_set_new(o, "bandwidth_bps", json_real(r->bandwidth_bps));
-        json_object_set_new(o, "bound", json_string(bound_key(r->bound)));
+        json_object_set_new(o, "bound", json_string(co_link_bound_key(r->bound)));
         json_array_append_new(arr, o);
     }
     json_object_set_new(j, "rows", arr);
@@ -69,7 +63,7 @@ static void print_csv(const co_tune_row *rows, const co_tune_result *t)
         printf("%d,%d,%.0f,%d,%d,%.1f,%.1f,%.0f,%.0f,%s\n", r->mtu, r->channels,
                r->downtime_limit_ms, r->converged, r->fits, r->converged ? r->total_time_ms : NAN,
                r->converged ? r->downtime_ms : NAN, r->transferred_bytes, r->bandwidth_bps,
-               bound_key(r->bound));
+               co_link_bound_key(r->bound));
     }
 }
 

@@ -12,6 +12,19 @@
 #define TCP_HEADER 20.0
 #define TCP_TIMESTAMPS 12.0 /* 10 B option padded to 12 */
 
+const char *co_link_bound_key(int bound)
+{
+    static const char *k[] = {"line", "channels", "max-bandwidth", "compression"};
+    return bound >= 0 && bound <= CO_LINK_BOUND_COMPRESSION ? k[bound] : "unknown";
+}
+
+const char *co_link_bound_phrase(int bound)
+{
+    static const char *p[] = {"the line rate", "the per-channel CPU cap", "max-bandwidth",
+                              "compression CPU"};
+    return bound >= 0 && bound <= CO_LINK_BOUND_COMPRESSION ? p[bound] : "unknown";
+}
+
 void co_link_defaults(co_link *l)
 {
     l->line_rate_bytes_per_s = 10e9 / 8;

@@ -45,6 +45,11 @@ typedef struct co_link_eval {
     int bound;                       /* enum co_link_bound for the pre-copy rate */
 } co_link_eval;
 
+/* Short key of a bound ("line", "channels", "max-bandwidth", "compression")
+ * for machine output, and its phrase ("the line rate", ...) for people. */
+const char *co_link_bound_key(int bound);
+const char *co_link_bound_phrase(int bound);
+
 /* Defaults: 10 Gbit/s, MTU 1500, timestamps on, Ethernet, 1 channel,
  * calibrated per-channel cap (docs/accuracy.md), no max-bandwidth, no compression. */
 void co_link_defaults(co_link *l);

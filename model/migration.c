@@ -11,7 +11,6 @@
 
 #include "util/error.h"
 
-#define PAGE_HEADER_BYTES 8.0  /* RAM_SAVE_FLAG word before each page */
 #define ZERO_PAGE_BYTES 9.0    /* header plus the fill byte */
 #define WINDOW_LIMITED_S 0.1   /* BUFFER_DELAY: rate-limit window */
 #define WINDOW_FREE_S 0.05     /* MAX_WAIT: longest ram_save_iterate() */
@@ -103,7 +102,7 @@ struct rates {
 
 static void get_rates(const co_mig_params *p, const co_link_eval *ev, struct rates *r)
 {
-    double hdr = (p->page_size_bytes + PAGE_HEADER_BYTES) / p->page_size_bytes;
+    double hdr = (p->page_size_bytes + CO_MIG_PAGE_HEADER_BYTES) / p->page_size_bytes;
     r->stream_per_raw = hdr * p->link.compress_ratio;
     r->raw_iter = ev->raw_iter_bytes_per_s / hdr;
     r->raw_stop = ev->raw_stop_bytes_per_s / hdr;
@@ -385,7 +384,6 @@ int co_mig_advise(const co_mig_params *p, co_mig_result *out)
         return CO_OK;
     q = *p;
     q.mode = CO_MODE_PRECOPY;
-    q.deadline_ms = p->deadline_ms;
     /* downtime-limit: up to one that covers all of RAM */
     co_link_eval ev;
     co_link_evaluate(&p->link, &ev);
@@ -400,12 +398,11 @@ int co_mig_advise(const co_mig_params *p, co_mig_result *out)
     q = *p;
     q.mode = CO_MODE_PRECOPY;
     /* bandwidth: give the link headroom and cap it with max-bandwidth */
-    double bw0 = r.stream_iter / 1.0;
     q.link.line_rate_bytes_per_s = 1e13;
     q.link.channel_cap_bytes_per_s = 1e13;
     q.link.max_bandwidth_bytes_per_s = 1e12;
     if (converges(&q)) {
-        double b = bisect(&q, &q.link.max_bandwidth_bytes_per_s, bw0, 1e12, 1e-3);
+        double b = bisect(&q, &q.link.max_bandwidth_bytes_per_s, r.stream_iter, 1e12, 1e-3);
         out->min_bandwidth_bytes_per_s = b;
     } else {
         out->min_bandwidth_bytes_per_s = -1;

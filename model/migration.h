@@ -43,6 +43,9 @@ enum co_noconv {
     CO_NOCONV_MAX_PASSES,  /* pass limit reached */
 };
 
+/* Stream bytes QEMU 7.2 puts before each page (the RAM_SAVE_FLAG word). */
+#define CO_MIG_PAGE_HEADER_BYTES 8.0
+
 typedef struct co_mig_params {
     double mem_bytes;             /* guest RAM */
     double page_size_bytes;       /* target page size, 4096 on x86 */

@@ -6,8 +6,6 @@
 
 #include "util/error.h"
 
-#define PAGE_HEADER_BYTES 8.0
-
 int co_switch_plan_make(const co_mig_params *p, const co_switch_state *s, int k_max,
                         double max_downtime_ms, double budget_ms, co_switch_plan *out)
 {
@@ -17,7 +15,7 @@ int co_switch_plan_make(const co_mig_params *p, const co_switch_state *s, int k_
     if (k_max > CO_SWITCH_MAX_K)
         k_max = CO_SWITCH_MAX_K;
     memset(out, 0, sizeof *out);
-    double hdr = (p->page_size_bytes + PAGE_HEADER_BYTES) / p->page_size_bytes;
+    double hdr = (p->page_size_bytes + CO_MIG_PAGE_HEADER_BYTES) / p->page_size_bytes;
     double bw = s->bandwidth_bytes_per_s / hdr; /* guest bytes/s */
     double stop_bw = (s->stop_bandwidth_bytes_per_s > 0 ? s->stop_bandwidth_bytes_per_s
                                                         : s->bandwidth_bytes_per_s) / hdr;

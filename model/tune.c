@@ -102,13 +102,11 @@ int co_tune_run(const co_mig_params *base, const co_tune_grid *g, double max_dow
         return CO_OK;
     }
     const co_tune_row *b = &rows[out->best];
-    static const char *bounds[] = {"the line rate", "the per-channel CPU cap",
-                                   "max-bandwidth", "compression CPU"};
     int len = snprintf(out->why, sizeof out->why,
                        "MTU %d, %d channel%s, downtime-limit %.0f ms is the fastest setting "
                        "within the budget; its bandwidth is bound by %s",
                        b->mtu, b->channels, b->channels == 1 ? "" : "s", b->downtime_limit_ms,
-                       b->bound >= 0 && b->bound <= 3 ? bounds[b->bound] : "?");
+                       co_link_bound_phrase(b->bound));
     if (b->bound == CO_LINK_BOUND_LINE && b->channels > 1)
         len += snprintf(out->why + len, sizeof out->why - len,
                         ", so more channels would not help");
