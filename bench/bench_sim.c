@@ -157,6 +157,40 @@ static struct one run_once(const co_sim_cluster *c, uint64_t seed)
     return o;
 }
 
+/* Where the whole simulator's time goes: a second run of the same cycle with
+ * per-event timing on (CLOCK_MONOTONIC around each event, so the figures
+ * include that clock's own cost and the machine's noise). */
+static void breakdown(const co_sim_cluster *c, double ev_rate, double q_rate)
+{
+    co_sim_run *r = co_sim_run_new(c);
+    co_sim_run_set_profile(r, 1);
+    co_sim_run_result res;
+    if (co_sim_run_once(r, 1, 0, &res) != CO_OK) {
+        fprintf(stderr, "bench_sim: run failed\n");
+        exit(1);
+    }
+    co_sim_prof p;
+    co_sim_run_profile(r, &p);
+    co_sim_run_free(r);
+    static const char *const kind[3] = {"host step ends", "migration ends", "canary soak ends"};
+    double tot = p.ns[0] + p.ns[1] + p.ns[2];
+    printf("whole simulator vs event queue alone, 1 core: %.2f M vs %.1f M events/s (ratio %.3f)\n",
+           ev_rate / 1e6, q_rate / 1e6, ev_rate / q_rate);
+    printf("breakdown of that run (profiled run, %.3f s in events):\n", tot / 1e9);
+    for (int k = 0; k < 3; k++)
+        if (p.events[k])
+            printf("  %-17s %8ld events  %6.2f us/event  %5.1f %% of the time\n", kind[k],
+                   p.events[k], p.ns[k] / p.events[k] / 1e3, 100 * p.ns[k] / tot);
+    printf("  inside them: %ld migration starts; %ld max-min solves of %.1f migrations and %.1f "
+           "links on average, %.2f us each (%.1f %%); %ld re-timings (%.2f per event); %ld model "
+           "calls (cache misses), %.2f us each (%.1f %%)\n",
+           p.starts, p.reshares, p.reshares ? (double)p.reshare_flows / p.reshares : 0,
+           p.reshares ? (double)p.reshare_links / p.reshares : 0,
+           p.reshares ? p.reshare_ns / p.reshares / 1e3 : 0, 100 * p.reshare_ns / tot, p.retimes,
+           (double)p.retimes / (p.events[0] + p.events[1] + p.events[2]), p.model_calls,
+           p.model_calls ? p.model_ns / p.model_calls / 1e3 : 0, 100 * p.model_ns / tot);
+}
+
 static double proc_cpu_s(void)
 {
     struct timespec ts;
@@ -230,6 +264,7 @@ int main(void)
            "hosts, cache, queue) + %zu B of cluster description + %zu B for its own profile when "
            "read from JSON (the bench shares 8 profiles) + its name\n",
            (double)b.run_bytes / big->nvms, b.run_bytes, static_per_vm, sizeof(co_sim_profile));
+    breakdown(big, ev_rate, q1);
     co_sim_cluster_free(big);
 
     /* 3. 1,000 runs of a 1,000-host cluster */

@@ -386,6 +386,7 @@ void co_sim_plan_defaults(co_sim_plan *p)
     co_mig_defaults(&p->mig);
     p->stun_budget_ms = 1000;
     p->share_tolerance = 0.02;
+    p->rebalance = CO_REBAL_RETURN;
     static const double def_ms[CO_STEP_N] = {
         [CO_STEP_HEALTH] = 120e3,   [CO_STEP_ENTER] = 30e3,     [CO_STEP_REPO_SYNC] = 180e3,
         [CO_STEP_APPLY] = 300e3,    [CO_STEP_REBOOT] = 480e3,   [CO_STEP_FIRMWARE] = 900e3,
@@ -477,7 +478,7 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     static const char *const keys[] = {
         "hosts", "order", "canary", "canary_soak", "max_hosts_in_maintenance", "concurrency",
         "cpu_allocation_ratio", "policy", "stun_budget", "steps", "firmware_fraction",
-        "faults", "share_tolerance", "comment", NULL};
+        "faults", "share_tolerance", "rebalance", "comment", NULL};
     if (o != NULL && !json_is_object(o))
         return fail(L, "plan", "expected an object");
     p->canary = calloc((size_t)c->nhosts, sizeof(int));
@@ -518,6 +519,17 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     const char *s = NULL;
     if ((rc = get_str(L, o, "plan", "order", 0, &s)))
         return rc;
+    const char *rb = NULL;
+    if ((rc = get_str(L, o, "plan", "rebalance", 0, &rb)))
+        return rc;
+    if (rb) {
+        if (strcmp(rb, "return") == 0)
+            p->rebalance = CO_REBAL_RETURN;
+        else if (strcmp(rb, "duration") == 0)
+            p->rebalance = CO_REBAL_DURATION;
+        else
+            return fail(L, "plan.rebalance", "'%s' is not return or duration", rb);
+    }
     if (s) {
         if (strcmp(s, "failure_domain") == 0)
             p->order = CO_ORDER_DOMAIN;

@@ -5,12 +5,18 @@
  * evacuates, a dispatcher starts live migrations within the per-host and
  * per-cluster limits. Each migration tracks the fraction of its transfer
  * done; when its bandwidth share changes the remaining fraction is re-timed
- * with a new co_mig_predict() at the new share (docs/simulate.md). */
+ * with a new co_mig_predict() at the new share (docs/simulate.md). Shares
+ * are max-min fair (sim/share.c), recomputed once per event over the
+ * migrations connected through shared links to those that started or ended.
+ * After its exit a host takes back the VMs that started on it (plan
+ * rebalance "return"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sim/evq.h"
+#include "sim/share.h"
 #include "sim/sim.h"
 #include "util/error.h"
 
@@ -34,15 +40,19 @@ struct hstate {
     int out_head, in_head;    /* VM ids, lists through mig.next[L_OUT/L_IN] */
     int move_head, move_tail; /* residents that may still have to leave */
     int park_head;            /* VMs kept off on this host */
+    int rebalancing;          /* taking its VMs back (rebalance "return") */
+    int rb_cur, rb_n;         /* next of home_vms to bring back; returns in flight */
     co_sim_time maint_start, step_start;
 };
 
 struct mig {
     int src, dst, su, du;     /* hosts and uplinks (-1 = uplink not used) */
-    double share;             /* wire bytes/s it has now */
+    double share;             /* wire bytes/s it was timed at */
+    double ub;                /* the smallest capacity on its path: no share exceeds it */
     double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
     double T_us, down_ms;     /* prediction at the current share */
     int conv;
+    int back;                 /* a rebalance return */
     co_sim_time last_us, start_us;
     int next[L_N], prev[L_N];
 };
@@ -61,7 +71,6 @@ struct co_sim_run {
     int check, record;
     struct hstate *h;
     int *up_out_n, *up_in_n, *up_out_head, *up_in_head;
-    int *up_out_ref, *up_in_ref; /* count at the last walk of the uplink's list */
     int *vm_host, *vm_dest, *vm_next, *vm_prev, *vm_retries, *nmig;
     unsigned char *vm_state;
     co_sim_time *off_since;
@@ -73,8 +82,21 @@ struct co_sim_run {
     int *patched_list, npatched, pcur, acur;
     int *ord, *phase_of, *phase_left, nphase, next_ord, cur_phase, busy_hosts, soak_done,
         soak_pending, returning;
+    int *home_start, *home_vms; /* VMs by the host they start on */
+    int *rebal, nrebal;       /* hosts rebalancing, in the order they started */
+    /* max-min sharing: links are NIC out 2h, NIC in 2h+1, uplink out
+     * 2H+2u, uplink in 2H+2u+1; loc[] / floc[] map links / VMs to their
+     * index in the current solve (-1 = none); lq is the breadth-first queue
+     * of links (seeded by the flows that started or ended), fl the flows */
+    co_share sh;
+    int *loc, *floc, *lq, *fl, nlq, nfl, nseed;
+    int *lidx;                /* per link: index in the solve, -1 = not a constraint */
+    double *ubsum;            /* per link: sum of ub of the migrations on it */
+    int *lcnt;                /* per link: migrations on it */
     struct cache_ent *cache;
     long predictions, hits;
+    int profile;
+    co_sim_prof prof;
     co_sim_span *spans;
     size_t nspans, capspans;
     co_sim_run_result res;
@@ -110,8 +132,6 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->up_in_n = calloc(U, sizeof(int));
     r->up_out_head = calloc(U, sizeof(int));
     r->up_in_head = calloc(U, sizeof(int));
-    r->up_out_ref = calloc(U, sizeof(int));
-    r->up_in_ref = calloc(U, sizeof(int));
     r->vm_host = calloc(V1, sizeof(int));
     r->vm_dest = calloc(V1, sizeof(int));
     r->vm_next = calloc(V1, sizeof(int));
@@ -130,8 +150,36 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->phase_of = calloc(H1, sizeof(int));
     r->phase_left = calloc(H1 + 2, sizeof(int));
     r->cache = calloc(CACHE_N, sizeof *r->cache);
+    size_t G = 2 * (size_t)H1 + 2 * (size_t)U;
+    r->home_start = calloc((size_t)H1 + 1, sizeof(int));
+    r->home_vms = calloc(V1, sizeof(int));
+    r->rebal = calloc(H1, sizeof(int));
+    r->loc = malloc(G * sizeof(int));
+    r->lq = malloc(G * sizeof(int));
+    r->lidx = malloc(G * sizeof(int));
+    r->ubsum = calloc(G, sizeof(double));
+    r->lcnt = calloc(G, sizeof(int));
+    r->floc = malloc((size_t)V1 * sizeof(int));
+    r->fl = malloc((size_t)V1 * sizeof(int));
+    int shrc = co_share_init(&r->sh, (int)G + V1, V1);
+    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->loc || !r->lq ||
+        !r->lidx || !r->ubsum || !r->lcnt ||
+        !r->floc || !r->fl) {
+        co_sim_run_free(r);
+        return NULL;
+    }
+    for (size_t g = 0; g < G; g++)
+        r->loc[g] = r->lidx[g] = -1;
+    for (int v = 0; v < V1; v++)
+        r->floc[v] = -1;
+    /* home_vms: VMs grouped by starting host, in VM order (counting sort) */
+    for (int v = 0; v < V; v++)
+        r->home_start[c->vms[v].host + 1]++;
+    for (int h = 0; h < H; h++)
+        r->home_start[h + 1] += r->home_start[h];
+    for (int v = 0; v < V; v++)
+        r->home_vms[r->rebal[c->vms[v].host]++ + r->home_start[c->vms[v].host]] = v;
     if (!r->rng || !r->h || !r->up_out_n || !r->up_in_n || !r->up_out_head || !r->up_in_head ||
-        !r->up_out_ref || !r->up_in_ref ||
         !r->vm_host || !r->vm_dest || !r->vm_next || !r->vm_prev || !r->vm_retries ||
         !r->nmig || !r->vm_state || !r->off_since || !r->rate || !r->stun_ms ||
         !r->outage_ms || !r->m || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
@@ -154,8 +202,6 @@ void co_sim_run_free(co_sim_run *r)
     free(r->up_in_n);
     free(r->up_out_head);
     free(r->up_in_head);
-    free(r->up_out_ref);
-    free(r->up_in_ref);
     free(r->vm_host);
     free(r->vm_dest);
     free(r->vm_next);
@@ -174,6 +220,17 @@ void co_sim_run_free(co_sim_run *r)
     free(r->phase_of);
     free(r->phase_left);
     free(r->cache);
+    free(r->home_start);
+    free(r->home_vms);
+    free(r->rebal);
+    free(r->loc);
+    free(r->lq);
+    free(r->lidx);
+    free(r->ubsum);
+    free(r->lcnt);
+    free(r->floc);
+    free(r->fl);
+    co_share_free(&r->sh);
     free(r->spans);
     free(r);
 }
@@ -204,6 +261,21 @@ void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
 {
     *predictions = r->predictions;
     *hits = r->hits;
+}
+
+void co_sim_run_set_profile(co_sim_run *r, int on)
+{
+    r->profile = on;
+    memset(&r->prof, 0, sizeof r->prof);
+}
+
+void co_sim_run_profile(const co_sim_run *r, co_sim_prof *out) { *out = r->prof; }
+
+static double mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -295,8 +367,31 @@ static int *list_head(co_sim_run *r, const struct mig *m, int l)
     }
 }
 
+static int mig_links(const co_sim_run *r, const struct mig *m, int *g);
+static double link_cap(const co_sim_run *r, int g);
+
+/* Keep each link's count and bound sum (see reshare) as v joins (+1) or
+ * leaves (-1) it. */
+static void link_account(co_sim_run *r, int v, int sign)
+{
+    struct mig *m = &r->m[v];
+    int g[CO_SHARE_HOPS], n = mig_links(r, m, g);
+    if (sign > 0) {
+        m->ub = link_cap(r, g[0]);
+        for (int i = 1; i < n; i++)
+            if (link_cap(r, g[i]) < m->ub)
+                m->ub = link_cap(r, g[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        r->lcnt[g[i]] += sign;
+        /* back to exactly 0 when empty, so rounding cannot pile up */
+        r->ubsum[g[i]] = r->lcnt[g[i]] ? r->ubsum[g[i]] + sign * m->ub : 0;
+    }
+}
+
 static void mlist_add(co_sim_run *r, int v)
 {
+    link_account(r, v, +1);
     struct mig *m = &r->m[v];
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
@@ -318,6 +413,7 @@ static void mlist_add(co_sim_run *r, int v)
 
 static void mlist_remove(co_sim_run *r, int v)
 {
+    link_account(r, v, -1);
     struct mig *m = &r->m[v];
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
@@ -336,21 +432,6 @@ static void mlist_remove(co_sim_run *r, int v)
         r->up_out_n[m->su]--;
     if (m->du >= 0)
         r->up_in_n[m->du]--;
-}
-
-/* Equal shares of each resource a migration crosses; it gets the smallest. */
-static double share_of(const co_sim_run *r, const struct mig *m)
-{
-    const co_sim_cluster *c = r->c;
-    double s = c->hosts[m->src].nic_bytes_per_s / r->h[m->src].out_n;
-    double t = c->hosts[m->dst].nic_bytes_per_s / r->h[m->dst].in_n;
-    if (t < s)
-        s = t;
-    if (m->su >= 0 && (t = c->uplinks[m->su].rate_bytes_per_s / r->up_out_n[m->su]) < s)
-        s = t;
-    if (m->du >= 0 && (t = c->uplinks[m->du].rate_bytes_per_s / r->up_in_n[m->du]) < s)
-        s = t;
-    return s;
 }
 
 static uint64_t bits(double x)
@@ -396,7 +477,12 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     p.link.mtu = mtu;
     p.link.channels = ch;
     co_mig_result res;
-    if (co_mig_predict(&p, &res) != CO_OK) {
+    double t0 = r->profile ? mono_ns() : 0;
+    int prc = co_mig_predict(&p, &res);
+    r->prof.model_calls++;
+    if (r->profile)
+        r->prof.model_ns += mono_ns() - t0;
+    if (prc != CO_OK) {
         /* the loader checked the policy; a share this odd gives up after
          * the deadline, as QEMU would be cancelled */
         res.converged = 0;
@@ -409,14 +495,14 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     *e = (struct cache_ent){vm->profile, mtu, ch, 1, share, rate, *T_ms, *down_ms, *conv};
 }
 
-/* Re-time migration v if its share changed (or it was never timed). */
-static void retime(co_sim_run *r, int v)
+/* Give migration v the share s (bytes/s): if it moved beyond the tolerance
+ * (or v was never timed), the done fraction is kept and the rest re-timed
+ * with a prediction at s. */
+static void retime(co_sim_run *r, int v, double s)
 {
     struct mig *m = &r->m[v];
-    double s = share_of(r, m);
-    /* within the tolerance the migration keeps the share it was timed at:
-     * on a busy uplink every start and end changes everyone's share a
-     * little, and re-timing all of them each time dominates the cost */
+    /* within the tolerance the migration keeps the share it was timed at
+     * (0, the exact mode, re-times on any change) */
     if (m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share)
         return;
     if (m->T_us > 0)
@@ -424,6 +510,7 @@ static void retime(co_sim_run *r, int v)
     m->last_us = r->now;
     m->share = s;
     double T_ms;
+    r->prof.retimes++;
     predict(r, v, m, s, &T_ms, &m->down_ms, &m->conv);
     m->T_us = T_ms * CO_SIM_US_PER_MS;
     double left = m->abort_frac - m->frac;
@@ -434,32 +521,132 @@ static void retime(co_sim_run *r, int v)
           (uint32_t)(r->c->nhosts + v));
 }
 
-/* An uplink carries hundreds of migrations on a busy rack; walking all of
- * them at every start and end dominates a large run. Walk them only when
- * the uplink's count moved by more than the share tolerance since the last
- * walk (its equal share moved by about as much); every migration is still
- * timed at its own start. With tolerance 0 every change is walked. */
-static int uplink_moved(const co_sim_run *r, int n, int *ref)
+/* ------------------------------------------------------ max-min sharing */
+
+/* The links migration m crosses (global ids, see struct co_sim_run). */
+static int mig_links(const co_sim_run *r, const struct mig *m, int *g)
 {
-    double tol = r->c->plan.share_tolerance;
-    if (tol > 0 && *ref > 0 && fabs((double)(n - *ref)) <= tol * *ref)
-        return 0;
-    *ref = n;
-    return 1;
+    int H = r->c->nhosts, n = 0;
+    g[n++] = 2 * m->src;
+    g[n++] = 2 * m->dst + 1;
+    if (m->su >= 0)
+        g[n++] = 2 * H + 2 * m->su;
+    if (m->du >= 0)
+        g[n++] = 2 * H + 2 * m->du + 1;
+    return n;
 }
 
-static void retime_lists(co_sim_run *r, int src, int dst, int su, int du)
+static double link_cap(const co_sim_run *r, int g)
 {
-    for (int v = r->h[src].out_head; v >= 0; v = r->m[v].next[L_OUT])
-        retime(r, v);
-    for (int v = r->h[dst].in_head; v >= 0; v = r->m[v].next[L_IN])
-        retime(r, v);
-    if (su >= 0 && uplink_moved(r, r->up_out_n[su], &r->up_out_ref[su]))
-        for (int v = r->up_out_head[su]; v >= 0; v = r->m[v].next[L_UOUT])
-            retime(r, v);
-    if (du >= 0 && uplink_moved(r, r->up_in_n[du], &r->up_in_ref[du]))
-        for (int v = r->up_in_head[du]; v >= 0; v = r->m[v].next[L_UIN])
-            retime(r, v);
+    const co_sim_cluster *c = r->c;
+    int H = c->nhosts;
+    return g < 2 * H ? c->hosts[g / 2].nic_bytes_per_s
+                     : c->uplinks[(g - 2 * H) / 2].rate_bytes_per_s;
+}
+
+/* First migration on link g and the list its next pointers follow. */
+static int link_first(const co_sim_run *r, int g, int *l)
+{
+    int H = r->c->nhosts;
+    if (g < 2 * H) {
+        *l = g % 2 ? L_IN : L_OUT;
+        return g % 2 ? r->h[g / 2].in_head : r->h[g / 2].out_head;
+    }
+    int u = (g - 2 * H) / 2;
+    *l = g % 2 ? L_UIN : L_UOUT;
+    return g % 2 ? r->up_in_head[u] : r->up_out_head[u];
+}
+
+/* A link whose set of migrations changed in this event. */
+static void seed(co_sim_run *r, int g)
+{
+    if (r->loc[g] < 0) {
+        r->loc[g] = r->nlq;
+        r->lq[r->nlq++] = g;
+    }
+}
+
+static void seed_mig(co_sim_run *r, const struct mig *m)
+{
+    int g[CO_SHARE_HOPS], n = mig_links(r, m, g);
+    for (int i = 0; i < n; i++)
+        seed(r, g[i]);
+}
+
+/* Does link g constrain anyone? Every migration's rate is at most its ub
+ * (the smallest capacity on its path), so a link whose migrations' ub sum
+ * to no more than its capacity can never be over it: its constraint is
+ * implied by the others and leaving it out changes no rate. Such a link
+ * neither enters a solve nor connects the migrations crossing it. It
+ * depends only on the set of migrations on the link. */
+static int constrains(const co_sim_run *r, int g)
+{
+    return r->ubsum[g] > link_cap(r, g);
+}
+
+/* Called once at the end of every event that started or ended migrations.
+ * Max-min rates can change only for the migrations connected to the links
+ * whose set changed (the seeds) through constraining links; the rest form
+ * independent problems whose input did not change, so their rates stay
+ * exactly as they are. Those connected are gathered breadth first (in list
+ * order, which depends only on the run), solved together, and each whose
+ * rate moved is re-timed. A migration whose smallest-capacity link is not
+ * a constraint gets that bound as a link of its own in the solve. */
+static void reshare(co_sim_run *r)
+{
+    if (r->nlq == 0)
+        return;
+    double t0 = r->profile ? mono_ns() : 0;
+    int nseed = r->nlq;
+    r->nfl = 0;
+    for (int i = 0; i < r->nlq; i++) {
+        int l, v = link_first(r, r->lq[i], &l);
+        if (i >= nseed && !constrains(r, r->lq[i]))
+            continue;
+        for (; v >= 0; v = r->m[v].next[l]) {
+            if (r->floc[v] >= 0)
+                continue;
+            r->floc[v] = r->nfl;
+            r->fl[r->nfl++] = v;
+            int g[CO_SHARE_HOPS], n = mig_links(r, &r->m[v], g);
+            for (int k = 0; k < n; k++)
+                if (constrains(r, g[k]))
+                    seed(r, g[k]);
+        }
+    }
+    co_share_reset(&r->sh);
+    int nlinks = 0;
+    for (int i = 0; i < r->nlq; i++)
+        if (constrains(r, r->lq[i])) {
+            r->lidx[r->lq[i]] = co_share_link(&r->sh, link_cap(r, r->lq[i]));
+            nlinks++;
+        }
+    for (int i = 0; i < r->nfl; i++) {
+        const struct mig *m = &r->m[r->fl[i]];
+        int g[CO_SHARE_HOPS], n = mig_links(r, m, g), k = 0, bounded = 0;
+        for (int j = 0; j < n; j++)
+            if (r->lidx[g[j]] >= 0) {
+                bounded |= link_cap(r, g[j]) <= m->ub;
+                g[k++] = r->lidx[g[j]];
+            }
+        if (!bounded)
+            g[k++] = co_share_link(&r->sh, m->ub);
+        co_share_flow(&r->sh, g, k);
+    }
+    co_share_solve(&r->sh);
+    for (int i = 0; i < r->nlq; i++)
+        r->loc[r->lq[i]] = r->lidx[r->lq[i]] = -1;
+    r->prof.reshares++;
+    r->prof.reshare_flows += r->nfl;
+    r->prof.reshare_links += nlinks;
+    r->nlq = 0;
+    if (r->profile)
+        r->prof.reshare_ns += mono_ns() - t0;
+    for (int i = 0; i < r->nfl; i++) {
+        int v = r->fl[i];
+        r->floc[v] = -1;
+        retime(r, v, r->sh.rate[i]);
+    }
 }
 
 /* ------------------------------------------------------------- placement */
@@ -478,6 +665,8 @@ static int affinity_ok(const co_sim_run *r, int v, int h)
     return 1;
 }
 
+static int room(const co_sim_run *r, int v, int h);
+
 /* live: a live migration, which takes a slot at the target when the plan
  * counts incoming migrations (a cold move takes none). */
 static int fits(const co_sim_run *r, int v, int h, int live)
@@ -489,6 +678,14 @@ static int fits(const co_sim_run *r, int v, int h, int live)
     if (live && c->plan.count_incoming && c->plan.per_host &&
         hs->in_n + hs->out_n >= c->plan.per_host)
         return 0; /* the target's slots are full too */
+    return room(r, v, h);
+}
+
+/* Memory, vCPUs (counting VMs on their way in) and anti-affinity. */
+static int room(const co_sim_run *r, int v, int h)
+{
+    const co_sim_cluster *c = r->c;
+    const struct hstate *hs = &r->h[h];
     if (hs->mem_used + c->vms[v].mem_bytes > c->hosts[h].mem_bytes)
         return 0;
     if (hs->vcpu_used + c->vms[v].vcpus > c->hosts[h].cores * c->plan.cpu_ratio + 1e-9)
@@ -554,7 +751,7 @@ static void cold_move(co_sim_run *r, int v, int h2)
     move_push_back(r, h2, v);
 }
 
-static void start_migration(co_sim_run *r, int v, int dst)
+static void start_migration(co_sim_run *r, int v, int dst, int back)
 {
     const co_sim_cluster *c = r->c;
     struct mig *m = &r->m[v];
@@ -570,6 +767,7 @@ static void start_migration(co_sim_run *r, int v, int dst)
     m->share = 0;
     m->start_us = m->last_us = r->now;
     m->abort_frac = 1.0;
+    m->back = back;
     if (c->plan.p_mig_abort > 0 && gsl_rng_uniform(r->rng) < c->plan.p_mig_abort)
         m->abort_frac = gsl_rng_uniform(r->rng);
     r->vm_state[v] = VM_MIG;
@@ -577,7 +775,8 @@ static void start_migration(co_sim_run *r, int v, int dst)
     reserve(r, dst, v, +1);
     mlist_add(r, v);
     r->active++;
-    retime_lists(r, src, dst, m->su, m->du);
+    r->prof.starts++;
+    seed_mig(r, m); /* timed by reshare() at the end of the event */
 }
 
 /* --------------------------------------------------------- host schedule */
@@ -607,6 +806,64 @@ static void evac_check_done(co_sim_run *r, int h)
         r->returning++; /* it will exit maintenance and take VMs again */
         begin_step(r, h, CO_STEP_REPO_SYNC);
     }
+}
+
+static void host_done(co_sim_run *r, int h);
+
+static void rebal_check_done(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    if (!hs->rebalancing || hs->rb_cur < r->home_start[h + 1] || hs->rb_n > 0)
+        return;
+    hs->rebalancing = 0;
+    for (int i = 0; i < r->nrebal; i++)
+        if (r->rebal[i] == h) {
+            memmove(&r->rebal[i], &r->rebal[i + 1], (size_t)(r->nrebal - i - 1) * sizeof(int));
+            r->nrebal--;
+            break;
+        }
+    span(r, 0, h, CO_STEP_REBALANCE, -1, hs->step_start, r->now, 0, 0);
+    host_done(r, h);
+}
+
+/* Rebalance "return": each rebalancing host, oldest first, takes back the
+ * VMs that started on it, in VM order. A VM running elsewhere (not
+ * migrating, not parked, on a host out of maintenance, neither pinned nor
+ * passthrough) that fits (memory, vCPUs, anti-affinity) migrates back; one
+ * that does not fit stays where it is. When a limit is full (slots of
+ * either end, the cluster's), the host waits for the next dispatch.
+ * Evacuations are dispatched first: they hold up the cycle, returns do not
+ * as much. */
+static void dispatch_returns(co_sim_run *r)
+{
+    const co_sim_plan *p = &r->c->plan;
+    for (int i = 0; i < r->nrebal; i++) {
+        int h = r->rebal[i];
+        struct hstate *hs = &r->h[h];
+        int end = r->home_start[h + 1];
+        while (hs->rb_cur < end) {
+            int v = r->home_vms[hs->rb_cur];
+            const co_sim_vm *vm = &r->c->vms[v];
+            int src = r->vm_host[v];
+            if (src == h || r->vm_state[v] != VM_IDLE || vm->pinned || vm->passthrough ||
+                r->h[src].in_maint || !room(r, v, h)) {
+                hs->rb_cur++; /* home already, or it stays where it is */
+                continue;
+            }
+            const struct hstate *ss = &r->h[src];
+            if ((p->per_cluster && r->active >= p->per_cluster) ||
+                (p->per_host &&
+                 (ss->out_n + (p->count_incoming ? ss->in_n : 0) >= p->per_host ||
+                  (p->count_incoming && hs->in_n + hs->out_n >= p->per_host))))
+                break; /* wait for a slot */
+            hs->rb_cur++;
+            hs->rb_n++;
+            move_remove(r, src, v);
+            start_migration(r, v, h, 1);
+        }
+    }
+    for (int i = r->nrebal - 1; i >= 0; i--) /* the list shrinks behind i only */
+        rebal_check_done(r, r->rebal[i]);
 }
 
 /* Start what the limits allow on each evacuating host, oldest first. */
@@ -642,7 +899,7 @@ static void dispatch(co_sim_run *r)
                     int d = place(r, v, 1);
                     if (d >= 0) {
                         move_remove(r, h, v);
-                        start_migration(r, v, d);
+                        start_migration(r, v, d, 0);
                     } else {
                         tried++;
                     }
@@ -656,6 +913,7 @@ static void dispatch(co_sim_run *r)
                 break;
         }
     }
+    dispatch_returns(r);
     /* Nothing moves and no host will come back to take VMs: the rest can
      * never be placed, so they stay off on their host (counted as outage)
      * rather than the cycle stalling forever. */
@@ -731,6 +989,14 @@ static void begin_step(co_sim_run *r, int h, int step)
         dispatch(r);
         return;
     }
+    if (step == CO_STEP_REBALANCE && p->rebalance == CO_REBAL_RETURN) {
+        hs->rebalancing = 1;
+        hs->rb_cur = r->home_start[h];
+        hs->rb_n = 0;
+        r->rebal[r->nrebal++] = h;
+        dispatch(r); /* ends the step at once when nothing comes back */
+        return;
+    }
     double ms = co_sim_dist_sample(&p->step[step], r->rng);
     if (step == CO_STEP_REPAIR) {
         r->res.repair_ms_sum += ms;
@@ -789,7 +1055,8 @@ static void end_step(co_sim_run *r, int h)
     case CO_STEP_EXIT:
         host_exit(r, h);
         begin_step(r, h, CO_STEP_REBALANCE);
-        dispatch(r); /* capacity came back */
+        if (p->rebalance == CO_REBAL_DURATION)
+            dispatch(r); /* capacity came back */
         break;
     case CO_STEP_REBALANCE:
         host_done(r, h);
@@ -834,8 +1101,9 @@ static void on_mig(co_sim_run *r, int v)
     struct mig *m = &r->m[v];
     m->frac += (double)(r->now - m->last_us) / m->T_us;
     m->last_us = r->now;
-    int src = m->src, dst = m->dst, su = m->su, du = m->du;
+    int src = m->src, dst = m->dst;
     int aborted = m->abort_frac < 1.0 || !m->conv;
+    seed_mig(r, m); /* the others on its links get its bandwidth */
     mlist_remove(r, v);
     r->active--;
     r->vm_dest[v] = -1;
@@ -843,10 +1111,12 @@ static void on_mig(co_sim_run *r, int v)
     if (aborted) {
         reserve(r, dst, v, -1);
         r->res.aborts++;
-        r->vm_retries[v]++;
         move_push_front(r, src, v); /* retried, or cold-moved by dispatch */
-        if (c->plan.on_abort == CO_ABORT_COLD)
-            r->vm_retries[v] = c->plan.max_retries + 1;
+        if (!m->back) { /* a failed return just stays */
+            r->vm_retries[v]++;
+            if (c->plan.on_abort == CO_ABORT_COLD)
+                r->vm_retries[v] = c->plan.max_retries + 1;
+        }
         span(r, 1, src, dst, v, m->start_us, r->now, 0, 1);
     } else {
         reserve(r, src, v, -1);
@@ -858,7 +1128,8 @@ static void on_mig(co_sim_run *r, int v)
         move_push_back(r, dst, v);
         span(r, 1, src, dst, v, m->start_us, r->now, m->down_ms, 0);
     }
-    retime_lists(r, src, dst, su, du);
+    if (m->back)
+        r->h[dst].rb_n--;
     evac_check_done(r, src);
     evac_check_done(r, dst); /* an arrival on a host now evacuating joins its list */
     dispatch(r);
@@ -938,7 +1209,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
     r->now = 0;
     r->oom = 0;
     r->nspans = 0;
-    r->active = r->nevac = r->npatched = r->pcur = r->acur = 0;
+    r->active = r->nevac = r->npatched = r->pcur = r->acur = r->nrebal = 0;
     r->next_ord = r->cur_phase = r->busy_hosts = r->soak_pending = r->returning = 0;
     memset(r->h, 0, (size_t)H * sizeof *r->h);
     for (int h = 0; h < H; h++) {
@@ -949,7 +1220,6 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
     for (int u = 0; u < c->nuplinks; u++) {
         r->up_out_n[u] = r->up_in_n[u] = 0;
         r->up_out_head[u] = r->up_in_head[u] = -1;
-        r->up_out_ref[u] = r->up_in_ref[u] = 0;
     }
     for (int v = 0; v < V; v++) {
         const co_sim_vm *vm = &c->vms[v];
@@ -1003,9 +1273,11 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->cur_phase = r->phase_of[r->ord[0]];
 
     try_start_hosts(r);
+    reshare(r);
 
     co_sim_event ev;
     while (!r->oom && co_sim_evq_pop(&r->q, &ev)) {
+        double t0 = r->profile ? mono_ns() : 0;
         switch (ev.kind) {
         case EV_STEP:
             r->now = ev.t_us;
@@ -1022,7 +1294,11 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
             try_start_hosts(r);
             break;
         }
+        reshare(r);
         r->res.events++;
+        r->prof.events[ev.kind - 1]++;
+        if (r->profile)
+            r->prof.ns[ev.kind - 1] += mono_ns() - t0;
         if (r->check)
             check_invariants(r);
     }

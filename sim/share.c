@@ -22,13 +22,14 @@ int co_share_init(co_share *s, int max_links, int max_flows)
     s->path = malloc(F * CO_SHARE_HOPS * sizeof *s->path);
     s->rate = malloc(F * sizeof *s->rate);
     s->rem = malloc(L * sizeof *s->rem);
+    s->lev = malloc(L * sizeof *s->lev);
     s->cnt = malloc(L * sizeof *s->cnt);
     s->first = malloc((L + 1) * sizeof *s->first);
     s->members = malloc(F * CO_SHARE_HOPS * sizeof *s->members);
     s->heap = malloc(L * sizeof *s->heap);
     s->hpos = malloc(L * sizeof *s->hpos);
     s->frozen = malloc(F);
-    if (!s->cap || !s->path || !s->rate || !s->rem || !s->cnt || !s->first || !s->members ||
+    if (!s->cap || !s->path || !s->rate || !s->rem || !s->lev || !s->cnt || !s->first || !s->members ||
         !s->heap || !s->hpos || !s->frozen) {
         co_share_free(s);
         return CO_ENOMEM;
@@ -42,6 +43,7 @@ void co_share_free(co_share *s)
     free(s->path);
     free(s->rate);
     free(s->rem);
+    free(s->lev);
     free(s->cnt);
     free(s->first);
     free(s->members);
@@ -77,7 +79,7 @@ int co_share_flow(co_share *s, const int *links, int n)
 /* a fills before b */
 static int lower(const co_share *s, int a, int b)
 {
-    double la = s->rem[a] / s->cnt[a], lb = s->rem[b] / s->cnt[b];
+    double la = s->lev[a], lb = s->lev[b];
     return la < lb || (la == lb && a < b);
 }
 
@@ -159,15 +161,17 @@ void co_share_solve(co_share *s)
     s->hlen = 0;
     for (int l = 0; l < L; l++) {
         s->hpos[l] = -1;
-        if (s->cnt[l] > 0)
+        if (s->cnt[l] > 0) {
+            s->lev[l] = s->rem[l] / s->cnt[l];
             put(s, s->hlen++, l);
+        }
     }
     for (int i = s->hlen / 2 - 1; i >= 0; i--)
         sift_down(s, i);
 
     while (s->hlen > 0) {
         int l = s->heap[0];
-        double x = s->rem[l] / s->cnt[l];
+        double x = s->lev[l];
         heap_remove(s, l);
         for (int k = s->first[l]; k < s->first[l + 1]; k++) {
             int f = s->members[k];
@@ -186,6 +190,7 @@ void co_share_solve(co_share *s)
                 if (--s->cnt[o] == 0)
                     heap_remove(s, o);
                 else { /* its level rose (up to rounding) */
+                    s->lev[o] = s->rem[o] / s->cnt[o];
                     sift_up(s, s->hpos[o]);
                     sift_down(s, s->hpos[o]);
                 }

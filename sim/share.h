@@ -16,7 +16,7 @@
 #ifndef CUTOVER_SIM_SHARE_H
 #define CUTOVER_SIM_SHARE_H
 
-#define CO_SHARE_HOPS 4 /* links a flow may cross */
+#define CO_SHARE_HOPS 5 /* links a flow may cross (a migration: 4, plus its own bound) */
 
 typedef struct co_share {
     int nlinks, nflows;       /* current problem */
@@ -26,6 +26,7 @@ typedef struct co_share {
     double *rate;             /* per flow: the result, bytes/s */
     /* workspace */
     double *rem;              /* per link: capacity not yet given to frozen flows */
+    double *lev;              /* per link: rem / cnt, the level at which it fills */
     int *cnt;                 /* per link: flows not yet frozen */
     int *first, *members;     /* flows of link l: members[first[l] .. first[l+1]) */
     int *heap, *hpos;         /* links ordered by fill level rem/cnt */

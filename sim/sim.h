@@ -80,6 +80,11 @@ enum co_sim_step {
 const char *co_sim_step_name(int step);
 
 enum co_sim_order { CO_ORDER_DOMAIN = 0, CO_ORDER_LIST };
+/* What happens after a host exits maintenance (plan.rebalance). */
+enum co_sim_rebalance {
+    CO_REBAL_RETURN = 0,  /* the VMs that started on it migrate back */
+    CO_REBAL_DURATION,    /* a step of plan.steps.rebalance; nothing moves */
+};
 enum co_sim_on_abort { CO_ABORT_RETRY = 0, CO_ABORT_COLD };
 
 typedef struct co_sim_host {
@@ -135,6 +140,7 @@ typedef struct co_sim_plan {
     co_mig_params mig;        /* migration policy; mem, dirty and link set per VM */
     double share_tolerance;   /* re-time a migration when its bandwidth share moves
                                  by more than this fraction (0 = on every change) */
+    int rebalance;            /* enum co_sim_rebalance */
     double stun_budget_ms;
     co_sim_dist step[CO_STEP_N];
     double firmware_fraction; /* share of hosts that also get a firmware update */
@@ -236,6 +242,26 @@ const co_sim_span *co_sim_run_spans(const co_sim_run *r, size_t *n);
 size_t co_sim_run_bytes(const co_sim_run *r);
 /* Model predictions made, and answered from the cache, since co_sim_run_new. */
 void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits);
+
+/* Where a run's time goes (for bench/bench_sim.c), summed since
+ * co_sim_run_set_profile(r, 1). Event kinds: 0 host step ends, 1 migration
+ * ends (or aborts), 2 canary soak ends; each includes what it triggers
+ * (dispatch, migration starts, re-sharing, re-timing). Wall-clock ns from
+ * CLOCK_MONOTONIC, taken only when profiling is on; counters always. */
+typedef struct co_sim_prof {
+    long events[3];
+    double ns[3];
+    long starts;              /* migrations started */
+    long reshares;            /* max-min solves (one per event that changed flows) */
+    long reshare_flows;       /* flows in those solves, summed */
+    long reshare_links;
+    double reshare_ns;        /* in the solves (gathering + co_share_solve) */
+    long retimes;             /* migrations given a new completion time */
+    long model_calls;         /* co_mig_predict calls (cache misses) */
+    double model_ns;
+} co_sim_prof;
+void co_sim_run_set_profile(co_sim_run *r, int on);
+void co_sim_run_profile(const co_sim_run *r, co_sim_prof *out);
 
 /* The seed of run `index`: a SplitMix64 mix of (seed, index). */
 uint64_t co_sim_run_seed(uint64_t seed, uint64_t index);

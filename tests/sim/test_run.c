@@ -10,7 +10,8 @@
 #include "util/error.h"
 
 /* steps: 1min + 10s + 2min + 3min + 5min + 1min + 10s + 30s */
-#define STEPS                                                                          \
+#define STEPS "\"rebalance\": \"duration\", " STEPS_OBJ
+#define STEPS_OBJ                                                                      \
     "\"steps\": {\"health_check\": \"1min\", \"enter_maintenance\": \"10s\", "         \
     "\"repo_sync\": \"2min\", \"apply\": \"3min\", \"reboot\": \"5min\", "             \
     "\"validate\": \"1min\", \"exit_maintenance\": \"10s\", \"rebalance\": \"30s\"}"
@@ -480,5 +481,80 @@ Test(run, vsphere_counts_migrations_at_both_ends)
             cr_assert_leq(per[h], 8, "host %d has %d migrations in and out", h, per[h]);
     }
     co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+/* Rebalance "return": the VM evacuated from h1 migrates back after h1's
+ * exit, through the same sharing and model timing. */
+Test(run, rebalance_returns_the_vm_home)
+{
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {\"hosts\": [\"h1\"], \"rebalance\": \"return\", " STEPS_OBJ "}}");
+    double down, T = model_ms(1.25e9, &down);
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r);
+    /* the step durations without the 30 s rebalance, plus two migrations */
+    cr_assert_float_eq(res.window_ms, STEPS_MS - 30e3 + 2 * T, 0.01, "window %.3f want %.3f",
+                       res.window_ms, STEPS_MS - 30e3 + 2 * T);
+    cr_assert_eq(res.migrations, 2);
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 0, "the VM is home again");
+    cr_assert_float_eq(co_sim_run_stun_ms(r)[0], 2 * down, 1e-9);
+    /* the return starts when h1 exits maintenance */
+    size_t n;
+    const co_sim_span *sp = co_sim_run_spans(r, &n);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sp[i].kind == 1 && sp[i].host == 1 && sp[i].other == 0) {
+            cr_assert_float_eq(sp[i].start_us / 1e3, STEPS_MS - 30e3 + T, 0.01);
+            found = 1;
+        }
+    cr_assert(found);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+Test(run, rebalance_returns_share_the_nic)
+{
+    /* two VMs, two slots per host (kubevirt): both leave together at half
+     * of h1's NIC and come back together at half of h2's */
+    co_sim_cluster *c = load(
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"},"
+        "{\"name\": \"h2\", \"cores\": 16, \"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}],"
+        "\"vms\": [{\"name\": \"v1\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "},"
+        "{\"name\": \"v2\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {\"hosts\": [\"h1\"], \"concurrency\": \"kubevirt\", " STEPS_OBJ "}}");
+    double Th = model_ms(1.25e9 / 2, NULL);
+    co_sim_run *r;
+    co_sim_run_result res = run1(c, 1, &r);
+    cr_assert_float_eq(res.window_ms, STEPS_MS - 30e3 + 2 * Th, 0.02);
+    cr_assert_eq(res.migrations, 4);
+    cr_assert_eq(co_sim_run_vm_host(r)[0], 0);
+    cr_assert_eq(co_sim_run_vm_host(r)[1], 0);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+Test(run, rebalance_return_keeps_conservation_and_brings_most_home)
+{
+    char *t = big_cluster("\"concurrency\": \"kubevirt\"", 0);
+    co_sim_cluster *c = load(t);
+    free(t);
+    cr_assert_eq(c->plan.rebalance, CO_REBAL_RETURN, "return is the default");
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        co_sim_run *r;
+        run1(c, seed, &r); /* invariants checked after every event */
+        int home = 0, movable = 0;
+        for (int v = 0; v < c->nvms; v++)
+            if (!c->vms[v].passthrough) {
+                movable++;
+                home += co_sim_run_vm_host(r)[v] == c->vms[v].host;
+            }
+        cr_assert_geq(home, movable * 8 / 10, "seed %d: only %d of %d VMs home", (int)seed,
+                      home, movable);
+        co_sim_run_free(r);
+    }
     co_sim_cluster_free(c);
 }

@@ -127,8 +127,8 @@ Test(share, random_instances_are_max_min_fair)
         double use[64] = {0}, top[64] = {0};
         for (int f = 0; f < F; f++) {
             cr_assert(S.rate[f] > 0 && isfinite(S.rate[f]));
-            for (int i = 0; i < 4 && S.path[f * 4 + i] >= 0; i++) {
-                int l = S.path[f * 4 + i];
+            for (int i = 0; i < 4 && S.path[f * CO_SHARE_HOPS + i] >= 0; i++) {
+                int l = S.path[f * CO_SHARE_HOPS + i];
                 use[l] += S.rate[f];
                 top[l] = fmax(top[l], S.rate[f]);
             }
@@ -137,8 +137,8 @@ Test(share, random_instances_are_max_min_fair)
             cr_assert_leq(use[l], S.cap[l] * (1 + 1e-9), "link %d over capacity", l);
         for (int f = 0; f < F; f++) {
             int ok = 0;
-            for (int i = 0; i < 4 && S.path[f * 4 + i] >= 0; i++) {
-                int l = S.path[f * 4 + i];
+            for (int i = 0; i < 4 && S.path[f * CO_SHARE_HOPS + i] >= 0; i++) {
+                int l = S.path[f * CO_SHARE_HOPS + i];
                 if (use[l] >= S.cap[l] * (1 - 1e-9) && S.rate[f] >= top[l] * (1 - 1e-9))
                     ok = 1;
             }
