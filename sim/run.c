@@ -49,6 +49,7 @@ struct mig {
     int src, dst, su, du;     /* hosts and uplinks (-1 = uplink not used) */
     double share;             /* wire bytes/s it was timed at */
     double ub;                /* the smallest capacity on its path: no share exceeds it */
+    int g[4], ng;             /* the links it crosses (see struct co_sim_run) */
     double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
     double T_us, down_ms;     /* prediction at the current share */
     int conv;
@@ -92,6 +93,7 @@ struct co_sim_run {
     int *loc, *floc, *lq, *fl, nlq, nfl, nseed;
     int *lidx;                /* per link: index in the solve, -1 = not a constraint */
     double *ubsum;            /* per link: sum of ub of the migrations on it */
+    double *lcap;             /* per link: capacity, bytes/s */
     int *lcnt;                /* per link: migrations on it */
     struct cache_ent *cache;
     long predictions, hits;
@@ -158,18 +160,23 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->lq = malloc(G * sizeof(int));
     r->lidx = malloc(G * sizeof(int));
     r->ubsum = calloc(G, sizeof(double));
+    r->lcap = calloc(G, sizeof(double));
     r->lcnt = calloc(G, sizeof(int));
     r->floc = malloc((size_t)V1 * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->loc || !r->lq ||
-        !r->lidx || !r->ubsum || !r->lcnt ||
+        !r->lidx || !r->ubsum || !r->lcnt || !r->lcap ||
         !r->floc || !r->fl) {
         co_sim_run_free(r);
         return NULL;
     }
     for (size_t g = 0; g < G; g++)
         r->loc[g] = r->lidx[g] = -1;
+    for (int h = 0; h < H; h++)
+        r->lcap[2 * h] = r->lcap[2 * h + 1] = c->hosts[h].nic_bytes_per_s;
+    for (int u = 0; u < c->nuplinks; u++)
+        r->lcap[2 * H + 2 * u] = r->lcap[2 * H + 2 * u + 1] = c->uplinks[u].rate_bytes_per_s;
     for (int v = 0; v < V1; v++)
         r->floc[v] = -1;
     /* home_vms: VMs grouped by starting host, in VM order (counting sort) */
@@ -227,6 +234,7 @@ void co_sim_run_free(co_sim_run *r)
     free(r->lq);
     free(r->lidx);
     free(r->ubsum);
+    free(r->lcap);
     free(r->lcnt);
     free(r->floc);
     free(r->fl);
@@ -367,20 +375,21 @@ static int *list_head(co_sim_run *r, const struct mig *m, int l)
     }
 }
 
-static int mig_links(const co_sim_run *r, const struct mig *m, int *g);
-static double link_cap(const co_sim_run *r, int g);
+static void mig_links(const co_sim_run *r, struct mig *m);
 
 /* Keep each link's count and bound sum (see reshare) as v joins (+1) or
  * leaves (-1) it. */
 static void link_account(co_sim_run *r, int v, int sign)
 {
     struct mig *m = &r->m[v];
-    int g[CO_SHARE_HOPS], n = mig_links(r, m, g);
+    if (sign > 0)
+        mig_links(r, m);
+    const int *g = m->g, n = m->ng;
     if (sign > 0) {
-        m->ub = link_cap(r, g[0]);
+        m->ub = r->lcap[g[0]];
         for (int i = 1; i < n; i++)
-            if (link_cap(r, g[i]) < m->ub)
-                m->ub = link_cap(r, g[i]);
+            if (r->lcap[g[i]] < m->ub)
+                m->ub = r->lcap[g[i]];
     }
     for (int i = 0; i < n; i++) {
         r->lcnt[g[i]] += sign;
@@ -523,25 +532,17 @@ static void retime(co_sim_run *r, int v, double s)
 
 /* ------------------------------------------------------ max-min sharing */
 
-/* The links migration m crosses (global ids, see struct co_sim_run). */
-static int mig_links(const co_sim_run *r, const struct mig *m, int *g)
+/* Fill in the links migration m crosses (global ids, see struct co_sim_run). */
+static void mig_links(const co_sim_run *r, struct mig *m)
 {
     int H = r->c->nhosts, n = 0;
-    g[n++] = 2 * m->src;
-    g[n++] = 2 * m->dst + 1;
+    m->g[n++] = 2 * m->src;
+    m->g[n++] = 2 * m->dst + 1;
     if (m->su >= 0)
-        g[n++] = 2 * H + 2 * m->su;
+        m->g[n++] = 2 * H + 2 * m->su;
     if (m->du >= 0)
-        g[n++] = 2 * H + 2 * m->du + 1;
-    return n;
-}
-
-static double link_cap(const co_sim_run *r, int g)
-{
-    const co_sim_cluster *c = r->c;
-    int H = c->nhosts;
-    return g < 2 * H ? c->hosts[g / 2].nic_bytes_per_s
-                     : c->uplinks[(g - 2 * H) / 2].rate_bytes_per_s;
+        m->g[n++] = 2 * H + 2 * m->du + 1;
+    m->ng = n;
 }
 
 /* First migration on link g and the list its next pointers follow. */
@@ -568,9 +569,8 @@ static void seed(co_sim_run *r, int g)
 
 static void seed_mig(co_sim_run *r, const struct mig *m)
 {
-    int g[CO_SHARE_HOPS], n = mig_links(r, m, g);
-    for (int i = 0; i < n; i++)
-        seed(r, g[i]);
+    for (int i = 0; i < m->ng; i++)
+        seed(r, m->g[i]);
 }
 
 /* Does link g constrain anyone? Every migration's rate is at most its ub
@@ -581,7 +581,7 @@ static void seed_mig(co_sim_run *r, const struct mig *m)
  * depends only on the set of migrations on the link. */
 static int constrains(const co_sim_run *r, int g)
 {
-    return r->ubsum[g] > link_cap(r, g);
+    return r->ubsum[g] > r->lcap[g];
 }
 
 /* Called once at the end of every event that started or ended migrations.
@@ -608,26 +608,26 @@ static void reshare(co_sim_run *r)
                 continue;
             r->floc[v] = r->nfl;
             r->fl[r->nfl++] = v;
-            int g[CO_SHARE_HOPS], n = mig_links(r, &r->m[v], g);
-            for (int k = 0; k < n; k++)
-                if (constrains(r, g[k]))
-                    seed(r, g[k]);
+            const struct mig *m = &r->m[v];
+            for (int k = 0; k < m->ng; k++)
+                if (constrains(r, m->g[k]))
+                    seed(r, m->g[k]);
         }
     }
     co_share_reset(&r->sh);
     int nlinks = 0;
     for (int i = 0; i < r->nlq; i++)
         if (constrains(r, r->lq[i])) {
-            r->lidx[r->lq[i]] = co_share_link(&r->sh, link_cap(r, r->lq[i]));
+            r->lidx[r->lq[i]] = co_share_link(&r->sh, r->lcap[r->lq[i]]);
             nlinks++;
         }
     for (int i = 0; i < r->nfl; i++) {
         const struct mig *m = &r->m[r->fl[i]];
-        int g[CO_SHARE_HOPS], n = mig_links(r, m, g), k = 0, bounded = 0;
-        for (int j = 0; j < n; j++)
-            if (r->lidx[g[j]] >= 0) {
-                bounded |= link_cap(r, g[j]) <= m->ub;
-                g[k++] = r->lidx[g[j]];
+        int g[CO_SHARE_HOPS], k = 0, bounded = 0;
+        for (int j = 0; j < m->ng; j++)
+            if (r->lidx[m->g[j]] >= 0) {
+                bounded |= r->lcap[m->g[j]] <= m->ub;
+                g[k++] = r->lidx[m->g[j]];
             }
         if (!bounded)
             g[k++] = co_share_link(&r->sh, m->ub);

@@ -12,6 +12,8 @@
 
 #include "util/error.h"
 
+#define SCAN_MAX 96 /* up to this many links, scan instead of a heap */
+
 int co_share_init(co_share *s, int max_links, int max_flows)
 {
     *s = (co_share){0};
@@ -131,6 +133,61 @@ static void heap_remove(co_share *s, int l)
     sift_down(s, s->hpos[last]);
 }
 
+/* Freeze the unfrozen flows of link l at level x; visit(o) is told about
+ * every other link that lost a flow. */
+#define FREEZE(s, l, x, visit)                                                 \
+    for (int k_ = (s)->first[l]; k_ < (s)->first[(l) + 1]; k_++) {             \
+        int f_ = (s)->members[k_];                                             \
+        if ((s)->frozen[f_])                                                   \
+            continue;                                                          \
+        (s)->frozen[f_] = 1;                                                   \
+        (s)->rate[f_] = (x);                                                   \
+        const int *p_ = &(s)->path[(size_t)f_ * CO_SHARE_HOPS];                \
+        for (int i_ = 0; i_ < CO_SHARE_HOPS && p_[i_] >= 0; i_++) {            \
+            int o = p_[i_];                                                    \
+            if (o == (l) || (s)->cnt[o] == 0)                                  \
+                continue;                                                      \
+            (s)->rem[o] -= (x);                                                \
+            if ((s)->rem[o] < 0)                                               \
+                (s)->rem[o] = 0; /* rounding */                                \
+            (s)->cnt[o]--;                                                     \
+            if ((s)->cnt[o] > 0)                                               \
+                (s)->lev[o] = (s)->rem[o] / (s)->cnt[o];                       \
+            visit;                                                             \
+        }                                                                      \
+    }
+
+/* Small problems (the usual case in a run: tens of links): the links that
+ * still have unfrozen flows sit in a plain array scanned for the lowest
+ * level, cheaper than keeping a heap in order. Same choice of link as the
+ * heap (lowest level, then lowest index), so the same bits. */
+static void fill_scan(co_share *s)
+{
+    int *act = s->heap, n = 0; /* the heap's arrays serve as the active list */
+    for (int l = 0; l < s->nlinks; l++)
+        if (s->cnt[l] > 0) {
+            s->lev[l] = s->rem[l] / s->cnt[l];
+            s->hpos[l] = n;
+            act[n++] = l;
+        }
+    while (n > 0) {
+        int bi = 0;
+        for (int i = 1; i < n; i++)
+            if (lower(s, act[i], act[bi]))
+                bi = i;
+        int l = act[bi];
+        double x = s->lev[l];
+        s->cnt[l] = 0;
+        act[bi] = act[--n];
+        s->hpos[act[bi]] = bi;
+        FREEZE(s, l, x, if (s->cnt[o] == 0) {
+            int j = s->hpos[o];
+            act[j] = act[--n];
+            s->hpos[act[j]] = j;
+        })
+    }
+}
+
 void co_share_solve(co_share *s)
 {
     int L = s->nlinks, F = s->nflows;
@@ -158,6 +215,10 @@ void co_share_solve(co_share *s)
         s->first[l] = s->first[l - 1];
     s->first[0] = 0;
 
+    if (L <= SCAN_MAX) {
+        fill_scan(s);
+        return;
+    }
     s->hlen = 0;
     for (int l = 0; l < L; l++) {
         s->hpos[l] = -1;
@@ -173,28 +234,11 @@ void co_share_solve(co_share *s)
         int l = s->heap[0];
         double x = s->lev[l];
         heap_remove(s, l);
-        for (int k = s->first[l]; k < s->first[l + 1]; k++) {
-            int f = s->members[k];
-            if (s->frozen[f])
-                continue;
-            s->frozen[f] = 1;
-            s->rate[f] = x;
-            const int *p = &s->path[(size_t)f * CO_SHARE_HOPS];
-            for (int i = 0; i < CO_SHARE_HOPS && p[i] >= 0; i++) {
-                int o = p[i];
-                if (o == l || s->hpos[o] < 0)
-                    continue;
-                s->rem[o] -= x;
-                if (s->rem[o] < 0)
-                    s->rem[o] = 0; /* rounding */
-                if (--s->cnt[o] == 0)
-                    heap_remove(s, o);
-                else { /* its level rose (up to rounding) */
-                    s->lev[o] = s->rem[o] / s->cnt[o];
-                    sift_up(s, s->hpos[o]);
-                    sift_down(s, s->hpos[o]);
-                }
-            }
-        }
+        s->cnt[l] = 0;
+        FREEZE(s, l, x, if (s->cnt[o] == 0) heap_remove(s, o); else {
+            /* its level rose (up to rounding) */
+            sift_up(s, s->hpos[o]);
+            sift_down(s, s->hpos[o]);
+        })
     }
 }

@@ -11,7 +11,7 @@
 
 static co_share S;
 
-static void setup(void) { cr_assert_eq(co_share_init(&S, 64, 256), 0); }
+static void setup(void) { cr_assert_eq(co_share_init(&S, 256, 256), 0); }
 static void teardown(void) { co_share_free(&S); }
 
 TestSuite(share, .init = setup, .fini = teardown);
@@ -101,9 +101,12 @@ Test(share, random_instances_are_max_min_fair)
 {
     uint64_t x = 12345;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-    for (int iter = 0; iter < 300; iter++) {
+    for (int iter = 0; iter < 400; iter++) {
         co_share_reset(&S);
-        int L = 2 + (int)(RND() % 30), F = 1 + (int)(RND() % 120);
+        /* small problems are solved by a scan, large ones (> 96 links)
+         * with a heap: both are covered */
+        int L = iter % 4 == 3 ? 97 + (int)(RND() % 150) : 2 + (int)(RND() % 30);
+        int F = 1 + (int)(RND() % 250);
         for (int l = 0; l < L; l++)
             co_share_link(&S, 1 + (double)(RND() % 1000));
         for (int f = 0; f < F; f++) {
@@ -124,7 +127,7 @@ Test(share, random_instances_are_max_min_fair)
             co_share_flow(&S, p, n);
         }
         co_share_solve(&S);
-        double use[64] = {0}, top[64] = {0};
+        double use[256] = {0}, top[256] = {0};
         for (int f = 0; f < F; f++) {
             cr_assert(S.rate[f] > 0 && isfinite(S.rate[f]));
             for (int i = 0; i < 4 && S.path[f * CO_SHARE_HOPS + i] >= 0; i++) {
