@@ -19,19 +19,27 @@
 
 static void help(void)
 {
-    printf("usage: cutover simulate FILE [--runs N] [--seed S] [--json] [--threads T]\n"
-           "                        [--timeline CSV] [--plot-gantt PNG] [--plot-stun PNG]\n\n"
+    printf("usage: cutover simulate FILE [--runs N] [--seed S] [--threads T] [--json]\n"
+           "                        [--timeline CSV] [--plot-gantt PNG] [--plot-stun PNG]\n"
+           "                        [--check]\n\n"
            "Forecast a rolling patch cycle of the cluster and plan in FILE (JSON, see\n"
            "docs/simulate.md): window length, per-VM stun, outage of VMs that cannot\n"
-           "live-migrate, MTTR of failed hosts, host-hours in maintenance.\n\n"
-           "  --runs N          Monte Carlo runs (default 200)\n"
-           "  --seed S          seed; the same seed gives the same output (default 1)\n"
-           "  --threads T       worker threads (default: online CPUs); does not change results\n"
+           "live-migrate, MTTR of failed hosts, host-hours in maintenance. Migrations\n"
+           "share NICs and uplinks max-min fairly; after its exit a host takes its VMs\n"
+           "back (plan \"rebalance\": \"return\", the default, or \"duration\").\n\n"
+           "  --runs N          Monte Carlo runs, 1 to 10000000 (default 200)\n"
+           "  --seed S          seed in [0, 2^63); the same seed gives the same output (default 1)\n"
+           "  --threads T       worker threads, 1 to 1024 (default: online CPUs); does not\n"
+           "                    change results\n"
            "  --json            print the summary as JSON\n"
-           "  --timeline CSV    write the per-host timeline of run 0 (\"-\" = stdout)\n"
+           "  --timeline CSV    write the timeline of run 0 (\"-\" = stdout, not with --json)\n"
            "  --plot-gantt PNG  Gantt chart of run 0 (needs gnuplot)\n"
            "  --plot-stun PNG   histogram of per-VM stun over all runs (needs gnuplot)\n"
-           "  --check           check invariants after every event (slow; for tests)\n");
+           "  --check           check invariants after every event (slow; for tests)\n"
+           "  --help            this text\n\n"
+           "Exit status: 0 ok; 64 bad flag; 65 bad data in FILE; 66 FILE (or a trace it\n"
+           "names) missing; 69 gnuplot missing; 70 invariant violated (--check); 71 out of\n"
+           "memory or system error; 73 cannot create an output; 74 read or write error.\n");
 }
 
 /* gnuplot found in PATH (or CUTOVER_GNUPLOT, which tests point elsewhere)? */

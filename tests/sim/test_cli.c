@@ -2,6 +2,7 @@
  * one-line errors, thread-count invariance, timeline and plots. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -150,4 +151,42 @@ Test(cli, timeline_and_plots)
     }
     unlink(csv);
     rmdir(dir);
+}
+
+/* --help and man/cutover.1 list the same flags of simulate. */
+Test(cli, help_and_man_page_list_every_flag)
+{
+    static const char *const flags[] = {"runs", "seed", "threads", "json", "timeline",
+                                        "plot-gantt", "plot-stun", "check", "help", NULL};
+    int rc = co_test_run("simulate --help", out, sizeof out, err, sizeof err);
+    cr_assert_eq(rc, 0);
+    FILE *f = fopen("man/cutover.1", "r");
+    cr_assert_not_null(f);
+    static char man[1 << 17];
+    size_t n = fread(man, 1, sizeof man - 1, f);
+    man[n] = '\0';
+    fclose(f);
+    const char *sec = strstr(man, ".SH \"SIMULATE OPTIONS\"");
+    cr_assert_not_null(sec, "no SIMULATE OPTIONS section in the man page");
+    const char *end = strstr(sec + 1, ".SH ");
+    for (int i = 0; flags[i]; i++) {
+        char h[64], m[64];
+        snprintf(h, sizeof h, "--%s", flags[i]);
+        cr_assert(strstr(out, h), "--help lacks %s", h);
+        /* man escapes each '-' as \- */
+        size_t k = (size_t)snprintf(m, sizeof m, "\\-\\-");
+        for (const char *c = flags[i]; *c; c++)
+            k += (size_t)snprintf(m + k, sizeof m - k, *c == '-' ? "\\-" : "%c", *c);
+        const char *hit = strstr(sec, m);
+        cr_assert(hit && (end == NULL || hit < end), "man page lacks %s under simulate", h);
+    }
+    for (int code = 64; code <= 74; code++) {
+        static const int used[] = {64, 65, 66, 69, 70, 71, 73, 74};
+        for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+            if (used[i] == code) {
+                char c[8];
+                snprintf(c, sizeof c, "%d", code);
+                cr_assert(strstr(out, c), "--help lacks exit code %d", code);
+            }
+    }
 }
