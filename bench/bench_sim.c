@@ -265,6 +265,19 @@ int main(void)
            "read from JSON (the bench shares 8 profiles) + its name\n",
            (double)b.run_bytes / big->nvms, b.run_bytes, static_per_vm, sizeof(co_sim_profile));
     breakdown(big, ev_rate, q1);
+    /* the same cycle exactly (every share change re-times), and with the
+     * old duration-only rebalance (fewer migrations) for comparison */
+    big->plan.share_tolerance = 0;
+    struct one bx = run_once(big, 1);
+    printf("same run with share_tolerance 0 (every change re-timed): %.3f s CPU, %.2f M events/s, "
+           "%ld re-timings\n", bx.secs, bx.events / bx.secs / 1e6, bx.preds);
+    big->plan.share_tolerance = 0.02;
+    big->plan.rebalance = CO_REBAL_DURATION;
+    struct one bd = run_once(big, 1);
+    printf("same run with rebalance \"duration\" (no VM moves back): %.3f s CPU, %.0f events, "
+           "%.0f live migrations, %.2f M events/s\n", bd.secs, bd.events, bd.migrations,
+           bd.events / bd.secs / 1e6);
+    big->plan.rebalance = CO_REBAL_RETURN;
     co_sim_cluster_free(big);
 
     /* 3. 1,000 runs of a 1,000-host cluster */

@@ -258,11 +258,18 @@ const co_sim_span *co_sim_run_spans(const co_sim_run *r, size_t *n)
 
 size_t co_sim_run_bytes(const co_sim_run *r)
 {
+    /* the solver's link arrays (cap, rem, lev; cnt, first, heap, hpos) */
+    size_t share_link = 3 * sizeof(double) + 4 * sizeof(int);
+    /* per VM: run arrays, its migration, home/flow indices, and as a flow
+     * in the solver: path, members, rate, frozen, plus its own bound link */
     size_t per_vm = 6 * sizeof(int) + 1 + sizeof(co_sim_time) + 3 * sizeof(double) +
-                    sizeof(struct mig);
-    size_t per_host = sizeof(struct hstate) + 6 * sizeof(int);
-    return per_vm * r->c->nvms + per_host * r->c->nhosts + CACHE_N * sizeof(struct cache_ent) +
-           r->q.cap * sizeof(co_sim_event);
+                    sizeof(struct mig) + 3 * sizeof(int) +
+                    2 * CO_SHARE_HOPS * sizeof(int) + sizeof(double) + 1 + share_link;
+    /* per link (2 per host, 2 per uplink): loc, lq, lidx, lcnt, ubsum, lcap */
+    size_t per_link = 4 * sizeof(int) + 2 * sizeof(double) + share_link;
+    size_t per_host = sizeof(struct hstate) + 6 * sizeof(int) + 2 * per_link;
+    return per_vm * r->c->nvms + per_host * r->c->nhosts + 2 * per_link * r->c->nuplinks +
+           CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_event);
 }
 
 void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
