@@ -50,12 +50,21 @@ struct mig {
     double share;             /* wire bytes/s it was timed at */
     double ub;                /* the smallest capacity on its path: no share exceeds it */
     int g[4], ng;             /* the links it crosses (see struct co_sim_run) */
+    int floc;                 /* index among the flows of the current solve, -1 = none */
     double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
     double T_us, down_ms;     /* prediction at the current share */
     int conv;
     int back;                 /* a rebalance return */
     co_sim_time last_us, start_us;
     int next[L_N], prev[L_N];
+};
+
+struct link {
+    double ubsum;             /* sum of ub of the migrations on it */
+    double cap;               /* capacity, bytes/s */
+    int cnt;                  /* migrations on it */
+    int loc;                  /* position in the breadth-first queue, -1 = none */
+    int lidx;                 /* index in the solve, -1 = not a constraint */
 };
 
 struct cache_ent {
@@ -90,11 +99,8 @@ struct co_sim_run {
      * index in the current solve (-1 = none); lq is the breadth-first queue
      * of links (seeded by the flows that started or ended), fl the flows */
     co_share sh;
-    int *loc, *floc, *lq, *fl, nlq, nfl, nseed;
-    int *lidx;                /* per link: index in the solve, -1 = not a constraint */
-    double *ubsum;            /* per link: sum of ub of the migrations on it */
-    double *lcap;             /* per link: capacity, bytes/s */
-    int *lcnt;                /* per link: migrations on it */
+    struct link *lk;          /* per link, one cache line for what reshare reads */
+    int *lq, *fl, nlq, nfl;
     struct cache_ent *cache;
     long predictions, hits;
     int profile;
@@ -156,29 +162,23 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->home_start = calloc((size_t)H1 + 1, sizeof(int));
     r->home_vms = calloc(V1, sizeof(int));
     r->rebal = calloc(H1, sizeof(int));
-    r->loc = malloc(G * sizeof(int));
+    r->lk = malloc(G * sizeof *r->lk);
     r->lq = malloc(G * sizeof(int));
-    r->lidx = malloc(G * sizeof(int));
-    r->ubsum = calloc(G, sizeof(double));
-    r->lcap = calloc(G, sizeof(double));
-    r->lcnt = calloc(G, sizeof(int));
-    r->floc = malloc((size_t)V1 * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
-    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->loc || !r->lq ||
-        !r->lidx || !r->ubsum || !r->lcnt || !r->lcap ||
-        !r->floc || !r->fl) {
+    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->lq ||
+        !r->fl) {
         co_sim_run_free(r);
         return NULL;
     }
     for (size_t g = 0; g < G; g++)
-        r->loc[g] = r->lidx[g] = -1;
+        r->lk[g] = (struct link){0, 0, 0, -1, -1};
     for (int h = 0; h < H; h++)
-        r->lcap[2 * h] = r->lcap[2 * h + 1] = c->hosts[h].nic_bytes_per_s;
+        r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
-        r->lcap[2 * H + 2 * u] = r->lcap[2 * H + 2 * u + 1] = c->uplinks[u].rate_bytes_per_s;
+        r->lk[2 * H + 2 * u].cap = r->lk[2 * H + 2 * u + 1].cap = c->uplinks[u].rate_bytes_per_s;
     for (int v = 0; v < V1; v++)
-        r->floc[v] = -1;
+        r->m[v].floc = -1;
     /* home_vms: VMs grouped by starting host, in VM order (counting sort) */
     for (int v = 0; v < V; v++)
         r->home_start[c->vms[v].host + 1]++;
@@ -230,13 +230,8 @@ void co_sim_run_free(co_sim_run *r)
     free(r->home_start);
     free(r->home_vms);
     free(r->rebal);
-    free(r->loc);
+    free(r->lk);
     free(r->lq);
-    free(r->lidx);
-    free(r->ubsum);
-    free(r->lcap);
-    free(r->lcnt);
-    free(r->floc);
     free(r->fl);
     co_share_free(&r->sh);
     free(r->spans);
@@ -263,10 +258,10 @@ size_t co_sim_run_bytes(const co_sim_run *r)
     /* per VM: run arrays, its migration, home/flow indices, and as a flow
      * in the solver: path, members, rate, frozen, plus its own bound link */
     size_t per_vm = 6 * sizeof(int) + 1 + sizeof(co_sim_time) + 3 * sizeof(double) +
-                    sizeof(struct mig) + 3 * sizeof(int) +
+                    sizeof(struct mig) + 2 * sizeof(int) +
                     2 * CO_SHARE_HOPS * sizeof(int) + sizeof(double) + 1 + share_link;
-    /* per link (2 per host, 2 per uplink): loc, lq, lidx, lcnt, ubsum, lcap */
-    size_t per_link = 4 * sizeof(int) + 2 * sizeof(double) + share_link;
+    /* per link (2 per host, 2 per uplink): its state and queue entry */
+    size_t per_link = sizeof(struct link) + sizeof(int) + share_link;
     size_t per_host = sizeof(struct hstate) + 6 * sizeof(int) + 2 * per_link;
     return per_vm * r->c->nvms + per_host * r->c->nhosts + 2 * per_link * r->c->nuplinks +
            CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_event);
@@ -393,15 +388,16 @@ static void link_account(co_sim_run *r, int v, int sign)
         mig_links(r, m);
     const int *g = m->g, n = m->ng;
     if (sign > 0) {
-        m->ub = r->lcap[g[0]];
+        m->ub = r->lk[g[0]].cap;
         for (int i = 1; i < n; i++)
-            if (r->lcap[g[i]] < m->ub)
-                m->ub = r->lcap[g[i]];
+            if (r->lk[g[i]].cap < m->ub)
+                m->ub = r->lk[g[i]].cap;
     }
     for (int i = 0; i < n; i++) {
-        r->lcnt[g[i]] += sign;
+        struct link *k = &r->lk[g[i]];
+        k->cnt += sign;
         /* back to exactly 0 when empty, so rounding cannot pile up */
-        r->ubsum[g[i]] = r->lcnt[g[i]] ? r->ubsum[g[i]] + sign * m->ub : 0;
+        k->ubsum = k->cnt ? k->ubsum + sign * m->ub : 0;
     }
 }
 
@@ -568,8 +564,8 @@ static int link_first(const co_sim_run *r, int g, int *l)
 /* A link whose set of migrations changed in this event. */
 static void seed(co_sim_run *r, int g)
 {
-    if (r->loc[g] < 0) {
-        r->loc[g] = r->nlq;
+    if (r->lk[g].loc < 0) {
+        r->lk[g].loc = r->nlq;
         r->lq[r->nlq++] = g;
     }
 }
@@ -588,7 +584,7 @@ static void seed_mig(co_sim_run *r, const struct mig *m)
  * depends only on the set of migrations on the link. */
 static int constrains(const co_sim_run *r, int g)
 {
-    return r->ubsum[g] > r->lcap[g];
+    return r->lk[g].ubsum > r->lk[g].cap;
 }
 
 /* Called once at the end of every event that started or ended migrations.
@@ -611,11 +607,11 @@ static void reshare(co_sim_run *r)
         if (i >= nseed && !constrains(r, r->lq[i]))
             continue;
         for (; v >= 0; v = r->m[v].next[l]) {
-            if (r->floc[v] >= 0)
+            struct mig *m = &r->m[v];
+            if (m->floc >= 0)
                 continue;
-            r->floc[v] = r->nfl;
+            m->floc = r->nfl;
             r->fl[r->nfl++] = v;
-            const struct mig *m = &r->m[v];
             for (int k = 0; k < m->ng; k++)
                 if (constrains(r, m->g[k]))
                     seed(r, m->g[k]);
@@ -625,16 +621,16 @@ static void reshare(co_sim_run *r)
     int nlinks = 0;
     for (int i = 0; i < r->nlq; i++)
         if (constrains(r, r->lq[i])) {
-            r->lidx[r->lq[i]] = co_share_link(&r->sh, r->lcap[r->lq[i]]);
+            r->lk[r->lq[i]].lidx = co_share_link(&r->sh, r->lk[r->lq[i]].cap);
             nlinks++;
         }
     for (int i = 0; i < r->nfl; i++) {
         const struct mig *m = &r->m[r->fl[i]];
         int g[CO_SHARE_HOPS], k = 0, bounded = 0;
         for (int j = 0; j < m->ng; j++)
-            if (r->lidx[m->g[j]] >= 0) {
-                bounded |= r->lcap[m->g[j]] <= m->ub;
-                g[k++] = r->lidx[m->g[j]];
+            if (r->lk[m->g[j]].lidx >= 0) {
+                bounded |= r->lk[m->g[j]].cap <= m->ub;
+                g[k++] = r->lk[m->g[j]].lidx;
             }
         if (!bounded)
             g[k++] = co_share_link(&r->sh, m->ub);
@@ -642,7 +638,7 @@ static void reshare(co_sim_run *r)
     }
     co_share_solve(&r->sh);
     for (int i = 0; i < r->nlq; i++)
-        r->loc[r->lq[i]] = r->lidx[r->lq[i]] = -1;
+        r->lk[r->lq[i]].loc = r->lk[r->lq[i]].lidx = -1;
     r->prof.reshares++;
     r->prof.reshare_flows += r->nfl;
     r->prof.reshare_links += nlinks;
@@ -651,7 +647,7 @@ static void reshare(co_sim_run *r)
         r->prof.reshare_ns += mono_ns() - t0;
     for (int i = 0; i < r->nfl; i++) {
         int v = r->fl[i];
-        r->floc[v] = -1;
+        r->m[v].floc = -1;
         retime(r, v, r->sh.rate[i]);
     }
 }
