@@ -237,6 +237,7 @@ Test(run, ordering_limits_and_conservation)
     char *t = big_cluster("\"concurrency\": \"kubevirt\"", 0);
     co_sim_cluster *c = load(t);
     free(t);
+    cr_assert_eq(c->plan.rebalance, CO_REBAL_RETURN, "return is the default");
     for (uint64_t seed = 1; seed <= 5; seed++) {
         co_sim_run *r;
         co_sim_run_result res = run1(c, seed, &r);
@@ -279,6 +280,17 @@ Test(run, ordering_limits_and_conservation)
         const int *vh = co_sim_run_vm_host(r);
         for (int v = 0; v < c->nvms; v++)
             cr_assert(vh[v] >= 0 && vh[v] < c->nhosts);
+        /* rebalance "return" (the default) brings most VMs home: not the
+         * passthrough ones, nor those whose return aborted or whose home
+         * an anti-affinity peer took meanwhile */
+        int home = 0, movable = 0;
+        for (int v = 0; v < c->nvms; v++)
+            if (!c->vms[v].passthrough) {
+                movable++;
+                home += vh[v] == c->vms[v].host;
+            }
+        cr_assert_geq(home, movable * 8 / 10, "seed %d: only %d of %d VMs home", (int)seed,
+                      home, movable);
         co_sim_run_free(r);
     }
     co_sim_cluster_free(c);
@@ -534,27 +546,5 @@ Test(run, rebalance_returns_share_the_nic)
     cr_assert_eq(co_sim_run_vm_host(r)[0], 0);
     cr_assert_eq(co_sim_run_vm_host(r)[1], 0);
     co_sim_run_free(r);
-    co_sim_cluster_free(c);
-}
-
-Test(run, rebalance_return_keeps_conservation_and_brings_most_home)
-{
-    char *t = big_cluster("\"concurrency\": \"kubevirt\"", 0);
-    co_sim_cluster *c = load(t);
-    free(t);
-    cr_assert_eq(c->plan.rebalance, CO_REBAL_RETURN, "return is the default");
-    for (uint64_t seed = 1; seed <= 5; seed++) {
-        co_sim_run *r;
-        run1(c, seed, &r); /* invariants checked after every event */
-        int home = 0, movable = 0;
-        for (int v = 0; v < c->nvms; v++)
-            if (!c->vms[v].passthrough) {
-                movable++;
-                home += co_sim_run_vm_host(r)[v] == c->vms[v].host;
-            }
-        cr_assert_geq(home, movable * 8 / 10, "seed %d: only %d of %d VMs home", (int)seed,
-                      home, movable);
-        co_sim_run_free(r);
-    }
     co_sim_cluster_free(c);
 }
