@@ -292,6 +292,20 @@ static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d,
     return code;
 }
 
+/* A destination on this host: the stop-and-copy is bound by the migration
+ * threads, not by a wire (policy.h, link_loopback). */
+static int ctl_uri_is_loopback(const char *uri)
+{
+    char host[256];
+    int port;
+    co_diag quiet;
+    co_diag_init(&quiet);
+    if (co_ctl_parse_uri(uri, host, sizeof host, &port, &quiet) != CO_OK)
+        return 0;
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
 int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
@@ -328,6 +342,10 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     co_pol_config pc = cfg->pol;
     if (!(pc.mem_bytes > 0) && isfinite(st0.ram_total_bytes))
         pc.mem_bytes = st0.ram_total_bytes;
+    if (pc.channels <= 0 && cfg->channels > 0)
+        pc.channels = cfg->channels;
+    if (!pc.link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
+        pc.link_known = pc.link_loopback = 1;
     co_policy_prestart(&pc, &R.orig, &R.want);
     if (cfg->bandwidth_bytes_per_s > 0)
         R.want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;

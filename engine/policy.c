@@ -343,6 +343,43 @@ static int obs_curve(const co_pol_obs *o, co_dirty *d)
     return 0;
 }
 
+/* The link as the model sees it. Unknown link: the stop-and-copy is
+ * assumed no faster than the measured pre-copy stream (what QEMU's own
+ * threshold assumes), so no switch is ever predicted cheaper than it is. */
+static void policy_link(const co_pol_config *c, double bw, co_link *l)
+{
+    co_link_defaults(l);
+    l->channels = c->channels > 0 ? c->channels : 1;
+    if (!c->link_known) {
+        l->ethernet = 0;
+        l->mtu = CO_LINK_MTU_MAX;
+        l->line_rate_bytes_per_s = 1e12;
+        l->channels = 1;
+        l->channel_cap_bytes_per_s = bw;
+    } else if (c->link_loopback) {
+        /* no wire: the migration threads bound it (docs/accuracy.md) */
+        l->ethernet = 0;
+        l->mtu = CO_LINK_MTU_MAX;
+        l->line_rate_bytes_per_s = 1e12;
+    } else {
+        l->line_rate_bytes_per_s = c->link_rate_bytes_per_s;
+        if (c->link_mtu > 0)
+            l->mtu = c->link_mtu;
+    }
+    l->max_bandwidth_bytes_per_s = bw;
+}
+
+/* Stream bytes/s of the stop-and-copy; never below the measured stream. */
+static double stop_rate(const co_pol_config *c, double bw)
+{
+    co_link l;
+    co_link_eval ev;
+    policy_link(c, bw, &l);
+    if (co_link_evaluate(&l, &ev) != CO_OK)
+        return bw;
+    return fmax(ev.stop_bytes_per_s, bw);
+}
+
 static void model_params(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
                          co_mig_params *p)
 {
@@ -352,6 +389,7 @@ static void model_params(const co_pol_config *c, const co_pol_obs *o, const co_d
     p->dirty = *d;
     if (c->switchover_cost_ms > 0)
         p->switchover_cost_ms = c->switchover_cost_ms;
+    policy_link(c, o->bandwidth_bytes_per_s, &p->link);
 }
 
 static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
@@ -364,7 +402,7 @@ static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *
         .since_sync_ms = o->since_sync_ms,
         .elapsed_ms = o->t_ms,
         .bandwidth_bytes_per_s = o->bandwidth_bytes_per_s,
-        .stop_bandwidth_bytes_per_s = 0,
+        .stop_bandwidth_bytes_per_s = stop_rate(c, o->bandwidth_bytes_per_s),
         .throttle_pct = throttle,
     };
     /* between syncs, what is pending now is the better estimate */
@@ -415,14 +453,19 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     s->pred_floor_ms = plan.floor_ms;
     if (plan.best >= 0) {
-        /* each pass costs time and data: take the earliest option whose
-         * downtime is within 50% (or 20 ms) of the best one, or below a
-         * quarter of --max-downtime (real runs: chasing the last ms of a
-         * slowly converging guest doubled the total time) */
+        /* Each pass costs time and data: take the earliest option within
+         * 1.5x the floor, or within 25% (at least 5 ms) of the best option.
+         * Without a known link, options differ by what the capped stream
+         * moves, so a quarter of --max-downtime is close enough (real runs:
+         * chasing the last ms of a slowly converging guest doubled the
+         * total time). */
         int pick = plan.best;
-        double good = fmax(fmax(plan.opt[plan.best].downtime_ms * 1.5,
-                                plan.opt[plan.best].downtime_ms + 20),
-                           c->max_downtime_ms * 0.25);
+        double best_dt = plan.opt[plan.best].downtime_ms;
+        double good = fmax(best_dt * 1.25, best_dt + 5);
+        if (isfinite(plan.floor_ms))
+            good = fmax(good, plan.floor_ms * 1.5);
+        if (!c->link_known)
+            good = fmax(good, c->max_downtime_ms * 0.25);
         for (int k = 0; k < plan.best; k++)
             if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
                 pick = k;
@@ -432,12 +475,19 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         s->noconv = 0;
         s->pred_downtime_ms = b->downtime_ms;
         s->pred_k = b->k;
-        /* never a limit whose switch would cost more than --max-downtime */
+        /* Never a limit whose switch would cost more than --max-downtime.
+         * QEMU's limit is in pre-copy bytes (pending < bandwidth x limit)
+         * but the stop-and-copy runs at the link rate: scale the ceiling by
+         * their ratio, with 60% in hand: on a loaded 2-core host we measured
+         * loopback stop-and-copy at 0.35x the calibrated thread rate
+         * (docs/policies.md), and QEMU's own bandwidth is bursty. */
         double cost = c->switchover_cost_ms > 0 ? c->switchover_cost_ms : 15;
+        double scale = stop_rate(c, bw) / bw;
+        double ceil_ms = fmax((c->max_downtime_ms - cost) * fmax(1, 0.4 * scale), 1);
         /* QEMU compares with its own bandwidth of its last 100 ms window,
          * not ours; on real runs it switched passes later than predicted
          * with the model's 2% margin: aim 30% higher */
-        double lim = fmin(b->downtime_limit_ms * 1.3 + 1, fmax(c->max_downtime_ms - cost, 1));
+        double lim = fmin(b->downtime_limit_ms * 1.3 + 1, ceil_ms);
         /* QEMU switches at the first sync whose pending gets below it: the
          * chosen pass when downtimes fall pass by pass. If it has not
          * switched two passes after the predicted one, the curve is off
@@ -453,7 +503,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         int64_t expect = o->sync_count + b->k;
         if (s->armed_sync < 0 || expect < s->armed_sync)
             s->armed_sync = expect;
-        double want = fmin(lim + s->bump_ms, fmax(c->max_downtime_ms - cost, 1));
+        double want = fmin(lim + s->bump_ms, ceil_ms);
         if (!isfinite(s->limit_ms) || fabs(want - s->limit_ms) > fmax(1.0, 0.05 * s->limit_ms)) {
             char why[240];
             snprintf(why, sizeof why,

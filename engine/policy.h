@@ -39,6 +39,14 @@ typedef struct co_pol_config {
     int pause_ready;           /* the destination can be resumed (needs --dest-qmp) */
     double mem_bytes;          /* guest RAM, for the per-GiB timeouts */
     double switchover_cost_ms; /* fixed part of downtime (model default if 0) */
+    /* The migration link, for the stop-and-copy rate: QEMU 7.2 lifts
+     * max-bandwidth when it stops the guest (migration_completion), so the
+     * last copy runs at the link's rate, not at the pre-copy rate. */
+    int link_known;            /* 0: rate unknown, assume the pre-copy rate (safe) */
+    int link_loopback;         /* 1: same host; bound by the migration threads */
+    double link_rate_bytes_per_s; /* line rate when !link_loopback (--link) */
+    int link_mtu;              /* IP MTU (0 = 1500) */
+    int channels;              /* multifd channels (0 = 1) */
 } co_pol_config;
 
 /* Everything a policy sees at one poll. */
