@@ -233,6 +233,21 @@ static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int ma
 
 /* ---- baselines ----------------------------------------------------------- */
 
+/* The baselines' last resort: post-copy when allowed and ready, else abort. */
+static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                              co_action *out, int max, int *n, const char *to_postcopy,
+                              const char *abort_why)
+{
+    if (s->postcopy) /* asked already; QEMU may still say "active" for a poll */
+        return;
+    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
+        s->postcopy = 1;
+        emit(out, max, n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s", to_postcopy);
+    } else {
+        do_abort(s, o, out, max, n, abort_why);
+    }
+}
+
 static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                        co_action *out, int max)
 {
@@ -285,13 +300,9 @@ static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_ob
             }
         }
         if (s->stalls >= OVIRT_ABORT_AFTER_STALLS) {
-            if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready && !s->postcopy) {
-                s->postcopy = 1;
-                emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0,
-                     "ovirt: still stalling after the schedule, switch to post-copy");
-            } else {
-                do_abort(s, o, out, max, &n, "ovirt: still stalling after the last downtime step");
-            }
+            postcopy_or_abort(c, s, o, out, max, &n,
+                              "ovirt: still stalling after the schedule, switch to post-copy",
+                              "ovirt: still stalling after the last downtime step");
             return n;
         }
     }
@@ -311,12 +322,11 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     double gib = c->mem_bytes / GIB;
     int timeout = o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
-    if (timeout && (c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
-        s->postcopy = 1;
-        emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0,
-             "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to post-copy");
-    } else if (timeout) {
-        do_abort(s, o, out, max, &n, "kubevirt: completionTimeoutPerGiB (150 s per GiB) exceeded");
+    if (timeout) {
+        postcopy_or_abort(c, s, o, out, max, &n,
+                          "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to "
+                          "post-copy",
+                          "kubevirt: completionTimeoutPerGiB (150 s per GiB) exceeded");
     } else if (o->t_ms - s->last_progress_ms >= KUBEVIRT_PROGRESS_S * 1000.0) {
         do_abort(s, o, out, max, &n, "kubevirt: progressTimeout, no progress for 150 s");
     }
