@@ -43,6 +43,32 @@ static void teardown(void)
 
 TestSuite(drv_qmp, .init = setup, .fini = teardown, .timeout = 90);
 
+/* Apply the tunables and migrate to the destination on loopback. */
+static void start_with(const co_mig_tunables *s)
+{
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(drv->ops->set_tunables(drv, s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+}
+
+/* Poll until QEMU says active (5 s at most); the last sample. */
+static co_mig_stats poll_until_active(void)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_drv_event evs[4];
+    int n;
+    co_mig_stats st;
+    double t0 = mono_ms();
+    do
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    return st;
+}
+
 Test(drv_qmp, tunables_round_trip)
 {
     co_diag d;
@@ -97,10 +123,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 20e6;
     s.downtime_limit_ms = 300;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
 
     co_drv_event evs[8];
     int n, status_seen[CO_MIG_WAIT_UNPLUG + 1] = {0}, passes = 0, stops = 0, polls = 0;
@@ -158,17 +181,10 @@ Test(drv_qmp, cancel_returns_when_cancelled_guest_running)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
-    co_mig_stats st;
-    double t0 = mono_ms();
-    do
-        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    co_mig_stats st = poll_until_active();
     cr_assert_eq(drv->ops->cancel(drv, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(drv->ops->poll(drv, 0, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(st.status, CO_MIG_CANCELLED);
@@ -215,10 +231,7 @@ Test(drv_qmp, source_killed_mid_migration)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
     co_mig_stats st;
@@ -286,10 +299,7 @@ Test(drv_qmp, postcopy_switch)
     co_mig_tunables_init(&s);
     s.postcopy_ram = 1;
     s.max_bandwidth_bytes_per_s = 20e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     int saw = 0;
     co_mig_stats st = run_to_end(8000000, &saw);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
@@ -306,10 +316,7 @@ Test(drv_qmp, multifd_two_channels)
     co_mig_tunables_init(&s);
     s.multifd_channels = 2;
     s.max_bandwidth_bytes_per_s = 40e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     int saw = 0;
     co_mig_stats st = run_to_end(0, &saw);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
@@ -323,20 +330,13 @@ Test(drv_qmp, destination_killed_guest_keeps_running)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
-    co_mig_stats st;
-    double t0 = mono_ms();
-    do
-        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    co_mig_stats st = poll_until_active();
     cr_assert_eq(st.status, CO_MIG_ACTIVE);
     tq_stop(&dst);
-    t0 = mono_ms();
+    double t0 = mono_ms();
     do
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
     while (st.status == CO_MIG_ACTIVE && mono_ms() - t0 < 10000);
