@@ -31,6 +31,14 @@ typedef struct tq_qemu {
     char why[96];   /* why the last start failed */
 } tq_qemu;
 
+/* CLOCK_MONOTONIC in ms, for the tests' own bounded waits. */
+static inline double tq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
 static inline int tq_free_port(void)
 {

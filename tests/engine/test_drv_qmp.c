@@ -12,12 +12,6 @@ static tq_qemu src, dst;
 static int port;
 static co_driver *drv;
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void setup(void)
 {
@@ -62,10 +56,10 @@ static co_mig_stats poll_until_active(void)
     co_drv_event evs[4];
     int n;
     co_mig_stats st;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    while (st.status != CO_MIG_ACTIVE && tq_mono_ms() - t0 < 5000);
     return st;
 }
 
@@ -128,7 +122,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
     co_drv_event evs[8];
     int n, status_seen[CO_MIG_WAIT_UNPLUG + 1] = {0}, passes = 0, stops = 0, polls = 0;
     co_mig_stats st;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     int changed = 0;
     do {
         cr_assert_eq(drv->ops->poll(drv, 100, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
@@ -140,7 +134,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
                 cr_assert_eq(evs[i].pass, ++passes);
             if (evs[i].kind == CO_DRV_EV_STOP)
                 stops++;
-            cr_assert(evs[i].at_ms <= mono_ms());
+            cr_assert(evs[i].at_ms <= tq_mono_ms());
         }
         if (!changed && st.status == CO_MIG_ACTIVE && st.ram_transferred_bytes > 8e6) {
             /* Live changes are accepted mid-migration. */
@@ -148,7 +142,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
             cr_assert_eq(drv->ops->set_max_bandwidth(drv, 40e6, &d), CO_OK, "%s", d.msg);
             changed = 1;
         }
-        cr_assert(mono_ms() - t0 < 60000);
+        cr_assert(tq_mono_ms() - t0 < 60000);
     } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
     cr_assert(changed);
@@ -237,10 +231,10 @@ Test(drv_qmp, source_killed_mid_migration)
     co_mig_stats st;
     cr_assert_eq(drv->ops->poll(drv, 200, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
     tq_stop(&src);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     int rc = drv->ops->poll(drv, 200, evs, 4, &n, &st, &d);
     cr_assert_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, d.msg);
-    cr_assert(mono_ms() - t0 < 2000);
+    cr_assert(tq_mono_ms() - t0 < 2000);
     cr_assert(strstr(d.msg, "closed the connection"), "%s", d.msg);
 }
 
@@ -274,7 +268,7 @@ static co_mig_stats run_to_end(int postcopy_after_bytes, int *saw_postcopy)
     co_drv_event evs[8];
     int n, switched = 0;
     co_mig_stats st;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do {
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
         for (int i = 0; i < n; i++)
@@ -285,7 +279,7 @@ static co_mig_stats run_to_end(int postcopy_after_bytes, int *saw_postcopy)
             cr_assert_eq(drv->ops->start_postcopy(drv, &d), CO_OK, "%s", d.msg);
             switched = 1;
         }
-        cr_assert(mono_ms() - t0 < 60000, "still %s after 60 s", co_mig_status_name(st.status));
+        cr_assert(tq_mono_ms() - t0 < 60000, "still %s after 60 s", co_mig_status_name(st.status));
     } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
     return st;
 }
@@ -336,10 +330,10 @@ Test(drv_qmp, destination_killed_guest_keeps_running)
     co_mig_stats st = poll_until_active();
     cr_assert_eq(st.status, CO_MIG_ACTIVE);
     tq_stop(&dst);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status == CO_MIG_ACTIVE && mono_ms() - t0 < 10000);
+    while (st.status == CO_MIG_ACTIVE && tq_mono_ms() - t0 < 10000);
     cr_assert_eq(st.status, CO_MIG_FAILED, "status %s", co_mig_status_name(st.status));
     cr_assert(st.error_desc[0] != '\0');
     int running = 0;
