@@ -37,6 +37,7 @@ const char *co_action_name(int kind)
     case CO_ACT_POSTCOPY: return "postcopy";
     case CO_ACT_PAUSE: return "pause";
     case CO_ACT_ABORT: return "abort";
+    case CO_ACT_DIRTYLIMIT: return "dirty-limit";
     }
     return "?";
 }
@@ -56,10 +57,12 @@ int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
             *allow |= CO_ALLOW_POSTCOPY;
         else if (n == 5 && strncmp(p, "pause", n) == 0)
             *allow |= CO_ALLOW_PAUSE;
+        else if (n == 11 && strncmp(p, "dirty-limit", n) == 0)
+            *allow |= CO_ALLOW_DIRTYLIMIT;
         else
             return co_diag_set(d, CO_EUSAGE,
                                "--allow: unknown item '%.*s' in '%s' (expected a comma-separated "
-                               "list of auto-converge, postcopy, pause, or none)",
+                               "list of auto-converge, dirty-limit, postcopy, pause, or none)",
                                (int)n, p, text);
         if (!e)
             break;
@@ -73,6 +76,9 @@ static double initial_limit_ms(const co_pol_config *c);
 /* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
  * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
  * guest sees as downtime. Keep each sleep within half of --max-downtime. */
+/* Strongest dirty limit adaptive asks for, as a throttle percentage. */
+#define DL_MAX_PCT 95.0
+
 static double throttle_cap_pct(const co_pol_config *c)
 {
     double half = c->max_downtime_ms / 2;
@@ -427,6 +433,11 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                            co_action *out, int max)
 {
     int n = 0;
+    /* a dirty limit in force counts as the throttle it stands for */
+    co_pol_obs eff = *o;
+    if (s->dl_pct > eff.throttle_pct)
+        eff.throttle_pct = s->dl_pct;
+    o = &eff;
     if (!isfinite(s->limit_ms) || s->limit_ms == 0)
         s->limit_ms = adaptive_hold_ms(c);
     if (o->status != CO_MIG_ACTIVE || s->postcopy || s->paused)
@@ -552,7 +563,35 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
              "%.0f MB/s)",
              plan.opt[plan.n - 1].downtime_ms, c->max_downtime_ms, plan.floor_ms, o->throttle_pct,
              bw / 1e6);
-    /* 1. throttle, while it has room and the last ask has had time to act */
+    /* 1. a per-vCPU dirty limit where the guest has a dirty ring: it slows
+     * only the vCPUs that dirty memory, in small steps, where auto-converge
+     * stops the whole guest for up to p/(1-p) x 10 ms at a time. The model
+     * sees it as the throttle that leaves the same dirty rate. */
+    if ((c->allow & CO_ALLOW_DIRTYLIMIT) && c->dirty_limit_ready && s->dl_pct < DL_MAX_PCT) {
+        if (s->dl_pct > 0 && o->sync_count - s->throttle_sync < 2 && !urgent)
+            return 0;
+        double target = DL_MAX_PCT;
+        for (double p = fmax(20, s->dl_pct + 10); p < DL_MAX_PCT; p += 10) {
+            co_switch_plan tp;
+            if (plan_at(c, o, &d, p, budget, &tp) == CO_OK && tp.best >= 0) {
+                target = p;
+                break;
+            }
+        }
+        double r0 = co_dirty_rate0(&d); /* unthrottled pages/s */
+        double mib = r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
+                     (c->vcpus > 0 ? c->vcpus : 1);
+        s->dl_pct = target;
+        s->throttle_sync = o->sync_count;
+        s->noconv = 0;
+        emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, fmax(1, mib), target,
+             "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base,
+             fmax(1, mib), target);
+        return n;
+    }
+    if (!urgent && s->dl_pct > 0 && o->sync_count - s->throttle_sync < 3)
+        return 0; /* the last dirty limit has not had time to show */
+    /* 2. throttle, while it has room and the last ask has had time to act */
     double cap = throttle_cap_pct(c);
     if ((c->allow & CO_ALLOW_AUTOCONVERGE) && s->throttle_target < cap) {
         int waiting = s->throttle_target > 0 && o->throttle_pct < s->throttle_target - 0.5 &&
@@ -598,7 +637,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return n;
     }
     char why[320];
-    snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,postcopy,pause)",
+    snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,dirty-limit,postcopy,pause)",
              base);
     do_abort(s, o, out, max, &n, why);
     return n;

@@ -12,7 +12,6 @@ static tq_qemu src, dst;
 static int port;
 static co_driver *drv;
 
-
 static void setup(void)
 {
     cr_assert_eq(tq_mkdir(dir), 0);
