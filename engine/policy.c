@@ -328,7 +328,17 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     double gib = c->mem_bytes / GIB;
     int timeout = o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
-    if (timeout) {
+    if (timeout && !s->postcopy && !s->paused && !((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) &&
+        (c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
+        /* allowWorkloadDisruption without post-copy: pause the guest so the
+         * copy finishes, rather than cancel */
+        s->paused = 1;
+        emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
+             "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, allowWorkloadDisruption: "
+             "pause the guest");
+    } else if (s->paused) {
+        /* paused: the copy converges on its own */
+    } else if (timeout) {
         postcopy_or_abort(c, s, o, out, max, &n,
                           "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to "
                           "post-copy",

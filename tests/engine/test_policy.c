@@ -450,6 +450,13 @@ Test(policy, kubevirt_completion_timeout)
     sim_run(&s, &c);
     cr_assert_eq(count_kind(&s, CO_ACT_POSTCOPY), 1);
     cr_assert(!s.aborted);
+    /* allowWorkloadDisruption without post-copy: pause, and it completes */
+    sim_init(&s, 0.25 * GIB, 20 * MIB, &d, 300);
+    c.allow = CO_ALLOW_PAUSE;
+    sim_run(&s, &c);
+    cr_assert_eq(count_kind(&s, CO_ACT_PAUSE), 1);
+    cr_assert(s.done && !s.aborted);
+    cr_assert_float_eq(s.acts[0].at_ms, 37.5e3, 200, "paused at %.0f", s.acts[0].at_ms);
 }
 
 Test(policy, kubevirt_progress_timeout)
