@@ -278,6 +278,30 @@ static int get_str(struct ld *L, json_t *o, const char *path, const char *key, i
     return CO_OK;
 }
 
+/* One of a fixed set of words: *out = its index in names (NULL-terminated);
+ * left alone when the key is absent. */
+static int get_choice(struct ld *L, json_t *o, const char *path, const char *key,
+                      const char *const *names, int *out)
+{
+    const char *s = NULL;
+    int rc = get_str(L, o, path, key, 0, &s);
+    if (rc != CO_OK || s == NULL)
+        return rc;
+    int n = 0;
+    for (; names[n]; n++)
+        if (strcmp(s, names[n]) == 0) {
+            *out = n;
+            return CO_OK;
+        }
+    char p[300], list[256];
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(list + k, k < sizeof list ? sizeof list - k : 0, "%s%s",
+                              i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    join(p, sizeof p, path, key);
+    return fail(L, p, "'%s' is not %s", s, list);
+}
+
 /* A distribution: "5min" (fixed) or {"dist": KIND, params...}. */
 static int get_dist(struct ld *L, json_t *v, const char *p, enum unit u, co_sim_dist *out)
 {
@@ -516,28 +540,12 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
         return CO_OK;
     if ((rc = only(L, o, "plan", keys)))
         return rc;
-    const char *s = NULL;
-    if ((rc = get_str(L, o, "plan", "order", 0, &s)))
+    /* word lists in the order of enum co_sim_order, co_sim_rebalance */
+    static const char *const orders[] = {"failure_domain", "list", NULL};
+    static const char *const rebal[] = {"return", "duration", NULL};
+    if ((rc = get_choice(L, o, "plan", "order", orders, &p->order)) ||
+        (rc = get_choice(L, o, "plan", "rebalance", rebal, &p->rebalance)))
         return rc;
-    const char *rb = NULL;
-    if ((rc = get_str(L, o, "plan", "rebalance", 0, &rb)))
-        return rc;
-    if (rb) {
-        if (strcmp(rb, "return") == 0)
-            p->rebalance = CO_REBAL_RETURN;
-        else if (strcmp(rb, "duration") == 0)
-            p->rebalance = CO_REBAL_DURATION;
-        else
-            return fail(L, "plan.rebalance", "'%s' is not return or duration", rb);
-    }
-    if (s) {
-        if (strcmp(s, "failure_domain") == 0)
-            p->order = CO_ORDER_DOMAIN;
-        else if (strcmp(s, "list") == 0)
-            p->order = CO_ORDER_LIST;
-        else
-            return fail(L, "plan.order", "'%s' is not failure_domain or list", s);
-    }
     if ((a = json_object_get(o, "canary"))) {
         int *ids, n;
         if ((rc = host_list(L, a, "plan.canary", hn, &ids, &n)))
@@ -585,19 +593,10 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
             return fail(L, "plan.policy", "expected an object");
         if ((rc = only(L, pol, "plan.policy", pk)))
             return rc;
-        const char *m = NULL;
-        if ((rc = get_str(L, pol, "plan.policy", "mode", 0, &m)))
+        /* QEMU-side modes in the order of the model's enum */
+        static const char *const modes[] = {"precopy", "postcopy", "hybrid", "pause", NULL};
+        if ((rc = get_choice(L, pol, "plan.policy", "mode", modes, &p->mig.mode)))
             return rc;
-        if (m) {
-            static const char *const modes[] = {"precopy", "postcopy", "hybrid", "pause"};
-            int k = -1;
-            for (int i = 0; i < 4; i++)
-                if (strcmp(m, modes[i]) == 0)
-                    k = i;
-            if (k < 0)
-                return fail(L, "plan.policy.mode", "'%s' is not precopy, postcopy, hybrid or pause", m);
-            p->mig.mode = k;
-        }
         if ((rc = get_q(L, pol, "plan.policy", "downtime_limit", U_TIME, 0, 0.001, 3600e3,
                         &p->mig.downtime_limit_ms)) ||
             (rc = get_bool(L, pol, "plan.policy", "auto_converge", &p->mig.auto_converge)) ||
@@ -643,17 +642,9 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
             (rc = get_dist_key(L, f, fp, "repair", U_TIME, &p->step[CO_STEP_REPAIR])) ||
             (rc = get_dist_key(L, f, fp, "vm_restart", U_TIME, &p->vm_restart)))
             return rc;
-        const char *oa = NULL;
-        if ((rc = get_str(L, f, fp, "on_abort", 0, &oa)))
+        static const char *const aborts[] = {"retry", "cold", NULL}; /* enum co_sim_on_abort */
+        if ((rc = get_choice(L, f, fp, "on_abort", aborts, &p->on_abort)))
             return rc;
-        if (oa) {
-            if (strcmp(oa, "retry") == 0)
-                p->on_abort = CO_ABORT_RETRY;
-            else if (strcmp(oa, "cold") == 0)
-                p->on_abort = CO_ABORT_COLD;
-            else
-                return fail(L, "plan.faults.on_abort", "'%s' is not retry or cold", oa);
-        }
     }
     const char *field = NULL;
     co_mig_params t = p->mig;

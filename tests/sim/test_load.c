@@ -139,3 +139,19 @@ Test(load, example_cluster)
     cr_assert_geq(c->ndomains, 2);
     co_sim_cluster_free(c);
 }
+
+Test(load, word_choices)
+{
+    expect_bad(HOSTS "\"plan\": {\n \"rebalance\": \"back\"}}",
+               "t.json:6: plan.rebalance: 'back' is not return or duration");
+    expect_bad(HOSTS "\"plan\": {\n \"policy\": {\"mode\": \"fast\"}}}",
+               "plan.policy.mode: 'fast' is not precopy, postcopy, hybrid or pause");
+    co_diag d;
+    co_sim_cluster *c;
+    cr_assert_eq(load(HOSTS "\"plan\": {\"rebalance\": \"duration\", \"order\": \"list\", "
+                            "\"faults\": {\"on_abort\": \"cold\"}}}", &d, &c), 0, "%s", d.msg);
+    cr_assert_eq(c->plan.rebalance, CO_REBAL_DURATION);
+    cr_assert_eq(c->plan.order, CO_ORDER_LIST);
+    cr_assert_eq(c->plan.on_abort, CO_ABORT_COLD);
+    co_sim_cluster_free(c);
+}
