@@ -105,6 +105,7 @@ struct co_sim_run {
     long predictions, hits;
     int profile;
     co_sim_prof prof;
+    double *chk_mem, *chk_cpu; /* check_invariants: memory and vCPUs per host */
     co_sim_span *spans;
     size_t nspans, capspans;
     co_sim_run_result res;
@@ -162,11 +163,13 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->home_start = calloc((size_t)H1 + 1, sizeof(int));
     r->home_vms = calloc(V1, sizeof(int));
     r->rebal = calloc(H1, sizeof(int));
+    r->chk_mem = calloc(H1, sizeof(double));
+    r->chk_cpu = calloc(H1, sizeof(double));
     r->lk = malloc(G * sizeof *r->lk);
     r->lq = malloc(G * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
-    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->lq ||
+    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->lq ||
         !r->fl) {
         co_sim_run_free(r);
         return NULL;
@@ -230,6 +233,8 @@ void co_sim_run_free(co_sim_run *r)
     free(r->home_start);
     free(r->home_vms);
     free(r->rebal);
+    free(r->chk_mem);
+    free(r->chk_cpu);
     free(r->lk);
     free(r->lq);
     free(r->fl);
@@ -1150,13 +1155,9 @@ static void check_invariants(co_sim_run *r)
 {
     const co_sim_cluster *c = r->c;
     int H = c->nhosts;
-    double *mem = calloc(H ? H : 1, sizeof(double)), *cpu = calloc(H ? H : 1, sizeof(double));
-    if (!mem || !cpu) {
-        free(mem);
-        free(cpu);
-        r->oom = 1;
-        return;
-    }
+    double *mem = r->chk_mem, *cpu = r->chk_cpu; /* allocated once, with the run */
+    memset(mem, 0, (size_t)H * sizeof(double));
+    memset(cpu, 0, (size_t)H * sizeof(double));
     for (int v = 0; v < c->nvms; v++) {
         int h = r->vm_host[v];
         if (h < 0 || h >= H) {
@@ -1189,8 +1190,6 @@ static void check_invariants(co_sim_run *r)
             cpu[h] > c->hosts[h].cores * c->plan.cpu_ratio + 1e-6)
             r->res.violations++; /* capacity exceeded (the loader refuses a start over it) */
     }
-    free(mem);
-    free(cpu);
 }
 
 /* ------------------------------------------------------------------- run */
