@@ -51,6 +51,7 @@ struct mig {
     double ub;                /* the smallest capacity on its path: no share exceeds it */
     int g[4], ng;             /* the links it crosses (see struct co_sim_run) */
     int floc;                 /* index among the flows of the current solve, -1 = none */
+    double rate;              /* its max-min rate from the last solve it was in */
     double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
     double T_us, down_ms;     /* prediction at the current share */
     int conv;
@@ -101,11 +102,16 @@ struct co_sim_run {
     co_share sh;
     struct link *lk;          /* per link, one cache line for what reshare reads */
     int *lq, *fl, nlq, nfl;
+    /* this event's starts and ends, for the swap shortcut in reshare() */
+    int ev_adds, ev_dels, ev_new;
+    int ev_sig[4], ev_nsig;   /* constraining links of the one that ended, before it did */
+    double ev_ub, ev_rate;
     struct cache_ent *cache;
     long predictions, hits;
     int profile;
     co_sim_prof prof;
     double *chk_mem, *chk_cpu; /* check_invariants: memory and vCPUs per host */
+    double *chk_sum, *chk_top; /* check_fair: rate summed and largest per link */
     co_sim_span *spans;
     size_t nspans, capspans;
     co_sim_run_result res;
@@ -165,11 +171,13 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->rebal = calloc(H1, sizeof(int));
     r->chk_mem = calloc(H1, sizeof(double));
     r->chk_cpu = calloc(H1, sizeof(double));
+    r->chk_sum = calloc(2 * (size_t)H1 + 2 * (size_t)U, sizeof(double));
+    r->chk_top = calloc(2 * (size_t)H1 + 2 * (size_t)U, sizeof(double));
     r->lk = malloc(G * sizeof *r->lk);
     r->lq = malloc(G * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
-    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->lq ||
+    if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
         !r->fl) {
         co_sim_run_free(r);
         return NULL;
@@ -235,6 +243,8 @@ void co_sim_run_free(co_sim_run *r)
     free(r->rebal);
     free(r->chk_mem);
     free(r->chk_cpu);
+    free(r->chk_sum);
+    free(r->chk_top);
     free(r->lk);
     free(r->lq);
     free(r->fl);
@@ -592,6 +602,59 @@ static int constrains(const co_sim_run *r, int g)
     return r->lk[g].ubsum > r->lk[g].cap;
 }
 
+/* The constraining links of m, in path order; returns how many. */
+static int signature(const co_sim_run *r, const struct mig *m, int *sig)
+{
+    int n = 0;
+    for (int i = 0; i < m->ng; i++)
+        if (constrains(r, m->g[i]))
+            sig[n++] = m->g[i];
+    return n;
+}
+
+/* Migration v is about to leave its links (called before they forget it). */
+static void note_end(co_sim_run *r, int v)
+{
+    const struct mig *m = &r->m[v];
+    if (r->ev_dels++ == 0) {
+        r->ev_nsig = signature(r, m, r->ev_sig);
+        r->ev_ub = m->ub;
+        r->ev_rate = m->rate;
+    }
+    seed_mig(r, m);
+}
+
+/* Migration v has joined its links. */
+static void note_start(co_sim_run *r, int v)
+{
+    r->ev_adds++;
+    r->ev_new = v;
+    seed_mig(r, &r->m[v]);
+}
+
+/* The shortcut: the event ended one migration and started one whose
+ * constraining links (after) are those of the one that ended (before),
+ * with the same ub. Every other link it touched constrains nobody before
+ * or after, so the problem is the same one with a migration swapped for an
+ * equivalent one: every rate stays, and the new one gets the old one's.
+ * (A dispatcher refilling an evacuating host's slot does this.) */
+static int swap_shortcut(co_sim_run *r)
+{
+    if (r->ev_adds != 1 || r->ev_dels != 1)
+        return 0;
+    struct mig *m = &r->m[r->ev_new];
+    int sig[4], n = signature(r, m, sig);
+    if (m->ub != r->ev_ub || n != r->ev_nsig || memcmp(sig, r->ev_sig, (size_t)n * sizeof(int)))
+        return 0;
+    for (int i = 0; i < r->nlq; i++)
+        r->lk[r->lq[i]].loc = -1;
+    r->nlq = 0;
+    r->prof.swaps++;
+    m->rate = r->ev_rate;
+    retime(r, r->ev_new, m->rate);
+    return 1;
+}
+
 /* Called once at the end of every event that started or ended migrations.
  * Max-min rates can change only for the migrations connected to the links
  * whose set changed (the seeds) through constraining links; the rest form
@@ -602,7 +665,9 @@ static int constrains(const co_sim_run *r, int g)
  * a constraint gets that bound as a link of its own in the solve. */
 static void reshare(co_sim_run *r)
 {
-    if (r->nlq == 0)
+    int skip = r->nlq == 0 || swap_shortcut(r);
+    r->ev_adds = r->ev_dels = 0;
+    if (skip)
         return;
     double t0 = r->profile ? mono_ns() : 0;
     int nseed = r->nlq;
@@ -653,6 +718,7 @@ static void reshare(co_sim_run *r)
     for (int i = 0; i < r->nfl; i++) {
         int v = r->fl[i];
         r->m[v].floc = -1;
+        r->m[v].rate = r->sh.rate[i];
         retime(r, v, r->sh.rate[i]);
     }
 }
@@ -784,7 +850,7 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
     mlist_add(r, v);
     r->active++;
     r->prof.starts++;
-    seed_mig(r, m); /* timed by reshare() at the end of the event */
+    note_start(r, v); /* timed by reshare() at the end of the event */
 }
 
 /* --------------------------------------------------------- host schedule */
@@ -1111,7 +1177,7 @@ static void on_mig(co_sim_run *r, int v)
     m->last_us = r->now;
     int src = m->src, dst = m->dst;
     int aborted = m->abort_frac < 1.0 || !m->conv;
-    seed_mig(r, m); /* the others on its links get its bandwidth */
+    note_end(r, v); /* the others on its links get its bandwidth */
     mlist_remove(r, v);
     r->active--;
     r->vm_dest[v] = -1;
@@ -1149,6 +1215,41 @@ static int being_patched(const struct hstate *hs)
 {
     return hs->in_maint && hs->step != CO_STEP_HEALTH && hs->step != CO_STEP_ENTER &&
            hs->step != CO_STEP_EVACUATE && hs->step != CO_STEP_REBALANCE;
+}
+
+/* The rates in force are max-min fair (whatever shortcuts reshare() took):
+ * no link over capacity, and every migration has a bottleneck, a full link
+ * on which nobody gets more. Relative tolerance for rounding. */
+static void check_fair(co_sim_run *r)
+{
+    const co_sim_cluster *c = r->c;
+    size_t G = 2 * (size_t)c->nhosts + 2 * (size_t)c->nuplinks;
+    double *sum = r->chk_sum, *top = r->chk_top;
+    memset(sum, 0, G * sizeof(double));
+    memset(top, 0, G * sizeof(double));
+    for (int v = 0; v < c->nvms; v++) {
+        const struct mig *m = &r->m[v];
+        if (r->vm_state[v] != VM_MIG)
+            continue;
+        for (int i = 0; i < m->ng; i++) {
+            sum[m->g[i]] += m->rate;
+            top[m->g[i]] = fmax(top[m->g[i]], m->rate);
+        }
+    }
+    for (size_t g = 0; g < G; g++)
+        if (sum[g] > r->lk[g].cap * (1 + 1e-9))
+            r->res.violations++; /* a link over capacity */
+    for (int v = 0; v < c->nvms; v++) {
+        const struct mig *m = &r->m[v];
+        if (r->vm_state[v] != VM_MIG)
+            continue;
+        int ok = 0;
+        for (int i = 0; i < m->ng; i++)
+            ok |= sum[m->g[i]] >= r->lk[m->g[i]].cap * (1 - 1e-9) &&
+                  m->rate >= top[m->g[i]] * (1 - 1e-9);
+        if (!ok)
+            r->res.violations++; /* not max-min fair: it could get more */
+    }
 }
 
 static void check_invariants(co_sim_run *r)
@@ -1190,6 +1291,7 @@ static void check_invariants(co_sim_run *r)
             cpu[h] > c->hosts[h].cores * c->plan.cpu_ratio + 1e-6)
             r->res.violations++; /* capacity exceeded (the loader refuses a start over it) */
     }
+    check_fair(r);
 }
 
 /* ------------------------------------------------------------------- run */

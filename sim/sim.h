@@ -253,6 +253,8 @@ typedef struct co_sim_prof {
     double ns[3];
     long starts;              /* migrations started */
     long reshares;            /* max-min solves (one per event that changed flows) */
+    long swaps;               /* events that swapped one migration for an equivalent one:
+                                 no solve needed (sim/run.c, swap_shortcut) */
     long reshare_flows;       /* flows in those solves, summed */
     long reshare_links;
     double reshare_ns;        /* in the solves (gathering + co_share_solve) */
