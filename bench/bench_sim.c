@@ -181,10 +181,11 @@ static void breakdown(const co_sim_cluster *c, double ev_rate, double q_rate)
         if (p.events[k])
             printf("  %-17s %8ld events  %6.2f us/event  %5.1f %% of the time\n", kind[k],
                    p.events[k], p.ns[k] / p.events[k] / 1e3, 100 * p.ns[k] / tot);
-    printf("  inside them: %ld migration starts; %ld max-min solves of %.1f migrations and %.1f "
+    printf("  inside them: %ld migration starts; %ld events swapped one migration for an "
+           "equivalent one (no solve); %ld max-min solves of %.1f migrations and %.1f "
            "links on average, %.2f us each (%.1f %%); %ld re-timings (%.2f per event); %ld model "
            "calls (cache misses), %.2f us each (%.1f %%)\n",
-           p.starts, p.reshares, p.reshares ? (double)p.reshare_flows / p.reshares : 0,
+           p.starts, p.swaps, p.reshares, p.reshares ? (double)p.reshare_flows / p.reshares : 0,
            p.reshares ? (double)p.reshare_links / p.reshares : 0,
            p.reshares ? p.reshare_ns / p.reshares / 1e3 : 0, 100 * p.reshare_ns / tot, p.retimes,
            (double)p.retimes / (p.events[0] + p.events[1] + p.events[2]), p.model_calls,
