@@ -9,9 +9,10 @@
  * events are ordered by time, then by a sequence number (sim/evq.h), so a
  * (seed, run index) pair gives the same run on any machine and any thread
  * count. Each migration's duration and stun come from co_mig_predict() for
- * the VM's dirty curve at the bandwidth share it has at that moment; the
- * share changes whenever a migration on the same NIC or uplink starts or
- * ends (docs/simulate.md, "Bandwidth sharing").
+ * the VM's dirty curve at the bandwidth share it has at that moment; shares
+ * are max-min fair over NICs and uplinks (sim/share.h) and change when a
+ * migration connected through a shared link starts or ends
+ * (docs/simulate.md, "Bandwidth sharing").
  *
  * Ownership: a co_sim_cluster is immutable once loaded and may be shared by
  * all threads; co_sim_cluster_free() releases it. Runs keep their state in a
