@@ -17,6 +17,7 @@
 #include "engine/drv_virt.h"
 #include "engine/lock.h"
 #include "engine/pcaplive.h"
+#include "model/link.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -59,7 +60,8 @@ static void usage(FILE *out)
             "  --bandwidth RATE      max-bandwidth for the migration, e.g. 1Gbit (default: as is)\n"
             "  --channels N          multifd channels / libvirt parallel connections\n"
             "                        (default: as is)\n"
-            "  --allow LIST          auto-converge,postcopy,pause or none (default none)\n"
+            "  --allow LIST          auto-converge,dirty-limit,postcopy,pause or none (default\n"
+            "                        none); dirty-limit needs KVM with a dirty ring (QMP only)\n"
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
             "  --heartbeat udp:PORT  measure the guest's heartbeat gaps on this UDP port\n"
             "  --measure pcap:IFACE,FILTER\n"
@@ -67,6 +69,11 @@ static void usage(FILE *out)
             "                        report the longest outage of that flow on the wire\n"
             "  --log FILE            JSONL timeline of samples and actions\n"
             "  --poll TIME           statistics period, 50ms..100ms (default 100ms)\n"
+            "  --link RATE           line rate of the migration link, e.g. 25Gbit: the stop-and-\n"
+            "                        copy runs at it (QEMU lifts max-bandwidth then); default:\n"
+            "                        the migration threads' rate on loopback, else unknown and\n"
+            "                        assumed no faster than the pre-copy stream\n"
+            "  --mtu N               IP MTU of that link, 576..65536 (default 1500)\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT/SIGTERM cancel the migration; the guest keeps running on the source.\n"
             "Exit: 0 completed, 1 aborted or failed, 64 usage, 66 no such domain, 69 unavailable,\n"
@@ -89,8 +96,8 @@ typedef struct mig_args {
     const char *qmp, *uri, *dest, *log_path;
     const char *conn, *domain, *to, *measure;
     int tls;
-    double max_dt, deadline, bw, poll;
-    int channels, json, hb_port, policy;
+    double max_dt, deadline, bw, poll, link_rate;
+    int mtu, channels, json, hb_port, policy;
     unsigned allow;
     char data_uri[512];            /* libvirt --uri as tcp://HOST[:PORT] */
     char iface[64], filter[256];   /* --measure */
@@ -101,7 +108,8 @@ typedef struct mig_args {
 static int parse_args(int argc, char **argv, mig_args *a)
 {
     enum { O_QMP = 1, O_URI, O_DEST, O_MAXDT, O_DEADLINE, O_BW, O_CH, O_ALLOW, O_POLICY, O_HB,
-           O_LOG, O_JSON, O_HELP, O_POLL, O_CONNECT, O_DOMAIN, O_TO, O_TLS, O_MEASURE };
+           O_LOG, O_JSON, O_HELP, O_POLL, O_LINK, O_MTU, O_CONNECT, O_DOMAIN, O_TO, O_TLS,
+           O_MEASURE };
     static const struct option opts[] = {
         {"qmp", required_argument, NULL, O_QMP},
         {"uri", required_argument, NULL, O_URI},
@@ -121,6 +129,8 @@ static int parse_args(int argc, char **argv, mig_args *a)
         {"log", required_argument, NULL, O_LOG},
         {"json", no_argument, NULL, O_JSON},
         {"poll", required_argument, NULL, O_POLL},
+        {"link", required_argument, NULL, O_LINK},
+        {"mtu", required_argument, NULL, O_MTU},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -184,6 +194,14 @@ static int parse_args(int argc, char **argv, mig_args *a)
             rc = co_parse_time(optarg, "--poll", &a->poll, &d);
             if (rc == CO_OK && !(a->poll >= 50 && a->poll <= 100))
                 rc = co_diag_set(&d, CO_EUSAGE, "--poll '%s': expected 50ms..100ms", optarg);
+            break;
+        case O_LINK:
+            rc = co_parse_rate(optarg, "--link", &a->link_rate, &d);
+            if (rc == CO_OK && !(a->link_rate >= 1e3 && a->link_rate <= 1e13))
+                rc = co_diag_set(&d, CO_EUSAGE, "--link '%s': expected 8kbit..80Tbit", optarg);
+            break;
+        case O_MTU:
+            rc = parse_int(optarg, "--mtu", CO_LINK_MTU_MIN, CO_LINK_MTU_MAX, &a->mtu, &d);
             break;
         case 'h':
         case O_HELP: usage(stdout); return 1;
@@ -362,7 +380,8 @@ int co_cmd_migrate(int argc, char **argv)
     co_ctl_config cfg = {
         .pol = {.kind = a.policy, .max_downtime_ms = a.max_dt, .deadline_ms = a.deadline,
                 .allow = a.allow, .postcopy_ready = virt || dst != NULL,
-                .pause_ready = dst != NULL},
+                .pause_ready = dst != NULL, .link_known = a.link_rate > 0,
+                .link_rate_bytes_per_s = a.link_rate, .link_mtu = a.mtu},
         .uri = virt ? a.to : a.uri,
         .bandwidth_bytes_per_s = a.bw,
         .channels = a.channels,

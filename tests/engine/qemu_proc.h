@@ -31,6 +31,14 @@ typedef struct tq_qemu {
     char why[96];   /* why the last start failed */
 } tq_qemu;
 
+/* CLOCK_MONOTONIC in ms, for the tests' own bounded waits. */
+static inline double tq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
 static inline int tq_free_port(void)
 {
@@ -126,8 +134,10 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
                  mem_mb, mem_file);
     else
         snprintf(objarg, sizeof objarg, "memory-backend-ram,id=m,size=%dM", mem_mb);
-    /* kvm when /dev/kvm works; QEMU falls back to tcg by itself. */
-    snprintf(machine, sizeof machine, "pc,accel=kvm:tcg,memory-backend=m");
+    /* kvm when /dev/kvm works; QEMU falls back to tcg by itself.
+     * CUTOVER_TQ_ACCEL (e.g. "kvm,dirty-ring-size=4096") picks one instead. */
+    const char *accel = getenv("CUTOVER_TQ_ACCEL");
+    snprintf(machine, sizeof machine, "pc,%smemory-backend=m", accel ? "" : "accel=kvm:tcg,");
     snprintf(incoming, sizeof incoming, "tcp:127.0.0.1:%d", incoming_port);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -161,6 +171,10 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         if (qmp_tcp_port > 0) {
             argv[n++] = "-qmp";
             argv[n++] = tcparg;
+        }
+        if (accel) {
+            argv[n++] = "-accel";
+            argv[n++] = (char *)accel;
         }
         if (incoming_port > 0) {
             argv[n++] = "-incoming";
