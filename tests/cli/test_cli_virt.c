@@ -5,18 +5,17 @@
  * fini, also after a failed assertion. Skipped when not root or without
  * libvirtd/KVM. Suite cli_virt_flags needs no bed: refusals of bad flag
  * combinations. No timing assertions: the host is shared. */
+#include "pcap_test_util.h" /* first: it defines _GNU_SOURCE */
+
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <signal.h>
-#include <sys/prctl.h>
 
+#include "cli_expect.h"
 #include "libvirt/bed.h"
-#include "test_util.h"
 #include "traces/dirty_trace.h"
 
 static co_bed bed;
-static char out[1 << 16], err[1 << 14];
-static pid_t bg_pid[2];
+static pid_t bg_pid; /* a cutover running in the background, 0 if none */
 
 static void bed_init(void)
 {
@@ -30,42 +29,17 @@ static void bed_init(void)
 
 static void bed_fini(void)
 {
-    for (int i = 0; i < 2; i++)
-        if (bg_pid[i] > 0) {
-            kill(bg_pid[i], SIGKILL);
-            waitpid(bg_pid[i], NULL, 0);
-            bg_pid[i] = 0;
-        }
+    if (bg_pid > 0) {
+        kill(bg_pid, SIGKILL);
+        waitpid(bg_pid, NULL, 0);
+        bg_pid = 0;
+    }
     co_bed_down(&bed);
 }
 
 TestSuite(cli_virt, .init = bed_init, .fini = bed_fini, .timeout = 240);
-TestSuite(cli_virt_flags, .timeout = 240); /* one timeout per binary: Criterion 2.4.1 leaks under ASan otherwise */
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char args[3000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    out[0] = err[0] = '\0';
-    return co_test_run(args, out, sizeof out, err, sizeof err);
-}
-
-/* Exit code rc, nothing on stdout, one line on stderr holding w1 and w2. */
-static void expect_fail(int got, int rc, const char *w1, const char *w2)
-{
-    cr_assert_eq(got, rc, "exit %d, want %d; stderr: %s", got, rc, err);
-    cr_assert_str_eq(out, "", "stdout not empty: %s", out);
-    char *nl = strchr(err, '\n');
-    cr_assert(nl && nl[1] == '\0', "want one line, got: %s", err);
-    if (w1)
-        cr_assert(strstr(err, w1), "'%s' not in: %s", w1, err);
-    if (w2)
-        cr_assert(strstr(err, w2), "'%s' not in: %s", w2, err);
-}
+/* one timeout per binary: Criterion 2.4.1 leaks under ASan otherwise */
+TestSuite(cli_virt_flags, .timeout = 240);
 
 static void start_guest(const char *name, int payload_mib, const char *cmdline)
 {
@@ -73,38 +47,22 @@ static void start_guest(const char *name, int payload_mib, const char *cmdline)
     cr_assert_eq(co_bed_start_guest(&bed, name, payload_mib, cmdline, e, sizeof e), 0, "%s", e);
 }
 
-/* `cutover ARGS` in the background, stdout/stderr to files in the bed dir. */
-static pid_t spawn(int slot, const char *args, const char *tag)
+/* `cutover ARGV...` in the background, stdout/stderr to DIR/TAG.out/.err. */
+static void spawn(char *const argv[], const char *tag)
 {
-    const char *bin = getenv("CUTOVER_BIN") ? getenv("CUTOVER_BIN") : "build/cutover";
-    char cmd[3000];
-    snprintf(cmd, sizeof cmd, "exec %s %s >%s/%s.out 2>%s/%s.err </dev/null", bin, args, bed.dir,
-             tag, bed.dir, tag);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    bg_pid[slot] = pid;
-    return pid;
+    char o[400], e[400];
+    snprintf(o, sizeof o, "%s/%s.out", bed.dir, tag);
+    snprintf(e, sizeof e, "%s/%s.err", bed.dir, tag);
+    bg_pid = co_t_spawn_in_ns(NULL, argv, o, e);
+    cr_assert(bg_pid > 0, "fork");
 }
 
-/* Wait (at most limit_ms) for a background child; its exit code. */
-static int wait_child(int slot, int limit_ms)
+/* Wait (killing it after limit_ms) for the background cutover: its exit code. */
+static int wait_bg(double limit_ms)
 {
-    int st = 0;
-    double t0 = co_bed_now_ms();
-    while (waitpid(bg_pid[slot], &st, WNOHANG) == 0) {
-        cr_assert(co_bed_now_ms() - t0 < limit_ms, "child still running after %d ms", limit_ms);
-        usleep(20000);
-    }
-    bg_pid[slot] = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int rc = co_t_wait(bg_pid, limit_ms);
+    bg_pid = 0;
+    return rc;
 }
 
 static void slurp(const char *tag, const char *ext, char *buf, size_t len)
@@ -141,21 +99,23 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     start_guest("co-cli", 32, "dirty_mib=8 spin=20000");
 
     /* refusals first: nothing may change */
-    expect_fail(run("migrate --connect '%s' --domain co-nope --to %s", bed.uri_a, bed.uri_b_tcp),
-                66, "co-nope", "--domain");
-    int rc = run("migrate --connect '%s' --domain co-cli --to qemu+tcp://169.254.77.9/system "
-                 "--json",
-                 bed.uri_a);
-    cr_assert_eq(rc, 69, "unreachable --to: exit %d: %s", rc, err);
-    cr_assert(strstr(err, "169.254.77.9"), "%s", err);
+    cli_expect_fail(
+        cli_run("migrate --connect '%s' --domain co-nope --to %s", bed.uri_a, bed.uri_b_tcp), 66,
+        "co-nope", "--domain");
+    int rc = cli_run("migrate --connect '%s' --domain co-cli --to qemu+tcp://169.254.77.9/system "
+                     "--json",
+                     bed.uri_a);
+    cr_assert_eq(rc, 69, "unreachable --to: exit %d: %s", rc, cli_err);
+    cr_assert(strstr(cli_err, "169.254.77.9"), "%s", cli_err);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-cli"), VIR_DOMAIN_RUNNING,
                  "guest not running on the source after a refused start");
 
     /* record through libvirt: a one-window trace */
     char trace[400];
     snprintf(trace, sizeof trace, "%s/trace.json", bed.dir);
-    rc = run("record --connect '%s' --domain co-cli -o %s --windows 1s --json", bed.uri_a, trace);
-    cr_assert_eq(rc, 0, "record: %s", err);
+    rc = cli_run("record --connect '%s' --domain co-cli -o %s --windows 1s --json", bed.uri_a,
+                 trace);
+    cr_assert_eq(rc, 0, "record: %s", cli_err);
     co_dirty_trace t;
     co_diag d;
     co_diag_init(&d);
@@ -168,38 +128,37 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     /* watch on a, then migrate a -> b with cutover itself */
     char tl[400];
     snprintf(tl, sizeof tl, "%s/watch.jsonl", bed.dir);
-    char args[2000];
-    snprintf(args, sizeof args, "watch --connect '%s' --domain co-cli -o %s --interval 50ms "
-                                "--wait 120s", bed.uri_a, tl);
-    spawn(0, args, "watch");
+    char *watch_argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
+                          "co-cli", "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
+    spawn(watch_argv, "watch");
     wait_for(tl, "\"header\"");
-    rc = run("migrate --connect '%s' --domain co-cli --to %s --uri tcp:169.254.77.2 "
+    rc = cli_run("migrate --connect '%s' --domain co-cli --to %s --uri tcp:169.254.77.2 "
              "--max-downtime 500ms --measure 'pcap:lo,udp port 9' --json",
              bed.uri_a, bed.uri_b_tcp);
-    cr_assert_eq(rc, 0, "migrate: exit %d: %s%s", rc, err, out);
+    cr_assert_eq(rc, 0, "migrate: exit %d: %s%s", rc, cli_err, cli_out);
     json_error_t je;
-    json_t *j = json_loads(out, 0, &je);
-    cr_assert_not_null(j, "not JSON (%s): %s", je.text, out);
+    json_t *j = json_loads(cli_out, 0, &je);
+    cr_assert_not_null(j, "not JSON (%s): %s", je.text, cli_out);
     cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "completed");
     cr_expect(json_real_value(json_object_get(j, "total_time_ms")) > 0);
-    cr_expect(json_is_number(json_object_get(j, "downtime_ms")), "downtime_ms: %s", out);
+    cr_expect(json_is_number(json_object_get(j, "downtime_ms")), "downtime_ms: %s", cli_out);
     cr_expect(json_real_value(json_object_get(j, "transferred_bytes")) > 30.0 * 1048576, "%s",
-              out);
+              cli_out);
     cr_expect(json_is_integer(json_object_get(j, "passes")));
     cr_expect(json_array_size(json_object_get(j, "actions")) >= 1);
     cr_expect_str_eq(json_string_value(json_object_get(j, "guest_on")), "destination");
     /* --measure works over libvirt too; nothing flows on udp port 9 here */
     json_t *m = json_object_get(j, "measure");
     cr_expect_str_eq(json_string_value(json_object_get(m, "iface")), "lo");
-    cr_expect(json_is_string(json_object_get(m, "error")), "%s", out);
+    cr_expect(json_is_string(json_object_get(m, "error")), "%s", cli_out);
     cr_expect(json_is_null(json_object_get(j, "measured_downtime_ms")));
     json_decref(j);
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-cli"), VIR_DOMAIN_RUNNING, "not on b");
     cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-cli"), -1, "still on a");
 
-    rc = wait_child(0, 60000);
-    slurp("watch", "err", err, sizeof err);
-    cr_assert_eq(rc, 0, "watch: exit %d: %s", rc, err);
+    rc = wait_bg(60000);
+    slurp("watch", "err", cli_err, sizeof cli_err);
+    cr_assert_eq(rc, 0, "watch: exit %d: %s", rc, cli_err);
     wait_for(tl, "\"type\":\"end\",");
     wait_for(tl, "\"status\":\"completed\"");
     wait_for(tl, "\"type\":\"sample\"");
@@ -209,56 +168,59 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
 Test(cli_virt, destination_killed_and_second_cutover_refused)
 {
     start_guest("co-kill", 160, "");
-    char log[400], args[2000];
+    char log[400];
     snprintf(log, sizeof log, "%s/mig.jsonl", bed.dir);
     /* 20 MiB/s: about 8 s, time to try a second cutover and kill b */
-    snprintf(args, sizeof args, "migrate --connect '%s' --domain co-kill --to %s --bandwidth "
-                                "160Mbit --json --log %s", bed.uri_a, bed.uri_b_tcp, log);
-    spawn(0, args, "mig");
+    char *mig_argv[] = {(char *)co_t_bin(), "migrate", "--connect", bed.uri_a, "--domain",
+                        "co-kill", "--to", bed.uri_b_tcp, "--bandwidth", "160Mbit", "--json",
+                        "--log", log, NULL};
+    spawn(mig_argv, "mig");
     wait_for(log, "\"status\":\"active\"");
 
     /* the lock: same domain (by UUID), same connection */
-    expect_fail(run("migrate --connect '%s' --domain co-kill --to %s", bed.uri_a, bed.uri_b_tcp),
-                75, "another cutover", NULL);
+    cli_expect_fail(
+        cli_run("migrate --connect '%s' --domain co-kill --to %s", bed.uri_a, bed.uri_b_tcp), 75,
+        "another cutover", NULL);
 
     cr_assert_eq(co_bed_kill_daemon(&bed, "b"), 0, "kill libvirtd b");
-    int rc = wait_child(0, 120000);
-    char o[1 << 14];
-    slurp("mig", "err", err, sizeof err);
-    slurp("mig", "out", o, sizeof o);
-    cr_assert_neq(rc, 0, "migration to a killed destination exited 0: %s", o);
-    cr_expect(strstr(o, "\"guest_on\": \"source\""), "%s", o);
+    int rc = wait_bg(120000);
+    slurp("mig", "err", cli_err, sizeof cli_err);
+    slurp("mig", "out", cli_out, sizeof cli_out);
+    cr_assert_neq(rc, 0, "migration to a killed destination exited 0: %s", cli_out);
+    cr_expect(strstr(cli_out, "\"guest_on\": \"source\""), "%s", cli_out);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-kill"), VIR_DOMAIN_RUNNING,
-                 "guest not running on the source: %s", err);
+                 "guest not running on the source: %s", cli_err);
 }
 
 Test(cli_virt_flags, bad_combinations_are_usage_errors)
 {
-    expect_fail(run("migrate --qmp /x.sock --connect qemu:///system --domain d --to "
-                    "qemu+tcp://h/system"),
-                64, "--qmp", "--connect");
-    expect_fail(run("migrate --connect qemu:///system --to qemu+tcp://h/system"), 64, "--domain",
-                NULL);
-    expect_fail(run("migrate --connect qemu:///system --domain d"), 64, "--to", NULL);
-    expect_fail(run("migrate --domain d --to qemu+tcp://h/system"), 64, "--connect", NULL);
-    expect_fail(run("migrate --qmp /x.sock --uri tcp:h:1 --tls"), 64, "--tls", NULL);
-    expect_fail(run("migrate --connect qemu:///system --domain d --to qemu+tcp://h/system "
-                    "--dest-qmp /y"),
-                64, "--dest-qmp", NULL);
-    expect_fail(run("migrate --connect qemu:///system --domain d --to qemu+tcp://h/system "
-                    "--uri udp:h"),
-                64, "--uri", NULL);
-    expect_fail(run("migrate --connect 'not a uri' --domain d --to qemu+tcp://h/system"), 64,
-                "--connect", "not a uri");
-    expect_fail(run("migrate --connect 'qemu+unix:///system?socket=/nonexistent/sock' --domain "
-                    "d --to qemu+tcp://h/system"),
-                69, "/nonexistent/sock", NULL);
-    expect_fail(run("migrate --qmp /x.sock --uri tcp:h:1 --measure pcap:lo"), 64, "--measure",
-                NULL);
-    expect_fail(run("record --qmp /x --connect qemu:///system --domain d -o /tmp/x.json"), 64,
-                "--qmp", "--connect");
-    expect_fail(run("record --connect qemu:///system -o /tmp/x.json"), 64, "--domain", NULL);
-    expect_fail(run("watch --qmp /x --connect qemu:///system --domain d"), 64, "--qmp",
-                "--connect");
-    expect_fail(run("watch --domain d"), 64, "--connect", NULL);
+    cli_expect_fail(cli_run("migrate --qmp /x.sock --connect qemu:///system --domain d --to "
+                            "qemu+tcp://h/system"),
+                    64, "--qmp", "--connect");
+    cli_expect_fail(cli_run("migrate --connect qemu:///system --to qemu+tcp://h/system"), 64,
+                    "--domain", NULL);
+    cli_expect_fail(cli_run("migrate --connect qemu:///system --domain d"), 64, "--to", NULL);
+    cli_expect_fail(cli_run("migrate --domain d --to qemu+tcp://h/system"), 64, "--connect", NULL);
+    cli_expect_fail(cli_run("migrate --qmp /x.sock --uri tcp:h:1 --tls"), 64, "--tls", NULL);
+    cli_expect_fail(cli_run("migrate --connect qemu:///system --domain d --to qemu+tcp://h/system "
+                            "--dest-qmp /y"),
+                    64, "--dest-qmp", NULL);
+    cli_expect_fail(cli_run("migrate --connect qemu:///system --domain d --to qemu+tcp://h/system "
+                            "--uri udp:h"),
+                    64, "--uri", NULL);
+    cli_expect_fail(cli_run("migrate --connect 'not a uri' --domain d --to qemu+tcp://h/system"),
+                    64, "--connect", "not a uri");
+    cli_expect_fail(
+        cli_run("migrate --connect 'qemu+unix:///system?socket=/nonexistent/sock' --domain "
+                "d --to qemu+tcp://h/system"),
+        69, "/nonexistent/sock", NULL);
+    cli_expect_fail(cli_run("migrate --qmp /x.sock --uri tcp:h:1 --measure pcap:lo"), 64,
+                    "--measure", NULL);
+    cli_expect_fail(cli_run("record --qmp /x --connect qemu:///system --domain d -o /tmp/x.json"),
+                    64, "--qmp", "--connect");
+    cli_expect_fail(cli_run("record --connect qemu:///system -o /tmp/x.json"), 64, "--domain",
+                    NULL);
+    cli_expect_fail(cli_run("watch --qmp /x --connect qemu:///system --domain d"), 64, "--qmp",
+                    "--connect");
+    cli_expect_fail(cli_run("watch --domain d"), 64, "--connect", NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/lab.h"
+#include "engine/qemu_proc.h"
 #include "engine/qmp.h"
 #include "test_util.h"
 
@@ -48,18 +49,6 @@ static int run(const char *measure, const char *extra)
     return co_test_run(args, out, sizeof out, err, sizeof err);
 }
 
-static int running(const char *qmp)
-{
-    co_qmp *q;
-    co_diag d;
-    co_diag_init(&d);
-    cr_assert_eq(co_qmp_connect(qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
-    co_qmp_status st;
-    cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
-    co_qmp_close(q);
-    return st.running;
-}
-
 static void expect_usage(int rc, const char *word)
 {
     cr_assert_eq(rc, 64, "exit %d: %s", rc, err);
@@ -77,7 +66,7 @@ Test(migrate_measure, heartbeat_outage_on_loopback)
     expect_usage(run("pcap:lo", "--json"), "pcap:IFACE,FILTER");
     expect_usage(run("pcap:co-no-such0,udp", "--json"), "co-no-such0");
     expect_usage(run("pcap:lo,udp and", "--json"), "udp and");
-    cr_assert(running(in->src_qmp), "guest not running on the source after refusals");
+    cr_assert(1 == tq_qmp_running(in->src_qmp), "guest not running on the source after refusals");
 
     char spec[128];
     snprintf(spec, sizeof spec, "pcap:lo,udp dst port %d", in->hb_port);
@@ -104,5 +93,5 @@ Test(migrate_measure, heartbeat_outage_on_loopback)
             json_number_value(json_object_get(j, "downtime_ms")), measured,
             json_number_value(json_object_get(m, "outages")));
     json_decref(j);
-    cr_assert(running(in->dst_qmp), "guest not running on the destination");
+    cr_assert(1 == tq_qmp_running(in->dst_qmp), "guest not running on the destination");
 }

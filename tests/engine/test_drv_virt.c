@@ -57,7 +57,7 @@ static void start_guest(const char *name, int payload_mib, const char *cmdline)
 static void define_guest(const char *name)
 {
     char err[512];
-    cr_assert_eq(co_bed_define_guest(&bed, name, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(co_bed_make_domain(&bed, name, 0, "", 0, err, sizeof err), 0, "%s", err);
 }
 
 static co_driver *open_drv(const char *name)

@@ -6,7 +6,7 @@
  * (if the test crashes, bed.sh's watchdog sees EOF and tears everything
  * down), and the URIs parsed from DIR/env. co_bed_down() is idempotent and
  * must be called from the test's fini. Also the guests tests run on daemon
- * a (co_bed_start_guest, co_bed_define_guest) and where a domain is
+ * a (co_bed_start_guest, co_bed_make_domain) and where a domain is
  * (co_bed_domain_state). Header-only: tests include it (and link libvirt). */
 #ifndef CUTOVER_TESTS_LIBVIRT_BED_H
 #define CUTOVER_TESTS_LIBVIRT_BED_H
@@ -252,11 +252,12 @@ static inline void co_bed_quiet(void *opaque, virErrorPtr e)
     (void)e;
 }
 
-/* Create domain NAME on daemon a (running the dirtier guest with
- * payload_mib of content and cmdline) and wait up to 60 s until its RAM is
- * filled. 0, or -1 with the reason in err. */
-static inline int co_bed_start_guest(co_bed *b, const char *name, int payload_mib,
-                                     const char *cmdline, char *err, size_t errlen)
+/* Create (start=1: run the dirtier guest with payload_mib of content and
+ * cmdline) or only define (start=0: enough for calls that need a domain to
+ * exist, without the guest's boot time) domain NAME on daemon a.
+ * 0, or -1 with the reason in err. */
+static inline int co_bed_make_domain(co_bed *b, const char *name, int payload_mib,
+                                     const char *cmdline, int start, char *err, size_t errlen)
 {
     virSetErrorFunc(NULL, co_bed_quiet);
     char xml[4096];
@@ -269,43 +270,28 @@ static inline int co_bed_start_guest(co_bed *b, const char *name, int payload_mi
         snprintf(err, errlen, "connect to daemon a: %s", virGetLastErrorMessage());
         return -1;
     }
-    virDomainPtr d = virDomainCreateXML(a, xml, 0);
+    virDomainPtr d = start ? virDomainCreateXML(a, xml, 0) : virDomainDefineXML(a, xml);
     if (d == NULL)
-        snprintf(err, errlen, "create domain %s: %s", name, virGetLastErrorMessage());
+        snprintf(err, errlen, "%s domain %s: %s", start ? "create" : "define", name,
+                 virGetLastErrorMessage());
     else
         virDomainFree(d);
     virConnectClose(a);
-    if (d == NULL)
+    return d ? 0 : -1;
+}
+
+/* Start the dirtier guest NAME on daemon a and wait up to 60 s until its
+ * RAM is filled. 0, or -1 with the reason in err. */
+static inline int co_bed_start_guest(co_bed *b, const char *name, int payload_mib,
+                                     const char *cmdline, char *err, size_t errlen)
+{
+    if (co_bed_make_domain(b, name, payload_mib, cmdline, 1, err, errlen) != 0)
         return -1;
     if (co_bed_wait_guest(b, name, 60000) != 0) {
         snprintf(err, errlen, "guest %s did not fill its RAM within 60 s", name);
         return -1;
     }
     return 0;
-}
-
-/* Define (not start) domain NAME on daemon a: enough for calls that need a
- * domain to exist, without the guest's boot time. 0 or -1 (err). */
-static inline int co_bed_define_guest(co_bed *b, const char *name, char *err, size_t errlen)
-{
-    virSetErrorFunc(NULL, co_bed_quiet);
-    char xml[4096];
-    if (co_bed_domain_xml(b, name, 256, 0, "", xml, sizeof xml) != 0) {
-        snprintf(err, errlen, "domain XML");
-        return -1;
-    }
-    virConnectPtr a = virConnectOpen(b->uri_a);
-    if (a == NULL) {
-        snprintf(err, errlen, "connect to daemon a: %s", virGetLastErrorMessage());
-        return -1;
-    }
-    virDomainPtr d = virDomainDefineXML(a, xml);
-    if (d == NULL)
-        snprintf(err, errlen, "define domain %s: %s", name, virGetLastErrorMessage());
-    else
-        virDomainFree(d);
-    virConnectClose(a);
-    return d ? 0 : -1;
 }
 
 /* State of domain NAME on the daemon at uri: VIR_DOMAIN_*, -1 if absent,
