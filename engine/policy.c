@@ -439,6 +439,19 @@ static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *
     return co_switch_plan_make(&p, &st, CO_SWITCH_MAX_K, c->max_downtime_ms, budget_ms, plan);
 }
 
+/* The least throttle from `from` up in 10% steps (below cap) at which the
+ * model finds a switch within budget; cap if none. */
+static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
+                             double from, double cap, double budget)
+{
+    for (double p = from; p < cap; p += 10) {
+        co_switch_plan tp;
+        if (plan_at(c, o, d, p, budget, &tp) == CO_OK && tp.best >= 0)
+            return p;
+    }
+    return cap;
+}
+
 static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                            co_action *out, int max)
 {
@@ -580,14 +593,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     if ((c->allow & CO_ALLOW_DIRTYLIMIT) && c->dirty_limit_ready && s->dl_pct < DL_MAX_PCT) {
         if (s->dl_pct > 0 && o->sync_count - s->throttle_sync < 2 && !urgent)
             return 0;
-        double target = DL_MAX_PCT;
-        for (double p = fmax(20, s->dl_pct + 10); p < DL_MAX_PCT; p += 10) {
-            co_switch_plan tp;
-            if (plan_at(c, o, &d, p, budget, &tp) == CO_OK && tp.best >= 0) {
-                target = p;
-                break;
-            }
-        }
+        double target = least_throttle(c, o, &d, fmax(20, s->dl_pct + 10), DL_MAX_PCT, budget);
         double r0 = co_dirty_rate0(&d); /* unthrottled pages/s */
         double mib = r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
                      (c->vcpus > 0 ? c->vcpus : 1);
@@ -608,14 +614,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                       o->sync_count - s->throttle_sync < 4;
         if (waiting && !urgent)
             return 0;
-        double target = cap;
-        for (double p = fmax(20, o->throttle_pct + 10); p < cap; p += 10) {
-            co_switch_plan tp;
-            if (plan_at(c, o, &d, p, budget, &tp) == CO_OK && tp.best >= 0) {
-                target = p;
-                break;
-            }
-        }
+        double target = least_throttle(c, o, &d, fmax(20, o->throttle_pct + 10), cap, budget);
         if (target <= s->throttle_target)
             target = fmin(cap, s->throttle_target + 20);
         double inc = fmax(1, fmin(99, target - o->throttle_pct));

@@ -314,4 +314,20 @@ static inline int tq_start_pair(const char *dir, int mem_mb, const char *mem_fil
     return 0;
 }
 
+/* The usual fixture: a fresh dir (char[64]), a RAM file of non-zero bytes
+ * DIR/ram (memfile, char[128]) of mem_mb, and tq_start_pair on it. Returns
+ * 0, or -1 with why (char[160]) saying which step failed. */
+static inline int tq_filled_pair(char *dir, char *memfile, int mem_mb, tq_qemu *src, tq_qemu *dst,
+                                 int *port, char *why)
+{
+    if (tq_mkdir(dir) != 0)
+        return snprintf(why, 160, "mkdtemp failed"), -1;
+    snprintf(memfile, 128, "%s/ram", dir);
+    if (tq_fill_file(memfile, mem_mb) != 0)
+        return snprintf(why, 160, "cannot fill %s", memfile), -1;
+    if (tq_start_pair(dir, mem_mb, memfile, src, dst, port, NULL) != 0)
+        return snprintf(why, 160, "QEMU did not start: %.60s%.60s", src->why, dst->why), -1;
+    return 0;
+}
+
 #endif

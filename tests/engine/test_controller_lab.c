@@ -83,6 +83,15 @@ static int has_action(json_t *r, const char *what)
     return 0;
 }
 
+/* The guest checks its own memory after the switch: no error lines. */
+static void guest_memory_verified(void)
+{
+    usleep(500000);
+    co_lab_status st;
+    co_lab_get_status(g_lab, &st);
+    cr_assert_eq(st.err_lines, 0, "guest memory verified: %s", st.first_err);
+}
+
 Test(controller_lab, nothing_allowed_aborts_early)
 {
     json_t *r;
@@ -118,9 +127,7 @@ Test(controller_lab, throttle_first_then_complete_or_clean_abort)
         cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
         cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
                   "guest running on the destination");
-        co_lab_status st;
-        co_lab_get_status(g_lab, &st);
-        cr_assert_eq(st.err_lines, 0, "guest memory verified: %s", st.first_err);
+        guest_memory_verified();
     } else {
         cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
         cr_assert_str_eq(status, "aborted");
@@ -145,10 +152,7 @@ Test(controller_lab, postcopy_completes)
     json_decref(r);
     cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "guest running on the destination");
-    usleep(500000);
-    co_lab_status st;
-    co_lab_get_status(g_lab, &st);
-    cr_assert_eq(st.err_lines, 0, "guest memory verified: %s", st.first_err);
+    guest_memory_verified();
 }
 
 Test(controller_lab, pause_completes_and_destination_runs)
@@ -178,8 +182,5 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
     json_decref(r);
     cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "guest running on the destination");
-    usleep(500000);
-    co_lab_status st;
-    co_lab_get_status(g_lab, &st);
-    cr_assert_eq(st.err_lines, 0, "guest memory verified: %s", st.first_err);
+    guest_memory_verified();
 }

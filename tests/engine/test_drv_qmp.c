@@ -14,11 +14,8 @@ static co_driver *drv;
 
 static void setup(void)
 {
-    cr_assert_eq(tq_mkdir(dir), 0);
-    snprintf(memfile, sizeof memfile, "%s/ram", dir);
-    cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
-                 "QEMU did not start: %s%s", src.why, dst.why);
+    char why[160];
+    cr_assert_eq(tq_filled_pair(dir, memfile, 32, &src, &dst, &port, why), 0, "%s", why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
