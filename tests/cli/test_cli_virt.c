@@ -15,7 +15,7 @@
 #include "traces/dirty_trace.h"
 
 static co_bed bed;
-static pid_t bg_pid; /* a cutover running in the background, 0 if none */
+static pid_t bg_pid[2]; /* cutovers running in the background, 0 if none */
 
 static void bed_init(void)
 {
@@ -29,11 +29,12 @@ static void bed_init(void)
 
 static void bed_fini(void)
 {
-    if (bg_pid > 0) {
-        kill(bg_pid, SIGKILL);
-        waitpid(bg_pid, NULL, 0);
-        bg_pid = 0;
-    }
+    for (int i = 0; i < 2; i++)
+        if (bg_pid[i] > 0) {
+            kill(bg_pid[i], SIGKILL);
+            waitpid(bg_pid[i], NULL, 0);
+            bg_pid[i] = 0;
+        }
     co_bed_down(&bed);
 }
 
@@ -48,20 +49,20 @@ static void start_guest(const char *name, int payload_mib, const char *cmdline)
 }
 
 /* `cutover ARGV...` in the background, stdout/stderr to DIR/TAG.out/.err. */
-static void spawn(char *const argv[], const char *tag)
+static void spawn(int slot, char *const argv[], const char *tag)
 {
     char o[400], e[400];
     snprintf(o, sizeof o, "%s/%s.out", bed.dir, tag);
     snprintf(e, sizeof e, "%s/%s.err", bed.dir, tag);
-    bg_pid = co_t_spawn_in_ns(NULL, argv, o, e);
-    cr_assert(bg_pid > 0, "fork");
+    bg_pid[slot] = co_t_spawn_in_ns(NULL, argv, o, e);
+    cr_assert(bg_pid[slot] > 0, "fork");
 }
 
 /* Wait (killing it after limit_ms) for the background cutover: its exit code. */
-static int wait_bg(double limit_ms)
+static int wait_bg(int slot, double limit_ms)
 {
-    int rc = co_t_wait(bg_pid, limit_ms);
-    bg_pid = 0;
+    int rc = co_t_wait(bg_pid[slot], limit_ms);
+    bg_pid[slot] = 0;
     return rc;
 }
 
@@ -130,7 +131,7 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     snprintf(tl, sizeof tl, "%s/watch.jsonl", bed.dir);
     char *watch_argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
                           "co-cli", "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
-    spawn(watch_argv, "watch");
+    spawn(0, watch_argv, "watch");
     wait_for(tl, "\"header\"");
     rc = cli_run("migrate --connect '%s' --domain co-cli --to %s --uri tcp:169.254.77.2 "
              "--max-downtime 500ms --measure 'pcap:lo,udp port 9' --json",
@@ -156,7 +157,7 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-cli"), VIR_DOMAIN_RUNNING, "not on b");
     cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-cli"), -1, "still on a");
 
-    rc = wait_bg(60000);
+    rc = wait_bg(0, 60000);
     slurp("watch", "err", cli_err, sizeof cli_err);
     cr_assert_eq(rc, 0, "watch: exit %d: %s", rc, cli_err);
     wait_for(tl, "\"type\":\"end\",");
@@ -174,7 +175,14 @@ Test(cli_virt, destination_killed_and_second_cutover_refused)
     char *mig_argv[] = {(char *)co_t_bin(), "migrate", "--connect", bed.uri_a, "--domain",
                         "co-kill", "--to", bed.uri_b_tcp, "--bandwidth", "160Mbit", "--json",
                         "--log", log, NULL};
-    spawn(mig_argv, "mig");
+    /* someone else's view of the same migration: watch must report it failed */
+    char tl[400];
+    snprintf(tl, sizeof tl, "%s/watch.jsonl", bed.dir);
+    char *watch_argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
+                          "co-kill", "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
+    spawn(1, watch_argv, "watch");
+    wait_for(tl, "\"header\"");
+    spawn(0, mig_argv, "mig");
     wait_for(log, "\"status\":\"active\"");
 
     /* the lock: same domain (by UUID), same connection */
@@ -183,13 +191,19 @@ Test(cli_virt, destination_killed_and_second_cutover_refused)
         "another cutover", NULL);
 
     cr_assert_eq(co_bed_kill_daemon(&bed, "b"), 0, "kill libvirtd b");
-    int rc = wait_bg(120000);
+    int rc = wait_bg(0, 120000);
     slurp("mig", "err", cli_err, sizeof cli_err);
     slurp("mig", "out", cli_out, sizeof cli_out);
     cr_assert_neq(rc, 0, "migration to a killed destination exited 0: %s", cli_out);
     cr_expect(strstr(cli_out, "\"guest_on\": \"source\""), "%s", cli_out);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-kill"), VIR_DOMAIN_RUNNING,
                  "guest not running on the source: %s", cli_err);
+    rc = wait_bg(1, 60000);
+    slurp("watch", "err", cli_err, sizeof cli_err);
+    cr_expect_eq(rc, 1, "watch of a failed migration: exit %d: %s", rc, cli_err);
+    wait_for(tl, "\"status\":\"active\"");
+    wait_for(tl, "\"type\":\"end\",");
+    wait_for(tl, "\"status\":\"failed\"");
 }
 
 Test(cli_virt_flags, bad_combinations_are_usage_errors)
