@@ -95,6 +95,33 @@ static void wait_for(const char *path, const char *needle)
     }
 }
 
+/* `cutover watch --connect A --domain NAME -o DIR/watch.jsonl` in slot, once
+ * it has written its header (so it sees the migration start); tl gets the
+ * timeline's path. */
+static void start_watch(int slot, const char *domain, char *tl, size_t len)
+{
+    snprintf(tl, len, "%s/watch.jsonl", bed.dir);
+    char *argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
+                    (char *)domain, "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
+    spawn(slot, argv, "watch");
+    wait_for(tl, "\"header\"");
+}
+
+/* Wait for the watch in slot to exit with want; its timeline must hold
+ * libvirt samples and an end record, and final_status. */
+static void finish_watch(int slot, int want, const char *tl, const char *final_status)
+{
+    int rc = wait_bg(slot, 60000);
+    slurp("watch", "err", cli_err, sizeof cli_err);
+    cr_assert_eq(rc, want, "watch: exit %d, want %d: %s", rc, want, cli_err);
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"status\":\"%s\"", final_status);
+    wait_for(tl, "\"source\":\"libvirt\"");
+    wait_for(tl, "\"type\":\"sample\"");
+    wait_for(tl, "\"type\":\"end\",");
+    wait_for(tl, needle);
+}
+
 Test(cli_virt, migrate_record_and_watch_over_libvirt)
 {
     start_guest("co-cli", 32, "dirty_mib=8 spin=20000");
@@ -128,11 +155,7 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
 
     /* watch on a, then migrate a -> b with cutover itself */
     char tl[400];
-    snprintf(tl, sizeof tl, "%s/watch.jsonl", bed.dir);
-    char *watch_argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
-                          "co-cli", "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
-    spawn(0, watch_argv, "watch");
-    wait_for(tl, "\"header\"");
+    start_watch(0, "co-cli", tl, sizeof tl);
     rc = cli_run("migrate --connect '%s' --domain co-cli --to %s --uri tcp:169.254.77.2 "
              "--max-downtime 500ms --measure 'pcap:lo,udp port 9' --json",
              bed.uri_a, bed.uri_b_tcp);
@@ -157,13 +180,7 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-cli"), VIR_DOMAIN_RUNNING, "not on b");
     cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-cli"), -1, "still on a");
 
-    rc = wait_bg(0, 60000);
-    slurp("watch", "err", cli_err, sizeof cli_err);
-    cr_assert_eq(rc, 0, "watch: exit %d: %s", rc, cli_err);
-    wait_for(tl, "\"type\":\"end\",");
-    wait_for(tl, "\"status\":\"completed\"");
-    wait_for(tl, "\"type\":\"sample\"");
-    wait_for(tl, "\"source\":\"libvirt\"");
+    finish_watch(0, 0, tl, "completed");
 }
 
 Test(cli_virt, destination_killed_and_second_cutover_refused)
@@ -177,11 +194,7 @@ Test(cli_virt, destination_killed_and_second_cutover_refused)
                         "--log", log, NULL};
     /* someone else's view of the same migration: watch must report it failed */
     char tl[400];
-    snprintf(tl, sizeof tl, "%s/watch.jsonl", bed.dir);
-    char *watch_argv[] = {(char *)co_t_bin(), "watch", "--connect", bed.uri_a, "--domain",
-                          "co-kill", "-o", tl, "--interval", "50ms", "--wait", "120s", NULL};
-    spawn(1, watch_argv, "watch");
-    wait_for(tl, "\"header\"");
+    start_watch(1, "co-kill", tl, sizeof tl);
     spawn(0, mig_argv, "mig");
     wait_for(log, "\"status\":\"active\"");
 
@@ -198,12 +211,8 @@ Test(cli_virt, destination_killed_and_second_cutover_refused)
     cr_expect(strstr(cli_out, "\"guest_on\": \"source\""), "%s", cli_out);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-kill"), VIR_DOMAIN_RUNNING,
                  "guest not running on the source: %s", cli_err);
-    rc = wait_bg(1, 60000);
-    slurp("watch", "err", cli_err, sizeof cli_err);
-    cr_expect_eq(rc, 1, "watch of a failed migration: exit %d: %s", rc, cli_err);
+    finish_watch(1, 1, tl, "failed");
     wait_for(tl, "\"status\":\"active\"");
-    wait_for(tl, "\"type\":\"end\",");
-    wait_for(tl, "\"status\":\"failed\"");
 }
 
 Test(cli_virt_flags, bad_combinations_are_usage_errors)
