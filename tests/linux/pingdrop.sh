@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# tests/linux/pingdrop.sh: the ping drop of a real Linux guest's live migration.
+#
+# Owns: one network namespace co-lin-PID (a bridge cobr0 with 169.254.66.1/24
+# for the pinger, and two tap devices, coa0 for the source QEMU and cob0 for
+# the destination QEMU: two QEMU processes cannot share one tap), two QEMU
+# processes inside it, a pinger, a capture, and the run directory. All of it
+# is removed on exit, also on failure or SIGINT/SIGTERM/SIGHUP.
+#
+# One run: boot the guest of tests/linux/build-guest.sh (Debian's kernel, a
+# busybox initramfs; 169.254.66.10) under TCG on the source with 256 MiB, start
+# the destination with -incoming, wait until the guest answers ping, ping it
+# every millisecond from the bridge (SCHED_FIFO when chrt works) while tcpdump
+# records ICMP, ARP and RARP on the bridge, run `cutover migrate --policy P`,
+# keep pinging 2 s after it returns, stop the capture, then the pinger, then
+# ask `cutover downtime --pcap` for the drop and check the guest still answers
+# (from the destination: the source is paused after a completed migration).
+# The pinger's neighbour entry for the guest is pinned (nud permanent) so that
+# the drop is the migration's and the bridge's, not ARP's; the bridge learns
+# that the guest's MAC moved from coa0 to cob0 only from a frame the guest's
+# MAC sends from cob0: QEMU's self-announce (RARP, ethertype 0x8035) right
+# after switchover, or the guest's own gratuitous ARP (virtio-net's
+# GUEST_ANNOUNCE), so the announce is part of what is measured.
+#
+#   pingdrop.sh run POLICY [DIR]   one run; prints one JSON object (below) on
+#                                  stdout; keeps DIR (else a temp dir, removed)
+#   pingdrop.sh table [POLICY,...] one fresh guest per policy (default all
+#                                  five); a markdown table on stdout
+# Result keys: policy, status (migrate's, or "error"), migrate_exit,
+# total_time_ms, downtime_ms (QEMU's), ping (cutover downtime's JSON of the
+# capture, filter icmp), rarp_frames / garp_frames (announce frames with the
+# guest's MAC as source), first_rarp_offset_ms (from the capture's first
+# packet), answers_after (replies to 5 pings after the capture), kernel,
+# error (why a run failed). Environment: CUTOVER_BIN (default build/cutover),
+# BUILD (build), PINGDROP_MAX_DOWNTIME (300ms), PINGDROP_DEADLINE (60s),
+# PINGDROP_MEM_MIB (256), PINGDROP_BOOT_TIMEOUT_S (180).
+# Exit: 0 the run happened (check status and the figures), 77 skipped
+# (message names what is missing), 1 set-up failed, 64 usage.
+set -u
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+CUTOVER=${CUTOVER_BIN:-$BUILD/cutover}
+MAX_DT=${PINGDROP_MAX_DOWNTIME:-300ms}
+DEADLINE=${PINGDROP_DEADLINE:-60s}
+MEM=${PINGDROP_MEM_MIB:-256}
+BOOT_TIMEOUT_S=${PINGDROP_BOOT_TIMEOUT_S:-180}
+GUEST_IP=169.254.66.10
+HOST_IP=169.254.66.1
+MAC=52:54:00:c0:70:0a
+PORT=4444 # the namespace is private, so the port is ours
+BR=cobr0 TAP_A=coa0 TAP_B=cob0
+
+skip() { echo "pingdrop.sh: skipped: $1" >&2; exit 77; }
+usage() { echo "usage: pingdrop.sh run POLICY [DIR] | table [POLICY,...]" >&2; exit 64; }
+
+need() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, tap devices, capture)"
+  local c
+  for c in qemu-system-x86_64 ip ping tcpdump jq; do
+    command -v $c >/dev/null || skip "$c not installed (scripts/install-deps.sh)"
+  done
+  [ -x "$CUTOVER" ] || skip "$CUTOVER not built (make)"
+  [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+}
+
+NS= DIR= KEEP=0 PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+  [ -n "$DIR" ] && [ "$KEEP" -eq 0 ] && rm -rf "$DIR"
+  NS= PIDS=()
+}
+
+# Wait up to $1 seconds for command "$2..." to succeed.
+wait_for() {
+  local t=$1 end; shift
+  end=$((SECONDS + t))
+  until "$@"; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+
+# Background jobs call ip netns exec directly (not in_ns): a function would
+# run in a subshell and $! would not be the process to signal.
+in_ns() { ip netns exec "$NS" "$@"; }
+guest_ready() { grep -q CUTOVER-GUEST-READY "$DIR/src-serial.log" 2>/dev/null; }
+answers() { in_ns ping -c 1 -W 1 -q "$GUEST_IP" >/dev/null 2>&1; }
+dst_listening() {
+  [ -S "$DIR/dst.qmp" ] && in_ns ss -Htln "sport = :$PORT" 2>/dev/null | grep -q .
+}
+
+# Start QEMU in the namespace: side (src|dst), tap, extra args.
+start_qemu() {
+  local side=$1 tap=$2; shift 2
+  ip netns exec "$NS" qemu-system-x86_64 -name "cutover-pingdrop-$side" \
+    -machine pc,accel=tcg -cpu qemu64 -m "$MEM" -smp 1 \
+    -nodefaults -no-user-config -display none $BIOS \
+    -serial "file:$DIR/$side-serial.log" \
+    -kernel "$KERNEL" -initrd "$INITRD" \
+    -append "console=ttyS0 ipv6.disable=1 panic=-1 cutover.ip=$GUEST_IP/24" \
+    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" \
+    -qmp "unix:$DIR/$side.qmp,server=on,wait=off" -no-reboot "$@" \
+    </dev/null >"$DIR/$side.log" 2>&1 &
+  PIDS+=($!)
+}
+
+# The result object; $1 = error message ("" when none).
+result() {
+  local err=$1 mig=$DIR/migrate.json ping=$DIR/downtime.json
+  [ -s "$mig" ] && jq -e . "$mig" >/dev/null 2>&1 || echo '{}' > "$mig"
+  [ -s "$ping" ] && jq -e . "$ping" >/dev/null 2>&1 || echo 'null' > "$ping"
+  jq -n -c --arg policy "$POLICY" --arg err "$err" --arg kernel "$KVER" \
+    --argjson rc "${MIG_RC:-null}" --argjson rarp "${RARP:-null}" \
+    --argjson garp "${GARP:-null}" --argjson rarp_at "${RARP_AT:-null}" \
+    --argjson after "${AFTER:-null}" --argjson rgap "${REPLY_GAP:-null}" \
+    --argjson sdrop "${SWITCH_DROP:-null}" --argjson drops "${DROPS:-null}" \
+    --slurpfile m "$mig" --slurpfile p "$ping" '
+    {policy: $policy,
+     status: (if $err != "" and ($m[0].status // null) == null then "error"
+              else ($m[0].status // "error") end),
+     migrate_exit: $rc, total_time_ms: $m[0].total_time_ms,
+     downtime_ms: $m[0].downtime_ms, ping: $p[0], reply_gap: $rgap,
+     switch_drop: $sdrop,
+     rarp_frames: $rarp, garp_frames: $garp, first_rarp_offset_ms: $rarp_at,
+     capture_kernel_drops: $drops, answers_after: $after, kernel: $kernel,
+     error: (if $err == "" then null else $err end)}'
+}
+
+fail() { result "$1"; cleanup; exit 1; }
+
+# The outage of cutover downtime's JSON $1 that contains the first RARP.
+around_rarp() {
+  jq -c --argjson at "$RARP_AT" '[.outages[]
+    | select(.start_offset_ms <= $at and .end_offset_ms >= $at)][0] // null' "$1" \
+    2>/dev/null || echo null
+}
+
+run() {
+  POLICY=$1
+  need
+  local out
+  out=$("$HERE/build-guest.sh" "$BUILD/linux-guest")
+  case $? in 0) ;; 77) exit 77 ;; *) echo "pingdrop.sh: build-guest.sh failed" >&2; exit 1 ;; esac
+  KERNEL=${out% *} INITRD=${out#* }
+  KVER=$(cat "$BUILD/linux-guest/kernel-version")
+  BIOS=
+  [ -f /usr/share/qemu/qboot.rom ] && BIOS="-bios /usr/share/qemu/qboot.rom"
+  if [ -n "${2:-}" ]; then
+    DIR=$2; KEEP=1; mkdir -p "$DIR" || exit 1; DIR=$(cd "$DIR" && pwd)
+  else
+    DIR=$(mktemp -d /tmp/cutover-pingdrop.XXXXXX) || exit 1
+  fi
+  NS=co-lin-$$
+  trap cleanup EXIT
+  trap 'cleanup; exit 75' INT TERM HUP
+
+  ip netns add "$NS" || fail "cannot create netns $NS"
+  in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$NS" link set lo up
+  ip -n "$NS" link add $BR type bridge || fail "cannot create bridge"
+  local t
+  for t in $TAP_A $TAP_B; do
+    ip -n "$NS" tuntap add dev $t mode tap || fail "cannot create tap $t"
+    ip -n "$NS" link set $t master $BR up
+  done
+  ip -n "$NS" addr add $HOST_IP/24 dev $BR
+  ip -n "$NS" link set $BR up
+
+  start_qemu src $TAP_A
+  start_qemu dst $TAP_B -incoming "tcp:127.0.0.1:$PORT"
+  wait_for "$BOOT_TIMEOUT_S" guest_ready ||
+    fail "guest did not boot within ${BOOT_TIMEOUT_S}s (see $DIR/src-serial.log, src.log)"
+  wait_for 60 answers || fail "guest booted but does not answer ping"
+  wait_for 30 dst_listening || fail "destination QEMU not listening (see $DIR/dst.log)"
+  ip -n "$NS" neigh replace $GUEST_IP lladdr $MAC dev $BR nud permanent
+
+  ip netns exec "$NS" tcpdump -Z root -i $BR -n -s 256 -B 32768 -U -w "$DIR/cap.pcap" \
+    'icmp or arp or rarp' 2>"$DIR/tcpdump.log" &
+  local cap=$!
+  PIDS+=($cap)
+  wait_for 20 grep -q 'listening on' "$DIR/tcpdump.log" || fail "tcpdump did not start"
+  local chrt=
+  in_ns chrt -f 10 true 2>/dev/null && chrt="chrt -f 10"
+  ip netns exec "$NS" $chrt ping -i 0.001 -q -w 600 $GUEST_IP >"$DIR/ping.log" 2>&1 &
+  local pinger=$!
+  PIDS+=($pinger)
+  sleep 1
+
+  in_ns "$CUTOVER" migrate --qmp "$DIR/src.qmp" --uri "tcp:127.0.0.1:$PORT" \
+    --dest-qmp "$DIR/dst.qmp" --policy "$POLICY" --json \
+    --max-downtime "$MAX_DT" --deadline "$DEADLINE" \
+    >"$DIR/migrate.json" 2>"$DIR/migrate.err"
+  MIG_RC=$?
+  sleep 2
+  kill -INT $cap; wait $cap 2>/dev/null
+  kill -INT $pinger; wait $pinger 2>/dev/null
+  DROPS=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$DIR/tcpdump.log")
+  "$CUTOVER" downtime --pcap "$DIR/cap.pcap" --filter icmp --json \
+    >"$DIR/downtime.json" 2>"$DIR/downtime.err"
+  # The reply gap: silences in the guest's echo replies longer than 2 ms
+  # (twice the ping interval), whether or not requests were lost: a request
+  # that waited in a queue through the switch is answered late, not lost.
+  "$CUTOVER" downtime --pcap "$DIR/cap.pcap" --mode gap --gap 2ms --json \
+    --filter "icmp[icmptype] = icmp-echoreply and src host $GUEST_IP" \
+    >"$DIR/replygap.json" 2>>"$DIR/downtime.err"
+  local t0
+  t0=$(tcpdump -r "$DIR/cap.pcap" -tt -n -c 1 2>/dev/null | awk '{print $1}')
+  RARP=$(tcpdump -r "$DIR/cap.pcap" -n -e "rarp and ether src $MAC" 2>/dev/null | wc -l)
+  GARP=$(tcpdump -r "$DIR/cap.pcap" -n -e "arp and ether src $MAC and arp[6:2] = 1 and arp[14:4] = arp[24:4]" 2>/dev/null | wc -l)
+  RARP_AT=$(tcpdump -r "$DIR/cap.pcap" -tt -n -c 1 "rarp and ether src $MAC" 2>/dev/null |
+            awk -v t0="$t0" '{printf "%.3f", ($1 - t0) * 1000}')
+  AFTER=$(in_ns ping -c 5 -i 0.2 -W 1 -q $GUEST_IP 2>/dev/null |
+          sed -n 's/.* \([0-9]*\) received.*/\1/p')
+  # The reply gap of the switch: the silence around QEMU's first RARP (QEMU
+  # announces before it starts the guest on the destination).
+  # Likewise the run of lost requests around it (none: no request was lost).
+  REPLY_GAP=null SWITCH_DROP=null
+  if [ -n "$RARP_AT" ]; then
+    REPLY_GAP=$(around_rarp "$DIR/replygap.json")
+    SWITCH_DROP=$(around_rarp "$DIR/downtime.json")
+  fi
+  local err=
+  [ $MIG_RC -eq 0 ] || err="cutover migrate exited $MIG_RC: $(tail -n 1 "$DIR/migrate.err")"
+  [ -s "$DIR/downtime.json" ] || err="${err:+$err; }cutover downtime: $(tail -n 1 "$DIR/downtime.err")"
+  result "$err"
+}
+
+table() {
+  local list=${1:-adaptive,qemu,nova,ovirt,kubevirt} p line rc
+  echo "| policy | status | total s | QEMU downtime ms | reply gap ms | ping drop ms | pings lost | first RARP in the gap at ms | RARP/GARP frames | longest drop ms (whole capture) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for p in ${list//,/ }; do
+    line=$("$0" run "$p"); rc=$?
+    [ $rc -eq 77 ] && exit 77
+    [ -n "$line" ] || { echo "| $p | error (exit $rc) | | | | | | | | |"; continue; }
+    [ -n "${PINGDROP_JSONL:-}" ] && echo "$line" >> "$PINGDROP_JSONL"
+    echo "$line" | jq -r '
+      def r(x; n): if x == null then "-" else (x * n | round / n | tostring) end;
+      "| \(.policy) | \(.status) | \(r(.total_time_ms / 1000; 10)) | \(r(.downtime_ms; 1))"
+      + " | \(r(.reply_gap.duration_ms; 1))"
+      + " | \(if .switch_drop == null then 0 else r(.switch_drop.duration_ms; 1) end)"
+      + " | \(.switch_drop.lost_packets // 0)"
+      + " | \(r(.first_rarp_offset_ms - .reply_gap.start_offset_ms; 1))"
+      + " | \(.rarp_frames // "-")/\(.garp_frames // "-")"
+      + " | \(r(.ping.longest_outage_ms; 1)) |"'
+  done
+}
+
+case "${1:-}" in
+  run) [ $# -ge 2 ] || usage; run "$2" "${3:-}" ;;
+  table) table "${2:-}" ;;
+  *) usage ;;
+esac
