@@ -15,7 +15,8 @@
 # field, in load order), sets eth0 to the address given on the kernel
 # command line as cutover.ip=ADDR/LEN (default 169.254.66.10/24), prints
 # "CUTOVER-GUEST-READY ADDR" on the console and idles. The kernel answers
-# pings itself.
+# pings itself. cutover.busy=1 starts a user-mode busy loop (with pti=on,
+# every interrupt then flushes the TLB: see tests/linux/pingdrop.sh).
 #
 #   build-guest.sh [OUT]
 # Exit: 0 ok (prints OUT's vmlinuz and initrd paths), 77 when something this
@@ -128,9 +129,20 @@ for m in $(cat /modules.order); do
   insmod /lib/modules/$m || echo "init: insmod $m failed"
 done
 ip=169.254.66.10/24
+busy=
 for w in $(cat /proc/cmdline); do
-  case $w in cutover.ip=*) ip=${w#cutover.ip=} ;; esac
+  case $w in
+    cutover.ip=*) ip=${w#cutover.ip=} ;;
+    cutover.busy=1) busy=1 ;;
+  esac
 done
+# cutover.busy=1: a user-mode busy loop. With pti=on every entry to the
+# kernel from user mode writes CR3, which makes QEMU's TCG flush its TLB, so
+# each interrupt starts with a flush: QEMU 7.2's TCG dirty tracking misses
+# writes through TLB entries that outlive a bitmap sync (docs/lab.md).
+if [ -n "$busy" ]; then
+  (while :; do :; done) &
+fi
 ip link set lo up
 i=0
 until ip link show eth0 >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
