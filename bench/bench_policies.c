@@ -55,6 +55,7 @@ typedef struct outcome {
     int ran, completed;
     char status[16];
     double total_ms, hb_ms, qemu_dt_ms, sent_bytes;
+    double floor_ms; /* adaptive: the model's downtime floor at the end */
     int passes;
 } outcome;
 
@@ -77,7 +78,7 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
                    outcome *out)
 {
     memset(out, 0, sizeof *out);
-    out->total_ms = out->hb_ms = out->qemu_dt_ms = out->sent_bytes = NAN;
+    out->total_ms = out->hb_ms = out->qemu_dt_ms = out->sent_bytes = out->floor_ms = NAN;
     co_diag d;
     co_diag_init(&d);
     co_lab_config lc = {.mem_bytes = mem, .workload = w->spec, .cancel = &g_stop};
@@ -126,6 +127,7 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
     out->qemu_dt_ms = res->downtime_ms;
     out->sent_bytes = res->transferred_bytes;
     out->passes = res->passes;
+    out->floor_ms = res->floor_ms;
     if (out->completed) {
         co_lab_gap g;
         co_diag gd;
@@ -210,18 +212,20 @@ int main(void)
     printf("commit %s, %s %s, %ld CPUs, guest %.0f MiB, --bandwidth %.0f MB/s, --max-downtime "
            "300ms, --deadline %.0fs\n\n",
            CUTOVER_REV, u.sysname, u.release, ncpu, mem / 1048576, bw / 1e6, deadline / 1000);
-    printf("| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | sent MiB | passes |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | model floor ms "
+           "| sent MiB | passes |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int w = 0; w < NWL; w++)
         for (int p = 0; p < CO_POL_COUNT; p++) {
             outcome *o = &R[w][p];
             if (!o->ran)
                 continue;
-            char hb[32], qd[32];
+            char hb[32], qd[32], fl[32];
             fmt_ms(o->hb_ms, hb, sizeof hb);
             fmt_ms(o->qemu_dt_ms, qd, sizeof qd);
-            printf("| %s | %s | %s | %.1f | %s | %s | %.0f | %d |\n", WL[w].name,
-                   co_policy_name(p), o->status, o->total_ms / 1000, hb, qd,
+            fmt_ms(o->floor_ms, fl, sizeof fl);
+            printf("| %s | %s | %s | %.1f | %s | %s | %s | %.0f | %d |\n", WL[w].name,
+                   co_policy_name(p), o->status, o->total_ms / 1000, hb, qd, fl,
                    o->sent_bytes / 1048576, o->passes);
         }
     printf("\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "

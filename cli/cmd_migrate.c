@@ -12,6 +12,7 @@
 #include "engine/controller.h"
 #include "engine/drv_qmp.h"
 #include "engine/lock.h"
+#include "model/link.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -41,11 +42,17 @@ static void usage(FILE *out)
             "  --deadline TIME       give up after this long (default 10m)\n"
             "  --bandwidth RATE      max-bandwidth for the migration, e.g. 1Gbit (default: as is)\n"
             "  --channels N          multifd channels (default: as is)\n"
-            "  --allow LIST          auto-converge,postcopy,pause or none (default none)\n"
+            "  --allow LIST          auto-converge,dirty-limit,postcopy,pause or none (default\n"
+            "                        none); dirty-limit needs KVM with a dirty ring\n"
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
             "  --heartbeat udp:PORT  measure the guest's heartbeat gaps on this UDP port\n"
             "  --log FILE            JSONL timeline of samples and actions\n"
             "  --poll TIME           query-migrate period, 50ms..100ms (default 100ms)\n"
+            "  --link RATE           line rate of the migration link, e.g. 25Gbit: the stop-and-\n"
+            "                        copy runs at it (QEMU lifts max-bandwidth then); default:\n"
+            "                        the migration threads' rate on loopback, else unknown and\n"
+            "                        assumed no faster than the pre-copy stream\n"
+            "  --mtu N               IP MTU of that link, 576..65536 (default 1500)\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT/SIGTERM cancel the migration; the guest keeps running on the source.\n"
             "Exit: 0 completed, 1 aborted or failed, 64 usage, 69 unavailable, 75 cancelled or busy.\n");
@@ -66,7 +73,7 @@ static int parse_int(const char *text, const char *flag, int lo, int hi, int *ou
 int co_cmd_migrate(int argc, char **argv)
 {
     enum { O_QMP = 1, O_URI, O_DEST, O_MAXDT, O_DEADLINE, O_BW, O_CH, O_ALLOW, O_POLICY, O_HB,
-           O_LOG, O_JSON, O_HELP, O_POLL };
+           O_LOG, O_JSON, O_HELP, O_POLL, O_LINK, O_MTU };
     static const struct option opts[] = {
         {"qmp", required_argument, NULL, O_QMP},
         {"uri", required_argument, NULL, O_URI},
@@ -81,12 +88,14 @@ int co_cmd_migrate(int argc, char **argv)
         {"log", required_argument, NULL, O_LOG},
         {"json", no_argument, NULL, O_JSON},
         {"poll", required_argument, NULL, O_POLL},
+        {"link", required_argument, NULL, O_LINK},
+        {"mtu", required_argument, NULL, O_MTU},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *qmp = NULL, *uri = NULL, *dest = NULL, *log_path = NULL;
-    double max_dt = 300, deadline = 600e3, bw = 0, poll = 100;
-    int channels = 0, json = 0, hb_port = -1, policy = CO_POL_ADAPTIVE;
+    double max_dt = 300, deadline = 600e3, bw = 0, poll = 100, link_rate = 0;
+    int mtu = 0, channels = 0, json = 0, hb_port = -1, policy = CO_POL_ADAPTIVE;
     unsigned allow = 0;
     co_diag d;
     co_diag_init(&d);
@@ -134,6 +143,12 @@ int co_cmd_migrate(int argc, char **argv)
             if (rc == CO_OK && !(poll >= 50 && poll <= 100))
                 rc = co_diag_set(&d, CO_EUSAGE, "--poll '%s': expected 50ms..100ms", optarg);
             break;
+        case O_LINK:
+            rc = co_parse_rate(optarg, "--link", &link_rate, &d);
+            if (rc == CO_OK && !(link_rate >= 1e3 && link_rate <= 1e13))
+                rc = co_diag_set(&d, CO_EUSAGE, "--link '%s': expected 8kbit..80Tbit", optarg);
+            break;
+        case O_MTU: rc = parse_int(optarg, "--mtu", CO_LINK_MTU_MIN, CO_LINK_MTU_MAX, &mtu, &d); break;
         case 'h':
         case O_HELP: usage(stdout); return 0;
         case ':': return co_cli_usage(CMD, "%s needs a value", argv[optind - 1]);
@@ -200,7 +215,9 @@ int co_cmd_migrate(int argc, char **argv)
 
     co_ctl_config cfg = {
         .pol = {.kind = policy, .max_downtime_ms = max_dt, .deadline_ms = deadline,
-                .allow = allow, .postcopy_ready = dst != NULL, .pause_ready = dst != NULL},
+                .allow = allow, .postcopy_ready = dst != NULL, .pause_ready = dst != NULL,
+                .link_known = link_rate > 0, .link_rate_bytes_per_s = link_rate,
+                .link_mtu = mtu},
         .uri = uri,
         .bandwidth_bytes_per_s = bw,
         .channels = channels,

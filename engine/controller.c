@@ -31,6 +31,7 @@ typedef struct run {
     co_mig_tunables dst_orig;
     int was_running;      /* guest ran on the source before we started */
     int we_paused;
+    int dirty_limited;    /* we set a per-vCPU dirty limit on the source */
     double t0;            /* CLOCK_MONOTONIC at migrate */
     co_mig_stats last;
     int have_last;
@@ -188,6 +189,14 @@ static void restore_source(run *R, co_diag *d)
     if (running == 0 && R->was_running)
         co_diag_set(d, CO_EFAILED, "the guest is NOT running on the source after the migration "
                                    "ended; run `cont` on its QMP socket");
+    if (R->dirty_limited) {
+        co_diag_init(&tmp);
+        int rc = R->src->ops->set_dirty_limit(R->src, 0, NULL, &tmp);
+        note(R, since_start(R), "restore", NAN, "cancel the dirty limit%s%s",
+             rc == CO_OK ? "" : ": failed: ", rc == CO_OK ? "" : tmp.msg);
+        if (rc == CO_OK)
+            R->dirty_limited = 0;
+    }
     if (R->changed) {
         co_diag_init(&tmp);
         int rc = R->src->ops->set_tunables(R->src, &R->orig, &tmp);
@@ -292,6 +301,20 @@ static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d,
     return code;
 }
 
+/* A destination on this host: the stop-and-copy is bound by the migration
+ * threads, not by a wire (policy.h, link_loopback). */
+static int ctl_uri_is_loopback(const char *uri)
+{
+    char host[256];
+    int port;
+    co_diag quiet;
+    co_diag_init(&quiet);
+    if (co_ctl_parse_uri(uri, host, sizeof host, &port, &quiet) != CO_OK)
+        return 0;
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
 int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
@@ -328,6 +351,10 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     co_pol_config pc = cfg->pol;
     if (!(pc.mem_bytes > 0) && isfinite(st0.ram_total_bytes))
         pc.mem_bytes = st0.ram_total_bytes;
+    if (pc.channels <= 0 && cfg->channels > 0)
+        pc.channels = cfg->channels;
+    if (!pc.link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
+        pc.link_known = pc.link_loopback = 1;
     co_policy_prestart(&pc, &R.orig, &R.want);
     if (cfg->bandwidth_bytes_per_s > 0)
         R.want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
@@ -356,6 +383,27 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     }
     R.changed = 1;
 
+    /* Per-vCPU dirty limits need KVM's dirty ring: find out now (a limit no
+     * guest reaches, then cancelled) rather than when the guest needs it. */
+    char dl_note[200] = "";
+    if (pc.allow & CO_ALLOW_DIRTYLIMIT) {
+        co_diag tmp;
+        co_diag_init(&tmp);
+        int vcpus = 0;
+        if (ops->set_dirty_limit == NULL) {
+            snprintf(dl_note, sizeof dl_note, ", dirty-limit unavailable (the %s driver has none)",
+                     ops->name);
+        } else if (ops->set_dirty_limit(src, 1e6, &vcpus, &tmp) == CO_OK) {
+            co_diag_init(&tmp);
+            ops->set_dirty_limit(src, 0, NULL, &tmp);
+            pc.dirty_limit_ready = 1;
+            pc.vcpus = vcpus > 0 ? vcpus : 1;
+            snprintf(dl_note, sizeof dl_note, ", dirty-limit ready on %d vCPU(s)", pc.vcpus);
+        } else {
+            snprintf(dl_note, sizeof dl_note, ", dirty-limit unavailable (%.150s)", tmp.msg);
+        }
+    }
+
     /* 3. start */
     co_pol_state ps;
     co_policy_init(&pc, &ps);
@@ -365,9 +413,9 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         co_hb_arm(cfg->hb);
     R.t0 = co_now_ms();
     note(&R, 0, "start", R.want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s", co_policy_name(pc.kind), cfg->uri,
-         R.want.downtime_limit_ms, R.want.auto_converge ? ", auto-converge on" : "",
-         R.want.postcopy_ram ? ", postcopy-ram on" : "");
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s", co_policy_name(pc.kind),
+         cfg->uri, R.want.downtime_limit_ms, R.want.auto_converge ? ", auto-converge on" : "",
+         R.want.postcopy_ram ? ", postcopy-ram on" : "", dl_note);
     if ((rc = ops->start(src, cfg->uri, d)) != CO_OK) {
         co_diag keep = *d;
         co_diag_init(d);
@@ -411,7 +459,12 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             R.last_ram = st;
             R.have_ram = 1;
         }
-        co_est_feed(&est, &st, sync_ev);
+        /* a dirty limit slows the guest like a throttle: let the estimator
+         * undo it the same way (its equivalent percentage, policy.h) */
+        co_mig_stats est_st = st;
+        if (ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= ps.dl_pct))
+            est_st.cpu_throttle_pct = ps.dl_pct;
+        co_est_feed(&est, &est_st, sync_ev);
         double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;
@@ -460,6 +513,13 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             case CO_ACT_THROTTLE:
                 arc = ops->set_throttle(src, a->value, a->value2, &ad);
                 note(&R, a->at_ms, "throttle", a->value, "%s", a->reason);
+                break;
+            case CO_ACT_DIRTYLIMIT:
+                arc = ops->set_dirty_limit ? ops->set_dirty_limit(src, a->value, NULL, &ad)
+                                           : co_diag_set(&ad, CO_ECONFIG, "no dirty limit");
+                if (arc == CO_OK)
+                    R.dirty_limited = 1;
+                note(&R, a->at_ms, "dirty-limit", a->value, "%s", a->reason);
                 break;
             case CO_ACT_POSTCOPY:
                 arc = ops->start_postcopy(src, &ad);

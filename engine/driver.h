@@ -156,6 +156,12 @@ typedef struct co_driver_ops {
     int (*cancel)(co_driver *d, co_diag *diag);
     /* 1 if the guest is running (on this side), 0 if not. */
     int (*guest_running)(co_driver *d, int *running, co_diag *diag);
+    /* Per-vCPU dirty-page rate limit (QEMU 7.1+ set-vcpu-dirty-limit; needs
+     * KVM with a dirty ring). mib_per_s > 0 limits every vCPU to it and
+     * stores how many vCPUs are limited in *vcpus (may be NULL); <= 0
+     * cancels the limit. CO_ECONFIG when the VM cannot (TCG, no dirty
+     * ring). NULL when the driver has no such call (libvirt 9.0). */
+    int (*set_dirty_limit)(co_driver *d, double mib_per_s, int *vcpus, co_diag *diag);
     /* A stable identity of the VM for locking (socket path, domain UUID). */
     const char *(*vm_id)(co_driver *d);
     void (*close)(co_driver *d);

@@ -315,6 +315,35 @@ static int q_set_throttle(co_driver *drv, double initial_pct, double increment_p
     return co_qmp_set_parameters(impl(drv)->q, par, diag);
 }
 
+static int q_set_dirty_limit(co_driver *drv, double mib_per_s, int *vcpus, co_diag *diag)
+{
+    co_qmp *q = impl(drv)->q;
+    if (vcpus)
+        *vcpus = 0;
+    if (!(mib_per_s > 0))
+        return co_qmp_call(q, "cancel-vcpu-dirty-limit", NULL, NULL, diag);
+    if (!isfinite(mib_per_s))
+        return co_diag_set(diag, CO_ERANGE, "dirty limit %g MiB/s is not finite", mib_per_s);
+    /* QEMU takes whole MB/s, at least 1 */
+    json_t *args = json_pack("{s:I}", "dirty-rate", (json_int_t)fmax(1, llround(mib_per_s)));
+    if (args == NULL)
+        return co_diag_set(diag, CO_ENOMEM, "QMP driver: out of memory");
+    int rc = co_qmp_call(q, "set-vcpu-dirty-limit", args, NULL, diag);
+    if (rc != CO_OK) {
+        /* QEMU 7.2: "dirty page limit feature requires KVM with accelerator
+         * property 'dirty-ring-size' set" */
+        if (strstr(diag->msg, "dirty-ring") != NULL || strstr(diag->msg, "not supported") != NULL)
+            diag->code = rc = CO_ECONFIG;
+        return rc;
+    }
+    json_t *ret = NULL;
+    if (vcpus && co_qmp_call(q, "query-vcpu-dirty-limit", NULL, &ret, diag) == CO_OK) {
+        *vcpus = json_is_array(ret) ? (int)json_array_size(ret) : 0;
+        json_decref(ret);
+    }
+    return CO_OK;
+}
+
 static int q_start_postcopy(co_driver *drv, co_diag *diag)
 {
     return co_qmp_start_postcopy(impl(drv)->q, diag);
@@ -392,6 +421,7 @@ static const co_driver_ops qmp_ops = {
     .set_downtime_limit = q_set_downtime_limit,
     .set_max_bandwidth = q_set_max_bandwidth,
     .set_throttle = q_set_throttle,
+    .set_dirty_limit = q_set_dirty_limit,
     .start_postcopy = q_start_postcopy,
     .pause_guest = q_pause_guest,
     .resume_guest = q_resume_guest,

@@ -512,7 +512,13 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
     av_add(&a, "-name");
     av_add(&a, "cutover-lab-%s", dest ? "dst" : "src");
     av_add(&a, "-machine");
-    av_add(&a, "pc,accel=%s", in->accel);
+    av_add(&a, "pc");
+    /* under KVM, a dirty ring: QEMU's per-vCPU dirty limit needs it */
+    av_add(&a, "-accel");
+    if (strcmp(in->accel, "kvm") == 0)
+        av_add(&a, "kvm,dirty-ring-size=4096");
+    else
+        av_add(&a, "%s", in->accel);
     av_add(&a, "-cpu");
     av_add(&a, "qemu64");
     av_add(&a, "-m");

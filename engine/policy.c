@@ -37,6 +37,7 @@ const char *co_action_name(int kind)
     case CO_ACT_POSTCOPY: return "postcopy";
     case CO_ACT_PAUSE: return "pause";
     case CO_ACT_ABORT: return "abort";
+    case CO_ACT_DIRTYLIMIT: return "dirty-limit";
     }
     return "?";
 }
@@ -56,10 +57,12 @@ int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
             *allow |= CO_ALLOW_POSTCOPY;
         else if (n == 5 && strncmp(p, "pause", n) == 0)
             *allow |= CO_ALLOW_PAUSE;
+        else if (n == 11 && strncmp(p, "dirty-limit", n) == 0)
+            *allow |= CO_ALLOW_DIRTYLIMIT;
         else
             return co_diag_set(d, CO_EUSAGE,
                                "--allow: unknown item '%.*s' in '%s' (expected a comma-separated "
-                               "list of auto-converge, postcopy, pause, or none)",
+                               "list of auto-converge, dirty-limit, postcopy, pause, or none)",
                                (int)n, p, text);
         if (!e)
             break;
@@ -73,6 +76,9 @@ static double initial_limit_ms(const co_pol_config *c);
 /* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
  * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
  * guest sees as downtime. Keep each sleep within half of --max-downtime. */
+/* Strongest dirty limit adaptive asks for, as a throttle percentage. */
+#define DL_MAX_PCT 95.0
+
 static double throttle_cap_pct(const co_pol_config *c)
 {
     double half = c->max_downtime_ms / 2;
@@ -233,6 +239,21 @@ static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int ma
 
 /* ---- baselines ----------------------------------------------------------- */
 
+/* The baselines' last resort: post-copy when allowed and ready, else abort. */
+static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                              co_action *out, int max, int *n, const char *to_postcopy,
+                              const char *abort_why)
+{
+    if (s->postcopy) /* asked already; QEMU may still say "active" for a poll */
+        return;
+    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
+        s->postcopy = 1;
+        emit(out, max, n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s", to_postcopy);
+    } else {
+        do_abort(s, o, out, max, n, abort_why);
+    }
+}
+
 static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                        co_action *out, int max)
 {
@@ -285,13 +306,9 @@ static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_ob
             }
         }
         if (s->stalls >= OVIRT_ABORT_AFTER_STALLS) {
-            if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready && !s->postcopy) {
-                s->postcopy = 1;
-                emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0,
-                     "ovirt: still stalling after the schedule, switch to post-copy");
-            } else {
-                do_abort(s, o, out, max, &n, "ovirt: still stalling after the last downtime step");
-            }
+            postcopy_or_abort(c, s, o, out, max, &n,
+                              "ovirt: still stalling after the schedule, switch to post-copy",
+                              "ovirt: still stalling after the last downtime step");
             return n;
         }
     }
@@ -311,12 +328,21 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     double gib = c->mem_bytes / GIB;
     int timeout = o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
-    if (timeout && (c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
-        s->postcopy = 1;
-        emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0,
-             "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to post-copy");
+    if (timeout && !s->postcopy && !s->paused && !((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) &&
+        (c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
+        /* allowWorkloadDisruption without post-copy: pause the guest so the
+         * copy finishes, rather than cancel */
+        s->paused = 1;
+        emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
+             "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, allowWorkloadDisruption: "
+             "pause the guest");
+    } else if (s->paused) {
+        /* paused: the copy converges on its own */
     } else if (timeout) {
-        do_abort(s, o, out, max, &n, "kubevirt: completionTimeoutPerGiB (150 s per GiB) exceeded");
+        postcopy_or_abort(c, s, o, out, max, &n,
+                          "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to "
+                          "post-copy",
+                          "kubevirt: completionTimeoutPerGiB (150 s per GiB) exceeded");
     } else if (o->t_ms - s->last_progress_ms >= KUBEVIRT_PROGRESS_S * 1000.0) {
         do_abort(s, o, out, max, &n, "kubevirt: progressTimeout, no progress for 150 s");
     }
@@ -343,6 +369,43 @@ static int obs_curve(const co_pol_obs *o, co_dirty *d)
     return 0;
 }
 
+/* The link as the model sees it. Unknown link: the stop-and-copy is
+ * assumed no faster than the measured pre-copy stream (what QEMU's own
+ * threshold assumes), so no switch is ever predicted cheaper than it is. */
+static void policy_link(const co_pol_config *c, double bw, co_link *l)
+{
+    co_link_defaults(l);
+    l->channels = c->channels > 0 ? c->channels : 1;
+    if (!c->link_known) {
+        l->ethernet = 0;
+        l->mtu = CO_LINK_MTU_MAX;
+        l->line_rate_bytes_per_s = 1e12;
+        l->channels = 1;
+        l->channel_cap_bytes_per_s = bw;
+    } else if (c->link_loopback) {
+        /* no wire: the migration threads bound it (docs/accuracy.md) */
+        l->ethernet = 0;
+        l->mtu = CO_LINK_MTU_MAX;
+        l->line_rate_bytes_per_s = 1e12;
+    } else {
+        l->line_rate_bytes_per_s = c->link_rate_bytes_per_s;
+        if (c->link_mtu > 0)
+            l->mtu = c->link_mtu;
+    }
+    l->max_bandwidth_bytes_per_s = bw;
+}
+
+/* Stream bytes/s of the stop-and-copy; never below the measured stream. */
+static double stop_rate(const co_pol_config *c, double bw)
+{
+    co_link l;
+    co_link_eval ev;
+    policy_link(c, bw, &l);
+    if (co_link_evaluate(&l, &ev) != CO_OK)
+        return bw;
+    return fmax(ev.stop_bytes_per_s, bw);
+}
+
 static void model_params(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
                          co_mig_params *p)
 {
@@ -352,6 +415,7 @@ static void model_params(const co_pol_config *c, const co_pol_obs *o, const co_d
     p->dirty = *d;
     if (c->switchover_cost_ms > 0)
         p->switchover_cost_ms = c->switchover_cost_ms;
+    policy_link(c, o->bandwidth_bytes_per_s, &p->link);
 }
 
 static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
@@ -364,7 +428,7 @@ static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *
         .since_sync_ms = o->since_sync_ms,
         .elapsed_ms = o->t_ms,
         .bandwidth_bytes_per_s = o->bandwidth_bytes_per_s,
-        .stop_bandwidth_bytes_per_s = 0,
+        .stop_bandwidth_bytes_per_s = stop_rate(c, o->bandwidth_bytes_per_s),
         .throttle_pct = throttle,
     };
     /* between syncs, what is pending now is the better estimate */
@@ -375,10 +439,28 @@ static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *
     return co_switch_plan_make(&p, &st, CO_SWITCH_MAX_K, c->max_downtime_ms, budget_ms, plan);
 }
 
+/* The least throttle from `from` up in 10% steps (below cap) at which the
+ * model finds a switch within budget; cap if none. */
+static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
+                             double from, double cap, double budget)
+{
+    for (double p = from; p < cap; p += 10) {
+        co_switch_plan tp;
+        if (plan_at(c, o, d, p, budget, &tp) == CO_OK && tp.best >= 0)
+            return p;
+    }
+    return cap;
+}
+
 static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                            co_action *out, int max)
 {
     int n = 0;
+    /* a dirty limit in force counts as the throttle it stands for */
+    co_pol_obs eff = *o;
+    if (s->dl_pct > eff.throttle_pct)
+        eff.throttle_pct = s->dl_pct;
+    o = &eff;
     if (!isfinite(s->limit_ms) || s->limit_ms == 0)
         s->limit_ms = adaptive_hold_ms(c);
     if (o->status != CO_MIG_ACTIVE || s->postcopy || s->paused)
@@ -415,14 +497,19 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     s->pred_floor_ms = plan.floor_ms;
     if (plan.best >= 0) {
-        /* each pass costs time and data: take the earliest option whose
-         * downtime is within 50% (or 20 ms) of the best one, or below a
-         * quarter of --max-downtime (real runs: chasing the last ms of a
-         * slowly converging guest doubled the total time) */
+        /* Each pass costs time and data: take the earliest option within
+         * 1.5x the floor, or within 25% (at least 5 ms) of the best option.
+         * Without a known link, options differ by what the capped stream
+         * moves, so a quarter of --max-downtime is close enough (real runs:
+         * chasing the last ms of a slowly converging guest doubled the
+         * total time). */
         int pick = plan.best;
-        double good = fmax(fmax(plan.opt[plan.best].downtime_ms * 1.5,
-                                plan.opt[plan.best].downtime_ms + 20),
-                           c->max_downtime_ms * 0.25);
+        double best_dt = plan.opt[plan.best].downtime_ms;
+        double good = fmax(best_dt * 1.25, best_dt + 5);
+        if (isfinite(plan.floor_ms))
+            good = fmax(good, plan.floor_ms * 1.5);
+        if (!c->link_known)
+            good = fmax(good, c->max_downtime_ms * 0.25);
         for (int k = 0; k < plan.best; k++)
             if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
                 pick = k;
@@ -432,12 +519,19 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         s->noconv = 0;
         s->pred_downtime_ms = b->downtime_ms;
         s->pred_k = b->k;
-        /* never a limit whose switch would cost more than --max-downtime */
+        /* Never a limit whose switch would cost more than --max-downtime.
+         * QEMU's limit is in pre-copy bytes (pending < bandwidth x limit)
+         * but the stop-and-copy runs at the link rate: scale the ceiling by
+         * their ratio, with 60% in hand: on a loaded 2-core host we measured
+         * loopback stop-and-copy at 0.35x the calibrated thread rate
+         * (docs/policies.md), and QEMU's own bandwidth is bursty. */
         double cost = c->switchover_cost_ms > 0 ? c->switchover_cost_ms : 15;
+        double scale = stop_rate(c, bw) / bw;
+        double ceil_ms = fmax((c->max_downtime_ms - cost) * fmax(1, 0.4 * scale), 1);
         /* QEMU compares with its own bandwidth of its last 100 ms window,
          * not ours; on real runs it switched passes later than predicted
          * with the model's 2% margin: aim 30% higher */
-        double lim = fmin(b->downtime_limit_ms * 1.3 + 1, fmax(c->max_downtime_ms - cost, 1));
+        double lim = fmin(b->downtime_limit_ms * 1.3 + 1, ceil_ms);
         /* QEMU switches at the first sync whose pending gets below it: the
          * chosen pass when downtimes fall pass by pass. If it has not
          * switched two passes after the predicted one, the curve is off
@@ -453,7 +547,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         int64_t expect = o->sync_count + b->k;
         if (s->armed_sync < 0 || expect < s->armed_sync)
             s->armed_sync = expect;
-        double want = fmin(lim + s->bump_ms, fmax(c->max_downtime_ms - cost, 1));
+        double want = fmin(lim + s->bump_ms, ceil_ms);
         if (!isfinite(s->limit_ms) || fabs(want - s->limit_ms) > fmax(1.0, 0.05 * s->limit_ms)) {
             char why[240];
             snprintf(why, sizeof why,
@@ -492,21 +586,35 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
              "%.0f MB/s)",
              plan.opt[plan.n - 1].downtime_ms, c->max_downtime_ms, plan.floor_ms, o->throttle_pct,
              bw / 1e6);
-    /* 1. throttle, while it has room and the last ask has had time to act */
+    /* 1. a per-vCPU dirty limit where the guest has a dirty ring: it slows
+     * only the vCPUs that dirty memory, in small steps, where auto-converge
+     * stops the whole guest for up to p/(1-p) x 10 ms at a time. The model
+     * sees it as the throttle that leaves the same dirty rate. */
+    if ((c->allow & CO_ALLOW_DIRTYLIMIT) && c->dirty_limit_ready && s->dl_pct < DL_MAX_PCT) {
+        if (s->dl_pct > 0 && o->sync_count - s->throttle_sync < 2 && !urgent)
+            return 0;
+        double target = least_throttle(c, o, &d, fmax(20, s->dl_pct + 10), DL_MAX_PCT, budget);
+        double r0 = co_dirty_rate0(&d); /* unthrottled pages/s */
+        double mib = r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
+                     (c->vcpus > 0 ? c->vcpus : 1);
+        s->dl_pct = target;
+        s->throttle_sync = o->sync_count;
+        s->noconv = 0;
+        emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, fmax(1, mib), target,
+             "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base,
+             fmax(1, mib), target);
+        return n;
+    }
+    if (!urgent && s->dl_pct > 0 && o->sync_count - s->throttle_sync < 3)
+        return 0; /* the last dirty limit has not had time to show */
+    /* 2. throttle, while it has room and the last ask has had time to act */
     double cap = throttle_cap_pct(c);
     if ((c->allow & CO_ALLOW_AUTOCONVERGE) && s->throttle_target < cap) {
         int waiting = s->throttle_target > 0 && o->throttle_pct < s->throttle_target - 0.5 &&
                       o->sync_count - s->throttle_sync < 4;
         if (waiting && !urgent)
             return 0;
-        double target = cap;
-        for (double p = fmax(20, o->throttle_pct + 10); p < cap; p += 10) {
-            co_switch_plan tp;
-            if (plan_at(c, o, &d, p, budget, &tp) == CO_OK && tp.best >= 0) {
-                target = p;
-                break;
-            }
-        }
+        double target = least_throttle(c, o, &d, fmax(20, o->throttle_pct + 10), cap, budget);
         if (target <= s->throttle_target)
             target = fmin(cap, s->throttle_target + 20);
         double inc = fmax(1, fmin(99, target - o->throttle_pct));
@@ -538,7 +646,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return n;
     }
     char why[320];
-    snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,postcopy,pause)",
+    snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,dirty-limit,postcopy,pause)",
              base);
     do_abort(s, o, out, max, &n, why);
     return n;

@@ -29,6 +29,7 @@ enum co_policy_kind {
 #define CO_ALLOW_AUTOCONVERGE 1u
 #define CO_ALLOW_POSTCOPY 2u
 #define CO_ALLOW_PAUSE 4u
+#define CO_ALLOW_DIRTYLIMIT 8u /* per-vCPU dirty limit (KVM dirty ring) */
 
 typedef struct co_pol_config {
     int kind;                  /* enum co_policy_kind */
@@ -39,6 +40,16 @@ typedef struct co_pol_config {
     int pause_ready;           /* the destination can be resumed (needs --dest-qmp) */
     double mem_bytes;          /* guest RAM, for the per-GiB timeouts */
     double switchover_cost_ms; /* fixed part of downtime (model default if 0) */
+    /* The migration link, for the stop-and-copy rate: QEMU 7.2 lifts
+     * max-bandwidth when it stops the guest (migration_completion), so the
+     * last copy runs at the link's rate, not at the pre-copy rate. */
+    int link_known;            /* 0: rate unknown, assume the pre-copy rate (safe) */
+    int link_loopback;         /* 1: same host; bound by the migration threads */
+    double link_rate_bytes_per_s; /* line rate when !link_loopback (--link) */
+    int link_mtu;              /* IP MTU (0 = 1500) */
+    int channels;              /* multifd channels (0 = 1) */
+    int dirty_limit_ready;     /* set-vcpu-dirty-limit works on this VM (controller probes) */
+    int vcpus;                 /* vCPUs the dirty limit applies to (0 = 1) */
 } co_pol_config;
 
 /* Everything a policy sees at one poll. */
@@ -66,6 +77,8 @@ enum co_act_kind {
     CO_ACT_POSTCOPY,     /* migrate-start-postcopy */
     CO_ACT_PAUSE,        /* stop the guest on the source */
     CO_ACT_ABORT,        /* migrate_cancel, guest stays on the source */
+    CO_ACT_DIRTYLIMIT,   /* every vCPU's dirty rate to value MiB/s (value2: the
+                            throttle % it stands for in the model) */
 };
 
 typedef struct co_action {
@@ -95,6 +108,7 @@ typedef struct co_pol_state {
     int pred_k;               /* adaptive: passes to go at the chosen switch, -1 none */
     int64_t armed_sync;       /* adaptive: earliest sync a plan expected the switch at, -1 */
     double bump_ms;           /* adaptive: extra limit after QEMU did not switch in time */
+    double dl_pct;            /* adaptive: the dirty limit in force as a throttle %, 0 none */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */

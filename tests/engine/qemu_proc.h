@@ -31,6 +31,14 @@ typedef struct tq_qemu {
     char why[96];   /* why the last start failed */
 } tq_qemu;
 
+/* CLOCK_MONOTONIC in ms, for the tests' own bounded waits. */
+static inline double tq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
 static inline int tq_free_port(void)
 {
@@ -126,8 +134,10 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
                  mem_mb, mem_file);
     else
         snprintf(objarg, sizeof objarg, "memory-backend-ram,id=m,size=%dM", mem_mb);
-    /* kvm when /dev/kvm works; QEMU falls back to tcg by itself. */
-    snprintf(machine, sizeof machine, "pc,accel=kvm:tcg,memory-backend=m");
+    /* kvm when /dev/kvm works; QEMU falls back to tcg by itself.
+     * CUTOVER_TQ_ACCEL (e.g. "kvm,dirty-ring-size=4096") picks one instead. */
+    const char *accel = getenv("CUTOVER_TQ_ACCEL");
+    snprintf(machine, sizeof machine, "pc,%smemory-backend=m", accel ? "" : "accel=kvm:tcg,");
     snprintf(incoming, sizeof incoming, "tcp:127.0.0.1:%d", incoming_port);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -161,6 +171,10 @@ static inline int tq_start_ex(tq_qemu *q, const char *dir, const char *name, int
         if (qmp_tcp_port > 0) {
             argv[n++] = "-qmp";
             argv[n++] = tcparg;
+        }
+        if (accel) {
+            argv[n++] = "-accel";
+            argv[n++] = (char *)accel;
         }
         if (incoming_port > 0) {
             argv[n++] = "-incoming";
@@ -279,6 +293,22 @@ static inline int tq_start_pair(const char *dir, int mem_mb, const char *mem_fil
         tq_stop(dst);
         return -1;
     }
+    return 0;
+}
+
+/* The usual fixture: a fresh dir (char[64]), a RAM file of non-zero bytes
+ * DIR/ram (memfile, char[128]) of mem_mb, and tq_start_pair on it. Returns
+ * 0, or -1 with why (char[160]) saying which step failed. */
+static inline int tq_filled_pair(char *dir, char *memfile, int mem_mb, tq_qemu *src, tq_qemu *dst,
+                                 int *port, char *why)
+{
+    if (tq_mkdir(dir) != 0)
+        return snprintf(why, 160, "mkdtemp failed"), -1;
+    snprintf(memfile, 128, "%s/ram", dir);
+    if (tq_fill_file(memfile, mem_mb) != 0)
+        return snprintf(why, 160, "cannot fill %s", memfile), -1;
+    if (tq_start_pair(dir, mem_mb, memfile, src, dst, port, NULL) != 0)
+        return snprintf(why, 160, "QEMU did not start: %.60s%.60s", src->why, dst->why), -1;
     return 0;
 }
 

@@ -12,20 +12,10 @@ static tq_qemu src, dst;
 static int port;
 static co_driver *drv;
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void setup(void)
 {
-    cr_assert_eq(tq_mkdir(dir), 0);
-    snprintf(memfile, sizeof memfile, "%s/ram", dir);
-    cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
-                 "QEMU did not start: %s%s", src.why, dst.why);
+    char why[160];
+    cr_assert_eq(tq_filled_pair(dir, memfile, 32, &src, &dst, &port, why), 0, "%s", why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
@@ -42,6 +32,32 @@ static void teardown(void)
 }
 
 TestSuite(drv_qmp, .init = setup, .fini = teardown, .timeout = 90);
+
+/* Apply the tunables and migrate to the destination on loopback. */
+static void start_with(const co_mig_tunables *s)
+{
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(drv->ops->set_tunables(drv, s, &d), CO_OK, "%s", d.msg);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+}
+
+/* Poll until QEMU says active (5 s at most); the last sample. */
+static co_mig_stats poll_until_active(void)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_drv_event evs[4];
+    int n;
+    co_mig_stats st;
+    double t0 = tq_mono_ms();
+    do
+        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
+    while (st.status != CO_MIG_ACTIVE && tq_mono_ms() - t0 < 5000);
+    return st;
+}
 
 Test(drv_qmp, tunables_round_trip)
 {
@@ -97,15 +113,12 @@ Test(drv_qmp, migration_with_events_and_live_changes)
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 20e6;
     s.downtime_limit_ms = 300;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
 
     co_drv_event evs[8];
     int n, status_seen[CO_MIG_WAIT_UNPLUG + 1] = {0}, passes = 0, stops = 0, polls = 0;
     co_mig_stats st;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     int changed = 0;
     do {
         cr_assert_eq(drv->ops->poll(drv, 100, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
@@ -117,7 +130,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
                 cr_assert_eq(evs[i].pass, ++passes);
             if (evs[i].kind == CO_DRV_EV_STOP)
                 stops++;
-            cr_assert(evs[i].at_ms <= mono_ms());
+            cr_assert(evs[i].at_ms <= tq_mono_ms());
         }
         if (!changed && st.status == CO_MIG_ACTIVE && st.ram_transferred_bytes > 8e6) {
             /* Live changes are accepted mid-migration. */
@@ -125,7 +138,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
             cr_assert_eq(drv->ops->set_max_bandwidth(drv, 40e6, &d), CO_OK, "%s", d.msg);
             changed = 1;
         }
-        cr_assert(mono_ms() - t0 < 60000);
+        cr_assert(tq_mono_ms() - t0 < 60000);
     } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
     cr_assert(changed);
@@ -158,17 +171,10 @@ Test(drv_qmp, cancel_returns_when_cancelled_guest_running)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
-    co_mig_stats st;
-    double t0 = mono_ms();
-    do
-        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    co_mig_stats st = poll_until_active();
     cr_assert_eq(drv->ops->cancel(drv, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(drv->ops->poll(drv, 0, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(st.status, CO_MIG_CANCELLED);
@@ -215,19 +221,16 @@ Test(drv_qmp, source_killed_mid_migration)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
     co_mig_stats st;
     cr_assert_eq(drv->ops->poll(drv, 200, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
     tq_stop(&src);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     int rc = drv->ops->poll(drv, 200, evs, 4, &n, &st, &d);
     cr_assert_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, d.msg);
-    cr_assert(mono_ms() - t0 < 2000);
+    cr_assert(tq_mono_ms() - t0 < 2000);
     cr_assert(strstr(d.msg, "closed the connection"), "%s", d.msg);
 }
 
@@ -261,7 +264,7 @@ static co_mig_stats run_to_end(int postcopy_after_bytes, int *saw_postcopy)
     co_drv_event evs[8];
     int n, switched = 0;
     co_mig_stats st;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do {
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
         for (int i = 0; i < n; i++)
@@ -272,7 +275,7 @@ static co_mig_stats run_to_end(int postcopy_after_bytes, int *saw_postcopy)
             cr_assert_eq(drv->ops->start_postcopy(drv, &d), CO_OK, "%s", d.msg);
             switched = 1;
         }
-        cr_assert(mono_ms() - t0 < 60000, "still %s after 60 s", co_mig_status_name(st.status));
+        cr_assert(tq_mono_ms() - t0 < 60000, "still %s after 60 s", co_mig_status_name(st.status));
     } while (st.status != CO_MIG_COMPLETED && st.status != CO_MIG_FAILED);
     return st;
 }
@@ -286,10 +289,7 @@ Test(drv_qmp, postcopy_switch)
     co_mig_tunables_init(&s);
     s.postcopy_ram = 1;
     s.max_bandwidth_bytes_per_s = 20e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     int saw = 0;
     co_mig_stats st = run_to_end(8000000, &saw);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
@@ -306,10 +306,7 @@ Test(drv_qmp, multifd_two_channels)
     co_mig_tunables_init(&s);
     s.multifd_channels = 2;
     s.max_bandwidth_bytes_per_s = 40e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     int saw = 0;
     co_mig_stats st = run_to_end(0, &saw);
     cr_assert_eq(st.status, CO_MIG_COMPLETED, "%s", st.error_desc);
@@ -323,23 +320,16 @@ Test(drv_qmp, destination_killed_guest_keeps_running)
     co_mig_tunables s;
     co_mig_tunables_init(&s);
     s.max_bandwidth_bytes_per_s = 5e6;
-    cr_assert_eq(drv->ops->set_tunables(drv, &s, &d), CO_OK, "%s", d.msg);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    cr_assert_eq(drv->ops->start(drv, uri, &d), CO_OK, "%s", d.msg);
+    start_with(&s);
     co_drv_event evs[4];
     int n;
-    co_mig_stats st;
-    double t0 = mono_ms();
-    do
-        cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    co_mig_stats st = poll_until_active();
     cr_assert_eq(st.status, CO_MIG_ACTIVE);
     tq_stop(&dst);
-    t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do
         cr_assert_eq(drv->ops->poll(drv, 50, evs, 4, &n, &st, &d), CO_OK, "%s", d.msg);
-    while (st.status == CO_MIG_ACTIVE && mono_ms() - t0 < 10000);
+    while (st.status == CO_MIG_ACTIVE && tq_mono_ms() - t0 < 10000);
     cr_assert_eq(st.status, CO_MIG_FAILED, "status %s", co_mig_status_name(st.status));
     cr_assert(st.error_desc[0] != '\0');
     int running = 0;

@@ -113,7 +113,8 @@ Test(lab, guest_boots_and_heartbeats)
     cr_assert_eq(st.err_lines, 0, "guest reported: %s", st.first_err);
     co_lab_gap g;
     cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
-    cr_assert_gt(g.samples, 100);
+    /* 1 ms heartbeats for 1 s; a loaded 2-core host delays the TCG vCPU */
+    cr_assert_gt(g.samples, 20, "only %d samples", (int)g.samples);
 
     pid_t src = in->src_pid;
     char dir[256];

@@ -20,8 +20,10 @@
 
 typedef struct sim {
     double mem, bw, page;
+    double stop_bw; /* stop-and-copy rate (QEMU lifts max-bandwidth); 0 = bw */
     co_dirty curve;
     double t_ms, remaining, transferred, since_sync_ms, limit_ms, throttle;
+    double dl; /* dirty limit in force, as the throttle % it stands for */
     int64_t syncs;
     int done, aborted, postcopy, paused;
     double downtime_ms, end_ms;
@@ -64,7 +66,7 @@ static void sim_tick(sim *s)
     s->transferred += sent;
     double thr = s->bw * s->limit_ms / 1000;
     if (s->remaining <= thr) {
-        double keep = 1 - s->throttle / 100;
+        double keep = 1 - fmax(s->throttle, s->dl) / 100;
         double fresh = co_dirty_pages(&s->curve, s->since_sync_ms / 1000 * keep) * s->page;
         s->remaining = fmin(s->mem, s->remaining + fresh * (1 - s->remaining / s->mem));
         s->syncs++;
@@ -72,7 +74,7 @@ static void sim_tick(sim *s)
         s->sync_at_ms = s->t_ms;
         if (s->remaining <= thr) {
             s->done = 1;
-            s->downtime_ms = s->remaining / s->bw * 1000 + 15;
+            s->downtime_ms = s->remaining / (s->stop_bw > 0 ? s->stop_bw : s->bw) * 1000 + 15;
             s->transferred += s->remaining;
             s->end_ms = s->t_ms + s->downtime_ms;
         }
@@ -92,7 +94,7 @@ static co_mig_stats sim_stats(const sim *s, double t0)
     st.ram_page_size_bytes = s->page;
     st.ram_dirty_sync_count = s->syncs;
     st.cpu_throttle_pct = s->throttle;
-    st.ram_dirty_pages_rate = co_dirty_rate0(&s->curve) * (1 - s->throttle / 100);
+    st.ram_dirty_pages_rate = co_dirty_rate0(&s->curve) * (1 - fmax(s->throttle, s->dl) / 100);
     return st;
 }
 
@@ -113,7 +115,10 @@ static void sim_run(sim *s, const co_pol_config *c)
         if (s->done)
             break;
         co_mig_stats st = sim_stats(s, t0);
-        co_est_feed(&e, &st, s->t_ms - s->sync_at_ms < 100 ? t0 + s->sync_at_ms : NAN);
+        co_mig_stats st_e = st; /* as the controller feeds it (controller.c) */
+        if (ps.dl_pct > st_e.cpu_throttle_pct)
+            st_e.cpu_throttle_pct = ps.dl_pct;
+        co_est_feed(&e, &st_e, s->t_ms - s->sync_at_ms < 100 ? t0 + s->sync_at_ms : NAN);
         co_pol_obs o;
         co_policy_obs_from(&e, &st, &o);
         co_action a[8];
@@ -124,6 +129,7 @@ static void sim_run(sim *s, const co_pol_config *c)
             switch (a[i].kind) {
             case CO_ACT_DOWNTIME: s->limit_ms = a[i].value; break;
             case CO_ACT_THROTTLE: s->throttle = a[i].value; break;
+            case CO_ACT_DIRTYLIMIT: s->dl = a[i].value2; break;
             case CO_ACT_POSTCOPY:
                 s->postcopy = 1;
                 s->done = 1;
@@ -162,6 +168,8 @@ Test(policy, parse_names_and_allow)
     co_diag_init(&d);
     cr_assert_eq(co_policy_parse_allow("auto-converge,pause", &a, &d), CO_OK);
     cr_assert_eq(a, CO_ALLOW_AUTOCONVERGE | CO_ALLOW_PAUSE);
+    cr_assert_eq(co_policy_parse_allow("dirty-limit,postcopy", &a, &d), CO_OK);
+    cr_assert_eq(a, CO_ALLOW_DIRTYLIMIT | CO_ALLOW_POSTCOPY);
     cr_assert_eq(co_policy_parse_allow("none", &a, &d), CO_OK);
     cr_assert_eq(a, 0u);
     cr_assert_eq(co_policy_parse_allow("postcopy,turbo", &a, &d), CO_EUSAGE);
@@ -217,6 +225,66 @@ Test(policy, adaptive_converging_beats_fixed_limit)
     cr_assert_eq(count_kind(&a, CO_ACT_ABORT), 0);
 }
 
+/* Pre-copy capped at 50 MB/s on loopback, where the stop-and-copy runs at
+ * the migration thread's rate: a 96 MiB working set dirtied at 120 MB/s
+ * never gets under QEMU's fixed threshold (bandwidth x 300 ms = 15 MB), but
+ * switching it at the link rate costs ~55 ms. Adaptive, knowing the link,
+ * switches after the bulk pass; without the link it cannot tell. */
+Test(policy, adaptive_uses_stop_rate_of_the_link)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 24576, 30000);
+    sim a, q, u;
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 40e3, 0, 128 * MIB);
+    ca.link_known = ca.link_loopback = 1;
+    sim_init(&a, 128 * MIB, 50e6, &d, 300);
+    a.stop_bw = 2.2e9;
+    sim_run(&a, &ca);
+    cr_assert(a.done && !a.aborted, "adaptive completes (t=%.1f s)", a.t_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300, "downtime %.0f ms", a.downtime_ms);
+    cr_assert_eq(count_kind(&a, CO_ACT_THROTTLE), 0);
+    cr_assert_lt(a.end_ms, 10e3, "switched early: %.1f s", a.end_ms / 1000);
+    /* some limit above --max-downtime - cost was needed, in QEMU's terms */
+    double top = 0;
+    for (int i = 0; i < a.n_actions; i++)
+        if (a.acts[i].kind == CO_ACT_DOWNTIME)
+            top = fmax(top, a.acts[i].value);
+    cr_assert_gt(top, 300, "limit %.0f ms", top);
+    co_pol_config cq = cfg(CO_POL_QEMU, 300, 40e3, 0, 128 * MIB);
+    sim_init(&q, 128 * MIB, 50e6, &d, 300);
+    q.stop_bw = 2.2e9;
+    sim_run(&q, &cq);
+    cr_assert(q.aborted, "qemu's fixed threshold never fits");
+    co_pol_config cu = cfg(CO_POL_ADAPTIVE, 300, 40e3, 0, 128 * MIB);
+    sim_init(&u, 128 * MIB, 50e6, &d, 300);
+    u.stop_bw = 2.2e9;
+    sim_run(&u, &cu);
+    cr_assert(u.aborted, "without the link, the stop-and-copy is assumed at 50 MB/s");
+}
+
+/* A converging guest on the same capped loopback: knowing the link,
+ * adaptive is no slower than QEMU's fixed limit and its downtime stays near
+ * the model's floor. */
+Test(policy, adaptive_link_known_as_fast_as_qemu)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 16384, 10000); /* 64 MiB set at 40 MB/s */
+    sim a, q;
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 40e3, 0, 128 * MIB);
+    ca.link_known = ca.link_loopback = 1;
+    sim_init(&a, 128 * MIB, 50e6, &d, 300);
+    a.stop_bw = 2.2e9;
+    sim_run(&a, &ca);
+    co_pol_config cq = cfg(CO_POL_QEMU, 300, 40e3, 0, 128 * MIB);
+    sim_init(&q, 128 * MIB, 50e6, &d, 300);
+    q.stop_bw = 2.2e9;
+    sim_run(&q, &cq);
+    cr_assert(a.done && q.done);
+    cr_assert_leq(a.end_ms, q.end_ms * 1.05, "adaptive %.2f s, qemu %.2f s", a.end_ms / 1000,
+                  q.end_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300);
+}
+
 /* Dirtying outpaces the link: without anything allowed, adaptive aborts
  * well before the deadline and says why; qemu runs into the deadline. */
 Test(policy, adaptive_not_converging_aborts_early)
@@ -251,6 +319,39 @@ Test(policy, adaptive_throttles_then_completes)
     cr_assert_geq(count_kind(&a, CO_ACT_THROTTLE), 1);
     cr_assert(a.done && !a.aborted, "completes after throttling (t=%.1f s)", a.t_ms / 1000);
     cr_assert_leq(a.downtime_ms, 300);
+}
+
+/* Where the guest has a dirty ring, adaptive limits the dirtying vCPUs
+ * instead of throttling the whole guest; where it has none, auto-converge. */
+Test(policy, adaptive_dirty_limit_before_throttle)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 100000);
+    sim a;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 120e3,
+                           CO_ALLOW_DIRTYLIMIT | CO_ALLOW_AUTOCONVERGE, GIB);
+    ca.dirty_limit_ready = 1;
+    ca.vcpus = 2;
+    sim_run(&a, &ca);
+    cr_assert_geq(count_kind(&a, CO_ACT_DIRTYLIMIT), 1);
+    cr_assert_eq(count_kind(&a, CO_ACT_THROTTLE), 0);
+    cr_assert(a.done && !a.aborted, "completes under the dirty limit (t=%.1f s)", a.t_ms / 1000);
+    cr_assert_leq(a.downtime_ms, 300);
+    for (int i = 0; i < a.n_actions; i++)
+        if (a.acts[i].kind == CO_ACT_DIRTYLIMIT) {
+            /* 100k pages/s = 390 MiB/s over 2 vCPUs, less the throttle share */
+            double want = 100000 * 4096 / 1048576.0 / 2 * (1 - a.acts[i].value2 / 100);
+            /* from the fitted curve, so within 15% */
+            cr_assert(fabs(a.acts[i].value - fmax(1, want)) <= 0.15 * fmax(1, want),
+                      "%.1f vs %.1f MiB/s: %s", a.acts[i].value, want, a.acts[i].reason);
+            cr_assert(strstr(a.acts[i].reason, "MiB/s") != NULL, "%s", a.acts[i].reason);
+        }
+    ca.dirty_limit_ready = 0;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    sim_run(&a, &ca);
+    cr_assert_eq(count_kind(&a, CO_ACT_DIRTYLIMIT), 0);
+    cr_assert_geq(count_kind(&a, CO_ACT_THROTTLE), 1);
 }
 
 /* The cheapest allowed order: post-copy before pause when throttling is
@@ -349,6 +450,13 @@ Test(policy, kubevirt_completion_timeout)
     sim_run(&s, &c);
     cr_assert_eq(count_kind(&s, CO_ACT_POSTCOPY), 1);
     cr_assert(!s.aborted);
+    /* allowWorkloadDisruption without post-copy: pause, and it completes */
+    sim_init(&s, 0.25 * GIB, 20 * MIB, &d, 300);
+    c.allow = CO_ALLOW_PAUSE;
+    sim_run(&s, &c);
+    cr_assert_eq(count_kind(&s, CO_ACT_PAUSE), 1);
+    cr_assert(s.done && !s.aborted);
+    cr_assert_float_eq(s.acts[0].at_ms, 37.5e3, 200, "paused at %.0f", s.acts[0].at_ms);
 }
 
 Test(policy, kubevirt_progress_timeout)

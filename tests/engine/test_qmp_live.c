@@ -14,12 +14,6 @@ static char dir[64];
 static tq_qemu src, dst;
 static co_qmp *q, *qd;
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void setup_one(void)
 {
@@ -43,6 +37,22 @@ static void teardown(void)
 }
 
 TestSuite(qmp_live, .init = setup_one, .fini = teardown, .timeout = 60);
+
+/* Poll query-dirty-rate every 200 ms until "measured" (10 s at most). */
+static co_qmp_dirty_rate wait_dirty_rate(co_qmp *c)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_qmp_dirty_rate dr;
+    double t0 = tq_mono_ms();
+    do {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        cr_assert_eq(co_qmp_query_dirty_rate(c, &dr, &d), CO_OK, "%s", d.msg);
+    } while (strcmp(dr.status, "measured") != 0 && tq_mono_ms() - t0 < 10000);
+    return dr;
+}
+
 
 Test(qmp_live, handshake_status_version)
 {
@@ -150,9 +160,9 @@ Test(qmp_live, second_client_gets_clear_timeout)
     co_diag d;
     co_diag_init(&d);
     co_qmp *x = NULL;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     cr_assert_eq(co_qmp_connect(src.qmp, 400, &x, &d), CO_ETIMEDOUT, "%s", d.msg);
-    cr_assert(mono_ms() - t0 < 3000);
+    cr_assert(tq_mono_ms() - t0 < 3000);
     cr_assert(strstr(d.msg, "greeting") != NULL, "%s", d.msg);
 }
 
@@ -162,10 +172,10 @@ Test(qmp_live, timeout_then_recovers)
     co_diag_init(&d);
     kill(src.pid, SIGSTOP);
     co_qmp_set_timeout(q, 300);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_ETIMEDOUT);
-    double el = mono_ms() - t0;
+    double el = tq_mono_ms() - t0;
     cr_assert(el >= 250 && el < 2000, "took %.0f ms", el);
     cr_assert(strstr(d.msg, "query-status") != NULL, "%s", d.msg);
     kill(src.pid, SIGCONT);
@@ -195,10 +205,10 @@ Test(qmp_live, qemu_killed_during_call)
     pthread_t t;
     pid_t pid = src.pid;
     cr_assert_eq(pthread_create(&t, NULL, killer, &pid), 0);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     co_mig_stats ms;
     int rc = co_qmp_query_migrate(q, &ms, &d);
-    double el = mono_ms() - t0;
+    double el = tq_mono_ms() - t0;
     pthread_join(t, NULL);
     cr_assert_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, d.msg);
     cr_assert(el < 3000, "took %.0f ms (timeout is 5000)", el);
@@ -206,10 +216,10 @@ Test(qmp_live, qemu_killed_during_call)
     cr_assert(strstr(d.msg, "query-migrate") != NULL, "%s", d.msg);
     /* Later calls fail at once with the same cause. */
     co_diag_init(&d);
-    t0 = mono_ms();
+    t0 = tq_mono_ms();
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_EUNAVAIL);
-    cr_assert(mono_ms() - t0 < 100);
+    cr_assert(tq_mono_ms() - t0 < 100);
 }
 
 Test(qmp_live, calc_dirty_rate_dirty_bitmap)
@@ -219,13 +229,7 @@ Test(qmp_live, calc_dirty_rate_dirty_bitmap)
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 0, NULL, -1, &d), CO_ERANGE);
     co_diag_init(&d);
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "dirty-bitmap", -1, &d), CO_OK, "%s", d.msg);
-    co_qmp_dirty_rate dr;
-    double t0 = mono_ms();
-    do {
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        cr_assert_eq(co_qmp_query_dirty_rate(q, &dr, &d), CO_OK, "%s", d.msg);
-    } while (strcmp(dr.status, "measured") != 0 && mono_ms() - t0 < 10000);
+    co_qmp_dirty_rate dr = wait_dirty_rate(q);
     cr_assert_str_eq(dr.status, "measured");
     cr_assert_str_eq(dr.mode, "dirty-bitmap");
     cr_assert_eq(dr.calc_time_s, 1);
@@ -239,11 +243,8 @@ static int port;
 
 static void setup_pair(void)
 {
-    cr_assert_eq(tq_mkdir(dir), 0);
-    snprintf(memfile, sizeof memfile, "%s/ram", dir);
-    cr_assert_eq(tq_fill_file(memfile, 32), 0);
-    cr_assert_eq(tq_start_pair(dir, 32, memfile, &src, &dst, &port, NULL), 0,
-                 "QEMU did not start: %s%s", src.why, dst.why);
+    char why[160];
+    cr_assert_eq(tq_filled_pair(dir, memfile, 32, &src, &dst, &port, why), 0, "%s", why);
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_connect(src.qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
@@ -267,7 +268,7 @@ Test(qmp_migrate, query_migrate_and_events_during_real_migration)
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "%s", d.msg);
 
     int samples = 0, active = 0;
-    double last_tx = -1, t0 = mono_ms();
+    double last_tx = -1, t0 = tq_mono_ms();
     co_mig_stats ms;
     for (;;) {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
@@ -284,7 +285,7 @@ Test(qmp_migrate, query_migrate_and_events_during_real_migration)
         }
         if (ms.status == CO_MIG_COMPLETED || ms.status == CO_MIG_FAILED)
             break;
-        cr_assert(mono_ms() - t0 < 60000, "migration did not finish in 60 s");
+        cr_assert(tq_mono_ms() - t0 < 60000, "migration did not finish in 60 s");
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -320,10 +321,10 @@ Test(qmp_migrate, query_migrate_and_events_during_real_migration)
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_str_eq(st.status, "postmigrate");
     /* The destination resumes by itself (autostart) once the stream ends. */
-    t0 = mono_ms();
+    t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_status(qd, &st, &d), CO_OK, "%s", d.msg);
-    } while (!st.running && mono_ms() - t0 < 5000);
+    } while (!st.running && tq_mono_ms() - t0 < 5000);
     cr_assert_str_eq(st.status, "running");
 }
 
@@ -337,16 +338,16 @@ Test(qmp_migrate, cancel_keeps_source_running)
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "%s", d.msg);
     co_mig_stats ms;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_ACTIVE && mono_ms() - t0 < 5000);
+    } while (ms.status != CO_MIG_ACTIVE && tq_mono_ms() - t0 < 5000);
     cr_assert_eq(ms.status, CO_MIG_ACTIVE);
     cr_assert_eq(co_qmp_migrate_cancel(q, &d), CO_OK, "%s", d.msg);
-    t0 = mono_ms();
+    t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_CANCELLED && mono_ms() - t0 < 5000);
+    } while (ms.status != CO_MIG_CANCELLED && tq_mono_ms() - t0 < 5000);
     cr_assert_eq(ms.status, CO_MIG_CANCELLED);
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
@@ -361,10 +362,10 @@ Test(qmp_migrate, unreachable_destination_fails_with_error_desc)
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", tq_free_port());
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "%s", d.msg);
     co_mig_stats ms;
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_FAILED && mono_ms() - t0 < 5000);
+    } while (ms.status != CO_MIG_FAILED && tq_mono_ms() - t0 < 5000);
     cr_assert_eq(ms.status, CO_MIG_FAILED);
     cr_assert(strstr(ms.error_desc, "refused") != NULL, "%s", ms.error_desc);
     co_qmp_status st;
@@ -430,13 +431,7 @@ Test(qmp_live, calc_dirty_rate_modes)
     co_diag_init(&d);
     /* page-sampling with an explicit sample size. */
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "page-sampling", 256, &d), CO_OK, "%s", d.msg);
-    co_qmp_dirty_rate dr;
-    double t0 = mono_ms();
-    do {
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        cr_assert_eq(co_qmp_query_dirty_rate(q, &dr, &d), CO_OK, "%s", d.msg);
-    } while (strcmp(dr.status, "measured") != 0 && mono_ms() - t0 < 10000);
+    co_qmp_dirty_rate dr = wait_dirty_rate(q);
     cr_assert_str_eq(dr.status, "measured");
     cr_assert_str_eq(dr.mode, "page-sampling");
     cr_assert_eq(dr.sample_pages, 256);
@@ -488,8 +483,8 @@ Test(qmp_live, connect_wait_for_a_starting_qemu)
     co_qmp *x = NULL;
     char path[128];
     snprintf(path, sizeof path, "%s/never.qmp", dir);
-    double t0 = mono_ms();
+    double t0 = tq_mono_ms();
     cr_assert_eq(co_qmp_connect_wait(path, 1000, 200, &x, &d), CO_EUNAVAIL);
-    cr_assert(mono_ms() - t0 >= 190 && mono_ms() - t0 < 3000);
+    cr_assert(tq_mono_ms() - t0 >= 190 && tq_mono_ms() - t0 < 3000);
     cr_assert(strstr(d.msg, "never.qmp"), "%s", d.msg);
 }
