@@ -14,3 +14,13 @@ bench-pingdrop: $(BUILD)/cutover
 	rm -f $(BUILD)/bench-pingdrop.jsonl
 	PINGDROP_JSONL=$(abspath $(BUILD))/bench-pingdrop.jsonl CUTOVER_BIN=$(abspath $(BUILD)/cutover) \
 	  BUILD=$(BUILD) tests/linux/pingdrop.sh table $(PINGDROP_POLICIES) | tee $(BUILD)/bench-pingdrop.md
+
+# The pinger of the ping-drop run: one echo request per interval whether or
+# not the guest has answered (iputils ping slows to one per 10 ms then).
+PINGER := $(BUILD)/tests/linux/pinger
+$(PINGER): tests/linux/pinger.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -o $@ $<
+
+test-assets: $(PINGER)
+bench-pingdrop: $(PINGER)
