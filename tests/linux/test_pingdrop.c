@@ -121,19 +121,22 @@ Test(pingdrop, linux_guest_migrates_and_drop_is_measured)
                  json_string_value(json_object_get(r, "error")));
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
     cr_assert_eq(num(r, "migrate_exit"), 0);
+    /* QEMU 7.2's TCG can migrate stale guest memory (docs/lab.md); the
+     * script's workaround narrows the window but does not close it. */
+    cr_assert(json_is_null(json_object_get(r, "dst_panic")),
+              "the guest's kernel failed on the destination (QEMU 7.2 TCG dirty tracking, "
+              "docs/policies.md): %s",
+              json_string_value(json_object_get(r, "dst_panic")));
     cr_assert_gt(num(r, "answers_after"), 0, "the guest does not answer after the migration");
 
-    /* The drop as cutover downtime reports it from the capture (ping mode:
-     * runs of unanswered requests); no outage may be open (the guest came
-     * back). Zero lost requests is possible: iputils ping waits up to 10 ms
-     * for an outstanding reply before sending on, so a short drop may cost
-     * none. */
+    /* cutover downtime on the capture: ping mode, no outage open at the end
+     * (the guest came back), every outage under a generous bound. */
     json_t *p = json_object_get(r, "ping");
     cr_assert(json_is_object(p), "no cutover downtime result");
     cr_assert_str_eq(json_string_value(json_object_get(p, "mode")), "ping");
     cr_assert_gt(num(p, "echo_replies"), 100, "the capture saw almost no replies");
     double longest = num(p, "longest_outage_ms");
-    cr_assert(longest >= 0 && longest < 5000, "ping drop %.1f ms", longest);
+    cr_assert(longest > 0 && longest < 5000, "longest ping drop %.1f ms", longest);
     json_t *outages = json_object_get(p, "outages"), *u;
     size_t i;
     json_array_foreach(outages, i, u)
@@ -141,14 +144,16 @@ Test(pingdrop, linux_guest_migrates_and_drop_is_measured)
                   "an outage lasts to the end of the capture");
 
     /* QEMU's self-announce after switchover: RARP frames from the guest's
-     * MAC, the first inside the silence of the guest's echo replies that
-     * the switch made (cutover downtime --mode gap on the replies): QEMU
-     * announces, then starts the guest on the destination. */
+     * MAC; the first lies inside the drop of the switch (QEMU announces,
+     * then starts the guest on the destination; until a frame from the
+     * guest's MAC comes through the destination's tap, the bridge sends the
+     * requests to the source's). */
     cr_assert_gt(num(r, "rarp_frames"), 0, "no RARP announce in the capture");
-    json_t *gap = json_object_get(r, "reply_gap");
-    cr_assert(json_is_object(gap), "no silence of the replies around the first RARP");
-    double gap_ms = num(gap, "duration_ms");
-    cr_assert(gap_ms > 0 && gap_ms < 5000, "reply gap at the switch %.1f ms", gap_ms);
-    cr_assert(!json_is_true(json_object_get(gap, "open")), "the replies did not come back");
+    json_t *drop = json_object_get(r, "switch_drop");
+    cr_assert(json_is_object(drop), "no lost requests around the first RARP");
+    double drop_ms = num(drop, "duration_ms");
+    cr_assert(drop_ms > 0 && drop_ms < 5000, "ping drop at the switch %.1f ms", drop_ms);
+    double gap_ms = num(r, "reply_gap_ms");
+    cr_assert(gap_ms > 0 && gap_ms < 5000, "reply gap %.1f ms", gap_ms);
     json_decref(r);
 }
