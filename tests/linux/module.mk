@@ -18,9 +18,9 @@ bench-pingdrop: $(BUILD)/cutover
 # The pinger of the ping-drop run: one echo request per interval whether or
 # not the guest has answered (iputils ping slows to one per 10 ms then).
 PINGER := $(BUILD)/tests/linux/pinger
-$(PINGER): tests/linux/pinger.c
+$(PINGER): tests/linux/pinger.c tests/pcap_test_util.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -o $@ $<
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Itests -o $@ $< -lm
 
 test-assets: $(PINGER)
 bench-pingdrop: $(PINGER)

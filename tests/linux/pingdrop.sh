@@ -11,8 +11,8 @@
 # busybox initramfs; 169.254.66.10) under TCG on the source with 256 MiB, start
 # the destination with -incoming, wait until the guest answers ping, send it
 # an echo request every millisecond from the bridge (tests/linux/pinger.c,
-# which keeps the schedule whether or not the guest has answered; SCHED_FIFO
-# when chrt works) while tcpdump
+# which keeps the schedule whether or not the guest has answered; SCHED_FIFO)
+# while tcpdump
 # records ICMP, ARP and RARP on the bridge, run `cutover migrate --policy P`,
 # keep pinging 2 s after it returns, stop the pinger, then the capture, then
 # ask `cutover downtime --pcap` for the drop and check the guest still answers
@@ -42,7 +42,8 @@
 # PINGDROP_MEM_MIB (256), PINGDROP_BOOT_TIMEOUT_S (180), PINGDROP_TLBFLUSH
 # (1; 0 = boot the guest without the TLB-flush workaround, see below).
 # Exit: 0 the run happened (check status and the figures), 77 skipped
-# (message names what is missing), 1 set-up failed, 64 usage.
+# (stderr names what is missing; stdout {"skipped": REASON}), 1 set-up
+# failed, 64 usage.
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +62,12 @@ MAC=52:54:00:c0:70:0a
 PORT=4444 # the namespace is private, so the port is ours
 BR=cobr0 TAP_A=coa0 TAP_B=cob0
 
-skip() { echo "pingdrop.sh: skipped: $1" >&2; exit 77; }
+# Skipped: the reason on stderr, and as {"skipped": REASON} on stdout.
+skip() {
+  echo "pingdrop.sh: skipped: $1" >&2
+  printf '{"skipped": "%s"}\n' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
+  exit 77
+}
 usage() { echo "usage: pingdrop.sh run POLICY [DIR] | table [POLICY,...]" >&2; exit 64; }
 
 need() {
@@ -150,8 +156,13 @@ run() {
   POLICY=$1
   need
   local out
-  out=$("$HERE/build-guest.sh" "$BUILD/linux-guest")
-  case $? in 0) ;; 77) exit 77 ;; *) echo "pingdrop.sh: build-guest.sh failed" >&2; exit 1 ;; esac
+  mkdir -p "$BUILD" || exit 1
+  out=$("$HERE/build-guest.sh" "$BUILD/linux-guest" 2>"$BUILD/linux-guest.err")
+  case $? in
+    0) ;;
+    77) skip "$(sed -n 's/^build-guest.sh: //p' "$BUILD/linux-guest.err" | tail -n 1)" ;;
+    *) cat "$BUILD/linux-guest.err" >&2; echo "pingdrop.sh: build-guest.sh failed" >&2; exit 1 ;;
+  esac
   KERNEL=${out% *} INITRD=${out#* }
   KVER=$(cat "$BUILD/linux-guest/kernel-version")
   # QEMU 7.2's TCG misses writes through TLB entries cached across a
@@ -201,9 +212,7 @@ run() {
   local cap=$!
   PIDS+=($cap)
   wait_for 20 capturing || fail "tcpdump did not start (see $DIR/tcpdump.log)"
-  local chrt=
-  in_ns chrt -f 10 true 2>/dev/null && chrt="chrt -f 10"
-  ip netns exec "$NS" $chrt "$PINGER" $GUEST_IP 1000 >"$DIR/ping.log" 2>&1 &
+  "$PINGER" "$NS" $GUEST_IP 1 600000 >"$DIR/ping.log" 2>&1 &
   local pinger=$!
   PIDS+=($pinger)
   sleep 1

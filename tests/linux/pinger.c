@@ -1,102 +1,49 @@
-/* tests/linux/pinger.c: ICMP echo requests on a fixed schedule.
+/* tests/linux/pinger.c: ICMP echo requests on a fixed schedule, for the
+ * ping-drop run (tests/linux/pingdrop.sh).
  *
- *   pinger ADDR INTERVAL_US [COUNT]
+ *   pinger NETNS IPV4_ADDR INTERVAL_MS DURATION_MS
  *
- * Sends an echo request (identifier = pid, sequence 0, 1, ...) to the IPv4
- * address ADDR every INTERVAL_US microseconds of CLOCK_MONOTONIC (absolute
- * deadlines: a late wake-up is not carried into the next interval), until
- * COUNT requests (0 = no limit) or SIGINT/SIGTERM. It never reads replies:
- * the capture sees them and `cutover downtime` matches them. Unlike iputils
- * ping, which waits up to 10 ms for an outstanding reply before it sends on
- * (MININTERVAL in ping_common.c), the schedule does not depend on the
- * target answering, so a slow TCG guest still gets one request per
- * interval. Needs CAP_NET_RAW. Prints "sent N" on exit; exit 0, or 64 on
- * bad arguments, 69 when the socket cannot be made. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/ip_icmp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+ * A command-line front to the tests' sender (co_t_sender of
+ * tests/pcap_test_util.h): inside network namespace NETNS, at SCHED_FIFO,
+ * one echo request (identifier = this pid, sequence 0, 1, ...) every
+ * INTERVAL_MS for DURATION_MS or until SIGINT/SIGTERM. It never reads
+ * replies: the capture sees them and `cutover downtime` matches them.
+ * Unlike iputils ping, which waits up to 10 ms for an outstanding reply
+ * before it sends on (MININTERVAL in its ping_common.c), the schedule does
+ * not depend on the target answering, so a slow TCG guest still gets one
+ * request per interval. Needs root. Exit 0, 64 on bad arguments, 69 when
+ * the sender failed (namespace or socket). */
+#include "pcap_test_util.h"
 
-static volatile sig_atomic_t stop;
+static volatile pid_t sender = -1;
 
-static void on_signal(int sig)
+static void forward(int sig)
 {
     (void)sig;
-    stop = 1;
-}
-
-static uint16_t checksum(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-    if (n & 1)
-        sum += (uint32_t)b[n - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return htons((uint16_t)~sum);
+    if (sender > 0)
+        kill(sender, SIGTERM);
 }
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in to = {.sin_family = AF_INET};
-    char *end = NULL;
-    long interval_us = argc >= 3 ? strtol(argv[2], &end, 10) : 0;
-    long long count = argc >= 4 ? atoll(argv[3]) : 0;
-    if (argc < 3 || argc > 4 || inet_pton(AF_INET, argv[1], &to.sin_addr) != 1 ||
-        *end != '\0' || interval_us < 100 || interval_us > 10000000 || count < 0) {
-        fprintf(stderr, "usage: pinger IPV4_ADDR INTERVAL_US(100..10000000) [COUNT]\n");
+    struct in_addr a;
+    double interval_ms = argc == 5 ? atof(argv[3]) : 0;
+    double duration_ms = argc == 5 ? atof(argv[4]) : 0;
+    if (argc != 5 || inet_pton(AF_INET, argv[2], &a) != 1 || !(interval_ms >= 0.1) ||
+        !(duration_ms > 0)) {
+        fprintf(stderr, "usage: pinger NETNS IPV4_ADDR INTERVAL_MS(>=0.1) DURATION_MS\n");
         return 64;
     }
-    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
-    if (fd < 0) {
-        fprintf(stderr, "pinger: raw ICMP socket: %s\n", strerror(errno));
-        return 69;
-    }
-    int small = 4096; /* replies are never read: keep few */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sigaction sa = {.sa_handler = on_signal};
+    struct sigaction sa = {.sa_handler = forward};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-
-    uint8_t pkt[64];
-    uint16_t id = (uint16_t)getpid();
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    long long sent = 0;
-    for (uint16_t seq = 0; !stop && (count == 0 || sent < count); seq++) {
-        memset(pkt, 0, sizeof pkt);
-        struct icmphdr *h = (struct icmphdr *)pkt;
-        h->type = ICMP_ECHO;
-        h->un.echo.id = htons(id);
-        h->un.echo.sequence = htons(seq);
-        memcpy(pkt + sizeof *h, &next, sizeof next);
-        h->checksum = checksum(pkt, sizeof pkt);
-        if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)sizeof pkt)
-            sent++;
-        next.tv_nsec += interval_us * 1000;
-        while (next.tv_nsec >= 1000000000) {
-            next.tv_nsec -= 1000000000;
-            next.tv_sec++;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
-            next = now; /* late: send the next one now, no burst */
-        else
-            while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-                ;
+    sender = co_t_sender(argv[1], argv[2], 0, interval_ms, duration_ms, (uint16_t)getpid());
+    if (sender < 0) {
+        perror("pinger: fork");
+        return 69;
     }
-    printf("sent %lld\n", sent);
-    close(fd);
-    return 0;
+    int st;
+    while (waitpid(sender, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 69;
 }
