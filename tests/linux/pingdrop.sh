@@ -12,8 +12,8 @@
 # the destination with -incoming, wait until the guest answers ping, send it
 # an echo request every millisecond from the bridge (tests/linux/pinger.c,
 # which keeps the schedule whether or not the guest has answered; SCHED_FIFO)
-# while tcpdump
-# records ICMP, ARP and RARP on the bridge, run `cutover migrate --policy P`,
+# while tcpdump records ICMP, ARP and RARP on the bridge, run `cutover
+# migrate --policy P`,
 # keep pinging 2 s after it returns, stop the pinger, then the capture, then
 # ask `cutover downtime --pcap` for the drop and check the guest still answers
 # (from the destination: the source is paused after a completed migration).
