@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/drv_virt.h"
 #include "engine/recorder.h"
 #include "model/fit.h"
 #include "traces/dirty_trace.h"
@@ -58,12 +59,16 @@ static void progress(int i, int n, int secs, void *arg)
 static void usage(void)
 {
     printf("usage: cutover record --qmp SOCKET -o TRACE.json [--windows 1s,2s,4s,8s]\n"
-           "                      [--mode dirty-bitmap|page-sampling|dirty-ring] [--json]\n\n"
+           "                      [--mode dirty-bitmap|page-sampling|dirty-ring] [--json]\n"
+           "       cutover record --connect URI --domain NAME -o TRACE.json [...]\n\n"
            "Measure a running VM's dirty curve U(t) (distinct pages dirtied in a window of\n"
            "t) with QEMU's calc-dirty-rate over each window in turn, and write a dirty trace\n"
            "(docs/traces.md) for `cutover model --dirty trace:FILE`. Works on any QEMU 7.1+\n"
            "that is not migrating. QEMU 7.2 measures whole seconds.\n\n"
            "  --qmp SOCKET       QMP socket (path, unix:PATH or tcp:HOST:PORT)\n"
+           "  --connect URI      libvirt connection instead of --qmp, e.g. qemu:///system\n"
+           "                     (virDomainStartDirtyRateCalc, libvirt 8.1+)\n"
+           "  --domain NAME      the domain (name, UUID or id), with --connect\n"
            "  -o, --output FILE  trace to write ('-' = stdout)\n"
            "  --windows LIST     windows, increasing, whole seconds (default 1s,2s,4s,8s)\n"
            "  --mode MODE        calc-dirty-rate mode (default: dirty-bitmap, exact, under KVM;\n"
@@ -77,9 +82,11 @@ int co_cmd_record(int argc, char **argv)
         {"qmp", required_argument, 0, 'q'},   {"output", required_argument, 0, 'o'},
         {"windows", required_argument, 0, 'w'}, {"mode", required_argument, 0, 'm'},
         {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+        {"connect", required_argument, 0, 'c'}, {"domain", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     const char *sock = NULL, *out = NULL, *windows = "1s,2s,4s,8s", *mode = NULL;
+    const char *conn = NULL, *domain = NULL;
     int json = 0, c;
     co_diag d;
     co_diag_init(&d);
@@ -90,6 +97,8 @@ int co_cmd_record(int argc, char **argv)
         case 'w': windows = optarg; break;
         case 'm': mode = optarg; break;
         case 'j': json = 1; break;
+        case 'c': conn = optarg; break;
+        case 'D': domain = optarg; break;
         case 'h': usage(); return 0;
         case ':': return co_cli_usage("record", "%s needs a value", argv[optind - 1]);
         default: return co_cli_usage("record", "unknown option '%s' (see --help)", argv[optind - 1]);
@@ -97,8 +106,15 @@ int co_cmd_record(int argc, char **argv)
     }
     if (optind < argc)
         return co_cli_usage("record", "unexpected argument '%s'", argv[optind]);
-    if (sock == NULL)
-        return co_cli_usage("record", "--qmp SOCKET is required");
+    if (sock && conn)
+        return co_cli_usage("record", "--qmp and --connect are mutually exclusive (QMP socket or "
+                                      "libvirt connection)");
+    if (domain && !conn)
+        return co_cli_usage("record", "--domain needs --connect URI");
+    if (conn && !domain)
+        return co_cli_usage("record", "--connect needs --domain NAME");
+    if (sock == NULL && conn == NULL)
+        return co_cli_usage("record", "--qmp SOCKET or --connect URI --domain NAME is required");
     if (out == NULL)
         return co_cli_usage("record", "-o TRACE.json is required");
     if (mode && strcmp(mode, "dirty-bitmap") && strcmp(mode, "page-sampling") &&
@@ -109,13 +125,22 @@ int co_cmd_record(int argc, char **argv)
     if (parse_windows(windows, secs, &n, &d) != CO_OK)
         return co_cli_fail("record", &d);
 
-    co_qmp *q = NULL;
-    if (co_qmp_connect(sock, 5000, &q, &d) != CO_OK)
-        return co_cli_fail("record", &d);
     co_dirty_trace t;
-    int tty = isatty(2);
-    int rc = co_record_curve(q, secs, n, mode, &t, tty ? progress : NULL, NULL, &d);
-    co_qmp_close(q);
+    int tty = isatty(2), rc;
+    if (conn) {
+        co_virt_opts vo = {.conn_uri = conn, .domain = domain};
+        co_driver *drv = NULL;
+        if (co_virt_open(&vo, &drv, &d) != CO_OK)
+            return co_cli_fail("record", &d);
+        rc = co_record_curve_virt(drv, secs, n, mode, &t, tty ? progress : NULL, NULL, &d);
+        drv->ops->close(drv);
+    } else {
+        co_qmp *q = NULL;
+        if (co_qmp_connect(sock, 5000, &q, &d) != CO_OK)
+            return co_cli_fail("record", &d);
+        rc = co_record_curve(q, secs, n, mode, &t, tty ? progress : NULL, NULL, &d);
+        co_qmp_close(q);
+    }
     if (tty)
         fprintf(stderr, "\n");
     if (rc != CO_OK)

@@ -1,5 +1,6 @@
-/* cli/cmd_watch.c: `cutover watch`, sample query-migrate during a migration
- * someone else started, writing the JSONL timeline of engine/timeline.h.
+/* cli/cmd_watch.c: `cutover watch`, sample query-migrate (or, with
+ * --connect, libvirt's virDomainGetJobStats) during a migration someone else
+ * started, writing the JSONL timeline of engine/timeline.h.
  *
  * It only reads: it never changes parameters or capabilities (QEMU refuses
  * capability changes during a migration anyway), so MIGRATION and
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/drv_virt.h"
 #include "engine/qmp.h"
 #include "engine/timeline.h"
 #include "util/units.h"
@@ -32,19 +34,24 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cutover watch --qmp SOCKET [-o FILE] [--interval TIME] [--wait TIME]\n"
-            "                     [--timeout TIME]\n\n"
-            "Sample query-migrate on a QEMU whose migration someone else starts or runs, and\n"
-            "write one JSON object per line (header, samples, events, end; docs/timeline.md)\n"
-            "until the migration completes, fails or is cancelled. Changes nothing in QEMU.\n\n"
+            "                     [--timeout TIME]\n"
+            "       cutover watch --connect URI --domain NAME [-o FILE] [...]\n\n"
+            "Sample query-migrate on a QEMU whose migration someone else starts or runs (or\n"
+            "libvirt's job statistics of a domain), and write one JSON object per line\n"
+            "(header, samples, events, end; docs/timeline.md) until the migration completes,\n"
+            "fails or is cancelled. Changes nothing in QEMU or libvirt.\n\n"
             "  --qmp SOCKET     QMP socket path, unix:PATH or tcp:HOST:PORT (QEMU serves one\n"
             "                   QMP client per monitor: give QEMU a second -qmp for watching)\n"
+            "  --connect URI    libvirt connection of the source instead, e.g. qemu:///system\n"
+            "  --domain NAME    the domain (name, UUID or id), with --connect\n"
             "  -o, --output F   timeline file, '-' for stdout (default '-')\n"
             "  --interval TIME  sampling period, 10ms..60s (default 100ms)\n"
             "  --wait TIME      how long to wait for a migration to start (default 60s)\n"
-            "  --timeout TIME   bound on each QMP call (default 5s)\n\n"
+            "  --timeout TIME   bound on each QMP or libvirt call (default 5s)\n\n"
             "Exit status: 0 completed; 1 failed or cancelled (the timeline is whole either\n"
-            "way); 64 usage; 69 QEMU unreachable or gone; 74 write error; 75 no migration\n"
-            "started in time, a QMP timeout, or interrupted; 76 QMP protocol error.\n");
+            "way); 64 usage; 66 no such domain; 69 QEMU or libvirt unreachable or gone; 74\n"
+            "write error; 75 no migration started in time, a timeout, or interrupted; 76 QMP\n"
+            "protocol error.\n");
 }
 
 static double mono_ms(void)
@@ -79,18 +86,53 @@ static int parse_time_flag(const char *cmd, const char *flag, const char *text, 
 }
 
 typedef struct watch_opts {
-    const char *qmp, *out;
+    const char *qmp, *conn, *domain, *out;
     double interval_ms, wait_ms, timeout_ms;
 } watch_opts;
 
-/* Write the events queued so far. */
-static int flush_events(co_qmp *q, FILE *out, double t0, int *started, co_diag *d)
+/* What is watched: a QMP connection or a libvirt domain. */
+typedef struct watch_src {
+    co_qmp *q;
+    co_driver *drv;
+    const char *target; /* for messages */
+} watch_src;
+
+static int sample(watch_src *s, co_mig_stats *st, co_diag *d)
 {
+    return s->q ? co_qmp_query_migrate(s->q, st, d) : co_virt_watch_sample(s->drv, st, d);
+}
+
+/* Wait up to wait_ms (0: no wait) for events, then write all queued. */
+static int pass_events(watch_src *s, FILE *out, double t0, int wait_ms, int *started,
+                       co_diag *d)
+{
+    if (s->drv) {
+        co_drv_event ev[32];
+        int n;
+        do {
+            co_virt_wait_events(s->drv, wait_ms, ev, 32, &n);
+            wait_ms = 0;
+            for (int i = 0; i < n; i++) {
+                if (ev[i].kind == CO_DRV_EV_STATUS && in_progress(ev[i].status))
+                    *started = 1;
+                int rc = co_timeline_write(out, co_timeline_drv_event(&ev[i], ev[i].at_ms - t0),
+                                           "timeline", d);
+                if (rc != CO_OK)
+                    return rc;
+            }
+        } while (n == 32);
+        return CO_OK;
+    }
+    if (wait_ms > 0) {
+        int rc = co_qmp_pump(s->q, wait_ms, d);
+        if (rc != CO_OK)
+            return rc;
+    }
     co_qmp_event ev;
-    while (co_qmp_next_event(q, &ev)) {
+    while (co_qmp_next_event(s->q, &ev)) {
         if (strcmp(ev.name, "MIGRATION") == 0) {
-            int s = co_mig_status_parse(json_string_value(json_object_get(ev.data, "status")));
-            if (in_progress(s))
+            int st = co_mig_status_parse(json_string_value(json_object_get(ev.data, "status")));
+            if (in_progress(st))
                 *started = 1;
         }
         int rc = co_timeline_write(out, co_timeline_event(&ev, ev.received_ms - t0), "timeline",
@@ -103,49 +145,80 @@ static int flush_events(co_qmp *q, FILE *out, double t0, int *started, co_diag *
 }
 
 /* Wait until `until` (monotonic ms), writing events as they come. */
-static int idle_until(co_qmp *q, FILE *out, double t0, double until, int *started, co_diag *d)
+static int idle_until(watch_src *s, FILE *out, double t0, double until, int *started, co_diag *d)
 {
     for (;;) {
-        int rc = flush_events(q, out, t0, started, d);
+        int rc = pass_events(s, out, t0, 0, started, d);
         if (rc != CO_OK)
             return rc;
         double left = until - mono_ms();
         if (left <= 0 || watch_stop)
             return CO_OK;
-        rc = co_qmp_pump(q, (int)ceil(left), d);
-        if (rc != CO_OK)
+        if ((rc = pass_events(s, out, t0, (int)ceil(left), started, d)) != CO_OK)
             return rc;
     }
 }
 
+/* Connect, and read the version for the header: nothing is created before
+ * this succeeds, so a dead QEMU or daemon leaves no file. */
+static int open_src(const watch_opts *o, watch_src *s, char *ver, size_t verlen, co_diag *d)
+{
+    memset(s, 0, sizeof *s);
+    if (o->conn) {
+        s->target = o->conn;
+        co_virt_opts vo = {.conn_uri = o->conn, .domain = o->domain,
+                           .timeout_ms = (int)o->timeout_ms};
+        int rc = co_virt_open(&vo, &s->drv, d);
+        co_virt_info in;
+        if (rc == CO_OK && (rc = co_virt_get_info(s->drv, &in, d)) == CO_OK)
+            snprintf(ver, verlen, "%s", in.qemu_version);
+        return rc;
+    }
+    s->target = o->qmp;
+    int rc = co_qmp_connect(o->qmp, (int)o->timeout_ms, &s->q, d);
+    co_qmp_ver v;
+    if (rc == CO_OK && (rc = co_qmp_query_version(s->q, &v, d)) == CO_OK)
+        snprintf(ver, verlen, "%d.%d.%d", v.major, v.minor, v.micro);
+    return rc;
+}
+
+static void close_src(watch_src *s)
+{
+    if (s->q)
+        co_qmp_close(s->q);
+    if (s->drv)
+        s->drv->ops->close(s->drv);
+    s->q = NULL;
+    s->drv = NULL;
+}
+
 static int watch(const watch_opts *o, co_diag *d)
 {
-    co_qmp *q = NULL;
-    int rc = co_qmp_connect(o->qmp, (int)o->timeout_ms, &q, d);
-    if (rc != CO_OK)
-        return rc;
-    co_qmp_ver ver;
+    watch_src src;
+    char verstr[64] = "";
     co_mig_stats st, first;
     double t0 = mono_ms();
     /* Read once before creating the output, so a dead QEMU leaves no file. */
-    if ((rc = co_qmp_query_version(q, &ver, d)) != CO_OK ||
-        (rc = co_qmp_query_migrate(q, &first, d)) != CO_OK) {
-        co_qmp_close(q);
+    int rc = open_src(o, &src, verstr, sizeof verstr, d);
+    if (rc == CO_OK)
+        rc = sample(&src, &first, d);
+    if (rc != CO_OK) {
+        close_src(&src);
         return rc;
     }
     FILE *out = co_cli_open_out(o->out, "-o", d);
     if (out == NULL) {
-        co_qmp_close(q);
+        close_src(&src);
         return d->code;
     }
-    char verstr[64];
-    snprintf(verstr, sizeof verstr, "%d.%d.%d", ver.major, ver.minor, ver.micro);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     json_t *h = json_pack("{s:s, s:i, s:s, s:s, s:s, s:f, s:f}", "type", "header", "version",
-                          CO_TIMELINE_VERSION, "source", "qmp", "target", o->qmp,
-                          "qemu_version", verstr, "interval_ms", o->interval_ms, "wall_time_s",
-                          (double)wall.tv_sec + wall.tv_nsec / 1e9);
+                          CO_TIMELINE_VERSION, "source", o->conn ? "libvirt" : "qmp", "target",
+                          src.target, "qemu_version", verstr, "interval_ms", o->interval_ms,
+                          "wall_time_s", (double)wall.tv_sec + wall.tv_nsec / 1e9);
+    if (h && o->domain)
+        json_object_set_new(h, "domain", json_string(o->domain));
     rc = co_timeline_write(out, h, "timeline", d);
 
     /* Phase 1: wait for a migration to be in progress. A final status left
@@ -158,13 +231,13 @@ static int watch(const watch_opts *o, co_diag *d)
         if (mono_ms() - t0 > o->wait_ms) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
                              "no migration started on %s within %.0f ms (status '%s'; see --wait)",
-                             o->qmp, o->wait_ms, co_mig_status_name(st.status));
+                             src.target, o->wait_ms, co_mig_status_name(st.status));
             break;
         }
         tick += o->interval_ms;
-        if ((rc = idle_until(q, out, t0, tick, &started, d)) != CO_OK)
+        if ((rc = idle_until(&src, out, t0, tick, &started, d)) != CO_OK)
             break;
-        if ((rc = co_qmp_query_migrate(q, &st, d)) != CO_OK)
+        if ((rc = sample(&src, &st, d)) != CO_OK)
             break;
         if (in_progress(st.status) || st.status != first.status ||
             !same_num(st.total_time_ms, first.total_time_ms) ||
@@ -178,13 +251,13 @@ static int watch(const watch_opts *o, co_diag *d)
     while (rc == CO_OK && !watch_stop) {
         if (!have_sample) {
             tick += o->interval_ms;
-            if ((rc = idle_until(q, out, t0, tick, &started, d)) != CO_OK || watch_stop)
+            if ((rc = idle_until(&src, out, t0, tick, &started, d)) != CO_OK || watch_stop)
                 break;
-            if ((rc = co_qmp_query_migrate(q, &st, d)) != CO_OK)
+            if ((rc = sample(&src, &st, d)) != CO_OK)
                 break;
         }
         have_sample = 0;
-        if ((rc = flush_events(q, out, t0, &started, d)) != CO_OK)
+        if ((rc = pass_events(&src, out, t0, 0, &started, d)) != CO_OK)
             break;
         rc = co_timeline_write(out, co_timeline_sample(&st, st.sampled_at_ms - t0), "timeline",
                                d);
@@ -194,14 +267,14 @@ static int watch(const watch_opts *o, co_diag *d)
     }
     if (rc == CO_OK && watch_stop)
         rc = co_diag_set(d, CO_ECANCELED, "interrupted while watching %s (QEMU untouched)",
-                         o->qmp);
+                         src.target);
 
     /* The end record, also after errors (if the output still works), so a
      * reader can tell a finished timeline from a cut one. */
     if (rc != CO_EIO) {
         /* Events that came with the last reply belong before the end. */
         if (rc == CO_OK)
-            rc = flush_events(q, out, t0, &started, d);
+            rc = pass_events(&src, out, t0, 0, &started, d);
         json_t *e = json_pack("{s:s, s:f, s:s, s:i}", "type", "end", "t_ms",
                               round((mono_ms() - t0) * 1000) / 1000,
                               "status", co_mig_status_name(st.status), "samples", samples);
@@ -217,7 +290,7 @@ static int watch(const watch_opts *o, co_diag *d)
     }
     if (out != stdout && fclose(out) != 0 && rc == CO_OK)
         rc = co_diag_set(d, CO_EIO, "-o %s: %s", o->out, strerror(errno));
-    co_qmp_close(q);
+    close_src(&src);
     if (rc != CO_OK)
         return rc;
     if (isatty(STDERR_FILENO))
@@ -239,6 +312,8 @@ int co_cmd_watch(int argc, char **argv)
         {"interval", required_argument, NULL, 'i'},
         {"wait", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 't'},
+        {"connect", required_argument, NULL, 'c'},
+        {"domain", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -253,6 +328,12 @@ int co_cmd_watch(int argc, char **argv)
             break;
         case 'o':
             o.out = optarg;
+            break;
+        case 'c':
+            o.conn = optarg;
+            break;
+        case 'D':
+            o.domain = optarg;
             break;
         case 'i':
             if (parse_time_flag("watch", "--interval", optarg, 10, 60000, &o.interval_ms, &d))
@@ -277,8 +358,15 @@ int co_cmd_watch(int argc, char **argv)
     }
     if (optind < argc)
         return co_cli_usage("watch", "unexpected argument '%s'", argv[optind]);
-    if (o.qmp == NULL)
-        return co_cli_usage("watch", "--qmp SOCKET is required");
+    if (o.qmp && o.conn)
+        return co_cli_usage("watch", "--qmp and --connect are mutually exclusive (QMP socket or "
+                                     "libvirt connection)");
+    if (o.domain && !o.conn)
+        return co_cli_usage("watch", "--domain needs --connect URI");
+    if (o.conn && !o.domain)
+        return co_cli_usage("watch", "--connect needs --domain NAME");
+    if (o.qmp == NULL && o.conn == NULL)
+        return co_cli_usage("watch", "--qmp SOCKET or --connect URI --domain NAME is required");
     if (o.out[0] == '\0')
         return co_cli_usage("watch", "-o needs a file name or '-'");
 

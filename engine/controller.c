@@ -261,6 +261,7 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
     r->code = CO_ESOFTWARE;
     r->downtime_ms = NAN;
     r->heartbeat_downtime_ms = NAN;
+    r->measure.longest_outage_ms = NAN;
     r->predicted_downtime_ms = NAN;
     r->floor_ms = NAN;
     r->total_time_ms = 0;
@@ -439,9 +440,9 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             snprintf(res->status, sizeof res->status, "error");
             snprintf(res->guest_on, sizeof res->guest_on, "unknown");
             snprintf(res->message, sizeof res->message,
-                     "lost the QMP connection to the source during the migration (%.300s); the "
+                     "lost the %s connection to the source during the migration (%.300s); the "
                      "migration may still be running: check the VM with its own tools",
-                     pd.msg);
+                     strcmp(ops->name, "qmp") == 0 ? "QMP" : ops->name, pd.msg);
             if (R.have_last)
                 fill_final(&R, &R.last);
             co_diag_set(d, rc, "%s", res->message);
@@ -621,6 +622,20 @@ json_t *co_ctl_result_json(const co_ctl_result *r)
     json_object_set_new(j, "total_time_ms", json_real(r->total_time_ms));
     json_object_set_new(j, "downtime_ms", num_or_null(r->downtime_ms));
     json_object_set_new(j, "heartbeat_downtime_ms", num_or_null(r->heartbeat_downtime_ms));
+    if (r->measure.on) {
+        const co_ctl_measure *m = &r->measure;
+        json_object_set_new(j, "measured_downtime_ms", num_or_null(m->longest_outage_ms));
+        json_t *x = json_object();
+        json_object_set_new(x, "iface", json_string(m->iface));
+        json_object_set_new(x, "filter", json_string(m->filter));
+        json_object_set_new(x, "mode", m->mode ? json_string(m->mode) : json_null());
+        json_object_set_new(x, "packets", json_real(m->packets));
+        json_object_set_new(x, "outages", json_real(m->outages));
+        json_object_set_new(x, "longest_outage_ms", num_or_null(m->longest_outage_ms));
+        if (m->error[0])
+            json_object_set_new(x, "error", json_string(m->error));
+        json_object_set_new(j, "measure", x);
+    }
     json_object_set_new(j, "transferred_bytes", json_real(r->transferred_bytes));
     json_object_set_new(j, "passes", json_integer(r->passes));
     json_object_set_new(j, "predicted_downtime_ms", num_or_null(r->predicted_downtime_ms));
@@ -655,6 +670,16 @@ void co_ctl_result_text(const co_ctl_result *r, FILE *out)
     if (isfinite(r->heartbeat_downtime_ms))
         fprintf(out, "heartbeat:    %.1f ms longest gap seen by the guest\n",
                 r->heartbeat_downtime_ms);
+    if (r->measure.on) {
+        const co_ctl_measure *m = &r->measure;
+        if (isfinite(m->longest_outage_ms))
+            fprintf(out, "on the wire:  %.1f ms longest outage (%s, '%s': %.0f outages in %.0f "
+                         "packets)\n",
+                    m->longest_outage_ms, m->iface, m->filter, m->outages, m->packets);
+        else
+            fprintf(out, "on the wire:  not measured (%s, '%s'): %s\n", m->iface, m->filter,
+                    m->error);
+    }
     if (isfinite(r->predicted_downtime_ms))
         fprintf(out, "predicted:    %.0f ms downtime (model floor %.0f ms)\n",
                 r->predicted_downtime_ms, isfinite(r->floor_ms) ? r->floor_ms : 0);

@@ -47,6 +47,20 @@ typedef struct co_ctl_action {
     char reason[240];
 } co_ctl_action;
 
+/* A downtime measured on the wire beside the migration (`--measure
+ * pcap:IFACE,FILTER`, engine/pcaplive.h): the caller runs the capture and
+ * fills this; the renderings show it. */
+typedef struct co_ctl_measure {
+    int on;                           /* a capture ran */
+    char iface[64];
+    char filter[256];
+    const char *mode;                 /* "ping" or "gap" (static string) */
+    double packets;                   /* packets captured */
+    double outages;                   /* outages found */
+    double longest_outage_ms;         /* NAN if the capture could not be analysed */
+    char error[256];                  /* why not ("" if analysed) */
+} co_ctl_measure;
+
 typedef struct co_ctl_result {
     char status[16];                  /* completed, aborted, cancelled, failed, error */
     int code;                         /* CO_OK when completed, else CO_E* */
@@ -54,6 +68,7 @@ typedef struct co_ctl_result {
     double total_time_ms;             /* QEMU's total-time (ours if not reported) */
     double downtime_ms;               /* QEMU's downtime; NAN unless completed */
     double heartbeat_downtime_ms;     /* longest heartbeat gap; NAN unless measured */
+    co_ctl_measure measure;           /* --measure (filled by the caller) */
     double transferred_bytes;         /* ram.transferred */
     int passes;                       /* pre-copy passes, bulk pass included */
     double predicted_downtime_ms;     /* adaptive's last prediction, NAN if none */
@@ -73,7 +88,9 @@ typedef struct co_ctl_result {
 int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
 
 /* Renderings of the result: JSON (keys status, total_time_ms, downtime_ms,
- * transferred_bytes, passes, actions, ...; new reference), and text. */
+ * transferred_bytes, passes, actions, ...; with a measurement also
+ * measured_downtime_ms and measure {iface, filter, mode, packets, outages,
+ * longest_outage_ms[, error]}; new reference), and text. */
 json_t *co_ctl_result_json(const co_ctl_result *r);
 void co_ctl_result_text(const co_ctl_result *r, FILE *out);
 

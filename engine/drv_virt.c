@@ -86,6 +86,8 @@ typedef struct virt_ctx {
     int cancel_requested;
     int paused_by_us;
     int have_final;            /* job-completed event stats captured */
+    int migrated_away;         /* lifecycle: stopped, migrated (co_virt_watch_sample) */
+    int watch_seen;            /* co_virt_watch_sample saw a migration job running */
     co_mig_stats final;
     co_mig_stats last;         /* last successful sample while running */
     int started, worker_done, worker_rc;
@@ -242,6 +244,13 @@ static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int de
         push_event(c, CO_DRV_EV_RESUME, 0, 0);
         break;
     case VIR_DOMAIN_EVENT_STOPPED:
+        if (detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED) {
+            pthread_mutex_lock(&c->mu);
+            c->migrated_away = 1;
+            pthread_mutex_unlock(&c->mu);
+        }
+        push_event(c, CO_DRV_EV_SHUTDOWN, 0, 0);
+        break;
     case VIR_DOMAIN_EVENT_SHUTDOWN:
     case VIR_DOMAIN_EVENT_CRASHED:
         push_event(c, CO_DRV_EV_SHUTDOWN, 0, 0);
@@ -318,6 +327,10 @@ static void on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParam
     (void)conn;
     (void)dom;
     virt_ctx *c = opaque;
+    int op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
+    if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
+        op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT && op != VIR_DOMAIN_JOB_OPERATION_UNKNOWN)
+        return; /* a save, dump, snapshot...: not a migration's end */
     co_mig_stats st;
     co_mig_stats_init(&st);
     stats_from_params(&st, params, nparams, 1);
@@ -913,6 +926,28 @@ static void note_status(virt_ctx *c, int status, co_drv_event *evs, int max, int
     (*n_ev)++;
 }
 
+/* Wait up to timeout_ms for an event (or the end of our own migration),
+ * then move up to max queued events to evs (count in *n_ev); the rest stay
+ * queued. */
+static void take_events(virt_ctx *c, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
+{
+    *n_ev = 0;
+    struct timespec dl;
+    deadline_in(&dl, timeout_ms > 0 ? timeout_ms : 0);
+    pthread_mutex_lock(&c->mu);
+    while (c->n_evs == 0 && !(c->started && c->worker_done) && timeout_ms > 0)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
+            break;
+    int n = c->n_evs < max ? c->n_evs : max;
+    if (n > 0 && evs) {
+        memcpy(evs, c->evs, sizeof evs[0] * (size_t)n);
+        memmove(&c->evs[0], &c->evs[n], sizeof c->evs[0] * (size_t)(c->n_evs - n));
+        c->n_evs -= n;
+        *n_ev = n;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
                             co_mig_stats *st, co_diag *diag);
 
@@ -929,20 +964,8 @@ static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int
                             co_mig_stats *st, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
-    *n_ev = 0;
-    struct timespec dl;
-    deadline_in(&dl, timeout_ms > 0 ? timeout_ms : 0);
+    take_events(c, timeout_ms, evs, max, n_ev);
     pthread_mutex_lock(&c->mu);
-    while (c->n_evs == 0 && !(c->started && c->worker_done) && timeout_ms > 0)
-        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
-            break;
-    int n = c->n_evs < max ? c->n_evs : max;
-    if (n > 0 && evs) {
-        memcpy(evs, c->evs, sizeof evs[0] * (size_t)n);
-        memmove(&c->evs[0], &c->evs[n], sizeof c->evs[0] * (size_t)(c->n_evs - n));
-        c->n_evs -= n;
-        *n_ev = n;
-    }
     int done = c->started && c->worker_done;
     pthread_mutex_unlock(&c->mu);
 
@@ -1175,3 +1198,263 @@ const co_driver_ops co_virt_ops = {
     .vm_id = virt_vm_id,
     .close = virt_close,
 };
+
+/* ---- beyond the driver interface: watching, VM facts, dirty rate ---- */
+
+static virt_ctx *virt_of(co_driver *d, const char *what, co_diag *diag)
+{
+    if (d == NULL || d->ops != &co_virt_ops) {
+        co_diag_set(diag, CO_EUSAGE, "%s: not a libvirt driver", what);
+        return NULL;
+    }
+    return ctx_of(d);
+}
+
+int co_virt_lock_key(co_driver *d, char *buf, size_t len)
+{
+    virt_ctx *c = d && d->ops == &co_virt_ops ? ctx_of(d) : NULL;
+    if (c == NULL || len == 0)
+        return CO_EUSAGE;
+    int n = snprintf(buf, len, "libvirt:%s#%s", c->conn_uri, c->uuid);
+    return n > 0 && (size_t)n < len ? CO_OK : CO_ERANGE;
+}
+
+int co_virt_wait_events(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
+{
+    *n_ev = 0;
+    if (d == NULL || d->ops != &co_virt_ops)
+        return CO_EUSAGE;
+    take_events(ctx_of(d), timeout_ms, evs, max, n_ev);
+    return CO_OK;
+}
+
+/* A derived status change of a watched job becomes a queued event, as
+ * poll() reports its own. */
+static void watch_status(virt_ctx *c, co_mig_stats *st)
+{
+    if (st->status != c->status_reported && st->status != CO_MIG_POSTCOPY_ACTIVE)
+        push_event(c, CO_DRV_EV_STATUS, st->status, 0);
+    c->status_reported = st->status;
+}
+
+/* The end of a watched job: completed (the job-completed event, or the
+ * domain left the source or is shut off as migrated), else cancelled or
+ * failed from the completed-job statistics libvirt keeps. */
+static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
+{
+    int state = -1, reason = 0, gone = 0;
+    if (virDomainGetState(c->dom, &state, &reason, 0) < 0) {
+        char m[512];
+        int code = last_error(m, sizeof m);
+        virResetLastError();
+        if (code != VIR_ERR_NO_DOMAIN)
+            return co_diag_set(diag, map_vir_error(code), "cannot read the state of %s: %s",
+                               c->domain_name, m);
+        gone = 1;
+    }
+    pthread_mutex_lock(&c->mu);
+    int migrated = gone || c->migrated_away ||
+                   (state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_MIGRATED);
+    if (migrated && !c->have_final) {
+        /* the job-completed event may trail the end of the job slightly */
+        struct timespec dl;
+        deadline_in(&dl, 500);
+        while (!c->have_final)
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
+                break;
+    }
+    if (c->have_final || migrated) {
+        *st = c->have_final ? c->final : c->last;
+        st->status = CO_MIG_COMPLETED;
+        st->sampled_at_ms = now_ms();
+        pthread_mutex_unlock(&c->mu);
+        return CO_OK;
+    }
+    *st = c->last;
+    pthread_mutex_unlock(&c->mu);
+    /* still here and running: the job failed or was cancelled */
+    st->status = CO_MIG_FAILED;
+    st->sampled_at_ms = now_ms();
+    int type = 0, np = 0;
+    virTypedParameterPtr p = NULL;
+    if (virDomainGetJobStats(c->dom, &type, &p, &np, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
+        const char *msg = NULL;
+        if (type == VIR_DOMAIN_JOB_CANCELLED)
+            st->status = CO_MIG_CANCELLED;
+        if (virTypedParamsGetString(p, np, VIR_DOMAIN_JOB_ERRMSG, &msg) == 1 && msg)
+            snprintf(st->error_desc, sizeof st->error_desc, "%s", msg);
+        virTypedParamsFree(p, np);
+    } else {
+        virResetLastError();
+    }
+    return CO_OK;
+}
+
+int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
+{
+    virt_ctx *c = virt_of(d, "watch", diag);
+    if (c == NULL)
+        return CO_EUSAGE;
+    if (c->started)
+        return co_diag_set(diag, CO_EUSAGE, "watch: this driver runs its own migration of %s",
+                           c->domain_name);
+    co_mig_stats s;
+    co_mig_stats_init(&s);
+    s.sampled_at_ms = now_ms();
+    pthread_mutex_lock(&c->mu);
+    int ended = c->have_final || c->migrated_away;
+    int postcopy = c->postcopy_seen;
+    pthread_mutex_unlock(&c->mu);
+    int rc = CO_OK;
+    if (!ended) {
+        int type = 0, np = 0;
+        virTypedParameterPtr p = NULL;
+        if (virDomainGetJobStats(c->dom, &type, &p, &np, 0) == 0) {
+            int op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
+            (void)virTypedParamsGetInt(p, np, VIR_DOMAIN_JOB_OPERATION, &op);
+            int migrating = type != VIR_DOMAIN_JOB_NONE &&
+                            (op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT ||
+                             op == VIR_DOMAIN_JOB_OPERATION_UNKNOWN);
+            if (migrating)
+                stats_from_params(&s, p, np, 0);
+            virTypedParamsFree(p, np);
+            if (migrating) {
+                s.status = postcopy ? CO_MIG_POSTCOPY_ACTIVE
+                           : s.ram_total_bytes > 0 ? CO_MIG_ACTIVE : CO_MIG_SETUP;
+                pthread_mutex_lock(&c->mu);
+                c->watch_seen = 1;
+                c->last = s;
+                pthread_mutex_unlock(&c->mu);
+                *st = s;
+                watch_status(c, st);
+                return CO_OK;
+            }
+            ended = c->watch_seen;
+        } else {
+            char m[512];
+            int code = last_error(m, sizeof m);
+            virResetLastError();
+            /* a domain that stops or leaves: the end of a migration we saw,
+             * else (not running) nothing to watch yet */
+            if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID)
+                return co_diag_set(diag, map_vir_error(code),
+                                   "cannot read job statistics of %s: %s", c->domain_name, m);
+            if (code == VIR_ERR_NO_DOMAIN && !c->watch_seen)
+                return co_diag_set(diag, CO_ENOINPUT, "domain '%s' is gone from %s",
+                                   c->domain_name, c->conn_uri);
+            ended = c->watch_seen;
+        }
+    }
+    if (ended)
+        rc = watch_end(c, &s, diag);
+    else
+        s.status = CO_MIG_NONE;
+    if (rc == CO_OK) {
+        *st = s;
+        watch_status(c, st);
+    }
+    return rc;
+}
+
+int co_virt_get_info(co_driver *d, co_virt_info *out, co_diag *diag)
+{
+    virt_ctx *c = virt_of(d, "libvirt info", diag);
+    if (c == NULL)
+        return CO_EUSAGE;
+    memset(out, 0, sizeof *out);
+    virDomainInfo info;
+    if (virDomainGetInfo(c->dom, &info) < 0)
+        return virt_fail(diag, "cannot read the domain's memory and vCPUs", c->domain_name);
+    out->mem_bytes = (double)info.memory * 1024.0; /* KiB */
+    out->vcpus = info.nrVirtCpu;
+    out->running = info.state == VIR_DOMAIN_RUNNING;
+    unsigned long ver = 0;
+    if (virConnectGetVersion(c->conn, &ver) < 0)
+        return virt_fail(diag, "cannot read the hypervisor version", c->conn_uri);
+    snprintf(out->qemu_version, sizeof out->qemu_version, "%lu.%lu.%lu", ver / 1000000,
+             ver / 1000 % 1000, ver % 1000);
+    char *xml = virDomainGetXMLDesc(c->dom, 0);
+    if (xml == NULL)
+        return virt_fail(diag, "cannot read the domain XML", c->domain_name);
+    /* <domain type='kvm'>: hardware acceleration; 'qemu' is TCG */
+    const char *t = strstr(xml, "<domain");
+    t = t ? strstr(t, "type=") : NULL;
+    out->kvm = t && strncmp(t + 6, "kvm", 3) == 0;
+    free(xml);
+    return CO_OK;
+}
+
+/* One dirty-rate record of the domain: calc_status, start time, result. */
+static int dirty_stats(virt_ctx *c, int *status, long long *start_s, long long *mib_per_s,
+                       co_diag *diag)
+{
+    virDomainPtr doms[] = {c->dom, NULL};
+    virDomainStatsRecordPtr *recs = NULL;
+    int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs, 0);
+    if (n < 0)
+        return virt_fail(diag, "cannot read the dirty rate", c->domain_name);
+    int rc = CO_OK;
+    *status = -1;
+    if (n < 1 ||
+        virTypedParamsGetInt(recs[0]->params, recs[0]->nparams, "dirtyrate.calc_status",
+                             status) != 1)
+        rc = co_diag_set(diag, CO_EPROTO, "libvirt reports no dirtyrate.calc_status for %s",
+                         c->domain_name);
+    else {
+        *start_s = -1;
+        *mib_per_s = -1;
+        virTypedParamsGetLLong(recs[0]->params, recs[0]->nparams, "dirtyrate.calc_start_time",
+                               start_s);
+        virTypedParamsGetLLong(recs[0]->params, recs[0]->nparams,
+                               "dirtyrate.megabytes_per_second", mib_per_s);
+    }
+    virDomainStatsRecordListFree(recs);
+    return rc;
+}
+
+int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per_s,
+                       co_diag *diag)
+{
+    virt_ctx *c = virt_of(d, "dirty rate", diag);
+    if (c == NULL)
+        return CO_EUSAGE;
+    unsigned flags;
+    if (mode == NULL || strcmp(mode, "page-sampling") == 0)
+        flags = VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING;
+    else if (strcmp(mode, "dirty-bitmap") == 0)
+        flags = VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP;
+    else if (strcmp(mode, "dirty-ring") == 0)
+        flags = VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING;
+    else
+        return co_diag_set(diag, CO_EUSAGE, "--mode '%s': expected dirty-bitmap, page-sampling "
+                                            "or dirty-ring", mode);
+    if (secs < 1 || secs > 3600)
+        return co_diag_set(diag, CO_ERANGE, "dirty-rate window %d s out of range (1..3600)",
+                           secs);
+    int status;
+    long long start0 = -1, start, mib;
+    if (dirty_stats(c, &status, &start0, &mib, diag) != CO_OK)
+        return diag->code;
+    if (status == VIR_DOMAIN_DIRTYRATE_MEASURING)
+        return co_diag_set(diag, CO_EBUSY, "a dirty-rate measurement of %s is already running",
+                           c->domain_name);
+    if (virDomainStartDirtyRateCalc(c->dom, secs, flags) < 0)
+        return virt_fail(diag, "cannot start the dirty-rate measurement", c->domain_name);
+    /* QEMU measures in its own thread; the status turns "measured" with a
+     * new start time when the window is over */
+    double t_end = now_ms() + (secs + 10) * 1000.0;
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (dirty_stats(c, &status, &start, &mib, diag) != CO_OK)
+            return diag->code;
+        if (status == VIR_DOMAIN_DIRTYRATE_MEASURED && start != start0 && mib >= 0) {
+            *mib_per_s = (double)mib;
+            return CO_OK;
+        }
+        if (now_ms() > t_end)
+            return co_diag_set(diag, CO_ETIMEDOUT,
+                               "dirty rate of %s: no result %d s after a %d s window",
+                               c->domain_name, 10, secs);
+    }
+}

@@ -43,6 +43,8 @@
 #ifndef CUTOVER_ENGINE_DRV_VIRT_H
 #define CUTOVER_ENGINE_DRV_VIRT_H
 
+#include <stddef.h>
+
 #include "engine/driver.h"
 
 typedef struct co_virt_opts {
@@ -100,5 +102,47 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
  *    reported as not running, without error.
  *  - vm_id: the domain's UUID string. */
 extern const co_driver_ops co_virt_ops;
+
+/* ---- beyond engine/driver.h (d must come from co_virt_open, else CO_EUSAGE) ---- */
+
+/* The key `cutover migrate` locks a libvirt domain under (engine/lock.h):
+ * "libvirt:CONN_URI#UUID" into buf. CO_OK, CO_ERANGE if len is too small. */
+int co_virt_lock_key(co_driver *d, char *buf, size_t len);
+
+/* Watching a migration someone else started (virsh, a management layer):
+ * the driver itself starts nothing. co_virt_wait_events waits up to
+ * timeout_ms for events (as poll) and moves up to max to evs.
+ * co_virt_watch_sample reads the domain's job once (virDomainGetJobStats):
+ * status none while no outgoing migration job runs; setup/active/
+ * postcopy-active while one does; once a job it saw ends: completed (the
+ * job-completed event, whose statistics it returns, or the domain left the
+ * source / is shut off as migrated), else cancelled or failed with libvirt's
+ * error message (completed-job statistics, VIR_DOMAIN_JOB_ERRMSG). Each
+ * change of that status is queued as a CO_DRV_EV_STATUS event. Errors:
+ * CO_ENOINPUT if the domain vanished before a migration was seen, libvirt's
+ * (mapped) otherwise. Not for a driver whose start() ran (CO_EUSAGE). */
+int co_virt_wait_events(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev);
+int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag);
+
+/* Facts of the domain for a dirty trace (virDomainGetInfo,
+ * virConnectGetVersion, the domain XML's type). */
+typedef struct co_virt_info {
+    double mem_bytes;       /* current memory */
+    int vcpus;
+    int kvm;                /* 1: <domain type='kvm'>; 0: TCG ('qemu') */
+    int running;
+    char qemu_version[32];  /* "7.2.0" */
+} co_virt_info;
+int co_virt_get_info(co_driver *d, co_virt_info *out, co_diag *diag);
+
+/* One dirty-rate measurement over secs whole seconds (libvirt 8.1+:
+ * virDomainStartDirtyRateCalc with mode "page-sampling" (NULL), "dirty-bitmap"
+ * or "dirty-ring", then virDomainListGetStats(VIR_DOMAIN_STATS_DIRTYRATE)
+ * every 200 ms until dirtyrate.calc_status is measured with a new
+ * dirtyrate.calc_start_time). *mib_per_s is QEMU's whole MiB/s over the
+ * window. CO_EBUSY if a measurement already runs, CO_ETIMEDOUT 10 s after
+ * the window without a result, CO_EUSAGE for a bad mode. */
+int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per_s,
+                       co_diag *diag);
 
 #endif

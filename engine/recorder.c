@@ -1,6 +1,8 @@
 /* engine/recorder.c: dirty curves through calc-dirty-rate. */
 #include "engine/recorder.h"
 
+#include "engine/drv_virt.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,8 +52,9 @@ static int kvm_enabled(co_qmp *q, int *on, co_diag *d)
 }
 
 
-static int measure(co_qmp *q, int secs, const char *mode, double *mib_per_s, co_diag *d)
+static int measure_qmp(void *ctx, int secs, const char *mode, double *mib_per_s, co_diag *d)
 {
+    co_qmp *q = ctx;
     int rc = co_qmp_calc_dirty_rate(q, secs, mode, -1, d);
     if (rc != CO_OK)
         return rc;
@@ -75,26 +78,25 @@ static int measure(co_qmp *q, int secs, const char *mode, double *mib_per_s, co_
     }
 }
 
-int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirty_trace *t,
-                    co_record_progress progress, void *arg, co_diag *d)
+/* One window's measurement, whatever the VM is reached through. */
+typedef int (*measure_fn)(void *ctx, int secs, const char *mode, double *mib_per_s, co_diag *d);
+
+static int check_windows(const int *secs, int n, co_diag *d)
 {
     if (n < 1 || n > CO_DIRTY_TABLE_MAX)
         return co_diag_set(d, CO_EUSAGE, "record: 1 to %d windows", CO_DIRTY_TABLE_MAX);
     for (int i = 0; i < n; i++)
         if (secs[i] < 1 || (i > 0 && secs[i] <= secs[i - 1]))
             return co_diag_set(d, CO_EUSAGE, "record: windows must be whole seconds, increasing");
-    memset(t, 0, sizeof *t);
-    co_qmp_ver v;
-    int kvm = 0;
-    int rc = co_qmp_query_version(q, &v, d);
-    if (rc == CO_OK)
-        rc = mem_bytes_of(q, &t->mem_bytes, d);
-    if (rc == CO_OK)
-        rc = vcpus_of(q, &t->vcpus, d);
-    if (rc == CO_OK)
-        rc = kvm_enabled(q, &kvm, d);
-    if (rc != CO_OK)
-        return rc;
+    return CO_OK;
+}
+
+/* The windows, one after another, into t (whose mem_bytes, vcpus and
+ * qemu_version the caller filled). */
+static int record_windows(measure_fn measure, void *ctx, int kvm, const int *secs, int n,
+                          const char *mode, co_dirty_trace *t, co_record_progress progress,
+                          void *arg, co_diag *d)
+{
     /* QEMU 7.2 under TCG dies on calc-dirty-rate in dirty-bitmap mode (seen
      * here: the process exits without a word), so never send it there. */
     if (mode == NULL)
@@ -104,7 +106,6 @@ int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirt
                            "--mode %s: this VM runs under TCG, where QEMU 7.2 crashes on "
                            "dirty-bitmap and has no dirty ring; use --mode page-sampling",
                            mode);
-    snprintf(t->qemu_version, sizeof t->qemu_version, "%d.%d.%d", v.major, v.minor, v.micro);
     snprintf(t->method, sizeof t->method, "calc-dirty-rate/%s", mode);
     t->page_size_bytes = 4096; /* x86 target page; QMP does not report it */
     time_t now = time(NULL);
@@ -114,7 +115,8 @@ int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirt
         if (progress)
             progress(i, n, secs[i], arg);
         double mib = 0;
-        if ((rc = measure(q, secs[i], mode, &mib, d)) != CO_OK)
+        int rc = measure(ctx, secs[i], mode, &mib, d);
+        if (rc != CO_OK)
             return rc;
         /* QEMU reports MiB/s over the window: distinct pages = rate x t / page */
         double pages = fmin(mib * 1048576.0 * secs[i] / t->page_size_bytes, max_pages);
@@ -127,4 +129,49 @@ int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirt
         t->n = i + 1;
     }
     return CO_OK;
+}
+
+int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirty_trace *t,
+                    co_record_progress progress, void *arg, co_diag *d)
+{
+    int rc = check_windows(secs, n, d);
+    if (rc != CO_OK)
+        return rc;
+    memset(t, 0, sizeof *t);
+    co_qmp_ver v;
+    int kvm = 0;
+    rc = co_qmp_query_version(q, &v, d);
+    if (rc == CO_OK)
+        rc = mem_bytes_of(q, &t->mem_bytes, d);
+    if (rc == CO_OK)
+        rc = vcpus_of(q, &t->vcpus, d);
+    if (rc == CO_OK)
+        rc = kvm_enabled(q, &kvm, d);
+    if (rc != CO_OK)
+        return rc;
+    snprintf(t->qemu_version, sizeof t->qemu_version, "%d.%d.%d", v.major, v.minor, v.micro);
+    return record_windows(measure_qmp, q, kvm, secs, n, mode, t, progress, arg, d);
+}
+
+static int measure_virt(void *ctx, int secs, const char *mode, double *mib_per_s, co_diag *d)
+{
+    return co_virt_dirty_rate(ctx, secs, mode, mib_per_s, d);
+}
+
+int co_record_curve_virt(co_driver *drv, const int *secs, int n, const char *mode,
+                         co_dirty_trace *t, co_record_progress progress, void *arg, co_diag *d)
+{
+    int rc = check_windows(secs, n, d);
+    if (rc != CO_OK)
+        return rc;
+    memset(t, 0, sizeof *t);
+    co_virt_info in;
+    if ((rc = co_virt_get_info(drv, &in, d)) != CO_OK)
+        return rc;
+    if (!in.running)
+        return co_diag_set(d, CO_EUSAGE, "record: the domain is not running");
+    t->mem_bytes = in.mem_bytes;
+    t->vcpus = in.vcpus;
+    snprintf(t->qemu_version, sizeof t->qemu_version, "%s", in.qemu_version);
+    return record_windows(measure_virt, drv, in.kvm, secs, n, mode, t, progress, arg, d);
 }

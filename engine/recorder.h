@@ -4,10 +4,13 @@
  * after another, with the facts of QEMU 7.2: calc-time in whole seconds,
  * the result in whole MiB/s, and dirty-bitmap mode crashing a TCG guest
  * (so under TCG only page-sampling is used). Fills a dirty trace
- * (traces/dirty_trace.h) with the VM's memory, vCPUs and QEMU version. */
+ * (traces/dirty_trace.h) with the VM's memory, vCPUs and QEMU version.
+ * The VM is reached through QMP or through libvirt (engine/drv_virt.h,
+ * virDomainStartDirtyRateCalc: the same QEMU command underneath). */
 #ifndef CUTOVER_ENGINE_RECORDER_H
 #define CUTOVER_ENGINE_RECORDER_H
 
+#include "engine/driver.h"
 #include "engine/qmp.h"
 #include "traces/dirty_trace.h"
 
@@ -22,5 +25,11 @@ typedef void (*co_record_progress)(int i, int n, int secs, void *arg);
  * t->command is left for the caller. */
 int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirty_trace *t,
                     co_record_progress progress, void *arg, co_diag *d);
+
+/* The same through libvirt: drv from co_virt_open (the domain must run);
+ * the trace's metadata from virDomainGetInfo and virConnectGetVersion, TCG
+ * told from the domain XML's type. Same modes, same refusals. */
+int co_record_curve_virt(co_driver *drv, const int *secs, int n, const char *mode,
+                         co_dirty_trace *t, co_record_progress progress, void *arg, co_diag *d);
 
 #endif

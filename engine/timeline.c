@@ -91,6 +91,35 @@ json_t *co_timeline_event(const co_qmp_event *ev, double t_ms)
     return o;
 }
 
+json_t *co_timeline_drv_event(const co_drv_event *ev, double t_ms)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    const char *name = "unknown";
+    json_t *data = NULL;
+    switch (ev->kind) {
+    case CO_DRV_EV_PASS:
+        name = "migration-iteration";
+        data = json_pack("{s:I}", "iteration", (json_int_t)ev->pass);
+        break;
+    case CO_DRV_EV_STATUS:
+        name = "status";
+        data = json_pack("{s:s}", "status", co_mig_status_name(ev->status));
+        break;
+    case CO_DRV_EV_STOP: name = "suspended"; break;
+    case CO_DRV_EV_RESUME: name = "resumed"; break;
+    case CO_DRV_EV_SHUTDOWN: name = "stopped"; break;
+    default: break;
+    }
+    json_object_set_new(o, "type", json_string("event"));
+    json_object_set_new(o, "t_ms", json_real(round(t_ms * 1000) / 1000));
+    json_object_set_new(o, "event", json_string(name));
+    if (data)
+        json_object_set_new(o, "data", data);
+    return o;
+}
+
 int co_timeline_write(FILE *out, json_t *j, const char *what, co_diag *d)
 {
     if (j == NULL)

@@ -8,10 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "test_util.h"
+#include "cli_expect.h"
 
 static char dir[64];
-static char out[65536], err[4096];
 
 static void setup(void)
 {
@@ -28,33 +27,6 @@ static void teardown(void)
 }
 
 TestSuite(pcapcli, .init = setup, .fini = teardown, .timeout = 30);
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    out[0] = err[0] = '\0';
-    return co_test_run(args, out, sizeof out, err, sizeof err);
-}
-
-/* Expect exit code rc, empty stdout, one stderr line containing each of
- * the NULL-terminated words. */
-static void expect_fail(int got, int rc, const char *w1, const char *w2)
-{
-    cr_assert_eq(got, rc, "exit %d, want %d; stderr: %s", got, rc, err);
-    cr_assert_str_eq(out, "", "stdout not empty: %s", out);
-    char *nl = strchr(err, '\n');
-    cr_assert(nl && nl[1] == '\0', "want one line, got: %s", err);
-    cr_assert(strncmp(err, "cutover ", 8) == 0, "%s", err);
-    if (w1)
-        cr_assert(strstr(err, w1), "'%s' not in: %s", w1, err);
-    if (w2)
-        cr_assert(strstr(err, w2), "'%s' not in: %s", w2, err);
-}
 
 /* IPv4 ICMP echo in Ethernet: request (reply=0) or reply, 60 bytes. */
 static size_t echo_frame(uint8_t *f, int reply, uint16_t seq)
@@ -104,11 +76,11 @@ Test(pcapcli, downtime_good_capture_text_and_json)
     char f[128];
     snprintf(f, sizeof f, "%s/ping.pcap", dir);
     write_ping(f, DLT_EN10MB, 300, 100, 142, 0);
-    cr_assert_eq(run("downtime --pcap %s --filter icmp", f), 0, "%s", err);
-    cr_assert(strstr(out, "longest outage: 42.000 ms"), "%s", out);
-    cr_assert(strstr(out, "outages: 1"), "%s", out);
-    cr_assert_eq(run("downtime --pcap %s --json", f), 0, "%s", err);
-    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_eq(cli_run("downtime --pcap %s --filter icmp", f), 0, "%s", cli_err);
+    cr_assert(strstr(cli_out, "longest outage: 42.000 ms"), "%s", cli_out);
+    cr_assert(strstr(cli_out, "outages: 1"), "%s", cli_out);
+    cr_assert_eq(cli_run("downtime --pcap %s --json", f), 0, "%s", cli_err);
+    json_t *j = json_loads(cli_out, 0, NULL);
     cr_assert_not_null(j);
     cr_assert_float_eq(json_real_value(json_object_get(j, "longest_outage_ms")), 42.0, 1e-9);
     json_t *o = json_array_get(json_object_get(j, "outages"), 0);
@@ -118,78 +90,78 @@ Test(pcapcli, downtime_good_capture_text_and_json)
                      "2023-11-14T22:13:20.142000Z");
     json_decref(j);
     /* --gap above the outage hides it in ping mode. */
-    cr_assert_eq(run("downtime --pcap %s --gap 50ms --json", f), 0, "%s", err);
-    j = json_loads(out, 0, NULL);
+    cr_assert_eq(cli_run("downtime --pcap %s --gap 50ms --json", f), 0, "%s", cli_err);
+    j = json_loads(cli_out, 0, NULL);
     cr_assert_eq(json_array_size(json_object_get(j, "outages")), 0);
     json_decref(j);
 }
 
 Test(pcapcli, downtime_bad_flags)
 {
-    expect_fail(run("downtime"), 64, "--iface", "--pcap");
-    expect_fail(run("downtime --pcap a --iface lo --filter icmp"), 64, "exactly one", NULL);
-    expect_fail(run("downtime --iface lo"), 64, "--filter", NULL);
-    expect_fail(run("downtime --pcap x --gap 5"), 64, "--gap", NULL);
-    expect_fail(run("downtime --pcap x --gap -1ms"), 64, "--gap", NULL);
-    expect_fail(run("downtime --pcap x --duration 0s"), 64, "--duration", NULL);
-    expect_fail(run("downtime --pcap x --mode both"), 64, "--mode", NULL);
-    expect_fail(run("downtime --pcap x --write y"), 64, "--write", NULL);
-    expect_fail(run("downtime --pcap x --bogus"), 64, "--bogus", NULL);
-    expect_fail(run("downtime --pcap"), 64, "--pcap", "value");
-    expect_fail(run("downtime --pcap x extra"), 64, "extra", NULL);
-    cr_assert_eq(run("downtime --help"), 0);
-    cr_assert(strstr(out, "usage: cutover downtime"));
+    cli_expect_fail(cli_run("downtime"), 64, "--iface", "--pcap");
+    cli_expect_fail(cli_run("downtime --pcap a --iface lo --filter icmp"), 64, "exactly one", NULL);
+    cli_expect_fail(cli_run("downtime --iface lo"), 64, "--filter", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --gap 5"), 64, "--gap", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --gap -1ms"), 64, "--gap", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --duration 0s"), 64, "--duration", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --mode both"), 64, "--mode", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --write y"), 64, "--write", NULL);
+    cli_expect_fail(cli_run("downtime --pcap x --bogus"), 64, "--bogus", NULL);
+    cli_expect_fail(cli_run("downtime --pcap"), 64, "--pcap", "value");
+    cli_expect_fail(cli_run("downtime --pcap x extra"), 64, "extra", NULL);
+    cr_assert_eq(cli_run("downtime --help"), 0);
+    cr_assert(strstr(cli_out, "usage: cutover downtime"));
 }
 
 Test(pcapcli, downtime_bad_files)
 {
     char f[160];
-    expect_fail(run("downtime --pcap %s/missing.pcap", dir), 66, "missing.pcap", NULL);
-    expect_fail(run("downtime --pcap %s", dir), 66, "directory", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s/missing.pcap", dir), 66, "missing.pcap", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s", dir), 66, "directory", NULL);
     snprintf(f, sizeof f, "%s/empty.pcap", dir);
     fclose(fopen(f, "w"));
-    expect_fail(run("downtime --pcap %s", f), 65, "empty.pcap", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "empty.pcap", NULL);
     snprintf(f, sizeof f, "%s/text.pcap", dir);
     FILE *t = fopen(f, "w");
     fputs("this is not a capture file at all, just text\n", t);
     fclose(t);
-    expect_fail(run("downtime --pcap %s", f), 65, "text.pcap", "not a readable capture");
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "text.pcap", "not a readable capture");
 
     /* A good file cut in the middle of packet 7's data. */
     snprintf(f, sizeof f, "%s/trunc.pcap", dir);
     write_ping(f, DLT_EN10MB, 10, 0, 0, 0);
     cr_assert_eq(truncate(f, 24 + 6 * (16 + 60) + 16 + 30), 0);
-    expect_fail(run("downtime --pcap %s", f), 65, "packet 7", "truncated");
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "packet 7", "truncated");
     /* ... and in the middle of packet 7's record header. */
     cr_assert_eq(truncate(f, 24 + 6 * (16 + 60) + 5), 0);
-    expect_fail(run("downtime --pcap %s", f), 65, "packet 7", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "packet 7", NULL);
     /* Only the file header: no packets. */
     cr_assert_eq(truncate(f, 24), 0);
-    expect_fail(run("downtime --pcap %s", f), 65, "no packets", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "no packets", NULL);
 
     snprintf(f, sizeof f, "%s/badip.pcap", dir);
     write_ping(f, DLT_EN10MB, 10, 0, 0, 4);
-    expect_fail(run("downtime --pcap %s", f), 65, "packet 4", "ihl");
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "packet 4", "ihl");
 
     snprintf(f, sizeof f, "%s/wifi.pcap", dir);
     write_ping(f, 105 /* DLT_IEEE802_11 */, 3, 0, 0, 0);
-    expect_fail(run("downtime --pcap %s", f), 65, "link type", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s", f), 65, "link type", NULL);
 
     snprintf(f, sizeof f, "%s/ok.pcap", dir);
     write_ping(f, DLT_EN10MB, 10, 0, 0, 0);
-    expect_fail(run("downtime --pcap %s --filter 'tcp port'", f), 64, "--filter", NULL);
-    expect_fail(run("downtime --pcap %s --filter udp", f), 65, "no packets", "udp");
+    cli_expect_fail(cli_run("downtime --pcap %s --filter 'tcp port'", f), 64, "--filter", NULL);
+    cli_expect_fail(cli_run("downtime --pcap %s --filter udp", f), 65, "no packets", "udp");
 }
 
 Test(pcapcli, downtime_live_bad_interface_permission_and_write)
 {
-    expect_fail(run("downtime --iface co-no-such0 --filter icmp --duration 100ms"), 66,
-                "co-no-such0", NULL);
-    expect_fail(run("downtime --iface lo --filter 'icmp and' --duration 100ms"), 64, "--filter",
-                NULL);
-    expect_fail(run("downtime --iface lo --filter icmp --duration 100ms --write %s/no/dir/x.pcap",
-                    dir),
-                73, "--write", NULL);
+    cli_expect_fail(cli_run("downtime --iface co-no-such0 --filter icmp --duration 100ms"), 66,
+                    "co-no-such0", NULL);
+    cli_expect_fail(cli_run("downtime --iface lo --filter 'icmp and' --duration 100ms"), 64,
+                    "--filter", NULL);
+    cli_expect_fail(
+        cli_run("downtime --iface lo --filter icmp --duration 100ms --write %s/no/dir/x.pcap", dir),
+        73, "--write", NULL);
     /* Without CAP_NET_RAW (dropped from the bounding set, so even root lacks it). */
     if (access("/usr/bin/setpriv", X_OK) == 0) {
         const char *bin = getenv("CUTOVER_BIN") ? getenv("CUTOVER_BIN") : "build/cutover";
@@ -213,16 +185,17 @@ Test(pcapcli, linkstat_bad_flags_and_files)
     char f[160];
     snprintf(f, sizeof f, "%s/ping.pcap", dir);
     write_ping(f, DLT_EN10MB, 10, 0, 0, 0);
-    expect_fail(run("linkstat --pcap %s", f), 64, "--port", NULL);
-    expect_fail(run("linkstat --port 4444"), 64, "--pcap", NULL);
-    expect_fail(run("linkstat --pcap %s --port 0", f), 64, "--port", NULL);
-    expect_fail(run("linkstat --pcap %s --port 70000", f), 64, "--port", NULL);
-    expect_fail(run("linkstat --pcap %s --port 44x", f), 64, "--port", NULL);
-    expect_fail(run("linkstat --pcap %s --port 1 --json --csv", f), 64, "--csv", NULL);
-    expect_fail(run("linkstat --pcap %s --port 1 --interval 0ms", f), 64, "--interval", NULL);
-    expect_fail(run("linkstat --pcap %s --port 4444", f), 65, "no TCP packets", "4444");
-    expect_fail(run("linkstat --pcap %s/none --port 4444", dir), 66, "none", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s", f), 64, "--port", NULL);
+    cli_expect_fail(cli_run("linkstat --port 4444"), 64, "--pcap", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 0", f), 64, "--port", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 70000", f), 64, "--port", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 44x", f), 64, "--port", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 1 --json --csv", f), 64, "--csv", NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 1 --interval 0ms", f), 64, "--interval",
+                    NULL);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 4444", f), 65, "no TCP packets", "4444");
+    cli_expect_fail(cli_run("linkstat --pcap %s/none --port 4444", dir), 66, "none", NULL);
     cr_assert_eq(truncate(f, 24 + 3 * (16 + 60) + 20), 0);
-    expect_fail(run("linkstat --pcap %s --port 4444", f), 65, "packet 4", NULL);
-    cr_assert_eq(run("linkstat --help"), 0);
+    cli_expect_fail(cli_run("linkstat --pcap %s --port 4444", f), 65, "packet 4", NULL);
+    cr_assert_eq(cli_run("linkstat --help"), 0);
 }

@@ -4,7 +4,8 @@
  * Owns: a tiny launcher for BIOS-only guests (no kernel: SeaBIOS idles),
  * private mkdtemp directories, ephemeral ports, and teardown. Children get
  * PR_SET_PDEATHSIG(SIGKILL) so a crashed test never leaves a QEMU behind;
- * tq_stop() kills and reaps. The test guest and lab launcher proper live in
+ * tq_stop() kills and reaps; tq_qmp_running() asks any QEMU (the lab's too)
+ * whether its guest runs. The test guest and lab launcher proper live in
  * engine/lab.h; this header keeps the QMP tests independent of them. */
 #ifndef CUTOVER_TESTS_QEMU_PROC_H
 #define CUTOVER_TESTS_QEMU_PROC_H
@@ -25,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/qmp.h"
+
 typedef struct tq_qemu {
     pid_t pid;
     char qmp[100];  /* unix socket path (fits sun_path) */
@@ -37,6 +40,21 @@ static inline double tq_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* 1 if the QEMU behind QMP socket qmp reports its guest running, 0 if
+ * not, -1 if it cannot be asked. */
+static inline int tq_qmp_running(const char *qmp)
+{
+    co_qmp *q = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    if (co_qmp_connect(qmp, 5000, &q, &d) != CO_OK)
+        return -1;
+    co_qmp_status st;
+    int rc = co_qmp_query_status(q, &st, &d) == CO_OK ? st.running : -1;
+    co_qmp_close(q);
+    return rc;
 }
 
 /* A free TCP port on 127.0.0.1 (bind port 0, read it back, close). */

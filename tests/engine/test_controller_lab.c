@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/lab.h"
+#include "engine/qemu_proc.h"
 #include "engine/qmp.h"
 #include "util/error.h"
 
@@ -82,18 +83,6 @@ static int has_action(json_t *r, const char *what)
     return 0;
 }
 
-static int running(const char *qmp)
-{
-    co_qmp *q;
-    co_diag d;
-    co_diag_init(&d);
-    cr_assert_eq(co_qmp_connect(qmp, 5000, &q, &d), CO_OK, "%s", d.msg);
-    co_qmp_status st;
-    cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
-    co_qmp_close(q);
-    return st.running;
-}
-
 /* The guest checks its own memory after the switch: no error lines. */
 static void guest_memory_verified(void)
 {
@@ -116,7 +105,7 @@ Test(controller_lab, nothing_allowed_aborts_early)
                  "aborted before the 60 s deadline");
     cr_assert(strstr(err, "not converging") != NULL, "%s", err);
     json_decref(r);
-    cr_assert(running(co_lab_get_info(g_lab)->src_qmp), "guest running on the source");
+    cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->src_qmp), "guest running on the source");
 }
 
 /* With only auto-converge allowed, adaptive throttles first. The test
@@ -136,7 +125,8 @@ Test(controller_lab, throttle_first_then_complete_or_clean_abort)
     if (rc == 0) {
         cr_assert_str_eq(status, "completed");
         cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
-        cr_assert(running(co_lab_get_info(g_lab)->dst_qmp), "guest running on the destination");
+        cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
+                  "guest running on the destination");
         guest_memory_verified();
     } else {
         cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
@@ -145,7 +135,8 @@ Test(controller_lab, throttle_first_then_complete_or_clean_abort)
         cr_assert_lt(json_number_value(json_object_get(r, "total_time_ms")), 59000,
                      "before the 60 s deadline");
         cr_assert(strstr(err, "deadline reached") == NULL, "the model's abort: %s", err);
-        cr_assert(running(co_lab_get_info(g_lab)->src_qmp), "guest running on the source");
+        cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->src_qmp),
+                  "guest running on the source");
     }
     json_decref(r);
 }
@@ -159,7 +150,8 @@ Test(controller_lab, postcopy_completes)
     cr_assert(has_action(r, "postcopy"), "post-copy before pause: %s", json_dumps(r, 0));
     cr_assert(!has_action(r, "pause"));
     json_decref(r);
-    cr_assert(running(co_lab_get_info(g_lab)->dst_qmp), "guest running on the destination");
+    cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
+              "guest running on the destination");
     guest_memory_verified();
 }
 
@@ -171,7 +163,7 @@ Test(controller_lab, pause_completes_and_destination_runs)
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert(has_action(r, "pause"), "%s", json_dumps(r, 0));
     json_decref(r);
-    cr_assert(running(co_lab_get_info(g_lab)->dst_qmp),
+    cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "the destination was resumed after a paused migration");
 }
 
@@ -188,6 +180,7 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
     cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
     json_decref(r);
-    cr_assert(running(co_lab_get_info(g_lab)->dst_qmp), "guest running on the destination");
+    cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
+              "guest running on the destination");
     guest_memory_verified();
 }

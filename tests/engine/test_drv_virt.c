@@ -43,61 +43,21 @@ static void bed_fini(void)
     co_bed_down(&bed);
 }
 
-static void quiet(void *opaque, virErrorPtr e)
-{
-    (void)opaque;
-    (void)e;
-}
-
 /* Start the dirtier guest NAME on daemon a, wait until its RAM is filled. */
 static void start_guest(const char *name, int payload_mib, const char *cmdline)
 {
-    virSetErrorFunc(NULL, quiet);
-    char xml[4096];
-    cr_assert_eq(co_bed_domain_xml(&bed, name, 256, payload_mib, cmdline, xml, sizeof xml), 0,
-                 "domain XML (is build/tests/libvirt/dirtier.elf built?)");
+    char err[512];
     double t0 = co_bed_now_ms();
-    virConnectPtr a = virConnectOpen(bed.uri_a);
-    cr_assert_not_null(a, "connect to daemon a");
-    virDomainPtr d = virDomainCreateXML(a, xml, 0);
-    cr_assert_not_null(d, "create domain: %s", virGetLastErrorMessage());
-    virDomainFree(d);
-    virConnectClose(a);
-    cr_assert_eq(co_bed_wait_guest(&bed, name, 60000), 0, "guest %s did not fill its RAM", name);
+    cr_assert_eq(co_bed_start_guest(&bed, name, payload_mib, cmdline, err, sizeof err), 0, "%s",
+                 err);
     fprintf(stderr, "[virt] guest %s (%d MiB payload) ready in %.0f ms\n", name, payload_mib,
             co_bed_now_ms() - t0);
 }
 
-/* Define (not start) domain NAME on daemon a: enough for calls that need a
- * domain to exist, without the guest's boot time. */
 static void define_guest(const char *name)
 {
-    virSetErrorFunc(NULL, quiet);
-    char xml[4096];
-    cr_assert_eq(co_bed_domain_xml(&bed, name, 256, 0, "", xml, sizeof xml), 0, "domain XML");
-    virConnectPtr a = virConnectOpen(bed.uri_a);
-    cr_assert_not_null(a, "connect to daemon a");
-    virDomainPtr d = virDomainDefineXML(a, xml);
-    cr_assert_not_null(d, "define domain: %s", virGetLastErrorMessage());
-    virDomainFree(d);
-    virConnectClose(a);
-}
-
-/* State of domain NAME on the daemon at uri: VIR_DOMAIN_* or -1 if absent. */
-static int domain_state(const char *uri, const char *name)
-{
-    virConnectPtr c = virConnectOpen(uri);
-    if (c == NULL)
-        return -2;
-    int state = -1, reason;
-    virDomainPtr d = virDomainLookupByName(c, name);
-    if (d) {
-        if (virDomainGetState(d, &state, &reason, 0) < 0)
-            state = -2;
-        virDomainFree(d);
-    }
-    virConnectClose(c);
-    return state;
+    char err[512];
+    cr_assert_eq(co_bed_make_domain(&bed, name, 0, "", 0, err, sizeof err), 0, "%s", err);
 }
 
 static co_driver *open_drv(const char *name)
@@ -212,8 +172,8 @@ Test(drv_virt, migrates_a_to_b_with_stats)
     int running = -1;
     cr_expect_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_expect_eq(running, 0, "guest still running on the source");
-    cr_expect_eq(domain_state(bed.uri_b, "co-mig"), VIR_DOMAIN_RUNNING, "not running on b");
-    cr_expect_eq(domain_state(bed.uri_a, "co-mig"), -1, "still defined on a");
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-mig"), VIR_DOMAIN_RUNNING, "not running on b");
+    cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-mig"), -1, "still defined on a");
     cr_expect_eq(strlen(drv->ops->vm_id(drv)), 36);
     drv->ops->close(drv);
 
@@ -234,7 +194,7 @@ Test(drv_virt, migrates_a_to_b_with_stats)
             r.total_ms, r.final.total_time_ms, r.final.downtime_ms,
             r.final.ram_transferred_bytes / 1048576, (long long)r.final.ram_dirty_sync_count);
     cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
-    cr_expect_eq(domain_state(bed.uri_a, "co-mig"), VIR_DOMAIN_RUNNING, "not running on a");
+    cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-mig"), VIR_DOMAIN_RUNNING, "not running on a");
     drv->ops->close(drv);
 }
 
@@ -289,7 +249,7 @@ Test(drv_virt_slow, postcopy_switch_completes_on_b)
             co_bed_now_ms() - t0, r.final.downtime_ms, r.final.ram_postcopy_requests);
     cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
     cr_expect(saw_postcopy, "never saw postcopy-active");
-    cr_expect_eq(domain_state(bed.uri_b, "co-pc"), VIR_DOMAIN_RUNNING, "not running on b");
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-pc"), VIR_DOMAIN_RUNNING, "not running on b");
     drv->ops->close(drv);
 }
 
@@ -320,9 +280,9 @@ Test(drv_virt_slow, paused_then_cancelled_guest_runs_again_after_close)
     cr_assert_eq(r.status, CO_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
     /* the driver paused it, the migration did not complete: close resumes */
     drv->ops->close(drv);
-    cr_assert_eq(domain_state(bed.uri_a, "co-pause"), VIR_DOMAIN_RUNNING,
+    cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-pause"), VIR_DOMAIN_RUNNING,
                  "guest left paused on the source");
-    cr_expect_eq(domain_state(bed.uri_b, "co-pause"), -1, "left behind on b");
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-pause"), -1, "left behind on b");
 }
 
 static void kill_b(co_driver *drv)
@@ -351,7 +311,7 @@ Test(drv_virt, destination_killed_leaves_guest_on_source)
     int running = 0;
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
-    cr_expect_eq(domain_state(bed.uri_a, "co-kill"), VIR_DOMAIN_RUNNING);
+    cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-kill"), VIR_DOMAIN_RUNNING);
     drv->ops->close(drv);
 }
 
@@ -379,7 +339,7 @@ Test(drv_virt_slow, cancel_leaves_guest_running_on_source)
     int running = 0;
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
-    cr_expect_eq(domain_state(bed.uri_b, "co-cancel"), -1, "left behind on b");
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-cancel"), -1, "left behind on b");
     drv->ops->close(drv);
 }
 
@@ -427,7 +387,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     co_diag_init(&dg);
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
-    cr_expect_eq(domain_state(bed.uri_b, "co-bad"), -1);
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-bad"), -1);
 
     /* the same driver then migrates to the right destination */
     co_diag_init(&dg);
@@ -435,7 +395,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     run_result r;
     run_until_done(drv, &r, 60000, 0, NULL);
     cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
-    cr_expect_eq(domain_state(bed.uri_b, "co-bad"), VIR_DOMAIN_RUNNING);
+    cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-bad"), VIR_DOMAIN_RUNNING);
     co_diag_init(&dg);
     cr_expect_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_EUSAGE, "second start: %s",
                  dg.msg);

@@ -5,11 +5,15 @@
  * /tmp), the pipe whose write end ties the bed's lifetime to this process
  * (if the test crashes, bed.sh's watchdog sees EOF and tears everything
  * down), and the URIs parsed from DIR/env. co_bed_down() is idempotent and
- * must be called from the test's fini. Header-only: tests include it. */
+ * must be called from the test's fini. Also the guests tests run on daemon
+ * a (co_bed_start_guest, co_bed_make_domain) and where a domain is
+ * (co_bed_domain_state). Header-only: tests include it (and link libvirt). */
 #ifndef CUTOVER_TESTS_LIBVIRT_BED_H
 #define CUTOVER_TESTS_LIBVIRT_BED_H
 
 #include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +244,73 @@ static inline int co_bed_wait_guest(co_bed *b, const char *name, int timeout_ms)
         usleep(20000);
     }
     return -1;
+}
+
+static inline void co_bed_quiet(void *opaque, virErrorPtr e)
+{
+    (void)opaque;
+    (void)e;
+}
+
+/* Create (start=1: run the dirtier guest with payload_mib of content and
+ * cmdline) or only define (start=0: enough for calls that need a domain to
+ * exist, without the guest's boot time) domain NAME on daemon a.
+ * 0, or -1 with the reason in err. */
+static inline int co_bed_make_domain(co_bed *b, const char *name, int payload_mib,
+                                     const char *cmdline, int start, char *err, size_t errlen)
+{
+    virSetErrorFunc(NULL, co_bed_quiet);
+    char xml[4096];
+    if (co_bed_domain_xml(b, name, 256, payload_mib, cmdline, xml, sizeof xml) != 0) {
+        snprintf(err, errlen, "domain XML (is build/tests/libvirt/dirtier.elf built?)");
+        return -1;
+    }
+    virConnectPtr a = virConnectOpen(b->uri_a);
+    if (a == NULL) {
+        snprintf(err, errlen, "connect to daemon a: %s", virGetLastErrorMessage());
+        return -1;
+    }
+    virDomainPtr d = start ? virDomainCreateXML(a, xml, 0) : virDomainDefineXML(a, xml);
+    if (d == NULL)
+        snprintf(err, errlen, "%s domain %s: %s", start ? "create" : "define", name,
+                 virGetLastErrorMessage());
+    else
+        virDomainFree(d);
+    virConnectClose(a);
+    return d ? 0 : -1;
+}
+
+/* Start the dirtier guest NAME on daemon a and wait up to 60 s until its
+ * RAM is filled. 0, or -1 with the reason in err. */
+static inline int co_bed_start_guest(co_bed *b, const char *name, int payload_mib,
+                                     const char *cmdline, char *err, size_t errlen)
+{
+    if (co_bed_make_domain(b, name, payload_mib, cmdline, 1, err, errlen) != 0)
+        return -1;
+    if (co_bed_wait_guest(b, name, 60000) != 0) {
+        snprintf(err, errlen, "guest %s did not fill its RAM within 60 s", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* State of domain NAME on the daemon at uri: VIR_DOMAIN_*, -1 if absent,
+ * -2 if the daemon or the call failed. */
+static inline int co_bed_domain_state(const char *uri, const char *name)
+{
+    virSetErrorFunc(NULL, co_bed_quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    if (c == NULL)
+        return -2;
+    int state = -1, reason;
+    virDomainPtr d = virDomainLookupByName(c, name);
+    if (d) {
+        if (virDomainGetState(d, &state, &reason, 0) < 0)
+            state = -2;
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return state;
 }
 
 #endif
