@@ -151,7 +151,6 @@ result() {
 
 fail() { result "$1"; cleanup; exit 1; }
 
-
 run() {
   POLICY=$1
   need
@@ -171,8 +170,9 @@ run() {
   # an interrupt), with a 1 ms user-mode tick in 1 of 11. pti=on makes every
   # entry from user mode write CR3 (TCG then flushes its whole TLB), and a
   # user-mode busy loop makes every interrupt such an entry. That narrows the
-  # window (0 panics in 15 runs) but does not close it: a write in the same
-  # kernel entry as QEMU's last sync before the stop is still missed.
+  # window (1 panic in 41 migrations, docs/policies.md) but does not close
+  # it: a write in the same kernel entry as QEMU's last sync before the stop
+  # is still missed.
   # PINGDROP_TLBFLUSH=0 turns the workaround off.
   FLUSH=
   [ "${PINGDROP_TLBFLUSH:-1}" != 0 ] && FLUSH="pti=on cutover.busy=1"
