@@ -498,6 +498,10 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
                 break;
             }
         }
+        /* A VM that never migrated reports no ram.total before the start:
+         * the per-GiB timeouts of the baselines wait for the first one. */
+        if (!(pc.mem_bytes > 0) && isfinite(st.ram_total_bytes) && st.ram_total_bytes > 0)
+            pc.mem_bytes = st.ram_total_bytes;
         co_action acts[8];
         int na = co_policy_decide(&pc, &ps, &o, acts, 8);
         log_sample(&R, &st, &o, &ps, sync_seen);

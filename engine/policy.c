@@ -312,8 +312,10 @@ static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_ob
             return n;
         }
     }
-    double gib = fmax(c->mem_bytes / GIB, 1.0 / 1024);
-    if (o->t_ms >= OVIRT_S_PER_GIB * gib * 1000.0)
+    /* mem_bytes is 0 until QEMU has reported ram.total (query-migrate of a
+     * VM that never migrated has no ram section): no per-GiB clock yet. */
+    double gib = c->mem_bytes / GIB;
+    if (gib > 0 && o->t_ms >= OVIRT_S_PER_GIB * gib * 1000.0)
         do_abort(s, o, out, max, &n, "ovirt: migration_max_time_per_gib_mem (64 s per GiB) exceeded");
     return n;
 }
@@ -326,8 +328,8 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
     track_progress(s, o, &stalled, &prev);
     if (!is_precopy(o))
         return 0;
-    double gib = c->mem_bytes / GIB;
-    int timeout = o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
+    double gib = c->mem_bytes / GIB; /* 0: not known yet (see ovirt) */
+    int timeout = gib > 0 && o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
     if (timeout && !s->postcopy && !s->paused && !((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) &&
         (c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
         /* allowWorkloadDisruption without post-copy: pause the guest so the

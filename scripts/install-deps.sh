@@ -7,7 +7,7 @@ PKGS=(
   libgsl-dev libjansson-dev libvirt-dev libpcap-dev libcriterion-dev
   qemu-system-x86 qemu-utils
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-  iproute2 iputils-ping tcpdump busybox-static cpio
+  iproute2 iputils-ping tcpdump busybox-static cpio jq
   gnuplot-nox
 )
 missing=()

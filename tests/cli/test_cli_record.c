@@ -54,7 +54,7 @@ Test(record, writes_a_trace_that_matches_the_guest, .init = start_lab, .fini = s
     cr_assert_str_eq(t.method, "calc-dirty-rate/page-sampling");
     cr_assert_float_eq(t.mem_bytes, 128.0 * 1048576, 1);
     /* uniform 4000 writes/s over 8192 pages: U(1 s) = 8192 (1 - e^-0.488) = 3164.
-     * page-sampling reads 512 pages per GiB and QEMU reports whole MiB/s:
+     * page-sampling reads 4096 pages per GiB (recorder.c) and QEMU reports whole MiB/s:
      * accept a wide band, it is a sampled estimate */
     double u1 = 8192 * (1 - exp(-4000.0 / 8192));
     cr_assert(t.dirty_pages[0] > 0.4 * u1 && t.dirty_pages[0] < 2.0 * u1, "U(1s)=%g want ~%g",

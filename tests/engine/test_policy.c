@@ -459,6 +459,28 @@ Test(policy, kubevirt_completion_timeout)
     cr_assert_float_eq(s.acts[0].at_ms, 37.5e3, 200, "paused at %.0f", s.acts[0].at_ms);
 }
 
+/* RAM size not known yet (cutover migrate on a VM that never migrated: no
+ * ram.total before the start): the per-GiB timeouts must not fire at once. */
+Test(policy, per_gib_timeouts_wait_for_ram_size)
+{
+    int kinds[] = {CO_POL_KUBEVIRT, CO_POL_OVIRT};
+    for (int k = 0; k < 2; k++) {
+        co_pol_config c = cfg(kinds[k], 300, 600e3, 0, 0);
+        co_pol_state st;
+        co_policy_init(&c, &st);
+        co_pol_obs o = {.t_ms = 2, .status = CO_MIG_SETUP};
+        co_action a[8];
+        for (double t = 2; t < 5000; t += 100) {
+            o.t_ms = t;
+            o.status = t < 100 ? CO_MIG_SETUP : CO_MIG_ACTIVE;
+            int n = co_policy_decide(&c, &st, &o, a, 8);
+            for (int i = 0; i < n; i++)
+                cr_assert_neq(a[i].kind, CO_ACT_ABORT, "%s aborted at %.0f ms: %s",
+                              co_policy_name(kinds[k]), t, a[i].reason);
+        }
+    }
+}
+
 Test(policy, kubevirt_progress_timeout)
 {
     /* open loop: remaining never goes below its first value */
