@@ -441,6 +441,16 @@ static int plan_at(const co_pol_config *c, const co_pol_obs *o, const co_dirty *
     return co_switch_plan_make(&p, &st, CO_SWITCH_MAX_K, c->max_downtime_ms, budget_ms, plan);
 }
 
+/* Fixed part of the downtime: configured, else the model's calibrated one. */
+static double switch_cost_ms(const co_pol_config *c)
+{
+    if (c->switchover_cost_ms > 0)
+        return c->switchover_cost_ms;
+    co_mig_params p;
+    co_mig_defaults(&p);
+    return p.switchover_cost_ms;
+}
+
 /* The least throttle from `from` up in 10% steps (below cap) at which the
  * model finds a switch within budget; cap if none. */
 static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
@@ -481,6 +491,27 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                      "deadline in %.1f s",
                      bulk_left_ms / 1000, bw / 1e6, left_ms / 1000);
             do_abort(s, o, out, max, &n, why);
+            return n;
+        }
+        /* With a known link, let QEMU switch right at the end of the bulk
+         * pass when what is left then moves within half the switchover
+         * cost at the link's rate (a downtime within 1.5x the floor): an
+         * idle guest then needs no second pass. Set once the stream rate
+         * is measured (1 s in). */
+        if (c->link_known && o->t_ms >= 1000 && !s->early_set) {
+            s->early_set = 1;
+            double cost = switch_cost_ms(c);
+            double pending_ok = fmin(cost * 0.5, c->max_downtime_ms - cost) / 1000 * stop_rate(c, bw);
+            double hdr = (o->page_size_bytes + CO_MIG_PAGE_HEADER_BYTES) / o->page_size_bytes;
+            double lim = pending_ok * hdr / bw * 1000;
+            if (lim > s->limit_ms * 1.05) {
+                char why[200];
+                snprintf(why, sizeof why,
+                         "switch at the end of the bulk pass if what is left moves in %.0f ms at "
+                         "the link rate (%.0f MB/s)",
+                         fmin(cost * 0.5, c->max_downtime_ms - cost), stop_rate(c, bw) / 1e6);
+                set_limit(s, o, lim, out, max, &n, why);
+            }
         }
         return n;
     }
@@ -527,7 +558,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
          * their ratio, with 60% in hand: on a loaded 2-core host we measured
          * loopback stop-and-copy at 0.35x the calibrated thread rate
          * (docs/policies.md), and QEMU's own bandwidth is bursty. */
-        double cost = c->switchover_cost_ms > 0 ? c->switchover_cost_ms : 15;
+        double cost = switch_cost_ms(c);
         double scale = stop_rate(c, bw) / bw;
         double ceil_ms = fmax((c->max_downtime_ms - cost) * fmax(1, 0.4 * scale), 1);
         /* QEMU compares with its own bandwidth of its last 100 ms window,
