@@ -491,27 +491,6 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
                      "deadline in %.1f s",
                      bulk_left_ms / 1000, bw / 1e6, left_ms / 1000);
             do_abort(s, o, out, max, &n, why);
-            return n;
-        }
-        /* With a known link, let QEMU switch right at the end of the bulk
-         * pass when what is left then moves within half the switchover
-         * cost at the link's rate (a downtime within 1.5x the floor): an
-         * idle guest then needs no second pass. Set once the stream rate
-         * is measured (1 s in). */
-        if (c->link_known && o->t_ms >= 1000 && !s->early_set) {
-            s->early_set = 1;
-            double cost = switch_cost_ms(c);
-            double pending_ok = fmin(cost * 0.5, c->max_downtime_ms - cost) / 1000 * stop_rate(c, bw);
-            double hdr = (o->page_size_bytes + CO_MIG_PAGE_HEADER_BYTES) / o->page_size_bytes;
-            double lim = pending_ok * hdr / bw * 1000;
-            if (lim > s->limit_ms * 1.05) {
-                char why[200];
-                snprintf(why, sizeof why,
-                         "switch at the end of the bulk pass if what is left moves in %.0f ms at "
-                         "the link rate (%.0f MB/s)",
-                         fmin(cost * 0.5, c->max_downtime_ms - cost), stop_rate(c, bw) / 1e6);
-                set_limit(s, o, lim, out, max, &n, why);
-            }
         }
         return n;
     }

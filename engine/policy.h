@@ -109,7 +109,6 @@ typedef struct co_pol_state {
     int64_t armed_sync;       /* adaptive: earliest sync a plan expected the switch at, -1 */
     double bump_ms;           /* adaptive: extra limit after QEMU did not switch in time */
     double dl_pct;            /* adaptive: the dirty limit in force as a throttle %, 0 none */
-    int early_set;            /* adaptive: the end-of-bulk-pass limit was considered */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */

@@ -285,36 +285,6 @@ Test(policy, adaptive_link_known_as_fast_as_qemu)
     cr_assert_leq(a.downtime_ms, 300);
 }
 
-/* A nearly idle guest on loopback: what is left after the bulk pass moves
- * in a few ms at the thread rate, so adaptive lets QEMU switch right there
- * (one pass, like QEMU's 300 ms default) instead of holding for a second. */
-Test(policy, adaptive_idle_switches_after_the_bulk_pass)
-{
-    co_dirty d;
-    co_dirty_uniform(&d, 256, 50);
-    sim a, u;
-    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 40e3, 0, 128 * MIB);
-    ca.link_known = ca.link_loopback = 1;
-    sim_init(&a, 128 * MIB, 50e6, &d, 300);
-    a.stop_bw = 2.2e9;
-    sim_run(&a, &ca);
-    co_pol_config cu = cfg(CO_POL_ADAPTIVE, 300, 40e3, 0, 128 * MIB);
-    sim_init(&u, 128 * MIB, 50e6, &d, 300);
-    u.stop_bw = 2.2e9;
-    sim_run(&u, &cu);
-    cr_assert(a.done && u.done);
-    /* QEMU syncs once the unsent bulk falls under the threshold; what was
-     * dirtied meanwhile can take one more short pass */
-    cr_assert_leq(a.syncs, 3, "%lld syncs", (long long)a.syncs);
-    cr_assert_lt(a.end_ms, u.end_ms, "with the link %.2f s, without %.2f s", a.end_ms / 1000,
-                 u.end_ms / 1000);
-    cr_assert_leq(a.downtime_ms, 30, "%.1f ms", a.downtime_ms);
-    int early = 0;
-    for (int i = 0; i < a.n_actions; i++)
-        early += a.acts[i].kind == CO_ACT_DOWNTIME && strstr(a.acts[i].reason, "bulk pass");
-    cr_assert_eq(early, 1);
-}
-
 /* Dirtying outpaces the link: without anything allowed, adaptive aborts
  * well before the deadline and says why; qemu runs into the deadline. */
 Test(policy, adaptive_not_converging_aborts_early)
