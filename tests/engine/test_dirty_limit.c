@@ -8,24 +8,14 @@
 #include <string.h>
 
 #include "engine/controller.h"
-#include "engine/drv_qmp.h"
+#include "drv_pair.h"
 #include "engine/qmp.h"
-#include "qemu_proc.h"
 #include "util/error.h"
-
-static char dir[64], memfile[128];
-static tq_qemu src, dst;
-static int port;
-static co_driver *drv;
 
 static void start_pair(const char *accel)
 {
     setenv("CUTOVER_TQ_ACCEL", accel, 1);
-    char why[160];
-    cr_assert_eq(tq_filled_pair(dir, memfile, 32, &src, &dst, &port, why), 0, "%s", why);
-    co_diag d;
-    co_diag_init(&d);
-    cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
+    drv_pair_open();
 }
 
 static void init_kvm(void)
@@ -42,18 +32,8 @@ static void init_tcg(void)
     start_pair("tcg");
 }
 
-static void fini(void)
-{
-    if (drv)
-        drv->ops->close(drv);
-    drv = NULL;
-    tq_stop(&src);
-    tq_stop(&dst);
-    tq_rmdir(dir);
-}
-
-TestSuite(dirty_limit_kvm, .init = init_kvm, .fini = fini, .timeout = 90);
-TestSuite(dirty_limit_tcg, .init = init_tcg, .fini = fini, .timeout = 90);
+TestSuite(dirty_limit_kvm, .init = init_kvm, .fini = drv_pair_close, .timeout = 90);
+TestSuite(dirty_limit_tcg, .init = init_tcg, .fini = drv_pair_close, .timeout = 90);
 
 /* query-vcpu-dirty-limit: how many vCPUs are limited, and the first limit. */
 static int limited(double *rate)

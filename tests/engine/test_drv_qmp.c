@@ -4,34 +4,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "engine/drv_qmp.h"
-#include "qemu_proc.h"
+#include "drv_pair.h"
 
-static char dir[64], memfile[128];
-static tq_qemu src, dst;
-static int port;
-static co_driver *drv;
-
-static void setup(void)
-{
-    char why[160];
-    cr_assert_eq(tq_filled_pair(dir, memfile, 32, &src, &dst, &port, why), 0, "%s", why);
-    co_diag d;
-    co_diag_init(&d);
-    cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
-}
-
-static void teardown(void)
-{
-    if (drv)
-        drv->ops->close(drv);
-    drv = NULL;
-    tq_stop(&src);
-    tq_stop(&dst);
-    tq_rmdir(dir);
-}
-
-TestSuite(drv_qmp, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(drv_qmp, .init = drv_pair_open, .fini = drv_pair_close, .timeout = 90);
 
 /* Apply the tunables and migrate to the destination on loopback. */
 static void start_with(const co_mig_tunables *s)
