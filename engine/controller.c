@@ -405,6 +405,18 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         }
     }
 
+    /* what adaptive assumes of the stop-and-copy rate (policy.h) */
+    char link_note[80] = "";
+    if (pc.kind == CO_POL_ADAPTIVE) {
+        if (!pc.link_known)
+            snprintf(link_note, sizeof link_note, ", link unknown (give --link)");
+        else if (pc.link_loopback)
+            snprintf(link_note, sizeof link_note, ", link loopback");
+        else
+            snprintf(link_note, sizeof link_note, ", link %.3g Gbit/s",
+                     pc.link_rate_bytes_per_s * 8 / 1e9);
+    }
+
     /* 3. start */
     co_pol_state ps;
     co_policy_init(&pc, &ps);
@@ -414,9 +426,10 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         co_hb_arm(cfg->hb);
     R.t0 = co_now_ms();
     note(&R, 0, "start", R.want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s", co_policy_name(pc.kind),
-         cfg->uri, R.want.downtime_limit_ms, R.want.auto_converge ? ", auto-converge on" : "",
-         R.want.postcopy_ram ? ", postcopy-ram on" : "", dl_note);
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_policy_name(pc.kind),
+         cfg->uri, R.want.downtime_limit_ms, link_note,
+         R.want.auto_converge ? ", auto-converge on" : "", R.want.postcopy_ram ? ", postcopy-ram on" : "",
+         dl_note);
     if ((rc = ops->start(src, cfg->uri, d)) != CO_OK) {
         co_diag keep = *d;
         co_diag_init(d);

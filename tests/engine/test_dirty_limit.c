@@ -117,5 +117,7 @@ Test(dirty_limit_tcg, controller_carries_on_without)
               res->actions[0].reason);
     cr_assert(strstr(res->actions[0].reason, "dirty-ring") != NULL, "%s",
               res->actions[0].reason);
+    cr_assert(strstr(res->actions[0].reason, "link loopback") != NULL, "%s",
+              res->actions[0].reason);
     free(res);
 }
