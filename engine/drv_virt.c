@@ -91,6 +91,9 @@ typedef struct virt_ctx {
     co_mig_stats final;
     co_mig_stats last;         /* last successful sample while running */
     int started, worker_done, worker_rc;
+    int ever_started;          /* start() was called once: no more deferring */
+    double deferred_downtime_ms; /* set before the first start, applied once the job
+                                  * runs (NAN: none): a refused start changes nothing */
     int worker_err_code;       /* virErrorNumber */
     char worker_err[256];
     pthread_t worker;
@@ -510,6 +513,7 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
     /* What libvirt cannot tell us is what this driver will ask for: no
      * multifd, auto-converge or post-copy unless set; QEMU 7.2's defaults
      * for the throttle parameters (libvirt 9.0 cannot read them). */
+    c->deferred_downtime_ms = NAN;
     c->tun = (co_mig_tunables){.downtime_limit_ms = NAN,
                                .max_bandwidth_bytes_per_s = NAN,
                                .multifd_channels = 1,
@@ -692,7 +696,8 @@ static int virt_get_tunables(co_driver *d, co_mig_tunables *out, co_diag *diag)
     unsigned long long dt_ms;
     if (virDomainMigrateGetMaxDowntime(c->dom, &dt_ms, 0) < 0)
         return virt_fail(diag, "cannot read the downtime limit", c->domain_name);
-    out->downtime_limit_ms = (double)dt_ms;
+    out->downtime_limit_ms = isfinite(c->deferred_downtime_ms) ? c->deferred_downtime_ms
+                                                               : (double)dt_ms;
     if (isfinite(c->tun.max_bandwidth_bytes_per_s))
         return CO_OK; /* the value start() will pass or has passed */
     unsigned long mibps;
@@ -761,10 +766,16 @@ static int virt_set_tunables(co_driver *d, const co_mig_tunables *t, co_diag *di
                 return rc;
         }
     }
-    if (!isnan(t->downtime_limit_ms)) {
+    if (!isnan(t->downtime_limit_ms) && !running && !c->ever_started) {
+        /* libvirt takes the limit only as a call of its own; before the
+         * first start keep it, so that a start libvirt refuses (an
+         * unreachable destination) leaves the domain as it was */
+        c->deferred_downtime_ms = (double)llround(t->downtime_limit_ms);
+    } else if (!isnan(t->downtime_limit_ms)) {
         int rc = virt_set_downtime_limit(d, t->downtime_limit_ms, diag);
         if (rc != CO_OK)
             return rc;
+        c->deferred_downtime_ms = NAN; /* superseded */
     }
     if (!running && !isnan(bw))
         c->tun.max_bandwidth_bytes_per_s = bw;
@@ -778,6 +789,25 @@ static int virt_set_tunables(co_driver *d, const co_mig_tunables *t, co_diag *di
         c->tun.cpu_throttle_initial_pct = pcts[0];
     if (!isnan(pcts[1]))
         c->tun.cpu_throttle_increment_pct = pcts[1];
+    return CO_OK;
+}
+
+/* The downtime limit kept back before the first start, now that the job
+ * runs (QEMU has had the domain's old one for the first few ms of the bulk
+ * pass). A failure is reported; the migration goes on. */
+static int apply_deferred(virt_ctx *c, co_diag *diag)
+{
+    if (!isfinite(c->deferred_downtime_ms))
+        return CO_OK;
+    double ms = c->deferred_downtime_ms;
+    c->deferred_downtime_ms = NAN;
+    if (virDomainMigrateSetMaxDowntime(c->dom, (unsigned long long)ms, 0) < 0) {
+        virt_fail(diag, "cannot set the downtime limit", c->domain_name);
+        fprintf(stderr, "cutover: libvirt: %s (the migration goes on)\n", diag->msg);
+        co_diag_init(diag);
+        return CO_OK;
+    }
+    c->tun.downtime_limit_ms = ms;
     return CO_OK;
 }
 
@@ -827,6 +857,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
                            c->conn_uri);
     if (build_params(c) < 0)
         return co_diag_set(diag, CO_ENOMEM, "out of memory building migration parameters");
+    c->ever_started = 1;
     pthread_mutex_lock(&c->mu);
     c->started = 1;
     c->worker_done = 0;
@@ -850,10 +881,10 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
         virDomainJobInfo ji;
         if (virDomainGetJobInfo(c->dom, &ji) == 0 && ji.type != VIR_DOMAIN_JOB_NONE &&
             ji.memTotal > 0)
-            return CO_OK;
+            return apply_deferred(c, diag);
         virResetLastError();
         if (now_ms() >= t_end)
-            return CO_OK; /* still starting; poll() will tell */
+            return apply_deferred(c, diag); /* still starting; poll() will tell */
         struct timespec dl;
         deadline_in(&dl, 20);
         pthread_mutex_lock(&c->mu);

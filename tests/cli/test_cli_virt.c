@@ -130,10 +130,14 @@ Test(cli_virt, migrate_record_and_watch_over_libvirt)
     cli_expect_fail(
         cli_run("migrate --connect '%s' --domain co-nope --to %s", bed.uri_a, bed.uri_b_tcp), 66,
         "co-nope", "--domain");
+    long long dt0 = co_bed_max_downtime(bed.uri_a, "co-cli");
+    cr_assert_geq(dt0, 1, "downtime limit of co-cli readable");
     int rc = cli_run("migrate --connect '%s' --domain co-cli --to qemu+tcp://169.254.77.9/system "
                      "--json",
                      bed.uri_a);
     cr_assert_eq(rc, 69, "unreachable --to: exit %d: %s", rc, cli_err);
+    cr_assert_eq(co_bed_max_downtime(bed.uri_a, "co-cli"), dt0,
+                 "the refused start left the downtime limit as it was");
     cr_assert(strstr(cli_err, "169.254.77.9"), "%s", cli_err);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-cli"), VIR_DOMAIN_RUNNING,
                  "guest not running on the source after a refused start");

@@ -148,6 +148,8 @@ Test(drv_virt, migrates_a_to_b_with_stats)
     cr_assert_eq(drv->ops->get_tunables(drv, &back, &dg), CO_OK, "%s", dg.msg);
     cr_expect_eq(back.downtime_limit_ms, 500);
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
+    /* the limit kept back before the start is in force once the job runs */
+    cr_expect_eq(co_bed_max_downtime(bed.uri_a, "co-mig"), 500);
     /* live change during the run */
     cr_expect_eq(drv->ops->set_max_bandwidth(drv, 50.0 * 1048576, &dg), CO_OK, "%s", dg.msg);
     run_result r;
@@ -373,7 +375,18 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_assert_eq(drv->ops->start(drv, "not a uri", &dg), CO_EUSAGE, "%s", dg.msg);
     cr_expect(strstr(dg.msg, "not a uri") != NULL, "message does not name the URI: %s", dg.msg);
 
-    /* well-formed but unreachable (no route inside a's namespace) */
+    /* well-formed but unreachable (no route inside a's namespace); the
+     * downtime limit asked before it is kept back until the job runs, so
+     * the domain's own limit never changes */
+    long long dt0 = co_bed_max_downtime(bed.uri_a, "co-bad");
+    co_mig_tunables lim = keep;
+    lim.downtime_limit_ms = dt0 == 123 ? 124 : 123;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->set_tunables(drv, &lim, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(co_bed_max_downtime(bed.uri_a, "co-bad"), dt0, "changed before the start");
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->get_tunables(drv, &tun1, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(tun1.downtime_limit_ms, lim.downtime_limit_ms, "the limit asked for");
     co_diag_init(&dg);
     double t0 = co_bed_now_ms();
     int rc = drv->ops->start(drv, "qemu+tcp://169.254.77.9/system", &dg);
@@ -388,6 +401,12 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-bad"), -1);
+    cr_assert_eq(co_bed_max_downtime(bed.uri_a, "co-bad"), dt0, "changed by a refused start");
+    /* what the caller puts back after the refusal supersedes the kept limit */
+    co_mig_tunables back = keep;
+    back.downtime_limit_ms = (double)dt0;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->set_tunables(drv, &back, &dg), CO_OK, "%s", dg.msg);
 
     /* the same driver then migrates to the right destination */
     co_diag_init(&dg);

@@ -313,4 +313,23 @@ static inline int co_bed_domain_state(const char *uri, const char *name)
     return state;
 }
 
+/* The migration downtime limit of domain NAME (ms), -1 if it cannot be read. */
+static inline long long co_bed_max_downtime(const char *uri, const char *name)
+{
+    virSetErrorFunc(NULL, co_bed_quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    if (c == NULL)
+        return -1;
+    unsigned long long ms = 0;
+    long long out = -1;
+    virDomainPtr d = virDomainLookupByName(c, name);
+    if (d) {
+        if (virDomainMigrateGetMaxDowntime(d, &ms, 0) == 0)
+            out = (long long)ms;
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return out;
+}
+
 #endif
