@@ -264,6 +264,7 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
     r->measure.longest_outage_ms = NAN;
     r->predicted_downtime_ms = NAN;
     r->floor_ms = NAN;
+    r->stop_copy_bytes = r->stop_copy_rate_bytes_per_s = NAN;
     r->total_time_ms = 0;
 }
 
@@ -592,6 +593,13 @@ completed:
     }
     fill_final(&R, &R.last);
     res->downtime_ms = R.last.downtime_ms;
+    /* what the stop-and-copy really moved, and how fast at least: the
+     * downtime also holds device state and the switch itself */
+    if (isfinite(R.last.ram_downtime_bytes) && R.last.ram_downtime_bytes > 0) {
+        res->stop_copy_bytes = R.last.ram_downtime_bytes;
+        if (isfinite(res->downtime_ms) && res->downtime_ms > 0)
+            res->stop_copy_rate_bytes_per_s = res->stop_copy_bytes / (res->downtime_ms / 1000.0);
+    }
     snprintf(res->status, sizeof res->status, "completed");
     snprintf(res->guest_on, sizeof res->guest_on, "destination");
     res->code = CO_OK;
@@ -653,6 +661,8 @@ json_t *co_ctl_result_json(const co_ctl_result *r)
     json_object_set_new(j, "passes", json_integer(r->passes));
     json_object_set_new(j, "predicted_downtime_ms", num_or_null(r->predicted_downtime_ms));
     json_object_set_new(j, "floor_ms", num_or_null(r->floor_ms));
+    json_object_set_new(j, "stop_copy_bytes", num_or_null(r->stop_copy_bytes));
+    json_object_set_new(j, "stop_copy_rate_bytes_per_s", num_or_null(r->stop_copy_rate_bytes_per_s));
     json_object_set_new(j, "final_throttle_pct", json_real(r->final_throttle_pct));
     json_object_set_new(j, "guest_on", json_string(r->guest_on));
     if (r->message[0])
@@ -696,6 +706,13 @@ void co_ctl_result_text(const co_ctl_result *r, FILE *out)
     if (isfinite(r->predicted_downtime_ms))
         fprintf(out, "predicted:    %.0f ms downtime (model floor %.0f ms)\n",
                 r->predicted_downtime_ms, isfinite(r->floor_ms) ? r->floor_ms : 0);
+    if (isfinite(r->stop_copy_bytes)) {
+        char rate[32] = "";
+        if (isfinite(r->stop_copy_rate_bytes_per_s))
+            snprintf(rate, sizeof rate, " (at least %.0f MB/s)", r->stop_copy_rate_bytes_per_s / 1e6);
+        fprintf(out, "stop-copy:    %s with the guest stopped%s\n",
+                co_fmt_size(r->stop_copy_bytes, b, sizeof b), rate);
+    }
     fprintf(out, "data sent:    %s\n", co_fmt_size(r->transferred_bytes, b, sizeof b));
     fprintf(out, "passes:       %d\n", r->passes);
     fprintf(out, "guest on:     %s\n", r->guest_on);

@@ -73,6 +73,10 @@ typedef struct co_ctl_result {
     int passes;                       /* pre-copy passes, bulk pass included */
     double predicted_downtime_ms;     /* adaptive's last prediction, NAN if none */
     double floor_ms;                  /* model floor at the end, NAN if none */
+    double stop_copy_bytes;           /* ram.downtime-bytes: sent with the guest stopped;
+                                         NAN unless completed and reported */
+    double stop_copy_rate_bytes_per_s;/* stop_copy_bytes / downtime: a lower bound of the
+                                         link's stop-and-copy rate (for --link); NAN if none */
     double final_throttle_pct;
     char guest_on[16];                /* "destination", "source", "unknown" */
     char message[512];                /* why it did not complete ("" when completed) */

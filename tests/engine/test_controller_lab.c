@@ -179,6 +179,10 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
     cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
+    /* the hot 24 MiB went in the stop-and-copy, well above the 10 MB/s cap */
+    cr_assert_gt(json_number_value(json_object_get(r, "stop_copy_bytes")), 1e6, "%s",
+                 json_dumps(r, 0));
+    cr_assert_gt(json_number_value(json_object_get(r, "stop_copy_rate_bytes_per_s")), 10e6);
     json_decref(r);
     cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "guest running on the destination");
