@@ -73,12 +73,12 @@ int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
 
 static double initial_limit_ms(const co_pol_config *c);
 
-/* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
- * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
- * guest sees as downtime. Keep each sleep within half of --max-downtime. */
 /* Strongest dirty limit adaptive asks for, as a throttle percentage. */
 #define DL_MAX_PCT 95.0
 
+/* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
+ * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
+ * guest sees as downtime. Keep each sleep within half of --max-downtime. */
 static double throttle_cap_pct(const co_pol_config *c)
 {
     double half = c->max_downtime_ms / 2;
@@ -330,16 +330,16 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     double gib = c->mem_bytes / GIB; /* 0: not known yet (see ovirt) */
     int timeout = gib > 0 && o->t_ms >= KUBEVIRT_S_PER_GIB * gib * 1000.0;
-    if (timeout && !s->postcopy && !s->paused && !((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) &&
-        (c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
+    if (s->paused)
+        return n; /* the copy converges on its own */
+    int can_postcopy = (c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready;
+    if (timeout && !can_postcopy && (c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
         /* allowWorkloadDisruption without post-copy: pause the guest so the
          * copy finishes, rather than cancel */
         s->paused = 1;
         emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
              "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, allowWorkloadDisruption: "
              "pause the guest");
-    } else if (s->paused) {
-        /* paused: the copy converges on its own */
     } else if (timeout) {
         postcopy_or_abort(c, s, o, out, max, &n,
                           "kubevirt: completionTimeoutPerGiB (150 s per GiB) reached, switch to "
@@ -607,14 +607,15 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
             return 0;
         double target = least_throttle(c, o, &d, fmax(20, s->dl_pct + 10), DL_MAX_PCT, budget);
         double r0 = co_dirty_rate0(&d); /* unthrottled pages/s */
-        double mib = r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
-                     (c->vcpus > 0 ? c->vcpus : 1);
+        /* QEMU takes at least 1 MB/s */
+        double mib = fmax(1, r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
+                                 (c->vcpus > 0 ? c->vcpus : 1));
         s->dl_pct = target;
         s->throttle_sync = o->sync_count;
         s->noconv = 0;
-        emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, fmax(1, mib), target,
-             "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base,
-             fmax(1, mib), target);
+        emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, mib, target,
+             "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base, mib,
+             target);
         return n;
     }
     if (!urgent && s->dl_pct > 0 && o->sync_count - s->throttle_sync < 3)
@@ -654,7 +655,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         s->paused = 1;
         emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
              "%s; pause the guest so the copy converges (expected downtime %.0f ms)", base,
-             o->remaining_bytes / bw * 1000 + 15);
+             o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
         return n;
     }
     char why[320];
