@@ -400,6 +400,10 @@ Test(controller_cli, usage_errors)
         {"migrate --qmp /x --uri tcp:h:1 --heartbeat 5000", "--heartbeat"},
         {"migrate --qmp /x --uri tcp:h:1 --channels 4", "--channels"},
         {"migrate --qmp /x --uri tcp:h:1 --bogus", "--bogus"},
+        {"migrate --qmp /x --uri tcp:h:1 --link 5", "--link"},
+        {"migrate --qmp /x --uri tcp:h:1 --link 0Gbit", "--link"},
+        {"migrate --qmp /x --uri tcp:h:1 --mtu 100", "--mtu"},
+        {"migrate --qmp /x --uri tcp:h:1 --allow dirty-limit,turbo", "--allow"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[512];
