@@ -69,3 +69,28 @@ Test(evq, random_schedule_cancel_matches_reference)
     cr_assert_eq(co_sim_evq_pop(&q, &e), 0);
     co_sim_evq_free(&q);
 }
+
+/* The 32-bit sequence runs out: the pending events are renumbered in their
+ * order, so ties still come out in scheduling order across the wrap. */
+Test(evq, sequence_wrap_keeps_order)
+{
+    enum { K = 64 };
+    co_sim_evq q;
+    cr_assert_eq(co_sim_evq_init(&q, K), 0);
+    q.next_seq = 0xFFFFFFF0u - 40; /* a long run's worth of schedules */
+    /* keys scheduled in this order at two times, straddling the wrap */
+    for (uint32_t k = 0; k < K; k++)
+        co_sim_evq_schedule(&q, k % 2 ? 20 : 10, k % 3, k);
+    cr_assert_lt(q.next_seq, 0xFFFFFFF0u - 40, "renumbered");
+    for (int t = 10; t <= 20; t += 10)
+        for (uint32_t k = t == 10 ? 0 : 1; k < K; k += 2) {
+            co_sim_event e;
+            cr_assert(co_sim_evq_pop(&q, &e));
+            cr_assert_eq(e.key, k, "got %u want %u", e.key, k);
+            cr_assert_eq(e.t_us, t);
+            cr_assert_eq(e.kind, k % 3);
+        }
+    co_sim_event e;
+    cr_assert_eq(co_sim_evq_pop(&q, &e), 0);
+    co_sim_evq_free(&q);
+}
