@@ -45,7 +45,11 @@ struct hstate {
     co_sim_time maint_start, step_start;
 };
 
+/* A live migration. They sit in a pool of slots handed out last-freed
+ * first, so the few hundred in flight stay dense in cache however many VMs
+ * the cluster has; lists of migrations hold slot numbers. */
 struct mig {
+    int v;                    /* the VM */
     int src, dst, su, du;     /* hosts and uplinks (-1 = uplink not used) */
     double share;             /* wire bytes/s it was timed at */
     double ub;                /* the smallest capacity on its path: no share exceeds it */
@@ -86,7 +90,9 @@ struct co_sim_run {
     unsigned char *vm_state;
     co_sim_time *off_since;
     double *rate, *stun_ms, *outage_ms;
-    struct mig *m;
+    struct mig *m;            /* the pool of migration slots */
+    int *slot;                /* per VM: its slot while it migrates, else -1 */
+    int *free_slots, nfree, mcap; /* free slots (a stack), pool capacity */
     int active;               /* migrations in flight, cluster-wide */
     int *evac;                /* hosts evacuating, in the order they started */
     int nevac;
@@ -158,7 +164,10 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->rate = calloc(V1, sizeof(double));
     r->stun_ms = calloc(V1, sizeof(double));
     r->outage_ms = calloc(V1, sizeof(double));
-    r->m = calloc(V1, sizeof *r->m);
+    r->mcap = V1 < 64 ? V1 : 64; /* grows by doubling while a run needs more */
+    r->m = calloc((size_t)r->mcap, sizeof *r->m);
+    r->free_slots = malloc((size_t)r->mcap * sizeof(int));
+    r->slot = malloc((size_t)V1 * sizeof(int));
     r->evac = calloc(H1, sizeof(int));
     r->patched_list = calloc(H1, sizeof(int));
     r->ord = calloc(H1, sizeof(int));
@@ -188,8 +197,8 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
         r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
         r->lk[2 * H + 2 * u].cap = r->lk[2 * H + 2 * u + 1].cap = c->uplinks[u].rate_bytes_per_s;
-    for (int v = 0; v < V1; v++)
-        r->m[v].floc = -1;
+    for (int i = 0; i < r->mcap; i++)
+        r->m[i].floc = -1;
     /* home_vms: VMs grouped by starting host, in VM order (counting sort) */
     for (int v = 0; v < V; v++)
         r->home_start[c->vms[v].host + 1]++;
@@ -200,7 +209,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     if (!r->rng || !r->h || !r->up_out_n || !r->up_in_n || !r->up_out_head || !r->up_in_head ||
         !r->vm_host || !r->vm_dest || !r->vm_next || !r->vm_prev || !r->vm_retries ||
         !r->nmig || !r->vm_state || !r->off_since || !r->rate || !r->stun_ms ||
-        !r->outage_ms || !r->m || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
+        !r->outage_ms || !r->m || !r->free_slots || !r->slot || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
         !r->phase_left || !r->cache) {
         co_sim_run_free(r);
         return NULL;
@@ -232,6 +241,8 @@ void co_sim_run_free(co_sim_run *r)
     free(r->stun_ms);
     free(r->outage_ms);
     free(r->m);
+    free(r->free_slots);
+    free(r->slot);
     free(r->evac);
     free(r->patched_list);
     free(r->ord);
@@ -270,16 +281,18 @@ size_t co_sim_run_bytes(const co_sim_run *r)
 {
     /* the solver's link arrays (cap, rem, lev; cnt, first, heap, hpos) */
     size_t share_link = 3 * sizeof(double) + 4 * sizeof(int);
-    /* per VM: run arrays, its migration, home/flow indices, and as a flow
-     * in the solver: path, members, rate, frozen, plus its own bound link */
+    /* per VM: run arrays, its slot, home/flow indices, and as a flow in
+     * the solver: path, members, rate, frozen, plus its own bound link */
     size_t per_vm = 6 * sizeof(int) + 1 + sizeof(co_sim_time) + 3 * sizeof(double) +
-                    sizeof(struct mig) + 2 * sizeof(int) +
+                    sizeof(int) + 2 * sizeof(int) +
                     2 * CO_SHARE_HOPS * sizeof(int) + sizeof(double) + 1 + share_link;
     /* per link (2 per host, 2 per uplink): its state and queue entry */
     size_t per_link = sizeof(struct link) + sizeof(int) + share_link;
     size_t per_host = sizeof(struct hstate) + 6 * sizeof(int) + 2 * per_link;
     return per_vm * r->c->nvms + per_host * r->c->nhosts + 2 * per_link * r->c->nuplinks +
-           CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_event);
+           CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_evq_node) +
+           r->q.cap * 2 * sizeof(int32_t) +
+           (size_t)r->mcap * (sizeof(struct mig) + sizeof(int)); /* the pool as it grew */
 }
 
 void co_sim_run_cache_stats(const co_sim_run *r, long *predictions, long *hits)
@@ -394,11 +407,49 @@ static int *list_head(co_sim_run *r, const struct mig *m, int l)
 
 static void mig_links(const co_sim_run *r, struct mig *m);
 
+static struct mig *mig_of(const co_sim_run *r, int v)
+{
+    return &r->m[r->slot[v]];
+}
+
+/* A free slot for VM v, the pool doubled when full; -1 (and r->oom) when
+ * memory runs out. */
+static int slot_take(co_sim_run *r, int v)
+{
+    if (r->nfree == 0) {
+        int nc = r->mcap * 2;
+        struct mig *m = realloc(r->m, (size_t)nc * sizeof *m);
+        if (m != NULL)
+            r->m = m;
+        int *f = m ? realloc(r->free_slots, (size_t)nc * sizeof *f) : NULL;
+        if (f == NULL) {
+            r->oom = 1;
+            return -1;
+        }
+        r->free_slots = f;
+        for (int i = nc - 1; i >= r->mcap; i--) {
+            r->m[i].floc = -1;
+            r->free_slots[r->nfree++] = i;
+        }
+        r->mcap = nc;
+    }
+    int k = r->free_slots[--r->nfree];
+    r->slot[v] = k;
+    r->m[k].v = v;
+    return k;
+}
+
+static void slot_give(co_sim_run *r, int v)
+{
+    r->free_slots[r->nfree++] = r->slot[v];
+    r->slot[v] = -1;
+}
+
 /* Keep each link's count and bound sum (see reshare) as v joins (+1) or
  * leaves (-1) it. */
 static void link_account(co_sim_run *r, int v, int sign)
 {
-    struct mig *m = &r->m[v];
+    struct mig *m = mig_of(r, v);
     if (sign > 0)
         mig_links(r, m);
     const int *g = m->g, n = m->ng;
@@ -419,7 +470,8 @@ static void link_account(co_sim_run *r, int v, int sign)
 static void mlist_add(co_sim_run *r, int v)
 {
     link_account(r, v, +1);
-    struct mig *m = &r->m[v];
+    int k = r->slot[v];
+    struct mig *m = &r->m[k];
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
         m->next[l] = m->prev[l] = -1;
@@ -427,8 +479,8 @@ static void mlist_add(co_sim_run *r, int v)
             continue;
         m->next[l] = *head;
         if (*head >= 0)
-            r->m[*head].prev[l] = v;
-        *head = v;
+            r->m[*head].prev[l] = k;
+        *head = k;
     }
     r->h[m->src].out_n++;
     r->h[m->dst].in_n++;
@@ -441,7 +493,7 @@ static void mlist_add(co_sim_run *r, int v)
 static void mlist_remove(co_sim_run *r, int v)
 {
     link_account(r, v, -1);
-    struct mig *m = &r->m[v];
+    struct mig *m = mig_of(r, v);
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
         if (head == NULL)
@@ -527,7 +579,7 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
  * with a prediction at s. */
 static void retime(co_sim_run *r, int v, double s)
 {
-    struct mig *m = &r->m[v];
+    struct mig *m = mig_of(r, v);
     /* within the tolerance the migration keeps the share it was timed at
      * (0, the exact mode, re-times on any change) */
     if (m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share)
@@ -563,7 +615,8 @@ static void mig_links(const co_sim_run *r, struct mig *m)
     m->ng = n;
 }
 
-/* First migration on link g and the list its next pointers follow. */
+/* Slot of the first migration on link g, and the list its next pointers
+ * follow. */
 static int link_first(const co_sim_run *r, int g, int *l)
 {
     int H = r->c->nhosts;
@@ -615,7 +668,7 @@ static int signature(const co_sim_run *r, const struct mig *m, int *sig)
 /* Migration v is about to leave its links (called before they forget it). */
 static void note_end(co_sim_run *r, int v)
 {
-    const struct mig *m = &r->m[v];
+    const struct mig *m = mig_of(r, v);
     if (r->ev_dels++ == 0) {
         r->ev_nsig = signature(r, m, r->ev_sig);
         r->ev_ub = m->ub;
@@ -629,7 +682,7 @@ static void note_start(co_sim_run *r, int v)
 {
     r->ev_adds++;
     r->ev_new = v;
-    seed_mig(r, &r->m[v]);
+    seed_mig(r, mig_of(r, v));
 }
 
 /* The shortcut: the event ended one migration and started one whose
@@ -642,7 +695,7 @@ static int swap_shortcut(co_sim_run *r)
 {
     if (r->ev_adds != 1 || r->ev_dels != 1)
         return 0;
-    struct mig *m = &r->m[r->ev_new];
+    struct mig *m = mig_of(r, r->ev_new);
     int sig[4], n = signature(r, m, sig);
     if (m->ub != r->ev_ub || n != r->ev_nsig || memcmp(sig, r->ev_sig, (size_t)n * sizeof(int)))
         return 0;
@@ -673,18 +726,18 @@ static void reshare(co_sim_run *r)
     int nseed = r->nlq;
     r->nfl = 0;
     for (int i = 0; i < r->nlq; i++) {
-        int l, v = link_first(r, r->lq[i], &l);
+        int l, k = link_first(r, r->lq[i], &l);
         if (i >= nseed && !constrains(r, r->lq[i]))
             continue;
-        for (; v >= 0; v = r->m[v].next[l]) {
-            struct mig *m = &r->m[v];
+        for (; k >= 0; k = r->m[k].next[l]) {
+            struct mig *m = &r->m[k];
             if (m->floc >= 0)
                 continue;
             m->floc = r->nfl;
-            r->fl[r->nfl++] = v;
-            for (int k = 0; k < m->ng; k++)
-                if (constrains(r, m->g[k]))
-                    seed(r, m->g[k]);
+            r->fl[r->nfl++] = k;
+            for (int j = 0; j < m->ng; j++)
+                if (constrains(r, m->g[j]))
+                    seed(r, m->g[j]);
         }
     }
     co_share_reset(&r->sh);
@@ -716,10 +769,10 @@ static void reshare(co_sim_run *r)
     if (r->profile)
         r->prof.reshare_ns += mono_ns() - t0;
     for (int i = 0; i < r->nfl; i++) {
-        int v = r->fl[i];
-        r->m[v].floc = -1;
-        r->m[v].rate = r->sh.rate[i];
-        retime(r, v, r->sh.rate[i]);
+        struct mig *m = &r->m[r->fl[i]];
+        m->floc = -1;
+        m->rate = r->sh.rate[i];
+        retime(r, m->v, r->sh.rate[i]);
     }
 }
 
@@ -828,7 +881,9 @@ static void cold_move(co_sim_run *r, int v, int h2)
 static void start_migration(co_sim_run *r, int v, int dst, int back)
 {
     const co_sim_cluster *c = r->c;
-    struct mig *m = &r->m[v];
+    if (slot_take(r, v) < 0)
+        return; /* out of memory: the run stops at this event */
+    struct mig *m = mig_of(r, v);
     int src = r->vm_host[v];
     m->src = src;
     m->dst = dst;
@@ -1172,7 +1227,7 @@ static void try_start_hosts(co_sim_run *r)
 static void on_mig(co_sim_run *r, int v)
 {
     const co_sim_cluster *c = r->c;
-    struct mig *m = &r->m[v];
+    struct mig *m = mig_of(r, v);
     m->frac += (double)(r->now - m->last_us) / m->T_us;
     m->last_us = r->now;
     int src = m->src, dst = m->dst;
@@ -1204,6 +1259,7 @@ static void on_mig(co_sim_run *r, int v)
     }
     if (m->back)
         r->h[dst].rb_n--;
+    slot_give(r, v); /* m is not used below */
     evac_check_done(r, src);
     evac_check_done(r, dst); /* an arrival on a host now evacuating joins its list */
     dispatch(r);
@@ -1228,9 +1284,9 @@ static void check_fair(co_sim_run *r)
     memset(sum, 0, G * sizeof(double));
     memset(top, 0, G * sizeof(double));
     for (int v = 0; v < c->nvms; v++) {
-        const struct mig *m = &r->m[v];
         if (r->vm_state[v] != VM_MIG)
             continue;
+        const struct mig *m = mig_of(r, v);
         for (int i = 0; i < m->ng; i++) {
             sum[m->g[i]] += m->rate;
             top[m->g[i]] = fmax(top[m->g[i]], m->rate);
@@ -1240,9 +1296,9 @@ static void check_fair(co_sim_run *r)
         if (sum[g] > r->lk[g].cap * (1 + 1e-9))
             r->res.violations++; /* a link over capacity */
     for (int v = 0; v < c->nvms; v++) {
-        const struct mig *m = &r->m[v];
         if (r->vm_state[v] != VM_MIG)
             continue;
+        const struct mig *m = mig_of(r, v);
         int ok = 0;
         for (int i = 0; i < m->ng; i++)
             ok |= sum[m->g[i]] >= r->lk[m->g[i]].cap * (1 - 1e-9) &&
@@ -1325,8 +1381,14 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->up_out_n[u] = r->up_in_n[u] = 0;
         r->up_out_head[u] = r->up_in_head[u] = -1;
     }
+    r->nfree = 0;
+    for (int i = r->mcap - 1; i >= 0; i--) { /* slot 0 is taken first */
+        r->m[i].floc = -1;
+        r->free_slots[r->nfree++] = i;
+    }
     for (int v = 0; v < V; v++) {
         const co_sim_vm *vm = &c->vms[v];
+        r->slot[v] = -1;
         r->vm_host[v] = vm->host;
         r->vm_dest[v] = -1;
         r->vm_retries[v] = 0;
