@@ -9,7 +9,10 @@
  * completed. Prints a markdown table (docs/policies.md keeps a copy).
  *
  * Environment: BENCH_WORKLOADS=1,3,5 (indices) and BENCH_POLICIES=adaptive,qemu
- * pick a subset; BENCH_DEADLINE=40s; BENCH_MEM=128MiB; BENCH_BANDWIDTH=400Mbit. */
+ * pick a subset; BENCH_DEADLINE=40s; BENCH_MEM=128MiB; BENCH_BANDWIDTH=400Mbit;
+ * BENCH_REPEAT=3 runs each cell that many times (rounds: every cell once,
+ * then again, so slow drifts of the machine hit every policy alike) and
+ * reports per cell the median of each figure over its completed runs. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +147,48 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
     return 0;
 }
 
+/* The cell of R[w][p][0..nrep-1] as one outcome: completed when most of its
+ * runs did; each figure the median over the completed runs (over all runs
+ * when none completed). */
+#define MAXREP 9
+static double median(double *v, int n);
+static outcome cell(const outcome *runs, int nrep, int *ncompleted)
+{
+    outcome c = runs[0];
+    int n = 0, ran = 0;
+    for (int i = 0; i < nrep; i++) {
+        ran += runs[i].ran;
+        n += runs[i].completed;
+    }
+    *ncompleted = n;
+    c.ran = ran > 0;
+    c.completed = ran > 0 && 2 * n > ran;
+    double t[MAXREP], h[MAXREP], q[MAXREP], s[MAXREP], f[MAXREP], ps[MAXREP];
+    int k = 0, kh = 0, kf = 0;
+    for (int i = 0; i < nrep; i++) {
+        const outcome *o = &runs[i];
+        if (!o->ran || (n > 0 && !o->completed))
+            continue;
+        t[k] = o->total_ms, q[k] = o->qemu_dt_ms, s[k] = o->sent_bytes, ps[k] = o->passes;
+        k++;
+        if (isfinite(o->floor_ms)) /* no plan was made when it switched at once */
+            f[kf++] = o->floor_ms;
+        if (isfinite(o->hb_ms))
+            h[kh++] = o->hb_ms;
+        if (!c.completed || o->completed)
+            snprintf(c.status, sizeof c.status, "%s", o->status);
+    }
+    if (k > 0) {
+        c.total_ms = median(t, k);
+        c.qemu_dt_ms = median(q, k);
+        c.sent_bytes = median(s, k);
+        c.floor_ms = kf ? median(f, kf) : NAN;
+        c.passes = (int)lround(median(ps, k));
+    }
+    c.hb_ms = kh ? median(h, kh) : NAN;
+    return c;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -185,33 +230,45 @@ int main(void)
         return fprintf(stderr, "%s\n", d.msg), 64;
     if ((e = getenv("BENCH_BANDWIDTH")) && co_parse_rate(e, "BENCH_BANDWIDTH", &bw, &d))
         return fprintf(stderr, "%s\n", d.msg), 64;
-    static outcome R[NWL][CO_POL_COUNT];
-    for (int w = 0; w < NWL && !g_stop; w++) {
-        if (!picked("BENCH_WORKLOADS", w, WL[w].name))
-            continue;
-        for (int p = 0; p < CO_POL_COUNT && !g_stop; p++) {
-            if (!picked("BENCH_POLICIES", p, co_policy_name(p)))
+    int nrep = 1;
+    if ((e = getenv("BENCH_REPEAT")) && (nrep = atoi(e)) < 1)
+        nrep = 1;
+    if (nrep > MAXREP)
+        nrep = MAXREP;
+    static outcome RR[NWL][CO_POL_COUNT][MAXREP], R[NWL][CO_POL_COUNT];
+    static int NC[NWL][CO_POL_COUNT];
+    for (int rep = 0; rep < nrep && !g_stop; rep++)
+        for (int w = 0; w < NWL && !g_stop; w++) {
+            if (!picked("BENCH_WORKLOADS", w, WL[w].name))
                 continue;
-            fprintf(stderr, "bench: %-16s %-9s ... ", WL[w].name, co_policy_name(p));
-            fflush(stderr);
-            if (run_one(&WL[w], p, mem, bw, deadline, &R[w][p]) != 0) {
-                fprintf(stderr, "skipped\n");
-                continue;
+            for (int p = 0; p < CO_POL_COUNT && !g_stop; p++) {
+                if (!picked("BENCH_POLICIES", p, co_policy_name(p)))
+                    continue;
+                fprintf(stderr, "bench: [%d/%d] %-16s %-9s ... ", rep + 1, nrep, WL[w].name,
+                        co_policy_name(p));
+                fflush(stderr);
+                if (run_one(&WL[w], p, mem, bw, deadline, &RR[w][p][rep]) != 0) {
+                    fprintf(stderr, "skipped\n");
+                    continue;
+                }
+                outcome *o = &RR[w][p][rep];
+                fprintf(stderr, "%s %.1f s, hb %.0f ms, qemu %.0f ms, floor %.0f ms, %.0f MiB, %d passes\n",
+                        o->status, o->total_ms / 1000, o->hb_ms, o->qemu_dt_ms, o->floor_ms,
+                        o->sent_bytes / 1048576, o->passes);
             }
-            outcome *o = &R[w][p];
-            fprintf(stderr, "%s %.1f s, hb %.0f ms, qemu %.0f ms, %.0f MiB, %d passes\n",
-                    o->status, o->total_ms / 1000, o->hb_ms, o->qemu_dt_ms,
-                    o->sent_bytes / 1048576, o->passes);
         }
-    }
+    for (int w = 0; w < NWL; w++)
+        for (int p = 0; p < CO_POL_COUNT; p++)
+            R[w][p] = cell(RR[w][p], nrep, &NC[w][p]);
     struct utsname u;
     uname(&u);
     char host[128] = "";
     gethostname(host, sizeof host - 1);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     printf("commit %s, %s %s, %ld CPUs, guest %.0f MiB, --bandwidth %.0f MB/s, --max-downtime "
-           "300ms, --deadline %.0fs\n\n",
-           CUTOVER_REV, u.sysname, u.release, ncpu, mem / 1048576, bw / 1e6, deadline / 1000);
+           "300ms, --deadline %.0fs, %d run(s) per cell%s\n\n",
+           CUTOVER_REV, u.sysname, u.release, ncpu, mem / 1048576, bw / 1e6, deadline / 1000, nrep,
+           nrep > 1 ? " (figures: medians over the completed runs; status: completed count)" : "");
     printf("| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | model floor ms "
            "| sent MiB | passes |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -224,8 +281,14 @@ int main(void)
             fmt_ms(o->hb_ms, hb, sizeof hb);
             fmt_ms(o->qemu_dt_ms, qd, sizeof qd);
             fmt_ms(o->floor_ms, fl, sizeof fl);
+            char st[48];
+            if (nrep > 1)
+                snprintf(st, sizeof st, "%s %d/%d", o->completed ? "completed" : o->status,
+                         NC[w][p], nrep);
+            else
+                snprintf(st, sizeof st, "%s", o->status);
             printf("| %s | %s | %s | %.1f | %s | %s | %s | %.0f | %d |\n", WL[w].name,
-                   co_policy_name(p), o->status, o->total_ms / 1000, hb, qd, fl,
+                   co_policy_name(p), st, o->total_ms / 1000, hb, qd, fl,
                    o->sent_bytes / 1048576, o->passes);
         }
     printf("\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "
@@ -257,5 +320,19 @@ int main(void)
         printf("| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_policy_name(p), done, ran,
                median(rt, n), median(rh, nh), median(rq, nq), median(rs, n));
     }
+    /* adaptive against its model's floor, run by run */
+    int within = 0, with_floor = 0;
+    for (int w = 0; w < NWL; w++)
+        for (int i = 0; i < nrep; i++) {
+            const outcome *o = &RR[w][CO_POL_ADAPTIVE][i];
+            if (o->ran && o->completed && isfinite(o->floor_ms) && o->floor_ms > 0 &&
+                isfinite(o->hb_ms)) {
+                with_floor++;
+                within += o->hb_ms <= 1.5 * o->floor_ms;
+            }
+        }
+    if (with_floor)
+        printf("\nadaptive: heartbeat downtime within 1.5x the model's floor in %d of %d runs\n",
+               within, with_floor);
     return 0;
 }
