@@ -97,7 +97,7 @@ struct co_sim_run {
     int *evac;                /* hosts evacuating, in the order they started */
     int nevac;
     int *patched_list, npatched, pcur, acur;
-    int *ord, *phase_of, *phase_left, nphase, next_ord, cur_phase, busy_hosts, soak_done,
+    int *ord, *phase_of, *phase_left, *phase_pos, nphase, next_ord, cur_phase, busy_hosts, soak_done,
         soak_pending, returning;
     int *home_start, *home_vms; /* VMs by the host they start on */
     int *rebal, nrebal;       /* hosts rebalancing, in the order they started */
@@ -173,6 +173,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->ord = calloc(H1, sizeof(int));
     r->phase_of = calloc(H1, sizeof(int));
     r->phase_left = calloc(H1 + 2, sizeof(int));
+    r->phase_pos = calloc(H1 + 2, sizeof(int));
     r->cache = calloc(CACHE_N, sizeof *r->cache);
     size_t G = 2 * (size_t)H1 + 2 * (size_t)U;
     r->home_start = calloc((size_t)H1 + 1, sizeof(int));
@@ -210,7 +211,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
         !r->vm_host || !r->vm_dest || !r->vm_next || !r->vm_prev || !r->vm_retries ||
         !r->nmig || !r->vm_state || !r->off_since || !r->rate || !r->stun_ms ||
         !r->outage_ms || !r->m || !r->free_slots || !r->slot || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
-        !r->phase_left || !r->cache) {
+        !r->phase_left || !r->phase_pos || !r->cache) {
         co_sim_run_free(r);
         return NULL;
     }
@@ -248,6 +249,7 @@ void co_sim_run_free(co_sim_run *r)
     free(r->ord);
     free(r->phase_of);
     free(r->phase_left);
+    free(r->phase_pos);
     free(r->cache);
     free(r->home_start);
     free(r->home_vms);
@@ -1352,12 +1354,6 @@ static void check_invariants(co_sim_run *r)
 
 /* ------------------------------------------------------------------- run */
 
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_result *out)
 {
     const co_sim_cluster *c = r->c;
@@ -1421,17 +1417,19 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         } else {
             r->phase_of[h] = 1;
         }
-        /* sort key: phase then position in the plan */
-        r->ord[i] = r->phase_of[h] * (p->nhosts + 1) + i;
     }
     free(rank);
-    qsort(r->ord, (size_t)p->nhosts, sizeof(int), cmp_int);
-    for (int i = 0; i < p->nhosts; i++)
-        r->ord[i] = p->hosts[r->ord[i] % (p->nhosts + 1)];
+    /* hosts by phase, then by position in the plan (a stable counting sort;
+     * phases are 0..H) */
     r->nphase = 0;
     memset(r->phase_left, 0, (size_t)(H + 2) * sizeof(int));
     for (int i = 0; i < p->nhosts; i++)
         r->phase_left[r->phase_of[p->hosts[i]]]++;
+    r->phase_pos[0] = 0;
+    for (int ph = 0; ph <= H; ph++)
+        r->phase_pos[ph + 1] = r->phase_pos[ph] + r->phase_left[ph];
+    for (int i = 0; i < p->nhosts; i++)
+        r->ord[r->phase_pos[r->phase_of[p->hosts[i]]]++] = p->hosts[i];
     r->soak_done = !any_canary || p->canary_soak_us == 0;
     if (any_canary && p->nhosts > 0)
         r->cur_phase = 0;
