@@ -534,3 +534,45 @@ Test(run, rebalance_returns_share_the_nic)
     co_sim_run_free(r);
     co_sim_cluster_free(c);
 }
+
+/* Far more migrations in flight than the pool of migration slots starts
+ * with (64): the pool grows during the run, invariants and max-min fairness
+ * hold after every event, and a run object reused for a second run (its
+ * pool already grown) gives what a fresh one gives. */
+Test(run, many_migrations_in_flight_grow_the_slot_pool)
+{
+    size_t cap = 1 << 17, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
+    for (int h = 0; h < 40; h++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"h%d\", \"cores\": 64, \"mem\": \"512GiB\", "
+                              "\"nic_rate\": \"25Gbit\"}", h ? "," : "", h);
+    n += (size_t)snprintf(b + n, cap - n, "], \"vms\": [");
+    for (int v = 0; v < 480; v++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"v%d\", \"host\": \"h%d\", \"vcpus\": 2, "
+                              "\"mem\": \"8GiB\", " DIRTY "}", v ? "," : "", v, v % 40);
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"plan\": {\"max_hosts_in_maintenance\": 20, "
+                          "\"concurrency\": \"vsphere\", " STEPS_OBJ "}}");
+    cr_assert_lt(n, cap);
+    co_sim_cluster *c = load(b);
+    free(b);
+    co_sim_run *r0 = co_sim_run_new(c);
+    size_t bytes0 = co_sim_run_bytes(r0);
+    co_sim_run_free(r0);
+    co_sim_run *r;
+    co_sim_run_result a = run1(c, 9, &r);
+    cr_assert_gt(a.migrations, 480);
+    cr_assert_gt(co_sim_run_bytes(r), bytes0, "the pool grew");
+    co_sim_run_result again;
+    cr_assert_eq(co_sim_run_once(r, 9, 0, &again), 0);
+    co_sim_run_result fresh = run1(c, 9, NULL);
+    cr_assert_eq(again.events, fresh.events);
+    cr_assert_eq(again.migrations, fresh.migrations);
+    cr_assert_eq(again.window_ms, fresh.window_ms);
+    cr_assert_eq(a.window_ms, fresh.window_ms);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
