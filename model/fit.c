@@ -17,21 +17,35 @@ struct fit_data {
     double max_pages;
 };
 
-/* Parameters are fitted in log space so they stay positive; hotcold's
- * hot share goes through a logistic. */
+static double logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double logit(double p) { return log(p / (1.0 - p)); }
+
+/* Rates are fitted in log space so they stay positive; page sets as a
+ * logistic share of max_pages, so they stay below the guest's size with a
+ * slope everywhere (a clamp at max_pages has none: a fit that stepped onto
+ * it stayed there, and a guest writing 96 MiB over and over in 128 MiB was
+ * fitted as spreading over all 128 MiB, which predicts passes that shrink);
+ * hotcold's hot share goes through a logistic too. */
 static void unpack(const struct fit_data *fd, const gsl_vector *x, co_dirty *c)
 {
+    double M = fd->max_pages;
     if (fd->kind == CO_DIRTY_HOTCOLD) {
-        double h = exp(gsl_vector_get(x, 0)), cd = exp(gsl_vector_get(x, 1));
-        double f = 1.0 / (1.0 + exp(-gsl_vector_get(x, 2)));
+        double h = M * logistic(gsl_vector_get(x, 0)), cd = M * logistic(gsl_vector_get(x, 1));
+        double f = logistic(gsl_vector_get(x, 2));
         double r = exp(gsl_vector_get(x, 3));
-        co_dirty_hotcold(c, fmin(h, fd->max_pages), fmin(cd, fd->max_pages), f, r);
+        co_dirty_hotcold(c, h, cd, f, r);
     } else if (fd->kind == CO_DIRTY_SEQ) {
-        co_dirty_seq(c, fmin(exp(gsl_vector_get(x, 0)), fd->max_pages), exp(gsl_vector_get(x, 1)));
+        co_dirty_seq(c, M * logistic(gsl_vector_get(x, 0)), exp(gsl_vector_get(x, 1)));
     } else {
-        co_dirty_uniform(c, fmin(exp(gsl_vector_get(x, 0)), fd->max_pages),
-                         exp(gsl_vector_get(x, 1)));
+        co_dirty_uniform(c, M * logistic(gsl_vector_get(x, 0)), exp(gsl_vector_get(x, 1)));
     }
+}
+
+/* x for a page set of p pages (kept inside (0, max_pages)) */
+static double set_x(double p, double max_pages)
+{
+    double q = p / max_pages;
+    return logit(fmin(fmax(q, 1e-9), 1 - 1e-6));
 }
 
 static int resid(const gsl_vector *x, void *arg, gsl_vector *f)
@@ -64,16 +78,18 @@ int co_dirty_fit(int kind, const double *t, const double *u, int n, double max_p
         return CO_OK;
     }
     struct fit_data fd = {kind, n, t, u, max_pages};
-    /* start: working set a bit above the largest count, rate from the first point */
+    /* start: working set a bit above the largest count (between it and the
+     * guest's size), rate from the first point */
+    double room = umax < max_pages ? (umax + max_pages) / 2 : max_pages;
     double r0 = u[0] / t[0];
     double x0[4];
     if (kind == CO_DIRTY_HOTCOLD) {
-        x0[0] = log(fmax(umax * 0.3, 1));
-        x0[1] = log(fmax(fmin(umax * 3, max_pages), 2));
+        x0[0] = set_x(fmax(umax * 0.3, 1), max_pages);
+        x0[1] = set_x(fmax(fmin(umax * 3, room), 2), max_pages);
         x0[2] = 1.5;
         x0[3] = log(fmax(r0, 1e-3));
     } else {
-        x0[0] = log(fmax(fmin(umax * 1.5, max_pages), 1));
+        x0[0] = set_x(fmax(fmin(umax * 1.5, room), 1), max_pages);
         x0[1] = log(fmax(r0, 1e-3));
     }
     gsl_error_handler_t *old = gsl_set_error_handler_off();

@@ -83,3 +83,23 @@ Test(switchover, later_passes_shrink_then_settle)
     const co_switch_option *o = &plan.opt[plan.best];
     cr_assert(o->downtime_limit_ms / 1000.0 * s.bandwidth_bytes_per_s >= o->pending_bytes);
 }
+
+/* A working set close to the guest's size (96 MiB written over and over in
+ * 128 MiB): the fit must find it, not stop at the guest's size (it did
+ * when its start sat on the cap, where the clamp has no slope). */
+Test(fit, working_set_near_the_guest_size)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 24576, 30000);
+    double t[3] = {1.0, 2.59, 0.7}, u[3];
+    for (int n = 2; n <= 3; n++) {
+        for (int i = 0; i < n; i++)
+            u[i] = co_dirty_pages(&d, t[i]);
+        co_fit_result r;
+        cr_assert_eq(co_dirty_fit(CO_DIRTY_UNIFORM, t, u, n, 32768, &r), 0);
+        cr_assert_float_eq(r.curve.wss_pages, 24576, 24576 * 0.02, "%d points: W %.0f", n,
+                           r.curve.wss_pages);
+        cr_assert_float_eq(r.curve.rate_pages_per_s, 30000, 30000 * 0.03, "%d points: r %.0f", n,
+                           r.curve.rate_pages_per_s);
+    }
+}
