@@ -74,6 +74,9 @@ static void usage(FILE *out)
             "                        the migration threads' rate on loopback, else unknown and\n"
             "                        assumed no faster than the pre-copy stream\n"
             "  --mtu N               IP MTU of that link, 576..65536 (default 1500)\n"
+            "  --dirty-rate-probe    adaptive: measure 1 s of the guest's dirty curve with QEMU's\n"
+            "                        calc-dirty-rate when the migration starts (QMP only); the\n"
+            "                        first plans then rest on two points instead of one\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT/SIGTERM cancel the migration; the guest keeps running on the source.\n"
             "Exit: 0 completed, 1 aborted or failed, 64 usage, 66 no such domain, 69 unavailable,\n"
@@ -97,7 +100,7 @@ typedef struct mig_args {
     const char *conn, *domain, *to, *measure;
     int tls;
     double max_dt, deadline, bw, poll, link_rate;
-    int mtu, channels, json, hb_port, policy;
+    int mtu, channels, json, hb_port, policy, probe;
     unsigned allow;
     char data_uri[512];            /* libvirt --uri as tcp://HOST[:PORT] */
     char iface[64], filter[256];   /* --measure */
@@ -109,7 +112,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
 {
     enum { O_QMP = 1, O_URI, O_DEST, O_MAXDT, O_DEADLINE, O_BW, O_CH, O_ALLOW, O_POLICY, O_HB,
            O_LOG, O_JSON, O_HELP, O_POLL, O_LINK, O_MTU, O_CONNECT, O_DOMAIN, O_TO, O_TLS,
-           O_MEASURE };
+           O_MEASURE, O_PROBE };
     static const struct option opts[] = {
         {"qmp", required_argument, NULL, O_QMP},
         {"uri", required_argument, NULL, O_URI},
@@ -131,6 +134,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
         {"poll", required_argument, NULL, O_POLL},
         {"link", required_argument, NULL, O_LINK},
         {"mtu", required_argument, NULL, O_MTU},
+        {"dirty-rate-probe", no_argument, NULL, O_PROBE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -153,6 +157,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
         case O_DOMAIN: a->domain = optarg; break;
         case O_TO: a->to = optarg; break;
         case O_TLS: a->tls = 1; break;
+        case O_PROBE: a->probe = 1; break;
         case O_MEASURE:
             a->measure = optarg;
             rc = co_dtm_parse_measure(optarg, a->iface, sizeof a->iface, a->filter,
@@ -390,6 +395,7 @@ int co_cmd_migrate(int argc, char **argv)
         .hb = hb,
         .log = log,
         .progress = isatty(STDERR_FILENO),
+        .dirty_rate_probe = a.probe,
         .stop_flag = &g_stop,
     };
     if ((a.allow & CO_ALLOW_PAUSE) && !dst)

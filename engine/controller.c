@@ -317,6 +317,31 @@ static int ctl_uri_is_loopback(const char *uri)
            strcmp(host, "localhost") == 0;
 }
 
+/* Start adaptive's dirty-rate probe: page sampling (the mode that runs
+ * beside a migration) at QEMU's maximum density, but no more than 65536
+ * pages hashed. Returns 1 when measuring (t0 set), else 2 (noted why). */
+static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
+{
+    const co_driver_ops *ops = src->ops;
+    if (!ops->dirty_rate_start || !ops->dirty_rate_read) {
+        note(R, since_start(R), "dirty-rate", NAN,
+             "no dirty-rate measurement over %s (libvirt 9.0 runs it as a job that an "
+             "outgoing migration blocks)", ops->name);
+        return 2;
+    }
+    double gib = mem_bytes > 0 ? mem_bytes / 1073741824.0 : 1;
+    int spg = gib * 4096 <= 65536 ? 4096 : (int)(65536 / gib);
+    co_diag tmp;
+    co_diag_init(&tmp);
+    if (ops->dirty_rate_start(src, 1, spg, &tmp) != CO_OK) {
+        note(R, since_start(R), "dirty-rate", NAN,
+             "no dirty-rate measurement (%.150s): the curve waits for two passes", tmp.msg);
+        return 2;
+    }
+    *t0 = co_now_ms();
+    return 1;
+}
+
 int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
@@ -438,6 +463,13 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         return rc;
     }
 
+    /* adaptive with --dirty-rate-probe: one second of QEMU's own dirty-rate
+     * measurement, a short-window point of the dirty curve (docs/policies.md) */
+    int probe = 0; /* 0 none, 1 measuring, 2 done */
+    double probe_t0 = 0;
+    if (cfg->dirty_rate_probe && pc.kind == CO_POL_ADAPTIVE)
+        probe = probe_start(&R, src, pc.mem_bytes, &probe_t0);
+
     /* 4. the loop */
     double sync_ev = NAN;
     int cancel_reason = 0; /* 1 signal, 2 policy abort */
@@ -473,6 +505,37 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         if (isfinite(st.ram_transferred_bytes)) {
             R.last_ram = st;
             R.have_ram = 1;
+        }
+        if (probe == 1 && co_now_ms() - probe_t0 >= 1000) {
+            int measured = 0;
+            double mib = NAN;
+            co_diag tmp;
+            co_diag_init(&tmp);
+            if (ops->dirty_rate_read(src, &measured, &mib, &tmp) != CO_OK) {
+                probe = 2;
+                note(&R, since_start(&R), "dirty-rate", NAN, "dirty-rate measurement lost: %.150s",
+                     tmp.msg);
+            } else if (measured && mib < 4) {
+                /* QEMU reports whole MiB/s, rounded down: too coarse here */
+                probe = 2;
+                note(&R, since_start(&R), "dirty-rate", mib,
+                     "QEMU's page sampling over 1 s: under 4 MiB/s, too coarse for its whole "
+                     "MiB/s steps; not used");
+            } else if (measured) {
+                probe = 2;
+                double page = est.page_size_bytes > 0 ? est.page_size_bytes : 4096;
+                double keep = 1.0 - (isfinite(st.cpu_throttle_pct) ? st.cpu_throttle_pct : 0) / 100;
+                /* the middle of the whole MiB/s step QEMU rounded down to */
+                double pages = (mib + 0.5) * 1048576.0 / page;
+                co_est_add_window(&est, keep, pages);
+                note(&R, since_start(&R), "dirty-rate", mib,
+                     "QEMU's page sampling over 1 s: %.0f pages dirtied (a point of the dirty "
+                     "curve)", pages);
+            } else if (co_now_ms() - probe_t0 > 6000) {
+                probe = 2;
+                note(&R, since_start(&R), "dirty-rate", NAN,
+                     "no dirty-rate result 6 s after a 1 s window: going on without it");
+            }
         }
         /* a dirty limit slows the guest like a throttle: let the estimator
          * undo it the same way (its equivalent percentage, policy.h) */

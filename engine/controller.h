@@ -37,6 +37,8 @@ typedef struct co_ctl_config {
     co_hb *hb;                        /* heartbeat meter (optional, not owned) */
     FILE *log;                        /* JSONL timeline (optional, not owned) */
     int progress;                     /* live progress line on stderr */
+    int dirty_rate_probe;             /* adaptive: measure 1 s of the dirty curve at the
+                                       * start (QMP calc-dirty-rate; see docs/policies.md) */
     volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
 } co_ctl_config;
 

@@ -162,6 +162,16 @@ typedef struct co_driver_ops {
      * cancels the limit. CO_ECONFIG when the VM cannot (TCG, no dirty
      * ring). NULL when the driver has no such call (libvirt 9.0). */
     int (*set_dirty_limit)(co_driver *d, double mib_per_s, int *vcpus, co_diag *diag);
+    /* QEMU's dirty-rate measurement (calc-dirty-rate, QEMU 5.2+) in
+     * page-sampling mode, the one that runs beside a migration: hash
+     * sample_pages_per_gib pages per GiB (QMP only; libvirt picks) now and
+     * secs seconds later. CO_EBUSY when a measurement is already running.
+     * NULL when the driver has none. */
+    int (*dirty_rate_start)(co_driver *d, int secs, int sample_pages_per_gib, co_diag *diag);
+    /* The measurement started by dirty_rate_start: *measured = 1 and
+     * *mib_per_s (MiB of distinct pages changed per second of the window)
+     * once it is over, else *measured = 0. */
+    int (*dirty_rate_read)(co_driver *d, int *measured, double *mib_per_s, co_diag *diag);
     /* A stable identity of the VM for locking (socket path, domain UUID). */
     const char *(*vm_id)(co_driver *d);
     void (*close)(co_driver *d);

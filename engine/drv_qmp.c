@@ -12,6 +12,7 @@
 typedef struct drv_qmp {
     co_qmp *q;
     int timeout_ms;
+    int64_t dr_prev_start_s;  /* start-time of the measurement before ours */
     char vm_id[PATH_MAX + 8];
 } drv_qmp;
 
@@ -344,6 +345,45 @@ static int q_set_dirty_limit(co_driver *drv, double mib_per_s, int *vcpus, co_di
     return CO_OK;
 }
 
+static int q_dirty_rate_start(co_driver *drv, int secs, int sample_pages_per_gib, co_diag *diag)
+{
+    drv_qmp *x = impl(drv);
+    co_qmp_dirty_rate r;
+    int rc = co_qmp_query_dirty_rate(x->q, &r, diag);
+    if (rc != CO_OK)
+        return rc;
+    if (strcmp(r.status, "measuring") == 0)
+        return co_diag_set(diag, CO_EBUSY, "a dirty-rate measurement is already running");
+    int64_t prev = strcmp(r.status, "measured") == 0 ? r.start_time_s : -1;
+    /* QEMU 7.2 takes 128..4096 sample pages per GiB */
+    int sp = sample_pages_per_gib < 128 ? 128 : sample_pages_per_gib > 4096 ? 4096
+                                                                           : sample_pages_per_gib;
+    rc = co_qmp_calc_dirty_rate(x->q, secs, "page-sampling", sp, diag);
+    /* its thread may not say "measuring" yet, but QEMU knows */
+    if (rc != CO_OK && strstr(diag->msg, "already being measured") != NULL)
+        diag->code = rc = CO_EBUSY;
+    if (rc == CO_OK)
+        x->dr_prev_start_s = prev;
+    return rc;
+}
+
+static int q_dirty_rate_read(co_driver *drv, int *measured, double *mib_per_s, co_diag *diag)
+{
+    drv_qmp *x = impl(drv);
+    co_qmp_dirty_rate r;
+    *measured = 0;
+    int rc = co_qmp_query_dirty_rate(x->q, &r, diag);
+    if (rc != CO_OK)
+        return rc;
+    /* start-time is in whole seconds: a new one, or the first result at all */
+    if (strcmp(r.status, "measured") == 0 && r.dirty_rate_mib_per_s >= 0 &&
+        (x->dr_prev_start_s < 0 || r.start_time_s != x->dr_prev_start_s)) {
+        *measured = 1;
+        *mib_per_s = (double)r.dirty_rate_mib_per_s;
+    }
+    return CO_OK;
+}
+
 static int q_start_postcopy(co_driver *drv, co_diag *diag)
 {
     return co_qmp_start_postcopy(impl(drv)->q, diag);
@@ -422,6 +462,8 @@ static const co_driver_ops qmp_ops = {
     .set_max_bandwidth = q_set_max_bandwidth,
     .set_throttle = q_set_throttle,
     .set_dirty_limit = q_set_dirty_limit,
+    .dirty_rate_start = q_dirty_rate_start,
+    .dirty_rate_read = q_dirty_rate_read,
     .start_postcopy = q_start_postcopy,
     .pause_guest = q_pause_guest,
     .resume_guest = q_resume_guest,

@@ -57,13 +57,21 @@ static void update_bandwidth(co_est *e, double t_ms, double x)
 static void refit(co_est *e)
 {
     double max_pages = e->mem_bytes > 0 ? e->mem_bytes / e->page_size_bytes : 1e9;
-    if (e->n_points < 2)
+    /* the sync points, plus the measured window while they are too few */
+    double t[CO_EST_POINTS + 1], p[CO_EST_POINTS + 1];
+    int n = e->n_points;
+    memcpy(t, e->pt_t_s, (size_t)n * sizeof *t);
+    memcpy(p, e->pt_pages, (size_t)n * sizeof *p);
+    if (n < 2 && e->win_t_s > 0) {
+        t[n] = e->win_t_s;
+        p[n] = e->win_pages;
+        n++;
+    }
+    if (n < 2)
         return;
     co_fit_result u, h;
-    int ru = co_dirty_fit(CO_DIRTY_UNIFORM, e->pt_t_s, e->pt_pages, e->n_points, max_pages, &u);
-    int rh = e->n_points >= 4 ? co_dirty_fit(CO_DIRTY_HOTCOLD, e->pt_t_s, e->pt_pages,
-                                             e->n_points, max_pages, &h)
-                              : CO_EFAILED;
+    int ru = co_dirty_fit(CO_DIRTY_UNIFORM, t, p, n, max_pages, &u);
+    int rh = n >= 4 ? co_dirty_fit(CO_DIRTY_HOTCOLD, t, p, n, max_pages, &h) : CO_EFAILED;
     if (ru == CO_OK && (rh != CO_OK || !(h.rmse_pages < u.rmse_pages * 0.8))) {
         e->curve = u.curve;
         e->fit_r2 = u.r2;
@@ -88,6 +96,17 @@ static void add_point(co_est *e, double t_s, double pages)
     e->pt_t_s[e->n_points] = t_s;
     e->pt_pages[e->n_points] = pages;
     e->n_points++;
+    refit(e);
+}
+
+void co_est_add_window(co_est *e, double window_s, double pages)
+{
+    if (!(e->page_size_bytes > 0))
+        e->page_size_bytes = 4096;
+    if (!(window_s > 0.01) || !(pages >= 0) || !isfinite(pages) || !isfinite(window_s))
+        return;
+    e->win_t_s = window_s;
+    e->win_pages = pages;
     refit(e);
 }
 

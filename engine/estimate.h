@@ -45,8 +45,9 @@ typedef struct co_est {
     double throttle_pct;
     double dirty_rate_pages_per_s;/* QEMU's, NAN until reported */
     /* dirty-curve points (window seconds, distinct pages) and the fit */
-    int n_points;
+    int n_points;                 /* sync points */
     double pt_t_s[CO_EST_POINTS], pt_pages[CO_EST_POINTS];
+    double win_t_s, win_pages;    /* a measured window (co_est_add_window); 0 = none */
     int have_curve;
     co_dirty curve;
     double fit_r2;
@@ -59,6 +60,14 @@ void co_est_init(co_est *e);
  * MIGRATION_PASS event seen since the previous sample, or NAN. Samples
  * that are not active pre-copy only update the counters. */
 void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms);
+/* A point of the dirty curve measured outside the passes (QEMU's
+ * calc-dirty-rate over window_s seconds, already scaled for a throttle):
+ * pages distinct pages dirtied in window_s. It joins the fit only while
+ * fewer than two sync points exist: it bootstraps the first plans, and a
+ * guest that changes its ways later (a quiet phase measured, a busy one
+ * migrated) does not keep a stale point in the curve. Ignored when not
+ * finite or window_s <= 0.01. */
+void co_est_add_window(co_est *e, double window_s, double pages);
 /* Time from the first sample to st's, ms. */
 double co_est_elapsed_ms(const co_est *e, double sampled_at_ms);
 

@@ -175,7 +175,7 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
 {
     json_t *r;
     char err[2048];
-    int rc = run("", &r, err, sizeof err);
+    int rc = run("--dirty-rate-probe", &r, err, sizeof err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
     cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
@@ -183,6 +183,18 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
     cr_assert_gt(json_number_value(json_object_get(r, "stop_copy_bytes")), 1e6, "%s",
                  json_dumps(r, 0));
     cr_assert_gt(json_number_value(json_object_get(r, "stop_copy_rate_bytes_per_s")), 10e6);
+    /* adaptive measured a 1 s window of the dirty curve beside the migration
+     * (24 MiB re-written: far above QEMU's 1 MiB/s steps) and used it */
+    cr_assert(has_action(r, "dirty-rate"), "%s", json_dumps(r, 0));
+    json_t *acts = json_object_get(r, "actions");
+    int used = 0;
+    for (size_t i = 0; i < json_array_size(acts); i++) {
+        json_t *a = json_array_get(acts, i);
+        if (strcmp(json_string_value(json_object_get(a, "what")), "dirty-rate") == 0)
+            used = strstr(json_string_value(json_object_get(a, "reason")), "a point of the dirty "
+                                                                           "curve") != NULL;
+    }
+    cr_assert(used, "%s", json_dumps(acts, 0));
     json_decref(r);
     cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "guest running on the destination");

@@ -94,7 +94,7 @@ Test(drv_qmp, migration_with_events_and_live_changes)
     int n, status_seen[CO_MIG_WAIT_UNPLUG + 1] = {0}, passes = 0, stops = 0, polls = 0;
     co_mig_stats st;
     double t0 = tq_mono_ms();
-    int changed = 0;
+    int changed = 0, probing = 0;
     do {
         cr_assert_eq(drv->ops->poll(drv, 100, evs, 8, &n, &st, &d), CO_OK, "%s", d.msg);
         polls++;
@@ -106,6 +106,14 @@ Test(drv_qmp, migration_with_events_and_live_changes)
             if (evs[i].kind == CO_DRV_EV_STOP)
                 stops++;
             cr_assert(evs[i].at_ms <= tq_mono_ms());
+        }
+        if (!probing && st.status == CO_MIG_ACTIVE) {
+            /* QEMU's page-sampling dirty-rate measurement runs beside it */
+            cr_assert_eq(drv->ops->dirty_rate_start(drv, 1, 4096, &d), CO_OK, "%s", d.msg);
+            co_diag busy;
+            co_diag_init(&busy);
+            cr_assert_eq(drv->ops->dirty_rate_start(drv, 1, 4096, &busy), CO_EBUSY, "%s", busy.msg);
+            probing = 1;
         }
         if (!changed && st.status == CO_MIG_ACTIVE && st.ram_transferred_bytes > 8e6) {
             /* Live changes are accepted mid-migration. */
@@ -133,6 +141,16 @@ Test(drv_qmp, migration_with_events_and_live_changes)
     cr_assert(passes >= 2);
     cr_assert_eq(stops, 1);
     cr_assert(polls >= 5);
+    cr_assert(probing);
+    int measured = 0;
+    double mib = -1;
+    for (int i = 0; i < 60 && !measured; i++) {
+        cr_assert_eq(drv->ops->dirty_rate_read(drv, &measured, &mib, &d), CO_OK, "%s", d.msg);
+        if (!measured)
+            usleep(100000);
+    }
+    cr_assert(measured, "dirty rate measured within 6 s");
+    cr_assert_geq(mib, 0);
     int running = -1;
     cr_assert_eq(drv->ops->guest_running(drv, &running, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(running, 0); /* the source stays stopped in postmigrate */
