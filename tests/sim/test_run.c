@@ -446,15 +446,23 @@ Test(run, example_cluster_conservation)
     co_sim_cluster_free(c);
 }
 
-Test(run, absurd_durations_saturate_instead_of_overflowing)
+/* Start a cluster file in b with 40 hosts h0..h39 of the given size; returns
+ * the length written. */
+static size_t forty_hosts(char *b, size_t cap, int cores, const char *mem, const char *nic)
 {
-    size_t cap = 1 << 14, n = 0;
-    char *b = malloc(cap);
-    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
+    size_t n = (size_t)snprintf(b, cap, "{\"hosts\": [");
     for (int h = 0; h < 40; h++)
         n += (size_t)snprintf(b + n, cap - n,
-                              "%s{\"name\": \"h%d\", \"cores\": 8, \"mem\": \"8GiB\", "
-                              "\"nic_rate\": \"1Gbit\"}", h ? "," : "", h);
+                              "%s{\"name\": \"h%d\", \"cores\": %d, \"mem\": \"%s\", "
+                              "\"nic_rate\": \"%s\"}", h ? "," : "", h, cores, mem, nic);
+    return n;
+}
+
+Test(run, absurd_durations_saturate_instead_of_overflowing)
+{
+    size_t cap = 1 << 14;
+    char *b = malloc(cap);
+    size_t n = forty_hosts(b, cap, 8, "8GiB", "1Gbit");
     n += (size_t)snprintf(b + n, cap - n,
                           "], \"plan\": {\"steps\": {\"reboot\": \"270000000h\", "
                           "\"apply\": \"270000000h\"}}}");
@@ -541,13 +549,9 @@ Test(run, rebalance_returns_share_the_nic)
  * pool already grown) gives what a fresh one gives. */
 Test(run, many_migrations_in_flight_grow_the_slot_pool)
 {
-    size_t cap = 1 << 17, n = 0;
+    size_t cap = 1 << 17;
     char *b = malloc(cap);
-    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
-    for (int h = 0; h < 40; h++)
-        n += (size_t)snprintf(b + n, cap - n,
-                              "%s{\"name\": \"h%d\", \"cores\": 64, \"mem\": \"512GiB\", "
-                              "\"nic_rate\": \"25Gbit\"}", h ? "," : "", h);
+    size_t n = forty_hosts(b, cap, 64, "512GiB", "25Gbit");
     n += (size_t)snprintf(b + n, cap - n, "], \"vms\": [");
     for (int v = 0; v < 480; v++)
         n += (size_t)snprintf(b + n, cap - n,
