@@ -165,8 +165,9 @@ typedef struct co_driver_ops {
     /* QEMU's dirty-rate measurement (calc-dirty-rate, QEMU 5.2+) in
      * page-sampling mode, the one that runs beside a migration: hash
      * sample_pages_per_gib pages per GiB (QMP only; libvirt picks) now and
-     * secs seconds later. CO_EBUSY when a measurement is already running.
-     * NULL when the driver has none. */
+     * secs seconds later. CO_EBUSY when a measurement is already running
+     * (QEMU 7.2 marks it running from its thread, so a request right after
+     * another may still be taken). NULL when the driver has none. */
     int (*dirty_rate_start)(co_driver *d, int secs, int sample_pages_per_gib, co_diag *diag);
     /* The measurement started by dirty_rate_start: *measured = 1 and
      * *mib_per_s (MiB of distinct pages changed per second of the window)
