@@ -198,8 +198,6 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
         r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
         r->lk[2 * H + 2 * u].cap = r->lk[2 * H + 2 * u + 1].cap = c->uplinks[u].rate_bytes_per_s;
-    for (int i = 0; i < r->mcap; i++)
-        r->m[i].floc = -1;
     /* home_vms: VMs grouped by starting host, in VM order (counting sort) */
     for (int v = 0; v < V; v++)
         r->home_start[c->vms[v].host + 1]++;
@@ -414,6 +412,15 @@ static struct mig *mig_of(const co_sim_run *r, int v)
     return &r->m[r->slot[v]];
 }
 
+/* Put slots from..to-1 on the free stack, the lowest on top (taken first). */
+static void slots_free(co_sim_run *r, int from, int to)
+{
+    for (int i = to - 1; i >= from; i--) {
+        r->m[i].floc = -1;
+        r->free_slots[r->nfree++] = i;
+    }
+}
+
 /* A free slot for VM v, the pool doubled when full; -1 (and r->oom) when
  * memory runs out. */
 static int slot_take(co_sim_run *r, int v)
@@ -429,10 +436,7 @@ static int slot_take(co_sim_run *r, int v)
             return -1;
         }
         r->free_slots = f;
-        for (int i = nc - 1; i >= r->mcap; i--) {
-            r->m[i].floc = -1;
-            r->free_slots[r->nfree++] = i;
-        }
+        slots_free(r, r->mcap, nc);
         r->mcap = nc;
     }
     int k = r->free_slots[--r->nfree];
@@ -576,12 +580,12 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     *e = (struct cache_ent){vm->profile, mtu, ch, 1, share, rate, *T_ms, *down_ms, *conv};
 }
 
-/* Give migration v the share s (bytes/s): if it moved beyond the tolerance
- * (or v was never timed), the done fraction is kept and the rest re-timed
+/* Give migration m the share s (bytes/s): if it moved beyond the tolerance
+ * (or it was never timed), the done fraction is kept and the rest re-timed
  * with a prediction at s. */
-static void retime(co_sim_run *r, int v, double s)
+static void retime(co_sim_run *r, struct mig *m, double s)
 {
-    struct mig *m = mig_of(r, v);
+    int v = m->v;
     /* within the tolerance the migration keeps the share it was timed at
      * (0, the exact mode, re-times on any change) */
     if (m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share)
@@ -706,7 +710,7 @@ static int swap_shortcut(co_sim_run *r)
     r->nlq = 0;
     r->prof.swaps++;
     m->rate = r->ev_rate;
-    retime(r, r->ev_new, m->rate);
+    retime(r, m, m->rate);
     return 1;
 }
 
@@ -774,7 +778,7 @@ static void reshare(co_sim_run *r)
         struct mig *m = &r->m[r->fl[i]];
         m->floc = -1;
         m->rate = r->sh.rate[i];
-        retime(r, m->v, r->sh.rate[i]);
+        retime(r, m, r->sh.rate[i]);
     }
 }
 
@@ -1378,10 +1382,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->up_out_head[u] = r->up_in_head[u] = -1;
     }
     r->nfree = 0;
-    for (int i = r->mcap - 1; i >= 0; i--) { /* slot 0 is taken first */
-        r->m[i].floc = -1;
-        r->free_slots[r->nfree++] = i;
-    }
+    slots_free(r, 0, r->mcap);
     for (int v = 0; v < V; v++) {
         const co_sim_vm *vm = &c->vms[v];
         r->slot[v] = -1;
