@@ -231,10 +231,14 @@ int main(void)
     if ((e = getenv("BENCH_BANDWIDTH")) && co_parse_rate(e, "BENCH_BANDWIDTH", &bw, &d))
         return fprintf(stderr, "%s\n", d.msg), 64;
     int nrep = 1;
-    if ((e = getenv("BENCH_REPEAT")) && (nrep = atoi(e)) < 1)
-        nrep = 1;
-    if (nrep > MAXREP)
-        nrep = MAXREP;
+    if ((e = getenv("BENCH_REPEAT"))) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*e == '\0' || *end != '\0' || v < 1 || v > MAXREP)
+            return fprintf(stderr, "BENCH_REPEAT '%s': expected an integer in 1..%d\n", e, MAXREP),
+                   64;
+        nrep = (int)v;
+    }
     static outcome RR[NWL][CO_POL_COUNT][MAXREP], R[NWL][CO_POL_COUNT];
     static int NC[NWL][CO_POL_COUNT];
     for (int rep = 0; rep < nrep && !g_stop; rep++)

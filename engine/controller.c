@@ -342,6 +342,41 @@ static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
     return 1;
 }
 
+/* The probe's result, once its window is over: a point for the estimator
+ * (the window scaled by the throttle the estimator holds, dirty limit
+ * included). Returns 1 while still measuring, else 2 (noted what came). */
+static int probe_read(run *R, co_driver *src, co_est *est, double t0)
+{
+    int measured = 0;
+    double mib = NAN;
+    co_diag tmp;
+    co_diag_init(&tmp);
+    if (src->ops->dirty_rate_read(src, &measured, &mib, &tmp) != CO_OK) {
+        note(R, since_start(R), "dirty-rate", NAN, "dirty-rate measurement lost: %.150s", tmp.msg);
+        return 2;
+    }
+    if (!measured) {
+        if (co_now_ms() - t0 <= 6000)
+            return 1;
+        note(R, since_start(R), "dirty-rate", NAN,
+             "no dirty-rate result 6 s after a 1 s window: going on without it");
+        return 2;
+    }
+    if (mib < 4) {
+        /* QEMU reports whole MiB/s, rounded down: too coarse here */
+        note(R, since_start(R), "dirty-rate", mib,
+             "QEMU's page sampling over 1 s: under 4 MiB/s, too coarse for its whole MiB/s "
+             "steps; not used");
+        return 2;
+    }
+    /* the middle of the whole MiB/s step QEMU rounded down to */
+    double pages = (mib + 0.5) * 1048576.0 / est->page_size_bytes;
+    co_est_add_window(est, 1.0 - est->throttle_pct / 100.0, pages);
+    note(R, since_start(R), "dirty-rate", mib,
+         "QEMU's page sampling over 1 s: %.0f pages dirtied (a point of the dirty curve)", pages);
+    return 2;
+}
+
 int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
@@ -506,43 +541,14 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             R.last_ram = st;
             R.have_ram = 1;
         }
-        if (probe == 1 && co_now_ms() - probe_t0 >= 1000) {
-            int measured = 0;
-            double mib = NAN;
-            co_diag tmp;
-            co_diag_init(&tmp);
-            if (ops->dirty_rate_read(src, &measured, &mib, &tmp) != CO_OK) {
-                probe = 2;
-                note(&R, since_start(&R), "dirty-rate", NAN, "dirty-rate measurement lost: %.150s",
-                     tmp.msg);
-            } else if (measured && mib < 4) {
-                /* QEMU reports whole MiB/s, rounded down: too coarse here */
-                probe = 2;
-                note(&R, since_start(&R), "dirty-rate", mib,
-                     "QEMU's page sampling over 1 s: under 4 MiB/s, too coarse for its whole "
-                     "MiB/s steps; not used");
-            } else if (measured) {
-                probe = 2;
-                double page = est.page_size_bytes > 0 ? est.page_size_bytes : 4096;
-                double keep = 1.0 - (isfinite(st.cpu_throttle_pct) ? st.cpu_throttle_pct : 0) / 100;
-                /* the middle of the whole MiB/s step QEMU rounded down to */
-                double pages = (mib + 0.5) * 1048576.0 / page;
-                co_est_add_window(&est, keep, pages);
-                note(&R, since_start(&R), "dirty-rate", mib,
-                     "QEMU's page sampling over 1 s: %.0f pages dirtied (a point of the dirty "
-                     "curve)", pages);
-            } else if (co_now_ms() - probe_t0 > 6000) {
-                probe = 2;
-                note(&R, since_start(&R), "dirty-rate", NAN,
-                     "no dirty-rate result 6 s after a 1 s window: going on without it");
-            }
-        }
         /* a dirty limit slows the guest like a throttle: let the estimator
          * undo it the same way (its equivalent percentage, policy.h) */
         co_mig_stats est_st = st;
         if (ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= ps.dl_pct))
             est_st.cpu_throttle_pct = ps.dl_pct;
         co_est_feed(&est, &est_st, sync_ev);
+        if (probe == 1 && co_now_ms() - probe_t0 >= 1000)
+            probe = probe_read(&R, src, &est, probe_t0);
         double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;

@@ -83,9 +83,15 @@ static void refit(co_est *e)
     }
 }
 
+/* A curve point worth fitting: a window of more than 10 ms, a count. */
+static int point_ok(double t_s, double pages)
+{
+    return t_s > 0.01 && isfinite(t_s) && pages >= 0 && isfinite(pages);
+}
+
 static void add_point(co_est *e, double t_s, double pages)
 {
-    if (!(t_s > 0.01) || !(pages >= 0) || !isfinite(pages))
+    if (!point_ok(t_s, pages))
         return;
     if (e->n_points == CO_EST_POINTS) {
         /* keep the bulk-pass point (longest window) and the newest */
@@ -103,7 +109,7 @@ void co_est_add_window(co_est *e, double window_s, double pages)
 {
     if (!(e->page_size_bytes > 0))
         e->page_size_bytes = 4096;
-    if (!(window_s > 0.01) || !(pages >= 0) || !isfinite(pages) || !isfinite(window_s))
+    if (!point_ok(window_s, pages))
         return;
     e->win_t_s = window_s;
     e->win_pages = pages;
