@@ -24,7 +24,7 @@ CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
-MODULE_DIRS := util model engine sim traces cli
+MODULE_DIRS := util model drivers engine meter lab sim traces cli
 LIB_SRC  := $(filter-out cli/main.c,$(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/cli/main.o
@@ -91,5 +91,5 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard */module.mk tests/*/module.mk fuzz/*.mk)
+-include $(wildcard */module.mk */*/module.mk fuzz/*.mk)
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

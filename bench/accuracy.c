@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/lab.h"
-#include "engine/qmp.h"
+#include "lab/lab.h"
+#include "drivers/qmp.h"
 #include "engine/recorder.h"
 #include "model/geometric.h"
 #include "model/migration.h"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/lab.h"
-#include "engine/qmp.h"
+#include "lab/lab.h"
+#include "drivers/qmp.h"
 
 static void sleep_ms(double ms)
 {

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/linkstat.h"
-#include "engine/pcapio.h"
-#include "engine/pcapmeter.h"
+#include "meter/linkstat.h"
+#include "meter/pcapio.h"
+#include "meter/pcapmeter.h"
 
 static double now_s(void)
 {

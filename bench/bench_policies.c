@@ -1,5 +1,5 @@
 /* bench/bench_policies.c: every policy on every workload of the test guest,
- * on real QEMU (engine/lab.h starts a fresh source/destination pair per
+ * on real QEMU (lab/lab.h starts a fresh source/destination pair per
  * run; KVM or TCG as the lab picks), through the same controller as
  * `cutover migrate`. Run by `make bench-policies`, never by `make check`.
  *
@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "engine/controller.h"
-#include "engine/drv_qmp.h"
-#include "engine/lab.h"
+#include "drivers/drv_qmp.h"
+#include "lab/lab.h"
 #include "util/error.h"
 #include "util/units.h"
 

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/qmp.h"
-#include "tests/engine/qemu_proc.h"
+#include "drivers/qmp.h"
+#include "tests/qemu_proc.h"
 
 static double now_s(void)
 {

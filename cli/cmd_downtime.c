@@ -1,7 +1,7 @@
 /* cli/cmd_downtime.c: `cutover downtime`, outages in a packet capture.
  *
- * Reads a capture file or captures live (engine/pcapio.h), feeds the
- * downtime meter (engine/pcapmeter.h) and renders its result as text or
+ * Reads a capture file or captures live (meter/pcapio.h), feeds the
+ * downtime meter (meter/pcapmeter.h) and renders its result as text or
  * JSON. See docs/downtime.md. */
 #include <getopt.h>
 #include <signal.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "engine/pcapio.h"
-#include "engine/pcapmeter.h"
+#include "meter/pcapio.h"
+#include "meter/pcapmeter.h"
 #include "util/units.h"
 
 static const char *const usage_text =

@@ -1,5 +1,5 @@
 /* cli/cmd_lab.c: `cutover lab`, start a source and a destination QEMU running
- * the test guest (engine/lab.h), print where they are, stay up until
+ * the test guest (lab/lab.h), print where they are, stay up until
  * SIGINT/SIGTERM or --duration, then tear everything down. */
 #include <getopt.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "engine/lab.h"
+#include "lab/lab.h"
 #include "util/units.h"
 
 /* Set by SIGINT/SIGTERM; the only global, as the conventions allow. */

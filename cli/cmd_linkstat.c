@@ -1,6 +1,6 @@
 /* cli/cmd_linkstat.c: `cutover linkstat`, a migration stream's link figures.
  *
- * Reads a capture (engine/pcapio.h), feeds engine/linkstat.h with the TCP
+ * Reads a capture (meter/pcapio.h), feeds meter/linkstat.h with the TCP
  * packets of one port and renders the result as text, JSON or CSV (the CSV
  * is the throughput time series). See docs/downtime.md. */
 #include <getopt.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "engine/linkstat.h"
-#include "engine/pcapio.h"
+#include "meter/linkstat.h"
+#include "meter/pcapio.h"
 #include "util/units.h"
 
 static const char *const usage_text =

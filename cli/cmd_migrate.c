@@ -13,10 +13,10 @@
 
 #include "cli/cli.h"
 #include "engine/controller.h"
-#include "engine/drv_qmp.h"
-#include "engine/drv_virt.h"
+#include "drivers/drv_qmp.h"
+#include "drivers/drv_virt.h"
 #include "engine/lock.h"
-#include "engine/pcaplive.h"
+#include "meter/pcaplive.h"
 #include "model/link.h"
 #include "util/error.h"
 #include "util/units.h"

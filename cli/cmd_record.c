@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "engine/drv_virt.h"
+#include "drivers/drv_virt.h"
 #include "engine/recorder.h"
 #include "model/fit.h"
 #include "traces/dirty_trace.h"

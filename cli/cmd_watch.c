@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "engine/drv_virt.h"
-#include "engine/qmp.h"
+#include "drivers/drv_virt.h"
+#include "drivers/qmp.h"
 #include "engine/timeline.h"
 #include "util/units.h"
 

@@ -1,7 +1,7 @@
 /* engine/controller.h: drive one live migration through a driver.
  *
  * Owns: the life of one migration as cutover runs it, through any
- * co_driver (engine/driver.h): remember the VM's tunables, apply the
+ * co_driver (drivers/driver.h): remember the VM's tunables, apply the
  * policy's, start, poll every 50-100 ms (events + statistics), feed the
  * online estimates (engine/estimate.h) and the policy (engine/policy.h),
  * carry out its actions, and finish in one of these states:
@@ -21,8 +21,8 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "engine/controller_hb.h"
-#include "engine/driver.h"
+#include "meter/heartbeat.h"
+#include "drivers/driver.h"
 #include "engine/policy.h"
 
 #define CO_CTL_MAX_ACTIONS 64
@@ -50,7 +50,7 @@ typedef struct co_ctl_action {
 } co_ctl_action;
 
 /* A downtime measured on the wire beside the migration (`--measure
- * pcap:IFACE,FILTER`, engine/pcaplive.h): the caller runs the capture and
+ * pcap:IFACE,FILTER`, meter/pcaplive.h): the caller runs the capture and
  * fills this; the renderings show it. */
 typedef struct co_ctl_measure {
     int on;                           /* a capture ran */

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "engine/driver.h"
+#include "drivers/driver.h"
 #include "model/dirty.h"
 
 #define CO_EST_BW_WINDOW_MS 1000.0

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "engine/driver.h"
+#include "drivers/driver.h"
 #include "engine/estimate.h"
 #include "model/dirty.h"
 

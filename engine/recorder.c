@@ -1,7 +1,7 @@
 /* engine/recorder.c: dirty curves through calc-dirty-rate. */
 #include "engine/recorder.h"
 
-#include "engine/drv_virt.h"
+#include "drivers/drv_virt.h"
 
 #include <math.h>
 #include <stdio.h>

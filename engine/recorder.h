@@ -5,13 +5,13 @@
  * the result in whole MiB/s, and dirty-bitmap mode crashing a TCG guest
  * (so under TCG only page-sampling is used). Fills a dirty trace
  * (traces/dirty_trace.h) with the VM's memory, vCPUs and QEMU version.
- * The VM is reached through QMP or through libvirt (engine/drv_virt.h,
+ * The VM is reached through QMP or through libvirt (drivers/drv_virt.h,
  * virDomainStartDirtyRateCalc: the same QEMU command underneath). */
 #ifndef CUTOVER_ENGINE_RECORDER_H
 #define CUTOVER_ENGINE_RECORDER_H
 
-#include "engine/driver.h"
-#include "engine/qmp.h"
+#include "drivers/driver.h"
+#include "drivers/qmp.h"
 #include "traces/dirty_trace.h"
 
 /* Progress callback: window i of n is being measured (may be NULL). */

@@ -21,8 +21,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "engine/driver.h"
-#include "engine/qmp.h"
+#include "drivers/driver.h"
+#include "drivers/qmp.h"
 
 #define CO_TIMELINE_VERSION 1
 

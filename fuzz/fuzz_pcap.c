@@ -1,7 +1,7 @@
 /* fuzz/fuzz_pcap.c: libFuzzer target for the capture reader and meters.
  *
  * Each input is used twice: as a whole capture file (libpcap's reader via
- * engine/pcapio.h, every packet into the downtime meter and linkstat, then
+ * meter/pcapio.h, every packet into the downtime meter and linkstat, then
  * both finish), and as one raw frame for co_pkt_decode under a link type
  * chosen by the first byte. Any crash, leak or sanitizer report is a bug;
  * error returns are expected. Build: `make fuzz-pcap` (fuzz/pcap.mk). */
@@ -10,10 +10,10 @@
 
 #include <pcap/dlt.h>
 
-#include "engine/linkstat.h"
-#include "engine/pcapdecode.h"
-#include "engine/pcapio.h"
-#include "engine/pcapmeter.h"
+#include "meter/linkstat.h"
+#include "meter/pcapdecode.h"
+#include "meter/pcapio.h"
+#include "meter/pcapmeter.h"
 
 struct both {
     co_dtm *m;

@@ -1,5 +1,5 @@
 /* fuzz/fuzz_qmp_reader.c: libFuzzer target for the QMP reader and the
- * MigrationInfo parser (engine/qmp.h). The first input byte picks the feed
+ * MigrationInfo parser (drivers/qmp.h). The first input byte picks the feed
  * chunk size so the fuzzer also explores messages split across feeds; a
  * small cap (64 KiB) makes the oversize paths reachable. Every return value
  * that is an object also goes through co_qmp_parse_migrate_info. Seeds:
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/qmp.h"
+#include "drivers/qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

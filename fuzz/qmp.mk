@@ -1,17 +1,17 @@
-# fuzz/qmp.mk: libFuzzer build of the QMP reader (engine/qmp.c). Not part of
+# fuzz/qmp.mk: libFuzzer build of the QMP reader (drivers/qmp.c). Not part of
 # `make check`. `make fuzz-qmp` builds build-fuzz/fuzz_qmp_reader;
 # `make fuzz-qmp-run` fuzzes for FUZZ_SECONDS (default 60) from the recorded
 # transcripts in tests/data/qmp, keeping new inputs in build-fuzz/corpus-qmp.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_QMP_SRC := fuzz/fuzz_qmp_reader.c engine/qmp.c engine/driver.c util/diag.c
+FUZZ_QMP_SRC := fuzz/fuzz_qmp_reader.c drivers/qmp.c drivers/driver.c util/diag.c
 
 .PHONY: fuzz-qmp fuzz-qmp-run
 fuzz: fuzz-qmp
 fuzz-qmp: $(FUZZ_BUILD)/fuzz_qmp_reader
 
-$(FUZZ_BUILD)/fuzz_qmp_reader: $(FUZZ_QMP_SRC) engine/qmp.h engine/driver.h util/diag.h
+$(FUZZ_BUILD)/fuzz_qmp_reader: $(FUZZ_QMP_SRC) drivers/qmp.h drivers/driver.h util/diag.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 	  $(shell pkg-config --cflags jansson) -o $@ $(FUZZ_QMP_SRC) \

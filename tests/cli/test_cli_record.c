@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine/lab.h"
+#include "lab/lab.h"
 #include "test_util.h"
 #include "traces/dirty_trace.h"
 

@@ -1,5 +1,5 @@
 /* tests/cli/test_migrate_measure.c: `cutover migrate --measure pcap:IFACE,FILTER`
- * on a real QEMU migration over loopback (engine/lab.h: the test guest sends
+ * on a real QEMU migration over loopback (lab/lab.h: the test guest sends
  * a UDP heartbeat about every millisecond from whichever QEMU runs it to the
  * lab's receiver on 127.0.0.1). Capturing that flow on `lo` sees it stop at
  * the switchover and resume on the destination: a measured outage beside
@@ -10,9 +10,9 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "engine/lab.h"
-#include "engine/qemu_proc.h"
-#include "engine/qmp.h"
+#include "lab/lab.h"
+#include "qemu_proc.h"
+#include "drivers/qmp.h"
 #include "test_util.h"
 
 static co_lab *lab;

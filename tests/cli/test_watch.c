@@ -9,8 +9,8 @@
 #include <criterion/criterion.h>
 #include <sys/prctl.h>
 
-#include "engine/qemu_proc.h"
-#include "engine/qmp.h"
+#include "qemu_proc.h"
+#include "drivers/qmp.h"
 #include "test_util.h"
 
 static char dir[64], memfile[128], tl[128], errfile[128];

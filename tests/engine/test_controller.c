@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "engine/controller.h"
-#include "engine/qmp.h"
+#include "drivers/qmp.h"
 #include "qemu_proc.h"
 #include "util/error.h"
 

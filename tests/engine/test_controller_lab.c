@@ -1,5 +1,5 @@
 /* tests/engine/test_controller_lab.c: adaptive's escalations on real QEMU
- * running the test guest (engine/lab.h), with a workload that does not
+ * running the test guest (lab/lab.h), with a workload that does not
  * converge at 300 ms: it writes pages as fast as its vCPU can (CPU-bound, so a
  * CPU throttle slows it; a paced guest catches up after throttle sleeps)
  * over 24 MiB while max-bandwidth is 10 MB/s, and `--link 80Mbit` says the
@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/lab.h"
-#include "engine/qemu_proc.h"
-#include "engine/qmp.h"
+#include "lab/lab.h"
+#include "qemu_proc.h"
+#include "drivers/qmp.h"
 #include "util/error.h"
 
 static co_lab *g_lab;

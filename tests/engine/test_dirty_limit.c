@@ -9,7 +9,7 @@
 
 #include "engine/controller.h"
 #include "drv_pair.h"
-#include "engine/qmp.h"
+#include "drivers/qmp.h"
 #include "util/error.h"
 
 static void start_pair(const char *accel)

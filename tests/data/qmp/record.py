@@ -4,7 +4,7 @@
 Starts a source QEMU (SeaBIOS idling, no guest kernel) and a destination with
 -incoming, drives a throttled migration over loopback and saves the exact
 bytes QEMU sent on the source monitor (OUT.recv) and what we sent (OUT.sent).
-The unit tests in tests/engine/test_qmp_reader.c feed these bytes to the
+The unit tests in tests/drivers/test_qmp_reader.c feed these bytes to the
 reader. Usage: record.py OUT [complete|cancel|fail]  (QEMU processes are killed on
 exit). complete: a full throttled migration; cancel: auto-converge on,
 migrate_cancel after 1.5 s; fail: migrate to a port nobody listens on."""

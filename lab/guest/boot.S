@@ -1,0 +1,58 @@
+/* lab/guest/boot.S: multiboot (v1) header and entry of the test guest.
+ *
+ * Owns: the first instructions after the loader (QEMU's -kernel multiboot
+ * loader) jumps to us in 32-bit protected mode, paging off, flat segments,
+ * EAX = 0x2BADB002 and EBX = physical address of the multiboot info. We only
+ * set a stack and call guest_main(magic, mbi); it never returns. */
+
+#define MB_MAGIC 0x1BADB002
+/* bit 0: page-align modules (harmless), bit 1: we want mem_* and mmap info */
+#define MB_FLAGS 0x00000003
+
+    .section .multiboot, "a"
+    .align 4
+    .long MB_MAGIC
+    .long MB_FLAGS
+    .long -(MB_MAGIC + MB_FLAGS)
+
+    .section .data
+    .align 16
+gdt:
+    .quad 0                     /* null */
+    .quad 0x00CF9A000000FFFF    /* 0x08 code: base 0, limit 4 GiB, 32-bit */
+    .quad 0x00CF92000000FFFF    /* 0x10 data: base 0, limit 4 GiB */
+gdt_end:
+gdt_desc:
+    .word gdt_end - gdt - 1
+    .long gdt
+
+    .section .bss
+    .align 16
+stack_bottom:
+    .skip 32768
+stack_top:
+
+    .section .text
+    .global _start
+    .type _start, @function
+_start:
+    cli                     /* no IDT: we poll, interrupts stay off */
+    cld
+    /* The multiboot spec leaves GDTR undefined: load our own flat GDT and
+     * reload every segment register, so nothing depends on the loader. */
+    lgdt gdt_desc
+    ljmp $0x08, $1f
+1:  movw $0x10, %cx
+    movw %cx, %ds
+    movw %cx, %es
+    movw %cx, %fs
+    movw %cx, %gs
+    movw %cx, %ss
+    movl $stack_top, %esp
+    pushl %ebx              /* multiboot info */
+    pushl %eax              /* loader magic */
+    call guest_main
+1:  hlt
+    jmp 1b
+
+    .section .note.GNU-stack, "", @progbits
