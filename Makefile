@@ -7,10 +7,39 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS      := gsl jansson libvirt libpcap
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null)
+# Packages: one pkg-config call each (cflags and libs together), so a missing
+# one is named. gsl and jansson are required. libvirt and libpcap are
+# optional: without them (absent, or listed in WITHOUT=, e.g.
+# `make WITHOUT="libvirt libpcap"`) drivers/drv_virt.c and meter/pcapio.c are
+# replaced by stubs that fail with "built without ..." (exit 69), and
+# model, tune and simulate work as before. criterion is needed by the tests only.
+WITHOUT ?=
+PKG_CONFIG ?= pkg-config
+REQ_PKGS := gsl jansson
+OPT_PKGS := libvirt libpcap
+deb_gsl := libgsl-dev
+deb_jansson := libjansson-dev
+deb_libvirt := libvirt-dev
+deb_libpcap := libpcap-dev
+deb_criterion := libcriterion-dev
+# $(call pkg_flags,NAME): the flags of NAME, or CO_MISSING.
+pkg_flags = $(if $(filter $(1),$(WITHOUT)),CO_MISSING,$(shell $(PKG_CONFIG) --cflags --libs $(1) 2>/dev/null || echo CO_MISSING))
+pkg_missing = pkg-config cannot find '$(1)' (Debian: $(deb_$(1))); run scripts/install-deps.sh
+# Goals that need no package (a fresh machine can still run `make deps`).
+NOPKG_GOALS := clean deps uninstall
+ifneq ($(filter-out $(NOPKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+  $(foreach p,$(REQ_PKGS) $(OPT_PKGS) criterion,$(eval PKGF_$(p) := $(call pkg_flags,$(p))))
+  $(foreach p,$(REQ_PKGS),$(if $(filter CO_MISSING,$(PKGF_$(p))),$(error $(call pkg_missing,$(p)))))
+  $(foreach p,$(filter-out $(WITHOUT),$(OPT_PKGS)),$(if $(filter CO_MISSING,$(PKGF_$(p))),\
+    $(warning $(call pkg_missing,$(p)); building without it)))
+endif
+HAVE_PKGS  := $(foreach p,$(REQ_PKGS) $(OPT_PKGS),$(if $(filter CO_MISSING,$(PKGF_$(p))),,$(p)))
+PKG_ALL    := $(foreach p,$(HAVE_PKGS),$(PKGF_$(p)))
+PKG_LIBS   := $(filter -l% -L% -Wl% -pthread,$(PKG_ALL))
+PKG_CFLAGS := $(sort $(filter-out -l% -L% -Wl%,$(PKG_ALL)))
+PKG_CFLAGS += $(if $(filter libvirt,$(HAVE_PKGS)),-DCO_HAVE_LIBVIRT=1)
+PKG_CFLAGS += $(if $(filter libpcap,$(HAVE_PKGS)),-DCO_HAVE_PCAP=1)
+CRIT_LIBS  := $(filter-out CO_MISSING,$(filter -l% -L% -Wl% -pthread,$(PKGF_criterion)))
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -25,12 +54,19 @@ LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
 MODULE_DIRS := util model drivers engine meter lab sim traces cli
-LIB_SRC  := $(filter-out cli/main.c,$(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c)))
+# Without libvirt (libpcap) the stub drivers/drv_virt_none.c (meter/pcapio_none.c)
+# stands in for drivers/drv_virt.c (meter/pcapio.c); tests that include
+# their headers are not built.
+NOLIB_SRC := $(if $(filter libvirt,$(HAVE_PKGS)),drivers/drv_virt_none.c,drivers/drv_virt.c) \
+             $(if $(filter libpcap,$(HAVE_PKGS)),meter/pcapio_none.c,meter/pcapio.c)
+LIB_SRC  := $(filter-out cli/main.c $(NOLIB_SRC),$(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/cli/main.o
 LIB      := $(BUILD)/libcutover.a
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
+TEST_SRC := $(filter-out $(if $(filter libvirt,$(HAVE_PKGS)),,$(shell grep -l 'libvirt/' $(TEST_SRC))) \
+              $(if $(filter libpcap,$(HAVE_PKGS)),,$(shell grep -l 'co_pcap_read\|<pcap\|pcapio' $(TEST_SRC))),$(TEST_SRC))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -52,6 +88,7 @@ $(BUILD)/cutover: $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h)
+	@$(if $(filter CO_MISSING,$(PKGF_criterion)),echo "$(call pkg_missing,criterion)" >&2; exit 1)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CRIT_LIBS)
 
@@ -89,7 +126,7 @@ deps:
 	scripts/install-deps.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-nolibs
 
 -include $(wildcard */module.mk */*/module.mk fuzz/*.mk)
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
