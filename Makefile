@@ -71,7 +71,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check check-asan check-slow bench install clean fuzz deps tests
+.PHONY: all check check-asan check-slow bench install uninstall clean fuzz deps tests
 
 all: $(BUILD)/cutover
 
@@ -117,10 +117,29 @@ check-asan:
 bench: $(BUILD)/cutover $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
-install: $(BUILD)/cutover
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+# What `make install` puts under $(DESTDIR)$(PREFIX), and `make uninstall`
+# removes: the binary, the man page, the lab's test guest (cutover lab,
+# migrate --lab and record --lab look for it in PREFIX/share/cutover, see
+# co_lab_find_guest), the example cluster simulate's usage names and the
+# recorded dirty traces (--dirty trace:FILE).
+DATADIR := $(PREFIX)/share/cutover
+INSTALLED := bin/cutover share/man/man1/cutover.1 share/cutover/guest.elf \
+             share/cutover/example-cluster.json \
+             $(patsubst traces/%,share/cutover/%,$(wildcard traces/recorded/*.json))
+$(BUILD)/obj/lab/lab.o: CFLAGS += -DCO_DATADIR='"$(DATADIR)"'
+
+install: $(BUILD)/cutover $(BUILD)/guest/guest.elf
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(DATADIR)/recorded
 	install -m 0755 $(BUILD)/cutover $(DESTDIR)$(PREFIX)/bin/cutover
 	install -m 0644 man/cutover.1 $(DESTDIR)$(PREFIX)/share/man/man1/cutover.1
+	install -m 0644 $(BUILD)/guest/guest.elf $(DESTDIR)$(DATADIR)/guest.elf
+	install -m 0644 traces/example-cluster.json $(DESTDIR)$(DATADIR)/example-cluster.json
+	install -m 0644 $(wildcard traces/recorded/*.json) $(DESTDIR)$(DATADIR)/recorded/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(DATADIR)/recorded $(DESTDIR)$(DATADIR) 2>/dev/null
 
 deps:
 	scripts/install-deps.sh
