@@ -114,6 +114,16 @@ check-asan:
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  check
 
+# The build checks: without libvirt/libpcap, install/uninstall (tests/build.sh).
+.PHONY: check-build ci
+check-build: $(BUILD)/cutover $(BUILD)/guest/guest.elf
+	MAKE="$(MAKE)" BUILD=$(BUILD) tests/build.sh
+
+# Everything CI runs (scripts/test.sh): check, check-asan, fuzz-ci,
+# check-build, closed by one line summing them (tests/ci.sh).
+ci:
+	MAKE="$(MAKE)" tests/ci.sh
+
 bench: $(BUILD)/cutover $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
