@@ -19,7 +19,10 @@ for t in "$@"; do
   echo "== $t"
   rm -f "$tmp/tap"
   out=$("$t" --jobs="${CO_TEST_JOBS:-2}" --tap="$tmp/tap" 2>&1); rc=$?
-  printf '%s\n' "$out" | grep -vE '^\[----\] .*: (PASS|SKIP)' | tail -n 40
+  # Criterion's own lines (assertions, FAIL) in full, then the tail of the
+  # rest (a sanitizer report can be long; it must not hide the assertion).
+  printf '%s\n' "$out" | grep -E '^\[(----|FAIL|WARN|ERR |====)\]' | grep -vE '^\[----\] .*: (PASS|SKIP)' | head -n 200
+  printf '%s\n' "$out" | grep -vE '^\[(----|FAIL|WARN|ERR |====|PASS|SKIP|RUN )\]' | tail -n 30
   # One record per test: "P name", "F name" or "S name<TAB>reason"; then
   # "N planned" from the "1..N" line.
   recs=$(awk '
