@@ -601,7 +601,8 @@ static int wait_heartbeats(co_cluster *c, double t0, co_diag *d)
         for (int k = 0; k < np; k++)
             if (p[k].revents & POLLIN) {
                 int i = map[k];
-                c->vms[i].boot_ms = co_lab_now_ms() - t0;
+                /* boot_ms held the domain's start time (start_domains) */
+                c->vms[i].boot_ms = co_lab_now_ms() - c->vms[i].boot_ms;
                 close(fds[i]);
                 fds[i] = -1;
                 left--;
@@ -640,6 +641,7 @@ static int start_domains(co_cluster *c, int *cores, double *host_mem, co_diag *d
             /* persistent, so a reboot leaves it defined (shut off), as on a
              * real host; not autostarted: what runs after a reboot is the
              * operator's (or the test's) decision */
+            c->vms[i].boot_ms = co_lab_now_ms(); /* start time, until the heartbeat */
             virDomainPtr dom = virDomainDefineXML(conn, xml);
             if (dom == NULL || virDomainCreate(dom) != 0)
                 rc = co_diag_set(d, CO_EUNAVAIL, "start %s on %s: %s", c->vms[i].name,

@@ -147,11 +147,11 @@ save_caps() {
 # holds 2 ms at the rate (at least 4 frames), the queue 20 ms: enough for
 # TCP to fill the link, short enough that the rate holds over a switchover.
 shape() {
-  local ns=$1 dev=$2 rate=$3 mtu=$4 burst
+  local ns=$1 dev=$2 rate=$3 mtu=$4 burst out
   burst=$(( rate / 8 / 500 ))
   [ "$burst" -ge $(( mtu * 4 )) ] || burst=$(( mtu * 4 ))
-  ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "${rate}bit" \
-    burst "$burst" latency 20ms || die "tc on $ns/$dev failed"
+  out=$(ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "${rate}bit" \
+    burst "$burst" latency 20ms 2>&1) || die "tc on $ns/$dev failed: $out"
 }
 
 up() {
@@ -163,10 +163,11 @@ up() {
   # Pick a free subnet under the machine-wide lock; the namespace coclS-sw
   # is the claim, so a crashed cluster keeps its subnet until down.
   local s=
-  exec 9>"$LOCK" || die "cannot open $LOCK"
-  flock -w 30 9 || die "cannot lock $LOCK"
+  local lockfd # bash picks a free fd: the watch fd may be any number
+  exec {lockfd}>"$LOCK" || die "cannot open $LOCK"
+  flock -w 30 "$lockfd" || die "cannot lock $LOCK"
   for c in $(seq 101 250); do
-    if [ ! -e /run/netns/cocl$c-sw ] && [ -z "$(ip -o addr show to 169.254.$c.0/24)" ] && \
+    if ! ls /run/netns/cocl$c-* >/dev/null 2>&1 && [ -z "$(ip -o addr show to 169.254.$c.0/24)" ] && \
        [ -z "$(ip route show 169.254.$c.0/24)" ]; then s=$c; break; fi
   done
   [ -n "$s" ] || die "no free subnet 169.254.101-250.0/24"
@@ -178,7 +179,7 @@ up() {
     echo "NS_SW=$SUBNET_NS-sw"; echo "ROOT_DEV=$SUBNET_NS"; echo "ROOT_ADDR=$PREFIX.254"
   } > "$dir/lab.env.tmp"
   mv "$dir/lab.env.tmp" "$dir/lab.env"
-  flock -u 9; exec 9>&-
+  flock -u "$lockfd"; exec {lockfd}>&-
   if [ -n "$watch_fd" ]; then
     ( trap '' INT TERM HUP; cat <&"$watch_fd" >/dev/null; "$0" down "$dir" ) \
       </dev/null >/dev/null 2>&1 &
@@ -248,7 +249,11 @@ down() {
   ip link del "$ROOT_DEV" 2>/dev/null
   ip netns del "$NS_SW" 2>/dev/null
   local w; w=$(cat "$dir/watchdog.pid" 2>/dev/null)
-  [ -n "$w" ] && [ "$w" != "$BASHPID" ] && [ "$w" != "$PPID" ] && kill "$w" 2>/dev/null
+  # the watchdog ignores TERM (it must outlive a Ctrl-C): KILL it and its cat
+  if [ -n "$w" ] && [ "$w" != "$BASHPID" ] && [ "$w" != "$PPID" ]; then
+    local kids; kids=$(cat /proc/"$w"/task/*/children 2>/dev/null)
+    kill -9 "$w" $kids 2>/dev/null
+  fi
   for k in $(seq 1 "${HOSTS:-0}"); do rm -rf "${dir:?}/h$k"; done
   rm -f "$dir/passwd" "$dir/group" "$dir/watchdog.pid" "$dir/cluster.json" "$dir/lab.json" \
     "$dir/lab.env"
