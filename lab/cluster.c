@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,18 @@
 #define DEFAULT_WORKLOAD "rate=1000"
 #define HB_PORT_BASE 20000 /* below Linux's ephemeral range (32768..) */
 #define BOOT_TIMEOUT_MS 90000.0
+
+/* snprintf whose truncation is intended and checked by the caller's sizes
+ * (fields of fixed size filled from bounded values); keeps -O1's
+ * -Wformat-truncation quiet without a cast at every call. */
+static void put(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *dst, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, n, fmt, ap);
+    va_end(ap);
+}
 
 static void quiet(void *opaque, virErrorPtr e)
 {
@@ -555,10 +569,11 @@ static int domain_xml(const co_cluster *c, const co_cluster_vm *v, char *out, si
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-/* Wait until every VM's heartbeat port has heard a datagram. */
-static int wait_heartbeats(co_cluster *c, double t0, co_diag *d)
+/* Bind each VM's heartbeat port on the root address, before its guest
+ * starts (so the first heartbeat is seen when it comes). fds[i] = -1 when
+ * the port is taken (a tool listens already): that VM is not checked. */
+static void hb_bind(const co_cluster *c, int *fds)
 {
-    int fds[CO_CLUSTER_MAX_VMS];
     for (int i = 0; i < c->nvms; i++) {
         fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->vms[i].hb_port)};
@@ -569,6 +584,11 @@ static int wait_heartbeats(co_cluster *c, double t0, co_diag *d)
             fds[i] = -1;
         }
     }
+}
+
+/* Wait until every bound heartbeat port has heard a datagram; closes fds. */
+static int wait_heartbeats(co_cluster *c, int *fds, double t0, co_diag *d)
+{
     int left = 0, rc = CO_OK;
     for (int i = 0; i < c->nvms; i++)
         left += fds[i] >= 0;
@@ -614,42 +634,81 @@ static int wait_heartbeats(co_cluster *c, double t0, co_diag *d)
     return rc;
 }
 
+/* One host's share of start_domains, on a thread of its own: libvirt
+ * starts a QEMU in seconds on this loaded machine, hosts go in parallel. */
+struct host_job {
+    co_cluster *c;
+    int k;
+    pthread_t tid;
+    int rc, cores;
+    double host_mem;
+    char err[400];
+};
+
+static void *host_start(void *arg)
+{
+    struct host_job *j = arg;
+    co_cluster *c = j->c;
+    virConnectPtr conn = virConnectOpen(c->hosts[j->k].uri);
+    if (conn == NULL) {
+        snprintf(j->err, sizeof j->err, "connect to %s: %s", c->hosts[j->k].uri,
+                 virGetLastErrorMessage());
+        j->rc = CO_EUNAVAIL;
+        return NULL;
+    }
+    virNodeInfo ni;
+    if (virNodeGetInfo(conn, &ni) == 0) {
+        j->cores = (int)ni.cpus;
+        j->host_mem = (double)ni.memory * 1024;
+    }
+    for (int i = 0; i < c->nvms && j->rc == CO_OK; i++) {
+        co_cluster_vm *v = &c->vms[i];
+        if (v->host != j->k)
+            continue;
+        char xml[4096];
+        if (domain_xml(c, v, xml, sizeof xml) != 0) {
+            snprintf(j->err, sizeof j->err, "domain XML of %s too long", v->name);
+            j->rc = CO_ESOFTWARE;
+            break;
+        }
+        /* persistent, so a reboot leaves it defined (shut off), as on a
+         * real host; not autostarted: what runs after a reboot is the
+         * operator's (or the evacuation's) decision */
+        v->boot_ms = co_lab_now_ms(); /* start time, until the heartbeat */
+        virDomainPtr dom = virDomainDefineXML(conn, xml);
+        if (dom == NULL || virDomainCreate(dom) != 0) {
+            snprintf(j->err, sizeof j->err, "start %s on %s: %s", v->name, c->hosts[j->k].name,
+                     virGetLastErrorMessage());
+            j->rc = CO_EUNAVAIL;
+        }
+        if (dom)
+            virDomainFree(dom);
+    }
+    virConnectClose(conn);
+    return NULL;
+}
+
 static int start_domains(co_cluster *c, int *cores, double *host_mem, co_diag *d)
 {
     virSetErrorFunc(NULL, quiet);
-    int rc = CO_OK;
-    for (int k = 0; k < c->nhosts && rc == CO_OK; k++) {
-        virConnectPtr conn = virConnectOpen(c->hosts[k].uri);
-        if (conn == NULL)
-            return co_diag_set(d, CO_EUNAVAIL, "connect to %s: %s", c->hosts[k].uri,
-                               virGetLastErrorMessage());
-        if (k == 0) {
-            virNodeInfo ni;
-            if (virNodeGetInfo(conn, &ni) == 0) {
-                *cores = (int)ni.cpus;
-                *host_mem = (double)ni.memory * 1024;
-            }
+    struct host_job jobs[CO_CLUSTER_MAX_HOSTS];
+    int started = 0, rc = CO_OK;
+    for (int k = 0; k < c->nhosts; k++) {
+        jobs[k] = (struct host_job){.c = c, .k = k, .rc = CO_OK};
+        if (pthread_create(&jobs[k].tid, NULL, host_start, &jobs[k]) != 0) {
+            rc = co_diag_set(d, CO_EOS, "pthread_create failed");
+            break;
         }
-        for (int i = 0; i < c->nvms && rc == CO_OK; i++) {
-            if (c->vms[i].host != k)
-                continue;
-            char xml[4096];
-            if (domain_xml(c, &c->vms[i], xml, sizeof xml) != 0) {
-                rc = co_diag_set(d, CO_ESOFTWARE, "domain XML of %s too long", c->vms[i].name);
-                break;
-            }
-            /* persistent, so a reboot leaves it defined (shut off), as on a
-             * real host; not autostarted: what runs after a reboot is the
-             * operator's (or the test's) decision */
-            c->vms[i].boot_ms = co_lab_now_ms(); /* start time, until the heartbeat */
-            virDomainPtr dom = virDomainDefineXML(conn, xml);
-            if (dom == NULL || virDomainCreate(dom) != 0)
-                rc = co_diag_set(d, CO_EUNAVAIL, "start %s on %s: %s", c->vms[i].name,
-                                 c->hosts[k].name, virGetLastErrorMessage());
-            if (dom)
-                virDomainFree(dom);
+        started++;
+    }
+    for (int k = 0; k < started; k++) {
+        pthread_join(jobs[k].tid, NULL);
+        if (jobs[k].rc != CO_OK && rc == CO_OK)
+            rc = co_diag_set(d, jobs[k].rc, "%s", jobs[k].err);
+        if (jobs[k].cores > 0) {
+            *cores = jobs[k].cores;
+            *host_mem = jobs[k].host_mem;
         }
-        virConnectClose(conn);
     }
     return rc;
 }
@@ -703,7 +762,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     }
     char abs[PATH_MAX];
     if (realpath(c->guest_path, abs) && strlen(abs) < sizeof c->guest_path)
-        snprintf(c->guest_path, sizeof c->guest_path, "%s", abs);
+        put(c->guest_path, sizeof c->guest_path, "%s", abs);
     const char *accel;
     char reason[200];
     if ((rc = co_lab_pick_accel(CO_LAB_ACCEL_AUTO, &accel, reason, sizeof reason, d))) {
@@ -749,7 +808,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
         return co_diag_set(d, CO_ECANTCREAT, "cannot create %s: %s", cfg->dir, strerror(errno));
     if (realpath(cfg->dir, abs) == NULL || strlen(abs) >= sizeof c->dir)
         return co_diag_set(d, CO_ECANTCREAT, "%s: %s", cfg->dir, strerror(errno));
-    snprintf(c->dir, sizeof c->dir, "%s", abs);
+    put(c->dir, sizeof c->dir, "%s", abs);
     /* each host mounts its own /var and /run and /etc/libvirt: a cluster
      * (or guest) under them would be hidden from the daemons */
     static const char *const hidden[] = {"/var/", "/run/", "/etc/libvirt/", "/proc/", NULL};
@@ -785,11 +844,11 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     }
     for (int k = 0; k < c->nhosts; k++) {
         co_cluster_host *h = &c->hosts[k];
-        snprintf(h->name, sizeof h->name, "h%d", k + 1);
-        snprintf(h->addr, sizeof h->addr, "%s.%d", prefix, k + 1);
-        snprintf(h->uri, sizeof h->uri, "qemu+tcp://%s/system", h->addr);
-        snprintf(h->migration_uri, sizeof h->migration_uri, "tcp://%s", h->addr);
-        snprintf(h->netns, sizeof h->netns, "%s-h%d", nsp, k + 1);
+        put(h->name, sizeof h->name, "h%d", k + 1);
+        put(h->addr, sizeof h->addr, "%s.%d", prefix, k + 1);
+        put(h->uri, sizeof h->uri, "qemu+tcp://%s/system", h->addr);
+        put(h->migration_uri, sizeof h->migration_uri, "tcp://%s", h->addr);
+        put(h->netns, sizeof h->netns, "%s-h%d", nsp, k + 1);
         h->up = 1;
     }
     int s = atoi(subnet);
@@ -798,8 +857,16 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
 
     int cores = 1;
     double host_mem = 1073741824.0;
+    int hb_fds[CO_CLUSTER_MAX_VMS];
+    hb_bind(c, hb_fds);
     double tdom = co_lab_now_ms();
-    if ((rc = start_domains(c, &cores, &host_mem, d)) || (rc = wait_heartbeats(c, tdom, d)))
+    if ((rc = start_domains(c, &cores, &host_mem, d))) {
+        for (int i = 0; i < c->nvms; i++)
+            if (hb_fds[i] >= 0)
+                close(hb_fds[i]);
+        goto fail;
+    }
+    if ((rc = wait_heartbeats(c, hb_fds, tdom, d)))
         goto fail;
     c->up_ms = co_lab_now_ms() - t0;
     if ((rc = write_json(c->dir, "lab.json", lab_json(c), d)) ||
