@@ -94,16 +94,17 @@ int co_cluster_find_script(char *out, size_t len, co_diag *d)
                        "$CUTOVER_CLUSTER_SH)");
 }
 
-static const char *find_tool(const char *name)
+/* Whether name is an executable in the directories the script's PATH has. */
+static int have_tool(const char *name)
 {
     static const char *const dirs[] = {"/usr/sbin", "/usr/bin", "/sbin", "/bin"};
-    static __thread char path[64];
+    char path[64];
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dirs[i], name);
         if (file_ok(path, X_OK))
-            return path;
+            return 1;
     }
-    return NULL;
+    return 0;
 }
 
 /* Root and the commands the script runs. */
@@ -116,7 +117,7 @@ static int check_env(co_diag *d)
     static const char *const tools[] = {"ip", "tc", "unshare", "flock", "libvirtd", "virtlogd",
                                         "virsh", "bash", NULL};
     for (int i = 0; tools[i]; i++)
-        if (find_tool(tools[i]) == NULL)
+        if (!have_tool(tools[i]))
             return co_diag_set(d, CO_EUNAVAIL, "'%s' not found in /usr/sbin, /usr/bin, /sbin, "
                                                "/bin (the cluster lab needs it)", tools[i]);
     return CO_OK;

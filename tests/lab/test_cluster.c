@@ -13,7 +13,8 @@
  *                            and leaves the VM running once, reboot kills the
  *                            host's QEMUs and its daemon answers again, down
  *                            leaves nothing (CUTOVER_SLOW=1: ~1.5 min)
- *   bad_input                flags and workloads files (no root needed) */
+ *   bad_input                flags and workloads files (no root needed)
+ *   sim_keeps_uris           sim/load.c keeps each host's uri and migration_uri */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "sim/sim.h"
 
 #define MAX_OUT 65536
 
@@ -432,4 +435,23 @@ Test(cluster, three_hosts_shaped, .fini = fx_fini, .timeout = 600)
 
     assert_gone(j, fx_dir);
     json_decref(j);
+}
+
+/* The simulator's loader accepts and keeps the two fields the lab adds. */
+Test(cluster, sim_keeps_uris)
+{
+    const char *text =
+        "{\"hosts\": [{\"name\": \"h1\", \"cores\": 2, \"mem\": \"8GiB\", \"nic_rate\": \"400Mbit\","
+        " \"mtu\": 9000, \"uri\": \"qemu+tcp://169.254.101.1/system\","
+        " \"migration_uri\": \"tcp://169.254.101.1\"},"
+        " {\"name\": \"h2\", \"cores\": 2, \"mem\": \"8GiB\", \"nic_rate\": \"400Mbit\"}],"
+        " \"vms\": [{\"name\": \"vm1\", \"host\": \"h1\", \"vcpus\": 1, \"mem\": \"64MiB\"}]}";
+    co_sim_cluster *c = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_sim_load_buffer(text, strlen(text), "t.json", &c, &d), CO_OK, "%s", d.msg);
+    cr_assert_str_eq(c->hosts[0].uri, "qemu+tcp://169.254.101.1/system");
+    cr_assert_str_eq(c->hosts[0].migration_uri, "tcp://169.254.101.1");
+    cr_assert_null(c->hosts[1].uri);
+    co_sim_cluster_free(c);
 }
