@@ -54,10 +54,11 @@ LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
 MODULE_DIRS := util model drivers engine meter lab sim traces cli
-# Without libvirt (libpcap) the stub drivers/drv_virt_none.c (meter/pcapio_none.c)
-# stands in for drivers/drv_virt.c (meter/pcapio.c); tests that include
-# their headers are not built.
-NOLIB_SRC := $(if $(filter libvirt,$(HAVE_PKGS)),drivers/drv_virt_none.c,drivers/drv_virt.c) \
+# Without libvirt (libpcap) the stubs drivers/drv_virt_none.c and
+# lab/cluster_none.c (meter/pcapio_none.c) stand in for drivers/drv_virt.c and
+# lab/cluster.c (meter/pcapio.c); tests that use the library are not built.
+NOLIB_SRC := $(if $(filter libvirt,$(HAVE_PKGS)),drivers/drv_virt_none.c lab/cluster_none.c,\
+               drivers/drv_virt.c lab/cluster.c) \
              $(if $(filter libpcap,$(HAVE_PKGS)),meter/pcapio_none.c,meter/pcapio.c)
 LIB_SRC  := $(filter-out cli/main.c $(NOLIB_SRC),$(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -127,23 +128,23 @@ ci:
 bench: $(BUILD)/cutover $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
-# What `make install` puts under $(DESTDIR)$(PREFIX), and `make uninstall`
-# removes: the binary, the man page, the lab's test guest (cutover lab,
-# migrate --lab and record --lab look for it in PREFIX/share/cutover, see
-# co_lab_find_guest), the example cluster simulate's usage names and the
-# recorded dirty traces (--dirty trace:FILE).
+# What `make install` puts under $(DESTDIR)$(PREFIX) (INSTALLED, relative to
+# PREFIX; module.mk files add theirs, lab/module.mk the test guest and the
+# cluster script), and `make uninstall` removes: here the binary, the man
+# page, the example cluster simulate's usage names and the recorded dirty
+# traces (--dirty trace:FILE).
 DATADIR := $(PREFIX)/share/cutover
-INSTALLED := bin/cutover share/man/man1/cutover.1 share/cutover/guest.elf \
-             share/cutover/example-cluster.json \
+INSTALLED := bin/cutover share/man/man1/cutover.1 share/cutover/example-cluster.json \
              $(patsubst traces/%,share/cutover/%,$(wildcard traces/recorded/*.json))
-$(BUILD)/obj/lab/lab.o: CFLAGS += -DCO_DATADIR='"$(DATADIR)"'
+# Where the lab looks for what lab/module.mk installs (besides ../share/cutover
+# from the binary).
+$(BUILD)/obj/lab/lab.o $(BUILD)/obj/lab/cluster.o: CFLAGS += -DCO_DATADIR='"$(DATADIR)"'
 
-install: $(BUILD)/cutover $(BUILD)/guest/guest.elf
+install: $(BUILD)/cutover
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(DATADIR)/recorded
 	install -m 0755 $(BUILD)/cutover $(DESTDIR)$(PREFIX)/bin/cutover
 	install -m 0644 man/cutover.1 $(DESTDIR)$(PREFIX)/share/man/man1/cutover.1
-	install -m 0644 $(BUILD)/guest/guest.elf $(DESTDIR)$(DATADIR)/guest.elf
 	install -m 0644 traces/example-cluster.json $(DESTDIR)$(DATADIR)/example-cluster.json
 	install -m 0644 $(wildcard traces/recorded/*.json) $(DESTDIR)$(DATADIR)/recorded/
 

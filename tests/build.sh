@@ -51,6 +51,8 @@ if $MAKE --no-print-directory BUILD=build-nolibs PKG_CONFIG="$tmp/pc/pkg-config"
   expect nolibs_simulate 0 "" $B simulate traces/example-cluster.json --runs 3 --seed 1
   expect nolibs_migrate_connect_says_so 69 "built without libvirt (install libvirt-dev" \
     $B migrate --connect qemu:///system --domain none --to qemu+tcp://127.0.0.1/system
+  expect nolibs_lab_cluster_says_so 69 "built without libvirt (install libvirt-dev" \
+    $B lab cluster status "$tmp/nocluster"
   expect nolibs_downtime_pcap_says_so 69 "built without libpcap (install libpcap-dev" \
     $B downtime --pcap fuzz/corpus/pcap/ping-veth-en10mb.pcap
 else
@@ -65,11 +67,11 @@ if $MAKE --no-print-directory BUILD="$BUILD" install DESTDIR="$dest" PREFIX=/usr
   ok install_runs
   missing=""
   for f in bin/cutover share/man/man1/cutover.1 share/cutover/guest.elf \
-           share/cutover/example-cluster.json; do
+           share/cutover/cluster.sh share/cutover/example-cluster.json; do
     [ -f "$dest/usr/local/$f" ] || missing="$missing $f"
   done
-  if [ -z "$missing" ]; then ok install_puts_binary_man_guest_examples
-  else ko install_puts_binary_man_guest_examples "missing:$missing"; fi
+  if [ -z "$missing" ]; then ok install_puts_binary_man_guest_script_examples
+  else ko install_puts_binary_man_guest_script_examples "missing:$missing"; fi
   # From / with no hint: the guest must be found relative to the binary.
   (cd / && env -u CUTOVER_GUEST -u BUILD "$dest/usr/local/bin/cutover" lab --duration 1s \
      --accel tcg --json >"$tmp/lab.json" 2>"$tmp/lab.err"); rc=$?
