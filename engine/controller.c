@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "drivers/drv_qmp.h"
 #include "engine/estimate.h"
 #include "util/error.h"
 #include "util/units.h"
@@ -47,7 +48,26 @@ typedef struct run {
     char dl_note[200];    /* what the dirty-limit check found, for the start action */
     int cancel_reason;    /* 1 signal, 2 policy abort */
     char abort_why[256];
+    char dest_note[200];  /* what the destination check found, for the start action */
+    int postcopy_signal_noted; /* the stop level already noted as ignored in post-copy */
+    char cut_short[200];  /* what a second signal left undone ("" if nothing) */
 } run;
+
+/* The operator's stop (cfg->stop_flag): 0 none, 1 stop (cancel, put back
+ * what we changed), 2 asked again (escalate: no more waiting, only what
+ * keeps the guest whole). */
+static int stop_level(const run *R)
+{
+    return R->cfg->stop_flag ? (int)*R->cfg->stop_flag : 0;
+}
+
+/* "SIGHUP" etc. for the messages; "signal" when the number is unknown. */
+static const char *stop_name(const run *R)
+{
+    int sig = R->cfg->stop_signo ? (int)*R->cfg->stop_signo : 0;
+    return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
+                                                                                : "signal";
+}
 
 static void add_action(co_ctl_result *r, double at, const char *what, double value,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -199,6 +219,8 @@ static void restore_source(run *R, co_diag *d)
         co_diag_set(d, CO_EFAILED, "the guest is NOT running on the source after the migration "
                                    "ended; run `cont` on its QMP socket");
     if (R->dirty_limited) {
+        /* lifted even after a second signal: a dirty limit outlives the
+         * migration and would keep slowing the guest */
         co_diag_init(&tmp);
         int rc = R->src->ops->set_dirty_limit(R->src, 0, NULL, &tmp);
         note(R, since_start(R), "restore", NAN, "cancel the dirty limit%s%s",
@@ -206,7 +228,14 @@ static void restore_source(run *R, co_diag *d)
         if (rc == CO_OK)
             R->dirty_limited = 0;
     }
-    if (R->changed) {
+    if (R->changed && stop_level(R) >= 2) {
+        /* asked twice: the downtime-limit and bandwidth only matter to a
+         * migration, and none runs now; the operator wants out */
+        snprintf(R->cut_short, sizeof R->cut_short,
+                 "second signal: tunables not put back (downtime-limit %.0f ms, was %.0f ms)",
+                 R->want.downtime_limit_ms, R->orig.downtime_limit_ms);
+        note(R, since_start(R), "restore", NAN, "%s", R->cut_short);
+    } else if (R->changed) {
         co_diag_init(&tmp);
         int rc = R->src->ops->set_tunables(R->src, &R->orig, &tmp);
         note(R, since_start(R), "restore", NAN, "put back the tunables cutover changed%s%s",
@@ -227,7 +256,7 @@ static int cancel_and_wait(run *R, co_diag *d)
         co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
     double until = co_now_ms() + CANCEL_WAIT_MS;
     int status = R->have_last ? R->last.status : CO_MIG_NONE;
-    while (co_now_ms() < until) {
+    while (co_now_ms() < until && stop_level(R) < 2) {
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
         co_mig_stats st;
@@ -303,6 +332,10 @@ static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d,
     }
     if (R->have_last)
         fill_final(R, &R->last);
+    if (R->cut_short[0]) {
+        size_t len = strlen(r->message);
+        snprintf(r->message + len, sizeof r->message - len, "; %s", R->cut_short);
+    }
     if (rd.code != CO_OK) {
         /* a guest not running on the source outranks everything */
         size_t len = strlen(r->message);
@@ -419,6 +452,93 @@ static int read_source(run *R, co_mig_stats *st0, co_diag *d)
     return CO_OK;
 }
 
+/* Preflight: is the destination waiting for us? Only the destination's own
+ * QMP can say: a resolver or /proc/net/tcp here sees this host's network
+ * namespace, not the destination's. Without it we say so in the start
+ * action rather than guess. Changes nothing. */
+static int check_destination(run *R, co_diag *d)
+{
+    const co_ctl_config *cfg = R->cfg;
+    if (cfg->dst == NULL || co_drv_qmp_conn(cfg->dst) == NULL) {
+        /* libvirt's own prepare step checks its destination */
+        if (strcmp(R->src->ops->name, "qmp") == 0)
+            snprintf(R->dest_note, sizeof R->dest_note,
+                     ", destination not checked (no --dest-qmp)");
+        return CO_OK;
+    }
+    co_drv_qmp_incoming in;
+    int rc = co_drv_qmp_incoming_state(cfg->dst, &in, d);
+    if (rc != CO_OK) {
+        co_diag_prefix(d, "destination (--dest-qmp)");
+        return R->res->code = rc;
+    }
+    if (strcmp(in.status, "inmigrate") != 0) {
+        co_diag_set(d, CO_EUNAVAIL,
+                    "destination QEMU (--dest-qmp) is '%s', not waiting for a migration "
+                    "('inmigrate'): start it with -incoming",
+                    in.status);
+        return R->res->code = CO_EUNAVAIL;
+    }
+    if (in.n_listen == 0) {
+        co_diag_set(d, CO_EUNAVAIL,
+                    "destination QEMU (--dest-qmp) waits for a migration but listens nowhere "
+                    "(-incoming defer without migrate-incoming?)");
+        return R->res->code = CO_EUNAVAIL;
+    }
+    char host[256];
+    int port = 0;
+    co_diag quiet;
+    co_diag_init(&quiet);
+    if (cfg->uri == NULL ||
+        co_ctl_parse_uri(cfg->uri, host, sizeof host, &port, &quiet) != CO_OK) {
+        snprintf(R->dest_note, sizeof R->dest_note,
+                 ", destination inmigrate (its address not compared: URI not tcp:)");
+        return CO_OK;
+    }
+    /* the port only: the host the source dials may be a name, a NAT or a
+     * wildcard the destination listens on */
+    for (int i = 0; i < in.n_listen; i++)
+        if (strcmp(in.listen[i].type, "inet") == 0 && in.listen[i].port == port) {
+            snprintf(R->dest_note, sizeof R->dest_note,
+                     ", destination inmigrate and listening on %.100s:%d (--dest-qmp)",
+                     in.listen[i].host, in.listen[i].port);
+            return CO_OK;
+        }
+    co_diag_set(d, CO_EUNAVAIL,
+                "destination QEMU (--dest-qmp) listens on %s %.100s%s%.0d, not on port %d of "
+                "--uri %.200s",
+                in.listen[0].type, in.listen[0].host, in.listen[0].port ? ":" : "",
+                in.listen[0].port, port, cfg->uri);
+    return R->res->code = CO_EUNAVAIL;
+}
+
+/* Preflight: a signal before `migrate` stops here, with what we changed put
+ * back, so nothing starts that nobody watches. Returns 1 when it stopped. */
+static int stopped_before_start(run *R, co_diag *d)
+{
+    if (stop_level(R) == 0)
+        return 0;
+    co_diag tmp;
+    if (R->changed) {
+        co_diag_init(&tmp);
+        R->src->ops->set_tunables(R->src, &R->orig, &tmp);
+        R->changed = 0;
+    }
+    if (R->dst_changed && R->cfg->dst) {
+        co_diag_init(&tmp);
+        R->cfg->dst->ops->set_tunables(R->cfg->dst, &R->dst_orig, &tmp);
+        R->dst_changed = 0;
+    }
+    co_ctl_result *res = R->res;
+    snprintf(res->status, sizeof res->status, "cancelled");
+    snprintf(res->guest_on, sizeof res->guest_on, "source");
+    snprintf(res->message, sizeof res->message,
+             "stopped by %s before the migration started; the VM is as it was", stop_name(R));
+    res->code = CO_ECANCELED;
+    co_diag_set(d, CO_ECANCELED, "%s", res->message);
+    return 1;
+}
+
 /* Preflight: the policy's tunables on both ends, because capabilities can
  * only change before the start. A failure leaves the source as it was. */
 static int apply_tunables(run *R, const co_mig_stats *st0, co_diag *d)
@@ -520,10 +640,10 @@ static int start_migration(run *R, co_diag *d)
         co_hb_arm(cfg->hb);
     R->t0 = co_now_ms();
     note(R, 0, "start", R->want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_policy_name(R->pc.kind),
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s", co_policy_name(R->pc.kind),
          cfg->uri, R->want.downtime_limit_ms, link_note,
          R->want.auto_converge ? ", auto-converge on" : "",
-         R->want.postcopy_ram ? ", postcopy-ram on" : "", R->dl_note);
+         R->want.postcopy_ram ? ", postcopy-ram on" : "", R->dl_note, R->dest_note);
     int rc = R->src->ops->start(R->src, cfg->uri, d);
     if (rc != CO_OK) {
         co_diag keep = *d;
@@ -593,24 +713,21 @@ static void apply_actions(run *R, const co_action *acts, int na, co_diag *d)
  * Returns 1 when it cancelled. */
 static int handle_stop(run *R, const co_mig_stats *st, double t_ms, co_diag *d)
 {
-    const co_ctl_config *cfg = R->cfg;
-    if (!cfg->stop_flag || !*cfg->stop_flag || R->cancel_reason)
+    int level = stop_level(R);
+    if (level == 0 || R->cancel_reason)
         return 0;
     if (st->status == CO_MIG_POSTCOPY_ACTIVE) {
-        if (*cfg->stop_flag == 1) {
+        if (level > R->postcopy_signal_noted) {
             note(R, t_ms, "ignore-signal", NAN,
-                 "signal during post-copy: cancelling would lose the guest, finishing");
-            *cfg->stop_flag = 2;
+                 "%s during post-copy: cancelling would lose the guest, finishing", stop_name(R));
+            R->postcopy_signal_noted = level;
         }
         return 0;
     }
-    if (*cfg->stop_flag == 1 || *cfg->stop_flag == 2) {
-        R->cancel_reason = 1;
-        note(R, t_ms, "cancel", NAN, "signal received: migrate_cancel");
-        cancel_and_wait(R, d);
-        return 1;
-    }
-    return 0;
+    R->cancel_reason = 1;
+    note(R, t_ms, "cancel", NAN, "%s received: migrate_cancel", stop_name(R));
+    cancel_and_wait(R, d);
+    return 1;
 }
 
 /* Loop: poll a sample, feed the estimator and the policy, act, until QEMU
@@ -733,7 +850,8 @@ static int finish_completed(run *R)
         co_diag tmp;
         co_diag_init(&tmp);
         for (int i = 0; i < 20; i++) { /* it resumes within ms of completion */
-            if (cfg->dst->ops->guest_running(cfg->dst, &drun, &tmp) != CO_OK || drun == 1)
+            if (cfg->dst->ops->guest_running(cfg->dst, &drun, &tmp) != CO_OK || drun == 1 ||
+                stop_level(R) >= 2)
                 break;
             usleep(50000);
         }
@@ -746,7 +864,7 @@ static int finish_completed(run *R)
     }
     if (cfg->hb) {
         double until = co_now_ms() + HB_SETTLE_MS;
-        while (co_now_ms() < until)
+        while (co_now_ms() < until && stop_level(R) < 2)
             usleep(20000);
         long count = 0;
         double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);
@@ -769,9 +887,15 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     co_mig_stats st0;
     if ((rc = read_source(&R, &st0, d)) != CO_OK)
         return rc;
+    if ((rc = check_destination(&R, d)) != CO_OK)
+        return rc;
+    if (stopped_before_start(&R, d))
+        return CO_ECANCELED;
     if ((rc = apply_tunables(&R, &st0, d)) != CO_OK)
         return rc;
     check_dirty_limit(&R);
+    if (stopped_before_start(&R, d))
+        return CO_ECANCELED;
     if ((rc = start_migration(&R, d)) != CO_OK)
         return rc;
     int end = sample_loop(&R, d);
@@ -784,7 +908,8 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     if (end != LOOP_COMPLETED && !(R.have_last && R.last.status == CO_MIG_COMPLETED)) {
         if (end == LOOP_CANCELLED)
             return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
-                                       "cancelled by signal; the guest stays on the source");
+                                       "cancelled by %s; the guest stays on the source",
+                                       stop_name(&R));
         return finish_unsuccessful(&R, "aborted", CO_EFAILED, d, "aborted: %s", R.abort_why);
     }
     return finish_completed(&R);
@@ -919,89 +1044,5 @@ int co_ctl_parse_uri(const char *uri, char *host, size_t hostlen, int *port, co_
         return co_diag_set(d, CO_EUSAGE, "--uri '%s': port '%s' is not a number in 1..65535",
                            uri, colon + 1);
     *port = (int)p;
-    return CO_OK;
-}
-
-static int is_local_addr(const struct sockaddr *sa)
-{
-    /* bind() to a non-local address fails with EADDRNOTAVAIL */
-    int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_storage ss;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    memcpy(&ss, sa, len);
-    if (sa->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-    else
-        ((struct sockaddr_in *)&ss)->sin_port = 0;
-    int ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A LISTEN (state 0A) socket on port in /proc/net/tcp or tcp6. */
-static int port_listening(int port)
-{
-    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-    for (int f = 0; f < 2; f++) {
-        FILE *fp = fopen(files[f], "r");
-        if (!fp)
-            continue;
-        char line[512];
-        while (fgets(line, sizeof line, fp)) {
-            char local[128];
-            unsigned st;
-            if (sscanf(line, " %*d: %127s %*s %x", local, &st) != 2)
-                continue;
-            char *c = strrchr(local, ':');
-            if (c && st == 0x0A && strtol(c + 1, NULL, 16) == port) {
-                fclose(fp);
-                return 1;
-            }
-        }
-        fclose(fp);
-    }
-    return 0;
-}
-
-int co_ctl_check_dest(const char *host, int port, co_diag *d)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int g = getaddrinfo(host, NULL, &hints, &ai);
-    if (g != 0)
-        return co_diag_set(d, CO_EUNAVAIL, "--uri: cannot resolve destination host '%s': %s", host,
-                           gai_strerror(g));
-    int local = 0, routed = 0;
-    for (struct addrinfo *p = ai; p; p = p->ai_next) {
-        if (is_local_addr(p->ai_addr)) {
-            local = 1;
-            break;
-        }
-        /* connect() on UDP sends nothing: it only asks for a route */
-        int fd = socket(p->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) {
-            if (p->ai_family == AF_INET)
-                ((struct sockaddr_in *)p->ai_addr)->sin_port = htons((uint16_t)port);
-            else
-                ((struct sockaddr_in6 *)p->ai_addr)->sin6_port = htons((uint16_t)port);
-            if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
-                routed = 1;
-            close(fd);
-        }
-    }
-    freeaddrinfo(ai);
-    if (local) {
-        if (!port_listening(port))
-            return co_diag_set(d, CO_EUNAVAIL,
-                               "destination %s:%d unreachable: nothing listens on port %d (is the "
-                               "destination QEMU running with -incoming tcp:...:%d?)",
-                               host, port, port, port);
-        return CO_OK;
-    }
-    if (!routed)
-        return co_diag_set(d, CO_EUNAVAIL, "destination %s:%d unreachable: no route to host", host,
-                           port);
     return CO_OK;
 }
