@@ -62,7 +62,7 @@ Test(lock, created_0700_and_second_taker_refused)
  * VM: the key is the driver's vm_id. */
 Test(lock, two_spellings_of_one_socket_collide)
 {
-    char sock[128], link[128], cwd[PATH_MAX];
+    char sock[100], link[128], cwd[PATH_MAX];
     snprintf(sock, sizeof sock, "%.80s/vm.qmp", g_top);
     snprintf(link, sizeof link, "%s/alias.qmp", g_top);
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
