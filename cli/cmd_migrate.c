@@ -88,7 +88,11 @@ static void usage(FILE *out)
             "  --allow LIST          auto-converge,dirty-limit,postcopy,pause or none (default\n"
             "                        none); dirty-limit needs KVM with a dirty ring (QMP only)\n"
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
-            "  --heartbeat udp:PORT  measure the guest's heartbeat gaps on this UDP port\n"
+            "  --heartbeat udp:[ADDR:]PORT[,from=ADDR[:PORT]]...\n"
+            "                        measure the guest's heartbeat gaps on this UDP port, bound\n"
+            "                        to ADDR only (default 127.0.0.1); datagrams from other\n"
+            "                        senders than from= (default 127.0.0.1; required on a\n"
+            "                        non-loopback ADDR) are counted as ignored\n"
             "  --measure pcap:IFACE,FILTER\n"
             "                        capture IFACE with the BPF FILTER during the migration and\n"
             "                        report the longest outage of that flow on the wire\n"
@@ -128,7 +132,8 @@ typedef struct mig_args {
     const char *conn, *domain, *to, *measure;
     int tls;
     double max_dt, deadline, bw, poll, link_rate;
-    int mtu, channels, json, hb_port, policy, probe;
+    int mtu, channels, json, hb_on, policy, probe;
+    co_hb_opts hb;                 /* --heartbeat */
     unsigned allow;
     char data_uri[512];            /* libvirt --uri as tcp://HOST[:PORT] */
     char iface[64], filter[256];   /* --measure */
@@ -170,7 +175,6 @@ static int parse_args(int argc, char **argv, mig_args *a)
     a->max_dt = 300;
     a->deadline = 600e3;
     a->poll = 100;
-    a->hb_port = -1;
     a->policy = CO_POL_ADAPTIVE;
     co_diag d;
     co_diag_init(&d);
@@ -216,10 +220,8 @@ static int parse_args(int argc, char **argv, mig_args *a)
                                                 "ovirt or kubevirt", optarg);
             break;
         case O_HB:
-            if (strncmp(optarg, "udp:", 4) != 0)
-                rc = co_diag_set(&d, CO_EUSAGE, "--heartbeat '%s': expected udp:PORT", optarg);
-            else
-                rc = parse_int(optarg + 4, "--heartbeat udp:PORT", 1, 65535, &a->hb_port, &d);
+            rc = co_hb_parse(optarg, &a->hb, &d);
+            a->hb_on = rc == CO_OK;
             break;
         case O_LOG: a->log_path = optarg; break;
         case O_JSON: a->json = 1; break;
@@ -397,7 +399,7 @@ int co_cmd_migrate(int argc, char **argv)
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
-    if (a.hb_port > 0 && co_hb_start(a.hb_port, &hb, &d) != CO_OK) {
+    if (a.hb_on && co_hb_start_opts(&a.hb, &hb, &d) != CO_OK) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }

@@ -299,6 +299,7 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
     r->code = CO_ESOFTWARE;
     r->downtime_ms = NAN;
     r->heartbeat_downtime_ms = NAN;
+    r->heartbeat_ignored = -1;
     r->measure.longest_outage_ms = NAN;
     r->predicted_downtime_ms = NAN;
     r->floor_ms = NAN;
@@ -870,6 +871,7 @@ static int finish_completed(run *R)
         double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);
         if (count > 0)
             res->heartbeat_downtime_ms = g;
+        res->heartbeat_ignored = co_hb_ignored(cfg->hb);
     }
     return CO_OK;
 }
@@ -926,6 +928,8 @@ json_t *co_ctl_result_json(const co_ctl_result *r)
     json_object_set_new(j, "total_time_ms", json_real(r->total_time_ms));
     json_object_set_new(j, "downtime_ms", num_or_null(r->downtime_ms));
     json_object_set_new(j, "heartbeat_downtime_ms", num_or_null(r->heartbeat_downtime_ms));
+    if (r->heartbeat_ignored >= 0)
+        json_object_set_new(j, "heartbeat_ignored", json_integer(r->heartbeat_ignored));
     if (r->measure.on) {
         const co_ctl_measure *m = &r->measure;
         json_object_set_new(j, "measured_downtime_ms", num_or_null(m->longest_outage_ms));
@@ -976,6 +980,9 @@ void co_ctl_result_text(const co_ctl_result *r, FILE *out)
     if (isfinite(r->heartbeat_downtime_ms))
         fprintf(out, "heartbeat:    %.1f ms longest gap seen by the guest\n",
                 r->heartbeat_downtime_ms);
+    if (r->heartbeat_ignored > 0)
+        fprintf(out, "heartbeat:    %ld datagrams from unexpected senders ignored\n",
+                r->heartbeat_ignored);
     if (r->measure.on) {
         const co_ctl_measure *m = &r->measure;
         if (isfinite(m->longest_outage_ms))

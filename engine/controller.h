@@ -82,6 +82,8 @@ typedef struct co_ctl_result {
     double total_time_ms;             /* QEMU's total-time (ours if not reported) */
     double downtime_ms;               /* QEMU's downtime; NAN unless completed */
     double heartbeat_downtime_ms;     /* longest heartbeat gap; NAN unless measured */
+    long heartbeat_ignored;           /* datagrams from unexpected senders; -1 unless
+                                         measured */
     co_ctl_measure measure;           /* --measure (filled by the caller) */
     double transferred_bytes;         /* ram.transferred */
     int passes;                       /* pre-copy passes, bulk pass included */
