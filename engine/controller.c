@@ -1,14 +1,11 @@
 /* engine/controller.c: the migration loop, its faults and its result. */
 #include "engine/controller.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "drivers/drv_qmp.h"
