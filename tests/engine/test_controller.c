@@ -73,8 +73,13 @@ static const char *bin(void)
 
 /* Start cutover migrate with extra args (NULL-terminated) and the usual
  * --qmp/--uri; stdout/stderr go to DIR/outN, DIR/errN. */
+static const char *g_child_cwd; /* spawn_cutover's working directory (NULL: ours) */
+
 static pid_t spawn_cutover(int n, const char *qmp, const char *uri, const char *const *extra)
 {
+    char binabs[4096];
+    if (realpath(bin(), binabs) == NULL)
+        snprintf(binabs, sizeof binabs, "%s", bin());
     char out[128], err[128];
     snprintf(out, sizeof out, "%s/out%d", g_dir, n);
     snprintf(err, sizeof err, "%s/err%d", g_dir, n);
@@ -86,9 +91,11 @@ static pid_t spawn_cutover(int n, const char *qmp, const char *uri, const char *
             _exit(127);
         if (!freopen(out, "w", stdout) || !freopen(err, "w", stderr))
             _exit(127);
+        if (g_child_cwd && chdir(g_child_cwd) != 0)
+            _exit(127);
         const char *argv[40];
         int k = 0;
-        argv[k++] = bin();
+        argv[k++] = binabs;
         argv[k++] = "migrate";
         argv[k++] = "--qmp";
         argv[k++] = qmp;
@@ -502,6 +509,25 @@ Test(controller, second_cutover_on_same_vm_refused)
     int rc2 = wait_exit(p2, 10000);
     slurp(1, "err", err, sizeof err);
     cr_assert_eq(rc2, 75, "second: exit %d, %s", rc2, err);
+    cr_assert(strstr(err, "another cutover") != NULL, "%s", err);
+    /* the same socket through a symlink is the same VM (the lock keys on
+     * the driver's vm_id, the canonical path) */
+    char alias[128];
+    snprintf(alias, sizeof alias, "%.80s/alias.qmp", g_dir);
+    cr_assert_eq(symlink(g_src.qmp, alias), 0);
+    pid_t p3 = spawn_cutover(2, alias, u, extra);
+    int rc3 = wait_exit(p3, 10000);
+    slurp(2, "err", err, sizeof err);
+    unlink(alias);
+    cr_assert_eq(rc3, 75, "symlinked spelling: exit %d, %s", rc3, err);
+    cr_assert(strstr(err, "another cutover") != NULL, "%s", err);
+    /* and a relative spelling from the socket's directory */
+    g_child_cwd = g_dir;
+    pid_t p4 = spawn_cutover(3, "src.qmp", u, extra);
+    g_child_cwd = NULL;
+    int rc4 = wait_exit(p4, 10000);
+    slurp(3, "err", err, sizeof err);
+    cr_assert_eq(rc4, 75, "relative spelling: exit %d, %s", rc4, err);
     cr_assert(strstr(err, "another cutover") != NULL, "%s", err);
     kill(p1, SIGINT);
     int rc1 = wait_exit(p1, 20000);
