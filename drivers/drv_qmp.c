@@ -42,6 +42,18 @@ co_qmp *co_drv_qmp_conn(co_driver *drv)
     return impl(drv)->q;
 }
 
+void co_drv_qmp_vm_id(const char *socket_path, char *buf, size_t len)
+{
+    /* the canonical socket path, so two spellings of one path (relative,
+     * absolute, through a symlink) are one VM */
+    const char *path = strncmp(socket_path, "unix:", 5) == 0 ? socket_path + 5 : socket_path;
+    char real[PATH_MAX];
+    if (strncmp(socket_path, "tcp:", 4) != 0 && realpath(path, real) != NULL)
+        snprintf(buf, len, "qmp:%s", real);
+    else
+        snprintf(buf, len, "qmp:%s", socket_path);
+}
+
 int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co_diag *d)
 {
     *out = NULL;
@@ -61,17 +73,47 @@ int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co
         return rc;
     }
     p->timeout_ms = timeout_ms;
-    /* The identity used for locking: the canonical socket path, so two
-     * spellings of one path lock the same VM. */
-    const char *path = strncmp(socket_path, "unix:", 5) == 0 ? socket_path + 5 : socket_path;
-    char real[PATH_MAX];
-    if (realpath(path, real) != NULL)
-        snprintf(p->vm_id, sizeof p->vm_id, "qmp:%s", real);
-    else
-        snprintf(p->vm_id, sizeof p->vm_id, "qmp:%s", socket_path);
+    co_drv_qmp_vm_id(socket_path, p->vm_id, sizeof p->vm_id);
     drv->ops = &qmp_ops;
     drv->impl = p;
     *out = drv;
+    return CO_OK;
+}
+
+int co_drv_qmp_incoming_state(co_driver *drv, co_drv_qmp_incoming *in, co_diag *d)
+{
+    memset(in, 0, sizeof *in);
+    co_qmp *q = co_drv_qmp_conn(drv);
+    if (q == NULL)
+        return co_diag_set(d, CO_EUSAGE, "not a QMP driver");
+    co_qmp_status st;
+    int rc = co_qmp_query_status(q, &st, d);
+    if (rc != CO_OK)
+        return rc;
+    snprintf(in->status, sizeof in->status, "%s", st.status);
+    json_t *r = NULL;
+    if ((rc = co_qmp_call(q, "query-migrate", NULL, &r, d)) != CO_OK)
+        return rc;
+    json_t *list = json_object_get(r, "socket-address");
+    size_t i;
+    json_t *sa;
+    json_array_foreach(list, i, sa) {
+        if (in->n_listen >= CO_DRV_QMP_MAX_LISTEN)
+            break;
+        const char *type = json_string_value(json_object_get(sa, "type"));
+        const char *host = json_string_value(json_object_get(sa, "host"));
+        const char *path = json_string_value(json_object_get(sa, "path"));
+        const char *port = json_string_value(json_object_get(sa, "port"));
+        if (type == NULL)
+            continue;
+        int k = in->n_listen++;
+        snprintf(in->listen[k].type, sizeof in->listen[k].type, "%s", type);
+        snprintf(in->listen[k].host, sizeof in->listen[k].host, "%s",
+                 host ? host : path ? path : "");
+        /* QAPI InetSocketAddress carries the port as a string */
+        in->listen[k].port = port ? atoi(port) : 0;
+    }
+    json_decref(r);
     return CO_OK;
 }
 

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/procnet.h"
 #include "util/units.h"
 
 #define HB_RING (1u << 20)   /* ~17 minutes of 1 kHz heartbeats */
@@ -428,27 +429,6 @@ static int pick_tcp_port(co_diag *d)
     return ntohs(a.sin_port);
 }
 
-/* Is 127.0.0.1:port in LISTEN state (from /proc/net/tcp)? */
-static int tcp_listening(int port)
-{
-    FILE *f = fopen("/proc/net/tcp", "r");
-    if (f == NULL)
-        return 0;
-    char line[512];
-    char want[32];
-    snprintf(want, sizeof want, "0100007F:%04X", port);
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        char local[64], rem[64];
-        unsigned st;
-        if (sscanf(line, " %*d: %63s %63s %x", local, rem, &st) == 3 &&
-            strcmp(local, want) == 0 && st == 0x0A)
-            found = 1;
-    }
-    fclose(f);
-    return found;
-}
-
 static void last_log_line(const char *path, char *out, size_t len)
 {
     out[0] = '\0';
@@ -724,7 +704,7 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
                 return co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             if (!check_child(in->dst_pid, &lab->dst_reaped, &lab->dst_status))
                 break;
-            if (tcp_listening(port) && access(in->dst_qmp, F_OK) == 0)
+            if (co_procnet_listening("127.0.0.1", port) && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
             if (co_lab_now_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
