@@ -57,6 +57,11 @@ static int file_ok(const char *p, int mode)
     return access(p, mode) == 0;
 }
 
+/* Where `make install` puts the script (the Makefile passes PREFIX's). */
+#ifndef CO_DATADIR
+#define CO_DATADIR "/usr/local/share/cutover"
+#endif
+
 int co_cluster_find_script(char *out, size_t len, co_diag *d)
 {
     const char *env = getenv("CUTOVER_CLUSTER_SH");
@@ -66,7 +71,7 @@ int co_cluster_find_script(char *out, size_t len, co_diag *d)
         snprintf(out, len, "%s", env);
         return CO_OK;
     }
-    char cand[4][PATH_MAX];
+    char cand[5][PATH_MAX];
     int n = 0;
     snprintf(cand[n++], PATH_MAX, "lab/cluster.sh");
     char exe[PATH_MAX];
@@ -77,9 +82,12 @@ int co_cluster_find_script(char *out, size_t len, co_diag *d)
         if (slash) {
             *slash = '\0';
             snprintf(cand[n++], PATH_MAX, "%.*s/../lab/cluster.sh", PATH_MAX - 20, exe);
+            /* installed, also staged under DESTDIR: PREFIX/bin -> PREFIX/share/cutover */
+            snprintf(cand[n++], PATH_MAX, "%.*s/../share/cutover/cluster.sh", PATH_MAX - 30,
+                     exe);
         }
     }
-    snprintf(cand[n++], PATH_MAX, "/usr/local/share/cutover/cluster.sh");
+    snprintf(cand[n++], PATH_MAX, "%s/cluster.sh", CO_DATADIR);
     snprintf(cand[n++], PATH_MAX, "/usr/share/cutover/cluster.sh");
     for (int i = 0; i < n; i++) {
         if (file_ok(cand[i], X_OK)) {
@@ -90,7 +98,7 @@ int co_cluster_find_script(char *out, size_t len, co_diag *d)
     }
     return co_diag_set(d, CO_ENOINPUT,
                        "lab/cluster.sh not found (looked in ./lab, next to the binary, "
-                       "/usr/local/share/cutover, /usr/share/cutover; or set "
+                       "../share/cutover from it, " CO_DATADIR ", /usr/share/cutover; or set "
                        "$CUTOVER_CLUSTER_SH)");
 }
 

@@ -115,8 +115,10 @@ int co_cluster_down(const char *dir, co_diag *d);
 int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d);
 
 /* Locate lab/cluster.sh: $CUTOVER_CLUSTER_SH, lab/cluster.sh from the cwd,
- * ../lab/cluster.sh next to the running binary (a build tree), then
- * /usr/local/share/cutover and /usr/share/cutover. CO_ENOINPUT if absent. */
+ * ../lab/cluster.sh next to the running binary (a build tree), then where
+ * `make install` put it: ../share/cutover from the binary (also under
+ * DESTDIR), PREFIX/share/cutover (compiled in), /usr/share/cutover.
+ * CO_ENOINPUT if absent. */
 int co_cluster_find_script(char *out, size_t len, co_diag *d);
 
 #endif

@@ -641,7 +641,9 @@ Test(controller_hb, longest_gap)
     close(s);
     co_hb_stop(h);
     cr_assert_geq(count, 250);
-    cr_assert_float_eq(g, 80, 30, "gap %.1f ms", g);
+    /* at least the hole; above it by however long usleep overslept on a
+     * loaded host (129 ms seen with 2 cores shared), so only a loose bound */
+    cr_assert(g >= 75 && g < 400, "gap %.1f ms", g);
     /* a port in use is a clear error */
     co_hb *h2;
     int s2 = socket(AF_INET, SOCK_DGRAM, 0);
