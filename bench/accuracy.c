@@ -57,7 +57,7 @@ struct row {
 
 static double now_ms(void)
 {
-    return co_lab_now_ms();
+    return co_clock_ms();
 }
 
 static int run_one(const struct workload *w, struct row *r, double switch_cost_ms, double chan_cap)

@@ -19,6 +19,7 @@
 #include "drivers/drv_virt.h"
 #include "drivers/qmp.h"
 #include "engine/timeline.h"
+#include "util/clock.h"
 #include "util/units.h"
 
 /* Set by SIGINT/SIGTERM: stop watching, close the timeline cleanly. */
@@ -52,13 +53,6 @@ static void usage(FILE *f)
             "way); 64 usage; 66 no such domain; 69 QEMU or libvirt unreachable or gone; 74\n"
             "write error; 75 no migration started in time, a timeout, or interrupted; 76 QMP\n"
             "protocol error.\n");
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int in_progress(int s)
@@ -151,7 +145,7 @@ static int idle_until(watch_src *s, FILE *out, double t0, double until, int *sta
         int rc = pass_events(s, out, t0, 0, started, d);
         if (rc != CO_OK)
             return rc;
-        double left = until - mono_ms();
+        double left = until - co_clock_ms();
         if (left <= 0 || watch_stop)
             return CO_OK;
         if ((rc = pass_events(s, out, t0, (int)ceil(left), started, d)) != CO_OK)
@@ -197,7 +191,7 @@ static int watch(const watch_opts *o, co_diag *d)
     watch_src src;
     char verstr[64] = "";
     co_mig_stats st, first;
-    double t0 = mono_ms();
+    double t0 = co_clock_ms();
     /* Read once before creating the output, so a dead QEMU leaves no file. */
     int rc = open_src(o, &src, verstr, sizeof verstr, d);
     if (rc == CO_OK)
@@ -228,7 +222,7 @@ static int watch(const watch_opts *o, co_diag *d)
     st = first;
     double tick = t0;
     while (rc == CO_OK && !started && !watch_stop) {
-        if (mono_ms() - t0 > o->wait_ms) {
+        if (co_clock_ms() - t0 > o->wait_ms) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
                              "no migration started on %s within %.0f ms (status '%s'; see --wait)",
                              src.target, o->wait_ms, co_mig_status_name(st.status));
@@ -276,7 +270,7 @@ static int watch(const watch_opts *o, co_diag *d)
         if (rc == CO_OK)
             rc = pass_events(&src, out, t0, 0, &started, d);
         json_t *e = json_pack("{s:s, s:f, s:s, s:i}", "type", "end", "t_ms",
-                              round((mono_ms() - t0) * 1000) / 1000,
+                              round((co_clock_ms() - t0) * 1000) / 1000,
                               "status", co_mig_status_name(st.status), "samples", samples);
         if (e && rc != CO_OK)
             json_object_set_new(e, "error", json_string(d->msg));

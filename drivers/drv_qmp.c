@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 typedef struct drv_qmp {
     co_qmp *q;
     int timeout_ms;
@@ -26,13 +28,6 @@ static const co_driver_ops qmp_ops;
 static drv_qmp *impl(co_driver *drv)
 {
     return (drv_qmp *)drv->impl;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 co_qmp *co_drv_qmp_conn(co_driver *drv)
@@ -257,7 +252,7 @@ static int q_poll(co_driver *drv, int timeout_ms, co_drv_event *evs, int max, in
 {
     drv_qmp *p = impl(drv);
     *n_ev = 0;
-    double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    double deadline = co_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     if (evs == NULL || max <= 0) {
         int rc = co_qmp_pump(p->q, timeout_ms, diag);
         if (rc != CO_OK)
@@ -267,7 +262,7 @@ static int q_poll(co_driver *drv, int timeout_ms, co_drv_event *evs, int max, in
             /* Wait only until the first event the controller cares about. */
             int wait = 0;
             if (*n_ev == 0) {
-                double r = deadline - now_ms();
+                double r = deadline - co_clock_ms();
                 wait = r > 0 ? (int)ceil(r) : 0;
             }
             co_qmp_event ev;
@@ -405,7 +400,7 @@ static int q_cancel(co_driver *drv, co_diag *diag)
     int rc = co_qmp_migrate_cancel(p->q, diag);
     if (rc != CO_OK)
         return rc;
-    double deadline = now_ms() + p->timeout_ms;
+    double deadline = co_clock_ms() + p->timeout_ms;
     co_mig_stats st;
     for (;;) {
         rc = co_qmp_query_migrate(p->q, &st, diag);
@@ -414,7 +409,7 @@ static int q_cancel(co_driver *drv, co_diag *diag)
         if (st.status == CO_MIG_CANCELLED || st.status == CO_MIG_FAILED ||
             st.status == CO_MIG_COMPLETED || st.status == CO_MIG_NONE)
             return CO_OK;
-        if (now_ms() >= deadline)
+        if (co_clock_ms() >= deadline)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "migration still '%s' %d ms after migrate_cancel",
                                co_mig_status_name(st.status), p->timeout_ms);

@@ -13,6 +13,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "util/clock.h"
+
 #define VIRT_EV_CAP 64
 /* libvirt's own cap for "unlimited" migration speed, in MiB/s
  * (QEMU_DOMAIN_MIG_BANDWIDTH_MAX in src/qemu/qemu_domain.h). */
@@ -103,24 +105,6 @@ typedef struct virt_ctx {
     int mig_nparams;
     unsigned long mig_flags;
 } virt_ctx;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 /* libvirt's error code -> ours. */
 static int map_vir_error(int code)
@@ -215,7 +199,7 @@ static void push_event(virt_ctx *c, int kind, int status, int64_t pass)
         c->n_evs--;
     }
     c->evs[c->n_evs++] = (co_drv_event){.kind = kind, .status = status, .pass = pass,
-                                        .at_ms = now_ms()};
+                                        .at_ms = co_clock_ms()};
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -337,7 +321,7 @@ static void on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParam
     co_mig_stats st;
     co_mig_stats_init(&st);
     stats_from_params(&st, params, nparams, 1);
-    st.sampled_at_ms = now_ms();
+    st.sampled_at_ms = co_clock_ms();
     pthread_mutex_lock(&c->mu);
     c->final = st;
     c->have_final = 1;
@@ -422,7 +406,7 @@ static int open_conn(virt_ctx *c, co_diag *diag)
     }
     pthread_detach(t);
     struct timespec dl;
-    deadline_in(&dl, c->timeout_ms);
+    co_clock_deadline_ts(&dl, c->timeout_ms);
     pthread_mutex_lock(&j->mu);
     while (!j->done)
         if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
@@ -871,7 +855,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
     }
     /* Wait until the job runs or the worker fails: a bad or unreachable
      * destination is then reported here, before anything happened. */
-    double t_end = now_ms() + c->timeout_ms;
+    double t_end = co_clock_ms() + c->timeout_ms;
     for (;;) {
         pthread_mutex_lock(&c->mu);
         int done = c->worker_done;
@@ -883,10 +867,10 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
             ji.memTotal > 0)
             return apply_deferred(c, diag);
         virResetLastError();
-        if (now_ms() >= t_end)
+        if (co_clock_ms() >= t_end)
             return apply_deferred(c, diag); /* still starting; poll() will tell */
         struct timespec dl;
-        deadline_in(&dl, 20);
+        co_clock_deadline_ts(&dl, 20);
         pthread_mutex_lock(&c->mu);
         if (!c->worker_done)
             pthread_cond_timedwait(&c->cv, &c->mu, &dl);
@@ -909,7 +893,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
 static int wait_worker(virt_ctx *c, int ms)
 {
     struct timespec dl;
-    deadline_in(&dl, ms);
+    co_clock_deadline_ts(&dl, ms);
     pthread_mutex_lock(&c->mu);
     while (!c->worker_done)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -929,14 +913,14 @@ static void fill_done(virt_ctx *c, co_mig_stats *st)
     if (status == CO_MIG_COMPLETED && !c->have_final) {
         /* the job-completed event may trail the RPC reply slightly */
         struct timespec dl;
-        deadline_in(&dl, 500);
+        co_clock_deadline_ts(&dl, 500);
         while (!c->have_final)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
                 break;
     }
     *st = c->have_final ? c->final : c->last;
     st->status = status;
-    st->sampled_at_ms = now_ms();
+    st->sampled_at_ms = co_clock_ms();
     if (status != CO_MIG_COMPLETED)
         snprintf(st->error_desc, sizeof st->error_desc, "%s", c->worker_err);
     pthread_mutex_unlock(&c->mu);
@@ -953,7 +937,7 @@ static void note_status(virt_ctx *c, int status, co_drv_event *evs, int max, int
     c->status_reported = status;
     if (from_event || evs == NULL || *n_ev >= max)
         return;
-    evs[*n_ev] = (co_drv_event){.kind = CO_DRV_EV_STATUS, .status = status, .at_ms = now_ms()};
+    evs[*n_ev] = (co_drv_event){.kind = CO_DRV_EV_STATUS, .status = status, .at_ms = co_clock_ms()};
     (*n_ev)++;
 }
 
@@ -964,7 +948,7 @@ static void take_events(virt_ctx *c, int timeout_ms, co_drv_event *evs, int max,
 {
     *n_ev = 0;
     struct timespec dl;
-    deadline_in(&dl, timeout_ms > 0 ? timeout_ms : 0);
+    co_clock_deadline_ts(&dl, timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&c->mu);
     while (c->n_evs == 0 && !(c->started && c->worker_done) && timeout_ms > 0)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -1007,7 +991,7 @@ static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int
 
     co_mig_stats s;
     co_mig_stats_init(&s);
-    s.sampled_at_ms = now_ms();
+    s.sampled_at_ms = co_clock_ms();
     if (!c->started) {
         s.status = CO_MIG_NONE;
         *st = s;
@@ -1120,17 +1104,17 @@ static int virt_cancel(co_driver *d, co_diag *diag)
     pthread_mutex_unlock(&c->mu);
     if (!started)
         return CO_OK;
-    double t_end = now_ms() + c->timeout_ms;
+    double t_end = co_clock_ms() + c->timeout_ms;
     /* The job may still be in its begin phase (contacting the destination),
      * where there is nothing to abort yet: retry until the worker ends. */
     while (!wait_worker(c, 0)) {
         if (virDomainAbortJob(c->dom) == 0) {
-            if (wait_worker(c, (int)fmax(0, t_end - now_ms())))
+            if (wait_worker(c, (int)fmax(0, t_end - co_clock_ms())))
                 break;
         } else {
             virResetLastError();
         }
-        if (now_ms() >= t_end)
+        if (co_clock_ms() >= t_end)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "migration of %s did not stop within %d ms of the abort",
                                c->domain_name, c->timeout_ms);
@@ -1188,7 +1172,7 @@ static void virt_close(co_driver *drv)
             virResetLastError();
     /* Callbacks point at c: free it only once libvirt released them all. */
     struct timespec dl;
-    deadline_in(&dl, 2000);
+    co_clock_deadline_ts(&dl, 2000);
     pthread_mutex_lock(&c->mu);
     while (c->cb_live > 0)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -1289,7 +1273,7 @@ static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
     if (migrated && !c->have_final) {
         /* the job-completed event may trail the end of the job slightly */
         struct timespec dl;
-        deadline_in(&dl, 500);
+        co_clock_deadline_ts(&dl, 500);
         while (!c->have_final)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
                 break;
@@ -1297,7 +1281,7 @@ static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
     if (c->have_final || migrated) {
         *st = c->have_final ? c->final : c->last;
         st->status = CO_MIG_COMPLETED;
-        st->sampled_at_ms = now_ms();
+        st->sampled_at_ms = co_clock_ms();
         pthread_mutex_unlock(&c->mu);
         return CO_OK;
     }
@@ -1305,7 +1289,7 @@ static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
     pthread_mutex_unlock(&c->mu);
     /* still here and running: the job failed or was cancelled */
     st->status = CO_MIG_FAILED;
-    st->sampled_at_ms = now_ms();
+    st->sampled_at_ms = co_clock_ms();
     int type = 0, np = 0;
     virTypedParameterPtr p = NULL;
     if (virDomainGetJobStats(c->dom, &type, &p, &np, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
@@ -1331,7 +1315,7 @@ int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
                            c->domain_name);
     co_mig_stats s;
     co_mig_stats_init(&s);
-    s.sampled_at_ms = now_ms();
+    s.sampled_at_ms = co_clock_ms();
     pthread_mutex_lock(&c->mu);
     int ended = c->have_final || c->migrated_away;
     int postcopy = c->postcopy_seen;
@@ -1473,7 +1457,7 @@ int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per
         return virt_fail(diag, "cannot start the dirty-rate measurement", c->domain_name);
     /* QEMU measures in its own thread; the status turns "measured" with a
      * new start time when the window is over */
-    double t_end = now_ms() + (secs + 10) * 1000.0;
+    double t_end = co_clock_ms() + (secs + 10) * 1000.0;
     for (;;) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -1483,7 +1467,7 @@ int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per
             *mib_per_s = (double)mib;
             return CO_OK;
         }
-        if (now_ms() > t_end)
+        if (co_clock_ms() > t_end)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "dirty rate of %s: no result %d s after a %d s window",
                                c->domain_name, 10, secs);

@@ -61,7 +61,7 @@ static void add_action(co_ctl_result *r, double at, const char *what, double val
 
 static double since_start(const run *R)
 {
-    return R->t0 > 0 ? co_now_ms() - R->t0 : 0;
+    return R->t0 > 0 ? co_clock_ms() - R->t0 : 0;
 }
 
 static void log_line(const run *R, json_t *j)
@@ -216,9 +216,9 @@ static int cancel_and_wait(run *R, co_diag *d)
     int rc = R->src->ops->cancel(R->src, &tmp);
     if (rc != CO_OK && rc != CO_EFAILED)
         co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
-    double until = co_now_ms() + CANCEL_WAIT_MS;
+    double until = co_clock_ms() + CANCEL_WAIT_MS;
     int status = R->have_last ? R->last.status : CO_MIG_NONE;
-    while (co_now_ms() < until) {
+    while (co_clock_ms() < until) {
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
         co_mig_stats st;
@@ -338,7 +338,7 @@ static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
              "no dirty-rate measurement (%.150s): the curve waits for two passes", tmp.msg);
         return 2;
     }
-    *t0 = co_now_ms();
+    *t0 = co_clock_ms();
     return 1;
 }
 
@@ -356,7 +356,7 @@ static int probe_read(run *R, co_driver *src, co_est *est, double t0)
         return 2;
     }
     if (!measured) {
-        if (co_now_ms() - t0 <= 6000)
+        if (co_clock_ms() - t0 <= 6000)
             return 1;
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate result 6 s after a 1 s window: going on without it");
@@ -485,7 +485,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     co_est_init(&est);
     if (cfg->hb)
         co_hb_arm(cfg->hb);
-    R.t0 = co_now_ms();
+    R.t0 = co_clock_ms();
     note(&R, 0, "start", R.want.downtime_limit_ms,
          "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_policy_name(pc.kind),
          cfg->uri, R.want.downtime_limit_ms, link_note,
@@ -547,7 +547,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         if (ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= ps.dl_pct))
             est_st.cpu_throttle_pct = ps.dl_pct;
         co_est_feed(&est, &est_st, sync_ev);
-        if (probe == 1 && co_now_ms() - probe_t0 >= 1000)
+        if (probe == 1 && co_clock_ms() - probe_t0 >= 1000)
             probe = probe_read(&R, src, &est, probe_t0);
         double sync_seen = sync_ev;
         sync_ev = NAN;
@@ -691,8 +691,8 @@ completed:
         }
     }
     if (cfg->hb) {
-        double until = co_now_ms() + HB_SETTLE_MS;
-        while (co_now_ms() < until)
+        double until = co_clock_ms() + HB_SETTLE_MS;
+        while (co_clock_ms() < until)
             usleep(20000);
         long count = 0;
         double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 struct co_hb {
@@ -25,13 +26,6 @@ struct co_hb {
     long count;
 };
 
-double co_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
 static void *hb_main(void *arg)
 {
     co_hb *h = arg;
@@ -45,7 +39,7 @@ static void *hb_main(void *arg)
         ssize_t n = recv(h->fd, buf, sizeof buf, 0); /* SO_RCVTIMEO bounds it */
         if (n <= 0)
             continue;
-        double now = co_now_ms();
+        double now = co_clock_ms();
         pthread_mutex_lock(&h->mu);
         if (h->armed) {
             if (h->last_ms > 0 && now - h->last_ms > h->max_gap_ms) {

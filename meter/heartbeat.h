@@ -4,10 +4,11 @@
  * every millisecond on its serial port, `-serial udp:HOST:PORT` on both the
  * source and the destination QEMU) on a thread of its own, and the longest
  * gap between two heartbeats while armed: the downtime the guest saw.
- * Timestamps are CLOCK_MONOTONIC at receipt, in ms. */
+ * Timestamps are co_clock_ms() (util/clock.h) at receipt. */
 #ifndef CUTOVER_ENGINE_CONTROLLER_HB_H
 #define CUTOVER_ENGINE_CONTROLLER_HB_H
 
+#include "util/clock.h" /* heartbeat times are co_clock_ms() readings */
 #include "util/diag.h"
 
 typedef struct co_hb co_hb;
@@ -25,7 +26,5 @@ double co_hb_max_gap_ms(co_hb *h, double *ended_at_ms, long *count);
 double co_hb_last_ms(co_hb *h);
 /* Stop the thread, close the socket, free h (NULL is fine). */
 void co_hb_stop(co_hb *h);
-/* CLOCK_MONOTONIC now, ms. */
-double co_now_ms(void);
 
 #endif
