@@ -22,8 +22,13 @@
 #include "drivers/driver.h"
 #include "model/dirty.h"
 
+/* Bandwidth window: 10 of QEMU's 100 ms rate-limit windows (chosen;
+ * docs/policies.md, adaptive step 2). */
 #define CO_EST_BW_WINDOW_MS 1000.0
+/* Samples kept for it: at the controller's 50-100 ms poll, 64 cover 3-6 s,
+ * more than the window (chosen). */
 #define CO_EST_RING 64
+/* Sync points kept for the fit: the bulk pass's and the 31 newest (chosen). */
 #define CO_EST_POINTS 32
 
 typedef struct co_est {
