@@ -5,7 +5,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_PCAP_SRC := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c meter/linkstat.c meter/flowtab.c \
-                 util/diag.c
+                 util/diag.c util/clock.c
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -I. \
                 $(shell pkg-config --cflags libpcap)
@@ -15,7 +15,7 @@ fuzz: fuzz-pcap
 
 fuzz-pcap: $(FUZZ_BUILD)/fuzz_pcap
 
-$(FUZZ_BUILD)/fuzz_pcap: fuzz/fuzz_pcap.c $(FUZZ_PCAP_SRC) $(wildcard meter/pcap*.h meter/linkstat.h meter/flowtab.h)
+$(FUZZ_BUILD)/fuzz_pcap: fuzz/fuzz_pcap.c $(FUZZ_PCAP_SRC) $(wildcard meter/pcap*.h meter/linkstat.h meter/flowtab.h util/clock.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_pcap.c $(FUZZ_PCAP_SRC) \
 	  $(shell pkg-config --libs libpcap)

@@ -5,13 +5,13 @@
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_QMP_SRC := fuzz/fuzz_qmp_reader.c drivers/qmp.c drivers/driver.c util/diag.c
+FUZZ_QMP_SRC := fuzz/fuzz_qmp_reader.c drivers/qmp.c drivers/driver.c util/diag.c util/clock.c
 
 .PHONY: fuzz-qmp fuzz-qmp-run
 fuzz: fuzz-qmp
 fuzz-qmp: $(FUZZ_BUILD)/fuzz_qmp_reader
 
-$(FUZZ_BUILD)/fuzz_qmp_reader: $(FUZZ_QMP_SRC) drivers/qmp.h drivers/driver.h util/diag.h
+$(FUZZ_BUILD)/fuzz_qmp_reader: $(FUZZ_QMP_SRC) drivers/qmp.h drivers/driver.h util/diag.h util/clock.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 	  $(shell pkg-config --cflags jansson) -o $@ $(FUZZ_QMP_SRC) \
