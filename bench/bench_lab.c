@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lab/lab.h"
+#include "util/clock.h"
 #include "drivers/qmp.h"
 
 static void sleep_ms(double ms)
@@ -51,12 +52,12 @@ static int run_one(double mem_mib, int accel, const char *workload)
         (rc = co_qmp_migrate(q, in->migrate_uri, &d)))
         goto out;
     double t0 = co_clock_ms();
-    co_mig_stats ms;
+    co_drv_stats ms;
     for (;;) {
         if ((rc = co_qmp_query_migrate(q, &ms, &d)))
             goto out;
-        if (ms.status == CO_MIG_COMPLETED || ms.status == CO_MIG_FAILED ||
-            ms.status == CO_MIG_CANCELLED)
+        if (ms.status == CO_DRV_MIG_COMPLETED || ms.status == CO_DRV_MIG_FAILED ||
+            ms.status == CO_DRV_MIG_CANCELLED)
             break;
         if (co_clock_ms() - t0 > 600000) {
             rc = co_diag_set(&d, CO_ETIMEDOUT, "migration not done after 600 s");
@@ -65,8 +66,8 @@ static int run_one(double mem_mib, int accel, const char *workload)
         sleep_ms(20);
     }
     double t_done = co_clock_ms(); /* within one 20 ms poll of the end */
-    if (ms.status != CO_MIG_COMPLETED) {
-        rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_mig_status_name(ms.status),
+    if (ms.status != CO_DRV_MIG_COMPLETED) {
+        rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_drv_status_name(ms.status),
                          ms.error_desc);
         goto out;
     }

@@ -1,6 +1,6 @@
 /* drivers/drv_qmp.h: the QMP implementation of drivers/driver.h.
  *
- * Owns: a co_driver over one QEMU's QMP socket (drivers/qmp.h). It talks to
+ * Owns: a co_drv over one QEMU's QMP socket (drivers/qmp.h). It talks to
  * the source QEMU only; a destination that needs capabilities too (multifd,
  * postcopy-ram) gets its own driver or co_qmp connection.
  * Conventions of this driver:
@@ -27,7 +27,7 @@
  * takes) with timeout_ms bounding every call (<= 0: 5000 ms). Changes
  * nothing in QEMU. Returns CO_OK and *out (free with (*out)->ops->close),
  * or co_qmp_connect's errors. */
-int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co_diag *d);
+int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_drv **out, co_diag *d);
 
 /* Check the syntax of a migration URI as QEMU 7.2 takes it (tcp:HOST:PORT
  * with a port 1..65535, unix:PATH, exec:, fd:, rdma:), so a typo fails
@@ -39,6 +39,6 @@ int co_drv_qmp_check_uri(const char *uri, co_diag *d);
 /* The QMP connection under a driver opened by co_drv_qmp_open (borrowed;
  * for calls the driver interface lacks, e.g. calc-dirty-rate). NULL if drv
  * is not a QMP driver. */
-co_qmp *co_drv_qmp_conn(co_driver *drv);
+co_qmp *co_drv_qmp_conn(co_drv *drv);
 
 #endif

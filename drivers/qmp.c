@@ -897,10 +897,10 @@ static int get_obj(const json_t *info, const char *key, json_t **out, co_diag *d
     return CO_OK;
 }
 
-int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
+int co_qmp_parse_migrate_info(const json_t *info, co_drv_stats *st, co_diag *d)
 {
     double sampled = st->sampled_at_ms;
-    co_mig_stats_init(st);
+    co_drv_stats_init(st);
     st->sampled_at_ms = sampled;
     if (!json_is_object(info))
         return co_diag_set(d, CO_EPROTO, "query-migrate: reply is not an object");
@@ -908,7 +908,7 @@ int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
     if (s != NULL) {
         if (!json_is_string(s))
             return co_diag_set(d, CO_EPROTO, "query-migrate: field 'status' is not a string");
-        st->status = co_mig_status_parse(json_string_value(s));
+        st->status = co_drv_status_parse(json_string_value(s));
     }
     int rc = CO_OK;
     NUM(info, "", "total-time", &st->total_time_ms, d);
@@ -1044,12 +1044,12 @@ int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
     return CO_OK;
 }
 
-int co_qmp_query_migrate(co_qmp *q, co_mig_stats *st, co_diag *d)
+int co_qmp_query_migrate(co_qmp *q, co_drv_stats *st, co_diag *d)
 {
     json_t *r = NULL;
     int rc = co_qmp_call(q, "query-migrate", NULL, &r, d);
     if (rc != CO_OK) {
-        co_mig_stats_init(st);
+        co_drv_stats_init(st);
         return rc;
     }
     st->sampled_at_ms = co_clock_ms();

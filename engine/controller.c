@@ -1,5 +1,6 @@
 /* engine/controller.c: the migration loop, its faults and its result. */
 #include "engine/controller.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,20 +23,20 @@
 #define HB_SETTLE_MS 400.0
 
 typedef struct run {
-    co_driver *src;
+    co_drv *src;
     const co_ctl_config *cfg;
     co_ctl_result *res;
-    co_mig_tunables orig, want;
+    co_drv_tunables orig, want;
     int changed;          /* we applied want on the source */
     int dst_changed;
-    co_mig_tunables dst_orig;
+    co_drv_tunables dst_orig;
     int was_running;      /* guest ran on the source before we started */
     int we_paused;
     int dirty_limited;    /* we set a per-vCPU dirty limit on the source */
     double t0;            /* CLOCK_MONOTONIC at migrate */
-    co_mig_stats last;
+    co_drv_stats last;
     int have_last;
-    co_mig_stats last_ram; /* the last sample with ram stats (failed ones have none) */
+    co_drv_stats last_ram; /* the last sample with ram stats (failed ones have none) */
     int have_ram;
     int tty_line;         /* progress line shown */
 } run;
@@ -85,7 +86,7 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o,
+static void log_sample(const run *R, const co_drv_stats *st, const co_pol_obs *o,
                        const co_pol_state *ps, double sync_ev)
 {
     if (!R->cfg->log)
@@ -94,7 +95,7 @@ static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o
     json_object_set_new(j, "type", json_string("sample"));
     json_object_set_new(j, "t_ms", json_real(o->t_ms));
     json_object_set_new(j, "sampled_at_ms", num_or_null(st->sampled_at_ms));
-    json_object_set_new(j, "status", json_string(co_mig_status_name(st->status)));
+    json_object_set_new(j, "status", json_string(co_drv_status_name(st->status)));
     json_object_set_new(j, "total_time_ms", num_or_null(st->total_time_ms));
     json_object_set_new(j, "ram_transferred_bytes", num_or_null(st->ram_transferred_bytes));
     json_object_set_new(j, "ram_remaining_bytes", num_or_null(st->ram_remaining_bytes));
@@ -152,7 +153,7 @@ static void progress(run *R, const co_pol_obs *o, const co_pol_state *ps)
     fprintf(stderr,
             "\r%6.1f s  %-15s pass %-3lld  %5.1f%%  remaining %-10s  %-12s  dirty %.0f p/s  "
             "throttle %.0f%%  limit %.0f ms  pred %.0f ms   ",
-            o->t_ms / 1000, co_mig_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
+            o->t_ms / 1000, co_drv_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
             pct < 0 ? 0 : pct, co_fmt_size(o->remaining_bytes, rem, sizeof rem),
             co_fmt_rate(o->bandwidth_bytes_per_s, bw, sizeof bw),
             isfinite(o->dirty_rate_pages_per_s) ? o->dirty_rate_pages_per_s : 0, o->throttle_pct,
@@ -217,25 +218,25 @@ static int cancel_and_wait(run *R, co_diag *d)
     if (rc != CO_OK && rc != CO_EFAILED)
         co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
     double until = co_clock_ms() + CANCEL_WAIT_MS;
-    int status = R->have_last ? R->last.status : CO_MIG_NONE;
+    int status = R->have_last ? R->last.status : CO_DRV_MIG_NONE;
     while (co_clock_ms() < until) {
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag_init(&tmp);
         if (R->src->ops->poll(R->src, 50, ev, MAX_EVENTS, &nev, &st, &tmp) != CO_OK)
             break;
         status = st.status;
         R->last = st;
         R->have_last = 1;
-        if (status == CO_MIG_CANCELLED || status == CO_MIG_FAILED ||
-            status == CO_MIG_COMPLETED || status == CO_MIG_NONE)
+        if (status == CO_DRV_MIG_CANCELLED || status == CO_DRV_MIG_FAILED ||
+            status == CO_DRV_MIG_COMPLETED || status == CO_DRV_MIG_NONE)
             break;
     }
     return status;
 }
 
-static void fill_final(run *R, const co_mig_stats *st)
+static void fill_final(run *R, const co_drv_stats *st)
 {
     co_ctl_result *r = R->res;
     r->total_time_ms = isfinite(st->total_time_ms) ? st->total_time_ms : since_start(R);
@@ -246,7 +247,7 @@ static void fill_final(run *R, const co_mig_stats *st)
     int64_t c = st->ram_dirty_sync_count >= 0 ? st->ram_dirty_sync_count
                 : R->have_ram ? R->last_ram.ram_dirty_sync_count : -1;
     if (c >= 0) {
-        r->passes = (int)(st->status == CO_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
+        r->passes = (int)(st->status == CO_DRV_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
     }
     if (isfinite(st->cpu_throttle_pct))
         r->final_throttle_pct = st->cpu_throttle_pct;
@@ -256,7 +257,7 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->status, sizeof r->status, "error");
-    snprintf(r->policy, sizeof r->policy, "%s", co_policy_name(cfg->pol.kind));
+    snprintf(r->policy, sizeof r->policy, "%s", co_pol_name(cfg->pol.kind));
     snprintf(r->guest_on, sizeof r->guest_on, "source");
     r->code = CO_ESOFTWARE;
     r->downtime_ms = NAN;
@@ -320,9 +321,9 @@ static int ctl_uri_is_loopback(const char *uri)
 /* Start adaptive's dirty-rate probe: page sampling (the mode that runs
  * beside a migration) at QEMU's maximum density, but no more than 65536
  * pages hashed. Returns 1 when measuring (t0 set), else 2 (noted why). */
-static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
+static int probe_start(run *R, co_drv *src, double mem_bytes, double *t0)
 {
-    const co_driver_ops *ops = src->ops;
+    const co_drv_ops *ops = src->ops;
     if (!ops->dirty_rate_start || !ops->dirty_rate_read) {
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate measurement over %s (libvirt 9.0 runs it as a job that an "
@@ -345,7 +346,7 @@ static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
 /* The probe's result, once its window is over: a point for the estimator
  * (the window scaled by the throttle the estimator holds, dirty limit
  * included). Returns 1 while still measuring, else 2 (noted what came). */
-static int probe_read(run *R, co_driver *src, co_est *est, double t0)
+static int probe_read(run *R, co_drv *src, co_est *est, double t0)
 {
     int measured = 0;
     double mib = NAN;
@@ -377,7 +378,7 @@ static int probe_read(run *R, co_driver *src, co_est *est, double t0)
     return 2;
 }
 
-int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
+int co_ctl_run(co_drv *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
     memset(&R, 0, sizeof R);
@@ -385,7 +386,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     R.cfg = cfg;
     R.res = res;
     result_init(res, cfg);
-    const co_driver_ops *ops = src->ops;
+    const co_drv_ops *ops = src->ops;
     int poll_ms = cfg->poll_ms >= 50 && cfg->poll_ms <= 100 ? cfg->poll_ms : 100;
     int rc;
 
@@ -396,16 +397,16 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     if ((rc = ops->guest_running(src, &running, d)) != CO_OK)
         return res->code = rc;
     R.was_running = running;
-    co_mig_stats st0;
+    co_drv_stats st0;
     co_drv_event ev[MAX_EVENTS];
     int nev = 0;
     if ((rc = ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st0, d)) != CO_OK)
         return res->code = rc;
-    if (st0.status == CO_MIG_ACTIVE || st0.status == CO_MIG_SETUP ||
-        st0.status == CO_MIG_POSTCOPY_ACTIVE || st0.status == CO_MIG_CANCELLING ||
-        st0.status == CO_MIG_PRE_SWITCHOVER || st0.status == CO_MIG_DEVICE) {
+    if (st0.status == CO_DRV_MIG_ACTIVE || st0.status == CO_DRV_MIG_SETUP ||
+        st0.status == CO_DRV_MIG_POSTCOPY_ACTIVE || st0.status == CO_DRV_MIG_CANCELLING ||
+        st0.status == CO_DRV_MIG_PRE_SWITCHOVER || st0.status == CO_DRV_MIG_DEVICE) {
         co_diag_set(d, CO_EBUSY, "a migration is already %s on this VM (started by someone else)",
-                    co_mig_status_name(st0.status));
+                    co_drv_status_name(st0.status));
         return res->code = CO_EBUSY;
     }
 
@@ -417,7 +418,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         pc.channels = cfg->channels;
     if (!pc.link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
         pc.link_known = pc.link_loopback = 1;
-    co_policy_prestart(&pc, &R.orig, &R.want);
+    co_pol_prestart(&pc, &R.orig, &R.want);
     if (cfg->bandwidth_bytes_per_s > 0)
         R.want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
     if (cfg->channels > 0)
@@ -428,7 +429,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             co_diag_prefix(d, "destination");
             return res->code = rc;
         }
-        co_mig_tunables dw = R.dst_orig;
+        co_drv_tunables dw = R.dst_orig;
         dw.postcopy_ram = R.want.postcopy_ram;
         dw.multifd_channels = R.want.multifd_channels;
         if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
@@ -480,14 +481,14 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
 
     /* 3. start */
     co_pol_state ps;
-    co_policy_init(&pc, &ps);
+    co_pol_init(&pc, &ps);
     co_est est;
     co_est_init(&est);
     if (cfg->hb)
         co_hb_arm(cfg->hb);
     R.t0 = co_clock_ms();
     note(&R, 0, "start", R.want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_policy_name(pc.kind),
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_pol_name(pc.kind),
          cfg->uri, R.want.downtime_limit_ms, link_note,
          R.want.auto_converge ? ", auto-converge on" : "", R.want.postcopy_ram ? ", postcopy-ram on" : "",
          dl_note);
@@ -510,7 +511,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     int cancel_reason = 0; /* 1 signal, 2 policy abort */
     char abort_why[256] = "";
     for (;;) {
-        co_mig_stats st;
+        co_drv_stats st;
         nev = 0;
         co_diag pd;
         co_diag_init(&pd);
@@ -543,7 +544,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         }
         /* a dirty limit slows the guest like a throttle: let the estimator
          * undo it the same way (its equivalent percentage, policy.h) */
-        co_mig_stats est_st = st;
+        co_drv_stats est_st = st;
         if (ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= ps.dl_pct))
             est_st.cpu_throttle_pct = ps.dl_pct;
         co_est_feed(&est, &est_st, sync_ev);
@@ -552,22 +553,22 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
         double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;
-        co_policy_obs_from(&est, &st, &o);
+        co_pol_obs_from(&est, &st, &o);
         if (!isfinite(st.total_time_ms))
             o.t_ms = since_start(&R);
 
-        if (st.status == CO_MIG_COMPLETED)
+        if (st.status == CO_DRV_MIG_COMPLETED)
             break;
-        if (st.status == CO_MIG_FAILED || st.status == CO_MIG_CANCELLED) {
+        if (st.status == CO_DRV_MIG_FAILED || st.status == CO_DRV_MIG_CANCELLED) {
             if (cancel_reason)
                 break;
             return finish_unsuccessful(&R, "failed", CO_EFAILED, d,
                                        "QEMU reports the migration %s%s%s",
-                                       co_mig_status_name(st.status),
+                                       co_drv_status_name(st.status),
                                        st.error_desc[0] ? ": " : "", st.error_desc);
         }
         if (cfg->stop_flag && *cfg->stop_flag && !cancel_reason) {
-            if (st.status == CO_MIG_POSTCOPY_ACTIVE) {
+            if (st.status == CO_DRV_MIG_POSTCOPY_ACTIVE) {
                 /* cancelling now would lose the guest: its memory is split */
                 if (*cfg->stop_flag == 1) {
                     note(&R, o.t_ms, "ignore-signal", NAN,
@@ -585,11 +586,11 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
          * the per-GiB timeouts of the baselines wait for the first one. */
         if (!(pc.mem_bytes > 0) && isfinite(st.ram_total_bytes) && st.ram_total_bytes > 0)
             pc.mem_bytes = st.ram_total_bytes;
-        co_action acts[8];
-        int na = co_policy_decide(&pc, &ps, &o, acts, 8);
+        co_pol_action acts[8];
+        int na = co_pol_decide(&pc, &ps, &o, acts, 8);
         log_sample(&R, &st, &o, &ps, sync_seen);
         for (int i = 0; i < na && !cancel_reason; i++) {
-            co_action *a = &acts[i];
+            co_pol_action *a = &acts[i];
             co_diag ad;
             co_diag_init(&ad);
             int arc = CO_OK;
@@ -627,7 +628,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
                 break;
             }
             if (arc != CO_OK && a->kind != CO_ACT_ABORT)
-                note(&R, a->at_ms, "error", NAN, "%s failed: %s", co_action_name(a->kind),
+                note(&R, a->at_ms, "error", NAN, "%s failed: %s", co_pol_action_name(a->kind),
                      ad.msg);
         }
         if (cancel_reason)
@@ -639,7 +640,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     res->floor_ms = ps.pred_floor_ms;
 
     if (cancel_reason) {
-        if (R.have_last && R.last.status == CO_MIG_COMPLETED)
+        if (R.have_last && R.last.status == CO_DRV_MIG_COMPLETED)
             goto completed; /* it finished before the cancel took */
         if (cancel_reason == 1)
             return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
@@ -651,12 +652,12 @@ completed:
     /* QEMU 7.2 sets "completed" before it computes total-time and downtime
      * (migration_calculate_complete runs just after): re-read briefly */
     for (int i = 0; i < 20 && !(R.last.total_time_ms > 0 && isfinite(R.last.downtime_ms)); i++) {
-        co_mig_stats st2;
+        co_drv_stats st2;
         co_diag tmp;
         co_diag_init(&tmp);
         usleep(20000);
         if (ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
-            st2.status != CO_MIG_COMPLETED)
+            st2.status != CO_DRV_MIG_COMPLETED)
             break;
         R.last = st2;
     }

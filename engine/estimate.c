@@ -134,7 +134,7 @@ void co_est_add_window(co_est *e, double window_s, double pages)
     refit(e);
 }
 
-void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms)
+void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
 {
     double t = st->sampled_at_ms;
     if (!isfinite(t))
@@ -151,12 +151,12 @@ void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms)
         e->mem_bytes = st->ram_total_bytes;
     if (isfinite(st->cpu_throttle_pct))
         e->throttle_pct = st->cpu_throttle_pct;
-    else if (st->status == CO_MIG_ACTIVE)
+    else if (st->status == CO_DRV_MIG_ACTIVE)
         e->throttle_pct = 0;
     if (isfinite(st->ram_dirty_pages_rate))
         e->dirty_rate_pages_per_s = st->ram_dirty_pages_rate;
 
-    int active = st->status == CO_MIG_ACTIVE;
+    int active = st->status == CO_DRV_MIG_ACTIVE;
     double prev_remaining = e->remaining_bytes, prev_t = e->prev_sample_ms;
     if (active && isfinite(st->ram_transferred_bytes)) {
         update_bandwidth(e, t, st->ram_transferred_bytes);

@@ -64,7 +64,7 @@ void co_est_init(co_est *e);
 /* Feed one sample (in time order). sync_event_ms is the time of a
  * MIGRATION_PASS event seen since the previous sample, or NAN. Samples
  * that are not active pre-copy only update the counters. */
-void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms);
+void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms);
 /* A point of the dirty curve measured outside the passes (QEMU's
  * calc-dirty-rate over window_s seconds, already scaled for a throttle):
  * pages distinct pages dirtied in window_s. It joins the fit only while

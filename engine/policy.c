@@ -19,7 +19,7 @@
 static const char *const pol_names[CO_POL_COUNT] = {"adaptive", "qemu", "nova", "ovirt",
                                                     "kubevirt"};
 
-int co_policy_parse(const char *name)
+int co_pol_parse(const char *name)
 {
     for (int i = 0; i < CO_POL_COUNT; i++)
         if (name && strcmp(name, pol_names[i]) == 0)
@@ -27,12 +27,12 @@ int co_policy_parse(const char *name)
     return -1;
 }
 
-const char *co_policy_name(int kind)
+const char *co_pol_name(int kind)
 {
     return kind >= 0 && kind < CO_POL_COUNT ? pol_names[kind] : "?";
 }
 
-const char *co_action_name(int kind)
+const char *co_pol_action_name(int kind)
 {
     switch (kind) {
     case CO_ACT_DOWNTIME: return "downtime-limit";
@@ -45,7 +45,7 @@ const char *co_action_name(int kind)
     return "?";
 }
 
-int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
+int co_pol_parse_allow(const char *text, unsigned *allow, co_diag *d)
 {
     *allow = 0;
     if (text == NULL || strcmp(text, "none") == 0 || text[0] == '\0')
@@ -93,7 +93,7 @@ static double throttle_cap_pct(const co_pol_config *c)
     return fmax(QEMU_THROTTLE_MIN_PCT, fmin(QEMU_THROTTLE_MAX_PCT, floor(p)));
 }
 
-void co_policy_init(const co_pol_config *c, co_pol_state *s)
+void co_pol_init(const co_pol_config *c, co_pol_state *s)
 {
     memset(s, 0, sizeof *s);
     s->last_sync = -1;
@@ -183,8 +183,8 @@ static double initial_limit_ms(const co_pol_config *c)
 #define QEMU_THROTTLE_INITIAL_PCT 20
 #define QEMU_THROTTLE_INCREMENT_PCT 10
 
-void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
-                        co_mig_tunables *want)
+void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
+                        co_drv_tunables *want)
 {
     *want = *orig;
     want->downtime_limit_ms = initial_limit_ms(c);
@@ -209,14 +209,14 @@ void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int emit(co_action *out, int max, int *n, int kind, double at, double v, double v2,
+static int emit(co_pol_action *out, int max, int *n, int kind, double at, double v, double v2,
                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-static int emit(co_action *out, int max, int *n, int kind, double at, double v, double v2,
+static int emit(co_pol_action *out, int max, int *n, int kind, double at, double v, double v2,
                 const char *fmt, ...)
 {
     if (*n >= max)
         return 0;
-    co_action *a = &out[(*n)++];
+    co_pol_action *a = &out[(*n)++];
     memset(a, 0, sizeof *a);
     a->kind = kind;
     a->at_ms = at;
@@ -231,7 +231,7 @@ static int emit(co_action *out, int max, int *n, int kind, double at, double v, 
 
 static int is_precopy(const co_pol_obs *o)
 {
-    return o->status == CO_MIG_ACTIVE || o->status == CO_MIG_SETUP;
+    return o->status == CO_DRV_MIG_ACTIVE || o->status == CO_DRV_MIG_SETUP;
 }
 
 /* A pass "stalled" when it left at least 99% of what the one before left
@@ -244,7 +244,7 @@ static void track_progress(co_pol_state *s, const co_pol_obs *o, int *stalled, d
 {
     *stalled = 0;
     *prev = s->prev_remaining_at_sync;
-    if (o->status != CO_MIG_ACTIVE || !isfinite(o->remaining_bytes))
+    if (o->status != CO_DRV_MIG_ACTIVE || !isfinite(o->remaining_bytes))
         return;
     if (o->remaining_bytes < s->low_remaining) {
         s->low_remaining = o->remaining_bytes;
@@ -261,7 +261,7 @@ static void track_progress(co_pol_state *s, const co_pol_obs *o, int *stalled, d
 /* downtime-limit is whole ms in QEMU: a change under half of one is none. */
 #define LIMIT_SAME_MS 0.5
 
-static int set_limit(co_pol_state *s, const co_pol_obs *o, double ms, co_action *out, int max,
+static int set_limit(co_pol_state *s, const co_pol_obs *o, double ms, co_pol_action *out, int max,
                      int *n, const char *why)
 {
     if (isfinite(s->limit_ms) && fabs(ms - s->limit_ms) < LIMIT_SAME_MS)
@@ -270,7 +270,7 @@ static int set_limit(co_pol_state *s, const co_pol_obs *o, double ms, co_action 
     return emit(out, max, n, CO_ACT_DOWNTIME, o->t_ms, ms, 0, "%s", why);
 }
 
-static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int max, int *n,
+static int do_abort(co_pol_state *s, const co_pol_obs *o, co_pol_action *out, int max, int *n,
                     const char *why)
 {
     s->aborted = 1;
@@ -281,7 +281,7 @@ static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int ma
 
 /* The baselines' last resort: post-copy when allowed and ready, else abort. */
 static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                              co_action *out, int max, int *n, const char *to_postcopy,
+                              co_pol_action *out, int max, int *n, const char *to_postcopy,
                               const char *abort_why)
 {
     if (s->postcopy) /* asked already; QEMU may still say "active" for a poll */
@@ -295,7 +295,7 @@ static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_
 }
 
 static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                       co_action *out, int max)
+                       co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -327,7 +327,7 @@ static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs
 }
 
 static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                        co_action *out, int max)
+                        co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -362,7 +362,7 @@ static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_ob
 }
 
 static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                           co_action *out, int max)
+                           co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -610,7 +610,7 @@ static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const 
 /* Bulk pass still running: only check that it can end in time, and abort
  * at once when it cannot, rather than at the deadline. */
 static int adaptive_check_bulk(co_pol_state *s, const co_pol_obs *o, double left_ms, double bw,
-                               co_action *out, int max)
+                               co_pol_action *out, int max)
 {
     int n = 0;
     double bulk_left_ms = o->remaining_bytes / bw * 1000.0;
@@ -683,7 +683,7 @@ static int adaptive_bump(co_pol_state *s, const co_pol_obs *o, const co_switch_o
 
 /* A switch fits: set downtime-limit so that QEMU takes it at the chosen pass. */
 static int adaptive_arm(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                        const co_switch_plan *plan, double bw, co_action *out, int max)
+                        const co_switch_plan *plan, double bw, co_pol_action *out, int max)
 {
     int n = 0;
     const co_switch_option *b = &plan->opt[adaptive_pick(c, plan)];
@@ -723,7 +723,7 @@ static int adaptive_arm(const co_pol_config *c, co_pol_state *s, const co_pol_ob
  * The model sees it as the throttle that leaves the same dirty rate. */
 static int adaptive_dirty_limit(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                                 const co_dirty *d, double budget, int urgent, const char *base,
-                                co_action *out, int max)
+                                co_pol_action *out, int max)
 {
     if (!(c->allow & CO_ALLOW_DIRTYLIMIT) || !c->dirty_limit_ready || s->dl_pct >= DL_MAX_PCT)
         return STEP_NEXT;
@@ -747,7 +747,7 @@ static int adaptive_dirty_limit(const co_pol_config *c, co_pol_state *s, const c
  * fits, while it has room and the last ask has had time to act. */
 static int adaptive_throttle(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                              const co_dirty *d, double budget, int urgent, const char *base,
-                             co_action *out, int max)
+                             co_pol_action *out, int max)
 {
     double cap = throttle_cap_pct(c);
     if (!(c->allow & CO_ALLOW_AUTOCONVERGE) || s->throttle_target >= cap)
@@ -776,7 +776,7 @@ static int adaptive_throttle(const co_pol_config *c, co_pol_state *s, const co_p
  * once the last throttle had time to act and several syncs agree, unless
  * time is short. */
 static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                                double bw, int urgent, const char *base, co_action *out, int max)
+                                double bw, int urgent, const char *base, co_pol_action *out, int max)
 {
     int n = 0;
     int64_t since = o->sync_count - s->throttle_sync;
@@ -810,7 +810,7 @@ static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const c
  * allowed order, once two syncs agree (at once when the deadline is near). */
 static int adaptive_escalate(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                              const co_dirty *d, const co_switch_plan *plan, double budget,
-                             double left_ms, double bw, co_action *out, int max)
+                             double left_ms, double bw, co_pol_action *out, int max)
 {
     s->pred_k = -1;
     s->pred_downtime_ms = plan->opt[plan->n - 1].downtime_ms;
@@ -841,7 +841,7 @@ static int adaptive_escalate(const co_pol_config *c, co_pol_state *s, const co_p
  * sync (and every REPLAN_EVERY_MS) ask the model when to switch, and either
  * arm that switch or escalate. */
 static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                           co_action *out, int max)
+                           co_pol_action *out, int max)
 {
     /* a dirty limit in force counts as the throttle it stands for */
     co_pol_obs eff = *o;
@@ -850,7 +850,7 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     o = &eff;
     if (!isfinite(s->limit_ms) || s->limit_ms == 0)
         s->limit_ms = adaptive_hold_ms(c);
-    if (o->status != CO_MIG_ACTIVE || s->postcopy || s->paused)
+    if (o->status != CO_DRV_MIG_ACTIVE || s->postcopy || s->paused)
         return 0;
     double left_ms = c->deadline_ms - o->t_ms;
     double bw = o->bandwidth_bytes_per_s;
@@ -874,8 +874,8 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     return adaptive_escalate(c, s, o, &d, &plan, budget, left_ms, bw, out, max);
 }
 
-int co_policy_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                     co_action *out, int max)
+int co_pol_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                     co_pol_action *out, int max)
 {
     if (s->aborted)
         return 0;
@@ -898,7 +898,7 @@ int co_policy_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *
     return n;
 }
 
-void co_policy_obs_from(const co_est *e, const co_mig_stats *st, co_pol_obs *o)
+void co_pol_obs_from(const co_est *e, const co_drv_stats *st, co_pol_obs *o)
 {
     memset(o, 0, sizeof *o);
     o->t_ms = co_est_elapsed_ms(e, st->sampled_at_ms);

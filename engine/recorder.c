@@ -159,7 +159,7 @@ static int measure_virt(void *ctx, int secs, const char *mode, double *mib_per_s
     return co_virt_dirty_rate(ctx, secs, mode, mib_per_s, d);
 }
 
-int co_record_curve_virt(co_driver *drv, const int *secs, int n, const char *mode,
+int co_record_curve_virt(co_drv *drv, const int *secs, int n, const char *mode,
                          co_dirty_trace *t, co_record_progress progress, void *arg, co_diag *d)
 {
     int rc = check_windows(secs, n, d);

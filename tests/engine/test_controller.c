@@ -151,7 +151,7 @@ static void uri(char *buf, size_t len, int port)
 }
 
 /* Status of a VM through its own QMP connection (cutover has exited). */
-static void vm_status(const char *qmp, co_qmp_status *st, co_mig_stats *ms, double *limit)
+static void vm_status(const char *qmp, co_qmp_status *st, co_drv_stats *ms, double *limit)
 {
     co_qmp *q;
     co_diag d;
@@ -237,11 +237,11 @@ Test(controller, sigint_cancels_guest_stays_on_source)
     cr_assert(strstr(err, "cancelled") != NULL, "%s", err);
     cr_assert_eq(count_lines(err), 1, "one error line: %s", err);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running, "guest running on the source (%s)", st.status);
-    cr_assert_eq(ms.status, CO_MIG_CANCELLED, "status %s", co_mig_status_name(ms.status));
+    cr_assert_eq(ms.status, CO_DRV_MIG_CANCELLED, "status %s", co_drv_status_name(ms.status));
     cr_assert_eq(limit, limit0, "downtime-limit put back (%.0f, was %.0f)", limit, limit0);
 }
 
@@ -327,11 +327,11 @@ Test(controller, bad_uri_changes_nothing)
     slurp(8, "err", err, sizeof err);
     cr_assert_eq(rc, 69, "exit %d, %s", rc, err);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running);
-    cr_assert_eq(ms.status, CO_MIG_NONE, "no migration was started");
+    cr_assert_eq(ms.status, CO_DRV_MIG_NONE, "no migration was started");
     cr_assert_eq(limit, limit0, "no parameter changed");
 }
 

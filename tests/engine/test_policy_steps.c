@@ -26,7 +26,7 @@ static co_pol_obs at_sync(double t_ms, int sync, double pending, double since_sy
     co_pol_obs o;
     memset(&o, 0, sizeof o);
     o.t_ms = t_ms;
-    o.status = CO_MIG_ACTIVE;
+    o.status = CO_DRV_MIG_ACTIVE;
     o.remaining_bytes = pending;
     o.mem_bytes = GIB;
     o.page_size_bytes = 4096;
@@ -43,30 +43,30 @@ Test(policy_steps, nova_postcopy_when_a_pass_shrinks_little)
 {
     co_pol_config c = cfg(CO_POL_NOVA, 2000e3, CO_ALLOW_POSTCOPY);
     co_pol_state s;
-    co_action a[4];
+    co_pol_action a[4];
     /* 100 MB after the bulk pass, then 95 MB: under 10% less */
-    co_policy_init(&c, &s);
+    co_pol_init(&c, &s);
     co_pol_obs o = at_sync(1000, 2, 100e6, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 0);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 0);
     o = at_sync(2000, 3, 95e6, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 1);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 1);
     cr_assert_eq(a[0].kind, CO_ACT_POSTCOPY, "%s", a[0].reason);
     /* asked once only */
     o = at_sync(3000, 4, 94e6, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 0);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 0);
     /* 100 MB then 80 MB: 20% less, keep pre-copy */
-    co_policy_init(&c, &s);
+    co_pol_init(&c, &s);
     o = at_sync(1000, 2, 100e6, 0);
-    co_policy_decide(&c, &s, &o, a, 4);
+    co_pol_decide(&c, &s, &o, a, 4);
     o = at_sync(2000, 3, 80e6, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 0);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 0);
     /* without post-copy allowed, never */
     c.allow = 0;
-    co_policy_init(&c, &s);
+    co_pol_init(&c, &s);
     o = at_sync(1000, 2, 100e6, 0);
-    co_policy_decide(&c, &s, &o, a, 4);
+    co_pol_decide(&c, &s, &o, a, 4);
     o = at_sync(2000, 3, 99e6, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 0);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 0);
 }
 
 /* A guest that re-writes 512 MiB at 800 MB/s over a 200 MiB/s stream: no
@@ -83,14 +83,14 @@ Test(policy_steps, adaptive_escalates_after_two_syncs_agree)
 {
     co_pol_config c = cfg(CO_POL_ADAPTIVE, 60e3, CO_ALLOW_AUTOCONVERGE);
     co_pol_state s;
-    co_action a[4];
-    co_policy_init(&c, &s);
+    co_pol_action a[4];
+    co_pol_init(&c, &s);
     co_pol_obs o = busy(5000, 2, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 0, "one sync is not enough: %s",
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 0, "one sync is not enough: %s",
                  a[0].reason);
     cr_assert_eq(s.pred_k, -1, "judged not converging");
     o = busy(7000, 3, 0);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 1);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 1);
     cr_assert_eq(a[0].kind, CO_ACT_THROTTLE, "%s", a[0].reason);
     cr_assert_geq(a[0].value, 20, "QEMU's first step at least");
     cr_assert(strstr(a[0].reason, "not converging") != NULL, "%s", a[0].reason);
@@ -101,9 +101,9 @@ Test(policy_steps, adaptive_escalates_at_once_near_the_deadline)
     /* 3 s left, a pass of 500 ms: less than 4 passes and 2 s */
     co_pol_config c = cfg(CO_POL_ADAPTIVE, 8000, CO_ALLOW_AUTOCONVERGE);
     co_pol_state s;
-    co_action a[4];
-    co_policy_init(&c, &s);
+    co_pol_action a[4];
+    co_pol_init(&c, &s);
     co_pol_obs o = busy(5000, 2, 500);
-    cr_assert_eq(co_policy_decide(&c, &s, &o, a, 4), 1);
+    cr_assert_eq(co_pol_decide(&c, &s, &o, a, 4), 1);
     cr_assert_eq(a[0].kind, CO_ACT_THROTTLE, "%s", a[0].reason);
 }

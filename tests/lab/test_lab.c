@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "util/clock.h"
 #include "drivers/qmp.h"
 #include "test_util.h"
 
@@ -63,7 +64,7 @@ static void sleep_ms(double ms)
 
 /* Run a migration from the lab's source to uri and wait for the end;
  * returns the final status name. */
-static const char *migrate_and_wait(co_qmp *q, const char *uri, co_mig_stats *st,
+static const char *migrate_and_wait(co_qmp *q, const char *uri, co_drv_stats *st,
                                     double timeout_ms)
 {
     co_diag d;
@@ -73,11 +74,11 @@ static const char *migrate_and_wait(co_qmp *q, const char *uri, co_mig_stats *st
     for (;;) {
         co_diag_init(&d);
         cr_assert_eq(co_qmp_query_migrate(q, st, &d), CO_OK, "query-migrate: %s", d.msg);
-        if (st->status == CO_MIG_COMPLETED || st->status == CO_MIG_FAILED ||
-            st->status == CO_MIG_CANCELLED)
-            return co_mig_status_name(st->status);
+        if (st->status == CO_DRV_MIG_COMPLETED || st->status == CO_DRV_MIG_FAILED ||
+            st->status == CO_DRV_MIG_CANCELLED)
+            return co_drv_status_name(st->status);
         cr_assert(co_clock_ms() < end, "migration not done after %.0f ms (status %s)",
-                  timeout_ms, co_mig_status_name(st->status));
+                  timeout_ms, co_drv_status_name(st->status));
         sleep_ms(20);
     }
 }
@@ -205,7 +206,7 @@ Test(lab, migration_keeps_guest_and_memory)
     sleep_ms(500);
     cr_assert_eq(co_qmp_connect(in->src_qmp, 5000, &fx_qmp, &d), CO_OK, "%s", d.msg);
     double t0 = co_clock_ms();
-    co_mig_stats ms;
+    co_drv_stats ms;
     const char *status = migrate_and_wait(fx_qmp, in->migrate_uri, &ms, 120000);
     double t1 = co_clock_ms();
     cr_assert_str_eq(status, "completed", "migration %s: %s", status, ms.error_desc);
@@ -273,7 +274,7 @@ Test(lab, corrupted_page_is_reported)
     char path[400], uri[420];
     snprintf(path, sizeof path, "%s/stream.bin", in->dir);
     snprintf(uri, sizeof uri, "exec:cat > %s", path);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_str_eq(migrate_and_wait(fx_qmp, uri, &ms, 60000), "completed");
 
     FILE *f = fopen(path, "rb");
