@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "util/clock.h"
 #include "drivers/qmp.h"
 #include "engine/recorder.h"
 #include "model/geometric.h"
@@ -57,7 +58,7 @@ struct row {
 
 static double now_ms(void)
 {
-    return co_lab_now_ms();
+    return co_clock_ms();
 }
 
 static int run_one(const struct workload *w, struct row *r, double switch_cost_ms, double chan_cap)
@@ -118,17 +119,17 @@ static int run_one(const struct workload *w, struct row *r, double switch_cost_m
     json_decref(params);
     if (rc == CO_OK)
         rc = co_qmp_migrate(q, info->migrate_uri, &d);
-    co_mig_stats st;
+    co_drv_stats st;
     double t0 = now_ms();
     while (rc == CO_OK) {
         usleep(100 * 1000);
         rc = co_qmp_query_migrate(q, &st, &d);
         if (rc != CO_OK)
             break;
-        if (st.status == CO_MIG_COMPLETED)
+        if (st.status == CO_DRV_MIG_COMPLETED)
             break;
-        if (st.status == CO_MIG_FAILED || st.status == CO_MIG_CANCELLED) {
-            rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_mig_status_name(st.status),
+        if (st.status == CO_DRV_MIG_FAILED || st.status == CO_DRV_MIG_CANCELLED) {
+            rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_drv_status_name(st.status),
                              st.error_desc);
             break;
         }

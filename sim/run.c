@@ -18,6 +18,7 @@
 #include "sim/evq.h"
 #include "sim/share.h"
 #include "sim/sim.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 enum { EV_STEP = 1, EV_MIG, EV_SOAK };
@@ -309,13 +310,6 @@ void co_sim_run_set_profile(co_sim_run *r, int on)
 
 void co_sim_run_profile(const co_sim_run *r, co_sim_prof *out) { *out = r->prof; }
 
-static double mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 /* Event keys: host h is h, VM v is nhosts + v, the soak timer comes last. */
@@ -562,11 +556,11 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     p.link.mtu = mtu;
     p.link.channels = ch;
     co_mig_result res;
-    double t0 = r->profile ? mono_ns() : 0;
+    double t0 = r->profile ? co_clock_ms() * 1e6 : 0;
     int prc = co_mig_predict(&p, &res);
     r->prof.model_calls++;
     if (r->profile)
-        r->prof.model_ns += mono_ns() - t0;
+        r->prof.model_ns += co_clock_ms() * 1e6 - t0;
     if (prc != CO_OK) {
         /* the loader checked the policy; a share this odd gives up after
          * the deadline, as QEMU would be cancelled */
@@ -728,7 +722,7 @@ static void reshare(co_sim_run *r)
     r->ev_adds = r->ev_dels = 0;
     if (skip)
         return;
-    double t0 = r->profile ? mono_ns() : 0;
+    double t0 = r->profile ? co_clock_ms() * 1e6 : 0;
     int nseed = r->nlq;
     r->nfl = 0;
     for (int i = 0; i < r->nlq; i++) {
@@ -773,7 +767,7 @@ static void reshare(co_sim_run *r)
     r->prof.reshare_links += nlinks;
     r->nlq = 0;
     if (r->profile)
-        r->prof.reshare_ns += mono_ns() - t0;
+        r->prof.reshare_ns += co_clock_ms() * 1e6 - t0;
     for (int i = 0; i < r->nfl; i++) {
         struct mig *m = &r->m[r->fl[i]];
         m->floc = -1;
@@ -1442,7 +1436,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
 
     co_sim_event ev;
     while (!r->oom && co_sim_evq_pop(&r->q, &ev)) {
-        double t0 = r->profile ? mono_ns() : 0;
+        double t0 = r->profile ? co_clock_ms() * 1e6 : 0;
         switch (ev.kind) {
         case EV_STEP:
             r->now = ev.t_us;
@@ -1463,7 +1457,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->res.events++;
         r->prof.events[ev.kind - 1]++;
         if (r->profile)
-            r->prof.ns[ev.kind - 1] += mono_ns() - t0;
+            r->prof.ns[ev.kind - 1] += co_clock_ms() * 1e6 - t0;
         if (r->check)
             check_invariants(r);
     }

@@ -157,7 +157,7 @@ static void uri(char *buf, size_t len, int port)
 }
 
 /* Status of a VM through its own QMP connection (cutover has exited). */
-static void vm_status(const char *qmp, co_qmp_status *st, co_mig_stats *ms, double *limit)
+static void vm_status(const char *qmp, co_qmp_status *st, co_drv_stats *ms, double *limit)
 {
     co_qmp *q;
     co_diag d;
@@ -247,11 +247,11 @@ Test(controller, sigint_cancels_guest_stays_on_source)
     cr_assert(strstr(err, "cancelled") != NULL, "%s", err);
     cr_assert_eq(count_lines(err), 1, "one error line: %s", err);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running, "guest running on the source (%s)", st.status);
-    cr_assert_eq(ms.status, CO_MIG_CANCELLED, "status %s", co_mig_status_name(ms.status));
+    cr_assert_eq(ms.status, CO_DRV_MIG_CANCELLED, "status %s", co_drv_status_name(ms.status));
     cr_assert_eq(limit, limit0, "downtime-limit put back (%.0f, was %.0f)", limit, limit0);
 }
 
@@ -335,11 +335,11 @@ Test(controller, bad_uri_changes_nothing)
     cr_assert_eq(rc, 69, "exit %d, %s", rc, err);
     cr_assert(strstr(err, "not on port") != NULL, "%s", err);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running);
-    cr_assert_eq(ms.status, CO_MIG_NONE, "no migration was started");
+    cr_assert_eq(ms.status, CO_DRV_MIG_NONE, "no migration was started");
     cr_assert_eq(limit, limit0, "no parameter changed");
     /* without --dest-qmp nothing is guessed: QEMU fails the migration, the
      * report says the destination was not checked, the VM is put back */
@@ -376,11 +376,11 @@ Test(controller, dest_qmp_not_inmigrate_refused)
     cr_assert(strstr(err, "not waiting for a migration") != NULL, "%s", err);
     cr_assert_eq(count_lines(err), 1, "%s", err);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running);
-    cr_assert_eq(ms.status, CO_MIG_NONE, "no migration was started");
+    cr_assert_eq(ms.status, CO_DRV_MIG_NONE, "no migration was started");
     cr_assert_eq(limit, limit0, "no parameter changed");
     co_qmp_status ds;
     vm_status(g_dst.qmp, &ds, NULL, NULL);
@@ -402,14 +402,14 @@ Test(controller, sighup_cancels_and_restores)
     /* until the migration runs with cutover's downtime-limit */
     double limit = limit0;
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     for (int i = 0; i < 100; i++) {
         sleep_ms(100);
         vm_status(g_src_tcp, &st, &ms, &limit);
-        if (ms.status == CO_MIG_ACTIVE && limit == 20)
+        if (ms.status == CO_DRV_MIG_ACTIVE && limit == 20)
             break;
     }
-    cr_assert_eq(ms.status, CO_MIG_ACTIVE, "migration active before the signal");
+    cr_assert_eq(ms.status, CO_DRV_MIG_ACTIVE, "migration active before the signal");
     cr_assert_eq(limit, 20, "cutover's downtime-limit in force");
     kill(p, SIGHUP);
     int rc = wait_exit(p, 20000);
@@ -426,7 +426,7 @@ Test(controller, sighup_cancels_and_restores)
     vm_status(g_src_tcp, &st, &ms, &limit);
     cr_assert(st.running, "guest running on the source (%s)", st.status);
     cr_assert_str_eq(st.status, "running");
-    cr_assert_eq(ms.status, CO_MIG_CANCELLED, "status %s", co_mig_status_name(ms.status));
+    cr_assert_eq(ms.status, CO_DRV_MIG_CANCELLED, "status %s", co_drv_status_name(ms.status));
     cr_assert_eq(limit, limit0, "downtime-limit put back (%.0f, was %.0f)", limit, limit0);
 }
 
@@ -439,11 +439,11 @@ Test(controller, second_signal_escalates)
     const char *extra[] = {"--bandwidth", "40Mbit", "--policy", "qemu", NULL};
     pid_t p = spawn_cutover(0, g_src.qmp, u, extra);
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     for (int i = 0; i < 100; i++) {
         sleep_ms(100);
         vm_status(g_src_tcp, &st, &ms, NULL);
-        if (ms.status == CO_MIG_ACTIVE)
+        if (ms.status == CO_DRV_MIG_ACTIVE)
             break;
     }
     /* both before cutover's next poll: it sees the escalation at once */
@@ -455,11 +455,11 @@ Test(controller, second_signal_escalates)
     cr_assert(strstr(err, "second signal") != NULL, "%s", err);
     for (int i = 0; i < 100; i++) { /* the cancel was sent; QEMU settles by itself */
         vm_status(g_src_tcp, &st, &ms, NULL);
-        if (ms.status != CO_MIG_CANCELLING && ms.status != CO_MIG_ACTIVE)
+        if (ms.status != CO_DRV_MIG_CANCELLING && ms.status != CO_DRV_MIG_ACTIVE)
             break;
         sleep_ms(50);
     }
-    cr_assert_eq(ms.status, CO_MIG_CANCELLED, "status %s", co_mig_status_name(ms.status));
+    cr_assert_eq(ms.status, CO_DRV_MIG_CANCELLED, "status %s", co_drv_status_name(ms.status));
     cr_assert(st.running, "guest running on the source (%s)", st.status);
 }
 
@@ -490,11 +490,11 @@ Test(controller, signal_during_preflight_starts_nothing)
     cr_assert(strstr(err, "before the migration started") != NULL, "%s", err);
     cr_assert_str_eq(out, "", "no report: nothing ran");
     co_qmp_status st;
-    co_mig_stats ms;
+    co_drv_stats ms;
     double limit;
     vm_status(g_src.qmp, &st, &ms, &limit);
     cr_assert(st.running);
-    cr_assert_eq(ms.status, CO_MIG_NONE, "no migration was started");
+    cr_assert_eq(ms.status, CO_DRV_MIG_NONE, "no migration was started");
     cr_assert_eq(limit, limit0, "no parameter changed");
 }
 
