@@ -1,14 +1,17 @@
 /* cli/cmd_lab.c: `cutover lab`, start a source and a destination QEMU running
  * the test guest (lab/lab.h), print where they are, stay up until
- * SIGINT/SIGTERM or --duration, then tear everything down. */
+ * SIGINT/SIGTERM or --duration, then tear everything down; and `cutover lab
+ * cluster up|reboot|down|status`, the multi-host libvirt lab (lab/cluster.h). */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "lab/cluster.h"
 #include "lab/lab.h"
 #include "util/units.h"
 
@@ -39,7 +42,29 @@ static void usage(FILE *out)
             "  --duration TIME    stop after TIME (e.g. 30s) instead of waiting for a signal\n"
             "  --guest PATH       the guest kernel (default $CUTOVER_GUEST or build/guest/guest.elf)\n"
             "  --json             print the lab description as JSON\n\n"
-            "The guest, its workload keys and its serial protocol: docs/lab.md.\n");
+            "The guest, its workload keys and its serial protocol: docs/lab.md.\n\n"
+            "usage: cutover lab cluster up DIR --hosts N [--vms M] [--nic RATE] [--mtu N]\n"
+            "                              [--workloads FILE] [--mem SIZE] [--json]\n"
+            "       cutover lab cluster reboot DIR HOST\n"
+            "       cutover lab cluster status DIR [--json]\n"
+            "       cutover lab cluster down DIR\n\n"
+            "The cluster lab (root): N libvirt hosts h1..hN (2..6), each a libvirtd in its own\n"
+            "network, mount and PID namespace, on a bridge with tc-shaped links, and M test\n"
+            "guests (libvirt domains) spread over them. Writes DIR/cluster.json (what\n"
+            "`cutover simulate` reads, with each host's \"uri\" and \"migration_uri\") and\n"
+            "DIR/lab.json (addresses, namespaces, each VM's heartbeat port).\n\n"
+            "  --hosts N          libvirt hosts, 2..6\n"
+            "  --vms M            guests, 0..64, round-robin over the hosts (default: one per\n"
+            "                     line of --workloads, else one per host)\n"
+            "  --nic RATE         each host's link rate, both directions (default 1Gbit)\n"
+            "  --mtu N            MTU of every link, 1280..9000 (default 9000)\n"
+            "  --mem SIZE         guest RAM, whole MiB in 16MiB..1GiB (default 128MiB)\n"
+            "  --workloads FILE   one guest command line per line (cycled over the VMs); the\n"
+            "                     lab keys host=hK and mem=SIZE may lead it; # comments\n"
+            "reboot kills HOST's QEMUs and restarts its libvirtd on the same state (its\n"
+            "persistent domains come back shut off); down removes everything, also after a\n"
+            "crash. Each host is reachable as qemu+tcp://169.254.S.K/system from this\n"
+            "machine and from the other hosts; `ip netns exec coclS-hK CMD` runs inside it.\n");
 }
 
 static json_t *info_json(const co_lab_info *in)
@@ -79,8 +104,259 @@ static void info_text(FILE *out, const co_lab_info *in)
     fflush(out);
 }
 
+static json_t *cluster_json_view(const co_cluster *c, const co_cluster_dom *doms, int nd)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "dir", json_string(c->dir));
+    json_object_set_new(j, "root_addr", json_string(c->root_addr));
+    json_object_set_new(j, "switch_netns", json_string(c->switch_netns));
+    json_object_set_new(j, "nic_bytes_per_s", json_real(c->nic_bytes_per_s));
+    json_object_set_new(j, "mtu", json_integer(c->mtu));
+    json_object_set_new(j, "accel", json_string(c->accel));
+    if (doms == NULL)
+        json_object_set_new(j, "up_ms", json_real(c->up_ms));
+    json_t *hs = json_array();
+    for (int k = 0; k < c->nhosts; k++) {
+        const co_cluster_host *h = &c->hosts[k];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(h->name));
+        json_object_set_new(o, "uri", json_string(h->uri));
+        json_object_set_new(o, "migration_uri", json_string(h->migration_uri));
+        json_object_set_new(o, "netns", json_string(h->netns));
+        if (doms) {
+            json_object_set_new(o, "up", json_boolean(h->up));
+            json_t *ds = json_array();
+            for (int i = 0; i < nd; i++) {
+                if (doms[i].host != k)
+                    continue;
+                json_t *e = json_object();
+                json_object_set_new(e, "name", json_string(doms[i].name));
+                json_object_set_new(e, "state", json_string(doms[i].state));
+                json_array_append_new(ds, e);
+            }
+            json_object_set_new(o, "domains", ds);
+        }
+        json_array_append_new(hs, o);
+    }
+    json_object_set_new(j, "hosts", hs);
+    json_t *vs = json_array();
+    for (int i = 0; i < c->nvms; i++) {
+        const co_cluster_vm *v = &c->vms[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(v->name));
+        json_object_set_new(o, "started_on", json_string(c->hosts[v->host].name));
+        json_object_set_new(o, "mem_bytes", json_integer((json_int_t)v->mem_bytes));
+        json_object_set_new(o, "workload", json_string(v->workload));
+        json_object_set_new(o, "heartbeat_port", json_integer(v->hb_port));
+        if (doms == NULL)
+            json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
+        json_array_append_new(vs, o);
+    }
+    json_object_set_new(j, "vms", vs);
+    return j;
+}
+
+static void cluster_text(FILE *out, const co_cluster *c, const co_cluster_dom *doms, int nd)
+{
+    char rate[32], mem[32], t[32];
+    fprintf(out, "cluster   %s (%d hosts, %d VMs, %s)\n", c->dir, c->nhosts, c->nvms, c->accel);
+    fprintf(out, "links     %s each way, MTU %d, bridge in netns %s, this machine %s\n",
+            co_fmt_rate(c->nic_bytes_per_s, rate, sizeof rate), c->mtu, c->switch_netns,
+            c->root_addr);
+    for (int k = 0; k < c->nhosts; k++) {
+        const co_cluster_host *h = &c->hosts[k];
+        fprintf(out, "%-4s %-4s %s  migration %s  netns %s\n", h->name,
+                doms ? (h->up ? "up" : "DOWN") : "", h->uri, h->migration_uri, h->netns);
+        if (doms) {
+            for (int i = 0; i < nd; i++)
+                if (doms[i].host == k)
+                    fprintf(out, "          %-8s %s\n", doms[i].name, doms[i].state);
+        } else {
+            for (int i = 0; i < c->nvms; i++)
+                if (c->vms[i].host == k)
+                    fprintf(out, "          %-6s %s  heartbeat udp:%d  %s  boot %s\n",
+                            c->vms[i].name, co_fmt_size(c->vms[i].mem_bytes, mem, sizeof mem),
+                            c->vms[i].hb_port, c->vms[i].workload,
+                            co_fmt_time(c->vms[i].boot_ms, t, sizeof t));
+        }
+    }
+    if (!doms)
+        fprintf(out, "up in %s; simulate: %s/cluster.json\n", co_fmt_time(c->up_ms, t, sizeof t),
+                c->dir);
+    fflush(out);
+}
+
+#define CL "lab cluster"
+
+static int cluster_up(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"hosts", required_argument, NULL, 'n'}, {"vms", required_argument, NULL, 'v'},
+        {"nic", required_argument, NULL, 'r'},   {"mtu", required_argument, NULL, 'u'},
+        {"workloads", required_argument, NULL, 'w'}, {"mem", required_argument, NULL, 'm'},
+        {"guest", required_argument, NULL, 'g'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    co_cluster_config cfg = {.hosts = -1, .vms = -1, .watch_fd = -1};
+    int json = 0, c;
+    co_diag d;
+    co_diag_init(&d);
+    double x;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (c) {
+        case 'n':
+        case 'v':
+        case 'u':
+            v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 100000)
+                return co_cli_usage(CL, "%s: '%s' is not a whole number", argv[optind - 1],
+                                    optarg);
+            if (c == 'n')
+                cfg.hosts = (int)v;
+            else if (c == 'v')
+                cfg.vms = (int)v;
+            else
+                cfg.mtu = (int)v;
+            if (c == 'u' && (v < 1280 || v > 9000))
+                return co_cli_usage(CL, "--mtu: %ld is not in 1280..9000", v);
+            if (c == 'v' && v > CO_CLUSTER_MAX_VMS)
+                return co_cli_usage(CL, "--vms: %ld is not in 0..%d", v, CO_CLUSTER_MAX_VMS);
+            if (c == 'n' && (v < 2 || v > CO_CLUSTER_MAX_HOSTS))
+                return co_cli_usage(CL, "--hosts: %ld is not in 2..%d", v, CO_CLUSTER_MAX_HOSTS);
+            break;
+        case 'r':
+            if (co_parse_rate(optarg, "--nic", &x, &d))
+                return co_cli_fail(CL, &d);
+            if (x < 125e3 || x > 12.5e9)
+                return co_cli_usage(CL, "--nic: '%s' is not in 1Mbit..100Gbit", optarg);
+            cfg.nic_bytes_per_s = x;
+            break;
+        case 'm':
+            if (co_parse_size(optarg, "--mem", &x, &d))
+                return co_cli_fail(CL, &d);
+            if (x < 16.0 * 1048576 || x > 1073741824.0 || fmod(x, 1048576.0) != 0)
+                return co_cli_usage(CL, "--mem: '%s' is not a whole number of MiB in "
+                                        "16MiB..1GiB", optarg);
+            cfg.mem_bytes = x;
+            break;
+        case 'w':
+            cfg.workloads_path = optarg;
+            break;
+        case 'g':
+            cfg.guest_path = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            return co_cli_usage(CL, "%s needs a value", argv[optind - 1]);
+        default:
+            return co_cli_usage(CL, "unknown option '%s' (try --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return co_cli_usage(CL, "up: missing DIR");
+    if (optind + 1 < argc)
+        return co_cli_usage(CL, "unexpected argument '%s'", argv[optind + 1]);
+    if (cfg.hosts < 0)
+        return co_cli_usage(CL, "up: --hosts N is required");
+    if (cfg.vms < 0 && !cfg.workloads_path)
+        cfg.vms = cfg.hosts;
+    cfg.dir = argv[optind];
+    /* tests tie the cluster to their life: an fd whose EOF tears it down */
+    const char *w = getenv("CUTOVER_LAB_WATCH_FD");
+    if (w && *w) {
+        char *end;
+        long fd = strtol(w, &end, 10);
+        if (*end != '\0' || fd < 3 || fd > 1024)
+            return co_cli_usage(CL, "$CUTOVER_LAB_WATCH_FD: '%s' is not an fd number", w);
+        cfg.watch_fd = (int)fd;
+    }
+    co_cluster *cl = calloc(1, sizeof *cl);
+    if (cl == NULL) {
+        co_diag_set(&d, CO_ENOMEM, "out of memory");
+        return co_cli_fail(CL, &d);
+    }
+    int rc = co_cluster_up(&cfg, cl, &d);
+    if (rc) {
+        free(cl);
+        return co_cli_fail(CL, &d);
+    }
+    rc = json ? co_cli_emit_json(stdout, cluster_json_view(cl, NULL, 0))
+              : (cluster_text(stdout, cl, NULL, 0), 0);
+    free(cl);
+    return rc;
+}
+
+static int cluster_simple(const char *sub, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'j' && strcmp(sub, "status") == 0) {
+            json = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            return co_cli_usage(CL, "%s: unknown option '%s' (try --help)", sub,
+                                argv[optind - 1]);
+        }
+    }
+    int want = strcmp(sub, "reboot") == 0 ? 2 : 1;
+    if (argc - optind != want)
+        return co_cli_usage(CL, "%s: expected %s", sub, want == 2 ? "DIR HOST" : "DIR");
+    const char *dir = argv[optind];
+    co_diag d;
+    co_diag_init(&d);
+    if (strcmp(sub, "down") == 0)
+        return co_cluster_down(dir, &d) ? co_cli_fail(CL, &d) : 0;
+    if (strcmp(sub, "reboot") == 0)
+        return co_cluster_reboot(dir, argv[optind + 1], &d) ? co_cli_fail(CL, &d) : 0;
+    co_cluster *cl = calloc(1, sizeof *cl);
+    co_cluster_dom *doms = calloc(CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, sizeof *doms);
+    int nd = 0, rc = 0;
+    if (cl == NULL || doms == NULL)
+        co_diag_set(&d, CO_ENOMEM, "out of memory");
+    if (cl == NULL || doms == NULL || co_cluster_load(dir, cl, &d) ||
+        co_cluster_status(cl, doms, CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, &nd, &d))
+        rc = co_cli_fail(CL, &d);
+    else if (json)
+        rc = co_cli_emit_json(stdout, cluster_json_view(cl, doms, nd));
+    else
+        cluster_text(stdout, cl, doms, nd);
+    free(cl);
+    free(doms);
+    return rc;
+}
+
+static int cluster_cmd(int argc, char **argv)
+{
+    if (argc < 2)
+        return co_cli_usage(CL, "expected up, reboot, status or down (try --help)");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(sub, "up") == 0)
+        return cluster_up(argc - 1, argv + 1);
+    if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0)
+        return cluster_simple(sub, argc - 1, argv + 1);
+    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, status, down)", sub);
+}
+
 int co_cmd_lab(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "cluster") == 0)
+        return cluster_cmd(argc - 1, argv + 1);
+
     static const struct option opts[] = {
         {"mem", required_argument, NULL, 'm'},
         {"workload", required_argument, NULL, 'w'},

@@ -2,7 +2,7 @@
  *
  * Feeds arbitrary bytes to co_sim_load_buffer(); whatever it accepts is
  * simulated once with the invariant checks on (small clusters only, so an
- * input cannot make one iteration slow). Build: make fuzz-sim; run:
+ * input cannot make one iteration slow). Build and run: make fuzz-cluster-run; or run
  * build-fuzz/fuzz_cluster fuzz/corpus/cluster. */
 #include <stddef.h>
 #include <stdint.h>

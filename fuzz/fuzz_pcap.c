@@ -4,7 +4,7 @@
  * meter/pcapio.h, every packet into the downtime meter and linkstat, then
  * both finish), and as one raw frame for co_pkt_decode under a link type
  * chosen by the first byte. Any crash, leak or sanitizer report is a bug;
- * error returns are expected. Build: `make fuzz-pcap` (fuzz/pcap.mk). */
+ * error returns are expected. Build and run: `make fuzz-pcap-run` (fuzz/fuzz.mk). */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -3,7 +3,8 @@
  * chunk size so the fuzzer also explores messages split across feeds; a
  * small cap (64 KiB) makes the oversize paths reachable. Every return value
  * that is an object also goes through co_qmp_parse_migrate_info. Seeds:
- * the .recv files in tests/data/qmp (recorded from QEMU 7.2). Build: make fuzz-qmp. */
+ * the .recv files of tests/data/qmp (recorded from QEMU 7.2), copied to
+ * fuzz/corpus/qmp_reader. Build and run: make fuzz-qmp_reader-run. */
 #include <stddef.h>
 #include <stdint.h>
 

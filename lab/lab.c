@@ -220,6 +220,12 @@ static int file_ok(const char *p)
     return access(p, R_OK) == 0;
 }
 
+/* Where `make install` puts the guest: PREFIX/share/cutover (the Makefile
+ * passes it; a build without the Makefile gets the default PREFIX). */
+#ifndef CO_DATADIR
+#define CO_DATADIR "/usr/local/share/cutover"
+#endif
+
 int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag *d)
 {
     if (explicit_path) {
@@ -237,7 +243,7 @@ int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag 
         snprintf(out, len, "%s", env);
         return CO_OK;
     }
-    char cand[6][PATH_MAX];
+    char cand[7][PATH_MAX];
     int n = 0;
     const char *b = getenv("BUILD");
     if (b && *b)
@@ -253,9 +259,12 @@ int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag 
             /* build/cutover -> build/guest/guest.elf; build/tests/x/t -> ../../guest */
             snprintf(cand[n++], PATH_MAX, "%.3800s/guest/guest.elf", exe);
             snprintf(cand[n++], PATH_MAX, "%.3800s/../../guest/guest.elf", exe);
+            /* installed: PREFIX/bin/cutover -> PREFIX/share/cutover/guest.elf,
+             * also when staged under DESTDIR or moved as a tree */
+            snprintf(cand[n++], PATH_MAX, "%.3800s/../share/cutover/guest.elf", exe);
         }
     }
-    snprintf(cand[n++], PATH_MAX, "/usr/local/share/cutover/guest.elf");
+    snprintf(cand[n++], PATH_MAX, "%s/guest.elf", CO_DATADIR);
     snprintf(cand[n++], PATH_MAX, "/usr/share/cutover/guest.elf");
     for (int i = 0; i < n; i++) {
         if (file_ok(cand[i])) {
@@ -266,7 +275,7 @@ int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag 
     return co_diag_set(d, CO_ENOINPUT,
                        "test guest guest.elf not found (set CUTOVER_GUEST, or build it with "
                        "`make guest`; looked in $BUILD/guest, build/guest, next to the binary, "
-                       "/usr/local/share/cutover, /usr/share/cutover)");
+                       "../share/cutover from the binary, " CO_DATADIR ", /usr/share/cutover)");
 }
 
 int co_lab_pick_accel(int want, const char **accel, char *reason, size_t len, co_diag *d)

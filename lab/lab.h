@@ -102,8 +102,10 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
 
 /* Locate guest.elf: explicit (if non-NULL), else $CUTOVER_GUEST, else
  * $BUILD/guest/guest.elf and build/guest/guest.elf from the cwd, else next
- * to the running binary (../guest/guest.elf, guest/guest.elf), else
- * /usr/local/share/cutover/guest.elf and /usr/share/cutover/guest.elf.
+ * to the running binary (guest/guest.elf, ../../guest/guest.elf), else where
+ * `make install` put it: ../share/cutover/guest.elf from the binary (so a
+ * DESTDIR-staged or moved tree works), PREFIX/share/cutover/guest.elf
+ * (CO_DATADIR, compiled in), /usr/share/cutover/guest.elf.
  * CO_OK with the path in out, or CO_ENOINPUT naming where it looked. */
 int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag *d);
 

@@ -9,6 +9,7 @@ PKGS=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   iproute2 iputils-ping tcpdump busybox-static cpio jq
   gnuplot-nox
+  clang
 )
 missing=()
 for p in "${PKGS[@]}"; do

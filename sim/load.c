@@ -788,7 +788,8 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
         return oom(L);
     }
     static const char *const keys[] = {"name", "cores", "mem", "nic_rate", "mtu", "channels",
-                                       "failure_domain", "rack", "uplink", "comment", NULL};
+                                       "failure_domain", "rack", "uplink", "uri", "migration_uri",
+                                       "comment", NULL};
     int rc = CO_OK;
     for (size_t i = 0; i < json_array_size(a) && rc == CO_OK; i++) {
         json_t *o = json_array_get(a, i);
@@ -801,7 +802,8 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
         co_sim_host *h = &c->hosts[c->nhosts];
         h->mtu = 1500;
         h->channels = 1;
-        const char *name = NULL, *dom = "default", *rack = "default", *up = NULL;
+        const char *name = NULL, *dom = "default", *rack = "default", *up = NULL, *uri = NULL,
+                   *muri = NULL;
         if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||
             (rc = get_int(L, o, p, "cores", 1, 1, 1000000, &h->cores)) ||
             (rc = get_q(L, o, p, "mem", U_SIZE, 1, 1 << 20, 1e15, &h->mem_bytes)) ||
@@ -809,7 +811,9 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
             (rc = get_int(L, o, p, "mtu", 0, CO_LINK_MTU_MIN, CO_LINK_MTU_MAX, &h->mtu)) ||
             (rc = get_int(L, o, p, "channels", 0, 1, 256, &h->channels)) ||
             (rc = get_str(L, o, p, "failure_domain", 0, &dom)) ||
-            (rc = get_str(L, o, p, "rack", 0, &rack)) || (rc = get_str(L, o, p, "uplink", 0, &up)))
+            (rc = get_str(L, o, p, "rack", 0, &rack)) || (rc = get_str(L, o, p, "uplink", 0, &up)) ||
+            (rc = get_str(L, o, p, "uri", 0, &uri)) ||
+            (rc = get_str(L, o, p, "migration_uri", 0, &muri)))
             break;
         if (names_get(hn, name) >= 0) {
             char e[80];
@@ -822,6 +826,11 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
             break;
         }
         c->nhosts++;
+        if ((uri && (h->uri = strdup(uri)) == NULL) ||
+            (muri && (h->migration_uri = strdup(muri)) == NULL)) {
+            rc = oom(L);
+            break;
+        }
         h->domain = intern(&c->domains, &c->ndomains, &dn, dom);
         h->rack = intern(&c->racks, &c->nracks, &rn, rack);
         if (h->domain < 0 || h->rack < 0) {
@@ -967,8 +976,11 @@ void co_sim_cluster_free(co_sim_cluster *c)
     if (c == NULL)
         return;
     free(c->source);
-    for (int i = 0; i < c->nhosts; i++)
+    for (int i = 0; i < c->nhosts; i++) {
         free(c->hosts[i].name);
+        free(c->hosts[i].uri);
+        free(c->hosts[i].migration_uri);
+    }
     free(c->hosts);
     for (int i = 0; i < c->nvms; i++)
         free(c->vms[i].name);

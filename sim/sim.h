@@ -98,6 +98,8 @@ typedef struct co_sim_host {
     int domain;               /* index into cluster->domains */
     int rack;                 /* index into cluster->racks */
     int uplink;               /* index into cluster->uplinks, -1 = none */
+    char *uri;                /* libvirt URI ("uri", e.g. from `cutover lab cluster`), or NULL */
+    char *migration_uri;      /* its migration address ("migration_uri"), or NULL */
 } co_sim_host;
 
 typedef struct co_sim_uplink {

@@ -68,6 +68,9 @@ static int parse_with(const char *text, const char *what, const struct suffix *t
         if (strcmp(end, tab[i].name) == 0) {
             if (v < 0)
                 return co_diag_set(d, CO_EUSAGE, "%s: '%s' is negative", what, text);
+            /* "1e308TiB" is a finite number and a finite unit, not a finite size */
+            if (!isfinite(v * tab[i].mult))
+                return co_diag_set(d, CO_EUSAGE, "%s: '%s' is too large", what, text);
             *out = v * tab[i].mult;
             return CO_OK;
         }

@@ -115,8 +115,7 @@ Test(cli, tune_recommends)
 
 Test(cli, tune_plot_writes_png)
 {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0)
-        cr_skip_test("gnuplot not installed");
+    co_test_need_cmd("gnuplot");
     char png[] = "/tmp/cotune-XXXXXX.png";
     int fd = mkstemps(png, 4);
     close(fd);

@@ -20,8 +20,7 @@ static char out[1 << 16], err[1 << 14];
 
 static void init(void)
 {
-    if (geteuid() != 0)
-        cr_skip_test("a live capture needs root");
+    co_test_need_root("a live capture");
     co_diag d;
     co_diag_init(&d);
     co_lab_config c = {.mem_bytes = 32 * 1048576.0};

@@ -708,7 +708,10 @@ Test(controller_hb, longest_gap)
     close(s);
     co_hb_stop(h);
     cr_assert_geq(count, 250);
-    cr_assert_float_eq(g, hole_ms, 30, "gap %.1f ms, the hole was %.1f ms", g, hole_ms);
+    /* at least the hole asked; at most the hole the sender really made
+     * (usleep oversleeps on a loaded host: 129 ms seen) plus the receiver
+     * thread's own wake-up, loosely */
+    cr_assert(g >= 75 && g < hole_ms + 100, "gap %.1f ms, the hole was %.1f ms", g, hole_ms);
     /* a port in use is a clear error */
     co_hb *h2;
     int s2 = socket(AF_INET, SOCK_DGRAM, 0);

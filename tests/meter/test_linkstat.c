@@ -35,6 +35,8 @@ static void setup(void)
 
 static void setup_lo(void)
 {
+    co_test_need_root("network namespaces, live capture");
+    co_test_need_cmd("ip");
     setup();
     snprintf(ns, sizeof ns, "co-pcap-%d-q", (int)getpid());
     cr_assert_eq(co_t_sh("ip netns add %s && ip -n %s link set lo mtu 1500 up", ns, ns), 0);
@@ -42,6 +44,8 @@ static void setup_lo(void)
 
 static void setup_veth(void)
 {
+    co_test_need_root("network namespaces, live capture");
+    co_test_need_cmd("ip");
     setup();
     cr_assert_eq(co_nsp_setup(&nsp, 3), 0, "cannot create namespaces");
     cr_assert_eq(co_t_sh("ip -n %s link set %s mtu 9000 gso_max_segs 1 && "

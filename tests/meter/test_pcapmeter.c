@@ -16,6 +16,7 @@
 #include "meter/pcapio.h"
 #include "meter/pcaplive.h"
 #include "meter/pcapmeter.h"
+#include "test_util.h"
 
 static co_nsp nsp;
 static pid_t kids[4];
@@ -23,6 +24,8 @@ static char dir[64];
 
 static void setup(void)
 {
+    co_test_need_root("network namespaces, live capture");
+    co_test_need_cmd("ip");
     snprintf(dir, sizeof dir, "/tmp/co-pcapmeter-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     cr_assert_eq(co_nsp_setup(&nsp, 1), 0, "cannot create namespaces %s/%s", nsp.a, nsp.b);

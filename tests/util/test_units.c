@@ -73,5 +73,9 @@ Test(units, mistakes_name_the_flag_and_value)
     co_diag_init(&d);
     cr_assert_eq(co_parse_size("1e400GiB", "--mem", &v, &d), CO_EUSAGE);
     co_diag_init(&d);
+    /* finite number times finite unit, infinite product (found by fuzz_units) */
+    cr_assert_eq(co_parse_size("1e308TiB", "--mem", &v, &d), CO_EUSAGE);
+    cr_assert(strstr(d.msg, "too large"), "%s", d.msg);
+    co_diag_init(&d);
     cr_assert_eq(co_parse_size("", "--mem", &v, &d), CO_EUSAGE);
 }
