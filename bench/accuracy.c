@@ -426,18 +426,104 @@ static json_t *score_json(const struct score *sc)
     return o;
 }
 
+/* Appends the runs of a --json file to runs (room for max), their rounds
+ * shifted by round_base; returns the number added or -1 with a message.
+ * Only what the fit and the scores need is read back: the workload's name,
+ * the measurements and the recorded curve. */
+static int load_runs(const char *path, int round_base, struct run *runs, int max, int *rounds)
+{
+    json_error_t err;
+    json_t *js = json_load_file(path, 0, &err);
+    json_t *arr = js ? json_object_get(js, "runs") : NULL;
+    if (!json_is_array(arr)) {
+        fprintf(stderr, "accuracy: --rescore %s:%d: %s\n", path, err.line,
+                js ? "no \"runs\" array" : err.text);
+        json_decref(js);
+        return -1;
+    }
+    int n = 0;
+    *rounds = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *name = NULL;
+        int round = 0, ok = 0;
+        if (json_unpack(o, "{s:s,s:i,s:b}", "name", &name, "round", &round, "ok", &ok) != 0 ||
+            round < 1) {
+            fprintf(stderr, "accuracy: --rescore %s: runs[%zu]: no name, round or ok\n", path, i);
+            json_decref(js);
+            return -1;
+        }
+        if (!ok)
+            continue;
+        if (n == max) {
+            fprintf(stderr, "accuracy: --rescore: more than %d runs\n", max);
+            json_decref(js);
+            return -1;
+        }
+        struct run *r = &runs[n];
+        memset(r, 0, sizeof *r);
+        r->w = -1;
+        for (int w = 0; w < NW; w++) {
+            char wn[16];
+            workload_name(w, wn, sizeof wn);
+            if (!strcmp(wn, name))
+                r->w = w;
+        }
+        json_t *curve = json_object_get(o, "dirty_curve_ms_pages"), *hb;
+        double hb_ms = NAN;
+        json_int_t syncs = 0;
+        int bad = r->w < 0 || !json_is_array(curve) || json_array_size(curve) < 1 ||
+                  json_array_size(curve) > CO_DIRTY_TABLE_MAX ||
+                  json_unpack(o, "{s:F,s:F,s:F,s:o,s:I}", "meas_total_ms", &r->meas_total_ms,
+                              "meas_bytes", &r->meas_bytes, "qemu_downtime_ms", &r->meas_down_ms,
+                              "hb_downtime_ms", &hb, "meas_dirty_sync_count", &syncs) != 0;
+        /* files written before these two fields: the guest's RAM, 4 KiB pages */
+        r->trace.mem_bytes = r->w >= 0 ? matrix[r->w].mem_mib * 1048576.0 : 0;
+        r->trace.page_size_bytes = 4096;
+        bad = bad || json_unpack(o, "{s?F,s?F}", "trace_mem_bytes", &r->trace.mem_bytes,
+                                 "trace_page_size_bytes", &r->trace.page_size_bytes) != 0;
+        for (size_t j = 0; !bad && j < json_array_size(curve); j++)
+            bad = json_unpack(json_array_get(curve, j), "[F,F]", &r->trace.window_ms[j],
+                              &r->trace.dirty_pages[j]) != 0;
+        if (bad || (!json_is_null(hb) && json_unpack(hb, "F", &hb_ms) != 0)) {
+            fprintf(stderr, "accuracy: --rescore %s: runs[%zu] (%s): a field is missing or not a "
+                            "number, or the workload is not in this matrix\n",
+                    path, i, name);
+            json_decref(js);
+            return -1;
+        }
+        r->trace.n = (int)json_array_size(curve);
+        r->hb_down_ms = hb_ms;
+        r->meas_syncs = (long)syncs;
+        r->maxbw_bytes_per_s = matrix[r->w].link_gbit * 1e9 / 8;
+        r->load1 = NAN;
+        json_t *l = json_object_get(o, "load1_after");
+        if (json_is_number(l))
+            r->load1 = json_number_value(l);
+        r->round = round_base + round - 1;
+        if (round > *rounds)
+            *rounds = round;
+        r->ok = 1;
+        n++;
+    }
+    json_decref(js);
+    return n;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: accuracy [--set calibration|held-out|all] [--repeat N] [--quick] "
                     "[--only NAME] [--json FILE] [--switchover-cost MS] "
-                    "[--channel-cap BYTES_PER_S]\n");
+                    "[--channel-cap BYTES_PER_S] [--rescore FILE]...\n");
     return 64;
 }
 
 int main(int argc, char **argv)
 {
     int quick = 0, only = -1, repeat = 1, want[NSET] = {1, 1};
-    const char *json_path = NULL;
+    const char *json_path = NULL, *rescore[MAXREP];
+    int nrescore = 0;
     double cost = -1, cap = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -472,6 +558,12 @@ int main(int argc, char **argv)
                         MAXREP);
                 return 64;
             }
+        } else if (!strcmp(a, "--rescore") && v) {
+            if (nrescore == MAXREP) {
+                fprintf(stderr, "accuracy: at most %d --rescore files\n", MAXREP);
+                return 64;
+            }
+            rescore[nrescore++] = argv[++i];
         } else if (!strcmp(a, "--json") && v) {
             json_path = argv[++i];
         } else if (!strcmp(a, "--switchover-cost") && v) {
@@ -506,17 +598,42 @@ int main(int argc, char **argv)
     printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, max-bandwidth = "
            "link, loopback)\n");
     printf("protocol: fit switchover cost and channel rate on the calibration set (c*), score "
-           "both sets; %d round%s\n",
-           repeat, repeat > 1 ? "s" : "");
+           "both sets; ");
+    if (nrescore > 0)
+        printf("the runs of %d earlier --json file%s, nothing migrated\n", nrescore,
+               nrescore > 1 ? "s" : "");
+    else
+        printf("%d round%s\n", repeat, repeat > 1 ? "s" : "");
     printf("load average at start %.2f (1 min); each row ends with the load after its run\n",
            load1());
     printf("shipped constants: switchover cost %.1f ms, channel rate %.0f MB/s; rows below use "
            "them\n\n",
            shipped.cost_ms, shipped.cap_bytes_per_s / 1e6);
     print_header();
+    if (nrescore > 0) {
+        /* the runs of earlier --json files, nothing migrated: rounds follow
+         * each other across files */
+        free(runs);
+        runs = calloc((size_t)NW * MAXREP * nrescore, sizeof *runs);
+        if (!runs)
+            return 71;
+        repeat = 0;
+        for (int f = 0; f < nrescore; f++) {
+            int rounds;
+            int got = load_runs(rescore[f], repeat, runs + n, NW * MAXREP * nrescore - n, &rounds);
+            if (got < 0) {
+                free(runs);
+                return 65;
+            }
+            n += got;
+            repeat += rounds;
+        }
+        for (int i = 0; i < n; i++)
+            print_run(&runs[i], &shipped);
+    }
     /* rounds outermost, so a change of the machine's load spreads over
      * every workload instead of landing on a few */
-    for (int round = 0; round < repeat; round++) {
+    for (int round = 0; nrescore == 0 && round < repeat; round++) {
         for (int w = 0; w < NW; w++) {
             if (!want[matrix[w].set] || (only >= 0 && w != only) ||
                 (quick && only < 0 && !quick_pick(set_pos(w))))
@@ -613,6 +730,9 @@ int main(int argc, char **argv)
                     json_array_append_new(curve, json_pack("[f,f]", r->trace.window_ms[j],
                                                            r->trace.dirty_pages[j]));
                 json_object_set_new(o, "dirty_curve_ms_pages", curve);
+                json_object_set_new(o, "trace_mem_bytes", json_real(r->trace.mem_bytes));
+                json_object_set_new(o, "trace_page_size_bytes",
+                                    json_real(r->trace.page_size_bytes));
                 for (int ki = 0; ki < 2; ki++) {
                     if (!kk[ki])
                         continue;
