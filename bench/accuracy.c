@@ -21,7 +21,9 @@
  * Flags: --set calibration|held-out|all (which runs; a fit needs calibration
  * runs), --repeat N (N rounds of the matrix, scored per round and pooled),
  * --quick (3 workloads per set), --only NAME (one workload, e.g. c5, h0),
- * --json FILE, --switchover-cost MS, --channel-cap BYTES_PER_S. */
+ * --json FILE, --switchover-cost MS, --channel-cap BYTES_PER_S, --rescore
+ * FILE (repeatable: fit and score the runs of earlier --json files, nothing
+ * migrated). */
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -601,21 +603,6 @@ int main(int argc, char **argv)
         return 71;
     int n = 0;
     double t_start = co_lab_now_ms();
-    printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, max-bandwidth = "
-           "link, loopback)\n");
-    printf("protocol: fit switchover cost and channel rate on the calibration set (c*), score "
-           "both sets; ");
-    if (nrescore > 0)
-        printf("the runs of %d earlier --json file%s, nothing migrated\n", nrescore,
-               nrescore > 1 ? "s" : "");
-    else
-        printf("%d round%s\n", repeat, repeat > 1 ? "s" : "");
-    printf("load average at start %.2f (1 min); each row ends with the load after its run\n",
-           load1());
-    printf("shipped constants: switchover cost %.1f ms, channel rate %.0f MB/s; rows below use "
-           "them\n\n",
-           shipped.cost_ms, shipped.cap_bytes_per_s / 1e6);
-    print_header();
     if (nrescore > 0) {
         /* the runs of earlier --json files, nothing migrated: rounds follow
          * each other across files */
@@ -634,9 +621,24 @@ int main(int argc, char **argv)
             n += got;
             repeat += rounds;
         }
-        for (int i = 0; i < n; i++)
-            print_run(&runs[i], &shipped);
     }
+    printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, max-bandwidth = "
+           "link, loopback)\n");
+    printf("protocol: fit switchover cost and channel rate on the calibration set (c*), score "
+           "both sets; ");
+    if (nrescore > 0)
+        printf("the runs of %d earlier --json file%s, nothing migrated\n", nrescore,
+               nrescore > 1 ? "s" : "");
+    else
+        printf("%d round%s\n", repeat, repeat > 1 ? "s" : "");
+    printf("load average at start %.2f (1 min); each row ends with the load after its run\n",
+           load1());
+    printf("shipped constants: switchover cost %.1f ms, channel rate %.0f MB/s; rows below use "
+           "them\n\n",
+           shipped.cost_ms, shipped.cap_bytes_per_s / 1e6);
+    print_header();
+    for (int i = 0; i < n; i++) /* --rescore */
+        print_run(&runs[i], &shipped);
     /* rounds outermost, so a change of the machine's load spreads over
      * every workload instead of landing on a few */
     for (int round = 0; nrescore == 0 && round < repeat; round++) {

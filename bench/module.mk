@@ -6,7 +6,7 @@ $(BUILD)/bench/accuracy: bench/accuracy.c $(LIB)
 .PHONY: bench-accuracy
 # Model vs real QEMU migrations: the two fixed costs fitted on the calibration
 # set (12 runs), then both it and the held-out set (12 other runs) scored,
-# two rounds (about 20 minutes on a loaded 2-core machine; docs/accuracy.md).
+# two rounds (about 25 minutes on a loaded 2-core machine; docs/accuracy.md).
 # ACCURACY_ARGS replaces the defaults, e.g. ACCURACY_ARGS=--quick (3 runs a
 # set, one round). The per-run JSON goes to $(BUILD)/bench-accuracy.json.
 ACCURACY_ARGS ?= --repeat 2
