@@ -592,6 +592,11 @@ int main(int argc, char **argv)
             return usage();
         }
     }
+    if (nrescore > 0 && (quick || only >= 0 || repeat != 1 || !want[SET_CAL] || !want[SET_HELD])) {
+        fprintf(stderr, "accuracy: --rescore scores the files' runs as they are; --quick, --only, "
+                        "--repeat and --set choose runs to migrate\n");
+        return 64;
+    }
     co_mig_params defaults;
     co_mig_defaults(&defaults);
     struct consts shipped = {cost >= 0 ? cost : defaults.switchover_cost_ms,
