@@ -259,6 +259,8 @@ typedef struct co_sim_prof {
     long reshare_flows;       /* flows in those solves, summed */
     long reshare_links;
     double reshare_ns;        /* in the solves (gathering + co_share_solve) */
+    long dominant;            /* events re-shared by the dominant-link fast path
+                                 (sim/run.c, dominant_shortcut): no solve */
     long retimes;             /* migrations given a new completion time */
     long model_calls;         /* co_mig_predict calls (cache misses) */
     double model_ns;
