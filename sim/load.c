@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -881,6 +882,65 @@ static int load_uplinks(struct ld *L, json_t *root, struct names *un)
     return CO_OK;
 }
 
+/* VMs with the same memory, zero fraction, dirty curve and rate share one
+ * profile: 900 B less per VM, and the run's prediction cache (keyed by
+ * profile) serves them all. The model is pure, so sharing changes no
+ * result. An open-addressing table of profile indices by a hash of those
+ * fields. */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t profile_hash(const co_sim_profile *pf)
+{
+    const co_dirty *d = &pf->dirty;
+    uint64_t h = 0xcbf29ce484222325ull;
+    double f[] = {pf->mem_bytes, pf->zero_fraction, d->rate_pages_per_s, d->wss_pages,
+                  d->hot_pages, d->cold_pages, d->hot_frac, d->cap_pages, pf->rate.a, pf->rate.b};
+    int k[] = {d->kind, d->n, pf->rate_sampled, pf->rate.kind, pf->rate.n};
+    h = mix(h, f, sizeof f);
+    h = mix(h, k, sizeof k);
+    int n = d->n > 0 && d->n <= CO_DIRTY_TABLE_MAX ? d->n : 0;
+    h = mix(h, d->t_s, (size_t)n * sizeof(double));
+    h = mix(h, d->pages, (size_t)n * sizeof(double));
+    if (pf->rate.kind == CO_DIST_EMPIRICAL && pf->rate.values)
+        h = mix(h, pf->rate.values, (size_t)pf->rate.n * sizeof(double));
+    return h;
+}
+
+static int same_double(const double *a, const double *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static int profile_same(const co_sim_profile *a, const co_sim_profile *b)
+{
+    const co_dirty *x = &a->dirty, *y = &b->dirty;
+    if (a->mem_bytes != b->mem_bytes || a->zero_fraction != b->zero_fraction ||
+        x->kind != y->kind || x->rate_pages_per_s != y->rate_pages_per_s ||
+        x->wss_pages != y->wss_pages || x->hot_pages != y->hot_pages ||
+        x->cold_pages != y->cold_pages || x->hot_frac != y->hot_frac ||
+        x->cap_pages != y->cap_pages || x->n != y->n ||
+        a->rate_sampled != b->rate_sampled || a->rate.kind != b->rate.kind ||
+        a->rate.a != b->rate.a || a->rate.b != b->rate.b || a->rate.n != b->rate.n)
+        return 0;
+    int n = x->n > 0 && x->n <= CO_DIRTY_TABLE_MAX ? x->n : 0;
+    if (!same_double(x->t_s, y->t_s, n) || !same_double(x->pages, y->pages, n) ||
+        !same_double(x->slope, y->slope, n))
+        return 0;
+    if (a->rate.kind == CO_DIST_EMPIRICAL)
+        return (a->rate.values == NULL) == (b->rate.values == NULL) &&
+               (a->rate.values == NULL || same_double(a->rate.values, b->rate.values, a->rate.n));
+    return 1;
+}
+
 static int load_vms(struct ld *L, json_t *root, struct names *hn)
 {
     co_sim_cluster *c = L->c;
@@ -902,6 +962,17 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn)
     static const char *const keys[] = {"name", "host", "vcpus", "mem", "mem_used", "dirty",
                                        "passthrough", "pinned", "anti_affinity", "comment",
                                        NULL};
+    size_t tn = 16;
+    while (tn < 2 * n)
+        tn *= 2;
+    int *tab = malloc(tn * sizeof *tab); /* profile indices, -1 = empty */
+    if (tab == NULL) {
+        names_free(&vn);
+        names_free(&gn);
+        return oom(L);
+    }
+    for (size_t i = 0; i < tn; i++)
+        tab[i] = -1;
     int rc = CO_OK;
     for (size_t i = 0; i < n && rc == CO_OK; i++) {
         json_t *o = json_array_get(a, i);
@@ -956,7 +1027,20 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn)
         v->profile = c->nprofiles++; /* counted first: freed even if the curve fails */
         if ((rc = load_dirty(L, json_object_get(o, "dirty"), e, pf)))
             break;
+        size_t slot = profile_hash(pf) & (tn - 1);
+        while (tab[slot] >= 0 && !profile_same(&c->profiles[tab[slot]], pf))
+            slot = (slot + 1) & (tn - 1);
+        if (tab[slot] < 0) {
+            tab[slot] = v->profile;
+        } else { /* the same as an earlier VM's: share it */
+            if (pf->rate.kind == CO_DIST_EMPIRICAL)
+                free(pf->rate.values);
+            memset(pf, 0, sizeof *pf);
+            c->nprofiles--;
+            v->profile = tab[slot];
+        }
     }
+    free(tab);
     names_free(&vn);
     names_free(&gn);
     return rc;
