@@ -74,6 +74,9 @@ struct link {
     int bcnt;                 /* migrations on it that cross the dominant link */
     int sat_pos;              /* place in the satellite heap, -1 = none */
     int sat_bad;              /* a satellite with migrations not crossing the dominant link */
+    double sum;               /* m->rate summed over the migrations on it */
+    double pre;               /* sum when it joined this event's queue (before its ends) */
+    int ex;                   /* left out of this solve as slack (see gather) */
 };
 
 struct cache_ent {
@@ -124,6 +127,8 @@ struct co_sim_run {
      * migrations not crossing dom. */
     int dom, dom_bad;
     double dom_rate;
+    int split;                /* leave slack links out of solves (co_sim_run_set_split) */
+    int *exl, nexl;           /* the links left out of this solve */
     int *hp[3], hn[3];
     struct cache_ent *cache;
     long predictions, hits;
@@ -203,14 +208,16 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->hp[1] = malloc((size_t)V1 * sizeof(int));
     r->hp[2] = malloc((size_t)V1 * sizeof(int));
     r->dom = -1;
+    r->split = 1;
+    r->exl = malloc(G * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
-        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2]) {
+        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->exl) {
         co_sim_run_free(r);
         return NULL;
     }
     for (size_t g = 0; g < G; g++)
-        r->lk[g] = (struct link){0, 0, 0, -1, -1, 0, -1, 0};
+        r->lk[g] = (struct link){0, 0, 0, -1, -1, 0, -1, 0, 0, 0, 0};
     for (int h = 0; h < H; h++)
         r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
@@ -278,12 +285,14 @@ void co_sim_run_free(co_sim_run *r)
     free(r->fl);
     for (int i = 0; i < 3; i++)
         free(r->hp[i]);
+    free(r->exl);
     co_share_free(&r->sh);
     free(r->spans);
     free(r);
 }
 
 void co_sim_run_set_check(co_sim_run *r, int on) { r->check = on; }
+void co_sim_run_set_split(co_sim_run *r, int on) { r->split = on; }
 void co_sim_run_set_record(co_sim_run *r, int on) { r->record = on; }
 const double *co_sim_run_stun_ms(const co_sim_run *r) { return r->stun_ms; }
 const double *co_sim_run_outage_ms(const co_sim_run *r) { return r->outage_ms; }
@@ -473,6 +482,14 @@ static void slot_give(co_sim_run *r, int v)
 
 /* ------------------------------------------------- the dominant link */
 
+/* Migration m's rate becomes x; each link's sum follows. */
+static void set_rate(co_sim_run *r, struct mig *m, double x)
+{
+    for (int i = 0; i < m->ng; i++)
+        r->lk[m->g[i]].sum += x - m->rate;
+    m->rate = x;
+}
+
 /* Does migration m cross link g? */
 static int crosses(const struct mig *m, int g)
 {
@@ -594,7 +611,7 @@ static void dom_drop(co_sim_run *r)
         return;
     int l, k = link_first(r, r->dom, &l);
     for (; k >= 0; k = r->m[k].next[l])
-        r->m[k].rate = r->dom_rate;
+        set_rate(r, &r->m[k], r->dom_rate);
     for (int i = 0; i < r->hn[0]; i++) {
         struct link *x = &r->lk[r->hp[0][i]];
         x->bcnt = x->sat_bad = 0;
@@ -649,6 +666,7 @@ static void link_account(co_sim_run *r, int v, int sign)
         k->cnt += sign;
         /* back to exactly 0 when empty, so rounding cannot pile up */
         k->ubsum = k->cnt ? k->ubsum + sign * m->ub : 0;
+        k->sum = k->cnt ? k->sum + sign * m->rate : 0; /* a new one's rate is 0 */
     }
     if (r->dom >= 0)
         dom_account(r, r->slot[v], sign);
@@ -829,6 +847,7 @@ static int link_first(const co_sim_run *r, int g, int *l)
 static void seed(co_sim_run *r, int g)
 {
     if (r->lk[g].loc < 0) {
+        r->lk[g].pre = r->lk[g].sum;
         r->lk[g].loc = r->nlq;
         r->lq[r->nlq++] = g;
     }
@@ -899,7 +918,7 @@ static int swap_shortcut(co_sim_run *r)
         r->lk[r->lq[i]].loc = -1;
     r->nlq = 0;
     r->prof.swaps++;
-    m->rate = r->ev_rate;
+    set_rate(r, m, r->ev_rate);
     retime(r, m, m->rate);
     return 1;
 }
@@ -1041,27 +1060,54 @@ static void dom_find(co_sim_run *r)
     }
 }
 
-/* Called once at the end of every event that started or ended migrations.
- * Max-min rates can change only for the migrations connected to the links
- * whose set changed (the seeds) through constraining links; the rest form
- * independent problems whose input did not change, so their rates stay
- * exactly as they are. Those connected are gathered breadth first (in list
- * order, which depends only on the run), solved together, and each whose
- * rate moved is re-timed. A migration whose smallest-capacity link is not
- * a constraint gets that bound as a link of its own in the solve. */
-static void reshare(co_sim_run *r)
+/* A link that can be left out of a solve: it constrains in the ub sense
+ * (so the solver of issue 6 would walk every migration on it), but the
+ * rates in force, before and after this event's ends, leave it well below
+ * capacity, and it carries many migrations. Left out, the migrations it coupled split into independent
+ * problems; if the solve keeps it below capacity (solve_keeps_slack), its
+ * constraint was inactive and the max-min rates are those of the whole
+ * problem (max-min fair rates are unique). */
+#define SLACK_MIN 64
+#define SLACK_MARGIN 1e-6
+static int slack(co_sim_run *r, int g)
 {
-    int skip = r->nlq == 0 || swap_shortcut(r) || dominant_shortcut(r);
-    r->ev_adds = r->ev_dels = 0;
-    if (skip)
-        return;
-    double t0 = r->profile ? mono_ns() : 0;
-    int nseed = r->nlq;
+    const struct link *k = &r->lk[g];
+    /* below capacity before this event's ends too: then it was no one's
+     * bottleneck, and the problems it coupled that did not change keep
+     * their rates */
+    double s = k->loc >= 0 && k->pre > k->sum ? k->pre : k->sum;
+    return k->cnt >= SLACK_MIN && s <= k->cap * (1 - SLACK_MARGIN);
+}
+
+/* Does link g tie problems together in this solve? */
+static int couples(co_sim_run *r, int g, int split)
+{
+    if (!constrains(r, g))
+        return 0;
+    if (!split || r->lk[g].ex)
+        return !r->lk[g].ex;
+    if (slack(r, g)) {
+        r->lk[g].ex = 1;
+        r->exl[r->nexl++] = g;
+        return 0;
+    }
+    return 1;
+}
+
+/* The migrations connected to the seeds lq[0..nseed) through coupling
+ * links, breadth first in list order (which depends only on the run), into
+ * fl; the coupling links they cross join lq. */
+static void gather(co_sim_run *r, int nseed, int split)
+{
     r->nfl = 0;
     for (int i = 0; i < r->nlq; i++) {
-        int l, k = link_first(r, r->lq[i], &l);
-        if (i >= nseed && !constrains(r, r->lq[i]))
+        int g = r->lq[i], l, k = link_first(r, g, &l);
+        if (i < nseed) { /* a changed link: walked, unless left out as slack */
+            if (split && constrains(r, g) && !couples(r, g, split))
+                continue;
+        } else if (!couples(r, g, split)) {
             continue;
+        }
         for (; k >= 0; k = r->m[k].next[l]) {
             struct mig *m = &r->m[k];
             if (m->floc >= 0)
@@ -1069,23 +1115,34 @@ static void reshare(co_sim_run *r)
             m->floc = r->nfl;
             r->fl[r->nfl++] = k;
             for (int j = 0; j < m->ng; j++)
-                if (constrains(r, m->g[j]))
+                if (couples(r, m->g[j], split))
                     seed(r, m->g[j]);
         }
     }
-    if (r->dom >= 0) {
-        /* solving any of the dominant link's migrations: they get their
-         * rates from the solve, so it is no longer kept for them */
-        int hit = r->lk[r->dom].loc >= 0;
-        for (int i = 0; i < r->nfl && !hit; i++)
-            hit = crosses(&r->m[r->fl[i]], r->dom);
-        if (hit)
-            dom_drop(r);
-    }
+}
+
+/* Undo gather (back to the seeds, nothing left out). */
+static void ungather(co_sim_run *r, int nseed)
+{
+    for (int i = 0; i < r->nfl; i++)
+        r->m[r->fl[i]].floc = -1;
+    r->nfl = 0;
+    for (int i = nseed; i < r->nlq; i++)
+        r->lk[r->lq[i]].loc = -1;
+    r->nlq = nseed;
+    for (int i = 0; i < r->nexl; i++)
+        r->lk[r->exl[i]].ex = 0;
+    r->nexl = 0;
+}
+
+/* Fill the solver with the coupling links of lq and the flows of fl, and
+ * solve; returns the number of links. */
+static int build_and_solve(co_sim_run *r)
+{
     co_share_reset(&r->sh);
     int nlinks = 0;
     for (int i = 0; i < r->nlq; i++)
-        if (constrains(r, r->lq[i])) {
+        if (constrains(r, r->lq[i]) && !r->lk[r->lq[i]].ex) {
             r->lk[r->lq[i]].lidx = co_share_link(&r->sh, r->lk[r->lq[i]].cap);
             nlinks++;
         }
@@ -1102,6 +1159,69 @@ static void reshare(co_sim_run *r)
         co_share_flow(&r->sh, g, k);
     }
     co_share_solve(&r->sh);
+    return nlinks;
+}
+
+/* After a solve without the links left out: do they stay below capacity
+ * with the new rates? (Their sums change by the solved migrations'
+ * deltas.) */
+static int solve_keeps_slack(co_sim_run *r)
+{
+    int ok = 1;
+    double *delta = r->chk_sum; /* scratch, one per link */
+    for (int i = 0; i < r->nexl; i++)
+        delta[r->exl[i]] = 0;
+    for (int i = 0; i < r->nfl; i++) {
+        const struct mig *m = &r->m[r->fl[i]];
+        for (int j = 0; j < m->ng; j++)
+            if (r->lk[m->g[j]].ex)
+                delta[m->g[j]] += r->sh.rate[i] - m->rate;
+    }
+    for (int i = 0; i < r->nexl && ok; i++) {
+        const struct link *k = &r->lk[r->exl[i]];
+        ok = k->sum + delta[r->exl[i]] <= k->cap * (1 - 1e-9);
+    }
+    return ok;
+}
+
+/* Called once at the end of every event that started or ended migrations.
+ * Max-min rates can change only for the migrations connected to the links
+ * whose set changed (the seeds) through constraining links; the rest form
+ * independent problems whose input did not change, so their rates stay
+ * exactly as they are. Those connected are gathered breadth first (in list
+ * order, which depends only on the run), solved together, and each whose
+ * rate moved is re-timed. A migration whose smallest-capacity link is not
+ * a constraint gets that bound as a link of its own in the solve. */
+static void reshare(co_sim_run *r)
+{
+    int skip = r->nlq == 0 || swap_shortcut(r) || dominant_shortcut(r);
+    r->ev_adds = r->ev_dels = 0;
+    if (skip)
+        return;
+    double t0 = r->profile ? mono_ns() : 0;
+    int nseed = r->nlq;
+    int split = r->split && r->dom < 0;
+    gather(r, nseed, split);
+    int nlinks = build_and_solve(r);
+    if (split && r->nexl > 0 && !solve_keeps_slack(r)) {
+        /* a link left out would be full: solve again with it */
+        for (int i = 0; i < r->nlq; i++)
+            r->lk[r->lq[i]].lidx = -1;
+        ungather(r, nseed);
+        gather(r, nseed, 0);
+        nlinks = build_and_solve(r);
+        r->prof.split_redo++;
+    }
+    r->prof.split_out += r->nexl;
+    if (r->dom >= 0) {
+        /* solving any of the dominant link's migrations: they get their
+         * rates from the solve, so it is no longer kept for them */
+        int hit = r->lk[r->dom].loc >= 0;
+        for (int i = 0; i < r->nfl && !hit; i++)
+            hit = crosses(&r->m[r->fl[i]], r->dom);
+        if (hit)
+            dom_drop(r);
+    }
     r->prof.reshares++;
     r->prof.reshare_flows += r->nfl;
     r->prof.reshare_links += nlinks;
@@ -1110,7 +1230,7 @@ static void reshare(co_sim_run *r)
     for (int i = 0; i < r->nfl; i++) {
         struct mig *m = &r->m[r->fl[i]];
         m->floc = -1;
-        m->rate = r->sh.rate[i];
+        set_rate(r, m, r->sh.rate[i]);
         retime(r, m, r->sh.rate[i]);
     }
     if (r->dom < 0 && r->nfl >= DOM_MIN)
@@ -1118,6 +1238,9 @@ static void reshare(co_sim_run *r)
     for (int i = 0; i < r->nlq; i++)
         r->lk[r->lq[i]].loc = r->lk[r->lq[i]].lidx = -1;
     r->nlq = 0;
+    for (int i = 0; i < r->nexl; i++)
+        r->lk[r->exl[i]].ex = 0;
+    r->nexl = 0;
 }
 
 /* ------------------------------------------------------------- placement */
@@ -1238,6 +1361,7 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
     m->frac = 0;
     m->T_us = 0;
     m->share = 0;
+    m->rate = 0; /* until the end of the event: link sums count it as 0 */
     m->start_us = m->last_us = r->now;
     m->abort_frac = 1.0;
     m->back = back;
