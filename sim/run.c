@@ -63,6 +63,8 @@ struct mig {
     co_sim_time last_us, start_us;
     int next[L_N], prev[L_N];
     int spos[2];              /* place in the dominant link's share heaps (min, max), -1 = none */
+    int bott;                 /* its bottleneck in the last solve: a link, -2 its own bound,
+                                 -1 not known (see still_fair) */
 };
 
 struct link {
@@ -127,7 +129,10 @@ struct co_sim_run {
      * migrations not crossing dom. */
     int dom, dom_bad;
     double dom_rate;
-    int split;                /* leave slack links out of solves (co_sim_run_set_split) */
+    int split;                /* leave slack links out of solves, and skip solves that would
+                                 change nothing (co_sim_run_set_split) */
+    int *lglob;               /* per link of the solve: its global id, -2 a flow's own bound */
+    int ev_bott;              /* bottleneck of the one that ended (swap shortcut) */
     int *exl, nexl;           /* the links left out of this solve */
     int *hp[3], hn[3];
     struct cache_ent *cache;
@@ -210,9 +215,10 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->dom = -1;
     r->split = 1;
     r->exl = malloc(G * sizeof(int));
+    r->lglob = malloc((G + (size_t)V1) * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
-        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->exl) {
+        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->exl || !r->lglob) {
         co_sim_run_free(r);
         return NULL;
     }
@@ -286,6 +292,7 @@ void co_sim_run_free(co_sim_run *r)
     for (int i = 0; i < 3; i++)
         free(r->hp[i]);
     free(r->exl);
+    free(r->lglob);
     co_share_free(&r->sh);
     free(r->spans);
     free(r);
@@ -888,6 +895,7 @@ static void note_end(co_sim_run *r, int v)
         r->ev_nsig = signature(r, m, r->ev_sig);
         r->ev_ub = m->ub;
         r->ev_rate = rate_of(r, m);
+        r->ev_bott = m->bott;
     }
     seed_mig(r, m);
 }
@@ -919,6 +927,7 @@ static int swap_shortcut(co_sim_run *r)
     r->nlq = 0;
     r->prof.swaps++;
     set_rate(r, m, r->ev_rate);
+    m->bott = r->ev_bott; /* same constraining links: the same bottleneck */
     retime(r, m, m->rate);
     return 1;
 }
@@ -1017,6 +1026,7 @@ static int dominant_shortcut(co_sim_run *r)
         for (; k >= 0 && left > 0; k = r->m[k].next[l])
             if (r->m[k].T_us == 0) {
                 left--;
+                r->m[k].bott = D;
                 retime(r, &r->m[k], lv);
             }
     }
@@ -1144,6 +1154,7 @@ static int build_and_solve(co_sim_run *r)
     for (int i = 0; i < r->nlq; i++)
         if (constrains(r, r->lq[i]) && !r->lk[r->lq[i]].ex) {
             r->lk[r->lq[i]].lidx = co_share_link(&r->sh, r->lk[r->lq[i]].cap);
+            r->lglob[r->lk[r->lq[i]].lidx] = r->lq[i];
             nlinks++;
         }
     for (int i = 0; i < r->nfl; i++) {
@@ -1154,8 +1165,10 @@ static int build_and_solve(co_sim_run *r)
                 bounded |= r->lk[m->g[j]].cap <= m->ub;
                 g[k++] = r->lk[m->g[j]].lidx;
             }
-        if (!bounded)
-            g[k++] = co_share_link(&r->sh, m->ub);
+        if (!bounded) {
+            g[k] = co_share_link(&r->sh, m->ub);
+            r->lglob[g[k++]] = -2;
+        }
         co_share_flow(&r->sh, g, k);
     }
     co_share_solve(&r->sh);
@@ -1184,6 +1197,37 @@ static int solve_keeps_slack(co_sim_run *r)
     return ok;
 }
 
+/* An event that only ended migrations, after which the rates in force are
+ * still max-min fair: no link is over capacity (ends only lower the sums),
+ * and every migration still has a bottleneck: the link that froze it in
+ * its last solve, if no migration left that link (a link that lost one is
+ * no longer full). Only migrations on links that were full before the
+ * event can have had their bottleneck there, so only those lists are
+ * walked. The max-min rates being unique, a solve would give these rates
+ * (up to rounding in the last bit): it is skipped and nothing is re-timed.
+ * Part of the split mode (co_sim_run_set_split). */
+static int still_fair(co_sim_run *r)
+{
+    if (!r->split || r->ev_adds > 0 || r->dom >= 0)
+        return 0;
+    for (int i = 0; i < r->nlq; i++) {
+        const struct link *L = &r->lk[r->lq[i]];
+        if (L->pre < L->cap * (1 - 1e-9))
+            continue; /* was not full: nobody's bottleneck */
+        int l, k = link_first(r, r->lq[i], &l);
+        for (; k >= 0; k = r->m[k].next[l]) {
+            int b = r->m[k].bott;
+            if (b == -1 || (b >= 0 && r->lk[b].loc >= 0))
+                return 0;
+        }
+    }
+    for (int i = 0; i < r->nlq; i++)
+        r->lk[r->lq[i]].loc = -1;
+    r->nlq = 0;
+    r->prof.still_fair++;
+    return 1;
+}
+
 /* Called once at the end of every event that started or ended migrations.
  * Max-min rates can change only for the migrations connected to the links
  * whose set changed (the seeds) through constraining links; the rest form
@@ -1194,7 +1238,7 @@ static int solve_keeps_slack(co_sim_run *r)
  * a constraint gets that bound as a link of its own in the solve. */
 static void reshare(co_sim_run *r)
 {
-    int skip = r->nlq == 0 || swap_shortcut(r) || dominant_shortcut(r);
+    int skip = r->nlq == 0 || swap_shortcut(r) || dominant_shortcut(r) || still_fair(r);
     r->ev_adds = r->ev_dels = 0;
     if (skip)
         return;
@@ -1231,6 +1275,7 @@ static void reshare(co_sim_run *r)
         struct mig *m = &r->m[r->fl[i]];
         m->floc = -1;
         set_rate(r, m, r->sh.rate[i]);
+        m->bott = r->sh.bott[i] >= 0 ? r->lglob[r->sh.bott[i]] : -1;
         retime(r, m, r->sh.rate[i]);
     }
     if (r->dom < 0 && r->nfl >= DOM_MIN)
@@ -1362,6 +1407,7 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
     m->T_us = 0;
     m->share = 0;
     m->rate = 0; /* until the end of the event: link sums count it as 0 */
+    m->bott = -1;
     m->start_us = m->last_us = r->now;
     m->abort_frac = 1.0;
     m->back = back;
