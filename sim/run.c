@@ -68,18 +68,20 @@ struct mig {
 };
 
 struct link {
+    /* what every solve reads, in the first half of its cache line */
     double ubsum;             /* sum of ub of the migrations on it */
     double cap;               /* capacity, bytes/s */
     int cnt;                  /* migrations on it */
     int loc;                  /* position in the breadth-first queue, -1 = none */
     int lidx;                 /* index in the solve, -1 = not a constraint */
+    int ex;                   /* left out of this solve as slack (see gather) */
+    /* split mode and the dominant link */
+    double sum;               /* m->rate summed over the migrations on it */
+    double pre;               /* sum when it joined this event's queue (before its ends) */
     int bcnt;                 /* migrations on it that cross the dominant link */
     int sat_pos;              /* place in the satellite heap, -1 = none */
     int sat_bad;              /* a satellite with migrations not crossing the dominant link */
-    double sum;               /* m->rate summed over the migrations on it */
-    double pre;               /* sum when it joined this event's queue (before its ends) */
-    int ex;                   /* left out of this solve as slack (see gather) */
-};
+} __attribute__((aligned(64)));
 
 struct cache_ent {
     int profile, mtu, channels, valid;
@@ -206,7 +208,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->chk_cpu = calloc(H1, sizeof(double));
     r->chk_sum = calloc(2 * (size_t)H1 + 2 * (size_t)U, sizeof(double));
     r->chk_top = calloc(2 * (size_t)H1 + 2 * (size_t)U, sizeof(double));
-    r->lk = malloc(G * sizeof *r->lk);
+    r->lk = aligned_alloc(64, G * sizeof *r->lk); /* sizeof is a multiple of 64 */
     r->lq = malloc(G * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     r->hp[0] = malloc(G * sizeof(int));
@@ -223,7 +225,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
         return NULL;
     }
     for (size_t g = 0; g < G; g++)
-        r->lk[g] = (struct link){0, 0, 0, -1, -1, 0, -1, 0, 0, 0, 0};
+        r->lk[g] = (struct link){.loc = -1, .lidx = -1, .sat_pos = -1};
     for (int h = 0; h < H; h++)
         r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
@@ -1039,7 +1041,7 @@ static int dominant_shortcut(co_sim_run *r)
 /* After a solve: is one of its links dominant now (see dominant_shortcut)?
  * Only links with many migrations are worth it. Called before the solve's
  * queue is cleared, after the rates are in m->rate. */
-#define DOM_MIN 64
+#define DOM_MIN 256
 static void dom_find(co_sim_run *r)
 {
     for (int i = 0; i < r->nlq && r->dom < 0; i++) {
@@ -1077,7 +1079,7 @@ static void dom_find(co_sim_run *r)
  * problems; if the solve keeps it below capacity (solve_keeps_slack), its
  * constraint was inactive and the max-min rates are those of the whole
  * problem (max-min fair rates are unique). */
-#define SLACK_MIN 64
+#define SLACK_MIN 256
 #define SLACK_MARGIN 1e-6
 static int slack(co_sim_run *r, int g)
 {
@@ -1090,11 +1092,11 @@ static int slack(co_sim_run *r, int g)
 }
 
 /* Does link g tie problems together in this solve? */
-static int couples(co_sim_run *r, int g, int split)
+static inline int couples(co_sim_run *r, int g, int split)
 {
     if (!constrains(r, g))
         return 0;
-    if (!split || r->lk[g].ex)
+    if (!split || r->lk[g].cnt < SLACK_MIN || r->lk[g].ex)
         return !r->lk[g].ex;
     if (slack(r, g)) {
         r->lk[g].ex = 1;
