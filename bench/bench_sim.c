@@ -7,9 +7,13 @@
  *  - 1,000 runs of a 1,000-host cluster on 2 threads (target < 60 s), with
  *    the 1-thread time in the same process for the speed-up ratio;
  *  - memory per VM;
- *  - how the cost of a run grows with hosts, with VMs per host, and runs.
+ *  - how the cost of a run grows with hosts, with VMs per host, and runs;
+ *  - issue 15, first: the evacuations of bench/simgrid/gen.py in cutover and
+ *    in SimGrid (bench/simgrid/sg_evac, when built), each a child process
+ *    whose CPU time and peak RSS are taken from wait4.
  * Clusters are generated here (no input files). BENCH_QUICK=1 shrinks the
- * 1,000-run case to 100 runs. */
+ * 1,000-run case to 100 runs; BENCH_SIM_ONLY_SIDE=1 runs only the side by
+ * side; BENCH_SIM_10K=1 adds the 10,000-host backbone fleet (minutes). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
