@@ -3,6 +3,7 @@
  * controller and policies either way; optionally measure the outage on the
  * wire with a live capture (engine/pcaplive). */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -23,14 +24,36 @@
 
 #define CMD "migrate"
 
-/* Signal flag (the one global conventions allow): 1 = cancel asked. */
-static volatile sig_atomic_t g_stop;
+/* Signal flags (the globals conventions allow): how many stop signals came
+ * (1 = stop and put things back, 2 = escalate: only what keeps the guest
+ * whole) and the last one's number, for the messages. */
+static volatile sig_atomic_t g_stop, g_stop_signo;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (g_stop == 0)
-        g_stop = 1;
+    g_stop_signo = sig;
+    if (g_stop < 2)
+        g_stop++;
+}
+
+/* SIGINT, SIGTERM and SIGHUP (an ssh session dropping) all stop the run the
+ * same way; none restarts a system call, so a blocked wait sees it. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char *signo_name(int sig)
+{
+    return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
+                                                                                : "a signal";
 }
 
 static void usage(FILE *out)
@@ -44,8 +67,10 @@ static void usage(FILE *out)
             "QMP:\n"
             "  --qmp PATH            QMP socket of the source QEMU (unix path or tcp:HOST:PORT)\n"
             "  --uri tcp:HOST:PORT   where the destination QEMU listens (-incoming)\n"
-            "  --dest-qmp PATH       QMP socket of the destination (needed for postcopy, pause,\n"
-            "                        multifd)\n"
+            "  --dest-qmp PATH       QMP socket of the destination: checked before the start\n"
+            "                        (inmigrate, listening on the --uri port); needed for\n"
+            "                        postcopy, pause, multifd. Without it the destination is\n"
+            "                        not checked (the report says so)\n"
             "libvirt (peer-to-peer live migration, virDomainMigrateToURI3):\n"
             "  --connect URI         the source libvirtd, e.g. qemu:///system\n"
             "  --domain NAME         the domain on it (name, UUID or id)\n"
@@ -63,7 +88,11 @@ static void usage(FILE *out)
             "  --allow LIST          auto-converge,dirty-limit,postcopy,pause or none (default\n"
             "                        none); dirty-limit needs KVM with a dirty ring (QMP only)\n"
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
-            "  --heartbeat udp:PORT  measure the guest's heartbeat gaps on this UDP port\n"
+            "  --heartbeat udp:[ADDR:]PORT[,from=ADDR[:PORT]]...\n"
+            "                        measure the guest's heartbeat gaps on this UDP port, bound\n"
+            "                        to ADDR only (default 127.0.0.1); datagrams from other\n"
+            "                        senders than from= (default 127.0.0.1; required on a\n"
+            "                        non-loopback ADDR) are counted as ignored\n"
             "  --measure pcap:IFACE,FILTER\n"
             "                        capture IFACE with the BPF FILTER during the migration and\n"
             "                        report the longest outage of that flow on the wire\n"
@@ -78,7 +107,10 @@ static void usage(FILE *out)
             "                        calc-dirty-rate when the migration starts (QMP only); the\n"
             "                        first plans then rest on two points instead of one\n"
             "  --json                print the report as JSON\n\n"
-            "SIGINT/SIGTERM cancel the migration; the guest keeps running on the source.\n"
+            "SIGINT, SIGTERM and SIGHUP cancel the migration, put back what cutover changed and\n"
+            "leave the guest running on the source (during post-copy it finishes instead); before\n"
+            "the start they stop there. A second signal cuts the cleanup short: cancel, resume\n"
+            "the guest, lift a dirty limit, exit.\n"
             "Exit: 0 completed, 1 aborted or failed, 64 usage, 66 no such domain, 69 unavailable,\n"
             "75 cancelled or busy, 77 permission denied.\n");
 }
@@ -100,7 +132,8 @@ typedef struct mig_args {
     const char *conn, *domain, *to, *measure;
     int tls;
     double max_dt, deadline, bw, poll, link_rate;
-    int mtu, channels, json, hb_port, policy, probe;
+    int mtu, channels, json, hb_on, policy, probe;
+    co_hb_opts hb;                 /* --heartbeat */
     unsigned allow;
     char data_uri[512];            /* libvirt --uri as tcp://HOST[:PORT] */
     char iface[64], filter[256];   /* --measure */
@@ -142,7 +175,6 @@ static int parse_args(int argc, char **argv, mig_args *a)
     a->max_dt = 300;
     a->deadline = 600e3;
     a->poll = 100;
-    a->hb_port = -1;
     a->policy = CO_POL_ADAPTIVE;
     co_diag d;
     co_diag_init(&d);
@@ -180,18 +212,16 @@ static int parse_args(int argc, char **argv, mig_args *a)
                                  optarg);
             break;
         case O_CH: rc = parse_int(optarg, "--channels", 1, 255, &a->channels, &d); break;
-        case O_ALLOW: rc = co_policy_parse_allow(optarg, &a->allow, &d); break;
+        case O_ALLOW: rc = co_pol_parse_allow(optarg, &a->allow, &d); break;
         case O_POLICY:
-            a->policy = co_policy_parse(optarg);
+            a->policy = co_pol_parse(optarg);
             if (a->policy < 0)
                 rc = co_diag_set(&d, CO_EUSAGE, "--policy '%s': expected adaptive, qemu, nova, "
                                                 "ovirt or kubevirt", optarg);
             break;
         case O_HB:
-            if (strncmp(optarg, "udp:", 4) != 0)
-                rc = co_diag_set(&d, CO_EUSAGE, "--heartbeat '%s': expected udp:PORT", optarg);
-            else
-                rc = parse_int(optarg + 4, "--heartbeat udp:PORT", 1, 65535, &a->hb_port, &d);
+            rc = co_hb_parse(optarg, &a->hb, &d);
+            a->hb_on = rc == CO_OK;
             break;
         case O_LOG: a->log_path = optarg; break;
         case O_JSON: a->json = 1; break;
@@ -258,7 +288,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
 
 /* Open the source (and for QMP the destination) and take the VM's lock.
  * Changes nothing in the VM. CO_OK or an error in d. */
-static int open_source(mig_args *a, co_lock *lock, co_driver **src, co_driver **dst, co_diag *d)
+static int open_source(mig_args *a, co_lock *lock, co_drv **src, co_drv **dst, co_diag *d)
 {
     if (a->conn) {
         co_virt_opts o = {.conn_uri = a->conn, .domain = a->domain, .dest_uri = a->to,
@@ -274,14 +304,20 @@ static int open_source(mig_args *a, co_lock *lock, co_driver **src, co_driver **
     int port;
     if (co_ctl_parse_uri(a->uri, host, sizeof host, &port, d) != CO_OK)
         return d->code;
-    if (co_lock_take(lock, a->qmp, d) != CO_OK)
+    /* the lock comes before the connection: QEMU's QMP serves one client
+     * at a time, so a second cutover would wait for a greeting instead of
+     * being told who holds the VM */
+    char key[PATH_MAX + 8];
+    co_drv_qmp_vm_id(a->qmp, key, sizeof key);
+    if (co_lock_take(lock, key, d) != CO_OK)
         return d->code;
     if (co_drv_qmp_open(a->qmp, 5000, src, d) != CO_OK) {
         co_diag_prefix(d, "--qmp %s", a->qmp);
         return d->code;
     }
-    if (co_ctl_check_dest(host, port, d) != CO_OK)
-        return d->code;
+    if (strcmp((*src)->ops->vm_id(*src), key) != 0) /* the socket was replaced meanwhile */
+        return co_diag_set(d, CO_EBUSY, "--qmp %s: the socket changed while cutover locked it",
+                           a->qmp);
     if (a->dest && co_drv_qmp_open(a->dest, 5000, dst, d) != CO_OK) {
         co_diag_prefix(d, "--dest-qmp %s", a->dest);
         return d->code;
@@ -344,16 +380,26 @@ int co_cmd_migrate(int argc, char **argv)
      * command; each failure before it leaves the VM untouched. */
     co_lock lock = {.fd = -1};
     int exit_code = 0;
-    co_driver *src = NULL, *dst = NULL;
+    co_drv *src = NULL, *dst = NULL;
     co_hb *hb = NULL;
     co_dtm_live *live = NULL;
     FILE *log = NULL;
     co_ctl_result *res = NULL;
-    if (open_source(&a, &lock, &src, &dst, &d) != CO_OK) {
+    /* from here a signal stops the run; before the migration starts it
+     * stops it there (a slow QMP connect waits for its timeout first) */
+    g_stop = g_stop_signo = 0;
+    catch_stop_signals();
+    if (open_source(&a, &lock, &src, &dst, &d) != CO_OK || g_stop) {
+        if (g_stop) {
+            co_diag_init(&d); /* the stop explains a failed wait too */
+            co_diag_set(&d, CO_ECANCELED,
+                        "stopped by %s before the migration started; the VM is as it was",
+                        signo_name((int)g_stop_signo));
+        }
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
-    if (a.hb_port > 0 && co_hb_start(a.hb_port, &hb, &d) != CO_OK) {
+    if (a.hb_on && co_hb_start_opts(&a.hb, &hb, &d) != CO_OK) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
@@ -370,14 +416,6 @@ int co_cmd_migrate(int argc, char **argv)
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     /* libvirt switches both ends to post-copy itself; pausing would need
      * the destination resumed by us, which only --dest-qmp offers */
@@ -397,6 +435,7 @@ int co_cmd_migrate(int argc, char **argv)
         .progress = isatty(STDERR_FILENO),
         .dirty_rate_probe = a.probe,
         .stop_flag = &g_stop,
+        .stop_signo = &g_stop_signo,
     };
     if ((a.allow & CO_ALLOW_PAUSE) && !dst)
         fprintf(stderr, "cutover migrate: note: pause needs --dest-qmp (resuming the "
@@ -405,7 +444,7 @@ int co_cmd_migrate(int argc, char **argv)
         fprintf(stderr, "cutover migrate: note: postcopy needs --dest-qmp (postcopy-ram on "
                         "both ends); not used\n");
     int rc = co_ctl_run(src, &cfg, res, &d);
-    int started = res->n_actions > 0; /* "start" is the first action */
+    int started = res->n_actions > 0; /* "start" is the first action; none before it */
     if (live) {
         if (rc == CO_OK && !hb)
             usleep(MEASURE_SETTLE_US); /* with --heartbeat the controller waited */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/gnuplot.h"
 #include "sim/report.h"
 #include "sim/sim.h"
 #include "util/units.h"
@@ -42,26 +43,6 @@ static void help(void)
            "memory or system error; 73 cannot create an output; 74 read or write error.\n");
 }
 
-/* gnuplot found in PATH (or CUTOVER_GNUPLOT, which tests point elsewhere)? */
-static const char *gnuplot_path(char *buf, size_t len)
-{
-    const char *g = getenv("CUTOVER_GNUPLOT");
-    if (g && *g)
-        return access(g, X_OK) == 0 ? g : NULL;
-    const char *path = getenv("PATH");
-    if (path == NULL)
-        return NULL;
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t n = e ? (size_t)(e - path) : strlen(path);
-        if (n > 0 && snprintf(buf, len, "%.*s/gnuplot", (int)n, path) < (int)len &&
-            access(buf, X_OK) == 0)
-            return buf;
-        path += n + (e ? 1 : 0);
-    }
-    return NULL;
-}
-
 struct progress {
     int last; /* last percentage drawn (atomic) */
 };
@@ -84,39 +65,20 @@ static void progress_cb(void *arg, int done, int total)
         fputc('\n', stderr);
 }
 
-static int run_gnuplot(const char *gp, const char *script, co_diag *d)
+/* Gantt chart of run 0 (cli/gnuplot.h: no shell, the path never in the
+ * script, host names quoted as single-quoted strings). */
+static int plot_gantt(const co_sim_cluster *c, const co_sim_span *sp, size_t n, const char *png,
+                      co_diag *d)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "'%s' 2>&1", gp);
-    FILE *p = popen(cmd, "w");
-    if (p == NULL)
-        return co_diag_set(d, CO_EOS, "cannot start gnuplot: %s", strerror(errno));
-    fputs(script, p);
-    int st = pclose(p);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return co_diag_set(d, CO_EIO, "gnuplot failed (exit status %d)",
-                           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return CO_OK;
-}
-
-/* Quote a path for a gnuplot string; refuse the one character that breaks it. */
-static int gp_path_ok(const char *p)
-{
-    return strchr(p, '"') == NULL && strchr(p, '\n') == NULL && strchr(p, '\\') == NULL;
-}
-
-static int plot_gantt(const char *gp, const co_sim_cluster *c, const co_sim_span *sp, size_t n,
-                      const char *png, co_diag *d)
-{
-    char dir[] = "/tmp/cutover-gantt-XXXXXX";
-    if (mkdtemp(dir) == NULL)
-        return co_diag_set(d, CO_EOS, "mkdtemp: %s", strerror(errno));
-    char dat[64];
-    snprintf(dat, sizeof dat, "%s/steps.dat", dir);
-    FILE *f = fopen(dat, "w");
-    int rc = CO_OK;
+    co_gp *gp = NULL;
+    int rc = co_gp_open(&gp, d);
+    if (rc != CO_OK)
+        return rc;
+    char dat[160];
+    char *s = NULL;
+    FILE *f = co_gp_data(gp, "steps.dat", dat, sizeof dat, d);
     if (f == NULL) {
-        rc = co_diag_set(d, CO_ECANTCREAT, "cannot create %s: %s", dat, strerror(errno));
+        rc = d->code;
         goto out;
     }
     /* y = host index; one line per host step, x in hours */
@@ -124,44 +86,56 @@ static int plot_gantt(const char *gp, const co_sim_cluster *c, const co_sim_span
         if (sp[i].kind == 0)
             fprintf(f, "%d %.6f %.6f %d\n", sp[i].host, sp[i].start_us / 3.6e9,
                     (sp[i].end_us - sp[i].start_us) / 3.6e9, sp[i].other);
-    fclose(f);
-    size_t cap = 8192 + (size_t)c->nhosts * 64;
-    char *s = malloc(cap);
+    if (fclose(f) != 0) {
+        rc = co_diag_set(d, CO_EIO, "gnuplot data file: %s", strerror(errno));
+        goto out;
+    }
+    int shown = c->nhosts < 200 ? c->nhosts : 200;
+    /* a host name quoted may double in length, plus quotes and the index */
+    size_t cap = 8192;
+    for (int h = 0; h < shown; h++)
+        cap += 2 * strlen(c->hosts[h].name) + 32;
+    s = malloc(cap);
     if (s == NULL) {
         rc = co_diag_set(d, CO_ENOMEM, "out of memory");
         goto out;
     }
     int len = snprintf(s, cap,
-                       "set terminal pngcairo noenhanced size 1200,%d\nset output \"%s\"\n"
-                       "set title \"patch cycle, run 0 (colour = step)\"\nset xlabel \"hours\"\n"
+                       "set terminal pngcairo noenhanced size 1200,%d\n"
+                       "set title 'patch cycle, run 0 (colour = step)'\nset xlabel 'hours'\n"
                        "set yrange [-1:%d]\nset ytics (",
-                       200 + 18 * (c->nhosts < 200 ? c->nhosts : 200), png, c->nhosts);
-    for (int h = 0; h < c->nhosts && h < 200; h++)
-        len += snprintf(s + len, cap - (size_t)len, "%s\"%s\" %d", h ? ", " : "", c->hosts[h].name, h);
+                       200 + 18 * shown, c->nhosts);
+    for (int h = 0; h < shown; h++) {
+        len += snprintf(s + len, cap - (size_t)len, "%s", h ? ", " : "");
+        rc = co_gp_quote(c->hosts[h].name, "host name", s + len, cap - (size_t)len, d);
+        if (rc != CO_OK)
+            goto out;
+        len += (int)strlen(s + len);
+        len += snprintf(s + len, cap - (size_t)len, " %d", h);
+    }
     snprintf(s + len, cap - (size_t)len,
-             ")\nset palette defined (0 \"#4477aa\", 2 \"#ee6677\", 5 \"#228833\", 8 \"#ccbb44\", "
-             "10 \"#66ccee\", 12 \"#aa3377\")\nset cbrange [0:%d]\nunset colorbox\n"
-             "plot \"%s\" using 2:1:3:(0):4 with vectors nohead lw 8 lc palette notitle\n",
+             ")\nset palette defined (0 '#4477aa', 2 '#ee6677', 5 '#228833', 8 '#ccbb44', "
+             "10 '#66ccee', 12 '#aa3377')\nset cbrange [0:%d]\nunset colorbox\n"
+             "plot %s using 2:1:3:(0):4 with vectors nohead lw 8 lc palette notitle\n",
              CO_STEP_N - 1, dat);
-    rc = run_gnuplot(gp, s, d);
-    free(s);
+    rc = co_gp_render(gp, s, png, d);
 out:
-    unlink(dat);
-    rmdir(dir);
+    free(s);
+    co_gp_close(gp);
     return rc;
 }
 
-static int plot_stun(const char *gp, const co_sim_summary *sm, const char *png, co_diag *d)
+/* Histogram of per-VM stun over all runs, the budget as a red line. */
+static int plot_stun(const co_sim_summary *sm, const char *png, co_diag *d)
 {
-    char dir[] = "/tmp/cutover-stun-XXXXXX";
-    if (mkdtemp(dir) == NULL)
-        return co_diag_set(d, CO_EOS, "mkdtemp: %s", strerror(errno));
-    char dat[64];
-    snprintf(dat, sizeof dat, "%s/stun.dat", dir);
-    FILE *f = fopen(dat, "w");
-    int rc = CO_OK;
+    co_gp *gp = NULL;
+    int rc = co_gp_open(&gp, d);
+    if (rc != CO_OK)
+        return rc;
+    char dat[160];
+    FILE *f = co_gp_data(gp, "stun.dat", dat, sizeof dat, d);
     if (f == NULL) {
-        rc = co_diag_set(d, CO_ECANTCREAT, "cannot create %s: %s", dat, strerror(errno));
+        rc = d->code;
         goto out;
     }
     int any = 0;
@@ -172,19 +146,21 @@ static int plot_stun(const char *gp, const co_sim_summary *sm, const char *png, 
         }
     if (!any)
         fprintf(f, "1 0\n");
-    fclose(f);
+    if (fclose(f) != 0) {
+        rc = co_diag_set(d, CO_EIO, "gnuplot data file: %s", strerror(errno));
+        goto out;
+    }
     char s[2048];
     snprintf(s, sizeof s,
-             "set terminal pngcairo noenhanced size 900,500\nset output \"%s\"\n"
-             "set title \"stun per VM, summed over its migrations (%d runs)\"\n"
-             "set xlabel \"stun (ms, log scale)\"\nset ylabel \"VM-runs\"\nset logscale x\n"
-             "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb \"red\"\n"
-             "plot \"%s\" using 1:2 with impulses lw 3 title \"VM-runs\"\n",
-             png, sm->runs, sm->stun_budget_ms, sm->stun_budget_ms, dat);
-    rc = run_gnuplot(gp, s, d);
+             "set terminal pngcairo noenhanced size 900,500\n"
+             "set title 'stun per VM, summed over its migrations (%d runs)'\n"
+             "set xlabel 'stun (ms, log scale)'\nset ylabel 'VM-runs'\nset logscale x\n"
+             "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb 'red'\n"
+             "plot %s using 1:2 with impulses lw 3 title 'VM-runs'\n",
+             sm->runs, sm->stun_budget_ms, sm->stun_budget_ms, dat);
+    rc = co_gp_render(gp, s, png, d);
 out:
-    unlink(dat);
-    rmdir(dir);
+    co_gp_close(gp);
     return rc;
 }
 
@@ -262,19 +238,15 @@ int co_cmd_simulate(int argc, char **argv)
     if (optind + 1 < argc)
         return co_cli_usage(CMD, "unexpected argument '%s'", argv[optind + 1]);
     const char *file = argv[optind];
-    if ((gantt && !gp_path_ok(gantt)) || (stunpng && !gp_path_ok(stunpng)))
-        return co_cli_usage(CMD, "plot path must not contain '\"' or '\\\\'");
     if (timeline && json && strcmp(timeline, "-") == 0)
         return co_cli_usage(CMD, "--timeline - and --json would both write to stdout");
-    char gpbuf[4096];
-    const char *gp = NULL;
     if (gantt || stunpng) {
-        gp = gnuplot_path(gpbuf, sizeof gpbuf);
-        if (gp == NULL) {
-            fprintf(stderr, "cutover %s: gnuplot not found in PATH (needed for %s; "
-                            "install it: apt-get install gnuplot-nox)\n",
-                    CMD, gantt ? "--plot-gantt" : "--plot-stun");
-            return 69;
+        /* before the runs: say it now rather than after minutes of work */
+        co_diag gd;
+        co_diag_init(&gd);
+        if (co_gp_find(&gd) != CO_OK) {
+            co_diag_prefix(&gd, "%s", gantt ? "--plot-gantt" : "--plot-stun");
+            return co_cli_fail(CMD, &gd);
         }
     }
 
@@ -331,7 +303,7 @@ int co_cmd_simulate(int argc, char **argv)
                                 strerror(errno));
             }
         }
-        if (d.code == CO_OK && gantt && plot_gantt(gp, c, sp, n, gantt, &d) != CO_OK)
+        if (d.code == CO_OK && gantt && plot_gantt(c, sp, n, gantt, &d) != CO_OK)
             co_diag_prefix(&d, "--plot-gantt");
         co_sim_run_free(r);
         if (d.code != CO_OK) {
@@ -339,7 +311,7 @@ int co_cmd_simulate(int argc, char **argv)
             goto done;
         }
     }
-    if (stunpng && plot_stun(gp, &sm, stunpng, &d) != CO_OK) {
+    if (stunpng && plot_stun(&sm, stunpng, &d) != CO_OK) {
         co_diag_prefix(&d, "--plot-stun");
         exit_code = co_cli_fail(CMD, &d);
         goto done;

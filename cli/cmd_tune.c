@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/gnuplot.h"
 #include "cli/model_args.h"
 #include "model/tune.h"
 #include "util/units.h"
@@ -115,16 +116,22 @@ static void print_text(const co_model_args *a, const co_tune_grid *g, const co_t
     printf("why: %s\n", t->why);
 }
 
-/* PNG through gnuplot: total time against channels, one line per MTU, at
- * the recommended (or the input's) downtime-limit. */
+/* PNG through gnuplot (cli/gnuplot.h: no shell, the path never in the
+ * script): total time against channels, one line per MTU, at the
+ * recommended (or the input's) downtime-limit. */
 static int plot(const char *png, const co_tune_grid *g, const co_tune_row *rows,
-                const co_tune_result *t, double limit_ms, co_diag *d)
+                double limit_ms, co_diag *d)
 {
-    char dat[] = "/tmp/cutover-tune-XXXXXX";
-    int fd = mkstemp(dat);
-    if (fd < 0)
-        return co_diag_set(d, CO_EOS, "--plot: temp file: %s", strerror(errno));
-    FILE *f = fdopen(fd, "w");
+    co_gp *gp = NULL;
+    int rc = co_gp_open(&gp, d);
+    if (rc != CO_OK)
+        return rc;
+    char dat[160];
+    FILE *f = co_gp_data(gp, "tune.dat", dat, sizeof dat, d);
+    if (f == NULL) {
+        co_gp_close(gp);
+        return d->code;
+    }
     for (int m = 0; m < g->n_mtu; m++) {
         fprintf(f, "# MTU %d\n", g->mtu[m]);
         for (int c = 0; c < g->n_channels; c++)
@@ -136,27 +143,26 @@ static int plot(const char *png, const co_tune_grid *g, const co_tune_row *rows,
             }
         fprintf(f, "\n\n");
     }
-    fclose(f);
-    FILE *gp = popen("gnuplot 2>/dev/null", "w");
-    if (gp == NULL) {
-        unlink(dat);
-        return co_diag_set(d, CO_EUNAVAIL, "--plot: cannot run gnuplot");
+    if (fclose(f) != 0) {
+        co_gp_close(gp);
+        return co_diag_set(d, CO_EIO, "gnuplot data file: %s", strerror(errno));
     }
-    fprintf(gp, "set terminal pngcairo size 800,500 noenhanced\nset output '%s'\n", png);
-    fprintf(gp, "set title 'cutover tune: predicted total time (downtime-limit %.0f ms)'\n", limit_ms);
-    fprintf(gp, "set xlabel 'multifd channels'\nset ylabel 'total time (s)'\nset grid\n");
-    fprintf(gp, "plot ");
-    for (int m = 0; m < g->n_mtu; m++)
-        fprintf(gp, "%s'%s' index %d with linespoints title 'MTU %d'", m ? ", " : "", dat, m,
-                g->mtu[m]);
-    fprintf(gp, "\n");
-    int st = pclose(gp);
-    unlink(dat);
-    (void)t;
-    if (st != 0 || access(png, R_OK) != 0)
-        return co_diag_set(d, CO_EUNAVAIL,
-                           "--plot: gnuplot failed to write '%s' (is gnuplot installed?)", png);
-    return CO_OK;
+    char script[4096];
+    int len = snprintf(script, sizeof script,
+                       "set terminal pngcairo size 800,500 noenhanced\n"
+                       "set title 'cutover tune: predicted total time (downtime-limit %.0f ms)'\n"
+                       "set xlabel 'multifd channels'\nset ylabel 'total time (s)'\nset grid\n"
+                       "plot ",
+                       limit_ms);
+    for (int m = 0; m < g->n_mtu && len < (int)sizeof script; m++)
+        len += snprintf(script + len, sizeof script - (size_t)len,
+                        "%s%s index %d with linespoints title 'MTU %d'", m ? ", " : "", dat, m,
+                        g->mtu[m]);
+    if (len < (int)sizeof script - 1)
+        snprintf(script + len, sizeof script - (size_t)len, "\n");
+    rc = co_gp_render(gp, script, png, d);
+    co_gp_close(gp);
+    return rc;
 }
 
 int co_cmd_tune(int argc, char **argv)
@@ -198,8 +204,9 @@ int co_cmd_tune(int argc, char **argv)
     int rc = 0;
     if (a.plot) {
         double lim = t.best >= 0 ? rows[t.best].downtime_limit_ms : a.p.downtime_limit_ms;
-        if (plot(a.plot, &g, rows, &t, lim, &d) != CO_OK) {
+        if (plot(a.plot, &g, rows, lim, &d) != CO_OK) {
             free(rows);
+            co_diag_prefix(&d, "--plot");
             return co_cli_fail("tune", &d);
         }
     }

@@ -1,16 +1,15 @@
 /* engine/controller.c: the migration loop, its faults and its result. */
 #include "engine/controller.h"
+#include "util/clock.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "drivers/drv_qmp.h"
 #include "engine/estimate.h"
 #include "util/error.h"
 #include "util/units.h"
@@ -22,23 +21,51 @@
 #define HB_SETTLE_MS 400.0
 
 typedef struct run {
-    co_driver *src;
+    co_drv *src;
     const co_ctl_config *cfg;
     co_ctl_result *res;
-    co_mig_tunables orig, want;
+    co_drv_tunables orig, want;
     int changed;          /* we applied want on the source */
     int dst_changed;
-    co_mig_tunables dst_orig;
+    co_drv_tunables dst_orig;
     int was_running;      /* guest ran on the source before we started */
     int we_paused;
     int dirty_limited;    /* we set a per-vCPU dirty limit on the source */
     double t0;            /* CLOCK_MONOTONIC at migrate */
-    co_mig_stats last;
+    co_drv_stats last;
     int have_last;
-    co_mig_stats last_ram; /* the last sample with ram stats (failed ones have none) */
+    co_drv_stats last_ram; /* the last sample with ram stats (failed ones have none) */
     int have_ram;
     int tty_line;         /* progress line shown */
+    int poll_ms;          /* statistics period, 50..100 */
+    co_pol_config pc;     /* the policy's config, completed from what the VM says */
+    co_pol_state ps;
+    co_est est;
+    int probe;            /* --dirty-rate-probe: 0 none, 1 measuring, 2 done */
+    double probe_t0;
+    char dl_note[200];    /* what the dirty-limit check found, for the start action */
+    int cancel_reason;    /* 1 signal, 2 policy abort */
+    char abort_why[256];
+    char dest_note[200];  /* what the destination check found, for the start action */
+    int postcopy_signal_noted; /* the stop level already noted as ignored in post-copy */
+    char cut_short[200];  /* what a second signal left undone ("" if nothing) */
 } run;
+
+/* The operator's stop (cfg->stop_flag): 0 none, 1 stop (cancel, put back
+ * what we changed), 2 asked again (escalate: no more waiting, only what
+ * keeps the guest whole). */
+static int stop_level(const run *R)
+{
+    return R->cfg->stop_flag ? (int)*R->cfg->stop_flag : 0;
+}
+
+/* "SIGHUP" etc. for the messages; "signal" when the number is unknown. */
+static const char *stop_name(const run *R)
+{
+    int sig = R->cfg->stop_signo ? (int)*R->cfg->stop_signo : 0;
+    return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
+                                                                                : "signal";
+}
 
 static void add_action(co_ctl_result *r, double at, const char *what, double value,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -61,7 +88,7 @@ static void add_action(co_ctl_result *r, double at, const char *what, double val
 
 static double since_start(const run *R)
 {
-    return R->t0 > 0 ? co_now_ms() - R->t0 : 0;
+    return R->t0 > 0 ? co_clock_ms() - R->t0 : 0;
 }
 
 static void log_line(const run *R, json_t *j)
@@ -85,7 +112,7 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o,
+static void log_sample(const run *R, const co_drv_stats *st, const co_pol_obs *o,
                        const co_pol_state *ps, double sync_ev)
 {
     if (!R->cfg->log)
@@ -94,7 +121,7 @@ static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o
     json_object_set_new(j, "type", json_string("sample"));
     json_object_set_new(j, "t_ms", json_real(o->t_ms));
     json_object_set_new(j, "sampled_at_ms", num_or_null(st->sampled_at_ms));
-    json_object_set_new(j, "status", json_string(co_mig_status_name(st->status)));
+    json_object_set_new(j, "status", json_string(co_drv_status_name(st->status)));
     json_object_set_new(j, "total_time_ms", num_or_null(st->total_time_ms));
     json_object_set_new(j, "ram_transferred_bytes", num_or_null(st->ram_transferred_bytes));
     json_object_set_new(j, "ram_remaining_bytes", num_or_null(st->ram_remaining_bytes));
@@ -152,7 +179,7 @@ static void progress(run *R, const co_pol_obs *o, const co_pol_state *ps)
     fprintf(stderr,
             "\r%6.1f s  %-15s pass %-3lld  %5.1f%%  remaining %-10s  %-12s  dirty %.0f p/s  "
             "throttle %.0f%%  limit %.0f ms  pred %.0f ms   ",
-            o->t_ms / 1000, co_mig_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
+            o->t_ms / 1000, co_drv_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
             pct < 0 ? 0 : pct, co_fmt_size(o->remaining_bytes, rem, sizeof rem),
             co_fmt_rate(o->bandwidth_bytes_per_s, bw, sizeof bw),
             isfinite(o->dirty_rate_pages_per_s) ? o->dirty_rate_pages_per_s : 0, o->throttle_pct,
@@ -190,6 +217,8 @@ static void restore_source(run *R, co_diag *d)
         co_diag_set(d, CO_EFAILED, "the guest is NOT running on the source after the migration "
                                    "ended; run `cont` on its QMP socket");
     if (R->dirty_limited) {
+        /* lifted even after a second signal: a dirty limit outlives the
+         * migration and would keep slowing the guest */
         co_diag_init(&tmp);
         int rc = R->src->ops->set_dirty_limit(R->src, 0, NULL, &tmp);
         note(R, since_start(R), "restore", NAN, "cancel the dirty limit%s%s",
@@ -197,7 +226,14 @@ static void restore_source(run *R, co_diag *d)
         if (rc == CO_OK)
             R->dirty_limited = 0;
     }
-    if (R->changed) {
+    if (R->changed && stop_level(R) >= 2) {
+        /* asked twice: the downtime-limit and bandwidth only matter to a
+         * migration, and none runs now; the operator wants out */
+        snprintf(R->cut_short, sizeof R->cut_short,
+                 "second signal: tunables not put back (downtime-limit %.0f ms, was %.0f ms)",
+                 R->want.downtime_limit_ms, R->orig.downtime_limit_ms);
+        note(R, since_start(R), "restore", NAN, "%s", R->cut_short);
+    } else if (R->changed) {
         co_diag_init(&tmp);
         int rc = R->src->ops->set_tunables(R->src, &R->orig, &tmp);
         note(R, since_start(R), "restore", NAN, "put back the tunables cutover changed%s%s",
@@ -216,26 +252,26 @@ static int cancel_and_wait(run *R, co_diag *d)
     int rc = R->src->ops->cancel(R->src, &tmp);
     if (rc != CO_OK && rc != CO_EFAILED)
         co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
-    double until = co_now_ms() + CANCEL_WAIT_MS;
-    int status = R->have_last ? R->last.status : CO_MIG_NONE;
-    while (co_now_ms() < until) {
+    double until = co_clock_ms() + CANCEL_WAIT_MS;
+    int status = R->have_last ? R->last.status : CO_DRV_MIG_NONE;
+    while (co_clock_ms() < until && stop_level(R) < 2) {
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag_init(&tmp);
         if (R->src->ops->poll(R->src, 50, ev, MAX_EVENTS, &nev, &st, &tmp) != CO_OK)
             break;
         status = st.status;
         R->last = st;
         R->have_last = 1;
-        if (status == CO_MIG_CANCELLED || status == CO_MIG_FAILED ||
-            status == CO_MIG_COMPLETED || status == CO_MIG_NONE)
+        if (status == CO_DRV_MIG_CANCELLED || status == CO_DRV_MIG_FAILED ||
+            status == CO_DRV_MIG_COMPLETED || status == CO_DRV_MIG_NONE)
             break;
     }
     return status;
 }
 
-static void fill_final(run *R, const co_mig_stats *st)
+static void fill_final(run *R, const co_drv_stats *st)
 {
     co_ctl_result *r = R->res;
     r->total_time_ms = isfinite(st->total_time_ms) ? st->total_time_ms : since_start(R);
@@ -246,7 +282,7 @@ static void fill_final(run *R, const co_mig_stats *st)
     int64_t c = st->ram_dirty_sync_count >= 0 ? st->ram_dirty_sync_count
                 : R->have_ram ? R->last_ram.ram_dirty_sync_count : -1;
     if (c >= 0) {
-        r->passes = (int)(st->status == CO_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
+        r->passes = (int)(st->status == CO_DRV_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
     }
     if (isfinite(st->cpu_throttle_pct))
         r->final_throttle_pct = st->cpu_throttle_pct;
@@ -256,11 +292,12 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->status, sizeof r->status, "error");
-    snprintf(r->policy, sizeof r->policy, "%s", co_policy_name(cfg->pol.kind));
+    snprintf(r->policy, sizeof r->policy, "%s", co_pol_name(cfg->pol.kind));
     snprintf(r->guest_on, sizeof r->guest_on, "source");
     r->code = CO_ESOFTWARE;
     r->downtime_ms = NAN;
     r->heartbeat_downtime_ms = NAN;
+    r->heartbeat_ignored = -1;
     r->measure.longest_outage_ms = NAN;
     r->predicted_downtime_ms = NAN;
     r->floor_ms = NAN;
@@ -294,6 +331,10 @@ static int finish_unsuccessful(run *R, const char *status, int code, co_diag *d,
     }
     if (R->have_last)
         fill_final(R, &R->last);
+    if (R->cut_short[0]) {
+        size_t len = strlen(r->message);
+        snprintf(r->message + len, sizeof r->message - len, "; %s", R->cut_short);
+    }
     if (rd.code != CO_OK) {
         /* a guest not running on the source outranks everything */
         size_t len = strlen(r->message);
@@ -320,9 +361,9 @@ static int ctl_uri_is_loopback(const char *uri)
 /* Start adaptive's dirty-rate probe: page sampling (the mode that runs
  * beside a migration) at QEMU's maximum density, but no more than 65536
  * pages hashed. Returns 1 when measuring (t0 set), else 2 (noted why). */
-static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
+static int probe_start(run *R, co_drv *src, double mem_bytes, double *t0)
 {
-    const co_driver_ops *ops = src->ops;
+    const co_drv_ops *ops = src->ops;
     if (!ops->dirty_rate_start || !ops->dirty_rate_read) {
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate measurement over %s (libvirt 9.0 runs it as a job that an "
@@ -338,14 +379,14 @@ static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
              "no dirty-rate measurement (%.150s): the curve waits for two passes", tmp.msg);
         return 2;
     }
-    *t0 = co_now_ms();
+    *t0 = co_clock_ms();
     return 1;
 }
 
 /* The probe's result, once its window is over: a point for the estimator
  * (the window scaled by the throttle the estimator holds, dirty limit
  * included). Returns 1 while still measuring, else 2 (noted what came). */
-static int probe_read(run *R, co_driver *src, co_est *est, double t0)
+static int probe_read(run *R, co_drv *src, co_est *est, double t0)
 {
     int measured = 0;
     double mib = NAN;
@@ -356,7 +397,7 @@ static int probe_read(run *R, co_driver *src, co_est *est, double t0)
         return 2;
     }
     if (!measured) {
-        if (co_now_ms() - t0 <= 6000)
+        if (co_clock_ms() - t0 <= 6000)
             return 1;
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate result 6 s after a 1 s window: going on without it");
@@ -377,146 +418,335 @@ static int probe_read(run *R, co_driver *src, co_est *est, double t0)
     return 2;
 }
 
-int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
-{
-    run R;
-    memset(&R, 0, sizeof R);
-    R.src = src;
-    R.cfg = cfg;
-    R.res = res;
-    result_init(res, cfg);
-    const co_driver_ops *ops = src->ops;
-    int poll_ms = cfg->poll_ms >= 50 && cfg->poll_ms <= 100 ? cfg->poll_ms : 100;
-    int rc;
+/* ---- the steps of one migration ------------------------------------------ */
 
-    /* 1. what the VM runs with now, and whether it runs */
-    if ((rc = ops->get_tunables(src, &R.orig, d)) != CO_OK)
-        return res->code = rc;
+/* How the sampling loop ended when it did not finish the run itself. */
+enum loop_end { LOOP_COMPLETED, LOOP_CANCELLED, LOOP_ABORTED };
+
+/* Preflight: read what the VM runs with now, whether it runs, and that no
+ * migration is under way, so we can put it back and never fight another
+ * driver. Changes nothing. CO_OK or the error (res->code set). */
+static int read_source(run *R, co_drv_stats *st0, co_diag *d)
+{
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
+    int rc;
+    if ((rc = ops->get_tunables(src, &R->orig, d)) != CO_OK)
+        return R->res->code = rc;
     int running = 0;
     if ((rc = ops->guest_running(src, &running, d)) != CO_OK)
-        return res->code = rc;
-    R.was_running = running;
-    co_mig_stats st0;
+        return R->res->code = rc;
+    R->was_running = running;
     co_drv_event ev[MAX_EVENTS];
     int nev = 0;
-    if ((rc = ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st0, d)) != CO_OK)
-        return res->code = rc;
-    if (st0.status == CO_MIG_ACTIVE || st0.status == CO_MIG_SETUP ||
-        st0.status == CO_MIG_POSTCOPY_ACTIVE || st0.status == CO_MIG_CANCELLING ||
-        st0.status == CO_MIG_PRE_SWITCHOVER || st0.status == CO_MIG_DEVICE) {
+    if ((rc = ops->poll(src, 0, ev, MAX_EVENTS, &nev, st0, d)) != CO_OK)
+        return R->res->code = rc;
+    if (st0->status == CO_DRV_MIG_ACTIVE || st0->status == CO_DRV_MIG_SETUP ||
+        st0->status == CO_DRV_MIG_POSTCOPY_ACTIVE || st0->status == CO_DRV_MIG_CANCELLING ||
+        st0->status == CO_DRV_MIG_PRE_SWITCHOVER || st0->status == CO_DRV_MIG_DEVICE) {
         co_diag_set(d, CO_EBUSY, "a migration is already %s on this VM (started by someone else)",
-                    co_mig_status_name(st0.status));
-        return res->code = CO_EBUSY;
+                    co_drv_status_name(st0->status));
+        return R->res->code = CO_EBUSY;
     }
+    return CO_OK;
+}
 
-    /* 2. the policy's tunables (capabilities can only change before start) */
-    co_pol_config pc = cfg->pol;
-    if (!(pc.mem_bytes > 0) && isfinite(st0.ram_total_bytes))
-        pc.mem_bytes = st0.ram_total_bytes;
-    if (pc.channels <= 0 && cfg->channels > 0)
-        pc.channels = cfg->channels;
-    if (!pc.link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
-        pc.link_known = pc.link_loopback = 1;
-    co_policy_prestart(&pc, &R.orig, &R.want);
-    if (cfg->bandwidth_bytes_per_s > 0)
-        R.want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
-    if (cfg->channels > 0)
-        R.want.multifd_channels = cfg->channels;
-    if (cfg->dst && (R.want.postcopy_ram || R.want.multifd_channels > 1)) {
-        /* postcopy-ram and multifd must be on at both ends */
-        if ((rc = cfg->dst->ops->get_tunables(cfg->dst, &R.dst_orig, d)) != CO_OK) {
-            co_diag_prefix(d, "destination");
-            return res->code = rc;
+/* Preflight: is the destination waiting for us? Only the destination's own
+ * QMP can say: a resolver or /proc/net/tcp here sees this host's network
+ * namespace, not the destination's. Without it we say so in the start
+ * action rather than guess. Changes nothing. */
+static int check_destination(run *R, co_diag *d)
+{
+    const co_ctl_config *cfg = R->cfg;
+    if (cfg->dst == NULL || co_drv_qmp_conn(cfg->dst) == NULL) {
+        /* libvirt's own prepare step checks its destination */
+        if (strcmp(R->src->ops->name, "qmp") == 0)
+            snprintf(R->dest_note, sizeof R->dest_note,
+                     ", destination not checked (no --dest-qmp)");
+        return CO_OK;
+    }
+    co_drv_qmp_incoming in;
+    int rc = co_drv_qmp_incoming_state(cfg->dst, &in, d);
+    if (rc != CO_OK) {
+        co_diag_prefix(d, "destination (--dest-qmp)");
+        return R->res->code = rc;
+    }
+    if (strcmp(in.status, "inmigrate") != 0) {
+        co_diag_set(d, CO_EUNAVAIL,
+                    "destination QEMU (--dest-qmp) is '%s', not waiting for a migration "
+                    "('inmigrate'): start it with -incoming",
+                    in.status);
+        return R->res->code = CO_EUNAVAIL;
+    }
+    if (in.n_listen == 0) {
+        co_diag_set(d, CO_EUNAVAIL,
+                    "destination QEMU (--dest-qmp) waits for a migration but listens nowhere "
+                    "(-incoming defer without migrate-incoming?)");
+        return R->res->code = CO_EUNAVAIL;
+    }
+    char host[256];
+    int port = 0;
+    co_diag quiet;
+    co_diag_init(&quiet);
+    if (cfg->uri == NULL ||
+        co_ctl_parse_uri(cfg->uri, host, sizeof host, &port, &quiet) != CO_OK) {
+        snprintf(R->dest_note, sizeof R->dest_note,
+                 ", destination inmigrate (its address not compared: URI not tcp:)");
+        return CO_OK;
+    }
+    /* the port only: the host the source dials may be a name, a NAT or a
+     * wildcard the destination listens on */
+    for (int i = 0; i < in.n_listen; i++)
+        if (strcmp(in.listen[i].type, "inet") == 0 && in.listen[i].port == port) {
+            snprintf(R->dest_note, sizeof R->dest_note,
+                     ", destination inmigrate and listening on %.100s:%d (--dest-qmp)",
+                     in.listen[i].host, in.listen[i].port);
+            return CO_OK;
         }
-        co_mig_tunables dw = R.dst_orig;
-        dw.postcopy_ram = R.want.postcopy_ram;
-        dw.multifd_channels = R.want.multifd_channels;
+    co_diag_set(d, CO_EUNAVAIL,
+                "destination QEMU (--dest-qmp) listens on %s %.100s%s%.0d, not on port %d of "
+                "--uri %.200s",
+                in.listen[0].type, in.listen[0].host, in.listen[0].port ? ":" : "",
+                in.listen[0].port, port, cfg->uri);
+    return R->res->code = CO_EUNAVAIL;
+}
+
+/* Preflight: a signal before `migrate` stops here, with what we changed put
+ * back, so nothing starts that nobody watches. Returns 1 when it stopped. */
+static int stopped_before_start(run *R, co_diag *d)
+{
+    if (stop_level(R) == 0)
+        return 0;
+    co_diag tmp;
+    if (R->changed) {
+        co_diag_init(&tmp);
+        R->src->ops->set_tunables(R->src, &R->orig, &tmp);
+        R->changed = 0;
+    }
+    if (R->dst_changed && R->cfg->dst) {
+        co_diag_init(&tmp);
+        R->cfg->dst->ops->set_tunables(R->cfg->dst, &R->dst_orig, &tmp);
+        R->dst_changed = 0;
+    }
+    co_ctl_result *res = R->res;
+    snprintf(res->status, sizeof res->status, "cancelled");
+    snprintf(res->guest_on, sizeof res->guest_on, "source");
+    snprintf(res->message, sizeof res->message,
+             "stopped by %s before the migration started; the VM is as it was", stop_name(R));
+    res->code = CO_ECANCELED;
+    co_diag_set(d, CO_ECANCELED, "%s", res->message);
+    return 1;
+}
+
+/* Preflight: the policy's tunables on both ends, because capabilities can
+ * only change before the start. A failure leaves the source as it was. */
+static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
+{
+    const co_ctl_config *cfg = R->cfg;
+    co_drv *src = R->src;
+    co_pol_config *pc = &R->pc;
+    int rc;
+    *pc = cfg->pol;
+    if (!(pc->mem_bytes > 0) && isfinite(st0->ram_total_bytes))
+        pc->mem_bytes = st0->ram_total_bytes;
+    if (pc->channels <= 0 && cfg->channels > 0)
+        pc->channels = cfg->channels;
+    if (!pc->link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
+        pc->link_known = pc->link_loopback = 1;
+    co_pol_prestart(pc, &R->orig, &R->want);
+    if (cfg->bandwidth_bytes_per_s > 0)
+        R->want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
+    if (cfg->channels > 0)
+        R->want.multifd_channels = cfg->channels;
+    if (cfg->dst && (R->want.postcopy_ram || R->want.multifd_channels > 1)) {
+        /* postcopy-ram and multifd must be on at both ends */
+        if ((rc = cfg->dst->ops->get_tunables(cfg->dst, &R->dst_orig, d)) != CO_OK) {
+            co_diag_prefix(d, "destination");
+            return R->res->code = rc;
+        }
+        co_drv_tunables dw = R->dst_orig;
+        dw.postcopy_ram = R->want.postcopy_ram;
+        dw.multifd_channels = R->want.multifd_channels;
         if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
             co_diag_prefix(d, "destination");
-            return res->code = rc;
+            return R->res->code = rc;
         }
-        R.dst_changed = 1;
+        R->dst_changed = 1;
     }
-    if ((rc = ops->set_tunables(src, &R.want, d)) != CO_OK) {
+    if ((rc = src->ops->set_tunables(src, &R->want, d)) != CO_OK) {
         co_diag tmp;
         co_diag_init(&tmp);
-        ops->set_tunables(src, &R.orig, &tmp); /* a partial apply: undo it */
-        return res->code = rc;
+        src->ops->set_tunables(src, &R->orig, &tmp); /* a partial apply: undo it */
+        return R->res->code = rc;
     }
-    R.changed = 1;
+    R->changed = 1;
+    return CO_OK;
+}
 
-    /* Per-vCPU dirty limits need KVM's dirty ring: find out now (a limit no
-     * guest reaches, then cancelled) rather than when the guest needs it. */
-    char dl_note[200] = "";
-    if (pc.allow & CO_ALLOW_DIRTYLIMIT) {
-        co_diag tmp;
+/* Preflight: per-vCPU dirty limits need KVM's dirty ring; find out now (a
+ * limit no guest reaches, then cancelled) rather than when the guest needs
+ * it. Fills R->dl_note for the start action. */
+static void check_dirty_limit(run *R)
+{
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
+    co_pol_config *pc = &R->pc;
+    if (!(pc->allow & CO_ALLOW_DIRTYLIMIT))
+        return;
+    co_diag tmp;
+    co_diag_init(&tmp);
+    int vcpus = 0;
+    if (ops->set_dirty_limit == NULL) {
+        snprintf(R->dl_note, sizeof R->dl_note,
+                 ", dirty-limit unavailable (the %s driver has none)", ops->name);
+    } else if (ops->set_dirty_limit(src, 1e6, &vcpus, &tmp) == CO_OK) {
         co_diag_init(&tmp);
-        int vcpus = 0;
-        if (ops->set_dirty_limit == NULL) {
-            snprintf(dl_note, sizeof dl_note, ", dirty-limit unavailable (the %s driver has none)",
-                     ops->name);
-        } else if (ops->set_dirty_limit(src, 1e6, &vcpus, &tmp) == CO_OK) {
-            co_diag_init(&tmp);
-            ops->set_dirty_limit(src, 0, NULL, &tmp);
-            pc.dirty_limit_ready = 1;
-            pc.vcpus = vcpus > 0 ? vcpus : 1;
-            snprintf(dl_note, sizeof dl_note, ", dirty-limit ready on %d vCPU(s)", pc.vcpus);
-        } else {
-            snprintf(dl_note, sizeof dl_note, ", dirty-limit unavailable (%.150s)", tmp.msg);
-        }
+        ops->set_dirty_limit(src, 0, NULL, &tmp);
+        pc->dirty_limit_ready = 1;
+        pc->vcpus = vcpus > 0 ? vcpus : 1;
+        snprintf(R->dl_note, sizeof R->dl_note, ", dirty-limit ready on %d vCPU(s)", pc->vcpus);
+    } else {
+        snprintf(R->dl_note, sizeof R->dl_note, ", dirty-limit unavailable (%.150s)", tmp.msg);
     }
+}
 
-    /* what adaptive assumes of the stop-and-copy rate (policy.h) */
-    char link_note[80] = "";
-    if (pc.kind == CO_POL_ADAPTIVE) {
-        if (!pc.link_known)
-            snprintf(link_note, sizeof link_note, ", link unknown (give --link)");
-        else if (pc.link_loopback)
-            snprintf(link_note, sizeof link_note, ", link loopback");
-        else
-            snprintf(link_note, sizeof link_note, ", link %.3g Gbit/s",
-                     pc.link_rate_bytes_per_s * 8 / 1e9);
-    }
+/* What adaptive assumes of the stop-and-copy rate (policy.h), said in the
+ * start action so a report shows what the plans rested on. */
+static void describe_link(run *R, char *buf, size_t len)
+{
+    const co_pol_config *pc = &R->pc;
+    buf[0] = '\0';
+    if (pc->kind != CO_POL_ADAPTIVE)
+        return;
+    if (!pc->link_known)
+        snprintf(buf, len, ", link unknown (give --link)");
+    else if (pc->link_loopback)
+        snprintf(buf, len, ", link loopback");
+    else
+        snprintf(buf, len, ", link %.3g Gbit/s", pc->link_rate_bytes_per_s * 8 / 1e9);
+}
 
-    /* 3. start */
-    co_pol_state ps;
-    co_policy_init(&pc, &ps);
-    co_est est;
-    co_est_init(&est);
+/* Start: arm the meters and send `migrate`; from here on every exit goes
+ * through a finish step. CO_OK, or the refusal (finished as "failed"). */
+static int start_migration(run *R, co_diag *d)
+{
+    const co_ctl_config *cfg = R->cfg;
+    char link_note[80];
+    describe_link(R, link_note, sizeof link_note);
+    co_pol_init(&R->pc, &R->ps);
+    co_est_init(&R->est);
     if (cfg->hb)
         co_hb_arm(cfg->hb);
-    R.t0 = co_now_ms();
-    note(&R, 0, "start", R.want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s", co_policy_name(pc.kind),
-         cfg->uri, R.want.downtime_limit_ms, link_note,
-         R.want.auto_converge ? ", auto-converge on" : "", R.want.postcopy_ram ? ", postcopy-ram on" : "",
-         dl_note);
-    if ((rc = ops->start(src, cfg->uri, d)) != CO_OK) {
+    R->t0 = co_clock_ms();
+    note(R, 0, "start", R->want.downtime_limit_ms,
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s", co_pol_name(R->pc.kind),
+         cfg->uri, R->want.downtime_limit_ms, link_note,
+         R->want.auto_converge ? ", auto-converge on" : "",
+         R->want.postcopy_ram ? ", postcopy-ram on" : "", R->dl_note, R->dest_note);
+    int rc = R->src->ops->start(R->src, cfg->uri, d);
+    if (rc != CO_OK) {
         co_diag keep = *d;
         co_diag_init(d);
-        finish_unsuccessful(&R, "failed", rc, d, "migrate to %.200s refused: %.300s", cfg->uri, keep.msg);
+        finish_unsuccessful(R, "failed", rc, d, "migrate to %.200s refused: %.300s", cfg->uri,
+                            keep.msg);
         return rc;
     }
-
     /* adaptive with --dirty-rate-probe: one second of QEMU's own dirty-rate
      * measurement, a short-window point of the dirty curve (docs/policies.md) */
-    int probe = 0; /* 0 none, 1 measuring, 2 done */
-    double probe_t0 = 0;
-    if (cfg->dirty_rate_probe && pc.kind == CO_POL_ADAPTIVE)
-        probe = probe_start(&R, src, pc.mem_bytes, &probe_t0);
+    if (cfg->dirty_rate_probe && R->pc.kind == CO_POL_ADAPTIVE)
+        R->probe = probe_start(R, R->src, R->pc.mem_bytes, &R->probe_t0);
+    return CO_OK;
+}
 
-    /* 4. the loop */
+/* Loop: carry out the policy's actions of this sample, in order; an abort
+ * cancels at once and skips the rest. */
+static void apply_actions(run *R, const co_pol_action *acts, int na, co_diag *d)
+{
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
+    for (int i = 0; i < na && !R->cancel_reason; i++) {
+        const co_pol_action *a = &acts[i];
+        co_diag ad;
+        co_diag_init(&ad);
+        int arc = CO_OK;
+        switch (a->kind) {
+        case CO_ACT_DOWNTIME:
+            arc = ops->set_downtime_limit(src, a->value, &ad);
+            note(R, a->at_ms, "downtime-limit", a->value, "%s", a->reason);
+            break;
+        case CO_ACT_THROTTLE:
+            arc = ops->set_throttle(src, a->value, a->value2, &ad);
+            note(R, a->at_ms, "throttle", a->value, "%s", a->reason);
+            break;
+        case CO_ACT_DIRTYLIMIT:
+            arc = ops->set_dirty_limit ? ops->set_dirty_limit(src, a->value, NULL, &ad)
+                                       : co_diag_set(&ad, CO_ECONFIG, "no dirty limit");
+            if (arc == CO_OK)
+                R->dirty_limited = 1;
+            note(R, a->at_ms, "dirty-limit", a->value, "%s", a->reason);
+            break;
+        case CO_ACT_POSTCOPY:
+            arc = ops->start_postcopy(src, &ad);
+            note(R, a->at_ms, "postcopy", NAN, "%s", a->reason);
+            break;
+        case CO_ACT_PAUSE:
+            arc = ops->pause_guest(src, &ad);
+            if (arc == CO_OK)
+                R->we_paused = 1;
+            note(R, a->at_ms, "pause", NAN, "%s", a->reason);
+            break;
+        case CO_ACT_ABORT:
+            R->cancel_reason = 2;
+            snprintf(R->abort_why, sizeof R->abort_why, "%s", a->reason);
+            note(R, a->at_ms, "abort", NAN, "%s", a->reason);
+            cancel_and_wait(R, d);
+            break;
+        }
+        if (arc != CO_OK && a->kind != CO_ACT_ABORT)
+            note(R, a->at_ms, "error", NAN, "%s failed: %s", co_pol_action_name(a->kind), ad.msg);
+    }
+}
+
+/* Loop: an operator's signal cancels, except in post-copy where the guest's
+ * memory is split between the hosts and only finishing keeps it whole.
+ * Returns 1 when it cancelled. */
+static int handle_stop(run *R, const co_drv_stats *st, double t_ms, co_diag *d)
+{
+    int level = stop_level(R);
+    if (level == 0 || R->cancel_reason)
+        return 0;
+    if (st->status == CO_DRV_MIG_POSTCOPY_ACTIVE) {
+        if (level > R->postcopy_signal_noted) {
+            note(R, t_ms, "ignore-signal", NAN,
+                 "%s during post-copy: cancelling would lose the guest, finishing", stop_name(R));
+            R->postcopy_signal_noted = level;
+        }
+        return 0;
+    }
+    R->cancel_reason = 1;
+    note(R, t_ms, "cancel", NAN, "%s received: migrate_cancel", stop_name(R));
+    cancel_and_wait(R, d);
+    return 1;
+}
+
+/* Loop: poll a sample, feed the estimator and the policy, act, until QEMU
+ * completes, fails, or we cancel. Returns an enum loop_end, or a negative
+ * code when the run is already finished (lost QEMU, failed migration). */
+static int sample_loop(run *R, co_diag *d)
+{
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
+    co_ctl_result *res = R->res;
+    co_drv_event ev[MAX_EVENTS];
     double sync_ev = NAN;
-    int cancel_reason = 0; /* 1 signal, 2 policy abort */
-    char abort_why[256] = "";
     for (;;) {
-        co_mig_stats st;
-        nev = 0;
+        co_drv_stats st;
+        int nev = 0;
         co_diag pd;
         co_diag_init(&pd);
-        rc = ops->poll(src, poll_ms, ev, MAX_EVENTS, &nev, &st, &pd);
+        int rc = ops->poll(src, R->poll_ms, ev, MAX_EVENTS, &nev, &st, &pd);
         if (rc != CO_OK) {
-            end_progress(&R);
+            end_progress(R);
             res->code = rc;
             snprintf(res->status, sizeof res->status, "error");
             snprintf(res->guest_on, sizeof res->guest_on, "unknown");
@@ -524,8 +754,8 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
                      "lost the %s connection to the source during the migration (%.300s); the "
                      "migration may still be running: check the VM with its own tools",
                      strcmp(ops->name, "qmp") == 0 ? "QMP" : ops->name, pd.msg);
-            if (R.have_last)
-                fill_final(&R, &R.last);
+            if (R->have_last)
+                fill_final(R, &R->last);
             co_diag_set(d, rc, "%s", res->message);
             return rc;
         }
@@ -533,139 +763,79 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
             if (ev[i].kind == CO_DRV_EV_PASS)
                 sync_ev = ev[i].at_ms;
             else if (ev[i].kind == CO_DRV_EV_SHUTDOWN)
-                note(&R, since_start(&R), "event", NAN, "source QEMU reports SHUTDOWN");
+                note(R, since_start(R), "event", NAN, "source QEMU reports SHUTDOWN");
         }
-        R.last = st;
-        R.have_last = 1;
+        R->last = st;
+        R->have_last = 1;
         if (isfinite(st.ram_transferred_bytes)) {
-            R.last_ram = st;
-            R.have_ram = 1;
+            R->last_ram = st;
+            R->have_ram = 1;
         }
         /* a dirty limit slows the guest like a throttle: let the estimator
          * undo it the same way (its equivalent percentage, policy.h) */
-        co_mig_stats est_st = st;
-        if (ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= ps.dl_pct))
-            est_st.cpu_throttle_pct = ps.dl_pct;
-        co_est_feed(&est, &est_st, sync_ev);
-        if (probe == 1 && co_now_ms() - probe_t0 >= 1000)
-            probe = probe_read(&R, src, &est, probe_t0);
+        co_drv_stats est_st = st;
+        if (R->ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= R->ps.dl_pct))
+            est_st.cpu_throttle_pct = R->ps.dl_pct;
+        co_est_feed(&R->est, &est_st, sync_ev);
+        if (R->probe == 1 && co_clock_ms() - R->probe_t0 >= 1000)
+            R->probe = probe_read(R, src, &R->est, R->probe_t0);
         double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;
-        co_policy_obs_from(&est, &st, &o);
+        co_pol_obs_from(&R->est, &st, &o);
         if (!isfinite(st.total_time_ms))
-            o.t_ms = since_start(&R);
+            o.t_ms = since_start(R);
 
-        if (st.status == CO_MIG_COMPLETED)
-            break;
-        if (st.status == CO_MIG_FAILED || st.status == CO_MIG_CANCELLED) {
-            if (cancel_reason)
-                break;
-            return finish_unsuccessful(&R, "failed", CO_EFAILED, d,
+        if (st.status == CO_DRV_MIG_COMPLETED)
+            return LOOP_COMPLETED;
+        if (st.status == CO_DRV_MIG_FAILED || st.status == CO_DRV_MIG_CANCELLED)
+            return finish_unsuccessful(R, "failed", CO_EFAILED, d,
                                        "QEMU reports the migration %s%s%s",
-                                       co_mig_status_name(st.status),
+                                       co_drv_status_name(st.status),
                                        st.error_desc[0] ? ": " : "", st.error_desc);
-        }
-        if (cfg->stop_flag && *cfg->stop_flag && !cancel_reason) {
-            if (st.status == CO_MIG_POSTCOPY_ACTIVE) {
-                /* cancelling now would lose the guest: its memory is split */
-                if (*cfg->stop_flag == 1) {
-                    note(&R, o.t_ms, "ignore-signal", NAN,
-                         "signal during post-copy: cancelling would lose the guest, finishing");
-                    *cfg->stop_flag = 2;
-                }
-            } else if (*cfg->stop_flag == 1 || *cfg->stop_flag == 2) {
-                cancel_reason = 1;
-                note(&R, o.t_ms, "cancel", NAN, "signal received: migrate_cancel");
-                cancel_and_wait(&R, d);
-                break;
-            }
-        }
+        if (handle_stop(R, &st, o.t_ms, d))
+            return LOOP_CANCELLED;
         /* A VM that never migrated reports no ram.total before the start:
          * the per-GiB timeouts of the baselines wait for the first one. */
-        if (!(pc.mem_bytes > 0) && isfinite(st.ram_total_bytes) && st.ram_total_bytes > 0)
-            pc.mem_bytes = st.ram_total_bytes;
-        co_action acts[8];
-        int na = co_policy_decide(&pc, &ps, &o, acts, 8);
-        log_sample(&R, &st, &o, &ps, sync_seen);
-        for (int i = 0; i < na && !cancel_reason; i++) {
-            co_action *a = &acts[i];
-            co_diag ad;
-            co_diag_init(&ad);
-            int arc = CO_OK;
-            switch (a->kind) {
-            case CO_ACT_DOWNTIME:
-                arc = ops->set_downtime_limit(src, a->value, &ad);
-                note(&R, a->at_ms, "downtime-limit", a->value, "%s", a->reason);
-                break;
-            case CO_ACT_THROTTLE:
-                arc = ops->set_throttle(src, a->value, a->value2, &ad);
-                note(&R, a->at_ms, "throttle", a->value, "%s", a->reason);
-                break;
-            case CO_ACT_DIRTYLIMIT:
-                arc = ops->set_dirty_limit ? ops->set_dirty_limit(src, a->value, NULL, &ad)
-                                           : co_diag_set(&ad, CO_ECONFIG, "no dirty limit");
-                if (arc == CO_OK)
-                    R.dirty_limited = 1;
-                note(&R, a->at_ms, "dirty-limit", a->value, "%s", a->reason);
-                break;
-            case CO_ACT_POSTCOPY:
-                arc = ops->start_postcopy(src, &ad);
-                note(&R, a->at_ms, "postcopy", NAN, "%s", a->reason);
-                break;
-            case CO_ACT_PAUSE:
-                arc = ops->pause_guest(src, &ad);
-                if (arc == CO_OK)
-                    R.we_paused = 1;
-                note(&R, a->at_ms, "pause", NAN, "%s", a->reason);
-                break;
-            case CO_ACT_ABORT:
-                cancel_reason = 2;
-                snprintf(abort_why, sizeof abort_why, "%s", a->reason);
-                note(&R, a->at_ms, "abort", NAN, "%s", a->reason);
-                cancel_and_wait(&R, d);
-                break;
-            }
-            if (arc != CO_OK && a->kind != CO_ACT_ABORT)
-                note(&R, a->at_ms, "error", NAN, "%s failed: %s", co_action_name(a->kind),
-                     ad.msg);
-        }
-        if (cancel_reason)
-            break;
-        progress(&R, &o, &ps);
+        if (!(R->pc.mem_bytes > 0) && isfinite(st.ram_total_bytes) && st.ram_total_bytes > 0)
+            R->pc.mem_bytes = st.ram_total_bytes;
+        co_pol_action acts[8];
+        int na = co_pol_decide(&R->pc, &R->ps, &o, acts, 8);
+        log_sample(R, &st, &o, &R->ps, sync_seen);
+        apply_actions(R, acts, na, d);
+        if (R->cancel_reason)
+            return LOOP_ABORTED;
+        progress(R, &o, &R->ps);
     }
-    end_progress(&R);
-    res->predicted_downtime_ms = ps.pred_downtime_ms;
-    res->floor_ms = ps.pred_floor_ms;
+}
 
-    if (cancel_reason) {
-        if (R.have_last && R.last.status == CO_MIG_COMPLETED)
-            goto completed; /* it finished before the cancel took */
-        if (cancel_reason == 1)
-            return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
-                                       "cancelled by signal; the guest stays on the source");
-        return finish_unsuccessful(&R, "aborted", CO_EFAILED, d, "aborted: %s", abort_why);
-    }
-
-completed:
+/* Switchover done: read QEMU's final figures, make sure the guest runs on
+ * the destination, and let the heartbeat settle so its gap is whole. */
+static int finish_completed(run *R)
+{
+    const co_ctl_config *cfg = R->cfg;
+    co_drv *src = R->src;
+    co_ctl_result *res = R->res;
     /* QEMU 7.2 sets "completed" before it computes total-time and downtime
      * (migration_calculate_complete runs just after): re-read briefly */
-    for (int i = 0; i < 20 && !(R.last.total_time_ms > 0 && isfinite(R.last.downtime_ms)); i++) {
-        co_mig_stats st2;
+    for (int i = 0; i < 20 && !(R->last.total_time_ms > 0 && isfinite(R->last.downtime_ms)); i++) {
+        co_drv_stats st2;
+        co_drv_event ev[MAX_EVENTS];
+        int nev = 0;
         co_diag tmp;
         co_diag_init(&tmp);
         usleep(20000);
-        if (ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
-            st2.status != CO_MIG_COMPLETED)
+        if (src->ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
+            st2.status != CO_DRV_MIG_COMPLETED)
             break;
-        R.last = st2;
+        R->last = st2;
     }
-    fill_final(&R, &R.last);
-    res->downtime_ms = R.last.downtime_ms;
+    fill_final(R, &R->last);
+    res->downtime_ms = R->last.downtime_ms;
     /* what the stop-and-copy really moved, and how fast at least: the
      * downtime also holds device state and the switch itself */
-    if (isfinite(R.last.ram_downtime_bytes) && R.last.ram_downtime_bytes > 0) {
-        res->stop_copy_bytes = R.last.ram_downtime_bytes;
+    if (isfinite(R->last.ram_downtime_bytes) && R->last.ram_downtime_bytes > 0) {
+        res->stop_copy_bytes = R->last.ram_downtime_bytes;
         if (isfinite(res->downtime_ms) && res->downtime_ms > 0)
             res->stop_copy_rate_bytes_per_s = res->stop_copy_bytes / (res->downtime_ms / 1000.0);
     }
@@ -679,28 +849,72 @@ completed:
         co_diag tmp;
         co_diag_init(&tmp);
         for (int i = 0; i < 20; i++) { /* it resumes within ms of completion */
-            if (cfg->dst->ops->guest_running(cfg->dst, &drun, &tmp) != CO_OK || drun == 1)
+            if (cfg->dst->ops->guest_running(cfg->dst, &drun, &tmp) != CO_OK || drun == 1 ||
+                stop_level(R) >= 2)
                 break;
             usleep(50000);
         }
         if (drun == 0) {
             co_diag_init(&tmp);
             int rrc = cfg->dst->ops->resume_guest(cfg->dst, &tmp);
-            note(&R, since_start(&R), "resume", NAN, "guest paused on the destination: cont%s%s",
+            note(R, since_start(R), "resume", NAN, "guest paused on the destination: cont%s%s",
                  rrc == CO_OK ? "" : " failed: ", rrc == CO_OK ? "" : tmp.msg);
         }
     }
     if (cfg->hb) {
-        double until = co_now_ms() + HB_SETTLE_MS;
-        while (co_now_ms() < until)
+        double until = co_clock_ms() + HB_SETTLE_MS;
+        while (co_clock_ms() < until && stop_level(R) < 2)
             usleep(20000);
         long count = 0;
         double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);
         if (count > 0)
             res->heartbeat_downtime_ms = g;
+        res->heartbeat_ignored = co_hb_ignored(cfg->hb);
     }
     return CO_OK;
 }
+
+int co_ctl_run(co_drv *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    R.src = src;
+    R.cfg = cfg;
+    R.res = res;
+    R.poll_ms = cfg->poll_ms >= 50 && cfg->poll_ms <= 100 ? cfg->poll_ms : 100;
+    result_init(res, cfg);
+    int rc;
+    co_drv_stats st0;
+    if ((rc = read_source(&R, &st0, d)) != CO_OK)
+        return rc;
+    if ((rc = check_destination(&R, d)) != CO_OK)
+        return rc;
+    if (stopped_before_start(&R, d))
+        return CO_ECANCELED;
+    if ((rc = apply_tunables(&R, &st0, d)) != CO_OK)
+        return rc;
+    check_dirty_limit(&R);
+    if (stopped_before_start(&R, d))
+        return CO_ECANCELED;
+    if ((rc = start_migration(&R, d)) != CO_OK)
+        return rc;
+    int end = sample_loop(&R, d);
+    if (end < 0)
+        return end;
+    end_progress(&R);
+    res->predicted_downtime_ms = R.ps.pred_downtime_ms;
+    res->floor_ms = R.ps.pred_floor_ms;
+    /* a cancel that lost the race with the switchover: it completed */
+    if (end != LOOP_COMPLETED && !(R.have_last && R.last.status == CO_DRV_MIG_COMPLETED)) {
+        if (end == LOOP_CANCELLED)
+            return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
+                                       "cancelled by %s; the guest stays on the source",
+                                       stop_name(&R));
+        return finish_unsuccessful(&R, "aborted", CO_EFAILED, d, "aborted: %s", R.abort_why);
+    }
+    return finish_completed(&R);
+}
+
 
 /* ---- renderings ---------------------------------------------------------- */
 
@@ -712,6 +926,8 @@ json_t *co_ctl_result_json(const co_ctl_result *r)
     json_object_set_new(j, "total_time_ms", json_real(r->total_time_ms));
     json_object_set_new(j, "downtime_ms", num_or_null(r->downtime_ms));
     json_object_set_new(j, "heartbeat_downtime_ms", num_or_null(r->heartbeat_downtime_ms));
+    if (r->heartbeat_ignored >= 0)
+        json_object_set_new(j, "heartbeat_ignored", json_integer(r->heartbeat_ignored));
     if (r->measure.on) {
         const co_ctl_measure *m = &r->measure;
         json_object_set_new(j, "measured_downtime_ms", num_or_null(m->longest_outage_ms));
@@ -762,6 +978,9 @@ void co_ctl_result_text(const co_ctl_result *r, FILE *out)
     if (isfinite(r->heartbeat_downtime_ms))
         fprintf(out, "heartbeat:    %.1f ms longest gap seen by the guest\n",
                 r->heartbeat_downtime_ms);
+    if (r->heartbeat_ignored > 0)
+        fprintf(out, "heartbeat:    %ld datagrams from unexpected senders ignored\n",
+                r->heartbeat_ignored);
     if (r->measure.on) {
         const co_ctl_measure *m = &r->measure;
         if (isfinite(m->longest_outage_ms))
@@ -830,89 +1049,5 @@ int co_ctl_parse_uri(const char *uri, char *host, size_t hostlen, int *port, co_
         return co_diag_set(d, CO_EUSAGE, "--uri '%s': port '%s' is not a number in 1..65535",
                            uri, colon + 1);
     *port = (int)p;
-    return CO_OK;
-}
-
-static int is_local_addr(const struct sockaddr *sa)
-{
-    /* bind() to a non-local address fails with EADDRNOTAVAIL */
-    int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_storage ss;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    memcpy(&ss, sa, len);
-    if (sa->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-    else
-        ((struct sockaddr_in *)&ss)->sin_port = 0;
-    int ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A LISTEN (state 0A) socket on port in /proc/net/tcp or tcp6. */
-static int port_listening(int port)
-{
-    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-    for (int f = 0; f < 2; f++) {
-        FILE *fp = fopen(files[f], "r");
-        if (!fp)
-            continue;
-        char line[512];
-        while (fgets(line, sizeof line, fp)) {
-            char local[128];
-            unsigned st;
-            if (sscanf(line, " %*d: %127s %*s %x", local, &st) != 2)
-                continue;
-            char *c = strrchr(local, ':');
-            if (c && st == 0x0A && strtol(c + 1, NULL, 16) == port) {
-                fclose(fp);
-                return 1;
-            }
-        }
-        fclose(fp);
-    }
-    return 0;
-}
-
-int co_ctl_check_dest(const char *host, int port, co_diag *d)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int g = getaddrinfo(host, NULL, &hints, &ai);
-    if (g != 0)
-        return co_diag_set(d, CO_EUNAVAIL, "--uri: cannot resolve destination host '%s': %s", host,
-                           gai_strerror(g));
-    int local = 0, routed = 0;
-    for (struct addrinfo *p = ai; p; p = p->ai_next) {
-        if (is_local_addr(p->ai_addr)) {
-            local = 1;
-            break;
-        }
-        /* connect() on UDP sends nothing: it only asks for a route */
-        int fd = socket(p->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) {
-            if (p->ai_family == AF_INET)
-                ((struct sockaddr_in *)p->ai_addr)->sin_port = htons((uint16_t)port);
-            else
-                ((struct sockaddr_in6 *)p->ai_addr)->sin6_port = htons((uint16_t)port);
-            if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
-                routed = 1;
-            close(fd);
-        }
-    }
-    freeaddrinfo(ai);
-    if (local) {
-        if (!port_listening(port))
-            return co_diag_set(d, CO_EUNAVAIL,
-                               "destination %s:%d unreachable: nothing listens on port %d (is the "
-                               "destination QEMU running with -incoming tcp:...:%d?)",
-                               host, port, port, port);
-        return CO_OK;
-    }
-    if (!routed)
-        return co_diag_set(d, CO_EUNAVAIL, "destination %s:%d unreachable: no route to host", host,
-                           port);
     return CO_OK;
 }

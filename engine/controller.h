@@ -1,18 +1,27 @@
 /* engine/controller.h: drive one live migration through a driver.
  *
  * Owns: the life of one migration as cutover runs it, through any
- * co_driver (drivers/driver.h): remember the VM's tunables, apply the
+ * co_drv (drivers/driver.h): remember the VM's tunables, apply the
  * policy's, start, poll every 50-100 ms (events + statistics), feed the
  * online estimates (engine/estimate.h) and the policy (engine/policy.h),
  * carry out its actions, and finish in one of these states:
  *   completed  the guest runs on the destination;
  *   aborted    the policy cancelled (it says why);
- *   cancelled  the operator asked (SIGINT/SIGTERM through stop_flag);
+ *   cancelled  the operator asked (SIGINT/SIGTERM/SIGHUP through stop_flag):
+ *              before `migrate` it stops there; during pre-copy it sends
+ *              migrate_cancel (libvirt: abort job); during post-copy it
+ *              finishes, as cancelling would lose the guest;
  *   failed     QEMU failed the migration (e.g. destination gone);
  *   error      we lost the connection to QEMU and cannot tell.
  * In every state but completed and error the guest is left running on the
  * source (checked with query-status; `cont` if it was running before and
- * is not now) and the tunables we changed are put back.
+ * is not now) and the tunables we changed are put back; a second signal
+ * (stop_flag 2) cuts the cleanup to what keeps the guest whole: no more
+ * waiting for QEMU to settle, the guest resumed, a dirty limit lifted, but
+ * downtime-limit and bandwidth left as set (said in the message).
+ * The destination is checked through its own QMP (cfg->dst: inmigrate and
+ * listening on the URI's port) or, without one, the start action says it
+ * was not checked.
  * Also owns the result record and its renderings (text, JSON, JSONL). */
 #ifndef CUTOVER_ENGINE_CONTROLLER_H
 #define CUTOVER_ENGINE_CONTROLLER_H
@@ -33,13 +42,16 @@ typedef struct co_ctl_config {
     double bandwidth_bytes_per_s;     /* max-bandwidth to set; 0 = leave as is */
     int channels;                     /* multifd channels; 0 = leave as is */
     int poll_ms;                      /* 50..100 (default 100) */
-    co_driver *dst;                   /* destination QEMU (optional, not owned) */
+    co_drv *dst;                   /* destination QEMU (optional, not owned) */
     co_hb *hb;                        /* heartbeat meter (optional, not owned) */
     FILE *log;                        /* JSONL timeline (optional, not owned) */
     int progress;                     /* live progress line on stderr */
     int dirty_rate_probe;             /* adaptive: measure 1 s of the dirty curve at the
                                        * start (QMP calc-dirty-rate; see docs/policies.md) */
-    volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
+    volatile sig_atomic_t *stop_flag; /* stop signals received so far (0 none, 1 stop,
+                                       * 2 escalate); set by a handler; may be NULL */
+    volatile sig_atomic_t *stop_signo;/* the last such signal's number, for the
+                                       * messages; may be NULL */
 } co_ctl_config;
 
 typedef struct co_ctl_action {
@@ -70,6 +82,8 @@ typedef struct co_ctl_result {
     double total_time_ms;             /* QEMU's total-time (ours if not reported) */
     double downtime_ms;               /* QEMU's downtime; NAN unless completed */
     double heartbeat_downtime_ms;     /* longest heartbeat gap; NAN unless measured */
+    long heartbeat_ignored;           /* datagrams from unexpected senders; -1 unless
+                                         measured */
     co_ctl_measure measure;           /* --measure (filled by the caller) */
     double transferred_bytes;         /* ram.transferred */
     int passes;                       /* pre-copy passes, bulk pass included */
@@ -88,10 +102,12 @@ typedef struct co_ctl_result {
 
 /* Run one migration. Returns CO_OK only when it completed; otherwise the
  * code of the outcome (CO_EFAILED for aborted/failed, CO_ECANCELED,
+ * CO_EUNAVAIL for a destination that does not wait for us,
  * CO_EUNAVAIL/CO_EIO/CO_ETIMEDOUT/CO_EPROTO for a lost QEMU) with d naming
- * the cause; res is filled in every case. Errors before `migrate` is sent
+ * the cause; res is filled in every case (res->n_actions is 0 unless the
+ * migration was started). Errors before `migrate` is sent
  * leave the VM as it was. The caller holds the VM lock (engine/lock.h). */
-int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
+int co_ctl_run(co_drv *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
 
 /* Renderings of the result: JSON (keys status, total_time_ms, downtime_ms,
  * transferred_bytes, passes, actions, ...; with a measurement also
@@ -103,11 +119,5 @@ void co_ctl_result_text(const co_ctl_result *r, FILE *out);
 /* Parse and check a migration URI "tcp:HOST:PORT" (host may be [v6]).
  * CO_OK or CO_EUSAGE naming what is wrong. host/port are filled. */
 int co_ctl_parse_uri(const char *uri, char *host, size_t hostlen, int *port, co_diag *d);
-/* Check the destination is reachable without disturbing it: a connection
- * to QEMU's -incoming port would be taken as the migration stream (and
- * QEMU 7.2 exits when it fails), so for a local host we look for a
- * listening socket in /proc/net/tcp{,6}; for a remote one we check the name
- * resolves and there is a route. CO_OK, or CO_EUNAVAIL / CO_EUSAGE. */
-int co_ctl_check_dest(const char *host, int port, co_diag *d);
 
 #endif

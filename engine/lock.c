@@ -1,4 +1,4 @@
-/* engine/lock.c: flock-based per-VM lock. */
+/* engine/lock.c: flock-based per-VM lock in a directory only we can write. */
 #include "engine/lock.h"
 
 #include <errno.h>
@@ -12,21 +12,55 @@
 
 #include "util/error.h"
 
-static int lock_dir(char *buf, size_t len)
+/* Where the lock files live (header). */
+static void lock_dir_path(char *buf, size_t len)
 {
     const char *env = getenv("CUTOVER_LOCK_DIR");
-    if (env && env[0]) {
+    if (env && env[0])
         snprintf(buf, len, "%s", env);
-    } else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0]) {
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0])
         snprintf(buf, len, "%s/cutover", env);
-    } else if (geteuid() == 0) {
+    else if (geteuid() == 0)
         snprintf(buf, len, "/run/cutover");
-    } else {
+    else
         snprintf(buf, len, "/tmp/cutover-%u", (unsigned)geteuid());
+}
+
+/* Create the directory 0700 if missing, then open it without following a
+ * symlink and check it is ours and nobody else can write it: in /tmp anyone
+ * may have made it first, to plant files or read our pids. Returns an fd of
+ * the directory or a negative CO_E* with d set. */
+static int open_lock_dir(const char *dir, co_diag *d)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return co_diag_set(d, CO_ECANTCREAT, "lock directory %s: %s", dir, strerror(errno));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return co_diag_set(d, errno == ELOOP || errno == ENOTDIR ? CO_ENOPERM : CO_ECANTCREAT,
+                           "lock directory %s: %s%s", dir, strerror(errno),
+                           errno == ELOOP ? " (a symlink: refused)" : "");
+    struct stat st;
+    if (fstat(dfd, &st) != 0) {
+        int e = errno;
+        close(dfd);
+        return co_diag_set(d, CO_EOS, "lock directory %s: %s", dir, strerror(e));
     }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    if (st.st_uid != geteuid()) {
+        close(dfd);
+        return co_diag_set(d, CO_ENOPERM,
+                           "lock directory %s is owned by uid %u, not by us (uid %u): refused; "
+                           "remove it or set CUTOVER_LOCK_DIR",
+                           dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        close(dfd);
+        return co_diag_set(d, CO_ENOPERM,
+                           "lock directory %s is writable by %s (mode %03o): refused; chmod 700 "
+                           "it",
+                           dir, st.st_mode & S_IWOTH ? "everyone" : "its group",
+                           (unsigned)(st.st_mode & 0777));
+    }
+    return dfd;
 }
 
 /* FNV-1a: the id text can be long or hold slashes; the name must not */
@@ -43,21 +77,29 @@ static unsigned long long fnv(const char *s)
 int co_lock_take(co_lock *l, const char *vm_id, co_diag *d)
 {
     l->fd = -1;
-    char dir[400];
-    int rc = lock_dir(dir, sizeof dir);
-    if (rc < 0)
-        return co_diag_set(d, CO_ECANTCREAT, "lock directory %s: %s", dir, strerror(-rc));
-    struct stat st;
-    if (vm_id[0] == '/' && stat(vm_id, &st) == 0)
-        snprintf(l->path, sizeof l->path, "%s/vm-%llx-%llx.lock", dir,
-                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-    else
-        snprintf(l->path, sizeof l->path, "%s/vm-%016llx.lock", dir, fnv(vm_id));
-    int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char dir[400], name[64];
+    lock_dir_path(dir, sizeof dir);
+    snprintf(name, sizeof name, "vm-%016llx.lock", fnv(vm_id));
+    snprintf(l->path, sizeof l->path, "%s/%s", dir, name);
+    int dfd = open_lock_dir(dir, d);
+    if (dfd < 0)
+        return dfd;
+    /* no O_TRUNC: the file may be another cutover's, holding its pid; no
+     * symlink: it could point at any file we can write */
+    int fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e = errno;
+    close(dfd);
     if (fd < 0)
-        return co_diag_set(d, CO_ECANTCREAT, "lock file %s: %s", l->path, strerror(errno));
+        return co_diag_set(d, e == ELOOP ? CO_ENOPERM : CO_ECANTCREAT, "lock file %s: %s%s",
+                           l->path, strerror(e), e == ELOOP ? " (a symlink: refused)" : "");
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        close(fd);
+        return co_diag_set(d, CO_ENOPERM, "lock file %s is not a regular file of ours: refused",
+                           l->path);
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+        e = errno;
         char owner[32] = "";
         ssize_t n = pread(fd, owner, sizeof owner - 1, 0);
         owner[n > 0 ? n : 0] = '\0';
@@ -69,6 +111,7 @@ int co_lock_take(co_lock *l, const char *vm_id, co_diag *d)
                                owner[0] ? owner : "?", vm_id, l->path);
         return co_diag_set(d, CO_EOS, "lock file %s: %s", l->path, strerror(e));
     }
+    /* ours now (we hold the lock): replace the last holder's pid */
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) < 0) {

@@ -2,6 +2,7 @@
  * heartbeat receiver. Contracts in lab/lab.h. */
 #define _GNU_SOURCE
 #include "lab/lab.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/procnet.h"
 #include "util/units.h"
 
 #define HB_RING (1u << 20)   /* ~17 minutes of 1 kHz heartbeats */
@@ -62,13 +64,6 @@ struct co_lab {
     int src_reaped, dst_reaped;
     int src_status, dst_status;
 };
-
-double co_lab_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void sleep_ms(double ms)
 {
@@ -397,7 +392,7 @@ static void *receiver(void *arg)
                                  (struct sockaddr *)&from, &fl);
             if (n <= 0)
                 break;
-            double now = co_lab_now_ms();
+            double now = co_clock_ms();
             pthread_mutex_lock(&lab->mu);
             int s = sender_index(lab, &from);
             if (s >= 0) {
@@ -435,27 +430,6 @@ static int pick_tcp_port(co_diag *d)
     }
     close(fd);
     return ntohs(a.sin_port);
-}
-
-/* Is 127.0.0.1:port in LISTEN state (from /proc/net/tcp)? */
-static int tcp_listening(int port)
-{
-    FILE *f = fopen("/proc/net/tcp", "r");
-    if (f == NULL)
-        return 0;
-    char line[512];
-    char want[32];
-    snprintf(want, sizeof want, "0100007F:%04X", port);
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        char local[64], rem[64];
-        unsigned st;
-        if (sscanf(line, " %*d: %63s %63s %x", local, rem, &st) == 3 &&
-            strcmp(local, want) == 0 && st == 0x0A)
-            found = 1;
-    }
-    fclose(f);
-    return found;
 }
 
 static void last_log_line(const char *path, char *out, size_t len)
@@ -733,9 +707,9 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
                 return co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             if (!check_child(in->dst_pid, &lab->dst_reaped, &lab->dst_status))
                 break;
-            if (tcp_listening(port) && access(in->dst_qmp, F_OK) == 0)
+            if (co_procnet_listening("127.0.0.1", port) && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
-            if (co_lab_now_ms() > deadline)
+            if (co_clock_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
                                    "destination QEMU not listening on 127.0.0.1:%d after "
                                    "%.0f ms", port, lab->cfg.boot_timeout_ms);
@@ -840,8 +814,8 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     }
     lab->thread_started = 1;
 
-    double deadline = co_lab_now_ms() + lab->cfg.boot_timeout_ms;
-    in->started_ms = co_lab_now_ms();
+    double deadline = co_clock_ms() + lab->cfg.boot_timeout_ms;
+    in->started_ms = co_clock_ms();
     if ((rc = spawn_qemu(lab, 0, &in->src_pid, d)))
         goto fail;
     if (!cfg->no_dest && (rc = start_dest(lab, deadline, d)))
@@ -867,7 +841,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
             rc = co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             goto fail;
         }
-        if (co_lab_now_ms() > deadline) {
+        if (co_clock_ms() > deadline) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
                              "no heartbeat from the source guest on udp:127.0.0.1:%d "
                              "after %.0f ms (accel %s)", in->hb_port,
@@ -901,7 +875,7 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
                     const void *arg, int which, double timeout_ms, const char *what,
                     co_diag *d)
 {
-    double deadline = co_lab_now_ms() + timeout_ms;
+    double deadline = co_clock_ms() + timeout_ms;
     for (;;) {
         co_lab_status st;
         co_lab_get_status(lab, &st);
@@ -911,7 +885,7 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
             return co_diag_set(d, CO_ECANCELED, "cancelled while waiting for %s", what);
         if (!co_lab_alive(lab, which, d))
             return CO_EUNAVAIL;
-        if (co_lab_now_ms() > deadline)
+        if (co_clock_ms() > deadline)
             return co_diag_set(d, CO_ETIMEDOUT, "no %s after %.0f ms", what, timeout_ms);
         sleep_ms(5);
     }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "drivers/qmp.h"
+#include "util/procnet.h"
 
 typedef struct tq_qemu {
     pid_t pid;
@@ -73,24 +74,13 @@ static inline int tq_free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* 1 if some socket listens on 127.0.0.1:port (or any address), read from
- * /proc/net/tcp. Probing with connect() is not an option: QEMU would take
- * the probe as the incoming migration stream. */
+/* 1 if some socket listens on 127.0.0.1:port (or a wildcard address),
+ * through the one /proc/net/tcp reader (util/procnet.h). Probing with
+ * connect() is not an option: QEMU would take the probe as the incoming
+ * migration stream. */
 static inline int tq_listening(int port)
 {
-    FILE *f = fopen("/proc/net/tcp", "r");
-    if (f == NULL)
-        return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) {
-        unsigned addr, p, st;
-        if (sscanf(line, " %*d: %8x:%4x %*8x:%*4x %2x", &addr, &p, &st) == 3 && (int)p == port &&
-            st == 0x0A && (addr == 0x0100007F || addr == 0))
-            found = 1;
-    }
-    fclose(f);
-    return found;
+    return co_procnet_listening("127.0.0.1", port);
 }
 
 /* Create a private directory; returns 0 or -1. dir must hold 64 bytes. */
