@@ -27,7 +27,22 @@
 struct mpi_ctx {
     int rank, size;
     int saved_out, saved_err; /* ranks > 0: the real stdout/stderr while quiet */
+    FILE *said;               /* ranks > 0: what they said while quiet */
+    int reached;              /* this rank got to its runs (the hook ran) */
 };
+
+/* The start-up check, collective: every rank says -1 when it got to its
+ * runs, or its exit code when `simulate` stopped before (bad flag, file
+ * unreadable on its node). Fills codes[size]; MPI_SUCCESS or an MPI error. */
+static int startup_codes(const struct mpi_ctx *m, int mine, int *codes)
+{
+    return MPI_Allgather(&mine, 1, MPI_INT, codes, 1, MPI_INT, MPI_COMM_WORLD);
+}
+
+static int err_of_exit(int code)
+{
+    return code == 64 ? CO_EUSAGE : code == 65 ? CO_EDATA : code == 66 ? CO_ENOINPUT : CO_EOS;
+}
 
 /* The user MPI_Op: inout += in, element by element. Elements are whole
  * accumulators (a contiguous type of co_sim_acc_bytes(nvms) bytes); MPI's
@@ -86,8 +101,28 @@ static int mc_mpi(void *arg, const co_sim_cluster *c, const co_sim_mc_opts *o,
                   co_sim_summary *out, int *print, co_diag *d)
 {
     struct mpi_ctx *m = arg;
+    m->reached = 1;
     speak(m); /* from here on a rank's own failure is worth its line */
     *print = m->rank == 0;
+    int *codes = calloc((size_t)m->size, sizeof(int));
+    if (codes == NULL)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    int e0 = startup_codes(m, -1, codes);
+    if (e0 != MPI_SUCCESS) {
+        free(codes);
+        return mpi_fail(d, "MPI_Allgather", e0);
+    }
+    for (int j = 0; j < m->size; j++)
+        if (codes[j] >= 0) { /* rank j stopped before its runs: nobody runs */
+            int code = codes[j];
+            free(codes);
+            if (m->rank != 0)
+                return CO_OK; /* *print = 0: rank 0 says it */
+            return co_diag_set(d, err_of_exit(code),
+                               "rank %d stopped before its runs with exit %d (see its own "
+                               "line)", j, code);
+        }
+    free(codes);
     co_sim_mc_opts mine = *o;
     mine.first = m->rank;
     mine.stride = m->size;
@@ -175,19 +210,39 @@ int main(int argc, char **argv)
              * rank 0 alone says what is wrong; the others keep quiet until
              * their runs start */
             int null = open("/dev/null", O_WRONLY);
-            if (null >= 0) {
+            m.said = tmpfile();
+            if (null >= 0 && m.said != NULL) {
                 fflush(stdout);
                 fflush(stderr);
                 m.saved_out = dup(STDOUT_FILENO);
                 m.saved_err = dup(STDERR_FILENO);
                 dup2(null, STDOUT_FILENO);
-                dup2(null, STDERR_FILENO);
-                close(null);
+                dup2(fileno(m.said), STDERR_FILENO);
             }
+            if (null >= 0)
+                close(null);
         }
         co_sim_mc_hook hook = {mc_mpi, &m};
         code = co_cmd_simulate_with(argc - 1, argv + 1, &hook);
+        if (!m.reached) {
+            /* stopped before the runs: meet the ranks that got there */
+            int *codes = calloc((size_t)m.size, sizeof(int));
+            int rank0_runs = codes && startup_codes(&m, code, codes) == MPI_SUCCESS &&
+                             codes[0] < 0;
+            free(codes);
+            speak(&m);
+            if (m.rank != 0 && rank0_runs && m.said) {
+                /* rank 0 got further: this rank's problem is its own (a
+                 * file missing on its node), so say it, naming the rank */
+                char line[1024];
+                rewind(m.said);
+                while (fgets(line, sizeof line, m.said))
+                    fprintf(stderr, "cutover-mpi: rank %d: %s", m.rank, line);
+            }
+        }
         speak(&m);
+        if (m.said)
+            fclose(m.said);
         if (m.saved_out >= 0)
             close(m.saved_out);
     }

@@ -253,6 +253,21 @@ Test(mpi, a_rank_that_dies_fails_the_job_naming_it, .timeout = 300)
     cr_assert_eq(strstr(got.out, "\"window\""), NULL, "a summary was printed: %s", got.out);
 }
 
+/* MPMD: rank 1 is given a file its node does not have; rank 0 is fine. */
+Test(mpi, a_rank_that_cannot_start_fails_the_job_naming_it, .timeout = 300)
+{
+    need_mpi();
+    char *argv[] = {MPIRUN, "1", cutover_mpi, "simulate", EX, "--runs", "20", "--threads", "1",
+                    ":", "-np", "1", cutover_mpi, "simulate", "/nonexistent/cluster.json",
+                    "--runs", "20", "--threads", "1", NULL};
+    run(argv, NULL, &got);
+    cr_assert_eq(got.rc, 66, "rc %d: %s", got.rc, got.err);
+    cr_assert(strstr(got.err, "rank 1 stopped before its runs with exit 66"), "%s", got.err);
+    cr_assert(strstr(got.err, "cutover-mpi: rank 1: cutover simulate: cannot open"), "%s",
+              got.err);
+    cr_assert_str_eq(got.out, "");
+}
+
 Test(mpi, bad_arguments_as_cutover, .timeout = 300)
 {
     need_mpi();
