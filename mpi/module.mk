@@ -13,4 +13,12 @@ $(CUTOVER_MPI): $(BUILD)/obj/mpi/main.o $(LIB)
 all: $(CUTOVER_MPI)
 tests: $(CUTOVER_MPI)
 bench-sim: $(CUTOVER_MPI)
+-include $(BUILD)/obj/mpi/main.d
+# installed beside cutover when it was built
+INSTALLED += bin/cutover-mpi
+.PHONY: install-mpi
+install: install-mpi
+install-mpi: $(CUTOVER_MPI)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(CUTOVER_MPI) $(DESTDIR)$(PREFIX)/bin/cutover-mpi
 endif
