@@ -452,6 +452,114 @@ static void side_by_side_all(void)
     }
 }
 
+/* Full path of prog in PATH into out, or 0. */
+static int in_path(const char *prog, char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path ? path : "/usr/bin:/bin");
+    for (char *save, *dir = strtok_r(buf, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        snprintf(out, cap, "%s/%s", dir, prog);
+        if (access(out, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Sum of the "N runs in T s" and the largest T over the ranks' lines that
+ * cutover-mpi prints with CUTOVER_MPI_STATS set; the accumulator size. */
+static void mpi_stats(const char *err_path, double *t_max, long *bytes)
+{
+    *t_max = 0;
+    *bytes = 0;
+    FILE *f = fopen(err_path, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        int rank, size;
+        long n;
+        double t;
+        long long b;
+        if (sscanf(line, "cutover-mpi: rank %d of %d: %ld runs in %lf s, accumulator %lld bytes",
+                   &rank, &size, &n, &t, &b) == 5) {
+            if (t > *t_max)
+                *t_max = t;
+            *bytes = (long)b;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    FILE *x = fopen(a, "r"), *y = fopen(b, "r");
+    int same = x && y;
+    while (same) {
+        int cx = fgetc(x), cy = fgetc(y);
+        if (cx != cy)
+            same = 0;
+        if (cx == EOF || cy == EOF)
+            break;
+    }
+    if (x)
+        fclose(x);
+    if (y)
+        fclose(y);
+    return same;
+}
+
+/* issue 15 part 3: cutover-mpi on 1 and 2 ranks, against cutover. */
+static void mpi_speedup(void)
+{
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    const char *ex = "traces/example-cluster.json";
+    char mpi[512], cut[512], mpirun[4200];
+    snprintf(mpi, sizeof mpi, "%s/cutover-mpi", build);
+    snprintf(cut, sizeof cut, "%s/cutover", build);
+    printf("\nissue 15: Monte Carlo over MPI (%s under mpirun; %s, 4,000 runs, 1 thread per rank)\n",
+           mpi, ex);
+    if (access(mpi, X_OK) != 0 || !in_path("mpirun", mpirun, sizeof mpirun)) {
+        printf("  skipped: %s\n", access(mpi, X_OK) != 0
+                                      ? "cutover-mpi not built (mpicc absent: libopenmpi-dev)"
+                                      : "mpirun not in PATH (openmpi-bin)");
+        return;
+    }
+    setenv("CUTOVER_MPI_STATS", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    const char *ref = "/tmp/cutover-bench-mpi-ref.json", *err = "/tmp/cutover-bench-mpi.err";
+    char *cargv[] = {cut, "simulate", (char *)ex, "--runs", "4000", "--threads", "1", "--json",
+                     NULL};
+    struct child c0 = run_child(cargv, ref, err);
+    printf("  cutover simulate (one process): %.2f s wall, %.2f s CPU, %.0f MB\n", c0.wall_s,
+           c0.cpu_s, c0.rss_kb / 1024.0);
+    double wall[3] = {0}, runs_t[3] = {0};
+    long bytes = 0;
+    for (int np = 1; np <= 2; np++) {
+        char npb[8], out[128];
+        snprintf(npb, sizeof npb, "%d", np);
+        snprintf(out, sizeof out, "/tmp/cutover-bench-mpi-%d.json", np);
+        char *argv[] = {mpirun, "--oversubscribe", "-np", npb, mpi, "simulate", (char *)ex,
+                        "--runs", "4000", "--threads", "1", "--json", NULL};
+        struct child c = run_child(argv, out, err);
+        mpi_stats(err, &runs_t[np], &bytes);
+        wall[np] = c.wall_s;
+        printf("  mpirun -np %d: %s, %.2f s wall (mpirun and MPI start-up included), slowest "
+               "rank's runs %.2f s; same bytes as cutover: %s\n", np, c.ok ? "ok" : "FAILED",
+               c.wall_s, runs_t[np], c.ok && same_file(out, ref) ? "yes" : "NO");
+        unlink(out);
+    }
+    printf("  speed-up 1 -> 2 ranks: %.2fx wall, %.2fx in the runs (2 cores shared with other "
+           "work; 2x is the ceiling)\n", wall[1] / wall[2], runs_t[1] / runs_t[2]);
+    printf("  sent per rank: one accumulator of %ld bytes (%.1f KiB: 3 histograms of %d buckets, "
+           "%d per-VM counters, counters and sums), once, in MPI_Reduce; independent of the "
+           "runs\n", bytes, bytes / 1024.0, CO_SIM_HIST_BINS,
+           (int)((bytes - (long)co_sim_acc_bytes(0)) / 8));
+    unlink(ref);
+    unlink(err);
+    unsetenv("CUTOVER_MPI_STATS");
+}
+
 int main(void)
 {
     int quick = getenv("BENCH_QUICK") != NULL;
@@ -459,8 +567,10 @@ int main(void)
     printf("bench_sim: patch-cycle simulator (issue 6 and 15 targets)\n\n");
     /* first, while this process is small: a child's ru_maxrss counts the
      * pages it shared with its parent between fork and exec */
-    side_by_side_all();
-    if (getenv("BENCH_SIM_ONLY_SIDE"))
+    if (getenv("BENCH_SIM_ONLY_MPI") == NULL)
+        side_by_side_all();
+    mpi_speedup();
+    if (getenv("BENCH_SIM_ONLY_SIDE") || getenv("BENCH_SIM_ONLY_MPI"))
         return 0;
     printf("\n");
 
@@ -525,7 +635,10 @@ int main(void)
            "CPU; speed-up %.2fx (same summary: %s); window p50 %.1f h p99 %.1f h\n",
            runs, t2, last_mc_cpu, verdict(t2 * 1000 / runs < 60), t2 * 1000 / runs / 60, runs,
            t1, c1, t1 / t2,
-           memcmp(s.window_ms, s1.window_ms, (size_t)runs * sizeof(double)) == 0 ? "yes" : "NO",
+           s.window.mean == s1.window.mean && memcmp(s.hist, s1.hist, sizeof s.hist) == 0 &&
+                   memcmp(s.stun_hist, s1.stun_hist, sizeof s.stun_hist) == 0
+               ? "yes"
+               : "NO",
            s.window.p50 / 3.6e6, s.window.p99 / 3.6e6);
     co_sim_summary_free(&s);
     co_sim_summary_free(&s1);

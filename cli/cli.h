@@ -23,6 +23,22 @@ int co_cmd_downtime(int argc, char **argv);
 int co_cmd_linkstat(int argc, char **argv);
 int co_cmd_simulate(int argc, char **argv);
 
+/* `simulate` with its Monte Carlo step replaced, for the MPI companion
+ * (mpi/main.c): the same flags, messages and exit codes as co_cmd_simulate.
+ * hook->mc is called instead of co_sim_mc once FILE is loaded; it sets
+ * *print to 1 when this process holds the summary and prints it (rank 0),
+ * to 0 when it only contributed runs (the command then returns 0 at once,
+ * leaving out is untouched). */
+struct co_sim_cluster;
+struct co_sim_mc_opts;
+struct co_sim_summary;
+typedef struct co_sim_mc_hook {
+    int (*mc)(void *arg, const struct co_sim_cluster *c, const struct co_sim_mc_opts *o,
+              struct co_sim_summary *out, int *print, co_diag *d);
+    void *arg;
+} co_sim_mc_hook;
+int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook);
+
 /* Print "cutover CMD: MSG" to stderr and return the exit code for d->code. */
 int co_cli_fail(const char *cmd, const co_diag *d);
 /* Same, for a usage problem described by a format string (exit 64). */

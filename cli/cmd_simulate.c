@@ -177,6 +177,11 @@ static int parse_count(const char *s, const char *what, long lo, long hi, long *
 
 int co_cmd_simulate(int argc, char **argv)
 {
+    return co_cmd_simulate_with(argc, argv, NULL);
+}
+
+int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
+{
     static const struct option opts[] = {
         {"runs", required_argument, NULL, 'n'},     {"seed", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
@@ -264,11 +269,16 @@ int co_cmd_simulate(int argc, char **argv)
         mo.progress_arg = &pr;
     }
     co_sim_summary sm;
-    int exit_code = 0;
-    if (co_sim_mc(c, &mo, &sm, &d) != CO_OK) {
+    int exit_code = 0, print = 1;
+    if ((hook ? hook->mc(hook->arg, c, &mo, &sm, &print, &d) : co_sim_mc(c, &mo, &sm, &d)) !=
+        CO_OK) {
         exit_code = co_cli_fail(CMD, &d);
         co_sim_cluster_free(c);
         return exit_code;
+    }
+    if (!print) { /* an MPI rank other than 0: its runs went into the reduction */
+        co_sim_cluster_free(c);
+        return 0;
     }
     if (check && sm.violations > 0) {
         co_diag_set(&d, CO_ESOFTWARE, "%ld invariant violations (capacity, placement)",

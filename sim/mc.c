@@ -1,9 +1,13 @@
-/* sim/mc.c: Monte Carlo over runs, across threads, thread-count invariant.
+/* sim/mc.c: Monte Carlo over runs, across threads (and, through
+ * co_sim_acc, across processes), invariant under any split of the runs.
  *
- * Run i always uses the RNG stream of (seed, i). Per-run figures are stored
- * by run index and reduced in index order; per-VM statistics go into
- * integer histograms and counters, whose sums do not depend on the order
- * the threads add them. So the summary is the same for 1 or 64 threads. */
+ * Run i always uses the RNG stream of (seed, i). Each thread adds its runs
+ * into its own accumulator (co_sim_acc): integer counts, integer sums of
+ * per-run figures turned into integers first (microseconds, ms^2), exact
+ * min and max, and log-bucketed histograms with integer counts. Merging two
+ * accumulators is exact, associative and commutative, so the summary is the
+ * same for 1 or 64 threads and 1 or 64 MPI ranks (mpi/main.c), and memory
+ * does not grow with runs (no per-run array; docs/simulate.md). */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,165 +17,243 @@
 #include "sim/sim.h"
 #include "util/error.h"
 
-struct worker;
+/* ---- histogram ---- */
+
+void co_sim_hist_init(co_sim_hist *h)
+{
+    memset(h, 0, sizeof *h);
+    h->min = INFINITY;
+    h->max = -INFINITY;
+}
+
+static int hist_bucket(double ms)
+{
+    if (!(ms > CO_SIM_HIST_LO_MS))
+        return 0;
+    double k = floor(log(ms / CO_SIM_HIST_LO_MS) / log(CO_SIM_HIST_RATIO));
+    return k < CO_SIM_HIST_BINS - 2 ? 1 + (int)k : CO_SIM_HIST_BINS - 1;
+}
+
+double co_sim_hist_mid_ms(int b)
+{
+    if (b <= 0)
+        return CO_SIM_HIST_LO_MS;
+    return CO_SIM_HIST_LO_MS * pow(CO_SIM_HIST_RATIO, b - 0.5);
+}
+
+void co_sim_hist_add(co_sim_hist *h, double ms)
+{
+    h->bin[hist_bucket(ms)]++;
+    h->n++;
+    if (ms < h->min)
+        h->min = ms;
+    if (ms > h->max)
+        h->max = ms;
+}
+
+/* Value reported for bucket b: its middle, clamped to the exact extremes
+ * (the overflow bucket has no middle: its values are reported as the max). */
+static double hist_value(const co_sim_hist *h, int b)
+{
+    if (b == CO_SIM_HIST_BINS - 1)
+        return h->max;
+    double v = co_sim_hist_mid_ms(b);
+    return v < h->min ? h->min : v > h->max ? h->max : v;
+}
+
+double co_sim_hist_q(const co_sim_hist *h, double q)
+{
+    if (h->n == 0)
+        return 0;
+    int64_t want = (int64_t)ceil(q * (double)h->n);
+    if (want < 1)
+        want = 1;
+    int64_t acc = 0;
+    for (int b = 0; b < CO_SIM_HIST_BINS; b++) {
+        acc += h->bin[b];
+        if (acc >= want)
+            return hist_value(h, b);
+    }
+    return h->max;
+}
+
+static void hist_merge(co_sim_hist *d, const co_sim_hist *s)
+{
+    d->n += s->n;
+    d->min = fmin(d->min, s->min);
+    d->max = fmax(d->max, s->max);
+    for (int b = 0; b < CO_SIM_HIST_BINS; b++)
+        d->bin[b] += s->bin[b];
+}
+
+/* ---- accumulator ---- */
+
+size_t co_sim_acc_bytes(int nvms)
+{
+    return sizeof(co_sim_acc) + (size_t)nvms * sizeof(int64_t);
+}
+
+co_sim_acc *co_sim_acc_new(int nvms)
+{
+    size_t n = co_sim_acc_bytes(nvms);
+    co_sim_acc *a = calloc(1, n);
+    if (a == NULL)
+        return NULL;
+    a->bytes = (int64_t)n;
+    a->nvms = nvms;
+    co_sim_hist_init(&a->window);
+    co_sim_hist_init(&a->stun);
+    co_sim_hist_init(&a->outage);
+    return a;
+}
+
+int co_sim_acc_merge(co_sim_acc *d, const co_sim_acc *s)
+{
+    if (d->bytes != s->bytes || d->nvms != s->nvms)
+        return CO_ESOFTWARE;
+    if (s->err && (!d->err || s->err_part < d->err_part)) {
+        d->err = s->err;
+        d->err_part = s->err_part;
+    }
+    d->runs += s->runs;
+    d->events += s->events;
+    d->violations += s->violations;
+    d->migrations += s->migrations;
+    d->aborts += s->aborts;
+    d->cold += s->cold;
+    d->parked += s->parked;
+    d->patch_failures += s->patch_failures;
+    d->hosts_failed += s->hosts_failed;
+    d->window_us += s->window_us;
+    d->host_us += s->host_us;
+    d->repair_us += s->repair_us;
+    d->repair_ms2 += s->repair_ms2;
+    hist_merge(&d->window, &s->window);
+    hist_merge(&d->stun, &s->stun);
+    hist_merge(&d->outage, &s->outage);
+    for (int64_t v = 0; v < d->nvms; v++)
+        d->over[v] += s->over[v];
+    return CO_OK;
+}
+
+/* One run into the accumulator. The per-run doubles become integers here,
+ * a function of the run alone, so their sums are exact whatever the split:
+ * the window is whole microseconds in the run (sim/run.c divides it by
+ * 1000), host time and repair times are rounded to the microsecond, squared
+ * repair times to the ms^2 (relative 1e-14 of a 4 h repair). */
+static void acc_run(co_sim_acc *a, const co_sim_cluster *c, co_sim_run *r,
+                    const co_sim_run_result *rr)
+{
+    a->runs++;
+    a->events += rr->events;
+    a->violations += rr->violations;
+    a->migrations += rr->migrations;
+    a->aborts += rr->aborts;
+    a->cold += rr->cold;
+    a->parked += rr->parked;
+    a->patch_failures += rr->patch_failures;
+    a->hosts_failed += rr->hosts_failed;
+    a->window_us += llround(rr->window_ms * 1e3);
+    a->host_us += llround(rr->host_hours * 3.6e9);
+    a->repair_us += llround(rr->repair_ms_sum * 1e3);
+    a->repair_ms2 += llround(rr->repair_ms_sumsq);
+    co_sim_hist_add(&a->window, rr->window_ms);
+    const double *stun = co_sim_run_stun_ms(r), *out = co_sim_run_outage_ms(r);
+    const int *nm = co_sim_run_vm_migrations(r);
+    double budget = c->plan.stun_budget_ms;
+    for (int v = 0; v < c->nvms; v++) {
+        if (nm[v] > 0) {
+            co_sim_hist_add(&a->stun, stun[v]);
+            if (stun[v] > budget)
+                a->over[v]++;
+        }
+        if (out[v] > 0)
+            co_sim_hist_add(&a->outage, out[v]);
+    }
+}
+
+/* ---- threads ---- */
 
 struct shared {
     const co_sim_cluster *c;
     const co_sim_mc_opts *o;
-    co_sim_run_result *res; /* per run */
-    pthread_mutex_t lock;   /* guards next and done */
-    int next, done, err;
+    pthread_mutex_t lock; /* guards next, done and err */
+    long next;            /* next k: run index first + k * stride */
+    int done, total, err;
 };
 
 struct worker {
     struct shared *s;
-    long *stun_hist, *outage_hist; /* CO_SIM_HIST_BINS each */
-    int *over;                     /* per VM */
-    double stun_max, outage_max;
-    long stun_n, outage_n;
+    co_sim_acc *acc;
     pthread_t tid;
 };
-
-static int hist_bin(double ms)
-{
-    if (!(ms > CO_SIM_HIST_LO_MS))
-        return 0;
-    int b = 1 + (int)floor(log10(ms / CO_SIM_HIST_LO_MS) * CO_SIM_HIST_DECADE);
-    return b < CO_SIM_HIST_BINS - 1 ? b : CO_SIM_HIST_BINS - 1;
-}
-
-/* Geometric middle of a bin (bin 0 holds values at or below the floor). */
-double co_sim_hist_mid_ms(int b)
-{
-    if (b == 0)
-        return CO_SIM_HIST_LO_MS;
-    return CO_SIM_HIST_LO_MS * pow(10.0, (b - 0.5) / CO_SIM_HIST_DECADE);
-}
-
-static double hist_q(const long *h, long n, double q)
-{
-    if (n == 0)
-        return 0;
-    long want = (long)ceil(q * n);
-    if (want < 1)
-        want = 1;
-    long acc = 0;
-    for (int b = 0; b < CO_SIM_HIST_BINS; b++) {
-        acc += h[b];
-        if (acc >= want)
-            return co_sim_hist_mid_ms(b);
-    }
-    return co_sim_hist_mid_ms(CO_SIM_HIST_BINS - 1);
-}
 
 static void *work(void *arg)
 {
     struct worker *w = arg;
     struct shared *s = w->s;
-    const co_sim_cluster *c = s->c;
-    co_sim_run *r = co_sim_run_new(c);
+    const co_sim_mc_opts *o = s->o;
+    long stride = o->stride > 0 ? o->stride : 1;
+    co_sim_run *r = co_sim_run_new(s->c);
     if (r == NULL) {
         pthread_mutex_lock(&s->lock);
         s->err = CO_ENOMEM;
         pthread_mutex_unlock(&s->lock);
         return NULL;
     }
-    co_sim_run_set_check(r, s->o->check);
+    co_sim_run_set_check(r, o->check);
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        int i = s->err ? s->o->runs : s->next++;
+        long i = s->err ? o->runs : o->first + s->next++ * stride;
         pthread_mutex_unlock(&s->lock);
-        if (i >= s->o->runs)
+        if (i >= o->runs)
             break;
         co_sim_run_result rr;
-        int rc = co_sim_run_once(r, s->o->seed, (uint64_t)i, &rr);
+        int rc = co_sim_run_once(r, o->seed, (uint64_t)i, &rr);
         if (rc != CO_OK) {
             pthread_mutex_lock(&s->lock);
             s->err = rc;
             pthread_mutex_unlock(&s->lock);
             break;
         }
-        s->res[i] = rr;
-        const double *stun = co_sim_run_stun_ms(r), *out = co_sim_run_outage_ms(r);
-        const int *nm = co_sim_run_vm_migrations(r);
-        double budget = c->plan.stun_budget_ms;
-        for (int v = 0; v < c->nvms; v++) {
-            if (nm[v] > 0) {
-                w->stun_hist[hist_bin(stun[v])]++;
-                w->stun_n++;
-                if (stun[v] > w->stun_max)
-                    w->stun_max = stun[v];
-                if (stun[v] > budget)
-                    w->over[v]++;
-            }
-            if (out[v] > 0) {
-                w->outage_hist[hist_bin(out[v])]++;
-                w->outage_n++;
-                if (out[v] > w->outage_max)
-                    w->outage_max = out[v];
-            }
-        }
+        acc_run(w->acc, s->c, r, &rr);
         pthread_mutex_lock(&s->lock);
         int done = ++s->done;
         pthread_mutex_unlock(&s->lock);
-        if (s->o->progress)
-            s->o->progress(s->o->progress_arg, done, s->o->runs);
+        if (o->progress)
+            o->progress(o->progress_arg, done, s->total);
     }
     co_sim_run_free(r);
     return NULL;
 }
 
-static int cmp_dbl(const void *a, const void *b)
+int co_sim_mc_acc(const co_sim_cluster *c, const co_sim_mc_opts *o, co_sim_acc *acc,
+                  co_diag *d)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Quantile of sorted values, nearest rank (no interpolation: exact values
- * that occurred). */
-static double q_sorted(const double *v, int n, double q)
-{
-    if (n == 0)
-        return 0;
-    int k = (int)ceil(q * n) - 1;
-    if (k < 0)
-        k = 0;
-    if (k >= n)
-        k = n - 1;
-    return v[k];
-}
-
-int co_sim_mc(const co_sim_cluster *c, const co_sim_mc_opts *o, co_sim_summary *out,
-              co_diag *d)
-{
-    memset(out, 0, sizeof *out);
-    if (o->runs < 1 || o->threads < 1)
+    long stride = o->stride > 0 ? o->stride : 1;
+    if (o->runs < 1 || o->threads < 1 || o->first < 0)
         return co_diag_set(d, CO_EUSAGE, "runs and threads must be at least 1");
-    int T = o->threads < o->runs ? o->threads : o->runs;
-    struct shared s = {.c = c, .o = o};
-    s.res = calloc((size_t)o->runs, sizeof *s.res);
+    long mine = o->first < o->runs ? (o->runs - o->first + stride - 1) / stride : 0;
+    if (mine == 0)
+        return CO_OK;
+    int T = o->threads < mine ? o->threads : (int)mine;
+    struct shared s = {.c = c, .o = o, .total = (int)mine};
     struct worker *w = calloc((size_t)T, sizeof *w);
-    int rc = CO_OK;
-    if (s.res == NULL || w == NULL) {
-        rc = co_diag_set(d, CO_ENOMEM, "out of memory for %d runs", o->runs);
-        goto out;
-    }
+    if (w == NULL)
+        return co_diag_set(d, CO_ENOMEM, "out of memory for %d threads", T);
     pthread_mutex_init(&s.lock, NULL);
-    int started = 0;
     for (int t = 0; t < T; t++) {
         w[t].s = &s;
-        w[t].stun_hist = calloc(CO_SIM_HIST_BINS, sizeof(long));
-        w[t].outage_hist = calloc(CO_SIM_HIST_BINS, sizeof(long));
-        w[t].over = calloc((size_t)c->nvms + 1, sizeof(int));
-        if (!w[t].stun_hist || !w[t].outage_hist || !w[t].over) {
+        w[t].acc = co_sim_acc_new(c->nvms);
+        if (w[t].acc == NULL) {
             s.err = CO_ENOMEM;
             break;
         }
     }
+    int started = 0;
     if (s.err == CO_OK) {
         if (T == 1) {
             work(&w[0]); /* no thread for the common single-thread case */
-            started = 0;
         } else {
             for (; started < T; started++)
                 if (pthread_create(&w[started].tid, NULL, work, &w[started]) != 0) {
@@ -185,128 +267,116 @@ int co_sim_mc(const co_sim_cluster *c, const co_sim_mc_opts *o, co_sim_summary *
     for (int t = 0; t < started; t++)
         pthread_join(w[t].tid, NULL);
     pthread_mutex_destroy(&s.lock);
-    if (s.err != CO_OK) {
+    int rc = CO_OK;
+    if (s.err != CO_OK)
         rc = co_diag_set(d, s.err, s.err == CO_EOS ? "cannot start threads" : "out of memory");
-        goto out;
+    for (int t = 0; t < T; t++) {
+        if (rc == CO_OK)
+            co_sim_acc_merge(acc, w[t].acc); /* same layout by construction */
+        free(w[t].acc);
     }
+    free(w);
+    return rc;
+}
 
-    /* reduce */
+/* ---- summary ---- */
+
+static co_sim_quant quant(const co_sim_hist *h)
+{
+    return (co_sim_quant){co_sim_hist_q(h, 0.5), co_sim_hist_q(h, 0.9), co_sim_hist_q(h, 0.99),
+                          h->n ? h->max : 0, 0, (long)h->n};
+}
+
+int co_sim_summarize(const co_sim_cluster *c, const co_sim_mc_opts *o, const co_sim_acc *a,
+                     co_sim_summary *out, co_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (a->err != 0)
+        return co_diag_set(d, (int)a->err, "%s in the runs of rank %lld",
+                           a->err == CO_ENOMEM ? "out of memory" : co_strerror((int)a->err),
+                           (long long)a->err_part);
+    if (a->runs != o->runs || a->nvms != c->nvms)
+        return co_diag_set(d, CO_ESOFTWARE, "merged %lld runs of %lld VMs, expected %d of %d",
+                           (long long)a->runs, (long long)a->nvms, o->runs, c->nvms);
     out->runs = o->runs;
     out->seed = o->seed;
-    out->threads = T;
+    out->threads = o->threads;
     out->stun_budget_ms = c->plan.stun_budget_ms;
-    out->window_ms = calloc((size_t)o->runs, sizeof(double));
     out->over_budget_runs = calloc((size_t)c->nvms + 1, sizeof(int));
-    double *sorted = calloc((size_t)o->runs, sizeof(double));
-    long *sh = calloc(CO_SIM_HIST_BINS, sizeof(long)), *oh = calloc(CO_SIM_HIST_BINS, sizeof(long));
-    if (!out->window_ms || !out->over_budget_runs || !sorted || !sh || !oh) {
-        free(sorted);
-        free(sh);
-        free(oh);
-        rc = co_diag_set(d, CO_ENOMEM, "out of memory");
-        goto out;
-    }
-    double wsum = 0, rep_sum = 0, rep_sq = 0;
-    for (int i = 0; i < o->runs; i++) {
-        const co_sim_run_result *r = &s.res[i];
-        out->window_ms[i] = sorted[i] = r->window_ms;
-        wsum += r->window_ms;
-        out->host_hours_mean += r->host_hours;
-        out->migrations_mean += r->migrations;
-        out->aborts_mean += r->aborts;
-        out->cold_mean += r->cold;
-        out->parked_mean += r->parked;
-        out->patch_failures_mean += r->patch_failures;
-        out->hosts_failed_mean += r->hosts_failed;
-        out->mttr_n += r->hosts_failed;
-        rep_sum += r->repair_ms_sum;
-        rep_sq += r->repair_ms_sumsq;
-        out->events += r->events;
-        out->violations += r->violations;
-    }
+    if (out->over_budget_runs == NULL)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
     double R = o->runs;
-    out->host_hours_mean /= R;
-    out->migrations_mean /= R;
-    out->aborts_mean /= R;
-    out->cold_mean /= R;
-    out->parked_mean /= R;
-    out->patch_failures_mean /= R;
-    out->hosts_failed_mean /= R;
-    qsort(sorted, (size_t)o->runs, sizeof(double), cmp_dbl);
-    out->window = (co_sim_quant){q_sorted(sorted, o->runs, 0.5), q_sorted(sorted, o->runs, 0.9),
-                                 q_sorted(sorted, o->runs, 0.99), sorted[o->runs - 1], wsum / R,
-                                 o->runs};
-    out->window_min_ms = sorted[0];
+    out->host_hours_mean = (double)a->host_us / 3.6e9 / R;
+    out->migrations_mean = (double)a->migrations / R;
+    out->aborts_mean = (double)a->aborts / R;
+    out->cold_mean = (double)a->cold / R;
+    out->parked_mean = (double)a->parked / R;
+    out->patch_failures_mean = (double)a->patch_failures / R;
+    out->hosts_failed_mean = (double)a->hosts_failed / R;
+    out->mttr_n = a->hosts_failed;
+    out->events = a->events;
+    out->violations = a->violations;
+
+    out->window = quant(&a->window);
+    out->window.mean = (double)a->window_us / 1e3 / R;
+    out->window_min_ms = a->window.min;
     out->hist_bins = 20;
-    out->hist_lo_ms = sorted[0];
-    double span = sorted[o->runs - 1] - sorted[0];
+    out->hist_lo_ms = a->window.min;
+    double span = a->window.max - a->window.min;
     out->hist_width_ms = span > 0 ? span / out->hist_bins : 1;
-    for (int i = 0; i < o->runs; i++) {
-        int b = (int)((sorted[i] - sorted[0]) / out->hist_width_ms);
-        out->hist[b < out->hist_bins ? b : out->hist_bins - 1]++;
-    }
-    free(sorted);
+    for (int b = 0; b < CO_SIM_HIST_BINS; b++)
+        if (a->window.bin[b]) {
+            int k = (int)((hist_value(&a->window, b) - a->window.min) / out->hist_width_ms);
+            out->hist[k < out->hist_bins ? k : out->hist_bins - 1] += a->window.bin[b];
+        }
 
     long over_total = 0;
-    double smax = 0, omax = 0;
-    for (int t = 0; t < T; t++) {
-        for (int b = 0; b < CO_SIM_HIST_BINS; b++) {
-            sh[b] += w[t].stun_hist[b];
-            oh[b] += w[t].outage_hist[b];
-        }
-        for (int v = 0; v < c->nvms; v++)
-            out->over_budget_runs[v] += w[t].over[v];
-        out->stun.n += w[t].stun_n;
-        out->outage.n += w[t].outage_n;
-        smax = fmax(smax, w[t].stun_max);
-        omax = fmax(omax, w[t].outage_max);
+    for (int v = 0; v < c->nvms; v++) {
+        out->over_budget_runs[v] = (int)a->over[v];
+        over_total += a->over[v];
     }
-    for (int v = 0; v < c->nvms; v++)
-        over_total += out->over_budget_runs[v];
     out->over_budget_mean = over_total / R;
-    out->stun.p50 = hist_q(sh, out->stun.n, 0.5);
-    out->stun.p90 = hist_q(sh, out->stun.n, 0.9);
-    out->stun.p99 = hist_q(sh, out->stun.n, 0.99);
-    out->stun.max = smax;
-    memcpy(out->stun_hist, sh, sizeof out->stun_hist);
-    out->outage.p50 = hist_q(oh, out->outage.n, 0.5);
-    out->outage.p90 = hist_q(oh, out->outage.n, 0.9);
-    out->outage.p99 = hist_q(oh, out->outage.n, 0.99);
-    out->outage.max = omax;
-    out->outage_vms_mean = out->outage.n / R;
-    free(sh);
-    free(oh);
+    out->stun = quant(&a->stun);
+    for (int b = 0; b < CO_SIM_HIST_BINS; b++)
+        out->stun_hist[b] = a->stun.bin[b];
+    out->outage = quant(&a->outage);
+    out->outage_vms_mean = a->outage.n / R;
 
     if (out->mttr_n > 0) {
         double n = (double)out->mttr_n;
-        out->mttr_mean_ms = rep_sum / n;
+        out->mttr_mean_ms = (double)a->repair_us / 1e3 / n;
         double half = 0;
         if (out->mttr_n > 1) {
-            double var = (rep_sq - n * out->mttr_mean_ms * out->mttr_mean_ms) / (n - 1);
+            double var = ((double)a->repair_ms2 - n * out->mttr_mean_ms * out->mttr_mean_ms) /
+                         (n - 1);
             double sd = sqrt(var > 0 ? var : 0);
             half = gsl_cdf_tdist_Pinv(0.975, n - 1) * sd / sqrt(n);
         }
         out->mttr_ci_lo_ms = out->mttr_mean_ms - half;
         out->mttr_ci_hi_ms = out->mttr_mean_ms + half;
     }
-out:
-    if (w)
-        for (int t = 0; t < T; t++) {
-            free(w[t].stun_hist);
-            free(w[t].outage_hist);
-            free(w[t].over);
-        }
-    free(w);
-    free(s.res);
-    if (rc != CO_OK)
-        co_sim_summary_free(out);
+    return CO_OK;
+}
+
+int co_sim_mc(const co_sim_cluster *c, const co_sim_mc_opts *o, co_sim_summary *out,
+              co_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    co_sim_acc *a = co_sim_acc_new(c->nvms);
+    if (a == NULL)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    co_sim_mc_opts all = *o;
+    all.first = 0;
+    all.stride = 1;
+    int rc = co_sim_mc_acc(c, &all, a, d);
+    if (rc == CO_OK)
+        rc = co_sim_summarize(c, o, a, out, d);
+    free(a);
     return rc;
 }
 
 void co_sim_summary_free(co_sim_summary *s)
 {
-    free(s->window_ms);
     free(s->over_budget_runs);
-    s->window_ms = NULL;
     s->over_budget_runs = NULL;
 }

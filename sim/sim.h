@@ -285,10 +285,54 @@ uint64_t co_sim_run_seed(uint64_t seed, uint64_t index);
 
 /* ---- Monte Carlo (sim/mc.c) ---- */
 
-#define CO_SIM_HIST_DECADE 100 /* log-histogram bins per decade */
-#define CO_SIM_HIST_LO_MS 0.01 /* lowest bin edge */
-#define CO_SIM_HIST_DECADES 10 /* 0.01 ms .. 1e8 ms */
-#define CO_SIM_HIST_BINS (CO_SIM_HIST_DECADE * CO_SIM_HIST_DECADES + 2)
+/* Log-bucketed histogram (mergeable: exact integer counts). Bucket 0 holds
+ * values at or below CO_SIM_HIST_LO_MS, bucket b >= 1 covers
+ * [lo 1.01^(b-1), lo 1.01^b) ms, the last one everything above (1e10 ms).
+ * A quantile is the geometric middle of the bucket holding the nearest-rank
+ * value, clamped to the exact min and max: within 0.5 % of the exact
+ * nearest-rank quantile above 0.01 ms (1.01^0.5 - 1 = 0.499 %), within
+ * 0.01 ms below. Memory does not grow with the samples. */
+#define CO_SIM_HIST_RATIO 1.01
+#define CO_SIM_HIST_LO_MS 0.01
+#define CO_SIM_HIST_BINS 2780 /* 1 + ceil(12 decades / log10(1.01)) + 1 */
+
+typedef struct co_sim_hist {
+    int64_t n;
+    double min, max;          /* exact; +inf / -inf while empty */
+    int64_t bin[CO_SIM_HIST_BINS];
+} co_sim_hist;
+
+/* Middle of histogram bucket b, ms. */
+double co_sim_hist_mid_ms(int b);
+void co_sim_hist_init(co_sim_hist *h);
+void co_sim_hist_add(co_sim_hist *h, double ms);
+/* Nearest-rank q-quantile (q in (0, 1]) as described above; 0 when empty. */
+double co_sim_hist_q(const co_sim_hist *h, double q);
+
+/* Everything the summary is made of, accumulated over any subset of runs
+ * and merged exactly: integer counts and sums (per-run figures turned into
+ * integers first: microseconds, ms^2), exact min and max, histograms. Merging
+ * is associative and commutative, so the summary does not depend on how the
+ * runs were split between threads or MPI ranks, nor in which order partial
+ * accumulators are merged. One flat block of co_sim_acc_bytes(nvms) bytes
+ * (no pointers): it can be sent as it is between processes of one build. */
+typedef struct co_sim_acc {
+    int64_t bytes, nvms;      /* layout check: merge refuses mismatches */
+    int64_t runs;             /* runs accumulated */
+    int64_t err;              /* first error (CO_E*, 0 = none) ... */
+    int64_t err_part;         /* ... and the lowest part (MPI rank) that had one */
+    int64_t events, violations;
+    int64_t migrations, aborts, cold, parked, patch_failures, hosts_failed;
+    __int128 window_us, host_us, repair_us, repair_ms2; /* exact sums */
+    co_sim_hist window, stun, outage;
+    int64_t over[];           /* per VM: runs in which it went over the stun budget */
+} co_sim_acc;
+
+size_t co_sim_acc_bytes(int nvms);
+/* A zeroed accumulator for nvms VMs (free()), NULL on allocation failure. */
+co_sim_acc *co_sim_acc_new(int nvms);
+/* dst += src. CO_OK, or CO_ESOFTWARE when the layouts differ (nothing merged). */
+int co_sim_acc_merge(co_sim_acc *dst, const co_sim_acc *src);
 
 typedef struct co_sim_quant {
     double p50, p90, p99, max, mean;
@@ -300,16 +344,15 @@ typedef struct co_sim_summary {
     uint64_t seed;
     int threads;
     /* window */
-    double *window_ms;        /* per run, in run order (runs entries) */
-    co_sim_quant window;      /* exact quantiles over runs */
+    co_sim_quant window;      /* quantiles from a co_sim_hist (0.5 %), exact max and mean */
     double window_min_ms;
-    int hist_bins;            /* distribution of the window: equal-width bins */
+    int hist_bins;            /* distribution of the window: equal-width bins, each
+                                 fine bucket counted at its (clamped) middle */
     double hist_lo_ms, hist_width_ms;
     long hist[20];
     /* stun per VM per run, over VMs that live-migrated at least once */
-    co_sim_quant stun;        /* from a log histogram (bins of 2.3 %) */
-    long stun_hist[CO_SIM_HIST_BINS]; /* that histogram; bin b >= 1 covers
-                                 [lo 10^((b-1)/100), lo 10^(b/100)) ms */
+    co_sim_quant stun;        /* from a co_sim_hist (0.5 %), exact max */
+    long stun_hist[CO_SIM_HIST_BINS]; /* that histogram's buckets */
     double stun_budget_ms;
     double over_budget_mean;  /* VMs over the budget, mean per run */
     int *over_budget_runs;    /* per VM: runs in which it went over (nvms) */
@@ -333,17 +376,27 @@ typedef struct co_sim_mc_opts {
     int runs;
     uint64_t seed;
     int threads;              /* >= 1 */
+    int first, stride;        /* run the indices first, first + stride, ... below runs
+                                 (stride 0 = 1): one MPI rank's share */
     int check;                /* invariant checks in every run */
     co_sim_progress_fn progress; /* called from worker threads, may be NULL */
     void *progress_arg;
 } co_sim_mc_opts;
 
-/* Middle of stun-histogram bin b, ms. */
-double co_sim_hist_mid_ms(int b);
 /* Run opts->runs runs and reduce them. The result is the same for the same
- * (cluster, runs, seed) whatever the thread count. CO_OK, CO_ENOMEM, CO_EOS. */
+ * (cluster, runs, seed) whatever the thread count. CO_OK, CO_ENOMEM, CO_EOS.
+ * (co_sim_mc_acc, then co_sim_summarize.) */
 int co_sim_mc(const co_sim_cluster *c, const co_sim_mc_opts *opts, co_sim_summary *out,
               co_diag *d);
+/* Run this part's runs (opts->first, stride) into acc (added to what it
+ * holds), across opts->threads threads. CO_OK, CO_ENOMEM, CO_EOS. */
+int co_sim_mc_acc(const co_sim_cluster *c, const co_sim_mc_opts *opts, co_sim_acc *acc,
+                  co_diag *d);
+/* The summary of a merged accumulator that holds all opts->runs runs
+ * (opts gives runs, seed, threads). CO_OK, CO_ENOMEM, or the error the
+ * accumulator carries (with the part that had it in the message). */
+int co_sim_summarize(const co_sim_cluster *c, const co_sim_mc_opts *opts, const co_sim_acc *acc,
+                     co_sim_summary *out, co_diag *d);
 void co_sim_summary_free(co_sim_summary *s);
 
 #endif
