@@ -270,10 +270,10 @@ static const char *link_name(const bench_link *bl, char *buf, size_t n)
 
 /* The issue's targets for adaptive over one link's matrix; prints each and
  * returns how many were missed. */
-static int check_targets(outcome R[NWL][CO_POL_COUNT])
+static int check_targets(FILE *out, outcome R[NWL][CO_POL_COUNT])
 {
     int missed = 0;
-    printf("\ntargets (issue 12, heartbeat = guest-visible downtime):\n");
+    fprintf(out, "\ntargets (issue 12, heartbeat = guest-visible downtime):\n");
     /* 1: never dominated */
     int dominated = 0;
     for (int w = 0; w < NWL; w++) {
@@ -289,13 +289,13 @@ static int check_targets(outcome R[NWL][CO_POL_COUNT])
                        isfinite(a->hb_ms) && o->hb_ms <= DOM_DOWNTIME_RATIO * a->hb_ms);
             if (dom) {
                 dominated++;
-                printf("  - %s: %s dominates adaptive (%.1f s / %.0f ms against %.1f s / %.0f ms%s)\n",
+                fprintf(out, "  - %s: %s dominates adaptive (%.1f s / %.0f ms against %.1f s / %.0f ms%s)\n",
                        WL[w].name, co_pol_name(p), o->total_ms / 1000, o->hb_ms,
                        a->total_ms / 1000, a->hb_ms, a->completed ? "" : ", adaptive did not complete");
             }
         }
     }
-    printf("  never dominated (no baseline %.0f%% faster and %.0f%% lower heartbeat downtime): %s\n",
+    fprintf(out, "  never dominated (no baseline %.0f%% faster and %.0f%% lower heartbeat downtime): %s\n",
            (1 - DOM_TIME_RATIO) * 100, (1 - DOM_DOWNTIME_RATIO) * 100, dominated ? "MISSED" : "met");
     missed += dominated > 0;
     /* 2: within budget everywhere */
@@ -307,11 +307,11 @@ static int check_targets(outcome R[NWL][CO_POL_COUNT])
         cells++;
         if (!a->completed || !isfinite(a->hb_ms) || a->hb_ms > BENCH_MAX_DOWNTIME_MS) {
             over++;
-            printf("  - %s: adaptive %s, heartbeat %.0f ms, QEMU %.0f ms\n", WL[w].name,
+            fprintf(out, "  - %s: adaptive %s, heartbeat %.0f ms, QEMU %.0f ms\n", WL[w].name,
                    a->completed ? "completed" : a->status, a->hb_ms, a->qemu_dt_ms);
         }
     }
-    printf("  adaptive within --max-downtime %.0f ms (heartbeat) on every workload: %s (%d of %d)\n",
+    fprintf(out, "  adaptive within --max-downtime %.0f ms (heartbeat) on every workload: %s (%d of %d)\n",
            BENCH_MAX_DOWNTIME_MS, over ? "MISSED" : "met", cells - over, cells);
     missed += over > 0;
     /* 3: medians against QEMU's default, over the workloads both completed */
@@ -326,20 +326,20 @@ static int check_targets(outcome R[NWL][CO_POL_COUNT])
         }
     }
     if (n == 0) {
-        printf("  medians against qemu: no workload both completed\n");
+        fprintf(out, "  medians against qemu: no workload both completed\n");
         return missed + 1;
     }
     double mah = median(ah, n), mqh = median(qh, n), mat = median(at, n), mqt = median(qt, n);
     int ok = mah <= TARGET_DOWNTIME_SHARE * mqh && mat <= TARGET_TIME_RATIO * mqt;
-    printf("  median heartbeat downtime %.0f ms = %.2fx qemu's %.0f ms (target <= %.1fx), median "
+    fprintf(out, "  median heartbeat downtime %.0f ms = %.2fx qemu's %.0f ms (target <= %.1fx), median "
            "total %.1f s = %.2fx qemu's %.1f s (target <= %.1fx), over %d workloads: %s\n",
            mah, mah / mqh, mqh, TARGET_DOWNTIME_SHARE, mat / 1000, mat / mqt, mqt / 1000,
            TARGET_TIME_RATIO, n, ok ? "met" : "MISSED");
     return missed + !ok;
 }
 
-static void report(const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP], int nrep,
-                   double mem, double deadline)
+static void report(FILE *out, const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP],
+                   int nrep, double mem, double deadline)
 {
     static outcome R[NWL][CO_POL_COUNT];
     static int NC[NWL][CO_POL_COUNT];
@@ -357,15 +357,15 @@ static void report(const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP], 
     uname(&u);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     char ln[96];
-    printf("\n## %s\n\ncommit %s, %s %s, %ld CPUs, load (1 min) %.1f..%.1f over the runs, guest "
+    fprintf(out, "\n## %s\n\ncommit %s, %s %s, %ld CPUs, load (1 min) %.1f..%.1f over the runs, guest "
            "%.0f MiB, --max-downtime %.0fms, --deadline %.0fs%s, %d run(s) per cell%s\n\n",
            link_name(bl, ln, sizeof ln), CUTOVER_REV, u.sysname, u.release, ncpu, lmin, lmax,
            mem / 1048576, BENCH_MAX_DOWNTIME_MS, deadline / 1000,
            bl->shaped ? ", max-bandwidth QEMU's default, adaptive --link set" : "", nrep,
            nrep > 1 ? " (figures: medians over the completed runs; status: completed count)" : "");
-    printf("| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | model floor ms "
+    fprintf(out, "| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | model floor ms "
            "| sent MiB | passes | load |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(out, "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int w = 0; w < NWL; w++)
         for (int p = 0; p < CO_POL_COUNT; p++) {
             outcome *o = &R[w][p];
@@ -381,11 +381,11 @@ static void report(const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP], 
                          NC[w][p], nrep);
             else
                 snprintf(st, sizeof st, "%s", o->status);
-            printf("| %s | %s | %s | %.1f | %s | %s | %s | %.0f | %d | %.1f |\n", WL[w].name,
+            fprintf(out, "| %s | %s | %s | %.1f | %s | %s | %s | %.0f | %d | %.1f |\n", WL[w].name,
                    co_pol_name(p), st, o->total_ms / 1000, hb, qd, fl,
                    o->sent_bytes / 1048576, o->passes, o->load1);
         }
-    printf("\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "
+    fprintf(out, "\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "
            "median QEMU downtime / adaptive | median sent / adaptive |\n"
            "|---|---|---|---|---|---|\n");
     for (int p = 0; p < CO_POL_COUNT; p++) {
@@ -411,7 +411,7 @@ static void report(const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP], 
         }
         if (!ran)
             continue;
-        printf("| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_pol_name(p), done, ran,
+        fprintf(out, "| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_pol_name(p), done, ran,
                median(rt, n), median(rh, nh), median(rq, nq), median(rs, n));
     }
     /* adaptive against its model's floor, run by run */
@@ -426,10 +426,10 @@ static void report(const bench_link *bl, outcome RR[NWL][CO_POL_COUNT][MAXREP], 
             }
         }
     if (with_floor)
-        printf("\nadaptive: heartbeat downtime within 1.5x the model's floor in %d of %d runs\n",
+        fprintf(out, "\nadaptive: heartbeat downtime within 1.5x the model's floor in %d of %d runs\n",
                within, with_floor);
-    check_targets(R);
-    fflush(stdout);
+    check_targets(out, R);
+    fflush(out);
 }
 
 int main(void)
@@ -486,7 +486,7 @@ int main(void)
     for (int l = 0; l < nlinks && !g_stop; l++) {
         char ln[96];
         fprintf(stderr, "bench: link: %s\n", link_name(&links[l], ln, sizeof ln));
-        for (int rep = 0; rep < nrep && !g_stop; rep++)
+        for (int rep = 0; rep < nrep && !g_stop; rep++) {
             for (int w = 0; w < NWL && !g_stop; w++) {
                 if (!picked("BENCH_WORKLOADS", w, WL[w].name))
                     continue;
@@ -508,7 +508,13 @@ int main(void)
                             o->sent_bytes / 1048576, o->passes, o->load1);
                 }
             }
-        report(&links[l], RR[l], nrep, mem, deadline);
+            if (rep + 1 < nrep && !g_stop) {
+                /* the rounds so far, for a bench cut short */
+                fprintf(stderr, "bench: after round %d of %d:\n", rep + 1, nrep);
+                report(stderr, &links[l], RR[l], rep + 1, mem, deadline);
+            }
+        }
+        report(stdout, &links[l], RR[l], nrep, mem, deadline);
     }
     return 0;
 }
