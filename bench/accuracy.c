@@ -23,7 +23,14 @@
  * --quick (3 workloads per set), --only NAME (one workload, e.g. c5, h0),
  * --json FILE, --switchover-cost MS, --channel-cap BYTES_PER_S, --rescore
  * FILE (repeatable: fit and score the runs of earlier --json files, nothing
- * migrated). */
+ * migrated), --shaped [--mtu N] (below).
+ *
+ * --shaped: instead of loopback with max-bandwidth emulating the link, each
+ * run's destination sits behind a tc-shaped veth in a network namespace
+ * (lab/lab.h co_lab_link) at the workload's link rate, MTU 9000 unless
+ * --mtu; max-bandwidth is set to SHAPED_MAXBW_OVER x the rate so the link,
+ * not QEMU, bounds the stream, stop-and-copy included; the model is given
+ * the same link (Ethernet framing, that MTU, that line rate). Needs root. */
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -102,7 +109,13 @@ struct run {
     double meas_total_ms, meas_down_ms, meas_bytes, hb_down_ms;
     long meas_syncs;
     double load1; /* the machine's 1-minute load average after the run */
+    int shaped;   /* over the lab's shaped link (--shaped) */
+    int mtu;      /* its MTU */
 };
+
+/* --shaped: max-bandwidth this many times the link rate, so tbf bounds the
+ * stream (QEMU's 128 MiB/s default would bound the faster links) */
+#define SHAPED_MAXBW_OVER 4.0
 
 /* 1-minute load average, NAN if unreadable: printed with each run because
  * the migration thread and the TCG vCPU share the machine's cores with
@@ -146,6 +159,7 @@ static void workload_name(int w, char *buf, size_t n)
 
 static void predict(const struct run *r, const struct consts *k, struct pred *o)
 {
+    double line = r->w >= 0 ? matrix[r->w].link_gbit * 1e9 / 8 : 0;
     /* model: loopback link, the emulated rate as max-bandwidth; QEMU lifts
      * max-bandwidth for the stop-and-copy, which then runs at what one
      * channel can push (channel_cap) */
@@ -158,6 +172,12 @@ static void predict(const struct run *r, const struct consts *k, struct pred *o)
     p.link.line_rate_bytes_per_s = 100e9 / 8;
     p.link.channel_cap_bytes_per_s = k->cap_bytes_per_s;
     p.link.max_bandwidth_bytes_per_s = r->maxbw_bytes_per_s;
+    if (r->shaped) {
+        /* a wire: its rate bounds pre-copy and stop-and-copy alike */
+        p.link.ethernet = 1;
+        p.link.mtu = r->mtu;
+        p.link.line_rate_bytes_per_s = line;
+    }
     p.switchover_cost_ms = k->cost_ms;
     p.deadline_ms = 300e3;
     co_mig_result pr;
@@ -168,14 +188,14 @@ static void predict(const struct run *r, const struct consts *k, struct pred *o)
     o->passes = pr.dirty_sync_count;
     co_geo_result g;
     co_geo_predict(r->trace.mem_bytes, r->trace.dirty_pages[0] * 4096.0,
-                   r->maxbw_bytes_per_s * 4096.0 / (4096.0 + CO_MIG_PAGE_HEADER_BYTES), 300,
+                   (r->shaped ? fmin(line, r->maxbw_bytes_per_s) : r->maxbw_bytes_per_s) * 4096.0 / (4096.0 + CO_MIG_PAGE_HEADER_BYTES), 300,
                    k->cost_ms, 30, &g);
     o->geo_total_ms = g.total_time_ms;
     o->geo_down_ms = g.downtime_ms;
     o->geo_bytes = g.transferred_bytes;
 }
 
-static int run_one(int w_idx, int round, struct run *r)
+static int run_one(int w_idx, int round, int shaped_mtu, struct run *r)
 {
     const struct workload *w = &matrix[w_idx];
     memset(r, 0, sizeof *r);
@@ -188,6 +208,12 @@ static int run_one(int w_idx, int round, struct run *r)
     cfg.mem_bytes = w->mem_mib * 1048576.0;
     cfg.workload = w->guest;
     cfg.accel = CO_LAB_ACCEL_AUTO;
+    if (shaped_mtu > 0) {
+        cfg.link.rate_bits_per_s = w->link_gbit * 1e9;
+        cfg.link.mtu = shaped_mtu;
+        r->shaped = 1;
+        r->mtu = shaped_mtu;
+    }
     co_lab *lab = NULL;
     co_qmp *q = NULL;
     int rc = co_lab_start(&cfg, &lab, &d);
@@ -201,7 +227,7 @@ static int run_one(int w_idx, int round, struct run *r)
         rc = co_record_curve(q, secs, 3, NULL, &r->trace, NULL, NULL, &d);
     if (rc != CO_OK)
         goto out;
-    r->maxbw_bytes_per_s = w->link_gbit * 1e9 / 8;
+    r->maxbw_bytes_per_s = w->link_gbit * 1e9 / 8 * (r->shaped ? SHAPED_MAXBW_OVER : 1);
 
     json_t *params = json_pack("{s:I,s:I}", "max-bandwidth", (json_int_t)r->maxbw_bytes_per_s,
                                "downtime-limit", (json_int_t)300);
@@ -506,6 +532,13 @@ static int load_runs(const char *path, int round_base, struct run *runs, int max
         r->hb_down_ms = hb_ms;
         r->meas_syncs = (long)syncs;
         r->maxbw_bytes_per_s = matrix[r->w].link_gbit * 1e9 / 8;
+        json_t *lk = json_object_get(o, "link");
+        if (json_is_string(lk) && !strcmp(json_string_value(lk), "shaped")) {
+            json_t *mt = json_object_get(o, "mtu");
+            r->shaped = 1;
+            r->mtu = json_is_integer(mt) ? (int)json_integer_value(mt) : 9000;
+            r->maxbw_bytes_per_s *= SHAPED_MAXBW_OVER;
+        }
         r->load1 = NAN;
         json_t *l = json_object_get(o, "load1_after");
         if (json_is_number(l))
@@ -524,7 +557,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: accuracy [--set calibration|held-out|all] [--repeat N] [--quick] "
                     "[--only NAME] [--json FILE] [--switchover-cost MS] "
-                    "[--channel-cap BYTES_PER_S] [--rescore FILE]...\n");
+                    "[--channel-cap BYTES_PER_S] [--rescore FILE]... [--shaped [--mtu N]]\n");
     return 64;
 }
 
@@ -534,11 +567,22 @@ int main(int argc, char **argv)
     const char *json_path = NULL, *rescore[MAXREP];
     int nrescore = 0;
     double cost = -1, cap = -1;
+    int shaped = 0, mtu = 9000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--quick")) {
             quick = 1;
+        } else if (!strcmp(a, "--shaped")) {
+            shaped = 1;
+        } else if (!strcmp(a, "--mtu") && v) {
+            i++;
+            long m = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || m < 576 || m > 65520) {
+                fprintf(stderr, "accuracy: --mtu '%s': expected an integer in 576..65520\n", v);
+                return 64;
+            }
+            mtu = (int)m;
         } else if (!strcmp(a, "--only") && v) {
             i++;
             for (int w = 0; w < NW; w++) {
@@ -599,6 +643,19 @@ int main(int argc, char **argv)
         return 64;
     }
     co_mig_params defaults;
+    if (shaped && nrescore > 0) {
+        fprintf(stderr, "accuracy: --rescore reads the link of each run from its file; --shaped "
+                        "chooses how to migrate\n");
+        return 64;
+    }
+    if (shaped) {
+        co_diag ld;
+        co_diag_init(&ld);
+        if (co_lab_link_available(&ld) != CO_OK) {
+            fprintf(stderr, "accuracy: --shaped: %s\n", ld.msg);
+            return 69;
+        }
+    }
     co_mig_defaults(&defaults);
     struct consts shipped = {cost >= 0 ? cost : defaults.switchover_cost_ms,
                              cap > 0 ? cap : defaults.link.channel_cap_bytes_per_s};
@@ -628,8 +685,12 @@ int main(int argc, char **argv)
             repeat += rounds;
         }
     }
-    printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, max-bandwidth = "
-           "link, loopback)\n");
+    if (shaped)
+        printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, shaped veth "
+               "at the link rate, MTU %d, max-bandwidth %.0fx the link)\n", mtu, SHAPED_MAXBW_OVER);
+    else
+        printf("bench-accuracy: model vs real QEMU migrations (downtime-limit 300 ms, max-bandwidth "
+               "= link, loopback)\n");
     printf("protocol: fit switchover cost and channel rate on the calibration set (c*), score "
            "both sets; ");
     if (nrescore > 0)
@@ -653,7 +714,7 @@ int main(int argc, char **argv)
                 (quick && only < 0 && !quick_pick(set_pos(w))))
                 continue;
             struct run *r = &runs[n++];
-            run_one(w, round, r);
+            run_one(w, round, shaped ? mtu : 0, r);
             print_run(r, &shipped);
             fflush(stdout);
         }
@@ -734,6 +795,9 @@ int main(int argc, char **argv)
                                   set_name[matrix[r->w].set], "round", r->round + 1, "mem_mib",
                                   matrix[r->w].mem_mib, "workload", matrix[r->w].guest,
                                   "link_gbit", matrix[r->w].link_gbit, "ok", r->ok, "why", r->why);
+            json_object_set_new(o, "link", json_string(r->shaped ? "shaped" : "loopback"));
+            if (r->shaped)
+                json_object_set_new(o, "mtu", json_integer(r->mtu));
             if (r->ok) {
                 json_object_set_new(o, "meas_total_ms", json_real(r->meas_total_ms));
                 json_object_set_new(o, "meas_bytes", json_real(r->meas_bytes));

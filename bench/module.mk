@@ -13,10 +13,13 @@ ACCURACY_ARGS ?= --repeat 2
 bench-accuracy: $(BUILD)/bench/accuracy $(BUILD)/cutover test-assets
 	$(BUILD)/bench/accuracy $(ACCURACY_ARGS) --json $(BUILD)/bench-accuracy.json
 
-# Every policy on every workload of the test guest on real QEMU (about 10
-# minutes). bench_policies skips itself under `make bench` unless
-# CUTOVER_BENCH_POLICIES is set. The markdown table goes to stdout and
-# $(BUILD)/bench-policies.md.
+# Every policy on every workload of the test guest on real QEMU (10 to 40
+# minutes). By default over a tc-shaped veth into a network namespace (needs
+# root, ip, tc): BENCH_LINK=shaped|loopback|both, BENCH_LINK_RATE=400Mbit,
+# BENCH_MTU=9000, BENCH_REPEAT=3 (bench/bench_policies.c lists the others).
+# bench_policies skips itself under `make bench` unless
+# CUTOVER_BENCH_POLICIES is set. The markdown tables and the issue 12
+# targets go to stdout and $(BUILD)/bench-policies.md.
 .PHONY: bench-policies
 bench-policies: $(BUILD)/bench/bench_policies $(BUILD)/cutover test-assets
 	CUTOVER_BENCH_POLICIES=1 BUILD=$(BUILD) $(BUILD)/bench/bench_policies | tee $(BUILD)/bench-policies.md

@@ -28,7 +28,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: cutover lab [--mem SIZE] [--workload 'KEY=VALUE ...'] [--accel auto|kvm|tcg]\n"
-            "                   [--duration TIME] [--guest PATH] [--json]\n\n"
+            "                   [--link RATE [--mtu N]] [--duration TIME] [--guest PATH] [--json]\n\n"
             "Start a source QEMU running cutover's test guest and a destination QEMU waiting\n"
             "with -incoming on 127.0.0.1, print their QMP sockets, the migration URI and the\n"
             "heartbeat UDP port, stay up until SIGINT/SIGTERM (or --duration), then kill both\n"
@@ -40,6 +40,11 @@ static void usage(FILE *out)
             "                     'pattern=seq rate=50000 wss=128M'  'phases=5s:1000,5s:50000'\n"
             "  --accel MODE       auto (default: kvm if /dev/kvm is usable and hardware-backed),\n"
             "                     kvm or tcg\n"
+            "  --link RATE        (root) put the destination in a network namespace behind a\n"
+            "                     veth shaped with tbf at RATE both ways (e.g. 400Mbit): the\n"
+            "                     migration stream, stop-and-copy included, runs at RATE;\n"
+            "                     removed when the lab stops (docs/lab.md)\n"
+            "  --mtu N            the link's MTU, 576..65520 (default 1500; with --link)\n"
             "  --duration TIME    stop after TIME (e.g. 30s) instead of waiting for a signal\n"
             "  --guest PATH       the guest kernel (default $CUTOVER_GUEST or build/guest/guest.elf)\n"
             "  --json             print the lab description as JSON\n\n"
@@ -75,7 +80,19 @@ static json_t *info_json(const co_lab_info *in)
     json_object_set_new(j, "dst_qmp", in->dst_pid ? json_string(in->dst_qmp) : json_null());
     json_object_set_new(j, "migrate_uri", json_string(in->migrate_uri));
     json_object_set_new(j, "incoming_port", json_integer(in->incoming_port));
-    json_object_set_new(j, "heartbeat_udp", json_sprintf("udp:127.0.0.1:%d", in->hb_port));
+    json_object_set_new(j, "heartbeat_udp", json_sprintf("udp:%s:%d", in->hb_addr, in->hb_port));
+    if (in->link_netns[0]) {
+        json_t *l = json_object();
+        json_object_set_new(l, "rate_bits_per_s", json_real(in->link_rate_bits_per_s));
+        json_object_set_new(l, "mtu", json_integer(in->link_mtu));
+        json_object_set_new(l, "netns", json_string(in->link_netns));
+        json_object_set_new(l, "dev", json_string(in->link_dev));
+        json_object_set_new(l, "addr", json_string(in->link_root_addr));
+        json_object_set_new(l, "dst_addr", json_string(in->link_dst_addr));
+        json_object_set_new(j, "link", l);
+    } else {
+        json_object_set_new(j, "link", json_null());
+    }
     json_object_set_new(j, "heartbeat_port", json_integer(in->hb_port));
     json_object_set_new(j, "accel", json_string(in->accel));
     json_object_set_new(j, "accel_reason", json_string(in->accel_reason));
@@ -96,7 +113,11 @@ static void info_text(FILE *out, const co_lab_info *in)
     if (in->dst_pid)
         fprintf(out, "destination QMP  %s (pid %d)\n", in->dst_qmp, (int)in->dst_pid);
     fprintf(out, "migrate URI      %s\n", in->migrate_uri);
-    fprintf(out, "heartbeat        udp:127.0.0.1:%d\n", in->hb_port);
+    fprintf(out, "heartbeat        udp:%s:%d\n", in->hb_addr, in->hb_port);
+    if (in->link_netns[0])
+        fprintf(out, "link             %s (%s) -> %s in netns %s, tbf %.0f Mbit/s both ways, "
+                     "MTU %d\n", in->link_dev, in->link_root_addr, in->link_dst_addr,
+                in->link_netns, in->link_rate_bits_per_s / 1e6, in->link_mtu);
     fprintf(out, "accel            %s (%s)\n", in->accel, in->accel_reason);
     fprintf(out, "memory           %s\n", co_fmt_size(in->mem_bytes, mem, sizeof mem));
     fprintf(out, "guest            %s\n", in->guest_path);
@@ -365,10 +386,13 @@ int co_cmd_lab(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},
         {"guest", required_argument, NULL, 'g'},
         {"json", no_argument, NULL, 'j'},
+        {"link", required_argument, NULL, 'L'},
+        {"mtu", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     co_lab_config cfg = {0};
+    double link_bytes = 0, mtu = 0;
     cfg.workload = "rate=1000";
     cfg.mem_bytes = 256.0 * 1048576;
     double duration_ms = 0;
@@ -411,6 +435,19 @@ int co_cmd_lab(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'L':
+            if (co_parse_rate(optarg, "--link", &link_bytes, &d))
+                return co_cli_fail("lab", &d);
+            if (!(link_bytes >= 1e3 && link_bytes <= 1.25e11))
+                return co_cli_usage("lab", "--link: '%s' is not in 8kbit..1Tbit", optarg);
+            break;
+        case 'M':
+            if (co_parse_number(optarg, "--mtu", &mtu, &d))
+                return co_cli_fail("lab", &d);
+            if (mtu != floor(mtu) || mtu < 576 || mtu > 65520)
+                return co_cli_usage("lab", "--mtu: '%s' is not a whole number in 576..65520",
+                                    optarg);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -422,6 +459,10 @@ int co_cmd_lab(int argc, char **argv)
     }
     if (optind < argc)
         return co_cli_usage("lab", "unexpected argument '%s'", argv[optind]);
+    if (mtu > 0 && link_bytes <= 0)
+        return co_cli_usage("lab", "--mtu is the shaped link's: give --link RATE too");
+    cfg.link.rate_bits_per_s = link_bytes * 8;
+    cfg.link.mtu = (int)mtu;
     /* Check the workload before starting anything. */
     char canon[512];
     if (co_lab_workload_check(cfg.workload, cfg.mem_bytes, canon, sizeof canon, &d))

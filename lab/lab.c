@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <sched.h>
+#include <sys/file.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -60,6 +63,8 @@ struct co_lab {
     char line[LINE_MAX_LEN];
     size_t len;
     co_lab_status st;
+    /* the shaped link: made (to be removed) once link_netns is set */
+    int link_made;
     /* processes */
     int src_reaped, dst_reaped;
     int src_status, dst_status;
@@ -413,6 +418,256 @@ static void *receiver(void *arg)
     return NULL;
 }
 
+
+/* ---------------------------------------------------------------- link */
+
+/* Names carry the owner's pid and the subnet: "cutover-lk-PID-S" for the
+ * namespace, "ckPID-S" for the veth end here (IFNAMSIZ: 15 characters). */
+#define LINK_NETNS_PREFIX "cutover-lk-"
+#define LINK_LOCK_PATH "/run/cutover-lab-link.lock"
+/* 169.254.S.0/30 with S in this range: the cluster lab takes 101..250
+ * (lab/cluster.sh), tests/libvirt/bed.sh uses 77 inside its namespaces. */
+#define LINK_SUBNET_MIN 2
+#define LINK_SUBNET_MAX 99
+#define LINK_SUBNET_BED 77
+/* tbf as lab/cluster.sh shapes: a bucket of 2 ms at the rate (at least 4
+ * frames), a 20 ms queue: TCP fills the link, and the rate holds over the
+ * stop-and-copy (a deep bucket would let it burst past the rate). */
+#define LINK_BUCKET_S 0.002
+#define LINK_BUCKET_MIN_FRAMES 4
+#define LINK_QUEUE_MS 20
+
+/* Absolute path of an iproute2 tool (root's PATH may lack /usr/sbin). */
+static int find_tool(const char *name, char *out, size_t len)
+{
+    static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(out, len, "%s/%s", dirs[i], name);
+        if (access(out, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int co_lab_link_available(co_diag *d)
+{
+    char p[64];
+    if (geteuid() != 0)
+        return co_diag_set(d, CO_EUNAVAIL, "a shaped link needs root (network namespaces, tc)");
+    if (!find_tool("ip", p, sizeof p) || !find_tool("tc", p, sizeof p))
+        return co_diag_set(d, CO_EUNAVAIL, "a shaped link needs ip and tc (iproute2)");
+    if (mkdir("/run/netns", 0755) != 0 && errno != EEXIST)
+        return co_diag_set(d, CO_EUNAVAIL, "a shaped link needs /run/netns: %s",
+                           strerror(errno));
+    return CO_OK;
+}
+
+/* Run an iproute2 command (argv[0] a tool name) and wait; its output goes
+ * to the diag on failure. Never through a shell. */
+static int run_tool(const char *const *argv, co_diag *d)
+{
+    char path[64];
+    if (!find_tool(argv[0], path, sizeof path))
+        return co_diag_set(d, CO_EUNAVAIL, "%s (iproute2) not found", argv[0]);
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return co_diag_set(d, CO_EOS, "pipe: %s", strerror(errno));
+    pid_t p = fork();
+    if (p < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return co_diag_set(d, CO_EOS, "fork: %s", strerror(e));
+    }
+    if (p == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char out[256];
+    size_t n = 0;
+    ssize_t r;
+    char sink[256];
+    while ((r = read(pfd[0], n < sizeof out - 1 ? out + n : sink,
+                     n < sizeof out - 1 ? sizeof out - 1 - n : sizeof sink)) > 0 ||
+           (r < 0 && errno == EINTR))
+        if (r > 0 && n < sizeof out - 1)
+            n += (size_t)r;
+    close(pfd[0]);
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    int st;
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return CO_OK;
+    char cmd[200];
+    size_t cl = 0;
+    for (int i = 0; argv[i] && cl < sizeof cmd - 1; i++)
+        cl += (size_t)snprintf(cmd + cl, sizeof cmd - cl, "%s%s", i ? " " : "", argv[i]);
+    return co_diag_set(d, CO_EUNAVAIL, "`%s` failed%s%s", cmd, out[0] ? ": " : "", out);
+}
+
+/* Any address of this namespace in 169.254.S.0/24? */
+static int subnet_busy(int s)
+{
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) != 0)
+        return 1;
+    int busy = 0;
+    for (struct ifaddrs *i = ifa; i && !busy; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        uint32_t a = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+        busy = (a >> 8) == ((169u << 16) | (254u << 8) | (uint32_t)s);
+    }
+    freeifaddrs(ifa);
+    return busy;
+}
+
+static int if_exists(const char *dev)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/sys/class/net/%s", dev);
+    return access(p, F_OK) == 0;
+}
+
+static void link_remove_names(const char *netns, const char *dev)
+{
+    co_diag d;
+    co_diag_init(&d);
+    /* deleting one end of a veth deletes both; the namespace goes after */
+    const char *del_dev[] = {"ip", "link", "del", dev, NULL};
+    if (dev[0] && if_exists(dev))
+        run_tool(del_dev, &d);
+    char p[80];
+    snprintf(p, sizeof p, "/run/netns/%s", netns);
+    if (netns[0] && access(p, F_OK) == 0) {
+        const char *del_ns[] = {"ip", "netns", "del", netns, NULL};
+        co_diag_init(&d);
+        if (run_tool(del_ns, &d) != CO_OK)
+            fprintf(stderr, "cutover lab: %s\n", d.msg);
+    }
+}
+
+/* Links of lab processes that died without co_lab_stop(). Under the lock. */
+static void link_sweep(void)
+{
+    DIR *dh = opendir("/run/netns");
+    if (dh == NULL)
+        return;
+    char names[32][40];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL && n < 32) {
+        int pid, sub;
+        if (sscanf(e->d_name, LINK_NETNS_PREFIX "%d-%d", &pid, &sub) != 2 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(names[n++], sizeof names[0], "%.39s", e->d_name);
+    }
+    closedir(dh);
+    for (int i = 0; i < n; i++) {
+        int pid, sub;
+        sscanf(names[i], LINK_NETNS_PREFIX "%d-%d", &pid, &sub);
+        char dev[16];
+        snprintf(dev, sizeof dev, "ck%d-%d", pid, sub);
+        fprintf(stderr, "cutover lab: removing %s, left by pid %d\n", names[i], pid);
+        link_remove_names(names[i], dev);
+    }
+}
+
+static int link_shape(const char *netns, const char *dev, double rate_bit, int mtu, co_diag *d)
+{
+    char rate[32], burst[32], lat[32];
+    double b = fmax(rate_bit / 8 * LINK_BUCKET_S, (double)mtu * LINK_BUCKET_MIN_FRAMES);
+    snprintf(rate, sizeof rate, "%.0fbit", rate_bit);
+    snprintf(burst, sizeof burst, "%.0f", ceil(b));
+    snprintf(lat, sizeof lat, "%dms", LINK_QUEUE_MS);
+    if (netns) {
+        const char *a[] = {"tc", "-n", netns, "qdisc", "replace", "dev", dev, "root", "tbf",
+                           "rate", rate, "burst", burst, "latency", lat, NULL};
+        return run_tool(a, d);
+    }
+    const char *a[] = {"tc", "qdisc", "replace", "dev", dev, "root", "tbf",
+                       "rate", rate, "burst", burst, "latency", lat, NULL};
+    return run_tool(a, d);
+}
+
+/* Make the namespace, the veth and the shaping; fills the link_* fields.
+ * On failure removes what it made. */
+static int link_make(co_lab *lab, co_diag *d)
+{
+    co_lab_info *in = &lab->info;
+    double rate = lab->cfg.link.rate_bits_per_s;
+    int mtu = lab->cfg.link.mtu > 0 ? lab->cfg.link.mtu : 1500;
+    if (!(rate >= 8e3 && rate <= 1e12))
+        return co_diag_set(d, CO_EUSAGE, "link rate %.0f bit/s: expected 8kbit..1Tbit", rate);
+    if (mtu < 576 || mtu > 65520)
+        return co_diag_set(d, CO_EUSAGE, "link MTU %d: expected 576..65520", mtu);
+    int rc = co_lab_link_available(d);
+    if (rc)
+        return rc;
+    int lockfd = open(LINK_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0) {
+        rc = co_diag_set(d, CO_EOS, "cannot lock %s: %s", LINK_LOCK_PATH, strerror(errno));
+        if (lockfd >= 0)
+            close(lockfd);
+        return rc;
+    }
+    link_sweep();
+    int sub = -1;
+    for (int s = LINK_SUBNET_MIN; s <= LINK_SUBNET_MAX && sub < 0; s++)
+        if (s != LINK_SUBNET_BED && !subnet_busy(s))
+            sub = s;
+    if (sub < 0) {
+        close(lockfd);
+        return co_diag_set(d, CO_EUNAVAIL, "no free subnet in 169.254.%d-%d.0/24 for the link",
+                           LINK_SUBNET_MIN, LINK_SUBNET_MAX);
+    }
+    int pid = (int)getpid();
+    snprintf(in->link_netns, sizeof in->link_netns, LINK_NETNS_PREFIX "%d-%d", pid, sub);
+    snprintf(in->link_dev, sizeof in->link_dev, "ck%d-%d", pid, sub);
+    snprintf(in->link_root_addr, sizeof in->link_root_addr, "169.254.%d.1", sub);
+    snprintf(in->link_dst_addr, sizeof in->link_dst_addr, "169.254.%d.2", sub);
+    in->link_rate_bits_per_s = rate;
+    in->link_mtu = mtu;
+    lab->link_made = 1; /* from here co_lab_stop() removes whatever exists */
+    char mtus[16], ra[24], da[24];
+    snprintf(mtus, sizeof mtus, "%d", mtu);
+    snprintf(ra, sizeof ra, "%s/30", in->link_root_addr);
+    snprintf(da, sizeof da, "%s/30", in->link_dst_addr);
+    const char *add_ns[] = {"ip", "netns", "add", in->link_netns, NULL};
+    const char *add_veth[] = {"ip", "link", "add", in->link_dev, "mtu", mtus, "type", "veth",
+                              "peer", "name", "eth0", "mtu", mtus, "netns", in->link_netns,
+                              NULL};
+    const char *addr_root[] = {"ip", "addr", "add", ra, "dev", in->link_dev, NULL};
+    const char *up_root[] = {"ip", "link", "set", in->link_dev, "up", NULL};
+    const char *addr_dst[] = {"ip", "-n", in->link_netns, "addr", "add", da, "dev", "eth0", NULL};
+    const char *up_dst[] = {"ip", "-n", in->link_netns, "link", "set", "eth0", "up", NULL};
+    const char *up_lo[] = {"ip", "-n", in->link_netns, "link", "set", "lo", "up", NULL};
+    const char *const *steps[] = {add_ns, add_veth, addr_root, up_root, addr_dst, up_dst, up_lo};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == CO_OK; i++)
+        rc = run_tool(steps[i], d);
+    close(lockfd); /* the address claims the subnet now */
+    if (rc == CO_OK)
+        rc = link_shape(NULL, in->link_dev, rate, mtu, d); /* source -> destination */
+    if (rc == CO_OK)
+        rc = link_shape(in->link_netns, "eth0", rate, mtu, d); /* destination -> source */
+    return rc;
+}
+
+static void link_remove(co_lab *lab)
+{
+    if (!lab->link_made)
+        return;
+    link_remove_names(lab->info.link_netns, lab->info.link_dev);
+    lab->link_made = 0;
+}
+
 /* ---------------------------------------------------------------- processes */
 
 static int pick_tcp_port(co_diag *d)
@@ -519,7 +774,7 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
         av_add(&a, "/usr/share/qemu/qboot.rom");
     }
     av_add(&a, "-serial");
-    av_add(&a, "udp:127.0.0.1:%d", in->hb_port);
+    av_add(&a, "udp:%s:%d", in->hb_addr, in->hb_port);
     av_add(&a, "-qmp");
     av_add(&a, "unix:%s,server=on,wait=off", dest ? in->dst_qmp : in->src_qmp);
     av_add(&a, "-kernel");
@@ -528,7 +783,8 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
     av_add(&a, "%s", in->workload);
     if (dest) {
         av_add(&a, "-incoming");
-        av_add(&a, "tcp:127.0.0.1:%d", in->incoming_port);
+        av_add(&a, "tcp:%s:%d", in->link_netns[0] ? in->link_dst_addr : "127.0.0.1",
+               in->incoming_port);
     }
     if (a.full)
         return co_diag_set(d, CO_ESOFTWARE, "QEMU command line too long");
@@ -544,15 +800,35 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
             close(nullfd);
         return co_diag_set(d, CO_EOS, "opening %s: %s", logp, strerror(e));
     }
+    /* the destination runs in the link's namespace */
+    int nsfd = -1;
+    if (dest && in->link_netns[0]) {
+        char nsp[80];
+        snprintf(nsp, sizeof nsp, "/run/netns/%s", in->link_netns);
+        nsfd = open(nsp, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0) {
+            int e = errno;
+            close(logfd);
+            close(nullfd);
+            return co_diag_set(d, CO_EOS, "opening %s: %s", nsp, strerror(e));
+        }
+    }
     pid_t parent = getpid();
     pid_t p = fork();
     if (p < 0) {
         int e = errno;
         close(logfd);
         close(nullfd);
+        if (nsfd >= 0)
+            close(nsfd);
         return co_diag_set(d, CO_EOS, "fork: %s", strerror(e));
     }
     if (p == 0) {
+        if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0) {
+            static const char msg[] = "setns into the link namespace failed\n";
+            (void)!write(logfd, msg, sizeof msg - 1);
+            _exit(126);
+        }
         /* Die with the parent (thread); if it is already gone, do not run. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
@@ -577,6 +853,8 @@ static int spawn_qemu(co_lab *lab, int dest, pid_t *pid, co_diag *d)
     }
     close(logfd);
     close(nullfd);
+    if (nsfd >= 0)
+        close(nsfd);
     *pid = p;
     return CO_OK;
 }
@@ -670,6 +948,7 @@ void co_lab_stop(co_lab *lab)
         return;
     kill_reap(lab->info.src_pid, &lab->src_reaped);
     kill_reap(lab->info.dst_pid, &lab->dst_reaped);
+    link_remove(lab); /* its namespace is empty now */
     if (lab->thread_started) {
         atomic_store(&lab->stop, 1);
         pthread_join(lab->thread, NULL);
@@ -697,7 +976,8 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
         if (port < 0)
             return port;
         in->incoming_port = port;
-        snprintf(in->migrate_uri, sizeof in->migrate_uri, "tcp:127.0.0.1:%d", port);
+        const char *host = in->link_netns[0] ? in->link_dst_addr : "127.0.0.1";
+        snprintf(in->migrate_uri, sizeof in->migrate_uri, "tcp:%s:%d", host, port);
         lab->dst_reaped = 0;
         int rc = spawn_qemu(lab, 1, &in->dst_pid, d);
         if (rc)
@@ -707,12 +987,16 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
                 return co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             if (!check_child(in->dst_pid, &lab->dst_reaped, &lab->dst_status))
                 break;
-            if (co_procnet_listening("127.0.0.1", port) && access(in->dst_qmp, F_OK) == 0)
+            /* in the link's namespace: seen through the QEMU's /proc/PID/net */
+            int listening = in->link_netns[0]
+                                ? co_procnet_listening_pid((int)in->dst_pid, host, port)
+                                : co_procnet_listening(host, port);
+            if (listening && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
             if (co_clock_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
-                                   "destination QEMU not listening on 127.0.0.1:%d after "
-                                   "%.0f ms", port, lab->cfg.boot_timeout_ms);
+                                   "destination QEMU not listening on %s:%d after "
+                                   "%.0f ms", host, port, lab->cfg.boot_timeout_ms);
             sleep_ms(20);
         }
         char logp[300], last[300];
@@ -792,13 +1076,21 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         rc = co_diag_set(d, CO_ENOMEM, "out of memory for the heartbeat ring");
         goto fail;
     }
+    /* the shaped link first: the heartbeat binds its address here */
+    snprintf(in->hb_addr, sizeof in->hb_addr, "127.0.0.1");
+    if (cfg->link.rate_bits_per_s > 0 && !cfg->no_dest) {
+        if ((rc = link_make(lab, d)))
+            goto fail;
+        snprintf(in->hb_addr, sizeof in->hb_addr, "%s", in->link_root_addr);
+    }
     lab->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, in->hb_addr, &a.sin_addr);
     socklen_t al = sizeof a;
     int rcvbuf = 4 << 20;
     if (lab->udp_fd < 0 || bind(lab->udp_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
         getsockname(lab->udp_fd, (struct sockaddr *)&a, &al) < 0) {
-        rc = co_diag_set(d, CO_EOS, "heartbeat UDP socket on 127.0.0.1: %s",
+        rc = co_diag_set(d, CO_EOS, "heartbeat UDP socket on %s: %s", in->hb_addr,
                          strerror(errno));
         goto fail;
     }
@@ -843,8 +1135,8 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
         }
         if (co_clock_ms() > deadline) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
-                             "no heartbeat from the source guest on udp:127.0.0.1:%d "
-                             "after %.0f ms (accel %s)", in->hb_port,
+                             "no heartbeat from the source guest on udp:%s:%d "
+                             "after %.0f ms (accel %s)", in->hb_addr, in->hb_port,
                              lab->cfg.boot_timeout_ms, in->accel);
             goto fail;
         }

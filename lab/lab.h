@@ -30,6 +30,24 @@
 
 enum co_lab_accel { CO_LAB_ACCEL_AUTO = 0, CO_LAB_ACCEL_KVM, CO_LAB_ACCEL_TCG };
 
+/* A shaped link between source and destination (docs/lab.md "The shaped
+ * link"). With rate_bits_per_s > 0 the lab creates a network namespace for
+ * the destination QEMU, a veth pair between it and this namespace
+ * (169.254.S.1/30 here, .2 there, S picked free under a machine-wide lock),
+ * both ends at mtu, and tbf at rate_bits_per_s on both directions; the
+ * migration stream crosses it (migrate_uri names the namespace's address)
+ * and, since tbf also holds the stop-and-copy, the last copy runs at the
+ * link rate as between two hosts. The heartbeat receiver binds the root
+ * end's address; both QEMUs send to it. co_lab_stop() (and any failing
+ * co_lab_start()) removes veth and namespace; a lab whose process died
+ * without stopping is swept by the next link lab started on the machine
+ * (names carry the owner's pid). Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)
+ * and `ip`/`tc` (iproute2); co_lab_link_available() says whether it can. */
+typedef struct co_lab_link {
+    double rate_bits_per_s;    /* 0: no link, the destination on 127.0.0.1 */
+    int mtu;                   /* 0 = 1500; 576..65520 */
+} co_lab_link;
+
 typedef struct co_lab_config {
     double mem_bytes;          /* guest RAM: whole MiB, 16 MiB .. 3 GiB; 0 = 256 MiB */
     const char *workload;      /* guest command line (docs/lab.md); NULL = "rate=1000" */
@@ -38,6 +56,7 @@ typedef struct co_lab_config {
     const char *qemu_path;     /* NULL: $CUTOVER_QEMU, else qemu-system-x86_64 on PATH */
     double boot_timeout_ms;    /* first heartbeat and dest listening; 0 = 30000 */
     int no_dest;               /* 1: start only the source */
+    co_lab_link link;          /* optional shaped link (above) */
     volatile sig_atomic_t *cancel; /* optional: nonzero aborts waits (CO_ECANCELED) */
 } co_lab_config;
 
@@ -46,7 +65,16 @@ typedef struct co_lab_info {
     char dir[256];             /* private temp dir */
     char src_qmp[300];         /* QMP unix socket paths */
     char dst_qmp[300];
-    char migrate_uri[64];      /* "tcp:127.0.0.1:PORT", for QMP migrate */
+    char migrate_uri[64];      /* "tcp:127.0.0.1:PORT" (or the link's address), for
+                                  QMP migrate */
+    char hb_addr[16];          /* where the guests' COM1 sends: 127.0.0.1 or link_root_addr */
+    /* the shaped link; link_rate_bits_per_s 0 (and the strings "") without */
+    double link_rate_bits_per_s;
+    int link_mtu;
+    char link_netns[40];       /* the destination's namespace (/run/netns/NAME) */
+    char link_dev[16];         /* the veth end in this namespace (tx: the stream) */
+    char link_root_addr[16];   /* its address */
+    char link_dst_addr[16];    /* the namespace end's address (eth0) */
     int incoming_port;
     int hb_port;               /* UDP port the guests' COM1 sends to */
     const char *accel;         /* "kvm" or "tcg" */
@@ -113,6 +141,10 @@ int co_lab_find_guest(const char *explicit_path, char *out, size_t len, co_diag 
  * than TCG for this guest, docs/lab.md). CO_EUNAVAIL when kvm was asked and
  * /dev/kvm cannot be opened. reason gets one line. */
 int co_lab_pick_accel(int want, const char **accel, char *reason, size_t len, co_diag *d);
+
+/* Whether a shaped link can be made here: CO_OK, or CO_EUNAVAIL with the
+ * reason (not root, no `ip`/`tc` on PATH, /run/netns not writable). */
+int co_lab_link_available(co_diag *d);
 
 /* Start source (and destination unless cfg->no_dest) and wait until the
  * source's first heartbeat arrived and the destination listens. On success

@@ -36,13 +36,30 @@ static int scan(const char *file, int v6, int have_want, unsigned want, int port
     return found;
 }
 
-int co_procnet_listening(const char *ipv4, int port)
+/* dir: "/proc" (this namespace) or "/proc/PID" (that process's). */
+static int listening_in(const char *dir, const char *ipv4, int port)
 {
     struct in_addr in = {0};
     int have_want = ipv4 != NULL;
     if (have_want && inet_pton(AF_INET, ipv4, &in) != 1)
         return 0;
     unsigned want = (unsigned)in.s_addr;
-    return scan("/proc/net/tcp", 0, have_want, want, port) ||
-           scan("/proc/net/tcp6", 1, have_want, want, port);
+    char f4[64], f6[64];
+    snprintf(f4, sizeof f4, "%s/net/tcp", dir);
+    snprintf(f6, sizeof f6, "%s/net/tcp6", dir);
+    return scan(f4, 0, have_want, want, port) || scan(f6, 1, have_want, want, port);
+}
+
+int co_procnet_listening(const char *ipv4, int port)
+{
+    return listening_in("/proc", ipv4, port);
+}
+
+int co_procnet_listening_pid(int pid, const char *ipv4, int port)
+{
+    if (pid <= 0)
+        return 0;
+    char dir[32];
+    snprintf(dir, sizeof dir, "/proc/%d", pid);
+    return listening_in(dir, ipv4, port);
 }

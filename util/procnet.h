@@ -17,4 +17,8 @@
  * files cannot be read. */
 int co_procnet_listening(const char *ipv4, int port);
 
+/* The same, in the network namespace of process pid (its /proc/PID/net):
+ * for a QEMU the lab started in a namespace of its own (lab/lab.h link). */
+int co_procnet_listening_pid(int pid, const char *ipv4, int port);
+
 #endif
