@@ -71,7 +71,8 @@ static void usage(FILE *out)
             "                        start order (default auto: the model picks among dirty\n"
             "                        rate per bandwidth first, longest first, by name); name\n"
             "                        and given (inventory order, by name) fix it\n"
-            "  --alloc-ratio R       vCPUs per destination CPU (default 1.0)\n"
+            "  --alloc-ratio R       vCPUs per destination CPU (default 16, Nova's initial\n"
+            "                        cpu_allocation_ratio)\n"
             "  --groups SPEC|FILE    anti-affinity: NAME=vm,vm[;NAME=vm,...] or a file with one\n"
             "                        NAME=vm,vm per line: no two members on one destination\n"
             "  --unmovable fail|shutdown|leave\n"
@@ -79,6 +80,9 @@ static void usage(FILE *out)
             "                        nothing moves), shut it down after the others moved, or\n"
             "                        leave it running on the source\n"
             "  --dirty-rate RATE     skip the measurement and assume this many MiB/s per VM\n"
+            "                        (default: measured for KVM guests, 0 assumed for TCG)\n"
+            "  --measure-dirty       measure TCG guests too (QEMU 7.2 under TCG can hang in\n"
+            "                        calc-dirty-rate on a guest that migrated in)\n"
             "  --dry-run             print the plan and blockers; move nothing\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT, SIGTERM and SIGHUP cancel the migrations in flight (each VM stays on the\n"
@@ -91,7 +95,7 @@ static void usage(FILE *out)
 typedef struct evac_args {
     const char *conn, *to, *cluster, *groups;
     double max_dt, deadline, nic, ratio, dirty_rate;
-    int mtu, concurrency, order, unmovable, dry_run, json, dirty_given;
+    int mtu, concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
     unsigned allow;
 } evac_args;
 
@@ -123,7 +127,7 @@ static int parse_allow(const char *text, unsigned *allow, co_diag *d)
 static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
-           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP };
+           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -140,6 +144,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"unmovable", required_argument, NULL, O_UNMOV},
         {"dirty-rate", required_argument, NULL, O_DIRTY},
         {"dry-run", no_argument, NULL, O_DRY},
+        {"measure-dirty", no_argument, NULL, O_MEASURE},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -147,7 +152,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
     memset(a, 0, sizeof *a);
     a->max_dt = 300;
     a->deadline = 600e3;
-    a->ratio = 1.0;
+    a->ratio = 16.0;
     co_diag d;
     co_diag_init(&d);
     int c;
@@ -228,6 +233,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
             a->dirty_given = 1;
             break;
         case O_DRY: a->dry_run = 1; break;
+        case O_MEASURE: a->measure_all = 1; break;
         case O_JSON: a->json = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return 1;
@@ -361,7 +367,7 @@ int co_cmd_evacuate(int argc, char **argv)
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
     g_stop = g_stop_signo = 0;
     catch_stop_signals();
-    co_evac_opts o = {.src_uri = a.conn, .allow = a.allow, .measure_dirty = !a.dirty_given,
+    co_evac_opts o = {.src_uri = a.conn, .allow = a.allow, .measure_dirty = a.dirty_given ? 0 : a.measure_all ? 2 : 1,
                       .unmovable = a.unmovable, .progress = isatty(STDERR_FILENO) && !a.dry_run,
                       .stop_flag = &g_stop, .stop_signo = &g_stop_signo};
     if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||

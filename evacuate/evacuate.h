@@ -49,6 +49,7 @@ typedef struct co_evac_vm {
     double dirty_mib_per_s;       /* what was measured (or assumed) */
     int cpu_ok[CO_EVAC_MAX_DEST]; /* CPU compatible with destination i */
     int has_cdrom_media, has_local_disk, has_hostdev, busy_job;
+    int kvm;                      /* <domain type='kvm'> (else TCG) */
     int group;                    /* anti-affinity group, -1 = none */
     int given_order;              /* position in --order / inventory (0-based) */
     char blocker[256];            /* why it cannot move ("" = movable) */
@@ -101,7 +102,7 @@ typedef struct co_evac {
     int pred_within_budget;       /* every scheduled VM predicted within the budget */
 } co_evac;
 
-/* Fill the defaults (budget 300 ms, deadline 10 min, ratio 1.0, auto
+/* Fill the defaults (budget 300 ms, deadline 10 min, ratio 16 (Nova's), auto
  * concurrency, 1 Gbit/s assumed NIC, MTU 1500, no VMs). */
 void co_evac_init(co_evac *e);
 
@@ -146,7 +147,8 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out);
 typedef struct co_evac_opts {
     const char *src_uri;
     unsigned allow;               /* CO_ALLOW_* | CO_EVAC_ALLOW_* */
-    int measure_dirty;            /* 1: 1 s of libvirt's dirty-rate calculation per VM */
+    int measure_dirty;            /* 1: 1 s of libvirt's dirty-rate calculation per KVM
+                                     VM (TCG guests skipped, see virt.c); 2: every VM */
     int unmovable;                /* enum co_evac_unmovable */
     int progress;                 /* one line per VM in flight on stderr */
     int timeout_ms;               /* connection bound (default 5000) */

@@ -16,7 +16,7 @@ void co_evac_init(co_evac *e)
     memset(e, 0, sizeof *e);
     e->max_downtime_ms = 300;
     e->deadline_ms = 600e3;
-    e->cpu_ratio = 1.0;
+    e->cpu_ratio = 16.0; /* Nova's initial_cpu_allocation_ratio */
     e->nic_bytes_per_s = 125e6;
     snprintf(e->nic_source, sizeof e->nic_source, "assumed 1Gbit");
     e->mtu = 1500;
@@ -197,6 +197,7 @@ static void place_all(co_evac *e)
             }
         }
         if (best < 0) {
+            snprintf(v->status, sizeof v->status, "blocked");
             int any_cpu = 0;
             for (int h = 0; h < e->ndests; h++)
                 any_cpu |= v->cpu_ok[h] && !e->dests[h].down;

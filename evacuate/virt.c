@@ -206,11 +206,18 @@ static int cmp_vm_name(const void *a, const void *b)
     return strcmp(((const co_evac_vm *)a)->name, ((const co_evac_vm *)b)->name);
 }
 
+/* One VM's dirty-rate measurement, in its own thread. A daemon or QEMU
+ * that does not answer (seen: a domain that had just migrated in, under
+ * TCG) must not hold the evacuation: the caller stops waiting after a
+ * bound and the thread, which then owns the job, frees it. */
 struct dirty_job {
-    const co_evac_opts *o;
-    co_evac_vm *v;
-    pthread_t t;
-    int rc;
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+    char uri[256], name[128];
+    int timeout_ms;
+    int done, abandoned, rc;
+    double mib;
+    char err[256];
 };
 
 static void *dirty_thread(void *arg)
@@ -219,18 +226,23 @@ static void *dirty_thread(void *arg)
     co_diag d;
     co_diag_init(&d);
     co_driver *drv = NULL;
-    co_virt_opts vo = {.conn_uri = j->o->src_uri, .domain = j->v->name,
-                       .timeout_ms = j->o->timeout_ms};
+    co_virt_opts vo = {.conn_uri = j->uri, .domain = j->name, .timeout_ms = j->timeout_ms};
     double mib = 0;
-    j->rc = co_virt_open(&vo, &drv, &d);
-    if (j->rc == CO_OK)
-        j->rc = co_virt_dirty_rate(drv, 1, NULL, &mib, &d);
+    int rc = co_virt_open(&vo, &drv, &d);
+    if (rc == CO_OK)
+        rc = co_virt_dirty_rate(drv, 1, NULL, &mib, &d);
     if (drv)
         drv->ops->close(drv);
-    if (j->rc == CO_OK) {
-        j->v->dirty_mib_per_s = mib;
-        j->v->dirty_measured = 1;
-    }
+    pthread_mutex_lock(j->mu);
+    j->rc = rc;
+    j->mib = mib;
+    snprintf(j->err, sizeof j->err, "%.250s", d.msg);
+    j->done = 1;
+    int ab = j->abandoned;
+    pthread_cond_broadcast(j->cv);
+    pthread_mutex_unlock(j->mu);
+    if (ab)
+        free(j);
     return NULL;
 }
 
@@ -320,6 +332,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
             const char *dm = strstr(xml, "<domain");
             if (dm)
                 attr(dm, "type", dtype, sizeof dtype);
+            v->kvm = !strcmp(dtype, "kvm");
         }
         for (int h = 0; h < e->ndests; h++) {
             v->cpu_ok[h] = 1;
@@ -352,20 +365,63 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
     qsort(e->vms, e->nvms, sizeof e->vms[0], cmp_vm_name);
     for (int i = 0; i < e->nvms; i++)
         e->vms[i].given_order = i;
-    /* dirty rates: all movable VMs at once, 1 s each */
-    struct dirty_job jobs[CO_EVAC_MAX_VMS];
-    int nj = 0;
+    /* dirty rates: all movable VMs at once, 1 s each, 10 s at most */
+    static pthread_mutex_t dmu = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t dcv = PTHREAD_COND_INITIALIZER;
+    struct dirty_job *jobs[CO_EVAC_MAX_VMS] = {0};
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
         v->dirty_mib_per_s = e->default_dirty_mib_per_s;
-        if (o->measure_dirty && !v->blocker[0]) {
-            jobs[nj] = (struct dirty_job){.o = o, .v = v};
-            if (pthread_create(&jobs[nj].t, NULL, dirty_thread, &jobs[nj]) == 0)
-                nj++;
+        if (!o->measure_dirty || v->blocker[0])
+            continue;
+        if (!v->kvm && o->measure_dirty < 2) {
+            /* seen here: QEMU 7.2 under TCG stopped running a guest that had
+             * migrated in, its monitor hung in calc-dirty-rate (page
+             * sampling), holding libvirt's domain lock */
+            snprintf(v->reason, sizeof v->reason, "dirty rate not measured: TCG guest "
+                     "(--measure-dirty forces it)");
+            continue;
         }
+        struct dirty_job *j = calloc(1, sizeof *j);
+        if (!j)
+            continue;
+        *j = (struct dirty_job){.mu = &dmu, .cv = &dcv, .timeout_ms = tmo};
+        snprintf(j->uri, sizeof j->uri, "%s", o->src_uri);
+        snprintf(j->name, sizeof j->name, "%s", v->name);
+        pthread_t t;
+        if (pthread_create(&t, NULL, dirty_thread, j) != 0) {
+            free(j);
+            continue;
+        }
+        pthread_detach(t);
+        jobs[i] = j;
     }
-    for (int i = 0; i < nj; i++)
-        pthread_join(jobs[i].t, NULL);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&dmu);
+    for (int i = 0; i < e->nvms; i++) {
+        struct dirty_job *j = jobs[i];
+        if (!j)
+            continue;
+        while (!j->done)
+            if (pthread_cond_timedwait(&dcv, &dmu, &dl) == ETIMEDOUT)
+                break;
+        co_evac_vm *v = &e->vms[i];
+        if (!j->done) {
+            j->abandoned = 1; /* the thread frees it */
+            snprintf(v->reason, sizeof v->reason, "dirty rate not measured: no answer in 10 s");
+            continue;
+        }
+        if (j->rc == CO_OK) {
+            v->dirty_mib_per_s = j->mib;
+            v->dirty_measured = 1;
+        } else {
+            snprintf(v->reason, sizeof v->reason, "dirty rate not measured: %s", j->err);
+        }
+        free(j);
+    }
+    pthread_mutex_unlock(&dmu);
     for (int i = 0; i < e->nvms; i++)
         set_dirty(&e->vms[i]);
 out:
