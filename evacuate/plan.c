@@ -200,7 +200,7 @@ static void place_all(co_evac *e)
             snprintf(v->status, sizeof v->status, "blocked");
             int any_cpu = 0;
             for (int h = 0; h < e->ndests; h++)
-                any_cpu |= v->cpu_ok[h] && !e->dests[h].down;
+                any_cpu |= v->cpu_ok[h] && !e->dests[h].down && !e->dests[h].cap.closed;
             snprintf(v->blocker, sizeof v->blocker, "%s",
                      !any_cpu ? "no destination has a compatible CPU"
                      : nm ? "no destination has room (memory, vCPUs at the allocation ratio, "
