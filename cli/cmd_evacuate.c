@@ -81,6 +81,8 @@ static void usage(FILE *out)
             "                        leave it running on the source\n"
             "  --dirty-rate RATE     skip the measurement and assume this many MiB/s per VM\n"
             "                        (default: measured for KVM guests, 0 assumed for TCG)\n"
+            "  --stream-rate RATE    what one migration stream can carry (default: the\n"
+            "                        model's; learnt from each migration that completes)\n"
             "  --measure-dirty       measure TCG guests too (QEMU 7.2 under TCG can hang in\n"
             "                        calc-dirty-rate on a guest that migrated in)\n"
             "  --dry-run             print the plan and blockers; move nothing\n"
@@ -94,7 +96,7 @@ static void usage(FILE *out)
 
 typedef struct evac_args {
     const char *conn, *to, *cluster, *groups;
-    double max_dt, deadline, nic, ratio, dirty_rate;
+    double max_dt, deadline, nic, ratio, dirty_rate, stream;
     int mtu, concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
     unsigned allow;
 } evac_args;
@@ -127,7 +129,7 @@ static int parse_allow(const char *text, unsigned *allow, co_diag *d)
 static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
-           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE };
+           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -145,6 +147,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"dirty-rate", required_argument, NULL, O_DIRTY},
         {"dry-run", no_argument, NULL, O_DRY},
         {"measure-dirty", no_argument, NULL, O_MEASURE},
+        {"stream-rate", required_argument, NULL, O_STREAM},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -234,6 +237,12 @@ static int parse_args(int argc, char **argv, evac_args *a)
             break;
         case O_DRY: a->dry_run = 1; break;
         case O_MEASURE: a->measure_all = 1; break;
+        case O_STREAM:
+            rc = co_parse_rate(optarg, "--stream-rate", &a->stream, &d);
+            if (rc == CO_OK && !(a->stream >= 1e3))
+                rc = co_diag_set(&d, CO_EUSAGE, "--stream-rate '%s': expected at least 8kbit",
+                                 optarg);
+            break;
         case O_JSON: a->json = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return 1;
@@ -363,6 +372,7 @@ int co_cmd_evacuate(int argc, char **argv)
     e->concurrency = a.concurrency;
     e->order_kind = a.order;
     e->default_dirty_mib_per_s = a.dirty_rate;
+    e->stream_cap_bytes_per_s = a.stream;
     int exit_code = 0;
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
     g_stop = g_stop_signo = 0;

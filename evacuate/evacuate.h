@@ -95,6 +95,9 @@ typedef struct co_evac {
     int concurrency;              /* asked: 0 = auto */
     int order_kind;               /* enum co_evac_order */
     double default_dirty_mib_per_s; /* assumed when not measured */
+    double stream_cap_bytes_per_s;  /* one migration stream's ceiling: --stream-rate, or
+                                       learnt from completed migrations; 0 = the model's
+                                       default (model/link.h channel cap) */
     /* the plan's verdict */
     int k;                        /* concurrency chosen */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
@@ -124,6 +127,12 @@ int co_evac_plan(co_evac *e, co_diag *d);
  * benchmarks that emulate fixed schedules (Nova 1, KubeVirt 2, VDSM 3). */
 double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
                        double *time_ms, double *down_ms, int *ok);
+
+/* Re-plan the rest: the best concurrency (as co_evac_plan, 1..8 unless
+ * e->concurrency fixes it) for the VMs idx[0..n-1] still to start, in that
+ * order, with what e now knows (e.g. a stream ceiling learnt). Sets and
+ * returns e->k (unchanged when n is 0). */
+int co_evac_replan(co_evac *e, const int *idx, int n);
 
 /* Parse --groups: "NAME=vm,vm[;NAME=vm,...]" or a file of such lines
  * (path, if readable). CO_OK or CO_EUSAGE naming the unknown VM or bad

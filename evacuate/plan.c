@@ -52,8 +52,10 @@ static void predict_one(const co_evac *e, const co_evac_vm *v, double share, dou
 
 /* One stream's payload ceiling (model/link.h's channel cap): a flow never
  * gets more, whatever the links leave it. */
-static double stream_cap(void)
+static double stream_cap(const co_evac *e)
 {
+    if (e->stream_cap_bytes_per_s > 0)
+        return e->stream_cap_bytes_per_s;
     co_mig_params p;
     co_mig_defaults(&p);
     return p.link.channel_cap_bytes_per_s;
@@ -73,7 +75,7 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
         *ok = 0;
         return INFINITY;
     }
-    double cap1 = stream_cap();
+    double cap1 = stream_cap(e);
     int fl[CO_EVAC_MAX_K];      /* position in idx of each flow in flight */
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
@@ -323,6 +325,9 @@ int co_evac_plan(co_evac *e, co_diag *d)
     e->pred_total_ms = co_evac_predict(e, cand[best_c].ord, n, best_k, st, tm, dn, &ok);
     e->k = best_k;
     e->pred_within_budget = ok;
+    for (int i = 0; i < n; i++)
+        if (!(dn[i] <= e->max_downtime_ms))
+            e->pred_within_budget = 0; /* a VM that cannot make it even alone */
     snprintf(e->order_name, sizeof e->order_name, "%s", cand[best_c].name);
     for (int i = 0; i < n; i++) {
         co_evac_vm *v = &e->vms[cand[best_c].ord[i]];
@@ -334,6 +339,28 @@ int co_evac_plan(co_evac *e, co_diag *d)
         snprintf(v->status, sizeof v->status, "planned");
     }
     return CO_OK;
+}
+
+int co_evac_replan(co_evac *e, const int *idx, int n)
+{
+    if (n <= 0)
+        return e->k;
+    int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
+    if (e->concurrency > 0)
+        return e->k;
+    double best = INFINITY;
+    int best_k = e->k, best_ok = 0;
+    for (int k = klo; k <= khi; k++) {
+        int ok;
+        double tot = co_evac_predict(e, idx, n, k, NULL, NULL, NULL, &ok);
+        if ((ok && !best_ok) || (ok == best_ok && tot < best * (1 - 1e-9))) {
+            best = tot;
+            best_k = k;
+            best_ok = ok;
+        }
+    }
+    e->k = best_k;
+    return best_k;
 }
 
 /* --------------------------------------------------------------- groups */

@@ -24,6 +24,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "max_downtime_ms", json_real(e->max_downtime_ms));
     json_object_set_new(o, "nic_bytes_per_s", json_real(e->nic_bytes_per_s));
     json_object_set_new(o, "nic_source", json_string(e->nic_source));
+    json_object_set_new(o, "stream_cap_bytes_per_s", e->stream_cap_bytes_per_s > 0
+                                                         ? json_real(e->stream_cap_bytes_per_s)
+                                                         : json_null());
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
         json_t *j = json_object();

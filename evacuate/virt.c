@@ -443,6 +443,7 @@ struct worker {
     int vm;
     pthread_t t;
     int running, finished;
+    int peers;                    /* most migrations in flight during it */
     double t0;
     pthread_mutex_t *mu;
     pthread_cond_t *cv;
@@ -665,6 +666,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             w->running = 1;
             inflight++;
+            for (int i = 0; i < nw; i++)
+                if (ws[i].running && !ws[i].finished && ws[i].peers < inflight)
+                    ws[i].peers = inflight;
         }
         if (inflight == 0 && (stop || qh >= qt))
             break;
@@ -684,6 +688,24 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             w->running = 0;
             inflight--;
             co_evac_vm *v = &e->vms[w->vm];
+            /* learn a stream's ceiling: a migration that got well under its
+             * fair share of the NIC was bound by its own stream (on this
+             * machine: TCG guests); the rest is re-planned with it */
+            if (!strcmp(v->status, "completed") && w->res.total_time_ms > 0 &&
+                w->res.transferred_bytes > 0) {
+                double got = w->res.transferred_bytes / (w->res.total_time_ms / 1e3);
+                double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
+                if (got < 0.8 * fair && got > e->stream_cap_bytes_per_s) {
+                    e->stream_cap_bytes_per_s = got;
+                    if (qh < qt) {
+                        int old_k = e->k;
+                        co_evac_replan(e, queue + qh, qt - qh);
+                        if (e->k != old_k && o->progress)
+                            fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s: "
+                                    "%d at once from now on\n", got * 8 / 1e6, e->k);
+                    }
+                }
+            }
             /* re-plan: a migration that failed (not one the policy aborted
              * or the operator cancelled) goes elsewhere once; a destination
              * that no longer answers takes nothing more */

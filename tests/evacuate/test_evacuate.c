@@ -450,3 +450,80 @@ Test(evacuate, sigterm_mid_drain, .fini = fx_fini, .timeout = 480)
     }
     json_decref(j);
 }
+
+/* Slow: a VM that cannot meet its budget is aborted and left running on
+ * the source, reported; then a destination rebooted (its QEMUs killed,
+ * its daemon restarted) mid-drain: h1's VMs end running exactly once, on
+ * the source or another destination, none paused. */
+Test(evacuate, faults_budget_and_destination_reboot, .fini = fx_fini, .timeout = 600)
+{
+    const char *why = unavailable();
+    if (why)
+        cr_skip_test("%s", why);
+    if (!getenv("CUTOVER_SLOW"))
+        cr_skip_test("slow (~2.5 min): CUTOVER_SLOW=1");
+    const char *flags[] = {"--hosts", "3", "--vms", "4", "--mem", "128MiB", "--nic", "100Mbit",
+                           NULL};
+    json_t *j = up(flags);
+    json_t *hs = json_object_get(j, "hosts");
+    char h1[128], to[300], cj[300];
+    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
+    snprintf(to, sizeof to, "%s,%s", jstr(json_array_get(hs, 1), "uri"),
+             jstr(json_array_get(hs, 2), "uri"));
+    snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
+    static char out[MAX_OUT], err[MAX_OUT];
+    const char *mine[] = {"vm1", "vm4"};
+
+    /* 1 ms of downtime is below any switchover: aborted, left on h1 */
+    const char *tight[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                           "--max-downtime", "1ms", "--deadline", "40s", "--concurrency", "2",
+                           "--json", NULL};
+    int rc = run(tight, out, err, -1);
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    json_t *rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_expect(!json_is_true(json_object_get(rep, "predicted_within_budget")));
+    for (int i = 0; i < 2; i++) {
+        json_t *v = vm_of(rep, mine[i]);
+        const char *st = jstr(v, "status");
+        cr_expect(!strcmp(st, "aborted") || !strcmp(st, "failed"), "%s: %s", mine[i], st);
+        cr_expect(json_is_string(json_object_get(v, "reason")));
+        int where, paused;
+        cr_expect_eq(running_on(hs, mine[i], &where, &paused), 1);
+        cr_expect_eq(where, 0, "%s left h1", mine[i]);
+        cr_expect(!paused);
+    }
+    json_decref(rep);
+
+    /* a destination rebooted mid-drain */
+    const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                        "--concurrency", "2", "--json", NULL};
+    char outf[300], errf[300];
+    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
+    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
+    pid_t pid = spawn(go, outf, errf);
+    sleep(5);
+    const char *rb[] = {bin(), "lab", "cluster", "reboot", fx_dir, "h2", NULL};
+    cr_expect_eq(run(rb, NULL, err, -1), 0, "reboot: %s", err);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    cr_expect(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 1), "exit %d",
+              WEXITSTATUS(st));
+    rep = json_load_file(outf, 0, NULL);
+    cr_assert_not_null(rep, "no report");
+    for (int i = 0; i < 2; i++) {
+        int where, paused;
+        cr_expect_eq(running_on(hs, mine[i], &where, &paused), 1, "%s not running exactly once",
+                     mine[i]);
+        cr_expect(!paused, "%s paused", mine[i]);
+        json_t *v = vm_of(rep, mine[i]);
+        if (!strcmp(jstr(v, "status"), "completed"))
+            cr_expect(where == 1 || where == 2, "%s completed but runs on h%d", mine[i],
+                      where + 1);
+        else
+            cr_expect_eq(where, 0, "%s not completed but not on h1", mine[i]);
+    }
+    json_decref(rep);
+    json_decref(j);
+}

@@ -135,3 +135,20 @@ Test(evac_plan, heavy_writers_do_not_all_go_at_once)
     co_evac_predict(e, idx, 4, 4, NULL, NULL, NULL, &ok);
     cr_expect(!ok, "all at once misses the budget");
 }
+
+Test(evac_plan, stream_bound_goes_wider_and_replan_follows)
+{
+    /* idle VMs, a 400 Mbit NIC, one stream carries 100 Mbit: one at a time
+     * leaves 3/4 of the link idle */
+    co_evac *e = mk(4, 2, 16.0 * (1 << 30), 0);
+    e->stream_cap_bytes_per_s = 12.5e6;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_eq(e->k, 4, "k %d", e->k);
+    /* a fixed --concurrency is never re-planned */
+    e->concurrency = 2;
+    e->k = 2;
+    int idx[4] = {0, 1, 2, 3};
+    cr_expect_eq(co_evac_replan(e, idx, 4), 2);
+}
