@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lab/lab.h"
+#include "util/clock.h"
 #include "drivers/qmp.h"
 
 static void sleep_ms(double ms)
@@ -34,7 +35,7 @@ static int run_one(double mem_mib, int accel, const char *workload)
     if (rc)
         goto out;
     const co_lab_info *in = co_lab_get_info(lab);
-    double t_ready0 = co_lab_now_ms();
+    double t_ready0 = co_clock_ms();
     /* CUTOVER_BENCH_LAB_NOFILL=1: migrate 2 s after boot, fill or not
      * (kvm_pvm emulates the guest: its fill takes minutes) */
     double fill_ms = NAN;
@@ -44,29 +45,29 @@ static int run_one(double mem_mib, int accel, const char *workload)
     } else {
         if ((rc = co_lab_wait_ready(lab, 600000, &d)))
             goto out;
-        fill_ms = co_lab_now_ms() - t_ready0 + in->boot_ms;
+        fill_ms = co_clock_ms() - t_ready0 + in->boot_ms;
     }
     sleep_ms(1000);
     if ((rc = co_qmp_connect(in->src_qmp, 5000, &q, &d)) ||
         (rc = co_qmp_migrate(q, in->migrate_uri, &d)))
         goto out;
-    double t0 = co_lab_now_ms();
-    co_mig_stats ms;
+    double t0 = co_clock_ms();
+    co_drv_stats ms;
     for (;;) {
         if ((rc = co_qmp_query_migrate(q, &ms, &d)))
             goto out;
-        if (ms.status == CO_MIG_COMPLETED || ms.status == CO_MIG_FAILED ||
-            ms.status == CO_MIG_CANCELLED)
+        if (ms.status == CO_DRV_MIG_COMPLETED || ms.status == CO_DRV_MIG_FAILED ||
+            ms.status == CO_DRV_MIG_CANCELLED)
             break;
-        if (co_lab_now_ms() - t0 > 600000) {
+        if (co_clock_ms() - t0 > 600000) {
             rc = co_diag_set(&d, CO_ETIMEDOUT, "migration not done after 600 s");
             goto out;
         }
         sleep_ms(20);
     }
-    double t_done = co_lab_now_ms(); /* within one 20 ms poll of the end */
-    if (ms.status != CO_MIG_COMPLETED) {
-        rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_mig_status_name(ms.status),
+    double t_done = co_clock_ms(); /* within one 20 ms poll of the end */
+    if (ms.status != CO_DRV_MIG_COMPLETED) {
+        rc = co_diag_set(&d, CO_EFAILED, "migration %s: %s", co_drv_status_name(ms.status),
                          ms.error_desc);
         goto out;
     }

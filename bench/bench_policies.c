@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine/controller.h"
+#include "util/clock.h"
 #include "drivers/drv_qmp.h"
 #include "lab/lab.h"
 #include "util/error.h"
@@ -97,7 +98,7 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
         return -1;
     }
     usleep(1500000); /* let the workload reach its rate */
-    co_driver *src = NULL, *dst = NULL;
+    co_drv *src = NULL, *dst = NULL;
     if (co_drv_qmp_open(in->src_qmp, 10000, &src, &d) != CO_OK ||
         co_drv_qmp_open(in->dst_qmp, 10000, &dst, &d) != CO_OK) {
         fprintf(stderr, "bench: %s: %s\n", w->name, d.msg);
@@ -119,9 +120,9 @@ static int run_one(const workload *w, int pol, double mem, double bw, double dea
         .stop_flag = &g_stop,
     };
     co_ctl_result *res = calloc(1, sizeof *res);
-    double t0 = co_lab_now_ms();
+    double t0 = co_clock_ms();
     int rc = co_ctl_run(src, &cfg, res, &d);
-    double t1 = co_lab_now_ms();
+    double t1 = co_clock_ms();
     usleep(600000); /* heartbeats resume on the destination */
     out->ran = 1;
     out->completed = rc == CO_OK;
@@ -246,10 +247,10 @@ int main(void)
             if (!picked("BENCH_WORKLOADS", w, WL[w].name))
                 continue;
             for (int p = 0; p < CO_POL_COUNT && !g_stop; p++) {
-                if (!picked("BENCH_POLICIES", p, co_policy_name(p)))
+                if (!picked("BENCH_POLICIES", p, co_pol_name(p)))
                     continue;
                 fprintf(stderr, "bench: [%d/%d] %-16s %-9s ... ", rep + 1, nrep, WL[w].name,
-                        co_policy_name(p));
+                        co_pol_name(p));
                 fflush(stderr);
                 if (run_one(&WL[w], p, mem, bw, deadline, &RR[w][p][rep]) != 0) {
                     fprintf(stderr, "skipped\n");
@@ -292,7 +293,7 @@ int main(void)
             else
                 snprintf(st, sizeof st, "%s", o->status);
             printf("| %s | %s | %s | %.1f | %s | %s | %s | %.0f | %d |\n", WL[w].name,
-                   co_policy_name(p), st, o->total_ms / 1000, hb, qd, fl,
+                   co_pol_name(p), st, o->total_ms / 1000, hb, qd, fl,
                    o->sent_bytes / 1048576, o->passes);
         }
     printf("\n| policy | completed | median total / adaptive | median heartbeat / adaptive | "
@@ -321,7 +322,7 @@ int main(void)
         }
         if (!ran)
             continue;
-        printf("| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_policy_name(p), done, ran,
+        printf("| %s | %d/%d | %.2f | %.2f | %.2f | %.2f |\n", co_pol_name(p), done, ran,
                median(rt, n), median(rh, nh), median(rq, nq), median(rs, n));
     }
     /* adaptive against its model's floor, run by run */

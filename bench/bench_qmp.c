@@ -86,7 +86,7 @@ static void latency(co_qmp *q, const char *what, int n)
             co_qmp_status st;
             rc = co_qmp_query_status(q, &st, &d);
         } else {
-            co_mig_stats ms;
+            co_drv_stats ms;
             rc = co_qmp_query_migrate(q, &ms, &d);
         }
         if (rc != CO_OK) {
@@ -135,7 +135,7 @@ int main(void)
         last = m;
     }
     int n = 200000;
-    co_mig_stats st;
+    co_drv_stats st;
     t0 = now_s();
     for (int i = 0; i < n; i++)
         co_qmp_parse_migrate_info(last.ret, &st, &d);

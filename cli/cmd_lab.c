@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "util/clock.h"
 #include "lab/cluster.h"
 #include "lab/lab.h"
 #include "util/units.h"
@@ -445,9 +446,9 @@ int co_cmd_lab(int argc, char **argv)
         co_lab_stop(lab);
         return rc;
     }
-    double end = duration_ms > 0 ? co_lab_now_ms() + duration_ms : INFINITY;
+    double end = duration_ms > 0 ? co_clock_ms() + duration_ms : INFINITY;
     int exit_code = 0;
-    while (!lab_stop_flag && co_lab_now_ms() < end) {
+    while (!lab_stop_flag && co_clock_ms() < end) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
         /* The source may legitimately end after a completed migration

@@ -212,9 +212,9 @@ static int parse_args(int argc, char **argv, mig_args *a)
                                  optarg);
             break;
         case O_CH: rc = parse_int(optarg, "--channels", 1, 255, &a->channels, &d); break;
-        case O_ALLOW: rc = co_policy_parse_allow(optarg, &a->allow, &d); break;
+        case O_ALLOW: rc = co_pol_parse_allow(optarg, &a->allow, &d); break;
         case O_POLICY:
-            a->policy = co_policy_parse(optarg);
+            a->policy = co_pol_parse(optarg);
             if (a->policy < 0)
                 rc = co_diag_set(&d, CO_EUSAGE, "--policy '%s': expected adaptive, qemu, nova, "
                                                 "ovirt or kubevirt", optarg);
@@ -288,7 +288,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
 
 /* Open the source (and for QMP the destination) and take the VM's lock.
  * Changes nothing in the VM. CO_OK or an error in d. */
-static int open_source(mig_args *a, co_lock *lock, co_driver **src, co_driver **dst, co_diag *d)
+static int open_source(mig_args *a, co_lock *lock, co_drv **src, co_drv **dst, co_diag *d)
 {
     if (a->conn) {
         co_virt_opts o = {.conn_uri = a->conn, .domain = a->domain, .dest_uri = a->to,
@@ -380,7 +380,7 @@ int co_cmd_migrate(int argc, char **argv)
      * command; each failure before it leaves the VM untouched. */
     co_lock lock = {.fd = -1};
     int exit_code = 0;
-    co_driver *src = NULL, *dst = NULL;
+    co_drv *src = NULL, *dst = NULL;
     co_hb *hb = NULL;
     co_dtm_live *live = NULL;
     FILE *log = NULL;

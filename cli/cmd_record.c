@@ -129,7 +129,7 @@ int co_cmd_record(int argc, char **argv)
     int tty = isatty(2), rc;
     if (conn) {
         co_virt_opts vo = {.conn_uri = conn, .domain = domain};
-        co_driver *drv = NULL;
+        co_drv *drv = NULL;
         if (co_virt_open(&vo, &drv, &d) != CO_OK)
             return co_cli_fail("record", &d);
         rc = co_record_curve_virt(drv, secs, n, mode, &t, tty ? progress : NULL, NULL, &d);

@@ -19,6 +19,7 @@
 #include "drivers/drv_virt.h"
 #include "drivers/qmp.h"
 #include "engine/timeline.h"
+#include "util/clock.h"
 #include "util/units.h"
 
 /* Set by SIGINT/SIGTERM: stop watching, close the timeline cleanly. */
@@ -54,17 +55,10 @@ static void usage(FILE *f)
             "protocol error.\n");
 }
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int in_progress(int s)
 {
-    return s != CO_MIG_NONE && s != CO_MIG_COMPLETED && s != CO_MIG_FAILED &&
-           s != CO_MIG_CANCELLED;
+    return s != CO_DRV_MIG_NONE && s != CO_DRV_MIG_COMPLETED && s != CO_DRV_MIG_FAILED &&
+           s != CO_DRV_MIG_CANCELLED;
 }
 
 /* Equal, treating two "not reported" NANs as equal. */
@@ -93,11 +87,11 @@ typedef struct watch_opts {
 /* What is watched: a QMP connection or a libvirt domain. */
 typedef struct watch_src {
     co_qmp *q;
-    co_driver *drv;
+    co_drv *drv;
     const char *target; /* for messages */
 } watch_src;
 
-static int sample(watch_src *s, co_mig_stats *st, co_diag *d)
+static int sample(watch_src *s, co_drv_stats *st, co_diag *d)
 {
     return s->q ? co_qmp_query_migrate(s->q, st, d) : co_virt_watch_sample(s->drv, st, d);
 }
@@ -131,7 +125,7 @@ static int pass_events(watch_src *s, FILE *out, double t0, int wait_ms, int *sta
     co_qmp_event ev;
     while (co_qmp_next_event(s->q, &ev)) {
         if (strcmp(ev.name, "MIGRATION") == 0) {
-            int st = co_mig_status_parse(json_string_value(json_object_get(ev.data, "status")));
+            int st = co_drv_status_parse(json_string_value(json_object_get(ev.data, "status")));
             if (in_progress(st))
                 *started = 1;
         }
@@ -151,7 +145,7 @@ static int idle_until(watch_src *s, FILE *out, double t0, double until, int *sta
         int rc = pass_events(s, out, t0, 0, started, d);
         if (rc != CO_OK)
             return rc;
-        double left = until - mono_ms();
+        double left = until - co_clock_ms();
         if (left <= 0 || watch_stop)
             return CO_OK;
         if ((rc = pass_events(s, out, t0, (int)ceil(left), started, d)) != CO_OK)
@@ -196,8 +190,8 @@ static int watch(const watch_opts *o, co_diag *d)
 {
     watch_src src;
     char verstr[64] = "";
-    co_mig_stats st, first;
-    double t0 = mono_ms();
+    co_drv_stats st, first;
+    double t0 = co_clock_ms();
     /* Read once before creating the output, so a dead QEMU leaves no file. */
     int rc = open_src(o, &src, verstr, sizeof verstr, d);
     if (rc == CO_OK)
@@ -228,10 +222,10 @@ static int watch(const watch_opts *o, co_diag *d)
     st = first;
     double tick = t0;
     while (rc == CO_OK && !started && !watch_stop) {
-        if (mono_ms() - t0 > o->wait_ms) {
+        if (co_clock_ms() - t0 > o->wait_ms) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
                              "no migration started on %s within %.0f ms (status '%s'; see --wait)",
-                             src.target, o->wait_ms, co_mig_status_name(st.status));
+                             src.target, o->wait_ms, co_drv_status_name(st.status));
             break;
         }
         tick += o->interval_ms;
@@ -276,8 +270,8 @@ static int watch(const watch_opts *o, co_diag *d)
         if (rc == CO_OK)
             rc = pass_events(&src, out, t0, 0, &started, d);
         json_t *e = json_pack("{s:s, s:f, s:s, s:i}", "type", "end", "t_ms",
-                              round((mono_ms() - t0) * 1000) / 1000,
-                              "status", co_mig_status_name(st.status), "samples", samples);
+                              round((co_clock_ms() - t0) * 1000) / 1000,
+                              "status", co_drv_status_name(st.status), "samples", samples);
         if (e && rc != CO_OK)
             json_object_set_new(e, "error", json_string(d->msg));
         if (e && st.error_desc[0])
@@ -295,11 +289,11 @@ static int watch(const watch_opts *o, co_diag *d)
         return rc;
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "cutover watch: %s after %d samples, total %.0f ms, downtime %.0f ms\n",
-                co_mig_status_name(st.status), samples, st.total_time_ms, st.downtime_ms);
-    if (st.status == CO_MIG_FAILED)
+                co_drv_status_name(st.status), samples, st.total_time_ms, st.downtime_ms);
+    if (st.status == CO_DRV_MIG_FAILED)
         return co_diag_set(d, CO_EFAILED, "migration failed: %s",
                            st.error_desc[0] ? st.error_desc : "(QEMU gave no reason)");
-    if (st.status == CO_MIG_CANCELLED)
+    if (st.status == CO_DRV_MIG_CANCELLED)
         return co_diag_set(d, CO_EFAILED, "migration was cancelled");
     return CO_OK;
 }

@@ -5,46 +5,46 @@
 #include <math.h>
 #include <string.h>
 
-/* Indexed by enum co_mig_status; names as in QEMU 7.2's MigrationStatus. */
+/* Indexed by enum co_drv_status; names as in QEMU 7.2's MigrationStatus. */
 static const char *const status_names[] = {
-    [CO_MIG_NONE] = "none",
-    [CO_MIG_SETUP] = "setup",
-    [CO_MIG_CANCELLING] = "cancelling",
-    [CO_MIG_CANCELLED] = "cancelled",
-    [CO_MIG_ACTIVE] = "active",
-    [CO_MIG_POSTCOPY_ACTIVE] = "postcopy-active",
-    [CO_MIG_POSTCOPY_PAUSED] = "postcopy-paused",
-    [CO_MIG_POSTCOPY_RECOVER] = "postcopy-recover",
-    [CO_MIG_COMPLETED] = "completed",
-    [CO_MIG_FAILED] = "failed",
-    [CO_MIG_COLO] = "colo",
-    [CO_MIG_PRE_SWITCHOVER] = "pre-switchover",
-    [CO_MIG_DEVICE] = "device",
-    [CO_MIG_WAIT_UNPLUG] = "wait-unplug",
+    [CO_DRV_MIG_NONE] = "none",
+    [CO_DRV_MIG_SETUP] = "setup",
+    [CO_DRV_MIG_CANCELLING] = "cancelling",
+    [CO_DRV_MIG_CANCELLED] = "cancelled",
+    [CO_DRV_MIG_ACTIVE] = "active",
+    [CO_DRV_MIG_POSTCOPY_ACTIVE] = "postcopy-active",
+    [CO_DRV_MIG_POSTCOPY_PAUSED] = "postcopy-paused",
+    [CO_DRV_MIG_POSTCOPY_RECOVER] = "postcopy-recover",
+    [CO_DRV_MIG_COMPLETED] = "completed",
+    [CO_DRV_MIG_FAILED] = "failed",
+    [CO_DRV_MIG_COLO] = "colo",
+    [CO_DRV_MIG_PRE_SWITCHOVER] = "pre-switchover",
+    [CO_DRV_MIG_DEVICE] = "device",
+    [CO_DRV_MIG_WAIT_UNPLUG] = "wait-unplug",
 };
 #define NSTATUS (int)(sizeof status_names / sizeof status_names[0])
 
-const char *co_mig_status_name(int status)
+const char *co_drv_status_name(int status)
 {
     if (status < 0 || status >= NSTATUS || status_names[status] == NULL)
         return "none";
     return status_names[status];
 }
 
-int co_mig_status_parse(const char *name)
+int co_drv_status_parse(const char *name)
 {
     if (name == NULL)
-        return CO_MIG_NONE;
+        return CO_DRV_MIG_NONE;
     for (int i = 0; i < NSTATUS; i++)
         if (status_names[i] && strcmp(name, status_names[i]) == 0)
             return i;
-    return CO_MIG_NONE;
+    return CO_DRV_MIG_NONE;
 }
 
-void co_mig_stats_init(co_mig_stats *st)
+void co_drv_stats_init(co_drv_stats *st)
 {
     memset(st, 0, sizeof *st);
-    st->status = CO_MIG_NONE;
+    st->status = CO_DRV_MIG_NONE;
     st->sampled_at_ms = NAN;
     st->total_time_ms = st->setup_time_ms = st->downtime_ms = st->expected_downtime_ms = NAN;
     st->ram_transferred_bytes = st->ram_remaining_bytes = st->ram_total_bytes = NAN;
@@ -65,7 +65,7 @@ void co_mig_stats_init(co_mig_stats *st)
     st->cpu_throttle_pct = NAN;
 }
 
-void co_mig_tunables_init(co_mig_tunables *t)
+void co_drv_tunables_init(co_drv_tunables *t)
 {
     t->downtime_limit_ms = NAN;
     t->max_bandwidth_bytes_per_s = NAN;

@@ -1,6 +1,7 @@
 /* drivers/drv_qmp.c: drivers/driver.h over QMP (drivers/qmp.h). See
  * drivers/drv_qmp.h for this driver's conventions. */
 #include "drivers/drv_qmp.h"
+#include "util/clock.h"
 
 #include <limits.h>
 #include <math.h>
@@ -21,21 +22,14 @@ typedef struct drv_qmp {
  * "unlimited" value for max-bandwidth. */
 #define UNLIMITED_BYTES_PER_S ((INT64_MAX / (1024 * 1024)) * (1024 * 1024))
 
-static const co_driver_ops qmp_ops;
+static const co_drv_ops qmp_ops;
 
-static drv_qmp *impl(co_driver *drv)
+static drv_qmp *impl(co_drv *drv)
 {
     return (drv_qmp *)drv->impl;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-co_qmp *co_drv_qmp_conn(co_driver *drv)
+co_qmp *co_drv_qmp_conn(co_drv *drv)
 {
     if (drv == NULL || drv->ops != &qmp_ops)
         return NULL;
@@ -54,12 +48,12 @@ void co_drv_qmp_vm_id(const char *socket_path, char *buf, size_t len)
         snprintf(buf, len, "qmp:%s", socket_path);
 }
 
-int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co_diag *d)
+int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_drv **out, co_diag *d)
 {
     *out = NULL;
     if (timeout_ms <= 0)
         timeout_ms = CO_QMP_DEFAULT_TIMEOUT_MS;
-    co_driver *drv = calloc(1, sizeof *drv);
+    co_drv *drv = calloc(1, sizeof *drv);
     drv_qmp *p = calloc(1, sizeof *p);
     if (drv == NULL || p == NULL) {
         free(drv);
@@ -80,7 +74,7 @@ int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co
     return CO_OK;
 }
 
-int co_drv_qmp_incoming_state(co_driver *drv, co_drv_qmp_incoming *in, co_diag *d)
+int co_drv_qmp_incoming_state(co_drv *drv, co_drv_qmp_incoming *in, co_diag *d)
 {
     memset(in, 0, sizeof *in);
     co_qmp *q = co_drv_qmp_conn(drv);
@@ -126,10 +120,10 @@ static int num_field(json_t *obj, const char *key, double *out, co_diag *diag)
     return CO_OK;
 }
 
-static int q_get_tunables(co_driver *drv, co_mig_tunables *t, co_diag *diag)
+static int q_get_tunables(co_drv *drv, co_drv_tunables *t, co_diag *diag)
 {
     drv_qmp *p = impl(drv);
-    co_mig_tunables_init(t);
+    co_drv_tunables_init(t);
     json_t *par = NULL;
     int rc = co_qmp_query_parameters(p->q, &par, diag);
     if (rc != CO_OK)
@@ -186,7 +180,7 @@ static double bandwidth_param(double bytes_per_s)
     return bytes_per_s == 0 ? (double)UNLIMITED_BYTES_PER_S : bytes_per_s;
 }
 
-static int q_set_tunables(co_driver *drv, const co_mig_tunables *t, co_diag *diag)
+static int q_set_tunables(co_drv *drv, const co_drv_tunables *t, co_diag *diag)
 {
     drv_qmp *p = impl(drv);
     json_t *args = json_pack("{s:[]}", "capabilities");
@@ -260,7 +254,7 @@ int co_drv_qmp_check_uri(const char *uri, co_diag *d)
                        uri);
 }
 
-static int q_start(co_driver *drv, const char *uri, co_diag *diag)
+static int q_start(co_drv *drv, const char *uri, co_diag *diag)
 {
     int rc = co_drv_qmp_check_uri(uri, diag);
     if (rc != CO_OK)
@@ -274,10 +268,10 @@ static int map_event(const co_qmp_event *ev, co_drv_event *out)
     memset(out, 0, sizeof *out);
     out->at_ms = ev->received_ms;
     out->pass = -1;
-    out->status = CO_MIG_NONE;
+    out->status = CO_DRV_MIG_NONE;
     if (strcmp(ev->name, "MIGRATION") == 0) {
         out->kind = CO_DRV_EV_STATUS;
-        out->status = co_mig_status_parse(json_string_value(json_object_get(ev->data, "status")));
+        out->status = co_drv_status_parse(json_string_value(json_object_get(ev->data, "status")));
     } else if (strcmp(ev->name, "MIGRATION_PASS") == 0) {
         json_t *pass = json_object_get(ev->data, "pass");
         out->kind = CO_DRV_EV_PASS;
@@ -294,12 +288,12 @@ static int map_event(const co_qmp_event *ev, co_drv_event *out)
     return 1;
 }
 
-static int q_poll(co_driver *drv, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
-                  co_mig_stats *st, co_diag *diag)
+static int q_poll(co_drv *drv, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                  co_drv_stats *st, co_diag *diag)
 {
     drv_qmp *p = impl(drv);
     *n_ev = 0;
-    double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    double deadline = co_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     if (evs == NULL || max <= 0) {
         int rc = co_qmp_pump(p->q, timeout_ms, diag);
         if (rc != CO_OK)
@@ -309,7 +303,7 @@ static int q_poll(co_driver *drv, int timeout_ms, co_drv_event *evs, int max, in
             /* Wait only until the first event the controller cares about. */
             int wait = 0;
             if (*n_ev == 0) {
-                double r = deadline - now_ms();
+                double r = deadline - co_clock_ms();
                 wait = r > 0 ? (int)ceil(r) : 0;
             }
             co_qmp_event ev;
@@ -326,7 +320,7 @@ static int q_poll(co_driver *drv, int timeout_ms, co_drv_event *evs, int max, in
     return co_qmp_query_migrate(p->q, st, diag);
 }
 
-static int q_set_downtime_limit(co_driver *drv, double ms, co_diag *diag)
+static int q_set_downtime_limit(co_drv *drv, double ms, co_diag *diag)
 {
     if (!isfinite(ms) || ms < 0)
         return co_diag_set(diag, CO_ERANGE, "downtime-limit %g ms is not a finite value >= 0",
@@ -334,7 +328,7 @@ static int q_set_downtime_limit(co_driver *drv, double ms, co_diag *diag)
     return co_qmp_set_parameter_int(impl(drv)->q, "downtime-limit", llround(ms), diag);
 }
 
-static int q_set_max_bandwidth(co_driver *drv, double bytes_per_s, co_diag *diag)
+static int q_set_max_bandwidth(co_drv *drv, double bytes_per_s, co_diag *diag)
 {
     if (!isfinite(bytes_per_s) || bytes_per_s < 0)
         return co_diag_set(diag, CO_ERANGE,
@@ -343,7 +337,7 @@ static int q_set_max_bandwidth(co_driver *drv, double bytes_per_s, co_diag *diag
                                     (int64_t)llround(bandwidth_param(bytes_per_s)), diag);
 }
 
-static int q_set_throttle(co_driver *drv, double initial_pct, double increment_pct,
+static int q_set_throttle(co_drv *drv, double initial_pct, double increment_pct,
                           co_diag *diag)
 {
     json_t *par = json_object();
@@ -358,7 +352,7 @@ static int q_set_throttle(co_driver *drv, double initial_pct, double increment_p
     return co_qmp_set_parameters(impl(drv)->q, par, diag);
 }
 
-static int q_set_dirty_limit(co_driver *drv, double mib_per_s, int *vcpus, co_diag *diag)
+static int q_set_dirty_limit(co_drv *drv, double mib_per_s, int *vcpus, co_diag *diag)
 {
     co_qmp *q = impl(drv)->q;
     if (vcpus)
@@ -387,7 +381,7 @@ static int q_set_dirty_limit(co_driver *drv, double mib_per_s, int *vcpus, co_di
     return CO_OK;
 }
 
-static int q_dirty_rate_start(co_driver *drv, int secs, int sample_pages_per_gib, co_diag *diag)
+static int q_dirty_rate_start(co_drv *drv, int secs, int sample_pages_per_gib, co_diag *diag)
 {
     drv_qmp *x = impl(drv);
     co_qmp_dirty_rate r;
@@ -409,7 +403,7 @@ static int q_dirty_rate_start(co_driver *drv, int secs, int sample_pages_per_gib
     return rc;
 }
 
-static int q_dirty_rate_read(co_driver *drv, int *measured, double *mib_per_s, co_diag *diag)
+static int q_dirty_rate_read(co_drv *drv, int *measured, double *mib_per_s, co_diag *diag)
 {
     drv_qmp *x = impl(drv);
     co_qmp_dirty_rate r;
@@ -426,40 +420,40 @@ static int q_dirty_rate_read(co_driver *drv, int *measured, double *mib_per_s, c
     return CO_OK;
 }
 
-static int q_start_postcopy(co_driver *drv, co_diag *diag)
+static int q_start_postcopy(co_drv *drv, co_diag *diag)
 {
     return co_qmp_start_postcopy(impl(drv)->q, diag);
 }
 
-static int q_pause_guest(co_driver *drv, co_diag *diag)
+static int q_pause_guest(co_drv *drv, co_diag *diag)
 {
     return co_qmp_stop(impl(drv)->q, diag);
 }
 
-static int q_resume_guest(co_driver *drv, co_diag *diag)
+static int q_resume_guest(co_drv *drv, co_diag *diag)
 {
     return co_qmp_cont(impl(drv)->q, diag);
 }
 
-static int q_cancel(co_driver *drv, co_diag *diag)
+static int q_cancel(co_drv *drv, co_diag *diag)
 {
     drv_qmp *p = impl(drv);
     int rc = co_qmp_migrate_cancel(p->q, diag);
     if (rc != CO_OK)
         return rc;
-    double deadline = now_ms() + p->timeout_ms;
-    co_mig_stats st;
+    double deadline = co_clock_ms() + p->timeout_ms;
+    co_drv_stats st;
     for (;;) {
         rc = co_qmp_query_migrate(p->q, &st, diag);
         if (rc != CO_OK)
             return rc;
-        if (st.status == CO_MIG_CANCELLED || st.status == CO_MIG_FAILED ||
-            st.status == CO_MIG_COMPLETED || st.status == CO_MIG_NONE)
+        if (st.status == CO_DRV_MIG_CANCELLED || st.status == CO_DRV_MIG_FAILED ||
+            st.status == CO_DRV_MIG_COMPLETED || st.status == CO_DRV_MIG_NONE)
             return CO_OK;
-        if (now_ms() >= deadline)
+        if (co_clock_ms() >= deadline)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "migration still '%s' %d ms after migrate_cancel",
-                               co_mig_status_name(st.status), p->timeout_ms);
+                               co_drv_status_name(st.status), p->timeout_ms);
         /* Between samples, keep reading the socket so events stay queued in
          * order rather than piling up in the kernel buffer. */
         rc = co_qmp_pump(p->q, 50, diag);
@@ -468,7 +462,7 @@ static int q_cancel(co_driver *drv, co_diag *diag)
     }
 }
 
-static int q_guest_running(co_driver *drv, int *running, co_diag *diag)
+static int q_guest_running(co_drv *drv, int *running, co_diag *diag)
 {
     co_qmp_status s;
     int rc = co_qmp_query_status(impl(drv)->q, &s, diag);
@@ -477,12 +471,12 @@ static int q_guest_running(co_driver *drv, int *running, co_diag *diag)
     return rc;
 }
 
-static const char *q_vm_id(co_driver *drv)
+static const char *q_vm_id(co_drv *drv)
 {
     return impl(drv)->vm_id;
 }
 
-static void q_close(co_driver *drv)
+static void q_close(co_drv *drv)
 {
     if (drv == NULL)
         return;
@@ -494,7 +488,7 @@ static void q_close(co_driver *drv)
     free(drv);
 }
 
-static const co_driver_ops qmp_ops = {
+static const co_drv_ops qmp_ops = {
     .name = "qmp",
     .get_tunables = q_get_tunables,
     .set_tunables = q_set_tunables,

@@ -1,6 +1,6 @@
 /* drivers/drv_qmp.h: the QMP implementation of drivers/driver.h.
  *
- * Owns: a co_driver over one QEMU's QMP socket (drivers/qmp.h). It talks to
+ * Owns: a co_drv over one QEMU's QMP socket (drivers/qmp.h). It talks to
  * the source QEMU only; a destination that needs capabilities too (multifd,
  * postcopy-ram) gets its own driver or co_qmp connection.
  * Conventions of this driver:
@@ -27,7 +27,7 @@
  * takes) with timeout_ms bounding every call (<= 0: 5000 ms). Changes
  * nothing in QEMU. Returns CO_OK and *out (free with (*out)->ops->close),
  * or co_qmp_connect's errors. */
-int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_driver **out, co_diag *d);
+int co_drv_qmp_open(const char *socket_path, int timeout_ms, co_drv **out, co_diag *d);
 
 /* The VM identity the driver's vm_id op returns for socket_path, known
  * before connecting (QEMU's QMP serves one client at a time, so the lock
@@ -46,7 +46,7 @@ int co_drv_qmp_check_uri(const char *uri, co_diag *d);
 /* The QMP connection under a driver opened by co_drv_qmp_open (borrowed;
  * for calls the driver interface lacks, e.g. calc-dirty-rate). NULL if drv
  * is not a QMP driver. */
-co_qmp *co_drv_qmp_conn(co_driver *drv);
+co_qmp *co_drv_qmp_conn(co_drv *drv);
 
 #define CO_DRV_QMP_MAX_LISTEN 4
 
@@ -67,6 +67,6 @@ typedef struct co_drv_qmp_incoming {
 /* Ask the QEMU under a QMP driver (read only: query-status, query-migrate)
  * how it waits for a migration. CO_OK, CO_EUSAGE if drv is not a QMP
  * driver, or the QMP call's error. */
-int co_drv_qmp_incoming_state(co_driver *drv, co_drv_qmp_incoming *in, co_diag *d);
+int co_drv_qmp_incoming_state(co_drv *drv, co_drv_qmp_incoming *in, co_diag *d);
 
 #endif

@@ -13,6 +13,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "util/clock.h"
+
 #define VIRT_EV_CAP 64
 /* libvirt's own cap for "unlimited" migration speed, in MiB/s
  * (QEMU_DOMAIN_MIG_BANDWIDTH_MAX in src/qemu/qemu_domain.h). */
@@ -65,7 +67,7 @@ static void virt_init_once(void)
 /* ---- context ---- */
 
 typedef struct virt_ctx {
-    co_driver drv;
+    co_drv drv;
     char *conn_uri, *domain_name, *dest_uri, *migrate_uri, *listen_address, *tls_destination;
     int tls, persist_dest, copy_storage, timeout_ms;
     virConnectPtr conn;
@@ -74,7 +76,7 @@ typedef struct virt_ctx {
     int cb_ids[4];
     int n_cb;
 
-    co_mig_tunables tun;
+    co_drv_tunables tun;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -88,8 +90,8 @@ typedef struct virt_ctx {
     int have_final;            /* job-completed event stats captured */
     int migrated_away;         /* lifecycle: stopped, migrated (co_virt_watch_sample) */
     int watch_seen;            /* co_virt_watch_sample saw a migration job running */
-    co_mig_stats final;
-    co_mig_stats last;         /* last successful sample while running */
+    co_drv_stats final;
+    co_drv_stats last;         /* last successful sample while running */
     int started, worker_done, worker_rc;
     int ever_started;          /* start() was called once: no more deferring */
     double deferred_downtime_ms; /* set before the first start, applied once the job
@@ -103,24 +105,6 @@ typedef struct virt_ctx {
     int mig_nparams;
     unsigned long mig_flags;
 } virt_ctx;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 /* libvirt's error code -> ours. */
 static int map_vir_error(int code)
@@ -215,7 +199,7 @@ static void push_event(virt_ctx *c, int kind, int status, int64_t pass)
         c->n_evs--;
     }
     c->evs[c->n_evs++] = (co_drv_event){.kind = kind, .status = status, .pass = pass,
-                                        .at_ms = now_ms()};
+                                        .at_ms = co_clock_ms()};
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -239,7 +223,7 @@ static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int de
             pthread_mutex_lock(&c->mu);
             c->postcopy_seen = 1;
             pthread_mutex_unlock(&c->mu);
-            push_event(c, CO_DRV_EV_STATUS, CO_MIG_POSTCOPY_ACTIVE, 0);
+            push_event(c, CO_DRV_EV_STATUS, CO_DRV_MIG_POSTCOPY_ACTIVE, 0);
         }
         push_event(c, CO_DRV_EV_STOP, 0, 0);
         break;
@@ -263,8 +247,8 @@ static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int de
     }
 }
 
-/* Typed parameters of a job -> co_mig_stats (fields not present stay NAN/-1). */
-static void stats_from_params(co_mig_stats *st, virTypedParameterPtr p, int n, int completed)
+/* Typed parameters of a job -> co_drv_stats (fields not present stay NAN/-1). */
+static void stats_from_params(co_drv_stats *st, virTypedParameterPtr p, int n, int completed)
 {
     unsigned long long u;
     if (virTypedParamsGetULLong(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &u) == 1)
@@ -334,10 +318,10 @@ static void on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParam
     if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
         op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT && op != VIR_DOMAIN_JOB_OPERATION_UNKNOWN)
         return; /* a save, dump, snapshot...: not a migration's end */
-    co_mig_stats st;
-    co_mig_stats_init(&st);
+    co_drv_stats st;
+    co_drv_stats_init(&st);
     stats_from_params(&st, params, nparams, 1);
-    st.sampled_at_ms = now_ms();
+    st.sampled_at_ms = co_clock_ms();
     pthread_mutex_lock(&c->mu);
     c->final = st;
     c->have_final = 1;
@@ -422,7 +406,7 @@ static int open_conn(virt_ctx *c, co_diag *diag)
     }
     pthread_detach(t);
     struct timespec dl;
-    deadline_in(&dl, c->timeout_ms);
+    co_clock_deadline_ts(&dl, c->timeout_ms);
     pthread_mutex_lock(&j->mu);
     while (!j->done)
         if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
@@ -461,9 +445,9 @@ static virDomainPtr lookup_domain(virConnectPtr conn, const char *name)
     return d;
 }
 
-static void virt_close(co_driver *drv);
+static void virt_close(co_drv *drv);
 
-int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
+int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag)
 {
     *out = NULL;
     if (o == NULL || o->conn_uri == NULL || o->conn_uri[0] == '\0')
@@ -515,7 +499,7 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
      * multifd, auto-converge or post-copy unless set; QEMU 7.2's defaults
      * for the throttle parameters (libvirt 9.0 cannot read them). */
     c->deferred_downtime_ms = NAN;
-    c->tun = (co_mig_tunables){.downtime_limit_ms = NAN,
+    c->tun = (co_drv_tunables){.downtime_limit_ms = NAN,
                                .max_bandwidth_bytes_per_s = NAN,
                                .multifd_channels = 1,
                                .auto_converge = 0,
@@ -524,9 +508,9 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag)
                                .cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT,
                                .throttle_trigger_pct = QEMU_THROTTLE_TRIGGER_PCT,
                                .max_cpu_throttle_pct = QEMU_MAX_CPU_THROTTLE_PCT};
-    co_mig_stats_init(&c->final);
-    co_mig_stats_init(&c->last);
-    co_driver *drv = &c->drv;
+    co_drv_stats_init(&c->final);
+    co_drv_stats_init(&c->last);
+    co_drv *drv = &c->drv;
     if (c->conn_uri == NULL || c->domain_name == NULL) {
         virt_close(drv);
         return co_diag_set(diag, CO_ENOMEM, "out of memory");
@@ -679,20 +663,20 @@ static void reap_worker(virt_ctx *c)
 static int finished_status(const virt_ctx *c)
 {
     if (c->worker_rc == 0)
-        return CO_MIG_COMPLETED;
+        return CO_DRV_MIG_COMPLETED;
     if (c->worker_err_code == VIR_ERR_OPERATION_ABORTED)
-        return CO_MIG_CANCELLED;
-    return CO_MIG_FAILED;
+        return CO_DRV_MIG_CANCELLED;
+    return CO_DRV_MIG_FAILED;
 }
 
 /* ---- ops ---- */
 
-static virt_ctx *ctx_of(co_driver *d)
+static virt_ctx *ctx_of(co_drv *d)
 {
     return d->impl;
 }
 
-static int virt_get_tunables(co_driver *d, co_mig_tunables *out, co_diag *diag)
+static int virt_get_tunables(co_drv *d, co_drv_tunables *out, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     *out = c->tun;
@@ -710,7 +694,7 @@ static int virt_get_tunables(co_driver *d, co_mig_tunables *out, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_set_downtime_limit(co_driver *d, double ms, co_diag *diag)
+static int virt_set_downtime_limit(co_drv *d, double ms, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (!isfinite(ms) || ms < 1 || ms > 2000000.0)
@@ -721,9 +705,9 @@ static int virt_set_downtime_limit(co_driver *d, double ms, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_set_max_bandwidth(co_driver *d, double bytes_per_s, co_diag *diag);
+static int virt_set_max_bandwidth(co_drv *d, double bytes_per_s, co_diag *diag);
 
-static int virt_set_tunables(co_driver *d, const co_mig_tunables *t, co_diag *diag)
+static int virt_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     pthread_mutex_lock(&c->mu);
@@ -814,7 +798,7 @@ static int apply_deferred(virt_ctx *c, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_start(co_driver *d, const char *uri, co_diag *diag)
+static int virt_start(co_drv *d, const char *uri, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (uri != NULL) {
@@ -846,10 +830,10 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
         pthread_mutex_lock(&c->mu);
         c->started = c->worker_done = c->worker_rc = c->worker_err_code = 0;
         c->worker_joined = c->have_final = c->cancel_requested = c->postcopy_seen = 0;
-        c->status_reported = CO_MIG_NONE;
+        c->status_reported = CO_DRV_MIG_NONE;
         c->worker_err[0] = '\0';
-        co_mig_stats_init(&c->final);
-        co_mig_stats_init(&c->last);
+        co_drv_stats_init(&c->final);
+        co_drv_stats_init(&c->last);
         pthread_mutex_unlock(&c->mu);
     }
     int state = 0, reason = 0;
@@ -874,7 +858,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
     }
     /* Wait until the job runs or the worker fails: a bad or unreachable
      * destination is then reported here, before anything happened. */
-    double t_end = now_ms() + c->timeout_ms;
+    double t_end = co_clock_ms() + c->timeout_ms;
     for (;;) {
         pthread_mutex_lock(&c->mu);
         int done = c->worker_done;
@@ -886,10 +870,10 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
             ji.memTotal > 0)
             return apply_deferred(c, diag);
         virResetLastError();
-        if (now_ms() >= t_end)
+        if (co_clock_ms() >= t_end)
             return apply_deferred(c, diag); /* still starting; poll() will tell */
         struct timespec dl;
-        deadline_in(&dl, 20);
+        co_clock_deadline_ts(&dl, 20);
         pthread_mutex_lock(&c->mu);
         if (!c->worker_done)
             pthread_cond_timedwait(&c->cv, &c->mu, &dl);
@@ -912,7 +896,7 @@ static int virt_start(co_driver *d, const char *uri, co_diag *diag)
 static int wait_worker(virt_ctx *c, int ms)
 {
     struct timespec dl;
-    deadline_in(&dl, ms);
+    co_clock_deadline_ts(&dl, ms);
     pthread_mutex_lock(&c->mu);
     while (!c->worker_done)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -925,22 +909,22 @@ static int wait_worker(virt_ctx *c, int ms)
 /* The final sample of a finished migration: the job-completed event's
  * statistics (source-side, with the real downtime) when completed, else the
  * last sample taken while it ran, plus the result. */
-static void fill_done(virt_ctx *c, co_mig_stats *st)
+static void fill_done(virt_ctx *c, co_drv_stats *st)
 {
     pthread_mutex_lock(&c->mu);
     int status = finished_status(c);
-    if (status == CO_MIG_COMPLETED && !c->have_final) {
+    if (status == CO_DRV_MIG_COMPLETED && !c->have_final) {
         /* the job-completed event may trail the RPC reply slightly */
         struct timespec dl;
-        deadline_in(&dl, 500);
+        co_clock_deadline_ts(&dl, 500);
         while (!c->have_final)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
                 break;
     }
     *st = c->have_final ? c->final : c->last;
     st->status = status;
-    st->sampled_at_ms = now_ms();
-    if (status != CO_MIG_COMPLETED)
+    st->sampled_at_ms = co_clock_ms();
+    if (status != CO_DRV_MIG_COMPLETED)
         snprintf(st->error_desc, sizeof st->error_desc, "%s", c->worker_err);
     pthread_mutex_unlock(&c->mu);
 }
@@ -952,11 +936,11 @@ static void note_status(virt_ctx *c, int status, co_drv_event *evs, int max, int
 {
     if (status == c->status_reported)
         return;
-    int from_event = status == CO_MIG_POSTCOPY_ACTIVE;
+    int from_event = status == CO_DRV_MIG_POSTCOPY_ACTIVE;
     c->status_reported = status;
     if (from_event || evs == NULL || *n_ev >= max)
         return;
-    evs[*n_ev] = (co_drv_event){.kind = CO_DRV_EV_STATUS, .status = status, .at_ms = now_ms()};
+    evs[*n_ev] = (co_drv_event){.kind = CO_DRV_EV_STATUS, .status = status, .at_ms = co_clock_ms()};
     (*n_ev)++;
 }
 
@@ -967,7 +951,7 @@ static void take_events(virt_ctx *c, int timeout_ms, co_drv_event *evs, int max,
 {
     *n_ev = 0;
     struct timespec dl;
-    deadline_in(&dl, timeout_ms > 0 ? timeout_ms : 0);
+    co_clock_deadline_ts(&dl, timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&c->mu);
     while (c->n_evs == 0 && !(c->started && c->worker_done) && timeout_ms > 0)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -982,11 +966,11 @@ static void take_events(virt_ctx *c, int timeout_ms, co_drv_event *evs, int max,
     pthread_mutex_unlock(&c->mu);
 }
 
-static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
-                            co_mig_stats *st, co_diag *diag);
+static int virt_poll_sample(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                            co_drv_stats *st, co_diag *diag);
 
-static int virt_poll(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
-                     co_mig_stats *st, co_diag *diag)
+static int virt_poll(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                     co_drv_stats *st, co_diag *diag)
 {
     int rc = virt_poll_sample(d, timeout_ms, evs, max, n_ev, st, diag);
     if (rc == CO_OK)
@@ -994,8 +978,8 @@ static int virt_poll(co_driver *d, int timeout_ms, co_drv_event *evs, int max, i
     return rc;
 }
 
-static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
-                            co_mig_stats *st, co_diag *diag)
+static int virt_poll_sample(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev,
+                            co_drv_stats *st, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     take_events(c, timeout_ms, evs, max, n_ev);
@@ -1008,11 +992,11 @@ static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int
         return CO_OK;
     }
 
-    co_mig_stats s;
-    co_mig_stats_init(&s);
-    s.sampled_at_ms = now_ms();
+    co_drv_stats s;
+    co_drv_stats_init(&s);
+    s.sampled_at_ms = co_clock_ms();
     if (!c->started) {
-        s.status = CO_MIG_NONE;
+        s.status = CO_DRV_MIG_NONE;
         *st = s;
         return CO_OK;
     }
@@ -1037,20 +1021,20 @@ static int virt_poll_sample(co_driver *d, int timeout_ms, co_drv_event *evs, int
     virTypedParamsFree(p, np);
     pthread_mutex_lock(&c->mu);
     if (c->cancel_requested)
-        s.status = CO_MIG_CANCELLING;
+        s.status = CO_DRV_MIG_CANCELLING;
     else if (c->postcopy_seen)
-        s.status = CO_MIG_POSTCOPY_ACTIVE;
+        s.status = CO_DRV_MIG_POSTCOPY_ACTIVE;
     else if (type == VIR_DOMAIN_JOB_NONE || !(s.ram_total_bytes > 0))
-        s.status = CO_MIG_SETUP;
+        s.status = CO_DRV_MIG_SETUP;
     else
-        s.status = CO_MIG_ACTIVE;
+        s.status = CO_DRV_MIG_ACTIVE;
     c->last = s;
     pthread_mutex_unlock(&c->mu);
     *st = s;
     return CO_OK;
 }
 
-static int virt_set_max_bandwidth(co_driver *d, double bytes_per_s, co_diag *diag)
+static int virt_set_max_bandwidth(co_drv *d, double bytes_per_s, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (!(bytes_per_s >= 0) || !isfinite(bytes_per_s))
@@ -1063,7 +1047,7 @@ static int virt_set_max_bandwidth(co_driver *d, double bytes_per_s, co_diag *dia
     return CO_OK;
 }
 
-static int virt_set_throttle(co_driver *d, double initial_pct, double increment_pct,
+static int virt_set_throttle(co_drv *d, double initial_pct, double increment_pct,
                              co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
@@ -1084,7 +1068,7 @@ static int virt_set_throttle(co_driver *d, double initial_pct, double increment_
     return CO_OK;
 }
 
-static int virt_start_postcopy(co_driver *d, co_diag *diag)
+static int virt_start_postcopy(co_drv *d, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (virDomainMigrateStartPostCopy(c->dom, 0) < 0)
@@ -1092,7 +1076,7 @@ static int virt_start_postcopy(co_driver *d, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_pause_guest(co_driver *d, co_diag *diag)
+static int virt_pause_guest(co_drv *d, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (virDomainSuspend(c->dom) < 0)
@@ -1103,7 +1087,7 @@ static int virt_pause_guest(co_driver *d, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_resume_guest(co_driver *d, co_diag *diag)
+static int virt_resume_guest(co_drv *d, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (virDomainResume(c->dom) < 0)
@@ -1114,7 +1098,7 @@ static int virt_resume_guest(co_driver *d, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_cancel(co_driver *d, co_diag *diag)
+static int virt_cancel(co_drv *d, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     pthread_mutex_lock(&c->mu);
@@ -1123,17 +1107,17 @@ static int virt_cancel(co_driver *d, co_diag *diag)
     pthread_mutex_unlock(&c->mu);
     if (!started)
         return CO_OK;
-    double t_end = now_ms() + c->timeout_ms;
+    double t_end = co_clock_ms() + c->timeout_ms;
     /* The job may still be in its begin phase (contacting the destination),
      * where there is nothing to abort yet: retry until the worker ends. */
     while (!wait_worker(c, 0)) {
         if (virDomainAbortJob(c->dom) == 0) {
-            if (wait_worker(c, (int)fmax(0, t_end - now_ms())))
+            if (wait_worker(c, (int)fmax(0, t_end - co_clock_ms())))
                 break;
         } else {
             virResetLastError();
         }
-        if (now_ms() >= t_end)
+        if (co_clock_ms() >= t_end)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "migration of %s did not stop within %d ms of the abort",
                                c->domain_name, c->timeout_ms);
@@ -1142,7 +1126,7 @@ static int virt_cancel(co_driver *d, co_diag *diag)
     return CO_OK;
 }
 
-static int virt_guest_running(co_driver *d, int *running, co_diag *diag)
+static int virt_guest_running(co_drv *d, int *running, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     int state = 0, reason = 0;
@@ -1159,12 +1143,12 @@ static int virt_guest_running(co_driver *d, int *running, co_diag *diag)
     return CO_OK;
 }
 
-static const char *virt_vm_id(co_driver *d)
+static const char *virt_vm_id(co_drv *d)
 {
     return ctx_of(d)->uuid;
 }
 
-static void virt_close(co_driver *drv)
+static void virt_close(co_drv *drv)
 {
     if (drv == NULL)
         return;
@@ -1191,7 +1175,7 @@ static void virt_close(co_driver *drv)
             virResetLastError();
     /* Callbacks point at c: free it only once libvirt released them all. */
     struct timespec dl;
-    deadline_in(&dl, 2000);
+    co_clock_deadline_ts(&dl, 2000);
     pthread_mutex_lock(&c->mu);
     while (c->cb_live > 0)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -1215,7 +1199,7 @@ static void virt_close(co_driver *drv)
     free(c);
 }
 
-const co_driver_ops co_virt_ops = {
+const co_drv_ops co_virt_ops = {
     .name = "libvirt",
     .get_tunables = virt_get_tunables,
     .set_tunables = virt_set_tunables,
@@ -1235,7 +1219,7 @@ const co_driver_ops co_virt_ops = {
 
 /* ---- beyond the driver interface: watching, VM facts, dirty rate ---- */
 
-static virt_ctx *virt_of(co_driver *d, const char *what, co_diag *diag)
+static virt_ctx *virt_of(co_drv *d, const char *what, co_diag *diag)
 {
     if (d == NULL || d->ops != &co_virt_ops) {
         co_diag_set(diag, CO_EUSAGE, "%s: not a libvirt driver", what);
@@ -1244,7 +1228,7 @@ static virt_ctx *virt_of(co_driver *d, const char *what, co_diag *diag)
     return ctx_of(d);
 }
 
-int co_virt_lock_key(co_driver *d, char *buf, size_t len)
+int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 {
     virt_ctx *c = d && d->ops == &co_virt_ops ? ctx_of(d) : NULL;
     if (c == NULL || len == 0)
@@ -1253,7 +1237,7 @@ int co_virt_lock_key(co_driver *d, char *buf, size_t len)
     return n > 0 && (size_t)n < len ? CO_OK : CO_ERANGE;
 }
 
-int co_virt_wait_events(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
+int co_virt_wait_events(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
 {
     *n_ev = 0;
     if (d == NULL || d->ops != &co_virt_ops)
@@ -1264,9 +1248,9 @@ int co_virt_wait_events(co_driver *d, int timeout_ms, co_drv_event *evs, int max
 
 /* A derived status change of a watched job becomes a queued event, as
  * poll() reports its own. */
-static void watch_status(virt_ctx *c, co_mig_stats *st)
+static void watch_status(virt_ctx *c, co_drv_stats *st)
 {
-    if (st->status != c->status_reported && st->status != CO_MIG_POSTCOPY_ACTIVE)
+    if (st->status != c->status_reported && st->status != CO_DRV_MIG_POSTCOPY_ACTIVE)
         push_event(c, CO_DRV_EV_STATUS, st->status, 0);
     c->status_reported = st->status;
 }
@@ -1274,7 +1258,7 @@ static void watch_status(virt_ctx *c, co_mig_stats *st)
 /* The end of a watched job: completed (the job-completed event, or the
  * domain left the source or is shut off as migrated), else cancelled or
  * failed from the completed-job statistics libvirt keeps. */
-static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
+static int watch_end(virt_ctx *c, co_drv_stats *st, co_diag *diag)
 {
     int state = -1, reason = 0, gone = 0;
     if (virDomainGetState(c->dom, &state, &reason, 0) < 0) {
@@ -1292,29 +1276,29 @@ static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
     if (migrated && !c->have_final) {
         /* the job-completed event may trail the end of the job slightly */
         struct timespec dl;
-        deadline_in(&dl, 500);
+        co_clock_deadline_ts(&dl, 500);
         while (!c->have_final)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
                 break;
     }
     if (c->have_final || migrated) {
         *st = c->have_final ? c->final : c->last;
-        st->status = CO_MIG_COMPLETED;
-        st->sampled_at_ms = now_ms();
+        st->status = CO_DRV_MIG_COMPLETED;
+        st->sampled_at_ms = co_clock_ms();
         pthread_mutex_unlock(&c->mu);
         return CO_OK;
     }
     *st = c->last;
     pthread_mutex_unlock(&c->mu);
     /* still here and running: the job failed or was cancelled */
-    st->status = CO_MIG_FAILED;
-    st->sampled_at_ms = now_ms();
+    st->status = CO_DRV_MIG_FAILED;
+    st->sampled_at_ms = co_clock_ms();
     int type = 0, np = 0;
     virTypedParameterPtr p = NULL;
     if (virDomainGetJobStats(c->dom, &type, &p, &np, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0) {
         const char *msg = NULL;
         if (type == VIR_DOMAIN_JOB_CANCELLED)
-            st->status = CO_MIG_CANCELLED;
+            st->status = CO_DRV_MIG_CANCELLED;
         if (virTypedParamsGetString(p, np, VIR_DOMAIN_JOB_ERRMSG, &msg) == 1 && msg)
             snprintf(st->error_desc, sizeof st->error_desc, "%s", msg);
         virTypedParamsFree(p, np);
@@ -1324,7 +1308,7 @@ static int watch_end(virt_ctx *c, co_mig_stats *st, co_diag *diag)
     return CO_OK;
 }
 
-int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
+int co_virt_watch_sample(co_drv *d, co_drv_stats *st, co_diag *diag)
 {
     virt_ctx *c = virt_of(d, "watch", diag);
     if (c == NULL)
@@ -1332,9 +1316,9 @@ int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
     if (c->started)
         return co_diag_set(diag, CO_EUSAGE, "watch: this driver runs its own migration of %s",
                            c->domain_name);
-    co_mig_stats s;
-    co_mig_stats_init(&s);
-    s.sampled_at_ms = now_ms();
+    co_drv_stats s;
+    co_drv_stats_init(&s);
+    s.sampled_at_ms = co_clock_ms();
     pthread_mutex_lock(&c->mu);
     int ended = c->have_final || c->migrated_away;
     int postcopy = c->postcopy_seen;
@@ -1353,8 +1337,8 @@ int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
                 stats_from_params(&s, p, np, 0);
             virTypedParamsFree(p, np);
             if (migrating) {
-                s.status = postcopy ? CO_MIG_POSTCOPY_ACTIVE
-                           : s.ram_total_bytes > 0 ? CO_MIG_ACTIVE : CO_MIG_SETUP;
+                s.status = postcopy ? CO_DRV_MIG_POSTCOPY_ACTIVE
+                           : s.ram_total_bytes > 0 ? CO_DRV_MIG_ACTIVE : CO_DRV_MIG_SETUP;
                 pthread_mutex_lock(&c->mu);
                 c->watch_seen = 1;
                 c->last = s;
@@ -1382,7 +1366,7 @@ int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
     if (ended)
         rc = watch_end(c, &s, diag);
     else
-        s.status = CO_MIG_NONE;
+        s.status = CO_DRV_MIG_NONE;
     if (rc == CO_OK) {
         *st = s;
         watch_status(c, st);
@@ -1390,7 +1374,7 @@ int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag)
     return rc;
 }
 
-int co_virt_get_info(co_driver *d, co_virt_info *out, co_diag *diag)
+int co_virt_get_info(co_drv *d, co_virt_info *out, co_diag *diag)
 {
     virt_ctx *c = virt_of(d, "libvirt info", diag);
     if (c == NULL)
@@ -1446,7 +1430,7 @@ static int dirty_stats(virt_ctx *c, int *status, long long *start_s, long long *
     return rc;
 }
 
-int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per_s,
+int co_virt_dirty_rate(co_drv *d, int secs, const char *mode, double *mib_per_s,
                        co_diag *diag)
 {
     virt_ctx *c = virt_of(d, "dirty rate", diag);
@@ -1476,7 +1460,7 @@ int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per
         return virt_fail(diag, "cannot start the dirty-rate measurement", c->domain_name);
     /* QEMU measures in its own thread; the status turns "measured" with a
      * new start time when the window is over */
-    double t_end = now_ms() + (secs + 10) * 1000.0;
+    double t_end = co_clock_ms() + (secs + 10) * 1000.0;
     for (;;) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -1486,7 +1470,7 @@ int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per
             *mib_per_s = (double)mib;
             return CO_OK;
         }
-        if (now_ms() > t_end)
+        if (co_clock_ms() > t_end)
             return co_diag_set(diag, CO_ETIMEDOUT,
                                "dirty rate of %s: no result %d s after a %d s window",
                                c->domain_name, 10, secs);

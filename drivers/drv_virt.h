@@ -14,7 +14,7 @@
  * default error printing to stderr (virSetErrorFunc): every failure instead
  * becomes one co_diag line naming the URI or domain.
  *
- * Mapping to co_mig_stats (VIR_DOMAIN_JOB_* typed parameters, libvirt 9.0):
+ * Mapping to co_drv_stats (VIR_DOMAIN_JOB_* typed parameters, libvirt 9.0):
  * time_elapsed -> total_time_ms, setup_time -> setup_time_ms, downtime ->
  * expected_downtime_ms while running and downtime_ms once completed,
  * memory_processed/remaining/total (falling back to data_*) ->
@@ -24,7 +24,7 @@
  * memory_postcopy_requests, auto_converge_throttle -> cpu_throttle_pct,
  * disk_processed/remaining/total -> disk_*_bytes, compression_cache/bytes/
  * pages/cache_misses/overflow -> xbzrle_* (libvirt's names for QEMU's xbzrle
- * figures). Other co_mig_stats fields stay "not reported".
+ * figures). Other co_drv_stats fields stay "not reported".
  * libvirt has no status string: status is derived (setup until the job has
  * stats, active, postcopy-active after the post-copy lifecycle event,
  * cancelling after cancel(), then completed/cancelled/failed from the
@@ -70,11 +70,11 @@ typedef struct co_virt_opts {
  * running to open, but start() needs it running. Fails with CO_EUSAGE (a
  * missing field or a malformed dest_uri), CO_EUNAVAIL (daemon not reachable),
  * CO_ETIMEDOUT, CO_ENOINPUT (no such domain), CO_ENOPERM. */
-int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
+int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag);
 
 /* The ops table, for drivers compared by identity ("libvirt"). Semantics as
  * in drivers/driver.h, with these libvirt specifics:
- *  - set_tunables (NAN / negative = leave as is, co_mig_tunables_init):
+ *  - set_tunables (NAN / negative = leave as is, co_drv_tunables_init):
  *    all values are checked before any is applied. downtime_limit_ms is
  *    applied at once (virDomainMigrateSetMaxDowntime); bandwidth, channels
  *    (parallel connections), auto-converge with its initial/increment
@@ -102,13 +102,13 @@ int co_virt_open(const co_virt_opts *o, co_driver **out, co_diag *diag);
  *  - guest_running: a domain that migrated away (gone from the source) is
  *    reported as not running, without error.
  *  - vm_id: the domain's UUID string. */
-extern const co_driver_ops co_virt_ops;
+extern const co_drv_ops co_virt_ops;
 
 /* ---- beyond drivers/driver.h (d must come from co_virt_open, else CO_EUSAGE) ---- */
 
 /* The key `cutover migrate` locks a libvirt domain under (engine/lock.h):
  * "libvirt:CONN_URI#UUID" into buf. CO_OK, CO_ERANGE if len is too small. */
-int co_virt_lock_key(co_driver *d, char *buf, size_t len);
+int co_virt_lock_key(co_drv *d, char *buf, size_t len);
 
 /* Watching a migration someone else started (virsh, a management layer):
  * the driver itself starts nothing. co_virt_wait_events waits up to
@@ -122,8 +122,8 @@ int co_virt_lock_key(co_driver *d, char *buf, size_t len);
  * change of that status is queued as a CO_DRV_EV_STATUS event. Errors:
  * CO_ENOINPUT if the domain vanished before a migration was seen, libvirt's
  * (mapped) otherwise. Not for a driver whose start() ran (CO_EUSAGE). */
-int co_virt_wait_events(co_driver *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev);
-int co_virt_watch_sample(co_driver *d, co_mig_stats *st, co_diag *diag);
+int co_virt_wait_events(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev);
+int co_virt_watch_sample(co_drv *d, co_drv_stats *st, co_diag *diag);
 
 /* Facts of the domain for a dirty trace (virDomainGetInfo,
  * virConnectGetVersion, the domain XML's type). */
@@ -134,7 +134,7 @@ typedef struct co_virt_info {
     int running;
     char qemu_version[32];  /* "7.2.0" */
 } co_virt_info;
-int co_virt_get_info(co_driver *d, co_virt_info *out, co_diag *diag);
+int co_virt_get_info(co_drv *d, co_virt_info *out, co_diag *diag);
 
 /* One dirty-rate measurement over secs whole seconds (libvirt 8.1+:
  * virDomainStartDirtyRateCalc with mode "page-sampling" (NULL), "dirty-bitmap"
@@ -143,7 +143,7 @@ int co_virt_get_info(co_driver *d, co_virt_info *out, co_diag *diag);
  * dirtyrate.calc_start_time). *mib_per_s is QEMU's whole MiB/s over the
  * window. CO_EBUSY if a measurement already runs, CO_ETIMEDOUT 10 s after
  * the window without a result, CO_EUSAGE for a bad mode. */
-int co_virt_dirty_rate(co_driver *d, int secs, const char *mode, double *mib_per_s,
+int co_virt_dirty_rate(co_drv *d, int secs, const char *mode, double *mib_per_s,
                        co_diag *diag);
 
 #endif

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 /* ================================================================ reader */
 
 struct co_qmp_reader {
@@ -270,16 +272,9 @@ struct co_qmp {
     int ver_major, ver_minor, ver_micro;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int remaining_ms(double deadline)
 {
-    double r = deadline - now_ms();
+    double r = deadline - co_clock_ms();
     if (r <= 0)
         return 0;
     return r > 1e9 ? 1000000000 : (int)ceil(r);
@@ -296,7 +291,7 @@ static void trace(co_qmp *q, const char *dir, const char *text, size_t len)
 {
     if (!q->log)
         return;
-    fprintf(stderr, "qmp %s %.3f %s %.*s\n", q->addr, now_ms() / 1e3, dir, (int)len, text);
+    fprintf(stderr, "qmp %s %.3f %s %.*s\n", q->addr, co_clock_ms() / 1e3, dir, (int)len, text);
 }
 
 /* Mark the connection dead with a message later calls repeat. */
@@ -340,7 +335,7 @@ static void enqueue_event(co_qmp *q, const co_qmp_msg *m)
     snprintf(ev->name, sizeof ev->name, "%s", m->event);
     ev->data = m->data ? json_incref(m->data) : NULL;
     ev->timestamp_s = m->timestamp_s;
-    ev->received_ms = now_ms();
+    ev->received_ms = co_clock_ms();
     q->evq_len++;
 }
 
@@ -511,7 +506,7 @@ int co_qmp_call(co_qmp *q, const char *cmd, json_t *args, json_t **ret, co_diag 
     trace(q, ">", text, strlen(text));
     size_t tl = strlen(text);
     text[tl] = '\n'; /* replaces the NUL; we send exactly tl+1 bytes */
-    double deadline = now_ms() + q->timeout_ms;
+    double deadline = co_clock_ms() + q->timeout_ms;
     int rc = send_all(q, text, tl + 1, deadline, cmd, d);
     free(text);
     if (rc != CO_OK)
@@ -564,7 +559,7 @@ int co_qmp_pump(co_qmp *q, int timeout_ms, co_diag *d)
     int rc = drain(q, -1, &none, d);
     if (rc < 0)
         return rc;
-    double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    double deadline = co_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     /* Wait for the first bytes, then take whatever else is already there
      * (bounded, so a flood cannot keep us here). */
     for (int i = 0; i < 64; i++) {
@@ -582,7 +577,7 @@ int co_qmp_pump(co_qmp *q, int timeout_ms, co_diag *d)
 
 int co_qmp_wait_event(co_qmp *q, int timeout_ms, co_qmp_event *ev, co_diag *d)
 {
-    double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    double deadline = co_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (co_qmp_next_event(q, ev))
             return 1;
@@ -753,7 +748,7 @@ int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d)
     co_qmp *q = conn_new(addr, timeout_ms);
     if (q == NULL)
         return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
-    double deadline = now_ms() + q->timeout_ms;
+    double deadline = co_clock_ms() + q->timeout_ms;
     int rc = open_socket(q, addr, deadline, d);
     if (rc != CO_OK) {
         co_qmp_close(q);
@@ -765,14 +760,14 @@ int co_qmp_connect(const char *addr, int timeout_ms, co_qmp **out, co_diag *d)
 int co_qmp_connect_wait(const char *addr, int timeout_ms, int appear_ms, co_qmp **out,
                         co_diag *d)
 {
-    double until = now_ms() + (appear_ms > 0 ? appear_ms : 0);
+    double until = co_clock_ms() + (appear_ms > 0 ? appear_ms : 0);
     for (;;) {
         co_diag tmp;
         co_diag_init(&tmp);
         int rc = co_qmp_connect(addr, timeout_ms, out, &tmp);
         if (rc == CO_OK)
             return CO_OK;
-        if (rc != CO_EUNAVAIL || now_ms() >= until)
+        if (rc != CO_EUNAVAIL || co_clock_ms() >= until)
             return co_diag_set(d, rc, "%s", tmp.msg);
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -788,7 +783,7 @@ int co_qmp_open_fd(int fd, const char *name, int timeout_ms, co_qmp **out, co_di
         return co_diag_set(d, CO_ENOMEM, "QMP: out of memory");
     }
     q->fd = fd;
-    return handshake(q, now_ms() + q->timeout_ms, out, d);
+    return handshake(q, co_clock_ms() + q->timeout_ms, out, d);
 }
 
 /* Greeting, then qmp_capabilities; frees q on failure. */
@@ -902,10 +897,10 @@ static int get_obj(const json_t *info, const char *key, json_t **out, co_diag *d
     return CO_OK;
 }
 
-int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
+int co_qmp_parse_migrate_info(const json_t *info, co_drv_stats *st, co_diag *d)
 {
     double sampled = st->sampled_at_ms;
-    co_mig_stats_init(st);
+    co_drv_stats_init(st);
     st->sampled_at_ms = sampled;
     if (!json_is_object(info))
         return co_diag_set(d, CO_EPROTO, "query-migrate: reply is not an object");
@@ -913,7 +908,7 @@ int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
     if (s != NULL) {
         if (!json_is_string(s))
             return co_diag_set(d, CO_EPROTO, "query-migrate: field 'status' is not a string");
-        st->status = co_mig_status_parse(json_string_value(s));
+        st->status = co_drv_status_parse(json_string_value(s));
     }
     int rc = CO_OK;
     NUM(info, "", "total-time", &st->total_time_ms, d);
@@ -1049,15 +1044,15 @@ int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d)
     return CO_OK;
 }
 
-int co_qmp_query_migrate(co_qmp *q, co_mig_stats *st, co_diag *d)
+int co_qmp_query_migrate(co_qmp *q, co_drv_stats *st, co_diag *d)
 {
     json_t *r = NULL;
     int rc = co_qmp_call(q, "query-migrate", NULL, &r, d);
     if (rc != CO_OK) {
-        co_mig_stats_init(st);
+        co_drv_stats_init(st);
         return rc;
     }
-    st->sampled_at_ms = now_ms();
+    st->sampled_at_ms = co_clock_ms();
     rc = co_qmp_parse_migrate_info(r, st, d);
     json_decref(r);
     return rc;

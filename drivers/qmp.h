@@ -158,13 +158,13 @@ uint64_t co_qmp_events_dropped(const co_qmp *q);
 
 /* ---------------------------------------------------------- typed calls */
 
-/* query-migrate into *st (co_mig_stats of drivers/driver.h; sampled_at_ms is
+/* query-migrate into *st (co_drv_stats of drivers/driver.h; sampled_at_ms is
  * stamped on arrival). */
-int co_qmp_query_migrate(co_qmp *q, co_mig_stats *st, co_diag *d);
+int co_qmp_query_migrate(co_qmp *q, co_drv_stats *st, co_diag *d);
 /* Parse a MigrationInfo object (the "return" of query-migrate) into *st.
  * Fields absent in info are NAN / -1; a field with the wrong JSON type is
  * CO_EPROTO naming the field. Does not touch sampled_at_ms. */
-int co_qmp_parse_migrate_info(const json_t *info, co_mig_stats *st, co_diag *d);
+int co_qmp_parse_migrate_info(const json_t *info, co_drv_stats *st, co_diag *d);
 
 /* migrate uri (e.g. "tcp:127.0.0.1:4444"). Returns once QEMU accepted it;
  * connection errors surface later as status "failed" with error-desc. */

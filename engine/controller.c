@@ -1,5 +1,6 @@
 /* engine/controller.c: the migration loop, its faults and its result. */
 #include "engine/controller.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,20 +21,20 @@
 #define HB_SETTLE_MS 400.0
 
 typedef struct run {
-    co_driver *src;
+    co_drv *src;
     const co_ctl_config *cfg;
     co_ctl_result *res;
-    co_mig_tunables orig, want;
+    co_drv_tunables orig, want;
     int changed;          /* we applied want on the source */
     int dst_changed;
-    co_mig_tunables dst_orig;
+    co_drv_tunables dst_orig;
     int was_running;      /* guest ran on the source before we started */
     int we_paused;
     int dirty_limited;    /* we set a per-vCPU dirty limit on the source */
     double t0;            /* CLOCK_MONOTONIC at migrate */
-    co_mig_stats last;
+    co_drv_stats last;
     int have_last;
-    co_mig_stats last_ram; /* the last sample with ram stats (failed ones have none) */
+    co_drv_stats last_ram; /* the last sample with ram stats (failed ones have none) */
     int have_ram;
     int tty_line;         /* progress line shown */
     int poll_ms;          /* statistics period, 50..100 */
@@ -87,7 +88,7 @@ static void add_action(co_ctl_result *r, double at, const char *what, double val
 
 static double since_start(const run *R)
 {
-    return R->t0 > 0 ? co_now_ms() - R->t0 : 0;
+    return R->t0 > 0 ? co_clock_ms() - R->t0 : 0;
 }
 
 static void log_line(const run *R, json_t *j)
@@ -111,7 +112,7 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o,
+static void log_sample(const run *R, const co_drv_stats *st, const co_pol_obs *o,
                        const co_pol_state *ps, double sync_ev)
 {
     if (!R->cfg->log)
@@ -120,7 +121,7 @@ static void log_sample(const run *R, const co_mig_stats *st, const co_pol_obs *o
     json_object_set_new(j, "type", json_string("sample"));
     json_object_set_new(j, "t_ms", json_real(o->t_ms));
     json_object_set_new(j, "sampled_at_ms", num_or_null(st->sampled_at_ms));
-    json_object_set_new(j, "status", json_string(co_mig_status_name(st->status)));
+    json_object_set_new(j, "status", json_string(co_drv_status_name(st->status)));
     json_object_set_new(j, "total_time_ms", num_or_null(st->total_time_ms));
     json_object_set_new(j, "ram_transferred_bytes", num_or_null(st->ram_transferred_bytes));
     json_object_set_new(j, "ram_remaining_bytes", num_or_null(st->ram_remaining_bytes));
@@ -178,7 +179,7 @@ static void progress(run *R, const co_pol_obs *o, const co_pol_state *ps)
     fprintf(stderr,
             "\r%6.1f s  %-15s pass %-3lld  %5.1f%%  remaining %-10s  %-12s  dirty %.0f p/s  "
             "throttle %.0f%%  limit %.0f ms  pred %.0f ms   ",
-            o->t_ms / 1000, co_mig_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
+            o->t_ms / 1000, co_drv_status_name(o->status), (long long)(o->sync_count > 0 ? o->sync_count - 1 : 0),
             pct < 0 ? 0 : pct, co_fmt_size(o->remaining_bytes, rem, sizeof rem),
             co_fmt_rate(o->bandwidth_bytes_per_s, bw, sizeof bw),
             isfinite(o->dirty_rate_pages_per_s) ? o->dirty_rate_pages_per_s : 0, o->throttle_pct,
@@ -251,26 +252,26 @@ static int cancel_and_wait(run *R, co_diag *d)
     int rc = R->src->ops->cancel(R->src, &tmp);
     if (rc != CO_OK && rc != CO_EFAILED)
         co_diag_set(d, rc, "migrate_cancel: %s", tmp.msg);
-    double until = co_now_ms() + CANCEL_WAIT_MS;
-    int status = R->have_last ? R->last.status : CO_MIG_NONE;
-    while (co_now_ms() < until && stop_level(R) < 2) {
+    double until = co_clock_ms() + CANCEL_WAIT_MS;
+    int status = R->have_last ? R->last.status : CO_DRV_MIG_NONE;
+    while (co_clock_ms() < until && stop_level(R) < 2) {
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag_init(&tmp);
         if (R->src->ops->poll(R->src, 50, ev, MAX_EVENTS, &nev, &st, &tmp) != CO_OK)
             break;
         status = st.status;
         R->last = st;
         R->have_last = 1;
-        if (status == CO_MIG_CANCELLED || status == CO_MIG_FAILED ||
-            status == CO_MIG_COMPLETED || status == CO_MIG_NONE)
+        if (status == CO_DRV_MIG_CANCELLED || status == CO_DRV_MIG_FAILED ||
+            status == CO_DRV_MIG_COMPLETED || status == CO_DRV_MIG_NONE)
             break;
     }
     return status;
 }
 
-static void fill_final(run *R, const co_mig_stats *st)
+static void fill_final(run *R, const co_drv_stats *st)
 {
     co_ctl_result *r = R->res;
     r->total_time_ms = isfinite(st->total_time_ms) ? st->total_time_ms : since_start(R);
@@ -281,7 +282,7 @@ static void fill_final(run *R, const co_mig_stats *st)
     int64_t c = st->ram_dirty_sync_count >= 0 ? st->ram_dirty_sync_count
                 : R->have_ram ? R->last_ram.ram_dirty_sync_count : -1;
     if (c >= 0) {
-        r->passes = (int)(st->status == CO_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
+        r->passes = (int)(st->status == CO_DRV_MIG_COMPLETED ? (c >= 3 ? c - 2 : 1) : (c >= 2 ? c - 1 : c > 0));
     }
     if (isfinite(st->cpu_throttle_pct))
         r->final_throttle_pct = st->cpu_throttle_pct;
@@ -291,7 +292,7 @@ static void result_init(co_ctl_result *r, const co_ctl_config *cfg)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->status, sizeof r->status, "error");
-    snprintf(r->policy, sizeof r->policy, "%s", co_policy_name(cfg->pol.kind));
+    snprintf(r->policy, sizeof r->policy, "%s", co_pol_name(cfg->pol.kind));
     snprintf(r->guest_on, sizeof r->guest_on, "source");
     r->code = CO_ESOFTWARE;
     r->downtime_ms = NAN;
@@ -360,9 +361,9 @@ static int ctl_uri_is_loopback(const char *uri)
 /* Start adaptive's dirty-rate probe: page sampling (the mode that runs
  * beside a migration) at QEMU's maximum density, but no more than 65536
  * pages hashed. Returns 1 when measuring (t0 set), else 2 (noted why). */
-static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
+static int probe_start(run *R, co_drv *src, double mem_bytes, double *t0)
 {
-    const co_driver_ops *ops = src->ops;
+    const co_drv_ops *ops = src->ops;
     if (!ops->dirty_rate_start || !ops->dirty_rate_read) {
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate measurement over %s (libvirt 9.0 runs it as a job that an "
@@ -378,14 +379,14 @@ static int probe_start(run *R, co_driver *src, double mem_bytes, double *t0)
              "no dirty-rate measurement (%.150s): the curve waits for two passes", tmp.msg);
         return 2;
     }
-    *t0 = co_now_ms();
+    *t0 = co_clock_ms();
     return 1;
 }
 
 /* The probe's result, once its window is over: a point for the estimator
  * (the window scaled by the throttle the estimator holds, dirty limit
  * included). Returns 1 while still measuring, else 2 (noted what came). */
-static int probe_read(run *R, co_driver *src, co_est *est, double t0)
+static int probe_read(run *R, co_drv *src, co_est *est, double t0)
 {
     int measured = 0;
     double mib = NAN;
@@ -396,7 +397,7 @@ static int probe_read(run *R, co_driver *src, co_est *est, double t0)
         return 2;
     }
     if (!measured) {
-        if (co_now_ms() - t0 <= 6000)
+        if (co_clock_ms() - t0 <= 6000)
             return 1;
         note(R, since_start(R), "dirty-rate", NAN,
              "no dirty-rate result 6 s after a 1 s window: going on without it");
@@ -425,10 +426,10 @@ enum loop_end { LOOP_COMPLETED, LOOP_CANCELLED, LOOP_ABORTED };
 /* Preflight: read what the VM runs with now, whether it runs, and that no
  * migration is under way, so we can put it back and never fight another
  * driver. Changes nothing. CO_OK or the error (res->code set). */
-static int read_source(run *R, co_mig_stats *st0, co_diag *d)
+static int read_source(run *R, co_drv_stats *st0, co_diag *d)
 {
-    co_driver *src = R->src;
-    const co_driver_ops *ops = src->ops;
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
     int rc;
     if ((rc = ops->get_tunables(src, &R->orig, d)) != CO_OK)
         return R->res->code = rc;
@@ -440,11 +441,11 @@ static int read_source(run *R, co_mig_stats *st0, co_diag *d)
     int nev = 0;
     if ((rc = ops->poll(src, 0, ev, MAX_EVENTS, &nev, st0, d)) != CO_OK)
         return R->res->code = rc;
-    if (st0->status == CO_MIG_ACTIVE || st0->status == CO_MIG_SETUP ||
-        st0->status == CO_MIG_POSTCOPY_ACTIVE || st0->status == CO_MIG_CANCELLING ||
-        st0->status == CO_MIG_PRE_SWITCHOVER || st0->status == CO_MIG_DEVICE) {
+    if (st0->status == CO_DRV_MIG_ACTIVE || st0->status == CO_DRV_MIG_SETUP ||
+        st0->status == CO_DRV_MIG_POSTCOPY_ACTIVE || st0->status == CO_DRV_MIG_CANCELLING ||
+        st0->status == CO_DRV_MIG_PRE_SWITCHOVER || st0->status == CO_DRV_MIG_DEVICE) {
         co_diag_set(d, CO_EBUSY, "a migration is already %s on this VM (started by someone else)",
-                    co_mig_status_name(st0->status));
+                    co_drv_status_name(st0->status));
         return R->res->code = CO_EBUSY;
     }
     return CO_OK;
@@ -539,10 +540,10 @@ static int stopped_before_start(run *R, co_diag *d)
 
 /* Preflight: the policy's tunables on both ends, because capabilities can
  * only change before the start. A failure leaves the source as it was. */
-static int apply_tunables(run *R, const co_mig_stats *st0, co_diag *d)
+static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
 {
     const co_ctl_config *cfg = R->cfg;
-    co_driver *src = R->src;
+    co_drv *src = R->src;
     co_pol_config *pc = &R->pc;
     int rc;
     *pc = cfg->pol;
@@ -552,7 +553,7 @@ static int apply_tunables(run *R, const co_mig_stats *st0, co_diag *d)
         pc->channels = cfg->channels;
     if (!pc->link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
         pc->link_known = pc->link_loopback = 1;
-    co_policy_prestart(pc, &R->orig, &R->want);
+    co_pol_prestart(pc, &R->orig, &R->want);
     if (cfg->bandwidth_bytes_per_s > 0)
         R->want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;
     if (cfg->channels > 0)
@@ -563,7 +564,7 @@ static int apply_tunables(run *R, const co_mig_stats *st0, co_diag *d)
             co_diag_prefix(d, "destination");
             return R->res->code = rc;
         }
-        co_mig_tunables dw = R->dst_orig;
+        co_drv_tunables dw = R->dst_orig;
         dw.postcopy_ram = R->want.postcopy_ram;
         dw.multifd_channels = R->want.multifd_channels;
         if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
@@ -587,8 +588,8 @@ static int apply_tunables(run *R, const co_mig_stats *st0, co_diag *d)
  * it. Fills R->dl_note for the start action. */
 static void check_dirty_limit(run *R)
 {
-    co_driver *src = R->src;
-    const co_driver_ops *ops = src->ops;
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
     co_pol_config *pc = &R->pc;
     if (!(pc->allow & CO_ALLOW_DIRTYLIMIT))
         return;
@@ -632,13 +633,13 @@ static int start_migration(run *R, co_diag *d)
     const co_ctl_config *cfg = R->cfg;
     char link_note[80];
     describe_link(R, link_note, sizeof link_note);
-    co_policy_init(&R->pc, &R->ps);
+    co_pol_init(&R->pc, &R->ps);
     co_est_init(&R->est);
     if (cfg->hb)
         co_hb_arm(cfg->hb);
-    R->t0 = co_now_ms();
+    R->t0 = co_clock_ms();
     note(R, 0, "start", R->want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s", co_policy_name(R->pc.kind),
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s", co_pol_name(R->pc.kind),
          cfg->uri, R->want.downtime_limit_ms, link_note,
          R->want.auto_converge ? ", auto-converge on" : "",
          R->want.postcopy_ram ? ", postcopy-ram on" : "", R->dl_note, R->dest_note);
@@ -659,12 +660,12 @@ static int start_migration(run *R, co_diag *d)
 
 /* Loop: carry out the policy's actions of this sample, in order; an abort
  * cancels at once and skips the rest. */
-static void apply_actions(run *R, const co_action *acts, int na, co_diag *d)
+static void apply_actions(run *R, const co_pol_action *acts, int na, co_diag *d)
 {
-    co_driver *src = R->src;
-    const co_driver_ops *ops = src->ops;
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
     for (int i = 0; i < na && !R->cancel_reason; i++) {
-        const co_action *a = &acts[i];
+        const co_pol_action *a = &acts[i];
         co_diag ad;
         co_diag_init(&ad);
         int arc = CO_OK;
@@ -702,19 +703,19 @@ static void apply_actions(run *R, const co_action *acts, int na, co_diag *d)
             break;
         }
         if (arc != CO_OK && a->kind != CO_ACT_ABORT)
-            note(R, a->at_ms, "error", NAN, "%s failed: %s", co_action_name(a->kind), ad.msg);
+            note(R, a->at_ms, "error", NAN, "%s failed: %s", co_pol_action_name(a->kind), ad.msg);
     }
 }
 
 /* Loop: an operator's signal cancels, except in post-copy where the guest's
  * memory is split between the hosts and only finishing keeps it whole.
  * Returns 1 when it cancelled. */
-static int handle_stop(run *R, const co_mig_stats *st, double t_ms, co_diag *d)
+static int handle_stop(run *R, const co_drv_stats *st, double t_ms, co_diag *d)
 {
     int level = stop_level(R);
     if (level == 0 || R->cancel_reason)
         return 0;
-    if (st->status == CO_MIG_POSTCOPY_ACTIVE) {
+    if (st->status == CO_DRV_MIG_POSTCOPY_ACTIVE) {
         if (level > R->postcopy_signal_noted) {
             note(R, t_ms, "ignore-signal", NAN,
                  "%s during post-copy: cancelling would lose the guest, finishing", stop_name(R));
@@ -733,13 +734,13 @@ static int handle_stop(run *R, const co_mig_stats *st, double t_ms, co_diag *d)
  * code when the run is already finished (lost QEMU, failed migration). */
 static int sample_loop(run *R, co_diag *d)
 {
-    co_driver *src = R->src;
-    const co_driver_ops *ops = src->ops;
+    co_drv *src = R->src;
+    const co_drv_ops *ops = src->ops;
     co_ctl_result *res = R->res;
     co_drv_event ev[MAX_EVENTS];
     double sync_ev = NAN;
     for (;;) {
-        co_mig_stats st;
+        co_drv_stats st;
         int nev = 0;
         co_diag pd;
         co_diag_init(&pd);
@@ -772,25 +773,25 @@ static int sample_loop(run *R, co_diag *d)
         }
         /* a dirty limit slows the guest like a throttle: let the estimator
          * undo it the same way (its equivalent percentage, policy.h) */
-        co_mig_stats est_st = st;
+        co_drv_stats est_st = st;
         if (R->ps.dl_pct > 0 && !(est_st.cpu_throttle_pct >= R->ps.dl_pct))
             est_st.cpu_throttle_pct = R->ps.dl_pct;
         co_est_feed(&R->est, &est_st, sync_ev);
-        if (R->probe == 1 && co_now_ms() - R->probe_t0 >= 1000)
+        if (R->probe == 1 && co_clock_ms() - R->probe_t0 >= 1000)
             R->probe = probe_read(R, src, &R->est, R->probe_t0);
         double sync_seen = sync_ev;
         sync_ev = NAN;
         co_pol_obs o;
-        co_policy_obs_from(&R->est, &st, &o);
+        co_pol_obs_from(&R->est, &st, &o);
         if (!isfinite(st.total_time_ms))
             o.t_ms = since_start(R);
 
-        if (st.status == CO_MIG_COMPLETED)
+        if (st.status == CO_DRV_MIG_COMPLETED)
             return LOOP_COMPLETED;
-        if (st.status == CO_MIG_FAILED || st.status == CO_MIG_CANCELLED)
+        if (st.status == CO_DRV_MIG_FAILED || st.status == CO_DRV_MIG_CANCELLED)
             return finish_unsuccessful(R, "failed", CO_EFAILED, d,
                                        "QEMU reports the migration %s%s%s",
-                                       co_mig_status_name(st.status),
+                                       co_drv_status_name(st.status),
                                        st.error_desc[0] ? ": " : "", st.error_desc);
         if (handle_stop(R, &st, o.t_ms, d))
             return LOOP_CANCELLED;
@@ -798,8 +799,8 @@ static int sample_loop(run *R, co_diag *d)
          * the per-GiB timeouts of the baselines wait for the first one. */
         if (!(R->pc.mem_bytes > 0) && isfinite(st.ram_total_bytes) && st.ram_total_bytes > 0)
             R->pc.mem_bytes = st.ram_total_bytes;
-        co_action acts[8];
-        int na = co_policy_decide(&R->pc, &R->ps, &o, acts, 8);
+        co_pol_action acts[8];
+        int na = co_pol_decide(&R->pc, &R->ps, &o, acts, 8);
         log_sample(R, &st, &o, &R->ps, sync_seen);
         apply_actions(R, acts, na, d);
         if (R->cancel_reason)
@@ -813,19 +814,19 @@ static int sample_loop(run *R, co_diag *d)
 static int finish_completed(run *R)
 {
     const co_ctl_config *cfg = R->cfg;
-    co_driver *src = R->src;
+    co_drv *src = R->src;
     co_ctl_result *res = R->res;
     /* QEMU 7.2 sets "completed" before it computes total-time and downtime
      * (migration_calculate_complete runs just after): re-read briefly */
     for (int i = 0; i < 20 && !(R->last.total_time_ms > 0 && isfinite(R->last.downtime_ms)); i++) {
-        co_mig_stats st2;
+        co_drv_stats st2;
         co_drv_event ev[MAX_EVENTS];
         int nev = 0;
         co_diag tmp;
         co_diag_init(&tmp);
         usleep(20000);
         if (src->ops->poll(src, 0, ev, MAX_EVENTS, &nev, &st2, &tmp) != CO_OK ||
-            st2.status != CO_MIG_COMPLETED)
+            st2.status != CO_DRV_MIG_COMPLETED)
             break;
         R->last = st2;
     }
@@ -861,8 +862,8 @@ static int finish_completed(run *R)
         }
     }
     if (cfg->hb) {
-        double until = co_now_ms() + HB_SETTLE_MS;
-        while (co_now_ms() < until && stop_level(R) < 2)
+        double until = co_clock_ms() + HB_SETTLE_MS;
+        while (co_clock_ms() < until && stop_level(R) < 2)
             usleep(20000);
         long count = 0;
         double g = co_hb_max_gap_ms(cfg->hb, NULL, &count);
@@ -873,7 +874,7 @@ static int finish_completed(run *R)
     return CO_OK;
 }
 
-int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
+int co_ctl_run(co_drv *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d)
 {
     run R;
     memset(&R, 0, sizeof R);
@@ -883,7 +884,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     R.poll_ms = cfg->poll_ms >= 50 && cfg->poll_ms <= 100 ? cfg->poll_ms : 100;
     result_init(res, cfg);
     int rc;
-    co_mig_stats st0;
+    co_drv_stats st0;
     if ((rc = read_source(&R, &st0, d)) != CO_OK)
         return rc;
     if ((rc = check_destination(&R, d)) != CO_OK)
@@ -904,7 +905,7 @@ int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_
     res->predicted_downtime_ms = R.ps.pred_downtime_ms;
     res->floor_ms = R.ps.pred_floor_ms;
     /* a cancel that lost the race with the switchover: it completed */
-    if (end != LOOP_COMPLETED && !(R.have_last && R.last.status == CO_MIG_COMPLETED)) {
+    if (end != LOOP_COMPLETED && !(R.have_last && R.last.status == CO_DRV_MIG_COMPLETED)) {
         if (end == LOOP_CANCELLED)
             return finish_unsuccessful(&R, "cancelled", CO_ECANCELED, d,
                                        "cancelled by %s; the guest stays on the source",

@@ -1,7 +1,7 @@
 /* engine/controller.h: drive one live migration through a driver.
  *
  * Owns: the life of one migration as cutover runs it, through any
- * co_driver (drivers/driver.h): remember the VM's tunables, apply the
+ * co_drv (drivers/driver.h): remember the VM's tunables, apply the
  * policy's, start, poll every 50-100 ms (events + statistics), feed the
  * online estimates (engine/estimate.h) and the policy (engine/policy.h),
  * carry out its actions, and finish in one of these states:
@@ -42,7 +42,7 @@ typedef struct co_ctl_config {
     double bandwidth_bytes_per_s;     /* max-bandwidth to set; 0 = leave as is */
     int channels;                     /* multifd channels; 0 = leave as is */
     int poll_ms;                      /* 50..100 (default 100) */
-    co_driver *dst;                   /* destination QEMU (optional, not owned) */
+    co_drv *dst;                   /* destination QEMU (optional, not owned) */
     co_hb *hb;                        /* heartbeat meter (optional, not owned) */
     FILE *log;                        /* JSONL timeline (optional, not owned) */
     int progress;                     /* live progress line on stderr */
@@ -107,7 +107,7 @@ typedef struct co_ctl_result {
  * the cause; res is filled in every case (res->n_actions is 0 unless the
  * migration was started). Errors before `migrate` is sent
  * leave the VM as it was. The caller holds the VM lock (engine/lock.h). */
-int co_ctl_run(co_driver *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
+int co_ctl_run(co_drv *src, const co_ctl_config *cfg, co_ctl_result *res, co_diag *d);
 
 /* Renderings of the result: JSON (keys status, total_time_ms, downtime_ms,
  * transferred_bytes, passes, actions, ...; with a measurement also

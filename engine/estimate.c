@@ -7,6 +7,25 @@
 #include "model/fit.h"
 #include "util/error.h"
 
+/* Bandwidth needs a span of 300 ms at least: QEMU 7.2 rate-limits in 100 ms
+ * windows (BUFFER_DELAY, migration/migration.c), and a span of one or two
+ * of them swings with each (3 windows: chosen). */
+#define BW_MIN_SPAN_MS 300.0
+/* The hotcold curve needs four points (a uniform fit two), and replaces the
+ * uniform one only when its RMSE is under 0.8x the uniform's (chosen;
+ * docs/policies.md, adaptive step 2: "when it fits clearly better"). */
+#define HOTCOLD_MIN_POINTS 4
+#define HOTCOLD_RMSE_RATIO 0.8
+/* Guest pages when RAM is not known yet: no saturation in reach. */
+#define UNKNOWN_RAM_PAGES 1e9
+/* A curve point's window must exceed 10 ms (chosen: shorter ones are
+ * within a poll's jitter; estimate.h says so). */
+#define MIN_WINDOW_S 0.01
+/* Page size when QEMU has not said (x86's TARGET_PAGE_SIZE), and the least
+ * a reported page size may be (chosen: a sanity floor). */
+#define DEFAULT_PAGE_BYTES 4096
+#define MIN_PAGE_BYTES 512
+
 void co_est_init(co_est *e)
 {
     memset(e, 0, sizeof *e);
@@ -49,14 +68,13 @@ static void update_bandwidth(co_est *e, double t_ms, double x)
     }
     double t0 = e->ring_t_ms[e->ring_head], x0 = e->ring_x_bytes[e->ring_head];
     double dt = t_ms - t0;
-    /* need 300 ms at least: shorter spans are one or two rate-limit windows */
-    if (dt >= 300 && x >= x0)
+    if (dt >= BW_MIN_SPAN_MS && x >= x0)
         e->bandwidth_bytes_per_s = (x - x0) / (dt / 1000.0);
 }
 
 static void refit(co_est *e)
 {
-    double max_pages = e->mem_bytes > 0 ? e->mem_bytes / e->page_size_bytes : 1e9;
+    double max_pages = e->mem_bytes > 0 ? e->mem_bytes / e->page_size_bytes : UNKNOWN_RAM_PAGES;
     /* the sync points, plus the measured window while they are too few */
     double t[CO_EST_POINTS + 1], p[CO_EST_POINTS + 1];
     int n = e->n_points;
@@ -71,8 +89,8 @@ static void refit(co_est *e)
         return;
     co_fit_result u, h;
     int ru = co_dirty_fit(CO_DIRTY_UNIFORM, t, p, n, max_pages, &u);
-    int rh = n >= 4 ? co_dirty_fit(CO_DIRTY_HOTCOLD, t, p, n, max_pages, &h) : CO_EFAILED;
-    if (ru == CO_OK && (rh != CO_OK || !(h.rmse_pages < u.rmse_pages * 0.8))) {
+    int rh = n >= HOTCOLD_MIN_POINTS ? co_dirty_fit(CO_DIRTY_HOTCOLD, t, p, n, max_pages, &h) : CO_EFAILED;
+    if (ru == CO_OK && (rh != CO_OK || !(h.rmse_pages < u.rmse_pages * HOTCOLD_RMSE_RATIO))) {
         e->curve = u.curve;
         e->fit_r2 = u.r2;
         e->have_curve = 1;
@@ -86,7 +104,7 @@ static void refit(co_est *e)
 /* A curve point worth fitting: a window of more than 10 ms, a count. */
 static int point_ok(double t_s, double pages)
 {
-    return t_s > 0.01 && isfinite(t_s) && pages >= 0 && isfinite(pages);
+    return t_s > MIN_WINDOW_S && isfinite(t_s) && pages >= 0 && isfinite(pages);
 }
 
 static void add_point(co_est *e, double t_s, double pages)
@@ -108,7 +126,7 @@ static void add_point(co_est *e, double t_s, double pages)
 void co_est_add_window(co_est *e, double window_s, double pages)
 {
     if (!(e->page_size_bytes > 0))
-        e->page_size_bytes = 4096;
+        e->page_size_bytes = DEFAULT_PAGE_BYTES;
     if (!point_ok(window_s, pages))
         return;
     e->win_t_s = window_s;
@@ -116,7 +134,7 @@ void co_est_add_window(co_est *e, double window_s, double pages)
     refit(e);
 }
 
-void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms)
+void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
 {
     double t = st->sampled_at_ms;
     if (!isfinite(t))
@@ -125,20 +143,20 @@ void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms)
         e->start_ms = t;
     e->samples++;
     e->new_sync = 0;
-    if (isfinite(st->ram_page_size_bytes) && st->ram_page_size_bytes >= 512)
+    if (isfinite(st->ram_page_size_bytes) && st->ram_page_size_bytes >= MIN_PAGE_BYTES)
         e->page_size_bytes = st->ram_page_size_bytes;
     if (!(e->page_size_bytes > 0))
-        e->page_size_bytes = 4096;
+        e->page_size_bytes = DEFAULT_PAGE_BYTES;
     if (isfinite(st->ram_total_bytes) && st->ram_total_bytes > 0)
         e->mem_bytes = st->ram_total_bytes;
     if (isfinite(st->cpu_throttle_pct))
         e->throttle_pct = st->cpu_throttle_pct;
-    else if (st->status == CO_MIG_ACTIVE)
+    else if (st->status == CO_DRV_MIG_ACTIVE)
         e->throttle_pct = 0;
     if (isfinite(st->ram_dirty_pages_rate))
         e->dirty_rate_pages_per_s = st->ram_dirty_pages_rate;
 
-    int active = st->status == CO_MIG_ACTIVE;
+    int active = st->status == CO_DRV_MIG_ACTIVE;
     double prev_remaining = e->remaining_bytes, prev_t = e->prev_sample_ms;
     if (active && isfinite(st->ram_transferred_bytes)) {
         update_bandwidth(e, t, st->ram_transferred_bytes);

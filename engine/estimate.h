@@ -22,8 +22,13 @@
 #include "drivers/driver.h"
 #include "model/dirty.h"
 
+/* Bandwidth window: 10 of QEMU's 100 ms rate-limit windows (chosen;
+ * docs/policies.md, adaptive step 2). */
 #define CO_EST_BW_WINDOW_MS 1000.0
+/* Samples kept for it: at the controller's 50-100 ms poll, 64 cover 3-6 s,
+ * more than the window (chosen). */
 #define CO_EST_RING 64
+/* Sync points kept for the fit: the bulk pass's and the 31 newest (chosen). */
 #define CO_EST_POINTS 32
 
 typedef struct co_est {
@@ -59,7 +64,7 @@ void co_est_init(co_est *e);
 /* Feed one sample (in time order). sync_event_ms is the time of a
  * MIGRATION_PASS event seen since the previous sample, or NAN. Samples
  * that are not active pre-copy only update the counters. */
-void co_est_feed(co_est *e, const co_mig_stats *st, double sync_event_ms);
+void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms);
 /* A point of the dirty curve measured outside the passes (QEMU's
  * calc-dirty-rate over window_s seconds, already scaled for a throttle):
  * pages distinct pages dirtied in window_s. It joins the fit only while

@@ -12,11 +12,14 @@
 #include "util/error.h"
 
 #define GIB 1073741824.0
+#define MIB 1048576.0
+/* Page size when QEMU has not said (x86's TARGET_PAGE_SIZE). */
+#define DEFAULT_PAGE_BYTES 4096
 
 static const char *const pol_names[CO_POL_COUNT] = {"adaptive", "qemu", "nova", "ovirt",
                                                     "kubevirt"};
 
-int co_policy_parse(const char *name)
+int co_pol_parse(const char *name)
 {
     for (int i = 0; i < CO_POL_COUNT; i++)
         if (name && strcmp(name, pol_names[i]) == 0)
@@ -24,12 +27,12 @@ int co_policy_parse(const char *name)
     return -1;
 }
 
-const char *co_policy_name(int kind)
+const char *co_pol_name(int kind)
 {
     return kind >= 0 && kind < CO_POL_COUNT ? pol_names[kind] : "?";
 }
 
-const char *co_action_name(int kind)
+const char *co_pol_action_name(int kind)
 {
     switch (kind) {
     case CO_ACT_DOWNTIME: return "downtime-limit";
@@ -42,7 +45,7 @@ const char *co_action_name(int kind)
     return "?";
 }
 
-int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
+int co_pol_parse_allow(const char *text, unsigned *allow, co_diag *d)
 {
     *allow = 0;
     if (text == NULL || strcmp(text, "none") == 0 || text[0] == '\0')
@@ -73,20 +76,24 @@ int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d)
 
 static double initial_limit_ms(const co_pol_config *c);
 
-/* Strongest dirty limit adaptive asks for, as a throttle percentage. */
-#define DL_MAX_PCT 95.0
-
 /* QEMU's CPU throttle sleeps a vCPU for p/(1-p) x 10 ms per 10 ms it runs
- * (cpu-throttle.c): at 99% the guest stops for ~1 s at a time, which the
- * guest sees as downtime. Keep each sleep within half of --max-downtime. */
+ * (CPU_THROTTLE_TIMESLICE_NS, softmmu/cpu-throttle.c, QEMU 7.2): at 99% the
+ * guest stops for ~1 s at a time, which the guest sees as downtime (407 ms
+ * heartbeat gaps were measured before this cap, docs/policies.md, adaptive
+ * step 4). Keep each sleep within half of --max-downtime (chosen). */
+#define QEMU_THROTTLE_SLICE_MS 10.0
+#define THROTTLE_SLEEP_SHARE_OF_MAX 0.5
+/* max-cpu-throttle's range (migrate_params_check, QEMU 7.2). */
+#define QEMU_THROTTLE_MIN_PCT 1.0
+#define QEMU_THROTTLE_MAX_PCT 99.0
 static double throttle_cap_pct(const co_pol_config *c)
 {
-    double half = c->max_downtime_ms / 2;
-    double p = 100.0 * half / (half + 10.0);
-    return fmax(1, fmin(99, floor(p)));
+    double half = c->max_downtime_ms * THROTTLE_SLEEP_SHARE_OF_MAX;
+    double p = 100.0 * half / (half + QEMU_THROTTLE_SLICE_MS);
+    return fmax(QEMU_THROTTLE_MIN_PCT, fmin(QEMU_THROTTLE_MAX_PCT, floor(p)));
 }
 
-void co_policy_init(const co_pol_config *c, co_pol_state *s)
+void co_pol_init(const co_pol_config *c, co_pol_state *s)
 {
     memset(s, 0, sizeof *s);
     s->last_sync = -1;
@@ -101,15 +108,24 @@ void co_policy_init(const co_pol_config *c, co_pol_state *s)
 
 /* ---- schedules of the baselines (docs/policies.md) ---------------------- */
 
-/* Nova: live_migration_downtime (ms), _steps, _delay (s per GiB); the data
- * size is floored at 2 GiB as Nova's libvirt driver does. */
+/* Nova's [libvirt] defaults (Nova configuration reference):
+ * live_migration_downtime_steps 10, live_migration_downtime_delay 75 s per
+ * GiB, live_migration_completion_timeout 800 s per GiB; the data size is
+ * floored at 2 GiB (_live_migration_data_gb, nova/virt/libvirt/driver.py). */
 #define NOVA_STEPS 10
 #define NOVA_DELAY_S_PER_GIB 75.0
 #define NOVA_COMPLETION_S_PER_GIB 800.0
+#define NOVA_MIN_DATA_GIB 2.0
+/* Nova's migration monitor switches to post-copy once a pass after the
+ * first shrinks the remaining data by under 10% (should_switch_to_postcopy,
+ * nova/virt/libvirt/migration.py); the pass after the first ends at sync 3
+ * (sync 1 is QEMU's setup sync). */
+#define NOVA_POSTCOPY_SHRINK_RATIO 0.9
+#define NOVA_POSTCOPY_FIRST_SYNC 3
 static double nova_data_gib(const co_pol_config *c)
 {
     double g = c->mem_bytes / GIB;
-    return g < 2 ? 2 : g;
+    return g < NOVA_MIN_DATA_GIB ? NOVA_MIN_DATA_GIB : g;
 }
 static double nova_step_ms(const co_pol_config *c, int i)
 {
@@ -126,18 +142,27 @@ static const struct {
     double ms;
 } ovirt_sched[] = {{1, 150}, {2, 200}, {3, 300}, {4, 400}, {6, 500}};
 #define OVIRT_NSCHED (int)(sizeof ovirt_sched / sizeof ovirt_sched[0])
+/* Values of oVirt's engine-config MigrationPolicies, "Minimal downtime"
+ * (initialItems setDowntime 100; lastItems abort after the schedule), and
+ * vdsm.conf's migration_max_time_per_gib_mem (docs/policies.md, Baselines). */
+#define OVIRT_INITIAL_MS 100.0
 #define OVIRT_ABORT_AFTER_STALLS 7
 #define OVIRT_S_PER_GIB 64.0
 
-/* KubeVirt: completionTimeoutPerGiB 150 s, progressTimeout 150 s. */
+/* KubeVirt's MigrationConfiguration defaults: completionTimeoutPerGiB 150 s,
+ * progressTimeout 150 s (KubeVirt user guide, "Live Migration"). */
 #define KUBEVIRT_S_PER_GIB 150.0
 #define KUBEVIRT_PROGRESS_S 150.0
 
 /* Adaptive holds downtime-limit this low until the model picks a moment,
- * so QEMU does not switch at an early, expensive pass on its own. */
+ * so QEMU does not switch at an early, expensive pass on its own: 10% of
+ * --max-downtime, 1 to 20 ms (chosen; docs/policies.md, adaptive step 1). */
+#define HOLD_SHARE_OF_MAX 0.1
+#define HOLD_MIN_MS 1.0
+#define HOLD_MAX_MS 20.0
 static double adaptive_hold_ms(const co_pol_config *c)
 {
-    return fmax(1.0, fmin(c->max_downtime_ms * 0.1, 20.0));
+    return fmax(HOLD_MIN_MS, fmin(c->max_downtime_ms * HOLD_SHARE_OF_MAX, HOLD_MAX_MS));
 }
 
 static double initial_limit_ms(const co_pol_config *c)
@@ -145,13 +170,21 @@ static double initial_limit_ms(const co_pol_config *c)
     switch (c->kind) {
     case CO_POL_ADAPTIVE: return adaptive_hold_ms(c);
     case CO_POL_NOVA: return nova_step_ms(c, 0);
-    case CO_POL_OVIRT: return fmin(100, c->max_downtime_ms);
+    case CO_POL_OVIRT: return fmin(OVIRT_INITIAL_MS, c->max_downtime_ms);
     default: return c->max_downtime_ms;
     }
 }
 
-void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
-                        co_mig_tunables *want)
+/* Auto-converge before adaptive asks: 1% and +1%, the least QEMU accepts
+ * (migrate_params_check, QEMU 7.2). The baselines keep QEMU's defaults,
+ * cpu-throttle-initial 20 and -increment 10 (DEFAULT_MIGRATE_CPU_THROTTLE_*,
+ * migration/migration.c, QEMU 7.2). */
+#define INERT_THROTTLE_PCT 1
+#define QEMU_THROTTLE_INITIAL_PCT 20
+#define QEMU_THROTTLE_INCREMENT_PCT 10
+
+void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
+                        co_drv_tunables *want)
 {
     *want = *orig;
     want->downtime_limit_ms = initial_limit_ms(c);
@@ -161,13 +194,13 @@ void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
             /* Capabilities are fixed once migrate runs (QEMU 7.2), so turn it
              * on now but keep it near-inert (1%, +1%) until the model asks
              * for a throttle through the live cpu-throttle-* parameters. */
-            want->cpu_throttle_initial_pct = 1;
-            want->cpu_throttle_increment_pct = 1;
+            want->cpu_throttle_initial_pct = INERT_THROTTLE_PCT;
+            want->cpu_throttle_increment_pct = INERT_THROTTLE_PCT;
             want->max_cpu_throttle_pct = throttle_cap_pct(c);
         } else {
             /* baselines use QEMU's own auto-converge defaults */
-            want->cpu_throttle_initial_pct = 20;
-            want->cpu_throttle_increment_pct = 10;
+            want->cpu_throttle_initial_pct = QEMU_THROTTLE_INITIAL_PCT;
+            want->cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT;
         }
     }
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready)
@@ -176,14 +209,14 @@ void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int emit(co_action *out, int max, int *n, int kind, double at, double v, double v2,
+static int emit(co_pol_action *out, int max, int *n, int kind, double at, double v, double v2,
                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-static int emit(co_action *out, int max, int *n, int kind, double at, double v, double v2,
+static int emit(co_pol_action *out, int max, int *n, int kind, double at, double v, double v2,
                 const char *fmt, ...)
 {
     if (*n >= max)
         return 0;
-    co_action *a = &out[(*n)++];
+    co_pol_action *a = &out[(*n)++];
     memset(a, 0, sizeof *a);
     a->kind = kind;
     a->at_ms = at;
@@ -198,8 +231,12 @@ static int emit(co_action *out, int max, int *n, int kind, double at, double v, 
 
 static int is_precopy(const co_pol_obs *o)
 {
-    return o->status == CO_MIG_ACTIVE || o->status == CO_MIG_SETUP;
+    return o->status == CO_DRV_MIG_ACTIVE || o->status == CO_DRV_MIG_SETUP;
 }
+
+/* A pass "stalled" when it left at least 99% of what the one before left
+ * (chosen: 1% for pages dirtied while the count was read). */
+#define STALL_RATIO 0.99
 
 /* Progress bookkeeping shared by the baselines: the remaining bytes at a
  * sync going below the lowest seen so far. */
@@ -207,7 +244,7 @@ static void track_progress(co_pol_state *s, const co_pol_obs *o, int *stalled, d
 {
     *stalled = 0;
     *prev = s->prev_remaining_at_sync;
-    if (o->status != CO_MIG_ACTIVE || !isfinite(o->remaining_bytes))
+    if (o->status != CO_DRV_MIG_ACTIVE || !isfinite(o->remaining_bytes))
         return;
     if (o->remaining_bytes < s->low_remaining) {
         s->low_remaining = o->remaining_bytes;
@@ -215,22 +252,25 @@ static void track_progress(co_pol_state *s, const co_pol_obs *o, int *stalled, d
     }
     if (o->new_sync) {
         if (isfinite(s->prev_remaining_at_sync) &&
-            o->pending_at_sync_bytes >= s->prev_remaining_at_sync * 0.99)
+            o->pending_at_sync_bytes >= s->prev_remaining_at_sync * STALL_RATIO)
             *stalled = 1;
         s->prev_remaining_at_sync = o->pending_at_sync_bytes;
     }
 }
 
-static int set_limit(co_pol_state *s, const co_pol_obs *o, double ms, co_action *out, int max,
+/* downtime-limit is whole ms in QEMU: a change under half of one is none. */
+#define LIMIT_SAME_MS 0.5
+
+static int set_limit(co_pol_state *s, const co_pol_obs *o, double ms, co_pol_action *out, int max,
                      int *n, const char *why)
 {
-    if (isfinite(s->limit_ms) && fabs(ms - s->limit_ms) < 0.5)
+    if (isfinite(s->limit_ms) && fabs(ms - s->limit_ms) < LIMIT_SAME_MS)
         return 0;
     s->limit_ms = ms;
     return emit(out, max, n, CO_ACT_DOWNTIME, o->t_ms, ms, 0, "%s", why);
 }
 
-static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int max, int *n,
+static int do_abort(co_pol_state *s, const co_pol_obs *o, co_pol_action *out, int max, int *n,
                     const char *why)
 {
     s->aborted = 1;
@@ -241,7 +281,7 @@ static int do_abort(co_pol_state *s, const co_pol_obs *o, co_action *out, int ma
 
 /* The baselines' last resort: post-copy when allowed and ready, else abort. */
 static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                              co_action *out, int max, int *n, const char *to_postcopy,
+                              co_pol_action *out, int max, int *n, const char *to_postcopy,
                               const char *abort_why)
 {
     if (s->postcopy) /* asked already; QEMU may still say "active" for a poll */
@@ -255,7 +295,7 @@ static void postcopy_or_abort(const co_pol_config *c, co_pol_state *s, const co_
 }
 
 static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                       co_action *out, int max)
+                       co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -273,7 +313,8 @@ static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs
     }
     /* Nova switches to post-copy once a pass shrinks pending by under 10% */
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready && o->new_sync &&
-        o->sync_count >= 3 && isfinite(prev) && o->pending_at_sync_bytes > prev * 0.9 &&
+        o->sync_count >= NOVA_POSTCOPY_FIRST_SYNC && isfinite(prev) &&
+        o->pending_at_sync_bytes > prev * NOVA_POSTCOPY_SHRINK_RATIO &&
         !s->postcopy) {
         s->postcopy = 1;
         emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0,
@@ -286,7 +327,7 @@ static int decide_nova(const co_pol_config *c, co_pol_state *s, const co_pol_obs
 }
 
 static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                        co_action *out, int max)
+                        co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -321,7 +362,7 @@ static int decide_ovirt(const co_pol_config *c, co_pol_state *s, const co_pol_ob
 }
 
 static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                           co_action *out, int max)
+                           co_pol_action *out, int max)
 {
     int n = 0, stalled;
     double prev;
@@ -351,11 +392,105 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
     return n;
 }
 
-/* ---- adaptive ------------------------------------------------------------ */
+/* ---- adaptive: its constants ---------------------------------------------
+ * Where each value comes from is said beside it; "chosen" means no
+ * measurement or source fixed it (docs/policies.md, "Constants", lists
+ * them all). */
+
+/* dirty-sync-count of the sync that ends the bulk pass: QEMU 7.2 counts its
+ * setup sync as 1 (ram_init_bitmaps -> migration_bitmap_sync_precopy), so
+ * the first pass over all of RAM ends at 2. */
+#define FIRST_PLAN_SYNC 2
+/* Bulk pass: judged from this long in (chosen; docs/policies.md, adaptive
+ * step 5), and aborted only when it needs this much more than the time to
+ * the deadline (chosen: 10% for bandwidth swings). */
+#define BULK_CHECK_AFTER_MS 2000.0
+#define BULK_OVERRUN_RATIO 1.1
+/* Between syncs, plan again at most this often (chosen; docs/policies.md,
+ * adaptive step 3: "every 500 ms between"). */
+#define REPLAN_EVERY_MS 500.0
+/* The plan's budget keeps back the switch itself (this many times
+ * --max-downtime) and a poll period (chosen). */
+#define BUDGET_SWITCH_DOWNTIMES 2.0
+#define BUDGET_POLL_MARGIN_MS 500.0
+#define BUDGET_MIN_MS 1.0
+/* Which option is "good enough" to take early (chosen; docs/policies.md,
+ * adaptive step 3; the runs that showed chasing the last ms doubling the
+ * total time were not kept in docs/). */
+#define PICK_FLOOR_RATIO 1.5     /* within 1.5x the model's floor */
+#define PICK_BEST_RATIO 1.25     /* or within 25% of the best option */
+#define PICK_BEST_SLACK_MS 5.0   /* ... but at least 5 ms above it */
+#define PICK_UNKNOWN_LINK_SHARE 0.25 /* no --link: any under 1/4 of the max */
+/* Share of the modelled stop-and-copy rate the limit's ceiling counts on:
+ * loopback stop-and-copy was measured at 0.35x the calibrated thread rate
+ * on a loaded 2-core host (docs/policies.md, adaptive step 3; the rate:
+ * docs/accuracy.md, "Calibration"); 0.4 with QEMU's bursty bandwidth. */
+#define CEIL_STOP_RATE_SHARE 0.4
+#define LIMIT_MIN_MS 1.0         /* smallest limit adaptive sets (chosen) */
+/* QEMU compares pending with its own bandwidth of its last 100 ms window
+ * (BUFFER_DELAY, migration/migration.c in QEMU 7.2), not ours; real runs
+ * switched a pass late with the model's 2% margin: aim 30% and 1 ms higher
+ * (chosen; those runs are not in docs/). */
+#define LIMIT_AIM_RATIO 1.3
+#define LIMIT_AIM_PAD_MS 1.0
+/* QEMU has not switched this many passes after the predicted one: raise the
+ * limit, first by 5 ms, doubling (chosen; docs/policies.md step 3). */
+#define BUMP_AFTER_PASSES 2
+#define BUMP_FIRST_MS 5.0
+/* Change the limit only when the new one differs by more than 1 ms and 5%
+ * (chosen: no QMP call for noise). */
+#define LIMIT_HYSTERESIS_MS 1.0
+#define LIMIT_HYSTERESIS_SHARE 0.05
+/* Not converging: act after this many syncs agree (one pass can be an
+ * outlier; chosen; docs/policies.md step 4). */
+#define NOCONV_SYNCS 2
+/* Urgent (act at once) when less than 4 passes and 2 s are left; a pass is
+ * counted as at least 100 ms (chosen). */
+#define URGENT_PASSES 4.0
+#define URGENT_SLACK_MS 2000.0
+#define PASS_MIN_MS 100.0
+/* Throttle targets start at 20% and rise in 10% steps: QEMU's own
+ * cpu-throttle-initial and -increment defaults (migration/migration.c,
+ * DEFAULT_MIGRATE_CPU_THROTTLE_INITIAL/INCREMENT, QEMU 7.2); the dirty limit,
+ * seen as a throttle, uses the same ladder. */
+#define THROTTLE_FIRST_PCT 20.0
+#define THROTTLE_STEP_PCT 10.0
+/* Strongest dirty limit adaptive asks for, as a throttle percentage
+ * (chosen: leaves every vCPU 5% of its dirtying). */
+#define DL_MAX_PCT 95.0
+/* set-vcpu-dirty-limit takes MB/s and 0 cancels the limit
+ * (qmp_set_vcpu_dirty_limit, softmmu/dirtylimit.c, QEMU 7.2). */
+#define DL_MIN_MIB_PER_S 1.0
+/* A dirty limit is raised after 2 syncs; a throttle step comes only 3 syncs
+ * after one (chosen: a limit acts within a pass; docs/policies.md step 4). */
+#define DL_RAISE_AFTER_SYNCS 2
+#define DL_SHOW_SYNCS 3
+/* A throttle ask is given 4 syncs to reach its target before the next
+ * (chosen: QEMU raises it only at its own checks, once a sync). */
+#define THROTTLE_WAIT_SYNCS 4
+/* When the model finds no better throttle, raise the target by 20% (chosen). */
+#define THROTTLE_RAISE_PCT 20.0
+/* The throttle counts as reached within half a percent (QEMU reports whole
+ * percents). */
+#define THROTTLE_REACHED_PCT 0.5
+/* QEMU's cpu-throttle-increment range is 1..99 (migrate_params_check). */
+#define THROTTLE_INC_MIN_PCT 1.0
+#define THROTTLE_INC_MAX_PCT 99.0
+/* Before post-copy, pause or abort: the last throttle gets 4 syncs (8 while
+ * QEMU is still climbing to it), and 3 syncs must agree (chosen). */
+#define LAST_SETTLE_SYNCS 4
+#define LAST_CLIMB_SYNCS 8
+#define LAST_NOCONV_SYNCS 3
+
+/* ---- adaptive: the model's view ----------------------------------------- */
 
 /* The dirty curve the model uses: the fit when there is one, else a uniform
  * curve over all of RAM at QEMU's dirty-pages-rate (pessimistic: it never
  * saturates below RAM size). Returns 0 if nothing is known yet. */
+/* Undoing a throttle divides by the share it leaves; past 99% that is noise
+ * (QEMU's throttle stops at 99%, migrate_params_check). */
+#define KEEP_MIN_SHARE 0.01
+
 static int obs_curve(const co_pol_obs *o, co_dirty *d)
 {
     if (o->have_curve) {
@@ -365,7 +500,7 @@ static int obs_curve(const co_pol_obs *o, co_dirty *d)
     if (isfinite(o->dirty_rate_pages_per_s) && o->mem_bytes > 0) {
         /* QEMU reports the rate throttled: undo it for the model */
         double keep = 1.0 - o->throttle_pct / 100.0;
-        double r = o->dirty_rate_pages_per_s / (keep > 0.01 ? keep : 0.01);
+        double r = o->dirty_rate_pages_per_s / (keep > KEEP_MIN_SHARE ? keep : KEEP_MIN_SHARE);
         return co_dirty_uniform(d, o->mem_bytes / o->page_size_bytes, r) == CO_OK;
     }
     return 0;
@@ -374,6 +509,9 @@ static int obs_curve(const co_pol_obs *o, co_dirty *d)
 /* The link as the model sees it. Unknown link: the stop-and-copy is
  * assumed no faster than the measured pre-copy stream (what QEMU's own
  * threshold assumes), so no switch is ever predicted cheaper than it is. */
+/* A line rate no link reaches: leaves the bound to the other terms. */
+#define LINE_RATE_UNBOUNDED_BYTES_PER_S 1e12
+
 static void policy_link(const co_pol_config *c, double bw, co_link *l)
 {
     co_link_defaults(l);
@@ -381,14 +519,14 @@ static void policy_link(const co_pol_config *c, double bw, co_link *l)
     if (!c->link_known) {
         l->ethernet = 0;
         l->mtu = CO_LINK_MTU_MAX;
-        l->line_rate_bytes_per_s = 1e12;
+        l->line_rate_bytes_per_s = LINE_RATE_UNBOUNDED_BYTES_PER_S;
         l->channels = 1;
         l->channel_cap_bytes_per_s = bw;
     } else if (c->link_loopback) {
         /* no wire: the migration threads bound it (docs/accuracy.md) */
         l->ethernet = 0;
         l->mtu = CO_LINK_MTU_MAX;
-        l->line_rate_bytes_per_s = 1e12;
+        l->line_rate_bytes_per_s = LINE_RATE_UNBOUNDED_BYTES_PER_S;
     } else {
         l->line_rate_bytes_per_s = c->link_rate_bytes_per_s;
         if (c->link_mtu > 0)
@@ -413,7 +551,7 @@ static void model_params(const co_pol_config *c, const co_pol_obs *o, const co_d
 {
     co_mig_defaults(p);
     p->mem_bytes = o->mem_bytes > 0 ? o->mem_bytes : c->mem_bytes;
-    p->page_size_bytes = o->page_size_bytes > 0 ? o->page_size_bytes : 4096;
+    p->page_size_bytes = o->page_size_bytes > 0 ? o->page_size_bytes : DEFAULT_PAGE_BYTES;
     p->dirty = *d;
     if (c->switchover_cost_ms > 0)
         p->switchover_cost_ms = c->switchover_cost_ms;
@@ -451,12 +589,12 @@ static double switch_cost_ms(const co_pol_config *c)
     return p.switchover_cost_ms;
 }
 
-/* The least throttle from `from` up in 10% steps (below cap) at which the
+/* The least throttle from `from` up in THROTTLE_STEP_PCT steps (below cap) at which the
  * model finds a switch within budget; cap if none. */
 static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const co_dirty *d,
                              double from, double cap, double budget)
 {
-    for (double p = from; p < cap; p += 10) {
+    for (double p = from; p < cap; p += THROTTLE_STEP_PCT) {
         co_switch_plan tp;
         if (plan_at(c, o, d, p, budget, &tp) == CO_OK && tp.best >= 0)
             return p;
@@ -464,187 +602,190 @@ static double least_throttle(const co_pol_config *c, const co_pol_obs *o, const 
     return cap;
 }
 
-static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                           co_action *out, int max)
+/* ---- adaptive: its steps ------------------------------------------------- */
+
+/* A step of the escalation that does not apply passes to the next. */
+#define STEP_NEXT (-1)
+
+/* Bulk pass still running: only check that it can end in time, and abort
+ * at once when it cannot, rather than at the deadline. */
+static int adaptive_check_bulk(co_pol_state *s, const co_pol_obs *o, double left_ms, double bw,
+                               co_pol_action *out, int max)
 {
     int n = 0;
-    /* a dirty limit in force counts as the throttle it stands for */
-    co_pol_obs eff = *o;
-    if (s->dl_pct > eff.throttle_pct)
-        eff.throttle_pct = s->dl_pct;
-    o = &eff;
-    if (!isfinite(s->limit_ms) || s->limit_ms == 0)
-        s->limit_ms = adaptive_hold_ms(c);
-    if (o->status != CO_MIG_ACTIVE || s->postcopy || s->paused)
-        return 0;
-    double left_ms = c->deadline_ms - o->t_ms;
-    double bw = o->bandwidth_bytes_per_s;
-    if (!(bw > 0))
-        return 0;
-    /* bulk pass still running: only check it can end in time */
-    if (o->sync_count < 2) {
-        double bulk_left_ms = o->remaining_bytes / bw * 1000.0;
-        if (o->t_ms >= 2000 && bulk_left_ms > left_ms * 1.1) {
-            char why[240];
-            snprintf(why, sizeof why,
-                     "will not finish in time: the first pass alone needs %.1f s more at %.0f MB/s, "
-                     "deadline in %.1f s",
-                     bulk_left_ms / 1000, bw / 1e6, left_ms / 1000);
-            do_abort(s, o, out, max, &n, why);
-        }
-        return n;
+    double bulk_left_ms = o->remaining_bytes / bw * 1000.0;
+    if (o->t_ms >= BULK_CHECK_AFTER_MS && bulk_left_ms > left_ms * BULK_OVERRUN_RATIO) {
+        char why[240];
+        snprintf(why, sizeof why,
+                 "will not finish in time: the first pass alone needs %.1f s more at %.0f MB/s, "
+                 "deadline in %.1f s",
+                 bulk_left_ms / 1000, bw / 1e6, left_ms / 1000);
+        do_abort(s, o, out, max, &n, why);
     }
-    if (!o->new_sync && o->t_ms - s->last_plan_ms < 500)
-        return 0;
-    s->last_plan_ms = o->t_ms;
-    co_dirty d;
-    if (!obs_curve(o, &d))
-        return 0;
-    /* keep a margin for the switch itself and our poll period */
-    double budget = left_ms - 2 * c->max_downtime_ms - 500;
-    if (budget < 1)
-        budget = 1;
-    co_switch_plan plan;
-    if (plan_at(c, o, &d, o->throttle_pct, budget, &plan) != CO_OK)
-        return 0;
-    s->pred_floor_ms = plan.floor_ms;
-    if (plan.best >= 0) {
-        /* Each pass costs time and data: take the earliest option within
-         * 1.5x the floor, or within 25% (at least 5 ms) of the best option.
-         * Without a known link, options differ by what the capped stream
-         * moves, so a quarter of --max-downtime is close enough (real runs:
-         * chasing the last ms of a slowly converging guest doubled the
-         * total time). */
-        int pick = plan.best;
-        double best_dt = plan.opt[plan.best].downtime_ms;
-        double good = fmax(best_dt * 1.25, best_dt + 5);
-        if (isfinite(plan.floor_ms))
-            good = fmax(good, plan.floor_ms * 1.5);
-        if (!c->link_known)
-            good = fmax(good, c->max_downtime_ms * 0.25);
-        for (int k = 0; k < plan.best; k++)
-            if (plan.opt[k].downtime_ms <= fmin(good, c->max_downtime_ms)) {
-                pick = k;
-                break;
-            }
-        const co_switch_option *b = &plan.opt[pick];
-        s->noconv = 0;
-        s->pred_downtime_ms = b->downtime_ms;
-        s->pred_k = b->k;
-        /* Never a limit whose switch would cost more than --max-downtime.
-         * QEMU's limit is in pre-copy bytes (pending < bandwidth x limit)
-         * but the stop-and-copy runs at the link rate: scale the ceiling by
-         * their ratio, with 60% in hand: on a loaded 2-core host we measured
-         * loopback stop-and-copy at 0.35x the calibrated thread rate
-         * (docs/policies.md), and QEMU's own bandwidth is bursty. */
-        double cost = switch_cost_ms(c);
-        double scale = stop_rate(c, bw) / bw;
-        double ceil_ms = fmax((c->max_downtime_ms - cost) * fmax(1, 0.4 * scale), 1);
-        /* QEMU compares with its own bandwidth of its last 100 ms window,
-         * not ours; on real runs it switched passes later than predicted
-         * with the model's 2% margin: aim 30% higher */
-        double lim = fmin(b->downtime_limit_ms * 1.3 + 1, ceil_ms);
-        /* QEMU switches at the first sync whose pending gets below it: the
-         * chosen pass when downtimes fall pass by pass. If it has not
-         * switched two passes after the predicted one, the curve is off
-         * (e.g. a few pages dirtied every pass keep pending just above a
-         * tiny limit): raise the limit step by step, never past the max. */
-        int bumped = 0;
-        if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + 2) {
-            s->bump_ms = fmax(s->bump_ms * 2, 5);
-            s->armed_sync = -1;
-            bumped = 1;
-        }
-        /* the earliest sync at which any plan so far expected the switch */
-        int64_t expect = o->sync_count + b->k;
-        if (s->armed_sync < 0 || expect < s->armed_sync)
-            s->armed_sync = expect;
-        double want = fmin(lim + s->bump_ms, ceil_ms);
-        if (!isfinite(s->limit_ms) || fabs(want - s->limit_ms) > fmax(1.0, 0.05 * s->limit_ms)) {
-            char why[240];
-            snprintf(why, sizeof why,
-                     "switch %s: predicted downtime %.0f ms (floor %.0f ms, max %.0f ms) in %.1f s",
-                     b->k == 0 ? "at the next sync" : "after more passes", b->downtime_ms,
-                     plan.floor_ms, c->max_downtime_ms, b->wait_ms / 1000);
-            if (b->k > 0)
-                snprintf(why, sizeof why,
-                         "switch after %d more pass(es): predicted downtime %.0f ms (floor %.0f ms, "
-                         "max %.0f ms) in %.1f s",
-                         b->k, b->downtime_ms, plan.floor_ms, c->max_downtime_ms,
-                         b->wait_ms / 1000);
-            if (bumped) {
-                size_t l = strlen(why);
-                snprintf(why + l, sizeof why - l, "; +%.0f ms: QEMU did not switch when predicted",
-                         s->bump_ms);
-            }
-            set_limit(s, o, want, out, max, &n, why);
-        }
-        return n;
+    return n;
+}
+
+/* Time the plan may use: the deadline less the switch and a poll period. */
+static double adaptive_budget_ms(const co_pol_config *c, double left_ms)
+{
+    double budget = left_ms - BUDGET_SWITCH_DOWNTIMES * c->max_downtime_ms - BUDGET_POLL_MARGIN_MS;
+    if (budget < BUDGET_MIN_MS)
+        budget = BUDGET_MIN_MS;
+    return budget;
+}
+
+/* Each pass costs time and data: the earliest option close enough to the
+ * best (or to the floor) beats waiting for the best. */
+static int adaptive_pick(const co_pol_config *c, const co_switch_plan *plan)
+{
+    double best_dt = plan->opt[plan->best].downtime_ms;
+    double good = fmax(best_dt * PICK_BEST_RATIO, best_dt + PICK_BEST_SLACK_MS);
+    if (isfinite(plan->floor_ms))
+        good = fmax(good, plan->floor_ms * PICK_FLOOR_RATIO);
+    /* without a known link, options differ by what the capped stream moves */
+    if (!c->link_known)
+        good = fmax(good, c->max_downtime_ms * PICK_UNKNOWN_LINK_SHARE);
+    for (int k = 0; k < plan->best; k++)
+        if (plan->opt[k].downtime_ms <= fmin(good, c->max_downtime_ms))
+            return k;
+    return plan->best;
+}
+
+/* Never a limit whose switch would cost more than --max-downtime: QEMU's
+ * limit is in pre-copy bytes (pending < bandwidth x limit) but the
+ * stop-and-copy runs at the link rate, so the ceiling scales by their
+ * ratio, with most of it kept in hand. */
+static double adaptive_ceiling_ms(const co_pol_config *c, double bw)
+{
+    double cost = switch_cost_ms(c);
+    double scale = stop_rate(c, bw) / bw;
+    return fmax((c->max_downtime_ms - cost) * fmax(1, CEIL_STOP_RATE_SHARE * scale), LIMIT_MIN_MS);
+}
+
+/* QEMU switches at the first sync whose pending gets below the limit. If it
+ * has not switched a few passes after the predicted one, the curve is off
+ * (e.g. a few pages dirtied every pass keep pending just above a tiny
+ * limit): raise the extra limit step by step. Returns 1 when raised now. */
+static int adaptive_bump(co_pol_state *s, const co_pol_obs *o, const co_switch_option *b)
+{
+    int bumped = 0;
+    if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + BUMP_AFTER_PASSES) {
+        s->bump_ms = fmax(s->bump_ms * 2, BUMP_FIRST_MS);
+        s->armed_sync = -1;
+        bumped = 1;
     }
-    /* No moment within budget: not converging at this throttle. Act after
-     * two syncs agree (one pass can be an outlier), or at once when the
-     * deadline is near. */
-    s->pred_k = -1;
-    s->pred_downtime_ms = plan.opt[plan.n - 1].downtime_ms;
-    if (o->new_sync)
-        s->noconv++;
-    double pass_ms = fmax(o->since_sync_ms, 100);
-    int urgent = left_ms < 4 * pass_ms + 2000;
-    if (s->noconv < 2 && !urgent)
-        return 0;
-    char base[200];
-    snprintf(base, sizeof base,
-             "not converging: best downtime %.0f ms > max %.0f ms (floor %.0f ms at %.0f%% throttle, "
-             "%.0f MB/s)",
-             plan.opt[plan.n - 1].downtime_ms, c->max_downtime_ms, plan.floor_ms, o->throttle_pct,
-             bw / 1e6);
-    /* 1. a per-vCPU dirty limit where the guest has a dirty ring: it slows
-     * only the vCPUs that dirty memory, in small steps, where auto-converge
-     * stops the whole guest for up to p/(1-p) x 10 ms at a time. The model
-     * sees it as the throttle that leaves the same dirty rate. */
-    if ((c->allow & CO_ALLOW_DIRTYLIMIT) && c->dirty_limit_ready && s->dl_pct < DL_MAX_PCT) {
-        if (s->dl_pct > 0 && o->sync_count - s->throttle_sync < 2 && !urgent)
-            return 0;
-        double target = least_throttle(c, o, &d, fmax(20, s->dl_pct + 10), DL_MAX_PCT, budget);
-        double r0 = co_dirty_rate0(&d); /* unthrottled pages/s */
-        /* QEMU takes at least 1 MB/s */
-        double mib = fmax(1, r0 * (1 - target / 100) * o->page_size_bytes / 1048576.0 /
-                                 (c->vcpus > 0 ? c->vcpus : 1));
-        s->dl_pct = target;
-        s->throttle_sync = o->sync_count;
-        s->noconv = 0;
-        emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, mib, target,
-             "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base, mib,
-             target);
+    /* the earliest sync at which any plan so far expected the switch */
+    int64_t expect = o->sync_count + b->k;
+    if (s->armed_sync < 0 || expect < s->armed_sync)
+        s->armed_sync = expect;
+    return bumped;
+}
+
+/* A switch fits: set downtime-limit so that QEMU takes it at the chosen pass. */
+static int adaptive_arm(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                        const co_switch_plan *plan, double bw, co_pol_action *out, int max)
+{
+    int n = 0;
+    const co_switch_option *b = &plan->opt[adaptive_pick(c, plan)];
+    s->noconv = 0;
+    s->pred_downtime_ms = b->downtime_ms;
+    s->pred_k = b->k;
+    double ceil_ms = adaptive_ceiling_ms(c, bw);
+    double lim = fmin(b->downtime_limit_ms * LIMIT_AIM_RATIO + LIMIT_AIM_PAD_MS, ceil_ms);
+    int bumped = adaptive_bump(s, o, b);
+    double want = fmin(lim + s->bump_ms, ceil_ms);
+    if (isfinite(s->limit_ms) &&
+        !(fabs(want - s->limit_ms) > fmax(LIMIT_HYSTERESIS_MS, LIMIT_HYSTERESIS_SHARE * s->limit_ms)))
         return n;
+    char why[240];
+    if (b->k > 0)
+        snprintf(why, sizeof why,
+                 "switch after %d more pass(es): predicted downtime %.0f ms (floor %.0f ms, "
+                 "max %.0f ms) in %.1f s",
+                 b->k, b->downtime_ms, plan->floor_ms, c->max_downtime_ms, b->wait_ms / 1000);
+    else
+        snprintf(why, sizeof why,
+                 "switch at the next sync: predicted downtime %.0f ms (floor %.0f ms, max %.0f ms) "
+                 "in %.1f s",
+                 b->downtime_ms, plan->floor_ms, c->max_downtime_ms, b->wait_ms / 1000);
+    if (bumped) {
+        size_t l = strlen(why);
+        snprintf(why + l, sizeof why - l, "; +%.0f ms: QEMU did not switch when predicted",
+                 s->bump_ms);
     }
-    if (!urgent && s->dl_pct > 0 && o->sync_count - s->throttle_sync < 3)
-        return 0; /* the last dirty limit has not had time to show */
-    /* 2. throttle, while it has room and the last ask has had time to act */
+    set_limit(s, o, want, out, max, &n, why);
+    return n;
+}
+
+/* Escalation step 1, a per-vCPU dirty limit where the guest has a dirty
+ * ring: it slows only the vCPUs that dirty memory, in small steps, where
+ * auto-converge stops the whole guest for up to p/(1-p) x 10 ms at a time.
+ * The model sees it as the throttle that leaves the same dirty rate. */
+static int adaptive_dirty_limit(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                                const co_dirty *d, double budget, int urgent, const char *base,
+                                co_pol_action *out, int max)
+{
+    if (!(c->allow & CO_ALLOW_DIRTYLIMIT) || !c->dirty_limit_ready || s->dl_pct >= DL_MAX_PCT)
+        return STEP_NEXT;
+    if (s->dl_pct > 0 && o->sync_count - s->throttle_sync < DL_RAISE_AFTER_SYNCS && !urgent)
+        return 0;
+    int n = 0;
+    double target = least_throttle(c, o, d, fmax(THROTTLE_FIRST_PCT, s->dl_pct + THROTTLE_STEP_PCT),
+                                   DL_MAX_PCT, budget);
+    double r0 = co_dirty_rate0(d); /* unthrottled pages/s */
+    double mib = fmax(DL_MIN_MIB_PER_S, r0 * (1 - target / 100) * o->page_size_bytes / MIB /
+                                            (c->vcpus > 0 ? c->vcpus : 1));
+    s->dl_pct = target;
+    s->throttle_sync = o->sync_count;
+    s->noconv = 0;
+    emit(out, max, &n, CO_ACT_DIRTYLIMIT, o->t_ms, mib, target,
+         "%s; limit each vCPU's dirtying to %.0f MiB/s (as a %.0f%% throttle)", base, mib, target);
+    return n;
+}
+
+/* Escalation step 2, auto-converge: the least throttle at which a switch
+ * fits, while it has room and the last ask has had time to act. */
+static int adaptive_throttle(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                             const co_dirty *d, double budget, int urgent, const char *base,
+                             co_pol_action *out, int max)
+{
     double cap = throttle_cap_pct(c);
-    if ((c->allow & CO_ALLOW_AUTOCONVERGE) && s->throttle_target < cap) {
-        int waiting = s->throttle_target > 0 && o->throttle_pct < s->throttle_target - 0.5 &&
-                      o->sync_count - s->throttle_sync < 4;
-        if (waiting && !urgent)
-            return 0;
-        double target = least_throttle(c, o, &d, fmax(20, o->throttle_pct + 10), cap, budget);
-        if (target <= s->throttle_target)
-            target = fmin(cap, s->throttle_target + 20);
-        double inc = fmax(1, fmin(99, target - o->throttle_pct));
-        s->throttle_target = target;
-        s->throttle_sync = o->sync_count;
-        s->noconv = 0;
-        emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, target, inc,
-             "%s; throttle the guest to %.0f%%", base, target);
-        return n;
-    }
-    /* Past throttling: give the last throttle four syncs to act, and want
-     * three syncs agreeing, before the costlier steps (unless time is short) */
+    if (!(c->allow & CO_ALLOW_AUTOCONVERGE) || s->throttle_target >= cap)
+        return STEP_NEXT;
+    int waiting = s->throttle_target > 0 &&
+                  o->throttle_pct < s->throttle_target - THROTTLE_REACHED_PCT &&
+                  o->sync_count - s->throttle_sync < THROTTLE_WAIT_SYNCS;
+    if (waiting && !urgent)
+        return 0;
+    int n = 0;
+    double target = least_throttle(
+        c, o, d, fmax(THROTTLE_FIRST_PCT, o->throttle_pct + THROTTLE_STEP_PCT), cap, budget);
+    if (target <= s->throttle_target)
+        target = fmin(cap, s->throttle_target + THROTTLE_RAISE_PCT);
+    /* QEMU's next step from the current throttle lands on the target */
+    double inc = fmax(THROTTLE_INC_MIN_PCT, fmin(THROTTLE_INC_MAX_PCT, target - o->throttle_pct));
+    s->throttle_target = target;
+    s->throttle_sync = o->sync_count;
+    s->noconv = 0;
+    emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, target, inc, "%s; throttle the guest to %.0f%%",
+         base, target);
+    return n;
+}
+
+/* Escalation's last steps, costlier: post-copy, pause, else abort. Only
+ * once the last throttle had time to act and several syncs agree, unless
+ * time is short. */
+static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                                double bw, int urgent, const char *base, co_pol_action *out, int max)
+{
+    int n = 0;
+    int64_t since = o->sync_count - s->throttle_sync;
+    /* QEMU raises the throttle only at its own checks: let it climb */
     if (!urgent && s->throttle_target > 0 &&
-        (o->sync_count - s->throttle_sync < 4 ||
-         (o->throttle_pct < s->throttle_target - 0.5 && o->sync_count - s->throttle_sync < 8)))
-        return 0; /* QEMU raises the throttle only at its own checks: let it climb */
-    if (!urgent && s->noconv < 3)
+        (since < LAST_SETTLE_SYNCS ||
+         (o->throttle_pct < s->throttle_target - THROTTLE_REACHED_PCT && since < LAST_CLIMB_SYNCS)))
+        return 0;
+    if (!urgent && s->noconv < LAST_NOCONV_SYNCS)
         return 0;
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
         s->postcopy = 1;
@@ -659,14 +800,82 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return n;
     }
     char why[320];
-    snprintf(why, sizeof why, "%s; nothing allowed helps (--allow auto-converge,dirty-limit,postcopy,pause)",
-             base);
+    snprintf(why, sizeof why,
+             "%s; nothing allowed helps (--allow auto-converge,dirty-limit,postcopy,pause)", base);
     do_abort(s, o, out, max, &n, why);
     return n;
 }
 
-int co_policy_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                     co_action *out, int max)
+/* No switch fits the budget at this throttle: escalate in the cheapest
+ * allowed order, once two syncs agree (at once when the deadline is near). */
+static int adaptive_escalate(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                             const co_dirty *d, const co_switch_plan *plan, double budget,
+                             double left_ms, double bw, co_pol_action *out, int max)
+{
+    s->pred_k = -1;
+    s->pred_downtime_ms = plan->opt[plan->n - 1].downtime_ms;
+    if (o->new_sync)
+        s->noconv++;
+    double pass_ms = fmax(o->since_sync_ms, PASS_MIN_MS);
+    int urgent = left_ms < URGENT_PASSES * pass_ms + URGENT_SLACK_MS;
+    if (s->noconv < NOCONV_SYNCS && !urgent)
+        return 0;
+    char base[200];
+    snprintf(base, sizeof base,
+             "not converging: best downtime %.0f ms > max %.0f ms (floor %.0f ms at %.0f%% throttle, "
+             "%.0f MB/s)",
+             plan->opt[plan->n - 1].downtime_ms, c->max_downtime_ms, plan->floor_ms,
+             o->throttle_pct, bw / 1e6);
+    int n = adaptive_dirty_limit(c, s, o, d, budget, urgent, base, out, max);
+    if (n != STEP_NEXT)
+        return n;
+    if (!urgent && s->dl_pct > 0 && o->sync_count - s->throttle_sync < DL_SHOW_SYNCS)
+        return 0; /* the last dirty limit has not had time to show */
+    n = adaptive_throttle(c, s, o, d, budget, urgent, base, out, max);
+    if (n != STEP_NEXT)
+        return n;
+    return adaptive_last_resort(c, s, o, bw, urgent, base, out, max);
+}
+
+/* Adaptive: hold downtime-limit low through the bulk pass, then at each
+ * sync (and every REPLAN_EVERY_MS) ask the model when to switch, and either
+ * arm that switch or escalate. */
+static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                           co_pol_action *out, int max)
+{
+    /* a dirty limit in force counts as the throttle it stands for */
+    co_pol_obs eff = *o;
+    if (s->dl_pct > eff.throttle_pct)
+        eff.throttle_pct = s->dl_pct;
+    o = &eff;
+    if (!isfinite(s->limit_ms) || s->limit_ms == 0)
+        s->limit_ms = adaptive_hold_ms(c);
+    if (o->status != CO_DRV_MIG_ACTIVE || s->postcopy || s->paused)
+        return 0;
+    double left_ms = c->deadline_ms - o->t_ms;
+    double bw = o->bandwidth_bytes_per_s;
+    if (!(bw > 0))
+        return 0;
+    if (o->sync_count < FIRST_PLAN_SYNC)
+        return adaptive_check_bulk(s, o, left_ms, bw, out, max);
+    if (!o->new_sync && o->t_ms - s->last_plan_ms < REPLAN_EVERY_MS)
+        return 0;
+    s->last_plan_ms = o->t_ms;
+    co_dirty d;
+    if (!obs_curve(o, &d))
+        return 0;
+    double budget = adaptive_budget_ms(c, left_ms);
+    co_switch_plan plan;
+    if (plan_at(c, o, &d, o->throttle_pct, budget, &plan) != CO_OK)
+        return 0;
+    s->pred_floor_ms = plan.floor_ms;
+    if (plan.best >= 0)
+        return adaptive_arm(c, s, o, &plan, bw, out, max);
+    return adaptive_escalate(c, s, o, &d, &plan, budget, left_ms, bw, out, max);
+}
+
+int co_pol_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                     co_pol_action *out, int max)
 {
     if (s->aborted)
         return 0;
@@ -689,7 +898,7 @@ int co_policy_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *
     return n;
 }
 
-void co_policy_obs_from(const co_est *e, const co_mig_stats *st, co_pol_obs *o)
+void co_pol_obs_from(const co_est *e, const co_drv_stats *st, co_pol_obs *o)
 {
     memset(o, 0, sizeof *o);
     o->t_ms = co_est_elapsed_ms(e, st->sampled_at_ms);
@@ -699,7 +908,7 @@ void co_policy_obs_from(const co_est *e, const co_mig_stats *st, co_pol_obs *o)
     o->remaining_bytes = e->remaining_bytes;
     o->transferred_bytes = e->transferred_bytes;
     o->mem_bytes = e->mem_bytes;
-    o->page_size_bytes = e->page_size_bytes > 0 ? e->page_size_bytes : 4096;
+    o->page_size_bytes = e->page_size_bytes > 0 ? e->page_size_bytes : DEFAULT_PAGE_BYTES;
     o->sync_count = e->sync_count;
     o->new_sync = e->new_sync;
     o->pending_at_sync_bytes = e->pending_at_sync_bytes;

@@ -16,7 +16,7 @@
 #include "engine/estimate.h"
 #include "model/dirty.h"
 
-enum co_policy_kind {
+enum co_pol_kind {
     CO_POL_ADAPTIVE = 0,
     CO_POL_QEMU,
     CO_POL_NOVA,
@@ -32,7 +32,7 @@ enum co_policy_kind {
 #define CO_ALLOW_DIRTYLIMIT 8u /* per-vCPU dirty limit (KVM dirty ring) */
 
 typedef struct co_pol_config {
-    int kind;                  /* enum co_policy_kind */
+    int kind;                  /* enum co_pol_kind */
     double max_downtime_ms;    /* --max-downtime */
     double deadline_ms;        /* --deadline, from the start of the migration */
     unsigned allow;            /* CO_ALLOW_* */
@@ -55,7 +55,7 @@ typedef struct co_pol_config {
 /* Everything a policy sees at one poll. */
 typedef struct co_pol_obs {
     double t_ms;                  /* since the migration started */
-    int status;                   /* enum co_mig_status */
+    int status;                   /* enum co_drv_status */
     double remaining_bytes;       /* ram.remaining */
     double transferred_bytes;     /* ram.transferred */
     double mem_bytes;             /* ram.total */
@@ -71,7 +71,7 @@ typedef struct co_pol_obs {
     co_dirty curve;               /* fitted U(t), when have_curve */
 } co_pol_obs;
 
-enum co_act_kind {
+enum co_pol_act_kind {
     CO_ACT_DOWNTIME = 1, /* set downtime-limit to value ms */
     CO_ACT_THROTTLE,     /* cpu-throttle-initial value %, -increment value2 % */
     CO_ACT_POSTCOPY,     /* migrate-start-postcopy */
@@ -81,15 +81,15 @@ enum co_act_kind {
                             throttle % it stands for in the model) */
 };
 
-typedef struct co_action {
-    int kind;            /* enum co_act_kind */
+typedef struct co_pol_action {
+    int kind;            /* enum co_pol_act_kind */
     double at_ms;        /* obs.t_ms of the decision */
     double value, value2;
     char reason[240];    /* why, one line */
-} co_action;
+} co_pol_action;
 
 /* What a policy remembers between observations. Zero it with
- * co_policy_init; callers never edit it. */
+ * co_pol_init; callers never edit it. */
 typedef struct co_pol_state {
     double limit_ms;          /* downtime-limit in force (as we set it) */
     int step;                 /* nova/ovirt: schedule position */
@@ -112,25 +112,25 @@ typedef struct co_pol_state {
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */
-int co_policy_parse(const char *name);
-const char *co_policy_name(int kind);
+int co_pol_parse(const char *name);
+const char *co_pol_name(int kind);
 /* Parse an --allow list "auto-converge,postcopy,pause" (or "none") into
  * CO_ALLOW_* bits. CO_OK or CO_EUSAGE naming the bad item. */
-int co_policy_parse_allow(const char *text, unsigned *allow, co_diag *d);
+int co_pol_parse_allow(const char *text, unsigned *allow, co_diag *d);
 
 /* Initial state, and the tunables to apply before `migrate` given the
  * VM's current ones (orig). want starts as a copy of orig. */
-void co_policy_init(const co_pol_config *c, co_pol_state *s);
-void co_policy_prestart(const co_pol_config *c, const co_mig_tunables *orig,
-                        co_mig_tunables *want);
+void co_pol_init(const co_pol_config *c, co_pol_state *s);
+void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
+                        co_drv_tunables *want);
 /* One decision. Writes up to max actions into out, returns how many.
  * The caller carries them out in order; a policy never repeats an action
  * it already asked for. */
-int co_policy_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
-                     co_action *out, int max);
+int co_pol_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                     co_pol_action *out, int max);
 /* Build an observation from the estimator after feeding it st. */
-void co_policy_obs_from(const co_est *e, const co_mig_stats *st, co_pol_obs *o);
+void co_pol_obs_from(const co_est *e, const co_drv_stats *st, co_pol_obs *o);
 /* Name of an action kind: "downtime-limit", "throttle", ... */
-const char *co_action_name(int kind);
+const char *co_pol_action_name(int kind);
 
 #endif

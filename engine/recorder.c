@@ -6,8 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "util/clock.h"
 
 static int mem_bytes_of(co_qmp *q, double *mem, co_diag *d)
 {
@@ -62,8 +63,7 @@ static int measure_qmp(void *ctx, int secs, const char *mode, double *mib_per_s,
     if (rc != CO_OK)
         return rc;
     /* QEMU measures in its own thread; poll until it says measured */
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0_ms = co_clock_ms();
     for (;;) {
         usleep(200 * 1000);
         co_qmp_dirty_rate r;
@@ -73,9 +73,7 @@ static int measure_qmp(void *ctx, int secs, const char *mode, double *mib_per_s,
             *mib_per_s = (double)r.dirty_rate_mib_per_s;
             return CO_OK;
         }
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (t1.tv_sec - t0.tv_sec > secs + 10)
+        if (co_clock_ms() - t0_ms > (secs + 10) * 1000.0)
             return co_diag_set(d, CO_ETIMEDOUT, "calc-dirty-rate: no result %d s after a %d s window",
                                secs + 10, secs);
     }
@@ -161,7 +159,7 @@ static int measure_virt(void *ctx, int secs, const char *mode, double *mib_per_s
     return co_virt_dirty_rate(ctx, secs, mode, mib_per_s, d);
 }
 
-int co_record_curve_virt(co_driver *drv, const int *secs, int n, const char *mode,
+int co_record_curve_virt(co_drv *drv, const int *secs, int n, const char *mode,
                          co_dirty_trace *t, co_record_progress progress, void *arg, co_diag *d)
 {
     int rc = check_windows(secs, n, d);

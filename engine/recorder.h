@@ -29,7 +29,7 @@ int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirt
 /* The same through libvirt: drv from co_virt_open (the domain must run);
  * the trace's metadata from virDomainGetInfo and virConnectGetVersion, TCG
  * told from the domain XML's type. Same modes, same refusals. */
-int co_record_curve_virt(co_driver *drv, const int *secs, int n, const char *mode,
+int co_record_curve_virt(co_drv *drv, const int *secs, int n, const char *mode,
                          co_dirty_trace *t, co_record_progress progress, void *arg, co_diag *d);
 
 #endif

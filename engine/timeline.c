@@ -17,14 +17,14 @@ static void put_num(json_t *o, const char *key, double x)
         json_object_set_new(o, key, json_real(x));
 }
 
-json_t *co_timeline_sample(const co_mig_stats *st, double t_ms)
+json_t *co_timeline_sample(const co_drv_stats *st, double t_ms)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "type", json_string("sample"));
     json_object_set_new(o, "t_ms", json_real(round(t_ms * 1000) / 1000));
-    json_object_set_new(o, "status", json_string(co_mig_status_name(st->status)));
+    json_object_set_new(o, "status", json_string(co_drv_status_name(st->status)));
     put_num(o, "total_time_ms", st->total_time_ms);
     put_num(o, "setup_time_ms", st->setup_time_ms);
     put_num(o, "downtime_ms", st->downtime_ms);
@@ -105,7 +105,7 @@ json_t *co_timeline_drv_event(const co_drv_event *ev, double t_ms)
         break;
     case CO_DRV_EV_STATUS:
         name = "status";
-        data = json_pack("{s:s}", "status", co_mig_status_name(ev->status));
+        data = json_pack("{s:s}", "status", co_drv_status_name(ev->status));
         break;
     case CO_DRV_EV_STOP: name = "suspended"; break;
     case CO_DRV_EV_RESUME: name = "resumed"; break;

@@ -5,14 +5,14 @@
  * co_timeline_write). Version 1; described in docs/timeline.md. Records:
  *   {"type":"header","version":1,"source":"qmp"|"libvirt","target":ADDR,
  *    "qemu_version":"7.2.22","interval_ms":100,"wall_time_s":...}
- *   {"type":"sample","t_ms":...,"status":"active",<co_mig_stats fields>}
+ *   {"type":"sample","t_ms":...,"status":"active",<co_drv_stats fields>}
  *   {"type":"event","t_ms":...,"event":"MIGRATION_PASS","data":{...},
  *    "qemu_timestamp_s":...}
  *   {"type":"event","t_ms":...,"event":"migration-iteration","data":{...}}
  *     (libvirt: driver events, see co_timeline_drv_event)
  *   {"type":"end","t_ms":...,"status":"completed","samples":N[,"error":...]}
  * t_ms counts from the start of the recording (CLOCK_MONOTONIC). Fields a
- * sample did not report (NAN / -1 in co_mig_stats) are omitted, never null.
+ * sample did not report (NAN / -1 in co_drv_stats) are omitted, never null.
  * Key names carry units (total_time_ms, ram_transferred_bytes,
  * ram_dirty_pages_rate is pages/s, ram_mbps is QEMU's Mbit/s). */
 #ifndef CUTOVER_ENGINE_TIMELINE_H
@@ -27,7 +27,7 @@
 #define CO_TIMELINE_VERSION 1
 
 /* A sample record: st at t_ms. Returns a new object (NULL: out of memory). */
-json_t *co_timeline_sample(const co_mig_stats *st, double t_ms);
+json_t *co_timeline_sample(const co_drv_stats *st, double t_ms);
 /* An event record from a QMP event. */
 json_t *co_timeline_event(const co_qmp_event *ev, double t_ms);
 /* An event record from a driver event (libvirt has no QMP events): event

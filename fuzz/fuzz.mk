@@ -19,9 +19,9 @@ FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SRC_cluster     := $(wildcard sim/*.c model/*.c util/*.c) traces/profile.c traces/dirty_trace.c
 FUZZ_SRC_dirty_trace := traces/dirty_trace.c traces/profile.c util/units.c util/diag.c \
                         util/jsonpos.c model/dirty.c
-FUZZ_SRC_pcap        := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c meter/linkstat.c \
+FUZZ_SRC_pcap        := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c meter/linkstat.c meter/flowtab.c util/clock.c \
                         util/diag.c
-FUZZ_SRC_qmp_reader  := drivers/qmp.c drivers/driver.c util/diag.c
+FUZZ_SRC_qmp_reader  := drivers/qmp.c drivers/driver.c util/diag.c util/clock.c
 FUZZ_SRC_units       := util/units.c util/diag.c
 # Longest input worth trying in bytes (default 4096): a QMP transcript, a cluster.
 FUZZ_MAXLEN_qmp_reader := 70000

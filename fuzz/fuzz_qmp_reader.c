@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc;
         while ((rc = co_qmp_reader_next(r, &m, &d)) == 1) {
             if (m.kind == CO_QMP_RETURN && json_is_object(m.ret)) {
-                co_mig_stats st;
+                co_drv_stats st;
                 co_diag pd;
                 co_diag_init(&pd);
                 co_qmp_parse_migrate_info(m.ret, &st, &pd);

@@ -1,6 +1,7 @@
 /* lab/cluster.c: the cluster lab (lab/cluster.h, docs/lab.md). */
 #define _GNU_SOURCE
 #include "lab/cluster.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -602,7 +603,7 @@ static int wait_heartbeats(co_cluster *c, int *fds, double t0, co_diag *d)
     for (int i = 0; i < c->nvms; i++)
         left += fds[i] >= 0;
     while (left > 0) {
-        double now = co_lab_now_ms();
+        double now = co_clock_ms();
         if (now - t0 > BOOT_TIMEOUT_MS) {
             for (int i = 0; i < c->nvms; i++)
                 if (fds[i] >= 0) {
@@ -631,7 +632,7 @@ static int wait_heartbeats(co_cluster *c, int *fds, double t0, co_diag *d)
             if (p[k].revents & POLLIN) {
                 int i = map[k];
                 /* boot_ms held the domain's start time (start_domains) */
-                c->vms[i].boot_ms = co_lab_now_ms() - c->vms[i].boot_ms;
+                c->vms[i].boot_ms = co_clock_ms() - c->vms[i].boot_ms;
                 close(fds[i]);
                 fds[i] = -1;
                 left--;
@@ -683,7 +684,7 @@ static void *host_start(void *arg)
         /* persistent, so a reboot leaves it defined (shut off), as on a
          * real host; not autostarted: what runs after a reboot is the
          * operator's (or the evacuation's) decision */
-        v->boot_ms = co_lab_now_ms(); /* start time, until the heartbeat */
+        v->boot_ms = co_clock_ms(); /* start time, until the heartbeat */
         virDomainPtr dom = virDomainDefineXML(conn, xml);
         if (dom == NULL || virDomainCreate(dom) != 0) {
             snprintf(j->err, sizeof j->err, "start %s on %s: %s", v->name, c->hosts[j->k].name,
@@ -725,7 +726,7 @@ static int start_domains(co_cluster *c, int *cores, double *host_mem, co_diag *d
 int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
 {
     memset(c, 0, sizeof *c);
-    double t0 = co_lab_now_ms();
+    double t0 = co_clock_ms();
     if (cfg->hosts < 2 || cfg->hosts > CO_CLUSTER_MAX_HOSTS)
         return co_diag_set(d, CO_EUSAGE, "--hosts: %d is not in 2..%d", cfg->hosts,
                            CO_CLUSTER_MAX_HOSTS);
@@ -868,7 +869,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     double host_mem = 1073741824.0;
     int hb_fds[CO_CLUSTER_MAX_VMS];
     hb_bind(c, hb_fds);
-    double tdom = co_lab_now_ms();
+    double tdom = co_clock_ms();
     if ((rc = start_domains(c, &cores, &host_mem, d))) {
         for (int i = 0; i < c->nvms; i++)
             if (hb_fds[i] >= 0)
@@ -877,7 +878,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     }
     if ((rc = wait_heartbeats(c, hb_fds, tdom, d)))
         goto fail;
-    c->up_ms = co_lab_now_ms() - t0;
+    c->up_ms = co_clock_ms() - t0;
     if ((rc = write_json(c->dir, "lab.json", lab_json(c), d)) ||
         (rc = write_json(c->dir, "cluster.json", cluster_json(c, cores, host_mem), d)))
         goto fail;

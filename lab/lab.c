@@ -2,6 +2,7 @@
  * heartbeat receiver. Contracts in lab/lab.h. */
 #define _GNU_SOURCE
 #include "lab/lab.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -63,13 +64,6 @@ struct co_lab {
     int src_reaped, dst_reaped;
     int src_status, dst_status;
 };
-
-double co_lab_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void sleep_ms(double ms)
 {
@@ -398,7 +392,7 @@ static void *receiver(void *arg)
                                  (struct sockaddr *)&from, &fl);
             if (n <= 0)
                 break;
-            double now = co_lab_now_ms();
+            double now = co_clock_ms();
             pthread_mutex_lock(&lab->mu);
             int s = sender_index(lab, &from);
             if (s >= 0) {
@@ -715,7 +709,7 @@ static int start_dest(co_lab *lab, double deadline, co_diag *d)
                 break;
             if (co_procnet_listening("127.0.0.1", port) && access(in->dst_qmp, F_OK) == 0)
                 return CO_OK;
-            if (co_lab_now_ms() > deadline)
+            if (co_clock_ms() > deadline)
                 return co_diag_set(d, CO_ETIMEDOUT,
                                    "destination QEMU not listening on 127.0.0.1:%d after "
                                    "%.0f ms", port, lab->cfg.boot_timeout_ms);
@@ -820,8 +814,8 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
     }
     lab->thread_started = 1;
 
-    double deadline = co_lab_now_ms() + lab->cfg.boot_timeout_ms;
-    in->started_ms = co_lab_now_ms();
+    double deadline = co_clock_ms() + lab->cfg.boot_timeout_ms;
+    in->started_ms = co_clock_ms();
     if ((rc = spawn_qemu(lab, 0, &in->src_pid, d)))
         goto fail;
     if (!cfg->no_dest && (rc = start_dest(lab, deadline, d)))
@@ -847,7 +841,7 @@ int co_lab_start(const co_lab_config *cfg, co_lab **out, co_diag *d)
             rc = co_diag_set(d, CO_ECANCELED, "cancelled while starting");
             goto fail;
         }
-        if (co_lab_now_ms() > deadline) {
+        if (co_clock_ms() > deadline) {
             rc = co_diag_set(d, CO_ETIMEDOUT,
                              "no heartbeat from the source guest on udp:127.0.0.1:%d "
                              "after %.0f ms (accel %s)", in->hb_port,
@@ -881,7 +875,7 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
                     const void *arg, int which, double timeout_ms, const char *what,
                     co_diag *d)
 {
-    double deadline = co_lab_now_ms() + timeout_ms;
+    double deadline = co_clock_ms() + timeout_ms;
     for (;;) {
         co_lab_status st;
         co_lab_get_status(lab, &st);
@@ -891,7 +885,7 @@ static int wait_for(co_lab *lab, int (*cond)(const co_lab_status *, const void *
             return co_diag_set(d, CO_ECANCELED, "cancelled while waiting for %s", what);
         if (!co_lab_alive(lab, which, d))
             return CO_EUNAVAIL;
-        if (co_lab_now_ms() > deadline)
+        if (co_clock_ms() > deadline)
             return co_diag_set(d, CO_ETIMEDOUT, "no %s after %.0f ms", what, timeout_ms);
         sleep_ms(5);
     }

@@ -15,7 +15,7 @@
  * co_lab_start() exits: call it from a thread that outlives the lab (the
  * main thread). Signals are the caller's business: install handlers that
  * set a flag, pass the flag as cfg.cancel, and call co_lab_stop() after.
- * Times are CLOCK_MONOTONIC milliseconds (co_lab_now_ms()). Not thread-safe
+ * Times are CLOCK_MONOTONIC milliseconds (co_clock_ms()). Not thread-safe
  * except where noted: one thread drives a lab. */
 #ifndef CUTOVER_ENGINE_LAB_H
 #define CUTOVER_ENGINE_LAB_H
@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/clock.h" /* the lab's times are co_clock_ms() readings */
 #include "util/diag.h"
 
 enum co_lab_accel { CO_LAB_ACCEL_AUTO = 0, CO_LAB_ACCEL_KVM, CO_LAB_ACCEL_TCG };
@@ -89,9 +90,6 @@ typedef struct co_lab_gap {
 } co_lab_gap;
 
 typedef struct co_lab co_lab; /* opaque */
-
-/* CLOCK_MONOTONIC now, in ms. */
-double co_lab_now_ms(void);
 
 /* Check a workload string (the guest's command line: pattern, rate, wss,
  * hot, cold, hotfrac, seed, stats, phases; docs/lab.md) against mem_bytes and

@@ -1,5 +1,6 @@
 /* meter/heartbeat.c: heartbeat gap meter (UDP, one thread). */
 #include "meter/heartbeat.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,13 +39,6 @@ static int from_expected(const co_hb_opts *o, const struct sockaddr_in *sa)
     return 0;
 }
 
-double co_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
 static void *hb_main(void *arg)
 {
     co_hb *h = arg;
@@ -61,7 +55,7 @@ static void *hb_main(void *arg)
         ssize_t n = recvfrom(h->fd, buf, sizeof buf, 0, (struct sockaddr *)&sa, &sl);
         if (n <= 0)
             continue;
-        double now = co_now_ms();
+        double now = co_clock_ms();
         pthread_mutex_lock(&h->mu);
         if (sl != sizeof sa || sa.sin_family != AF_INET || !from_expected(&h->opts, &sa)) {
             h->ignored++;

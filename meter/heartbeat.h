@@ -4,7 +4,7 @@
  * every millisecond on its serial port, `-serial udp:HOST:PORT` on both the
  * source and the destination QEMU) on a thread of its own, and the longest
  * gap between two heartbeats while armed: the downtime the guest saw.
- * Timestamps are CLOCK_MONOTONIC at receipt, in ms. Anyone who can reach
+ * Timestamps are co_clock_ms() (util/clock.h) at receipt. Anyone who can reach
  * a UDP port can send to it, so the listener binds only the address asked
  * (loopback unless told) and counts only datagrams from the expected
  * senders (address, and port when known); the rest are counted as ignored,
@@ -14,6 +14,7 @@
 
 #include <netinet/in.h>
 
+#include "util/clock.h" /* heartbeat times are co_clock_ms() readings */
 #include "util/diag.h"
 
 typedef struct co_hb co_hb;
@@ -54,7 +55,5 @@ long co_hb_ignored(co_hb *h);
 double co_hb_last_ms(co_hb *h);
 /* Stop the thread, close the socket, free h (NULL is fine). */
 void co_hb_stop(co_hb *h);
-/* CLOCK_MONOTONIC now, ms. */
-double co_now_ms(void);
 
 #endif

@@ -1,19 +1,25 @@
 /* meter/linkstat.c: TCP stream statistics (see linkstat.h). */
 #include "meter/linkstat.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "meter/flowtab.h"
 
 /* More connections than this on one port is not a migration; the rest
  * are counted in no connection (their packets are skipped). */
 #define MAX_CONNS 65536
 
+/* A connection's key (its first CONN_KEY_BYTES bytes, no padding inside),
+ * then its counts. */
 struct conn {
-    int family;
     uint8_t cli[16], srv[16]; /* srv: the side that owns the port */
     uint16_t cli_port;
+    uint8_t family;           /* 4 or 6 */
     uint64_t payload[2];      /* by direction: 0 client->server, 1 back */
 };
+#define CONN_KEY_BYTES (offsetof(struct conn, family) + sizeof(uint8_t))
 
 struct seg {
     int64_t ts_ns;
@@ -28,10 +34,8 @@ struct seg {
 
 struct co_ls {
     co_ls_opts opts;
-    struct conn *conns;
-    size_t n_conns, cap_conns, last_hit;
-    uint32_t *slots; /* open-addressing hash of conns: index + 1, 0 empty */
-    size_t n_slots;
+    co_ftab conns;   /* struct conn, keyed by (cli, srv, cli_port, family) */
+    size_t last_hit; /* the connection of the previous packet */
     struct seg *segs;
     size_t n_segs, cap_segs;
     uint64_t cut_packets, skipped_conns;
@@ -46,6 +50,7 @@ co_ls *co_ls_new(const co_ls_opts *opts)
         s->opts = *opts;
         if (s->opts.interval_ms <= 0)
             s->opts.interval_ms = 100;
+        co_ftab_init(&s->conns, sizeof(struct conn), CONN_KEY_BYTES, MAX_CONNS);
     }
     return s;
 }
@@ -54,64 +59,17 @@ void co_ls_free(co_ls *s)
 {
     if (s == NULL)
         return;
-    free(s->conns);
-    free(s->slots);
+    co_ftab_free(&s->conns);
     free(s->segs);
     free(s);
 }
 
+/* The segment array doubles from this many elements. */
+#define FIRST_SEGS 256
+
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 256;
-    void *p = realloc(*arr, nc * elem);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
-static int conn_match(const struct conn *c, int fam, const uint8_t *cli, uint16_t cport,
-                      const uint8_t *srv)
-{
-    return c->family == fam && c->cli_port == cport && memcmp(c->cli, cli, 16) == 0 &&
-           memcmp(c->srv, srv, 16) == 0;
-}
-
-static uint64_t conn_hash(int fam, const uint8_t *cli, uint16_t cport, const uint8_t *srv)
-{
-    /* FNV-1a over the connection's key. */
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)fam;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ cli[i]) * 1099511628211ull;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ srv[i]) * 1099511628211ull;
-    h = (h ^ (cport >> 8)) * 1099511628211ull;
-    return (h ^ (cport & 0xff)) * 1099511628211ull;
-}
-
-/* Rebuild the hash at twice the size when it would pass half full. */
-static int rehash(co_ls *s)
-{
-    if (2 * (s->n_conns + 1) <= s->n_slots)
-        return 0;
-    size_t ns = s->n_slots ? s->n_slots * 2 : 64;
-    uint32_t *sl = calloc(ns, sizeof *sl);
-    if (sl == NULL)
-        return -1;
-    for (size_t i = 0; i < s->n_conns; i++) {
-        const struct conn *c = &s->conns[i];
-        size_t j = conn_hash(c->family, c->cli, c->cli_port, c->srv) & (ns - 1);
-        while (sl[j])
-            j = (j + 1) & (ns - 1);
-        sl[j] = (uint32_t)i + 1;
-    }
-    free(s->slots);
-    s->slots = sl;
-    s->n_slots = ns;
-    return 0;
+    return co_ftab_grow(arr, cap, n, elem, FIRST_SEGS);
 }
 
 int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
@@ -127,40 +85,29 @@ int co_ls_feed_pkt(co_ls *s, int64_t ts_ns, const co_pkt *pk, co_diag *d)
     int dir = pk->dport == port ? 0 : 1;
     const uint8_t *cli = dir == 0 ? pk->src : pk->dst, *srv = dir == 0 ? pk->dst : pk->src;
     uint16_t cport = dir == 0 ? pk->sport : pk->dport;
-    size_t ci = s->n_conns;
-    if (s->last_hit < s->n_conns &&
-        conn_match(&s->conns[s->last_hit], pk->family, cli, cport, srv)) {
+    struct conn key;
+    memset(&key, 0, sizeof key);
+    memcpy(key.cli, cli, 16);
+    memcpy(key.srv, srv, 16);
+    key.cli_port = cport;
+    key.family = (uint8_t)pk->family;
+    size_t ci;
+    /* most packets belong to the connection of the one before */
+    if (s->last_hit < s->conns.n &&
+        memcmp(co_ftab_item(&s->conns, s->last_hit), &key, CONN_KEY_BYTES) == 0) {
         ci = s->last_hit;
     } else {
-        if (rehash(s))
+        long i = co_ftab_get(&s->conns, &key, NULL);
+        if (i == CO_EBUSY) {
+            s->skipped_conns++;
+            return CO_OK;
+        }
+        if (i < 0)
             return co_diag_set(d, CO_ENOMEM, "out of memory");
-        size_t j = conn_hash(pk->family, cli, cport, srv) & (s->n_slots - 1);
-        while (s->slots[j]) {
-            if (conn_match(&s->conns[s->slots[j] - 1], pk->family, cli, cport, srv))
-                break;
-            j = (j + 1) & (s->n_slots - 1);
-        }
-        if (s->slots[j]) {
-            ci = s->slots[j] - 1;
-        } else {
-            if (s->n_conns >= MAX_CONNS) {
-                s->skipped_conns++;
-                return CO_OK;
-            }
-            if (grow((void **)&s->conns, &s->cap_conns, s->n_conns, sizeof *s->conns))
-                return co_diag_set(d, CO_ENOMEM, "out of memory");
-            struct conn *c = &s->conns[s->n_conns];
-            memset(c, 0, sizeof *c);
-            c->family = pk->family;
-            memcpy(c->cli, cli, 16);
-            memcpy(c->srv, srv, 16);
-            c->cli_port = cport;
-            ci = s->n_conns++;
-            s->slots[j] = (uint32_t)ci + 1;
-        }
+        ci = (size_t)i;
     }
     s->last_hit = ci;
-    s->conns[ci].payload[dir] += pk->payload_bytes;
+    ((struct conn *)co_ftab_item(&s->conns, ci))->payload[dir] += pk->payload_bytes;
     if (grow((void **)&s->segs, &s->cap_segs, s->n_segs, sizeof *s->segs))
         return co_diag_set(d, CO_ENOMEM, "out of memory");
     s->segs[s->n_segs] = (struct seg){ts_ns,          s->n_segs,        (uint32_t)ci,
@@ -271,12 +218,12 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
     if (s->n_segs == 0)
         return co_diag_set(d, CO_EDATA, "no TCP packets to or from port %u", s->opts.port);
     qsort(s->segs, s->n_segs, sizeof *s->segs, cmp_seg);
-    struct track *tr = calloc(s->n_conns, sizeof *tr);
+    struct track *tr = calloc(s->conns.n, sizeof *tr);
     if (tr == NULL)
         return co_diag_set(d, CO_ENOMEM, "out of memory");
     int first_data_conn = -1;
-    for (size_t i = 0; i < s->n_conns; i++) {
-        struct conn *c = &s->conns[i];
+    for (size_t i = 0; i < s->conns.n; i++) {
+        struct conn *c = co_ftab_item(&s->conns, i);
         tr[i].data_dir = c->payload[1] > c->payload[0];
         if (c->payload[tr[i].data_dir] > 0) {
             r->connections++;
@@ -291,7 +238,7 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
                            "%zu TCP packets on port %u but none carries data", s->n_segs,
                            s->opts.port);
     }
-    struct conn *fc = &s->conns[first_data_conn];
+    struct conn *fc = co_ftab_item(&s->conns, (size_t)first_data_conn);
     r->family = fc->family;
     const uint8_t *from = tr[first_data_conn].data_dir == 0 ? fc->cli : fc->srv;
     const uint8_t *to = tr[first_data_conn].data_dir == 0 ? fc->srv : fc->cli;
@@ -357,7 +304,7 @@ int co_ls_finish(co_ls *s, co_ls_result *r, co_diag *d)
         if (g->ip_bytes > r->max_ip_packet_bytes)
             r->max_ip_packet_bytes = g->ip_bytes;
     }
-    for (size_t i = 0; i < s->n_conns; i++)
+    for (size_t i = 0; i < s->conns.n; i++)
         for (int h = 0; h < tr[i].nholes; h++)
             r->uncaptured_bytes += tr[i].holes[h].e - tr[i].holes[h].s;
     free(tr);

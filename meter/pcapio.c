@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "meter/pcapdecode.h"
+#include "util/clock.h"
 
 static int64_t ts_to_ns(const struct timeval *tv, int nano)
 {
@@ -158,13 +159,6 @@ static void live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *dat
     }
 }
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
                       co_pcap_stats *stats, co_diag *d)
 {
@@ -234,9 +228,9 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
     int fd = pcap_get_selectable_fd(p);
     if (o->on_ready)
         o->on_ready(ctx);
-    double end = mono_ms() + o->duration_ms;
+    double end = co_clock_ms() + o->duration_ms;
     for (;;) {
-        double left = end - mono_ms();
+        double left = end - co_clock_ms();
         /* Atomic load: the flag may be set by a signal handler or another thread. */
         if (left <= 0 || (o->stop && __atomic_load_n(o->stop, __ATOMIC_ACQUIRE)))
             break;
@@ -260,8 +254,8 @@ int co_pcap_read_live(const co_pcap_live_opts *o, co_pcap_sink sink, void *ctx,
     /* Drain what the kernel already holds (a loaded machine may leave the
      * reader behind by many ring blocks) so the last packets count; bounded
      * so that a flood cannot keep us here. */
-    double drain_end = mono_ms() + 2000;
-    while (rc == CO_OK && mono_ms() < drain_end) {
+    double drain_end = co_clock_ms() + 2000;
+    while (rc == CO_OK && co_clock_ms() < drain_end) {
         int n = pcap_dispatch(p, -1, live_cb, (u_char *)&lc);
         rc = lc.rc;
         if (n <= 0)

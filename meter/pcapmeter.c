@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meter/flowtab.h"
+
 /* An echo flow: (requester a, responder b, id). Requests and replies of one
  * ping share it; echo records refer to it by index so sorting compares
  * integers, not 34-byte keys. */
@@ -13,6 +15,8 @@ struct flow {
     uint8_t a[16], b[16];
     uint16_t id;
 };
+/* The key is every field: a, b and id, without the tail padding. */
+#define FLOW_KEY_BYTES (offsetof(struct flow, id) + sizeof(uint16_t))
 
 /* One ICMP echo message. */
 struct echo {
@@ -31,18 +35,18 @@ struct co_dtm {
     size_t n_ts, cap_ts;
     struct echo *echo;    /* echo requests and replies (ping mode) */
     size_t n_echo, cap_echo;
-    struct flow *flows;   /* distinct echo flows */
-    size_t n_flows, cap_flows;
-    uint32_t *slots;      /* open-addressing hash of flows: index + 1, 0 empty */
-    size_t n_slots;
+    co_ftab flows;        /* distinct echo flows (struct flow, all key) */
     uint64_t requests, replies;
 };
 
 co_dtm *co_dtm_new(const co_dtm_opts *opts)
 {
     co_dtm *m = calloc(1, sizeof *m);
-    if (m && opts)
+    if (m == NULL)
+        return NULL;
+    if (opts)
         m->opts = *opts;
+    co_ftab_init(&m->flows, sizeof(struct flow), FLOW_KEY_BYTES, 0);
     return m;
 }
 
@@ -52,68 +56,16 @@ void co_dtm_free(co_dtm *m)
         return;
     free(m->ts);
     free(m->echo);
-    free(m->flows);
-    free(m->slots);
+    co_ftab_free(&m->flows);
     free(m);
 }
 
+/* Arrays of packets and echoes double from this many elements. */
+#define FIRST_ELEMS 1024
+
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *p = realloc(*arr, nc * elem);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
-static uint64_t flow_hash(const struct flow *f)
-{
-    /* FNV-1a over the key bytes. */
-    uint64_t h = 1469598103934665603ull;
-    const uint8_t *p = (const uint8_t *)f;
-    for (size_t i = 0; i < offsetof(struct flow, id) + sizeof f->id; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static int flow_eq(const struct flow *x, const struct flow *y)
-{
-    return x->id == y->id && memcmp(x->a, y->a, 16) == 0 && memcmp(x->b, y->b, 16) == 0;
-}
-
-/* Index of flow f, added if new; -1 on allocation failure. */
-static long flow_index(co_dtm *m, const struct flow *f)
-{
-    if (2 * (m->n_flows + 1) > m->n_slots) { /* keep the table at most half full */
-        size_t ns = m->n_slots ? m->n_slots * 2 : 64;
-        uint32_t *sl = calloc(ns, sizeof *sl);
-        if (sl == NULL)
-            return -1;
-        for (size_t i = 0; i < m->n_flows; i++) {
-            size_t j = flow_hash(&m->flows[i]) & (ns - 1);
-            while (sl[j])
-                j = (j + 1) & (ns - 1);
-            sl[j] = (uint32_t)i + 1;
-        }
-        free(m->slots);
-        m->slots = sl;
-        m->n_slots = ns;
-    }
-    size_t j = flow_hash(f) & (m->n_slots - 1);
-    while (m->slots[j]) {
-        if (flow_eq(&m->flows[m->slots[j] - 1], f))
-            return (long)m->slots[j] - 1;
-        j = (j + 1) & (m->n_slots - 1);
-    }
-    if (grow((void **)&m->flows, &m->cap_flows, m->n_flows, sizeof *m->flows))
-        return -1;
-    m->flows[m->n_flows] = *f;
-    m->slots[j] = (uint32_t)++m->n_flows;
-    return (long)m->n_flows - 1;
+    return co_ftab_grow(arr, cap, n, elem, FIRST_ELEMS);
 }
 
 void co_dtm_set_end(co_dtm *m, int64_t end_ns)
@@ -158,7 +110,7 @@ int co_dtm_feed_pkt(co_dtm *m, int64_t ts_ns, const co_pkt *pk, co_diag *d)
     memcpy(f.a, is_reply ? pk->dst : pk->src, 16);
     memcpy(f.b, is_reply ? pk->src : pk->dst, 16);
     f.id = pk->echo_id;
-    long fi = flow_index(m, &f);
+    long fi = co_ftab_get(&m->flows, &f, NULL);
     if (fi < 0)
         return co_diag_set(d, CO_ENOMEM, "out of memory after %llu packets",
                            (unsigned long long)m->packets);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/install-deps.sh: install the Debian 12 packages cutover needs,
-# only those missing (idempotent). Uses sudo when not root.
+# only those missing (idempotent). Uses sudo when not root. With --bench,
+# also the optional packages of the benchmarks (BENCH_PKGS below).
 set -euo pipefail
 PKGS=(
   build-essential pkg-config make gcc gcc-multilib
@@ -11,6 +12,13 @@ PKGS=(
   gnuplot-nox
   clang
 )
+# Bench-only packages, not dependencies of cutover: SimGrid 3.32 for the
+# side-by-side in `make bench-sim` (bench/simgrid/), Open MPI for the
+# Monte Carlo over MPI. `scripts/install-deps.sh --bench` adds them.
+BENCH_PKGS=(libsimgrid-dev libopenmpi-dev openmpi-bin)
+if [ "${1:-}" = "--bench" ]; then
+  PKGS+=("${BENCH_PKGS[@]}")
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,7 @@ int co_share_init(co_share *s, int max_links, int max_flows)
     s->cap = malloc(L * sizeof *s->cap);
     s->path = malloc(F * CO_SHARE_HOPS * sizeof *s->path);
     s->rate = malloc(F * sizeof *s->rate);
+    s->bott = malloc(F * sizeof *s->bott);
     s->rem = malloc(L * sizeof *s->rem);
     s->lev = malloc(L * sizeof *s->lev);
     s->cnt = malloc(L * sizeof *s->cnt);
@@ -31,7 +32,7 @@ int co_share_init(co_share *s, int max_links, int max_flows)
     s->heap = malloc(L * sizeof *s->heap);
     s->hpos = malloc(L * sizeof *s->hpos);
     s->frozen = malloc(F);
-    if (!s->cap || !s->path || !s->rate || !s->rem || !s->lev || !s->cnt || !s->first || !s->members ||
+    if (!s->cap || !s->path || !s->rate || !s->bott || !s->rem || !s->lev || !s->cnt || !s->first || !s->members ||
         !s->heap || !s->hpos || !s->frozen) {
         co_share_free(s);
         return CO_ENOMEM;
@@ -44,6 +45,7 @@ void co_share_free(co_share *s)
     free(s->cap);
     free(s->path);
     free(s->rate);
+    free(s->bott);
     free(s->rem);
     free(s->lev);
     free(s->cnt);
@@ -142,6 +144,7 @@ static void heap_remove(co_share *s, int l)
             continue;                                                          \
         (s)->frozen[f_] = 1;                                                   \
         (s)->rate[f_] = (x);                                                   \
+        (s)->bott[f_] = (l);                                                   \
         const int *p_ = &(s)->path[(size_t)f_ * CO_SHARE_HOPS];                \
         for (int i_ = 0; i_ < CO_SHARE_HOPS && p_[i_] >= 0; i_++) {            \
             int o = p_[i_];                                                    \
@@ -208,6 +211,7 @@ void co_share_solve(co_share *s)
         const int *p = &s->path[(size_t)f * CO_SHARE_HOPS];
         s->frozen[f] = 0;
         s->rate[f] = INFINITY;
+        s->bott[f] = -1;
         for (int i = 0; i < CO_SHARE_HOPS && p[i] >= 0; i++)
             s->members[s->first[p[i]]++] = f;
     }

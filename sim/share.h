@@ -24,6 +24,7 @@ typedef struct co_share {
     double *cap;              /* per link: capacity, bytes/s */
     int *path;                /* per flow: CO_SHARE_HOPS link indices, -1 = none */
     double *rate;             /* per flow: the result, bytes/s */
+    int *bott;                /* per flow: the link that froze it (its bottleneck), -1 = none */
     /* workspace */
     double *rem;              /* per link: capacity not yet given to frozen flows */
     double *lev;              /* per link: rem / cnt, the level at which it fills */
@@ -46,8 +47,10 @@ int co_share_link(co_share *s, double cap_bytes_per_s);
 /* Add a flow over links[0..n-1] (indices returned by co_share_link, n <=
  * CO_SHARE_HOPS, no link twice); returns its index or -1 when full. */
 int co_share_flow(co_share *s, const int *links, int n);
-/* Compute s->rate[f] for every flow: its max-min fair rate, bytes/s. A
- * flow that crosses no link gets INFINITY. O((L + F) log L). */
+/* Compute s->rate[f] for every flow: its max-min fair rate, bytes/s, and
+ * s->bott[f], the link that filled at that level (full, and no flow on it
+ * gets more). A flow that crosses no link gets INFINITY and -1.
+ * O((L + F) log L). */
 void co_share_solve(co_share *s);
 
 #endif

@@ -228,6 +228,13 @@ void co_sim_run_free(co_sim_run *r);
 /* Check the invariants after every event (slow; for tests): every VM on one
  * valid host, memory and vCPU capacity, anti-affinity. */
 void co_sim_run_set_check(co_sim_run *r, int on);
+/* Leave slack links with many migrations out of the max-min solves, and
+ * skip the solve after ends that leave the rates max-min fair (on by
+ * default; docs/simulate.md, "Fleet scale"). The rates are the same
+ * max-min fair rates up to the last bit; with it off, the solves are those
+ * of issue 6 to the bit (for the digests in tests/sim/test_digest.c and
+ * the tolerance test there). */
+void co_sim_run_set_split(co_sim_run *r, int on);
 /* Record the timeline of the next runs (spans kept until the next run). */
 void co_sim_run_set_record(co_sim_run *r, int on);
 /* Run the cycle once with the RNG stream of (seed, index). CO_OK or CO_ENOMEM. */
@@ -261,6 +268,11 @@ typedef struct co_sim_prof {
     long reshare_flows;       /* flows in those solves, summed */
     long reshare_links;
     double reshare_ns;        /* in the solves (gathering + co_share_solve) */
+    long dominant;            /* events re-shared by the dominant-link fast path
+                                 (sim/run.c, dominant_shortcut): no solve */
+    long split_out;           /* slack links left out of solves, summed (sim/run.c, gather) */
+    long split_redo;          /* solves redone because a link left out would have been full */
+    long still_fair;          /* events after which the rates were still max-min fair: no solve */
     long retimes;             /* migrations given a new completion time */
     long model_calls;         /* co_mig_predict calls (cache misses) */
     double model_ns;

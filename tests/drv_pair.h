@@ -16,7 +16,7 @@
 static char dir[64], memfile[128];
 static tq_qemu src, dst;
 static int port;
-static co_driver *drv;
+static co_drv *drv;
 
 static inline void drv_pair_open(void)
 {

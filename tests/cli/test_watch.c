@@ -253,12 +253,12 @@ Test(watch, earlier_final_status_is_not_taken_for_a_new_migration)
     char uri[64];
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", tq_free_port());
     cr_assert_eq(co_qmp_migrate(ctl, uri, &d), CO_OK, "%s", d.msg);
-    co_mig_stats ms;
+    co_drv_stats ms;
     double t0 = mono_ms();
     do
         cr_assert_eq(co_qmp_query_migrate(ctl, &ms, &d), CO_OK, "%s", d.msg);
-    while (ms.status != CO_MIG_FAILED && mono_ms() - t0 < 5000);
-    cr_assert_eq(ms.status, CO_MIG_FAILED);
+    while (ms.status != CO_DRV_MIG_FAILED && mono_ms() - t0 < 5000);
+    cr_assert_eq(ms.status, CO_DRV_MIG_FAILED);
     /* Watch waits for a new one instead of reporting the old failure... */
     spawn_watch("20ms", "20s");
     wait_line("\"header\"");
@@ -335,9 +335,9 @@ Test(watch, sigterm_stops_watching_and_leaves_migration_alone)
     /* The migration goes on. */
     co_diag d;
     co_diag_init(&d);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_eq(co_qmp_query_migrate(ctl, &ms, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(ms.status, CO_MIG_ACTIVE);
+    cr_assert_eq(ms.status, CO_DRV_MIG_ACTIVE);
 }
 
 Test(watch, usage_errors)

@@ -60,10 +60,10 @@ static void define_guest(const char *name)
     cr_assert_eq(co_bed_make_domain(&bed, name, 0, "", 0, err, sizeof err), 0, "%s", err);
 }
 
-static co_driver *open_drv(const char *name)
+static co_drv *open_drv(const char *name)
 {
     co_virt_opts o = {.conn_uri = bed.uri_a, .domain = name, .timeout_ms = 5000};
-    co_driver *drv = NULL;
+    co_drv *drv = NULL;
     co_diag dg;
     co_diag_init(&dg);
     int rc = co_virt_open(&o, &drv, &dg);
@@ -74,14 +74,14 @@ static co_driver *open_drv(const char *name)
 typedef struct run_result {
     int samples, active_samples, passes, status, status_events, last_status_event;
     double first_transferred, last_transferred;
-    co_mig_stats final;
+    co_drv_stats final;
     double total_ms;
 } run_result;
 
 /* Poll every 50 ms until the migration ends or limit_ms passes; call
  * at_bytes(drv) once, when transferred data first exceeds trigger_bytes. */
-static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double trigger_bytes,
-                           void (*trigger)(co_driver *))
+static void run_until_done(co_drv *drv, run_result *r, int limit_ms, double trigger_bytes,
+                           void (*trigger)(co_drv *))
 {
     memset(r, 0, sizeof *r);
     r->first_transferred = NAN;
@@ -90,7 +90,7 @@ static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double t
     for (;;) {
         co_drv_event ev[16];
         int n = 0;
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag dg;
         co_diag_init(&dg);
         cr_assert_eq(drv->ops->poll(drv, 50, ev, 16, &n, &st, &dg), CO_OK, "poll: %s", dg.msg);
@@ -103,7 +103,7 @@ static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double t
                 r->last_status_event = ev[i].status;
             }
         }
-        if (st.status == CO_MIG_ACTIVE) {
+        if (st.status == CO_DRV_MIG_ACTIVE) {
             r->active_samples++;
             if (isnan(r->first_transferred))
                 r->first_transferred = st.ram_transferred_bytes;
@@ -115,8 +115,8 @@ static void run_until_done(co_driver *drv, run_result *r, int limit_ms, double t
             fired = 1;
             trigger(drv);
         }
-        if (st.status == CO_MIG_COMPLETED || st.status == CO_MIG_FAILED ||
-            st.status == CO_MIG_CANCELLED) {
+        if (st.status == CO_DRV_MIG_COMPLETED || st.status == CO_DRV_MIG_FAILED ||
+            st.status == CO_DRV_MIG_CANCELLED) {
             r->status = st.status;
             r->final = st;
             r->total_ms = co_bed_now_ms() - t0;
@@ -133,10 +133,10 @@ TestSuite(drv_virt_slow, .init = bed_init_slow, .fini = bed_fini, .timeout = 180
 Test(drv_virt, migrates_a_to_b_with_stats)
 {
     start_guest("co-mig", 160, "dirty_mib=8 spin=20000");
-    co_driver *drv = open_drv("co-mig");
+    co_drv *drv = open_drv("co-mig");
     co_diag dg;
     co_diag_init(&dg);
-    co_mig_tunables t;
+    co_drv_tunables t;
     cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     cr_expect(t.downtime_limit_ms > 0, "default downtime limit %g", t.downtime_limit_ms);
     /* 40 MiB/s: ~4 s for 160 MiB, so there are samples to see even when the
@@ -144,7 +144,7 @@ Test(drv_virt, migrates_a_to_b_with_stats)
     t.downtime_limit_ms = 500;
     t.max_bandwidth_bytes_per_s = 40.0 * 1048576;
     cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
-    co_mig_tunables back;
+    co_drv_tunables back;
     cr_assert_eq(drv->ops->get_tunables(drv, &back, &dg), CO_OK, "%s", dg.msg);
     cr_expect_eq(back.downtime_limit_ms, 500);
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
@@ -161,12 +161,12 @@ Test(drv_virt, migrates_a_to_b_with_stats)
             r.total_ms, r.final.total_time_ms, r.final.downtime_ms,
             r.final.ram_transferred_bytes / 1048576, r.samples, r.passes,
             (long long)r.final.ram_dirty_sync_count);
-    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
     cr_expect_geq(r.active_samples, 3, "only %d samples while active", r.active_samples);
     cr_expect_gt(r.last_transferred, r.first_transferred, "transferred did not grow");
     cr_expect_geq(r.passes, 1, "no migration-iteration event");
     cr_expect_geq(r.status_events, 2, "status events: %d", r.status_events);
-    cr_expect_eq(r.last_status_event, CO_MIG_COMPLETED, "last status event %d",
+    cr_expect_eq(r.last_status_event, CO_DRV_MIG_COMPLETED, "last status event %d",
                  r.last_status_event);
     cr_expect(isfinite(r.final.downtime_ms), "no final downtime");
     cr_expect_geq(r.final.ram_transferred_bytes, 155.0 * 1048576, "sent only %g bytes",
@@ -195,12 +195,12 @@ Test(drv_virt, migrates_a_to_b_with_stats)
             "ms, %.1f MiB sent, iteration %lld)\n",
             r.total_ms, r.final.total_time_ms, r.final.downtime_ms,
             r.final.ram_transferred_bytes / 1048576, (long long)r.final.ram_dirty_sync_count);
-    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
     cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-mig"), VIR_DOMAIN_RUNNING, "not running on a");
     drv->ops->close(drv);
 }
 
-static void postcopy_now(co_driver *drv)
+static void postcopy_now(co_drv *drv)
 {
     co_diag dg;
     co_diag_init(&dg);
@@ -210,10 +210,10 @@ static void postcopy_now(co_driver *drv)
 Test(drv_virt_slow, postcopy_switch_completes_on_b)
 {
     start_guest("co-pc", 160, "dirty_mib=8 spin=20000");
-    co_driver *drv = open_drv("co-pc");
+    co_drv *drv = open_drv("co-pc");
     co_diag dg;
     co_diag_init(&dg);
-    co_mig_tunables t;
+    co_drv_tunables t;
     cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     t.max_bandwidth_bytes_per_s = 20.0 * 1048576;
     t.postcopy_ram = 1;
@@ -227,20 +227,20 @@ Test(drv_virt_slow, postcopy_switch_completes_on_b)
     for (;;) {
         co_drv_event ev[16];
         int n = 0;
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag_init(&dg);
         cr_assert_eq(drv->ops->poll(drv, 50, ev, 16, &n, &st, &dg), CO_OK, "poll: %s", dg.msg);
         for (int i = 0; i < n; i++)
-            if (ev[i].kind == CO_DRV_EV_STATUS && ev[i].status == CO_MIG_POSTCOPY_ACTIVE)
+            if (ev[i].kind == CO_DRV_EV_STATUS && ev[i].status == CO_DRV_MIG_POSTCOPY_ACTIVE)
                 saw_postcopy = 1;
-        if (st.status == CO_MIG_POSTCOPY_ACTIVE)
+        if (st.status == CO_DRV_MIG_POSTCOPY_ACTIVE)
             saw_postcopy = 1;
         if (!fired && st.ram_transferred_bytes > 10.0 * 1048576) {
             fired = 1;
             postcopy_now(drv);
         }
-        if (st.status == CO_MIG_COMPLETED || st.status == CO_MIG_FAILED ||
-            st.status == CO_MIG_CANCELLED) {
+        if (st.status == CO_DRV_MIG_COMPLETED || st.status == CO_DRV_MIG_FAILED ||
+            st.status == CO_DRV_MIG_CANCELLED) {
             r.status = st.status;
             r.final = st;
             break;
@@ -249,13 +249,13 @@ Test(drv_virt_slow, postcopy_switch_completes_on_b)
     }
     fprintf(stderr, "[virt] post-copy: %.0f ms, downtime %.0f ms, %.0f page requests\n",
             co_bed_now_ms() - t0, r.final.downtime_ms, r.final.ram_postcopy_requests);
-    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
     cr_expect(saw_postcopy, "never saw postcopy-active");
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-pc"), VIR_DOMAIN_RUNNING, "not running on b");
     drv->ops->close(drv);
 }
 
-static void pause_then_cancel(co_driver *drv)
+static void pause_then_cancel(co_drv *drv)
 {
     co_diag dg;
     co_diag_init(&dg);
@@ -269,17 +269,17 @@ static void pause_then_cancel(co_driver *drv)
 Test(drv_virt_slow, paused_then_cancelled_guest_runs_again_after_close)
 {
     start_guest("co-pause", 160, "");
-    co_driver *drv = open_drv("co-pause");
+    co_drv *drv = open_drv("co-pause");
     co_diag dg;
     co_diag_init(&dg);
-    co_mig_tunables t;
+    co_drv_tunables t;
     cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     t.max_bandwidth_bytes_per_s = 20.0 * 1048576;
     cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
     run_result r;
     run_until_done(drv, &r, 60000, 10.0 * 1048576, pause_then_cancel);
-    cr_assert_eq(r.status, CO_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
     /* the driver paused it, the migration did not complete: close resumes */
     drv->ops->close(drv);
     cr_assert_eq(co_bed_domain_state(bed.uri_a, "co-pause"), VIR_DOMAIN_RUNNING,
@@ -287,7 +287,7 @@ Test(drv_virt_slow, paused_then_cancelled_guest_runs_again_after_close)
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-pause"), -1, "left behind on b");
 }
 
-static void kill_b(co_driver *drv)
+static void kill_b(co_drv *drv)
 {
     (void)drv;
     cr_assert_eq(co_bed_kill_daemon(&bed, "b"), 0, "kill libvirtd b");
@@ -296,10 +296,10 @@ static void kill_b(co_driver *drv)
 Test(drv_virt, destination_killed_leaves_guest_on_source)
 {
     start_guest("co-kill", 160, "");
-    co_driver *drv = open_drv("co-kill");
+    co_drv *drv = open_drv("co-kill");
     co_diag dg;
     co_diag_init(&dg);
-    co_mig_tunables t;
+    co_drv_tunables t;
     cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     t.max_bandwidth_bytes_per_s = 20.0 * 1048576; /* ~10 s: time to kill b mid-way */
     cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
@@ -307,8 +307,8 @@ Test(drv_virt, destination_killed_leaves_guest_on_source)
     run_result r;
     run_until_done(drv, &r, 60000, 20.0 * 1048576, kill_b);
     fprintf(stderr, "[virt] destination killed: %s after %.0f ms: %s\n",
-            r.status == CO_MIG_FAILED ? "failed" : "?", r.total_ms, r.final.error_desc);
-    cr_assert_eq(r.status, CO_MIG_FAILED, "status %d", r.status);
+            r.status == CO_DRV_MIG_FAILED ? "failed" : "?", r.total_ms, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_FAILED, "status %d", r.status);
     cr_expect_neq(r.final.error_desc[0], '\0', "no error text");
     int running = 0;
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
@@ -317,7 +317,7 @@ Test(drv_virt, destination_killed_leaves_guest_on_source)
     drv->ops->close(drv);
 }
 
-static void cancel_now(co_driver *drv)
+static void cancel_now(co_drv *drv)
 {
     co_diag dg;
     co_diag_init(&dg);
@@ -327,17 +327,17 @@ static void cancel_now(co_driver *drv)
 Test(drv_virt_slow, cancel_leaves_guest_running_on_source)
 {
     start_guest("co-cancel", 160, "");
-    co_driver *drv = open_drv("co-cancel");
+    co_drv *drv = open_drv("co-cancel");
     co_diag dg;
     co_diag_init(&dg);
-    co_mig_tunables t;
+    co_drv_tunables t;
     cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     t.max_bandwidth_bytes_per_s = 20.0 * 1048576;
     cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
     run_result r;
     run_until_done(drv, &r, 60000, 10.0 * 1048576, cancel_now);
-    cr_assert_eq(r.status, CO_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
     int running = 0;
     cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(running, 1, "guest not running on the source");
@@ -348,20 +348,20 @@ Test(drv_virt_slow, cancel_leaves_guest_running_on_source)
 Test(drv_virt, bad_destination_fails_before_anything_changes)
 {
     start_guest("co-bad", 0, "");
-    co_driver *drv = open_drv("co-bad");
+    co_drv *drv = open_drv("co-bad");
     co_diag dg;
 
     /* tunables: "leave as is" changes nothing; what libvirt cannot set is
      * refused before anything changes */
-    co_mig_tunables keep, tun0, tun1;
-    co_mig_tunables_init(&keep);
+    co_drv_tunables keep, tun0, tun1;
+    co_drv_tunables_init(&keep);
     co_diag_init(&dg);
     cr_assert_eq(drv->ops->get_tunables(drv, &tun0, &dg), CO_OK, "%s", dg.msg);
     cr_expect_eq(tun0.max_cpu_throttle_pct, 99);
     cr_expect_eq(tun0.multifd_channels, 1);
     cr_assert_eq(drv->ops->set_tunables(drv, &keep, &dg), CO_OK, "%s", dg.msg);
     cr_assert_eq(drv->ops->set_tunables(drv, &tun0, &dg), CO_OK, "round trip: %s", dg.msg);
-    co_mig_tunables bad = keep;
+    co_drv_tunables bad = keep;
     bad.downtime_limit_ms = 123;
     bad.max_cpu_throttle_pct = 80;
     cr_expect_eq(drv->ops->set_tunables(drv, &bad, &dg), CO_EUSAGE, "%s", dg.msg);
@@ -379,7 +379,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
      * downtime limit asked before it is kept back until the job runs, so
      * the domain's own limit never changes */
     long long dt0 = co_bed_max_downtime(bed.uri_a, "co-bad");
-    co_mig_tunables lim = keep;
+    co_drv_tunables lim = keep;
     lim.downtime_limit_ms = dt0 == 123 ? 124 : 123;
     co_diag_init(&dg);
     cr_assert_eq(drv->ops->set_tunables(drv, &lim, &dg), CO_OK, "%s", dg.msg);
@@ -403,7 +403,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-bad"), -1);
     cr_assert_eq(co_bed_max_downtime(bed.uri_a, "co-bad"), dt0, "changed by a refused start");
     /* what the caller puts back after the refusal supersedes the kept limit */
-    co_mig_tunables back = keep;
+    co_drv_tunables back = keep;
     back.downtime_limit_ms = (double)dt0;
     co_diag_init(&dg);
     cr_assert_eq(drv->ops->set_tunables(drv, &back, &dg), CO_OK, "%s", dg.msg);
@@ -413,7 +413,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
     run_result r;
     run_until_done(drv, &r, 60000, 0, NULL);
-    cr_assert_eq(r.status, CO_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
+    cr_assert_eq(r.status, CO_DRV_MIG_COMPLETED, "status %d: %s", r.status, r.final.error_desc);
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-bad"), VIR_DOMAIN_RUNNING);
     co_diag_init(&dg);
     cr_expect_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_EUSAGE, "second start: %s",
@@ -424,7 +424,7 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
 Test(drv_virt, open_errors_are_one_clear_line)
 {
     co_diag dg;
-    co_driver *drv = NULL;
+    co_drv *drv = NULL;
 
     co_virt_opts nodom = {.conn_uri = bed.uri_a, .domain = "co-no-such-domain"};
     co_diag_init(&dg);
@@ -454,7 +454,7 @@ Test(drv_virt, hung_source_daemon_fails_within_the_timeout)
 {
     define_guest("co-hang");
     co_virt_opts o = {.conn_uri = bed.uri_a, .domain = "co-hang", .timeout_ms = 2000};
-    co_driver *drv = NULL;
+    co_drv *drv = NULL;
     co_diag dg;
     co_diag_init(&dg);
     cr_assert_eq(co_virt_open(&o, &drv, &dg), CO_OK, "open: %s", dg.msg);

@@ -179,7 +179,7 @@ Test(qmp_conn, garbage_mid_reply_is_protocol_error)
 {
     co_diag d;
     cr_assert_eq(start_peer(answer_garbage, &d), CO_OK, "%s", d.msg);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_EPROTO, "%s", d.msg);
     cr_assert(strstr(d.msg, "bad JSON") || strstr(d.msg, "garbage"), "%s", d.msg);
     co_diag_init(&d);
@@ -197,7 +197,7 @@ Test(qmp_conn, eof_mid_message)
 {
     co_diag d;
     cr_assert_eq(start_peer(answer_half_then_eof, &d), CO_OK, "%s", d.msg);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_EUNAVAIL, "%s", d.msg);
     cr_assert(strstr(d.msg, "middle of a message"), "%s", d.msg);
     cr_assert(strstr(d.msg, "query-migrate"), "%s", d.msg);
@@ -220,7 +220,7 @@ Test(qmp_conn, oversized_reply)
     co_diag d;
     cr_assert_eq(start_peer(answer_huge, &d), CO_OK, "%s", d.msg);
     co_qmp_set_timeout(q, 10000);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_EPROTO, "%s", d.msg);
     cr_assert(strstr(d.msg, "16777216-byte cap"), "%s", d.msg);
 }

@@ -69,9 +69,9 @@ Test(qmp_live, handshake_status_version)
     cr_assert_eq(co_qmp_query_version(q, &v, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(v.major, ma);
     cr_assert_eq(v.minor, mi);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(ms.status, CO_MIG_NONE);
+    cr_assert_eq(ms.status, CO_DRV_MIG_NONE);
     cr_assert(isnan(ms.ram_total_bytes));
 }
 
@@ -206,7 +206,7 @@ Test(qmp_live, qemu_killed_during_call)
     pid_t pid = src.pid;
     cr_assert_eq(pthread_create(&t, NULL, killer, &pid), 0);
     double t0 = tq_mono_ms();
-    co_mig_stats ms;
+    co_drv_stats ms;
     int rc = co_qmp_query_migrate(q, &ms, &d);
     double el = tq_mono_ms() - t0;
     pthread_join(t, NULL);
@@ -269,11 +269,11 @@ Test(qmp_migrate, query_migrate_and_events_during_real_migration)
 
     int samples = 0, active = 0;
     double last_tx = -1, t0 = tq_mono_ms();
-    co_mig_stats ms;
+    co_drv_stats ms;
     for (;;) {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
         samples++;
-        if (ms.status == CO_MIG_ACTIVE) {
+        if (ms.status == CO_DRV_MIG_ACTIVE) {
             active++;
             cr_assert(ms.ram_transferred_bytes >= last_tx);
             last_tx = ms.ram_transferred_bytes;
@@ -283,13 +283,13 @@ Test(qmp_migrate, query_migrate_and_events_during_real_migration)
             cr_assert(ms.ram_dirty_sync_count >= 1);
             cr_assert(!isnan(ms.sampled_at_ms));
         }
-        if (ms.status == CO_MIG_COMPLETED || ms.status == CO_MIG_FAILED)
+        if (ms.status == CO_DRV_MIG_COMPLETED || ms.status == CO_DRV_MIG_FAILED)
             break;
         cr_assert(tq_mono_ms() - t0 < 60000, "migration did not finish in 60 s");
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_eq(ms.status, CO_MIG_COMPLETED, "failed: %s", ms.error_desc);
+    cr_assert_eq(ms.status, CO_DRV_MIG_COMPLETED, "failed: %s", ms.error_desc);
     /* QEMU 7.2 says "completed" just before it computes total-time and
      * downtime (migration_calculate_complete): read again briefly */
     for (int i = 0; i < 20 && !(ms.total_time_ms > 0); i++) {
@@ -344,18 +344,18 @@ Test(qmp_migrate, cancel_keeps_source_running)
     char uri[64];
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "%s", d.msg);
-    co_mig_stats ms;
+    co_drv_stats ms;
     double t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_ACTIVE && tq_mono_ms() - t0 < 5000);
-    cr_assert_eq(ms.status, CO_MIG_ACTIVE);
+    } while (ms.status != CO_DRV_MIG_ACTIVE && tq_mono_ms() - t0 < 5000);
+    cr_assert_eq(ms.status, CO_DRV_MIG_ACTIVE);
     cr_assert_eq(co_qmp_migrate_cancel(q, &d), CO_OK, "%s", d.msg);
     t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_CANCELLED && tq_mono_ms() - t0 < 5000);
-    cr_assert_eq(ms.status, CO_MIG_CANCELLED);
+    } while (ms.status != CO_DRV_MIG_CANCELLED && tq_mono_ms() - t0 < 5000);
+    cr_assert_eq(ms.status, CO_DRV_MIG_CANCELLED);
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_str_eq(st.status, "running");
@@ -368,12 +368,12 @@ Test(qmp_migrate, unreachable_destination_fails_with_error_desc)
     char uri[64];
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", tq_free_port());
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "%s", d.msg);
-    co_mig_stats ms;
+    co_drv_stats ms;
     double t0 = tq_mono_ms();
     do {
         cr_assert_eq(co_qmp_query_migrate(q, &ms, &d), CO_OK, "%s", d.msg);
-    } while (ms.status != CO_MIG_FAILED && tq_mono_ms() - t0 < 5000);
-    cr_assert_eq(ms.status, CO_MIG_FAILED);
+    } while (ms.status != CO_DRV_MIG_FAILED && tq_mono_ms() - t0 < 5000);
+    cr_assert_eq(ms.status, CO_DRV_MIG_FAILED);
     cr_assert(strstr(ms.error_desc, "refused") != NULL, "%s", ms.error_desc);
     co_qmp_status st;
     cr_assert_eq(co_qmp_query_status(q, &st, &d), CO_OK, "%s", d.msg);

@@ -101,13 +101,13 @@ Test(qmp_reader, transcript_complete_migration)
     cr_assert_eq(passes, 4);
 
     /* The last reply is the completed query-migrate. */
-    co_mig_stats st;
+    co_drv_stats st;
     co_diag d;
     co_diag_init(&d);
     st.sampled_at_ms = 42;
     cr_assert_eq(co_qmp_parse_migrate_info(m[n - 1].ret, &st, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(st.sampled_at_ms, 42);
-    cr_assert_eq(st.status, CO_MIG_COMPLETED);
+    cr_assert_eq(st.status, CO_DRV_MIG_COMPLETED);
     cr_assert_eq(st.downtime_ms, 4);
     cr_assert_eq(st.total_time_ms, 6220);
     cr_assert_eq(st.setup_time_ms, 1);
@@ -141,7 +141,7 @@ Test(qmp_reader, transcript_complete_migration)
         const char *s = json_string_value(json_object_get(m[i].ret, "status"));
         if (s && strcmp(s, "active") == 0) {
             cr_assert_eq(co_qmp_parse_migrate_info(m[i].ret, &st, &d), CO_OK, "%s", d.msg);
-            cr_assert_eq(st.status, CO_MIG_ACTIVE);
+            cr_assert_eq(st.status, CO_DRV_MIG_ACTIVE);
             cr_assert_eq(st.expected_downtime_ms, 300);
             cr_assert(st.ram_remaining_bytes > 0);
             cr_assert(isnan(st.downtime_ms));
@@ -181,7 +181,7 @@ Test(qmp_reader, transcript_failed_and_cancelled)
     char *buf = slurp("tests/data/qmp/fail.recv", &len);
     static co_qmp_msg m[MAXMSG];
     int n = read_all(buf, len, 0, m, MAXMSG);
-    co_mig_stats st;
+    co_drv_stats st;
     co_diag d;
     co_diag_init(&d);
     int failed = 0;
@@ -189,7 +189,7 @@ Test(qmp_reader, transcript_failed_and_cancelled)
         if (m[i].kind == CO_QMP_RETURN && json_is_object(m[i].ret) &&
             json_object_get(m[i].ret, "error-desc")) {
             cr_assert_eq(co_qmp_parse_migrate_info(m[i].ret, &st, &d), CO_OK, "%s", d.msg);
-            cr_assert_eq(st.status, CO_MIG_FAILED);
+            cr_assert_eq(st.status, CO_DRV_MIG_FAILED);
             cr_assert(strstr(st.error_desc, "Connection refused"), "%s", st.error_desc);
             failed++;
         }
@@ -375,11 +375,11 @@ Test(qmp_reader, migrate_info_all_optional_members)
     json_error_t je;
     json_t *j = json_loads(t, 0, &je);
     cr_assert_not_null(j, "%s", je.text);
-    co_mig_stats st;
+    co_drv_stats st;
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_parse_migrate_info(j, &st, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(st.status, CO_MIG_POSTCOPY_ACTIVE);
+    cr_assert_eq(st.status, CO_DRV_MIG_POSTCOPY_ACTIVE);
     cr_assert_eq(st.cpu_throttle_pct, 30);
     cr_assert_eq(st.postcopy_blocktime_ms, 12);
     cr_assert_eq(st.postcopy_vcpu_blocktime_max_ms, 9);
@@ -411,14 +411,14 @@ Test(qmp_reader, migrate_info_wrong_types_name_the_field)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *j = json_loads(bad[i][0], 0, NULL);
         cr_assert_not_null(j);
-        co_mig_stats st;
+        co_drv_stats st;
         co_diag d;
         co_diag_init(&d);
         cr_assert_eq(co_qmp_parse_migrate_info(j, &st, &d), CO_EPROTO, "%s", bad[i][0]);
         cr_assert(strstr(d.msg, bad[i][1]), "%s: %s", bad[i][0], d.msg);
         json_decref(j);
     }
-    co_mig_stats st;
+    co_drv_stats st;
     co_diag d;
     co_diag_init(&d);
     json_t *arr = json_array();
@@ -427,15 +427,15 @@ Test(qmp_reader, migrate_info_wrong_types_name_the_field)
     /* Unknown status names (a newer QEMU) map to none, not an error. */
     json_t *j = json_loads("{\"status\": \"brand-new\"}", 0, NULL);
     cr_assert_eq(co_qmp_parse_migrate_info(j, &st, &d), CO_OK);
-    cr_assert_eq(st.status, CO_MIG_NONE);
+    cr_assert_eq(st.status, CO_DRV_MIG_NONE);
     json_decref(j);
 }
 
 Test(qmp_reader, status_names_round_trip)
 {
-    for (int s = CO_MIG_NONE; s <= CO_MIG_WAIT_UNPLUG; s++)
-        cr_assert_eq(co_mig_status_parse(co_mig_status_name(s)), s);
-    cr_assert_str_eq(co_mig_status_name(-3), "none");
-    cr_assert_str_eq(co_mig_status_name(999), "none");
-    cr_assert_eq(co_mig_status_parse(NULL), CO_MIG_NONE);
+    for (int s = CO_DRV_MIG_NONE; s <= CO_DRV_MIG_WAIT_UNPLUG; s++)
+        cr_assert_eq(co_drv_status_parse(co_drv_status_name(s)), s);
+    cr_assert_str_eq(co_drv_status_name(-3), "none");
+    cr_assert_str_eq(co_drv_status_name(999), "none");
+    cr_assert_eq(co_drv_status_parse(NULL), CO_DRV_MIG_NONE);
 }

@@ -30,7 +30,7 @@ typedef struct sim {
     double downtime_ms, end_ms;
     double sync_at_ms; /* time of the last sync (QEMU's MIGRATION_PASS) */
     int n_actions;
-    co_action acts[64];
+    co_pol_action acts[64];
 } sim;
 
 static void sim_init(sim *s, double mem, double bw, const co_dirty *d, double limit)
@@ -82,11 +82,11 @@ static void sim_tick(sim *s)
     }
 }
 
-static co_mig_stats sim_stats(const sim *s, double t0)
+static co_drv_stats sim_stats(const sim *s, double t0)
 {
-    co_mig_stats st;
-    co_mig_stats_init(&st);
-    st.status = s->done ? CO_MIG_COMPLETED : CO_MIG_ACTIVE;
+    co_drv_stats st;
+    co_drv_stats_init(&st);
+    st.status = s->done ? CO_DRV_MIG_COMPLETED : CO_DRV_MIG_ACTIVE;
     st.sampled_at_ms = t0 + s->t_ms;
     st.total_time_ms = s->t_ms;
     st.ram_transferred_bytes = s->transferred;
@@ -105,9 +105,9 @@ static void sim_run(sim *s, const co_pol_config *c)
     co_est e;
     co_est_init(&e);
     co_pol_state ps;
-    co_policy_init(c, &ps);
-    co_mig_tunables orig = {.downtime_limit_ms = 300}, want;
-    co_policy_prestart(c, &orig, &want);
+    co_pol_init(c, &ps);
+    co_drv_tunables orig = {.downtime_limit_ms = 300}, want;
+    co_pol_prestart(c, &orig, &want);
     s->limit_ms = want.downtime_limit_ms;
     double t0 = 5000;
     while (!s->done && !s->aborted && s->t_ms < c->deadline_ms + 5000) {
@@ -115,15 +115,15 @@ static void sim_run(sim *s, const co_pol_config *c)
             sim_tick(s);
         if (s->done)
             break;
-        co_mig_stats st = sim_stats(s, t0);
-        co_mig_stats st_e = st; /* as the controller feeds it (controller.c) */
+        co_drv_stats st = sim_stats(s, t0);
+        co_drv_stats st_e = st; /* as the controller feeds it (controller.c) */
         if (ps.dl_pct > st_e.cpu_throttle_pct)
             st_e.cpu_throttle_pct = ps.dl_pct;
         co_est_feed(&e, &st_e, s->t_ms - s->sync_at_ms < 100 ? t0 + s->sync_at_ms : NAN);
         co_pol_obs o;
-        co_policy_obs_from(&e, &st, &o);
-        co_action a[8];
-        int n = co_policy_decide(c, &ps, &o, a, 8);
+        co_pol_obs_from(&e, &st, &o);
+        co_pol_action a[8];
+        int n = co_pol_decide(c, &ps, &o, a, 8);
         for (int i = 0; i < n; i++) {
             if (s->n_actions < 64)
                 s->acts[s->n_actions++] = a[i];
@@ -160,47 +160,47 @@ static co_pol_config cfg(int kind, double max_dt, double deadline, unsigned allo
 
 Test(policy, parse_names_and_allow)
 {
-    cr_assert_eq(co_policy_parse("adaptive"), CO_POL_ADAPTIVE);
-    cr_assert_eq(co_policy_parse("kubevirt"), CO_POL_KUBEVIRT);
-    cr_assert_eq(co_policy_parse("vmware"), -1);
-    cr_assert_str_eq(co_policy_name(CO_POL_OVIRT), "ovirt");
+    cr_assert_eq(co_pol_parse("adaptive"), CO_POL_ADAPTIVE);
+    cr_assert_eq(co_pol_parse("kubevirt"), CO_POL_KUBEVIRT);
+    cr_assert_eq(co_pol_parse("vmware"), -1);
+    cr_assert_str_eq(co_pol_name(CO_POL_OVIRT), "ovirt");
     unsigned a;
     co_diag d;
     co_diag_init(&d);
-    cr_assert_eq(co_policy_parse_allow("auto-converge,pause", &a, &d), CO_OK);
+    cr_assert_eq(co_pol_parse_allow("auto-converge,pause", &a, &d), CO_OK);
     cr_assert_eq(a, CO_ALLOW_AUTOCONVERGE | CO_ALLOW_PAUSE);
-    cr_assert_eq(co_policy_parse_allow("dirty-limit,postcopy", &a, &d), CO_OK);
+    cr_assert_eq(co_pol_parse_allow("dirty-limit,postcopy", &a, &d), CO_OK);
     cr_assert_eq(a, CO_ALLOW_DIRTYLIMIT | CO_ALLOW_POSTCOPY);
-    cr_assert_eq(co_policy_parse_allow("none", &a, &d), CO_OK);
+    cr_assert_eq(co_pol_parse_allow("none", &a, &d), CO_OK);
     cr_assert_eq(a, 0u);
-    cr_assert_eq(co_policy_parse_allow("postcopy,turbo", &a, &d), CO_EUSAGE);
+    cr_assert_eq(co_pol_parse_allow("postcopy,turbo", &a, &d), CO_EUSAGE);
     cr_assert(strstr(d.msg, "'turbo'") != NULL, "%s", d.msg);
 }
 
 Test(policy, prestart_tunables)
 {
-    co_mig_tunables orig = {.downtime_limit_ms = 300, .auto_converge = 0, .postcopy_ram = 0,
+    co_drv_tunables orig = {.downtime_limit_ms = 300, .auto_converge = 0, .postcopy_ram = 0,
                             .cpu_throttle_initial_pct = 20, .cpu_throttle_increment_pct = 10};
-    co_mig_tunables w;
+    co_drv_tunables w;
     co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 60e3, CO_ALLOW_AUTOCONVERGE | CO_ALLOW_POSTCOPY,
                           GIB);
-    co_policy_prestart(&c, &orig, &w);
+    co_pol_prestart(&c, &orig, &w);
     cr_assert_lt(w.downtime_limit_ms, 300, "adaptive holds the limit low at first");
     cr_assert_eq(w.auto_converge, 1);
     cr_assert_eq(w.cpu_throttle_initial_pct, 1, "auto-converge inert until asked");
     cr_assert_eq(w.postcopy_ram, 1);
     c.postcopy_ready = 0;
-    co_policy_prestart(&c, &orig, &w);
+    co_pol_prestart(&c, &orig, &w);
     cr_assert_eq(w.postcopy_ram, 0, "no postcopy-ram without the destination");
     c = cfg(CO_POL_QEMU, 250, 60e3, 0, GIB);
-    co_policy_prestart(&c, &orig, &w);
+    co_pol_prestart(&c, &orig, &w);
     cr_assert_eq(w.downtime_limit_ms, 250);
     cr_assert_eq(w.auto_converge, 0);
     c = cfg(CO_POL_NOVA, 500, 60e3, 0, GIB);
-    co_policy_prestart(&c, &orig, &w);
+    co_pol_prestart(&c, &orig, &w);
     cr_assert_float_eq(w.downtime_limit_ms, 50, 1e-9, "nova: 500/10 first step");
     c = cfg(CO_POL_OVIRT, 300, 60e3, 0, GIB);
-    co_policy_prestart(&c, &orig, &w);
+    co_pol_prestart(&c, &orig, &w);
     cr_assert_eq(w.downtime_limit_ms, 100);
 }
 
@@ -298,7 +298,7 @@ Test(policy, adaptive_not_converging_aborts_early)
     sim_run(&a, &ca);
     cr_assert(a.aborted);
     cr_assert_lt(a.end_ms, 30e3, "aborted at %.1f s, deadline 60 s", a.end_ms / 1000);
-    const co_action *last = &a.acts[a.n_actions - 1];
+    const co_pol_action *last = &a.acts[a.n_actions - 1];
     cr_assert_eq(last->kind, CO_ACT_ABORT);
     cr_assert(strstr(last->reason, "not converging") != NULL, "%s", last->reason);
     sim_init(&q, 1 * GIB, 200 * MIB, &d, 300);
@@ -468,16 +468,16 @@ Test(policy, per_gib_timeouts_wait_for_ram_size)
     for (int k = 0; k < 2; k++) {
         co_pol_config c = cfg(kinds[k], 300, 600e3, 0, 0);
         co_pol_state st;
-        co_policy_init(&c, &st);
-        co_pol_obs o = {.t_ms = 2, .status = CO_MIG_SETUP};
-        co_action a[8];
+        co_pol_init(&c, &st);
+        co_pol_obs o = {.t_ms = 2, .status = CO_DRV_MIG_SETUP};
+        co_pol_action a[8];
         for (double t = 2; t < 5000; t += 100) {
             o.t_ms = t;
-            o.status = t < 100 ? CO_MIG_SETUP : CO_MIG_ACTIVE;
-            int n = co_policy_decide(&c, &st, &o, a, 8);
+            o.status = t < 100 ? CO_DRV_MIG_SETUP : CO_DRV_MIG_ACTIVE;
+            int n = co_pol_decide(&c, &st, &o, a, 8);
             for (int i = 0; i < n; i++)
                 cr_assert_neq(a[i].kind, CO_ACT_ABORT, "%s aborted at %.0f ms: %s",
-                              co_policy_name(kinds[k]), t, a[i].reason);
+                              co_pol_name(kinds[k]), t, a[i].reason);
         }
     }
 }
@@ -487,19 +487,19 @@ Test(policy, kubevirt_progress_timeout)
     /* open loop: remaining never goes below its first value */
     co_pol_config c = cfg(CO_POL_KUBEVIRT, 300, 3600e3, 0, 64 * GIB);
     co_pol_state ps;
-    co_policy_init(&c, &ps);
+    co_pol_init(&c, &ps);
     co_pol_obs o;
     memset(&o, 0, sizeof o);
-    o.status = CO_MIG_ACTIVE;
+    o.status = CO_DRV_MIG_ACTIVE;
     o.mem_bytes = 64 * GIB;
     o.page_size_bytes = 4096;
-    co_action a[4];
+    co_pol_action a[4];
     int total = 0;
     double at = -1;
     for (double t = 0; t <= 200e3; t += 100) {
         o.t_ms = t;
         o.remaining_bytes = 10 * GIB + (t > 1000 ? 1e6 : 0);
-        int n = co_policy_decide(&c, &ps, &o, a, 4);
+        int n = co_pol_decide(&c, &ps, &o, a, 4);
         if (n && at < 0)
             at = t;
         total += n;
@@ -522,7 +522,7 @@ Test(estimate, bandwidth_and_curve_points)
     for (int k = 0; k < 150; k++) {
         for (int i = 0; i < 10; i++)
             sim_tick(&s);
-        co_mig_stats st = sim_stats(&s, 0);
+        co_drv_stats st = sim_stats(&s, 0);
         st.ram_mbps = (k % 2) ? 0 : 99999; /* a noisy 100 ms window: ignored */
         co_est_feed(&e, &st, s.t_ms - s.sync_at_ms < 100 ? s.sync_at_ms : NAN);
     }
@@ -556,7 +556,7 @@ Test(estimate, measured_window_fits_the_curve_at_the_first_sync)
         while (s.syncs < 2) {
             for (int i = 0; i < 10; i++)
                 sim_tick(&s);
-            co_mig_stats st = sim_stats(&s, 0);
+            co_drv_stats st = sim_stats(&s, 0);
             co_est_feed(&e, &st, s.t_ms - s.sync_at_ms < 100 ? s.sync_at_ms : NAN);
         }
         if (!with) {
@@ -578,7 +578,7 @@ Test(estimate, measured_window_fits_the_curve_at_the_first_sync)
         while (s.syncs < 4) {
             for (int i = 0; i < 10; i++)
                 sim_tick(&s);
-            co_mig_stats st = sim_stats(&s, 0);
+            co_drv_stats st = sim_stats(&s, 0);
             co_est_feed(&e, &st, s.t_ms - s.sync_at_ms < 100 ? s.sync_at_ms : NAN);
         }
         cr_assert_geq(e.n_points, 2);
@@ -610,7 +610,7 @@ Test(policy, adaptive_recovers_when_qemu_does_not_switch)
     co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
     sim_run(&a, &ca);
     for (int i = 0; i < a.n_actions; i++)
-        cr_log_info("%.1f s %s %.1f: %s", a.acts[i].at_ms / 1000, co_action_name(a.acts[i].kind),
+        cr_log_info("%.1f s %s %.1f: %s", a.acts[i].at_ms / 1000, co_pol_action_name(a.acts[i].kind),
                     a.acts[i].value, a.acts[i].reason);
     cr_assert(a.done && !a.aborted, "completes (t=%.1f s)", a.t_ms / 1000);
     cr_assert_leq(a.downtime_ms, 300);
@@ -623,17 +623,17 @@ Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
 {
     co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
     co_pol_state ps;
-    co_policy_init(&c, &ps);
+    co_pol_init(&c, &ps);
     co_pol_obs o;
     memset(&o, 0, sizeof o);
-    o.status = CO_MIG_ACTIVE;
+    o.status = CO_DRV_MIG_ACTIVE;
     o.mem_bytes = GIB;
     o.page_size_bytes = 4096;
     o.bandwidth_bytes_per_s = 500 * MIB;
     o.have_curve = 1;
     co_dirty_uniform(&o.curve, 16384, 100);
     o.dirty_rate_pages_per_s = 100;
-    co_action a[4];
+    co_pol_action a[4];
     double last = 0;
     int raised = 0;
     for (int k = 2; k < 80; k++) {
@@ -643,7 +643,7 @@ Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
         o.pending_at_sync_bytes = 50 * 4096;
         o.remaining_bytes = 50 * 4096;
         o.since_sync_ms = 0;
-        int n = co_policy_decide(&c, &ps, &o, a, 4);
+        int n = co_pol_decide(&c, &ps, &o, a, 4);
         for (int i = 0; i < n; i++) {
             cr_assert_eq(a[i].kind, CO_ACT_DOWNTIME, "%s", a[i].reason);
             cr_assert_leq(a[i].value, 300 - 10 + 1e-9); /* the model's switchover cost */
@@ -669,7 +669,7 @@ static double jnum(json_t *o, const char *k)
 }
 
 /* Load the samples of a JSONL timeline into st[] (at most max). */
-static int load_timeline(const char *path, co_mig_stats *st, double *sync_ev, int max)
+static int load_timeline(const char *path, co_drv_stats *st, double *sync_ev, int max)
 {
     FILE *f = fopen(path, "r");
     cr_assert_not_null(f, "%s", path);
@@ -680,9 +680,9 @@ static int load_timeline(const char *path, co_mig_stats *st, double *sync_ev, in
         cr_assert_not_null(j, "bad line in %s", path);
         const char *type = json_string_value(json_object_get(j, "type"));
         if (type && strcmp(type, "sample") == 0) {
-            co_mig_stats *s = &st[n];
-            co_mig_stats_init(s);
-            s->status = co_mig_status_parse(json_string_value(json_object_get(j, "status")));
+            co_drv_stats *s = &st[n];
+            co_drv_stats_init(s);
+            s->status = co_drv_status_parse(json_string_value(json_object_get(j, "status")));
             s->sampled_at_ms = jnum(j, "sampled_at_ms");
             s->total_time_ms = jnum(j, "total_time_ms");
             s->ram_transferred_bytes = jnum(j, "ram_transferred_bytes");
@@ -710,7 +710,7 @@ static int load_timeline(const char *path, co_mig_stats *st, double *sync_ev, in
  * before QEMU got lucky; allowed to throttle, it throttles instead. */
 Test(replay, qemu_uniform_tcg)
 {
-    static co_mig_stats st[400];
+    static co_drv_stats st[400];
     static double ev[400];
     int n = load_timeline("tests/data/engine/timeline-qemu-uniform-tcg.jsonl", st, ev, 400);
     cr_assert_gt(n, 100);
@@ -718,7 +718,7 @@ Test(replay, qemu_uniform_tcg)
         co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, variant ? CO_ALLOW_AUTOCONVERGE : 0,
                               st[n - 1].ram_total_bytes);
         co_pol_state ps;
-        co_policy_init(&c, &ps);
+        co_pol_init(&c, &ps);
         co_est e;
         co_est_init(&e);
         int first_kind = 0;
@@ -727,9 +727,9 @@ Test(replay, qemu_uniform_tcg)
         for (int i = 0; i < n; i++) {
             co_est_feed(&e, &st[i], ev[i]);
             co_pol_obs o;
-            co_policy_obs_from(&e, &st[i], &o);
-            co_action a[4];
-            int k = co_policy_decide(&c, &ps, &o, a, 4);
+            co_pol_obs_from(&e, &st[i], &o);
+            co_pol_action a[4];
+            int k = co_pol_decide(&c, &ps, &o, a, 4);
             for (int j = 0; j < k; j++)
                 if (!first_kind && a[j].kind != CO_ACT_DOWNTIME) {
                     first_kind = a[j].kind;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "util/clock.h"
 #include "drivers/qmp.h"
 #include "test_util.h"
 
@@ -63,21 +64,21 @@ static void sleep_ms(double ms)
 
 /* Run a migration from the lab's source to uri and wait for the end;
  * returns the final status name. */
-static const char *migrate_and_wait(co_qmp *q, const char *uri, co_mig_stats *st,
+static const char *migrate_and_wait(co_qmp *q, const char *uri, co_drv_stats *st,
                                     double timeout_ms)
 {
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_qmp_migrate(q, uri, &d), CO_OK, "migrate: %s", d.msg);
-    double end = co_lab_now_ms() + timeout_ms;
+    double end = co_clock_ms() + timeout_ms;
     for (;;) {
         co_diag_init(&d);
         cr_assert_eq(co_qmp_query_migrate(q, st, &d), CO_OK, "query-migrate: %s", d.msg);
-        if (st->status == CO_MIG_COMPLETED || st->status == CO_MIG_FAILED ||
-            st->status == CO_MIG_CANCELLED)
-            return co_mig_status_name(st->status);
-        cr_assert(co_lab_now_ms() < end, "migration not done after %.0f ms (status %s)",
-                  timeout_ms, co_mig_status_name(st->status));
+        if (st->status == CO_DRV_MIG_COMPLETED || st->status == CO_DRV_MIG_FAILED ||
+            st->status == CO_DRV_MIG_CANCELLED)
+            return co_drv_status_name(st->status);
+        cr_assert(co_clock_ms() < end, "migration not done after %.0f ms (status %s)",
+                  timeout_ms, co_drv_status_name(st->status));
         sleep_ms(20);
     }
 }
@@ -98,7 +99,7 @@ Test(lab, guest_boots_and_heartbeats)
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
-    double t0 = co_lab_now_ms();
+    double t0 = co_clock_ms();
     sleep_ms(1000);
     co_lab_status st;
     co_lab_get_status(lab, &st);
@@ -112,7 +113,7 @@ Test(lab, guest_boots_and_heartbeats)
     cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
     cr_assert_eq(st.err_lines, 0, "guest reported: %s", st.first_err);
     co_lab_gap g;
-    cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(co_lab_max_gap(lab, t0, co_clock_ms(), &g, &d), CO_OK, "%s", d.msg);
     /* 1 ms heartbeats for 1 s; a loaded 2-core host delays the TCG vCPU */
     cr_assert_gt(g.samples, 20, "only %d samples", (int)g.samples);
 
@@ -136,16 +137,16 @@ Test(lab, dirty_rate_as_configured)
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
     /* two ST lines at least 3 guest seconds apart */
     co_lab_status a, b;
-    double end = co_lab_now_ms() + 30000;
+    double end = co_clock_ms() + 30000;
     do {
         sleep_ms(100);
         co_lab_get_status(lab, &a);
-        cr_assert(co_lab_now_ms() < end, "no ST line with pages dirtied");
+        cr_assert(co_clock_ms() < end, "no ST line with pages dirtied");
     } while (!a.have_st || a.st_dirtied == 0);
     do {
         sleep_ms(100);
         co_lab_get_status(lab, &b);
-        cr_assert(co_lab_now_ms() < end, "no ST line 3 guest seconds later");
+        cr_assert(co_clock_ms() < end, "no ST line 3 guest seconds later");
     } while (b.st_guest_ms < a.st_guest_ms + 3000);
     /* pacing: pages due (written + still pending) per guest millisecond */
     double guest_rate = ((double)b.st_dirtied + b.st_pending - a.st_dirtied - a.st_pending) *
@@ -168,18 +169,18 @@ Test(lab, dirty_rate_as_configured)
     cr_assert_eq(co_qmp_calc_dirty_rate(fx_qmp, 1, "page-sampling", 4096, &d), CO_OK, "%s",
                  d.msg);
     co_qmp_dirty_rate dr;
-    end = co_lab_now_ms() + 15000;
+    end = co_clock_ms() + 15000;
     do {
         sleep_ms(200);
         co_diag_init(&d);
         cr_assert_eq(co_qmp_query_dirty_rate(fx_qmp, &dr, &d), CO_OK, "%s", d.msg);
-        cr_assert(co_lab_now_ms() < end, "calc-dirty-rate still %s", dr.status);
+        cr_assert(co_clock_ms() < end, "calc-dirty-rate still %s", dr.status);
     } while (strcmp(dr.status, "measured") != 0);
-    end = co_lab_now_ms() + 10000;
+    end = co_clock_ms() + 10000;
     do {
         sleep_ms(50);
         co_lab_get_status(lab, &s1);
-        cr_assert(co_lab_now_ms() < end, "no ST line after the measurement");
+        cr_assert(co_clock_ms() < end, "no ST line after the measurement");
     } while (s1.st_at_ms <= s0.st_at_ms + 1000);
     double host_rate = (s1.st_dirtied - s0.st_dirtied) * 1000.0 / (s1.st_at_ms - s0.st_at_ms);
     /* uniform writes: U(1 s) = W (1 - exp(-r/W)) distinct pages (model/dirty.h) */
@@ -204,10 +205,10 @@ Test(lab, migration_keeps_guest_and_memory)
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
     sleep_ms(500);
     cr_assert_eq(co_qmp_connect(in->src_qmp, 5000, &fx_qmp, &d), CO_OK, "%s", d.msg);
-    double t0 = co_lab_now_ms();
-    co_mig_stats ms;
+    double t0 = co_clock_ms();
+    co_drv_stats ms;
     const char *status = migrate_and_wait(fx_qmp, in->migrate_uri, &ms, 120000);
-    double t1 = co_lab_now_ms();
+    double t1 = co_clock_ms();
     cr_assert_str_eq(status, "completed", "migration %s: %s", status, ms.error_desc);
 
     /* heartbeats now come from the destination (second sender) */
@@ -221,11 +222,11 @@ Test(lab, migration_keeps_guest_and_memory)
 
     /* the destination guest keeps verifying: wait for two full sweeps of
      * all RAM after the switchover, then demand zero errors */
-    double end = co_lab_now_ms() + 60000;
+    double end = co_clock_ms() + 60000;
     do {
         sleep_ms(100);
         co_lab_get_status(lab, &st);
-        cr_assert(co_lab_now_ms() < end, "guest did not finish a memory sweep on the "
+        cr_assert(co_clock_ms() < end, "guest did not finish a memory sweep on the "
                                          "destination (sweeps %u -> %u)", sweeps0, st.st_sweeps);
     } while (st.hb_last_sender != 1 || st.st_sweeps < sweeps0 + 2);
     co_lab_gap sw0;
@@ -239,10 +240,10 @@ Test(lab, migration_keeps_guest_and_memory)
     cr_assert_eq(st.hb_seq_skips, 0, "heartbeat sequence has holes");
 
     co_lab_gap g, sw;
-    cr_assert_eq(co_lab_max_gap(lab, t0, co_lab_now_ms(), &g, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(co_lab_max_gap(lab, t0, co_clock_ms(), &g, &d), CO_OK, "%s", d.msg);
     cr_assert_eq(co_lab_switch_gap(lab, 0, 1, &sw, &d), CO_OK, "%s", d.msg);
     cr_assert_geq(sw.start_ms, t0);
-    cr_assert_leq(sw.end_ms, co_lab_now_ms());
+    cr_assert_leq(sw.end_ms, co_clock_ms());
     cr_assert_lt(sw.gap_ms, 10000);
     cr_assert_geq(g.gap_ms, sw.gap_ms);
     cr_log_info("migration 128 MiB (%s): total %.0f ms, QEMU downtime %.0f ms, switchover "
@@ -273,7 +274,7 @@ Test(lab, corrupted_page_is_reported)
     char path[400], uri[420];
     snprintf(path, sizeof path, "%s/stream.bin", in->dir);
     snprintf(uri, sizeof uri, "exec:cat > %s", path);
-    co_mig_stats ms;
+    co_drv_stats ms;
     cr_assert_str_eq(migrate_and_wait(fx_qmp, uri, &ms, 60000), "completed");
 
     FILE *f = fopen(path, "rb");
@@ -308,14 +309,14 @@ Test(lab, corrupted_page_is_reported)
     }
     close(s);
     free(buf);
-    double t1 = co_lab_now_ms();
+    double t1 = co_clock_ms();
     cr_assert_eq(co_lab_wait_heartbeat(lab, 1, t1 - 1, 20000, &d), CO_OK, "%s", d.msg);
     co_lab_status st;
-    double end = co_lab_now_ms() + 30000;
+    double end = co_clock_ms() + 30000;
     do {
         sleep_ms(50);
         co_lab_get_status(lab, &st);
-        cr_assert(co_lab_now_ms() < end, "the guest did not report the corrupted page");
+        cr_assert(co_clock_ms() < end, "the guest did not report the corrupted page");
     } while (st.err_lines == 0);
     cr_log_info("guest reported: %s", st.first_err);
     cr_assert(strstr(st.first_err, "pfn=0x00001000") != NULL, "%s", st.first_err);
@@ -330,17 +331,17 @@ Test(lab, phases_change_the_rate)
     co_diag_init(&d);
     cr_assert_eq(co_lab_wait_ready(lab, 60000, &d), CO_OK, "%s", d.msg);
     co_lab_status a, b;
-    double end = co_lab_now_ms() + 30000;
+    double end = co_clock_ms() + 30000;
     do {
         sleep_ms(50);
         co_lab_get_status(lab, &a);
-        cr_assert(co_lab_now_ms() < end, "no ST line in the first phase");
+        cr_assert(co_clock_ms() < end, "no ST line in the first phase");
     } while (!a.have_st);
     cr_assert_eq(a.st_rate, 500, "first ST line has rate %u", a.st_rate);
     do {
         sleep_ms(50);
         co_lab_get_status(lab, &b);
-        cr_assert(co_lab_now_ms() < end, "no ST line in the second phase");
+        cr_assert(co_clock_ms() < end, "no ST line in the second phase");
     } while (b.st_rate != 6000 || b.st_guest_ms < a.st_guest_ms + 3000);
     /* the first ST line at rate 6000 may straddle the switch: measure from
      * the next one on */
@@ -348,7 +349,7 @@ Test(lab, phases_change_the_rate)
     do {
         sleep_ms(50);
         co_lab_get_status(lab, &c);
-        cr_assert(co_lab_now_ms() < end, "no later ST line");
+        cr_assert(co_clock_ms() < end, "no later ST line");
     } while (c.st_guest_ms < b.st_guest_ms + 2000);
     double r = ((double)c.st_dirtied + c.st_pending - b.st_dirtied - b.st_pending) * 1000.0 /
                (c.st_guest_ms - b.st_guest_ms);
@@ -365,9 +366,9 @@ Test(lab, killed_qemu_is_reported)
     co_diag_init(&d);
     cr_assert_eq(co_lab_alive(lab, 1, &d), 1);
     cr_assert_eq(kill(in->dst_pid, SIGKILL), 0);
-    double end = co_lab_now_ms() + 10000;
+    double end = co_clock_ms() + 10000;
     while (co_lab_alive(lab, 1, &d)) {
-        cr_assert(co_lab_now_ms() < end, "destination still alive after SIGKILL");
+        cr_assert(co_clock_ms() < end, "destination still alive after SIGKILL");
         sleep_ms(10);
     }
     cr_assert_eq(d.code, CO_EUNAVAIL);
@@ -498,8 +499,8 @@ Test(lab_cli, json_then_sigterm_tears_down, .timeout = 180)
     char buf[8192];
     size_t len = 0;
     json_t *j = NULL;
-    double end = co_lab_now_ms() + 60000;
-    while (j == NULL && co_lab_now_ms() < end) {
+    double end = co_clock_ms() + 60000;
+    while (j == NULL && co_clock_ms() < end) {
         ssize_t r = read(pfd[0], buf + len, sizeof buf - 1 - len);
         if (r <= 0)
             break;
