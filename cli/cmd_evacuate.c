@@ -119,7 +119,7 @@ static int parse_allow(const char *text, unsigned *allow, co_diag *d)
     }
     if (rest[0]) {
         unsigned a;
-        if (co_policy_parse_allow(rest, &a, d) != CO_OK)
+        if (co_pol_parse_allow(rest, &a, d) != CO_OK)
             return d->code;
         *allow |= a;
     }

@@ -225,7 +225,7 @@ static void *dirty_thread(void *arg)
     struct dirty_job *j = arg;
     co_diag d;
     co_diag_init(&d);
-    co_driver *drv = NULL;
+    co_drv *drv = NULL;
     co_virt_opts vo = {.conn_uri = j->uri, .domain = j->name, .timeout_ms = j->timeout_ms};
     double mib = 0;
     int rc = co_virt_open(&vo, &drv, &d);
@@ -498,7 +498,7 @@ static void *worker_main(void *arg)
     const co_evac_dest *ds = &e->dests[v->dest];
     co_diag d;
     co_diag_init(&d);
-    co_driver *drv = NULL;
+    co_drv *drv = NULL;
     co_lock lock = {.fd = -1};
     int tmo = w->o->timeout_ms > 0 ? w->o->timeout_ms : 5000;
     co_virt_opts vo = {.conn_uri = w->o->src_uri, .domain = v->name, .dest_uri = ds->uri,
