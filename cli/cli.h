@@ -19,6 +19,7 @@ int co_cmd_lab(int argc, char **argv);
 int co_cmd_record(int argc, char **argv);
 int co_cmd_watch(int argc, char **argv);
 int co_cmd_migrate(int argc, char **argv);
+int co_cmd_evacuate(int argc, char **argv);
 int co_cmd_downtime(int argc, char **argv);
 int co_cmd_linkstat(int argc, char **argv);
 int co_cmd_simulate(int argc, char **argv);

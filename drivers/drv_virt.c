@@ -69,7 +69,7 @@ static void virt_init_once(void)
 typedef struct virt_ctx {
     co_drv drv;
     char *conn_uri, *domain_name, *dest_uri, *migrate_uri, *listen_address, *tls_destination;
-    int tls, persist_dest, timeout_ms;
+    int tls, persist_dest, copy_storage, timeout_ms;
     virConnectPtr conn;
     virDomainPtr dom;
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -488,6 +488,7 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag)
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
     c->tls = o->tls;
     c->persist_dest = o->persist_dest;
+    c->copy_storage = o->copy_storage;
     c->conn_uri = strdup(o->conn_uri);
     c->domain_name = strdup(o->domain);
     c->dest_uri = dup_or_null(o->dest_uri);
@@ -614,6 +615,8 @@ static int build_params(virt_ctx *c)
     }
     if (c->persist_dest)
         flags |= VIR_MIGRATE_PERSIST_DEST;
+    if (c->copy_storage)
+        flags |= VIR_MIGRATE_NON_SHARED_DISK;
     if (bad) {
         virTypedParamsFree(params, n);
         return -1;

@@ -60,6 +60,7 @@ typedef struct co_virt_opts {
     int tls;                    /* VIR_MIGRATE_TLS: QEMU's stream inside TLS */
     const char *tls_destination;/* VIR_MIGRATE_PARAM_TLS_DESTINATION (cert name) */
     int persist_dest;           /* VIR_MIGRATE_PERSIST_DEST (define on the destination) */
+    int copy_storage;           /* VIR_MIGRATE_NON_SHARED_DISK: copy local disks along */
     int timeout_ms;             /* bound of each call; 0 means 5000 */
 } co_virt_opts;
 

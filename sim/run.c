@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "sim/evq.h"
+#include "place/place.h"
 #include "sim/share.h"
 #include "sim/sim.h"
 #include "util/clock.h"
@@ -1286,21 +1287,31 @@ static void reshare(co_sim_run *r)
 
 /* ------------------------------------------------------------- placement */
 
-static int affinity_ok(const co_sim_run *r, int v, int h)
+/* The rules themselves are place/place.h's (shared with evacuate); here
+ * the simulator's bookkeeping is shown to them. */
+static co_place_host place_view(const co_sim_run *r, int h)
+{
+    const struct hstate *hs = &r->h[h];
+    co_place_host ph = {.mem_bytes = r->c->hosts[h].mem_bytes, .cores = r->c->hosts[h].cores,
+                        .mem_used_bytes = hs->mem_used, .vcpus_used = hs->vcpu_used,
+                        .closed = hs->in_maint};
+    return ph;
+}
+
+/* Memory, vCPUs (counting VMs on their way in) and anti-affinity. */
+static int room(const co_sim_run *r, int v, int h)
 {
     const co_sim_cluster *c = r->c;
+    co_place_host ph = place_view(r, h);
+    if (!co_place_capacity_ok(&ph, c->vms[v].mem_bytes, c->vms[v].vcpus, c->plan.cpu_ratio))
+        return 0;
     int g = c->vms[v].group;
     if (g < 0)
         return 1;
-    for (int i = c->group_start[g]; i < c->group_start[g + 1]; i++) {
-        int u = c->group_vms[i];
-        if (u != v && (r->vm_host[u] == h || r->vm_dest[u] == h))
-            return 0;
-    }
-    return 1;
+    return co_place_affinity_ok(c->group_vms + c->group_start[g],
+                                c->group_start[g + 1] - c->group_start[g], v, r->vm_host,
+                                r->vm_dest, h);
 }
-
-static int room(const co_sim_run *r, int v, int h);
 
 /* live: a live migration, which takes a slot at the target when the plan
  * counts incoming migrations (a cold move takes none). */
@@ -1308,24 +1319,17 @@ static int fits(const co_sim_run *r, int v, int h, int live)
 {
     const co_sim_cluster *c = r->c;
     const struct hstate *hs = &r->h[h];
-    if (hs->in_maint || h == r->vm_host[v])
+    if (h == r->vm_host[v])
         return 0;
     if (live && c->plan.count_incoming && c->plan.per_host &&
         hs->in_n + hs->out_n >= c->plan.per_host)
         return 0; /* the target's slots are full too */
-    return room(r, v, h);
-}
-
-/* Memory, vCPUs (counting VMs on their way in) and anti-affinity. */
-static int room(const co_sim_run *r, int v, int h)
-{
-    const co_sim_cluster *c = r->c;
-    const struct hstate *hs = &r->h[h];
-    if (hs->mem_used + c->vms[v].mem_bytes > c->hosts[h].mem_bytes)
-        return 0;
-    if (hs->vcpu_used + c->vms[v].vcpus > c->hosts[h].cores * c->plan.cpu_ratio + 1e-9)
-        return 0;
-    return affinity_ok(r, v, h);
+    co_place_host ph = place_view(r, h);
+    int g = c->vms[v].group;
+    int n = g < 0 ? 0 : c->group_start[g + 1] - c->group_start[g];
+    return co_place_fits(&ph, h, c->vms[v].mem_bytes, c->vms[v].vcpus, c->plan.cpu_ratio, 1,
+                         g < 0 ? NULL : c->group_vms + c->group_start[g], n, v, r->vm_host,
+                         r->vm_dest);
 }
 
 /* Next fit with a rotating cursor, patched hosts first so a VM moves once

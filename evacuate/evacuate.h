@@ -1,0 +1,183 @@
+/* evacuate/evacuate.h: empty one libvirt host: plan where and in which
+ * order its VMs go, then drive the migrations.
+ *
+ * Owns:
+ *  - the evacuation's records: each VM (inventory, blocker, dirty curve,
+ *    destination, predictions, outcome), each destination (capacity as
+ *    place/place.h sees it), and the report (co_evac_result) with its text
+ *    and JSON renderings;
+ *  - the planner (co_evac_plan, pure, no libvirt): placement through
+ *    place/place.h, then for each candidate concurrency k and order a
+ *    small event loop that shares the source NIC and each destination NIC
+ *    max-min (sim/share.h) among the k migrations in flight and times each
+ *    with the model (model/migration.h) at its share; it keeps the schedule
+ *    with the least predicted total whose every VM stays within the
+ *    downtime budget (docs/evacuate.md says why);
+ *  - the libvirt side (evacuate/virt.c): inventory, blockers, dirty-rate
+ *    measurement, CPU comparison, and the run: one thread per migration in
+ *    flight, each with its own connections and the adaptive controller
+ *    (engine/controller.h), all sharing one stop flag.
+ * Units: bytes, ms, bytes/s. */
+#ifndef CUTOVER_EVACUATE_EVACUATE_H
+#define CUTOVER_EVACUATE_EVACUATE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "model/dirty.h"
+#include "place/place.h"
+#include "util/diag.h"
+
+#define CO_EVAC_MAX_VMS 256
+#define CO_EVAC_MAX_DEST 16
+#define CO_EVAC_MAX_K 8        /* concurrencies the auto schedule tries: 1..8 */
+
+#define CO_EVAC_ALLOW_EJECT 0x100u        /* --allow eject: CD-ROM/floppy media ejected */
+#define CO_EVAC_ALLOW_COPY_STORAGE 0x200u /* --allow copy-storage: local disks copied */
+
+enum co_evac_unmovable { CO_EVAC_FAIL = 0, CO_EVAC_SHUTDOWN, CO_EVAC_LEAVE };
+enum co_evac_order { CO_EVAC_ORDER_AUTO = 0, CO_EVAC_ORDER_NAME, CO_EVAC_ORDER_GIVEN };
+
+typedef struct co_evac_vm {
+    char name[128];
+    double mem_bytes;
+    int vcpus;
+    int running;                  /* 1 running; 0 paused or other: a blocker */
+    co_dirty dirty;               /* measured or assumed curve */
+    int dirty_measured;           /* 1: libvirt's dirty-rate calculation gave it */
+    double dirty_mib_per_s;       /* what was measured (or assumed) */
+    int cpu_ok[CO_EVAC_MAX_DEST]; /* CPU compatible with destination i */
+    int has_cdrom_media, has_local_disk, has_hostdev, busy_job;
+    int kvm;                      /* <domain type='kvm'> (else TCG) */
+    int group;                    /* anti-affinity group, -1 = none */
+    int given_order;              /* position in --order / inventory (0-based) */
+    char blocker[256];            /* why it cannot move ("" = movable) */
+    /* the plan */
+    int dest;                     /* destination index, -1 = none */
+    int order;                    /* start order, 0-based; -1 = not scheduled */
+    int batch;                    /* how many had started before it (0 = first wave) */
+    double pred_start_ms, pred_time_ms, pred_downtime_ms;
+    int pred_converges;           /* the model says it converges within the budget */
+    /* the outcome */
+    char status[16];              /* completed, failed, aborted, cancelled, blocked, left,
+                                     shut-down, planned */
+    char to[256];                 /* destination URI it went to (or was meant for) */
+    double time_ms, downtime_ms;  /* measured; NAN if not */
+    int attempts;
+    char reason[512];
+} co_evac_vm;
+
+typedef struct co_evac_dest {
+    char uri[256];
+    char migration_uri[256];      /* data address (cluster file), "" = libvirt's choice */
+    co_place_host cap;            /* free memory and cores; *_used = planned + residents */
+    double nic_bytes_per_s;       /* 0 = same as the source NIC */
+    int down;                     /* found unreachable during the run */
+} co_evac_dest;
+
+typedef struct co_evac_groups {
+    int ngroups;
+    int start[CO_EVAC_MAX_VMS + 1]; /* members of g: vm[start[g]..start[g+1]) */
+    int vm[CO_EVAC_MAX_VMS];
+} co_evac_groups;
+
+typedef struct co_evac {
+    co_evac_vm vms[CO_EVAC_MAX_VMS];
+    int nvms;
+    co_evac_dest dests[CO_EVAC_MAX_DEST];
+    int ndests;
+    co_evac_groups groups;
+    double nic_bytes_per_s;       /* the source NIC's rate */
+    char nic_source[64];          /* "--nic", "cluster file", "assumed 1 Gbit/s" */
+    int mtu;
+    double max_downtime_ms, deadline_ms, cpu_ratio;
+    int concurrency;              /* asked: 0 = auto */
+    int order_kind;               /* enum co_evac_order */
+    double default_dirty_mib_per_s; /* assumed when not measured */
+    double stream_cap_bytes_per_s;  /* one migration stream's ceiling: --stream-rate, or
+                                       learnt from completed migrations; 0 = the model's
+                                       default (model/link.h channel cap) */
+    /* the plan's verdict */
+    int k;                        /* concurrency chosen */
+    char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
+    double pred_total_ms;
+    int pred_within_budget;       /* every scheduled VM predicted within the budget */
+} co_evac;
+
+/* Fill the defaults (budget 300 ms, deadline 10 min, ratio 16 (Nova's), auto
+ * concurrency, 1 Gbit/s assumed NIC, MTU 1500, no VMs). */
+void co_evac_init(co_evac *e);
+
+/* Place and schedule the movable VMs (blocker ""): each gets dest (place
+ * rules, most free memory first, a destination in ev->dests[].cap with its
+ * cpu_ok flag), order, batch and predictions; a VM no destination takes
+ * gets blocker "no destination has room (...)". Then picks k and the order
+ * (see the header) unless e->concurrency / e->order_kind fix them, and
+ * fills k, order_name, pred_total_ms. Reserves the chosen VMs' memory and
+ * vCPUs on their destinations. CO_OK, or CO_EUNAVAIL with d naming the
+ * reason when no VM can be placed at all although some are movable. */
+int co_evac_plan(co_evac *e, co_diag *d);
+
+/* Predict a schedule without changing e: concurrency k, VMs started in
+ * the order idx[0..n-1] (indices into e->vms, each with dest set). Fills
+ * start/time/downtime per VM into the arrays (indexed like idx) when not
+ * NULL; returns the predicted total (ms), and *ok = 0 when some VM that
+ * converges alone at the full NIC misses the budget in this schedule. For
+ * benchmarks that emulate fixed schedules (Nova 1, KubeVirt 2, VDSM 3). */
+double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
+                       double *time_ms, double *down_ms, int *ok);
+
+/* Re-plan the rest: the best concurrency (as co_evac_plan, 1..8 unless
+ * e->concurrency fixes it) for the VMs idx[0..n-1] still to start, in that
+ * order, with what e now knows (e.g. a stream ceiling learnt). Sets and
+ * returns e->k (unchanged when n is 0). */
+int co_evac_replan(co_evac *e, const int *idx, int n);
+
+/* Parse --groups: "NAME=vm,vm[;NAME=vm,...]" or a file of such lines
+ * (path, if readable). CO_OK or CO_EUSAGE naming the unknown VM or bad
+ * item. Must run after the inventory (names are resolved). */
+int co_evac_parse_groups(co_evac *e, const char *text, co_diag *d);
+
+/* The report. status: "completed" (all moved), "partial", "failed",
+ * "cancelled", "planned" (dry run). */
+typedef struct co_evac_result {
+    char status[16];
+    double total_time_ms;         /* NAN for a dry run */
+    int dry_run;
+    int exit_err;                 /* CO_OK or the CO_E* the exit code comes from */
+} co_evac_result;
+
+json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r);
+void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out);
+
+/* ---- libvirt (evacuate/virt.c; without libvirt each fails with CO_EUNAVAIL) ---- */
+
+typedef struct co_evac_opts {
+    const char *src_uri;
+    unsigned allow;               /* CO_ALLOW_* | CO_EVAC_ALLOW_* */
+    int measure_dirty;            /* 1: 1 s of libvirt's dirty-rate calculation per KVM
+                                     VM (TCG guests skipped, see virt.c); 2: every VM */
+    int unmovable;                /* enum co_evac_unmovable */
+    int progress;                 /* one line per VM in flight on stderr */
+    int timeout_ms;               /* connection bound (default 5000) */
+    volatile sig_atomic_t *stop_flag, *stop_signo;
+} co_evac_opts;
+
+/* Inventory: every domain on the source (running or paused) with its
+ * facts and blockers, every destination's capacity (virNodeGetInfo,
+ * virNodeGetFreeMemory; resident vCPUs counted) and the CPU comparison of
+ * each domain against it; with measure_dirty, each running VM's dirty rate
+ * (all at once, 1 s). Errors: CO_EUNAVAIL naming the URI that does not
+ * answer, CO_EUSAGE for a malformed one. Moves nothing. */
+int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d);
+
+/* Run the plan: start in plan order, at most e->k at once, each with the
+ * adaptive controller and its own downtime budget; a migration that fails
+ * (not aborted by the policy, not cancelled) is re-placed on another open
+ * destination once, its destination checked and closed if it does not
+ * answer. Then the unmovable VMs per o->unmovable. Fills each VM's outcome
+ * and r. Returns CO_OK when every VM moved (or was shut down as asked). */
+int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d);
+
+#endif

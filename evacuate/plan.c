@@ -1,0 +1,449 @@
+/* evacuate/plan.c: placement and schedule of an evacuation (see
+ * evacuate.h). Pure: no libvirt, no clock. */
+#define _GNU_SOURCE /* qsort_r */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evacuate/evacuate.h"
+#include "model/migration.h"
+#include "sim/share.h"
+#include "util/error.h"
+
+void co_evac_init(co_evac *e)
+{
+    memset(e, 0, sizeof *e);
+    e->max_downtime_ms = 300;
+    e->deadline_ms = 600e3;
+    e->cpu_ratio = 16.0; /* Nova's initial_cpu_allocation_ratio */
+    e->nic_bytes_per_s = 125e6;
+    snprintf(e->nic_source, sizeof e->nic_source, "assumed 1Gbit");
+    e->mtu = 1500;
+    e->default_dirty_mib_per_s = 0;
+}
+
+/* The model's time and downtime of VM v alone on a link of `share`
+ * bytes/s, with the budget as QEMU's downtime-limit (what the adaptive
+ * policy aims at). */
+static void predict_one(const co_evac *e, const co_evac_vm *v, double share, double *T_ms,
+                        double *down_ms, int *conv)
+{
+    co_mig_params p;
+    co_mig_defaults(&p);
+    p.mem_bytes = v->mem_bytes;
+    p.zero_fraction = 0; /* unknown: every page counted as data (pessimistic) */
+    p.dirty = v->dirty;
+    p.link.line_rate_bytes_per_s = share > 1e3 ? share : 1e3;
+    p.link.mtu = e->mtu;
+    p.downtime_limit_ms = e->max_downtime_ms;
+    p.deadline_ms = e->deadline_ms;
+    co_mig_result r;
+    if (co_mig_predict(&p, &r) != CO_OK) {
+        *T_ms = e->deadline_ms;
+        *down_ms = INFINITY;
+        *conv = 0;
+        return;
+    }
+    *T_ms = r.total_time_ms > 0.001 ? r.total_time_ms : 0.001;
+    *conv = r.converged && r.downtime_ms <= e->max_downtime_ms;
+    *down_ms = r.converged ? r.downtime_ms : INFINITY;
+}
+
+/* One stream's payload ceiling (model/link.h's channel cap): a flow never
+ * gets more, whatever the links leave it. */
+static double stream_cap(const co_evac *e)
+{
+    if (e->stream_cap_bytes_per_s > 0)
+        return e->stream_cap_bytes_per_s;
+    co_mig_params p;
+    co_mig_defaults(&p);
+    return p.link.channel_cap_bytes_per_s;
+}
+
+double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
+                       double *time_ms, double *down_ms, int *ok)
+{
+    co_share sh;
+    *ok = 1;
+    if (n <= 0)
+        return 0;
+    if (k < 1)
+        k = 1;
+    if (co_share_init(&sh, 1 + CO_EVAC_MAX_DEST + CO_EVAC_MAX_K, CO_EVAC_MAX_K) != CO_OK) {
+        co_share_free(&sh);
+        *ok = 0;
+        return INFINITY;
+    }
+    double cap1 = stream_cap(e);
+    int fl[CO_EVAC_MAX_K];      /* position in idx of each flow in flight */
+    double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
+    double st[CO_EVAC_MAX_K];
+    int nf = 0, next = 0;
+    double t = 0, total = 0;
+    while (next < n || nf > 0) {
+        while (nf < k && next < n) {
+            fl[nf] = next;
+            frac[nf] = 0;
+            st[nf] = t;
+            if (start_ms)
+                start_ms[next] = t;
+            nf++;
+            next++;
+        }
+        co_share_reset(&sh);
+        int src = co_share_link(&sh, e->nic_bytes_per_s);
+        int dl[CO_EVAC_MAX_DEST];
+        for (int i = 0; i < e->ndests; i++)
+            dl[i] = co_share_link(&sh, e->dests[i].nic_bytes_per_s > 0
+                                           ? e->dests[i].nic_bytes_per_s
+                                           : e->nic_bytes_per_s);
+        for (int f = 0; f < nf; f++) {
+            const co_evac_vm *v = &e->vms[idx[fl[f]]];
+            int path[3] = {src, v->dest >= 0 ? dl[v->dest] : src, co_share_link(&sh, cap1)};
+            if (path[1] == src)
+                path[1] = path[2], path[2] = -1;
+            co_share_flow(&sh, path, path[2] < 0 ? 2 : 3);
+        }
+        co_share_solve(&sh);
+        double T[CO_EVAC_MAX_K], D[CO_EVAC_MAX_K];
+        int C[CO_EVAC_MAX_K];
+        double dt = INFINITY;
+        int first = 0;
+        for (int f = 0; f < nf; f++) {
+            predict_one(e, &e->vms[idx[fl[f]]], sh.rate[f], &T[f], &D[f], &C[f]);
+            double rem = (1 - frac[f]) * T[f];
+            if (rem < dt) {
+                dt = rem;
+                first = f;
+            }
+        }
+        t += dt;
+        for (int f = 0; f < nf; f++)
+            frac[f] += dt / T[f];
+        /* the first to end (and any ending with it) leaves */
+        for (int f = nf - 1; f >= 0; f--) {
+            if (f != first && frac[f] < 1 - 1e-9)
+                continue;
+            int pos = fl[f];
+            const co_evac_vm *v = &e->vms[idx[pos]];
+            if (time_ms)
+                time_ms[pos] = t - st[f];
+            if (down_ms)
+                down_ms[pos] = D[f];
+            /* a VM the model says converges alone at the full NIC must
+             * converge within the budget here too */
+            double Ta, Da;
+            int Ca;
+            predict_one(e, v, e->nic_bytes_per_s, &Ta, &Da, &Ca);
+            if (Ca && !C[f])
+                *ok = 0;
+            fl[f] = fl[nf - 1];
+            frac[f] = frac[nf - 1];
+            st[f] = st[nf - 1];
+            nf--; /* the flow moved in from the end was visited already */
+        }
+        if (t > total)
+            total = t;
+    }
+    co_share_free(&sh);
+    return total;
+}
+
+/* ------------------------------------------------------------ placement */
+
+static int cmp_mem_desc(const void *a, const void *b, void *ctx)
+{
+    const co_evac *e = ctx;
+    const co_evac_vm *x = &e->vms[*(const int *)a], *y = &e->vms[*(const int *)b];
+    if (x->mem_bytes != y->mem_bytes)
+        return x->mem_bytes > y->mem_bytes ? -1 : 1;
+    return x->given_order - y->given_order;
+}
+
+/* Biggest first onto the destination with the most memory left (so the
+ * load spreads and big VMs are not left without room). */
+static void place_all(co_evac *e)
+{
+    int idx[CO_EVAC_MAX_VMS], n = 0;
+    int vm_host[CO_EVAC_MAX_VMS], vm_dest[CO_EVAC_MAX_VMS];
+    for (int v = 0; v < e->nvms; v++) {
+        vm_host[v] = -1; /* the source: not a destination index */
+        vm_dest[v] = -1;
+        e->vms[v].dest = -1;
+        if (e->vms[v].blocker[0] == '\0')
+            idx[n++] = v;
+    }
+    qsort_r(idx, n, sizeof idx[0], cmp_mem_desc, e);
+    for (int i = 0; i < n; i++) {
+        co_evac_vm *v = &e->vms[idx[i]];
+        const int *members = NULL;
+        int nm = 0;
+        if (v->group >= 0) {
+            members = e->groups.vm + e->groups.start[v->group];
+            nm = e->groups.start[v->group + 1] - e->groups.start[v->group];
+        }
+        int best = -1;
+        double best_free = -INFINITY;
+        for (int h = 0; h < e->ndests; h++) {
+            co_place_host *ph = &e->dests[h].cap;
+            if (e->dests[h].down)
+                continue;
+            if (!co_place_fits(ph, h, v->mem_bytes, v->vcpus, e->cpu_ratio, v->cpu_ok[h],
+                               members, nm, idx[i], vm_host, vm_dest))
+                continue;
+            double left = ph->mem_bytes - ph->mem_used_bytes;
+            if (left > best_free) {
+                best_free = left;
+                best = h;
+            }
+        }
+        if (best < 0) {
+            snprintf(v->status, sizeof v->status, "blocked");
+            int any_cpu = 0;
+            for (int h = 0; h < e->ndests; h++)
+                any_cpu |= v->cpu_ok[h] && !e->dests[h].down && !e->dests[h].cap.closed;
+            snprintf(v->blocker, sizeof v->blocker, "%s",
+                     !any_cpu ? "no destination has a compatible CPU"
+                     : nm ? "no destination has room (memory, vCPUs at the allocation ratio, "
+                            "anti-affinity)"
+                          : "no destination has room (memory, vCPUs at the allocation ratio)");
+            continue;
+        }
+        v->dest = best;
+        vm_dest[idx[i]] = best;
+        co_place_reserve(&e->dests[best].cap, v->mem_bytes, v->vcpus, 1);
+        memcpy(v->to, e->dests[best].uri, sizeof v->to);
+    }
+}
+
+/* ------------------------------------------------------------- schedule */
+
+struct sort_ctx {
+    const co_evac *e;
+    const double *key; /* descending */
+};
+
+static int cmp_key_desc(const void *a, const void *b, void *ctx)
+{
+    const struct sort_ctx *c = ctx;
+    int x = *(const int *)a, y = *(const int *)b;
+    if (c->key[x] != c->key[y])
+        return c->key[x] > c->key[y] ? -1 : 1;
+    return c->e->vms[x].given_order - c->e->vms[y].given_order;
+}
+
+static int cmp_given(const void *a, const void *b, void *ctx)
+{
+    const co_evac *e = ctx;
+    return e->vms[*(const int *)a].given_order - e->vms[*(const int *)b].given_order;
+}
+
+static int cmp_name(const void *a, const void *b, void *ctx)
+{
+    const co_evac *e = ctx;
+    return strcmp(e->vms[*(const int *)a].name, e->vms[*(const int *)b].name);
+}
+
+int co_evac_plan(co_evac *e, co_diag *d)
+{
+    place_all(e);
+    int idx[CO_EVAC_MAX_VMS], n = 0, movable = 0;
+    for (int v = 0; v < e->nvms; v++) {
+        e->vms[v].order = -1;
+        e->vms[v].batch = -1;
+        e->vms[v].pred_start_ms = e->vms[v].pred_time_ms = e->vms[v].pred_downtime_ms = NAN;
+        if (e->vms[v].dest >= 0)
+            idx[n++] = v;
+        if (e->vms[v].blocker[0] == '\0' || strncmp(e->vms[v].blocker, "no destination", 14) == 0)
+            movable++;
+    }
+    e->k = 0;
+    e->pred_total_ms = 0;
+    e->pred_within_budget = 1;
+    snprintf(e->order_name, sizeof e->order_name, "none");
+    if (n == 0) {
+        if (movable > 0)
+            return co_diag_set(d, CO_EUNAVAIL, "no destination can take any of the %d movable "
+                               "VM(s): no capacity anywhere (memory, vCPUs at allocation ratio "
+                               "%g, CPU, anti-affinity)", movable, e->cpu_ratio);
+        return CO_OK;
+    }
+    /* the candidate orders */
+    double dirty_key[CO_EVAC_MAX_VMS], time_key[CO_EVAC_MAX_VMS];
+    for (int i = 0; i < n; i++) {
+        int v = idx[i];
+        double Ta, Da;
+        int Ca;
+        predict_one(e, &e->vms[v], e->nic_bytes_per_s, &Ta, &Da, &Ca);
+        e->vms[v].pred_converges = Ca;
+        dirty_key[v] = co_dirty_rate0(&e->vms[v].dirty) * 4096.0 / e->nic_bytes_per_s;
+        time_key[v] = Ta;
+    }
+    struct {
+        const char *name;
+        int ord[CO_EVAC_MAX_VMS];
+    } cand[3];
+    int nc = 0;
+    if (e->order_kind == CO_EVAC_ORDER_AUTO) {
+        struct sort_ctx c1 = {e, dirty_key}, c2 = {e, time_key};
+        cand[nc].name = "dirty-per-bandwidth";
+        memcpy(cand[nc].ord, idx, n * sizeof idx[0]);
+        qsort_r(cand[nc].ord, n, sizeof idx[0], cmp_key_desc, &c1);
+        nc++;
+        cand[nc].name = "longest-first";
+        memcpy(cand[nc].ord, idx, n * sizeof idx[0]);
+        qsort_r(cand[nc].ord, n, sizeof idx[0], cmp_key_desc, &c2);
+        nc++;
+    }
+    cand[nc].name = e->order_kind == CO_EVAC_ORDER_NAME ? "name" : "given";
+    memcpy(cand[nc].ord, idx, n * sizeof idx[0]);
+    qsort_r(cand[nc].ord, n, sizeof idx[0],
+            e->order_kind == CO_EVAC_ORDER_NAME ? cmp_name : cmp_given, e);
+    nc++;
+    int kmax = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
+    int klo = 1, khi = kmax;
+    if (e->concurrency > 0)
+        klo = khi = e->concurrency < n ? e->concurrency : n;
+    double best = INFINITY;
+    int best_c = -1, best_k = 0, best_ok = 0;
+    for (int c = 0; c < nc; c++)
+        for (int k = klo; k <= khi; k++) {
+            int ok;
+            double tot = co_evac_predict(e, cand[c].ord, n, k, NULL, NULL, NULL, &ok);
+            /* within budget beats faster; then least total; ties keep the
+             * smaller k (fewer streams, less to go wrong) and first order */
+            if (best_c < 0 || (ok && !best_ok) || (ok == best_ok && tot < best * (1 - 1e-9))) {
+                best = tot;
+                best_c = c;
+                best_k = k;
+                best_ok = ok;
+            }
+        }
+    double st[CO_EVAC_MAX_VMS], tm[CO_EVAC_MAX_VMS], dn[CO_EVAC_MAX_VMS];
+    int ok;
+    e->pred_total_ms = co_evac_predict(e, cand[best_c].ord, n, best_k, st, tm, dn, &ok);
+    e->k = best_k;
+    e->pred_within_budget = ok;
+    for (int i = 0; i < n; i++)
+        if (!(dn[i] <= e->max_downtime_ms))
+            e->pred_within_budget = 0; /* a VM that cannot make it even alone */
+    snprintf(e->order_name, sizeof e->order_name, "%s", cand[best_c].name);
+    for (int i = 0; i < n; i++) {
+        co_evac_vm *v = &e->vms[cand[best_c].ord[i]];
+        v->order = i;
+        v->batch = i < best_k ? 0 : i - best_k + 1;
+        v->pred_start_ms = st[i];
+        v->pred_time_ms = tm[i];
+        v->pred_downtime_ms = dn[i];
+        snprintf(v->status, sizeof v->status, "planned");
+    }
+    return CO_OK;
+}
+
+int co_evac_replan(co_evac *e, const int *idx, int n)
+{
+    if (n <= 0)
+        return e->k;
+    int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
+    if (e->concurrency > 0)
+        return e->k;
+    double best = INFINITY;
+    int best_k = e->k, best_ok = 0;
+    for (int k = klo; k <= khi; k++) {
+        int ok;
+        double tot = co_evac_predict(e, idx, n, k, NULL, NULL, NULL, &ok);
+        if ((ok && !best_ok) || (ok == best_ok && tot < best * (1 - 1e-9))) {
+            best = tot;
+            best_k = k;
+            best_ok = ok;
+        }
+    }
+    e->k = best_k;
+    return best_k;
+}
+
+/* --------------------------------------------------------------- groups */
+
+static int find_vm(const co_evac *e, const char *name, size_t len)
+{
+    for (int v = 0; v < e->nvms; v++)
+        if (strlen(e->vms[v].name) == len && strncmp(e->vms[v].name, name, len) == 0)
+            return v;
+    return -1;
+}
+
+/* One "NAME=vm,vm" item into the index. */
+static int add_group(co_evac *e, const char *s, size_t len, co_diag *d)
+{
+    const char *eq = memchr(s, '=', len);
+    if (!eq || eq == s)
+        return co_diag_set(d, CO_EUSAGE, "--groups item '%.*s': expected NAME=vm,vm", (int)len,
+                           s);
+    co_evac_groups *g = &e->groups;
+    int gi = g->ngroups;
+    if (gi >= CO_EVAC_MAX_VMS)
+        return co_diag_set(d, CO_EUSAGE, "--groups: more than %d groups", CO_EVAC_MAX_VMS);
+    int at = g->start[gi];
+    const char *p = eq + 1, *end = s + len;
+    while (p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        size_t l = (size_t)((c ? c : end) - p);
+        while (l && (p[l - 1] == ' ' || p[l - 1] == '\n' || p[l - 1] == '\r'))
+            l--;
+        while (l && *p == ' ')
+            p++, l--;
+        if (l) {
+            int v = find_vm(e, p, l);
+            if (v < 0)
+                return co_diag_set(d, CO_EUSAGE, "--groups '%.*s': no VM '%.*s' on the source",
+                                   (int)(eq - s), s, (int)l, p);
+            if (e->vms[v].group >= 0)
+                return co_diag_set(d, CO_EUSAGE, "--groups: VM '%s' is in two groups",
+                                   e->vms[v].name);
+            if (at >= CO_EVAC_MAX_VMS)
+                return co_diag_set(d, CO_EUSAGE, "--groups: too many members");
+            e->vms[v].group = gi;
+            g->vm[at++] = v;
+        }
+        p = c ? c + 1 : end;
+    }
+    g->ngroups++;
+    g->start[g->ngroups] = at;
+    return CO_OK;
+}
+
+int co_evac_parse_groups(co_evac *e, const char *text, co_diag *d)
+{
+    char *buf = NULL;
+    FILE *f = strchr(text, '=') ? NULL : fopen(text, "r");
+    if (!strchr(text, '=') && !f)
+        return co_diag_set(d, CO_EUSAGE, "--groups '%s': neither NAME=vm,vm nor a readable file",
+                           text);
+    if (f) {
+        size_t cap = 0;
+        ssize_t got = getdelim(&buf, &cap, '\0', f);
+        fclose(f);
+        if (got < 0) {
+            free(buf);
+            return co_diag_set(d, CO_EUSAGE, "--groups '%s': cannot read", text);
+        }
+        for (char *q = buf; *q; q++)
+            if (*q == '\n')
+                *q = ';';
+        text = buf;
+    }
+    int rc = CO_OK;
+    const char *p = text;
+    while (*p && rc == CO_OK) {
+        const char *sc = strchr(p, ';');
+        size_t l = sc ? (size_t)(sc - p) : strlen(p);
+        while (l && *p == ' ')
+            p++, l--;
+        if (l && *p != '#')
+            rc = add_group(e, p, l, d);
+        p = sc ? sc + 1 : p + l;
+    }
+    free(buf);
+    return rc;
+}

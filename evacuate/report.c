@@ -1,0 +1,116 @@
+/* evacuate/report.c: the evacuation report as JSON and as text. */
+#include <math.h>
+#include <string.h>
+
+#include "evacuate/evacuate.h"
+
+/* A number, or null when not known (NAN / infinite). */
+static json_t *num_or_null(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
+{
+    json_t *o = json_object();
+    json_t *vms = json_array(), *blk = json_array();
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
+    json_object_set_new(o, "total_time_ms", num_or_null(r->total_time_ms));
+    json_object_set_new(o, "predicted_total_time_ms", json_real(e->pred_total_ms));
+    json_object_set_new(o, "predicted_within_budget", json_boolean(e->pred_within_budget));
+    json_object_set_new(o, "concurrency", json_integer(e->k));
+    json_object_set_new(o, "order", json_string(e->order_name));
+    json_object_set_new(o, "max_downtime_ms", json_real(e->max_downtime_ms));
+    json_object_set_new(o, "nic_bytes_per_s", json_real(e->nic_bytes_per_s));
+    json_object_set_new(o, "nic_source", json_string(e->nic_source));
+    json_object_set_new(o, "stream_cap_bytes_per_s", e->stream_cap_bytes_per_s > 0
+                                                         ? json_real(e->stream_cap_bytes_per_s)
+                                                         : json_null());
+    for (int i = 0; i < e->nvms; i++) {
+        const co_evac_vm *v = &e->vms[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(v->name));
+        json_object_set_new(j, "status", json_string(v->status));
+        json_object_set_new(j, "to", v->to[0] ? json_string(v->to) : json_null());
+        json_object_set_new(j, "order", v->order >= 0 ? json_integer(v->order) : json_null());
+        json_object_set_new(j, "batch", v->batch >= 0 ? json_integer(v->batch) : json_null());
+        json_object_set_new(j, "downtime_ms", r->dry_run ? json_null() : num_or_null(v->downtime_ms));
+        json_object_set_new(j, "time_ms", r->dry_run ? json_null() : num_or_null(v->time_ms));
+        json_object_set_new(j, "predicted_start_ms", num_or_null(v->pred_start_ms));
+        json_object_set_new(j, "predicted_time_ms", num_or_null(v->pred_time_ms));
+        json_object_set_new(j, "predicted_downtime_ms", num_or_null(v->pred_downtime_ms));
+        json_object_set_new(j, "mem_bytes", json_real(v->mem_bytes));
+        json_object_set_new(j, "vcpus", json_integer(v->vcpus));
+        json_object_set_new(j, "dirty_mib_per_s", json_real(v->dirty_mib_per_s));
+        json_object_set_new(j, "dirty_measured", json_boolean(v->dirty_measured));
+        json_object_set_new(j, "reason", v->reason[0] ? json_string(v->reason)
+                                         : v->blocker[0] ? json_string(v->blocker) : json_null());
+        json_array_append_new(vms, j);
+        if (v->blocker[0]) {
+            json_t *b = json_object();
+            json_object_set_new(b, "name", json_string(v->name));
+            json_object_set_new(b, "reason", json_string(v->blocker));
+            json_array_append_new(blk, b);
+        }
+    }
+    json_object_set_new(o, "vms", vms);
+    json_object_set_new(o, "blockers", blk);
+    return o;
+}
+
+static void ms_text(FILE *out, double ms)
+{
+    if (!isfinite(ms))
+        fprintf(out, "%10s", "-");
+    else if (ms >= 10e3)
+        fprintf(out, "%9.1fs", ms / 1e3);
+    else
+        fprintf(out, "%8.0fms", ms);
+}
+
+void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
+{
+    fprintf(out, "evacuation %s: %d VM(s), %d at once, order %s; NIC %.0f Mbit/s (%s); "
+                 "budget %.0f ms\n",
+            r->status, e->nvms, e->k, e->order_name, e->nic_bytes_per_s * 8 / 1e6, e->nic_source,
+            e->max_downtime_ms);
+    fprintf(out, "predicted total %.1f s%s", e->pred_total_ms / 1e3,
+            e->pred_within_budget ? "" : " (some VM predicted over the budget)");
+    if (!r->dry_run && isfinite(r->total_time_ms))
+        fprintf(out, ", measured %.1f s", r->total_time_ms / 1e3);
+    fprintf(out, "\n%-20s %-11s %5s %5s %10s %10s %10s %10s  %s\n", "vm", "status", "order",
+            "batch", "pred-time", "pred-down", "time", "downtime", "to / reason");
+    for (int i = 0; i < e->nvms; i++) {
+        const co_evac_vm *v = &e->vms[i];
+        fprintf(out, "%-20.20s %-11s ", v->name, v->status);
+        if (v->order >= 0)
+            fprintf(out, "%5d %5d ", v->order + 1, v->batch);
+        else
+            fprintf(out, "%5s %5s ", "-", "-");
+        ms_text(out, v->pred_time_ms);
+        fputc(' ', out);
+        ms_text(out, v->pred_downtime_ms);
+        fputc(' ', out);
+        ms_text(out, r->dry_run ? NAN : v->time_ms);
+        fputc(' ', out);
+        ms_text(out, r->dry_run ? NAN : v->downtime_ms);
+        fprintf(out, "  %s%s%s\n", v->to, v->to[0] && (v->reason[0] || v->blocker[0]) ? ": " : "",
+                v->reason[0] ? v->reason : v->blocker);
+    }
+    int nb = 0;
+    for (int i = 0; i < e->nvms; i++)
+        nb += e->vms[i].blocker[0] != '\0';
+    if (nb) {
+        fprintf(out, "blockers:\n");
+        for (int i = 0; i < e->nvms; i++)
+            if (e->vms[i].blocker[0])
+                fprintf(out, "  %s: %s\n", e->vms[i].name, e->vms[i].blocker);
+    }
+    int measured = 0;
+    for (int i = 0; i < e->nvms; i++)
+        measured += e->vms[i].dirty_measured;
+    if (measured < e->nvms)
+        fprintf(out, "note: dirty rate assumed %.0f MiB/s for %d VM(s) not measured\n",
+                e->default_dirty_mib_per_s, e->nvms - measured);
+}

@@ -1,0 +1,533 @@
+/* tests/evacuate/test_evacuate.c: `cutover evacuate` on the cluster lab
+ * (real libvirtd per host, tc-shaped links, TCG guests).
+ *
+ * Every test that brings a cluster up tears it down in its .fini (and the
+ * lab's watchdog does if the test process dies), as tests/lab/test_cluster.c.
+ *   drain_dry_run_blocker_bad_input  3 hosts, h1 with 2 VMs of 64 MiB at
+ *       200 Mbit/s: bad input (unknown host, unreachable URI) gives one line
+ *       and 64/69; the dry run moves nothing and plans both VMs; a domain
+ *       with a CD-ROM with media is reported as a blocker and with the
+ *       default --unmovable fail nothing moves (exit 65); removed, the full
+ *       drain moves every VM exactly once, running on a destination, with
+ *       heartbeats and no ERR line from the guests (CUTOVER_SLOW=1, ~1.5 min)
+ *   sigterm_mid_drain                the same cluster shape; SIGTERM while
+ *       migrations run: exit 75, every VM running exactly once, none paused
+ *       (CUTOVER_SLOW=1) */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OUT 65536
+
+static char fx_dir[256];
+static int fx_watch = -1; /* write end of the watchdog pipe */
+
+static const char *bin(void)
+{
+    const char *b = getenv("CUTOVER_BIN");
+    return b && *b ? b : "build/cutover";
+}
+
+/* Run argv (NULL-terminated) with stdout into out (if non-NULL) and stderr
+ * into err; return the exit code. watch_rd >= 0 is passed as
+ * CUTOVER_LAB_WATCH_FD. */
+static int run(const char *const *argv, char *out, char *err, int watch_rd)
+{
+    char of[] = "/tmp/co-cl-out-XXXXXX", ef[] = "/tmp/co-cl-err-XXXXXX";
+    int ofd = mkstemp(of), efd = mkstemp(ef);
+    cr_assert(ofd >= 0 && efd >= 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        if (watch_rd >= 0) {
+            char fd[16];
+            snprintf(fd, sizeof fd, "%d", watch_rd);
+            setenv("CUTOVER_LAB_WATCH_FD", fd, 1);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    char *bufs[2] = {out, err};
+    int fds[2] = {ofd, efd};
+    for (int i = 0; i < 2; i++) {
+        if (bufs[i]) {
+            ssize_t n = pread(fds[i], bufs[i], MAX_OUT - 1, 0);
+            bufs[i][n > 0 ? n : 0] = '\0';
+        }
+        close(fds[i]);
+    }
+    unlink(of);
+    unlink(ef);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void fx_fini(void)
+{
+    if (fx_dir[0]) {
+        const char *argv[] = {bin(), "lab", "cluster", "down", fx_dir, NULL};
+        run(argv, NULL, NULL, -1);
+        rmdir(fx_dir);
+        fx_dir[0] = '\0';
+    }
+    if (fx_watch >= 0)
+        close(fx_watch);
+    fx_watch = -1;
+}
+
+static const char *unavailable(void)
+{
+    if (geteuid() != 0)
+        return "the cluster lab needs root";
+    if (access("/usr/sbin/libvirtd", X_OK) != 0 || access("/usr/sbin/virtlogd", X_OK) != 0)
+        return "libvirtd or virtlogd not installed";
+    if (access("/usr/sbin/tc", X_OK) != 0 && access("/sbin/tc", X_OK) != 0)
+        return "tc not installed";
+    return NULL;
+}
+
+/* Bring a cluster up with extra flags; returns the parsed --json output. */
+static json_t *up(const char *const *flags)
+{
+    snprintf(fx_dir, sizeof fx_dir, "/tmp/co-cluster-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx_dir));
+    /* capabilities cache shared with the libvirt bed: cuts daemon start-up */
+    if (!getenv("CUTOVER_LAB_CACHE")) {
+        char cwd[300], cache[400];
+        if (getcwd(cwd, sizeof cwd)) {
+            snprintf(cache, sizeof cache, "%s/%s/tests/libvirt/cache", cwd,
+                     getenv("BUILD") ? getenv("BUILD") : "build");
+            setenv("CUTOVER_LAB_CACHE", cache, 1);
+        }
+    }
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    fx_watch = p[1];
+    const char *argv[32] = {bin(), "lab", "cluster", "up", fx_dir, "--json"};
+    int n = 6;
+    for (int i = 0; flags[i] && n < 31; i++)
+        argv[n++] = flags[i];
+    argv[n] = NULL;
+    static char out[MAX_OUT], err[MAX_OUT];
+    int rc = run(argv, out, err, p[0]);
+    close(p[0]);
+    cr_assert_eq(rc, 0, "cluster up exit %d: %s", rc, err);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    cr_assert_not_null(j, "cluster up --json: %s", je.text);
+    return j;
+}
+
+static void quiet(void *o, virErrorPtr e)
+{
+    (void)o;
+    (void)e;
+}
+
+/* State of NAME at uri: VIR_DOMAIN_*, -1 absent, -2 daemon unreachable. */
+static int dom_state(const char *uri, const char *name)
+{
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    if (c == NULL)
+        return -2;
+    int st = -1, reason;
+    virDomainPtr d = virDomainLookupByName(c, name);
+    if (d) {
+        if (virDomainGetState(d, &st, &reason, 0) < 0)
+            st = -2;
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+    return st;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    cr_assert_not_null(s, "missing \"%s\"", k);
+    return s;
+}
+
+/* Where NAME runs: the number of hosts of the cluster with it running, the
+ * index of the last one in *where, and whether any has it paused. */
+static int running_on(json_t *hosts, const char *name, int *where, int *paused)
+{
+    int n = 0;
+    *paused = 0;
+    *where = -1;
+    for (size_t i = 0; i < json_array_size(hosts); i++) {
+        int st = dom_state(jstr(json_array_get(hosts, i), "uri"), name);
+        if (st == VIR_DOMAIN_RUNNING) {
+            n++;
+            *where = (int)i;
+        }
+        if (st == VIR_DOMAIN_PAUSED)
+            *paused = 1;
+    }
+    return n;
+}
+
+/* Listen on each VM's heartbeat port for 2 s: every VM must send, none
+ * an ERR line (docs/lab.md: the guest reports corrupted memory so). */
+static void heartbeats_clean(json_t *lab, const char **names, int n)
+{
+    int fds[8];
+    json_t *vms = json_object_get(lab, "vms");
+    for (int k = 0; k < n; k++) {
+        int port = -1;
+        for (size_t i = 0; i < json_array_size(vms); i++)
+            if (!strcmp(jstr(json_array_get(vms, i), "name"), names[k]))
+                port = (int)json_integer_value(
+                    json_object_get(json_array_get(vms, i), "heartbeat_port"));
+        cr_assert(port > 0, "no heartbeat port for %s", names[k]);
+        fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, jstr(lab, "root_addr"), &sa.sin_addr);
+        int one = 1;
+        setsockopt(fds[k], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        cr_assert_eq(bind(fds[k], (struct sockaddr *)&sa, sizeof sa), 0, "bind %d: %s", port,
+                     strerror(errno));
+    }
+    int got[8] = {0}, errs[8] = {0};
+    for (int t = 0; t < 200; t++) {
+        usleep(10000);
+        for (int k = 0; k < n; k++) {
+            char buf[512];
+            ssize_t r;
+            while ((r = recv(fds[k], buf, sizeof buf - 1, 0)) > 0) {
+                buf[r] = '\0';
+                got[k]++;
+                if (strstr(buf, "ERR "))
+                    errs[k]++;
+            }
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        close(fds[k]);
+        cr_expect(got[k] > 0, "%s sent no heartbeat", names[k]);
+        cr_expect_eq(errs[k], 0, "%s reported %d ERR lines", names[k], errs[k]);
+    }
+}
+
+static json_t *lab_json(void)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/lab.json", fx_dir);
+    json_t *j = json_load_file(p, 0, NULL);
+    cr_assert_not_null(j, "%s", p);
+    return j;
+}
+
+/* A transient copy of vm1 named vmcd with a CD-ROM holding an image. */
+static void define_cdrom_domain(const char *uri, const char *iso)
+{
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    cr_assert_not_null(c);
+    virDomainPtr d = virDomainLookupByName(c, "vm1");
+    cr_assert_not_null(d);
+    char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+    virDomainFree(d);
+    cr_assert_not_null(xml);
+    static char nx[65536];
+    char *p = strstr(xml, "<name>vm1</name>"), *u = strstr(xml, "<uuid>"),
+         *ue = u ? strstr(u, "</uuid>") : NULL, *dv = strstr(xml, "</devices>");
+    cr_assert(p && u && ue && dv && p < u && ue < dv);
+    snprintf(nx, sizeof nx,
+             "%.*s<name>vmcd</name>%.*s%.*s<disk type='file' device='cdrom'><driver name='qemu' "
+             "type='raw'/><source file='%s'/><target dev='hdc' bus='ide'/><readonly/></disk>%s",
+             (int)(p - xml), xml, (int)(u - (p + 16)), p + 16, (int)(dv - (ue + 7)), ue + 7, iso,
+             dv);
+    free(xml);
+    d = virDomainCreateXML(c, nx, 0);
+    virErrorPtr e = virGetLastError();
+    cr_assert_not_null(d, "create vmcd: %s", e && e->message ? e->message : "?");
+    virDomainFree(d);
+    virConnectClose(c);
+}
+
+static void destroy_domain(const char *uri, const char *name)
+{
+    virConnectPtr c = virConnectOpen(uri);
+    if (!c)
+        return;
+    virDomainPtr d = virDomainLookupByName(c, name);
+    if (d) {
+        virDomainDestroy(d);
+        virDomainFree(d);
+    }
+    virConnectClose(c);
+}
+
+static json_t *vm_of(json_t *rep, const char *name)
+{
+    json_t *vms = json_object_get(rep, "vms");
+    for (size_t i = 0; i < json_array_size(vms); i++)
+        if (!strcmp(jstr(json_array_get(vms, i), "name"), name))
+            return json_array_get(vms, i);
+    cr_assert_fail("no VM %s in the report", name);
+    return NULL;
+}
+
+Test(evacuate, drain_dry_run_blocker_bad_input, .fini = fx_fini, .timeout = 480)
+{
+    const char *why = unavailable();
+    if (why)
+        cr_skip_test("%s", why);
+    /* Slow set until a worker's libvirt calls have a time limit: in one
+     * full-suite run under load 10-20 a call never returned (docs/evacuate.md). */
+    if (!getenv("CUTOVER_SLOW"))
+        cr_skip_test("slow (~1 min, 3 libvirt hosts): CUTOVER_SLOW=1");
+    const char *flags[] = {"--hosts", "3", "--vms", "4", "--mem", "64MiB", "--nic", "200Mbit",
+                           NULL};
+    json_t *j = up(flags);
+    json_t *hs = json_object_get(j, "hosts");
+    char h1[128], h2[128], h3[128], to[300], cj[300], bad[128];
+    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
+    snprintf(h2, sizeof h2, "%s", jstr(json_array_get(hs, 1), "uri"));
+    snprintf(h3, sizeof h3, "%s", jstr(json_array_get(hs, 2), "uri"));
+    snprintf(to, sizeof to, "%s,%s", h2, h3);
+    snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
+    /* a host that does not exist on the cluster's subnet */
+    snprintf(bad, sizeof bad, "%.*s9/system", (int)(strrchr(h1, '.') - h1 + 1), h1);
+    static char out[MAX_OUT], err[MAX_OUT];
+
+    /* bad input: one line, sysexits */
+    const char *unknown[] = {bin(), "evacuate", "--connect", h1, "--to", bad, "--cluster", cj,
+                             "--dry-run", NULL};
+    cr_expect_eq(run(unknown, out, err, -1), 64, "unknown host: %s", err);
+    cr_expect(strstr(err, "unknown host") && !strchr(strchr(err, '\n') + 1, '\n'), "%s", err);
+    const char *unreach[] = {bin(), "evacuate", "--connect", h1, "--to", bad, "--dry-run", NULL};
+    cr_expect_eq(run(unreach, out, err, -1), 69, "unreachable: %s", err);
+    cr_expect(strstr(err, "--to"), "%s", err);
+
+    /* dry run: both of h1's VMs planned, nothing moves */
+    const char *dry[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                         "--dry-run", "--json", NULL};
+    cr_assert_eq(run(dry, out, err, -1), 0, "dry run: %s", err);
+    json_t *rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_expect_str_eq(jstr(rep, "status"), "planned");
+    cr_expect(json_real_value(json_object_get(rep, "predicted_total_time_ms")) > 0);
+    cr_expect_eq(json_array_size(json_object_get(rep, "vms")), 2);
+    const char *mine[] = {"vm1", "vm4"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = vm_of(rep, mine[i]);
+        cr_expect_str_eq(jstr(v, "status"), "planned");
+        cr_expect(json_real_value(json_object_get(v, "predicted_downtime_ms")) > 0);
+        cr_expect(json_is_null(json_object_get(v, "downtime_ms")));
+        cr_expect_eq(dom_state(h1, mine[i]), VIR_DOMAIN_RUNNING, "dry run moved %s", mine[i]);
+    }
+    json_decref(rep);
+
+    /* a blocker: reported before anything moves; nothing moves */
+    char iso[] = "/tmp/co-evac-cd-XXXXXX";
+    int fd = mkstemp(iso);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    define_cdrom_domain(h1, iso);
+    const char *blk[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj, "--json",
+                         NULL};
+    int rc = run(blk, out, err, -1);
+    destroy_domain(h1, "vmcd");
+    unlink(iso);
+    cr_expect_eq(rc, 65, "blocker: exit %d: %s", rc, err);
+    rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    json_t *b = json_array_get(json_object_get(rep, "blockers"), 0);
+    cr_assert_not_null(b);
+    cr_expect_str_eq(jstr(b, "name"), "vmcd");
+    cr_expect(strstr(jstr(b, "reason"), "CD-ROM"), "%s", jstr(b, "reason"));
+    json_decref(rep);
+    for (int i = 0; i < 2; i++)
+        cr_expect_eq(dom_state(h1, mine[i]), VIR_DOMAIN_RUNNING, "blocked run moved %s",
+                     mine[i]);
+
+    /* the drain */
+    const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj, "--json",
+                        NULL};
+    rc = run(go, out, err, -1);
+    cr_expect_eq(rc, 0, "drain: exit %d: %s", rc, err);
+    rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_expect_str_eq(jstr(rep, "status"), "completed");
+    cr_expect(json_real_value(json_object_get(rep, "total_time_ms")) > 0);
+    for (int i = 0; i < 2; i++) {
+        json_t *v = vm_of(rep, mine[i]);
+        cr_expect_str_eq(jstr(v, "status"), "completed");
+        cr_expect(json_real_value(json_object_get(v, "downtime_ms")) >= 0);
+    }
+    json_decref(rep);
+    const char *all[] = {"vm1", "vm2", "vm3", "vm4"};
+    for (int i = 0; i < 4; i++) {
+        int where, paused;
+        cr_expect_eq(running_on(hs, all[i], &where, &paused), 1, "%s not running exactly once",
+                     all[i]);
+        cr_expect(!paused, "%s paused somewhere", all[i]);
+        if (i == 0 || i == 3)
+            cr_expect(where == 1 || where == 2, "%s still on h1", all[i]);
+    }
+    json_t *lab = lab_json();
+    heartbeats_clean(lab, all, 4);
+    json_decref(lab);
+    json_decref(j);
+}
+
+/* Start argv in the background; returns its pid, output into files. */
+static pid_t spawn(const char *const *argv, const char *outf, const char *errf)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int o = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+Test(evacuate, sigterm_mid_drain, .fini = fx_fini, .timeout = 480)
+{
+    const char *why = unavailable();
+    if (why)
+        cr_skip_test("%s", why);
+    if (!getenv("CUTOVER_SLOW"))
+        cr_skip_test("slow (~1.5 min): CUTOVER_SLOW=1");
+    const char *flags[] = {"--hosts", "3", "--vms", "6", "--mem", "128MiB", "--nic", "100Mbit",
+                           NULL};
+    json_t *j = up(flags);
+    json_t *hs = json_object_get(j, "hosts");
+    char h1[128], to[300], cj[300];
+    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
+    snprintf(to, sizeof to, "%s,%s", jstr(json_array_get(hs, 1), "uri"),
+             jstr(json_array_get(hs, 2), "uri"));
+    snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
+    const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                        "--concurrency", "2", "--json", NULL};
+    char outf[300], errf[300];
+    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
+    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
+    pid_t pid = spawn(go, outf, errf);
+    sleep(6); /* inventory (~1 s), then two 128 MiB migrations at 100 Mbit/s (~11 s+) */
+    kill(pid, SIGTERM);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 75, "exit %d", WEXITSTATUS(st));
+    json_t *rep = json_load_file(outf, 0, NULL);
+    cr_assert_not_null(rep, "no report");
+    cr_expect_str_eq(jstr(rep, "status"), "cancelled");
+    json_decref(rep);
+    const char *all[] = {"vm1", "vm2", "vm3", "vm4", "vm5", "vm6"};
+    for (int i = 0; i < 6; i++) {
+        int where, paused;
+        cr_expect_eq(running_on(hs, all[i], &where, &paused), 1, "%s not running exactly once",
+                     all[i]);
+        cr_expect(!paused, "%s paused", all[i]);
+    }
+    json_decref(j);
+}
+
+/* Slow: a VM that cannot meet its budget is aborted and left running on
+ * the source, reported; then a destination rebooted (its QEMUs killed,
+ * its daemon restarted) mid-drain: h1's VMs end running exactly once, on
+ * the source or another destination, none paused. */
+Test(evacuate, faults_budget_and_destination_reboot, .fini = fx_fini, .timeout = 600)
+{
+    const char *why = unavailable();
+    if (why)
+        cr_skip_test("%s", why);
+    if (!getenv("CUTOVER_SLOW"))
+        cr_skip_test("slow (~2.5 min): CUTOVER_SLOW=1");
+    const char *flags[] = {"--hosts", "3", "--vms", "4", "--mem", "128MiB", "--nic", "100Mbit",
+                           NULL};
+    json_t *j = up(flags);
+    json_t *hs = json_object_get(j, "hosts");
+    char h1[128], to[300], cj[300];
+    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
+    snprintf(to, sizeof to, "%s,%s", jstr(json_array_get(hs, 1), "uri"),
+             jstr(json_array_get(hs, 2), "uri"));
+    snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
+    static char out[MAX_OUT], err[MAX_OUT];
+    const char *mine[] = {"vm1", "vm4"};
+
+    /* 1 ms of downtime is below any switchover: aborted, left on h1 */
+    const char *tight[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                           "--max-downtime", "1ms", "--deadline", "40s", "--concurrency", "2",
+                           "--json", NULL};
+    int rc = run(tight, out, err, -1);
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    json_t *rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_expect(!json_is_true(json_object_get(rep, "predicted_within_budget")));
+    for (int i = 0; i < 2; i++) {
+        json_t *v = vm_of(rep, mine[i]);
+        const char *st = jstr(v, "status");
+        cr_expect(!strcmp(st, "aborted") || !strcmp(st, "failed"), "%s: %s", mine[i], st);
+        cr_expect(json_is_string(json_object_get(v, "reason")));
+        int where, paused;
+        cr_expect_eq(running_on(hs, mine[i], &where, &paused), 1);
+        cr_expect_eq(where, 0, "%s left h1", mine[i]);
+        cr_expect(!paused);
+    }
+    json_decref(rep);
+
+    /* a destination rebooted mid-drain */
+    const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
+                        "--concurrency", "2", "--json", NULL};
+    char outf[300], errf[300];
+    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
+    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
+    pid_t pid = spawn(go, outf, errf);
+    sleep(5);
+    const char *rb[] = {bin(), "lab", "cluster", "reboot", fx_dir, "h2", NULL};
+    cr_expect_eq(run(rb, NULL, err, -1), 0, "reboot: %s", err);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    cr_expect(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 1), "exit %d",
+              WEXITSTATUS(st));
+    rep = json_load_file(outf, 0, NULL);
+    cr_assert_not_null(rep, "no report");
+    for (int i = 0; i < 2; i++) {
+        int where, paused;
+        cr_expect_eq(running_on(hs, mine[i], &where, &paused), 1, "%s not running exactly once",
+                     mine[i]);
+        cr_expect(!paused, "%s paused", mine[i]);
+        json_t *v = vm_of(rep, mine[i]);
+        if (!strcmp(jstr(v, "status"), "completed"))
+            cr_expect(where == 1 || where == 2, "%s completed but runs on h%d", mine[i],
+                      where + 1);
+        else
+            cr_expect_eq(where, 0, "%s not completed but not on h1", mine[i]);
+    }
+    json_decref(rep);
+    json_decref(j);
+}
