@@ -8,6 +8,7 @@
 #define CUTOVER_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "util/diag.h"
@@ -47,6 +48,16 @@ int co_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 /* Write j (stolen reference) to out as indented JSON plus newline.
  * Returns 0 or an exit code (74) on a write error. */
 int co_cli_emit_json(FILE *out, json_t *j);
+/* Stop signals of the commands that drive migrations (migrate, evacuate):
+ * SIGINT, SIGTERM and SIGHUP (an ssh session dropping) all stop the run the
+ * same way; none restarts a system call, so a blocked wait sees it; SIGPIPE
+ * is ignored. Resets and returns the flags the handler sets: *level counts
+ * the signals (0 none, 1 stop and put things back, 2 escalate: only what
+ * keeps the guest whole), *signo is the last one's number. The flags are
+ * the process's one pair (the globals conventions allow). */
+void co_cli_catch_stop_signals(volatile sig_atomic_t **level, volatile sig_atomic_t **signo);
+/* "SIGHUP", "SIGINT", "SIGTERM" or "a signal", for messages. */
+const char *co_cli_signal_name(int sig);
 /* Reset getopt so each command parses its own argv from the start. */
 void co_cli_getopt_reset(void);
 /* Open an output file for writing; "-" is stdout. On failure fills d

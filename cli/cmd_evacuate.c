@@ -20,28 +20,6 @@
 
 #define CMD "evacuate"
 
-/* Signal flags (the globals conventions allow), as in `migrate`. */
-static volatile sig_atomic_t g_stop, g_stop_signo;
-
-static void on_signal(int sig)
-{
-    g_stop_signo = sig;
-    if (g_stop < 2)
-        g_stop++;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -375,17 +353,17 @@ int co_cmd_evacuate(int argc, char **argv)
     e->stream_cap_bytes_per_s = a.stream;
     int exit_code = 0;
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
-    g_stop = g_stop_signo = 0;
-    catch_stop_signals();
+    volatile sig_atomic_t *stop, *stop_signo;
+    co_cli_catch_stop_signals(&stop, &stop_signo);
     co_evac_opts o = {.src_uri = a.conn, .allow = a.allow, .measure_dirty = a.dirty_given ? 0 : a.measure_all ? 2 : 1,
                       .unmovable = a.unmovable, .progress = isatty(STDERR_FILENO) && !a.dry_run,
-                      .stop_flag = &g_stop, .stop_signo = &g_stop_signo};
+                      .stop_flag = stop, .stop_signo = stop_signo};
     if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
         (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK)) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
-    if (g_stop) {
+    if (*stop) {
         co_diag_set(&d, CO_ECANCELED, "stopped by a signal before any VM moved");
         exit_code = co_cli_fail(CMD, &d);
         goto out;

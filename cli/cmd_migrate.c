@@ -24,38 +24,6 @@
 
 #define CMD "migrate"
 
-/* Signal flags (the globals conventions allow): how many stop signals came
- * (1 = stop and put things back, 2 = escalate: only what keeps the guest
- * whole) and the last one's number, for the messages. */
-static volatile sig_atomic_t g_stop, g_stop_signo;
-
-static void on_signal(int sig)
-{
-    g_stop_signo = sig;
-    if (g_stop < 2)
-        g_stop++;
-}
-
-/* SIGINT, SIGTERM and SIGHUP (an ssh session dropping) all stop the run the
- * same way; none restarts a system call, so a blocked wait sees it. */
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-static const char *signo_name(int sig)
-{
-    return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
-                                                                                : "a signal";
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -387,14 +355,14 @@ int co_cmd_migrate(int argc, char **argv)
     co_ctl_result *res = NULL;
     /* from here a signal stops the run; before the migration starts it
      * stops it there (a slow QMP connect waits for its timeout first) */
-    g_stop = g_stop_signo = 0;
-    catch_stop_signals();
-    if (open_source(&a, &lock, &src, &dst, &d) != CO_OK || g_stop) {
-        if (g_stop) {
+    volatile sig_atomic_t *stop, *stop_signo;
+    co_cli_catch_stop_signals(&stop, &stop_signo);
+    if (open_source(&a, &lock, &src, &dst, &d) != CO_OK || *stop) {
+        if (*stop) {
             co_diag_init(&d); /* the stop explains a failed wait too */
             co_diag_set(&d, CO_ECANCELED,
                         "stopped by %s before the migration started; the VM is as it was",
-                        signo_name((int)g_stop_signo));
+                        co_cli_signal_name((int)*stop_signo));
         }
         exit_code = co_cli_fail(CMD, &d);
         goto out;
@@ -434,8 +402,8 @@ int co_cmd_migrate(int argc, char **argv)
         .log = log,
         .progress = isatty(STDERR_FILENO),
         .dirty_rate_probe = a.probe,
-        .stop_flag = &g_stop,
-        .stop_signo = &g_stop_signo,
+        .stop_flag = stop,
+        .stop_signo = stop_signo,
     };
     if ((a.allow & CO_ALLOW_PAUSE) && !dst)
         fprintf(stderr, "cutover migrate: note: pause needs --dest-qmp (resuming the "

@@ -22,14 +22,10 @@
 #include "util/clock.h"
 #include "util/units.h"
 
-/* Set by SIGINT/SIGTERM: stop watching, close the timeline cleanly. */
-static volatile sig_atomic_t watch_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    watch_stop = 1;
-}
+/* The stop-signal flag (cli/cli.h co_cli_catch_stop_signals): SIGINT,
+ * SIGTERM or SIGHUP stops watching and closes the timeline cleanly. */
+static volatile sig_atomic_t *watch_stop_level;
+#define watch_stop (*watch_stop_level)
 
 static void usage(FILE *f)
 {
@@ -364,14 +360,9 @@ int co_cmd_watch(int argc, char **argv)
     if (o.out[0] == '\0')
         return co_cli_usage("watch", "-o needs a file name or '-'");
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* A closed stdout pipe becomes a write error (74), not a silent death. */
-    signal(SIGPIPE, SIG_IGN);
+    /* also ignores SIGPIPE: a closed stdout pipe becomes a write error (74) */
+    volatile sig_atomic_t *signo;
+    co_cli_catch_stop_signals(&watch_stop_level, &signo);
 
     int rc = watch(&o, &d);
     if (rc != CO_OK)

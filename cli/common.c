@@ -1,6 +1,7 @@
 /* cli/common.c: helpers shared by every command. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,4 +57,35 @@ FILE *co_cli_open_out(const char *path, const char *what, co_diag *d)
         co_diag_set(d, CO_ECANTCREAT, "%s: cannot create '%s': %s", what, path,
                     strerror(errno));
     return f;
+}
+
+/* Signal flags (the globals conventions allow), set only by on_stop_signal. */
+static volatile sig_atomic_t g_stop_level, g_stop_signo;
+
+static void on_stop_signal(int sig)
+{
+    g_stop_signo = sig;
+    if (g_stop_level < 2)
+        g_stop_level++;
+}
+
+void co_cli_catch_stop_signals(volatile sig_atomic_t **level, volatile sig_atomic_t **signo)
+{
+    g_stop_level = g_stop_signo = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    *level = &g_stop_level;
+    *signo = &g_stop_signo;
+}
+
+const char *co_cli_signal_name(int sig)
+{
+    return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
+                                                                                : "a signal";
 }
