@@ -111,6 +111,7 @@ check-slow: tests
 	CUTOVER_SLOW=1 CUTOVER_BIN=$(abspath $(BUILD)/cutover) BUILD=$(BUILD) tests/run.sh $(TEST_BIN)
 
 check-asan:
+	LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  check

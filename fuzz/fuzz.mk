@@ -16,7 +16,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
               -DCUTOVER_VERSION='"fuzz"' -DCUTOVER_REV='"fuzz"'
 
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_SRC_cluster     := $(wildcard sim/*.c model/*.c util/*.c) traces/profile.c traces/dirty_trace.c
+FUZZ_SRC_cluster     := $(wildcard sim/*.c place/*.c model/*.c util/*.c) traces/profile.c traces/dirty_trace.c
 FUZZ_SRC_dirty_trace := traces/dirty_trace.c traces/profile.c util/units.c util/diag.c \
                         util/jsonpos.c model/dirty.c
 FUZZ_SRC_pcap        := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c meter/linkstat.c meter/flowtab.c util/clock.c \
