@@ -155,6 +155,44 @@ typedef struct co_sim_plan {
     co_sim_dist vm_restart;   /* boot time of a VM shut down (passthrough, cold, pinned) */
 } co_sim_plan;
 
+/* ---- execution: what `cutover cycle` needs beyond the forecast ----
+ * Read by sim/load.c from the same file (top-level "hooks", plan "execution";
+ * docs/cycle.md), ignored by the simulator, so one file serves both. */
+enum co_sim_hook_kind {
+    CO_HOOK_BEFORE_CYCLE = 0, CO_HOOK_PREFLIGHT, CO_HOOK_STAGE, CO_HOOK_ENTER_MAINTENANCE,
+    CO_HOOK_PATCH, CO_HOOK_REBOOT, CO_HOOK_FIRMWARE, CO_HOOK_VALIDATE,
+    CO_HOOK_EXIT_MAINTENANCE, CO_HOOK_AFTER_CYCLE, CO_HOOK_N
+};
+/* The file's key of hook kind k ("before_cycle", ..., "after_cycle"). */
+const char *co_sim_hook_name(int kind);
+
+typedef struct co_sim_hook {
+    char **argv;              /* NULL-terminated argv, NULL = not configured; an element
+                                 equal to a placeholder ({host}, {uri}, {migration_uri},
+                                 {step}, {journal_dir}) is replaced whole (cycle/hook.h) */
+    int argc;
+    double timeout_ms;        /* "timeout" (default 600 s; reboot/firmware 1800 s) */
+} co_sim_hook;
+
+/* What a VM that cannot live-migrate becomes during its host's patch. */
+enum co_sim_unmovable {
+    CO_UNMOV_SHUTDOWN = 0,    /* shut down, restarted on another host at once */
+    CO_UNMOV_AFTER_RETURN,    /* shut down, restarted on its host once it returns */
+    CO_UNMOV_LEAVE,           /* its host is left unpatched (reported) */
+};
+
+typedef struct co_sim_exec {
+    co_sim_hook hook[CO_HOOK_N];
+    double return_timeout_ms;   /* a rebooted host must answer within it (600 s) */
+    double return_backoff_ms;   /* first wait between probes, doubled to 30 s (1 s) */
+    double clock_skew_max_ms;   /* preflight (300 s) */
+    int fail_hosts_max;         /* failure budget: failed hosts tolerated (0) */
+    int fail_vms_over_budget_max; /* VMs over plan.stun_budget tolerated, -1 = any (-1) */
+    int unmovable;              /* enum co_sim_unmovable (CO_UNMOV_SHUTDOWN) */
+    int validate_vm;            /* validate by migrating one VM in and out (0) */
+    int mtu_check;              /* preflight checks the MTU path (1) */
+} co_sim_exec;
+
 typedef struct co_sim_cluster {
     char *source;             /* file name, for messages */
     co_sim_host *hosts;
@@ -174,6 +212,7 @@ typedef struct co_sim_cluster {
     int *group_start;         /* members of group g: group_vms[group_start[g] .. group_start[g+1]) */
     int *group_vms;
     co_sim_plan plan;
+    co_sim_exec exec;         /* zeroed defaults above until sim/load.c reads them */
 } co_sim_cluster;
 
 /* Read a cluster-and-plan JSON file (format: docs/simulate.md). Returns CO_OK,
