@@ -2,7 +2,7 @@
  *
  * Owns: the file (--journal PATH): one JSON object per line, each with
  * "seq" (1, 2, ...), "t_ms" (wall clock, ms since the epoch) and "ev" (the
- * record kind; the cycle defines the kinds, docs/cycle.md lists them);
+ * record kind; docs/cycle-journal.md lists the kinds);
  * fsync after every record, so a record that was returned CO_OK survives a
  * crash or kill -9; the exclusive lock (flock on the journal, held while a
  * cycle runs, so a second cycle on the same journal is refused); reading it
