@@ -93,10 +93,20 @@ static double throttle_cap_pct(const co_pol_config *c)
     return fmax(QEMU_THROTTLE_MIN_PCT, fmin(QEMU_THROTTLE_MAX_PCT, floor(p)));
 }
 
+/* The longest sleep QEMU's throttle puts a vCPU to at pct: p/(1-p) of a
+ * 10 ms slice (cpu_throttle_thread, softmmu/cpu-throttle.c in QEMU 7.2). A
+ * switch that lands during one adds it to the downtime the guest sees. */
+static double throttle_sleep_ms(double pct)
+{
+    double p = fmin(pct, QEMU_THROTTLE_MAX_PCT) / 100.0;
+    return p > 0 ? p / (1 - p) * QEMU_THROTTLE_SLICE_MS : 0;
+}
+
 void co_pol_init(const co_pol_config *c, co_pol_state *s)
 {
     memset(s, 0, sizeof *s);
     s->last_sync = -1;
+    s->ceiling_sync = -1;
     s->low_remaining = INFINITY;
     s->prev_remaining_at_sync = NAN;
     s->pred_downtime_ms = NAN;
@@ -827,6 +837,30 @@ static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const c
              o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
         return n;
     }
+    /* Before giving up: the model may be wrong at the throttle cap (it
+     * undoes QEMU's throttled dirty rate by the share left, x14 at 93%,
+     * which over-states a guest whose writes do not scale with its CPU
+     * time; docs/policies.md "On a shaped link"). Let QEMU's own test,
+     * pending < bandwidth x limit, decide at the highest limit whose
+     * switch stays within --max-downtime with the throttle's last sleep
+     * counted, and abort only if it has not switched a few syncs later. */
+    if (s->ceiling_sync < 0 && !urgent) {
+        double lim = adaptive_ceiling_ms(c, bw) - throttle_sleep_ms(o->throttle_pct);
+        if (lim >= LIMIT_MIN_MS) {
+            s->ceiling_sync = o->sync_count;
+            s->noconv = 0;
+            char why[320];
+            snprintf(why, sizeof why,
+                     "%s; nothing left to escalate: let QEMU switch when pending fits the budget "
+                     "(limit %.0f ms, measured, not modelled)",
+                     base, lim);
+            set_limit(s, o, lim, out, max, &n, why);
+            if (n > 0)
+                return n;
+        }
+    }
+    if (!urgent && s->ceiling_sync >= 0 && o->sync_count - s->ceiling_sync < LAST_NOCONV_SYNCS)
+        return 0;
     char why[320];
     snprintf(why, sizeof why,
              "%s; nothing allowed helps (--allow auto-converge,dirty-limit,postcopy,pause)", base);

@@ -109,6 +109,8 @@ typedef struct co_pol_state {
     int64_t armed_sync;       /* adaptive: earliest sync a plan expected the switch at, -1 */
     double bump_ms;           /* adaptive: extra limit after QEMU did not switch in time */
     double dl_pct;            /* adaptive: the dirty limit in force as a throttle %, 0 none */
+    int64_t ceiling_sync;     /* adaptive: sync count when, with nothing left to escalate,
+                                 the limit went to its safe ceiling; -1 = not yet */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */
