@@ -346,6 +346,8 @@ int co_hook_run(const co_sim_hook *h, const co_hook_ctx *ctx, co_hook_result *r,
         return CO_OK;
     char who[300];
     where(who, sizeof who, ctx);
+    if (ctx->stop_flag && *ctx->stop_flag) /* stopping: start nothing new */
+        return co_diag_set(d, CO_ECANCELED, "%s: not started (stopping)", who);
     char **argv = NULL, **env = NULL;
     int logfd = -1, nullfd = -1, errp[2] = {-1, -1}, pidfd = -1, rc = CO_OK;
     if (co_hook_expand(h, ctx, &argv) != CO_OK || (env = build_env(ctx)) == NULL) {
