@@ -132,6 +132,14 @@ int co_inv_from_file(co_inv *inv, const char *path, co_diag *d)
     int rc = read_text(path, &text, &len, d);
     if (rc != CO_OK)
         return rc;
+    rc = co_inv_from_text(inv, text, len, path, d);
+    free(text);
+    return rc;
+}
+
+int co_inv_from_text(co_inv *inv, const char *text, size_t len, const char *path, co_diag *d)
+{
+    int rc = CO_OK;
     snprintf(inv->file, sizeof inv->file, "%s", path);
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
@@ -228,6 +236,5 @@ int co_inv_from_file(co_inv *inv, const char *path, co_diag *d)
     }
 out:
     json_decref(root);
-    free(text);
     return rc;
 }

@@ -91,6 +91,8 @@ void co_inv_free(co_inv *inv);
  * of VMs that are not measured; "plan", "uplinks", "hooks" carried over).
  * CO_ENOINPUT (cannot open), CO_EDATA "FILE:LINE: hosts[i].uri: what". */
 int co_inv_from_file(co_inv *inv, const char *path, co_diag *d);
+/* Same from memory (fuzzing); path names it in messages. */
+int co_inv_from_text(co_inv *inv, const char *text, size_t len, const char *path, co_diag *d);
 /* Hosts from a comma-separated URI list: named h1, h2, ... in that order.
  * CO_EUSAGE for an empty item or a duplicate. */
 int co_inv_from_uris(co_inv *inv, const char *list, co_diag *d);
