@@ -48,8 +48,8 @@ static void rate_init(co_history_rate *r, const char *field)
 void co_history_init(co_history *h)
 {
     memset(h, 0, sizeof *h);
-    rate_init(&h->patch_fail, "p_patch_fail");
-    rate_init(&h->no_return, "p_no_return");
+    rate_init(&h->patch_fail, "faults.patch_fail_prob");
+    rate_init(&h->no_return, "faults.no_return_prob");
     rate_init(&h->validate_fail, "");
     rate_init(&h->host_fail, "");
     h->eff_median = h->eff_q25 = h->eff_q75 = h->stream_median_bytes_per_s = NAN;
