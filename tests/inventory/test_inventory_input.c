@@ -118,7 +118,7 @@ Test(inventory_input, unreachable_host_named, .fini = rm_tmp)
     char f[128], args[300];
     snprintf(f, sizeof f, "%s/c.json", dir);
     write_file(f, "{\"hosts\": [{\"name\": \"far\", \"uri\": \"qemu+tcp://127.0.0.1:1/system\"}]}");
-    snprintf(args, sizeof args, "%s -o %s/o.json --timeout 3s", f, dir);
+    snprintf(args, sizeof args, "%s -o %s/o.json --timeout 10s", f, dir);
     cr_assert_eq(run_inv(args), 69, "%s", err);
     cr_assert(one_line(err) && strstr(err, "host far") && strstr(err, "127.0.0.1:1"), "%s", err);
     snprintf(f, sizeof f, "%s/o.json", dir);
