@@ -1,6 +1,5 @@
 /* cycle/history.c: fitting the plan to past cycle journals (contract in
  * cycle/history.h; rules and formulas in docs/forecast.md). */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "cycle/history.h"
+#include "cycle/journal.h"
 #include "util/error.h"
 
 /* A migration started and not yet ended in the journal being read. */
@@ -267,8 +267,10 @@ static int record(co_history *h, struct pending *p, const co_sim_cluster *c, jso
     return CO_OK; /* resume, step_start, vm_outage, cycle_end, kinds to come */
 }
 
-int co_history_read_buffer(co_history *h, const char *text, size_t len, const char *name,
-                           const co_sim_cluster *c, co_diag *d)
+/* The records of one journal, in order: record i is on line i + 1
+ * (co_jrn_read refuses blank lines). */
+static int add_records(co_history *h, json_t *arr, int torn, const char *name,
+                       const co_sim_cluster *c, co_diag *d)
 {
     struct pending *p = h->pending;
     if (p == NULL) {
@@ -277,68 +279,36 @@ int co_history_read_buffer(co_history *h, const char *text, size_t len, const ch
         h->pending = p;
     }
     p->n = 0; /* migrations do not span journals */
-    int line = 0, rc = CO_OK;
-    size_t i = 0;
-    while (i < len && rc == CO_OK) {
-        line++;
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        size_t a = i;
-        i = nl ? e + 1 : len;
-        while (a < e && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r'))
-            a++;
-        if (a == e)
-            continue; /* blank line */
-        json_error_t je;
-        json_t *r = json_loadb(text + a, e - a, 0, &je);
-        if (r == NULL) {
-            if (nl == NULL) { /* a torn last line: a crash mid-write */
-                h->torn++;
-                break;
-            }
-            return co_diag_set(d, CO_EDATA, "%s:%d: not JSON: %s", name, line, je.text);
-        }
-        rc = record(h, p, c, r, name, line, d);
-        json_decref(r);
-    }
-    if (rc == CO_OK)
+    int rc = CO_OK;
+    for (size_t i = 0; i < json_array_size(arr) && rc == CO_OK; i++)
+        rc = record(h, p, c, json_array_get(arr, i), name, (int)i + 1, d);
+    if (rc == CO_OK) {
         h->journals++;
+        h->torn += torn;
+    }
+    return rc;
+}
+
+int co_history_read_buffer(co_history *h, const char *text, size_t len, const char *name,
+                           const co_sim_cluster *c, co_diag *d)
+{
+    json_t *arr = NULL;
+    int torn = 0;
+    int rc = co_jrn_read_buffer(text, len, name, &arr, &torn, d);
+    if (rc == CO_OK)
+        rc = add_records(h, arr, torn, name, c, d);
+    json_decref(arr);
     return rc;
 }
 
 int co_history_read(co_history *h, const char *path, const co_sim_cluster *c, co_diag *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return co_diag_set(d, errno == ENOENT || errno == EACCES ? CO_ENOINPUT : CO_EIO,
-                           "%s: %s", path, strerror(errno));
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    int rc = CO_OK;
-    while (buf) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (buf == NULL)
-        rc = co_diag_set(d, CO_ENOMEM, "out of memory reading %s", path);
-    else if (ferror(f))
-        rc = co_diag_set(d, CO_EIO, "%s: read error", path);
-    fclose(f);
+    json_t *arr = NULL;
+    int torn = 0;
+    int rc = co_jrn_read(path, &arr, &torn, d);
     if (rc == CO_OK)
-        rc = co_history_read_buffer(h, buf, n, path, c, d);
-    free(buf);
+        rc = add_records(h, arr, torn, path, c, d);
+    json_decref(arr);
     return rc;
 }
 

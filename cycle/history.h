@@ -12,11 +12,11 @@
  * and samples (JSON through jansson, and text). docs/forecast.md has the
  * formulas and the rules.
  *
- * Journals are parsed line by line here (jansson's json_loadb per line)
- * until cycle/journal.c's co_jrn_read exists; the rules are the same: a
- * torn last line (no newline, not JSON) is dropped and counted, any other
- * bad line is CO_EDATA "PATH:LINE: what". Units: ms, bytes, bytes/s. No
- * globals. */
+ * Journals are read with cycle/journal.h's co_jrn_read: a torn last line
+ * (no newline) is dropped and counted, any other bad line (not JSON, seq
+ * out of order, no t_ms or ev) is CO_EDATA "PATH:LINE: what"; here a
+ * known field of the wrong type is the same. Units: ms, bytes, bytes/s.
+ * No globals. */
 #ifndef CUTOVER_CYCLE_HISTORY_H
 #define CUTOVER_CYCLE_HISTORY_H
 
@@ -82,8 +82,8 @@ void co_history_free(co_history *h);
 
 /* Add one journal's records. c gives hosts' line rates (by name) and
  * channels for the migrations' efficiency. CO_OK, CO_ENOINPUT (cannot
- * open), CO_EIO, CO_EDATA "PATH:LINE: what" (a line that is not a JSON
- * object, a record without "ev", a known field of the wrong type). */
+ * open), CO_EIO, CO_EDATA "PATH:LINE: what" (co_jrn_read's refusals, a
+ * known field of the wrong type). */
 int co_history_read(co_history *h, const char *path, const co_sim_cluster *c, co_diag *d);
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int co_history_read_buffer(co_history *h, const char *text, size_t len, const char *name,

@@ -17,7 +17,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SRC_cluster     := $(wildcard sim/*.c place/*.c model/*.c util/*.c) traces/profile.c traces/dirty_trace.c
-FUZZ_SRC_history     := $(FUZZ_SRC_cluster) cycle/history.c
+FUZZ_SRC_history     := $(FUZZ_SRC_cluster) cycle/history.c cycle/journal.c
 FUZZ_SRC_inventory   := inventory/file.c inventory/save.c traces/dirty_trace.c util/units.c \
                         util/diag.c util/jsonpos.c model/dirty.c
 FUZZ_SRC_dirty_trace := traces/dirty_trace.c traces/profile.c util/units.c util/diag.c \
