@@ -17,8 +17,9 @@
 
 int co_inv_collect(co_inv *inv, const co_inv_opts *o, co_diag *d)
 {
-    return co_diag_set(d, CO_EUNAVAIL, "cutover was built without libvirt (install libvirt-dev "
-                                       "and rebuild)");
+    return co_diag_set(d, CO_EUNAVAIL, "host %s (%s): cutover was built without libvirt "
+                       "(install libvirt-dev and rebuild)", inv->nhosts ? inv->hosts[0].name : "?",
+                       inv->nhosts ? inv->hosts[0].uri : "?");
 }
 
 #else
