@@ -141,6 +141,8 @@ Test(inventory_input, saved_file_loads_with_traces, .fini = rm_tmp)
                   "\"1GiB\", \"dirty\": \"uniform:wss=100MiB,rate=2000\", \"anti_affinity\": "
                   "\"g\"},\n {\"name\": \"gone\", \"host\": \"a\", \"vcpus\": 1, \"mem\": "
                   "\"1GiB\"}],\n"
+                  " \"hooks\": {\"patch\": [\"ssh\", \"{host}\", \"apt-get\", \"-y\", "
+                  "\"upgrade\"]},\n"
                   " \"plan\": {\"max_hosts_in_maintenance\": 1}}\n");
     co_inv *inv = calloc(1, sizeof *inv);
     co_inv_init(inv);
@@ -204,6 +206,7 @@ Test(inventory_input, saved_file_loads_with_traces, .fini = rm_tmp)
     cr_assert_eq(c->profiles[c->vms[2].profile].dirty.kind, CO_DIRTY_NONE);
     cr_assert_float_eq(c->profiles[c->vms[1].profile].zero_fraction, 1 - 300.0 / 1024, 1e-9);
     cr_assert_eq(c->vms[0].group, 0, "FILE's anti_affinity carried");
+    cr_assert_eq(c->exec.hook[CO_HOOK_PATCH].argc, 5, "FILE's hooks carried: a cycle file stays one");
     co_sim_cluster_free(c);
     json_t *j = json_load_file(o_path, 0, NULL);
     json_t *src = json_object_get(j, "source");
