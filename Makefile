@@ -53,7 +53,7 @@ CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter \
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
-MODULE_DIRS := util model drivers engine meter lab place sim evacuate cycle traces cli
+MODULE_DIRS := util model drivers engine meter lab place sim evacuate cycle inventory traces cli
 # Without libvirt (libpcap) the stubs drivers/drv_virt_none.c and
 # lab/cluster_none.c (meter/pcapio_none.c) stand in for drivers/drv_virt.c and
 # lab/cluster.c (meter/pcapio.c); tests that use the library are not built.

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/gnuplot.h"
+#include "cycle/history.h"
 #include "sim/report.h"
 #include "sim/sim.h"
 #include "util/units.h"
@@ -22,7 +23,7 @@ static void help(void)
 {
     printf("usage: cutover simulate FILE [--runs N] [--seed S] [--threads T] [--json]\n"
            "                        [--timeline CSV] [--plot-gantt PNG] [--plot-stun PNG]\n"
-           "                        [--check]\n\n"
+           "                        [--check] [--history JOURNAL...]\n\n"
            "Forecast a rolling patch cycle of the cluster and plan in FILE (JSON, see\n"
            "docs/simulate.md): window length, per-VM stun, outage of VMs that cannot\n"
            "live-migrate, MTTR of failed hosts, host-hours in maintenance. Migrations\n"
@@ -37,6 +38,11 @@ static void help(void)
            "  --plot-gantt PNG  Gantt chart of run 0 (needs gnuplot)\n"
            "  --plot-stun PNG   histogram of per-VM stun over all runs (needs gnuplot)\n"
            "  --check           check invariants after every event (slow; for tests)\n"
+           "  --history JOURNAL past cycle journals (`cutover cycle --journal`; repeat the\n"
+           "                    flag or list them after FILE): step durations (lognormal or\n"
+           "                    Weibull, maximum likelihood), failure rates and the stream\n"
+           "                    rate of migrations replace the plan's guesses where a figure\n"
+           "                    has 3 samples or more; the output says which (docs/forecast.md)\n"
            "  --help            this text\n\n"
            "Exit status: 0 ok; 64 bad flag; 65 bad data in FILE; 66 FILE (or a trace it\n"
            "names) missing; 69 gnuplot missing; 70 invariant violated (--check); 71 out of\n"
@@ -187,11 +193,18 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         {"threads", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
         {"timeline", required_argument, NULL, 'T'}, {"plot-gantt", required_argument, NULL, 'g'},
         {"plot-stun", required_argument, NULL, 'p'}, {"check", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"history", required_argument, NULL, 'H'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     long runs = 200, threads = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned long long seed = 1;
     int json = 0, check = 0;
     const char *timeline = NULL, *gantt = NULL, *stunpng = NULL;
+    const char **journals = calloc((size_t)argc + 1, sizeof *journals);
+    int njournals = 0, history = 0;
+    if (journals == NULL) {
+        fprintf(stderr, "cutover %s: out of memory\n", CMD);
+        return 71;
+    }
     if (threads < 1)
         threads = 1;
     int ch, rc;
@@ -229,19 +242,31 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         case 'c':
             check = 1;
             break;
+        case 'H':
+            journals[njournals++] = optarg;
+            history = 1;
+            break;
         case 'h':
+            free(journals);
             help();
             return 0;
         default:
+            free(journals);
             return co_cli_usage(CMD, "unknown or incomplete option '%s' (try --help)",
                                 argv[optind - 1]);
         }
     }
-    if (optind >= argc)
+    if (optind >= argc) {
+        free(journals);
         return co_cli_usage(CMD, "missing FILE (a cluster-and-plan JSON, e.g. "
                                  "traces/example-cluster.json)");
-    if (optind + 1 < argc)
+    }
+    if (optind + 1 < argc && !history) {
+        free(journals);
         return co_cli_usage(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    }
+    for (int i = optind + 1; i < argc; i++) /* --history J1 J2 ...: the rest are journals */
+        journals[njournals++] = argv[i];
     const char *file = argv[optind];
     if (timeline && json && strcmp(timeline, "-") == 0)
         return co_cli_usage(CMD, "--timeline - and --json would both write to stdout");
@@ -258,8 +283,30 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     co_diag d;
     co_diag_init(&d);
     co_sim_cluster *c = NULL;
-    if (co_sim_load_file(file, &c, &d) != CO_OK)
+    if (co_sim_load_file(file, &c, &d) != CO_OK) {
+        free(journals);
         return co_cli_fail(CMD, &d);
+    }
+    co_history hist;
+    co_history_init(&hist);
+    json_t *hj = NULL;
+    if (history) {
+        int hrc = CO_OK;
+        for (int i = 0; i < njournals && hrc == CO_OK; i++)
+            if ((hrc = co_history_read(&hist, journals[i], c, &d)) != CO_OK)
+                co_diag_prefix(&d, "--history");
+        if (hrc == CO_OK)
+            hrc = co_history_apply(&hist, c, &d);
+        if (hrc == CO_OK && (hj = co_history_json(&hist)) == NULL)
+            hrc = co_diag_set(&d, CO_ENOMEM, "out of memory");
+        co_history_free(&hist);
+        if (hrc != CO_OK) {
+            free(journals);
+            co_sim_cluster_free(c);
+            return co_cli_fail(CMD, &d);
+        }
+    }
+    free(journals);
 
     struct progress pr = {-1};
     co_sim_mc_opts mo = {.runs = (int)runs, .seed = seed, .threads = (int)threads,
@@ -274,10 +321,12 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         CO_OK) {
         exit_code = co_cli_fail(CMD, &d);
         co_sim_cluster_free(c);
+        json_decref(hj);
         return exit_code;
     }
     if (!print) { /* an MPI rank other than 0: its runs went into the reduction */
         co_sim_cluster_free(c);
+        json_decref(hj);
         return 0;
     }
     if (check && sm.violations > 0) {
@@ -327,6 +376,8 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         goto done;
     }
     json_t *j = co_sim_summary_json(c, &sm);
+    if (j && hj)
+        json_object_set(j, "history", hj);
     if (timeline && strcmp(timeline, "-") == 0) {
         json_decref(j); /* stdout holds the CSV */
     } else if (json) {
@@ -334,13 +385,14 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     } else if (j == NULL) {
         exit_code = 71;
     } else {
-        if (co_sim_summary_text(stdout, j) != CO_OK) {
+        if ((hj && co_history_text(stdout, hj) != CO_OK) || co_sim_summary_text(stdout, j) != CO_OK) {
             fprintf(stderr, "cutover %s: writing the summary: %s\n", CMD, strerror(errno));
             exit_code = 74;
         }
         json_decref(j);
     }
 done:
+    json_decref(hj);
     co_sim_summary_free(&sm);
     co_sim_cluster_free(c);
     return exit_code;

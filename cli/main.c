@@ -19,6 +19,7 @@ static const struct co_cmd commands[] = {
     {"tune", co_cmd_tune, "sweep MTU x channels x downtime-limit and recommend a setting"},
     {"simulate", co_cmd_simulate, "forecast a rolling patch cycle of a cluster (Monte Carlo)"},
     {"migrate", co_cmd_migrate, "drive a live migration and pick the stop-and-copy moment"},
+    {"inventory", co_cmd_inventory, "export the live cluster (libvirt) to a simulate/cycle file"},
     {"evacuate", co_cmd_evacuate, "empty a libvirt host: plan order and concurrency, migrate every VM"},
     {"lab", co_cmd_lab, "start a source and destination QEMU running the test guest"},
     {"record", co_cmd_record, "record a running VM's dirty-page curve to a trace"},

@@ -172,6 +172,14 @@ typedef struct co_evac_opts {
  * answer, CO_EUSAGE for a malformed one. Moves nothing. */
 int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d);
 
+/* The connection co_evac_inventory opens, for callers that need node facts
+ * the evacuation does not keep (cutover inventory: total memory, version,
+ * interfaces): virConnectOpen in a thread abandoned after timeout_ms (it
+ * blocks for minutes on an unreachable TCP host). *out is libvirt's
+ * virConnectPtr, closed with virConnectClose. CO_EUNAVAIL naming the URI. */
+struct _virConnect;
+int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, co_diag *d);
+
 /* Run the plan: start in plan order, at most e->k at once, each with the
  * adaptive controller and its own downtime budget; a migration that fails
  * (not aborted by the policy, not cancelled) is re-placed on another open

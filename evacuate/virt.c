@@ -26,6 +26,12 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     return co_diag_set(d, CO_EUNAVAIL, "evacuate: cutover was built without libvirt");
 }
 
+int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, co_diag *d)
+{
+    *out = NULL;
+    return co_diag_set(d, CO_EUNAVAIL, "cutover was built without libvirt");
+}
+
 #else
 
 #include <libvirt/libvirt.h>
@@ -128,6 +134,11 @@ static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_dia
     pthread_cond_destroy(&j->cv);
     free(j);
     return rc;
+}
+
+int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, co_diag *d)
+{
+    return open_conn(uri, timeout_ms > 0 ? timeout_ms : 5000, out, d);
 }
 
 /* ---- the domain XML: a careful look for a few elements. The XML comes

@@ -17,6 +17,9 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SRC_cluster     := $(wildcard sim/*.c place/*.c model/*.c util/*.c) traces/profile.c traces/dirty_trace.c
+FUZZ_SRC_history     := $(FUZZ_SRC_cluster) cycle/history.c cycle/journal.c
+FUZZ_SRC_inventory   := inventory/file.c inventory/save.c traces/dirty_trace.c util/units.c \
+                        util/diag.c util/jsonpos.c model/dirty.c
 FUZZ_SRC_dirty_trace := traces/dirty_trace.c traces/profile.c util/units.c util/diag.c \
                         util/jsonpos.c model/dirty.c
 FUZZ_SRC_pcap        := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c meter/linkstat.c meter/flowtab.c util/clock.c \
@@ -27,6 +30,7 @@ FUZZ_SRC_journal     := cycle/journal.c util/diag.c
 # Longest input worth trying in bytes (default 4096): a QMP transcript, a cluster.
 FUZZ_MAXLEN_qmp_reader := 70000
 FUZZ_MAXLEN_cluster    := 65536
+FUZZ_MAXLEN_history    := 16384
 FUZZ_MAXLEN_units      := 64
 FUZZ_MAXLEN_journal    := 16384
 
