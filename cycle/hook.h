@@ -29,7 +29,7 @@ typedef struct co_hook_ctx {
 
 typedef struct co_hook_result {
     int ran;                    /* 0: not configured (nothing ran, CO_OK) */
-    int exit_status;            /* the child's exit code, or 128 + signal */
+    int exit_status;            /* the child's exit code, or 128 + signal (-1: none ran) */
     int timed_out;
     double elapsed_ms;
     char log_path[512];         /* the log it appended to */
