@@ -52,6 +52,7 @@ static void usage(FILE *out)
             "usage: cutover lab cluster up DIR --hosts N [--vms M] [--nic RATE] [--mtu N]\n"
             "                              [--workloads FILE] [--mem SIZE] [--json]\n"
             "       cutover lab cluster reboot DIR HOST\n"
+            "       cutover lab cluster restart-daemon DIR HOST\n"
             "       cutover lab cluster status DIR [--json]\n"
             "       cutover lab cluster down DIR\n\n"
             "The cluster lab (root): N libvirt hosts h1..hN (2..6), each a libvirtd in its own\n"
@@ -68,7 +69,8 @@ static void usage(FILE *out)
             "  --workloads FILE   one guest command line per line (cycled over the VMs); the\n"
             "                     lab keys host=hK and mem=SIZE may lead it; # comments\n"
             "reboot kills HOST's QEMUs and restarts its libvirtd on the same state (its\n"
-            "persistent domains come back shut off); down removes everything, also after a\n"
+            "persistent domains come back shut off); restart-daemon restarts only HOST's\n"
+            "libvirtd (its QEMUs keep running); status gives each daemon 5 s; down removes everything, also after a\n"
             "crash. Each host is reachable as qemu+tcp://169.254.S.K/system from this\n"
             "machine and from the other hosts; `ip netns exec coclS-hK CMD` runs inside it.\n");
 }
@@ -331,7 +333,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
                                 argv[optind - 1]);
         }
     }
-    int want = strcmp(sub, "reboot") == 0 ? 2 : 1;
+    int want = strcmp(sub, "reboot") == 0 || strcmp(sub, "restart-daemon") == 0 ? 2 : 1;
     if (argc - optind != want)
         return co_cli_usage(CL, "%s: expected %s", sub, want == 2 ? "DIR HOST" : "DIR");
     const char *dir = argv[optind];
@@ -341,6 +343,8 @@ static int cluster_simple(const char *sub, int argc, char **argv)
         return co_cluster_down(dir, &d) ? co_cli_fail(CL, &d) : 0;
     if (strcmp(sub, "reboot") == 0)
         return co_cluster_reboot(dir, argv[optind + 1], &d) ? co_cli_fail(CL, &d) : 0;
+    if (strcmp(sub, "restart-daemon") == 0)
+        return co_cluster_restart_daemon(dir, argv[optind + 1], &d) ? co_cli_fail(CL, &d) : 0;
     co_cluster *cl = calloc(1, sizeof *cl);
     co_cluster_dom *doms = calloc(CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, sizeof *doms);
     int nd = 0, rc = 0;
@@ -361,7 +365,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
 static int cluster_cmd(int argc, char **argv)
 {
     if (argc < 2)
-        return co_cli_usage(CL, "expected up, reboot, status or down (try --help)");
+        return co_cli_usage(CL, "expected up, reboot, restart-daemon, status or down (try --help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         usage(stdout);
@@ -369,9 +373,11 @@ static int cluster_cmd(int argc, char **argv)
     }
     if (strcmp(sub, "up") == 0)
         return cluster_up(argc - 1, argv + 1);
-    if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0)
+    if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0 ||
+        strcmp(sub, "restart-daemon") == 0)
         return cluster_simple(sub, argc - 1, argv + 1);
-    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, status, down)", sub);
+    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, restart-daemon, status, down)",
+                        sub);
 }
 
 int co_cmd_lab(int argc, char **argv)

@@ -32,6 +32,10 @@
 #define CO_EVAC_MAX_VMS 256
 #define CO_EVAC_MAX_DEST 16
 #define CO_EVAC_MAX_K 8        /* concurrencies the auto schedule tries: 1..8 */
+/* Default time limit of one libvirt call of a worker: twice libvirt's own
+ * wait for a domain's job lock (30 s), so a call that waits for a job and
+ * then fails is not cut short. */
+#define CO_EVAC_CALL_TIMEOUT_MS 60000
 
 #define CO_EVAC_ALLOW_EJECT 0x100u        /* --allow eject: CD-ROM/floppy media ejected */
 #define CO_EVAC_ALLOW_COPY_STORAGE 0x200u /* --allow copy-storage: local disks copied */
@@ -161,6 +165,9 @@ typedef struct co_evac_opts {
     int unmovable;                /* enum co_evac_unmovable */
     int progress;                 /* one line per VM in flight on stderr */
     int timeout_ms;               /* connection bound (default 5000) */
+    int call_timeout_ms;          /* a worker's time limit for one libvirt call, and for
+                                     a migration without progress; 0 = the default,
+                                     CO_EVAC_CALL_TIMEOUT_MS (virt.c says what happens) */
     volatile sig_atomic_t *stop_flag, *stop_signo;
 } co_evac_opts;
 

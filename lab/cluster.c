@@ -892,7 +892,9 @@ fail:;
 
 /* ------------------------------------------------------------ reboot, down */
 
-int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
+/* Run `cluster.sh VERB DIR K` for host ("h2" or "2") of the cluster at dir. */
+static int host_script(const char *dir, const char *host, const char *verb, const char *what,
+                       co_diag *d)
 {
     co_cluster c;
     int rc = co_cluster_load(dir, &c, d);
@@ -909,8 +911,18 @@ int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
     if ((rc = co_cluster_find_script(script, sizeof script, d)))
         return rc;
     snprintf(ks, sizeof ks, "%ld", k);
-    const char *args[] = {"reboot", c.dir, ks, NULL};
-    return run_script(script, args, -1, "cluster reboot", d);
+    const char *args[] = {verb, c.dir, ks, NULL};
+    return run_script(script, args, -1, what, d);
+}
+
+int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
+{
+    return host_script(dir, host, "reboot", "cluster reboot", d);
+}
+
+int co_cluster_restart_daemon(const char *dir, const char *host, co_diag *d)
+{
+    return host_script(dir, host, "restart-daemon", "cluster restart-daemon", d);
 }
 
 int co_cluster_down(const char *dir, co_diag *d)
@@ -944,30 +956,105 @@ static const char *state_name(int s)
     }
 }
 
-int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d)
+/* One host's domains, asked in a thread: a daemon that does not answer
+ * (stopped, stuck) must not hold `status`; after the bound the thread owns
+ * its job and frees it (no keepalive here: that needs libvirt's event loop,
+ * which drivers/drv_virt.c owns for the process, and lab/ does not call
+ * drivers/). */
+#define STATUS_TIMEOUT_MS 5000
+#define STATUS_MAX_DOMS CO_CLUSTER_MAX_VMS
+
+struct status_job {
+    char uri[96];
+    int done, abandoned, up, n;
+    struct {
+        char name[sizeof ((co_cluster_dom *)0)->name];
+        int state;
+    } doms[STATUS_MAX_DOMS];
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+};
+
+static void *status_thread(void *arg)
 {
-    (void)d;
-    virSetErrorFunc(NULL, quiet);
-    *n = 0;
-    for (int k = 0; k < c->nhosts; k++) {
-        virConnectPtr conn = virConnectOpen(c->hosts[k].uri);
-        c->hosts[k].up = conn != NULL;
-        if (conn == NULL)
-            continue;
+    struct status_job *j = arg;
+    virConnectPtr conn = virConnectOpen(j->uri);
+    int n = 0;
+    if (conn) {
         virDomainPtr *list = NULL;
         int nd = virConnectListAllDomains(conn, &list, 0);
         for (int i = 0; i < nd; i++) {
             int st = 0, reason;
-            if (*n < cap && virDomainGetState(list[i], &st, &reason, 0) == 0) {
-                co_cluster_dom *o = &doms[(*n)++];
-                snprintf(o->name, sizeof o->name, "%s", virDomainGetName(list[i]));
-                o->host = k;
-                o->state = state_name(st);
+            if (n < STATUS_MAX_DOMS && virDomainGetState(list[i], &st, &reason, 0) == 0) {
+                snprintf(j->doms[n].name, sizeof j->doms[n].name, "%s",
+                         virDomainGetName(list[i]));
+                j->doms[n++].state = st;
             }
             virDomainFree(list[i]);
         }
         free(list);
         virConnectClose(conn);
     }
+    pthread_mutex_lock(j->mu);
+    j->up = conn != NULL;
+    j->n = n;
+    j->done = 1;
+    int ab = j->abandoned;
+    pthread_cond_broadcast(j->cv);
+    pthread_mutex_unlock(j->mu);
+    if (ab)
+        free(j);
+    return NULL;
+}
+
+int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d)
+{
+    (void)d;
+    virSetErrorFunc(NULL, quiet);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    *n = 0;
+    struct status_job *jobs[CO_CLUSTER_MAX_HOSTS] = {0};
+    for (int k = 0; k < c->nhosts; k++) {
+        struct status_job *j = calloc(1, sizeof *j);
+        if (!j)
+            continue;
+        snprintf(j->uri, sizeof j->uri, "%s", c->hosts[k].uri);
+        j->mu = &mu;
+        j->cv = &cv;
+        pthread_t t;
+        if (pthread_create(&t, NULL, status_thread, j) != 0) {
+            free(j);
+            continue;
+        }
+        pthread_detach(t);
+        jobs[k] = j;
+    }
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += STATUS_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&mu);
+    for (int k = 0; k < c->nhosts; k++) {
+        struct status_job *j = jobs[k];
+        c->hosts[k].up = 0;
+        if (!j)
+            continue;
+        while (!j->done)
+            if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+                break;
+        if (!j->done) {
+            j->abandoned = 1; /* no answer within the bound: reported down */
+            continue;
+        }
+        c->hosts[k].up = j->up;
+        for (int i = 0; i < j->n && *n < cap; i++) {
+            co_cluster_dom *o = &doms[(*n)++];
+            snprintf(o->name, sizeof o->name, "%s", j->doms[i].name);
+            o->host = k;
+            o->state = state_name(j->doms[i].state);
+        }
+        free(j);
+    }
+    pthread_mutex_unlock(&mu);
     return CO_OK;
 }

@@ -20,6 +20,11 @@
 #       with WATCH_FD, tears down when that fd reaches EOF (tests).
 #   cluster.sh reboot DIR K    kill host K's namespace (its QEMUs die), start
 #                              its daemons again with the same dirs, wait
+#   cluster.sh restart-daemon DIR K
+#                              restart host K's libvirtd only (SIGTERM, SIGKILL
+#                              after 15 s; its QEMUs keep running), wait
+#   cluster.sh daemon-pid DIR K
+#                              print the PID (in this namespace) of host K's libvirtd
 #   cluster.sh down DIR        remove everything; idempotent, also after a crash
 #   cluster.sh inner DIR K     (internal) PID 1 of host K's PID namespace
 # Exit: 0 ok, 64 usage, 69 something did not come up (one line on stderr),
@@ -240,6 +245,49 @@ reboot_host() {
   wait_host "$dir" "$k"
 }
 
+# PID of the child of PID $1 whose command is $2.
+child_named() {
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$2" ] && { echo "$c"; return 0; }
+  done
+  return 1
+}
+
+host_arg() {
+  load_env "$1" || die "no cluster at $1" 66
+  [ "$2" -ge 1 ] && [ "$2" -le "$HOSTS" ] || die "no host h$2 in $1" 64
+}
+
+daemon_pid() {
+  local dir=$1 k=$2 init
+  host_arg "$dir" "$k"
+  init=$(ns_init "$dir" "$k") || die "host h$k of $dir is not running" 69
+  child_named "$init" libvirtd || die "no libvirtd runs on h$k of $dir" 69
+}
+
+# What `systemctl restart libvirtd` does on a real host: the daemon goes and
+# comes back on the same state; the QEMUs, children of the namespace's init
+# (libvirtd daemonizes), keep running and are reconnected to.
+restart_daemon() {
+  local dir=$1 k=$2 init pid i=0
+  host_arg "$dir" "$k"
+  init=$(ns_init "$dir" "$k") || die "host h$k of $dir is not running" 69
+  pid=$(child_named "$init" libvirtd)
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null
+    while [ -d /proc/"$pid" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done
+    [ -d /proc/"$pid" ] && kill -9 "$pid" 2>/dev/null
+    while [ -d /proc/"$pid" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+  fi
+  rm -f "$dir/h$k/sock/libvirt-sock" "$dir/h$k/sock/libvirt-sock-ro" \
+    "$dir/h$k/sock/libvirt-admin-sock"
+  nsenter -t "$init" -m -p -n -- libvirtd -d --listen -p /run/libvirtd.pid \
+    -f /etc/libvirt/libvirtd.conf </dev/null >>"$dir/h$k/inner.log" 2>&1 \
+    || die "libvirtd of h$k did not start again (see $dir/h$k/inner.log)"
+  wait_host "$dir" "$k"
+}
+
 down() {
   local dir=$1 k
   [ -d "$dir" ] || return 0
@@ -270,7 +318,11 @@ case "${1:-}" in
       up "$2" "$3" "$4" "$5" "${6:-}" ;;
   reboot) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh reboot DIR K" 64
           reboot_host "$2" "$3" ;;
+  restart-daemon) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh restart-daemon DIR K" 64
+                  restart_daemon "$2" "$3" ;;
+  daemon-pid) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh daemon-pid DIR K" 64
+              daemon_pid "$2" "$3" ;;
   down) [ $# -eq 2 ] || die "usage: cluster.sh down DIR" 64; down "$2" ;;
   inner) [ $# -eq 3 ] || exit 64; inner "$2" "$3" ;;
-  *) die "usage: cluster.sh up|reboot|down ..." 64 ;;
+  *) die "usage: cluster.sh up|reboot|restart-daemon|daemon-pid|down ..." 64 ;;
 esac
