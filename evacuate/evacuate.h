@@ -70,6 +70,7 @@ typedef struct co_evac_vm {
     double time_ms, downtime_ms;  /* measured; NAN if not */
     int attempts;
     char reason[512];
+    char history[512];            /* the first attempt's reason when it was retried */
 } co_evac_vm;
 
 typedef struct co_evac_dest {

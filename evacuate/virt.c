@@ -882,6 +882,18 @@ static void rescue_fn(void *p)
              t == -2 ? "no answer" : t == -1 ? "not there" : state_word(t));
 }
 
+/* 1 if the daemon at uri accepts a connection within tmo ms. */
+static int answers(const char *uri, int tmo)
+{
+    co_diag d;
+    co_diag_init(&d);
+    virConnectPtr c;
+    if (open_conn(uri, tmo, &c, &d) != CO_OK)
+        return 0;
+    virConnectClose(c);
+    return 1;
+}
+
 /* Another open destination for VM v after its own failed (place rules,
  * most memory left). -1 if none. */
 static int replace_vm(co_evac *e, int vi)
@@ -1159,6 +1171,13 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             } else {
                 snprintf(v->reason, sizeof v->reason, "%s", w->reason);
             }
+            if (v->attempts > 1 && v->history[0]) {
+                char first[300];
+                snprintf(first, sizeof first, "%.299s", v->history);
+                size_t l = strlen(v->reason);
+                snprintf(v->reason + l, sizeof v->reason - l, "%sattempt 2 (attempt 1: %s)",
+                         l ? "; " : "", first);
+            }
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */
@@ -1181,26 +1200,44 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */
             /* re-plan: a migration that failed (not one the policy aborted
-             * or the operator cancelled) goes elsewhere once; a destination
-             * that no longer answers takes nothing more */
+             * or the operator cancelled) is tried once more. If the source
+             * daemon went away (restarted: libvirt fails the job and the
+             * guest keeps running on the source), wait for it up to the
+             * call time limit and retry to the same destination; else a
+             * destination that no longer answers takes nothing more and
+             * the VM goes elsewhere. */
             if (strcmp(v->status, "failed") == 0 && !(o->stop_flag && *o->stop_flag)) {
-                co_diag dd;
-                co_diag_init(&dd);
-                virConnectPtr c;
                 pthread_mutex_unlock(&h->mu);
-                int dead = open_conn(e->dests[v->dest].uri, tmo, &c, &dd) != CO_OK;
+                double tw = co_clock_ms();
+                int src_dead = !answers(o->src_uri, tmo), src_back = 0;
+                while (src_dead && !src_back && co_clock_ms() - tw < call_ms &&
+                       !(o->stop_flag && *o->stop_flag)) {
+                    usleep(500 * 1000);
+                    src_back = answers(o->src_uri, tmo);
+                }
+                int dest_dead = !src_dead && !answers(e->dests[v->dest].uri, tmo);
                 pthread_mutex_lock(&h->mu);
-                if (c)
-                    virConnectClose(c);
-                if (dead)
+                size_t l = strlen(v->reason);
+                if (src_dead)
+                    snprintf(v->reason + l, sizeof v->reason - l,
+                             "; the source daemon did not answer after it%s",
+                             src_back ? "" : " (nor within --call-timeout)");
+                if (dest_dead)
                     e->dests[v->dest].down = 1;
-                if (v->attempts < 2 && replace_vm(e, v - e->vms) >= 0) {
+                if (v->attempts < 2 && src_back) {
+                    l = strlen(v->reason);
+                    snprintf(v->reason + l, sizeof v->reason - l, "; back after %.1f s, "
+                             "retrying", (co_clock_ms() - tw) / 1e3);
+                    queue[qt++] = (int)(v - e->vms);
+                } else if (v->attempts < 2 && !src_dead && replace_vm(e, v - e->vms) >= 0) {
                     char to[sizeof v->to];
                     memcpy(to, v->to, sizeof to);
-                    size_t l = strlen(v->reason);
+                    l = strlen(v->reason);
                     snprintf(v->reason + l, sizeof v->reason - l, "; retrying on %s", to);
                     queue[qt++] = (int)(v - e->vms);
                 }
+                if (v->attempts < 2 && queue[qt - 1] == (int)(v - e->vms))
+                    snprintf(v->history, sizeof v->history, "%s", v->reason);
             }
         }
         if (o->progress && co_clock_ms() - last_progress >= 1000) {
