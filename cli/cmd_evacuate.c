@@ -53,6 +53,7 @@ static void usage(FILE *out)
             "                        cpu_allocation_ratio)\n"
             "  --groups SPEC|FILE    anti-affinity: NAME=vm,vm[;NAME=vm,...] or a file with one\n"
             "                        NAME=vm,vm per line: no two members on one destination\n"
+            "                        (members may be VMs already running on a destination)\n"
             "  --unmovable fail|shutdown|leave\n"
             "                        a VM that cannot move (blocker, no room): fail (default:\n"
             "                        nothing moves), shut it down after the others moved, or\n"
@@ -63,6 +64,13 @@ static void usage(FILE *out)
             "                        model's; learnt from each migration that completes)\n"
             "  --measure-dirty       measure TCG guests too (QEMU 7.2 under TCG can hang in\n"
             "                        calc-dirty-rate on a guest that migrated in)\n"
+            "  --dirty-curves DIR    recorded dirty traces instead of the measurement: DIR/NAME.json\n"
+            "                        per VM (`cutover record` writes them); a VM without one\n"
+            "                        keeps the assumed rate (--dirty-rate, else 0)\n"
+            "  --call-timeout TIME   a migration's time limit for one libvirt call and for no\n"
+            "                        progress (default 60s): then it is cancelled, its job\n"
+            "                        aborted, and given up 2 x 5 s later, reported failed with\n"
+            "                        where the VM runs (resumed on the source if left paused)\n"
             "  --dry-run             print the plan and blockers; move nothing\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT, SIGTERM and SIGHUP cancel the migrations in flight (each VM stays on the\n"
@@ -331,10 +339,13 @@ int co_cmd_evacuate(int argc, char **argv)
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
     volatile sig_atomic_t *stop, *stop_signo;
     co_cli_catch_stop_signals(&stop, &stop_signo);
-    co_evac_opts o = {.src_uri = a.conn, .allow = a.mig.allow, .call_timeout_ms = (int)a.call_timeout, .measure_dirty = a.dirty_given ? 0 : a.measure_all ? 2 : 1,
+    co_evac_opts o = {.src_uri = a.conn, .allow = a.mig.allow,
+                      .call_timeout_ms = (int)a.call_timeout,
+                      .measure_dirty = a.dirty_given || a.curves ? 0 : a.measure_all ? 2 : 1,
                       .unmovable = a.unmovable, .progress = isatty(STDERR_FILENO) && !a.dry_run,
                       .stop_flag = stop, .stop_signo = stop_signo};
     if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
+        (a.curves && co_evac_load_curves(e, a.curves, &d) != CO_OK) ||
         (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK)) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;

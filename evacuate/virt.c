@@ -267,6 +267,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         co_diag_prefix(d, "--connect");
         return rc;
     }
+    e->nresidents = 0;
     for (int i = 0; i < e->ndests; i++) {
         co_evac_dest *ds = &e->dests[i];
         if ((rc = open_conn(ds->uri, tmo, &dc[i], d)) != CO_OK) {
@@ -289,6 +290,13 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
             virDomainInfo di;
             if (virDomainGetInfo(rd[k], &di) == 0)
                 ds->cap.vcpus_used += di.nrVirtCpu;
+            /* residents: anti-affinity counts them (--groups may name them) */
+            const char *rn = virDomainGetName(rd[k]);
+            if (rn && e->nresidents < CO_EVAC_MAX_VMS) {
+                co_evac_resident *res = &e->residents[e->nresidents++];
+                snprintf(res->name, sizeof res->name, "%s", rn);
+                res->dest = i;
+            }
             virDomainFree(rd[k]);
         }
         free(rd);
@@ -525,7 +533,14 @@ static int w_get_tunables(co_drv *d, co_drv_tunables *t, co_diag *g)
 static int w_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *g)
 {
     struct worker *w = WORKER(d);
-    WRAP(w->inner->ops->set_tunables(w->inner, t, g), "setting the migration parameters");
+    co_drv_tunables tt = *t;
+    /* libvirt 9.0 cannot set max-cpu-throttle (drivers/drv_virt.h) and
+     * refuses the whole set; the adaptive policy asks for its cap there
+     * with --allow auto-converge. Leave QEMU's: the policy itself never
+     * asks for a throttle beyond its cap. */
+    if (!strcmp(w->inner->ops->name, "libvirt"))
+        tt.max_cpu_throttle_pct = NAN;
+    WRAP(w->inner->ops->set_tunables(w->inner, &tt, g), "setting the migration parameters");
 }
 static int w_start(co_drv *d, const char *uri, co_diag *g)
 {
@@ -899,11 +914,8 @@ static int answers(const char *uri, int tmo)
 static int replace_vm(co_evac *e, int vi)
 {
     co_evac_vm *v = &e->vms[vi];
-    int vm_host[CO_EVAC_MAX_VMS], vm_dest[CO_EVAC_MAX_VMS];
-    for (int i = 0; i < e->nvms; i++) {
-        vm_host[i] = -1;
-        vm_dest[i] = i == vi ? -1 : e->vms[i].dest;
-    }
+    int vm_host[CO_EVAC_PLACE_SLOTS], vm_dest[CO_EVAC_PLACE_SLOTS];
+    co_evac_positions(e, vi, vm_host, vm_dest);
     const int *members = NULL;
     int nm = 0;
     if (v->group >= 0) {
