@@ -128,58 +128,6 @@ static void info_text(FILE *out, const co_lab_info *in)
     fflush(out);
 }
 
-static json_t *cluster_json_view(const co_cluster *c, const co_cluster_dom *doms, int nd)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "dir", json_string(c->dir));
-    json_object_set_new(j, "root_addr", json_string(c->root_addr));
-    json_object_set_new(j, "switch_netns", json_string(c->switch_netns));
-    json_object_set_new(j, "nic_bytes_per_s", json_real(c->nic_bytes_per_s));
-    json_object_set_new(j, "mtu", json_integer(c->mtu));
-    json_object_set_new(j, "accel", json_string(c->accel));
-    if (doms == NULL)
-        json_object_set_new(j, "up_ms", json_real(c->up_ms));
-    json_t *hs = json_array();
-    for (int k = 0; k < c->nhosts; k++) {
-        const co_cluster_host *h = &c->hosts[k];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(h->name));
-        json_object_set_new(o, "uri", json_string(h->uri));
-        json_object_set_new(o, "migration_uri", json_string(h->migration_uri));
-        json_object_set_new(o, "netns", json_string(h->netns));
-        if (doms) {
-            json_object_set_new(o, "up", json_boolean(h->up));
-            json_t *ds = json_array();
-            for (int i = 0; i < nd; i++) {
-                if (doms[i].host != k)
-                    continue;
-                json_t *e = json_object();
-                json_object_set_new(e, "name", json_string(doms[i].name));
-                json_object_set_new(e, "state", json_string(doms[i].state));
-                json_array_append_new(ds, e);
-            }
-            json_object_set_new(o, "domains", ds);
-        }
-        json_array_append_new(hs, o);
-    }
-    json_object_set_new(j, "hosts", hs);
-    json_t *vs = json_array();
-    for (int i = 0; i < c->nvms; i++) {
-        const co_cluster_vm *v = &c->vms[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(v->name));
-        json_object_set_new(o, "started_on", json_string(c->hosts[v->host].name));
-        json_object_set_new(o, "mem_bytes", json_integer((json_int_t)v->mem_bytes));
-        json_object_set_new(o, "workload", json_string(v->workload));
-        json_object_set_new(o, "heartbeat_port", json_integer(v->hb_port));
-        if (doms == NULL)
-            json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
-        json_array_append_new(vs, o);
-    }
-    json_object_set_new(j, "vms", vs);
-    return j;
-}
-
 static void cluster_text(FILE *out, const co_cluster *c, const co_cluster_dom *doms, int nd)
 {
     char rate[32], mem[32], t[32];
@@ -311,7 +259,7 @@ static int cluster_up(int argc, char **argv)
         free(cl);
         return co_cli_fail(CL, &d);
     }
-    rc = json ? co_cli_emit_json(stdout, cluster_json_view(cl, NULL, 0))
+    rc = json ? co_cli_emit_json(stdout, co_cluster_json(cl, NULL, 0))
               : (cluster_text(stdout, cl, NULL, 0), 0);
     free(cl);
     return rc;
@@ -354,7 +302,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
         co_cluster_status(cl, doms, CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, &nd, &d))
         rc = co_cli_fail(CL, &d);
     else if (json)
-        rc = co_cli_emit_json(stdout, cluster_json_view(cl, doms, nd));
+        rc = co_cli_emit_json(stdout, co_cluster_json(cl, doms, nd));
     else
         cluster_text(stdout, cl, doms, nd);
     free(cl);

@@ -351,7 +351,7 @@ static int write_json(const char *dir, const char *name, json_t *j, co_diag *d)
     return CO_OK;
 }
 
-static json_t *lab_json(const co_cluster *c)
+json_t *co_cluster_json(const co_cluster *c, const co_cluster_dom *doms, int nd)
 {
     json_t *j = json_object();
     json_object_set_new(j, "dir", json_string(c->dir));
@@ -361,16 +361,30 @@ static json_t *lab_json(const co_cluster *c)
     json_object_set_new(j, "mtu", json_integer(c->mtu));
     json_object_set_new(j, "accel", json_string(c->accel));
     json_object_set_new(j, "guest", json_string(c->guest_path));
-    json_object_set_new(j, "up_ms", json_real(c->up_ms));
+    if (doms == NULL)
+        json_object_set_new(j, "up_ms", json_real(c->up_ms));
     json_t *hs = json_array();
-    for (int i = 0; i < c->nhosts; i++) {
-        const co_cluster_host *h = &c->hosts[i];
+    for (int k = 0; k < c->nhosts; k++) {
+        const co_cluster_host *h = &c->hosts[k];
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(h->name));
         json_object_set_new(o, "addr", json_string(h->addr));
         json_object_set_new(o, "uri", json_string(h->uri));
         json_object_set_new(o, "migration_uri", json_string(h->migration_uri));
         json_object_set_new(o, "netns", json_string(h->netns));
+        if (doms) {
+            json_object_set_new(o, "up", json_boolean(h->up));
+            json_t *ds = json_array();
+            for (int i = 0; i < nd; i++) {
+                if (doms[i].host != k)
+                    continue;
+                json_t *e = json_object();
+                json_object_set_new(e, "name", json_string(doms[i].name));
+                json_object_set_new(e, "state", json_string(doms[i].state));
+                json_array_append_new(ds, e);
+            }
+            json_object_set_new(o, "domains", ds);
+        }
         json_array_append_new(hs, o);
     }
     json_object_set_new(j, "hosts", hs);
@@ -380,11 +394,15 @@ static json_t *lab_json(const co_cluster *c)
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(v->name));
         json_object_set_new(o, "host", json_string(c->hosts[v->host].name));
+        /* the same as "host" (where it was started), the key `up --json`
+         * and `status --json` always had */
+        json_object_set_new(o, "started_on", json_string(c->hosts[v->host].name));
         json_object_set_new(o, "mem_bytes", json_integer((json_int_t)v->mem_bytes));
         json_object_set_new(o, "workload", json_string(v->workload));
         json_object_set_new(o, "heartbeat_port", json_integer(v->hb_port));
         json_object_set_new(o, "heartbeat", json_sprintf("udp:%d", v->hb_port));
-        json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
+        if (doms == NULL)
+            json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
         json_array_append_new(vs, o);
     }
     json_object_set_new(j, "vms", vs);
@@ -879,7 +897,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     if ((rc = wait_heartbeats(c, hb_fds, tdom, d)))
         goto fail;
     c->up_ms = co_clock_ms() - t0;
-    if ((rc = write_json(c->dir, "lab.json", lab_json(c), d)) ||
+    if ((rc = write_json(c->dir, "lab.json", co_cluster_json(c, NULL, 0), d)) ||
         (rc = write_json(c->dir, "cluster.json", cluster_json(c, cores, host_mem), d)))
         goto fail;
     return CO_OK;

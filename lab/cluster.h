@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "util/diag.h"
 
 #define CO_CLUSTER_MAX_HOSTS 6
@@ -121,6 +123,14 @@ int co_cluster_down(const char *dir, co_diag *d);
  * answer within 5 s (stopped, stuck) counts as down. CO_OK even when
  * daemons are down. */
 int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d);
+
+/* The cluster as JSON: with doms NULL what DIR/lab.json holds and `up
+ * --json` prints (addresses, namespaces, each VM's start host, heartbeat
+ * port, boot time); with doms (from co_cluster_status) the status view:
+ * each host's "up" and "domains" [{name, state}], no boot times. The
+ * caller owns the result (NULL when out of memory or built without
+ * libvirt). One builder for lab.json and the command's output. */
+json_t *co_cluster_json(const co_cluster *c, const co_cluster_dom *doms, int nd);
 
 /* Locate lab/cluster.sh: $CUTOVER_CLUSTER_SH, lab/cluster.sh from the cwd,
  * ../lab/cluster.sh next to the running binary (a build tree), then where

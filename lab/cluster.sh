@@ -33,6 +33,9 @@ set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 UP_TIMEOUT_S=${CO_CLUSTER_TIMEOUT_S:-60}
 LOCK=/run/cutover-lab-cluster.lock
+# the namespace set-up shared with tests/libvirt/bed.sh (installed beside this file)
+# shellcheck source=lab/libvirt-host.sh
+. "$(dirname "$(readlink -f "$0")")/libvirt-host.sh" || { echo "cluster.sh: libvirt-host.sh missing" >&2; exit 69; }
 
 UP_DIR=
 die() {
@@ -43,61 +46,13 @@ die() {
 
 inner() {
   local dir=$1 k=$2
-  local d=$dir/h$k
-  mount --make-rprivate / || exit 1
-  mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
-  mount --bind "$d/var" /var || exit 1
-  mkdir -p /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /var/tmp /run/lock
-  [ -e /var/run ] || ln -s /run /var/run
-  [ -e /var/lock ] || ln -s /run/lock /var/lock
-  mount --bind "$d/etc" /etc/libvirt || exit 1
-  mount --bind "$dir/passwd" /etc/passwd || exit 1
-  mount --bind "$dir/group" /etc/group || exit 1
-  mount -t proc proc /proc || exit 1
-  ip link set lo up
-  # Seed libvirtd's QEMU capabilities cache (probing is most of its start-up).
-  if [ -n "${CO_BED_CACHE:-}" ] && [ -d "$CO_BED_CACHE/qemu-caps" ] && \
-     ! ls /var/cache/libvirt/qemu/capabilities/*.xml >/dev/null 2>&1; then
-    mkdir -p /var/cache/libvirt/qemu/capabilities
-    cp "$CO_BED_CACHE"/qemu-caps/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
-  fi
-  virtlogd -d -p /run/virtlogd.pid || exit 1
-  libvirtd -d --listen -p /run/libvirtd.pid -f /etc/libvirt/libvirtd.conf || exit 1
+  co_host_mounts "$dir/h$k" "$dir" "$dir/h$k/var" || exit 1
+  co_host_daemons || exit 1
   while :; do sleep 3600; done
 }
 
 write_conf() {
-  local dir=$1 k=$2 addr=$3
-  local d=$dir/h$k
-  mkdir -p "$d/etc" "$d/sock" "$d/var"
-  cp -a /etc/libvirt/. "$d/etc/" 2>/dev/null
-  rm -f "$d/etc/libvirtd.conf" "$d/etc/qemu.conf"
-  rm -rf "$d/etc/qemu" # no domains of the machine's own daemon
-  cat > "$d/etc/libvirtd.conf" <<CONF
-# cluster.sh: host h$k of a cutover lab cluster; TCP without auth on the lab bridge only.
-listen_tls = 0
-listen_tcp = 1
-listen_addr = "$addr"
-auth_tcp = "none"
-auth_unix_rw = "none"
-unix_sock_dir = "$d/sock"
-host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
-log_outputs = "3:file:$d/libvirtd.log"
-keepalive_interval = 2
-keepalive_count = 3
-CONF
-  cat > "$d/etc/qemu.conf" <<CONF
-# cluster.sh: QEMU as root without security driver, cgroups or private /dev.
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-cgroup_controllers = [ ]
-migration_address = "$addr"
-migration_host = "$addr"
-CONF
+  mkdir -p "$1/h$2/var" && co_host_conf "$1/h$2" "$3" "cluster.sh: host h$2 of a cutover lab cluster"
 }
 
 # PID (in our namespace) of the init of host K's PID namespace.
