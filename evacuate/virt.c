@@ -1068,15 +1068,17 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
     co_evac_vm *v = &e->vms[w->vm];
     char why[sizeof w->kick_why];
     memcpy(why, w->kick_why, sizeof why);
-    const char *what = w->busy_what;
+    const char *what = w->busy_what; /* a static string */
     struct rescue *r = calloc(1, sizeof *r);
-    pthread_mutex_unlock(&h->mu);
-    char where[200] = "where it runs: unknown (out of memory)";
-    if (r) {
+    if (r) { /* copied while w is still ours: once unlocked it may free itself */
         snprintf(r->src, sizeof r->src, "%s", w->src_uri);
         snprintf(r->dst, sizeof r->dst, "%s", w->dest_uri);
         snprintf(r->name, sizeof r->name, "%s", w->name);
         r->tmo = tmo;
+    }
+    pthread_mutex_unlock(&h->mu);
+    char where[200] = "where it runs: unknown (out of memory)";
+    if (r) {
         int ok = run_bounded(rescue_fn, r, 4 * tmo);
         if (ok == 1)
             snprintf(where, sizeof where, "%s", r->where);
