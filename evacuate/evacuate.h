@@ -213,8 +213,15 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d);
  * adaptive controller and its own downtime budget; a migration that fails
  * (not aborted by the policy, not cancelled) is re-placed on another open
  * destination once, its destination checked and closed if it does not
- * answer. Then the unmovable VMs per o->unmovable. Fills each VM's outcome
- * and r. Returns CO_OK when every VM moved (or was shut down as asked). */
+ * answer; one that failed while the source daemon was away waits for it
+ * (up to the call time limit) and is retried to the same destination.
+ * Time limits: a worker in one libvirt call, or without migration progress,
+ * for longer than o->call_timeout_ms is cancelled, its job aborted over a
+ * fresh connection, and 2 x timeout_ms later given up: its VM is "failed"
+ * with the reason and where it runs. A worker given up may outlive this
+ * call (detached; it reads and writes only its own copy, never e or o).
+ * Then the unmovable VMs per o->unmovable. Fills each VM's outcome and r.
+ * Returns CO_OK when every VM moved (or was shut down as asked). */
 int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d);
 
 #endif
