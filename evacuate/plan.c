@@ -494,8 +494,10 @@ int co_evac_load_curves(co_evac *e, const char *dir, co_diag *d)
             return co_diag_set(d, CO_ENOMEM, "out of memory");
         int rc = co_dirty_trace_load(path, t, d);
         if (rc == CO_ENOINPUT) {
+            char name[sizeof v->name];
+            memcpy(name, v->name, sizeof name);
             snprintf(v->reason, sizeof v->reason, "no dirty trace %s.json in --dirty-curves; "
-                     "%.1f MiB/s %s", v->name, v->dirty_mib_per_s,
+                     "%.1f MiB/s %s", name, v->dirty_mib_per_s,
                      v->dirty_measured ? "measured" : "assumed");
             free(t);
             continue;
