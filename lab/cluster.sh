@@ -87,9 +87,12 @@ kill_host() {
   [ -n "$init" ] && kill -9 "$init" 2>/dev/null
   upid=$(cat "$dir/h$k/unshare.pid" 2>/dev/null)
   [ -n "$upid" ] && kill -9 "$upid" 2>/dev/null
-  # wait until the unshare process (parent of the namespace's init) is gone
+  # wait until the unshare process (parent of the namespace's init) is gone:
+  # the init exits only once every process of the namespace is reaped, which
+  # takes more than 5 s for a few QEMUs on a loaded machine (seen: one still
+  # there after down); 30 s at most
   local i=0
-  while [ -n "$upid" ] && [ -d /proc/"$upid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  while [ -n "$upid" ] && [ -d /proc/"$upid" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 }
 
 # Keep a host's QEMU capabilities for later clusters (copy, then rename).
