@@ -375,7 +375,7 @@ Test(evacuate, stuck_destination_daemon, .fini = fx_fini, .timeout = 480)
     if (why)
         cr_skip_test("%s", why);
     if (!getenv("CUTOVER_SLOW"))
-        cr_skip_test("slow (~1.5 min, 3 libvirt hosts): CUTOVER_SLOW=1");
+        cr_skip_test("slow (~1 min, 2 libvirt hosts): CUTOVER_SLOW=1");
     const char *flags[] = {"--hosts", "2", "--vms", "4", "--mem", "128MiB", "--nic", "100Mbit",
                            NULL};
     json_t *j = up(flags);
