@@ -61,6 +61,28 @@ void co_cli_catch_stop_signals(volatile sig_atomic_t **level, volatile sig_atomi
 const char *co_cli_signal_name(int sig);
 /* Reset getopt so each command parses its own argv from the start. */
 void co_cli_getopt_reset(void);
+
+/* The migration flags `migrate` and `evacuate` share, parsed and checked
+ * alike (one message per bad value, naming the flag): --mtu N
+ * (CO_LINK_MTU_MIN..MAX), --max-downtime TIME (1ms..10m), --deadline TIME
+ * (1s..7d), --allow LIST (engine/policy.h's items, plus the caller's extra
+ * items, each a name and the bit it sets; NULL-name-terminated, may be
+ * NULL). co_cli_mig_flags_init sets the defaults: MTU 0 (not given),
+ * 300 ms, 10 min, nothing allowed. co_cli_mig_flag returns CO_OK or
+ * CO_EUSAGE with d set. */
+enum co_cli_mig_flag { CO_CLI_MTU, CO_CLI_MAX_DOWNTIME, CO_CLI_DEADLINE, CO_CLI_ALLOW };
+typedef struct co_cli_mig_flags {
+    int mtu;
+    double max_downtime_ms, deadline_ms;
+    unsigned allow;
+} co_cli_mig_flags;
+typedef struct co_cli_allow_item {
+    const char *name;
+    unsigned bit;
+} co_cli_allow_item;
+void co_cli_mig_flags_init(co_cli_mig_flags *f);
+int co_cli_mig_flag(enum co_cli_mig_flag which, const char *arg, const co_cli_allow_item *extra,
+                    co_cli_mig_flags *f, co_diag *d);
 /* Open an output file for writing; "-" is stdout. On failure fills d
  * (CO_ECANTCREAT) and returns NULL. */
 FILE *co_cli_open_out(const char *path, const char *what, co_diag *d);

@@ -53,6 +53,7 @@ static void usage(FILE *out)
             "                        cpu_allocation_ratio)\n"
             "  --groups SPEC|FILE    anti-affinity: NAME=vm,vm[;NAME=vm,...] or a file with one\n"
             "                        NAME=vm,vm per line: no two members on one destination\n"
+            "                        (members may be VMs already running on a destination)\n"
             "  --unmovable fail|shutdown|leave\n"
             "                        a VM that cannot move (blocker, no room): fail (default:\n"
             "                        nothing moves), shut it down after the others moved, or\n"
@@ -63,6 +64,13 @@ static void usage(FILE *out)
             "                        model's; learnt from each migration that completes)\n"
             "  --measure-dirty       measure TCG guests too (QEMU 7.2 under TCG can hang in\n"
             "                        calc-dirty-rate on a guest that migrated in)\n"
+            "  --dirty-curves DIR    recorded dirty traces instead of the measurement: DIR/NAME.json\n"
+            "                        per VM (`cutover record` writes them); a VM without one\n"
+            "                        keeps the assumed rate (--dirty-rate, else 0)\n"
+            "  --call-timeout TIME   a migration's time limit for one libvirt call and for no\n"
+            "                        progress (default 60s): then it is cancelled, its job\n"
+            "                        aborted, and given up 2 x 5 s later, reported failed with\n"
+            "                        where the VM runs (resumed on the source if left paused)\n"
             "  --dry-run             print the plan and blockers; move nothing\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT, SIGTERM and SIGHUP cancel the migrations in flight (each VM stays on the\n"
@@ -73,41 +81,24 @@ static void usage(FILE *out)
 }
 
 typedef struct evac_args {
-    const char *conn, *to, *cluster, *groups;
-    double max_dt, deadline, nic, ratio, dirty_rate, stream;
-    int mtu, concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
-    unsigned allow;
+    const char *conn, *to, *cluster, *groups, *curves;
+    co_cli_mig_flags mig;        /* --mtu, --max-downtime, --deadline, --allow */
+    double nic, ratio, dirty_rate, stream, call_timeout;
+    int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
 } evac_args;
 
-/* --allow: evacuate's own items, the rest as migrate's. */
-static int parse_allow(const char *text, unsigned *allow, co_diag *d)
-{
-    char buf[256], rest[256] = "";
-    snprintf(buf, sizeof buf, "%s", text);
-    *allow = 0;
-    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "eject"))
-            *allow |= CO_EVAC_ALLOW_EJECT;
-        else if (!strcmp(t, "copy-storage"))
-            *allow |= CO_EVAC_ALLOW_COPY_STORAGE;
-        else {
-            size_t l = strlen(rest);
-            snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);
-        }
-    }
-    if (rest[0]) {
-        unsigned a;
-        if (co_pol_parse_allow(rest, &a, d) != CO_OK)
-            return d->code;
-        *allow |= a;
-    }
-    return CO_OK;
-}
+/* --allow: evacuate's own items beside the policy's. */
+static const co_cli_allow_item evac_allow[] = {
+    {"eject", CO_EVAC_ALLOW_EJECT},
+    {"copy-storage", CO_EVAC_ALLOW_COPY_STORAGE},
+    {NULL, 0},
+};
 
 static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
-           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM };
+           O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM,
+           O_CALLTMO, O_CURVES };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -127,12 +118,13 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"measure-dirty", no_argument, NULL, O_MEASURE},
         {"stream-rate", required_argument, NULL, O_STREAM},
         {"json", no_argument, NULL, O_JSON},
+        {"call-timeout", required_argument, NULL, O_CALLTMO},
+        {"dirty-curves", required_argument, NULL, O_CURVES},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
-    a->max_dt = 300;
-    a->deadline = 600e3;
+    co_cli_mig_flags_init(&a->mig);
     a->ratio = 16.0;
     co_diag d;
     co_diag_init(&d);
@@ -150,24 +142,16 @@ static int parse_args(int argc, char **argv, evac_args *a)
             if (rc == CO_OK && !(a->nic >= 1e3))
                 rc = co_diag_set(&d, CO_EUSAGE, "--nic '%s': expected at least 8kbit", optarg);
             break;
-        case O_MTU:
-            errno = 0;
-            a->mtu = (int)strtol(optarg, &end, 10);
-            if (*end || errno || a->mtu < CO_LINK_MTU_MIN || a->mtu > CO_LINK_MTU_MAX)
-                rc = co_diag_set(&d, CO_EUSAGE, "--mtu '%s': expected %d..%d", optarg,
-                                 CO_LINK_MTU_MIN, CO_LINK_MTU_MAX);
+        case O_MTU: rc = co_cli_mig_flag(CO_CLI_MTU, optarg, NULL, &a->mig, &d); break;
+        case O_MAXDT: rc = co_cli_mig_flag(CO_CLI_MAX_DOWNTIME, optarg, NULL, &a->mig, &d); break;
+        case O_DEADLINE: rc = co_cli_mig_flag(CO_CLI_DEADLINE, optarg, NULL, &a->mig, &d); break;
+        case O_ALLOW: rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, evac_allow, &a->mig, &d); break;
+        case O_CALLTMO:
+            rc = co_parse_time(optarg, "--call-timeout", &a->call_timeout, &d);
+            if (rc == CO_OK && !(a->call_timeout >= 1000 && a->call_timeout <= 3600e3))
+                rc = co_diag_set(&d, CO_EUSAGE, "--call-timeout '%s': expected 1s..1h", optarg);
             break;
-        case O_MAXDT:
-            rc = co_parse_time(optarg, "--max-downtime", &a->max_dt, &d);
-            if (rc == CO_OK && !(a->max_dt >= 1 && a->max_dt <= 600e3))
-                rc = co_diag_set(&d, CO_EUSAGE, "--max-downtime '%s': expected 1ms..10m", optarg);
-            break;
-        case O_DEADLINE:
-            rc = co_parse_time(optarg, "--deadline", &a->deadline, &d);
-            if (rc == CO_OK && !(a->deadline >= 1000 && a->deadline <= 7 * 86400e3))
-                rc = co_diag_set(&d, CO_EUSAGE, "--deadline '%s': expected 1s..7d", optarg);
-            break;
-        case O_ALLOW: rc = parse_allow(optarg, &a->allow, &d); break;
+        case O_CURVES: a->curves = optarg; break;
         case O_CONC:
             if (!strcmp(optarg, "auto")) {
                 a->concurrency = 0;
@@ -314,8 +298,8 @@ static int setup_hosts(const evac_args *a, co_evac *e, co_diag *d)
         e->nic_bytes_per_s = a->nic;
         snprintf(e->nic_source, sizeof e->nic_source, "--nic");
     }
-    if (a->mtu)
-        e->mtu = a->mtu;
+    if (a->mig.mtu)
+        e->mtu = a->mig.mtu;
 out:
     co_sim_cluster_free(cl);
     return rc;
@@ -344,8 +328,8 @@ int co_cmd_evacuate(int argc, char **argv)
         return co_cli_fail(CMD, &d);
     }
     co_evac_init(e);
-    e->max_downtime_ms = a.max_dt;
-    e->deadline_ms = a.deadline;
+    e->max_downtime_ms = a.mig.max_downtime_ms;
+    e->deadline_ms = a.mig.deadline_ms;
     e->cpu_ratio = a.ratio;
     e->concurrency = a.concurrency;
     e->order_kind = a.order;
@@ -355,10 +339,13 @@ int co_cmd_evacuate(int argc, char **argv)
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
     volatile sig_atomic_t *stop, *stop_signo;
     co_cli_catch_stop_signals(&stop, &stop_signo);
-    co_evac_opts o = {.src_uri = a.conn, .allow = a.allow, .measure_dirty = a.dirty_given ? 0 : a.measure_all ? 2 : 1,
+    co_evac_opts o = {.src_uri = a.conn, .allow = a.mig.allow,
+                      .call_timeout_ms = (int)a.call_timeout,
+                      .measure_dirty = a.dirty_given || a.curves ? 0 : a.measure_all ? 2 : 1,
                       .unmovable = a.unmovable, .progress = isatty(STDERR_FILENO) && !a.dry_run,
                       .stop_flag = stop, .stop_signo = stop_signo};
     if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
+        (a.curves && co_evac_load_curves(e, a.curves, &d) != CO_OK) ||
         (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK)) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;

@@ -52,6 +52,7 @@ static void usage(FILE *out)
             "usage: cutover lab cluster up DIR --hosts N [--vms M] [--nic RATE] [--mtu N]\n"
             "                              [--workloads FILE] [--mem SIZE] [--json]\n"
             "       cutover lab cluster reboot DIR HOST\n"
+            "       cutover lab cluster restart-daemon DIR HOST\n"
             "       cutover lab cluster status DIR [--json]\n"
             "       cutover lab cluster down DIR\n\n"
             "The cluster lab (root): N libvirt hosts h1..hN (2..6), each a libvirtd in its own\n"
@@ -68,7 +69,8 @@ static void usage(FILE *out)
             "  --workloads FILE   one guest command line per line (cycled over the VMs); the\n"
             "                     lab keys host=hK and mem=SIZE may lead it; # comments\n"
             "reboot kills HOST's QEMUs and restarts its libvirtd on the same state (its\n"
-            "persistent domains come back shut off); down removes everything, also after a\n"
+            "persistent domains come back shut off); restart-daemon restarts only HOST's\n"
+            "libvirtd (its QEMUs keep running); status gives each daemon 5 s; down removes everything, also after a\n"
             "crash. Each host is reachable as qemu+tcp://169.254.S.K/system from this\n"
             "machine and from the other hosts; `ip netns exec coclS-hK CMD` runs inside it.\n");
 }
@@ -124,58 +126,6 @@ static void info_text(FILE *out, const co_lab_info *in)
     fprintf(out, "workload         %s\n", in->workload);
     fprintf(out, "boot             %.0f ms to first heartbeat\n", in->boot_ms);
     fflush(out);
-}
-
-static json_t *cluster_json_view(const co_cluster *c, const co_cluster_dom *doms, int nd)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "dir", json_string(c->dir));
-    json_object_set_new(j, "root_addr", json_string(c->root_addr));
-    json_object_set_new(j, "switch_netns", json_string(c->switch_netns));
-    json_object_set_new(j, "nic_bytes_per_s", json_real(c->nic_bytes_per_s));
-    json_object_set_new(j, "mtu", json_integer(c->mtu));
-    json_object_set_new(j, "accel", json_string(c->accel));
-    if (doms == NULL)
-        json_object_set_new(j, "up_ms", json_real(c->up_ms));
-    json_t *hs = json_array();
-    for (int k = 0; k < c->nhosts; k++) {
-        const co_cluster_host *h = &c->hosts[k];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(h->name));
-        json_object_set_new(o, "uri", json_string(h->uri));
-        json_object_set_new(o, "migration_uri", json_string(h->migration_uri));
-        json_object_set_new(o, "netns", json_string(h->netns));
-        if (doms) {
-            json_object_set_new(o, "up", json_boolean(h->up));
-            json_t *ds = json_array();
-            for (int i = 0; i < nd; i++) {
-                if (doms[i].host != k)
-                    continue;
-                json_t *e = json_object();
-                json_object_set_new(e, "name", json_string(doms[i].name));
-                json_object_set_new(e, "state", json_string(doms[i].state));
-                json_array_append_new(ds, e);
-            }
-            json_object_set_new(o, "domains", ds);
-        }
-        json_array_append_new(hs, o);
-    }
-    json_object_set_new(j, "hosts", hs);
-    json_t *vs = json_array();
-    for (int i = 0; i < c->nvms; i++) {
-        const co_cluster_vm *v = &c->vms[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(v->name));
-        json_object_set_new(o, "started_on", json_string(c->hosts[v->host].name));
-        json_object_set_new(o, "mem_bytes", json_integer((json_int_t)v->mem_bytes));
-        json_object_set_new(o, "workload", json_string(v->workload));
-        json_object_set_new(o, "heartbeat_port", json_integer(v->hb_port));
-        if (doms == NULL)
-            json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
-        json_array_append_new(vs, o);
-    }
-    json_object_set_new(j, "vms", vs);
-    return j;
 }
 
 static void cluster_text(FILE *out, const co_cluster *c, const co_cluster_dom *doms, int nd)
@@ -309,7 +259,7 @@ static int cluster_up(int argc, char **argv)
         free(cl);
         return co_cli_fail(CL, &d);
     }
-    rc = json ? co_cli_emit_json(stdout, cluster_json_view(cl, NULL, 0))
+    rc = json ? co_cli_emit_json(stdout, co_cluster_json(cl, NULL, 0))
               : (cluster_text(stdout, cl, NULL, 0), 0);
     free(cl);
     return rc;
@@ -331,7 +281,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
                                 argv[optind - 1]);
         }
     }
-    int want = strcmp(sub, "reboot") == 0 ? 2 : 1;
+    int want = strcmp(sub, "reboot") == 0 || strcmp(sub, "restart-daemon") == 0 ? 2 : 1;
     if (argc - optind != want)
         return co_cli_usage(CL, "%s: expected %s", sub, want == 2 ? "DIR HOST" : "DIR");
     const char *dir = argv[optind];
@@ -341,6 +291,8 @@ static int cluster_simple(const char *sub, int argc, char **argv)
         return co_cluster_down(dir, &d) ? co_cli_fail(CL, &d) : 0;
     if (strcmp(sub, "reboot") == 0)
         return co_cluster_reboot(dir, argv[optind + 1], &d) ? co_cli_fail(CL, &d) : 0;
+    if (strcmp(sub, "restart-daemon") == 0)
+        return co_cluster_restart_daemon(dir, argv[optind + 1], &d) ? co_cli_fail(CL, &d) : 0;
     co_cluster *cl = calloc(1, sizeof *cl);
     co_cluster_dom *doms = calloc(CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, sizeof *doms);
     int nd = 0, rc = 0;
@@ -350,7 +302,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
         co_cluster_status(cl, doms, CO_CLUSTER_MAX_VMS * CO_CLUSTER_MAX_HOSTS, &nd, &d))
         rc = co_cli_fail(CL, &d);
     else if (json)
-        rc = co_cli_emit_json(stdout, cluster_json_view(cl, doms, nd));
+        rc = co_cli_emit_json(stdout, co_cluster_json(cl, doms, nd));
     else
         cluster_text(stdout, cl, doms, nd);
     free(cl);
@@ -361,7 +313,7 @@ static int cluster_simple(const char *sub, int argc, char **argv)
 static int cluster_cmd(int argc, char **argv)
 {
     if (argc < 2)
-        return co_cli_usage(CL, "expected up, reboot, status or down (try --help)");
+        return co_cli_usage(CL, "expected up, reboot, restart-daemon, status or down (try --help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         usage(stdout);
@@ -369,9 +321,11 @@ static int cluster_cmd(int argc, char **argv)
     }
     if (strcmp(sub, "up") == 0)
         return cluster_up(argc - 1, argv + 1);
-    if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0)
+    if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0 ||
+        strcmp(sub, "restart-daemon") == 0)
         return cluster_simple(sub, argc - 1, argv + 1);
-    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, status, down)", sub);
+    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, restart-daemon, status, down)",
+                        sub);
 }
 
 int co_cmd_lab(int argc, char **argv)

@@ -140,8 +140,10 @@ static int parse_args(int argc, char **argv, mig_args *a)
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
-    a->max_dt = 300;
-    a->deadline = 600e3;
+    co_cli_mig_flags mf;
+    co_cli_mig_flags_init(&mf);
+    a->max_dt = mf.max_downtime_ms;
+    a->deadline = mf.deadline_ms;
     a->poll = 100;
     a->policy = CO_POL_ADAPTIVE;
     co_diag d;
@@ -164,14 +166,12 @@ static int parse_args(int argc, char **argv, mig_args *a)
                                       sizeof a->filter, &d);
             break;
         case O_MAXDT:
-            rc = co_parse_time(optarg, "--max-downtime", &a->max_dt, &d);
-            if (rc == CO_OK && !(a->max_dt >= 1 && a->max_dt <= 600e3))
-                rc = co_diag_set(&d, CO_EUSAGE, "--max-downtime '%s': expected 1ms..10m", optarg);
+            rc = co_cli_mig_flag(CO_CLI_MAX_DOWNTIME, optarg, NULL, &mf, &d);
+            a->max_dt = mf.max_downtime_ms;
             break;
         case O_DEADLINE:
-            rc = co_parse_time(optarg, "--deadline", &a->deadline, &d);
-            if (rc == CO_OK && !(a->deadline >= 1000 && a->deadline <= 7 * 86400e3))
-                rc = co_diag_set(&d, CO_EUSAGE, "--deadline '%s': expected 1s..7d", optarg);
+            rc = co_cli_mig_flag(CO_CLI_DEADLINE, optarg, NULL, &mf, &d);
+            a->deadline = mf.deadline_ms;
             break;
         case O_BW:
             rc = co_parse_rate(optarg, "--bandwidth", &a->bw, &d);
@@ -180,7 +180,10 @@ static int parse_args(int argc, char **argv, mig_args *a)
                                  optarg);
             break;
         case O_CH: rc = parse_int(optarg, "--channels", 1, 255, &a->channels, &d); break;
-        case O_ALLOW: rc = co_pol_parse_allow(optarg, &a->allow, &d); break;
+        case O_ALLOW:
+            rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, NULL, &mf, &d);
+            a->allow = mf.allow;
+            break;
         case O_POLICY:
             a->policy = co_pol_parse(optarg);
             if (a->policy < 0)
@@ -204,7 +207,8 @@ static int parse_args(int argc, char **argv, mig_args *a)
                 rc = co_diag_set(&d, CO_EUSAGE, "--link '%s': expected 8kbit..80Tbit", optarg);
             break;
         case O_MTU:
-            rc = parse_int(optarg, "--mtu", CO_LINK_MTU_MIN, CO_LINK_MTU_MAX, &a->mtu, &d);
+            rc = co_cli_mig_flag(CO_CLI_MTU, optarg, NULL, &mf, &d);
+            a->mtu = mf.mtu;
             break;
         case 'h':
         case O_HELP: usage(stdout); return 1;

@@ -4,9 +4,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/policy.h"
+#include "model/link.h"
+#include "util/error.h"
+#include "util/units.h"
 
 int co_cli_fail(const char *cmd, const co_diag *d)
 {
@@ -88,4 +93,71 @@ const char *co_cli_signal_name(int sig)
 {
     return sig == SIGHUP ? "SIGHUP" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
                                                                                 : "a signal";
+}
+
+void co_cli_mig_flags_init(co_cli_mig_flags *f)
+{
+    *f = (co_cli_mig_flags){.mtu = 0, .max_downtime_ms = 300, .deadline_ms = 600e3};
+}
+
+/* --allow: the caller's extra items, the rest as engine/policy.h's. */
+static int parse_allow(const char *text, const co_cli_allow_item *extra, unsigned *allow,
+                       co_diag *d)
+{
+    if (!extra) /* migrate: the policy's items only, as it parses them */
+        return co_pol_parse_allow(text, allow, d);
+    char buf[256], rest[256] = "";
+    if (strlen(text) >= sizeof buf)
+        return co_diag_set(d, CO_EUSAGE, "--allow: list too long");
+    snprintf(buf, sizeof buf, "%s", text);
+    *allow = 0;
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const co_cli_allow_item *x = extra;
+        while (x && x->name && strcmp(x->name, t))
+            x++;
+        if (x && x->name) {
+            *allow |= x->bit;
+        } else {
+            size_t l = strlen(rest);
+            snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);
+        }
+    }
+    if (rest[0]) {
+        unsigned a;
+        if (co_pol_parse_allow(rest, &a, d) != CO_OK)
+            return d->code;
+        *allow |= a;
+    }
+    return CO_OK;
+}
+
+int co_cli_mig_flag(enum co_cli_mig_flag which, const char *arg, const co_cli_allow_item *extra,
+                    co_cli_mig_flags *f, co_diag *d)
+{
+    int rc = CO_OK;
+    switch (which) {
+    case CO_CLI_MTU: {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end || errno || v < CO_LINK_MTU_MIN || v > CO_LINK_MTU_MAX)
+            return co_diag_set(d, CO_EUSAGE, "--mtu '%s': expected %d..%d", arg,
+                               CO_LINK_MTU_MIN, CO_LINK_MTU_MAX);
+        f->mtu = (int)v;
+        return CO_OK;
+    }
+    case CO_CLI_MAX_DOWNTIME:
+        rc = co_parse_time(arg, "--max-downtime", &f->max_downtime_ms, d);
+        if (rc == CO_OK && !(f->max_downtime_ms >= 1 && f->max_downtime_ms <= 600e3))
+            rc = co_diag_set(d, CO_EUSAGE, "--max-downtime '%s': expected 1ms..10m", arg);
+        return rc;
+    case CO_CLI_DEADLINE:
+        rc = co_parse_time(arg, "--deadline", &f->deadline_ms, d);
+        if (rc == CO_OK && !(f->deadline_ms >= 1000 && f->deadline_ms <= 7 * 86400e3))
+            rc = co_diag_set(d, CO_EUSAGE, "--deadline '%s': expected 1s..7d", arg);
+        return rc;
+    case CO_CLI_ALLOW:
+        return parse_allow(arg, extra, &f->allow, d);
+    }
+    return co_diag_set(d, CO_EUSAGE, "internal: unknown migration flag %d", (int)which);
 }

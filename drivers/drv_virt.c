@@ -64,6 +64,12 @@ static void virt_init_once(void)
     pthread_attr_destroy(&a);
 }
 
+int co_virt_init(void)
+{
+    pthread_once(&virt_once, virt_init_once);
+    return virt_once_rc == 0 ? CO_OK : CO_EUNAVAIL;
+}
+
 /* ---- context ---- */
 
 typedef struct virt_ctx {

@@ -106,6 +106,13 @@ extern const co_drv_ops co_virt_ops;
 
 /* ---- beyond drivers/driver.h (d must come from co_virt_open, else CO_EUSAGE) ---- */
 
+/* The process-wide set-up co_virt_open does on its first call (libvirt's
+ * default event loop on a detached thread, errors silenced), for callers
+ * that open plain connections of their own (evacuate/virt.c): keepalive
+ * (virConnectSetKeepAlive) only works once it ran, so call it before
+ * virConnectOpen. CO_OK, or CO_EUNAVAIL when the loop cannot start. */
+int co_virt_init(void);
+
 /* The key `cutover migrate` locks a libvirt domain under (engine/lock.h):
  * "libvirt:CONN_URI#UUID" into buf. CO_OK, CO_ERANGE if len is too small. */
 int co_virt_lock_key(co_drv *d, char *buf, size_t len);

@@ -18,6 +18,11 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag)
                        o && o->domain ? o->domain : "?");
 }
 
+int co_virt_init(void)
+{
+    return CO_EUNAVAIL;
+}
+
 int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 {
     return CO_EUSAGE; /* no driver can come from co_virt_open */

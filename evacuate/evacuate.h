@@ -32,6 +32,10 @@
 #define CO_EVAC_MAX_VMS 256
 #define CO_EVAC_MAX_DEST 16
 #define CO_EVAC_MAX_K 8        /* concurrencies the auto schedule tries: 1..8 */
+/* Default time limit of one libvirt call of a worker: twice libvirt's own
+ * wait for a domain's job lock (30 s), so a call that waits for a job and
+ * then fails is not cut short. */
+#define CO_EVAC_CALL_TIMEOUT_MS 60000
 
 #define CO_EVAC_ALLOW_EJECT 0x100u        /* --allow eject: CD-ROM/floppy media ejected */
 #define CO_EVAC_ALLOW_COPY_STORAGE 0x200u /* --allow copy-storage: local disks copied */
@@ -46,6 +50,7 @@ typedef struct co_evac_vm {
     int running;                  /* 1 running; 0 paused or other: a blocker */
     co_dirty dirty;               /* measured or assumed curve */
     int dirty_measured;           /* 1: libvirt's dirty-rate calculation gave it */
+    int dirty_traced;             /* 1: read from --dirty-curves DIR/NAME.json */
     double dirty_mib_per_s;       /* what was measured (or assumed) */
     int cpu_ok[CO_EVAC_MAX_DEST]; /* CPU compatible with destination i */
     int has_cdrom_media, has_local_disk, has_hostdev, busy_job;
@@ -66,6 +71,7 @@ typedef struct co_evac_vm {
     double time_ms, downtime_ms;  /* measured; NAN if not */
     int attempts;
     char reason[512];
+    char history[512];            /* the first attempt's reason when it was retried */
 } co_evac_vm;
 
 typedef struct co_evac_dest {
@@ -79,8 +85,19 @@ typedef struct co_evac_dest {
 typedef struct co_evac_groups {
     int ngroups;
     int start[CO_EVAC_MAX_VMS + 1]; /* members of g: vm[start[g]..start[g+1]) */
-    int vm[CO_EVAC_MAX_VMS];
+    int vm[CO_EVAC_MAX_VMS];        /* index into vms, or CO_EVAC_MAX_VMS + r for
+                                       residents[r] (a VM already on a destination) */
 } co_evac_groups;
+
+/* A domain already running on a destination (inventory): anti-affinity
+ * counts it (a group member there keeps the others away). */
+typedef struct co_evac_resident {
+    char name[128];
+    int dest;
+} co_evac_resident;
+
+/* Slots of the where-is arrays of co_evac_positions (VMs, then residents). */
+#define CO_EVAC_PLACE_SLOTS (2 * CO_EVAC_MAX_VMS)
 
 typedef struct co_evac {
     co_evac_vm vms[CO_EVAC_MAX_VMS];
@@ -88,6 +105,8 @@ typedef struct co_evac {
     co_evac_dest dests[CO_EVAC_MAX_DEST];
     int ndests;
     co_evac_groups groups;
+    co_evac_resident residents[CO_EVAC_MAX_VMS];
+    int nresidents;               /* beyond CO_EVAC_MAX_VMS they are not counted */
     double nic_bytes_per_s;       /* the source NIC's rate */
     char nic_source[64];          /* "--nic", "cluster file", "assumed 1 Gbit/s" */
     int mtu;
@@ -135,9 +154,24 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
 int co_evac_replan(co_evac *e, const int *idx, int n);
 
 /* Parse --groups: "NAME=vm,vm[;NAME=vm,...]" or a file of such lines
- * (path, if readable). CO_OK or CO_EUSAGE naming the unknown VM or bad
- * item. Must run after the inventory (names are resolved). */
+ * (path, if readable). A member is a VM of the source or a resident of a
+ * destination (e->residents). CO_OK or CO_EUSAGE naming the unknown VM or
+ * bad item. Must run after the inventory (names are resolved). */
 int co_evac_parse_groups(co_evac *e, const char *text, co_diag *d);
+
+/* Where each group member is (vm_host: a destination index, -1 the source)
+ * and is headed (vm_dest, -1 = nowhere), in the index space of
+ * co_evac_groups.vm: arrays of CO_EVAC_PLACE_SLOTS. The VM `moving` (or -1)
+ * counts as headed nowhere (it is being placed again). */
+void co_evac_positions(const co_evac *e, int moving, int *vm_host, int *vm_dest);
+
+/* --dirty-curves DIR: for each movable VM with a recorded trace
+ * DIR/NAME.json (traces/dirty_trace.h), that trace's curve replaces the
+ * measured or assumed one (dirty_traced = 1; dirty_mib_per_s = what it
+ * dirties in its first second); a VM without one keeps its curve and says
+ * so in its reason. CO_OK; CO_ENOINPUT when DIR is not a readable
+ * directory; CO_EDATA naming the file:line of a bad trace. */
+int co_evac_load_curves(co_evac *e, const char *dir, co_diag *d);
 
 /* The report. status: "completed" (all moved), "partial", "failed",
  * "cancelled", "planned" (dry run). */
@@ -161,6 +195,9 @@ typedef struct co_evac_opts {
     int unmovable;                /* enum co_evac_unmovable */
     int progress;                 /* one line per VM in flight on stderr */
     int timeout_ms;               /* connection bound (default 5000) */
+    int call_timeout_ms;          /* a worker's time limit for one libvirt call, and for
+                                     a migration without progress; 0 = the default,
+                                     CO_EVAC_CALL_TIMEOUT_MS (virt.c says what happens) */
     volatile sig_atomic_t *stop_flag, *stop_signo;
 } co_evac_opts;
 
@@ -184,8 +221,15 @@ int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, c
  * adaptive controller and its own downtime budget; a migration that fails
  * (not aborted by the policy, not cancelled) is re-placed on another open
  * destination once, its destination checked and closed if it does not
- * answer. Then the unmovable VMs per o->unmovable. Fills each VM's outcome
- * and r. Returns CO_OK when every VM moved (or was shut down as asked). */
+ * answer; one that failed while the source daemon was away waits for it
+ * (up to the call time limit) and is retried to the same destination.
+ * Time limits: a worker in one libvirt call, or without migration progress,
+ * for longer than o->call_timeout_ms is cancelled, its job aborted over a
+ * fresh connection, and 2 x timeout_ms later given up: its VM is "failed"
+ * with the reason and where it runs. A worker given up may outlive this
+ * call (detached; it reads and writes only its own copy, never e or o).
+ * Then the unmovable VMs per o->unmovable. Fills each VM's outcome and r.
+ * Returns CO_OK when every VM moved (or was shut down as asked). */
 int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d);
 
 #endif

@@ -1,12 +1,15 @@
 /* evacuate/plan.c: placement and schedule of an evacuation (see
  * evacuate.h). Pure: no libvirt, no clock. */
 #define _GNU_SOURCE /* qsort_r */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "evacuate/evacuate.h"
+#include "traces/dirty_trace.h"
 #include "model/migration.h"
 #include "sim/share.h"
 #include "util/error.h"
@@ -166,14 +169,13 @@ static int cmp_mem_desc(const void *a, const void *b, void *ctx)
 static void place_all(co_evac *e)
 {
     int idx[CO_EVAC_MAX_VMS], n = 0;
-    int vm_host[CO_EVAC_MAX_VMS], vm_dest[CO_EVAC_MAX_VMS];
+    int vm_host[CO_EVAC_PLACE_SLOTS], vm_dest[CO_EVAC_PLACE_SLOTS];
     for (int v = 0; v < e->nvms; v++) {
-        vm_host[v] = -1; /* the source: not a destination index */
-        vm_dest[v] = -1;
         e->vms[v].dest = -1;
         if (e->vms[v].blocker[0] == '\0')
             idx[n++] = v;
     }
+    co_evac_positions(e, -1, vm_host, vm_dest);
     qsort_r(idx, n, sizeof idx[0], cmp_mem_desc, e);
     for (int i = 0; i < n; i++) {
         co_evac_vm *v = &e->vms[idx[i]];
@@ -395,15 +397,26 @@ static int add_group(co_evac *e, const char *s, size_t len, co_diag *d)
             p++, l--;
         if (l) {
             int v = find_vm(e, p, l);
+            if (v < 0) {
+                for (int r = 0; r < e->nresidents && v < 0; r++)
+                    if (strlen(e->residents[r].name) == l &&
+                        !strncmp(e->residents[r].name, p, l))
+                        v = CO_EVAC_MAX_VMS + r;
+                for (int k = at - 1; v >= CO_EVAC_MAX_VMS && k >= 0; k--)
+                    if (g->vm[k] == v)
+                        return co_diag_set(d, CO_EUSAGE, "--groups: VM '%.*s' is in two "
+                                           "groups", (int)l, p);
+            }
             if (v < 0)
-                return co_diag_set(d, CO_EUSAGE, "--groups '%.*s': no VM '%.*s' on the source",
-                                   (int)(eq - s), s, (int)l, p);
-            if (e->vms[v].group >= 0)
+                return co_diag_set(d, CO_EUSAGE, "--groups '%.*s': no VM '%.*s' on the source "
+                                   "or a destination", (int)(eq - s), s, (int)l, p);
+            if (v < CO_EVAC_MAX_VMS && e->vms[v].group >= 0)
                 return co_diag_set(d, CO_EUSAGE, "--groups: VM '%s' is in two groups",
                                    e->vms[v].name);
             if (at >= CO_EVAC_MAX_VMS)
                 return co_diag_set(d, CO_EUSAGE, "--groups: too many members");
-            e->vms[v].group = gi;
+            if (v < CO_EVAC_MAX_VMS)
+                e->vms[v].group = gi;
             g->vm[at++] = v;
         }
         p = c ? c + 1 : end;
@@ -446,4 +459,58 @@ int co_evac_parse_groups(co_evac *e, const char *text, co_diag *d)
     }
     free(buf);
     return rc;
+}
+
+void co_evac_positions(const co_evac *e, int moving, int *vm_host, int *vm_dest)
+{
+    for (int i = 0; i < CO_EVAC_PLACE_SLOTS; i++)
+        vm_host[i] = vm_dest[i] = -1; /* -1 as host: the source, not a destination */
+    for (int v = 0; v < e->nvms; v++)
+        vm_dest[v] = v == moving ? -1 : e->vms[v].dest;
+    for (int r = 0; r < e->nresidents && r < CO_EVAC_MAX_VMS; r++)
+        vm_host[CO_EVAC_MAX_VMS + r] = e->residents[r].dest;
+}
+
+int co_evac_load_curves(co_evac *e, const char *dir, co_diag *d)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return co_diag_set(d, CO_ENOINPUT, "--dirty-curves %s: not a readable directory", dir);
+    for (int i = 0; i < e->nvms; i++) {
+        co_evac_vm *v = &e->vms[i];
+        if (v->blocker[0])
+            continue;
+        /* a libvirt name may hold '/': never a path of ours beyond DIR */
+        if (strchr(v->name, '/') || v->name[0] == '.') {
+            snprintf(v->reason, sizeof v->reason, "no dirty trace: its name cannot be a file "
+                     "name in --dirty-curves");
+            continue;
+        }
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s.json", dir, v->name) >= (int)sizeof path)
+            continue;
+        co_dirty_trace *t = malloc(sizeof *t);
+        if (!t)
+            return co_diag_set(d, CO_ENOMEM, "out of memory");
+        int rc = co_dirty_trace_load(path, t, d);
+        if (rc == CO_ENOINPUT) {
+            char name[sizeof v->name];
+            memcpy(name, v->name, sizeof name);
+            snprintf(v->reason, sizeof v->reason, "no dirty trace %s.json in --dirty-curves; "
+                     "%.1f MiB/s %s", name, v->dirty_mib_per_s,
+                     v->dirty_measured ? "measured" : "assumed");
+            free(t);
+            continue;
+        }
+        if (rc == CO_OK && co_dirty_trace_curve(t, &v->dirty) != CO_OK)
+            rc = co_diag_set(d, CO_EDATA, "--dirty-curves %s: no usable curve", path);
+        free(t);
+        if (rc != CO_OK)
+            return rc == CO_ENOMEM ? rc : CO_EDATA;
+        v->dirty_traced = 1;
+        v->dirty_measured = 0;
+        v->dirty_mib_per_s = co_dirty_pages(&v->dirty, 1.0) / 256.0;
+        v->reason[0] = '\0';
+    }
+    return CO_OK;
 }

@@ -44,6 +44,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "vcpus", json_integer(v->vcpus));
         json_object_set_new(j, "dirty_mib_per_s", json_real(v->dirty_mib_per_s));
         json_object_set_new(j, "dirty_measured", json_boolean(v->dirty_measured));
+        json_object_set_new(j, "dirty_source", json_string(v->dirty_traced ? "trace"
+                                                           : v->dirty_measured ? "measured"
+                                                                               : "assumed"));
         json_object_set_new(j, "reason", v->reason[0] ? json_string(v->reason)
                                          : v->blocker[0] ? json_string(v->blocker) : json_null());
         json_array_append_new(vms, j);
@@ -107,10 +110,14 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             if (e->vms[i].blocker[0])
                 fprintf(out, "  %s: %s\n", e->vms[i].name, e->vms[i].blocker);
     }
-    int measured = 0;
-    for (int i = 0; i < e->nvms; i++)
+    int measured = 0, traced = 0;
+    for (int i = 0; i < e->nvms; i++) {
         measured += e->vms[i].dirty_measured;
-    if (measured < e->nvms)
+        traced += e->vms[i].dirty_traced;
+    }
+    if (traced)
+        fprintf(out, "note: dirty curves of %d VM(s) from recorded traces\n", traced);
+    if (measured + traced < e->nvms)
         fprintf(out, "note: dirty rate assumed %.0f MiB/s for %d VM(s) not measured\n",
-                e->default_dirty_mib_per_s, e->nvms - measured);
+                e->default_dirty_mib_per_s, e->nvms - measured - traced);
 }

@@ -40,15 +40,7 @@ int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, c
 #include "drivers/drv_virt.h"
 #include "engine/controller.h"
 #include "engine/lock.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void quiet(void *ud, virErrorPtr err) { (void)ud; (void)err; }
+#include "util/clock.h"
 
 static const char *vir_msg(void)
 {
@@ -65,7 +57,7 @@ struct open_job {
     pthread_cond_t cv;
     char uri[256];
     virConnectPtr conn;
-    int done, abandoned;
+    int done, abandoned, keepalive_s;
     char err[256];
 };
 
@@ -76,6 +68,10 @@ static void *open_thread(void *arg)
     char err[256] = "";
     if (!c)
         snprintf(err, sizeof err, "%s", vir_msg());
+    /* keepalive, as the driver's: a daemon that stops answering closes the
+     * connection after about 3 x interval and the pending call fails */
+    else if (virConnectSetKeepAlive(c, j->keepalive_s, 2) < 0)
+        virResetLastError();
     pthread_mutex_lock(&j->mu);
     j->conn = c;
     snprintf(j->err, sizeof j->err, "%s", err);
@@ -96,11 +92,13 @@ static void *open_thread(void *arg)
 static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_diag *d)
 {
     *out = NULL;
-    virSetErrorFunc(NULL, quiet);
+    if (co_virt_init() != CO_OK) /* the event loop keepalive needs */
+        return co_diag_set(d, CO_EUNAVAIL, "libvirt: cannot start the client's event loop");
     struct open_job *j = calloc(1, sizeof *j);
     if (!j)
         return co_diag_set(d, CO_ENOMEM, "out of memory");
     snprintf(j->uri, sizeof j->uri, "%s", uri);
+    j->keepalive_s = timeout_ms / 3000 > 1 ? timeout_ms / 3000 : 1;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     pthread_t t;
@@ -280,6 +278,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         co_diag_prefix(d, "--connect");
         return rc;
     }
+    e->nresidents = 0;
     for (int i = 0; i < e->ndests; i++) {
         co_evac_dest *ds = &e->dests[i];
         if ((rc = open_conn(ds->uri, tmo, &dc[i], d)) != CO_OK) {
@@ -302,6 +301,13 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
             virDomainInfo di;
             if (virDomainGetInfo(rd[k], &di) == 0)
                 ds->cap.vcpus_used += di.nrVirtCpu;
+            /* residents: anti-affinity counts them (--groups may name them) */
+            const char *rn = virDomainGetName(rd[k]);
+            if (rn && e->nresidents < CO_EVAC_MAX_VMS) {
+                co_evac_resident *res = &e->residents[e->nresidents++];
+                snprintf(res->name, sizeof res->name, "%s", rn);
+                res->dest = i;
+            }
             virDomainFree(rd[k]);
         }
         free(rd);
@@ -446,20 +452,210 @@ out:
     return rc;
 }
 
-/* ---- the run ---- */
+/* ---- the run ----
+ *
+ * Time limits. Each worker's libvirt connection has keepalive (the driver
+ * sets it), so a daemon that stops answering altogether (SIGSTOP, a dead
+ * host) closes it and the pending call fails. A daemon that answers
+ * keepalives but never finishes a call (seen: a call waiting on a QEMU
+ * monitor that hung, ~10 min) is caught here: the worker's driver is
+ * wrapped so the run loop sees which call it is in and since when, and the
+ * migration's progress (bytes, status). Past o->call_timeout_ms in one call,
+ * or without progress for that long, the run loop asks the worker to cancel
+ * (its stop flag) and aborts the job over a fresh connection; a worker still
+ * stuck 2 x timeout_ms later is abandoned (detached, it owns its struct and
+ * frees it if the call ever returns), its VM reported failed with where it
+ * runs, and resumed on the source if it was left paused there and runs
+ * nowhere else. Everything the worker reads is copied into its struct and it
+ * writes only there, so an abandoned one never touches e, o or this stack. */
+
+struct hub {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+};
+
+static void hub_unref(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    int last = --h->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (last) {
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        free(h);
+    }
+}
 
 struct worker {
-    co_evac *e;
-    const co_evac_opts *o;
+    struct hub *hub;
     int vm;
     pthread_t t;
-    int running, finished;
+    /* under hub->mu */
+    int running, finished, abandoned;
+    const char *busy_what;        /* the driver call in progress (static string) */
+    double busy_since_ms, progress_ms;
+    double last_bytes;
+    int last_status;
+    double kicked_ms;             /* the watchdog asked it to stop (0 = not) */
+    char kick_why[200];
+    /* the run loop's */
     int peers;                    /* most migrations in flight during it */
     double t0;
-    pthread_mutex_t *mu;
-    pthread_cond_t *cv;
+    volatile sig_atomic_t stop, stop_signo;
+    /* inputs (copies) */
+    char name[128], src_uri[256], dest_uri[256], mig_uri[256];
+    int copy_storage, eject, tmo;
+    unsigned allow;
+    double max_downtime_ms, deadline_ms, nic_bytes_per_s;
+    int mtu;
+    /* outputs */
+    char status[16], reason[512];
+    double time_ms, downtime_ms;
     co_ctl_result res;
+    /* the driver seen by the controller: each op marks busy_what around the inner one */
+    co_drv wrap;
+    co_drv_ops wops;
+    co_drv *inner;
 };
+
+static void busy(struct worker *w, const char *what)
+{
+    pthread_mutex_lock(&w->hub->mu);
+    w->busy_what = what;
+    w->busy_since_ms = co_clock_ms();
+    pthread_mutex_unlock(&w->hub->mu);
+}
+
+#define WORKER(d) ((struct worker *)(d)->impl)
+#define WRAP(call, what)                                                                     \
+    do {                                                                                     \
+        busy(w, what);                                                                       \
+        int rc_ = (call);                                                                    \
+        busy(w, NULL);                                                                       \
+        return rc_;                                                                          \
+    } while (0)
+
+static int w_get_tunables(co_drv *d, co_drv_tunables *t, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->get_tunables(w->inner, t, g), "reading the migration parameters");
+}
+static int w_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    co_drv_tunables tt = *t;
+    /* libvirt 9.0 cannot set max-cpu-throttle (drivers/drv_virt.h) and
+     * refuses the whole set; the adaptive policy asks for its cap there
+     * with --allow auto-converge. Leave QEMU's: the policy itself never
+     * asks for a throttle beyond its cap. */
+    if (!strcmp(w->inner->ops->name, "libvirt"))
+        tt.max_cpu_throttle_pct = NAN;
+    WRAP(w->inner->ops->set_tunables(w->inner, &tt, g), "setting the migration parameters");
+}
+static int w_start(co_drv *d, const char *uri, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->start(w->inner, uri, g), "starting the migration");
+}
+static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_stats *st,
+                  co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    busy(w, "reading the job statistics (virDomainGetJobStats)");
+    int rc = w->inner->ops->poll(w->inner, tmo, ev, max, n, st, g);
+    pthread_mutex_lock(&w->hub->mu);
+    w->busy_what = NULL;
+    if (rc == CO_OK && (st->ram_transferred_bytes != w->last_bytes ||
+                        st->status != w->last_status)) {
+        w->last_bytes = st->ram_transferred_bytes;
+        w->last_status = st->status;
+        w->progress_ms = co_clock_ms();
+    }
+    pthread_mutex_unlock(&w->hub->mu);
+    return rc;
+}
+static int w_set_downtime_limit(co_drv *d, double ms, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->set_downtime_limit(w->inner, ms, g),
+         "setting the downtime limit (virDomainMigrateSetMaxDowntime)");
+}
+static int w_set_max_bandwidth(co_drv *d, double b, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->set_max_bandwidth(w->inner, b, g), "setting the bandwidth");
+}
+static int w_set_throttle(co_drv *d, double a, double b, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->set_throttle(w->inner, a, b, g), "setting the CPU throttle");
+}
+static int w_start_postcopy(co_drv *d, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->start_postcopy(w->inner, g), "switching to post-copy");
+}
+static int w_pause_guest(co_drv *d, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->pause_guest(w->inner, g), "pausing the guest");
+}
+static int w_resume_guest(co_drv *d, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->resume_guest(w->inner, g), "resuming the guest");
+}
+static int w_cancel(co_drv *d, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->cancel(w->inner, g), "cancelling the migration (virDomainAbortJob)");
+}
+static int w_guest_running(co_drv *d, int *r, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->guest_running(w->inner, r, g), "reading the domain state");
+}
+static int w_set_dirty_limit(co_drv *d, double m, int *v, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->set_dirty_limit(w->inner, m, v, g), "setting a dirty limit");
+}
+static int w_dirty_rate_start(co_drv *d, int s, int p, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->dirty_rate_start(w->inner, s, p, g), "starting a dirty-rate calculation");
+}
+static int w_dirty_rate_read(co_drv *d, int *m, double *r, co_diag *g)
+{
+    struct worker *w = WORKER(d);
+    WRAP(w->inner->ops->dirty_rate_read(w->inner, m, r, g), "reading the dirty rate");
+}
+static const char *w_vm_id(co_drv *d)
+{
+    return WORKER(d)->inner->ops->vm_id(WORKER(d)->inner);
+}
+static void w_close(co_drv *d)
+{
+    (void)d; /* the worker closes the inner driver itself, under the watchdog */
+}
+
+static void wrap_driver(struct worker *w, co_drv *inner)
+{
+    const co_drv_ops *o = inner->ops;
+    w->inner = inner;
+    w->wops = (co_drv_ops){
+        .name = o->name, .get_tunables = w_get_tunables, .set_tunables = w_set_tunables,
+        .start = w_start, .poll = w_poll, .set_downtime_limit = w_set_downtime_limit,
+        .set_max_bandwidth = w_set_max_bandwidth, .set_throttle = w_set_throttle,
+        .start_postcopy = w_start_postcopy, .pause_guest = w_pause_guest,
+        .resume_guest = w_resume_guest, .cancel = w_cancel, .guest_running = w_guest_running,
+        .set_dirty_limit = o->set_dirty_limit ? w_set_dirty_limit : NULL,
+        .dirty_rate_start = o->dirty_rate_start ? w_dirty_rate_start : NULL,
+        .dirty_rate_read = o->dirty_rate_read ? w_dirty_rate_read : NULL,
+        .vm_id = w_vm_id, .close = w_close};
+    w->wrap = (co_drv){.ops = &w->wops, .impl = w};
+}
 
 /* Eject CD-ROM/floppy media (--allow eject): the disk's XML without its
  * <source> applied live. CO_OK or CO_EUNAVAIL. */
@@ -504,56 +700,224 @@ static int eject_media(const char *src_uri, const char *name, int tmo, co_diag *
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    co_evac *e = w->e;
-    co_evac_vm *v = &e->vms[w->vm];
-    const co_evac_dest *ds = &e->dests[v->dest];
     co_diag d;
     co_diag_init(&d);
     co_drv *drv = NULL;
     co_lock lock = {.fd = -1};
-    int tmo = w->o->timeout_ms > 0 ? w->o->timeout_ms : 5000;
-    co_virt_opts vo = {.conn_uri = w->o->src_uri, .domain = v->name, .dest_uri = ds->uri,
-                       .migrate_uri = ds->migration_uri[0] ? ds->migration_uri : NULL,
-                       .copy_storage = v->has_local_disk &&
-                                       (w->o->allow & CO_EVAC_ALLOW_COPY_STORAGE),
-                       .timeout_ms = tmo};
+    co_virt_opts vo = {.conn_uri = w->src_uri, .domain = w->name, .dest_uri = w->dest_uri,
+                       .migrate_uri = w->mig_uri[0] ? w->mig_uri : NULL,
+                       .copy_storage = w->copy_storage, .timeout_ms = w->tmo};
     char key[1200];
+    busy(w, "connecting to the source (virConnectOpen)");
     int rc = co_virt_open(&vo, &drv, &d);
+    busy(w, NULL);
     if (rc == CO_OK && co_virt_lock_key(drv, key, sizeof key) == CO_OK)
         rc = co_lock_take(&lock, key, &d);
-    if (rc == CO_OK && v->has_cdrom_media && (w->o->allow & CO_EVAC_ALLOW_EJECT))
-        rc = eject_media(w->o->src_uri, v->name, tmo, &d);
+    if (rc == CO_OK && w->eject) {
+        busy(w, "ejecting media (virDomainUpdateDeviceFlags)");
+        rc = eject_media(w->src_uri, w->name, w->tmo, &d);
+        busy(w, NULL);
+    }
     if (rc == CO_OK) {
         co_ctl_config cfg = {
-            .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = e->max_downtime_ms,
-                    .deadline_ms = e->deadline_ms, .allow = w->o->allow & 0xffu,
-                    .postcopy_ready = 1, .link_known = e->nic_bytes_per_s > 0,
-                    .link_rate_bytes_per_s = e->nic_bytes_per_s, .link_mtu = e->mtu},
-            .uri = ds->uri,
+            .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = w->max_downtime_ms,
+                    .deadline_ms = w->deadline_ms, .allow = w->allow & 0xffu,
+                    .postcopy_ready = 1, .link_known = w->nic_bytes_per_s > 0,
+                    .link_rate_bytes_per_s = w->nic_bytes_per_s, .link_mtu = w->mtu},
+            .uri = w->dest_uri,
             .poll_ms = 100,
-            .stop_flag = w->o->stop_flag,
-            .stop_signo = w->o->stop_signo,
+            .stop_flag = &w->stop,
+            .stop_signo = &w->stop_signo,
         };
-        rc = co_ctl_run(drv, &cfg, &w->res, &d);
-        snprintf(v->status, sizeof v->status, "%s", w->res.status);
-        v->downtime_ms = w->res.downtime_ms;
-        v->time_ms = w->res.total_time_ms;
+        wrap_driver(w, drv);
+        rc = co_ctl_run(&w->wrap, &cfg, &w->res, &d);
+        snprintf(w->status, sizeof w->status, "%s", w->res.status);
+        w->downtime_ms = w->res.downtime_ms;
+        w->time_ms = w->res.total_time_ms;
     } else {
-        snprintf(v->status, sizeof v->status, "%s", rc == CO_EBUSY ? "failed" : "failed");
+        snprintf(w->status, sizeof w->status, "failed");
         w->res.status[0] = '\0';
     }
     if (rc != CO_OK)
-        snprintf(v->reason, sizeof v->reason, "%.500s", d.msg);
+        snprintf(w->reason, sizeof w->reason, "%.500s", d.msg);
     else
-        v->reason[0] = '\0';
-    if (drv)
+        w->reason[0] = '\0';
+    if (drv) {
+        busy(w, "closing the connection (the migration call has not returned)");
         drv->ops->close(drv);
+        busy(w, NULL);
+    }
     co_lock_release(&lock);
-    pthread_mutex_lock(w->mu);
+    struct hub *h = w->hub;
+    pthread_mutex_lock(&h->mu);
     w->finished = 1;
-    pthread_cond_broadcast(w->cv);
-    pthread_mutex_unlock(w->mu);
+    int ab = w->abandoned;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    if (ab) {
+        free(w);
+        hub_unref(h);
+    }
     return NULL;
+}
+
+/* ---- calls with a bound: fn(arg) in a detached thread; if it has not
+ * returned after ms, the thread owns arg (heap, freed with free()). ---- */
+
+struct bounded {
+    void (*fn)(void *);
+    void *arg;
+    int done, abandoned;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void *bounded_thread(void *p)
+{
+    struct bounded *b = p;
+    b->fn(b->arg);
+    pthread_mutex_lock(&b->mu);
+    b->done = 1;
+    int ab = b->abandoned;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (ab) {
+        free(b->arg);
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cv);
+        free(b);
+    }
+    return NULL;
+}
+
+/* 1 when fn returned within ms (arg stays the caller's), 0 if not (arg is
+ * no longer the caller's), -1 when no thread could start (fn did not run). */
+static int run_bounded(void (*fn)(void *), void *arg, int ms)
+{
+    struct bounded *b = calloc(1, sizeof *b);
+    if (!b)
+        return -1;
+    b->fn = fn;
+    b->arg = arg;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t t;
+    if (pthread_create(&t, NULL, bounded_thread, b) != 0) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cv);
+        free(b);
+        return -1;
+    }
+    pthread_detach(t);
+    struct timespec dl;
+    co_clock_deadline_ts(&dl, ms);
+    pthread_mutex_lock(&b->mu);
+    while (!b->done)
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT)
+            break;
+    int done = b->done;
+    if (!done)
+        b->abandoned = 1;
+    pthread_mutex_unlock(&b->mu);
+    if (done) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cv);
+        free(b);
+    }
+    return done;
+}
+
+/* What the watchdog does for a stuck worker, over fresh connections:
+ * abort the job on the source, then look where the VM runs; resume it on
+ * the source if it was left paused there and runs on no destination. */
+struct rescue {
+    char src[256], dst[256], name[128];
+    int tmo, abort_only;
+    char where[200];
+};
+
+static const char *state_word(int st)
+{
+    switch (st) {
+    case VIR_DOMAIN_RUNNING: return "running";
+    case VIR_DOMAIN_PAUSED: return "paused";
+    case VIR_DOMAIN_SHUTOFF: return "shut off";
+    case VIR_DOMAIN_CRASHED: return "crashed";
+    default: return "in another state";
+    }
+}
+
+/* The domain's state at uri: a VIR_DOMAIN_* state, -1 not there (or not
+ * active), -2 the daemon did not answer. */
+static int state_at(const char *uri, const char *name, int tmo, int abort_job)
+{
+    co_diag d;
+    co_diag_init(&d);
+    virConnectPtr c;
+    if (open_conn(uri, tmo, &c, &d) != CO_OK)
+        return -2;
+    virDomainPtr dom = virDomainLookupByName(c, name);
+    int st = -1, reason;
+    if (dom) {
+        if (abort_job && virDomainAbortJob(dom) < 0)
+            virResetLastError(); /* no job any more: fine */
+        if (virDomainGetState(dom, &st, &reason, 0) < 0)
+            st = -2;
+        else if (st == VIR_DOMAIN_SHUTOFF)
+            st = -1;
+    }
+    virResetLastError();
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(c);
+    return st;
+}
+
+static void rescue_fn(void *p)
+{
+    struct rescue *r = p;
+    int s = state_at(r->src, r->name, r->tmo, 1);
+    if (r->abort_only)
+        return;
+    if (s == VIR_DOMAIN_PAUSED)
+        usleep(1000 * 1000); /* the aborted job may be resuming it */
+    s = state_at(r->src, r->name, r->tmo, 0);
+    int t = state_at(r->dst, r->name, r->tmo, 0);
+    int resumed = 0;
+    if (s == VIR_DOMAIN_PAUSED && t != VIR_DOMAIN_RUNNING && t != -2) {
+        virConnectPtr c;
+        co_diag d;
+        co_diag_init(&d);
+        if (open_conn(r->src, r->tmo, &c, &d) == CO_OK) {
+            virDomainPtr dom = virDomainLookupByName(c, r->name);
+            if (dom && virDomainResume(dom) == 0)
+                resumed = 1, s = VIR_DOMAIN_RUNNING;
+            virResetLastError();
+            if (dom)
+                virDomainFree(dom);
+            virConnectClose(c);
+        }
+    }
+    snprintf(r->where, sizeof r->where, "on the source: %s%s; on the destination: %s",
+             s == -2 ? "no answer" : s == -1 ? "not there" : state_word(s),
+             resumed ? " (resumed)" : "",
+             t == -2 ? "no answer" : t == -1 ? "not there" : state_word(t));
+}
+
+/* 1 if the daemon at uri accepts a connection within tmo ms. */
+static int answers(const char *uri, int tmo)
+{
+    co_diag d;
+    co_diag_init(&d);
+    virConnectPtr c;
+    if (open_conn(uri, tmo, &c, &d) != CO_OK)
+        return 0;
+    virConnectClose(c);
+    return 1;
 }
 
 /* Another open destination for VM v after its own failed (place rules,
@@ -561,11 +925,8 @@ static void *worker_main(void *arg)
 static int replace_vm(co_evac *e, int vi)
 {
     co_evac_vm *v = &e->vms[vi];
-    int vm_host[CO_EVAC_MAX_VMS], vm_dest[CO_EVAC_MAX_VMS];
-    for (int i = 0; i < e->nvms; i++) {
-        vm_host[i] = -1;
-        vm_dest[i] = i == vi ? -1 : e->vms[i].dest;
-    }
+    int vm_host[CO_EVAC_PLACE_SLOTS], vm_dest[CO_EVAC_PLACE_SLOTS];
+    co_evac_positions(e, vi, vm_host, vm_dest);
     const int *members = NULL;
     int nm = 0;
     if (v->group >= 0) {
@@ -596,17 +957,17 @@ static int replace_vm(co_evac *e, int vi)
     return best;
 }
 
-static void progress_lines(const co_evac *e, struct worker *ws, int nw, int *shown)
+static void progress_lines(const co_evac *e, struct worker **ws, int nw, int *shown)
 {
-    double t = now_ms();
+    double t = co_clock_ms();
     if (*shown)
         fprintf(stderr, "\033[%dA", *shown);
     int n = 0;
     for (int i = 0; i < nw; i++)
-        if (ws[i].running && !ws[i].finished) {
-            const co_evac_vm *v = &e->vms[ws[i].vm];
+        if (ws[i] && ws[i]->running && !ws[i]->finished) {
+            const co_evac_vm *v = &e->vms[ws[i]->vm];
             fprintf(stderr, "\r\033[K%-20.20s -> %-36.36s %6.1f s (predicted %.1f s)\n", v->name,
-                    v->to, (t - ws[i].t0) / 1e3, v->pred_time_ms / 1e3);
+                    v->to, (t - ws[i]->t0) / 1e3, v->pred_time_ms / 1e3);
             n++;
         }
     for (int i = n; i < *shown; i++)
@@ -644,61 +1005,204 @@ static void shut_down(const co_evac_opts *o, co_evac_vm *v, int tmo)
     virConnectClose(c);
 }
 
+/* A worker for VM vi, with copies of all it reads. */
+static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, struct hub *h,
+                                 int tmo)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    co_evac_vm *v = &e->vms[vi];
+    const co_evac_dest *ds = &e->dests[v->dest];
+    w->hub = h;
+    w->vm = vi;
+    w->t0 = w->progress_ms = co_clock_ms();
+    w->last_bytes = -1;
+    w->last_status = -1;
+    snprintf(w->name, sizeof w->name, "%s", v->name);
+    snprintf(w->src_uri, sizeof w->src_uri, "%s", o->src_uri);
+    snprintf(w->dest_uri, sizeof w->dest_uri, "%s", ds->uri);
+    snprintf(w->mig_uri, sizeof w->mig_uri, "%s", ds->migration_uri);
+    w->copy_storage = v->has_local_disk && (o->allow & CO_EVAC_ALLOW_COPY_STORAGE);
+    w->eject = v->has_cdrom_media && (o->allow & CO_EVAC_ALLOW_EJECT);
+    w->tmo = tmo;
+    w->allow = o->allow;
+    w->max_downtime_ms = e->max_downtime_ms;
+    w->deadline_ms = e->deadline_ms;
+    w->nic_bytes_per_s = e->nic_bytes_per_s;
+    w->mtu = e->mtu;
+    w->time_ms = w->downtime_ms = NAN;
+    return w;
+}
+
+/* The watchdog, called with h->mu held every tick: a worker past its time
+ * limit is first asked to stop (and its job aborted out of band), then,
+ * 2 x tmo later, given up. Returns 1 when w was abandoned (ws slot to clear;
+ * v filled, the VM's place reported). */
+static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, int tmo)
+{
+    double now = co_clock_ms();
+    if (!w->kicked_ms) {
+        const char *why = NULL;
+        double dt = 0;
+        if (w->busy_what && now - w->busy_since_ms > call_ms)
+            why = w->busy_what, dt = now - w->busy_since_ms;
+        else if (now - w->progress_ms > call_ms)
+            why = "no progress of the migration", dt = now - w->progress_ms;
+        else if (w->deadline_ms > 0 && now - w->t0 > w->deadline_ms + 2.0 * call_ms)
+            why = "past the deadline", dt = now - w->t0;
+        if (!why)
+            return 0;
+        w->kicked_ms = now;
+        snprintf(w->kick_why, sizeof w->kick_why, "time limit: %s for %.0f s "
+                 "(--call-timeout %.0f s)", why, dt / 1e3, call_ms / 1e3);
+        w->stop = 1; /* the controller cancels if it gets the chance */
+        struct rescue *r = calloc(1, sizeof *r);
+        if (r) {
+            snprintf(r->src, sizeof r->src, "%s", w->src_uri);
+            snprintf(r->name, sizeof r->name, "%s", w->name);
+            r->tmo = tmo;
+            r->abort_only = 1;
+            pthread_mutex_unlock(&h->mu);
+            if (run_bounded(rescue_fn, r, 2 * tmo) != 0)
+                free(r); /* 0: the thread owns it */
+            pthread_mutex_lock(&h->mu);
+        }
+        return 0;
+    }
+    if (w->finished || now - w->kicked_ms < 2.0 * tmo)
+        return 0;
+    /* still stuck: give it up; it frees itself if its call ever returns */
+    w->abandoned = 1;
+    w->running = 0;
+    pthread_detach(w->t);
+    co_evac_vm *v = &e->vms[w->vm];
+    char why[sizeof w->kick_why];
+    memcpy(why, w->kick_why, sizeof why);
+    const char *what = w->busy_what; /* a static string */
+    struct rescue *r = calloc(1, sizeof *r);
+    if (r) { /* copied while w is still ours: once unlocked it may free itself */
+        snprintf(r->src, sizeof r->src, "%s", w->src_uri);
+        snprintf(r->dst, sizeof r->dst, "%s", w->dest_uri);
+        snprintf(r->name, sizeof r->name, "%s", w->name);
+        r->tmo = tmo;
+    }
+    pthread_mutex_unlock(&h->mu);
+    char where[200] = "where it runs: unknown (out of memory)";
+    if (r) {
+        int ok = run_bounded(rescue_fn, r, 4 * tmo);
+        if (ok == 1)
+            snprintf(where, sizeof where, "%s", r->where);
+        else
+            snprintf(where, sizeof where, "where it runs: the daemons did not answer in %d s",
+                     4 * tmo / 1000);
+        if (ok != 0)
+            free(r);
+    }
+    pthread_mutex_lock(&h->mu);
+    snprintf(v->status, sizeof v->status, "failed");
+    snprintf(v->reason, sizeof v->reason, "%.190s; gave up on it%s%.60s; %.200s", why,
+             what ? " while " : "", what ? what : "", where);
+    return 1;
+}
+
 int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d)
 {
     int tmo = o->timeout_ms > 0 ? o->timeout_ms : 5000;
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int call_ms = o->call_timeout_ms > 0 ? o->call_timeout_ms : CO_EVAC_CALL_TIMEOUT_MS;
+    struct hub *h = calloc(1, sizeof *h);
     static const int max_workers = 2 * CO_EVAC_MAX_VMS;
-    struct worker *ws = calloc((size_t)max_workers, sizeof *ws);
-    if (!ws)
+    struct worker **ws = calloc((size_t)max_workers, sizeof *ws);
+    if (!ws || !h) {
+        free(ws);
+        free(h);
         return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    h->refs = 1;
     int queue[2 * CO_EVAC_MAX_VMS], qh = 0, qt = 0;
     for (int ord = 0; ord < e->nvms; ord++)
         for (int i = 0; i < e->nvms; i++)
             if (e->vms[i].order == ord && e->vms[i].dest >= 0)
                 queue[qt++] = i;
     int nw = 0, inflight = 0, shown = 0;
-    double t0 = now_ms(), last_progress = 0;
-    pthread_mutex_lock(&mu);
+    double t0 = co_clock_ms(), last_progress = 0;
+    pthread_mutex_lock(&h->mu);
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
         while (!stop && inflight < e->k && qh < qt && nw < max_workers) {
-            struct worker *w = &ws[nw++];
-            *w = (struct worker){.e = e, .o = o, .vm = queue[qh++], .mu = &mu, .cv = &cv,
-                                 .t0 = now_ms()};
-            e->vms[w->vm].attempts++;
-            snprintf(e->vms[w->vm].status, sizeof e->vms[w->vm].status, "migrating");
-            if (pthread_create(&w->t, NULL, worker_main, w) != 0) {
-                snprintf(e->vms[w->vm].status, sizeof e->vms[w->vm].status, "failed");
-                snprintf(e->vms[w->vm].reason, sizeof e->vms[w->vm].reason,
-                         "cannot start a thread");
+            int vi = queue[qh++];
+            co_evac_vm *v = &e->vms[vi];
+            v->attempts++;
+            memcpy(v->to, e->dests[v->dest].uri, sizeof v->to);
+            struct worker *w = new_worker(e, o, vi, h, tmo);
+            if (!w || pthread_create(&w->t, NULL, worker_main, w) != 0) {
+                free(w);
+                snprintf(v->status, sizeof v->status, "failed");
+                snprintf(v->reason, sizeof v->reason, "cannot start a thread");
                 continue;
             }
+            snprintf(v->status, sizeof v->status, "migrating");
+            h->refs++;
+            ws[nw++] = w;
             w->running = 1;
             inflight++;
             for (int i = 0; i < nw; i++)
-                if (ws[i].running && !ws[i].finished && ws[i].peers < inflight)
-                    ws[i].peers = inflight;
+                if (ws[i] && ws[i]->running && !ws[i]->finished && ws[i]->peers < inflight)
+                    ws[i]->peers = inflight;
         }
         if (inflight == 0 && (stop || qh >= qt))
             break;
         struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_nsec += 250000000L;
-        if (dl.tv_nsec >= 1000000000L)
-            dl.tv_sec++, dl.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&cv, &mu, &dl);
+        co_clock_deadline_ts(&dl, 250);
+        pthread_cond_timedwait(&h->cv, &h->mu, &dl);
         for (int i = 0; i < nw; i++) {
-            struct worker *w = &ws[i];
-            if (!w->running || !w->finished)
+            struct worker *w = ws[i];
+            if (!w || !w->running)
                 continue;
-            pthread_mutex_unlock(&mu);
+            /* signals reach the workers through their own flags */
+            if (o->stop_flag && *o->stop_flag > w->stop) {
+                w->stop = *o->stop_flag;
+                w->stop_signo = o->stop_signo ? *o->stop_signo : 0;
+            }
+            if (!w->finished) {
+                /* given up: not retried elsewhere, its job may still hold the VM */
+                if (watchdog(e, w, h, call_ms, tmo)) {
+                    ws[i] = NULL; /* the thread owns it now */
+                    inflight--;
+                }
+                continue;
+            }
+            pthread_mutex_unlock(&h->mu);
             pthread_join(w->t, NULL);
-            pthread_mutex_lock(&mu);
+            pthread_mutex_lock(&h->mu);
             w->running = 0;
             inflight--;
             co_evac_vm *v = &e->vms[w->vm];
+            snprintf(v->status, sizeof v->status, "%s", w->status);
+            v->downtime_ms = w->downtime_ms;
+            v->time_ms = w->time_ms;
+            if (w->kicked_ms) {
+                /* the watchdog stopped it: a failure, not the operator's cancel */
+                if (strcmp(v->status, "completed"))
+                    snprintf(v->status, sizeof v->status, "failed");
+                snprintf(v->reason, sizeof v->reason, "%.200s; %.300s", w->kick_why,
+                         w->reason[0] ? w->reason : "stopped");
+            } else {
+                snprintf(v->reason, sizeof v->reason, "%s", w->reason);
+            }
+            if (v->attempts > 1 && v->history[0]) {
+                char first[300];
+                snprintf(first, sizeof first, "%.299s", v->history);
+                size_t l = strlen(v->reason);
+                snprintf(v->reason + l, sizeof v->reason - l, "%sattempt 2 (attempt 1: %s)",
+                         l ? "; " : "", first);
+            }
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */
@@ -717,33 +1221,57 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                     }
                 }
             }
+            free(w);
+            ws[i] = NULL;
+            h->refs--; /* the worker's reference; the run's own keeps h alive */
             /* re-plan: a migration that failed (not one the policy aborted
-             * or the operator cancelled) goes elsewhere once; a destination
-             * that no longer answers takes nothing more */
+             * or the operator cancelled) is tried once more. If the source
+             * daemon went away (restarted: libvirt fails the job and the
+             * guest keeps running on the source), wait for it up to the
+             * call time limit and retry to the same destination; else a
+             * destination that no longer answers takes nothing more and
+             * the VM goes elsewhere. */
             if (strcmp(v->status, "failed") == 0 && !(o->stop_flag && *o->stop_flag)) {
-                co_diag dd;
-                co_diag_init(&dd);
-                virConnectPtr c;
-                int dead = open_conn(e->dests[v->dest].uri, tmo, &c, &dd) != CO_OK;
-                if (c)
-                    virConnectClose(c);
-                if (dead)
+                pthread_mutex_unlock(&h->mu);
+                double tw = co_clock_ms();
+                int src_dead = !answers(o->src_uri, tmo), src_back = 0;
+                while (src_dead && !src_back && co_clock_ms() - tw < call_ms &&
+                       !(o->stop_flag && *o->stop_flag)) {
+                    usleep(500 * 1000);
+                    src_back = answers(o->src_uri, tmo);
+                }
+                int dest_dead = !src_dead && !answers(e->dests[v->dest].uri, tmo);
+                pthread_mutex_lock(&h->mu);
+                size_t l = strlen(v->reason);
+                if (src_dead)
+                    snprintf(v->reason + l, sizeof v->reason - l,
+                             "; the source daemon did not answer after it%s",
+                             src_back ? "" : " (nor within --call-timeout)");
+                if (dest_dead)
                     e->dests[v->dest].down = 1;
-                if (v->attempts < 2 && replace_vm(e, w->vm) >= 0) {
+                if (v->attempts < 2 && src_back) {
+                    l = strlen(v->reason);
+                    snprintf(v->reason + l, sizeof v->reason - l, "; back after %.1f s, "
+                             "retrying", (co_clock_ms() - tw) / 1e3);
+                    queue[qt++] = (int)(v - e->vms);
+                } else if (v->attempts < 2 && !src_dead && replace_vm(e, v - e->vms) >= 0) {
                     char to[sizeof v->to];
                     memcpy(to, v->to, sizeof to);
-                    size_t l = strlen(v->reason);
+                    l = strlen(v->reason);
                     snprintf(v->reason + l, sizeof v->reason - l, "; retrying on %s", to);
-                    queue[qt++] = w->vm;
+                    queue[qt++] = (int)(v - e->vms);
                 }
+                if (v->attempts < 2 && queue[qt - 1] == (int)(v - e->vms))
+                    snprintf(v->history, sizeof v->history, "%s", v->reason);
             }
         }
-        if (o->progress && now_ms() - last_progress >= 1000) {
+        if (o->progress && co_clock_ms() - last_progress >= 1000) {
             progress_lines(e, ws, nw, &shown);
-            last_progress = now_ms();
+            last_progress = co_clock_ms();
         }
     }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&h->mu);
+    hub_unref(h);
     if (o->progress && shown)
         progress_lines(e, ws, 0, &shown);
     int sig = o->stop_signo ? (int)*o->stop_signo : 0;
@@ -771,7 +1299,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
         }
     }
-    r->total_time_ms = now_ms() - t0;
+    r->total_time_ms = co_clock_ms() - t0;
     int moved = 0, ok = 0;
     for (int i = 0; i < e->nvms; i++) {
         moved += !strcmp(e->vms[i].status, "completed");

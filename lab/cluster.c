@@ -351,7 +351,7 @@ static int write_json(const char *dir, const char *name, json_t *j, co_diag *d)
     return CO_OK;
 }
 
-static json_t *lab_json(const co_cluster *c)
+json_t *co_cluster_json(const co_cluster *c, const co_cluster_dom *doms, int nd)
 {
     json_t *j = json_object();
     json_object_set_new(j, "dir", json_string(c->dir));
@@ -361,16 +361,30 @@ static json_t *lab_json(const co_cluster *c)
     json_object_set_new(j, "mtu", json_integer(c->mtu));
     json_object_set_new(j, "accel", json_string(c->accel));
     json_object_set_new(j, "guest", json_string(c->guest_path));
-    json_object_set_new(j, "up_ms", json_real(c->up_ms));
+    if (doms == NULL)
+        json_object_set_new(j, "up_ms", json_real(c->up_ms));
     json_t *hs = json_array();
-    for (int i = 0; i < c->nhosts; i++) {
-        const co_cluster_host *h = &c->hosts[i];
+    for (int k = 0; k < c->nhosts; k++) {
+        const co_cluster_host *h = &c->hosts[k];
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(h->name));
         json_object_set_new(o, "addr", json_string(h->addr));
         json_object_set_new(o, "uri", json_string(h->uri));
         json_object_set_new(o, "migration_uri", json_string(h->migration_uri));
         json_object_set_new(o, "netns", json_string(h->netns));
+        if (doms) {
+            json_object_set_new(o, "up", json_boolean(h->up));
+            json_t *ds = json_array();
+            for (int i = 0; i < nd; i++) {
+                if (doms[i].host != k)
+                    continue;
+                json_t *e = json_object();
+                json_object_set_new(e, "name", json_string(doms[i].name));
+                json_object_set_new(e, "state", json_string(doms[i].state));
+                json_array_append_new(ds, e);
+            }
+            json_object_set_new(o, "domains", ds);
+        }
         json_array_append_new(hs, o);
     }
     json_object_set_new(j, "hosts", hs);
@@ -380,11 +394,15 @@ static json_t *lab_json(const co_cluster *c)
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(v->name));
         json_object_set_new(o, "host", json_string(c->hosts[v->host].name));
+        /* the same as "host" (where it was started), the key `up --json`
+         * and `status --json` always had */
+        json_object_set_new(o, "started_on", json_string(c->hosts[v->host].name));
         json_object_set_new(o, "mem_bytes", json_integer((json_int_t)v->mem_bytes));
         json_object_set_new(o, "workload", json_string(v->workload));
         json_object_set_new(o, "heartbeat_port", json_integer(v->hb_port));
         json_object_set_new(o, "heartbeat", json_sprintf("udp:%d", v->hb_port));
-        json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
+        if (doms == NULL)
+            json_object_set_new(o, "boot_ms", json_real(v->boot_ms));
         json_array_append_new(vs, o);
     }
     json_object_set_new(j, "vms", vs);
@@ -879,7 +897,7 @@ int co_cluster_up(const co_cluster_config *cfg, co_cluster *c, co_diag *d)
     if ((rc = wait_heartbeats(c, hb_fds, tdom, d)))
         goto fail;
     c->up_ms = co_clock_ms() - t0;
-    if ((rc = write_json(c->dir, "lab.json", lab_json(c), d)) ||
+    if ((rc = write_json(c->dir, "lab.json", co_cluster_json(c, NULL, 0), d)) ||
         (rc = write_json(c->dir, "cluster.json", cluster_json(c, cores, host_mem), d)))
         goto fail;
     return CO_OK;
@@ -892,7 +910,9 @@ fail:;
 
 /* ------------------------------------------------------------ reboot, down */
 
-int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
+/* Run `cluster.sh VERB DIR K` for host ("h2" or "2") of the cluster at dir. */
+static int host_script(const char *dir, const char *host, const char *verb, const char *what,
+                       co_diag *d)
 {
     co_cluster c;
     int rc = co_cluster_load(dir, &c, d);
@@ -909,8 +929,18 @@ int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
     if ((rc = co_cluster_find_script(script, sizeof script, d)))
         return rc;
     snprintf(ks, sizeof ks, "%ld", k);
-    const char *args[] = {"reboot", c.dir, ks, NULL};
-    return run_script(script, args, -1, "cluster reboot", d);
+    const char *args[] = {verb, c.dir, ks, NULL};
+    return run_script(script, args, -1, what, d);
+}
+
+int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
+{
+    return host_script(dir, host, "reboot", "cluster reboot", d);
+}
+
+int co_cluster_restart_daemon(const char *dir, const char *host, co_diag *d)
+{
+    return host_script(dir, host, "restart-daemon", "cluster restart-daemon", d);
 }
 
 int co_cluster_down(const char *dir, co_diag *d)
@@ -944,30 +974,105 @@ static const char *state_name(int s)
     }
 }
 
-int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d)
+/* One host's domains, asked in a thread: a daemon that does not answer
+ * (stopped, stuck) must not hold `status`; after the bound the thread owns
+ * its job and frees it (no keepalive here: that needs libvirt's event loop,
+ * which drivers/drv_virt.c owns for the process, and lab/ does not call
+ * drivers/). */
+#define STATUS_TIMEOUT_MS 5000
+#define STATUS_MAX_DOMS CO_CLUSTER_MAX_VMS
+
+struct status_job {
+    char uri[96];
+    int done, abandoned, up, n;
+    struct {
+        char name[sizeof ((co_cluster_dom *)0)->name];
+        int state;
+    } doms[STATUS_MAX_DOMS];
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+};
+
+static void *status_thread(void *arg)
 {
-    (void)d;
-    virSetErrorFunc(NULL, quiet);
-    *n = 0;
-    for (int k = 0; k < c->nhosts; k++) {
-        virConnectPtr conn = virConnectOpen(c->hosts[k].uri);
-        c->hosts[k].up = conn != NULL;
-        if (conn == NULL)
-            continue;
+    struct status_job *j = arg;
+    virConnectPtr conn = virConnectOpen(j->uri);
+    int n = 0;
+    if (conn) {
         virDomainPtr *list = NULL;
         int nd = virConnectListAllDomains(conn, &list, 0);
         for (int i = 0; i < nd; i++) {
             int st = 0, reason;
-            if (*n < cap && virDomainGetState(list[i], &st, &reason, 0) == 0) {
-                co_cluster_dom *o = &doms[(*n)++];
-                snprintf(o->name, sizeof o->name, "%s", virDomainGetName(list[i]));
-                o->host = k;
-                o->state = state_name(st);
+            if (n < STATUS_MAX_DOMS && virDomainGetState(list[i], &st, &reason, 0) == 0) {
+                snprintf(j->doms[n].name, sizeof j->doms[n].name, "%s",
+                         virDomainGetName(list[i]));
+                j->doms[n++].state = st;
             }
             virDomainFree(list[i]);
         }
         free(list);
         virConnectClose(conn);
     }
+    pthread_mutex_lock(j->mu);
+    j->up = conn != NULL;
+    j->n = n;
+    j->done = 1;
+    int ab = j->abandoned;
+    pthread_cond_broadcast(j->cv);
+    pthread_mutex_unlock(j->mu);
+    if (ab)
+        free(j);
+    return NULL;
+}
+
+int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d)
+{
+    (void)d;
+    virSetErrorFunc(NULL, quiet);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    *n = 0;
+    struct status_job *jobs[CO_CLUSTER_MAX_HOSTS] = {0};
+    for (int k = 0; k < c->nhosts; k++) {
+        struct status_job *j = calloc(1, sizeof *j);
+        if (!j)
+            continue;
+        snprintf(j->uri, sizeof j->uri, "%s", c->hosts[k].uri);
+        j->mu = &mu;
+        j->cv = &cv;
+        pthread_t t;
+        if (pthread_create(&t, NULL, status_thread, j) != 0) {
+            free(j);
+            continue;
+        }
+        pthread_detach(t);
+        jobs[k] = j;
+    }
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += STATUS_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&mu);
+    for (int k = 0; k < c->nhosts; k++) {
+        struct status_job *j = jobs[k];
+        c->hosts[k].up = 0;
+        if (!j)
+            continue;
+        while (!j->done)
+            if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+                break;
+        if (!j->done) {
+            j->abandoned = 1; /* no answer within the bound: reported down */
+            continue;
+        }
+        c->hosts[k].up = j->up;
+        for (int i = 0; i < j->n && *n < cap; i++) {
+            co_cluster_dom *o = &doms[(*n)++];
+            snprintf(o->name, sizeof o->name, "%s", j->doms[i].name);
+            o->host = k;
+            o->state = state_name(j->doms[i].state);
+        }
+        free(j);
+    }
+    pthread_mutex_unlock(&mu);
     return CO_OK;
 }

@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "util/diag.h"
 
 #define CO_CLUSTER_MAX_HOSTS 6
@@ -105,14 +107,30 @@ int co_cluster_load(const char *dir, co_cluster *out, co_diag *d);
  * once the daemon answers. CO_EUSAGE for an unknown host. */
 int co_cluster_reboot(const char *dir, const char *host, co_diag *d);
 
+/* Restart host `host`'s libvirtd only, as `systemctl restart libvirtd`
+ * does: SIGTERM (SIGKILL after 15 s), started again in the host's
+ * namespaces on the same state; its QEMUs keep running and the new daemon
+ * reconnects to them. Waits until it answers. Errors as co_cluster_reboot. */
+int co_cluster_restart_daemon(const char *dir, const char *host, co_diag *d);
+
 /* Remove everything (processes, namespaces, bridge, veths, tc, the files
  * the lab wrote in DIR, DIR itself if then empty). Idempotent: CO_OK when
  * there is nothing to remove, also after a crash. */
 int co_cluster_down(const char *dir, co_diag *d);
 
-/* Ask every host's daemon for its domains: sets hosts[].up, fills up to
- * cap entries of doms, *n their count. CO_OK even when daemons are down. */
+/* Ask every host's daemon for its domains, all at once: sets hosts[].up,
+ * fills up to cap entries of doms, *n their count. A daemon that does not
+ * answer within 5 s (stopped, stuck) counts as down. CO_OK even when
+ * daemons are down. */
 int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d);
+
+/* The cluster as JSON: with doms NULL what DIR/lab.json holds and `up
+ * --json` prints (addresses, namespaces, each VM's start host, heartbeat
+ * port, boot time); with doms (from co_cluster_status) the status view:
+ * each host's "up" and "domains" [{name, state}], no boot times. The
+ * caller owns the result (NULL when out of memory or built without
+ * libvirt). One builder for lab.json and the command's output. */
+json_t *co_cluster_json(const co_cluster *c, const co_cluster_dom *doms, int nd);
 
 /* Locate lab/cluster.sh: $CUTOVER_CLUSTER_SH, lab/cluster.sh from the cwd,
  * ../lab/cluster.sh next to the running binary (a build tree), then where

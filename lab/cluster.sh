@@ -20,6 +20,11 @@
 #       with WATCH_FD, tears down when that fd reaches EOF (tests).
 #   cluster.sh reboot DIR K    kill host K's namespace (its QEMUs die), start
 #                              its daemons again with the same dirs, wait
+#   cluster.sh restart-daemon DIR K
+#                              restart host K's libvirtd only (SIGTERM, SIGKILL
+#                              after 15 s; its QEMUs keep running), wait
+#   cluster.sh daemon-pid DIR K
+#                              print the PID (in this namespace) of host K's libvirtd
 #   cluster.sh down DIR        remove everything; idempotent, also after a crash
 #   cluster.sh inner DIR K     (internal) PID 1 of host K's PID namespace
 # Exit: 0 ok, 64 usage, 69 something did not come up (one line on stderr),
@@ -28,6 +33,9 @@ set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 UP_TIMEOUT_S=${CO_CLUSTER_TIMEOUT_S:-60}
 LOCK=/run/cutover-lab-cluster.lock
+# the namespace set-up shared with tests/libvirt/bed.sh (installed beside this file)
+# shellcheck source=lab/libvirt-host.sh
+. "$(dirname "$(readlink -f "$0")")/libvirt-host.sh" || { echo "cluster.sh: libvirt-host.sh missing" >&2; exit 69; }
 
 UP_DIR=
 die() {
@@ -38,61 +46,13 @@ die() {
 
 inner() {
   local dir=$1 k=$2
-  local d=$dir/h$k
-  mount --make-rprivate / || exit 1
-  mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
-  mount --bind "$d/var" /var || exit 1
-  mkdir -p /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /var/tmp /run/lock
-  [ -e /var/run ] || ln -s /run /var/run
-  [ -e /var/lock ] || ln -s /run/lock /var/lock
-  mount --bind "$d/etc" /etc/libvirt || exit 1
-  mount --bind "$dir/passwd" /etc/passwd || exit 1
-  mount --bind "$dir/group" /etc/group || exit 1
-  mount -t proc proc /proc || exit 1
-  ip link set lo up
-  # Seed libvirtd's QEMU capabilities cache (probing is most of its start-up).
-  if [ -n "${CO_BED_CACHE:-}" ] && [ -d "$CO_BED_CACHE/qemu-caps" ] && \
-     ! ls /var/cache/libvirt/qemu/capabilities/*.xml >/dev/null 2>&1; then
-    mkdir -p /var/cache/libvirt/qemu/capabilities
-    cp "$CO_BED_CACHE"/qemu-caps/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
-  fi
-  virtlogd -d -p /run/virtlogd.pid || exit 1
-  libvirtd -d --listen -p /run/libvirtd.pid -f /etc/libvirt/libvirtd.conf || exit 1
+  co_host_mounts "$dir/h$k" "$dir" "$dir/h$k/var" || exit 1
+  co_host_daemons || exit 1
   while :; do sleep 3600; done
 }
 
 write_conf() {
-  local dir=$1 k=$2 addr=$3
-  local d=$dir/h$k
-  mkdir -p "$d/etc" "$d/sock" "$d/var"
-  cp -a /etc/libvirt/. "$d/etc/" 2>/dev/null
-  rm -f "$d/etc/libvirtd.conf" "$d/etc/qemu.conf"
-  rm -rf "$d/etc/qemu" # no domains of the machine's own daemon
-  cat > "$d/etc/libvirtd.conf" <<CONF
-# cluster.sh: host h$k of a cutover lab cluster; TCP without auth on the lab bridge only.
-listen_tls = 0
-listen_tcp = 1
-listen_addr = "$addr"
-auth_tcp = "none"
-auth_unix_rw = "none"
-unix_sock_dir = "$d/sock"
-host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
-log_outputs = "3:file:$d/libvirtd.log"
-keepalive_interval = 2
-keepalive_count = 3
-CONF
-  cat > "$d/etc/qemu.conf" <<CONF
-# cluster.sh: QEMU as root without security driver, cgroups or private /dev.
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-cgroup_controllers = [ ]
-migration_address = "$addr"
-migration_host = "$addr"
-CONF
+  mkdir -p "$1/h$2/var" && co_host_conf "$1/h$2" "$3" "cluster.sh: host h$2 of a cutover lab cluster"
 }
 
 # PID (in our namespace) of the init of host K's PID namespace.
@@ -127,9 +87,12 @@ kill_host() {
   [ -n "$init" ] && kill -9 "$init" 2>/dev/null
   upid=$(cat "$dir/h$k/unshare.pid" 2>/dev/null)
   [ -n "$upid" ] && kill -9 "$upid" 2>/dev/null
-  # wait until the unshare process (parent of the namespace's init) is gone
+  # wait until the unshare process (parent of the namespace's init) is gone:
+  # the init exits only once every process of the namespace is reaped, which
+  # takes more than 5 s for a few QEMUs on a loaded machine (seen: one still
+  # there after down); 30 s at most
   local i=0
-  while [ -n "$upid" ] && [ -d /proc/"$upid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  while [ -n "$upid" ] && [ -d /proc/"$upid" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 }
 
 # Keep a host's QEMU capabilities for later clusters (copy, then rename).
@@ -240,6 +203,49 @@ reboot_host() {
   wait_host "$dir" "$k"
 }
 
+# PID of the child of PID $1 whose command is $2.
+child_named() {
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$2" ] && { echo "$c"; return 0; }
+  done
+  return 1
+}
+
+host_arg() {
+  load_env "$1" || die "no cluster at $1" 66
+  [ "$2" -ge 1 ] && [ "$2" -le "$HOSTS" ] || die "no host h$2 in $1" 64
+}
+
+daemon_pid() {
+  local dir=$1 k=$2 init
+  host_arg "$dir" "$k"
+  init=$(ns_init "$dir" "$k") || die "host h$k of $dir is not running" 69
+  child_named "$init" libvirtd || die "no libvirtd runs on h$k of $dir" 69
+}
+
+# What `systemctl restart libvirtd` does on a real host: the daemon goes and
+# comes back on the same state; the QEMUs, children of the namespace's init
+# (libvirtd daemonizes), keep running and are reconnected to.
+restart_daemon() {
+  local dir=$1 k=$2 init pid i=0
+  host_arg "$dir" "$k"
+  init=$(ns_init "$dir" "$k") || die "host h$k of $dir is not running" 69
+  pid=$(child_named "$init" libvirtd)
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null
+    while [ -d /proc/"$pid" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done
+    [ -d /proc/"$pid" ] && kill -9 "$pid" 2>/dev/null
+    while [ -d /proc/"$pid" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+  fi
+  rm -f "$dir/h$k/sock/libvirt-sock" "$dir/h$k/sock/libvirt-sock-ro" \
+    "$dir/h$k/sock/libvirt-admin-sock"
+  nsenter -t "$init" -m -p -n -- libvirtd -d --listen -p /run/libvirtd.pid \
+    -f /etc/libvirt/libvirtd.conf </dev/null >>"$dir/h$k/inner.log" 2>&1 \
+    || die "libvirtd of h$k did not start again (see $dir/h$k/inner.log)"
+  wait_host "$dir" "$k"
+}
+
 down() {
   local dir=$1 k
   [ -d "$dir" ] || return 0
@@ -270,7 +276,11 @@ case "${1:-}" in
       up "$2" "$3" "$4" "$5" "${6:-}" ;;
   reboot) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh reboot DIR K" 64
           reboot_host "$2" "$3" ;;
+  restart-daemon) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh restart-daemon DIR K" 64
+                  restart_daemon "$2" "$3" ;;
+  daemon-pid) [ $# -eq 3 ] && isnum "$3" || die "usage: cluster.sh daemon-pid DIR K" 64
+              daemon_pid "$2" "$3" ;;
   down) [ $# -eq 2 ] || die "usage: cluster.sh down DIR" 64; down "$2" ;;
   inner) [ $# -eq 3 ] || exit 64; inner "$2" "$3" ;;
-  *) die "usage: cluster.sh up|reboot|down ..." 64 ;;
+  *) die "usage: cluster.sh up|reboot|restart-daemon|daemon-pid|down ..." 64 ;;
 esac

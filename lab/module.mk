@@ -9,4 +9,5 @@ install-lab: $(BUILD)/guest/guest.elf
 	install -d $(DESTDIR)$(DATADIR)
 	install -m 0644 $(BUILD)/guest/guest.elf $(DESTDIR)$(DATADIR)/guest.elf
 	install -m 0755 lab/cluster.sh $(DESTDIR)$(DATADIR)/cluster.sh
-INSTALLED += share/cutover/guest.elf share/cutover/cluster.sh
+	install -m 0644 lab/libvirt-host.sh $(DESTDIR)$(DATADIR)/libvirt-host.sh
+INSTALLED += share/cutover/guest.elf share/cutover/cluster.sh share/cutover/libvirt-host.sh

@@ -4,6 +4,8 @@
  * on 127.0.0.1 has no libvirtd: the connection is refused at once. */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
+
 #include "cli_expect.h"
 
 Test(evacuate_input, missing_flags_are_usage_errors)
@@ -28,4 +30,29 @@ Test(evacuate_input, source_as_destination_and_unreachable_source)
     cli_expect_fail(cli_run("evacuate --connect qemu+tcp://127.0.0.1:9/system "
                             "--to qemu+tcp://127.0.0.2:9/system --dry-run"),
                     69, "127.0.0.1:9", NULL);
+}
+
+/* The shared migration flags (cli/common.c) give evacuate and migrate the
+ * same messages; evacuate's own --allow items and --call-timeout. */
+Test(evacuate_input, shared_migration_flags_and_time_limit)
+{
+    const char *base = "evacuate --connect qemu+tcp://127.0.0.1:9/system "
+                       "--to qemu+tcp://127.0.0.2:9/system --dry-run ";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s--mtu 70000", base);
+    cli_expect_fail(cli_run("%s", cmd), 64, "--mtu '70000'", NULL);
+    cli_expect_fail(cli_run("migrate --qmp /nonexistent --uri tcp:127.0.0.1:1 --mtu 70000"), 64,
+                    "--mtu '70000'", NULL);
+    snprintf(cmd, sizeof cmd, "%s--max-downtime 0ms", base);
+    cli_expect_fail(cli_run("%s", cmd), 64, "--max-downtime", NULL);
+    snprintf(cmd, sizeof cmd, "%s--deadline 10ms", base);
+    cli_expect_fail(cli_run("%s", cmd), 64, "--deadline", NULL);
+    snprintf(cmd, sizeof cmd, "%s--allow eject,teleport", base);
+    cli_expect_fail(cli_run("%s", cmd), 64, "teleport", NULL);
+    snprintf(cmd, sizeof cmd, "%s--call-timeout 0s", base);
+    cli_expect_fail(cli_run("%s", cmd), 64, "--call-timeout", NULL);
+    /* valid flags reach the connection: 69 naming the source */
+    snprintf(cmd, sizeof cmd, "%s--allow eject,copy-storage,postcopy --call-timeout 20s "
+             "--mtu 9000 --max-downtime 100ms --deadline 1m", base);
+    cli_expect_fail(cli_run("%s", cmd), 69, "127.0.0.1:9", NULL);
 }

@@ -3,7 +3,10 @@
  * order choices, fixed schedules, --groups parsing. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evacuate/evacuate.h"
 #include "util/error.h"
@@ -151,4 +154,74 @@ Test(evac_plan, stream_bound_goes_wider_and_replan_follows)
     e->k = 2;
     int idx[4] = {0, 1, 2, 3};
     cr_expect_eq(co_evac_replan(e, idx, 4), 2);
+}
+
+/* Anti-affinity counts VMs already running on the destinations: a group of
+ * vm1 and a resident "db0" on h2 keeps vm1 off h2, although h2 has more
+ * room; an unknown name is one line naming it. */
+Test(evac_plan, groups_count_residents_of_destinations)
+{
+    co_evac *e = mk(1, 2, 8.0 * (1 << 30), 0);
+    e->dests[0].cap.mem_bytes = 16.0 * (1 << 30); /* h2 would win on memory */
+    snprintf(e->residents[0].name, sizeof e->residents[0].name, "db0");
+    e->residents[0].dest = 0;
+    e->nresidents = 1;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_parse_groups(e, "db=vm1,db0", &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->vms[0].dest, 1, "vm1 placed beside its group's resident");
+
+    co_evac *f = mk(1, 2, 8.0 * (1 << 30), 0);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_parse_groups(f, "db=vm1,nosuch", &d), CO_EUSAGE);
+    cr_expect(strstr(d.msg, "nosuch") && strstr(d.msg, "destination"), "%s", d.msg);
+}
+
+/* --dirty-curves: a VM's trace replaces the assumed curve and its rate is
+ * what the trace dirties in 1 s; a VM without a file keeps its curve and
+ * says so; a bad trace is CO_EDATA naming the file; a missing directory
+ * CO_ENOINPUT. */
+Test(evac_plan, dirty_curves_from_recorded_traces)
+{
+    char dir[] = "/tmp/co-evac-curves-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char p1[300], p2[300];
+    snprintf(p1, sizeof p1, "%s/vm1.json", dir);
+    FILE *f = fopen(p1, "w");
+    cr_assert_not_null(f);
+    /* 2560 pages (10 MiB) in the first second, 4096 in two */
+    fputs("{\"format\": \"cutover-dirty-trace\", \"version\": 1,\n"
+          " \"vm\": {\"mem_bytes\": 1073741824, \"page_size_bytes\": 4096, \"vcpus\": 1},\n"
+          " \"points\": [{\"window_ms\": 500, \"dirty_pages\": 1500},\n"
+          "            {\"window_ms\": 1000, \"dirty_pages\": 2560},\n"
+          "            {\"window_ms\": 2000, \"dirty_pages\": 4096}]}\n", f);
+    fclose(f);
+    co_evac *e = mk(2, 2, 8.0 * (1 << 30), 0);
+    co_diag d;
+    co_diag_init(&d);
+    int rc = co_evac_load_curves(e, dir, &d);
+    cr_expect_eq(rc, CO_OK, "%s", d.msg);
+    cr_expect(e->vms[0].dirty_traced);
+    cr_expect(fabs(e->vms[0].dirty_mib_per_s - 10.0) < 0.5, "%g", e->vms[0].dirty_mib_per_s);
+    cr_expect(!e->vms[1].dirty_traced);
+    cr_expect(strstr(e->vms[1].reason, "no dirty trace"), "%s", e->vms[1].reason);
+    cr_expect_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect(e->vms[0].pred_time_ms > e->vms[1].pred_time_ms,
+              "the traced VM (dirtying) predicted longer: %g vs %g", e->vms[0].pred_time_ms,
+              e->vms[1].pred_time_ms);
+
+    snprintf(p2, sizeof p2, "%s/vm2.json", dir);
+    f = fopen(p2, "w");
+    cr_assert_not_null(f);
+    fputs("{\"format\": \"cutover-dirty-trace\", \"version\": 1, \"points\": [{]}\n", f);
+    fclose(f);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_load_curves(mk(2, 2, 8.0 * (1 << 30), 0), dir, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "vm2.json"), "%s", d.msg);
+    unlink(p1);
+    unlink(p2);
+    rmdir(dir);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_load_curves(mk(1, 1, 8.0 * (1 << 30), 0), dir, &d), CO_ENOINPUT);
 }

@@ -41,6 +41,9 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 ADDR_A=169.254.77.1
 ADDR_B=169.254.77.2
 UP_TIMEOUT_S=${CO_BED_TIMEOUT_S:-30}
+# the namespace set-up shared with the cluster lab
+# shellcheck source=lab/libvirt-host.sh
+. "$(dirname "$(readlink -f "$0")")/../../lab/libvirt-host.sh" || { echo "bed.sh: lab/libvirt-host.sh missing" >&2; exit 69; }
 
 # On failure, a half-made bed is torn down before exiting.
 UP_DIR=
@@ -50,72 +53,20 @@ die() {
   exit "${2:-69}"
 }
 
-# Inner part, run as PID 1 of a side's PID namespace: private mounts, then the
-# daemons, then wait until told to stop (a signal, or EOF on stdin is not used:
-# the outer watchdog does that).
+# Inner part, run as PID 1 of a side's PID namespace: private mounts (a tmpfs
+# over /var: the bed keeps no state), then the daemons, then wait until told
+# to stop (SIGKILL from outside ends the namespace).
 inner() {
   local side=$1 dir=$2
-  local d=$dir/$side
-  mount --make-rprivate / || exit 1
-  mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
-  # /var/lib/libvirt and friends need not exist on the host: a tmpfs over /var
-  # gives libvirtd its state, cache and log directories without creating any.
-  mount -t tmpfs -o mode=0755 tmpfs /var || exit 1
-  mkdir -p /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /var/tmp /run/lock
-  ln -s /run /var/run; ln -s /run/lock /var/lock
-  mount --bind "$d/etc" /etc/libvirt || exit 1
-  # libvirtd resolves its built-in QEMU user (Debian: libvirt-qemu) before it
-  # reads qemu.conf; give it one in this namespace only, not on the host.
-  mount --bind "$dir/passwd" /etc/passwd || exit 1
-  mount --bind "$dir/group" /etc/group || exit 1
-  mount -t proc proc /proc || exit 1
-  ip link set lo up
-  # Seed libvirtd's QEMU capabilities cache: probing every qemu-system-*
-  # binary is most of a daemon's start-up (5 to 10 s on a loaded host).
-  # libvirtd re-probes by itself if the copy is stale (binary, kernel, CPU).
-  if [ -n "${CO_BED_CACHE:-}" ] && [ -d "$CO_BED_CACHE/qemu-caps" ]; then
-    mkdir -p /var/cache/libvirt/qemu/capabilities
-    cp "$CO_BED_CACHE"/qemu-caps/*.xml /var/cache/libvirt/qemu/capabilities/ 2>/dev/null
-  fi
-  virtlogd -d -p /run/virtlogd.pid || exit 1
-  libvirtd -d --listen -p /run/libvirtd.pid -f /etc/libvirt/libvirtd.conf || exit 1
-  echo ready > "$d/inner-ready"
+  co_host_mounts "$dir/$side" "$dir" || exit 1
+  co_host_daemons || exit 1
+  echo ready > "$dir/$side/inner-ready"
   # PID 1 ignores signals without handlers; SIGKILL from outside ends the ns.
   while :; do sleep 3600; done
 }
 
 write_conf() {
-  local side=$1 dir=$2 addr=$3
-  local d=$dir/$side
-  mkdir -p "$d/etc" "$d/sock"
-  cp -a /etc/libvirt/. "$d/etc/" 2>/dev/null
-  rm -f "$d/etc/libvirtd.conf" "$d/etc/qemu.conf"
-  cat > "$d/etc/libvirtd.conf" <<CONF
-# bed.sh: daemon $side of a test bed; TCP without auth on a link-local veth only.
-listen_tls = 0
-listen_tcp = 1
-listen_addr = "$addr"
-auth_tcp = "none"
-auth_unix_rw = "none"
-unix_sock_dir = "$d/sock"
-host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
-log_outputs = "3:file:$d/libvirtd.log"
-keepalive_interval = 2
-keepalive_count = 3
-CONF
-  cat > "$d/etc/qemu.conf" <<CONF
-# bed.sh: QEMU as root without a security driver, cgroups or private /dev:
-# the bed must not depend on users, AppArmor or systemd.
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-cgroup_controllers = [ ]
-migration_address = "$addr"
-migration_host = "$addr"
-CONF
+  co_host_conf "$2/$1" "$3" "bed.sh: daemon $1 of a test bed"
 }
 
 up() {
