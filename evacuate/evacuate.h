@@ -162,6 +162,10 @@ typedef struct co_evac_opts {
     int progress;                 /* one line per VM in flight on stderr */
     int timeout_ms;               /* connection bound (default 5000) */
     volatile sig_atomic_t *stop_flag, *stop_signo;
+    int policy;                   /* enum co_pol_kind each migration runs under: 0 =
+                                     CO_POL_ADAPTIVE (cutover); a baseline (qemu, nova,
+                                     ovirt, kubevirt) lets a benchmark emulate another
+                                     system's drain (bench/bench_evacuate.c) */
 } co_evac_opts;
 
 /* Inventory: every domain on the source (running or paused) with its

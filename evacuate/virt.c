@@ -514,9 +514,10 @@ static void *worker_main(void *arg)
         rc = eject_media(w->o->src_uri, v->name, tmo, &d);
     if (rc == CO_OK) {
         co_ctl_config cfg = {
-            .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = e->max_downtime_ms,
+            .pol = {.kind = w->o->policy, .max_downtime_ms = e->max_downtime_ms,
                     .deadline_ms = e->deadline_ms, .allow = w->o->allow & 0xffu,
-                    .postcopy_ready = 1, .link_known = e->nic_bytes_per_s > 0,
+                    .postcopy_ready = 1, .mem_bytes = v->mem_bytes,
+                    .link_known = e->nic_bytes_per_s > 0,
                     .link_rate_bytes_per_s = e->nic_bytes_per_s, .link_mtu = e->mtu},
             .uri = ds->uri,
             .poll_ms = 100,
