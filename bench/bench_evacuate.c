@@ -418,8 +418,11 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         pthread_mutex_lock(&hb->mu);
         out->hb_ms[vi] = hb->switch_ms[vi];
         pthread_mutex_unlock(&hb->mu);
-        if (strcmp(v->status, "completed"))
+        if (strcmp(v->status, "completed")) {
             out->failed++;
+            if (!out->note[0])
+                snprintf(out->note, sizeof out->note, "%s: %.200s", v->name, v->reason);
+        }
         else if (out->hb_ms[vi] <= env->budget_ms)
             out->within++;
     }
@@ -535,6 +538,13 @@ static void print_run(const be_scen *s, const be_sched *sc, int rep, const be_ru
            s->name, sc->name, rep + 1, r->load1, r->ran ? "ran" : "did not run",
            r->total_ms / 1e3, r->pred_ms / 1e3, r->k, r->order, r->within, r->failed, r->lost,
            r->paused, r->tx_bytes / 1e6);
+    double busy = 0;
+    for (int i = 0; i < nvms; i++)
+        if (isfinite(r->time_ms[i]))
+            busy += r->time_ms[i];
+    if (busy > 0)
+        printf(", per stream %.0f Mbit/s (bytes / summed migration times)",
+               r->tx_bytes * 8 / (busy / 1e3) / 1e6);
     for (int i = 0; i < nvms; i++)
         printf("\n  vm%d %s %s ms (qemu %s ms)", i + 1, r->status[i][0] ? r->status[i] : "-",
                fmt_ms(r->hb_ms[i], 0), fmt_ms(r->qemu_ms[i], 1));
