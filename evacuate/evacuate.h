@@ -166,6 +166,8 @@ typedef struct co_evac_opts {
                                      CO_POL_ADAPTIVE (cutover); a baseline (qemu, nova,
                                      ovirt, kubevirt) lets a benchmark emulate another
                                      system's drain (bench/bench_evacuate.c) */
+    double policy_min_mem_bytes;  /* a baseline's per-GiB timeouts count at least this
+                                     much RAM (0 = the VM's own) */
 } co_evac_opts;
 
 /* Inventory: every domain on the source (running or paused) with its

@@ -516,7 +516,8 @@ static void *worker_main(void *arg)
         co_ctl_config cfg = {
             .pol = {.kind = w->o->policy, .max_downtime_ms = e->max_downtime_ms,
                     .deadline_ms = e->deadline_ms, .allow = w->o->allow & 0xffu,
-                    .postcopy_ready = 1, .mem_bytes = v->mem_bytes,
+                    .postcopy_ready = 1,
+                    .mem_bytes = fmax(v->mem_bytes, w->o->policy_min_mem_bytes),
                     .link_known = e->nic_bytes_per_s > 0,
                     .link_rate_bytes_per_s = e->nic_bytes_per_s, .link_mtu = e->mtu},
             .uri = ds->uri,
