@@ -39,7 +39,9 @@
  *           one TCG migration stream pushes here, docs/evacuate.md);
  *   hot     as link, with vm6 dirtying faster than the link (does not
  *           converge alone at the budget without auto-converge).
- * BENCH_EVAC_SCHEDULES=cutover,nova,vdsm,kubevirt,all; BENCH_EVAC_REPEAT=1
+ * BENCH_EVAC_SCHEDULES=cutover,nova,vdsm,kubevirt,all (and cutover-sr: cutover
+ * given BENCH_EVAC_STREAM_RATE as --stream-rate, run only when that is set);
+ * BENCH_EVAC_REPEAT=1
  * (rounds: every cell once, then again); BENCH_EVAC_JSON=FILE appends one
  * JSON object per run. Prints per-run lines, then the table and the issue
  * 12 targets. */
@@ -118,7 +120,12 @@ static const be_sched SCHED[] = {
     {"vdsm", CO_POL_OVIRT, 3, 500, CO_ALLOW_AUTOCONVERGE},
     {"kubevirt", CO_POL_KUBEVIRT, 2, 300, 0},
     {"all", CO_POL_QEMU, -1, 300, 0},
+    /* cutover told one stream's ceiling up front (--stream-rate
+     * BENCH_EVAC_STREAM_RATE, e.g. as measured by a first run here); only
+     * when that is set */
+    {"cutover-sr", CO_POL_ADAPTIVE, 0, 0, CO_ALLOW_AUTOCONVERGE},
 };
+#define BE_SCHED_SR 5
 #define NSCHED (int)(sizeof SCHED / sizeof SCHED[0])
 
 typedef struct be_scen {
@@ -133,6 +140,9 @@ typedef struct be_run {
     int nvms, within, failed, lost, paused, k;
     char order[32];
     double hb_ms[BE_MAX_VMS], qemu_ms[BE_MAX_VMS], time_ms[BE_MAX_VMS];
+    double pred_dt_ms[BE_MAX_VMS], pred_time_ms[BE_MAX_VMS];
+    int k_end;              /* concurrency at the end (the run re-plans when it learns a
+                               stream's ceiling) */
     char status[BE_MAX_VMS][16];
     char note[256];
 } be_run;
@@ -307,7 +317,7 @@ static void set_curve(co_evac_vm *ev, const be_vm *v)
 }
 
 typedef struct be_env {
-    double budget_ms, deadline_ms;
+    double budget_ms, deadline_ms, stream_rate;
     int nvms, mtu;
     char cache[512];
     FILE *json;
@@ -374,6 +384,8 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
     e->deadline_ms = env->deadline_ms;
     e->concurrency = sc->k < 0 ? (c->nvms < CO_EVAC_MAX_K ? c->nvms : CO_EVAC_MAX_K) : sc->k;
     e->order_kind = sc->k == 0 ? CO_EVAC_ORDER_AUTO : CO_EVAC_ORDER_NAME;
+    if (sc == &SCHED[BE_SCHED_SR])
+        e->stream_cap_bytes_per_s = env->stream_rate;
     for (int h = 1; h < c->nhosts; h++) {
         co_evac_dest *ds = &e->dests[e->ndests++];
         snprintf(ds->uri, sizeof ds->uri, "%s", c->hosts[h].uri);
@@ -409,7 +421,12 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
     co_evac_result r = {.total_time_ms = NAN};
     co_evac_run(e, &o, &r, &d);
     double tx1 = tx_bytes(c->hosts[0].netns);
-    out->ran = 1;
+    /* a drain a signal cut short is no measurement (its VMs are still
+     * checked below: none may be lost or paused) */
+    out->ran = !g_stop;
+    if (g_stop)
+        snprintf(out->note, sizeof out->note, "stopped by a signal: not counted");
+    out->k_end = e->k;
     out->total_ms = r.total_time_ms;
     out->tx_bytes = tx1 - tx0;
     sleep(1); /* heartbeats resume on the destinations */
@@ -422,12 +439,14 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         snprintf(out->status[vi], sizeof out->status[vi], "%s", v->status);
         out->qemu_ms[vi] = v->downtime_ms;
         out->time_ms[vi] = v->time_ms;
+        out->pred_dt_ms[vi] = v->pred_downtime_ms;
+        out->pred_time_ms[vi] = v->pred_time_ms;
         pthread_mutex_lock(&hb->mu);
         out->hb_ms[vi] = hb->switch_ms[vi];
         pthread_mutex_unlock(&hb->mu);
         if (strcmp(v->status, "completed")) {
             out->failed++;
-            if (!out->note[0])
+            if (!out->note[0] && v->reason[0])
                 snprintf(out->note, sizeof out->note, "%s: %.200s", v->name, v->reason);
         }
         else if (out->hb_ms[vi] <= env->budget_ms)
@@ -502,6 +521,7 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "predicted_ms", json_real(r->pred_ms));
     json_object_set_new(o, "k", json_integer(r->k));
     json_object_set_new(o, "order", json_string(r->order));
+    json_object_set_new(o, "k_end", json_integer(r->k_end));
     json_object_set_new(o, "tx_bytes", json_real(r->tx_bytes));
     json_object_set_new(o, "within", json_integer(r->within));
     json_object_set_new(o, "failed", json_integer(r->failed));
@@ -519,6 +539,12 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
                             isfinite(r->qemu_ms[i]) ? json_real(r->qemu_ms[i]) : json_null());
         json_object_set_new(v, "time_ms",
                             isfinite(r->time_ms[i]) ? json_real(r->time_ms[i]) : json_null());
+        json_object_set_new(v, "predicted_downtime_ms", isfinite(r->pred_dt_ms[i])
+                                                            ? json_real(r->pred_dt_ms[i])
+                                                            : json_null());
+        json_object_set_new(v, "predicted_time_ms", isfinite(r->pred_time_ms[i])
+                                                        ? json_real(r->pred_time_ms[i])
+                                                        : json_null());
         json_array_append_new(vms, v);
     }
     json_object_set_new(o, "vms", vms);
@@ -540,10 +566,12 @@ static const char *fmt_ms(double v, int slot)
 
 static void print_run(const be_scen *s, const be_sched *sc, int rep, const be_run *r, int nvms)
 {
-    printf("run %s/%s #%d: load %.1f, %s, %.1f s (predicted %.1f s, k=%d %s), %d within budget, "
+    printf("run %s/%s #%d: load %.1f, %s, %.1f s (predicted %.1f s, k=%d %s, k at the end %d), "
+           "%d within budget, "
            "%d not moved, %d lost, %d paused, %.0f MB left h1",
            s->name, sc->name, rep + 1, r->load1, r->ran ? "ran" : "did not run",
-           r->total_ms / 1e3, r->pred_ms / 1e3, r->k, r->order, r->within, r->failed, r->lost,
+           r->total_ms / 1e3, r->pred_ms / 1e3, r->k, r->order, r->k_end, r->within, r->failed,
+           r->lost,
            r->paused, r->tx_bytes / 1e6);
     double busy = 0;
     for (int i = 0; i < nvms; i++)
@@ -616,6 +644,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     be_env env = {.budget_ms = env_num("BENCH_EVAC_BUDGET", 300, 1),
                   .deadline_ms = env_num("BENCH_EVAC_DEADLINE", 90e3, 1),
+                  .stream_rate = env_num("BENCH_EVAC_STREAM_RATE", 0, 0),
                   .nvms = NMIX, .mtu = 9000};
     if (!getenv("CUTOVER_LAB_CACHE")) {
         char cwd[256];
@@ -661,7 +690,8 @@ int main(void)
             if (!listed("BENCH_EVAC_SCENARIOS", SC[s].name))
                 continue;
             for (int k = 0; k < NSCHED && !g_stop; k++) {
-                if (!listed("BENCH_EVAC_SCHEDULES", SCHED[k].name))
+                if (!listed("BENCH_EVAC_SCHEDULES", SCHED[k].name) ||
+                    (k == BE_SCHED_SR && !(env.stream_rate > 0)))
                     continue;
                 be_run *r = &runs[s][k][rep];
                 run_one(&env, &SC[s], &SCHED[k], r);
@@ -741,7 +771,7 @@ int main(void)
                             h[m++] = runs[s][k][rep].hb_ms[i];
                 }
                 floor_ms = ram / SC[s].nic_bytes_per_s * 1e3 + median(h, m);
-            } else if (moved_all && mt < best_fixed) {
+            } else if (k != BE_SCHED_SR && moved_all && mt < best_fixed) {
                 best_fixed = mt;
                 best_name = SCHED[k].name;
             }
