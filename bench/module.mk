@@ -23,3 +23,17 @@ bench-accuracy: $(BUILD)/bench/accuracy $(BUILD)/cutover test-assets
 .PHONY: bench-policies
 bench-policies: $(BUILD)/bench/bench_policies $(BUILD)/cutover test-assets
 	CUTOVER_BENCH_POLICIES=1 BUILD=$(BUILD) $(BUILD)/bench/bench_policies | tee $(BUILD)/bench-policies.md
+
+# cutover evacuate against the fixed schedules of Nova (1 at a time), VDSM (3),
+# KubeVirt (2) and all-at-once, each under that system's default policy, on
+# the cluster lab (3 hosts, 6 VMs on h1; needs root; one fresh cluster per
+# run, 1-3 min each). BENCH_EVAC_SCENARIOS=link,link100,stream,hot,
+# BENCH_EVAC_SCHEDULES=cutover,nova,vdsm,kubevirt,all, BENCH_EVAC_REPEAT=1,
+# BENCH_EVAC_LINK=400Mbit, BENCH_EVAC_SLOW_LINK=100Mbit, BENCH_EVAC_STREAM_NIC=2Gbit, BENCH_EVAC_BUDGET=300ms,
+# BENCH_EVAC_DEADLINE=90s (bench/bench_evacuate.c). Table and issue 12 targets
+# to stdout and $(BUILD)/bench-evacuate.md, one JSON line per run to
+# $(BUILD)/bench-evacuate.jsonl.
+.PHONY: bench-evacuate
+bench-evacuate: $(BUILD)/bench/bench_evacuate $(BUILD)/cutover test-assets
+	CUTOVER_BENCH_EVACUATE=1 BUILD=$(BUILD) BENCH_EVAC_JSON=$(BUILD)/bench-evacuate.jsonl \
+	  $(BUILD)/bench/bench_evacuate | tee $(BUILD)/bench-evacuate.md

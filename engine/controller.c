@@ -573,7 +573,16 @@ static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
         }
         R->dst_changed = 1;
     }
-    if ((rc = src->ops->set_tunables(src, &R->want, d)) != CO_OK) {
+    rc = src->ops->set_tunables(src, &R->want, d);
+    if (rc == CO_EUSAGE && R->want.max_cpu_throttle_pct != R->orig.max_cpu_throttle_pct) {
+        /* libvirt 9.0 cannot set max-cpu-throttle (drv_virt refuses it):
+         * keep QEMU's; the adaptive policy never asks for more than its
+         * own cap anyway (throttle_cap_pct), so the cap is only a guard */
+        co_diag_init(d);
+        R->want.max_cpu_throttle_pct = R->orig.max_cpu_throttle_pct;
+        rc = src->ops->set_tunables(src, &R->want, d);
+    }
+    if (rc != CO_OK) {
         co_diag tmp;
         co_diag_init(&tmp);
         src->ops->set_tunables(src, &R->orig, &tmp); /* a partial apply: undo it */

@@ -199,6 +199,12 @@ typedef struct co_evac_opts {
                                      a migration without progress; 0 = the default,
                                      CO_EVAC_CALL_TIMEOUT_MS (virt.c says what happens) */
     volatile sig_atomic_t *stop_flag, *stop_signo;
+    int policy;                   /* enum co_pol_kind each migration runs under: 0 =
+                                     CO_POL_ADAPTIVE (cutover); a baseline (qemu, nova,
+                                     ovirt, kubevirt) lets a benchmark emulate another
+                                     system's drain (bench/bench_evacuate.c) */
+    double policy_min_mem_bytes;  /* a baseline's per-GiB timeouts count at least this
+                                     much RAM (0 = the VM's own) */
 } co_evac_opts;
 
 /* Inventory: every domain on the source (running or paused) with its

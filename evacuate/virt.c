@@ -509,6 +509,8 @@ struct worker {
     unsigned allow;
     double max_downtime_ms, deadline_ms, nic_bytes_per_s;
     int mtu;
+    int policy;                   /* co_evac_opts.policy: adaptive, or a baseline's (bench) */
+    double policy_mem_bytes;      /* the VM's memory, at least opts.policy_min_mem_bytes */
     /* outputs */
     char status[16], reason[512];
     double time_ms, downtime_ms;
@@ -720,9 +722,10 @@ static void *worker_main(void *arg)
     }
     if (rc == CO_OK) {
         co_ctl_config cfg = {
-            .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = w->max_downtime_ms,
+            .pol = {.kind = w->policy, .max_downtime_ms = w->max_downtime_ms,
                     .deadline_ms = w->deadline_ms, .allow = w->allow & 0xffu,
-                    .postcopy_ready = 1, .link_known = w->nic_bytes_per_s > 0,
+                    .postcopy_ready = 1, .mem_bytes = w->policy_mem_bytes,
+                    .link_known = w->nic_bytes_per_s > 0,
                     .link_rate_bytes_per_s = w->nic_bytes_per_s, .link_mtu = w->mtu},
             .uri = w->dest_uri,
             .poll_ms = 100,
@@ -1031,6 +1034,8 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     w->deadline_ms = e->deadline_ms;
     w->nic_bytes_per_s = e->nic_bytes_per_s;
     w->mtu = e->mtu;
+    w->policy = o->policy;
+    w->policy_mem_bytes = fmax(v->mem_bytes, o->policy_min_mem_bytes);
     w->time_ms = w->downtime_ms = NAN;
     return w;
 }
