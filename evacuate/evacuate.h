@@ -162,6 +162,12 @@ typedef struct co_evac_opts {
     int progress;                 /* one line per VM in flight on stderr */
     int timeout_ms;               /* connection bound (default 5000) */
     volatile sig_atomic_t *stop_flag, *stop_signo;
+    /* Called from the migration threads (so it must be thread-safe): phase 0
+     * just before a VM's migration starts, phase 1 once its outcome (status,
+     * time_ms, downtime_ms) is filled. `cutover cycle` journals them. NULL =
+     * not called. */
+    void (*on_mig)(void *arg, const co_evac *e, int vm, int phase);
+    void *on_mig_arg;
 } co_evac_opts;
 
 /* Inventory: every domain on the source (running or paused) with its

@@ -507,6 +507,7 @@ static void *worker_main(void *arg)
                                        (w->o->allow & CO_EVAC_ALLOW_COPY_STORAGE),
                        .timeout_ms = tmo};
     char key[1200];
+    int started = 0;
     int rc = co_virt_open(&vo, &drv, &d);
     if (rc == CO_OK && co_virt_lock_key(drv, key, sizeof key) == CO_OK)
         rc = co_lock_take(&lock, key, &d);
@@ -523,10 +524,13 @@ static void *worker_main(void *arg)
             .stop_flag = w->o->stop_flag,
             .stop_signo = w->o->stop_signo,
         };
+        if (w->o->on_mig)
+            w->o->on_mig(w->o->on_mig_arg, e, w->vm, 0);
         rc = co_ctl_run(drv, &cfg, &w->res, &d);
         snprintf(v->status, sizeof v->status, "%s", w->res.status);
         v->downtime_ms = w->res.downtime_ms;
         v->time_ms = w->res.total_time_ms;
+        started = 1;
     } else {
         snprintf(v->status, sizeof v->status, "%s", rc == CO_EBUSY ? "failed" : "failed");
         w->res.status[0] = '\0';
@@ -535,6 +539,8 @@ static void *worker_main(void *arg)
         snprintf(v->reason, sizeof v->reason, "%.500s", d.msg);
     else
         v->reason[0] = '\0';
+    if (started && w->o->on_mig)
+        w->o->on_mig(w->o->on_mig_arg, e, w->vm, 1);
     if (drv)
         drv->ops->close(drv);
     co_lock_release(&lock);
