@@ -21,11 +21,23 @@ typedef struct co_jrn co_jrn;
  * be missing or empty, so a finished cycle is never overwritten) and take
  * its lock. CO_EBUSY when another process holds it (d names the PID from
  * the lock record when known), CO_ENOPERM / CO_EOS otherwise. The next seq
- * continues after the last valid record. */
+ * continues after the last valid record.
+ * Also: CO_EUSAGE when resume = 0 and the journal is not empty; CO_EDATA
+ * ("PATH:LINE: ...") when resuming a journal with a bad line; a torn last
+ * line is cut off the file (co_jrn_torn() says so afterwards). Symlinks and
+ * files not owned by us are refused (CO_ENOPERM). The fd is close-on-exec,
+ * so hooks never inherit the lock. */
 int co_jrn_open(const char *path, int resume, co_jrn **out, co_diag *d);
 
+/* 1 when co_jrn_open dropped a torn last line (for the "resume" record). */
+int co_jrn_torn(const co_jrn *j);
+/* The seq the next record will get (1 for a new journal). */
+long long co_jrn_next_seq(const co_jrn *j);
+
 /* Append rec (borrowed; "seq" and "t_ms" are added to it), write one line,
- * fsync. CO_OK or CO_EIO. Thread-safe. */
+ * fsync. CO_OK or CO_EIO. Thread-safe.
+ * (CO_ESOFTWARE when rec has no "ev" string; after CO_EIO the partial line
+ * is cut off again, so the file stays readable.) */
 int co_jrn_append(co_jrn *j, json_t *rec, co_diag *d);
 
 /* Close (releases the lock). NULL is fine. */
@@ -40,7 +52,9 @@ int co_jrn_read(const char *path, json_t **out, int *torn, co_diag *d);
 int co_jrn_read_buffer(const char *text, size_t len, const char *name, json_t **out, int *torn,
                        co_diag *d);
 
-/* The directory beside the journal for hook logs: "PATH.d" (created 0700). */
+/* The directory beside the journal for hook logs: "PATH.d" (created 0700).
+ * An existing one must be a directory of ours that only we can write
+ * (CO_ENOPERM otherwise). */
 int co_jrn_dir(const char *path, char *out, size_t len, co_diag *d);
 
 #endif

@@ -399,6 +399,199 @@ static int get_dist_key(struct ld *L, json_t *o, const char *path, const char *k
     return get_dist(L, v, p, u, out);
 }
 
+/* ----------------------------------------------------------- execution */
+
+/* What `cutover cycle` reads beyond the forecast: the top-level "hooks" and
+ * plan "execution" (docs/simulate.md, "Execution: hooks and plan.execution").
+ * The simulator never looks at them. */
+
+static const char *const hook_keys[CO_HOOK_N] = {
+    [CO_HOOK_BEFORE_CYCLE] = "before_cycle",
+    [CO_HOOK_PREFLIGHT] = "preflight",
+    [CO_HOOK_STAGE] = "stage",
+    [CO_HOOK_ENTER_MAINTENANCE] = "enter_maintenance",
+    [CO_HOOK_PATCH] = "patch",
+    [CO_HOOK_REBOOT] = "reboot",
+    [CO_HOOK_FIRMWARE] = "firmware",
+    [CO_HOOK_VALIDATE] = "validate",
+    [CO_HOOK_EXIT_MAINTENANCE] = "exit_maintenance",
+    [CO_HOOK_AFTER_CYCLE] = "after_cycle",
+};
+
+const char *co_sim_hook_name(int kind)
+{
+    return kind >= 0 && kind < CO_HOOK_N ? hook_keys[kind] : "?";
+}
+
+/* In the order of cycle/hook.c's values (co_sim_hook_placeholder's contract). */
+static const char *const placeholders[] = {"{host}", "{uri}", "{migration_uri}", "{step}",
+                                           "{journal_dir}"};
+#define NPLACEHOLDERS ((int)(sizeof placeholders / sizeof placeholders[0]))
+
+int co_sim_hook_placeholder(const char *s)
+{
+    for (int i = 0; s && i < NPLACEHOLDERS; i++)
+        if (strcmp(s, placeholders[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *co_sim_hook_embedded(const char *s)
+{
+    for (int i = 0; s && i < NPLACEHOLDERS; i++)
+        if (strstr(s, placeholders[i]) != NULL && strcmp(s, placeholders[i]) != 0)
+            return placeholders[i];
+    return NULL;
+}
+
+void co_sim_exec_defaults(co_sim_exec *e)
+{
+    memset(e, 0, sizeof *e);
+    for (int k = 0; k < CO_HOOK_N; k++)
+        e->hook[k].timeout_ms = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3 : 600e3;
+    e->return_timeout_ms = 600e3;
+    e->return_backoff_ms = 1e3;
+    e->clock_skew_max_ms = 300e3;
+    e->fail_hosts_max = 0;
+    e->fail_vms_over_budget_max = -1;
+    e->unmovable = CO_UNMOV_SHUTDOWN;
+    e->validate_vm = 0;
+    e->mtu_check = 1;
+}
+
+/* One argv array: strings, the first the program; a placeholder only as a
+ * whole element. */
+static int load_argv(struct ld *L, json_t *a, const char *p, co_sim_hook *hk)
+{
+    if (!json_is_array(a))
+        return fail(L, p, "expected an argv array of strings, e.g. [\"ssh\", \"{host}\", "
+                          "\"apt-get\", \"-y\", \"upgrade\"]");
+    size_t n = json_array_size(a);
+    if (n == 0)
+        return fail(L, p, "empty argv: give the program and its arguments, or leave the "
+                          "hook out");
+    if (n > 4096)
+        return fail(L, p, "%zu arguments: at most 4096", n);
+    hk->argv = calloc(n + 1, sizeof(char *)); /* NULL-terminated as it fills: freeable */
+    if (hk->argv == NULL)
+        return oom(L);
+    for (size_t i = 0; i < n; i++) {
+        char e[340];
+        snprintf(e, sizeof e, "%s[%zu]", p, i);
+        json_t *v = json_array_get(a, i);
+        if (!json_is_string(v))
+            return fail(L, e, "expected a string (every argv element is one)");
+        const char *s = json_string_value(v);
+        if (strlen(s) != json_string_length(v))
+            return fail(L, e, "holds a NUL character");
+        const char *ph = co_sim_hook_embedded(s);
+        if (ph != NULL)
+            return fail(L, e,
+                        "'%s' holds the placeholder %s inside a larger string: placeholders "
+                        "must be whole elements (e.g. \"--host\", \"{host}\"), so a value is "
+                        "always one argument and never re-parsed",
+                        s, ph);
+        if (i == 0 && s[0] == '\0')
+            return fail(L, e, "the program (argv[0]) is empty");
+        if (i == 0 && co_sim_hook_placeholder(s) >= 0)
+            return fail(L, e, "the program (argv[0]) must be named, not a placeholder");
+        if ((hk->argv[i] = strdup(s)) == NULL)
+            return oom(L);
+        hk->argc = (int)i + 1;
+    }
+    return CO_OK;
+}
+
+static int load_hooks(struct ld *L, json_t *o)
+{
+    co_sim_exec *x = &L->c->exec;
+    if (o == NULL)
+        return CO_OK;
+    if (!json_is_object(o))
+        return fail(L, "hooks", "expected an object of hooks (before_cycle, preflight, stage, "
+                                "enter_maintenance, patch, reboot, firmware, validate, "
+                                "exit_maintenance, after_cycle)");
+    static const char *const keys[] = {"before_cycle", "preflight", "stage",
+                                       "enter_maintenance", "patch", "reboot", "firmware",
+                                       "validate", "exit_maintenance", "after_cycle", "comment",
+                                       NULL};
+    int rc;
+    if ((rc = only(L, o, "hooks", keys)))
+        return rc;
+    for (int k = 0; k < CO_HOOK_N; k++) {
+        json_t *v = json_object_get(o, hook_keys[k]);
+        if (v == NULL)
+            continue;
+        char p[64];
+        snprintf(p, sizeof p, "hooks.%s", hook_keys[k]);
+        co_sim_hook *hk = &x->hook[k];
+        if (json_is_array(v)) {
+            if ((rc = load_argv(L, v, p, hk)))
+                return rc;
+        } else if (json_is_object(v)) {
+            static const char *const hk_keys[] = {"argv", "timeout", "comment", NULL};
+            char ap[80];
+            snprintf(ap, sizeof ap, "%s.argv", p);
+            json_t *a = json_object_get(v, "argv");
+            if ((rc = only(L, v, p, hk_keys)))
+                return rc;
+            if (a == NULL)
+                return fail(L, p, "missing \"argv\" (the program and its arguments)");
+            if ((rc = load_argv(L, a, ap, hk)) ||
+                (rc = get_q(L, v, p, "timeout", U_TIME, 0, 1, 1e9, &hk->timeout_ms)))
+                return rc;
+        } else {
+            return fail(L, p, "expected an argv array of strings, or {\"argv\": [...], "
+                              "\"timeout\": \"10min\"}");
+        }
+    }
+    return CO_OK;
+}
+
+static int load_exec(struct ld *L, json_t *o)
+{
+    co_sim_exec *x = &L->c->exec;
+    const char *p = "plan.execution";
+    if (o == NULL)
+        return CO_OK;
+    if (!json_is_object(o))
+        return fail(L, p, "expected an object");
+    static const char *const keys[] = {"return_timeout", "return_backoff", "clock_skew_max",
+                                       "failure_budget", "unmovable", "validate_vm",
+                                       "mtu_check", "comment", NULL};
+    /* words in the order of enum co_sim_unmovable */
+    static const char *const unmov[] = {"shutdown", "after-return", "leave", NULL};
+    int rc;
+    if ((rc = only(L, o, p, keys)) ||
+        (rc = get_q(L, o, p, "return_timeout", U_TIME, 0, 1, 1e9, &x->return_timeout_ms)) ||
+        (rc = get_q(L, o, p, "return_backoff", U_TIME, 0, 1, 3600e3, &x->return_backoff_ms)) ||
+        (rc = get_q(L, o, p, "clock_skew_max", U_TIME, 0, 1, 86400e3, &x->clock_skew_max_ms)) ||
+        (rc = get_choice(L, o, p, "unmovable", unmov, &x->unmovable)) ||
+        (rc = get_bool(L, o, p, "validate_vm", &x->validate_vm)) ||
+        (rc = get_bool(L, o, p, "mtu_check", &x->mtu_check)))
+        return rc;
+    json_t *fb = json_object_get(o, "failure_budget");
+    if (fb != NULL) {
+        const char *fp = "plan.execution.failure_budget";
+        static const char *const fk[] = {"hosts", "vms_over_budget", "comment", NULL};
+        if (!json_is_object(fb))
+            return fail(L, fp, "expected an object {\"hosts\": N, \"vms_over_budget\": N}");
+        if ((rc = only(L, fb, fp, fk)) ||
+            (rc = get_int(L, fb, fp, "hosts", 0, 0, 1000000, &x->fail_hosts_max)))
+            return rc;
+        json_t *vb = json_object_get(fb, "vms_over_budget");
+        if (json_is_string(vb) && strcmp(json_string_value(vb), "any") == 0)
+            x->fail_vms_over_budget_max = -1;
+        else if (vb != NULL && !json_is_integer(vb))
+            return fail(L, "plan.execution.failure_budget.vms_over_budget",
+                        "expected an integer >= 0 or \"any\"");
+        else if ((rc = get_int(L, fb, fp, "vms_over_budget", 0, 0, 100000000,
+                               &x->fail_vms_over_budget_max)))
+            return rc;
+    }
+    return CO_OK;
+}
+
 /* ---------------------------------------------------------------- plan */
 
 void co_sim_plan_defaults(co_sim_plan *p)
@@ -504,7 +697,7 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     static const char *const keys[] = {
         "hosts", "order", "canary", "canary_soak", "max_hosts_in_maintenance", "concurrency",
         "cpu_allocation_ratio", "policy", "stun_budget", "steps", "firmware_fraction",
-        "faults", "share_tolerance", "rebalance", "comment", NULL};
+        "faults", "share_tolerance", "rebalance", "execution", "comment", NULL};
     if (o != NULL && !json_is_object(o))
         return fail(L, "plan", "expected an object");
     p->canary = calloc((size_t)c->nhosts, sizeof(int));
@@ -648,6 +841,8 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
         if ((rc = get_choice(L, f, fp, "on_abort", aborts, &p->on_abort)))
             return rc;
     }
+    if ((rc = load_exec(L, json_object_get(o, "execution"))))
+        return rc;
     const char *field = NULL;
     co_mig_params t = p->mig;
     t.mem_bytes = 1 << 30;
@@ -1246,6 +1441,11 @@ void co_sim_cluster_free(co_sim_cluster *c)
             free(c->plan.step[s].values);
     if (c->plan.vm_restart.kind == CO_DIST_EMPIRICAL)
         free(c->plan.vm_restart.values);
+    for (int k = 0; k < CO_HOOK_N; k++) {
+        for (char **a = c->exec.hook[k].argv; a && *a; a++)
+            free(*a);
+        free(c->exec.hook[k].argv);
+    }
     free(c);
 }
 
@@ -1376,15 +1576,17 @@ int co_sim_load_buffer(const char *text, size_t len, const char *name, co_sim_cl
     }
     L.c = c;
     co_sim_plan_defaults(&c->plan);
+    co_sim_exec_defaults(&c->exec);
     struct names hn = {0}, un = {0};
     int rc;
-    static const char *const keys[] = {"hosts", "uplinks", "vms", "plan", "source", "comment",
-                                       NULL};
+    static const char *const keys[] = {"hosts", "uplinks", "vms", "plan", "hooks", "source",
+                                       "comment", NULL};
     if (!json_is_object(root))
         rc = fail(&L, "", "expected a JSON object with \"hosts\", \"vms\" and \"plan\"");
     else if ((rc = only(&L, root, "", keys)) == CO_OK && (rc = load_uplinks(&L, root, &un)) == CO_OK &&
              (rc = load_hosts(&L, root, &hn, &un)) == CO_OK &&
              (rc = load_plan(&L, json_object_get(root, "plan"), &hn)) == CO_OK &&
+             (rc = load_hooks(&L, json_object_get(root, "hooks"))) == CO_OK &&
              (rc = load_vms(&L, root, &hn, vm_off, vm_len, vm_n)) == CO_OK) {
         char path[128], msg[400];
         if ((rc = finish(c, path, sizeof path, msg, sizeof msg)) != CO_OK)

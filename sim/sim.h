@@ -165,6 +165,13 @@ enum co_sim_hook_kind {
 };
 /* The file's key of hook kind k ("before_cycle", ..., "after_cycle"). */
 const char *co_sim_hook_name(int kind);
+/* Placeholders of hook argv elements: the index of s when s is one whole
+ * ({host} 0, {uri} 1, {migration_uri} 2, {step} 3, {journal_dir} 4), else
+ * -1. The one list the loader checks against and cycle/hook.c expands. */
+int co_sim_hook_placeholder(const char *s);
+/* The first placeholder that s holds inside a larger string (such as
+ * "--host={host}"), or NULL: the loader refuses those. */
+const char *co_sim_hook_embedded(const char *s);
 
 typedef struct co_sim_hook {
     char **argv;              /* NULL-terminated argv, NULL = not configured; an element
@@ -192,6 +199,9 @@ typedef struct co_sim_exec {
     int validate_vm;            /* validate by migrating one VM in and out (0) */
     int mtu_check;              /* preflight checks the MTU path (1) */
 } co_sim_exec;
+/* The defaults of the execution section (the values in parentheses above;
+ * sim/load.c starts from them). */
+void co_sim_exec_defaults(co_sim_exec *e);
 
 typedef struct co_sim_cluster {
     char *source;             /* file name, for messages */
