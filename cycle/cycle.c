@@ -334,6 +334,21 @@ static int no_room(const co_evac_vm *v)
 
 /* ---- migration records from evacuate's threads ---- */
 
+/* 1 when name runs (not paused) on host h. */
+static int runs_on_host(co_cyc *y, int h, const char *name)
+{
+    co_cyc_dom *doms = malloc(sizeof(co_cyc_dom) * CO_CYC_MAX_DOMS);
+    int n = 0, found = 0;
+    co_diag d;
+    co_diag_init(&d);
+    if (doms && co_cyc_virt_list(y->c->hosts[h].uri, y->tmo, doms, CO_CYC_MAX_DOMS, &n, &d) ==
+                    CO_OK)
+        for (int i = 0; i < n; i++)
+            found |= !strcmp(doms[i].name, name) && !doms[i].paused;
+    free(doms);
+    return found;
+}
+
 struct mig_ctx {
     co_cyc *y;
     int from;
@@ -360,6 +375,13 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
         const char *st = !strcmp(v->status, "completed") || !strcmp(v->status, "aborted") ||
                                  !strcmp(v->status, "cancelled")
                              ? v->status : "failed";
+        /* evacuate said it failed; libvirt may know better (seen under load:
+         * "Broken pipe" on a migration that completed): where does it run? */
+        int found = 0;
+        if (strcmp(st, "completed") && to >= 0)
+            found = runs_on_host(y, to, v->name);
+        if (found)
+            st = "completed";
         r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ev", "mig_end", "vm", v->name, "from",
                       hname(y, m->from), "to", to >= 0 ? hname(y, to) : "?", "status", st,
                       "purpose", m->purpose);
@@ -369,7 +391,10 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
             json_object_set_new(r, "downtime_ms", isfinite(v->downtime_ms)
                                                       ? json_real(v->downtime_ms) : json_null());
             if (v->reason[0])
-                json_object_set_new(r, "error", json_string(v->reason));
+                json_object_set_new(r, found ? "evacuate_said" : "error",
+                                    json_string(v->reason));
+            if (found)
+                json_object_set_new(r, "reconciled", json_true());
         }
     }
     if (rec(y, r, &d) != CO_OK)
@@ -500,6 +525,8 @@ static int runs_on(json_t *live, const char *name)
     return -1;
 }
 
+static void resume_orphans(co_cyc *y, json_t *live, co_diag *d);
+
 /* ---- steps ---- */
 
 /* Capacity, blockers and placement of host h's VMs onto the open hosts;
@@ -562,6 +589,34 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
         goto out;
     co_evac_result er = {.total_time_ms = NAN};
     rc = co_evac_run(e, &eo, &er, d);
+    {
+        /* the step's verdict is libvirt's: the host is empty (VMs shut down
+         * by the unmovable rule aside), whatever evacuate reported; and no VM
+         * is left paused anywhere */
+        json_t *live = live_map(y);
+        co_diag od;
+        co_diag_init(&od);
+        resume_orphans(y, live, &od);
+        int left = 0;
+        const char *name;
+        json_t *a;
+        json_object_foreach(live, name, a) {
+            size_t q;
+            json_t *o;
+            json_array_foreach(a, q, o)
+                left += json_integer_value(json_object_get(o, "host")) == h;
+        }
+        json_decref(live);
+        if (rc != CO_OK && rc != CO_ECANCELED && left == 0 && !stopping(y)) {
+            note(y, "%s: evacuate reported \"%s\" but libvirt shows the host empty", hname(y, h),
+                 d->msg);
+            co_diag_init(d);
+            rc = CO_OK;
+        } else if (rc == CO_OK && left > 0) {
+            rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) still run there after the evacuation",
+                             hname(y, h), left);
+        }
+    }
     /* VMs that could not live-migrate: shut down by evacuate; say so, and
      * restart them now on another host (unmovable "shutdown") or once their
      * host is back (after_return, in validate) */
@@ -662,6 +717,11 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
                 rc = co_diag_set(d, CO_ECANCELED, "stopped by a signal during rebalance");
         }
     }
+    json_t *after = live_map(y);
+    co_diag od;
+    co_diag_init(&od);
+    resume_orphans(y, after, &od);
+    json_decref(after);
     json_decref(live);
     return rc;
 }
@@ -767,8 +827,8 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         rc = rebalance(y, &pending, d);
         json_object_set_new(extra, "pending", json_integer(pending));
         if (pending)
-            note(y, "rebalance after %s: %d VM(s) could not go home yet (memory short); tried "
-                 "again after the next host", hname(y, h), pending);
+            note(y, "rebalance after %s: %d VM(s) did not go home yet (no room, or the "
+                 "migration failed: see aborts); tried again after the next host", hname(y, h), pending);
         return rc;
     }
     }
@@ -893,6 +953,39 @@ static void closed_from_journal(co_cyc *y)
     }
 }
 
+/* Paused VMs: resumed on the side that owns them (the only copy; a paused
+ * copy beside a running one is an incoming migration's leftover, libvirt's
+ * to clean). */
+static void resume_orphans(co_cyc *y, json_t *live, co_diag *d)
+{
+    size_t k;
+    const char *name;
+    json_t *a;
+    json_object_foreach(live, name, a) {
+        json_t *o;
+        int running = runs_on(live, name) >= 0;
+        json_array_foreach(a, k, o) {
+            if (!json_is_true(json_object_get(o, "paused")) ||
+                json_is_true(json_object_get(o, "job")))
+                continue;
+            int h = (int)json_integer_value(json_object_get(o, "host"));
+            if (running) {
+                note(y, "%s: paused on %s while it runs elsewhere (left to libvirt)", name,
+                     hname(y, h));
+                continue;
+            }
+            co_diag rd;
+            co_diag_init(&rd);
+            if (co_cyc_virt_resume(y->c->hosts[h].uri, name, y->tmo, &rd) == CO_OK) {
+                rec(y, json_pack("{s:s, s:s, s:s}", "ev", "vm_resumed", "vm", name, "host",
+                                 hname(y, h)), d);
+                note(y, "%s: found paused on %s, resumed", name, hname(y, h));
+            } else
+                note(y, "%s: paused on %s and not resumed: %s", name, hname(y, h), rd.msg);
+        }
+    }
+}
+
 /* Make the journal agree with libvirt: migrations that were in flight,
  * paused VMs. Never migrates. */
 static int reconcile(co_cyc *y, co_diag *d)
@@ -946,31 +1039,7 @@ static int reconcile(co_cyc *y, co_diag *d)
              json_string_value(json_object_get(r, "to")),
              moved ? "completed (counted as moved)" : "did not complete");
     }
-    /* paused VMs: resumed on the side that owns them (the only copy) */
-    const char *name;
-    json_t *a;
-    json_object_foreach(live, name, a) {
-        json_t *o;
-        int running = runs_on(live, name) >= 0;
-        json_array_foreach(a, k, o) {
-            if (!json_is_true(json_object_get(o, "paused")))
-                continue;
-            int h = (int)json_integer_value(json_object_get(o, "host"));
-            if (running) {
-                note(y, "%s: paused on %s while it runs elsewhere (left to libvirt)", name,
-                     hname(y, h));
-                continue;
-            }
-            co_diag rd;
-            co_diag_init(&rd);
-            if (co_cyc_virt_resume(y->c->hosts[h].uri, name, y->tmo, &rd) == CO_OK) {
-                rec(y, json_pack("{s:s, s:s, s:s}", "ev", "vm_resumed", "vm", name, "host",
-                                 hname(y, h)), d);
-                note(y, "%s: found paused on %s, resumed", name, hname(y, h));
-            } else
-                note(y, "%s: paused on %s and not resumed: %s", name, hname(y, h), rd.msg);
-        }
-    }
+    resume_orphans(y, live, d);
     closed_from_journal(y);
 out:
     json_decref(live);
