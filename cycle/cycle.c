@@ -1279,6 +1279,8 @@ int co_cyc_run(co_cyc *y, co_diag *d)
         }
         if (stop) {
             finish(y, "stopped", y->reason[0] ? y->reason : d->msg, d);
+            /* the stop rule is the verdict (exit 1), not the step's own error */
+            co_diag_init(d);
             return co_diag_set(d, CO_EFAILED, "%s", y->reason);
         }
         if (y->c->exec.fail_vms_over_budget_max >= 0 &&
