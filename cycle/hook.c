@@ -172,10 +172,14 @@ static int open_log(const co_hook_ctx *c, co_hook_result *r, co_diag *d)
     char step[64], host[128];
     sanitize(step, sizeof step, c->step && c->step[0] ? c->step : "hook");
     sanitize(host, sizeof host, c->host);
+    char path[sizeof dir + sizeof step + sizeof host + 8];
     if (host[0])
-        snprintf(r->log_path, sizeof r->log_path, "%s/%s-%s.log", dir, step, host);
+        snprintf(path, sizeof path, "%s/%s-%s.log", dir, step, host);
     else
-        snprintf(r->log_path, sizeof r->log_path, "%s/%s.log", dir, step);
+        snprintf(path, sizeof path, "%s/%s.log", dir, step);
+    if (strlen(path) >= sizeof r->log_path)
+        return co_diag_set(d, CO_EUSAGE, "hook log %s: path too long", path);
+    memcpy(r->log_path, path, strlen(path) + 1);
     int fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return co_diag_set(d, errno == ELOOP ? CO_ENOPERM : CO_ECANTCREAT, "hook log %s: %s",
@@ -342,6 +346,8 @@ int co_hook_run(const co_sim_hook *h, const co_hook_ctx *ctx, co_hook_result *r,
         return CO_OK;
     char who[300];
     where(who, sizeof who, ctx);
+    if (ctx->stop_flag && *ctx->stop_flag) /* stopping: start nothing new */
+        return co_diag_set(d, CO_ECANCELED, "%s: not started (stopping)", who);
     char **argv = NULL, **env = NULL;
     int logfd = -1, nullfd = -1, errp[2] = {-1, -1}, pidfd = -1, rc = CO_OK;
     if (co_hook_expand(h, ctx, &argv) != CO_OK || (env = build_env(ctx)) == NULL) {

@@ -39,7 +39,11 @@ typedef struct co_hook_result {
 /* Run hook h with ctx. CO_OK when it is not configured or exited 0;
  * CO_ETIMEDOUT past h->timeout_ms; CO_ECANCELED when the stop flag rose;
  * CO_EFAILED (non-zero exit, d names the step, host, status and last line);
- * CO_EOS when it cannot start (d names argv[0] and errno). */
+ * CO_EOS when it cannot start (d names argv[0] and errno).
+ * A stop flag already up when it is called: CO_ECANCELED, nothing started
+ * (r->ran = 0). Without journal_dir the output is discarded (log_path "").
+ * timeout_ms <= 0: no timeout. What a hook that exited by itself left
+ * running in its group is left alone (a reboot hook may start a daemon). */
 int co_hook_run(const co_sim_hook *h, const co_hook_ctx *ctx, co_hook_result *r, co_diag *d);
 
 /* Expand argv (for --dry-run and tests): out[i] are malloc'd strings,

@@ -372,3 +372,20 @@ Test(hook, without_journal_dir_output_is_dropped)
     cr_assert_eq(r.ran, 1);
     cr_assert_str_eq(r.log_path, "");
 }
+
+Test(hook, stop_flag_already_up_starts_nothing)
+{
+    volatile sig_atomic_t stop = 1;
+    char mark[128];
+    snprintf(mark, sizeof mark, "%s/ran", g_dir);
+    char *argv[] = {"touch", mark, NULL};
+    co_sim_hook h = mk(argv, 10000);
+    co_hook_ctx c = ctx_for("a", "patch");
+    c.stop_flag = &stop;
+    co_hook_result r;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_hook_run(&h, &c, &r, &d), CO_ECANCELED, "%s", d.msg);
+    cr_assert_eq(r.ran, 0);
+    cr_assert_neq(access(mark, F_OK), 0, "the hook ran");
+}
