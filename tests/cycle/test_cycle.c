@@ -19,6 +19,8 @@
  *   host_never_returns (CUTOVER_SLOW=1) the reboot hook kills h1 for good,
  *                      return_timeout 5 s: stopped, h1 left in
  *                      maintenance, h2 and h3 untouched, its VMs run once
+ *   unmovable_after_return (CUTOVER_SLOW=1) a VM with a CD-ROM on h2 is shut
+ *                      down for h2's patch and started again there after
  *   kill_during_evacuate, kill_during_patch (CUTOVER_SLOW=1) kill -9 of
  *                      cutover while a migration runs / while the patch
  *                      hook runs; a second cycle on the journal meanwhile
@@ -506,4 +508,83 @@ Test(cycle, kill_during_patch, .fini = fini, .timeout = 900)
     if (why)
         cr_skip_test("%s", why);
     kill_and_resume("\"step_start\"", "\"apply\"");
+}
+
+/* A persistent copy of vm1 named vmcd on uri (h2) with a CD-ROM holding an
+ * image: evacuate's blocker "CD-ROM or floppy with media". */
+static void define_cdrom_domain(const char *from_uri, const char *uri, const char *iso)
+{
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(from_uri);
+    cr_assert_not_null(c);
+    virDomainPtr d = virDomainLookupByName(c, "vm1");
+    cr_assert_not_null(d);
+    char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+    virDomainFree(d);
+    virConnectClose(c);
+    cr_assert_not_null(xml);
+    static char nx[65536];
+    char *p = strstr(xml, "<name>vm1</name>"), *u = strstr(xml, "<uuid>"),
+         *ue = u ? strstr(u, "</uuid>") : NULL, *dv = strstr(xml, "</devices>");
+    cr_assert(p && u && ue && dv && p < u && ue < dv);
+    snprintf(nx, sizeof nx,
+             "%.*s<name>vmcd</name>%.*s%.*s<disk type='file' device='cdrom'><driver name='qemu' "
+             "type='raw'/><source file='%s'/><target dev='hdc' bus='ide'/><readonly/></disk>%s",
+             (int)(p - xml), xml, (int)(u - (p + 16)), p + 16, (int)(dv - (ue + 7)), ue + 7, iso,
+             dv);
+    free(xml);
+    c = virConnectOpen(uri);
+    cr_assert_not_null(c);
+    d = virDomainDefineXML(c, nx);
+    virErrorPtr e = virGetLastError();
+    cr_assert_not_null(d, "define vmcd: %s", e && e->message ? e->message : "?");
+    cr_assert_eq(virDomainCreate(d), 0, "start vmcd");
+    virDomainFree(d);
+    virConnectClose(c);
+}
+
+/* (CUTOVER_SLOW=1) a VM that cannot live-migrate (CD-ROM with media) on h2,
+ * unmovable "after-return", only h2 patched: it is shut down, reported as
+ * an outage, and runs again on h2 after the host returned; the others are
+ * evacuated and come home. */
+Test(cycle, unmovable_after_return, .fini = fini, .timeout = 600)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    json_t *lab = setup("reboot", "60s");
+    json_t *hosts = json_object_get(lab, "hosts");
+    const char *h1 = jstr(json_array_get(hosts, 0), "uri"), *h2 = jstr(json_array_get(hosts, 1),
+                                                                          "uri");
+    char iso[300];
+    snprintf(iso, sizeof iso, "%s/cd.iso", state);
+    int fd = open(iso, O_CREAT | O_WRONLY, 0644);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+    close(fd);
+    define_cdrom_domain(h1, h2, iso);
+    json_t *c = json_load_file(cfile, 0, NULL);
+    json_object_set_new(c, "plan", json_pack("{s:[s], s:{s:s, s:s}}", "hosts", "h2", "execution",
+                                             "return_timeout", "60s", "unmovable",
+                                             "after-return"));
+    cr_assert_eq(json_dump_file(c, cfile, 0), 0);
+    json_decref(c);
+    int rc;
+    json_t *rep = run_cycle(NULL, &rc);
+    cr_expect_eq(rc, 0, "exit %d", rc);
+    cr_expect_str_eq(jstr(rep, "status"), "completed");
+    json_t *out = json_object_get(rep, "outages");
+    cr_expect_eq(json_array_size(out), 2, "outages: %zu", json_array_size(out));
+    if (json_array_size(out) == 2) {
+        cr_expect_str_eq(jstr(json_array_get(out, 0), "action"), "shutdown");
+        cr_expect(strstr(jstr(json_array_get(out, 0), "reason"), "CD-ROM"));
+        cr_expect_str_eq(jstr(json_array_get(out, 1), "action"), "start");
+        cr_expect_str_eq(jstr(json_array_get(out, 1), "host"), "h2");
+    }
+    cr_expect_eq(dom_state(h2, "vmcd"), VIR_DOMAIN_RUNNING, "vmcd not running on h2");
+    cr_expect_eq(version_of("h2"), 1);
+    int home[] = {0, 1, 2, 0};
+    each_vm_once(lab, home);
+    json_decref(rep);
+    json_decref(lab);
 }
