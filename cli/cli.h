@@ -22,6 +22,7 @@ int co_cmd_watch(int argc, char **argv);
 int co_cmd_migrate(int argc, char **argv);
 int co_cmd_evacuate(int argc, char **argv);
 int co_cmd_inventory(int argc, char **argv);
+int co_cmd_cycle(int argc, char **argv);
 int co_cmd_downtime(int argc, char **argv);
 int co_cmd_linkstat(int argc, char **argv);
 int co_cmd_simulate(int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct co_cmd commands[] = {
     {"migrate", co_cmd_migrate, "drive a live migration and pick the stop-and-copy moment"},
     {"inventory", co_cmd_inventory, "export the live cluster (libvirt) to a simulate/cycle file"},
     {"evacuate", co_cmd_evacuate, "empty a libvirt host: plan order and concurrency, migrate every VM"},
+    {"cycle", co_cmd_cycle, "run a rolling patch cycle over libvirt hosts (journaled, resumable)"},
     {"lab", co_cmd_lab, "start a source and destination QEMU running the test guest"},
     {"record", co_cmd_record, "record a running VM's dirty-page curve to a trace"},
     {"watch", co_cmd_watch, "sample query-migrate during someone else's migration"},

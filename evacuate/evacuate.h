@@ -205,6 +205,13 @@ typedef struct co_evac_opts {
                                      system's drain (bench/bench_evacuate.c) */
     double policy_min_mem_bytes;  /* a baseline's per-GiB timeouts count at least this
                                      much RAM (0 = the VM's own) */
+    /* Called from co_evac_run's own thread (never a worker's): phase 0
+     * before a VM's migration thread starts, phase 1 once its outcome
+     * (status, time_ms, downtime_ms, reason) is in e->vms[vm], also for a
+     * worker the watchdog gave up on. `cutover cycle` journals them. NULL =
+     * not called. */
+    void (*on_mig)(void *arg, const co_evac *e, int vm, int phase);
+    void *on_mig_arg;
 } co_evac_opts;
 
 /* Inventory: every domain on the source (running or paused) with its

@@ -1145,11 +1145,17 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             co_evac_vm *v = &e->vms[vi];
             v->attempts++;
             memcpy(v->to, e->dests[v->dest].uri, sizeof v->to);
+            /* before the thread exists, so a journal holds the start of
+             * every migration that may have begun */
+            if (o->on_mig)
+                o->on_mig(o->on_mig_arg, e, vi, 0);
             struct worker *w = new_worker(e, o, vi, h, tmo);
             if (!w || pthread_create(&w->t, NULL, worker_main, w) != 0) {
                 free(w);
                 snprintf(v->status, sizeof v->status, "failed");
                 snprintf(v->reason, sizeof v->reason, "cannot start a thread");
+                if (o->on_mig)
+                    o->on_mig(o->on_mig_arg, e, vi, 1);
                 continue;
             }
             snprintf(v->status, sizeof v->status, "migrating");
@@ -1178,6 +1184,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (!w->finished) {
                 /* given up: not retried elsewhere, its job may still hold the VM */
                 if (watchdog(e, w, h, call_ms, tmo)) {
+                    if (o->on_mig)
+                        o->on_mig(o->on_mig_arg, e, w->vm, 1);
                     ws[i] = NULL; /* the thread owns it now */
                     inflight--;
                 }
@@ -1208,6 +1216,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 snprintf(v->reason + l, sizeof v->reason - l, "%sattempt 2 (attempt 1: %s)",
                          l ? "; " : "", first);
             }
+            if (o->on_mig)
+                o->on_mig(o->on_mig_arg, e, w->vm, 1);
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */

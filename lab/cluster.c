@@ -489,6 +489,19 @@ static json_t *cluster_json(const co_cluster *c, int cores, double host_mem_byte
         json_array_append_new(vs, o);
     }
     json_object_set_new(j, "vms", vs);
+    /* `cutover cycle` reads the same file: its reboot hook is the lab's
+     * reboot (argv, no shell), when the running binary is cutover itself
+     * (a test binary calling co_cluster_up has no such command) */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        const char *base = strrchr(exe, '/');
+        if (base && !strcmp(base + 1, "cutover"))
+            json_object_set_new(j, "hooks",
+                                json_pack("{s:[s,s,s,s,s,s]}", "reboot", exe, "lab", "cluster",
+                                          "reboot", c->dir, "{host}"));
+    }
     return j;
 }
 

@@ -1,0 +1,1353 @@
+/* cycle/cycle.c: the patch cycle's state machine (see cycle/cycle.h and
+ * docs/cycle.md): host order, the steps of each host, stop rules, the
+ * journal and resume. Moving VMs is evacuate's (evacuate/evacuate.h);
+ * hooks are cycle/hook.h's; the few other libvirt calls cycle/virt.h's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cycle/cyc_int.h"
+#include "cycle/hook.h"
+#include "cycle/virt.h"
+#include "evacuate/evacuate.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+const char *const co_cyc_step_names[CO_CYC_S_N] = {
+    "preflight", "repo_sync", "enter_maintenance", "evacuate", "apply", "reboot",
+    "firmware", "firmware_reboot", "validate", "exit_maintenance", "rebalance",
+};
+
+/* The hook each step runs (-1: none of its own). */
+static const int step_hook[CO_CYC_S_N] = {
+    CO_HOOK_PREFLIGHT, CO_HOOK_STAGE, CO_HOOK_ENTER_MAINTENANCE, -1, CO_HOOK_PATCH,
+    CO_HOOK_REBOOT, CO_HOOK_FIRMWARE, CO_HOOK_REBOOT, CO_HOOK_VALIDATE, CO_HOOK_EXIT_MAINTENANCE,
+    -1,
+};
+
+static const char *const hook_key[CO_HOOK_N] = {
+    "before_cycle", "preflight", "stage", "enter_maintenance", "patch", "reboot", "firmware",
+    "validate", "exit_maintenance", "after_cycle",
+};
+
+/* Internal outcome of a host: the cycle goes on, or stops. */
+#define STOP_CYCLE 1
+
+static int stopping(const co_cyc *y)
+{
+    return y->o.stop_flag && *y->o.stop_flag;
+}
+
+static const char *hname(const co_cyc *y, int h)
+{
+    return y->c->hosts[h].name;
+}
+
+static int host_by_name(const co_cyc *y, const char *name)
+{
+    for (int h = 0; name && h < y->c->nhosts; h++)
+        if (!strcmp(y->c->hosts[h].name, name))
+            return h;
+    return -1;
+}
+
+static int host_by_uri(const co_cyc *y, const char *uri)
+{
+    for (int h = 0; uri && h < y->c->nhosts; h++)
+        if (y->c->hosts[h].uri && !strcmp(y->c->hosts[h].uri, uri))
+            return h;
+    return -1;
+}
+
+static void note(co_cyc *y, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(co_cyc *y, const char *fmt, ...)
+{
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&y->mu);
+    json_array_append_new(y->notes, json_string(buf));
+    pthread_mutex_unlock(&y->mu);
+    if (y->o.progress)
+        fprintf(stderr, "cutover cycle: %s\n", buf);
+}
+
+/* ---- the journal ---- */
+
+/* Append r (stolen) to the journal and to y->recs. */
+static int rec(co_cyc *y, json_t *r, co_diag *d)
+{
+    if (!r)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    int rc = CO_OK;
+    pthread_mutex_lock(&y->mu);
+    if (y->j)
+        rc = co_jrn_append(y->j, r, d);
+    else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        json_object_set_new(r, "t_ms", json_integer((json_int_t)ts.tv_sec * 1000 +
+                                                   ts.tv_nsec / 1000000));
+    }
+    json_array_append(y->recs, r);
+    pthread_mutex_unlock(&y->mu);
+    json_decref(r);
+    return rc;
+}
+
+static int is_ev(json_t *r, const char *ev)
+{
+    const char *e = json_string_value(json_object_get(r, "ev"));
+    return e && !strcmp(e, ev);
+}
+
+static int str_is(json_t *r, const char *key, const char *val)
+{
+    json_t *v = json_object_get(r, key);
+    if (!val)
+        return v == NULL || json_is_null(v);
+    return json_is_string(v) && !strcmp(json_string_value(v), val);
+}
+
+/* The last step_end of (host, step): NULL if none. host NULL = cycle-wide. */
+static json_t *last_step_end(const co_cyc *y, const char *host, const char *step)
+{
+    json_t *found = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(y->recs, i, r)
+        if (is_ev(r, "step_end") && str_is(r, "host", host) && str_is(r, "step", step))
+            found = r;
+    return found;
+}
+
+static int step_done(const co_cyc *y, const char *host, const char *step)
+{
+    json_t *r = last_step_end(y, host, step);
+    return r && json_is_true(json_object_get(r, "ok"));
+}
+
+static json_t *host_end(const co_cyc *y, const char *host)
+{
+    json_t *found = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(y->recs, i, r)
+        if (is_ev(r, "host_end") && str_is(r, "host", host))
+            found = r;
+    return found;
+}
+
+static int failed_hosts(const co_cyc *y)
+{
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(y->recs, i, r)
+        n += is_ev(r, "host_end") && !json_is_true(json_object_get(r, "ok")) &&
+             !json_is_true(json_object_get(r, "left_unpatched"));
+    return n;
+}
+
+/* VMs whose stun (any one migration) went over the budget. */
+static int vms_over_budget(const co_cyc *y)
+{
+    json_t *seen = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(y->recs, i, r) {
+        double dt = json_number_value(json_object_get(r, "downtime_ms"));
+        if (is_ev(r, "mig_end") && dt > y->budget_ms)
+            json_object_set_new(seen, json_string_value(json_object_get(r, "vm")) ?
+                                json_string_value(json_object_get(r, "vm")) : "?", json_true());
+    }
+    int n = (int)json_object_size(seen);
+    json_decref(seen);
+    return n;
+}
+
+/* ---- order ---- */
+
+/* Canaries first (phase 0), then failure domain by failure domain in the
+ * order the domains first appear among the plan's hosts (the simulator's
+ * rule, sim/run.c), each phase in plan order. */
+static int make_order(co_cyc *y)
+{
+    const co_sim_cluster *c = y->c;
+    const co_sim_plan *p = &c->plan;
+    int *rank = calloc((size_t)(c->ndomains > 0 ? c->ndomains : 1), sizeof(int));
+    if (!rank)
+        return CO_ENOMEM;
+    for (int d = 0; d < c->ndomains; d++)
+        rank[d] = -1;
+    int nr = 0, maxph = 0;
+    for (int i = 0; i < p->nhosts; i++) {
+        int h = p->hosts[i];
+        if (p->canary && p->canary[h])
+            y->phase[h] = 0;
+        else if (p->order == CO_ORDER_DOMAIN && c->ndomains > 0) {
+            if (rank[c->hosts[h].domain] < 0)
+                rank[c->hosts[h].domain] = nr++;
+            y->phase[h] = 1 + rank[c->hosts[h].domain];
+        } else
+            y->phase[h] = 1;
+        if (y->phase[h] > maxph)
+            maxph = y->phase[h];
+    }
+    free(rank);
+    y->norder = 0;
+    for (int ph = 0; ph <= maxph; ph++)
+        for (int i = 0; i < p->nhosts; i++)
+            if (y->phase[p->hosts[i]] == ph)
+                y->order[y->norder++] = p->hosts[i];
+    return CO_OK;
+}
+
+/* ---- new / free ---- */
+
+int co_cyc_new(const co_sim_cluster *c, const co_cyc_opts *o, co_cyc **out, co_diag *d)
+{
+    *out = NULL;
+    const char *file = o->file ? o->file : c->source ? c->source : "(cluster)";
+    for (int i = 0; i < c->plan.nhosts; i++) {
+        const co_sim_host *h = &c->hosts[c->plan.hosts[i]];
+        if (!h->uri || !h->uri[0])
+            return co_diag_set(d, CO_EDATA, "%s: hosts[%s].uri: missing; `cutover cycle` needs "
+                               "each patched host's libvirt URI", file, h->name);
+    }
+    if (c->plan.nhosts == 0)
+        return co_diag_set(d, CO_EDATA, "%s: plan.hosts: no host to patch", file);
+    co_cyc *y = calloc(1, sizeof *y);
+    if (!y)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    y->c = c;
+    y->o = *o;
+    y->o.file = file;
+    int n = c->nhosts;
+    y->order = calloc((size_t)n, sizeof(int));
+    y->phase = calloc((size_t)n, sizeof(int));
+    y->closed = calloc((size_t)n, sizeof(int));
+    y->down = calloc((size_t)n, sizeof(int));
+    y->recs = json_array();
+    y->homes = json_object();
+    y->notes = json_array();
+    pthread_mutex_init(&y->mu, NULL);
+    y->tmo = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+    y->budget_ms = o->max_downtime_ms > 0 ? o->max_downtime_ms : c->plan.stun_budget_ms;
+    y->forecast_runs = 300;
+    snprintf(y->status, sizeof y->status, "%s", o->dry_run ? "planned" : "pending");
+    if (!y->order || !y->phase || !y->closed || !y->down || !y->recs || !y->homes ||
+        !y->notes || make_order(y) != CO_OK) {
+        co_cyc_free(y);
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
+    *out = y;
+    return CO_OK;
+}
+
+void co_cyc_free(co_cyc *y)
+{
+    if (!y)
+        return;
+    co_jrn_close(y->j);
+    free(y->order);
+    free(y->phase);
+    free(y->closed);
+    free(y->down);
+    json_decref(y->recs);
+    json_decref(y->homes);
+    json_decref(y->plan);
+    json_decref(y->notes);
+    if (y->have_fc)
+        co_sim_summary_free(&y->fc);
+    pthread_mutex_destroy(&y->mu);
+    free(y);
+}
+
+/* ---- evacuate's records for one host ---- */
+
+/* Set up e to empty host src onto the open hosts (dest_only >= 0: onto that
+ * host only). Returns the number of destinations. */
+static int evac_setup(co_cyc *y, co_evac *e, int src, int dest_only)
+{
+    const co_sim_cluster *c = y->c;
+    co_evac_init(e);
+    e->max_downtime_ms = y->budget_ms;
+    e->cpu_ratio = c->plan.cpu_ratio > 0 ? c->plan.cpu_ratio : 16.0;
+    if (c->hosts[src].nic_bytes_per_s > 0) {
+        e->nic_bytes_per_s = c->hosts[src].nic_bytes_per_s;
+        snprintf(e->nic_source, sizeof e->nic_source, "cluster file");
+    }
+    if (c->hosts[src].mtu > 0)
+        e->mtu = c->hosts[src].mtu;
+    for (int h = 0; h < c->nhosts && e->ndests < CO_EVAC_MAX_DEST; h++) {
+        if (h == src || !c->hosts[h].uri || y->closed[h] || y->down[h])
+            continue;
+        if (dest_only >= 0 && h != dest_only)
+            continue;
+        co_evac_dest *ds = &e->dests[e->ndests++];
+        snprintf(ds->uri, sizeof ds->uri, "%s", c->hosts[h].uri);
+        if (c->hosts[h].migration_uri)
+            snprintf(ds->migration_uri, sizeof ds->migration_uri, "%s",
+                     c->hosts[h].migration_uri);
+        ds->nic_bytes_per_s = c->hosts[h].nic_bytes_per_s;
+    }
+    return e->ndests;
+}
+
+/* Anti-affinity groups of the file, for the VMs of e (by name). */
+static void evac_groups(const co_cyc *y, co_evac *e)
+{
+    const co_sim_cluster *c = y->c;
+    int n = 0;
+    e->groups.ngroups = 0;
+    for (int g = 0; g < c->ngroups; g++) {
+        e->groups.start[e->groups.ngroups] = n;
+        int members = 0;
+        for (int k = c->group_start[g]; k < c->group_start[g + 1]; k++) {
+            const char *vn = c->vms[c->group_vms[k]].name;
+            for (int i = 0; i < e->nvms; i++)
+                if (!strcmp(e->vms[i].name, vn) && n < CO_EVAC_MAX_VMS) {
+                    e->groups.vm[n++] = i;
+                    e->vms[i].group = e->groups.ngroups;
+                    members++;
+                }
+        }
+        if (members > 0)
+            e->groups.ngroups++;
+        else
+            n = e->groups.start[e->groups.ngroups];
+    }
+    e->groups.start[e->groups.ngroups] = n;
+}
+
+static int no_room(const co_evac_vm *v)
+{
+    return v->blocker[0] && strstr(v->blocker, "no destination has room") != NULL;
+}
+
+/* ---- migration records from evacuate's threads ---- */
+
+/* 1 when name runs (not paused) on host h. */
+static int runs_on_host(co_cyc *y, int h, const char *name)
+{
+    co_cyc_dom *doms = malloc(sizeof(co_cyc_dom) * CO_CYC_MAX_DOMS);
+    int n = 0, found = 0;
+    co_diag d;
+    co_diag_init(&d);
+    if (doms && co_cyc_virt_list(y->c->hosts[h].uri, y->tmo, doms, CO_CYC_MAX_DOMS, &n, &d) ==
+                    CO_OK)
+        for (int i = 0; i < n; i++)
+            found |= !strcmp(doms[i].name, name) && !doms[i].paused;
+    free(doms);
+    return found;
+}
+
+struct mig_ctx {
+    co_cyc *y;
+    int from;
+    const char *purpose;
+};
+
+static void on_mig(void *arg, const co_evac *e, int vi, int phase)
+{
+    struct mig_ctx *m = arg;
+    co_cyc *y = m->y;
+    const co_evac_vm *v = &e->vms[vi];
+    int to = v->dest >= 0 ? host_by_uri(y, e->dests[v->dest].uri) : -1;
+    co_diag d;
+    co_diag_init(&d);
+    json_t *r;
+    if (phase == 0) {
+        r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "mig_start", "vm", v->name, "from",
+                      hname(y, m->from), "to", to >= 0 ? hname(y, to) : "?", "purpose",
+                      m->purpose);
+        if (y->o.progress)
+            fprintf(stderr, "cutover cycle: %s: %s -> %s (%s)\n", v->name, hname(y, m->from),
+                    to >= 0 ? hname(y, to) : "?", m->purpose);
+    } else {
+        const char *st = !strcmp(v->status, "completed") || !strcmp(v->status, "aborted") ||
+                                 !strcmp(v->status, "cancelled")
+                             ? v->status : "failed";
+        /* evacuate said it failed; libvirt may know better (seen under load:
+         * "Broken pipe" on a migration that completed): where does it run? */
+        int found = 0;
+        if (strcmp(st, "completed") && to >= 0)
+            found = runs_on_host(y, to, v->name);
+        if (found)
+            st = "completed";
+        r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ev", "mig_end", "vm", v->name, "from",
+                      hname(y, m->from), "to", to >= 0 ? hname(y, to) : "?", "status", st,
+                      "purpose", m->purpose);
+        if (r) {
+            json_object_set_new(r, "time_ms", isfinite(v->time_ms) ? json_real(v->time_ms)
+                                                                   : json_null());
+            json_object_set_new(r, "downtime_ms", isfinite(v->downtime_ms)
+                                                      ? json_real(v->downtime_ms) : json_null());
+            if (v->reason[0])
+                json_object_set_new(r, found ? "evacuate_said" : "error",
+                                    json_string(v->reason));
+            if (found)
+                json_object_set_new(r, "reconciled", json_true());
+        }
+    }
+    if (rec(y, r, &d) != CO_OK)
+        note(y, "journal: %s", d.msg);
+}
+
+/* ---- hooks ---- */
+
+static int run_hook(co_cyc *y, int kind, int h, json_t *extra, co_diag *d)
+{
+    const co_sim_hook *hk = &y->c->exec.hook[kind];
+    if (!hk->argv)
+        return CO_OK;
+    co_hook_ctx ctx = {.host = h >= 0 ? hname(y, h) : NULL,
+                       .uri = h >= 0 ? y->c->hosts[h].uri : NULL,
+                       .migration_uri = h >= 0 ? y->c->hosts[h].migration_uri : NULL,
+                       .step = hook_key[kind], .journal_dir = y->jdir,
+                       .stop_flag = y->o.stop_flag};
+    co_hook_result hr;
+    memset(&hr, 0, sizeof hr);
+    int rc = co_hook_run(hk, &ctx, &hr, d);
+    if (hr.ran) {
+        json_object_set_new(extra, "hook_exit", json_integer(hr.exit_status));
+        json_object_set_new(extra, "hook_last_line", json_string(hr.last_line));
+        json_object_set_new(extra, "hook_log", json_string(hr.log_path));
+    }
+    return rc;
+}
+
+/* "version=X" in a hook's last line: X (into out), else 0. */
+static int version_in(const char *line, char *out, size_t len)
+{
+    const char *p = line ? strstr(line, "version=") : NULL;
+    if (!p)
+        return 0;
+    p += 8;
+    size_t n = strcspn(p, " \t\r\n");
+    snprintf(out, len, "%.*s", (int)n, p);
+    return n > 0;
+}
+
+/* ---- waiting for a host ---- */
+
+static void nap(co_cyc *y, double ms)
+{
+    double end = co_clock_ms() + ms;
+    while (!stopping(y) && co_clock_ms() < end) {
+        double left = end - co_clock_ms();
+        usleep((useconds_t)(left > 100 ? 100000 : left > 0 ? left * 1000 : 0));
+    }
+}
+
+/* Probe until the host answers: return_timeout, first wait return_backoff,
+ * doubled up to 30 s. CO_OK, CO_ETIMEDOUT, CO_ECANCELED. */
+static int wait_return(co_cyc *y, int h, co_diag *d)
+{
+    double limit = y->c->exec.return_timeout_ms > 0 ? y->c->exec.return_timeout_ms : 600e3;
+    double wait = y->c->exec.return_backoff_ms > 0 ? y->c->exec.return_backoff_ms : 1000;
+    double end = co_clock_ms() + limit;
+    int probes = 0;
+    for (;;) {
+        if (stopping(y))
+            return co_diag_set(d, CO_ECANCELED, "stopped by a signal while waiting for %s",
+                               hname(y, h));
+        double left = end - co_clock_ms();
+        int tmo = left < y->tmo ? (int)(left > 200 ? left : 200) : y->tmo;
+        co_diag pd;
+        co_diag_init(&pd);
+        probes++;
+        if (co_cyc_virt_probe(y->c->hosts[h].uri, tmo, NULL, 0, &pd) == CO_OK) {
+            y->down[h] = 0;
+            return CO_OK;
+        }
+        left = end - co_clock_ms();
+        if (left <= 0) {
+            y->down[h] = 1;
+            return co_diag_set(d, CO_ETIMEDOUT, "%s did not come back within %.0f s (%d "
+                               "probes; last: %s)", hname(y, h), limit / 1e3, probes, pd.msg);
+        }
+        nap(y, wait < left ? wait : left);
+        wait = wait * 2 > 30e3 ? 30e3 : wait * 2;
+    }
+}
+
+/* ---- live state ---- */
+
+/* Where every active domain runs: names -> array of {host, paused, job}. */
+static json_t *live_map(co_cyc *y)
+{
+    json_t *m = json_object();
+    co_cyc_dom *doms = malloc(sizeof(co_cyc_dom) * CO_CYC_MAX_DOMS);
+    if (!doms)
+        return m;
+    for (int h = 0; h < y->c->nhosts; h++) {
+        if (!y->c->hosts[h].uri)
+            continue;
+        int n = 0;
+        co_diag d;
+        co_diag_init(&d);
+        if (co_cyc_virt_list(y->c->hosts[h].uri, y->tmo, doms, CO_CYC_MAX_DOMS, &n, &d) !=
+            CO_OK) {
+            y->down[h] = 1;
+            continue;
+        }
+        y->down[h] = 0;
+        for (int i = 0; i < n; i++) {
+            json_t *a = json_object_get(m, doms[i].name);
+            if (!a) {
+                a = json_array();
+                json_object_set_new(m, doms[i].name, a);
+            }
+            json_array_append_new(a, json_pack("{s:i, s:b, s:b}", "host", h, "paused",
+                                               doms[i].paused, "job", doms[i].job));
+        }
+    }
+    free(doms);
+    return m;
+}
+
+/* The host where name runs (not paused), -1 if none. */
+static int runs_on(json_t *live, const char *name)
+{
+    json_t *a = json_object_get(live, name), *o;
+    size_t i;
+    json_array_foreach(a, i, o)
+        if (!json_is_true(json_object_get(o, "paused")))
+            return (int)json_integer_value(json_object_get(o, "host"));
+    return -1;
+}
+
+static void resume_orphans(co_cyc *y, json_t *live, co_diag *d);
+
+/* ---- steps ---- */
+
+/* A VM paused on h while it runs on another host is the leftover of a
+ * migration that libvirt has not cleaned up (seen: a source job that never
+ * ended after the VM started on its destination). It is not h's VM: taking
+ * it for one would have the unmovable rule shut it down and report an
+ * outage of a VM that runs. Dropped from e, noted. */
+static void drop_stale_copies(co_cyc *y, co_evac *e, int h)
+{
+    json_t *live = NULL;
+    for (int i = 0; i < e->nvms; i++) {
+        if (e->vms[i].running)
+            continue;
+        if (!live)
+            live = live_map(y);
+        int at = runs_on(live, e->vms[i].name);
+        if (at < 0 || at == h)
+            continue;
+        note(y, "%s: a paused copy on %s while it runs on %s (a migration's leftover, left to "
+             "libvirt)", e->vms[i].name, hname(y, h), hname(y, at));
+        memmove(&e->vms[i], &e->vms[i + 1], sizeof e->vms[0] * (size_t)(e->nvms - i - 1));
+        e->nvms--;
+        i--;
+    }
+    json_decref(live);
+}
+
+/* Capacity, blockers and placement of host h's VMs onto the open hosts;
+ * with run = 1 also the migrations. */
+static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
+{
+    co_evac *e = malloc(sizeof *e);
+    if (!e)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    int rc = CO_OK, nd = evac_setup(y, e, h, -1);
+    int unmov = y->c->exec.unmovable;
+    struct mig_ctx mc = {.y = y, .from = h, .purpose = "evacuate"};
+    co_evac_opts eo = {.src_uri = y->c->hosts[h].uri, .allow = y->o.allow, .measure_dirty = 1,
+                       .unmovable = unmov == CO_UNMOV_LEAVE ? CO_EVAC_LEAVE : CO_EVAC_SHUTDOWN,
+                       .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
+                       .stop_signo = y->o.stop_signo, .on_mig = on_mig, .on_mig_arg = &mc};
+    if ((rc = co_evac_inventory(e, &eo, d)) != CO_OK)
+        goto out;
+    drop_stale_copies(y, e, h);
+    if (e->nvms == 0) {
+        json_object_set_new(extra, "vms", json_integer(0));
+        goto out;
+    }
+    if (nd == 0) {
+        rc = co_diag_set(d, CO_EFAILED, "%s: no open host to take its %d VM(s)", hname(y, h),
+                         e->nvms);
+        goto out;
+    }
+    evac_groups(y, e);
+    if ((rc = co_evac_plan(e, d)) != CO_OK)
+        goto out;
+    json_t *blk = json_array();
+    int full = 0, blocked = 0;
+    for (int i = 0; i < e->nvms; i++) {
+        co_evac_vm *v = &e->vms[i];
+        if (!v->blocker[0])
+            continue;
+        blocked++;
+        full += no_room(v);
+        json_array_append_new(blk, json_pack("{s:s, s:s}", "vm", v->name, "reason",
+                                             v->blocker));
+    }
+    json_object_set_new(extra, "vms", json_integer(e->nvms));
+    json_object_set_new(extra, "blockers", blk);
+    json_object_set_new(extra, "concurrency", json_integer(e->k));
+    json_object_set_new(extra, "predicted_ms", json_real(e->pred_total_ms));
+    if (full) {
+        rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) fit on no open host (memory, vCPUs, "
+                         "anti-affinity, CPU)", hname(y, h), full);
+        goto out;
+    }
+    if (blocked && unmov == CO_UNMOV_LEAVE) {
+        json_object_set_new(extra, "left_unpatched", json_true());
+        rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) cannot live-migrate (first: %s: %s); "
+                         "execution.unmovable \"leave\": the host is left unpatched",
+                         hname(y, h), blocked, json_string_value(json_object_get(
+                             json_array_get(blk, 0), "vm")),
+                         json_string_value(json_object_get(json_array_get(blk, 0), "reason")));
+        goto out;
+    }
+    if (!run)
+        goto out;
+    co_evac_result er = {.total_time_ms = NAN};
+    rc = co_evac_run(e, &eo, &er, d);
+    {
+        /* the step's verdict is libvirt's: the host is empty (VMs shut down
+         * by the unmovable rule aside), whatever evacuate reported; and no VM
+         * is left paused anywhere */
+        json_t *live = live_map(y);
+        co_diag od;
+        co_diag_init(&od);
+        resume_orphans(y, live, &od);
+        int left = 0;
+        const char *name;
+        json_t *a;
+        json_object_foreach(live, name, a) {
+            size_t q;
+            json_t *o;
+            json_array_foreach(a, q, o)
+                left += json_integer_value(json_object_get(o, "host")) == h;
+        }
+        json_decref(live);
+        if (rc != CO_OK && rc != CO_ECANCELED && left == 0 && !stopping(y)) {
+            note(y, "%s: evacuate reported \"%s\" but libvirt shows the host empty", hname(y, h),
+                 d->msg);
+            co_diag_init(d);
+            rc = CO_OK;
+        } else if (rc == CO_OK && left > 0) {
+            rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) still run there after the evacuation",
+                             hname(y, h), left);
+        }
+    }
+    /* VMs that could not live-migrate: shut down by evacuate; say so, and
+     * restart them now on another host (unmovable "shutdown") or once their
+     * host is back (after_return, in validate) */
+    for (int i = 0; i < e->nvms; i++) {
+        co_evac_vm *v = &e->vms[i];
+        if (strcmp(v->status, "shut-down"))
+            continue;
+        co_diag od;
+        co_diag_init(&od);
+        rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name, "host",
+                         hname(y, h), "action", "shutdown", "reason", v->blocker), &od);
+        if (unmov != CO_UNMOV_SHUTDOWN)
+            continue;
+        int started = 0;
+        for (int k = 0; k < e->ndests && !started; k++) {
+            co_diag sd;
+            co_diag_init(&sd);
+            if (co_cyc_virt_start_copy(y->c->hosts[h].uri, e->dests[k].uri, v->name, y->tmo,
+                                       &sd) == CO_OK) {
+                rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name,
+                                 "host", hname(y, host_by_uri(y, e->dests[k].uri)), "action",
+                                 "start", "reason", "restarted on another host"), &od);
+                started = 1;
+            }
+        }
+        if (!started)
+            note(y, "%s: shut down for %s's patch and not restarted anywhere", v->name,
+                 hname(y, h));
+    }
+out:
+    free(e);
+    return rc;
+}
+
+/* Return every VM whose home is open and patched (exit_maintenance done)
+ * and which runs elsewhere: one evacuate run per (where it is, home) pair
+ * with the others held back. VMs for which the home has no room stay where
+ * they are and are tried again at the next rebalance (*pending). */
+static int rebalance(co_cyc *y, int *pending, co_diag *d)
+{
+    *pending = 0;
+    json_t *live = live_map(y);
+    int rc = CO_OK;
+    for (int home = 0; home < y->c->nhosts && rc == CO_OK; home++) {
+        if (y->closed[home] || y->down[home] || !step_done(y, hname(y, home), "exit_maintenance"))
+            continue;
+        for (int from = 0; from < y->c->nhosts && rc == CO_OK; from++) {
+            if (from == home || y->down[from])
+                continue;
+            int want = 0;
+            const char *k;
+            json_t *v;
+            json_object_foreach(y->homes, k, v)
+                if (!strcmp(json_string_value(v), hname(y, home)) && runs_on(live, k) == from)
+                    want++;
+            if (!want)
+                continue;
+            co_evac *e = malloc(sizeof *e);
+            if (!e) {
+                rc = co_diag_set(d, CO_ENOMEM, "out of memory");
+                break;
+            }
+            /* the home is open: evac_setup skips closed hosts, and from may
+             * itself be closed (a VM of home on a host now in maintenance) */
+            evac_setup(y, e, from, home);
+            struct mig_ctx mc = {.y = y, .from = from, .purpose = "rebalance"};
+            co_evac_opts eo = {.src_uri = y->c->hosts[from].uri, .allow = y->o.allow,
+                               .measure_dirty = 1, .unmovable = CO_EVAC_LEAVE,
+                               .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
+                               .stop_signo = y->o.stop_signo, .on_mig = on_mig,
+                               .on_mig_arg = &mc};
+            co_diag ed;
+            co_diag_init(&ed);
+            if (e->ndests == 1 && co_evac_inventory(e, &eo, &ed) == CO_OK) {
+                drop_stale_copies(y, e, from);
+                int movable = 0;
+                for (int i = 0; i < e->nvms; i++) {
+                    co_evac_vm *ev = &e->vms[i];
+                    json_t *hv = json_object_get(y->homes, ev->name);
+                    if (!hv || strcmp(json_string_value(hv), hname(y, home)))
+                        snprintf(ev->blocker, sizeof ev->blocker, "stays (not returning)");
+                    else if (!ev->blocker[0])
+                        movable++;
+                }
+                evac_groups(y, e);
+                co_evac_result er = {.total_time_ms = NAN};
+                if (movable && co_evac_plan(e, &ed) == CO_OK)
+                    co_evac_run(e, &eo, &er, &ed);
+                for (int i = 0; i < e->nvms; i++) {
+                    json_t *hv = json_object_get(y->homes, e->vms[i].name);
+                    if (hv && !strcmp(json_string_value(hv), hname(y, home)) &&
+                        strcmp(e->vms[i].status, "completed"))
+                        (*pending)++;
+                }
+            } else
+                *pending += want;
+            free(e);
+            if (stopping(y))
+                rc = co_diag_set(d, CO_ECANCELED, "stopped by a signal during rebalance");
+        }
+    }
+    json_t *after = live_map(y);
+    co_diag od;
+    co_diag_init(&od);
+    resume_orphans(y, after, &od);
+    json_decref(after);
+    json_decref(live);
+    return rc;
+}
+
+/* Start the VMs shut down on h for its patch (unmovable "after_return"). */
+static void restart_after_return(co_cyc *y, int h)
+{
+    json_t *started = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(y->recs, i, r)
+        if (is_ev(r, "vm_outage") && str_is(r, "action", "start"))
+            json_object_set_new(started, json_string_value(json_object_get(r, "vm")),
+                                json_true());
+    json_array_foreach(y->recs, i, r) {
+        if (!is_ev(r, "vm_outage") || !str_is(r, "action", "shutdown") ||
+            !str_is(r, "host", hname(y, h)))
+            continue;
+        const char *vm = json_string_value(json_object_get(r, "vm"));
+        if (!vm || json_object_get(started, vm))
+            continue;
+        co_diag d;
+        co_diag_init(&d);
+        if (co_cyc_virt_start(y->c->hosts[h].uri, vm, y->tmo, &d) == CO_OK) {
+            rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", vm, "host",
+                             hname(y, h), "action", "start", "reason", "its host returned"),
+                &d);
+            json_object_set_new(started, vm, json_true());
+        } else
+            note(y, "%s: not restarted on %s: %s", vm, hname(y, h), d.msg);
+    }
+    json_decref(started);
+}
+
+/* The version the patch hook promised ("version=X" in its last line). */
+static int promised_version(const co_cyc *y, int h, char *out, size_t len)
+{
+    json_t *r = last_step_end(y, hname(y, h), "apply");
+    return r && version_in(json_string_value(json_object_get(r, "hook_last_line")), out, len);
+}
+
+static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
+{
+    int rc = CO_OK, hk = step_hook[s];
+    switch (s) {
+    case CO_CYC_S_PREFLIGHT: {
+        char ver[160];
+        if ((rc = co_cyc_virt_probe(y->c->hosts[h].uri, y->tmo, ver, sizeof ver, d)) != CO_OK)
+            return rc;
+        json_object_set_new(extra, "version", json_string(ver));
+        if ((rc = evacuate(y, h, 0, extra, d)) != CO_OK)
+            return rc;
+        break;
+    }
+    case CO_CYC_S_ENTER:
+        y->closed[h] = 1;
+        break;
+    case CO_CYC_S_EVAC:
+        return evacuate(y, h, 1, extra, d);
+    case CO_CYC_S_REBOOT:
+    case CO_CYC_S_FW_REBOOT:
+        if (!y->c->exec.hook[CO_HOOK_REBOOT].argv)
+            json_object_set_new(extra, "skipped", json_string("not configured"));
+        if ((rc = run_hook(y, CO_HOOK_REBOOT, h, extra, d)) != CO_OK)
+            return rc;
+        return wait_return(y, h, d);
+    case CO_CYC_S_FIRMWARE:
+    case CO_CYC_S_STAGE:
+    case CO_CYC_S_PATCH:
+    case CO_CYC_S_EXIT:
+        if (!y->c->exec.hook[hk].argv)
+            json_object_set_new(extra, "skipped", json_string("not configured"));
+        break;
+    case CO_CYC_S_VALIDATE: {
+        char ver[160];
+        if ((rc = co_cyc_virt_probe(y->c->hosts[h].uri, y->tmo, ver, sizeof ver, d)) != CO_OK)
+            return rc;
+        json_object_set_new(extra, "version", json_string(ver));
+        if ((rc = run_hook(y, CO_HOOK_VALIDATE, h, extra, d)) != CO_OK)
+            return rc;
+        char want[64], got[64];
+        if (!promised_version(y, h, want, sizeof want)) {
+            json_object_set_new(extra, "version_check",
+                                json_string("not checked (the patch hook printed no "
+                                            "version=...)"));
+        } else if (!version_in(json_string_value(json_object_get(extra, "hook_last_line")), got,
+                               sizeof got)) {
+            return co_diag_set(d, CO_EFAILED, "%s: the patch promised version %s; the validate "
+                               "hook reported none (version=... on its last line)",
+                               hname(y, h), want);
+        } else if (strcmp(want, got)) {
+            return co_diag_set(d, CO_EFAILED, "%s: the patch promised version %s; the validate "
+                               "hook reports %s", hname(y, h), want, got);
+        } else
+            json_object_set_new(extra, "version_check", json_sprintf("version %s as promised",
+                                                                     want));
+        if (y->c->exec.unmovable == CO_UNMOV_AFTER_RETURN)
+            restart_after_return(y, h);
+        return CO_OK;
+    }
+    case CO_CYC_S_REBALANCE: {
+        int pending = 0;
+        rc = rebalance(y, &pending, d);
+        json_object_set_new(extra, "pending", json_integer(pending));
+        if (pending)
+            note(y, "rebalance after %s: %d VM(s) did not go home yet (no room, or the "
+                 "migration failed: see aborts); tried again after the next host", hname(y, h), pending);
+        return rc;
+    }
+    }
+    if (hk >= 0 && s != CO_CYC_S_REBOOT && s != CO_CYC_S_FW_REBOOT)
+        rc = run_hook(y, hk, h, extra, d);
+    if (s == CO_CYC_S_EXIT && rc == CO_OK)
+        y->closed[h] = 0;
+    return rc;
+}
+
+/* Run step s of host h (h < 0: a cycle-wide hook step named by kind) unless
+ * the journal says it is done; journal its start and end. */
+static int step(co_cyc *y, int h, int s, co_diag *d)
+{
+    const char *host = h >= 0 ? hname(y, h) : NULL;
+    const char *name = h >= 0 ? co_cyc_step_names[s] : hook_key[s];
+    if (step_done(y, host, name))
+        return CO_OK;
+    if (stopping(y))
+        return co_diag_set(d, CO_ECANCELED, "stopped by a signal before %s%s%s", name,
+                           host ? " of " : "", host ? host : "");
+    if (h >= 0 && s == CO_CYC_S_FIRMWARE + 1 && !y->c->exec.hook[CO_HOOK_FIRMWARE].argv) {
+        /* no firmware hook: no firmware reboot either */
+        return rec(y, json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "ev", "step_end", "host", host,
+                                "step", name, "ok", 1, "duration_ms", 0.0, "skipped",
+                                "not configured"), d);
+    }
+    int rc = rec(y, json_pack("{s:s, s:o, s:s}", "ev", "step_start", "host",
+                              host ? json_string(host) : json_null(), "step", name), d);
+    if (rc != CO_OK)
+        return rc;
+    if (y->o.progress)
+        fprintf(stderr, "cutover cycle: %s%s%s ...\n", host ? host : "cycle", ": ", name);
+    json_t *extra = json_object();
+    double t0 = co_clock_ms();
+    if (h >= 0)
+        rc = do_step(y, h, s, extra, d);
+    else
+        rc = run_hook(y, s, -1, extra, d);
+    double ms = co_clock_ms() - t0;
+    json_t *r = json_pack("{s:s, s:o, s:s, s:b, s:f}", "ev", "step_end", "host",
+                          host ? json_string(host) : json_null(), "step", name, "ok", rc == CO_OK,
+                          "duration_ms", ms);
+    if (r) {
+        json_object_update(r, extra);
+        if (rc != CO_OK)
+            json_object_set_new(r, "error", json_string(d->msg));
+    }
+    json_decref(extra);
+    co_diag jd;
+    co_diag_init(&jd);
+    int jrc = rec(y, r, &jd);
+    if (rc == CO_OK && jrc != CO_OK) {
+        *d = jd;
+        return jrc;
+    }
+    return rc;
+}
+
+/* All of host h's steps from its first unfinished one. CO_OK when done
+ * (host_end ok written); otherwise the step's error, with *stop set when
+ * the cycle must stop. */
+static int run_host(co_cyc *y, int h, int *stop, co_diag *d)
+{
+    *stop = 0;
+    int rc = CO_OK, s;
+    for (s = 0; s < CO_CYC_S_N && rc == CO_OK; s++)
+        rc = step(y, h, s, d);
+    if (rc == CO_OK)
+        return rec(y, json_pack("{s:s, s:s, s:b}", "ev", "host_end", "host", hname(y, h), "ok",
+                                1), d);
+    s--;
+    if (rc == CO_ECANCELED || stopping(y)) {
+        *stop = 1;
+        return CO_ECANCELED;
+    }
+    json_t *pf = last_step_end(y, hname(y, h), "preflight");
+    if (s == CO_CYC_S_PREFLIGHT && pf && json_is_true(json_object_get(pf, "left_unpatched"))) {
+        /* the plan's choice (unmovable "leave"), not a failure: reported,
+         * not counted against the budget */
+        note(y, "%s left unpatched: %s", hname(y, h), d->msg);
+        co_diag_init(d);
+        return rec(y, json_pack("{s:s, s:s, s:b, s:s, s:b, s:b}", "ev", "host_end", "host",
+                                hname(y, h), "ok", 0, "reason", "left unpatched (unmovable VMs)",
+                                "left_unpatched", 1, "in_maintenance", 0), d);
+    }
+    if (rc == CO_ETIMEDOUT && (s == CO_CYC_S_REBOOT || s == CO_CYC_S_FW_REBOOT)) {
+        *stop = 1;
+        snprintf(y->reason, sizeof y->reason, "%.600s; it stays in maintenance, no other host was "
+                 "touched after it", d->msg);
+        return CO_EFAILED;
+    }
+    if (y->phase[h] == 0) {
+        *stop = 1;
+        snprintf(y->reason, sizeof y->reason, "canary %s failed %s: %.450s", hname(y, h),
+                 co_cyc_step_names[s], d->msg);
+        return CO_EFAILED;
+    }
+    /* a failed host: within the budget the cycle goes on; a host that failed
+     * before its patch is reopened (nothing changed on it) */
+    int fails = failed_hosts(y) + 1;
+    if (fails > y->c->exec.fail_hosts_max) {
+        *stop = 1;
+        snprintf(y->reason, sizeof y->reason, "failure budget: %d failed host(s), %d "
+                 "tolerated; last: %.400s", fails, y->c->exec.fail_hosts_max, d->msg);
+        return CO_EFAILED;
+    }
+    int reopened = 0;
+    if (s < CO_CYC_S_PATCH && y->closed[h]) {
+        y->closed[h] = 0;
+        reopened = 1;
+    }
+    co_diag jd;
+    co_diag_init(&jd);
+    rec(y, json_pack("{s:s, s:s, s:b, s:s, s:b}", "ev", "host_end", "host", hname(y, h), "ok",
+                     0, "reason", d->msg, "in_maintenance", !reopened), &jd);
+    note(y, "%s failed (%s); within the failure budget (%d of %d), the cycle goes on",
+         hname(y, h), d->msg, fails, y->c->exec.fail_hosts_max);
+    return rc;
+}
+
+/* ---- resume ---- */
+
+/* Hosts in maintenance according to the journal. */
+static void closed_from_journal(co_cyc *y)
+{
+    for (int h = 0; h < y->c->nhosts; h++) {
+        json_t *he = host_end(y, hname(y, h));
+        y->closed[h] = step_done(y, hname(y, h), "enter_maintenance") &&
+                       !step_done(y, hname(y, h), "exit_maintenance") &&
+                       !(he && json_is_false(json_object_get(he, "in_maintenance")));
+    }
+}
+
+/* Paused VMs: resumed on the side that owns them (the only copy; a paused
+ * copy beside a running one is an incoming migration's leftover, libvirt's
+ * to clean). */
+static void resume_orphans(co_cyc *y, json_t *live, co_diag *d)
+{
+    size_t k;
+    const char *name;
+    json_t *a;
+    json_object_foreach(live, name, a) {
+        json_t *o;
+        int running = runs_on(live, name) >= 0;
+        json_array_foreach(a, k, o) {
+            if (!json_is_true(json_object_get(o, "paused")) ||
+                json_is_true(json_object_get(o, "job")))
+                continue;
+            int h = (int)json_integer_value(json_object_get(o, "host"));
+            if (running) {
+                note(y, "%s: paused on %s while it runs elsewhere (left to libvirt)", name,
+                     hname(y, h));
+                continue;
+            }
+            co_diag rd;
+            co_diag_init(&rd);
+            if (co_cyc_virt_resume(y->c->hosts[h].uri, name, y->tmo, &rd) == CO_OK) {
+                rec(y, json_pack("{s:s, s:s, s:s}", "ev", "vm_resumed", "vm", name, "host",
+                                 hname(y, h)), d);
+                note(y, "%s: found paused on %s, resumed", name, hname(y, h));
+            } else
+                note(y, "%s: paused on %s and not resumed: %s", name, hname(y, h), rd.msg);
+        }
+    }
+}
+
+/* Make the journal agree with libvirt: migrations that were in flight,
+ * paused VMs. Never migrates. */
+static int reconcile(co_cyc *y, co_diag *d)
+{
+    json_t *live = live_map(y);
+    /* migrations started and not ended: wait for libvirt to finish them (a
+     * peer-to-peer migration goes on without us), then look where the VM is */
+    size_t i, k;
+    json_t *r, *r2;
+    json_array_foreach(y->recs, i, r) {
+        if (!is_ev(r, "mig_start"))
+            continue;
+        const char *vm = json_string_value(json_object_get(r, "vm"));
+        int ended = 0;
+        for (k = i + 1; k < json_array_size(y->recs); k++) {
+            r2 = json_array_get(y->recs, k);
+            if (is_ev(r2, "mig_end") && str_is(r2, "vm", vm))
+                ended = 1;
+        }
+        if (ended || !vm)
+            continue;
+        double end = co_clock_ms() + 120e3;
+        for (;;) {
+            int busy = 0;
+            json_t *a = json_object_get(live, vm), *o;
+            json_array_foreach(a, k, o)
+                busy |= json_is_true(json_object_get(o, "job"));
+            if (!busy || co_clock_ms() > end || stopping(y))
+                break;
+            nap(y, 1000);
+            json_decref(live);
+            live = live_map(y);
+        }
+        int to = host_by_name(y, json_string_value(json_object_get(r, "to")));
+        int at = runs_on(live, vm);
+        int moved = to >= 0 && at == to;
+        json_t *e = json_pack("{s:s, s:s, s:O, s:O, s:s, s:b, s:n, s:n, s:O}", "ev", "mig_end",
+                              "vm", vm, "from", json_object_get(r, "from"), "to",
+                              json_object_get(r, "to"), "status", moved ? "completed" : "failed",
+                              "reconciled", 1, "time_ms", "downtime_ms", "purpose",
+                              json_object_get(r, "purpose"));
+        if (!moved && e)
+            json_object_set_new(e, "error", json_sprintf("cutover stopped during it; found %s",
+                                                         at >= 0 ? hname(y, at)
+                                                                 : "running nowhere"));
+        int rc = rec(y, e, d);
+        if (rc != CO_OK)
+            goto out;
+        note(y, "%s: the migration %s -> %s in flight when cutover stopped %s", vm,
+             json_string_value(json_object_get(r, "from")),
+             json_string_value(json_object_get(r, "to")),
+             moved ? "completed (counted as moved)" : "did not complete");
+    }
+    resume_orphans(y, live, d);
+    closed_from_journal(y);
+out:
+    json_decref(live);
+    return d->code < 0 ? d->code : CO_OK;
+}
+
+/* ---- dry run ---- */
+
+static int dry_run(co_cyc *y, co_diag *d)
+{
+    const co_sim_cluster *c = y->c;
+    json_t *p = json_object(), *hosts = json_array();
+    int unreachable = 0, unplaced = 0;
+    for (int i = 0; i < y->norder; i++) {
+        int h = y->order[i];
+        char ver[160] = "";
+        co_diag pd;
+        co_diag_init(&pd);
+        y->down[h] = co_cyc_virt_probe(c->hosts[h].uri, y->tmo, ver, sizeof ver, &pd) != CO_OK;
+        json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:b}", "name", hname(y, h), "uri",
+                              c->hosts[h].uri, "canary", y->phase[h] == 0, "phase", y->phase[h],
+                              "reachable", !y->down[h]);
+        json_object_set_new(o, "failure_domain", c->ndomains ? json_string(
+                                c->domains[c->hosts[h].domain]) : json_null());
+        json_object_set_new(o, "version", y->down[h] ? json_null() : json_string(ver));
+        if (y->down[h]) {
+            json_object_set_new(o, "error", json_string(pd.msg));
+            unreachable++;
+        }
+        json_array_append_new(hosts, o);
+    }
+    for (size_t i = 0; i < json_array_size(hosts); i++) {
+        json_t *o = json_array_get(hosts, i);
+        int h = y->order[i];
+        if (y->down[h])
+            continue;
+        co_evac *e = malloc(sizeof *e);
+        if (!e) {
+            json_decref(p);
+            json_decref(hosts);
+            return co_diag_set(d, CO_ENOMEM, "out of memory");
+        }
+        evac_setup(y, e, h, -1);
+        co_evac_opts eo = {.src_uri = c->hosts[h].uri, .allow = y->o.allow, .measure_dirty = 1,
+                           .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
+                           .stop_signo = y->o.stop_signo};
+        co_diag ed;
+        co_diag_init(&ed);
+        json_t *vms = json_array();
+        if (co_evac_inventory(e, &eo, &ed) == CO_OK) {
+            evac_groups(y, e);
+            if (e->nvms && co_evac_plan(e, &ed) != CO_OK)
+                json_object_set_new(o, "error", json_string(ed.msg));
+            for (int k = 0; k < e->nvms; k++) {
+                co_evac_vm *v = &e->vms[k];
+                int to = v->dest >= 0 ? host_by_uri(y, e->dests[v->dest].uri) : -1;
+                json_t *vo = json_pack("{s:s, s:f, s:i}", "name", v->name, "mem_bytes",
+                                       v->mem_bytes, "vcpus", v->vcpus);
+                json_object_set_new(vo, "to", to >= 0 ? json_string(hname(y, to)) : json_null());
+                json_object_set_new(vo, "order", json_integer(v->order));
+                json_object_set_new(vo, "predicted_time_ms", v->dest >= 0
+                                        ? json_real(v->pred_time_ms) : json_null());
+                json_object_set_new(vo, "predicted_downtime_ms", v->dest >= 0
+                                        ? json_real(v->pred_downtime_ms) : json_null());
+                if (v->blocker[0]) {
+                    json_object_set_new(vo, "blocker", json_string(v->blocker));
+                    json_object_set_new(vo, "handling", json_string(
+                        no_room(v) ? "none: the host cannot be emptied"
+                        : c->exec.unmovable == CO_UNMOV_LEAVE ? "leave: host left unpatched"
+                        : c->exec.unmovable == CO_UNMOV_AFTER_RETURN
+                            ? "shut down, restarted when its host returns"
+                            : "shut down, restarted on another host"));
+                    unplaced += no_room(v);
+                }
+                json_array_append_new(vms, vo);
+                if (!json_object_get(y->homes, v->name))
+                    json_object_set_new(y->homes, v->name, json_string(hname(y, h)));
+            }
+            json_object_set_new(o, "concurrency", json_integer(e->k));
+            json_object_set_new(o, "predicted_evacuation_ms",
+                                e->nvms ? json_real(e->pred_total_ms) : json_real(0));
+        } else {
+            json_object_set_new(o, "error", json_string(ed.msg));
+            unplaced++;
+        }
+        json_object_set_new(o, "vms", vms);
+        free(e);
+    }
+    json_t *hooks = json_object();
+    for (int k = 0; k < CO_HOOK_N; k++) {
+        const co_sim_hook *hk = &c->exec.hook[k];
+        json_t *argv = json_array();
+        for (int a = 0; hk->argv && hk->argv[a]; a++)
+            json_array_append_new(argv, json_string(hk->argv[a]));
+        json_object_set_new(hooks, hook_key[k], hk->argv ? argv : json_null());
+        if (!hk->argv)
+            json_decref(argv);
+    }
+    json_object_set_new(p, "status", json_string("planned"));
+    json_object_set_new(p, "file", json_string(y->o.file));
+    json_object_set_new(p, "max_hosts_in_maintenance", json_integer(c->plan.max_in_maint));
+    json_object_set_new(p, "hosts", hosts);
+    json_object_set_new(p, "hooks", hooks);
+    json_object_set_new(p, "firmware", json_string(c->exec.hook[CO_HOOK_FIRMWARE].argv
+                                                   ? "configured" : "not configured"));
+    y->plan = p;
+    if (unreachable)
+        return co_diag_set(d, CO_EUNAVAIL, "%d host(s) do not answer (see the plan)",
+                           unreachable);
+    if (unplaced)
+        return co_diag_set(d, CO_EFAILED, "%d VM(s) or host(s) cannot be placed (see the plan)",
+                           unplaced);
+    return CO_OK;
+}
+
+/* ---- the run ---- */
+
+static void forecast(co_cyc *y)
+{
+    co_sim_mc_opts mo = {.runs = y->forecast_runs, .seed = 1, .threads = 2};
+    co_diag d;
+    co_diag_init(&d);
+    if (co_sim_mc(y->c, &mo, &y->fc, &d) == CO_OK)
+        y->have_fc = 1;
+    else
+        note(y, "forecast: %s", d.msg);
+}
+
+static int finish(co_cyc *y, const char *status, const char *reason, co_diag *d)
+{
+    snprintf(y->status, sizeof y->status, "%s", status);
+    if (reason && reason != y->reason)
+        snprintf(y->reason, sizeof y->reason, "%s", reason);
+    json_t *first = json_array_get(y->recs, 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    double t0 = json_number_value(json_object_get(first, "t_ms"));
+    co_diag jd;
+    co_diag_init(&jd);
+    json_t *r = json_pack("{s:s, s:s, s:f}", "ev", "cycle_end", "status", status, "window_ms",
+                          now - t0);
+    if (r && y->reason[0])
+        json_object_set_new(r, "reason", json_string(y->reason));
+    int jrc = rec(y, r, &jd);
+    if (d->code == CO_OK && jrc != CO_OK)
+        *d = jd;
+    return CO_OK;
+}
+
+int co_cyc_run(co_cyc *y, co_diag *d)
+{
+    if (y->o.forecast)
+        forecast(y);
+    if (y->o.dry_run)
+        return dry_run(y, d);
+    if (!y->o.journal_path)
+        return co_diag_set(d, CO_EUSAGE, "--journal PATH is required to run a cycle");
+    int rc = co_jrn_open(y->o.journal_path, y->o.resume, &y->j, d);
+    if (rc != CO_OK) {
+        snprintf(y->status, sizeof y->status, "%s", rc == CO_EBUSY ? "busy" : "failed");
+        return rc;
+    }
+    if ((rc = co_jrn_dir(y->o.journal_path, y->jdir, sizeof y->jdir, d)) != CO_OK)
+        return rc;
+    if (y->o.resume) {
+        json_t *old = NULL;
+        int torn = 0;
+        if ((rc = co_jrn_read(y->o.journal_path, &old, &torn, d)) != CO_OK)
+            return rc;
+        json_array_extend(y->recs, old);
+        json_decref(old);
+        json_t *first = json_array_get(y->recs, 0);
+        if (!is_ev(first, "cycle_start")) {
+            return co_diag_set(d, CO_EDATA, "%s: no cycle_start record: not a cycle journal "
+                               "(or empty; run without --resume)", y->o.journal_path);
+        }
+        json_t *last = json_array_get(y->recs, json_array_size(y->recs) - 1);
+        if (is_ev(last, "cycle_end") && str_is(last, "status", "completed")) {
+            snprintf(y->status, sizeof y->status, "completed");
+            note(y, "the journal's cycle completed already; nothing to do");
+            return CO_OK;
+        }
+        json_t *h = json_object_get(first, "vms");
+        if (json_is_object(h))
+            json_object_update(y->homes, h);
+        if ((rc = rec(y, json_pack("{s:s, s:i, s:b}", "ev", "resume", "pid", (int)getpid(),
+                                   "torn", torn || co_jrn_torn(y->j)), d)) != CO_OK)
+            return rc;
+        if ((rc = reconcile(y, d)) != CO_OK)
+            return rc;
+    } else {
+        json_t *live = live_map(y);
+        const char *name;
+        json_t *a;
+        json_object_foreach(live, name, a) {
+            int at = runs_on(live, name);
+            if (at < 0)
+                at = (int)json_integer_value(json_object_get(json_array_get(a, 0), "host"));
+            json_object_set_new(y->homes, name, json_string(hname(y, at)));
+        }
+        json_decref(live);
+        json_t *hosts = json_array();
+        for (int i = 0; i < y->norder; i++)
+            json_array_append_new(hosts, json_string(hname(y, y->order[i])));
+        json_t *r = json_pack("{s:s, s:s, s:o, s:i, s:s, s:O}", "ev", "cycle_start", "file",
+                              y->o.file, "hosts", hosts, "pid", (int)getpid(), "version",
+                              "1", "vms", y->homes);
+        if ((rc = rec(y, r, d)) != CO_OK)
+            return rc;
+    }
+    snprintf(y->status, sizeof y->status, "running");
+    if ((rc = step(y, -1, CO_HOOK_BEFORE_CYCLE, d)) != CO_OK)
+        return finish(y, rc == CO_ECANCELED ? "cancelled" : "failed", d->msg, d), rc;
+    int soaked = 0;
+    for (int i = 0; i < y->norder; i++) {
+        int h = y->order[i];
+        if (y->phase[h] > 0 && !soaked) {
+            soaked = 1;
+            int had_canary = i > 0 && y->phase[y->order[0]] == 0;
+            double soak = y->c->plan.canary_soak_us / 1e3;
+            if (had_canary && soak > 0 && !step_done(y, NULL, "canary_soak")) {
+                note(y, "canary soak: %.0f s", soak / 1e3);
+                nap(y, soak);
+                if (!stopping(y))
+                    rec(y, json_pack("{s:s, s:n, s:s, s:b, s:f}", "ev", "step_end", "host",
+                                     "step", "canary_soak", "ok", 1, "duration_ms", soak), d);
+            }
+        }
+        if (host_end(y, hname(y, h)))
+            continue;
+        int stop = 0;
+        rc = run_host(y, h, &stop, d);
+        if (rc == CO_ECANCELED) {
+            finish(y, "cancelled", d->msg, d);
+            return CO_ECANCELED;
+        }
+        if (stop) {
+            finish(y, "stopped", y->reason[0] ? y->reason : d->msg, d);
+            /* the stop rule is the verdict (exit 1), not the step's own error */
+            co_diag_init(d);
+            return co_diag_set(d, CO_EFAILED, "%s", y->reason);
+        }
+        if (y->c->exec.fail_vms_over_budget_max >= 0 &&
+            vms_over_budget(y) > y->c->exec.fail_vms_over_budget_max) {
+            snprintf(y->reason, sizeof y->reason, "failure budget: %d VM(s) over the %.0f ms "
+                     "stun budget, %d tolerated", vms_over_budget(y), y->budget_ms,
+                     y->c->exec.fail_vms_over_budget_max);
+            finish(y, "stopped", y->reason, d);
+            return co_diag_set(d, CO_EFAILED, "%s", y->reason);
+        }
+    }
+    /* VMs that could not go home earlier: one more try */
+    int pending = 0;
+    co_diag rd;
+    co_diag_init(&rd);
+    if (rebalance(y, &pending, &rd) == CO_OK && pending)
+        note(y, "%d VM(s) are not on their home host at the end (memory short)", pending);
+    if ((rc = step(y, -1, CO_HOOK_AFTER_CYCLE, d)) != CO_OK) {
+        finish(y, rc == CO_ECANCELED ? "cancelled" : "failed", d->msg, d);
+        return rc;
+    }
+    int failed = failed_hosts(y);
+    if (failed) {
+        snprintf(y->reason, sizeof y->reason, "%d host(s) failed within the failure budget",
+                 failed);
+        finish(y, "failed", y->reason, d);
+        return co_diag_set(d, CO_EFAILED, "%s", y->reason);
+    }
+    finish(y, "completed", NULL, d);
+    return CO_OK;
+}

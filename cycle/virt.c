@@ -1,0 +1,282 @@
+/* cycle/virt.c: the cycle's own libvirt calls, each bounded in time (see
+ * cycle/virt.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cycle/virt.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+#ifndef CO_HAVE_LIBVIRT
+
+static int none(co_diag *d)
+{
+    return co_diag_set(d, CO_EUNAVAIL, "cycle: cutover was built without libvirt (install "
+                       "libvirt-dev and rebuild)");
+}
+int co_cyc_virt_probe(const char *uri, int timeout_ms, char *version, size_t len, co_diag *d)
+{
+    return none(d);
+}
+int co_cyc_virt_list(const char *uri, int timeout_ms, co_cyc_dom *out, int cap, int *n,
+                     co_diag *d)
+{
+    *n = 0;
+    return none(d);
+}
+int co_cyc_virt_resume(const char *uri, const char *name, int timeout_ms, co_diag *d)
+{
+    return none(d);
+}
+int co_cyc_virt_start(const char *uri, const char *name, int timeout_ms, co_diag *d)
+{
+    return none(d);
+}
+int co_cyc_virt_start_copy(const char *uri, const char *dest_uri, const char *name,
+                           int timeout_ms, co_diag *d)
+{
+    return none(d);
+}
+
+#else
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+static void quiet(void *ud, virErrorPtr err) { (void)ud; (void)err; }
+
+static const char *vir_msg(void)
+{
+    virErrorPtr e = virGetLastError();
+    return e && e->message ? e->message : "unknown libvirt error";
+}
+
+enum { OP_PROBE, OP_LIST, OP_RESUME, OP_START, OP_COPY };
+
+/* One call's inputs and outputs; owned by whoever leaves last (the waiter,
+ * or the thread when the waiter gave up). */
+struct job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int op, done, abandoned, rc;
+    char uri[256], dest[256], name[128];
+    char version[128];
+    char err[300];
+    co_cyc_dom doms[CO_CYC_MAX_DOMS];
+    int ndoms;
+};
+
+static int fail(struct job *j, const char *what)
+{
+    snprintf(j->err, sizeof j->err, "%s: %s", what, vir_msg());
+    return CO_EUNAVAIL;
+}
+
+static int do_op(struct job *j, virConnectPtr c)
+{
+    if (j->op == OP_PROBE) {
+        unsigned long lib = 0, hv = 0;
+        if (virConnectGetLibVersion(c, &lib) < 0)
+            return fail(j, "version");
+        virConnectGetVersion(c, &hv);
+        snprintf(j->version, sizeof j->version, "libvirt %lu.%lu.%lu, %s %lu.%lu.%lu",
+                 lib / 1000000, lib / 1000 % 1000, lib % 1000,
+                 virConnectGetType(c) ? virConnectGetType(c) : "hypervisor", hv / 1000000,
+                 hv / 1000 % 1000, hv % 1000);
+        return CO_OK;
+    }
+    if (j->op == OP_LIST) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0)
+            return fail(j, "listing domains");
+        j->ndoms = 0;
+        for (int i = 0; i < n; i++) {
+            int st, reason;
+            const char *name = virDomainGetName(doms[i]);
+            if (name && j->ndoms < CO_CYC_MAX_DOMS &&
+                virDomainGetState(doms[i], &st, &reason, 0) == 0 &&
+                (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_PAUSED)) {
+                co_cyc_dom *o = &j->doms[j->ndoms++];
+                snprintf(o->name, sizeof o->name, "%s", name);
+                o->paused = st == VIR_DOMAIN_PAUSED;
+                virDomainJobInfo ji;
+                o->job = virDomainGetJobInfo(doms[i], &ji) == 0 && ji.type != VIR_DOMAIN_JOB_NONE;
+            }
+            virDomainFree(doms[i]);
+        }
+        free(doms);
+        return CO_OK;
+    }
+    virDomainPtr dom = virDomainLookupByName(c, j->name);
+    if (!dom)
+        return fail(j, j->name);
+    int rc = CO_OK, st = -1, reason;
+    virDomainGetState(dom, &st, &reason, 0);
+    if (j->op == OP_RESUME) {
+        if (st == VIR_DOMAIN_PAUSED && virDomainResume(dom) < 0)
+            rc = fail(j, "resuming");
+    } else if (j->op == OP_START) {
+        if (st != VIR_DOMAIN_RUNNING && st != VIR_DOMAIN_PAUSED && virDomainCreate(dom) < 0)
+            rc = fail(j, "starting");
+    } else {
+        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        virConnectPtr dc = xml ? virConnectOpen(j->dest) : NULL;
+        virDomainPtr nd = NULL;
+        if (!xml)
+            rc = fail(j, "reading the definition");
+        else if (!dc)
+            rc = fail(j, j->dest);
+        else if (!(nd = virDomainDefineXML(dc, xml)) || virDomainCreate(nd) < 0)
+            rc = fail(j, "defining and starting it on the other host");
+        if (nd)
+            virDomainFree(nd);
+        if (dc)
+            virConnectClose(dc);
+        free(xml);
+    }
+    virDomainFree(dom);
+    return rc;
+}
+
+static void *job_thread(void *arg)
+{
+    struct job *j = arg;
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(j->uri);
+    int rc = c ? do_op(j, c) : fail(j, "connecting");
+    if (c)
+        virConnectClose(c);
+    pthread_mutex_lock(&j->mu);
+    j->rc = rc;
+    j->done = 1;
+    int ab = j->abandoned;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (ab) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+    return NULL;
+}
+
+/* Run j on a thread and wait at most timeout_ms. On CO_OK the caller reads
+ * j and frees it; otherwise j is gone (freed here or by the thread). */
+static int run_job(struct job *j, int timeout_ms, co_diag *d)
+{
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, job_thread, j) != 0) {
+        free(j);
+        return co_diag_set(d, CO_EOS, "cannot start a thread for a libvirt call");
+    }
+    pthread_detach(t);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L)
+        dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&j->mu);
+    while (!j->done)
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
+            break;
+    if (!j->done) {
+        j->abandoned = 1;
+        pthread_mutex_unlock(&j->mu);
+        return co_diag_set(d, CO_EUNAVAIL, "libvirt at %s did not answer within %d ms", j->uri,
+                           timeout_ms);
+    }
+    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    if (j->rc != CO_OK) {
+        int rc = co_diag_set(d, j->rc, "%s: %s", j->uri, j->err);
+        free(j);
+        return rc;
+    }
+    return CO_OK;
+}
+
+static struct job *new_job(int op, const char *uri, const char *name, co_diag *d)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        co_diag_set(d, CO_ENOMEM, "out of memory");
+        return NULL;
+    }
+    j->op = op;
+    snprintf(j->uri, sizeof j->uri, "%s", uri);
+    if (name)
+        snprintf(j->name, sizeof j->name, "%s", name);
+    return j;
+}
+
+int co_cyc_virt_probe(const char *uri, int timeout_ms, char *version, size_t len, co_diag *d)
+{
+    struct job *j = new_job(OP_PROBE, uri, NULL, d);
+    if (!j)
+        return CO_ENOMEM;
+    int rc = run_job(j, timeout_ms, d);
+    if (rc != CO_OK)
+        return rc;
+    if (version)
+        snprintf(version, len, "%s", j->version);
+    free(j);
+    return CO_OK;
+}
+
+int co_cyc_virt_list(const char *uri, int timeout_ms, co_cyc_dom *out, int cap, int *n,
+                     co_diag *d)
+{
+    *n = 0;
+    struct job *j = new_job(OP_LIST, uri, NULL, d);
+    if (!j)
+        return CO_ENOMEM;
+    int rc = run_job(j, timeout_ms, d);
+    if (rc != CO_OK)
+        return rc;
+    for (int i = 0; i < j->ndoms && i < cap; i++)
+        out[(*n)++] = j->doms[i];
+    free(j);
+    return CO_OK;
+}
+
+static int simple(int op, const char *uri, const char *dest, const char *name, int timeout_ms,
+                  co_diag *d)
+{
+    struct job *j = new_job(op, uri, name, d);
+    if (!j)
+        return CO_ENOMEM;
+    if (dest)
+        snprintf(j->dest, sizeof j->dest, "%s", dest);
+    int rc = run_job(j, timeout_ms, d);
+    if (rc == CO_OK)
+        free(j);
+    return rc;
+}
+
+int co_cyc_virt_resume(const char *uri, const char *name, int timeout_ms, co_diag *d)
+{
+    return simple(OP_RESUME, uri, NULL, name, timeout_ms, d);
+}
+
+int co_cyc_virt_start(const char *uri, const char *name, int timeout_ms, co_diag *d)
+{
+    return simple(OP_START, uri, NULL, name, timeout_ms, d);
+}
+
+int co_cyc_virt_start_copy(const char *uri, const char *dest_uri, const char *name,
+                           int timeout_ms, co_diag *d)
+{
+    return simple(OP_COPY, uri, dest_uri, name, timeout_ms, d);
+}
+
+#endif
