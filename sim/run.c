@@ -26,8 +26,11 @@ enum { EV_STEP = 1, EV_MIG, EV_SOAK };
 enum { VM_IDLE = 0, VM_MIG, VM_PARKED };
 enum { L_OUT = 0, L_IN, L_UOUT, L_UIN, L_N }; /* lists a migration belongs to */
 
-#define CACHE_BITS 15
-#define CACHE_N (1u << CACHE_BITS)
+/* prediction cache: 2^bits entries, bits from 10 (small clusters: the
+ * pages a large cache's scattered hits touch would be resident memory for
+ * nothing) up to 15, about four entries per VM */
+#define CACHE_BITS_MIN 10
+#define CACHE_BITS_MAX 15
 #define T_MAX (INT64_MAX / 4)     /* the clock saturates here */
 #define STEP_MAX (INT64_MAX / 1024) /* longest single step, about 285 years */
 #define TRY_PER_HOST 8      /* VMs tried per host and dispatch before it counts as blocked */
@@ -140,6 +143,7 @@ struct co_sim_run {
     int *exl, nexl;           /* the links left out of this solve */
     int *hp[3], hn[3];
     struct cache_ent *cache;
+    int cache_bits;           /* the cache has 2^cache_bits entries */
     long predictions, hits;
     int profile;
     co_sim_prof prof;
@@ -201,7 +205,10 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->phase_of = calloc(H1, sizeof(int));
     r->phase_left = calloc(H1 + 2, sizeof(int));
     r->phase_pos = calloc(H1 + 2, sizeof(int));
-    r->cache = calloc(CACHE_N, sizeof *r->cache);
+    r->cache_bits = CACHE_BITS_MIN;
+    while (r->cache_bits < CACHE_BITS_MAX && (1u << r->cache_bits) < 4 * (unsigned)V1)
+        r->cache_bits++;
+    r->cache = calloc((size_t)1 << r->cache_bits, sizeof *r->cache);
     size_t G = 2 * (size_t)H1 + 2 * (size_t)U;
     r->home_start = calloc((size_t)H1 + 1, sizeof(int));
     r->home_vms = calloc(V1, sizeof(int));
@@ -329,7 +336,7 @@ size_t co_sim_run_bytes(const co_sim_run *r)
     size_t per_link = sizeof(struct link) + 2 * sizeof(int) /* queue, satellite heap */ + share_link;
     size_t per_host = sizeof(struct hstate) + 6 * sizeof(int) + 2 * per_link;
     return per_vm * r->c->nvms + per_host * r->c->nhosts + 2 * per_link * r->c->nuplinks +
-           CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_evq_node) +
+           ((size_t)1 << r->cache_bits) * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_evq_node) +
            r->q.cap * 2 * sizeof(int32_t) +
            (size_t)r->mcap * (sizeof(struct mig) + sizeof(int)); /* the pool as it grew */
 }
@@ -746,7 +753,7 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     uint64_t k = bits(share) * 0x9E3779B97F4A7C15ull ^ bits(rate) * 0xC2B2AE3D27D4EB4Full ^
                  ((uint64_t)vm->profile << 20) ^ ((uint64_t)mtu << 4) ^ (uint64_t)ch;
     k ^= k >> 29;
-    struct cache_ent *e = &r->cache[(k * 0xBF58476D1CE4E5B9ull) >> (64 - CACHE_BITS)];
+    struct cache_ent *e = &r->cache[(k * 0xBF58476D1CE4E5B9ull) >> (64 - r->cache_bits)];
     r->predictions++;
     if (e->valid && e->profile == vm->profile && e->mtu == mtu && e->channels == ch &&
         e->share == share && e->rate == rate) {
