@@ -73,6 +73,9 @@ struct mig {
     int held;                 /* level mode: held below the dominant link's level by another
                                  link (its rate is m->rate), see lvl_shortcut */
     int bpos;                 /* place in the held migrations' heap, -1 = none */
+    int need;                 /* level mode: queued for re-timing in this event */
+    uint64_t lseq;            /* when it joined its links' lists (each list is in descending
+                                 lseq order: they push at the head) */
 };
 
 struct link {
@@ -156,6 +159,9 @@ struct co_sim_run {
     int ev_held;              /* the first migration that ended was held (level mode) */
     int *lvq, gen;            /* level mode: links of the component being solved; pass stamp */
     int *lvown;               /* level mode: per flow of the solve, its own bound's link index */
+    struct lvneed { int key, k; uint64_t lseq; } *lvn; /* level mode: to re-time, see lvl_retime */
+    int nlvn;
+    uint64_t lseq;            /* last mig.lseq given */
     struct cache_ent *cache;
     int cache_bits;           /* the cache has 2^cache_bits entries */
     long predictions, hits;
@@ -241,6 +247,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->hp[4] = malloc(G * sizeof(int));
     r->lvq = malloc(G * sizeof(int));
     r->lvown = malloc((size_t)V1 * sizeof(int));
+    r->lvn = malloc((size_t)V1 * sizeof *r->lvn);
     r->dom = -1;
     r->split = 1;
     r->exl = malloc(G * sizeof(int));
@@ -248,7 +255,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
         !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->hp[3] || !r->hp[4] || !r->lvq ||
-        !r->lvown || !r->exl || !r->lglob) {
+        !r->lvown || !r->lvn || !r->exl || !r->lglob) {
         co_sim_run_free(r);
         return NULL;
     }
@@ -323,6 +330,7 @@ void co_sim_run_free(co_sim_run *r)
         free(r->hp[i]);
     free(r->lvq);
     free(r->lvown);
+    free(r->lvn);
     free(r->exl);
     free(r->lglob);
     co_share_free(&r->sh);
@@ -478,7 +486,7 @@ static void slots_free(co_sim_run *r, int from, int to)
     for (int i = to - 1; i >= from; i--) {
         r->m[i].floc = -1;
         r->m[i].spos[0] = r->m[i].spos[1] = r->m[i].bpos = -1;
-        r->m[i].held = 0;
+        r->m[i].held = r->m[i].need = 0;
         r->free_slots[r->nfree++] = i;
     }
 }
@@ -804,6 +812,7 @@ static void mlist_add(co_sim_run *r, int v)
     link_account(r, v, +1);
     int k = r->slot[v];
     struct mig *m = &r->m[k];
+    m->lseq = ++r->lseq;
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
         m->next[l] = m->prev[l] = -1;
@@ -1261,11 +1270,41 @@ static void lvl_scan(co_sim_run *r, int w, int i, double lv, int *nq)
     lvl_scan(r, w, 2 * i + 2, lv, nq);
 }
 
+/* Migration k is to be offered its new rate at the end of the event. */
+static void lvl_need(co_sim_run *r, int k)
+{
+    if (!r->m[k].need) {
+        r->m[k].need = 1;
+        r->lvn[r->nlvn++].k = k;
+    }
+}
+
+/* Those at the level whose timed-at share left the tolerance around lv:
+ * the nodes of share heap w (1: lowest first, 2: highest first) that fail
+ * the test, which is monotone in the share (a node that passes has a
+ * subtree that passes). */
+static void lvl_scan_shares(co_sim_run *r, int w, int i, double lv)
+{
+    if (i >= r->hn[w] || keeps_share(r, &r->m[r->hp[w][i]], lv))
+        return;
+    lvl_need(r, r->hp[w][i]);
+    lvl_scan_shares(r, w, 2 * i + 1, lv);
+    lvl_scan_shares(r, w, 2 * i + 2, lv);
+}
+
+static int lvn_cmp(const void *a, const void *b)
+{
+    const struct lvneed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->lseq > y->lseq ? -1 : x->lseq < y->lseq; /* list order: newest first */
+}
+
 /* Solve the migrations of the queued satellites, and those connected to
  * them through constraining satellites, with each capped at lv. Nobody is
- * re-timed here (see lvl_shortcut); returns 1 if a held one's rate moved
- * beyond the tolerance. */
-static int lvl_solve(co_sim_run *r, int nq, double lv)
+ * re-timed here (see lvl_shortcut); held ones whose rate moved beyond the
+ * tolerance are queued (lvl_need). */
+static void lvl_solve(co_sim_run *r, int nq, double lv)
 {
     int D = r->dom;
     r->nfl = 0;
@@ -1302,25 +1341,34 @@ static int lvl_solve(co_sim_run *r, int nq, double lv)
     co_share_solve(&r->sh);
     r->prof.level_solves++;
     r->prof.level_flows += r->nfl;
-    int moved = 0;
     for (int i = 0; i < r->nfl; i++) {
         int k = r->fl[i], b = r->sh.bott[i];
         struct mig *m = &r->m[k];
         if (m->held)
             lvl_unhold(r, k);
-        if (b == r->lvown[i] && m->ub >= lv) {
-            m->bott = D; /* at the level */
+        if (m->ub >= lv && (b == r->lvown[i] || r->sh.rate[i] >= lv * (1 - LVL_EPS))) {
+            /* at the level (a satellite that fills at the level too, a
+             * tie, holds nobody below it) */
+            m->bott = D;
             share_note(r, k);
         } else {
             lvl_hold(r, k, r->sh.rate[i], b == r->lvown[i] ? -2 : r->lglob[b]);
-            moved |= !keeps_share(r, m, m->rate);
+            if (!keeps_share(r, m, m->rate))
+                lvl_need(r, k);
         }
         m->floc = -1;
     }
     for (int i = 0; i < nq; i++)
         r->lk[r->lvq[i]].lidx = -1;
     r->nfl = 0;
-    return moved;
+}
+
+static int lvl_abandon(co_sim_run *r)
+{
+    for (int i = 0; i < r->nlvn; i++)
+        r->m[r->lvn[i].k].need = 0;
+    r->nlvn = 0;
+    return 0;
 }
 
 /* The event's re-sharing in level mode; 0 when it does not apply (then
@@ -1336,9 +1384,10 @@ static int lvl_shortcut(co_sim_run *r)
         if (r->lq[i] != D && k->cnt > 0 && k->bcnt != k->cnt)
             return 0; /* a migration not crossing D: another problem joins */
     }
-    int nq = 0, moved = 0;
+    int nq = 0;
     double lv = 0;
     r->gen++;
+    r->nlvn = 0;
     /* changed satellites that hold migrations: those may rise */
     for (int i = 0; i < r->nlq; i++)
         if (r->lq[i] != D && r->lk[r->lq[i]].bbn > 0)
@@ -1346,59 +1395,81 @@ static int lvl_shortcut(co_sim_run *r)
     for (int pass = 0;; pass++) {
         const struct link *d = &r->lk[D];
         int na = d->cnt - d->nb;
+        if (na <= 0 && pass < LVL_PASSES && d->bsum >= d->cap * (1 - 1e-9) && r->hn[3] > 0) {
+            /* everyone held, and D exactly full (satellites that fill at
+             * D's level, a tie): max-min fair as it is, nobody at a level
+             * above the held ones */
+            lv = r->m[r->hp[3][0]].rate;
+            if (nq > 0) {
+                lvl_solve(r, nq, lv);
+                nq = 0;
+                r->gen++;
+                continue;
+            }
+            break;
+        }
         if (na <= 0 || pass >= LVL_PASSES)
-            return 0; /* D is not full (or no fixed point soon): the full solve */
+            return lvl_abandon(r); /* D is not full (or no fixed point soon): the full solve */
         lv = (d->cap - (d->bsum > 0 ? d->bsum : 0)) / na;
         if (!(lv > 0))
-            return 0;
+            return lvl_abandon(r);
         lvl_scan(r, 4, 0, lv, &nq);
         lvl_scan(r, 3, 0, lv, &nq);
         if (nq == 0)
             break;
-        moved |= lvl_solve(r, nq, lv);
+        lvl_solve(r, nq, lv);
         nq = 0;
         r->gen++;
     }
     r->dom_rate = lv;
     r->prof.level++;
-    /* Re-timing, when anyone needs it: a held one whose rate moved beyond
-     * the tolerance, one at the level whose share did (the lowest and the
-     * highest timed-at share decide: the test is monotone in the share),
-     * or a new one. Then everyone is offered the new rate in the order the
-     * full solve would re-time them (its breadth-first walk: the changed
-     * links' lists in seeding order up to D, whose list holds everyone),
-     * so that migrations ending in the same microsecond come out in the
-     * same order as with the full solve; each is re-timed only if its own
-     * share moved beyond the tolerance (retime). The walk is O(n), but
-     * only on events that re-time (with the 2 % tolerance, a fraction of
-     * them); the others cost the components solved. */
-    int need = moved || r->ev_adds > 0 ||
-               (r->hn[1] > 0 && (!keeps_share(r, &r->m[r->hp[1][0]], lv) ||
-                                 !keeps_share(r, &r->m[r->hp[2][0]], lv)));
-    if (need) {
-        int nfl = 0, d = 0;
-        while (d < r->nlq && r->lq[d] != D)
-            d++;
-        for (int i = 0; i <= d; i++) {
-            int l, k = link_first(r, i < r->nlq ? r->lq[i] : D, &l);
-            for (; k >= 0; k = r->m[k].next[l])
-                if (r->m[k].floc < 0) {
-                    r->m[k].floc = nfl;
-                    r->fl[nfl++] = k;
-                }
-        }
-        for (int i = 0; i < nfl; i++) {
-            struct mig *m = &r->m[r->fl[i]];
-            m->floc = -1;
-            if (m->held) {
-                retime(r, m, m->rate);
-            } else {
-                m->bott = D;
-                retime(r, m, lv);
-            }
-        }
-        r->prof.level_walks++;
+    /* Re-timing. The full solve offers every migration its new rate in
+     * the order of its breadth-first walk (the changed links' lists in
+     * seeding order up to D, whose list holds everyone), and retime()
+     * re-times those whose share moved beyond the tolerance; migrations
+     * ending in the same microsecond come out in that order. The same
+     * re-timings in the same order, without the walk: those that need one
+     * are the held ones queued by the solves, those at the level whose
+     * timed-at share left the tolerance (share heaps) and the new ones
+     * (never timed, on the changed satellites); each is sorted by the
+     * first changed link it is on (lq position; D's if none before) and
+     * then by its place in that link's list (newest first: lseq). Cost:
+     * O(k log k) for k re-timings. */
+    lvl_scan_shares(r, 1, 0, lv);
+    lvl_scan_shares(r, 2, 0, lv);
+    int d = 0;
+    while (d < r->nlq && r->lq[d] != D)
+        d++;
+    for (int i = 0; i < d; i++) { /* D's list holds no new one that these miss */
+        int l, k = link_first(r, r->lq[i], &l);
+        for (; k >= 0; k = r->m[k].next[l])
+            if (r->m[k].T_us == 0)
+                lvl_need(r, k);
     }
+    for (int i = 0; i < r->nlvn; i++) {
+        struct lvneed *n = &r->lvn[i];
+        const struct mig *m = &r->m[n->k];
+        n->key = d;
+        for (int j = 0; j < m->ng; j++) {
+            int loc = r->lk[m->g[j]].loc;
+            if (loc >= 0 && loc < n->key)
+                n->key = loc;
+        }
+        n->lseq = m->lseq;
+    }
+    qsort(r->lvn, (size_t)r->nlvn, sizeof *r->lvn, lvn_cmp);
+    for (int i = 0; i < r->nlvn; i++) {
+        struct mig *m = &r->m[r->lvn[i].k];
+        m->need = 0;
+        if (m->held) {
+            retime(r, m, m->rate);
+        } else {
+            m->bott = D;
+            retime(r, m, lv);
+        }
+    }
+    r->prof.level_walks += r->nlvn;
+    r->nlvn = 0;
     for (int i = 0; i < r->nlq; i++)
         r->lk[r->lq[i]].loc = -1;
     r->nlq = 0;
