@@ -1395,7 +1395,7 @@ static int lvl_shortcut(co_sim_run *r)
     for (int pass = 0;; pass++) {
         const struct link *d = &r->lk[D];
         int na = d->cnt - d->nb;
-        if (na <= 0 && pass < LVL_PASSES && d->bsum >= d->cap * (1 - 1e-9) && r->hn[3] > 0) {
+        if (na <= 0 && pass < LVL_PASSES && fabs(d->bsum - d->cap) <= d->cap * 1e-9 && r->hn[3] > 0) {
             /* everyone held, and D exactly full (satellites that fill at
              * D's level, a tie): max-min fair as it is, nobody at a level
              * above the held ones */
