@@ -66,8 +66,12 @@ MAIN_OBJ := $(BUILD)/obj/cli/main.o
 # build/cutover (and cutover-mpi) load libvirt on first use (cli/virt_lazy.c):
 # linking it costs 12.5 MB of resident memory at start-up, which simulate,
 # model and tune never need. Tests and benchmarks link libvirt directly.
+# -lvirt stays last under --as-needed: if a libvirt function is called that
+# cli/virt_lazy.c does not define yet, libvirt is linked as before (add it
+# there: `ldd build/cutover | grep libvirt` should print nothing).
 VIRT_LAZY := $(if $(filter libvirt,$(HAVE_PKGS)),$(BUILD)/obj/cli/virt_lazy.o)
-MAIN_LDLIBS := $(if $(VIRT_LAZY),$(filter-out -lvirt,$(LDLIBS)),$(LDLIBS))
+VIRT_FALLBACK := -Wl,--as-needed -lvirt -Wl,--no-as-needed
+MAIN_LDLIBS := $(if $(VIRT_LAZY),$(filter-out -lvirt,$(LDLIBS)) $(VIRT_FALLBACK),$(LDLIBS))
 LIB      := $(BUILD)/libcutover.a
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
