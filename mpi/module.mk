@@ -8,8 +8,8 @@ CUTOVER_MPI := $(BUILD)/cutover-mpi
 $(BUILD)/obj/mpi/main.o: mpi/main.c
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(CUTOVER_MPI): $(BUILD)/obj/mpi/main.o $(LIB)
-	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(CUTOVER_MPI): $(BUILD)/obj/mpi/main.o $(VIRT_LAZY) $(LIB)
+	$(MPICC) $(LDFLAGS) -o $@ $^ $(MAIN_LDLIBS)
 all: $(CUTOVER_MPI)
 tests: $(CUTOVER_MPI)
 bench-sim: $(CUTOVER_MPI)

@@ -26,8 +26,11 @@ enum { EV_STEP = 1, EV_MIG, EV_SOAK };
 enum { VM_IDLE = 0, VM_MIG, VM_PARKED };
 enum { L_OUT = 0, L_IN, L_UOUT, L_UIN, L_N }; /* lists a migration belongs to */
 
-#define CACHE_BITS 15
-#define CACHE_N (1u << CACHE_BITS)
+/* prediction cache: 2^bits entries, bits from 10 (small clusters: the
+ * pages a large cache's scattered hits touch would be resident memory for
+ * nothing) up to 15, about four entries per VM */
+#define CACHE_BITS_MIN 10
+#define CACHE_BITS_MAX 15
 #define T_MAX (INT64_MAX / 4)     /* the clock saturates here */
 #define STEP_MAX (INT64_MAX / 1024) /* longest single step, about 285 years */
 #define TRY_PER_HOST 8      /* VMs tried per host and dispatch before it counts as blocked */
@@ -67,6 +70,12 @@ struct mig {
     int spos[2];              /* place in the dominant link's share heaps (min, max), -1 = none */
     int bott;                 /* its bottleneck in the last solve: a link, -2 its own bound,
                                  -1 not known (see still_fair) */
+    int held;                 /* level mode: held below the dominant link's level by another
+                                 link (its rate is m->rate), see lvl_shortcut */
+    int bpos;                 /* place in the held migrations' heap, -1 = none */
+    int need;                 /* level mode: queued for re-timing in this event */
+    uint64_t lseq;            /* when it joined its links' lists (each list is in descending
+                                 lseq order: they push at the head) */
 };
 
 struct link {
@@ -83,6 +92,12 @@ struct link {
     int bcnt;                 /* migrations on it that cross the dominant link */
     int sat_pos;              /* place in the satellite heap, -1 = none */
     int sat_bad;              /* a satellite with migrations not crossing the dominant link */
+    /* level mode (see lvl_shortcut) */
+    double bsum;              /* rates of the held migrations on it, summed */
+    int nb;                   /* held migrations on it */
+    int bbn;                  /* held migrations whose bottleneck it is */
+    int phi_pos;              /* place in the fill-level heap, -1 = none */
+    int stamp;                /* == r->gen: queued in this pass of lvl_shortcut */
 } __attribute__((aligned(64)));
 
 struct cache_ent {
@@ -138,8 +153,17 @@ struct co_sim_run {
     int *lglob;               /* per link of the solve: its global id, -2 a flow's own bound */
     int ev_bott;              /* bottleneck of the one that ended (swap shortcut) */
     int *exl, nexl;           /* the links left out of this solve */
-    int *hp[3], hn[3];
+    int *hp[5], hn[5];        /* 3: held migrations by rate (highest first), 4: satellites by
+                                 fill level (level mode) */
+    int lvl;                  /* the dominant link is in level mode (split mode only) */
+    int ev_held;              /* the first migration that ended was held (level mode) */
+    int *lvq, gen;            /* level mode: links of the component being solved; pass stamp */
+    int *lvown;               /* level mode: per flow of the solve, its own bound's link index */
+    struct lvneed { int key, k; uint64_t lseq; } *lvn; /* level mode: to re-time, see lvl_retime */
+    int nlvn;
+    uint64_t lseq;            /* last mig.lseq given */
     struct cache_ent *cache;
+    int cache_bits;           /* the cache has 2^cache_bits entries */
     long predictions, hits;
     int profile;
     co_sim_prof prof;
@@ -201,7 +225,10 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->phase_of = calloc(H1, sizeof(int));
     r->phase_left = calloc(H1 + 2, sizeof(int));
     r->phase_pos = calloc(H1 + 2, sizeof(int));
-    r->cache = calloc(CACHE_N, sizeof *r->cache);
+    r->cache_bits = CACHE_BITS_MIN;
+    while (r->cache_bits < CACHE_BITS_MAX && (1u << r->cache_bits) < 4 * (unsigned)V1)
+        r->cache_bits++;
+    r->cache = calloc((size_t)1 << r->cache_bits, sizeof *r->cache);
     size_t G = 2 * (size_t)H1 + 2 * (size_t)U;
     r->home_start = calloc((size_t)H1 + 1, sizeof(int));
     r->home_vms = calloc(V1, sizeof(int));
@@ -216,18 +243,24 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->hp[0] = malloc(G * sizeof(int));
     r->hp[1] = malloc((size_t)V1 * sizeof(int));
     r->hp[2] = malloc((size_t)V1 * sizeof(int));
+    r->hp[3] = malloc((size_t)V1 * sizeof(int));
+    r->hp[4] = malloc(G * sizeof(int));
+    r->lvq = malloc(G * sizeof(int));
+    r->lvown = malloc((size_t)V1 * sizeof(int));
+    r->lvn = malloc((size_t)V1 * sizeof *r->lvn);
     r->dom = -1;
     r->split = 1;
     r->exl = malloc(G * sizeof(int));
     r->lglob = malloc((G + (size_t)V1) * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
-        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->exl || !r->lglob) {
+        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->hp[3] || !r->hp[4] || !r->lvq ||
+        !r->lvown || !r->lvn || !r->exl || !r->lglob) {
         co_sim_run_free(r);
         return NULL;
     }
     for (size_t g = 0; g < G; g++)
-        r->lk[g] = (struct link){.loc = -1, .lidx = -1, .sat_pos = -1};
+        r->lk[g] = (struct link){.loc = -1, .lidx = -1, .sat_pos = -1, .phi_pos = -1};
     for (int h = 0; h < H; h++)
         r->lk[2 * h].cap = r->lk[2 * h + 1].cap = c->hosts[h].nic_bytes_per_s;
     for (int u = 0; u < c->nuplinks; u++)
@@ -293,8 +326,11 @@ void co_sim_run_free(co_sim_run *r)
     free(r->lk);
     free(r->lq);
     free(r->fl);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         free(r->hp[i]);
+    free(r->lvq);
+    free(r->lvown);
+    free(r->lvn);
     free(r->exl);
     free(r->lglob);
     co_share_free(&r->sh);
@@ -329,7 +365,7 @@ size_t co_sim_run_bytes(const co_sim_run *r)
     size_t per_link = sizeof(struct link) + 2 * sizeof(int) /* queue, satellite heap */ + share_link;
     size_t per_host = sizeof(struct hstate) + 6 * sizeof(int) + 2 * per_link;
     return per_vm * r->c->nvms + per_host * r->c->nhosts + 2 * per_link * r->c->nuplinks +
-           CACHE_N * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_evq_node) +
+           ((size_t)1 << r->cache_bits) * sizeof(struct cache_ent) + r->q.cap * sizeof(co_sim_evq_node) +
            r->q.cap * 2 * sizeof(int32_t) +
            (size_t)r->mcap * (sizeof(struct mig) + sizeof(int)); /* the pool as it grew */
 }
@@ -449,7 +485,8 @@ static void slots_free(co_sim_run *r, int from, int to)
 {
     for (int i = to - 1; i >= from; i--) {
         r->m[i].floc = -1;
-        r->m[i].spos[0] = r->m[i].spos[1] = -1;
+        r->m[i].spos[0] = r->m[i].spos[1] = r->m[i].bpos = -1;
+        r->m[i].held = r->m[i].need = 0;
         r->free_slots[r->nfree++] = i;
     }
 }
@@ -507,7 +544,7 @@ static int crosses(const struct mig *m, int g)
  * migrations at once). */
 static double rate_of(const co_sim_run *r, const struct mig *m)
 {
-    return r->dom >= 0 && crosses(m, r->dom) ? r->dom_rate : m->rate;
+    return r->dom >= 0 && !m->held && crosses(m, r->dom) ? r->dom_rate : m->rate;
 }
 
 /* The three indexed heaps of the dominant link: 0 satellites by level
@@ -515,7 +552,26 @@ static double rate_of(const co_sim_run *r, const struct mig *m)
  * 2 the same, highest first. Items are link ids (0) or slots (1, 2). */
 static int *hpos(co_sim_run *r, int w, int x)
 {
-    return w == 0 ? &r->lk[x].sat_pos : &r->m[x].spos[w - 1];
+    switch (w) {
+    case 0:
+        return &r->lk[x].sat_pos;
+    case 3:
+        return &r->m[x].bpos;
+    case 4:
+        return &r->lk[x].phi_pos;
+    default:
+        return &r->m[x].spos[w - 1];
+    }
+}
+
+/* Level mode: the level at which satellite g would fill if its migrations
+ * at the dominant link's level rose together (its held ones keep their
+ * rates); INFINITY when it has none. */
+static double phi(const co_sim_run *r, int g)
+{
+    const struct link *k = &r->lk[g];
+    int na = k->bcnt - k->nb;
+    return na > 0 ? (k->cap - k->bsum) / na : INFINITY;
 }
 
 static double level(const co_sim_run *r, int g)
@@ -525,9 +581,18 @@ static double level(const co_sim_run *r, int g)
 
 static int hbefore(const co_sim_run *r, int w, int a, int b)
 {
-    if (w == 0)
+    switch (w) {
+    case 0:
         return level(r, a) < level(r, b);
-    return w == 1 ? r->m[a].share < r->m[b].share : r->m[a].share > r->m[b].share;
+    case 1:
+        return r->m[a].share < r->m[b].share;
+    case 2:
+        return r->m[a].share > r->m[b].share;
+    case 3:
+        return r->m[a].rate > r->m[b].rate;
+    default:
+        return phi(r, a) < phi(r, b);
+    }
 }
 
 static void hput(co_sim_run *r, int w, int i, int x)
@@ -599,7 +664,7 @@ static void sat_refresh(co_sim_run *r, int g)
 /* A timed migration on the dominant link: its share in the share heaps. */
 static void share_note(co_sim_run *r, int k)
 {
-    if (r->dom >= 0 && r->m[k].T_us > 0 && crosses(&r->m[k], r->dom)) {
+    if (r->dom >= 0 && r->m[k].T_us > 0 && !r->m[k].held && crosses(&r->m[k], r->dom)) {
         hset(r, 1, k);
         hset(r, 2, k);
     }
@@ -614,19 +679,81 @@ static void dom_drop(co_sim_run *r)
     if (r->dom < 0)
         return;
     int l, k = link_first(r, r->dom, &l);
-    for (; k >= 0; k = r->m[k].next[l])
-        set_rate(r, &r->m[k], r->dom_rate);
+    for (; k >= 0; k = r->m[k].next[l]) {
+        struct mig *m = &r->m[k];
+        if (!m->held)
+            set_rate(r, m, r->dom_rate);
+        m->held = 0;
+        m->bpos = -1;
+    }
     for (int i = 0; i < r->hn[0]; i++) {
         struct link *x = &r->lk[r->hp[0][i]];
         x->bcnt = x->sat_bad = 0;
         x->sat_pos = -1;
+        x->bsum = 0;
+        x->nb = x->bbn = 0;
+        x->phi_pos = -1;
     }
+    struct link *d = &r->lk[r->dom];
+    d->bsum = 0;
+    d->nb = d->bbn = 0;
+    d->phi_pos = -1;
     for (int w = 1; w < 3; w++)
         for (int i = 0; i < r->hn[w]; i++)
             r->m[r->hp[w][i]].spos[w - 1] = -1;
-    r->hn[0] = r->hn[1] = r->hn[2] = 0;
+    for (int w = 0; w < 5; w++)
+        r->hn[w] = 0;
     r->dom = -1;
     r->dom_bad = 0;
+    r->lvl = 0;
+}
+
+/* Level mode: satellite g's place in the fill-level heap follows its
+ * counts and held sum. */
+static void phi_refresh(co_sim_run *r, int g)
+{
+    if (g == r->dom)
+        return;
+    if (r->lk[g].bcnt - r->lk[g].nb > 0)
+        hset(r, 4, g);
+    else
+        hdel(r, 4, g);
+}
+
+/* Level mode: migration k (on the dominant link) is held at rate x by
+ * link bott (-2: its own bound) below the link's level. */
+static void lvl_hold(co_sim_run *r, int k, double x, int bott)
+{
+    struct mig *m = &r->m[k];
+    set_rate(r, m, x);
+    m->held = 1;
+    m->bott = bott;
+    for (int i = 0; i < m->ng; i++) {
+        r->lk[m->g[i]].bsum += x;
+        r->lk[m->g[i]].nb++;
+        phi_refresh(r, m->g[i]); /* at once: a heap is re-sifted after each key change */
+    }
+    if (bott >= 0)
+        r->lk[bott].bbn++;
+    hset(r, 3, k);
+    hdel(r, 1, k);
+    hdel(r, 2, k);
+}
+
+/* Undo lvl_hold (the migration leaves, or is solved again). */
+static void lvl_unhold(co_sim_run *r, int k)
+{
+    struct mig *m = &r->m[k];
+    for (int i = 0; i < m->ng; i++) {
+        struct link *x = &r->lk[m->g[i]];
+        /* back to exactly 0 when none is left, so rounding cannot pile up */
+        x->bsum = --x->nb > 0 ? x->bsum - m->rate : 0;
+        phi_refresh(r, m->g[i]);
+    }
+    if (m->bott >= 0)
+        r->lk[m->bott].bbn--;
+    hdel(r, 3, k);
+    m->held = 0;
 }
 
 /* Migration m joins (+1) or leaves (-1) its links: satellite counts and
@@ -635,6 +762,8 @@ static void dom_account(co_sim_run *r, int k, int sign)
 {
     struct mig *m = &r->m[k];
     int b = crosses(m, r->dom);
+    if (b && sign < 0 && m->held)
+        lvl_unhold(r, k);
     for (int i = 0; i < m->ng; i++) {
         int g = m->g[i];
         if (g == r->dom)
@@ -642,6 +771,8 @@ static void dom_account(co_sim_run *r, int k, int sign)
         r->lk[g].bcnt += b ? sign : 0;
         if (r->lk[g].bcnt > 0 || r->lk[g].sat_pos >= 0)
             sat_refresh(r, g);
+        if (r->lvl)
+            phi_refresh(r, g);
     }
     if (b && sign < 0) {
         hdel(r, 1, k);
@@ -681,6 +812,7 @@ static void mlist_add(co_sim_run *r, int v)
     link_account(r, v, +1);
     int k = r->slot[v];
     struct mig *m = &r->m[k];
+    m->lseq = ++r->lseq;
     for (int l = 0; l < L_N; l++) {
         int *head = list_head(r, m, l);
         m->next[l] = m->prev[l] = -1;
@@ -746,7 +878,7 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
     uint64_t k = bits(share) * 0x9E3779B97F4A7C15ull ^ bits(rate) * 0xC2B2AE3D27D4EB4Full ^
                  ((uint64_t)vm->profile << 20) ^ ((uint64_t)mtu << 4) ^ (uint64_t)ch;
     k ^= k >> 29;
-    struct cache_ent *e = &r->cache[(k * 0xBF58476D1CE4E5B9ull) >> (64 - CACHE_BITS)];
+    struct cache_ent *e = &r->cache[(k * 0xBF58476D1CE4E5B9ull) >> (64 - r->cache_bits)];
     r->predictions++;
     if (e->valid && e->profile == vm->profile && e->mtu == mtu && e->channels == ch &&
         e->share == share && e->rate == rate) {
@@ -893,6 +1025,7 @@ static void note_end(co_sim_run *r, int v)
         r->ev_ub = m->ub;
         r->ev_rate = rate_of(r, m);
         r->ev_bott = m->bott;
+        r->ev_held = m->held;
     }
     seed_mig(r, m);
 }
@@ -913,7 +1046,7 @@ static void note_start(co_sim_run *r, int v)
  * (A dispatcher refilling an evacuating host's slot does this.) */
 static int swap_shortcut(co_sim_run *r)
 {
-    if (r->ev_adds != 1 || r->ev_dels != 1)
+    if (r->ev_adds != 1 || r->ev_dels != 1 || r->ev_held)
         return 0;
     struct mig *m = mig_of(r, r->ev_new);
     int sig[4], n = signature(r, m, sig);
@@ -1062,6 +1195,325 @@ static void dom_find(co_sim_run *r)
             for (int j = 0; j < m->ng; j++)
                 if (m->g[j] != D && r->lk[m->g[j]].sat_pos < 0)
                     sat_refresh(r, m->g[j]);
+            share_note(r, k);
+        }
+    }
+}
+
+/* ------------------------------------------------------- level mode */
+
+/* The dominant link in level mode (split mode only; sim/run.c's answer to
+ * the backbone that is full while only some of its migrations are held by
+ * it). Progressive filling on a link D whose satellites carry only D's
+ * migrations: below D's level every satellite fills as if D were not there,
+ * and at D's level D fills and freezes everyone left. So the migrations on
+ * D split into those held below by a satellite (or their own bound), with
+ * their own rates (m->held, m->rate), and those at D's level
+ *     lambda = (cap(D) - sum of held rates) / (count - held count),
+ * one number (dom_rate) as for the dominant link. The held ones are the
+ * max-min solution of the satellites alone with every migration capped at
+ * lambda. After an event the allocation is still max-min fair when
+ *  - no satellite would fill below lambda: its fill level
+ *    phi = (cap - held sum) / (migrations at the level) is >= lambda for
+ *    every satellite (a min-heap), which also covers the migrations' own
+ *    bounds (the smallest capacity on a path is a satellite's);
+ *  - no held migration is above lambda (a max-heap);
+ *  - every held migration still has its bottleneck: its satellite is
+ *    unchanged, or solved again.
+ * The satellites that break one of these (and the changed ones that are
+ * some held migration's bottleneck) are solved again with everything
+ * connected to them through constraining satellites (D and satellites
+ * carrying all of D's migrations with at least its capacity are left out:
+ * their constraint is D's), each migration capped at lambda; held sums
+ * change, so lambda does, and the checks run again until none breaks
+ * (LVL_PASSES at most, else the full solve). The cost of an event is the
+ * components solved, not the link. The rates are the max-min rates up to
+ * rounding (held sums are kept as running sums): the tolerance of the
+ * split mode (tests/sim/test_digest.c). */
+#define LVL_EPS 1e-12
+#define LVL_PASSES 64
+
+/* A satellite whose constraint D's implies: it carries all of D's
+ * migrations (and only those) with at least D's capacity. */
+static int twin(const co_sim_run *r, int h)
+{
+    return r->lk[h].bcnt == r->lk[r->dom].cnt && r->lk[h].cap >= r->lk[r->dom].cap;
+}
+
+static void lvl_push(co_sim_run *r, int g, int *nq)
+{
+    if (g != r->dom && r->lk[g].stamp != r->gen && !twin(r, g)) {
+        r->lk[g].stamp = r->gen;
+        r->lvq[(*nq)++] = g;
+    }
+}
+
+/* Queue what breaks the checks at level lv, walking heap w from node i
+ * (only the nodes that break it, and their children). */
+static void lvl_scan(co_sim_run *r, int w, int i, double lv, int *nq)
+{
+    if (i >= r->hn[w])
+        return;
+    int x = r->hp[w][i];
+    if (w == 4) {
+        if (!(phi(r, x) < lv * (1 - LVL_EPS)))
+            return;
+        lvl_push(r, x, nq);
+    } else {
+        const struct mig *m = &r->m[x];
+        if (!(m->rate > lv * (1 + LVL_EPS)))
+            return;
+        for (int j = 0; j < m->ng; j++)
+            lvl_push(r, m->g[j], nq);
+    }
+    lvl_scan(r, w, 2 * i + 1, lv, nq);
+    lvl_scan(r, w, 2 * i + 2, lv, nq);
+}
+
+/* Migration k is to be offered its new rate at the end of the event. */
+static void lvl_need(co_sim_run *r, int k)
+{
+    if (!r->m[k].need) {
+        r->m[k].need = 1;
+        r->lvn[r->nlvn++].k = k;
+    }
+}
+
+/* Those at the level whose timed-at share left the tolerance around lv:
+ * the nodes of share heap w (1: lowest first, 2: highest first) that fail
+ * the test, which is monotone in the share (a node that passes has a
+ * subtree that passes). */
+static void lvl_scan_shares(co_sim_run *r, int w, int i, double lv)
+{
+    if (i >= r->hn[w] || keeps_share(r, &r->m[r->hp[w][i]], lv))
+        return;
+    lvl_need(r, r->hp[w][i]);
+    lvl_scan_shares(r, w, 2 * i + 1, lv);
+    lvl_scan_shares(r, w, 2 * i + 2, lv);
+}
+
+static int lvn_cmp(const void *a, const void *b)
+{
+    const struct lvneed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->lseq > y->lseq ? -1 : x->lseq < y->lseq; /* list order: newest first */
+}
+
+/* Solve the migrations of the queued satellites, and those connected to
+ * them through constraining satellites, with each capped at lv. Nobody is
+ * re-timed here (see lvl_shortcut); held ones whose rate moved beyond the
+ * tolerance are queued (lvl_need). */
+static void lvl_solve(co_sim_run *r, int nq, double lv)
+{
+    int D = r->dom;
+    r->nfl = 0;
+    for (int i = 0; i < nq; i++) {
+        int g = r->lvq[i], l, k = link_first(r, g, &l);
+        for (; k >= 0; k = r->m[k].next[l]) {
+            struct mig *m = &r->m[k];
+            if (m->floc >= 0)
+                continue;
+            m->floc = r->nfl;
+            r->fl[r->nfl++] = k;
+            for (int j = 0; j < m->ng; j++)
+                if (constrains(r, m->g[j]))
+                    lvl_push(r, m->g[j], &nq);
+        }
+    }
+    co_share_reset(&r->sh);
+    for (int i = 0; i < nq; i++) {
+        int x = co_share_link(&r->sh, r->lk[r->lvq[i]].cap);
+        r->lk[r->lvq[i]].lidx = x;
+        r->lglob[x] = r->lvq[i];
+    }
+    for (int i = 0; i < r->nfl; i++) {
+        const struct mig *m = &r->m[r->fl[i]];
+        int g[CO_SHARE_HOPS], n = 0;
+        for (int j = 0; j < m->ng; j++)
+            if (m->g[j] != D && r->lk[m->g[j]].lidx >= 0)
+                g[n++] = r->lk[m->g[j]].lidx;
+        g[n] = co_share_link(&r->sh, fmin(lv, m->ub));
+        r->lglob[g[n]] = -2;
+        r->lvown[i] = g[n++];
+        co_share_flow(&r->sh, g, n);
+    }
+    co_share_solve(&r->sh);
+    r->prof.level_solves++;
+    r->prof.level_flows += r->nfl;
+    for (int i = 0; i < r->nfl; i++) {
+        int k = r->fl[i], b = r->sh.bott[i];
+        struct mig *m = &r->m[k];
+        if (m->held)
+            lvl_unhold(r, k);
+        if (m->ub >= lv && (b == r->lvown[i] || r->sh.rate[i] >= lv * (1 - LVL_EPS))) {
+            /* at the level (a satellite that fills at the level too, a
+             * tie, holds nobody below it) */
+            m->bott = D;
+            share_note(r, k);
+        } else {
+            lvl_hold(r, k, r->sh.rate[i], b == r->lvown[i] ? -2 : r->lglob[b]);
+            if (!keeps_share(r, m, m->rate))
+                lvl_need(r, k);
+        }
+        m->floc = -1;
+    }
+    for (int i = 0; i < nq; i++)
+        r->lk[r->lvq[i]].lidx = -1;
+    r->nfl = 0;
+}
+
+static int lvl_abandon(co_sim_run *r)
+{
+    for (int i = 0; i < r->nlvn; i++)
+        r->m[r->lvn[i].k].need = 0;
+    r->nlvn = 0;
+    return 0;
+}
+
+/* The event's re-sharing in level mode; 0 when it does not apply (then
+ * the full solve runs and leaves level mode). */
+static int lvl_shortcut(co_sim_run *r)
+{
+    int D = r->dom;
+    if (!r->lvl || D < 0 || r->dom_bad > 0 || r->lk[D].cnt == 0 || !constrains(r, D) ||
+        r->c->plan.share_tolerance > 0.25)
+        return 0;
+    for (int i = 0; i < r->nlq; i++) {
+        const struct link *k = &r->lk[r->lq[i]];
+        if (r->lq[i] != D && k->cnt > 0 && k->bcnt != k->cnt)
+            return 0; /* a migration not crossing D: another problem joins */
+    }
+    int nq = 0;
+    double lv = 0;
+    r->gen++;
+    r->nlvn = 0;
+    /* changed satellites that hold migrations: those may rise */
+    for (int i = 0; i < r->nlq; i++)
+        if (r->lq[i] != D && r->lk[r->lq[i]].bbn > 0)
+            lvl_push(r, r->lq[i], &nq);
+    for (int pass = 0;; pass++) {
+        const struct link *d = &r->lk[D];
+        int na = d->cnt - d->nb;
+        if (na <= 0 && pass < LVL_PASSES && fabs(d->bsum - d->cap) <= d->cap * 1e-9 && r->hn[3] > 0) {
+            /* everyone held, and D exactly full (satellites that fill at
+             * D's level, a tie): max-min fair as it is, nobody at a level
+             * above the held ones */
+            lv = r->m[r->hp[3][0]].rate;
+            if (nq > 0) {
+                lvl_solve(r, nq, lv);
+                nq = 0;
+                r->gen++;
+                continue;
+            }
+            break;
+        }
+        if (na <= 0 || pass >= LVL_PASSES)
+            return lvl_abandon(r); /* D is not full (or no fixed point soon): the full solve */
+        lv = (d->cap - (d->bsum > 0 ? d->bsum : 0)) / na;
+        if (!(lv > 0))
+            return lvl_abandon(r);
+        lvl_scan(r, 4, 0, lv, &nq);
+        lvl_scan(r, 3, 0, lv, &nq);
+        if (nq == 0)
+            break;
+        lvl_solve(r, nq, lv);
+        nq = 0;
+        r->gen++;
+    }
+    r->dom_rate = lv;
+    r->prof.level++;
+    /* Re-timing. The full solve offers every migration its new rate in
+     * the order of its breadth-first walk (the changed links' lists in
+     * seeding order up to D, whose list holds everyone), and retime()
+     * re-times those whose share moved beyond the tolerance; migrations
+     * ending in the same microsecond come out in that order. The same
+     * re-timings in the same order, without the walk: those that need one
+     * are the held ones queued by the solves, those at the level whose
+     * timed-at share left the tolerance (share heaps) and the new ones
+     * (never timed, on the changed satellites); each is sorted by the
+     * first changed link it is on (lq position; D's if none before) and
+     * then by its place in that link's list (newest first: lseq). Cost:
+     * O(k log k) for k re-timings. */
+    lvl_scan_shares(r, 1, 0, lv);
+    lvl_scan_shares(r, 2, 0, lv);
+    int d = 0;
+    while (d < r->nlq && r->lq[d] != D)
+        d++;
+    for (int i = 0; i < d; i++) { /* D's list holds no new one that these miss */
+        int l, k = link_first(r, r->lq[i], &l);
+        for (; k >= 0; k = r->m[k].next[l])
+            if (r->m[k].T_us == 0)
+                lvl_need(r, k);
+    }
+    for (int i = 0; i < r->nlvn; i++) {
+        struct lvneed *n = &r->lvn[i];
+        const struct mig *m = &r->m[n->k];
+        n->key = d;
+        for (int j = 0; j < m->ng; j++) {
+            int loc = r->lk[m->g[j]].loc;
+            if (loc >= 0 && loc < n->key)
+                n->key = loc;
+        }
+        n->lseq = m->lseq;
+    }
+    qsort(r->lvn, (size_t)r->nlvn, sizeof *r->lvn, lvn_cmp);
+    for (int i = 0; i < r->nlvn; i++) {
+        struct mig *m = &r->m[r->lvn[i].k];
+        m->need = 0;
+        if (m->held) {
+            retime(r, m, m->rate);
+        } else {
+            m->bott = D;
+            retime(r, m, lv);
+        }
+    }
+    r->prof.level_walks += r->nlvn;
+    r->nlvn = 0;
+    for (int i = 0; i < r->nlq; i++)
+        r->lk[r->lq[i]].loc = -1;
+    r->nlq = 0;
+    return 1;
+}
+
+/* After a solve in split mode: level mode on a link with many migrations
+ * of which some are frozen at its level (see lvl_shortcut). Called where
+ * dom_find is. */
+static void lvl_find(co_sim_run *r)
+{
+    for (int i = 0; i < r->nlq && r->dom < 0; i++) {
+        int D = r->lq[i], l, na = 0;
+        if (r->lk[D].cnt < DOM_MIN || r->lk[D].lidx < 0)
+            continue;
+        double lv = 0;
+        int k = link_first(r, D, &l);
+        for (; k >= 0; k = r->m[k].next[l])
+            if (r->m[k].bott == D) {
+                na++;
+                lv = r->m[k].rate;
+            }
+        if (na == 0)
+            continue;
+        r->dom = D;
+        r->lvl = 1;
+        r->dom_rate = lv;
+        for (k = link_first(r, D, &l); k >= 0; k = r->m[k].next[l]) {
+            const struct mig *m = &r->m[k];
+            for (int j = 0; j < m->ng; j++)
+                if (m->g[j] != D)
+                    r->lk[m->g[j]].bcnt++;
+        }
+        for (k = link_first(r, D, &l); k >= 0; k = r->m[k].next[l])
+            if (r->m[k].bott != D)
+                lvl_hold(r, k, r->m[k].rate, r->m[k].bott);
+        for (k = link_first(r, D, &l); k >= 0; k = r->m[k].next[l]) {
+            const struct mig *m = &r->m[k];
+            for (int j = 0; j < m->ng; j++)
+                if (m->g[j] != D) {
+                    if (r->lk[m->g[j]].sat_pos < 0)
+                        sat_refresh(r, m->g[j]);
+                    phi_refresh(r, m->g[j]);
+                }
             share_note(r, k);
         }
     }
@@ -1235,7 +1687,8 @@ static int still_fair(co_sim_run *r)
  * a constraint gets that bound as a link of its own in the solve. */
 static void reshare(co_sim_run *r)
 {
-    int skip = r->nlq == 0 || swap_shortcut(r) || dominant_shortcut(r) || still_fair(r);
+    int skip = r->nlq == 0 || swap_shortcut(r) ||
+               (r->lvl ? lvl_shortcut(r) : dominant_shortcut(r)) || still_fair(r);
     r->ev_adds = r->ev_dels = 0;
     if (skip)
         return;
@@ -1275,8 +1728,12 @@ static void reshare(co_sim_run *r)
         m->bott = r->sh.bott[i] >= 0 ? r->lglob[r->sh.bott[i]] : -1;
         retime(r, m, r->sh.rate[i]);
     }
-    if (r->dom < 0 && r->nfl >= DOM_MIN)
-        dom_find(r);
+    if (r->dom < 0 && r->nfl >= DOM_MIN) {
+        if (r->split && r->c->plan.share_tolerance > 0)
+            lvl_find(r); /* exact shares (tolerance 0) re-time on every ulp: full solves */
+        else
+            dom_find(r);
+    }
     for (int i = 0; i < r->nlq; i++)
         r->lk[r->lq[i]].loc = r->lk[r->lq[i]].lidx = -1;
     r->nlq = 0;

@@ -322,6 +322,9 @@ typedef struct co_sim_prof {
     long split_out;           /* slack links left out of solves, summed (sim/run.c, gather) */
     long split_redo;          /* solves redone because a link left out would have been full */
     long still_fair;          /* events after which the rates were still max-min fair: no solve */
+    long level;               /* events re-shared in level mode (sim/run.c, lvl_shortcut) */
+    long level_solves, level_flows; /* its component solves, and their migrations summed */
+    long level_walks;         /* migrations it offered a new rate (re-timed if beyond the tolerance) */
     long retimes;             /* migrations given a new completion time */
     long model_calls;         /* co_mig_predict calls (cache misses) */
     double model_ns;

@@ -159,14 +159,27 @@ Test(digest, example_cluster, .timeout = 120)
     expect("example_cluster", t, 20, 1, 0xad3195ba00d19081ull);
 }
 
-/* With slack links left out (the default) the rates are the same max-min
- * rates, computed over smaller problems; floating-point rounding in the
- * last bit and the order of re-timings (ties between migrations ending in
- * the same microsecond) may differ. The stated tolerance: each run's
- * window and each VM's summed stun within 1e-6 relative, every VM on the
- * same host at the end, and max-min fairness after every event (--check).
- * On these fleets, and on the digests above, nothing differs at all. */
-static void compare_split(char *text, int runs)
+/* The split mode (the default) against the solves of issue 6 (split off).
+ * With slack links left out, the still-fair check and the dominant link's
+ * level mode (sim/run.c, lvl_shortcut) the rates are the same max-min
+ * rates, computed over smaller problems and, in level mode, from running
+ * sums: they differ in the last bits. Where a migration's share sits
+ * exactly on the share tolerance's edge (on symmetric fleets, shares like
+ * cap/51 against cap/50 with the 2 % tolerance), those bits decide whether
+ * it is re-timed, and from there which of several identical VMs ends
+ * first in a microsecond; the runs then differ VM by VM while staying
+ * equally valid. The stated tolerance (docs/simulate.md, "Fleet scale"):
+ * max-min fairness after every event (--check), every VM on the same host
+ * at the end, each run's window within 1e-5 relative, the stun summed over
+ * VMs within 1e-4 relative, and at most 5 % of the VMs with a stun more
+ * than 1e-6 relative away (measured: at most 2.2e-6, 2.3e-5 and 1.7 %);
+ * on the issue's symmetric backbone fleet see level_mode_issue_backbone. */
+struct split_cmp {
+    double window, stun_sum, diff_frac;
+    long moved, level;
+};
+
+static struct split_cmp compare_split_on(char *text, int runs)
 {
     co_diag d;
     co_diag_init(&d);
@@ -178,29 +191,50 @@ static void compare_split(char *text, int runs)
     co_sim_run_set_check(a, 1);
     co_sim_run_set_split(b, 1);
     co_sim_run_set_check(b, 1);
-    double worst_w = 0, worst_s = 0;
-    long moved = 0;
+    co_sim_run_set_profile(b, 1);
+    struct split_cmp out = {0};
+    double sumx = 0, sumy = 0;
+    long ndiff = 0, n = 0;
     for (int i = 0; i < runs; i++) {
         co_sim_run_result x, y;
         cr_assert_eq(co_sim_run_once(a, 5, (uint64_t)i, &x), 0);
         cr_assert_eq(x.violations, 0);
         cr_assert_eq(co_sim_run_once(b, 5, (uint64_t)i, &y), 0);
-        cr_assert_eq(y.violations, 0, "max-min fairness holds with slack links left out");
-        worst_w = fmax(worst_w, fabs(y.window_ms - x.window_ms) / x.window_ms);
+        cr_assert_eq(y.violations, 0, "max-min fairness holds in split mode");
+        out.window = fmax(out.window, fabs(y.window_ms - x.window_ms) / x.window_ms);
         const double *sx = co_sim_run_stun_ms(a), *sy = co_sim_run_stun_ms(b);
         const int *hx = co_sim_run_vm_host(a), *hy = co_sim_run_vm_host(b);
         for (int v = 0; v < c->nvms; v++) {
-            if (sx[v] > 0)
-                worst_s = fmax(worst_s, fabs(sy[v] - sx[v]) / sx[v]);
-            moved += hx[v] != hy[v];
+            if (sx[v] > 0) {
+                ndiff += fabs(sy[v] - sx[v]) > 1e-6 * sx[v];
+                n++;
+            }
+            sumx += sx[v];
+            sumy += sy[v];
+            out.moved += hx[v] != hy[v];
         }
     }
-    cr_expect_leq(worst_w, 1e-6, "window differs by %g relative", worst_w);
-    cr_expect_leq(worst_s, 1e-6, "a VM's stun differs by %g relative", worst_s);
-    cr_expect_eq(moved, 0);
+    out.stun_sum = sumx > 0 ? fabs(sumy - sumx) / sumx : 0;
+    out.diff_frac = n > 0 ? (double)ndiff / n : 0;
+    co_sim_prof p;
+    co_sim_run_profile(b, &p);
+    out.level = p.level;
+    if (getenv("CO_PRINT_DIGESTS"))
+        fprintf(stderr, "split: window %g, stun sum %g, VMs off by > 1e-6: %g, level events %ld\n",
+                out.window, out.stun_sum, out.diff_frac, out.level);
     co_sim_run_free(a);
     co_sim_run_free(b);
     co_sim_cluster_free(c);
+    return out;
+}
+
+static void compare_split(char *text, int runs)
+{
+    struct split_cmp s = compare_split_on(text, runs);
+    cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
+    cr_expect_leq(s.stun_sum, 1e-4, "summed stun differs by %g relative", s.stun_sum);
+    cr_expect_leq(s.diff_frac, 0.05, "%g of the VMs have a stun more than 1e-6 away", s.diff_frac);
+    cr_expect_eq(s.moved, 0);
 }
 
 Test(digest, slack_split_within_tolerance_nova, .timeout = 120)
@@ -216,4 +250,69 @@ Test(digest, slack_split_within_tolerance_all_at_once, .timeout = 120)
 Test(digest, slack_split_within_tolerance_exact_shares, .timeout = 120)
 {
     compare_split(fleet(100, 200, NOLIMIT, 0, 1), 2);
+}
+
+/* The issue's scenario (bench/simgrid/gen.py): H hosts x 20 VMs of 4 GiB
+ * (mixed: 1 - 16 GiB) writing nothing, the first half emptied at once
+ * behind a backbone of H/2 x 25 Gbit/s / 4 that every migration crosses.
+ * The backbone is full while its share climbs to the NICs' and past: the
+ * level mode's case (held migrations appear when a NIC's share falls below
+ * the backbone's). */
+static char *issue_fleet(int H, int mixed)
+{
+    size_t cap = (size_t)H * 20 * 200 + 100000, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
+    for (int h = 0; h < H; h++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"h%d\", \"cores\": 256, \"mem\": \"656GiB\", "
+                              "\"nic_rate\": \"25Gbit\", \"mtu\": 1500, \"channels\": 1, "
+                              "\"uplink\": \"%s\"}",
+                              h ? "," : "", h, h < H / 2 ? "a" : "b");
+    n += (size_t)snprintf(b + n, cap - n, "], \"vms\": [");
+    static const int sizes[] = {1, 2, 4, 8, 16};
+    for (int v = 0; v < H * 20; v++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"name\": \"v%d\", \"host\": \"h%d\", \"vcpus\": 2, "
+                              "\"mem\": \"%dGiB\", \"dirty\": {\"kind\": \"none\"}}",
+                              v ? "," : "", v, v / 20, mixed ? sizes[v % 5] : 4);
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"uplinks\": [{\"name\": \"a\", \"rate\": \"%dGbit\"}, "
+                          "{\"name\": \"b\", \"rate\": \"%dGbit\"}], "
+                          "\"plan\": {\"order\": \"list\", \"hosts\": [",
+                          H / 2 * 25 / 4, H / 2 * 25 / 4);
+    for (int h = 0; h < H / 2; h++)
+        n += (size_t)snprintf(b + n, cap - n, "%s\"h%d\"", h ? "," : "", h);
+    n += (size_t)snprintf(b + n, cap - n,
+                          "], \"max_hosts_in_maintenance\": %d, \"concurrency\": " NOLIMIT ", "
+                          "\"rebalance\": \"duration\", \"steps\": {\"health_check\": \"0s\", "
+                          "\"enter_maintenance\": \"0s\", \"repo_sync\": \"0s\", \"apply\": \"0s\", "
+                          "\"reboot\": \"0s\", \"validate\": \"0s\", \"exit_maintenance\": \"0s\", "
+                          "\"rebalance\": \"0s\"}}}",
+                          H / 2);
+    cr_assert_lt(n, cap);
+    return b;
+}
+
+Test(digest, level_mode_issue_backbone, .timeout = 240)
+{
+    /* every VM alike: ties at the tolerance's edge are everywhere, and
+     * which of the identical VMs is re-timed when decides their stun (each
+     * within the share tolerance of its share): the summed stun is held to
+     * 1 % (half the 2 % tolerance; measured 0.22 %) */
+    struct split_cmp s = compare_split_on(issue_fleet(200, 0), 1);
+    cr_expect_gt(s.level, 0, "the level mode was not used");
+    cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
+    cr_expect_leq(s.stun_sum, 1e-2, "summed stun differs by %g relative", s.stun_sum);
+    cr_expect_eq(s.moved, 0);
+}
+
+Test(digest, level_mode_issue_mixed, .timeout = 240)
+{
+    struct split_cmp s = compare_split_on(issue_fleet(200, 1), 1);
+    cr_expect_gt(s.level, 0, "the level mode was not used");
+    cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
+    cr_expect_leq(s.stun_sum, 1e-4, "summed stun differs by %g relative", s.stun_sum);
+    cr_expect_leq(s.diff_frac, 0.05, "%g of the VMs have a stun more than 1e-6 away", s.diff_frac);
+    cr_expect_eq(s.moved, 0);
 }
