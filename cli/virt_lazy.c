@@ -84,6 +84,16 @@ FWD(int, virInitialize, -1, (void), ())
 FWD(virConnectPtr, virConnectOpen, NULL, (const char *name), (name))
 FWD(int, virConnectClose, -1, (virConnectPtr c), (c))
 FWD(int, virConnectGetVersion, -1, (virConnectPtr c, unsigned long *v), (c, v))
+FWD(int, virConnectGetLibVersion, -1, (virConnectPtr c, unsigned long *v), (c, v))
+FWD(const char *, virConnectGetType, NULL, (virConnectPtr c), (c))
+FWD(int, virConnectGetAllDomainStats, -1,
+    (virConnectPtr c, unsigned int st, virDomainStatsRecordPtr **ret, unsigned int fl),
+    (c, st, ret, fl))
+FWD(int, virConnectListAllInterfaces, -1,
+    (virConnectPtr c, virInterfacePtr **ifaces, unsigned int fl), (c, ifaces, fl))
+FWD(int, virInterfaceFree, -1, (virInterfacePtr i), (i))
+FWD(const char *, virInterfaceGetName, NULL, (virInterfacePtr i), (i))
+FWD(char *, virInterfaceGetXMLDesc, NULL, (virInterfacePtr i, unsigned int fl), (i, fl))
 FWD(int, virConnectSetKeepAlive, -1, (virConnectPtr c, int i, unsigned int n), (c, i, n))
 FWD(int, virConnectListAllDomains, -1, (virConnectPtr c, virDomainPtr **d, unsigned int fl),
     (c, d, fl))

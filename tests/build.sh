@@ -27,6 +27,15 @@ expect() {
   else ok "$name"; fi
 }
 
+echo "== libvirt loaded on first use (cli/virt_lazy.c)"
+# Every libvirt function cutover calls must be forwarded by cli/virt_lazy.c;
+# one that is not makes the linker pull libvirt in at start-up again (12.5 MB
+# of memory for simulate; docs/simulate.md, "Fleet scale").
+if ! command -v ldd >/dev/null; then ko lazy_libvirt "ldd not found"
+elif ldd "$BUILD/cutover" | grep -q 'libvirt\.so'; then
+  ko lazy_libvirt "$BUILD/cutover links libvirt.so at start-up: add the functions 'nm -u' lists to cli/virt_lazy.c"
+else ok lazy_libvirt; fi
+
 echo "== build without libvirt and libpcap (build-nolibs)"
 mkdir -p "$tmp/pc"
 cat >"$tmp/pc/pkg-config" <<'W'
