@@ -335,6 +335,8 @@ int co_cmd_evacuate(int argc, char **argv)
     e->order_kind = a.order;
     e->default_dirty_mib_per_s = a.dirty_rate;
     e->stream_cap_bytes_per_s = a.stream;
+    if (a.stream > 0)
+        snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "--stream-rate");
     int exit_code = 0;
     co_evac_result r = {.total_time_ms = NAN, .dry_run = a.dry_run};
     volatile sig_atomic_t *stop, *stop_signo;

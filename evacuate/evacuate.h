@@ -32,6 +32,12 @@
 #define CO_EVAC_MAX_VMS 256
 #define CO_EVAC_MAX_DEST 16
 #define CO_EVAC_MAX_K 8        /* concurrencies the auto schedule tries: 1..8 */
+/* What one migration stream of a TCG guest carries when nothing better is
+ * known (--stream-rate, or learnt from a completed migration): the
+ * emulation and the migration thread share the host's CPU, and make
+ * bench-evacuate measured 57-119 Mbit/s per stream on the 2-core lab
+ * (docs/evacuate.md, "bench-evacuate"); ~90 Mbit/s, the middle. */
+#define CO_EVAC_TCG_STREAM_BYTES_PER_S 11e6
 /* Default time limit of one libvirt call of a worker: twice libvirt's own
  * wait for a domain's job lock (30 s), so a call that waits for a job and
  * then fails is not cut short. */
@@ -54,7 +60,8 @@ typedef struct co_evac_vm {
     double dirty_mib_per_s;       /* what was measured (or assumed) */
     int cpu_ok[CO_EVAC_MAX_DEST]; /* CPU compatible with destination i */
     int has_cdrom_media, has_local_disk, has_hostdev, busy_job;
-    int kvm;                      /* <domain type='kvm'> (else TCG) */
+    int kvm;                      /* <domain type='kvm'> */
+    int tcg;                      /* <domain type='qemu'>: emulated (the inventory saw it) */
     int group;                    /* anti-affinity group, -1 = none */
     int given_order;              /* position in --order / inventory (0-based) */
     char blocker[256];            /* why it cannot move ("" = movable) */
@@ -116,12 +123,15 @@ typedef struct co_evac {
     double default_dirty_mib_per_s; /* assumed when not measured */
     double stream_cap_bytes_per_s;  /* one migration stream's ceiling: --stream-rate, or
                                        learnt from completed migrations; 0 = the model's
-                                       default (model/link.h channel cap) */
+                                       default (model/link.h channel cap), or for TCG
+                                       guests CO_EVAC_TCG_STREAM_BYTES_PER_S (co_evac_plan) */
+    char stream_cap_source[48];   /* "--stream-rate", "assumed for TCG guests", "learnt", "" */
     /* the plan's verdict */
     int k;                        /* concurrency chosen */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
     double pred_total_ms;
     int pred_within_budget;       /* every scheduled VM predicted within the budget */
+    int pred_misses;              /* VMs that converge alone but not in the chosen schedule */
 } co_evac;
 
 /* Fill the defaults (budget 300 ms, deadline 10 min, ratio 16 (Nova's), auto

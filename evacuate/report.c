@@ -27,6 +27,8 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "stream_cap_bytes_per_s", e->stream_cap_bytes_per_s > 0
                                                          ? json_real(e->stream_cap_bytes_per_s)
                                                          : json_null());
+    json_object_set_new(o, "stream_cap_source", json_string(e->stream_cap_source));
+    json_object_set_new(o, "predicted_misses", json_integer(e->pred_misses));
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
         json_t *j = json_object();
@@ -78,6 +80,10 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                  "budget %.0f ms\n",
             r->status, e->nvms, e->k, e->order_name, e->nic_bytes_per_s * 8 / 1e6, e->nic_source,
             e->max_downtime_ms);
+    if (e->stream_cap_bytes_per_s > 0)
+        fprintf(out, "one stream carries at most %.0f Mbit/s (%s)\n",
+                e->stream_cap_bytes_per_s * 8 / 1e6,
+                e->stream_cap_source[0] ? e->stream_cap_source : "given");
     fprintf(out, "predicted total %.1f s%s", e->pred_total_ms / 1e3,
             e->pred_within_budget ? "" : " (some VM predicted over the budget)");
     if (!r->dry_run && isfinite(r->total_time_ms))

@@ -350,6 +350,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
             if (dm)
                 attr(dm, "type", dtype, sizeof dtype);
             v->kvm = !strcmp(dtype, "kvm");
+            v->tcg = !strcmp(dtype, "qemu");
         }
         for (int h = 0; h < e->ndests; h++) {
             v->cpu_ok[h] = 1;
@@ -1227,6 +1228,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
                 if (got < 0.8 * fair && got > e->stream_cap_bytes_per_s) {
                     e->stream_cap_bytes_per_s = got;
+                    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
                     if (qh < qt) {
                         int old_k = e->k;
                         co_evac_replan(e, queue + qh, qt - qh);
