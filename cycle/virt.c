@@ -171,7 +171,7 @@ static void *job_thread(void *arg)
 static int run_job(struct job *j, int timeout_ms, co_diag *d)
 {
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
+    co_clock_cond_init(&j->cv);
     pthread_t t;
     if (pthread_create(&t, NULL, job_thread, j) != 0) {
         free(j);
@@ -179,11 +179,7 @@ static int run_job(struct job *j, int timeout_ms, co_diag *d)
     }
     pthread_detach(t);
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L)
-        dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    co_clock_deadline_ts(&dl, timeout_ms);
     pthread_mutex_lock(&j->mu);
     while (!j->done)
         if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)

@@ -100,7 +100,7 @@ static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_dia
     snprintf(j->uri, sizeof j->uri, "%s", uri);
     j->keepalive_s = timeout_ms / 3000 > 1 ? timeout_ms / 3000 : 1;
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
+    co_clock_cond_init(&j->cv);
     pthread_t t;
     if (pthread_create(&t, NULL, open_thread, j) != 0) {
         free(j);
@@ -108,11 +108,7 @@ static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_dia
     }
     pthread_detach(t);
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L)
-        dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    co_clock_deadline_ts(&dl, timeout_ms);
     pthread_mutex_lock(&j->mu);
     while (!j->done)
         if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)

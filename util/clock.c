@@ -24,3 +24,16 @@ void co_clock_deadline_ts(struct timespec *ts, double in_ms)
         ts->tv_nsec -= NS_PER_S;
     }
 }
+
+int co_clock_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    int rc = pthread_condattr_init(&a);
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}

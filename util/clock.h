@@ -10,6 +10,7 @@
 #ifndef CUTOVER_UTIL_CLOCK_H
 #define CUTOVER_UTIL_CLOCK_H
 
+#include <pthread.h>
 #include <time.h>
 
 /* CLOCK_MONOTONIC now, ms (fraction to the ns). Thread-safe. */
@@ -18,5 +19,8 @@ double co_clock_ms(void);
  * (tv_nsec < 1e9): a deadline for pthread_cond_timedwait on a condition
  * variable with a CLOCK_MONOTONIC condattr. */
 void co_clock_deadline_ts(struct timespec *ts, double in_ms);
+/* Initialise *cv to wait on CLOCK_MONOTONIC (deadlines from
+ * co_clock_deadline_ts). 0 or pthread's error number. */
+int co_clock_cond_init(pthread_cond_t *cv);
 
 #endif
