@@ -156,4 +156,31 @@ static int dom_state(const char *uri, const char *name)
     return st;
 }
 
+/* The XML of a copy of vm1 (read from from_uri) named vmcd, with a CD-ROM
+ * holding iso: evacuate's blocker "CD-ROM or floppy with media". Returns a
+ * static buffer (one test at a time). */
+__attribute__((unused)) static const char *fx_cdrom_xml(const char *from_uri, const char *iso)
+{
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(from_uri);
+    cr_assert_not_null(c);
+    virDomainPtr d = virDomainLookupByName(c, "vm1");
+    cr_assert_not_null(d);
+    char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+    virDomainFree(d);
+    virConnectClose(c);
+    cr_assert_not_null(xml);
+    static char nx[65536];
+    char *p = strstr(xml, "<name>vm1</name>"), *u = strstr(xml, "<uuid>"),
+         *ue = u ? strstr(u, "</uuid>") : NULL, *dv = strstr(xml, "</devices>");
+    cr_assert(p && u && ue && dv && p < u && ue < dv);
+    snprintf(nx, sizeof nx,
+             "%.*s<name>vmcd</name>%.*s%.*s<disk type='file' device='cdrom'><driver name='qemu' "
+             "type='raw'/><source file='%s'/><target dev='hdc' bus='ide'/><readonly/></disk>%s",
+             (int)(p - xml), xml, (int)(u - (p + 16)), p + 16, (int)(dv - (ue + 7)), ue + 7, iso,
+             dv);
+    free(xml);
+    return nx;
+}
+
 #endif

@@ -514,26 +514,9 @@ Test(cycle, kill_during_patch, .fini = fini, .timeout = 900)
  * image: evacuate's blocker "CD-ROM or floppy with media". */
 static void define_cdrom_domain(const char *from_uri, const char *uri, const char *iso)
 {
-    virSetErrorFunc(NULL, quiet);
-    virConnectPtr c = virConnectOpen(from_uri);
-    cr_assert_not_null(c);
-    virDomainPtr d = virDomainLookupByName(c, "vm1");
-    cr_assert_not_null(d);
-    char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-    virDomainFree(d);
-    virConnectClose(c);
-    cr_assert_not_null(xml);
-    static char nx[65536];
-    char *p = strstr(xml, "<name>vm1</name>"), *u = strstr(xml, "<uuid>"),
-         *ue = u ? strstr(u, "</uuid>") : NULL, *dv = strstr(xml, "</devices>");
-    cr_assert(p && u && ue && dv && p < u && ue < dv);
-    snprintf(nx, sizeof nx,
-             "%.*s<name>vmcd</name>%.*s%.*s<disk type='file' device='cdrom'><driver name='qemu' "
-             "type='raw'/><source file='%s'/><target dev='hdc' bus='ide'/><readonly/></disk>%s",
-             (int)(p - xml), xml, (int)(u - (p + 16)), p + 16, (int)(dv - (ue + 7)), ue + 7, iso,
-             dv);
-    free(xml);
-    c = virConnectOpen(uri);
+    const char *nx = fx_cdrom_xml(from_uri, iso);
+    virConnectPtr c = virConnectOpen(uri);
+    virDomainPtr d;
     cr_assert_not_null(c);
     d = virDomainDefineXML(c, nx);
     virErrorPtr e = virGetLastError();

@@ -123,24 +123,10 @@ static json_t *lab_json(void)
 /* A transient copy of vm1 named vmcd with a CD-ROM holding an image. */
 static void define_cdrom_domain(const char *uri, const char *iso)
 {
-    virSetErrorFunc(NULL, quiet);
+    const char *nx = fx_cdrom_xml(uri, iso);
     virConnectPtr c = virConnectOpen(uri);
     cr_assert_not_null(c);
-    virDomainPtr d = virDomainLookupByName(c, "vm1");
-    cr_assert_not_null(d);
-    char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-    virDomainFree(d);
-    cr_assert_not_null(xml);
-    static char nx[65536];
-    char *p = strstr(xml, "<name>vm1</name>"), *u = strstr(xml, "<uuid>"),
-         *ue = u ? strstr(u, "</uuid>") : NULL, *dv = strstr(xml, "</devices>");
-    cr_assert(p && u && ue && dv && p < u && ue < dv);
-    snprintf(nx, sizeof nx,
-             "%.*s<name>vmcd</name>%.*s%.*s<disk type='file' device='cdrom'><driver name='qemu' "
-             "type='raw'/><source file='%s'/><target dev='hdc' bus='ide'/><readonly/></disk>%s",
-             (int)(p - xml), xml, (int)(u - (p + 16)), p + 16, (int)(dv - (ue + 7)), ue + 7, iso,
-             dv);
-    free(xml);
+    virDomainPtr d;
     d = virDomainCreateXML(c, nx, 0);
     virErrorPtr e = virGetLastError();
     cr_assert_not_null(d, "create vmcd: %s", e && e->message ? e->message : "?");
