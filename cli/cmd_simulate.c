@@ -199,12 +199,9 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     unsigned long long seed = 1;
     int json = 0, check = 0;
     const char *timeline = NULL, *gantt = NULL, *stunpng = NULL;
-    const char **journals = calloc((size_t)argc + 1, sizeof *journals);
+    /* on the stack: every early return below would otherwise have to free it */
+    const char *journals[argc + 1];
     int njournals = 0, history = 0;
-    if (journals == NULL) {
-        fprintf(stderr, "cutover %s: out of memory\n", CMD);
-        return 71;
-    }
     if (threads < 1)
         threads = 1;
     int ch, rc;
@@ -247,22 +244,18 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
             history = 1;
             break;
         case 'h':
-            free(journals);
             help();
             return 0;
         default:
-            free(journals);
             return co_cli_usage(CMD, "unknown or incomplete option '%s' (try --help)",
                                 argv[optind - 1]);
         }
     }
     if (optind >= argc) {
-        free(journals);
         return co_cli_usage(CMD, "missing FILE (a cluster-and-plan JSON, e.g. "
                                  "traces/example-cluster.json)");
     }
     if (optind + 1 < argc && !history) {
-        free(journals);
         return co_cli_usage(CMD, "unexpected argument '%s'", argv[optind + 1]);
     }
     for (int i = optind + 1; i < argc; i++) /* --history J1 J2 ...: the rest are journals */
@@ -284,7 +277,6 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     co_diag_init(&d);
     co_sim_cluster *c = NULL;
     if (co_sim_load_file(file, &c, &d) != CO_OK) {
-        free(journals);
         return co_cli_fail(CMD, &d);
     }
     co_history hist;
@@ -301,12 +293,10 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
             hrc = co_diag_set(&d, CO_ENOMEM, "out of memory");
         co_history_free(&hist);
         if (hrc != CO_OK) {
-            free(journals);
             co_sim_cluster_free(c);
             return co_cli_fail(CMD, &d);
         }
     }
-    free(journals);
 
     struct progress pr = {-1};
     co_sim_mc_opts mo = {.runs = (int)runs, .seed = seed, .threads = (int)threads,

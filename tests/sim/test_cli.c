@@ -190,7 +190,7 @@ Test(cli, help_and_man_page_list_every_flag)
         static const int used[] = {64, 65, 66, 69, 70, 71, 73, 74};
         for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
             if (used[i] == code) {
-                char c[8];
+                char c[12];
                 snprintf(c, sizeof c, "%d", code);
                 cr_assert(strstr(out, c), "--help lacks exit code %d", code);
             }
