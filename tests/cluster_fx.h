@@ -7,7 +7,8 @@
  * test's .fini) tears it down with `cutover lab cluster down`, also after a
  * failed assertion, and the watchdog does if the test process dies.
  * run() runs a program without a shell; dom_state() asks a host's libvirtd
- * for a domain's state. One fixture per test binary (static state). Include
+ * for a domain's state, running_on() every host; heartbeats_clean() listens
+ * to the guests' heartbeats; jstr() reads a string the test cannot do without. One fixture per test binary (static state). Include
  * after criterion.h, with jansson and libvirt available. */
 #ifndef CUTOVER_TESTS_CLUSTER_FX_H
 #define CUTOVER_TESTS_CLUSTER_FX_H
@@ -17,9 +18,12 @@
 #include <jansson.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +158,85 @@ static int dom_state(const char *uri, const char *name)
     }
     virConnectClose(c);
     return st;
+}
+
+/* o[k] as a string; the test fails when it is missing. */
+__attribute__((unused)) static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    cr_assert_not_null(s, "missing \"%s\"", k);
+    return s;
+}
+
+/* Where NAME runs: the number of hosts of the cluster (its "hosts" array)
+ * with it running, the index of the last one in *where, and whether any
+ * has it paused. */
+__attribute__((unused)) static int running_on(json_t *hosts, const char *name, int *where,
+                                              int *paused)
+{
+    int n = 0;
+    *paused = 0;
+    *where = -1;
+    for (size_t i = 0; i < json_array_size(hosts); i++) {
+        int st = dom_state(jstr(json_array_get(hosts, i), "uri"), name);
+        if (st == VIR_DOMAIN_RUNNING) {
+            n++;
+            *where = (int)i;
+        }
+        if (st == VIR_DOMAIN_PAUSED)
+            *paused = 1;
+    }
+    return n;
+}
+
+/* Listen on the heartbeat ports of names[0..n-1] (lab: the lab's JSON) for
+ * min_ms, then on until every VM was heard, up to max_ms: every VM must
+ * send, none an ERR line (docs/lab.md: the guest reports corrupted memory
+ * so). */
+__attribute__((unused)) static void heartbeats_clean(json_t *lab, const char *const *names,
+                                                     int n, int min_ms, int max_ms)
+{
+    int fds[8];
+    cr_assert(n <= 8);
+    json_t *vms = json_object_get(lab, "vms");
+    for (int k = 0; k < n; k++) {
+        int port = -1;
+        for (size_t i = 0; i < json_array_size(vms); i++)
+            if (!strcmp(jstr(json_array_get(vms, i), "name"), names[k]))
+                port = (int)json_integer_value(
+                    json_object_get(json_array_get(vms, i), "heartbeat_port"));
+        cr_assert(port > 0, "no heartbeat port for %s", names[k]);
+        fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, jstr(lab, "root_addr"), &sa.sin_addr);
+        int one = 1;
+        setsockopt(fds[k], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        cr_assert_eq(bind(fds[k], (struct sockaddr *)&sa, sizeof sa), 0, "bind %d: %s", port,
+                     strerror(errno));
+    }
+    int got[8] = {0}, errs[8] = {0};
+    for (int t = 0; t < max_ms / 10; t++) {
+        int all = 1;
+        for (int k = 0; k < n; k++)
+            all &= got[k] > 0;
+        if (t >= min_ms / 10 && all)
+            break;
+        usleep(10000);
+        for (int k = 0; k < n; k++) {
+            char buf[512];
+            ssize_t r;
+            while ((r = recv(fds[k], buf, sizeof buf - 1, 0)) > 0) {
+                buf[r] = '\0';
+                got[k]++;
+                errs[k] += strstr(buf, "ERR ") != NULL;
+            }
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        close(fds[k]);
+        cr_expect(got[k] > 0, "%s sent no heartbeat", names[k]);
+        cr_expect_eq(errs[k], 0, "%s reported %d ERR lines", names[k], errs[k]);
+    }
 }
 
 /* The XML of a copy of vm1 (read from from_uri) named vmcd, with a CD-ROM

@@ -50,13 +50,6 @@ static char state[128];          /* the hooks' state directory */
 static char cfile[300], jpath[300];
 static const char *vm_names[] = {"vm1", "vm2", "vm3", "vm4"};
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    cr_assert_not_null(s, "missing \"%s\"", k);
-    return s;
-}
-
 static void fini(void)
 {
     fx_fini();
@@ -120,30 +113,11 @@ static json_t *setup(const char *reboot_hook, const char *return_timeout)
     return lab;
 }
 
-/* Where NAME runs: hosts with it running, the last in *where; paused seen. */
-static int running_on(json_t *lab, const char *name, int *where, int *paused)
-{
-    json_t *hosts = json_object_get(lab, "hosts");
-    int n = 0;
-    *paused = 0;
-    *where = -1;
-    for (size_t i = 0; i < json_array_size(hosts); i++) {
-        int st = dom_state(jstr(json_array_get(hosts, i), "uri"), name);
-        if (st == VIR_DOMAIN_RUNNING) {
-            n++;
-            *where = (int)i;
-        }
-        if (st == VIR_DOMAIN_PAUSED)
-            *paused = 1;
-    }
-    return n;
-}
-
 static void each_vm_once(json_t *lab, const int *want_host)
 {
     for (int i = 0; i < 4; i++) {
         int where, paused;
-        int n = running_on(lab, vm_names[i], &where, &paused);
+        int n = running_on(json_object_get(lab, "hosts"), vm_names[i], &where, &paused);
         cr_expect_eq(n, 1, "%s runs on %d hosts", vm_names[i], n);
         cr_expect(!paused, "%s is paused somewhere", vm_names[i]);
         if (want_host && want_host[i] >= 0)
@@ -152,57 +126,16 @@ static void each_vm_once(json_t *lab, const int *want_host)
     }
 }
 
-/* Every VM sends heartbeats and none an ERR line. */
-static void heartbeats_clean(json_t *lab)
+/* Every VM heard for 2 s, or up to 10 s until each was: a guest that just
+ * migrated back under TCG on a loaded machine may take a while. */
+static void lab_heartbeats_clean(void)
 {
-    json_t *lj;
     char p[300];
     snprintf(p, sizeof p, "%s/lab.json", fx_dir);
-    lj = json_load_file(p, 0, NULL);
+    json_t *lj = json_load_file(p, 0, NULL);
     cr_assert_not_null(lj);
-    json_t *vms = json_object_get(lj, "vms");
-    int fds[4], got[4] = {0}, errs[4] = {0};
-    for (int k = 0; k < 4; k++) {
-        int port = -1;
-        for (size_t i = 0; i < json_array_size(vms); i++)
-            if (!strcmp(jstr(json_array_get(vms, i), "name"), vm_names[k]))
-                port = (int)json_integer_value(
-                    json_object_get(json_array_get(vms, i), "heartbeat_port"));
-        cr_assert(port > 0);
-        fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        inet_pton(AF_INET, jstr(lj, "root_addr"), &sa.sin_addr);
-        int one = 1;
-        setsockopt(fds[k], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        cr_assert_eq(bind(fds[k], (struct sockaddr *)&sa, sizeof sa), 0, "bind %d: %s", port,
-                     strerror(errno));
-    }
-    /* 2 s, or up to 10 s until every VM was heard: a guest that just
-     * migrated back under TCG on a loaded machine may take a while */
-    for (int t = 0; t < 1000; t++) {
-        int all = 1;
-        for (int k = 0; k < 4; k++)
-            all &= got[k] > 0;
-        if (t >= 200 && all)
-            break;
-        usleep(10000);
-        for (int k = 0; k < 4; k++) {
-            char buf[512];
-            ssize_t r;
-            while ((r = recv(fds[k], buf, sizeof buf - 1, 0)) > 0) {
-                buf[r] = '\0';
-                got[k]++;
-                errs[k] += strstr(buf, "ERR ") != NULL;
-            }
-        }
-    }
-    for (int k = 0; k < 4; k++) {
-        close(fds[k]);
-        cr_expect(got[k] > 0, "%s sent no heartbeat", vm_names[k]);
-        cr_expect_eq(errs[k], 0, "%s reported %d ERR lines", vm_names[k], errs[k]);
-    }
+    heartbeats_clean(lj, vm_names, 4, 2000, 10000);
     json_decref(lj);
-    (void)lab;
 }
 
 static int version_of(const char *host)
@@ -298,7 +231,7 @@ static void full_result_checks(json_t *lab, json_t *rep)
     }
     int home[] = {0, 1, 2, 0};
     each_vm_once(lab, home);
-    heartbeats_clean(lab);
+    lab_heartbeats_clean();
 }
 
 Test(cycle, dry_run, .fini = fini, .timeout = 300)
@@ -489,7 +422,7 @@ static void kill_and_resume(const char *ev, const char *step)
                      count_recs("mig_end", vm_names[i], "completed", "evacuate"));
     int home[] = {0, 1, 2, 0};
     each_vm_once(lab, home);
-    heartbeats_clean(lab);
+    lab_heartbeats_clean();
     json_decref(rep);
     json_decref(lab);
 }

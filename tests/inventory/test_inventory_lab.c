@@ -19,13 +19,6 @@
 /* the fixture's helper, unused here */
 __attribute__((unused)) static void unused_helpers(void) { (void)dom_state; }
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    cr_assert_not_null(s, "missing \"%s\"", k);
-    return s;
-}
-
 Test(inventory_lab, three_hosts, .fini = fx_fini, .timeout = 300)
 {
     const char *why = unavailable();

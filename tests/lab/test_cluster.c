@@ -71,13 +71,6 @@ static int netns_exists(const char *name)
     return access(p, F_OK) == 0;
 }
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    cr_assert_not_null(s, "missing \"%s\"", k);
-    return s;
-}
-
 /* After down: no namespace, root veth, process or file of the cluster. */
 static void assert_gone(json_t *j, const char *dir)
 {
