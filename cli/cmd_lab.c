@@ -54,6 +54,7 @@ static void usage(FILE *out)
             "       cutover lab cluster reboot DIR HOST\n"
             "       cutover lab cluster restart-daemon DIR HOST\n"
             "       cutover lab cluster status DIR [--json]\n"
+            "       cutover lab cluster exec DIR HOST -- PROGRAM [ARG...]\n"
             "       cutover lab cluster down DIR\n\n"
             "The cluster lab (root): N libvirt hosts h1..hN (2..6), each a libvirtd in its own\n"
             "network, mount and PID namespace, on a bridge with tc-shaped links, and M test\n"
@@ -72,7 +73,9 @@ static void usage(FILE *out)
             "persistent domains come back shut off); restart-daemon restarts only HOST's\n"
             "libvirtd (its QEMUs keep running); status gives each daemon 5 s; down removes everything, also after a\n"
             "crash. Each host is reachable as qemu+tcp://169.254.S.K/system from this\n"
-            "machine and from the other hosts; `ip netns exec coclS-hK CMD` runs inside it.\n");
+            "machine and from the other hosts; exec runs PROGRAM (no shell) in HOST's network\n"
+            "namespace, as `ip netns exec coclS-hK PROGRAM` does (cluster.json's mtu_probe\n"
+            "hook pings through it).\n");
 }
 
 static json_t *info_json(const co_lab_info *in)
@@ -313,7 +316,8 @@ static int cluster_simple(const char *sub, int argc, char **argv)
 static int cluster_cmd(int argc, char **argv)
 {
     if (argc < 2)
-        return co_cli_usage(CL, "expected up, reboot, restart-daemon, status or down (try --help)");
+        return co_cli_usage(CL, "expected up, reboot, restart-daemon, status, exec or down (try "
+                                "--help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
         usage(stdout);
@@ -321,11 +325,24 @@ static int cluster_cmd(int argc, char **argv)
     }
     if (strcmp(sub, "up") == 0)
         return cluster_up(argc - 1, argv + 1);
+    if (strcmp(sub, "exec") == 0) {
+        /* exec DIR HOST [--] PROGRAM [ARG...]: no option parsing past HOST */
+        int a = 2;
+        if (argc - a < 3 || (argc - a == 3 && strcmp(argv[a + 2], "--") == 0))
+            return co_cli_usage(CL, "exec: expected DIR HOST -- PROGRAM [ARG...]");
+        char **prog = argv + a + 2;
+        if (strcmp(prog[0], "--") == 0)
+            prog++;
+        co_diag d;
+        co_diag_init(&d);
+        co_cluster_exec(argv[a], argv[a + 1], prog, &d);
+        return co_cli_fail(CL, &d);
+    }
     if (strcmp(sub, "down") == 0 || strcmp(sub, "reboot") == 0 || strcmp(sub, "status") == 0 ||
         strcmp(sub, "restart-daemon") == 0)
         return cluster_simple(sub, argc - 1, argv + 1);
-    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, restart-daemon, status, down)",
-                        sub);
+    return co_cli_usage(CL, "unknown subcommand '%s' (up, reboot, restart-daemon, status, exec, "
+                        "down)", sub);
 }
 
 int co_cmd_lab(int argc, char **argv)

@@ -13,6 +13,7 @@
 
 #include "cycle/cyc_int.h"
 #include "cycle/hook.h"
+#include "cycle/preflight.h"
 #include "cycle/virt.h"
 #include "evacuate/evacuate.h"
 #include "util/clock.h"
@@ -32,7 +33,7 @@ static const int step_hook[CO_CYC_S_N] = {
 
 static const char *const hook_key[CO_HOOK_N] = {
     "before_cycle", "preflight", "stage", "enter_maintenance", "patch", "reboot", "firmware",
-    "validate", "exit_maintenance", "after_cycle",
+    "validate", "exit_maintenance", "after_cycle", "mtu_probe",
 };
 
 /* Internal outcome of a host: the cycle goes on, or stops. */
@@ -219,8 +220,7 @@ int co_cyc_new(const co_sim_cluster *c, const co_cyc_opts *o, co_cyc **out, co_d
     for (int i = 0; i < c->plan.nhosts; i++) {
         const co_sim_host *h = &c->hosts[c->plan.hosts[i]];
         if (!h->uri || !h->uri[0])
-            return co_diag_set(d, CO_EDATA, "%s: hosts[%s].uri: missing; `cutover cycle` needs "
-                               "each patched host's libvirt URI", file, h->name);
+            return co_pf_err_no_uri(c, file, c->plan.hosts[i], d);
     }
     if (c->plan.nhosts == 0)
         return co_diag_set(d, CO_EDATA, "%s: plan.hosts: no host to patch", file);
@@ -803,6 +803,9 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         json_object_set_new(extra, "version", json_string(ver));
         if ((rc = evacuate(y, h, 0, extra, d)) != CO_OK)
             return rc;
+        co_pf_opts po = {.journal_dir = y->jdir, .stop_flag = y->o.stop_flag};
+        if ((rc = co_pf_mtu_step(y->c, h, &po, extra, d)) != CO_OK)
+            return rc;
         break;
     }
     case CO_CYC_S_ENTER:
@@ -1092,6 +1095,7 @@ static int dry_run(co_cyc *y, co_diag *d)
     const co_sim_cluster *c = y->c;
     json_t *p = json_object(), *hosts = json_array();
     int unreachable = 0, unplaced = 0;
+    int mtu_failed = 0;
     for (int i = 0; i < y->norder; i++) {
         int h = y->order[i];
         char ver[160] = "";
@@ -1166,6 +1170,10 @@ static int dry_run(co_cyc *y, co_diag *d)
         }
         json_object_set_new(o, "vms", vms);
         free(e);
+        co_pf_opts po = {.stop_flag = y->o.stop_flag};
+        co_diag md;
+        co_diag_init(&md);
+        mtu_failed += co_pf_mtu_step(c, h, &po, o, &md) == CO_EFAILED;
     }
     json_t *hooks = json_object();
     for (int k = 0; k < CO_HOOK_N; k++) {
@@ -1191,6 +1199,9 @@ static int dry_run(co_cyc *y, co_diag *d)
     if (unplaced)
         return co_diag_set(d, CO_EFAILED, "%d VM(s) or host(s) cannot be placed (see the plan)",
                            unplaced);
+    if (mtu_failed)
+        return co_diag_set(d, CO_EFAILED, "%d host(s) fail the MTU path check (see the plan)",
+                           mtu_failed);
     return CO_OK;
 }
 

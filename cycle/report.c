@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cycle/cyc_int.h"
+#include "cycle/preflight.h"
 #include "util/error.h"
 
 static int is_ev(json_t *r, const char *ev)
@@ -87,6 +88,8 @@ static json_t *report_of(json_t *recs, const co_cyc *y)
                 json_object_set(h, "version_check", json_object_get(r, "version_check"));
             if (!strcmp(st, "preflight") && json_object_get(r, "version"))
                 json_object_set(h, "version", json_object_get(r, "version"));
+            if (!strcmp(st, "preflight") && json_object_get(r, "mtu_path"))
+                json_object_set(h, "mtu_path", json_object_get(r, "mtu_path"));
         }
         if (is_ev(r, "host_end") && h) {
             int ok = json_is_true(json_object_get(r, "ok"));
@@ -167,7 +170,10 @@ json_t *co_cyc_report_json(const co_cyc *y)
     if (y->o.journal_path)
         json_object_set_new(j, "journal", json_string(y->o.journal_path));
     json_object_set_new(j, "stun_budget_ms", json_real(y->budget_ms));
-    json_object_set(j, "notes", y->notes);
+    json_object_set_new(j, "notes", json_copy(y->notes));
+    if (co_pf_mtu_unchecked(y->c))
+        json_array_append_new(json_object_get(j, "notes"),
+                              json_sprintf("MTU path: %s", co_pf_mtu_unchecked(y->c)));
     if (y->have_fc)
         json_object_set_new(j, "forecast", forecast_json(y));
     return j;
@@ -204,6 +210,7 @@ static void text_plan(const co_cyc *y, json_t *p, FILE *out)
                         json_number_value(json_object_get(v, "predicted_time_ms")) / 1e3,
                         json_number_value(json_object_get(v, "predicted_downtime_ms")));
         }
+        co_pf_mtu_text(json_object_get(h, "mtu_path"), "   ", out);
     }
     fprintf(out, "\nhooks:");
     const char *key;
@@ -252,7 +259,7 @@ void co_cyc_report_text(const co_cyc *y, FILE *out)
     }
     size_t i;
     json_t *n;
-    json_array_foreach(y->notes, i, n)
+    json_array_foreach(json_object_get(j, "notes"), i, n)
         fprintf(out, "note: %s\n", json_string_value(n));
     if (y->have_fc) {
         json_t *w = json_object_get(j, "window_s");

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -497,10 +498,21 @@ static json_t *cluster_json(const co_cluster *c, int cores, double host_mem_byte
     if (n > 0) {
         exe[n] = '\0';
         const char *base = strrchr(exe, '/');
-        if (base && !strcmp(base + 1, "cutover"))
-            json_object_set_new(j, "hooks",
-                                json_pack("{s:[s,s,s,s,s,s]}", "reboot", exe, "lab", "cluster",
-                                          "reboot", c->dir, "{host}"));
+        /* the MTU path check of `cutover cycle`'s preflight: a ping that
+         * must not fragment, from inside the host's namespace, at the
+         * host's MTU (cycle/preflight.h) */
+        if (base && !strcmp(base + 1, "cutover")) {
+            const char *probe[] = {exe, "lab", "cluster", "exec", c->dir, "{host}", "--", "ping",
+                                   "-n", "-M", "do", "-s", "{payload}", "-c", "2", "-i", "0.2",
+                                   "-W", "2", "{peer_addr}"};
+            json_t *pa = json_array();
+            for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++)
+                json_array_append_new(pa, json_string(probe[i]));
+            json_object_set_new(
+                j, "hooks",
+                json_pack("{s:[s,s,s,s,s,s], s:{s:o, s:s}}", "reboot", exe, "lab", "cluster",
+                          "reboot", c->dir, "{host}", "mtu_probe", "argv", pa, "timeout", "20s"));
+        }
     }
     return j;
 }
@@ -954,6 +966,37 @@ int co_cluster_reboot(const char *dir, const char *host, co_diag *d)
 int co_cluster_restart_daemon(const char *dir, const char *host, co_diag *d)
 {
     return host_script(dir, host, "restart-daemon", "cluster restart-daemon", d);
+}
+
+int co_cluster_exec(const char *dir, const char *host, char *const argv[], co_diag *d)
+{
+    if (!argv || !argv[0] || !argv[0][0])
+        return co_diag_set(d, CO_EUSAGE, "exec: no program to run");
+    co_cluster c;
+    int rc = co_cluster_load(dir, &c, d);
+    if (rc)
+        return rc;
+    const char *h = host[0] == 'h' ? host + 1 : host;
+    char *end;
+    long k = strtol(h, &end, 10);
+    if (*h == '\0' || *end != '\0' || k < 1 || k > c.nhosts)
+        return co_diag_set(d, CO_EUSAGE, "no host '%s' in %s (h1..h%d)", host, dir, c.nhosts);
+    char ns[96];
+    snprintf(ns, sizeof ns, "/run/netns/%s", c.hosts[k - 1].netns);
+    int fd = open(ns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return co_diag_set(d, errno == EACCES ? CO_ENOPERM : CO_EUNAVAIL,
+                           "host h%ld's network namespace %s: %s (is the cluster up?)", k, ns,
+                           strerror(errno));
+    if (setns(fd, CLONE_NEWNET) != 0) {
+        int e = errno;
+        close(fd);
+        return co_diag_set(d, e == EPERM ? CO_ENOPERM : CO_EOS, "entering %s: %s%s", ns,
+                           strerror(e), e == EPERM ? " (the cluster lab needs root)" : "");
+    }
+    close(fd);
+    execvp(argv[0], argv);
+    return co_diag_set(d, CO_EOS, "cannot run '%s' on h%ld: %s", argv[0], k, strerror(errno));
 }
 
 int co_cluster_down(const char *dir, co_diag *d)

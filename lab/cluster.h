@@ -113,6 +113,15 @@ int co_cluster_reboot(const char *dir, const char *host, co_diag *d);
  * reconnects to them. Waits until it answers. Errors as co_cluster_reboot. */
 int co_cluster_restart_daemon(const char *dir, const char *host, co_diag *d);
 
+/* Run argv in host `host`'s network namespace ("h2" or "2"): setns(2)
+ * into /run/netns/coclS-hK, then execvp(argv[0], argv): no shell, the
+ * mount and PID namespaces stay ours (enough for ping, ip, ss). Returns
+ * only on failure: CO_EUSAGE (unknown host, empty argv), CO_ENOINPUT (no
+ * cluster), CO_ENOPERM (setns refused: not root), CO_EUNAVAIL (the
+ * namespace is gone), CO_EOS (exec failed; d names the program). What
+ * `cutover cycle`'s MTU probe of the lab runs (hooks.mtu_probe). */
+int co_cluster_exec(const char *dir, const char *host, char *const argv[], co_diag *d);
+
 /* Remove everything (processes, namespaces, bridge, veths, tc, the files
  * the lab wrote in DIR, DIR itself if then empty). Idempotent: CO_OK when
  * there is nothing to remove, also after a crash. */

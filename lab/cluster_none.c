@@ -39,6 +39,11 @@ json_t *co_cluster_json(const co_cluster *c, const co_cluster_dom *doms, int nd)
     return NULL;
 }
 
+int co_cluster_exec(const char *dir, const char *host, char *const argv[], co_diag *d)
+{
+    return co_diag_set(d, CO_EUNAVAIL, "cluster lab: " CO_NO_LIBVIRT);
+}
+
 int co_cluster_down(const char *dir, co_diag *d)
 {
     return co_diag_set(d, CO_EUNAVAIL, "cluster lab: " CO_NO_LIBVIRT);

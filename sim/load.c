@@ -437,6 +437,7 @@ static const char *const hook_keys[CO_HOOK_N] = {
     [CO_HOOK_VALIDATE] = "validate",
     [CO_HOOK_EXIT_MAINTENANCE] = "exit_maintenance",
     [CO_HOOK_AFTER_CYCLE] = "after_cycle",
+    [CO_HOOK_MTU_PROBE] = "mtu_probe",
 };
 
 const char *co_sim_hook_name(int kind)
@@ -457,11 +458,26 @@ int co_sim_hook_placeholder(const char *s)
     return -1;
 }
 
+/* In the order of cycle/preflight.c's values (co_sim_probe_placeholder). */
+static const char *const probe_placeholders[] = {"{peer}", "{peer_addr}", "{mtu}", "{payload}"};
+#define NPROBE ((int)(sizeof probe_placeholders / sizeof probe_placeholders[0]))
+
+int co_sim_probe_placeholder(const char *s)
+{
+    for (int i = 0; s && i < NPROBE; i++)
+        if (strcmp(s, probe_placeholders[i]) == 0)
+            return i;
+    return -1;
+}
+
 const char *co_sim_hook_embedded(const char *s)
 {
     for (int i = 0; s && i < NPLACEHOLDERS; i++)
         if (strstr(s, placeholders[i]) != NULL && strcmp(s, placeholders[i]) != 0)
             return placeholders[i];
+    for (int i = 0; s && i < NPROBE; i++)
+        if (strstr(s, probe_placeholders[i]) != NULL && strcmp(s, probe_placeholders[i]) != 0)
+            return probe_placeholders[i];
     return NULL;
 }
 
@@ -469,7 +485,9 @@ void co_sim_exec_defaults(co_sim_exec *e)
 {
     memset(e, 0, sizeof *e);
     for (int k = 0; k < CO_HOOK_N; k++)
-        e->hook[k].timeout_ms = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3 : 600e3;
+        e->hook[k].timeout_ms = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3
+                                : k == CO_HOOK_MTU_PROBE                       ? 30e3
+                                                                               : 600e3;
     e->return_timeout_ms = 600e3;
     e->return_backoff_ms = 1e3;
     e->clock_skew_max_ms = 300e3;
@@ -482,7 +500,7 @@ void co_sim_exec_defaults(co_sim_exec *e)
 
 /* One argv array: strings, the first the program; a placeholder only as a
  * whole element. */
-static int load_argv(struct ld *L, json_t *a, const char *p, co_sim_hook *hk)
+static int load_argv(struct ld *L, json_t *a, const char *p, co_sim_hook *hk, int probe)
 {
     if (!json_is_array(a))
         return fail(L, p, "expected an argv array of strings, e.g. [\"ssh\", \"{host}\", "
@@ -514,8 +532,12 @@ static int load_argv(struct ld *L, json_t *a, const char *p, co_sim_hook *hk)
                         s, ph);
         if (i == 0 && s[0] == '\0')
             return fail(L, e, "the program (argv[0]) is empty");
-        if (i == 0 && co_sim_hook_placeholder(s) >= 0)
+        if (i == 0 && (co_sim_hook_placeholder(s) >= 0 || co_sim_probe_placeholder(s) >= 0))
             return fail(L, e, "the program (argv[0]) must be named, not a placeholder");
+        if (!probe && co_sim_probe_placeholder(s) >= 0)
+            return fail(L, e, "%s is a placeholder of hooks.mtu_probe only (a peer of the "
+                              "MTU path check); this hook runs once per host",
+                        s);
         if ((hk->argv[i] = strdup(s)) == NULL)
             return oom(L);
         hk->argc = (int)i + 1;
@@ -531,11 +553,11 @@ static int load_hooks(struct ld *L, json_t *o)
     if (!json_is_object(o))
         return fail(L, "hooks", "expected an object of hooks (before_cycle, preflight, stage, "
                                 "enter_maintenance, patch, reboot, firmware, validate, "
-                                "exit_maintenance, after_cycle)");
+                                "exit_maintenance, after_cycle, mtu_probe)");
     static const char *const keys[] = {"before_cycle", "preflight", "stage",
                                        "enter_maintenance", "patch", "reboot", "firmware",
-                                       "validate", "exit_maintenance", "after_cycle", "comment",
-                                       NULL};
+                                       "validate", "exit_maintenance", "after_cycle",
+                                       "mtu_probe", "comment", NULL};
     int rc;
     if ((rc = only(L, o, "hooks", keys)))
         return rc;
@@ -547,7 +569,7 @@ static int load_hooks(struct ld *L, json_t *o)
         snprintf(p, sizeof p, "hooks.%s", hook_keys[k]);
         co_sim_hook *hk = &x->hook[k];
         if (json_is_array(v)) {
-            if ((rc = load_argv(L, v, p, hk)))
+            if ((rc = load_argv(L, v, p, hk, k == CO_HOOK_MTU_PROBE)))
                 return rc;
         } else if (json_is_object(v)) {
             static const char *const hk_keys[] = {"argv", "timeout", "comment", NULL};
@@ -558,7 +580,7 @@ static int load_hooks(struct ld *L, json_t *o)
                 return rc;
             if (a == NULL)
                 return fail(L, p, "missing \"argv\" (the program and its arguments)");
-            if ((rc = load_argv(L, a, ap, hk)) ||
+            if ((rc = load_argv(L, a, ap, hk, k == CO_HOOK_MTU_PROBE)) ||
                 (rc = get_q(L, v, p, "timeout", U_TIME, 0, 1, 1e9, &hk->timeout_ms)))
                 return rc;
         } else {
@@ -1020,6 +1042,7 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
         co_sim_host *h = &c->hosts[c->nhosts];
         h->mtu = 1500;
         h->channels = 1;
+        h->line = L->text ? co_json_line_of(L->text, L->len, p) : 0;
         const char *name = NULL, *dom = "default", *rack = "default", *up = NULL, *uri = NULL,
                    *muri = NULL;
         if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||

@@ -100,6 +100,7 @@ typedef struct co_sim_host {
     int uplink;               /* index into cluster->uplinks, -1 = none */
     char *uri;                /* libvirt URI ("uri", e.g. from `cutover lab cluster`), or NULL */
     char *migration_uri;      /* its migration address ("migration_uri"), or NULL */
+    int line;                 /* line of its object in the file (0: not from a file) */
 } co_sim_host;
 
 typedef struct co_sim_uplink {
@@ -161,9 +162,13 @@ typedef struct co_sim_plan {
 enum co_sim_hook_kind {
     CO_HOOK_BEFORE_CYCLE = 0, CO_HOOK_PREFLIGHT, CO_HOOK_STAGE, CO_HOOK_ENTER_MAINTENANCE,
     CO_HOOK_PATCH, CO_HOOK_REBOOT, CO_HOOK_FIRMWARE, CO_HOOK_VALIDATE,
-    CO_HOOK_EXIT_MAINTENANCE, CO_HOOK_AFTER_CYCLE, CO_HOOK_N
+    CO_HOOK_EXIT_MAINTENANCE, CO_HOOK_AFTER_CYCLE,
+    CO_HOOK_MTU_PROBE,        /* not a step: preflight runs it once per (host, peer) pair
+                                 (cycle/preflight.h); default timeout 30 s */
+    CO_HOOK_N
 };
-/* The file's key of hook kind k ("before_cycle", ..., "after_cycle"). */
+/* The file's key of hook kind k ("before_cycle", ..., "after_cycle",
+ * "mtu_probe"). */
 const char *co_sim_hook_name(int kind);
 /* Placeholders of hook argv elements: the index of s when s is one whole
  * ({host} 0, {uri} 1, {migration_uri} 2, {step} 3, {journal_dir} 4), else
@@ -172,6 +177,10 @@ int co_sim_hook_placeholder(const char *s);
 /* The first placeholder that s holds inside a larger string (such as
  * "--host={host}"), or NULL: the loader refuses those. */
 const char *co_sim_hook_embedded(const char *s);
+/* The placeholders only hooks.mtu_probe may hold, as whole elements: the
+ * index of s ({peer} 0, {peer_addr} 1, {mtu} 2, {payload} 3), else -1;
+ * cycle/preflight.c expands them. */
+int co_sim_probe_placeholder(const char *s);
 
 typedef struct co_sim_hook {
     char **argv;              /* NULL-terminated argv, NULL = not configured; an element
