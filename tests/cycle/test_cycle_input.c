@@ -1,8 +1,9 @@
 /* tests/cycle/test_cycle_input.c: `cutover cycle` input that needs no lab
  * (default suite, a few seconds):
  *   bad_files      a hook given as a shell string, a placeholder inside a
- *                  larger argument, a host without "uri": exit 65, one line
- *                  naming FILE:LINE: and the field path; nothing on stdout
+ *                  larger argument, a host without "uri" (FILE:LINE:
+ *                  hosts[I]): exit 65, one line naming FILE:LINE: and the
+ *                  field path; nothing on stdout
  *   usage          no FILE, a run without --journal, --resume without it,
  *                  --dry-run with a journal, an unknown flag: exit 64
  *   journal_locked a second cycle on a journal another process holds is
@@ -77,7 +78,14 @@ Test(cycle_input, bad_files, .init = init, .fini = fini)
          ":9: hooks.patch[1]:"},
         {"{\n  \"hosts\": [\n    {\"name\": \"h1\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\"}\n  ],\n"
          "  \"vms\": []\n}\n",
-         "hosts[h1].uri"},
+         ":3: hosts[0]: no \"uri\" (host h1)"},
+        /* the third host of three: its own line, its index */
+        {"{\n  \"hosts\": [\n"
+         "    {\"name\": \"h1\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n     \"uri\": \"qemu:///a\"},\n"
+         "    {\"name\": \"h2\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n     \"uri\": \"qemu:///b\"},\n"
+         "    {\"name\": \"h3\",\n     \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\"}\n  ],\n"
+         "  \"vms\": []\n}\n",
+         ":7: hosts[2]: no \"uri\" (host h3)"},
         {HOSTS "  \"plan\": {\"execution\": {\"unmovable\": \"migrate\"}}\n}\n",
          ":9: plan.execution.unmovable:"},
     };

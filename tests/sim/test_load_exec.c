@@ -45,7 +45,9 @@ Test(load_exec, defaults_without_the_sections)
     for (int k = 0; k < CO_HOOK_N; k++) {
         cr_assert_null(x->hook[k].argv, "%s", co_sim_hook_name(k));
         cr_assert_eq(x->hook[k].argc, 0);
-        double want = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3 : 600e3;
+        double want = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3
+                      : k == CO_HOOK_MTU_PROBE                      ? 30e3
+                                                                    : 600e3;
         cr_assert_float_eq(x->hook[k].timeout_ms, want, 1e-9, "%s", co_sim_hook_name(k));
     }
     cr_assert_float_eq(x->return_timeout_ms, 600e3, 1e-9);
@@ -68,7 +70,7 @@ Test(load_exec, hook_names)
 {
     const char *want[CO_HOOK_N] = {"before_cycle", "preflight", "stage", "enter_maintenance",
                                    "patch", "reboot", "firmware", "validate",
-                                   "exit_maintenance", "after_cycle"};
+                                   "exit_maintenance", "after_cycle", "mtu_probe"};
     for (int k = 0; k < CO_HOOK_N; k++)
         cr_assert_str_eq(co_sim_hook_name(k), want[k]);
     cr_assert_str_eq(co_sim_hook_name(CO_HOOK_N), "?");
@@ -82,6 +84,57 @@ Test(load_exec, hook_names)
     cr_assert_null(co_sim_hook_embedded("{uri}"));
     cr_assert_null(co_sim_hook_embedded("{hostname}"));
     cr_assert_null(co_sim_hook_embedded("find . -exec {} ;"));
+    cr_assert_eq(co_sim_probe_placeholder("{peer}"), 0);
+    cr_assert_eq(co_sim_probe_placeholder("{peer_addr}"), 1);
+    cr_assert_eq(co_sim_probe_placeholder("{mtu}"), 2);
+    cr_assert_eq(co_sim_probe_placeholder("{payload}"), 3);
+    cr_assert_eq(co_sim_probe_placeholder("{host}"), -1);
+    cr_assert_str_eq(co_sim_hook_embedded("-s{payload}"), "{payload}");
+}
+
+/* hooks.mtu_probe: an argv like the others, plus its own placeholders */
+Test(load_exec, mtu_probe)
+{
+    co_diag d;
+    co_sim_cluster *c;
+    cr_assert_eq(load(HOSTS "\"hooks\": {\"mtu_probe\": [\"ssh\", \"{host}\", \"ping\", \"-M\", "
+                            "\"do\", \"-s\", \"{payload}\", \"{peer_addr}\", \"{peer}\", "
+                            "\"{mtu}\"]}}",
+                      &d, &c),
+                 CO_OK, "%s", d.msg);
+    cr_assert_eq(c->exec.hook[CO_HOOK_MTU_PROBE].argc, 10);
+    cr_assert_str_eq(c->exec.hook[CO_HOOK_MTU_PROBE].argv[6], "{payload}");
+    cr_assert_float_eq(c->exec.hook[CO_HOOK_MTU_PROBE].timeout_ms, 30e3, 1e-9);
+    co_sim_cluster_free(c);
+    cr_assert_eq(load(HOSTS "\"hooks\": {\"mtu_probe\": {\"argv\": [\"p\", \"{peer_addr}\"], "
+                            "\"timeout\": \"5s\"}}}",
+                      &d, &c),
+                 CO_OK, "%s", d.msg);
+    cr_assert_float_eq(c->exec.hook[CO_HOOK_MTU_PROBE].timeout_ms, 5e3, 1e-9);
+    co_sim_cluster_free(c);
+    expect_bad(HOSTS "\"hooks\": {\n \"mtu_probe\": [\"ping\", \"-s{payload}\"]}}",
+               "t.json:6: hooks.mtu_probe[1]: '-s{payload}' holds the placeholder {payload} "
+               "inside a larger string");
+    expect_bad(HOSTS "\"hooks\": {\n \"mtu_probe\": [\"{peer_addr}\"]}}",
+               "t.json:6: hooks.mtu_probe[0]: the program (argv[0]) must be named");
+    expect_bad(HOSTS "\"hooks\": {\n \"mtu_probe\": []}}",
+               "t.json:6: hooks.mtu_probe: empty argv");
+    expect_bad(HOSTS "\"hooks\": {\n \"mtu_probe\": \"ping {peer_addr}\"}}",
+               "t.json:6: hooks.mtu_probe: expected an argv array of strings");
+    /* a peer placeholder in a hook that runs once per host */
+    expect_bad(HOSTS "\"hooks\": {\n \"patch\": [\"x\",\n \"{peer}\"]}}",
+               "t.json:7: hooks.patch[1]: {peer} is a placeholder of hooks.mtu_probe only");
+}
+
+/* each host's line is kept (cutover cycle names a host without uri by it) */
+Test(load_exec, host_lines)
+{
+    co_diag d;
+    co_sim_cluster *c;
+    cr_assert_eq(load(HOSTS "\"vms\": []}", &d, &c), CO_OK, "%s", d.msg);
+    cr_assert_eq(c->hosts[0].line, 2);
+    cr_assert_eq(c->hosts[1].line, 3);
+    co_sim_cluster_free(c);
 }
 
 #define GOOD                                                                               \
