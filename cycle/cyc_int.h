@@ -44,6 +44,7 @@ struct co_cyc {
     int forecast_runs;
     char status[16];            /* completed, stopped, failed, cancelled, planned, busy */
     char reason[768];
+    struct co_view_tty *view;   /* the TTY view (cycle/view.h), NULL until drawn */
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include "cycle/cyc_int.h"
 #include "cycle/hook.h"
 #include "cycle/preflight.h"
+#include "cycle/view.h"
 #include "cycle/virt.h"
 #include "evacuate/evacuate.h"
 #include "util/clock.h"
@@ -76,8 +77,7 @@ static void note(co_cyc *y, const char *fmt, ...)
     pthread_mutex_lock(&y->mu);
     json_array_append_new(y->notes, json_string(buf));
     pthread_mutex_unlock(&y->mu);
-    if (y->o.progress)
-        fprintf(stderr, "cutover cycle: %s\n", buf);
+    co_view_say(y, "%s", buf);
 }
 
 /* ---- the journal ---- */
@@ -256,6 +256,7 @@ void co_cyc_free(co_cyc *y)
 {
     if (!y)
         return;
+    co_view_tty_free(y->view);
     co_jrn_close(y->j);
     free(y->order);
     free(y->phase);
@@ -369,8 +370,7 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
         r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "mig_start", "vm", v->name, "from",
                       hname(y, m->from), "to", to >= 0 ? hname(y, to) : "?", "purpose",
                       m->purpose);
-        if (y->o.progress)
-            fprintf(stderr, "cutover cycle: %s: %s -> %s (%s)\n", v->name, hname(y, m->from),
+        co_view_say(y, "%s: %s -> %s (%s)", v->name, hname(y, m->from),
                     to >= 0 ? hname(y, to) : "?", m->purpose);
     } else {
         const char *st = !strcmp(v->status, "completed") || !strcmp(v->status, "aborted") ||
@@ -400,6 +400,7 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
     }
     if (rec(y, r, &d) != CO_OK)
         note(y, "journal: %s", d.msg);
+    co_view_update(y);
 }
 
 /* ---- hooks ---- */
@@ -892,8 +893,7 @@ static int step(co_cyc *y, int h, int s, co_diag *d)
                               host ? json_string(host) : json_null(), "step", name), d);
     if (rc != CO_OK)
         return rc;
-    if (y->o.progress)
-        fprintf(stderr, "cutover cycle: %s%s%s ...\n", host ? host : "cycle", ": ", name);
+    co_view_say(y, "%s%s%s ...", host ? host : "cycle", ": ", name);
     json_t *extra = json_object();
     double t0 = co_clock_ms();
     if (h >= 0)
@@ -913,6 +913,7 @@ static int step(co_cyc *y, int h, int s, co_diag *d)
     co_diag jd;
     co_diag_init(&jd);
     int jrc = rec(y, r, &jd);
+    co_view_update(y);
     if (rc == CO_OK && jrc != CO_OK) {
         *d = jd;
         return jrc;
