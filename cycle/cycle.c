@@ -391,6 +391,8 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
                                                                    : json_null());
             json_object_set_new(r, "downtime_ms", isfinite(v->downtime_ms)
                                                       ? json_real(v->downtime_ms) : json_null());
+            json_object_set_new(r, "bytes", isfinite(v->sent_bytes) ? json_real(v->sent_bytes)
+                                                                    : json_null());
             if (v->reason[0])
                 json_object_set_new(r, found ? "evacuate_said" : "error",
                                     json_string(v->reason));
@@ -1236,6 +1238,7 @@ static int finish(co_cyc *y, const char *status, const char *reason, co_diag *d)
     if (r && y->reason[0])
         json_object_set_new(r, "reason", json_string(y->reason));
     int jrc = rec(y, r, &jd);
+    co_view_update(y);
     if (d->code == CO_OK && jrc != CO_OK)
         *d = jd;
     return CO_OK;

@@ -62,9 +62,9 @@ static json_t *report_of(json_t *recs, const co_cyc *y)
     const char *vn;
     json_t *hv;
     json_object_foreach(homes, vn, hv)
-        json_object_set_new(vms, vn, json_pack("{s:s, s:O, s:f, s:i, s:O}", "name", vn, "host",
-                                               hv, "stun_ms", 0.0, "migrations", 0, "now_on",
-                                               hv));
+        json_object_set_new(vms, vn, json_pack("{s:s, s:O, s:f, s:i, s:O, s:f}", "name", vn,
+                                               "host", hv, "stun_ms", 0.0, "migrations", 0,
+                                               "now_on", hv, "bytes", 0.0));
     json_array_foreach(recs, i, r) {
         json_t *h = json_object_get(byname, sget(r, "host"));
         if (is_ev(r, "step_start") && h)
@@ -101,6 +101,11 @@ static json_t *report_of(json_t *recs, const co_cyc *y)
             json_t *v = json_object_get(vms, sget(r, "vm"));
             double dt = json_number_value(json_object_get(r, "downtime_ms"));
             int done = !strcmp(sget(r, "status"), "completed");
+            /* the data sent, completed or not (null: unknown, reconciled) */
+            if (v && json_is_number(json_object_get(r, "bytes")))
+                json_object_set_new(v, "bytes", json_real(
+                    json_number_value(json_object_get(v, "bytes")) +
+                    json_number_value(json_object_get(r, "bytes"))));
             if (v && done) {
                 json_object_set_new(v, "stun_ms", json_real(
                     json_number_value(json_object_get(v, "stun_ms")) + dt));
@@ -245,11 +250,14 @@ void co_cyc_report_text(const co_cyc *y, FILE *out)
                     json_number_value(json_object_get(h, "stun_ms")), sget(h, "firmware"));
 #undef STEP_S
         }
-        fprintf(out, "\n%-16s %-6s %-6s %5s %10s\n", "vm", "home", "now", "migr", "stun ms");
+        fprintf(out, "\n%-16s %-6s %-6s %5s %10s %10s\n", "vm", "home", "now", "migr",
+                "stun ms", "sent MiB");
         json_array_foreach(json_object_get(j, "vms"), i, v)
-            fprintf(out, "%-16s %-6s %-6s %5lld %10.0f\n", sget(v, "name"), sget(v, "host"),
-                    sget(v, "now_on"), json_integer_value(json_object_get(v, "migrations")),
-                    json_number_value(json_object_get(v, "stun_ms")));
+            fprintf(out, "%-16s %-6s %-6s %5lld %10.0f %10.1f\n", sget(v, "name"),
+                    sget(v, "host"), sget(v, "now_on"),
+                    json_integer_value(json_object_get(v, "migrations")),
+                    json_number_value(json_object_get(v, "stun_ms")),
+                    json_number_value(json_object_get(v, "bytes")) / 1048576.0);
         json_array_foreach(json_object_get(j, "outages"), i, v)
             fprintf(out, "outage: %s %s on %s (%s)\n", sget(v, "vm"), sget(v, "action"),
                     sget(v, "host"), sget(v, "reason"));

@@ -76,6 +76,8 @@ typedef struct co_evac_vm {
                                      shut-down, planned */
     char to[256];                 /* destination URI it went to (or was meant for) */
     double time_ms, downtime_ms;  /* measured; NAN if not */
+    double sent_bytes;            /* QEMU's ram.transferred of its last attempt (also when
+                                     it did not complete); NAN when no migration ran */
     int attempts;
     char reason[512];
     char history[512];            /* the first attempt's reason when it was retried */

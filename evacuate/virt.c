@@ -325,7 +325,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         memset(v, 0, sizeof *v);
         v->group = -1;
         v->dest = -1;
-        v->time_ms = v->downtime_ms = NAN;
+        v->time_ms = v->downtime_ms = v->sent_bytes = NAN;
         const char *name = virDomainGetName(doms[i]);
         virDomainInfo di;
         if (!name || virDomainGetInfo(doms[i], &di) < 0)
@@ -510,7 +510,7 @@ struct worker {
     double policy_mem_bytes;      /* the VM's memory, at least opts.policy_min_mem_bytes */
     /* outputs */
     char status[16], reason[512];
-    double time_ms, downtime_ms;
+    double time_ms, downtime_ms, sent_bytes;
     co_ctl_result res;
     /* the driver seen by the controller: each op marks busy_what around the inner one */
     co_drv wrap;
@@ -734,6 +734,7 @@ static void *worker_main(void *arg)
         snprintf(w->status, sizeof w->status, "%s", w->res.status);
         w->downtime_ms = w->res.downtime_ms;
         w->time_ms = w->res.total_time_ms;
+        w->sent_bytes = w->res.transferred_bytes;
     } else {
         snprintf(w->status, sizeof w->status, "failed");
         w->res.status[0] = '\0';
@@ -1033,7 +1034,7 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     w->mtu = e->mtu;
     w->policy = o->policy;
     w->policy_mem_bytes = fmax(v->mem_bytes, o->policy_min_mem_bytes);
-    w->time_ms = w->downtime_ms = NAN;
+    w->time_ms = w->downtime_ms = w->sent_bytes = NAN;
     return w;
 }
 
@@ -1197,6 +1198,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             snprintf(v->status, sizeof v->status, "%s", w->status);
             v->downtime_ms = w->downtime_ms;
             v->time_ms = w->time_ms;
+            v->sent_bytes = w->sent_bytes;
             if (w->kicked_ms) {
                 /* the watchdog stopped it: a failure, not the operator's cancel */
                 if (strcmp(v->status, "completed"))
