@@ -806,7 +806,7 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         json_object_set_new(extra, "version", json_string(ver));
         if ((rc = evacuate(y, h, 0, extra, d)) != CO_OK)
             return rc;
-        co_pf_opts po = {.journal_dir = y->jdir, .stop_flag = y->o.stop_flag};
+        co_pf_opts po = {.journal_dir = y->jdir, .stop_flag = y->o.stop_flag, .down = y->down};
         if ((rc = co_pf_mtu_step(y->c, h, &po, extra, d)) != CO_OK)
             return rc;
         break;
@@ -1173,7 +1173,7 @@ static int dry_run(co_cyc *y, co_diag *d)
         }
         json_object_set_new(o, "vms", vms);
         free(e);
-        co_pf_opts po = {.stop_flag = y->o.stop_flag};
+        co_pf_opts po = {.stop_flag = y->o.stop_flag, .down = y->down};
         co_diag md;
         co_diag_init(&md);
         mtu_failed += co_pf_mtu_step(c, h, &po, o, &md) == CO_EFAILED;

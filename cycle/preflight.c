@@ -152,6 +152,13 @@ int co_pf_mtu_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_m
         pr->to = p;
         pr->mtu = src->mtu > 0 ? src->mtu : 1500;
         pr->exit_status = -1;
+        if (o->down && o->down[p]) {
+            pr->result = CO_PF_SKIPPED;
+            snprintf(pr->line, sizeof pr->line, "%s does not answer libvirt: not probed",
+                     peer->name);
+            out->skipped++;
+            continue;
+        }
         if (!co_pf_addr_of(peer->migration_uri, pr->peer_addr, sizeof pr->peer_addr) &&
             !co_pf_addr_of(peer->uri, pr->peer_addr, sizeof pr->peer_addr)) {
             pr->result = CO_PF_SKIPPED;

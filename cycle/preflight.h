@@ -53,6 +53,9 @@ typedef struct co_pf_opts {
     const char *journal_dir;    /* probe logs go to DIR/hooks/mtu_probe-HOST.log; NULL: a
                                    private temp dir, removed afterwards (dry run) */
     volatile sig_atomic_t *stop_flag; /* may be NULL */
+    const int *down;            /* per cluster host, may be NULL: nonzero = it does not
+                                   answer libvirt; its pairs are skipped, not failed (the
+                                   cycle reports the host itself) */
 } co_pf_opts;
 
 /* The address part of a libvirt or migration URI: "tcp://10.0.0.2:49152"

@@ -81,9 +81,12 @@ Test(cycle_input, bad_files, .init = init, .fini = fini)
          ":3: hosts[0]: no \"uri\" (host h1)"},
         /* the third host of three: its own line, its index */
         {"{\n  \"hosts\": [\n"
-         "    {\"name\": \"h1\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n     \"uri\": \"qemu:///a\"},\n"
-         "    {\"name\": \"h2\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n     \"uri\": \"qemu:///b\"},\n"
-         "    {\"name\": \"h3\",\n     \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\"}\n  ],\n"
+         "    {\"name\": \"h1\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n"
+         "     \"uri\": \"qemu:///a\"},\n"
+         "    {\"name\": \"h2\", \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\",\n"
+         "     \"uri\": \"qemu:///b\"},\n"
+         "    {\"name\": \"h3\",\n"
+         "     \"cores\": 8, \"mem\": \"16GiB\", \"nic_rate\": \"1Gbit\"}\n  ],\n"
          "  \"vms\": []\n}\n",
          ":7: hosts[2]: no \"uri\" (host h3)"},
         {HOSTS "  \"plan\": {\"execution\": {\"unmovable\": \"migrate\"}}\n}\n",

@@ -193,6 +193,16 @@ Test(preflight, pairs)
     cr_expect_eq(m.pairs[0].payload_bytes, 1472);
     cr_expect_eq(m.pairs[0].mtu, 1500);
     co_pf_mtu_free(&m);
+
+    /* h3 does not answer libvirt: its pair is skipped, not failed */
+    int down[4] = {0, 0, 1, 0};
+    o.down = down;
+    co_diag_init(&d);
+    cr_expect_eq(co_pf_mtu_check(c, 0, &o, &m, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(m.skipped, 1);
+    cr_expect_eq(m.pairs[1].result, CO_PF_SKIPPED);
+    cr_expect_str_eq(m.pairs[1].line, "h3 does not answer libvirt: not probed");
+    co_pf_mtu_free(&m);
     co_sim_cluster_free(c);
 }
 

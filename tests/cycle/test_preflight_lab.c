@@ -103,7 +103,8 @@ Test(preflight_lab, mtu_path, .fini = fini, .timeout = 300)
     const char *dryt[] = {bin(), "cycle", cfile, "--dry-run", NULL};
     rc = run(dryt, out, err, -1);
     cr_expect_eq(rc, 1);
-    cr_expect(strstr(out, "MTU path h1 -> h3 (") != NULL && strstr(out, "at MTU 9000: FAILED (") != NULL,
+    cr_expect(strstr(out, "MTU path h1 -> h3 (") != NULL &&
+                  strstr(out, "at MTU 9000: FAILED (") != NULL,
               "%s", out);
 
     /* a real run: the canary h1 fails its preflight on that pair */
