@@ -11,6 +11,7 @@
  *             host (64). The cluster is torn down in .fini. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <libvirt/libvirt.h> /* cluster_fx.h; the Makefile leaves this test out without it */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
