@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cycle/history.h"
+#include "cycle/journal.h"
+#include "evacuate/evacuate.h"
 #include "inventory/inventory.h"
 #include "sim/sim.h"
 #include "util/error.h"
@@ -66,7 +68,7 @@ static void rm_tmp(const char *dir)
  * written to dir/inventory.json (+ traces) and read back by the
  * simulator's own loader. *src gets the inventory's "source" account. */
 static int live_cluster(const co_cyc_fc_opts *o, const char *dir, co_sim_cluster **out,
-                        json_t **src, co_diag *d)
+                        json_t **src, int *ntcg, co_diag *d)
 {
     co_inv *inv = malloc(sizeof *inv);
     if (inv == NULL)
@@ -81,6 +83,9 @@ static int live_cluster(const co_cyc_fc_opts *o, const char *dir, co_sim_cluster
         rc = co_inv_collect(inv, &io, d);
     if (rc == CO_OK)
         rc = co_inv_save(inv, path, d);
+    *ntcg = 0;
+    for (int i = 0; i < inv->nvms; i++)
+        *ntcg += inv->vms[i].tcg;
     if (rc == CO_OK) {
         json_t *j = co_inv_json(inv);
         *src = j ? json_incref(json_object_get(j, "source")) : NULL;
@@ -96,6 +101,202 @@ static int live_cluster(const co_cyc_fc_opts *o, const char *dir, co_sim_cluster
     return rc;
 }
 
+/* The concurrency the cycle's evacuations chose (evacuate's planner picks
+ * it; plan.concurrency does not bind the cycle): the median of the
+ * journals' evacuate step_end "concurrency", 0 when none says. */
+static int history_concurrency(const co_cyc_fc_opts *o, int *samples)
+{
+    int k[256], n = 0;
+    for (int i = 0; i < o->nhistory; i++) {
+        json_t *recs = NULL;
+        int torn = 0;
+        co_diag d;
+        co_diag_init(&d);
+        if (co_jrn_read(o->history[i], &recs, &torn, &d) != CO_OK)
+            continue;
+        size_t j;
+        json_t *r;
+        json_array_foreach(recs, j, r) {
+            const char *ev = json_string_value(json_object_get(r, "ev"));
+            const char *st = json_string_value(json_object_get(r, "step"));
+            json_t *c = json_object_get(r, "concurrency");
+            if (ev && st && !strcmp(ev, "step_end") && !strcmp(st, "evacuate") &&
+                json_is_integer(c) && json_integer_value(c) > 0 && n < 256)
+                k[n++] = (int)json_integer_value(c);
+        }
+        json_decref(recs);
+    }
+    *samples = n;
+    if (n == 0)
+        return 0;
+    for (int i = 1; i < n; i++)
+        for (int m = i; m > 0 && k[m - 1] > k[m]; m--) {
+            int t = k[m];
+            k[m] = k[m - 1];
+            k[m - 1] = t;
+        }
+    return k[(n - 1) / 2];
+}
+
+/* A completed migration of the history, for the calibration below. */
+struct hmig {
+    int vm;                  /* index into c->vms */
+    double share_bytes_per_s; /* its share of the line: min of the two ends / concurrency */
+    double time_ms, down_ms;
+};
+
+static int scale_dist(co_sim_dist *x, double s)
+{
+    if (x->kind == CO_DIST_EMPIRICAL) {
+        for (int i = 0; i < x->n; i++)
+            x->values[i] *= s;
+    } else {
+        x->a *= s;
+        if (x->kind == CO_DIST_UNIFORM || x->kind == CO_DIST_NORMAL)
+            x->b *= s;
+    }
+    return 0;
+}
+
+/* Calibrate the migration model to the history's completed migrations:
+ * one stream's payload ceiling (plan.policy.channel_cap) and a factor on
+ * every VM's page-write rate, chosen on a grid to minimise the squared
+ * log errors of each migration's time and downtime (model/migration.h at
+ * the migration's share of the line). Why both: a TCG guest's stream is
+ * CPU bound (the ceiling), and under TCG a workload writes fewer pages than
+ * its nominal rate (the factor); journals carry times and downtimes, not
+ * bytes, so the two are fitted together. Returns the migrations used
+ * (0: nothing applied). */
+static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out,
+                     double *scale_out, double *dl_out, double *err_out)
+{
+    struct hmig m[512];
+    int n = 0;
+    for (int i = 0; i < o->nhistory; i++) {
+        json_t *recs = NULL;
+        int torn = 0;
+        co_diag d;
+        co_diag_init(&d);
+        if (co_jrn_read(o->history[i], &recs, &torn, &d) != CO_OK)
+            continue;
+        int k_evac = 1; /* the concurrency of the step in progress */
+        size_t j;
+        json_t *r;
+        json_array_foreach(recs, j, r) {
+            const char *ev = json_string_value(json_object_get(r, "ev"));
+            if (!ev)
+                continue;
+            if (!strcmp(ev, "step_start"))
+                k_evac = 1;
+            /* the evacuate step_end comes after its migrations: look ahead */
+            if (strcmp(ev, "mig_end"))
+                continue;
+            const char *st = json_string_value(json_object_get(r, "status"));
+            const char *vm = json_string_value(json_object_get(r, "vm"));
+            const char *from = json_string_value(json_object_get(r, "from"));
+            const char *to = json_string_value(json_object_get(r, "to"));
+            double t = json_number_value(json_object_get(r, "time_ms"));
+            json_t *dt = json_object_get(r, "downtime_ms");
+            if (!st || strcmp(st, "completed") || !vm || !from || !to || !(t > 0) ||
+                !json_is_number(dt) || json_object_get(r, "reconciled") || n >= 512)
+                continue;
+            k_evac = 1;
+            for (size_t q = j + 1; q < json_array_size(recs); q++) {
+                json_t *x = json_array_get(recs, q);
+                const char *e2 = json_string_value(json_object_get(x, "ev"));
+                if (e2 && !strcmp(e2, "step_end")) {
+                    json_t *kk = json_object_get(x, "concurrency");
+                    if (json_is_integer(kk) && json_integer_value(kk) > 0)
+                        k_evac = (int)json_integer_value(kk);
+                    break;
+                }
+            }
+            int v = -1, a = -1, b = -1;
+            for (int q = 0; q < c->nvms && v < 0; q++)
+                if (!strcmp(c->vms[q].name, vm))
+                    v = q;
+            for (int q = 0; q < c->nhosts; q++) {
+                if (!strcmp(c->hosts[q].name, from))
+                    a = q;
+                if (!strcmp(c->hosts[q].name, to))
+                    b = q;
+            }
+            if (v < 0 || a < 0 || b < 0)
+                continue;
+            double line = fmin(c->hosts[a].nic_bytes_per_s, c->hosts[b].nic_bytes_per_s);
+            m[n++] = (struct hmig){v, line / k_evac, t, json_number_value(dt)};
+        }
+        json_decref(recs);
+    }
+    if (n < CO_HISTORY_MIN_SAMPLES)
+        return 0;
+    static const double scales[] = {1, 0.7, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.06, 0.03, 0};
+    static const double limits[] = {50, 100, 150, 200, 300, 400, 500, 750, 1000};
+    double best = INFINITY, bcap = 0, bs = 1, bdl = c->plan.mig.downtime_limit_ms;
+    for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++)
+    for (double cap = 1e6; cap <= 200e6; cap *= 1.12) {
+        for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+            double err = 0;
+            for (int i = 0; i < n; i++) {
+                const co_sim_vm *vm = &c->vms[m[i].vm];
+                const co_sim_profile *pf = &c->profiles[vm->profile];
+                co_mig_params p = c->plan.mig;
+                p.mem_bytes = pf->mem_bytes;
+                p.zero_fraction = pf->zero_fraction;
+                p.dirty = pf->dirty;
+                double rate = pf->rate_sampled ? co_sim_dist_mean(&pf->rate)
+                                               : pf->dirty.rate_pages_per_s;
+                p.dirty.rate_pages_per_s = rate * scales[si];
+                if (p.dirty.kind == CO_DIRTY_TABLE)
+                    for (int q = 0; q < p.dirty.n; q++)
+                        p.dirty.pages[q] *= scales[si];
+                p.link.line_rate_bytes_per_s = m[i].share_bytes_per_s;
+                p.downtime_limit_ms = limits[li];
+                p.link.channel_cap_bytes_per_s = cap;
+                p.link.channels = c->hosts[vm->host].channels;
+                p.link.mtu = c->hosts[vm->host].mtu;
+                co_mig_result res;
+                if (p.dirty.kind == CO_DIRTY_TABLE)
+                    co_dirty_table(&p.dirty, p.dirty.t_s, p.dirty.pages, p.dirty.n,
+                                   p.dirty.cap_pages * scales[si]);
+                if (co_mig_predict(&p, &res) != CO_OK || !res.converged) {
+                    err += 25; /* a migration that completed is not predicted to fail */
+                    continue;
+                }
+                double et = log(res.total_time_ms / m[i].time_ms);
+                double ed = log((res.downtime_ms + 20) / (m[i].down_ms + 20));
+                err += et * et + ed * ed;
+            }
+            if (err < best) {
+                best = err;
+                bcap = cap;
+                bs = scales[si];
+                bdl = limits[li];
+            }
+        }
+    }
+    *cap_out = bcap;
+    *scale_out = bs;
+    *dl_out = bdl;
+    c->plan.mig.downtime_limit_ms = bdl;
+    *err_out = sqrt(best / n);
+    /* apply */
+    c->plan.mig.link.channel_cap_bytes_per_s = bcap;
+    for (int q = 0; q < c->nprofiles; q++) {
+        co_sim_profile *pf = &c->profiles[q];
+        if (pf->rate_sampled)
+            scale_dist(&pf->rate, bs);
+        pf->dirty.rate_pages_per_s *= bs;
+        if (pf->dirty.kind == CO_DIRTY_TABLE) {
+            for (int i = 0; i < pf->dirty.n; i++)
+                pf->dirty.pages[i] *= bs;
+            co_dirty_table(&pf->dirty, pf->dirty.t_s, pf->dirty.pages, pf->dirty.n,
+                           pf->dirty.cap_pages * bs);
+        }
+    }
+    return n;
+}
+
 int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
 {
     *out = NULL;
@@ -105,7 +306,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     json_t *src = NULL, *assumed = json_array();
     const char *basis = "file";
     char note[1100] = "", dir[600] = "", kept[700] = "";
-    int rc = CO_OK;
+    int rc = CO_OK, ntcg = 0;
     if (o->live) {
         if (o->keep_dir)
             snprintf(dir, sizeof dir, "%s", o->keep_dir);
@@ -117,7 +318,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
         if (dir[0]) {
             co_diag ld;
             co_diag_init(&ld);
-            if (live_cluster(o, dir, &c, &src, &ld) == CO_OK) {
+            if (live_cluster(o, dir, &c, &src, &ntcg, &ld) == CO_OK) {
                 basis = "live";
                 snprintf(note, sizeof note, "the live cluster (cutover inventory of FILE's "
                          "hosts; FILE's plan, hooks and execution)");
@@ -140,6 +341,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                                                     o->max_downtime_ms));
     }
     json_t *hj = NULL;
+    int k_hist = 0, stream_fitted = 0;
     if (o->nhistory > 0) {
         co_history h;
         co_history_init(&h);
@@ -150,10 +352,48 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
             rc = co_history_apply(&h, c, d);
         if (rc == CO_OK && (hj = co_history_json(&h)) == NULL)
             rc = co_diag_set(d, CO_ENOMEM, "out of memory");
+        stream_fitted = h.stream_applied;
         co_history_free(&h);
         if (rc != CO_OK)
             goto fail;
+        int ns, k = history_concurrency(o, &ns);
+        if ((k_hist = k) > 0) {
+            c->plan.per_host = k;
+            c->plan.count_incoming = 0;
+            json_array_append_new(assumed, json_sprintf(
+                "%d migration(s) at once per evacuating host: the median of the %d evacuations "
+                "in the history (the cycle's evacuations pick their own concurrency; "
+                "plan.concurrency does not bind them)", k, ns));
+        }
     }
+    json_t *cal = NULL;
+    if (o->nhistory > 0) {
+        double cap, sc, dl, rms;
+        int ns = calibrate(o, c, &cap, &sc, &dl, &rms);
+        if (ns > 0) {
+            stream_fitted = 1;
+            cal = json_pack("{s:i, s:f, s:f, s:f, s:f}", "migrations", ns,
+                            "channel_cap_bytes_per_s", cap, "dirty_rate_factor", sc,
+                            "downtime_limit_ms", dl, "rms_log_error", rms);
+            json_array_append_new(assumed, json_sprintf(
+                "migration model calibrated to the %d completed migrations of the history "
+                "(time and downtime; rms log error %.2f): one stream carries %.1f MB/s, the VMs "
+                "write %.0f%% of their nominal page rate, switchover at a downtime limit of "
+                "%.0f ms", ns, rms, cap / 1e6, 100 * sc, dl));
+        }
+    }
+    if (!stream_fitted && ntcg > 0) {
+        /* evacuate's planner assumes the same for TCG guests */
+        c->plan.mig.link.channel_cap_bytes_per_s = CO_EVAC_TCG_STREAM_BYTES_PER_S;
+        json_array_append_new(assumed, json_sprintf(
+            "one migration stream carries %.0f MB/s: %d of the VMs are TCG guests (emulated: "
+            "their stream is CPU bound; evacuate's planner assumes the same)",
+            CO_EVAC_TCG_STREAM_BYTES_PER_S / 1e6, ntcg));
+    }
+    if (k_hist == 0)
+        json_array_append_new(assumed, json_sprintf(
+            "plan.concurrency: %d migration(s) at once per host (%s); the cycle's evacuations "
+            "pick their own (evacuate's planner, 1-8)", c->plan.per_host, c->plan.preset));
 
     /* One run at a time, timeline recorded: per-host evacuation spans and
      * per-VM stun of every run (co_sim_mc pools them). The same (seed, i)
@@ -197,6 +437,9 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                           "seed", (json_int_t)seed, "basis", basis, "basis_note", note,
                           "inventory", kept[0] ? kept : NULL, "inventory_source", src,
                           "history", hj, "assumed", assumed);
+    if (cal)
+        json_object_set_new(j, "calibration", cal);
+    cal = NULL;
     json_t *w = q3(win, runs, 1e-3);
     json_object_set_new(w, "mean", json_real(wsum / runs / 1e3));
     json_object_set_new(j, "window_s", w);
@@ -216,6 +459,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     json_object_set_new(j, "vms", va);
     *out = j;
 runs_done:
+    json_decref(cal);
     co_sim_run_free(r);
     free(win);
     free(evac);
@@ -350,7 +594,7 @@ void co_cyc_forecast_text(const json_t *fc, FILE *out)
     if (json_is_string(json_object_get(fc, "inventory")))
         fprintf(out, "  inventory kept in %s\n", sget(fc, "inventory"));
     json_t *hj = json_object_get(fc, "history");
-    if (hj)
+    if (json_is_object(hj))
         fprintf(out, "  history: %lld journal(s), %lld cycle(s) (the fits: cutover simulate "
                 "--history, or the JSON)\n", json_integer_value(json_object_get(hj, "journals")),
                 json_integer_value(json_object_get(hj, "cycles")));
