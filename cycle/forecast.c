@@ -145,7 +145,24 @@ struct hmig {
     double time_ms, down_ms;
 };
 
-static int scale_dist(co_sim_dist *x, double s)
+/* A dirty curve writing s times as many pages (a table's points scaled). */
+static void scale_dirty(co_dirty *dd, double s)
+{
+    if (dd->kind != CO_DIRTY_TABLE) {
+        dd->rate_pages_per_s *= s;
+        return;
+    }
+    /* co_dirty_table resets *dd first: build from copies */
+    double t[CO_DIRTY_TABLE_MAX], u[CO_DIRTY_TABLE_MAX];
+    int n = dd->n;
+    for (int i = 0; i < n; i++) {
+        t[i] = dd->t_s[i];
+        u[i] = dd->pages[i] * s;
+    }
+    co_dirty_table(dd, t, u, n, dd->cap_pages * s);
+}
+
+static void scale_dist(co_sim_dist *x, double s)
 {
     if (x->kind == CO_DIST_EMPIRICAL) {
         for (int i = 0; i < x->n; i++)
@@ -155,7 +172,6 @@ static int scale_dist(co_sim_dist *x, double s)
         if (x->kind == CO_DIST_UNIFORM || x->kind == CO_DIST_NORMAL)
             x->b *= s;
     }
-    return 0;
 }
 
 /* Calibrate the migration model to the history's completed migrations:
@@ -167,8 +183,8 @@ static int scale_dist(co_sim_dist *x, double s)
  * its nominal rate (the factor); journals carry times and downtimes, not
  * bytes, so the two are fitted together. Returns the migrations used
  * (0: nothing applied). */
-static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out,
-                     double *scale_out, double *dl_out, double *err_out)
+static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double fixed_cap,
+                     double *cap_out, double *scale_out, double *dl_out, double *err_out)
 {
     struct hmig m[512];
     int n = 0;
@@ -179,17 +195,11 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out
         co_diag_init(&d);
         if (co_jrn_read(o->history[i], &recs, &torn, &d) != CO_OK)
             continue;
-        int k_evac = 1; /* the concurrency of the step in progress */
         size_t j;
         json_t *r;
         json_array_foreach(recs, j, r) {
             const char *ev = json_string_value(json_object_get(r, "ev"));
-            if (!ev)
-                continue;
-            if (!strcmp(ev, "step_start"))
-                k_evac = 1;
-            /* the evacuate step_end comes after its migrations: look ahead */
-            if (strcmp(ev, "mig_end"))
+            if (!ev || strcmp(ev, "mig_end"))
                 continue;
             const char *st = json_string_value(json_object_get(r, "status"));
             const char *vm = json_string_value(json_object_get(r, "vm"));
@@ -200,7 +210,8 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out
             if (!st || strcmp(st, "completed") || !vm || !from || !to || !(t > 0) ||
                 !json_is_number(dt) || json_object_get(r, "reconciled") || n >= 512)
                 continue;
-            k_evac = 1;
+            /* the concurrency of its step: on the step_end that follows */
+            int k_evac = 1;
             for (size_t q = j + 1; q < json_array_size(recs); q++) {
                 json_t *x = json_array_get(recs, q);
                 const char *e2 = json_string_value(json_object_get(x, "ev"));
@@ -230,11 +241,18 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out
     }
     if (n < CO_HISTORY_MIN_SAMPLES)
         return 0;
+    /* the grid costs (9 x 47 x 11) predictions per migration: the latest 64 */
+    if (n > 64) {
+        memmove(m, m + n - 64, 64 * sizeof *m);
+        n = 64;
+    }
     static const double scales[] = {1, 0.7, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.06, 0.03, 0};
     static const double limits[] = {50, 100, 150, 200, 300, 400, 500, 750, 1000};
     double best = INFINITY, bcap = 0, bs = 1, bdl = c->plan.mig.downtime_limit_ms;
+    /* the ceiling from the journals' bytes (simulate --history) when they had them */
+    double cap0 = fixed_cap > 0 ? fixed_cap : 1e6, cap1 = fixed_cap > 0 ? fixed_cap : 200e6;
     for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++)
-    for (double cap = 1e6; cap <= 200e6; cap *= 1.12) {
+    for (double cap = cap0; cap <= cap1; cap *= 1.12) {
         for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
             double err = 0;
             for (int i = 0; i < n; i++) {
@@ -244,21 +262,15 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out
                 p.mem_bytes = pf->mem_bytes;
                 p.zero_fraction = pf->zero_fraction;
                 p.dirty = pf->dirty;
-                double rate = pf->rate_sampled ? co_sim_dist_mean(&pf->rate)
-                                               : pf->dirty.rate_pages_per_s;
-                p.dirty.rate_pages_per_s = rate * scales[si];
-                if (p.dirty.kind == CO_DIRTY_TABLE)
-                    for (int q = 0; q < p.dirty.n; q++)
-                        p.dirty.pages[q] *= scales[si];
+                if (pf->rate_sampled)
+                    p.dirty.rate_pages_per_s = co_sim_dist_mean(&pf->rate);
+                scale_dirty(&p.dirty, scales[si]);
                 p.link.line_rate_bytes_per_s = m[i].share_bytes_per_s;
                 p.downtime_limit_ms = limits[li];
                 p.link.channel_cap_bytes_per_s = cap;
                 p.link.channels = c->hosts[vm->host].channels;
                 p.link.mtu = c->hosts[vm->host].mtu;
                 co_mig_result res;
-                if (p.dirty.kind == CO_DIRTY_TABLE)
-                    co_dirty_table(&p.dirty, p.dirty.t_s, p.dirty.pages, p.dirty.n,
-                                   p.dirty.cap_pages * scales[si]);
                 if (co_mig_predict(&p, &res) != CO_OK || !res.converged) {
                     err += 25; /* a migration that completed is not predicted to fail */
                     continue;
@@ -286,13 +298,7 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double *cap_out
         co_sim_profile *pf = &c->profiles[q];
         if (pf->rate_sampled)
             scale_dist(&pf->rate, bs);
-        pf->dirty.rate_pages_per_s *= bs;
-        if (pf->dirty.kind == CO_DIRTY_TABLE) {
-            for (int i = 0; i < pf->dirty.n; i++)
-                pf->dirty.pages[i] *= bs;
-            co_dirty_table(&pf->dirty, pf->dirty.t_s, pf->dirty.pages, pf->dirty.n,
-                           pf->dirty.cap_pages * bs);
-        }
+        scale_dirty(&pf->dirty, bs);
     }
     return n;
 }
@@ -369,17 +375,21 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     json_t *cal = NULL;
     if (o->nhistory > 0) {
         double cap, sc, dl, rms;
-        int ns = calibrate(o, c, &cap, &sc, &dl, &rms);
+        int ns = calibrate(o, c, stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0,
+                           &cap, &sc, &dl, &rms);
         if (ns > 0) {
-            stream_fitted = 1;
-            cal = json_pack("{s:i, s:f, s:f, s:f, s:f}", "migrations", ns,
-                            "channel_cap_bytes_per_s", cap, "dirty_rate_factor", sc,
-                            "downtime_limit_ms", dl, "rms_log_error", rms);
+            cal = json_pack("{s:i, s:f, s:s, s:f, s:f, s:f}", "migrations", ns,
+                            "channel_cap_bytes_per_s", cap, "channel_cap_from",
+                            stream_fitted ? "the journals' bytes (simulate --history)"
+                                          : "this calibration",
+                            "dirty_rate_factor", sc, "downtime_limit_ms", dl, "rms_log_error",
+                            rms);
             json_array_append_new(assumed, json_sprintf(
                 "migration model calibrated to the %d completed migrations of the history "
                 "(time and downtime; rms log error %.2f): one stream carries %.1f MB/s, the VMs "
                 "write %.0f%% of their nominal page rate, switchover at a downtime limit of "
                 "%.0f ms", ns, rms, cap / 1e6, 100 * sc, dl));
+            stream_fitted = 1;
         }
     }
     if (!stream_fitted && ntcg > 0) {

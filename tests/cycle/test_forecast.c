@@ -3,7 +3,9 @@
  * full_cycle and in `make bench-forecast`):
  *   file_history   co_cyc_forecast on a file fitted to three journals:
  *                  300 runs, window and each host's evacuation and each
- *                  VM's stun as ordered p10 <= p50 <= p90, history counted
+ *                  VM's stun as ordered p10 <= p50 <= p90, history counted,
+ *                  the migration model calibrated to the journals'
+ *                  migrations (the stream ceiling from their bytes)
  *   live_fallback  a host that does not answer: the forecast falls back to
  *                  the file as written and says why (basis "file")
  *   compare        forecast beside a report: errors against p50, inside
@@ -58,6 +60,13 @@ Test(cycle_forecast, file_history)
     /* the fitted plan: apply ~226 s, reboot ~245 s per host, 3 hosts in turn */
     cr_expect(q(fc, "window_s", "p50") > 1200 && q(fc, "window_s", "p50") < 3600, "%g",
               q(fc, "window_s", "p50"));
+    /* the journals have bytes: the stream ceiling is simulate --history's (half the
+     * 10 Gbit/s line, 625 MB/s), the calibration fits the rest to the 9 migrations */
+    json_t *cal = json_object_get(fc, "calibration");
+    cr_expect_eq(json_integer_value(json_object_get(cal, "migrations")), 9);
+    cr_expect_float_eq(json_number_value(json_object_get(cal, "channel_cap_bytes_per_s")), 625e6,
+                       625e4);
+    cr_expect(json_number_value(json_object_get(cal, "rms_log_error")) < 0.5);
     json_t *hosts = json_object_get(fc, "hosts"), *vms = json_object_get(fc, "vms");
     cr_assert_eq(json_array_size(hosts), 3);
     cr_assert_eq(json_array_size(vms), 3);
