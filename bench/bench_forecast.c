@@ -609,21 +609,25 @@ int main(void)
         json_t *x;
         json_array_foreach(json_object_get(res[i].cmp, "hosts"), k, x) {
             json_t *f = json_object_get(x, "evacuate_s");
-            printf("    evacuate %-6s %7.1f %7.1f %7.1f  actual %7.1f s\n",
+            char a[32] = "      -";
+            if (json_is_number(json_object_get(f, "actual")))
+                snprintf(a, sizeof a, "%7.1f", json_number_value(json_object_get(f, "actual")));
+            printf("    evacuate %-6s %7.1f %7.1f %7.1f  actual %s s\n",
                    json_string_value(json_object_get(x, "name")),
                    json_number_value(json_object_get(f, "p10")),
                    json_number_value(json_object_get(f, "p50")),
-                   json_number_value(json_object_get(f, "p90")),
-                   json_number_value(json_object_get(f, "actual")));
+                   json_number_value(json_object_get(f, "p90")), a);
         }
         json_array_foreach(json_object_get(res[i].cmp, "vms"), k, x) {
             json_t *f = json_object_get(x, "stun_ms");
-            printf("    stun     %-6s %7.0f %7.0f %7.0f  actual %7.0f ms\n",
+            char a[32] = "      -";
+            if (json_is_number(json_object_get(f, "actual")))
+                snprintf(a, sizeof a, "%7.0f", json_number_value(json_object_get(f, "actual")));
+            printf("    stun     %-6s %7.0f %7.0f %7.0f  actual %s ms\n",
                    json_string_value(json_object_get(x, "name")),
                    json_number_value(json_object_get(f, "p10")),
                    json_number_value(json_object_get(f, "p50")),
-                   json_number_value(json_object_get(f, "p90")),
-                   json_number_value(json_object_get(f, "actual")));
+                   json_number_value(json_object_get(f, "p90")), a);
         }
         json_decref(res[i].cmp);
     }

@@ -100,7 +100,7 @@ Test(cycle_forecast, live_fallback)
     fputs("{\"hosts\": [{\"name\": \"h1\", \"cores\": 4, \"mem\": \"8GiB\", \"nic_rate\": "
           "\"1Gbit\", \"uri\": \"qemu+tcp://127.0.0.1:1/system\"},\n"
           "{\"name\": \"h2\", \"cores\": 4, \"mem\": \"8GiB\", \"nic_rate\": \"1Gbit\", "
-          "\"uri\": \"qemu+tcp://127.0.0.1:1/system\"}],\n"
+          "\"uri\": \"qemu+tcp://127.0.0.1:2/system\"}],\n"
           "\"vms\": [{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 1, \"mem\": \"1GiB\"}]}\n",
           fp);
     fclose(fp);
@@ -111,7 +111,8 @@ Test(cycle_forecast, live_fallback)
     cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
     cr_expect_str_eq(json_string_value(json_object_get(fc, "basis")), "file");
     const char *note = json_string_value(json_object_get(fc, "basis_note"));
-    cr_expect(note && strstr(note, "inventory failed") && strstr(note, "h1"), "%s", note);
+    cr_expect(note && strstr(note, "inventory failed") && strstr(note, "host h1") &&
+                  strstr(note, "127.0.0.1:1"), "%s", note);
     cr_expect_eq(json_array_size(json_object_get(fc, "vms")), 1);
     json_decref(fc);
     /* the temporary inventory directory is gone: only c.json is left */
