@@ -25,7 +25,7 @@
  *
  * Scenarios (BENCH_FC_SCENARIOS=mix200,mix100,busy400,valfail):
  *   mix200   6 VMs (idle to medium writers), 200 Mbit/s, MTU 9000
- *   mix100   4 VMs, 100 Mbit/s, MTU 1500
+ *   mix100   4 lighter VMs, 100 Mbit/s, MTU 1500
  *   busy400  6 VMs (heavier writers), 400 Mbit/s, MTU 9000: TCG streams,
  *            not the link, bound the migrations here
  *   valfail  as mix200, and h2's validation fails once in the scored cycle
@@ -212,13 +212,18 @@ static const char *const MIX[] = {
     "rate=100", "pattern=uniform rate=2000 wss=32M",
     "pattern=hotcold rate=5000 hot=8M cold=48M hotfrac=0.9", "pattern=seq rate=3000 wss=48M",
     "pattern=uniform rate=5000 wss=48M", "rate=500", NULL};
+/* for 100 Mbit/s (12 MB/s): every VM converges alone; MIX's sequential
+ * writer (3000 pages/s = 12 MB/s over 48 MiB) did not (first run) */
+static const char *const LIGHT[] = {
+    "rate=100", "pattern=uniform rate=1000 wss=32M",
+    "pattern=hotcold rate=2000 hot=8M cold=48M hotfrac=0.9", "rate=500", NULL};
 static const char *const BUSY[] = {
     "pattern=uniform rate=8000 wss=48M", "pattern=hotcold rate=10000 hot=16M cold=40M hotfrac=0.9",
     "pattern=seq rate=6000 wss=48M", "pattern=uniform rate=4000 wss=56M", NULL};
 
 static const bf_scen SCEN[] = {
     {"mix200", 6, "200Mbit", 9000, MIX, 0},
-    {"mix100", 4, "100Mbit", 1500, MIX, 0},
+    {"mix100", 4, "100Mbit", 1500, LIGHT, 0},
     {"busy400", 6, "400Mbit", 9000, BUSY, 0},
     {"valfail", 6, "200Mbit", 9000, MIX, 1},
 };
