@@ -37,3 +37,17 @@ bench-policies: $(BUILD)/bench/bench_policies $(BUILD)/cutover test-assets
 bench-evacuate: $(BUILD)/bench/bench_evacuate $(BUILD)/cutover test-assets
 	CUTOVER_BENCH_EVACUATE=1 BUILD=$(BUILD) BENCH_EVAC_JSON=$(BUILD)/bench-evacuate.jsonl \
 	  $(BUILD)/bench/bench_evacuate | tee $(BUILD)/bench-evacuate.md
+
+# How close `cutover cycle --forecast` comes to the real cycle on the cluster
+# lab (issue 14, part 3; needs root; 15-40 min): per scenario a fresh lab,
+# BENCH_FC_HISTORY (1) earlier cycles as history, `cutover inventory`, then
+# the scored cycle with --forecast --history (never its own journal), the
+# forecast beside the actual field by field. BENCH_FC_SCENARIOS=mix200,
+# mix100,busy400,valfail, BENCH_FC_CYCLE_TIMEOUT=900 (s per cycle),
+# BENCH_FC_KEEP=1 keeps the journals (bench/bench_forecast.c). Table and
+# targets to stdout and $(BUILD)/bench-forecast.md, one JSON line per
+# scenario to $(BUILD)/bench-forecast.jsonl.
+.PHONY: bench-forecast
+bench-forecast: $(BUILD)/bench/bench_forecast $(BUILD)/cutover test-assets
+	CUTOVER_BENCH_FORECAST=1 BUILD=$(BUILD) BENCH_FC_JSON=$(BUILD)/bench-forecast.jsonl \
+	  $(BUILD)/bench/bench_forecast | tee $(BUILD)/bench-forecast.md

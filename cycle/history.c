@@ -74,6 +74,9 @@ void co_history_free(co_history *h)
 
 static int step_index(const char *name)
 {
+    /* the cycle's per-host preflight is the simulator's health check */
+    if (!strcmp(name, "preflight"))
+        return CO_STEP_HEALTH;
     for (int s = 0; s < CO_STEP_N; s++)
         if (!strcmp(co_sim_step_name(s), name))
             return s;
@@ -246,7 +249,7 @@ static int record(co_history *h, struct pending *p, const co_sim_cluster *c, jso
                                step == NULL ? "step" : "ok");
         int s = step_index(step);
         if (s < 0)
-            return CO_OK; /* preflight, before_cycle, after_cycle: not simulator steps */
+            return CO_OK; /* before_cycle, after_cycle, canary_soak: not simulator steps */
         co_history_step *st = &h->step[s];
         st->trials++;
         if (!ok)

@@ -50,6 +50,8 @@ typedef struct co_inv_vm {
     double mem_used_bytes;          /* 0 = not reported: the file says mem */
     char mem_used_how[CO_INV_HOW];
     int passthrough;                /* a <hostdev>: cannot live-migrate */
+    int tcg;                        /* <domain type='qemu'>: emulated (its migration stream is
+                                       CPU bound: cycle/forecast.c assumes evacuate's ceiling) */
     char blocker[256];              /* why evacuate would not move it ("" none) */
     int dirty_measured;             /* 1: trace below from libvirt's dirty rate */
     co_dirty_trace trace;

@@ -209,6 +209,7 @@ static int visit(co_inv *inv, int hi, const co_inv_opts *o, co_evac *e, co_diag 
         v->vcpus = ev->vcpus;
         v->mem_bytes = ev->mem_bytes;
         v->passthrough = ev->has_hostdev;
+        v->tcg = ev->tcg;
         snprintf(v->blocker, sizeof v->blocker, "%s", ev->blocker);
         if (ev->dirty_measured) {
             v->dirty_measured = 1;

@@ -1,0 +1,62 @@
+/* cycle/forecast.h: `cutover cycle --forecast`, the simulator's forecast of
+ * the cycle about to run, on the live state, field by field, and beside
+ * the actual at the end (docs/forecast.md, "cycle --forecast").
+ *
+ * Owns: building the forecast's cluster (the live cluster through
+ * inventory/inventory.h, FILE's plan, hooks and execution carried over;
+ * FILE as written when the inventory fails, and the output says why);
+ * fitting it to past journals (cycle/history.h); the runs (sim/sim.h, one
+ * run at a time with its timeline recorded, so each host's evacuation and
+ * each VM's stun get their own quantiles, not only the pooled ones of
+ * co_sim_mc); and the comparison with the cycle's report
+ * (co_cyc_report_json: the same names). Results are jansson objects;
+ * text is a view of them. Units: s for windows and steps, ms for stun.
+ * No globals. */
+#ifndef CUTOVER_CYCLE_FORECAST_H
+#define CUTOVER_CYCLE_FORECAST_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/diag.h"
+
+typedef struct co_cyc_fc_opts {
+    const char *file;             /* the cycle file (hosts with "uri") */
+    const char *const *history;   /* past journals (never the one being written) */
+    int nhistory;
+    int runs;                     /* simulator runs (default 300) */
+    uint64_t seed;                /* default 1 */
+    int live;                     /* 1: the live cluster (inventory); 0: FILE as written */
+    const char *keep_dir;         /* where the inventory file is kept (the journal's PATH.d);
+                                     NULL: a temporary directory, removed after loading */
+    int timeout_ms;               /* libvirt connection bound (default 5000) */
+    double max_downtime_ms;       /* the cycle's per-VM budget, 0 = plan.stun_budget */
+} co_cyc_fc_opts;
+
+/* Build and run the forecast. *out (caller owns) is
+ *   {"runs", "seed", "basis": "live" | "file", "basis_note", "inventory": PATH | null,
+ *    "inventory_source": {...} (inventory's account of each figure),
+ *    "history": {...} | null (co_history_json), "assumed": [...],
+ *    "window_s": {"p10", "p50", "p90", "mean"},
+ *    "hosts": [{"name", "evacuate_s": {"p10", "p50", "p90"}, "stun_ms": {...}}],
+ *    "vms": [{"name", "host", "stun_ms": {"p10", "p50", "p90"}}]}.
+ * CO_OK; CO_EDATA / CO_ENOINPUT for a bad FILE or journal (named); CO_ENOMEM.
+ * An unreachable host is not an error here: basis "file" and the note say so. */
+int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d);
+
+/* The forecast beside the actual report (co_cyc_report_json), field by
+ * field: {"window_s": {"p10", "p50", "p90", "actual", "error_pct", "inside"},
+ * "hosts": [{"name", "evacuate_s": {... "actual", "error_pct"}}],
+ * "vms": [{"name", "stun_ms": {...}}], "summary": {"window_error_pct",
+ * "window_inside", "host_evacuate_median_abs_error_pct",
+ * "vm_stun_median_abs_error_pct", "hosts_compared", "vms_compared"}}.
+ * error_pct = 100 (actual - p50) / p50, null when p50 is 0 or the actual is
+ * missing (a host the cycle did not reach). NULL on allocation failure. */
+json_t *co_cyc_forecast_compare(const json_t *fc, const json_t *report);
+
+/* Text views: the forecast before the cycle, and the comparison after. */
+void co_cyc_forecast_text(const json_t *fc, FILE *out);
+void co_cyc_compare_text(const json_t *cmp, FILE *out);
+
+#endif

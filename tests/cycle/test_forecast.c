@@ -1,0 +1,215 @@
+/* tests/cycle/test_forecast.c: `cutover cycle --forecast` without a lab
+ * (default suite, a few seconds; the lab path runs in test_cycle.c
+ * full_cycle and in `make bench-forecast`):
+ *   file_history   co_cyc_forecast on a file fitted to three journals:
+ *                  300 runs, window and each host's evacuation and each
+ *                  VM's stun as ordered p10 <= p50 <= p90, history counted,
+ *                  the migration model calibrated to the journals'
+ *                  migrations (the stream ceiling from their bytes)
+ *   live_fallback  a host that does not answer: the forecast falls back to
+ *                  the file as written and says why (basis "file")
+ *   compare        forecast beside a report: errors against p50, inside
+ *                  p10-p90, a host not reached has no actual, medians
+ *   usage          --history without --forecast, --forecast with --resume,
+ *                  the cycle's own journal as history, --plot-gantt without
+ *                  --timeline: exit 64
+ *   gantt          --timeline J --plot-gantt PNG writes a PNG (skipped
+ *                  without gnuplot); no gnuplot: exit 69 */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "cluster_fx.h"
+#include "cli/gnuplot.h"
+#include "cycle/forecast.h"
+#include "util/diag.h"
+#include "util/error.h"
+
+#define HD "tests/data/history/"
+
+static double q(json_t *o, const char *field, const char *k)
+{
+    return json_number_value(json_object_get(json_object_get(o, field), k));
+}
+
+static void ordered(json_t *o, const char *field)
+{
+    cr_expect(q(o, field, "p10") <= q(o, field, "p50") && q(o, field, "p50") <= q(o, field, "p90"),
+              "%s: %g %g %g", field, q(o, field, "p10"), q(o, field, "p50"), q(o, field, "p90"));
+}
+
+Test(cycle_forecast, file_history)
+{
+    const char *h[] = {HD "cycle1.jsonl", HD "cycle2.jsonl", HD "cycle3.jsonl"};
+    co_cyc_fc_opts o = {.file = HD "cluster.json", .history = h, .nhistory = 3, .runs = 300};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(json_integer_value(json_object_get(fc, "runs")), 300);
+    cr_expect_str_eq(json_string_value(json_object_get(fc, "basis")), "file");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(fc, "history"), "journals")),
+                 3);
+    ordered(fc, "window_s");
+    /* the fitted plan: apply ~226 s, reboot ~245 s per host, 3 hosts in turn */
+    cr_expect(q(fc, "window_s", "p50") > 1200 && q(fc, "window_s", "p50") < 3600, "%g",
+              q(fc, "window_s", "p50"));
+    /* the journals have bytes: the stream ceiling is simulate --history's (half the
+     * 10 Gbit/s line, 625 MB/s), the calibration fits the rest to the 9 migrations */
+    json_t *cal = json_object_get(fc, "calibration");
+    cr_expect_eq(json_integer_value(json_object_get(cal, "migrations")), 9);
+    cr_expect_float_eq(json_number_value(json_object_get(cal, "channel_cap_bytes_per_s")), 625e6,
+                       625e4);
+    cr_expect(json_number_value(json_object_get(cal, "rms_log_error")) < 0.5);
+    json_t *hosts = json_object_get(fc, "hosts"), *vms = json_object_get(fc, "vms");
+    cr_assert_eq(json_array_size(hosts), 3);
+    cr_assert_eq(json_array_size(vms), 3);
+    size_t i;
+    json_t *x;
+    json_array_foreach(hosts, i, x) {
+        ordered(x, "evacuate_s");
+        cr_expect(q(x, "evacuate_s", "p50") > 0, "%zu", i);
+    }
+    json_array_foreach(vms, i, x) {
+        ordered(x, "stun_ms");
+        cr_expect(q(x, "stun_ms", "p50") > 0, "%zu", i);
+    }
+    json_decref(fc);
+    /* a bad journal is named */
+    const char *bad[] = {HD "cluster.json"};
+    o.history = bad;
+    o.nhistory = 1;
+    cr_expect_neq(co_cyc_forecast(&o, &fc, &d), CO_OK);
+    cr_expect(strstr(d.msg, "--history") != NULL, "%s", d.msg);
+}
+
+Test(cycle_forecast, live_fallback)
+{
+    char dir[] = "/tmp/co-fc-XXXXXX", f[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(f, sizeof f, "%s/c.json", dir);
+    FILE *fp = fopen(f, "w");
+    cr_assert_not_null(fp);
+    /* nothing listens on this port of the loopback */
+    fputs("{\"hosts\": [{\"name\": \"h1\", \"cores\": 4, \"mem\": \"8GiB\", \"nic_rate\": "
+          "\"1Gbit\", \"uri\": \"qemu+tcp://127.0.0.1:1/system\"},\n"
+          "{\"name\": \"h2\", \"cores\": 4, \"mem\": \"8GiB\", \"nic_rate\": \"1Gbit\", "
+          "\"uri\": \"qemu+tcp://127.0.0.1:2/system\"}],\n"
+          "\"vms\": [{\"name\": \"a\", \"host\": \"h1\", \"vcpus\": 1, \"mem\": \"1GiB\"}]}\n",
+          fp);
+    fclose(fp);
+    co_cyc_fc_opts o = {.file = f, .runs = 20, .live = 1, .timeout_ms = 2000};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(fc, "basis")), "file");
+    const char *note = json_string_value(json_object_get(fc, "basis_note"));
+    cr_expect(note && strstr(note, "inventory failed") && strstr(note, "host h1") &&
+                  strstr(note, "127.0.0.1:1"), "%s", note);
+    cr_expect_eq(json_array_size(json_object_get(fc, "vms")), 1);
+    json_decref(fc);
+    /* the temporary inventory directory is gone: only c.json is left */
+    unlink(f);
+    cr_expect_eq(rmdir(dir), 0, "%s not empty", dir);
+}
+
+Test(cycle_forecast, compare)
+{
+    json_t *fc = json_pack(
+        "{s:{s:f, s:f, s:f}, s:[{s:s, s:{s:f, s:f, s:f}}, {s:s, s:{s:f, s:f, s:f}}],"
+        " s:[{s:s, s:{s:f, s:f, s:f}}, {s:s, s:{s:f, s:f, s:f}}, {s:s, s:{s:f, s:f, s:f}}]}",
+        "window_s", "p10", 90.0, "p50", 100.0, "p90", 120.0,
+        "hosts", "name", "h1", "evacuate_s", "p10", 8.0, "p50", 10.0, "p90", 12.0,
+                 "name", "h2", "evacuate_s", "p10", 8.0, "p50", 10.0, "p90", 12.0,
+        "vms", "name", "a", "stun_ms", "p10", 100.0, "p50", 200.0, "p90", 300.0,
+               "name", "b", "stun_ms", "p10", 100.0, "p50", 200.0, "p90", 300.0,
+               "name", "c", "stun_ms", "p10", 100.0, "p50", 200.0, "p90", 300.0);
+    json_t *rep = json_pack(
+        "{s:f, s:[{s:s, s:{s:f}}, {s:s, s:{}}],"
+        " s:[{s:s, s:i, s:f}, {s:s, s:i, s:f}, {s:s, s:i, s:f}]}",
+        "window_s", 130.0, "hosts", "name", "h1", "steps_ms", "evacuate", 11000.0, "name", "h2",
+        "steps_ms", "vms", "name", "a", "migrations", 2, "stun_ms", 150.0, "name", "b",
+        "migrations", 1, "stun_ms", 300.0, "name", "c", "migrations", 0, "stun_ms", 0.0);
+    cr_assert_not_null(fc);
+    cr_assert_not_null(rep);
+    json_t *c = co_cyc_forecast_compare(fc, rep);
+    cr_assert_not_null(c);
+    json_t *w = json_object_get(c, "window_s");
+    cr_expect_float_eq(json_number_value(json_object_get(w, "error_pct")), 30.0, 1e-9);
+    cr_expect(json_is_false(json_object_get(w, "inside")));
+    json_t *h2 = json_object_get(json_array_get(json_object_get(c, "hosts"), 1), "evacuate_s");
+    cr_expect(json_is_null(json_object_get(h2, "actual")));
+    json_t *s = json_object_get(c, "summary");
+    cr_expect_eq(json_integer_value(json_object_get(s, "hosts_compared")), 1);
+    cr_expect_float_eq(json_number_value(json_object_get(s, "host_evacuate_median_abs_error_pct")),
+                       10.0, 1e-9);
+    /* c did not migrate: not compared; a -25 %, b +50 % -> median 37.5 % */
+    cr_expect_eq(json_integer_value(json_object_get(s, "vms_compared")), 2);
+    cr_expect_float_eq(json_number_value(json_object_get(s, "vm_stun_median_abs_error_pct")),
+                       37.5, 1e-9);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    co_cyc_compare_text(c, m);
+    fclose(m);
+    cr_expect(strstr(buf, "OUTSIDE") && strstr(buf, "+30%"), "%s", buf);
+    free(buf);
+    json_decref(c);
+    json_decref(fc);
+    json_decref(rep);
+}
+
+Test(cycle_forecast, usage)
+{
+    static char out[MAX_OUT], err[MAX_OUT];
+    const char *f = HD "cluster.json", *j = HD "cycle1.jsonl";
+    const char *cases[][9] = {
+        {bin(), "cycle", f, "--dry-run", "--history", j, NULL},
+        {bin(), "cycle", f, "--journal", "/tmp/co-fc-none.jsonl", "--resume", "--forecast", NULL},
+        {bin(), "cycle", f, "--journal", j, "--forecast", "--history", j, NULL},
+        {bin(), "cycle", f, "--dry-run", "--plot-gantt", "/tmp/co-fc-none.png", NULL},
+        {bin(), "cycle", "--timeline", j, "--forecast", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = run(cases[i], out, err, -1);
+        cr_expect_eq(rc, 64, "case %zu: exit %d: %s", i, rc, err);
+        cr_expect(strstr(err, "cutover cycle:") != NULL, "case %zu: %s", i, err);
+    }
+}
+
+Test(cycle_forecast, gantt)
+{
+    static char out[MAX_OUT], err[MAX_OUT];
+    char dir[] = "/tmp/co-fc-g-XXXXXX", png[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(png, sizeof png, "%s/g.png", dir);
+    setenv("CUTOVER_GNUPLOT", "/nonexistent/gnuplot", 1);
+    const char *a[] = {bin(), "cycle", "--timeline", HD "cycle3.jsonl", "--plot-gantt", png, NULL};
+    int rc = run(a, out, err, -1);
+    unsetenv("CUTOVER_GNUPLOT");
+    cr_expect_eq(rc, 69, "no gnuplot: exit %d: %s", rc, err);
+    co_diag d;
+    co_diag_init(&d);
+    if (co_gp_find(&d) != CO_OK) {
+        rmdir(dir);
+        cr_skip_test("gnuplot not installed: %s", d.msg);
+    }
+    rc = run(a, out, err, -1);
+    cr_expect_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_expect_eq(out[0], '\0', "no CSV without -o: %s", out);
+    FILE *f = fopen(png, "rb");
+    cr_assert_not_null(f, "%s not written", png);
+    unsigned char m[8] = {0};
+    cr_expect_eq(fread(m, 1, 8, f), 8u);
+    fclose(f);
+    cr_expect(m[0] == 0x89 && m[1] == 'P' && m[2] == 'N' && m[3] == 'G', "not a PNG");
+    unlink(png);
+    rmdir(dir);
+}
