@@ -71,6 +71,9 @@ typedef struct co_evac_vm {
     int batch;                    /* how many had started before it (0 = first wave) */
     double pred_start_ms, pred_time_ms, pred_downtime_ms;
     int pred_converges;           /* the model says it converges within the budget */
+    int solo;                     /* needs a stream of its own (does not converge alone at
+                                     one stream's best): cutover's own schedule never runs
+                                     two such at once (0 under a fixed --concurrency) */
     /* the outcome */
     char status[16];              /* completed, failed, aborted, cancelled, blocked, left,
                                      shut-down, planned */

@@ -1031,7 +1031,20 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
         while (!stop && inflight < e->k && qh < qt && nw < max_workers) {
-            int vi = queue[qh++];
+            /* the plan's rule (evacuate/plan.c, needs_own_stream): while a VM
+             * that needs a stream of its own migrates, the next such waits
+             * and the first one that does not goes instead */
+            int pick = qh, own_in = 0;
+            for (int i = 0; i < nw; i++)
+                own_in |= ws[i] && ws[i]->running && !ws[i]->finished && e->vms[ws[i]->vm].solo;
+            if (own_in)
+                for (pick = qh; pick < qt && e->vms[queue[pick]].solo; pick++)
+                    ;
+            if (pick >= qt)
+                break;
+            int vi = queue[pick];
+            memmove(queue + qh + 1, queue + qh, sizeof queue[0] * (size_t)(pick - qh));
+            queue[qh++] = vi;
             co_evac_vm *v = &e->vms[vi];
             v->attempts++;
             memcpy(v->to, e->dests[v->dest].uri, sizeof v->to);
