@@ -11,8 +11,9 @@
  *    small event loop that shares the source NIC and each destination NIC
  *    max-min (sim/share.h) among the k migrations in flight and times each
  *    with the model (model/migration.h) at its share; it keeps the schedule
- *    with the least predicted total whose every VM stays within the
- *    downtime budget (docs/evacuate.md says why);
+ *    with the fewest VMs pushed over the downtime budget, then the least
+ *    predicted total, and (auto concurrency) never runs two VMs that need a
+ *    stream of their own at once (docs/evacuate.md says why);
  *  - the libvirt side (evacuate/virt.c): inventory, blockers, dirty-rate
  *    measurement, CPU comparison, and the run: one thread per migration in
  *    flight, each with its own connections and the adaptive controller
