@@ -11,8 +11,9 @@
  *    small event loop that shares the source NIC and each destination NIC
  *    max-min (sim/share.h) among the k migrations in flight and times each
  *    with the model (model/migration.h) at its share; it keeps the schedule
- *    with the least predicted total whose every VM stays within the
- *    downtime budget (docs/evacuate.md says why);
+ *    with the fewest VMs pushed over the downtime budget, then the least
+ *    predicted total, and (auto concurrency) never runs two VMs that need a
+ *    stream of their own at once (docs/evacuate.md says why);
  *  - the libvirt side (evacuate/virt.c): inventory, blockers, dirty-rate
  *    measurement, CPU comparison, and the run: one thread per migration in
  *    flight, each with its own connections and the adaptive controller
@@ -71,6 +72,9 @@ typedef struct co_evac_vm {
     int batch;                    /* how many had started before it (0 = first wave) */
     double pred_start_ms, pred_time_ms, pred_downtime_ms;
     int pred_converges;           /* the model says it converges within the budget */
+    int solo;                     /* needs a stream of its own (does not converge alone at
+                                     one stream's best): cutover's own schedule never runs
+                                     two such at once (0 under a fixed --concurrency) */
     /* the outcome */
     char status[16];              /* completed, failed, aborted, cancelled, blocked, left,
                                      shut-down, planned */

@@ -64,10 +64,30 @@ static double stream_cap(const co_evac *e)
     return p.link.channel_cap_bytes_per_s;
 }
 
+/* Does v need a stream of its own? The model says it does not converge
+ * within the budget even alone on the best one stream gets (the NIC,
+ * capped at a stream's ceiling). Two such at once only split what neither
+ * has enough of, and under TCG they also share the source's CPU: make
+ * bench-evacuate's hot scenario ran the four dirtiest of six together
+ * (dirty-per-bandwidth order, k = 4) and took 52 s and 2.2 GB where VDSM's
+ * 3-by-name took 33 s (docs/evacuate.md). */
+static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
+{
+    double T, D;
+    int C;
+    predict_one(e, v, fmin(e->nic_bytes_per_s, stream_cap(e)), &T, &D, &C);
+    return !C;
+}
+
 /* The schedule's prediction; *misses counts the VMs that converge alone at
- * the full NIC but not at their share here. */
+ * the full NIC but not at their share here. VMs start in the order of idx,
+ * at most k at once; with solo, a VM that needs a stream of its own
+ * (needs_own_stream) waits while another such is in flight and the next
+ * one that does not takes its turn (co_evac_run starts them so). Arrays
+ * are indexed like idx; eff (if not NULL) gets the positions in idx in the
+ * order they start. */
 static double predict_sched(const co_evac *e, const int *idx, int n, int k, double *start_ms,
-                            double *time_ms, double *down_ms, int *misses)
+                            double *time_ms, double *down_ms, int *misses, int solo, int *eff)
 {
     co_share sh;
     *misses = 0;
@@ -84,17 +104,32 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     int fl[CO_EVAC_MAX_K];      /* position in idx of each flow in flight */
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
-    int nf = 0, next = 0;
+    char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
+    for (int i = 0; i < n; i++) {
+        own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
+        started[i] = 0;
+    }
+    int nf = 0, nstarted = 0, own_in = 0, neff = 0;
     double t = 0, total = 0;
-    while (next < n || nf > 0) {
-        while (nf < k && next < n) {
+    while (nstarted < n || nf > 0) {
+        while (nf < k && nstarted < n) {
+            int next = -1;
+            for (int i = 0; i < n && next < 0; i++)
+                if (!started[i] && !(own[i] && own_in))
+                    next = i;
+            if (next < 0)
+                break; /* only VMs that need their own stream left: wait */
+            started[next] = 1;
+            nstarted++;
+            own_in += own[next];
+            if (eff)
+                eff[neff++] = next;
             fl[nf] = next;
             frac[nf] = 0;
             st[nf] = t;
             if (start_ms)
                 start_ms[next] = t;
             nf++;
-            next++;
         }
         co_share_reset(&sh);
         int src = co_share_link(&sh, e->nic_bytes_per_s);
@@ -143,6 +178,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             predict_one(e, v, e->nic_bytes_per_s, &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
+            own_in -= own[pos];
             fl[f] = fl[nf - 1];
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
@@ -159,7 +195,8 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
                        double *time_ms, double *down_ms, int *ok)
 {
     int misses;
-    double tot = predict_sched(e, idx, n, k, start_ms, time_ms, down_ms, &misses);
+    /* a fixed schedule: in the given order, without cutover's own rule */
+    double tot = predict_sched(e, idx, n, k, start_ms, time_ms, down_ms, &misses, 0, NULL);
     *ok = misses == 0;
     return tot;
 }
@@ -343,12 +380,19 @@ int co_evac_plan(co_evac *e, co_diag *d)
     int klo = 1, khi = kmax;
     if (e->concurrency > 0)
         klo = khi = e->concurrency < n ? e->concurrency : n;
+    /* cutover's own schedule (auto concurrency) runs VMs that need a stream
+     * of their own one at a time; a fixed --concurrency emulates another
+     * system's and keeps its order */
+    int solo = e->concurrency <= 0;
+    for (int i = 0; i < n; i++)
+        e->vms[idx[i]].solo = solo && needs_own_stream(e, &e->vms[idx[i]]);
     double best = INFINITY;
     int best_c = -1, best_k = 0, best_misses = -1;
     for (int c = 0; c < nc; c++)
         for (int k = klo; k <= khi; k++) {
             int misses;
-            double tot = predict_sched(e, cand[c].ord, n, k, NULL, NULL, NULL, &misses);
+            double tot = predict_sched(e, cand[c].ord, n, k, NULL, NULL, NULL, &misses, solo,
+                                       NULL);
             if (sched_better(misses, tot, best_misses, best)) {
                 best = tot;
                 best_c = c;
@@ -357,8 +401,9 @@ int co_evac_plan(co_evac *e, co_diag *d)
             }
         }
     double st[CO_EVAC_MAX_VMS], tm[CO_EVAC_MAX_VMS], dn[CO_EVAC_MAX_VMS];
-    int misses;
-    e->pred_total_ms = predict_sched(e, cand[best_c].ord, n, best_k, st, tm, dn, &misses);
+    int misses, eff[CO_EVAC_MAX_VMS];
+    e->pred_total_ms = predict_sched(e, cand[best_c].ord, n, best_k, st, tm, dn, &misses, solo,
+                                     eff);
     e->k = best_k;
     e->pred_misses = misses;
     e->pred_within_budget = misses == 0;
@@ -366,10 +411,11 @@ int co_evac_plan(co_evac *e, co_diag *d)
         if (!(dn[i] <= e->max_downtime_ms))
             e->pred_within_budget = 0; /* a VM that cannot make it even alone */
     snprintf(e->order_name, sizeof e->order_name, "%s", cand[best_c].name);
-    for (int i = 0; i < n; i++) {
+    for (int r = 0; r < n; r++) { /* r: the start rank */
+        int i = eff[r];
         co_evac_vm *v = &e->vms[cand[best_c].ord[i]];
-        v->order = i;
-        v->batch = i < best_k ? 0 : i - best_k + 1;
+        v->order = r;
+        v->batch = r < best_k ? 0 : r - best_k + 1;
         v->pred_start_ms = st[i];
         v->pred_time_ms = tm[i];
         v->pred_downtime_ms = dn[i];
@@ -385,11 +431,15 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
     int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
     if (e->concurrency > 0)
         return e->k;
+    /* what e now knows (a learnt stream ceiling) may change who needs a
+     * stream of its own */
+    for (int i = 0; i < n; i++)
+        e->vms[idx[i]].solo = needs_own_stream(e, &e->vms[idx[i]]);
     double best = INFINITY;
     int best_k = e->k, best_misses = -1;
     for (int k = klo; k <= khi; k++) {
         int misses;
-        double tot = predict_sched(e, idx, n, k, NULL, NULL, NULL, &misses);
+        double tot = predict_sched(e, idx, n, k, NULL, NULL, NULL, &misses, 1, NULL);
         if (sched_better(misses, tot, best_misses, best)) {
             best = tot;
             best_k = k;

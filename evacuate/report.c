@@ -42,6 +42,8 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "predicted_start_ms", num_or_null(v->pred_start_ms));
         json_object_set_new(j, "predicted_time_ms", num_or_null(v->pred_time_ms));
         json_object_set_new(j, "predicted_downtime_ms", num_or_null(v->pred_downtime_ms));
+        /* the plan runs such VMs one at a time (evacuate/plan.c) */
+        json_object_set_new(j, "needs_own_stream", json_boolean(v->solo));
         json_object_set_new(j, "mem_bytes", json_real(v->mem_bytes));
         json_object_set_new(j, "vcpus", json_integer(v->vcpus));
         json_object_set_new(j, "dirty_mib_per_s", json_real(v->dirty_mib_per_s));

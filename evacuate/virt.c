@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "evacuate/evacuate.h"
+#include "util/deadline.h"
 #include "util/error.h"
 
 #ifndef CO_HAVE_LIBVIRT
@@ -49,44 +50,34 @@ static const char *vir_msg(void)
 }
 
 /* ---- connections with a time bound: virConnectOpen blocks for minutes on
- * an unreachable TCP host, so it runs in a thread that owns the result if
- * we stop waiting (then it closes the connection itself). ---- */
+ * an unreachable TCP host, so it runs under util/deadline.h; a connection
+ * that arrives after we stopped waiting is closed by its thread. ---- */
 
 struct open_job {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
     char uri[256];
     virConnectPtr conn;
-    int done, abandoned, keepalive_s;
+    int keepalive_s;
     char err[256];
 };
 
-static void *open_thread(void *arg)
+static void open_call(void *arg)
 {
     struct open_job *j = arg;
-    virConnectPtr c = virConnectOpen(j->uri);
-    char err[256] = "";
-    if (!c)
-        snprintf(err, sizeof err, "%s", vir_msg());
+    j->conn = virConnectOpen(j->uri);
+    if (!j->conn)
+        snprintf(j->err, sizeof j->err, "%s", vir_msg());
     /* keepalive, as the driver's: a daemon that stops answering closes the
      * connection after about 3 x interval and the pending call fails */
-    else if (virConnectSetKeepAlive(c, j->keepalive_s, 2) < 0)
+    else if (virConnectSetKeepAlive(j->conn, j->keepalive_s, 2) < 0)
         virResetLastError();
-    pthread_mutex_lock(&j->mu);
-    j->conn = c;
-    snprintf(j->err, sizeof j->err, "%s", err);
-    j->done = 1;
-    int ab = j->abandoned;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    if (ab) {
-        if (c)
-            virConnectClose(c);
-        pthread_mutex_destroy(&j->mu);
-        pthread_cond_destroy(&j->cv);
-        free(j);
-    }
-    return NULL;
+}
+
+static void open_release(void *arg)
+{
+    struct open_job *j = arg;
+    if (j->conn)
+        virConnectClose(j->conn);
+    free(j);
 }
 
 static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_diag *d)
@@ -99,33 +90,18 @@ static int open_conn(const char *uri, int timeout_ms, virConnectPtr *out, co_dia
         return co_diag_set(d, CO_ENOMEM, "out of memory");
     snprintf(j->uri, sizeof j->uri, "%s", uri);
     j->keepalive_s = timeout_ms / 3000 > 1 ? timeout_ms / 3000 : 1;
-    pthread_mutex_init(&j->mu, NULL);
-    co_clock_cond_init(&j->cv);
-    pthread_t t;
-    if (pthread_create(&t, NULL, open_thread, j) != 0) {
+    int ok = co_deadline_run(open_call, j, open_release, timeout_ms);
+    if (ok < 0) {
         free(j);
         return co_diag_set(d, CO_EOS, "cannot start a thread to connect to %s", uri);
     }
-    pthread_detach(t);
-    struct timespec dl;
-    co_clock_deadline_ts(&dl, timeout_ms);
-    pthread_mutex_lock(&j->mu);
-    while (!j->done)
-        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
-            break;
-    if (!j->done) {
-        j->abandoned = 1;
-        pthread_mutex_unlock(&j->mu);
+    if (ok == 0) /* the thread owns j now */
         return co_diag_set(d, CO_EUNAVAIL, "libvirt at %s did not answer within %d ms", uri,
                            timeout_ms);
-    }
-    pthread_mutex_unlock(&j->mu);
     int rc = CO_OK;
     if (!j->conn)
         rc = co_diag_set(d, CO_EUNAVAIL, "cannot connect to libvirt at %s: %s", uri, j->err);
     *out = j->conn;
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     free(j);
     return rc;
 }
@@ -214,18 +190,16 @@ static int cmp_vm_name(const void *a, const void *b)
 /* One VM's dirty-rate measurement, in its own thread. A daemon or QEMU
  * that does not answer (seen: a domain that had just migrated in, under
  * TCG) must not hold the evacuation: the caller stops waiting after a
- * bound and the thread, which then owns the job, frees it. */
+ * bound (util/deadline.h) and the thread then frees the job. */
 struct dirty_job {
-    pthread_mutex_t *mu;
-    pthread_cond_t *cv;
     char uri[256], name[128];
     int timeout_ms;
-    int done, abandoned, rc;
+    int rc;
     double mib;
     char err[256];
 };
 
-static void *dirty_thread(void *arg)
+static void dirty_call(void *arg)
 {
     struct dirty_job *j = arg;
     co_diag d;
@@ -238,17 +212,9 @@ static void *dirty_thread(void *arg)
         rc = co_virt_dirty_rate(drv, 1, NULL, &mib, &d);
     if (drv)
         drv->ops->close(drv);
-    pthread_mutex_lock(j->mu);
     j->rc = rc;
     j->mib = mib;
     snprintf(j->err, sizeof j->err, "%.250s", d.msg);
-    j->done = 1;
-    int ab = j->abandoned;
-    pthread_cond_broadcast(j->cv);
-    pthread_mutex_unlock(j->mu);
-    if (ab)
-        free(j);
-    return NULL;
 }
 
 static void set_dirty(co_evac_vm *v)
@@ -380,9 +346,8 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
     for (int i = 0; i < e->nvms; i++)
         e->vms[i].given_order = i;
     /* dirty rates: all movable VMs at once, 1 s each, 10 s at most */
-    static pthread_mutex_t dmu = PTHREAD_MUTEX_INITIALIZER;
-    static pthread_cond_t dcv = PTHREAD_COND_INITIALIZER;
-    struct dirty_job *jobs[CO_EVAC_MAX_VMS] = {0};
+    struct dirty_job *jobs[CO_EVAC_MAX_VMS];
+    int jvm[CO_EVAC_MAX_VMS], nj = 0;
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
         v->dirty_mib_per_s = e->default_dirty_mib_per_s;
@@ -399,35 +364,26 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         struct dirty_job *j = calloc(1, sizeof *j);
         if (!j)
             continue;
-        *j = (struct dirty_job){.mu = &dmu, .cv = &dcv, .timeout_ms = tmo};
+        j->timeout_ms = tmo;
         snprintf(j->uri, sizeof j->uri, "%s", o->src_uri);
         snprintf(j->name, sizeof j->name, "%s", v->name);
-        pthread_t t;
-        if (pthread_create(&t, NULL, dirty_thread, j) != 0) {
-            free(j);
-            continue;
-        }
-        pthread_detach(t);
-        jobs[i] = j;
+        jobs[nj] = j;
+        jvm[nj++] = i;
     }
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 10;
-    pthread_mutex_lock(&dmu);
-    for (int i = 0; i < e->nvms; i++) {
-        struct dirty_job *j = jobs[i];
-        if (!j)
-            continue;
-        while (!j->done)
-            if (pthread_cond_timedwait(&dcv, &dmu, &dl) == ETIMEDOUT)
-                break;
-        co_evac_vm *v = &e->vms[i];
-        if (!j->done) {
-            j->abandoned = 1; /* the thread frees it */
+    int jdone[CO_EVAC_MAX_VMS];
+    if (co_deadline_run_all(dirty_call, (void *const *)jobs, nj, free, 10000, jdone) < 0)
+        for (int k = 0; k < nj; k++)
+            jdone[k] = -1;
+    for (int k = 0; k < nj; k++) {
+        struct dirty_job *j = jobs[k];
+        co_evac_vm *v = &e->vms[jvm[k]];
+        if (jdone[k] == 0) { /* its thread frees it */
             snprintf(v->reason, sizeof v->reason, "dirty rate not measured: no answer in 10 s");
             continue;
         }
-        if (j->rc == CO_OK) {
+        if (jdone[k] < 0)
+            snprintf(v->reason, sizeof v->reason, "dirty rate not measured: no thread");
+        else if (j->rc == CO_OK) {
             v->dirty_mib_per_s = j->mib;
             v->dirty_measured = 1;
         } else {
@@ -435,7 +391,6 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         }
         free(j);
     }
-    pthread_mutex_unlock(&dmu);
     for (int i = 0; i < e->nvms; i++)
         set_dirty(&e->vms[i]);
 out:
@@ -762,83 +717,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- calls with a bound: fn(arg) in a detached thread; if it has not
- * returned after ms, the thread owns arg (heap, freed with free()). ---- */
-
-struct bounded {
-    void (*fn)(void *);
-    void *arg;
-    int done, abandoned;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-};
-
-static void *bounded_thread(void *p)
-{
-    struct bounded *b = p;
-    b->fn(b->arg);
-    pthread_mutex_lock(&b->mu);
-    b->done = 1;
-    int ab = b->abandoned;
-    pthread_cond_broadcast(&b->cv);
-    pthread_mutex_unlock(&b->mu);
-    if (ab) {
-        free(b->arg);
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cv);
-        free(b);
-    }
-    return NULL;
-}
-
-/* 1 when fn returned within ms (arg stays the caller's), 0 if not (arg is
- * no longer the caller's), -1 when no thread could start (fn did not run). */
-static int run_bounded(void (*fn)(void *), void *arg, int ms)
-{
-    struct bounded *b = calloc(1, sizeof *b);
-    if (!b)
-        return -1;
-    b->fn = fn;
-    b->arg = arg;
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_t t;
-    if (pthread_create(&t, NULL, bounded_thread, b) != 0) {
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cv);
-        free(b);
-        return -1;
-    }
-    pthread_detach(t);
-    struct timespec dl;
-    co_clock_deadline_ts(&dl, ms);
-    pthread_mutex_lock(&b->mu);
-    while (!b->done)
-        if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT)
-            break;
-    int done = b->done;
-    if (!done)
-        b->abandoned = 1;
-    pthread_mutex_unlock(&b->mu);
-    if (done) {
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cv);
-        free(b);
-    }
-    return done;
-}
-
 /* What the watchdog does for a stuck worker, over fresh connections:
  * abort the job on the source, then look where the VM runs; resume it on
  * the source if it was left paused there and runs on no destination. */
 struct rescue {
     char src[256], dst[256], name[128];
     int tmo, abort_only;
-    char where[200];
+    char where[260];
 };
 
 static const char *state_word(int st)
@@ -903,10 +788,18 @@ static void rescue_fn(void *p)
             virConnectClose(c);
         }
     }
-    snprintf(r->where, sizeof r->where, "on the source: %s%s; on the destination: %s",
+    /* paused on the source, running on the destination: QEMU finished but
+     * libvirt's last phase (Finish on the destination, Confirm on the
+     * source) never ended; the source stays paused (resuming it could run
+     * the guest twice) and the destination's guest may be wedged (seen:
+     * QEMU 7.2 blocked in its serial chardev, docs/evacuate.md "Faults") */
+    int unfinished = s == VIR_DOMAIN_PAUSED && t == VIR_DOMAIN_RUNNING;
+    snprintf(r->where, sizeof r->where, "on the source: %s%s; on the destination: %s%s",
              s == -2 ? "no answer" : s == -1 ? "not there" : state_word(s),
              resumed ? " (resumed)" : "",
-             t == -2 ? "no answer" : t == -1 ? "not there" : state_word(t));
+             t == -2 ? "no answer" : t == -1 ? "not there" : state_word(t),
+             unfinished ? " (libvirt never finished the migration: the source stays paused; "
+                          "check the guest on the destination)" : "");
 }
 
 /* 1 if the daemon at uri accepts a connection within tmo ms. */
@@ -1067,7 +960,7 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
             r->tmo = tmo;
             r->abort_only = 1;
             pthread_mutex_unlock(&h->mu);
-            if (run_bounded(rescue_fn, r, 2 * tmo) != 0)
+            if (co_deadline_run(rescue_fn, r, free, 2 * tmo) != 0)
                 free(r); /* 0: the thread owns it */
             pthread_mutex_lock(&h->mu);
         }
@@ -1091,9 +984,9 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
         r->tmo = tmo;
     }
     pthread_mutex_unlock(&h->mu);
-    char where[200] = "where it runs: unknown (out of memory)";
+    char where[260] = "where it runs: unknown (out of memory)";
     if (r) {
-        int ok = run_bounded(rescue_fn, r, 4 * tmo);
+        int ok = co_deadline_run(rescue_fn, r, free, 4 * tmo);
         if (ok == 1)
             snprintf(where, sizeof where, "%s", r->where);
         else
@@ -1104,7 +997,7 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
     }
     pthread_mutex_lock(&h->mu);
     snprintf(v->status, sizeof v->status, "failed");
-    snprintf(v->reason, sizeof v->reason, "%.190s; gave up on it%s%.60s; %.200s", why,
+    snprintf(v->reason, sizeof v->reason, "%.150s; gave up on it%s%.60s; %.260s", why,
              what ? " while " : "", what ? what : "", where);
     return 1;
 }
@@ -1139,7 +1032,20 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
         while (!stop && inflight < e->k && qh < qt && nw < max_workers) {
-            int vi = queue[qh++];
+            /* the plan's rule (evacuate/plan.c, needs_own_stream): while a VM
+             * that needs a stream of its own migrates, the next such waits
+             * and the first one that does not goes instead */
+            int pick = qh, own_in = 0;
+            for (int i = 0; i < nw; i++)
+                own_in |= ws[i] && ws[i]->running && !ws[i]->finished && e->vms[ws[i]->vm].solo;
+            if (own_in)
+                for (pick = qh; pick < qt && e->vms[queue[pick]].solo; pick++)
+                    ;
+            if (pick >= qt)
+                break;
+            int vi = queue[pick];
+            memmove(queue + qh + 1, queue + qh, sizeof queue[0] * (size_t)(pick - qh));
+            queue[qh++] = vi;
             co_evac_vm *v = &e->vms[vi];
             v->attempts++;
             memcpy(v->to, e->dests[v->dest].uri, sizeof v->to);
@@ -1277,7 +1183,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                     queue[qt++] = (int)(v - e->vms);
                 }
                 if (v->attempts < 2 && queue[qt - 1] == (int)(v - e->vms))
-                    snprintf(v->history, sizeof v->history, "%s", v->reason);
+                    memcpy(v->history, v->reason, sizeof v->history);
+                _Static_assert(sizeof v->history == sizeof v->reason, "history holds a reason");
             }
         }
         if (o->progress && co_clock_ms() - last_progress >= 1000) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lab/lab.h"
+#include "util/deadline.h"
 #include "util/error.h"
 #include "util/units.h"
 
@@ -1032,24 +1033,22 @@ static const char *state_name(int s)
 
 /* One host's domains, asked in a thread: a daemon that does not answer
  * (stopped, stuck) must not hold `status`; after the bound the thread owns
- * its job and frees it (no keepalive here: that needs libvirt's event loop,
- * which drivers/drv_virt.c owns for the process, and lab/ does not call
- * drivers/). */
+ * its job and frees it (util/deadline.h). No keepalive here: that needs
+ * libvirt's event loop, which drivers/drv_virt.c owns for the process, and
+ * lab/ does not call drivers/. */
 #define STATUS_TIMEOUT_MS 5000
 #define STATUS_MAX_DOMS CO_CLUSTER_MAX_VMS
 
 struct status_job {
     char uri[96];
-    int done, abandoned, up, n;
+    int up, n;
     struct {
         char name[sizeof ((co_cluster_dom *)0)->name];
         int state;
     } doms[STATUS_MAX_DOMS];
-    pthread_mutex_t *mu;
-    pthread_cond_t *cv;
 };
 
-static void *status_thread(void *arg)
+static void status_call(void *arg)
 {
     struct status_job *j = arg;
     virConnectPtr conn = virConnectOpen(j->uri);
@@ -1069,66 +1068,44 @@ static void *status_thread(void *arg)
         free(list);
         virConnectClose(conn);
     }
-    pthread_mutex_lock(j->mu);
     j->up = conn != NULL;
     j->n = n;
-    j->done = 1;
-    int ab = j->abandoned;
-    pthread_cond_broadcast(j->cv);
-    pthread_mutex_unlock(j->mu);
-    if (ab)
-        free(j);
-    return NULL;
 }
 
 int co_cluster_status(co_cluster *c, co_cluster_dom *doms, int cap, int *n, co_diag *d)
 {
     (void)d;
     virSetErrorFunc(NULL, quiet);
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     *n = 0;
-    struct status_job *jobs[CO_CLUSTER_MAX_HOSTS] = {0};
+    struct status_job *jobs[CO_CLUSTER_MAX_HOSTS];
+    int host[CO_CLUSTER_MAX_HOSTS], nj = 0;
     for (int k = 0; k < c->nhosts; k++) {
+        c->hosts[k].up = 0;
         struct status_job *j = calloc(1, sizeof *j);
         if (!j)
             continue;
         snprintf(j->uri, sizeof j->uri, "%s", c->hosts[k].uri);
-        j->mu = &mu;
-        j->cv = &cv;
-        pthread_t t;
-        if (pthread_create(&t, NULL, status_thread, j) != 0) {
-            free(j);
-            continue;
-        }
-        pthread_detach(t);
-        jobs[k] = j;
+        jobs[nj] = j;
+        host[nj++] = k;
     }
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += STATUS_TIMEOUT_MS / 1000;
-    pthread_mutex_lock(&mu);
-    for (int k = 0; k < c->nhosts; k++) {
-        struct status_job *j = jobs[k];
-        c->hosts[k].up = 0;
-        if (!j)
-            continue;
-        while (!j->done)
-            if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
-                break;
-        if (!j->done) {
-            j->abandoned = 1; /* no answer within the bound: reported down */
-            continue;
-        }
-        c->hosts[k].up = j->up;
-        for (int i = 0; i < j->n && *n < cap; i++) {
+    int done[CO_CLUSTER_MAX_HOSTS];
+    if (co_deadline_run_all(status_call, (void *const *)jobs, nj, free, STATUS_TIMEOUT_MS,
+                            done) < 0)
+        for (int i = 0; i < nj; i++)
+            done[i] = -1;
+    for (int i = 0; i < nj; i++) {
+        struct status_job *j = jobs[i];
+        if (done[i] == 0)
+            continue; /* no answer within the bound: reported down; the thread frees j */
+        int k = host[i];
+        c->hosts[k].up = done[i] == 1 && j->up;
+        for (int m = 0; done[i] == 1 && m < j->n && *n < cap; m++) {
             co_cluster_dom *o = &doms[(*n)++];
-            snprintf(o->name, sizeof o->name, "%s", j->doms[i].name);
+            snprintf(o->name, sizeof o->name, "%s", j->doms[m].name);
             o->host = k;
-            o->state = state_name(j->doms[i].state);
+            o->state = state_name(j->doms[m].state);
         }
         free(j);
     }
-    pthread_mutex_unlock(&mu);
     return CO_OK;
 }

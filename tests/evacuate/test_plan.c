@@ -282,3 +282,47 @@ Test(evac_plan, fewest_over_budget_before_fastest)
     cr_expect(!e->pred_within_budget);
     cr_expect_eq(e->pred_misses, 1, "misses %d (k %d)", e->pred_misses, e->k);
 }
+
+/* Two VMs that cannot converge even alone on one stream (30 MiB/s each
+ * against a 12.5 MB/s stream ceiling) and two idle ones, auto concurrency:
+ * the plan never has the two heavy ones in flight together (each needs a
+ * stream of its own), the idle ones fill the other slots; under a fixed
+ * --concurrency the rule is off (another system's schedule is emulated as
+ * it is). */
+Test(evac_plan, vms_that_need_their_own_stream_go_one_at_a_time)
+{
+    co_evac *e = mk(4, 2, 16.0 * (1 << 30), 0);
+    e->stream_cap_bytes_per_s = 12.5e6;
+    for (int i = 0; i < 2; i++) { /* vm1, vm2: the heavy ones */
+        co_dirty_uniform(&e->vms[i].dirty, e->vms[i].mem_bytes / 4096, 30 * 256);
+        e->vms[i].dirty_mib_per_s = 30;
+    }
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect(e->vms[0].solo && e->vms[1].solo && !e->vms[2].solo && !e->vms[3].solo);
+    cr_expect(e->k >= 2, "k %d: the idle ones may go beside a heavy one", e->k);
+    const co_evac_vm *a = &e->vms[0], *b = &e->vms[1];
+    int apart = a->pred_start_ms + a->pred_time_ms <= b->pred_start_ms + 1e-6 ||
+                b->pred_start_ms + b->pred_time_ms <= a->pred_start_ms + 1e-6;
+    cr_expect(apart, "heavy VMs overlap: [%g, +%g] and [%g, +%g]", a->pred_start_ms,
+              a->pred_time_ms, b->pred_start_ms, b->pred_time_ms);
+    /* start order: ranks 0..3, each once */
+    int seen[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        cr_assert(e->vms[i].order >= 0 && e->vms[i].order < 4);
+        seen[e->vms[i].order]++;
+    }
+    for (int r = 0; r < 4; r++)
+        cr_expect_eq(seen[r], 1, "rank %d", r);
+    /* the same with --concurrency 4: all at once, no VM marked */
+    e = mk(4, 2, 16.0 * (1 << 30), 0);
+    e->stream_cap_bytes_per_s = 12.5e6;
+    for (int i = 0; i < 2; i++)
+        co_dirty_uniform(&e->vms[i].dirty, e->vms[i].mem_bytes / 4096, 30 * 256);
+    e->concurrency = 4;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect(!e->vms[0].solo && !e->vms[1].solo);
+    cr_expect_eq(e->vms[0].pred_start_ms, 0);
+    cr_expect_eq(e->vms[1].pred_start_ms, 0);
+}
