@@ -1611,11 +1611,20 @@ static int lvl_shortcut(co_sim_run *r)
     int d = 0;
     while (d < r->nlq && r->lq[d] != D)
         d++;
-    for (int i = 0; i < d; i++) { /* D's list holds no new one that these miss */
-        int l, k = link_first(r, r->lq[i], &l);
-        for (; k >= 0; k = r->m[k].next[l])
-            if (r->m[k].T_us == 0)
+    /* the new ones (never timed: started in this event) on the lists of
+     * lq[0..d) (D's list holds no new one that these miss); found from the
+     * event's starts rather than by walking those lists, which may be long */
+    for (int i = 0; i < r->nevnew; i++) {
+        int k = r->slot[r->evnew[i]];
+        if (k < 0 || r->m[k].T_us != 0)
+            continue;
+        for (int j = 0; j < r->m[k].ng; j++) {
+            int loc = r->lk[r->m[k].g[j]].loc;
+            if (loc >= 0 && loc < d) {
                 lvl_need(r, k);
+                break;
+            }
+        }
     }
     for (int i = 0; i < r->nlvn; i++) {
         struct lvneed *n = &r->lvn[i];
