@@ -47,6 +47,7 @@ struct hstate {
     int park_head;            /* VMs kept off on this host */
     int rebalancing;          /* taking its VMs back (rebalance "return") */
     int rb_cur, rb_n;         /* next of home_vms to bring back; returns in flight */
+    int ev_seq, ev_act;       /* when it started evacuating; in r->evs */
     co_sim_time maint_start, step_start;
 };
 
@@ -67,7 +68,8 @@ struct mig {
     int back;                 /* a rebalance return */
     co_sim_time last_us, start_us;
     int next[L_N], prev[L_N];
-    int spos[2];              /* place in the dominant link's share heaps (min, max), -1 = none */
+    int cls, cnext, cprev;    /* its share class on the dominant link (see share_note), -1 = none;
+                                 the class's members are linked through cnext/cprev */
     int bott;                 /* its bottleneck in the last solve: a link, -2 its own bound,
                                  -1 not known (see still_fair) */
     int held;                 /* level mode: held below the dominant link's level by another
@@ -86,6 +88,7 @@ struct link {
     int loc;                  /* position in the breadth-first queue, -1 = none */
     int lidx;                 /* index in the solve, -1 = not a constraint */
     int ex;                   /* left out of this solve as slack (see gather) */
+    int inc;                  /* kept in this solve: left out, it would be over capacity */
     /* split mode and the dominant link */
     double sum;               /* m->rate summed over the migrations on it */
     double pre;               /* sum when it joined this event's queue (before its ends) */
@@ -124,6 +127,7 @@ struct co_sim_run {
     int active;               /* migrations in flight, cluster-wide */
     int *evac;                /* hosts evacuating, in the order they started */
     int nevac;
+    int *evs, nevs, evseq;    /* those of them dispatch must visit, same order (see evac_wake) */
     int *patched_list, npatched, pcur, acur;
     int *ord, *phase_of, *phase_left, *phase_pos, nphase, next_ord, cur_phase, busy_hosts, soak_done,
         soak_pending, returning;
@@ -143,25 +147,32 @@ struct co_sim_run {
     /* the dominant link (see dominant_shortcut): every migration crossing
      * it has the rate dom_rate (their m->rate is stale while dom >= 0).
      * Satellites: the other links of those migrations, in a min-heap by
-     * level cap/cnt; the migrations' timed-at shares in a min- and a
-     * max-heap (hp[1], hp[2]). dom_bad counts satellites that also carry
-     * migrations not crossing dom. */
+     * level cap/cnt; the migrations at its rate grouped by the share they
+     * were timed at (share classes, see share_note). dom_bad counts
+     * satellites that also carry migrations not crossing dom. */
     int dom, dom_bad;
     double dom_rate;
+    struct sclass { double share; int head, n; } *cls;
+    int *cord, ncord;         /* live classes, by share (lowest first) */
+    int *cfree, ncfree, ncls; /* free class slots (a stack); slots used so far */
     int split;                /* leave slack links out of solves, and skip solves that would
                                  change nothing (co_sim_run_set_split) */
     int *lglob;               /* per link of the solve: its global id, -2 a flow's own bound */
     int ev_bott;              /* bottleneck of the one that ended (swap shortcut) */
     int *exl, nexl;           /* the links left out of this solve */
-    int *hp[5], hn[5];        /* 3: held migrations by rate (highest first), 4: satellites by
-                                 fill level (level mode) */
+    int *hp[5], hn[5];        /* 0: satellites by level, 3: held migrations by rate (highest
+                                 first), 4: satellites by fill level (level mode); 1, 2 unused */
     int lvl;                  /* the dominant link is in level mode (split mode only) */
     int ev_held;              /* the first migration that ended was held (level mode) */
     int *lvq, gen;            /* level mode: links of the component being solved; pass stamp */
     int *lvown;               /* level mode: per flow of the solve, its own bound's link index */
-    struct lvneed { int key, k; uint64_t lseq; } *lvn; /* level mode: to re-time, see lvl_retime */
+    struct lvneed { int key, k; uint64_t lseq; } *lvn, *lvn2; /* level mode: to re-time (and
+                                 lvn_sort's scratch), see lvl_shortcut */
     int nlvn;
     uint64_t lseq;            /* last mig.lseq given */
+    int *evnew, nevnew;       /* VMs whose migration started in this event (see gather) */
+    int *incl, nincl;         /* links with inc set */
+    int slack_min;            /* links with fewer migrations are never slack (see slack) */
     struct cache_ent *cache;
     int cache_bits;           /* the cache has 2^cache_bits entries */
     long predictions, hits;
@@ -220,6 +231,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->free_slots = malloc((size_t)r->mcap * sizeof(int));
     r->slot = malloc((size_t)V1 * sizeof(int));
     r->evac = calloc(H1, sizeof(int));
+    r->evs = calloc(H1, sizeof(int));
     r->patched_list = calloc(H1, sizeof(int));
     r->ord = calloc(H1, sizeof(int));
     r->phase_of = calloc(H1, sizeof(int));
@@ -241,21 +253,25 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     r->lq = malloc(G * sizeof(int));
     r->fl = malloc((size_t)V1 * sizeof(int));
     r->hp[0] = malloc(G * sizeof(int));
-    r->hp[1] = malloc((size_t)V1 * sizeof(int));
-    r->hp[2] = malloc((size_t)V1 * sizeof(int));
+    r->cls = malloc((size_t)V1 * sizeof *r->cls);
+    r->cord = malloc((size_t)V1 * sizeof(int));
+    r->cfree = malloc((size_t)V1 * sizeof(int));
     r->hp[3] = malloc((size_t)V1 * sizeof(int));
     r->hp[4] = malloc(G * sizeof(int));
     r->lvq = malloc(G * sizeof(int));
     r->lvown = malloc((size_t)V1 * sizeof(int));
     r->lvn = malloc((size_t)V1 * sizeof *r->lvn);
+    r->lvn2 = malloc((size_t)V1 * sizeof *r->lvn2);
     r->dom = -1;
     r->split = 1;
     r->exl = malloc(G * sizeof(int));
+    r->incl = malloc(G * sizeof(int));
+    r->evnew = malloc((size_t)V1 * sizeof(int));
     r->lglob = malloc((G + (size_t)V1) * sizeof(int));
     int shrc = co_share_init(&r->sh, (int)G + V1, V1);
     if (shrc != CO_OK || !r->home_start || !r->home_vms || !r->rebal || !r->lk || !r->chk_mem || !r->chk_cpu || !r->chk_sum || !r->chk_top || !r->lq ||
-        !r->fl || !r->hp[0] || !r->hp[1] || !r->hp[2] || !r->hp[3] || !r->hp[4] || !r->lvq ||
-        !r->lvown || !r->lvn || !r->exl || !r->lglob) {
+        !r->fl || !r->hp[0] || !r->cls || !r->cord || !r->cfree || !r->hp[3] || !r->hp[4] ||
+        !r->lvq || !r->lvown || !r->lvn || !r->lvn2 || !r->exl || !r->incl || !r->evnew || !r->lglob) {
         co_sim_run_free(r);
         return NULL;
     }
@@ -275,7 +291,7 @@ co_sim_run *co_sim_run_new(const co_sim_cluster *c)
     if (!r->rng || !r->h || !r->up_out_n || !r->up_in_n || !r->up_out_head || !r->up_in_head ||
         !r->vm_host || !r->vm_dest || !r->vm_next || !r->vm_prev || !r->vm_retries ||
         !r->nmig || !r->vm_state || !r->off_since || !r->rate || !r->stun_ms ||
-        !r->outage_ms || !r->m || !r->free_slots || !r->slot || !r->evac || !r->patched_list || !r->ord || !r->phase_of ||
+        !r->outage_ms || !r->m || !r->free_slots || !r->slot || !r->evac || !r->evs || !r->patched_list || !r->ord || !r->phase_of ||
         !r->phase_left || !r->phase_pos || !r->cache) {
         co_sim_run_free(r);
         return NULL;
@@ -310,6 +326,7 @@ void co_sim_run_free(co_sim_run *r)
     free(r->free_slots);
     free(r->slot);
     free(r->evac);
+    free(r->evs);
     free(r->patched_list);
     free(r->ord);
     free(r->phase_of);
@@ -331,7 +348,13 @@ void co_sim_run_free(co_sim_run *r)
     free(r->lvq);
     free(r->lvown);
     free(r->lvn);
+    free(r->lvn2);
+    free(r->cls);
+    free(r->cord);
+    free(r->cfree);
     free(r->exl);
+    free(r->incl);
+    free(r->evnew);
     free(r->lglob);
     co_share_free(&r->sh);
     free(r->spans);
@@ -418,11 +441,39 @@ static void span(co_sim_run *r, int kind, int host, int other, int vm, co_sim_ti
     r->spans[r->nspans++] = (co_sim_span){kind, host, other, vm, a, b, stun_ms, aborted};
 }
 
+/* The evacuating hosts dispatch visits (evs, in evacuation order): an
+ * evacuating host with no VM left to move and migrations still in flight
+ * (in or out) is inert there (nothing to try, not done), so dispatch drops
+ * it from evs, and it comes back when that can change: a VM joins its list
+ * of residents, or one of its migrations ends. Same visits with effect, in
+ * the same order, as a walk over every evacuating host: the run is the
+ * same to the bit, and an event costs what it touches, not the number of
+ * hosts evacuating. */
+static void evac_wake(co_sim_run *r, int h)
+{
+    struct hstate *hs = &r->h[h];
+    if (!hs->evacuating || hs->ev_act)
+        return;
+    int lo = 0, hi = r->nevs;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (r->h[r->evs[mid]].ev_seq < hs->ev_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&r->evs[lo + 1], &r->evs[lo], (size_t)(r->nevs - lo) * sizeof(int));
+    r->evs[lo] = h;
+    r->nevs++;
+    hs->ev_act = 1;
+}
+
 /* The resident list of a host ("may still have to leave"): doubly linked
  * through vm_next/vm_prev; the parked list is singly linked through vm_next. */
 static void move_push_back(co_sim_run *r, int h, int v)
 {
     struct hstate *hs = &r->h[h];
+    evac_wake(r, h);
     r->vm_next[v] = -1;
     r->vm_prev[v] = hs->move_tail;
     if (hs->move_tail >= 0)
@@ -435,6 +486,7 @@ static void move_push_back(co_sim_run *r, int h, int v)
 static void move_push_front(co_sim_run *r, int h, int v)
 {
     struct hstate *hs = &r->h[h];
+    evac_wake(r, h);
     r->vm_prev[v] = -1;
     r->vm_next[v] = hs->move_head;
     if (hs->move_head >= 0)
@@ -485,7 +537,7 @@ static void slots_free(co_sim_run *r, int from, int to)
 {
     for (int i = to - 1; i >= from; i--) {
         r->m[i].floc = -1;
-        r->m[i].spos[0] = r->m[i].spos[1] = r->m[i].bpos = -1;
+        r->m[i].cls = r->m[i].bpos = -1;
         r->m[i].held = r->m[i].need = 0;
         r->free_slots[r->nfree++] = i;
     }
@@ -547,9 +599,9 @@ static double rate_of(const co_sim_run *r, const struct mig *m)
     return r->dom >= 0 && !m->held && crosses(m, r->dom) ? r->dom_rate : m->rate;
 }
 
-/* The three indexed heaps of the dominant link: 0 satellites by level
- * cap/cnt (lowest first), 1 migrations by timed-at share (lowest first),
- * 2 the same, highest first. Items are link ids (0) or slots (1, 2). */
+/* The indexed heaps of the dominant link: 0 satellites by level cap/cnt
+ * (lowest first), 3 held migrations by rate (highest first), 4 satellites
+ * by fill level (lowest first). Items are link ids (0, 4) or slots (3). */
 static int *hpos(co_sim_run *r, int w, int x)
 {
     switch (w) {
@@ -557,10 +609,8 @@ static int *hpos(co_sim_run *r, int w, int x)
         return &r->lk[x].sat_pos;
     case 3:
         return &r->m[x].bpos;
-    case 4:
-        return &r->lk[x].phi_pos;
     default:
-        return &r->m[x].spos[w - 1];
+        return &r->lk[x].phi_pos;
     }
 }
 
@@ -584,10 +634,6 @@ static int hbefore(const co_sim_run *r, int w, int a, int b)
     switch (w) {
     case 0:
         return level(r, a) < level(r, b);
-    case 1:
-        return r->m[a].share < r->m[b].share;
-    case 2:
-        return r->m[a].share > r->m[b].share;
     case 3:
         return r->m[a].rate > r->m[b].rate;
     default:
@@ -661,13 +707,82 @@ static void sat_refresh(co_sim_run *r, int g)
     k->sat_bad = bad;
 }
 
-/* A timed migration on the dominant link: its share in the share heaps. */
+/* Share classes. The migrations at the dominant link's rate are grouped by
+ * the share they were timed at: every re-timing of an event gives them the
+ * same share (the link's level), so there are few distinct values, kept in
+ * cord by share. The lowest and the highest decide keeps_share for all
+ * (see dominant_shortcut), and those that fail it are whole classes found
+ * from both ends (lvl_scan_shares): O(1) per migration, no heap. */
+
+/* Position in cord of the first class whose share is >= s. */
+static int cls_lower(const co_sim_run *r, double s)
+{
+    int lo = 0, hi = r->ncord;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (r->cls[r->cord[mid]].share < s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Migration k leaves its class, if any (an empty class is dropped). */
+static void cls_del(co_sim_run *r, int k)
+{
+    struct mig *m = &r->m[k];
+    int c = m->cls;
+    if (c < 0)
+        return;
+    struct sclass *x = &r->cls[c];
+    if (m->cprev >= 0)
+        r->m[m->cprev].cnext = m->cnext;
+    else
+        x->head = m->cnext;
+    if (m->cnext >= 0)
+        r->m[m->cnext].cprev = m->cprev;
+    m->cls = -1;
+    if (--x->n == 0) {
+        int i = cls_lower(r, x->share);
+        memmove(&r->cord[i], &r->cord[i + 1], (size_t)(r->ncord - i - 1) * sizeof(int));
+        r->ncord--;
+        r->cfree[r->ncfree++] = c;
+    }
+}
+
+/* Migration k joins the class of its timed-at share. */
+static void cls_put(co_sim_run *r, int k)
+{
+    struct mig *m = &r->m[k];
+    if (m->cls >= 0 && r->cls[m->cls].share == m->share)
+        return;
+    cls_del(r, k);
+    int i = cls_lower(r, m->share), c;
+    if (i < r->ncord && r->cls[r->cord[i]].share == m->share) {
+        c = r->cord[i];
+    } else {
+        c = r->ncfree > 0 ? r->cfree[--r->ncfree] : r->ncls++;
+        r->cls[c] = (struct sclass){m->share, -1, 0};
+        memmove(&r->cord[i + 1], &r->cord[i], (size_t)(r->ncord - i) * sizeof(int));
+        r->cord[i] = c;
+        r->ncord++;
+    }
+    struct sclass *x = &r->cls[c];
+    m->cls = c;
+    m->cprev = -1;
+    m->cnext = x->head;
+    if (x->head >= 0)
+        r->m[x->head].cprev = k;
+    x->head = k;
+    x->n++;
+}
+
+/* A timed migration on the dominant link: its share in the share classes. */
 static void share_note(co_sim_run *r, int k)
 {
-    if (r->dom >= 0 && r->m[k].T_us > 0 && !r->m[k].held && crosses(&r->m[k], r->dom)) {
-        hset(r, 1, k);
-        hset(r, 2, k);
-    }
+    if (r->dom >= 0 && r->m[k].T_us > 0 && !r->m[k].held && crosses(&r->m[k], r->dom))
+        cls_put(r, k);
 }
 
 static int link_first(const co_sim_run *r, int g, int *l);
@@ -698,9 +813,10 @@ static void dom_drop(co_sim_run *r)
     d->bsum = 0;
     d->nb = d->bbn = 0;
     d->phi_pos = -1;
-    for (int w = 1; w < 3; w++)
-        for (int i = 0; i < r->hn[w]; i++)
-            r->m[r->hp[w][i]].spos[w - 1] = -1;
+    for (int i = 0; i < r->ncord; i++)
+        for (int j = r->cls[r->cord[i]].head; j >= 0; j = r->m[j].cnext)
+            r->m[j].cls = -1;
+    r->ncord = r->ncfree = r->ncls = 0;
     for (int w = 0; w < 5; w++)
         r->hn[w] = 0;
     r->dom = -1;
@@ -736,8 +852,7 @@ static void lvl_hold(co_sim_run *r, int k, double x, int bott)
     if (bott >= 0)
         r->lk[bott].bbn++;
     hset(r, 3, k);
-    hdel(r, 1, k);
-    hdel(r, 2, k);
+    cls_del(r, k);
 }
 
 /* Undo lvl_hold (the migration leaves, or is solved again). */
@@ -775,8 +890,7 @@ static void dom_account(co_sim_run *r, int k, int sign)
             phi_refresh(r, g);
     }
     if (b && sign < 0) {
-        hdel(r, 1, k);
-        hdel(r, 2, k);
+        cls_del(r, k);
         if (r->lk[r->dom].cnt == 0)
             dom_drop(r);
     }
@@ -852,6 +966,8 @@ static void mlist_remove(co_sim_run *r, int v)
         r->up_out_n[m->su]--;
     if (m->du >= 0)
         r->up_in_n[m->du]--;
+    evac_wake(r, m->src);
+    evac_wake(r, m->dst);
 }
 
 static uint64_t bits(double x)
@@ -923,6 +1039,12 @@ static void predict(co_sim_run *r, int v, const struct mig *m, double share, dou
 static int keeps_share(const co_sim_run *r, const struct mig *m, double s)
 {
     return m->T_us > 0 && fabs(s - m->share) <= r->c->plan.share_tolerance * m->share;
+}
+
+/* keeps_share for a timed migration whose timed-at share is `share`. */
+static int keeps_val(const co_sim_run *r, double share, double s)
+{
+    return fabs(s - share) <= r->c->plan.share_tolerance * share;
 }
 
 /* Give migration m the share s (bytes/s): if it moved beyond the tolerance
@@ -1033,9 +1155,11 @@ static void note_end(co_sim_run *r, int v)
 /* Migration v has joined its links. */
 static void note_start(co_sim_run *r, int v)
 {
+    const struct mig *m = mig_of(r, v);
     r->ev_adds++;
     r->ev_new = v;
-    seed_mig(r, mig_of(r, v));
+    seed_mig(r, m);
+    r->evnew[r->nevnew++] = v;
 }
 
 /* The shortcut: the event ended one migration and started one whose
@@ -1113,8 +1237,8 @@ static int dominant_shortcut(co_sim_run *r)
     double lv = level(r, D);
     if (!ties_ok(r, 0, lv))
         return 0;
-    int all = r->hn[1] > 0 && (!keeps_share(r, &r->m[r->hp[1][0]], lv) ||
-                               !keeps_share(r, &r->m[r->hp[2][0]], lv));
+    int all = r->ncord > 0 && (!keeps_val(r, r->cls[r->cord[0]].share, lv) ||
+                               !keeps_val(r, r->cls[r->cord[r->ncord - 1]].share, lv));
     int d = 0;
     while (d < r->nlq && r->lq[d] != D)
         d++;
@@ -1166,6 +1290,15 @@ static int dominant_shortcut(co_sim_run *r)
     return 1;
 }
 
+/* After a solve that included link D (so every migration on it): can it
+ * have frozen any of them? Then it filled: its rates sum to its capacity
+ * up to rounding. Saves dom_find and lvl_find a walk of a long list for a
+ * link with room left. */
+static int near_full(const co_sim_run *r, int D)
+{
+    return r->lk[D].sum >= r->lk[D].cap * (1 - 1e-6);
+}
+
 /* After a solve: is one of its links dominant now (see dominant_shortcut)?
  * Only links with many migrations are worth it. Called before the solve's
  * queue is cleared, after the rates are in m->rate. */
@@ -1174,7 +1307,7 @@ static void dom_find(co_sim_run *r)
 {
     for (int i = 0; i < r->nlq && r->dom < 0; i++) {
         int D = r->lq[i], l;
-        if (r->lk[D].cnt < DOM_MIN || r->lk[D].lidx < 0)
+        if (r->lk[D].cnt < DOM_MIN || r->lk[D].lidx < 0 || !near_full(r, D))
             continue;
         double lv = level(r, D);
         int k = link_first(r, D, &l), ok = 1;
@@ -1280,24 +1413,63 @@ static void lvl_need(co_sim_run *r, int k)
 }
 
 /* Those at the level whose timed-at share left the tolerance around lv:
- * the nodes of share heap w (1: lowest first, 2: highest first) that fail
- * the test, which is monotone in the share (a node that passes has a
- * subtree that passes). */
-static void lvl_scan_shares(co_sim_run *r, int w, int i, double lv)
+ * the share classes that fail the test, which holds on an interval of
+ * shares, so they are found from both ends of cord. */
+static void lvl_scan_shares(co_sim_run *r, double lv)
 {
-    if (i >= r->hn[w] || keeps_share(r, &r->m[r->hp[w][i]], lv))
-        return;
-    lvl_need(r, r->hp[w][i]);
-    lvl_scan_shares(r, w, 2 * i + 1, lv);
-    lvl_scan_shares(r, w, 2 * i + 2, lv);
+    int i = 0, j = r->ncord - 1;
+    for (; i <= j && !keeps_val(r, r->cls[r->cord[i]].share, lv); i++)
+        for (int k = r->cls[r->cord[i]].head; k >= 0; k = r->m[k].cnext)
+            lvl_need(r, k);
+    for (; j >= i && !keeps_val(r, r->cls[r->cord[j]].share, lv); j--)
+        for (int k = r->cls[r->cord[j]].head; k >= 0; k = r->m[k].cnext)
+            lvl_need(r, k);
 }
 
-static int lvn_cmp(const void *a, const void *b)
+static int lvn_before(const struct lvneed *x, const struct lvneed *y)
 {
-    const struct lvneed *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->lseq > y->lseq ? -1 : x->lseq < y->lseq; /* list order: newest first */
+    return x->key < y->key || (x->key == y->key && x->lseq > y->lseq); /* list order: newest first */
+}
+
+/* Sort lvn by (key, then lseq descending): a total order (a migration is
+ * there once, lseq is unique), so any correct sort gives the same result.
+ * Few entries: insertion sort; else an LSD radix sort, 8 bits a pass, on
+ * (key << B) | (last lseq - lseq), where B bits hold any lseq. */
+static void lvn_sort(co_sim_run *r)
+{
+    struct lvneed *a = r->lvn, *b = r->lvn2;
+    int n = r->nlvn;
+    if (n < 64) {
+        for (int i = 1; i < n; i++) {
+            struct lvneed x = a[i];
+            int j = i;
+            for (; j > 0 && lvn_before(&x, &a[j - 1]); j--)
+                a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    uint64_t top = r->lseq;
+    int kmax = 0;
+    for (int i = 0; i < n; i++)
+        kmax = a[i].key > kmax ? a[i].key : kmax;
+    int B = 64 - __builtin_clzll(top | 1), bits = B + 64 - __builtin_clzll((uint64_t)kmax | 1);
+    for (int i = 0; i < n; i++) /* the sort key replaces lseq (read no more) */
+        a[i].lseq = (uint64_t)a[i].key << B | (top - a[i].lseq);
+    for (int sh = 0; sh < bits; sh += 8) {
+        int cnt[257] = {0};
+        for (int i = 0; i < n; i++)
+            cnt[((a[i].lseq >> sh) & 255) + 1]++;
+        for (int d = 0; d < 256; d++)
+            cnt[d + 1] += cnt[d];
+        for (int i = 0; i < n; i++)
+            b[cnt[(a[i].lseq >> sh) & 255]++] = a[i];
+        struct lvneed *t = a;
+        a = b;
+        b = t;
+    }
+    r->lvn = a;
+    r->lvn2 = b;
 }
 
 /* Solve the migrations of the queued satellites, and those connected to
@@ -1435,16 +1607,24 @@ static int lvl_shortcut(co_sim_run *r)
      * first changed link it is on (lq position; D's if none before) and
      * then by its place in that link's list (newest first: lseq). Cost:
      * O(k log k) for k re-timings. */
-    lvl_scan_shares(r, 1, 0, lv);
-    lvl_scan_shares(r, 2, 0, lv);
+    lvl_scan_shares(r, lv);
     int d = 0;
     while (d < r->nlq && r->lq[d] != D)
         d++;
-    for (int i = 0; i < d; i++) { /* D's list holds no new one that these miss */
-        int l, k = link_first(r, r->lq[i], &l);
-        for (; k >= 0; k = r->m[k].next[l])
-            if (r->m[k].T_us == 0)
+    /* the new ones (never timed: started in this event) on the lists of
+     * lq[0..d) (D's list holds no new one that these miss); found from the
+     * event's starts rather than by walking those lists, which may be long */
+    for (int i = 0; i < r->nevnew; i++) {
+        int k = r->slot[r->evnew[i]];
+        if (k < 0 || r->m[k].T_us != 0)
+            continue;
+        for (int j = 0; j < r->m[k].ng; j++) {
+            int loc = r->lk[r->m[k].g[j]].loc;
+            if (loc >= 0 && loc < d) {
                 lvl_need(r, k);
+                break;
+            }
+        }
     }
     for (int i = 0; i < r->nlvn; i++) {
         struct lvneed *n = &r->lvn[i];
@@ -1457,7 +1637,7 @@ static int lvl_shortcut(co_sim_run *r)
         }
         n->lseq = m->lseq;
     }
-    qsort(r->lvn, (size_t)r->nlvn, sizeof *r->lvn, lvn_cmp);
+    lvn_sort(r);
     for (int i = 0; i < r->nlvn; i++) {
         struct mig *m = &r->m[r->lvn[i].k];
         m->need = 0;
@@ -1483,7 +1663,7 @@ static void lvl_find(co_sim_run *r)
 {
     for (int i = 0; i < r->nlq && r->dom < 0; i++) {
         int D = r->lq[i], l, na = 0;
-        if (r->lk[D].cnt < DOM_MIN || r->lk[D].lidx < 0)
+        if (r->lk[D].cnt < DOM_MIN || r->lk[D].lidx < 0 || !near_full(r, D))
             continue;
         double lv = 0;
         int k = link_first(r, D, &l);
@@ -1521,12 +1701,19 @@ static void lvl_find(co_sim_run *r)
 
 /* A link that can be left out of a solve: it constrains in the ub sense
  * (so the solver of issue 6 would walk every migration on it), but the
- * rates in force, before and after this event's ends, leave it well below
- * capacity, and it carries many migrations. Left out, the migrations it coupled split into independent
- * problems; if the solve keeps it below capacity (solve_keeps_slack), its
- * constraint was inactive and the max-min rates are those of the whole
- * problem (max-min fair rates are unique). */
+ * rates in force, before and after this event's ends, leave it below
+ * capacity (a migration started in this event counts as 0 there, and
+ * gather takes it in all the same). Left out, the migrations it coupled split
+ * into independent problems: the solve covers what is connected to the
+ * change through full links only. If the solve keeps it below capacity
+ * (solve_keeps_slack), its constraint was inactive and the max-min rates
+ * are those of the whole problem (max-min fair rates are unique); if not,
+ * the solve is redone with it kept. With share_tolerance 0 (every last-bit
+ * change re-times) only links with SLACK_MIN migrations or more are left
+ * out, as before this round: smaller problems round differently, and each
+ * such difference would be a re-timing. */
 #define SLACK_MIN 256
+#define SLACK_TRIES 8 /* solves with more links kept, before keeping them all */
 #define SLACK_MARGIN 1e-6
 static int slack(co_sim_run *r, int g)
 {
@@ -1535,7 +1722,7 @@ static int slack(co_sim_run *r, int g)
      * bottleneck, and the problems it coupled that did not change keep
      * their rates */
     double s = k->loc >= 0 && k->pre > k->sum ? k->pre : k->sum;
-    return k->cnt >= SLACK_MIN && s <= k->cap * (1 - SLACK_MARGIN);
+    return k->cnt >= r->slack_min && !k->inc && s <= k->cap * (1 - SLACK_MARGIN);
 }
 
 /* Does link g tie problems together in this solve? */
@@ -1543,7 +1730,7 @@ static inline int couples(co_sim_run *r, int g, int split)
 {
     if (!constrains(r, g))
         return 0;
-    if (!split || r->lk[g].cnt < SLACK_MIN || r->lk[g].ex)
+    if (!split || r->lk[g].cnt < r->slack_min || r->lk[g].ex)
         return !r->lk[g].ex;
     if (slack(r, g)) {
         r->lk[g].ex = 1;
@@ -1559,7 +1746,25 @@ static inline int couples(co_sim_run *r, int g, int split)
 static void gather(co_sim_run *r, int nseed, int split)
 {
     r->nfl = 0;
-    for (int i = 0; i < r->nlq; i++) {
+    for (int i = 0, n = 0;; i++) {
+        if (i == r->nlq) {
+            /* a migration started in this event has no rate yet (0 in the
+             * link sums), so the links it crosses may all look slack: it
+             * is solved all the same, with what its links connect */
+            while (n < r->nevnew && (r->slot[r->evnew[n]] < 0 || r->m[r->slot[r->evnew[n]]].floc >= 0))
+                n++;
+            if (n == r->nevnew)
+                break;
+            int k = r->slot[r->evnew[n]];
+            struct mig *m = &r->m[k];
+            m->floc = r->nfl;
+            r->fl[r->nfl++] = k;
+            for (int j = 0; j < m->ng; j++)
+                if (couples(r, m->g[j], split))
+                    seed(r, m->g[j]);
+            i--;
+            continue;
+        }
         int g = r->lq[i], l, k = link_first(r, g, &l);
         if (i < nseed) { /* a changed link: walked, unless left out as slack */
             if (split && constrains(r, g) && !couples(r, g, split))
@@ -1639,11 +1844,39 @@ static int solve_keeps_slack(co_sim_run *r)
             if (r->lk[m->g[j]].ex)
                 delta[m->g[j]] += r->sh.rate[i] - m->rate;
     }
-    for (int i = 0; i < r->nexl && ok; i++) {
-        const struct link *k = &r->lk[r->exl[i]];
-        ok = k->sum + delta[r->exl[i]] <= k->cap * (1 - 1e-9);
+    for (int i = 0; i < r->nexl; i++) {
+        struct link *k = &r->lk[r->exl[i]];
+        if (k->sum + delta[r->exl[i]] > k->cap * (1 - 1e-9)) {
+            ok = 0;
+            k->inc = 1; /* kept in the next try */
+            r->incl[r->nincl++] = r->exl[i];
+        }
     }
     return ok;
+}
+
+/* Migration k lost the bottleneck of its last solve (that link lost a
+ * migration): has it another one, a link of its path this event did not
+ * change that is full and on which nobody gets more? Then it becomes its
+ * bottleneck. Links with many migrations are not walked (answer no). */
+#define OTHER_MAX 64
+static int other_bottleneck(co_sim_run *r, int k)
+{
+    struct mig *m = &r->m[k];
+    for (int i = 0; i < m->ng; i++) {
+        int g = m->g[i], l;
+        const struct link *L = &r->lk[g];
+        if (L->loc >= 0 || L->cnt > OTHER_MAX || L->sum < L->cap * (1 - 1e-9))
+            continue;
+        int j = link_first(r, g, &l);
+        for (; j >= 0 && r->m[j].rate <= m->rate; j = r->m[j].next[l])
+            ;
+        if (j < 0) {
+            m->bott = g;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* An event that only ended migrations, after which the rates in force are
@@ -1666,7 +1899,7 @@ static int still_fair(co_sim_run *r)
         int l, k = link_first(r, r->lq[i], &l);
         for (; k >= 0; k = r->m[k].next[l]) {
             int b = r->m[k].bott;
-            if (b == -1 || (b >= 0 && r->lk[b].loc >= 0))
+            if ((b == -1 || (b >= 0 && r->lk[b].loc >= 0)) && !other_bottleneck(r, k))
                 return 0;
         }
     }
@@ -1685,7 +1918,7 @@ static int still_fair(co_sim_run *r)
  * order, which depends only on the run), solved together, and each whose
  * rate moved is re-timed. A migration whose smallest-capacity link is not
  * a constraint gets that bound as a link of its own in the solve. */
-static void reshare(co_sim_run *r)
+static void reshare_event(co_sim_run *r)
 {
     int skip = r->nlq == 0 || swap_shortcut(r) ||
                (r->lvl ? lvl_shortcut(r) : dominant_shortcut(r)) || still_fair(r);
@@ -1696,16 +1929,23 @@ static void reshare(co_sim_run *r)
     int nseed = r->nlq;
     int split = r->split && r->dom < 0;
     gather(r, nseed, split);
-    int nlinks = build_and_solve(r);
-    if (split && r->nexl > 0 && !solve_keeps_slack(r)) {
-        /* a link left out would be full: solve again with it */
+    int nlinks = build_and_solve(r), tries = 0;
+    r->nincl = 0;
+    while (split && r->nexl > 0 && !solve_keeps_slack(r)) {
+        /* links left out would be over capacity: solve again with them
+         * (and what they connect), or, after a few tries, with every
+         * constraining link as issue 6 did */
         for (int i = 0; i < r->nlq; i++)
             r->lk[r->lq[i]].lidx = -1;
         ungather(r, nseed);
-        gather(r, nseed, 0);
+        if (++tries > SLACK_TRIES)
+            split = 0;
+        gather(r, nseed, split);
         nlinks = build_and_solve(r);
         r->prof.split_redo++;
     }
+    for (int i = 0; i < r->nincl; i++)
+        r->lk[r->incl[i]].inc = 0;
     r->prof.split_out += r->nexl;
     if (r->dom >= 0) {
         /* solving any of the dominant link's migrations: they get their
@@ -1740,6 +1980,12 @@ static void reshare(co_sim_run *r)
     for (int i = 0; i < r->nexl; i++)
         r->lk[r->exl[i]].ex = 0;
     r->nexl = 0;
+}
+
+static void reshare(co_sim_run *r)
+{
+    reshare_event(r);
+    r->nevnew = 0;
 }
 
 /* ------------------------------------------------------------- placement */
@@ -1902,6 +2148,15 @@ static void evac_check_done(co_sim_run *r, int h)
     if (hs->evacuating && hs->move_head < 0 && hs->out_n == 0 && hs->in_n == 0) {
         hs->evacuating = 0;
         evac_remove(r, h);
+        if (hs->ev_act) {
+            hs->ev_act = 0;
+            for (int i = 0; i < r->nevs; i++)
+                if (r->evs[i] == h) {
+                    memmove(&r->evs[i], &r->evs[i + 1], (size_t)(r->nevs - i - 1) * sizeof(int));
+                    r->nevs--;
+                    break;
+                }
+        }
         span(r, 0, h, CO_STEP_EVACUATE, -1, hs->step_start, r->now, 0, 0);
         r->returning++; /* it will exit maintenance and take VMs again */
         begin_step(r, h, CO_STEP_REPO_SYNC);
@@ -1973,8 +2228,11 @@ static void dispatch(co_sim_run *r)
     int progress = 1;
     while (progress) {
         progress = 0;
-        for (int i = 0; i < r->nevac; i++) {
-            int h = r->evac[i];
+        /* evs compacted as it is walked: i reads, j writes (nothing joins
+         * it meanwhile: the targets of these moves are out of maintenance) */
+        int i = 0, j = 0;
+        for (; i < r->nevs; i++) {
+            int h = r->evs[i];
             struct hstate *hs = &r->h[h];
             int tried = 0;
             int v = hs->move_head;
@@ -2006,12 +2264,20 @@ static void dispatch(co_sim_run *r)
                 }
                 v = nv;
             }
+            hs->ev_act = 0; /* out of evs while evac_check_done looks */
             evac_check_done(r, h);
-            if (i >= r->nevac || r->evac[i] != h)
-                progress = 1; /* list changed under us: rescan */
-            if (progress)
+            if (!hs->evacuating) { /* done: it left the list, rescan */
+                progress = 1;
+                i++;
                 break;
+            }
+            if (hs->move_head >= 0 || (hs->out_n == 0 && hs->in_n == 0)) {
+                hs->ev_act = 1;
+                r->evs[j++] = h;
+            }
         }
+        memmove(&r->evs[j], &r->evs[i], (size_t)(r->nevs - i) * sizeof(int));
+        r->nevs = j + (r->nevs - i);
     }
     dispatch_returns(r);
     /* Nothing moves and no host will come back to take VMs: the rest can
@@ -2086,6 +2352,8 @@ static void begin_step(co_sim_run *r, int h, int step)
     if (step == CO_STEP_EVACUATE) {
         hs->evacuating = 1;
         r->evac[r->nevac++] = h;
+        hs->ev_seq = r->evseq++;
+        evac_wake(r, h);
         dispatch(r);
         return;
     }
@@ -2329,6 +2597,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
     const co_sim_plan *p = &c->plan;
     int H = c->nhosts, V = c->nvms;
     dom_drop(r); /* a run stopped short (out of memory) may leave one */
+    r->slack_min = p->share_tolerance > 0 ? 1 : SLACK_MIN;
     gsl_rng_set(r->rng, (unsigned long)co_sim_run_seed(seed, index));
     co_sim_evq_clear(&r->q);
     memset(&r->res, 0, sizeof r->res);
@@ -2336,6 +2605,7 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
     r->oom = 0;
     r->nspans = 0;
     r->active = r->nevac = r->npatched = r->pcur = r->acur = r->nrebal = 0;
+    r->nevs = r->evseq = r->nevnew = 0;
     r->next_ord = r->cur_phase = r->busy_hosts = r->soak_pending = r->returning = 0;
     memset(r->h, 0, (size_t)H * sizeof *r->h);
     for (int h = 0; h < H; h++) {
