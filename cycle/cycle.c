@@ -41,6 +41,12 @@ static const char *const hook_key[CO_HOOK_N] = {
 /* How long the evacuate step waits for a VM paused or in another job on
  * its host to settle (a migration libvirt is still finishing) */
 #define CO_CYC_SETTLE_MS 120000
+/* Bound of starting a VM again (unmovable shutdown / after-return) */
+#define CO_CYC_START_MS 60000
+/* On resume, a migration in flight when cutover died counts as not begun
+ * only after its VM stayed on the source, running, without a job, this
+ * long */
+#define CO_CYC_QUIET_MS 15000
 /* validate_vm: each of its two migrations gets this long (evacuate's
  * deadline; the controller gives up past it) */
 #define CO_CYC_VALIDATE_VM_MS 120000
@@ -938,7 +944,8 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
         for (int k = 0; k < e->ndests && !started; k++) {
             co_diag sd;
             co_diag_init(&sd);
-            if (co_cyc_virt_start_copy(y->c->hosts[h].uri, e->dests[k].uri, v->name, y->tmo,
+            if (co_cyc_virt_start_copy(y->c->hosts[h].uri, e->dests[k].uri, v->name,
+                                       CO_CYC_START_MS,
                                        &sd) == CO_OK) {
                 rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name,
                                  "host", hname(y, host_by_uri(y, e->dests[k].uri)), "action",
@@ -1072,7 +1079,12 @@ static void restart_after_return(co_cyc *y, int h)
             continue;
         co_diag d;
         co_diag_init(&d);
-        if (co_cyc_virt_start(y->c->hosts[h].uri, vm, y->tmo, &d) == CO_OK) {
+        /* a QEMU start under load takes longer than a query (seen: over
+         * 5 s at load 26, the start then completed unjournaled) */
+        int st = co_cyc_virt_start(y->c->hosts[h].uri, vm, CO_CYC_START_MS, &d);
+        if (st != CO_OK && runs_on_host(y, h, vm))
+            st = CO_OK;
+        if (st == CO_OK) {
             rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", vm, "host",
                              hname(y, h), "action", "start", "reason", "its host returned"),
                 &d);
@@ -1652,19 +1664,32 @@ static int reconcile(co_cyc *y, co_diag *d)
         }
         if (ended || !vm)
             continue;
-        double end = co_clock_ms() + 120e3;
+        /* the request may still sit in the source daemon's queue (seen under
+         * load: a migration began seconds after the cutover that asked for it
+         * died): "not moved" only after it stayed on its source, running and
+         * without a job, for CO_CYC_QUIET_MS */
+        int to = host_by_name(y, json_string_value(json_object_get(r, "to")));
+        int from = host_by_name(y, json_string_value(json_object_get(r, "from")));
+        double end = co_clock_ms() + 120e3, quiet = 0;
         for (;;) {
-            int busy = 0;
+            int busy = 0, at = runs_on(live, vm);
             json_t *a = json_object_get(live, vm), *o;
             json_array_foreach(a, k, o)
                 busy |= json_is_true(json_object_get(o, "job"));
-            if (!busy || co_clock_ms() > end || stopping(y))
+            if (!busy && to >= 0 && at == to)
+                break;
+            if (!busy && at >= 0 && at == from) {
+                if (!quiet)
+                    quiet = co_clock_ms();
+            } else
+                quiet = 0;
+            if ((quiet && co_clock_ms() - quiet > CO_CYC_QUIET_MS) || co_clock_ms() > end ||
+                stopping(y))
                 break;
             nap(y, 1000);
             json_decref(live);
             live = live_map(y);
         }
-        int to = host_by_name(y, json_string_value(json_object_get(r, "to")));
         int at = runs_on(live, vm);
         int moved = to >= 0 && at == to;
         json_t *e = json_pack("{s:s, s:s, s:O, s:O, s:s, s:b, s:n, s:n, s:O}", "ev", "mig_end",
