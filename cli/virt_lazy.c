@@ -132,6 +132,8 @@ FWD(int, virDomainListGetStats, -1,
     (d, st, ret, fl))
 FWD_VOID(virDomainStatsRecordListFree, (virDomainStatsRecordPtr *s), (s))
 FWD(int, virDomainGetJobInfo, -1, (virDomainPtr d, virDomainJobInfoPtr i), (d, i))
+FWD(int, virDomainGetControlInfo, -1, (virDomainPtr d, virDomainControlInfoPtr i,
+    unsigned int fl), (d, i, fl))
 FWD(int, virDomainGetJobStats, -1,
     (virDomainPtr d, int *type, virTypedParameterPtr *p, int *np, unsigned int fl),
     (d, type, p, np, fl))

@@ -30,11 +30,19 @@ struct co_cyc {
     int *phase;                 /* per cluster host: 0 canary, 1.. failure domain rank */
     int *closed;                /* per cluster host: in maintenance (takes no VM) */
     int *down;                  /* per cluster host: did not answer the last probe */
+    int *busy;                  /* per cluster host: its turn has come and it is not done
+                                   (takes no VM from another evacuation: it will be emptied) */
+    double *book_mem, *book_vcpus; /* per cluster host: what in-flight evacuations and
+                                   rebalances planned to send there and did not yet (under
+                                   place_mu; hosts in maintenance at once see each other's) */
+    pthread_mutex_t place_mu;   /* closed, busy, the bookings; one planner at a time */
+    pthread_mutex_t rebal_mu;   /* one rebalance at a time, and no inventory during one */
+    pthread_mutex_t vmu;        /* the verdicts: failure budget, reason */
     int tmo;                    /* libvirt call bound, ms */
     double budget_ms;           /* per-VM stun budget */
     co_jrn *j;
     char jdir[512];
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;         /* recs, notes, the journal: host threads share them */
     json_t *recs;               /* every journal record, in order */
     json_t *homes;              /* VM name -> host name where the cycle found it */
     json_t *plan;               /* dry run: the plan */

@@ -37,6 +37,22 @@ static const char *const hook_key[CO_HOOK_N] = {
     "validate", "exit_maintenance", "after_cycle", "mtu_probe",
 };
 
+/* How long a VM that cannot live-migrate gets to shut down when asked
+ * before it is forced off (the lab's guest ignores ACPI). */
+#define CO_CYC_SHUTDOWN_GRACE_MS 30000
+/* How long the evacuate step waits for a VM paused or in another job on
+ * its host to settle (a migration libvirt is still finishing) */
+#define CO_CYC_SETTLE_MS 120000
+/* Bound of starting a VM again (unmovable shutdown / after-return) */
+#define CO_CYC_START_MS 60000
+/* On resume, a migration in flight when cutover died counts as not begun
+ * only after its VM stayed on the source, running, without a job, this
+ * long */
+#define CO_CYC_QUIET_MS 15000
+/* validate_vm: each of its two migrations gets this long (evacuate's
+ * deadline; the controller gives up past it) */
+#define CO_CYC_VALIDATE_VM_MS 120000
+
 /* Internal outcome of a host: the cycle goes on, or stops. */
 #define STOP_CYCLE 1
 
@@ -103,6 +119,17 @@ static int rec(co_cyc *y, json_t *r, co_diag *d)
     return rc;
 }
 
+/* A copy of the record list (the records themselves shared): host threads
+ * append while others read. */
+static json_t *recs_snap(const co_cyc *y)
+{
+    co_cyc *w = (co_cyc *)y;
+    pthread_mutex_lock(&w->mu);
+    json_t *a = json_copy(w->recs);
+    pthread_mutex_unlock(&w->mu);
+    return a ? a : json_array();
+}
+
 static int is_ev(json_t *r, const char *ev)
 {
     const char *e = json_string_value(json_object_get(r, "ev"));
@@ -120,13 +147,28 @@ static int str_is(json_t *r, const char *key, const char *val)
 /* The last step_end of (host, step): NULL if none. host NULL = cycle-wide. */
 static json_t *last_step_end(const co_cyc *y, const char *host, const char *step)
 {
-    json_t *found = NULL;
+    json_t *found = NULL, *all = recs_snap(y);
     size_t i;
     json_t *r;
-    json_array_foreach(y->recs, i, r)
+    json_array_foreach(all, i, r)
         if (is_ev(r, "step_end") && str_is(r, "host", host) && str_is(r, "step", step))
             found = r;
+    json_decref(all); /* y->recs still holds found */
     return found;
+}
+
+/* 1 when the journal has more than one step_start of (host, step): the
+ * one being run now and one before it (a resumed step). */
+static int started_before(const co_cyc *y, const char *host, const char *step)
+{
+    json_t *all = recs_snap(y);
+    size_t i;
+    json_t *r;
+    int n = 0;
+    json_array_foreach(all, i, r)
+        n += is_ev(r, "step_start") && str_is(r, "host", host) && str_is(r, "step", step);
+    json_decref(all);
+    return n > 1;
 }
 
 static int step_done(const co_cyc *y, const char *host, const char *step)
@@ -137,12 +179,13 @@ static int step_done(const co_cyc *y, const char *host, const char *step)
 
 static json_t *host_end(const co_cyc *y, const char *host)
 {
-    json_t *found = NULL;
+    json_t *found = NULL, *all = recs_snap(y);
     size_t i;
     json_t *r;
-    json_array_foreach(y->recs, i, r)
+    json_array_foreach(all, i, r)
         if (is_ev(r, "host_end") && str_is(r, "host", host))
             found = r;
+    json_decref(all);
     return found;
 }
 
@@ -150,20 +193,21 @@ static int failed_hosts(const co_cyc *y)
 {
     int n = 0;
     size_t i;
-    json_t *r;
-    json_array_foreach(y->recs, i, r)
+    json_t *r, *all = recs_snap(y);
+    json_array_foreach(all, i, r)
         n += is_ev(r, "host_end") && !json_is_true(json_object_get(r, "ok")) &&
              !json_is_true(json_object_get(r, "left_unpatched"));
+    json_decref(all);
     return n;
 }
 
 /* VMs whose stun (any one migration) went over the budget. */
 static int vms_over_budget(const co_cyc *y)
 {
-    json_t *seen = json_object();
+    json_t *seen = json_object(), *all = recs_snap(y);
     size_t i;
     json_t *r;
-    json_array_foreach(y->recs, i, r) {
+    json_array_foreach(all, i, r) {
         double dt = json_number_value(json_object_get(r, "downtime_ms"));
         if (is_ev(r, "mig_end") && dt > y->budget_ms)
             json_object_set_new(seen, json_string_value(json_object_get(r, "vm")) ?
@@ -171,6 +215,7 @@ static int vms_over_budget(const co_cyc *y)
     }
     int n = (int)json_object_size(seen);
     json_decref(seen);
+    json_decref(all);
     return n;
 }
 
@@ -235,15 +280,22 @@ int co_cyc_new(const co_sim_cluster *c, const co_cyc_opts *o, co_cyc **out, co_d
     y->phase = calloc((size_t)n, sizeof(int));
     y->closed = calloc((size_t)n, sizeof(int));
     y->down = calloc((size_t)n, sizeof(int));
+    y->busy = calloc((size_t)n, sizeof(int));
+    y->book_mem = calloc((size_t)n, sizeof(double));
+    y->book_vcpus = calloc((size_t)n, sizeof(double));
     y->recs = json_array();
     y->homes = json_object();
     y->notes = json_array();
     pthread_mutex_init(&y->mu, NULL);
+    pthread_mutex_init(&y->place_mu, NULL);
+    pthread_mutex_init(&y->rebal_mu, NULL);
+    pthread_mutex_init(&y->vmu, NULL);
     y->tmo = o->timeout_ms > 0 ? o->timeout_ms : 5000;
     y->budget_ms = o->max_downtime_ms > 0 ? o->max_downtime_ms : c->plan.stun_budget_ms;
     y->forecast_runs = 300;
     snprintf(y->status, sizeof y->status, "%s", o->dry_run ? "planned" : "pending");
-    if (!y->order || !y->phase || !y->closed || !y->down || !y->recs || !y->homes ||
+    if (!y->order || !y->phase || !y->closed || !y->down || !y->busy || !y->book_mem ||
+        !y->book_vcpus || !y->recs || !y->homes ||
         !y->notes || make_order(y) != CO_OK) {
         co_cyc_free(y);
         return co_diag_set(d, CO_ENOMEM, "out of memory");
@@ -262,6 +314,9 @@ void co_cyc_free(co_cyc *y)
     free(y->phase);
     free(y->closed);
     free(y->down);
+    free(y->busy);
+    free(y->book_mem);
+    free(y->book_vcpus);
     json_decref(y->recs);
     json_decref(y->homes);
     json_decref(y->plan);
@@ -269,13 +324,27 @@ void co_cyc_free(co_cyc *y)
     if (y->have_fc)
         co_sim_summary_free(&y->fc);
     pthread_mutex_destroy(&y->mu);
+    pthread_mutex_destroy(&y->place_mu);
+    pthread_mutex_destroy(&y->rebal_mu);
+    pthread_mutex_destroy(&y->vmu);
     free(y);
 }
 
 /* ---- evacuate's records for one host ---- */
 
+static void add_dest(const co_cyc *y, co_evac *e, int h)
+{
+    const co_sim_cluster *c = y->c;
+    co_evac_dest *ds = &e->dests[e->ndests++];
+    snprintf(ds->uri, sizeof ds->uri, "%s", c->hosts[h].uri);
+    if (c->hosts[h].migration_uri)
+        snprintf(ds->migration_uri, sizeof ds->migration_uri, "%s", c->hosts[h].migration_uri);
+    ds->nic_bytes_per_s = c->hosts[h].nic_bytes_per_s;
+}
+
 /* Set up e to empty host src onto the open hosts (dest_only >= 0: onto that
- * host only). Returns the number of destinations. */
+ * host only). A host whose turn has come (busy) takes nothing: it is about
+ * to be emptied itself. Under place_mu. Returns the number of destinations. */
 static int evac_setup(co_cyc *y, co_evac *e, int src, int dest_only)
 {
     const co_sim_cluster *c = y->c;
@@ -289,16 +358,12 @@ static int evac_setup(co_cyc *y, co_evac *e, int src, int dest_only)
     if (c->hosts[src].mtu > 0)
         e->mtu = c->hosts[src].mtu;
     for (int h = 0; h < c->nhosts && e->ndests < CO_EVAC_MAX_DEST; h++) {
-        if (h == src || !c->hosts[h].uri || y->closed[h] || y->down[h])
+        if (h == src || !c->hosts[h].uri || y->closed[h] || y->down[h] ||
+            (y->busy[h] && dest_only < 0))
             continue;
         if (dest_only >= 0 && h != dest_only)
             continue;
-        co_evac_dest *ds = &e->dests[e->ndests++];
-        snprintf(ds->uri, sizeof ds->uri, "%s", c->hosts[h].uri);
-        if (c->hosts[h].migration_uri)
-            snprintf(ds->migration_uri, sizeof ds->migration_uri, "%s",
-                     c->hosts[h].migration_uri);
-        ds->nic_bytes_per_s = c->hosts[h].nic_bytes_per_s;
+        add_dest(y, e, h);
     }
     return e->ndests;
 }
@@ -334,6 +399,14 @@ static int no_room(const co_evac_vm *v)
     return v->blocker[0] && strstr(v->blocker, "no destination has room") != NULL;
 }
 
+/* A blocker that passes (evacuate/virt.c's words): paused, or in another
+ * job. Not a reason to shut a VM down. */
+static int transient(const co_evac_vm *v)
+{
+    return !strncmp(v->blocker, "not running", 11) ||
+           !strncmp(v->blocker, "busy in another job", 19);
+}
+
 /* ---- migration records from evacuate's threads ---- */
 
 /* 1 when name runs (not paused) on host h. */
@@ -355,7 +428,71 @@ struct mig_ctx {
     co_cyc *y;
     int from;
     const char *purpose;
+    int booked[CO_EVAC_MAX_VMS]; /* host VM i is booked on (y->book_*), -1 = none */
 };
+
+static void mig_ctx_init(struct mig_ctx *m, co_cyc *y, int from, const char *purpose)
+{
+    m->y = y;
+    m->from = from;
+    m->purpose = purpose;
+    for (int i = 0; i < CO_EVAC_MAX_VMS; i++)
+        m->booked[i] = -1;
+}
+
+/* Book VM vi of e on host to (-1: release), moving an earlier booking; the
+ * caller holds place_mu. */
+static void book_locked(co_cyc *y, struct mig_ctx *m, const co_evac *e, int vi, int to)
+{
+    int was = m->booked[vi];
+    if (was >= 0) {
+        y->book_mem[was] -= e->vms[vi].mem_bytes;
+        y->book_vcpus[was] -= e->vms[vi].vcpus;
+    }
+    if (to >= 0) {
+        y->book_mem[to] += e->vms[vi].mem_bytes;
+        y->book_vcpus[to] += e->vms[vi].vcpus;
+    }
+    m->booked[vi] = to;
+}
+
+static void book(co_cyc *y, struct mig_ctx *m, const co_evac *e, int vi, int to)
+{
+    pthread_mutex_lock(&y->place_mu);
+    book_locked(y, m, e, vi, to);
+    pthread_mutex_unlock(&y->place_mu);
+}
+
+/* After the inventory: what other evacuations and rebalances in flight
+ * promised to e's destinations counts as used (their VMs may not have
+ * arrived yet: two hosts in maintenance at once must not both fill one
+ * destination from their own snapshots). Under place_mu. */
+static void apply_bookings(co_cyc *y, co_evac *e)
+{
+    for (int k = 0; k < e->ndests; k++) {
+        int hd = host_by_uri(y, e->dests[k].uri);
+        if (hd < 0)
+            continue;
+        e->dests[k].cap.mem_used_bytes += y->book_mem[hd];
+        e->dests[k].cap.vcpus_used += y->book_vcpus[hd];
+    }
+}
+
+/* Book every VM co_evac_plan placed (under place_mu). */
+static void book_plan(co_cyc *y, struct mig_ctx *m, const co_evac *e)
+{
+    for (int i = 0; i < e->nvms; i++)
+        if (e->vms[i].dest >= 0)
+            book_locked(y, m, e, i, host_by_uri(y, e->dests[e->vms[i].dest].uri));
+}
+
+static void release_all(co_cyc *y, struct mig_ctx *m, const co_evac *e)
+{
+    pthread_mutex_lock(&y->place_mu);
+    for (int i = 0; i < e->nvms; i++)
+        book_locked(y, m, e, i, -1);
+    pthread_mutex_unlock(&y->place_mu);
+}
 
 static void on_mig(void *arg, const co_evac *e, int vi, int phase)
 {
@@ -366,6 +503,8 @@ static void on_mig(void *arg, const co_evac *e, int vi, int phase)
     co_diag d;
     co_diag_init(&d);
     json_t *r;
+    /* the booking follows the VM (a retry may go elsewhere) until it ends */
+    book(y, m, e, vi, phase == 0 ? to : -1);
     if (phase == 0) {
         r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "mig_start", "vm", v->name, "from",
                       hname(y, m->from), "to", to >= 0 ? hname(y, to) : "?", "purpose",
@@ -485,8 +624,10 @@ static int wait_return(co_cyc *y, int h, co_diag *d)
 
 /* ---- live state ---- */
 
-/* Where every active domain runs: names -> array of {host, paused, job}. */
-static json_t *live_map(co_cyc *y)
+/* Where every active domain runs: names -> array of {host, paused, job};
+ * unlisted (per host, may be NULL) set where the host did not answer: its
+ * VMs are unknown, not absent. */
+static json_t *live_map_ex(co_cyc *y, int *unlisted)
 {
     json_t *m = json_object();
     co_cyc_dom *doms = malloc(sizeof(co_cyc_dom) * CO_CYC_MAX_DOMS);
@@ -501,9 +642,13 @@ static json_t *live_map(co_cyc *y)
         if (co_cyc_virt_list(y->c->hosts[h].uri, y->tmo, doms, CO_CYC_MAX_DOMS, &n, &d) !=
             CO_OK) {
             y->down[h] = 1;
+            if (unlisted)
+                unlisted[h] = 1;
             continue;
         }
         y->down[h] = 0;
+        if (unlisted)
+            unlisted[h] = 0;
         for (int i = 0; i < n; i++) {
             json_t *a = json_object_get(m, doms[i].name);
             if (!a) {
@@ -516,6 +661,48 @@ static json_t *live_map(co_cyc *y)
     }
     free(doms);
     return m;
+}
+
+static json_t *live_map(co_cyc *y)
+{
+    return live_map_ex(y, NULL);
+}
+
+static int runs_on(json_t *live, const char *name);
+
+/* VMs on h by libvirt's word: running there, or paused there with no
+ * running copy elsewhere (a paused source copy of a VM that runs elsewhere
+ * is a migration's leftover: *stale). -1 when h did not answer: unknown
+ * is never empty (a reboot would kill what runs there). first: a name. */
+static int vms_on(co_cyc *y, int h, int *stale, char *first, size_t len)
+{
+    int *unl = calloc((size_t)y->c->nhosts, sizeof(int));
+    json_t *live = live_map_ex(y, unl);
+    int left = 0;
+    *stale = 0;
+    if (first && len)
+        first[0] = '\0';
+    const char *name;
+    json_t *a;
+    json_object_foreach(live, name, a) {
+        size_t q;
+        json_t *o;
+        int elsewhere = runs_on(live, name);
+        json_array_foreach(a, q, o) {
+            if (json_integer_value(json_object_get(o, "host")) != h)
+                continue;
+            if (json_is_true(json_object_get(o, "paused")) && elsewhere >= 0 && elsewhere != h) {
+                (*stale)++;
+                continue;
+            }
+            if (!left++ && first)
+                snprintf(first, len, "%s", name);
+        }
+    }
+    json_decref(live);
+    int unknown = !unl || unl[h];
+    free(unl);
+    return unknown ? -1 : left;
 }
 
 /* The host where name runs (not paused), -1 if none. */
@@ -565,16 +752,46 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     co_evac *e = malloc(sizeof *e);
     if (!e)
         return co_diag_set(d, CO_ENOMEM, "out of memory");
+    /* one planner at a time, and none while a rebalance moves VMs (it may
+     * be taking one of this host's); released once the plan is booked */
+    pthread_mutex_lock(&y->rebal_mu);
+    pthread_mutex_lock(&y->place_mu);
+    int locked = 1;
     int rc = CO_OK, nd = evac_setup(y, e, h, -1);
     int unmov = y->c->exec.unmovable;
-    struct mig_ctx mc = {.y = y, .from = h, .purpose = "evacuate"};
+    struct mig_ctx mc;
+    mig_ctx_init(&mc, y, h, "evacuate");
+    /* evacuate leaves the VMs that cannot live-migrate; the cycle shuts them
+     * down itself, time-bounded (co_cyc_virt_shutdown) */
     co_evac_opts eo = {.src_uri = y->c->hosts[h].uri, .allow = y->o.allow, .measure_dirty = 1,
-                       .unmovable = unmov == CO_UNMOV_LEAVE ? CO_EVAC_LEAVE : CO_EVAC_SHUTDOWN,
+                       .unmovable = CO_EVAC_LEAVE,
                        .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
                        .stop_signo = y->o.stop_signo, .on_mig = on_mig, .on_mig_arg = &mc};
-    if ((rc = co_evac_inventory(e, &eo, d)) != CO_OK)
-        goto out;
-    drop_stale_copies(y, e, h);
+    /* a VM paused or in another job (a migration of the run before a crash,
+     * or libvirt still finishing one) is not a VM that cannot live-migrate:
+     * never shut down for it; wait for it to settle (orphans resumed) */
+    for (double until = co_clock_ms() + CO_CYC_SETTLE_MS;;) {
+        if ((rc = co_evac_inventory(e, &eo, d)) != CO_OK)
+            goto out;
+        drop_stale_copies(y, e, h);
+        int unsettled = 0;
+        for (int i = 0; i < e->nvms; i++)
+            unsettled += transient(&e->vms[i]);
+        if (!unsettled || !run || co_clock_ms() > until || stopping(y))
+            break;
+        pthread_mutex_unlock(&y->place_mu);
+        pthread_mutex_unlock(&y->rebal_mu);
+        nap(y, 2000);
+        json_t *live = live_map(y);
+        co_diag od;
+        co_diag_init(&od);
+        resume_orphans(y, live, &od);
+        json_decref(live);
+        pthread_mutex_lock(&y->rebal_mu);
+        pthread_mutex_lock(&y->place_mu);
+        nd = evac_setup(y, e, h, -1);
+    }
+    apply_bookings(y, e);
     if (e->nvms == 0) {
         json_object_set_new(extra, "vms", json_integer(0));
         goto out;
@@ -588,12 +805,13 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     if ((rc = co_evac_plan(e, d)) != CO_OK)
         goto out;
     json_t *blk = json_array();
-    int full = 0, blocked = 0;
+    int full = 0, blocked = 0, unsettled = 0;
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
         if (!v->blocker[0])
             continue;
-        blocked++;
+        unsettled += transient(v);
+        blocked += !transient(v);
         full += no_room(v);
         json_array_append_new(blk, json_pack("{s:s, s:s}", "vm", v->name, "reason",
                                              v->blocker));
@@ -607,6 +825,12 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
                          "anti-affinity, CPU)", hname(y, h), full);
         goto out;
     }
+    if (unsettled && run) {
+        rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) paused or busy in another job for %d s "
+                         "(not shut down for it; resume the cycle once libvirt settled)",
+                         hname(y, h), unsettled, CO_CYC_SETTLE_MS / 1000);
+        goto out;
+    }
     if (blocked && unmov == CO_UNMOV_LEAVE) {
         json_object_set_new(extra, "left_unpatched", json_true());
         rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) cannot live-migrate (first: %s: %s); "
@@ -618,34 +842,89 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     }
     if (!run)
         goto out;
+    book_plan(y, &mc, e);
+    pthread_mutex_unlock(&y->place_mu);
+    pthread_mutex_unlock(&y->rebal_mu);
+    locked = 0;
     co_evac_result er = {.total_time_ms = NAN};
     rc = co_evac_run(e, &eo, &er, d);
+    release_all(y, &mc, e);
+    /* VMs that could not live-migrate (not for lack of room): shut down,
+     * forced off when the guest ignores the request (unmovable shutdown or
+     * after-return) */
+    int unmoved = 0;
+    for (int i = 0; i < e->nvms && unmov != CO_UNMOV_LEAVE && !stopping(y); i++) {
+        co_evac_vm *v = &e->vms[i];
+        if (strcmp(v->status, "left") || transient(v) || no_room(v))
+            continue;
+        int forced = 0;
+        co_diag sd;
+        co_diag_init(&sd);
+        if (co_cyc_virt_shutdown(y->c->hosts[h].uri, v->name, CO_CYC_SHUTDOWN_GRACE_MS, y->tmo,
+                                 &forced, &sd) != CO_OK) {
+            snprintf(v->reason, sizeof v->reason, "%.200s; not shut down: %.290s", v->blocker,
+                     sd.msg);
+            unmoved++;
+            continue;
+        }
+        snprintf(v->status, sizeof v->status, "shut-down");
+        snprintf(v->reason, sizeof v->reason, "%.300s%s", v->blocker,
+                 forced ? "; it did not shut down when asked: forced off" : "");
+        if (forced)
+            note(y, "%s: did not shut down within %d s when asked (ACPI): forced off (destroy)",
+                 v->name, CO_CYC_SHUTDOWN_GRACE_MS / 1000);
+    }
+    if (rc == CO_EFAILED && !unmoved) {
+        int ok = 1;
+        for (int i = 0; i < e->nvms; i++)
+            ok &= !strcmp(e->vms[i].status, "completed") ||
+                  !strcmp(e->vms[i].status, "shut-down");
+        if (ok) {
+            co_diag_init(d);
+            rc = CO_OK;
+        }
+    }
     {
         /* the step's verdict is libvirt's: the host is empty (VMs shut down
          * by the unmovable rule aside), whatever evacuate reported; and no VM
          * is left paused anywhere */
+        /* a source copy libvirt has not cleaned up yet (paused, the VM runs
+         * on its destination) is given a while, then left to libvirt: the
+         * VM itself moved (docs/cycle.md, "a migration that never ends") */
+        int left = 0, stale = 0;
+        char first[128] = "";
         json_t *live = live_map(y);
         co_diag od;
         co_diag_init(&od);
         resume_orphans(y, live, &od);
-        int left = 0;
-        const char *name;
-        json_t *a;
-        json_object_foreach(live, name, a) {
-            size_t q;
-            json_t *o;
-            json_array_foreach(a, q, o)
-                left += json_integer_value(json_object_get(o, "host")) == h;
-        }
         json_decref(live);
+        for (double until = co_clock_ms() + 30e3;;) {
+            left = vms_on(y, h, &stale, first, sizeof first);
+            if ((!left && !stale) || co_clock_ms() > until || stopping(y) ||
+                (rc != CO_OK && left > 0))
+                break;
+            nap(y, 1000);
+        }
+        if (left < 0) {
+            /* never "empty" on a listing that failed: the reboot would kill
+             * whatever still runs there */
+            char was[200];
+            snprintf(was, sizeof was, "%.190s", rc != CO_OK ? d->msg : "no answer");
+            rc = co_diag_set(d, CO_EFAILED, "%s: libvirt did not list its domains after the "
+                             "evacuation (%s); not taken for empty", hname(y, h), was);
+            left = 1;
+        }
+        if (stale)
+            note(y, "%s: %d paused source cop%s of VMs that run elsewhere still there after the "
+                 "evacuation (left to libvirt)", hname(y, h), stale, stale > 1 ? "ies" : "y");
         if (rc != CO_OK && rc != CO_ECANCELED && left == 0 && !stopping(y)) {
             note(y, "%s: evacuate reported \"%s\" but libvirt shows the host empty", hname(y, h),
                  d->msg);
             co_diag_init(d);
             rc = CO_OK;
         } else if (rc == CO_OK && left > 0) {
-            rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) still run there after the evacuation",
-                             hname(y, h), left);
+            rc = co_diag_set(d, CO_EFAILED, "%s: %d VM(s) still run there after the evacuation "
+                             "(first: %s)", hname(y, h), left, first);
         }
     }
     /* VMs that could not live-migrate: shut down by evacuate; say so, and
@@ -657,15 +936,19 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
             continue;
         co_diag od;
         co_diag_init(&od);
-        rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name, "host",
-                         hname(y, h), "action", "shutdown", "reason", v->blocker), &od);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name,
+                              "host", hname(y, h), "action", "shutdown", "reason", v->reason);
+        if (o && strstr(v->reason, "forced off"))
+            json_object_set_new(o, "forced", json_true());
+        rec(y, o, &od);
         if (unmov != CO_UNMOV_SHUTDOWN)
             continue;
         int started = 0;
         for (int k = 0; k < e->ndests && !started; k++) {
             co_diag sd;
             co_diag_init(&sd);
-            if (co_cyc_virt_start_copy(y->c->hosts[h].uri, e->dests[k].uri, v->name, y->tmo,
+            if (co_cyc_virt_start_copy(y->c->hosts[h].uri, e->dests[k].uri, v->name,
+                                       CO_CYC_START_MS,
                                        &sd) == CO_OK) {
                 rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", v->name,
                                  "host", hname(y, host_by_uri(y, e->dests[k].uri)), "action",
@@ -678,6 +961,10 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
                  hname(y, h));
     }
 out:
+    if (locked) {
+        pthread_mutex_unlock(&y->place_mu);
+        pthread_mutex_unlock(&y->rebal_mu);
+    }
     free(e);
     return rc;
 }
@@ -689,13 +976,17 @@ out:
 static int rebalance(co_cyc *y, int *pending, co_diag *d)
 {
     *pending = 0;
+    /* one at a time: two hosts back at once would both send the same VM home */
+    pthread_mutex_lock(&y->rebal_mu);
     json_t *live = live_map(y);
     int rc = CO_OK;
     for (int home = 0; home < y->c->nhosts && rc == CO_OK; home++) {
         if (y->closed[home] || y->down[home] || !step_done(y, hname(y, home), "exit_maintenance"))
             continue;
         for (int from = 0; from < y->c->nhosts && rc == CO_OK; from++) {
-            if (from == home || y->down[from])
+            /* a host in its turn and not back yet empties itself */
+            if (from == home || y->down[from] ||
+                (y->busy[from] && !step_done(y, hname(y, from), "exit_maintenance")))
                 continue;
             int want = 0;
             const char *k;
@@ -712,8 +1003,10 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
             }
             /* the home is open: evac_setup skips closed hosts, and from may
              * itself be closed (a VM of home on a host now in maintenance) */
+            pthread_mutex_lock(&y->place_mu);
             evac_setup(y, e, from, home);
-            struct mig_ctx mc = {.y = y, .from = from, .purpose = "rebalance"};
+            struct mig_ctx mc;
+            mig_ctx_init(&mc, y, from, "rebalance");
             co_evac_opts eo = {.src_uri = y->c->hosts[from].uri, .allow = y->o.allow,
                                .measure_dirty = 1, .unmovable = CO_EVAC_LEAVE,
                                .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
@@ -721,8 +1014,11 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
                                .on_mig_arg = &mc};
             co_diag ed;
             co_diag_init(&ed);
-            if (e->ndests == 1 && co_evac_inventory(e, &eo, &ed) == CO_OK) {
+            int inv = e->ndests == 1 ? co_evac_inventory(e, &eo, &ed) : CO_EUNAVAIL;
+            int planned = 0;
+            if (inv == CO_OK) {
                 drop_stale_copies(y, e, from);
+                apply_bookings(y, e);
                 int movable = 0;
                 for (int i = 0; i < e->nvms; i++) {
                     co_evac_vm *ev = &e->vms[i];
@@ -733,9 +1029,17 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
                         movable++;
                 }
                 evac_groups(y, e);
+                planned = movable && co_evac_plan(e, &ed) == CO_OK;
+                if (planned)
+                    book_plan(y, &mc, e);
+            }
+            pthread_mutex_unlock(&y->place_mu);
+            if (inv == CO_OK) {
                 co_evac_result er = {.total_time_ms = NAN};
-                if (movable && co_evac_plan(e, &ed) == CO_OK)
+                if (planned) {
                     co_evac_run(e, &eo, &er, &ed);
+                    release_all(y, &mc, e);
+                }
                 for (int i = 0; i < e->nvms; i++) {
                     json_t *hv = json_object_get(y->homes, e->vms[i].name);
                     if (hv && !strcmp(json_string_value(hv), hname(y, home)) &&
@@ -755,20 +1059,21 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
     resume_orphans(y, after, &od);
     json_decref(after);
     json_decref(live);
+    pthread_mutex_unlock(&y->rebal_mu);
     return rc;
 }
 
 /* Start the VMs shut down on h for its patch (unmovable "after_return"). */
 static void restart_after_return(co_cyc *y, int h)
 {
-    json_t *started = json_object();
+    json_t *started = json_object(), *all = recs_snap(y);
     size_t i;
     json_t *r;
-    json_array_foreach(y->recs, i, r)
+    json_array_foreach(all, i, r)
         if (is_ev(r, "vm_outage") && str_is(r, "action", "start"))
             json_object_set_new(started, json_string_value(json_object_get(r, "vm")),
                                 json_true());
-    json_array_foreach(y->recs, i, r) {
+    json_array_foreach(all, i, r) {
         if (!is_ev(r, "vm_outage") || !str_is(r, "action", "shutdown") ||
             !str_is(r, "host", hname(y, h)))
             continue;
@@ -777,7 +1082,12 @@ static void restart_after_return(co_cyc *y, int h)
             continue;
         co_diag d;
         co_diag_init(&d);
-        if (co_cyc_virt_start(y->c->hosts[h].uri, vm, y->tmo, &d) == CO_OK) {
+        /* a QEMU start under load takes longer than a query (seen: over
+         * 5 s at load 26, the start then completed unjournaled) */
+        int st = co_cyc_virt_start(y->c->hosts[h].uri, vm, CO_CYC_START_MS, &d);
+        if (st != CO_OK && runs_on_host(y, h, vm))
+            st = CO_OK;
+        if (st == CO_OK) {
             rec(y, json_pack("{s:s, s:s, s:s, s:s, s:s}", "ev", "vm_outage", "vm", vm, "host",
                              hname(y, h), "action", "start", "reason", "its host returned"),
                 &d);
@@ -786,6 +1096,251 @@ static void restart_after_return(co_cyc *y, int h)
             note(y, "%s: not restarted on %s: %s", vm, hname(y, h), d.msg);
     }
     json_decref(started);
+    json_decref(all);
+}
+
+/* ---- validate_vm ---- */
+
+/* Move one VM, e->vms[vi], from src to the one destination of e (host to)
+ * and wait for it, the others of e held back; purpose journaled. Under
+ * rebal_mu (the caller's); takes place_mu for the plan. CO_OK when libvirt
+ * shows it running on to. */
+static int move_one(co_cyc *y, co_evac *e, int src, int to, const char *name,
+                    const char *purpose, co_diag *d)
+{
+    struct mig_ctx mc;
+    mig_ctx_init(&mc, y, src, purpose);
+    co_evac_opts eo = {.src_uri = y->c->hosts[src].uri, .allow = y->o.allow, .measure_dirty = 1,
+                       .unmovable = CO_EVAC_LEAVE, .timeout_ms = y->tmo,
+                       .stop_flag = y->o.stop_flag, .stop_signo = y->o.stop_signo,
+                       .on_mig = on_mig, .on_mig_arg = &mc};
+    pthread_mutex_lock(&y->place_mu);
+    co_evac_init(e);
+    e->max_downtime_ms = y->budget_ms;
+    e->cpu_ratio = y->c->plan.cpu_ratio > 0 ? y->c->plan.cpu_ratio : 16.0;
+    e->deadline_ms = CO_CYC_VALIDATE_VM_MS;
+    add_dest(y, e, to); /* open or not: validate_vm's host is still in maintenance */
+    int rc = co_evac_inventory(e, &eo, d), vi = -1;
+    if (rc == CO_OK) {
+        apply_bookings(y, e);
+        for (int i = 0; i < e->nvms; i++)
+            if (strcmp(e->vms[i].name, name))
+                snprintf(e->vms[i].blocker, sizeof e->vms[i].blocker, "stays (validate_vm)");
+            else
+                vi = i;
+        evac_groups(y, e);
+        if (vi < 0)
+            rc = co_diag_set(d, CO_EFAILED, "%s is no longer on %s", name, hname(y, src));
+        else if (e->vms[vi].blocker[0])
+            rc = co_diag_set(d, CO_EFAILED, "%s cannot go to %s: %s", name, hname(y, to),
+                             e->vms[vi].blocker);
+        else if ((rc = co_evac_plan(e, d)) == CO_OK && e->vms[vi].dest < 0)
+            rc = co_diag_set(d, CO_EFAILED, "%s cannot go to %s: %s", name, hname(y, to),
+                             e->vms[vi].blocker);
+        if (rc == CO_OK)
+            book_plan(y, &mc, e);
+    }
+    pthread_mutex_unlock(&y->place_mu);
+    if (rc != CO_OK)
+        return rc;
+    co_evac_result er = {.total_time_ms = NAN};
+    rc = co_evac_run(e, &eo, &er, d);
+    release_all(y, &mc, e);
+    /* libvirt has the last word (a "failed" migration may have completed) */
+    if (runs_on_host(y, to, name)) {
+        co_diag_init(d);
+        return CO_OK;
+    }
+    if (rc == CO_OK)
+        rc = co_diag_set(d, CO_EFAILED, "%s does not run on %s after its migration", name,
+                         hname(y, to));
+    return rc == CO_ECANCELED ? rc : co_diag_set(d, CO_EFAILED, "%s -> %s: %s", name,
+                                                 hname(y, to), e->vms[vi].reason[0] ?
+                                                 e->vms[vi].reason : d->msg);
+}
+
+/* plan.execution.validate_vm: one small VM migrated onto the returned host
+ * h and back off (left there when h is its home: the rebalance would bring
+ * it anyway), each way within CO_CYC_VALIDATE_VM_MS. The VM: one whose home
+ * is h, else the smallest running on an open host not in its turn. */
+static int validate_vm(co_cyc *y, int h, json_t *extra, co_diag *d)
+{
+    co_evac *e = malloc(sizeof *e);
+    if (!e)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    pthread_mutex_lock(&y->rebal_mu);
+    int src = -1, home = 0;
+    double best = INFINITY;
+    char name[128] = "";
+    for (int k = 0; k < y->c->nhosts; k++) {
+        pthread_mutex_lock(&y->place_mu);
+        int skip = k == h || !y->c->hosts[k].uri || y->closed[k] || y->down[k] || y->busy[k];
+        pthread_mutex_unlock(&y->place_mu);
+        if (skip)
+            continue;
+        co_evac_init(e);
+        add_dest(y, e, h);
+        co_evac_opts eo = {.src_uri = y->c->hosts[k].uri, .allow = y->o.allow,
+                           .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
+                           .stop_signo = y->o.stop_signo};
+        co_diag id;
+        co_diag_init(&id);
+        if (co_evac_inventory(e, &eo, &id) != CO_OK)
+            continue;
+        for (int i = 0; i < e->nvms; i++) {
+            const co_evac_vm *v = &e->vms[i];
+            json_t *hv = json_object_get(y->homes, v->name);
+            int is_home = hv && !strcmp(json_string_value(hv), hname(y, h));
+            if (v->blocker[0] || !v->cpu_ok[0] || (home && !is_home))
+                continue;
+            if ((is_home && !home) || v->mem_bytes < best) {
+                best = v->mem_bytes;
+                home = is_home;
+                src = k;
+                snprintf(name, sizeof name, "%s", v->name);
+            }
+        }
+    }
+    int rc = CO_OK;
+    if (src < 0) {
+        rc = co_diag_set(d, CO_EFAILED, "%s: validate_vm: no running VM on an open host can "
+                         "go there", hname(y, h));
+        goto out;
+    }
+    json_object_set_new(extra, "validate_vm", json_pack("{s:s, s:s, s:b}", "vm", name, "from",
+                                                        hname(y, src), "home", home));
+    if (y->o.progress)
+        fprintf(stderr, "cutover cycle: %s: validate_vm %s from %s%s\n", hname(y, h), name,
+                hname(y, src), home ? " (home: it stays)" : " and back");
+    if ((rc = move_one(y, e, src, h, name, "validate", d)) != CO_OK)
+        goto fail;
+    if (!home && (rc = move_one(y, e, h, src, name, "validate", d)) != CO_OK)
+        goto fail;
+    goto out;
+fail:
+    if (rc != CO_ECANCELED) {
+        char m[sizeof d->msg];
+        snprintf(m, sizeof m, "%s", d->msg);
+        rc = co_diag_set(d, CO_EFAILED, "%s: validate_vm: %s", hname(y, h), m);
+    }
+out:
+    pthread_mutex_unlock(&y->rebal_mu);
+    free(e);
+    return rc;
+}
+
+/* ---- rebalance "balance" ---- */
+
+/* plan.rebalance "balance": move VMs so free memory evens out over the open
+ * hosts (those not in maintenance, in their turn only once back): free =
+ * the host's memory in the file (what the simulator places against) minus
+ * its VMs' memory (libvirt's list). Greedy: the VM of the host with the
+ * least free memory that narrows the gap to the host with the most without
+ * reversing it (m < gap: the sum of squares falls, so it ends), largest
+ * first, at most one move per VM of the cluster. Each move goes through the
+ * same placement rules (move_one: memory, vCPUs, anti-affinity, CPU, the
+ * other evacuations' bookings); a move refused for room is retried after a
+ * backoff (return_backoff, doubled, 3 tries), then balancing stops there. */
+static int balance(co_cyc *y, int *moves, co_diag *d)
+{
+    *moves = 0;
+    int H = y->c->nhosts, rc = CO_OK;
+    co_evac *e = malloc(sizeof *e);
+    double *freem = calloc((size_t)H, sizeof(double));
+    if (!e || !freem) {
+        free(e);
+        free(freem);
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&y->rebal_mu);
+    double backoff = y->c->exec.return_backoff_ms > 0 ? y->c->exec.return_backoff_ms : 1000;
+    int tries = 0;
+    for (int round = 0; round < y->c->nvms + H && !stopping(y); round++) {
+        int lo = -1, hi = -1;
+        char cand[128] = "";
+        double cm = 0;
+        for (int k = 0; k < H; k++) {
+            freem[k] = NAN;
+            pthread_mutex_lock(&y->place_mu);
+            int open = y->c->hosts[k].uri && !y->closed[k] && !y->down[k] &&
+                       (!y->busy[k] || step_done(y, hname(y, k), "exit_maintenance"));
+            pthread_mutex_unlock(&y->place_mu);
+            if (!open || y->c->hosts[k].mem_bytes <= 0)
+                continue;
+            co_cyc_dom *doms = malloc(sizeof(co_cyc_dom) * CO_CYC_MAX_DOMS);
+            int n = 0;
+            co_diag ld;
+            co_diag_init(&ld);
+            if (!doms || co_cyc_virt_list(y->c->hosts[k].uri, y->tmo, doms, CO_CYC_MAX_DOMS, &n,
+                                          &ld) != CO_OK) {
+                free(doms);
+                continue;
+            }
+            double used = 0;
+            for (int i = 0; i < n; i++)
+                for (int v = 0; v < y->c->nvms; v++)
+                    if (!strcmp(y->c->vms[v].name, doms[i].name))
+                        used += y->c->vms[v].mem_bytes;
+            free(doms);
+            freem[k] = y->c->hosts[k].mem_bytes - used;
+            if (lo < 0 || freem[k] < freem[lo])
+                lo = k;
+            if (hi < 0 || freem[k] > freem[hi])
+                hi = k;
+        }
+        if (lo < 0 || hi < 0 || lo == hi)
+            break;
+        double gap = freem[hi] - freem[lo];
+        /* the VM on lo: largest with m <= gap/2, else the smallest with m < gap */
+        co_evac_init(e);
+        co_evac_opts eo = {.src_uri = y->c->hosts[lo].uri, .allow = y->o.allow,
+                           .timeout_ms = y->tmo, .stop_flag = y->o.stop_flag,
+                           .stop_signo = y->o.stop_signo};
+        co_diag id;
+        co_diag_init(&id);
+        if (co_evac_inventory(e, &eo, &id) != CO_OK)
+            break;
+        for (int i = 0; i < e->nvms; i++) {
+            const co_evac_vm *v = &e->vms[i];
+            double m = v->mem_bytes;
+            if (v->blocker[0] || m <= 0 || m >= gap)
+                continue;
+            int better = !cand[0] || (m <= gap / 2 ? (cm > gap / 2 || m > cm)
+                                                   : (cm > gap / 2 && m < cm));
+            if (better) {
+                cm = m;
+                snprintf(cand, sizeof cand, "%s", v->name);
+            }
+        }
+        if (!cand[0])
+            break; /* even, as far as whole VMs go */
+        co_diag md;
+        co_diag_init(&md);
+        int mrc = move_one(y, e, lo, hi, cand, "rebalance", &md);
+        if (mrc == CO_ECANCELED) {
+            rc = co_diag_set(d, CO_ECANCELED, "stopped by a signal during rebalance");
+            break;
+        }
+        if (mrc == CO_OK) {
+            (*moves)++;
+            tries = 0;
+            continue;
+        }
+        if (strstr(md.msg, "room") && ++tries < 3) {
+            note(y, "balance: %s -> %s: memory short, again in %.0f s", cand, hname(y, hi),
+                 backoff / 1e3);
+            nap(y, backoff);
+            backoff = backoff * 2 > 30e3 ? 30e3 : backoff * 2;
+            continue;
+        }
+        note(y, "balance: %s -> %s did not move (%s); balancing stops here", cand,
+             hname(y, hi), md.msg);
+        break;
+    }
+    pthread_mutex_unlock(&y->rebal_mu);
+    free(freem);
+    free(e);
+    return rc;
 }
 
 /* The version the patch hook promised ("version=X" in its last line). */
@@ -812,12 +1367,28 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         break;
     }
     case CO_CYC_S_ENTER:
+        pthread_mutex_lock(&y->place_mu);
         y->closed[h] = 1;
+        pthread_mutex_unlock(&y->place_mu);
         break;
     case CO_CYC_S_EVAC:
         return evacuate(y, h, 1, extra, d);
     case CO_CYC_S_REBOOT:
-    case CO_CYC_S_FW_REBOOT:
+    case CO_CYC_S_FW_REBOOT: {
+        /* the last word before a reboot: nothing runs there (also after a
+         * resume, when the evacuate step is not run again) */
+        int stale = 0;
+        char first[128];
+        int n = vms_on(y, h, &stale, first, sizeof first);
+        if (n < 0 && started_before(y, hname(y, h), co_cyc_step_names[s]))
+            n = 0; /* a resumed reboot: the host may be down in it */
+        if (n < 0)
+            return co_diag_set(d, CO_EFAILED, "%s: libvirt did not list its domains; not "
+                               "rebooted (unknown is not empty)", hname(y, h));
+        if (n > 0)
+            return co_diag_set(d, CO_EFAILED, "%s: %d VM(s) run there (first: %s); not "
+                               "rebooted", hname(y, h), n, first);
+    }
         if (!y->c->exec.hook[CO_HOOK_REBOOT].argv)
             json_object_set_new(extra, "skipped", json_string("not configured"));
         if ((rc = run_hook(y, CO_HOOK_REBOOT, h, extra, d)) != CO_OK)
@@ -853,12 +1424,23 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         } else
             json_object_set_new(extra, "version_check", json_sprintf("version %s as promised",
                                                                      want));
+        if (y->c->exec.validate_vm && (rc = validate_vm(y, h, extra, d)) != CO_OK)
+            return rc;
         if (y->c->exec.unmovable == CO_UNMOV_AFTER_RETURN)
             restart_after_return(y, h);
         return CO_OK;
     }
     case CO_CYC_S_REBALANCE: {
         int pending = 0;
+        if (y->c->plan.rebalance == CO_REBAL_BALANCE) {
+            rc = balance(y, &pending, d);
+            json_object_set_new(extra, "moves", json_integer(pending));
+            return rc;
+        }
+        if (y->c->plan.rebalance == CO_REBAL_DURATION) {
+            json_object_set_new(extra, "skipped", json_string("plan.rebalance \"duration\""));
+            return CO_OK;
+        }
         rc = rebalance(y, &pending, d);
         json_object_set_new(extra, "pending", json_integer(pending));
         if (pending)
@@ -869,8 +1451,11 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
     }
     if (hk >= 0 && s != CO_CYC_S_REBOOT && s != CO_CYC_S_FW_REBOOT)
         rc = run_hook(y, hk, h, extra, d);
-    if (s == CO_CYC_S_EXIT && rc == CO_OK)
+    if (s == CO_CYC_S_EXIT && rc == CO_OK) {
+        pthread_mutex_lock(&y->place_mu);
         y->closed[h] = 0;
+        pthread_mutex_unlock(&y->place_mu);
+    }
     return rc;
 }
 
@@ -950,16 +1535,23 @@ static int run_host(co_cyc *y, int h, int *stop, co_diag *d)
                                 hname(y, h), "ok", 0, "reason", "left unpatched (unmovable VMs)",
                                 "left_unpatched", 1, "in_maintenance", 0), d);
     }
+    /* hosts in maintenance at once come here from their own threads: one
+     * verdict at a time, the first stop's reason is the cycle's */
+    pthread_mutex_lock(&y->vmu);
     if (rc == CO_ETIMEDOUT && (s == CO_CYC_S_REBOOT || s == CO_CYC_S_FW_REBOOT)) {
         *stop = 1;
-        snprintf(y->reason, sizeof y->reason, "%.600s; it stays in maintenance, no other host was "
-                 "touched after it", d->msg);
+        if (!y->reason[0])
+            snprintf(y->reason, sizeof y->reason, "%.600s; it stays in maintenance, no other "
+                     "host was touched after it", d->msg);
+        pthread_mutex_unlock(&y->vmu);
         return CO_EFAILED;
     }
     if (y->phase[h] == 0) {
         *stop = 1;
-        snprintf(y->reason, sizeof y->reason, "canary %s failed %s: %.450s", hname(y, h),
-                 co_cyc_step_names[s], d->msg);
+        if (!y->reason[0])
+            snprintf(y->reason, sizeof y->reason, "canary %s failed %s: %.450s", hname(y, h),
+                     co_cyc_step_names[s], d->msg);
+        pthread_mutex_unlock(&y->vmu);
         return CO_EFAILED;
     }
     /* a failed host: within the budget the cycle goes on; a host that failed
@@ -967,19 +1559,24 @@ static int run_host(co_cyc *y, int h, int *stop, co_diag *d)
     int fails = failed_hosts(y) + 1;
     if (fails > y->c->exec.fail_hosts_max) {
         *stop = 1;
-        snprintf(y->reason, sizeof y->reason, "failure budget: %d failed host(s), %d "
-                 "tolerated; last: %.400s", fails, y->c->exec.fail_hosts_max, d->msg);
+        if (!y->reason[0])
+            snprintf(y->reason, sizeof y->reason, "failure budget: %d failed host(s), %d "
+                     "tolerated; last: %.400s", fails, y->c->exec.fail_hosts_max, d->msg);
+        pthread_mutex_unlock(&y->vmu);
         return CO_EFAILED;
     }
     int reopened = 0;
+    pthread_mutex_lock(&y->place_mu);
     if (s < CO_CYC_S_PATCH && y->closed[h]) {
         y->closed[h] = 0;
         reopened = 1;
     }
+    pthread_mutex_unlock(&y->place_mu);
     co_diag jd;
     co_diag_init(&jd);
     rec(y, json_pack("{s:s, s:s, s:b, s:s, s:b}", "ev", "host_end", "host", hname(y, h), "ok",
                      0, "reason", d->msg, "in_maintenance", !reopened), &jd);
+    pthread_mutex_unlock(&y->vmu);
     note(y, "%s failed (%s); within the failure budget (%d of %d), the cycle goes on",
          hname(y, h), d->msg, fails, y->c->exec.fail_hosts_max);
     return rc;
@@ -1003,6 +1600,7 @@ static void closed_from_journal(co_cyc *y)
  * to clean). */
 static void resume_orphans(co_cyc *y, json_t *live, co_diag *d)
 {
+    int complete = 0; /* every host answered a fresh listing */
     size_t k;
     const char *name;
     json_t *a;
@@ -1018,6 +1616,26 @@ static void resume_orphans(co_cyc *y, json_t *live, co_diag *d)
                 note(y, "%s: paused on %s while it runs elsewhere (left to libvirt)", name,
                      hname(y, h));
                 continue;
+            }
+            /* never on a partial view: the running copy may be on a host
+             * that did not answer (two running copies of one disk) */
+            if (!complete) {
+                int *unl = calloc((size_t)y->c->nhosts, sizeof(int));
+                json_t *fresh = live_map_ex(y, unl);
+                complete = unl != NULL;
+                for (int q = 0; unl && q < y->c->nhosts; q++)
+                    if (unl[q] && y->c->hosts[q].uri)
+                        complete = 0;
+                int runs = runs_on(fresh, name) >= 0;
+                json_decref(fresh);
+                free(unl);
+                if (!complete || runs) {
+                    note(y, "%s: paused on %s, not resumed: %s", name, hname(y, h),
+                         runs ? "it runs elsewhere" : "a host did not answer (its running copy "
+                         "may be there)");
+                    complete = 0;
+                    continue;
+                }
             }
             co_diag rd;
             co_diag_init(&rd);
@@ -1052,19 +1670,32 @@ static int reconcile(co_cyc *y, co_diag *d)
         }
         if (ended || !vm)
             continue;
-        double end = co_clock_ms() + 120e3;
+        /* the request may still sit in the source daemon's queue (seen under
+         * load: a migration began seconds after the cutover that asked for it
+         * died): "not moved" only after it stayed on its source, running and
+         * without a job, for CO_CYC_QUIET_MS */
+        int to = host_by_name(y, json_string_value(json_object_get(r, "to")));
+        int from = host_by_name(y, json_string_value(json_object_get(r, "from")));
+        double end = co_clock_ms() + 120e3, quiet = 0;
         for (;;) {
-            int busy = 0;
+            int busy = 0, at = runs_on(live, vm);
             json_t *a = json_object_get(live, vm), *o;
             json_array_foreach(a, k, o)
                 busy |= json_is_true(json_object_get(o, "job"));
-            if (!busy || co_clock_ms() > end || stopping(y))
+            if (!busy && to >= 0 && at == to)
+                break;
+            if (!busy && at >= 0 && at == from) {
+                if (!quiet)
+                    quiet = co_clock_ms();
+            } else
+                quiet = 0;
+            if ((quiet && co_clock_ms() - quiet > CO_CYC_QUIET_MS) || co_clock_ms() > end ||
+                stopping(y))
                 break;
             nap(y, 1000);
             json_decref(live);
             live = live_map(y);
         }
-        int to = host_by_name(y, json_string_value(json_object_get(r, "to")));
         int at = runs_on(live, vm);
         int moved = to >= 0 && at == to;
         json_t *e = json_pack("{s:s, s:s, s:O, s:O, s:s, s:b, s:n, s:n, s:O}", "ev", "mig_end",
@@ -1154,6 +1785,7 @@ static int dry_run(co_cyc *y, co_diag *d)
                     json_object_set_new(vo, "blocker", json_string(v->blocker));
                     json_object_set_new(vo, "handling", json_string(
                         no_room(v) ? "none: the host cannot be emptied"
+                        : transient(v) ? "waits for it to settle (never shut down for it)"
                         : c->exec.unmovable == CO_UNMOV_LEAVE ? "leave: host left unpatched"
                         : c->exec.unmovable == CO_UNMOV_AFTER_RETURN
                             ? "shut down, restarted when its host returns"
@@ -1244,6 +1876,151 @@ static int finish(co_cyc *y, const char *status, const char *reason, co_diag *d)
     return CO_OK;
 }
 
+/* ---- hosts in maintenance at once ---- */
+
+/* One host's run on a thread of its own. */
+struct host_slot {
+    co_cyc *y;
+    int h, used, joinable, done, stop, rc; /* done under y->vmu */
+    pthread_t t;
+    co_diag d;
+};
+
+static void *host_main(void *arg)
+{
+    struct host_slot *sl = arg;
+    co_diag dd;
+    co_diag_init(&dd);
+    int stop = 0;
+    int rc = run_host(sl->y, sl->h, &stop, &dd);
+    pthread_mutex_lock(&sl->y->vmu);
+    sl->d = dd;
+    sl->rc = rc;
+    sl->stop = stop;
+    sl->done = 1;
+    pthread_mutex_unlock(&sl->y->vmu);
+    return NULL;
+}
+
+static void set_busy(co_cyc *y, int h, int v)
+{
+    pthread_mutex_lock(&y->place_mu);
+    y->busy[h] = v;
+    pthread_mutex_unlock(&y->place_mu);
+}
+
+/* Run the hosts as the simulator does (sim/run.c try_start_hosts): in
+ * order, up to plan.max_hosts_in_maintenance at once, one phase at a time
+ * (the canaries, then each failure domain): a phase starts when the one
+ * before it is done, the first after the canaries also after the soak.
+ * Each host runs on a thread of its own. A stop rule (or the VM budget)
+ * starts no further host; those in flight finish their steps (leaving one
+ * half-way would strand it in maintenance). CO_OK, CO_ECANCELED, or CO_OK
+ * with *stopped set (y->reason says why). */
+static int run_hosts(co_cyc *y, int *stopped, co_diag *d)
+{
+    int lim = y->c->plan.max_in_maint > 0 ? y->c->plan.max_in_maint : 1;
+    if (lim > y->norder)
+        lim = y->norder > 0 ? y->norder : 1;
+    struct host_slot *sl = calloc((size_t)lim, sizeof *sl);
+    if (!sl)
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    int next = 0, inflight = 0, cur = -1, soaked = 0, halt = 0, cancelled = 0;
+    co_diag first;
+    co_diag_init(&first);
+    *stopped = 0;
+    for (;;) {
+        for (int k = 0; k < lim; k++) {
+            if (!sl[k].used)
+                continue;
+            pthread_mutex_lock(&y->vmu);
+            int done = sl[k].done;
+            pthread_mutex_unlock(&y->vmu);
+            if (!done)
+                continue;
+            if (sl[k].joinable)
+                pthread_join(sl[k].t, NULL);
+            sl[k].used = 0;
+            inflight--;
+            set_busy(y, sl[k].h, 0);
+            if (sl[k].rc == CO_ECANCELED) {
+                if (!cancelled)
+                    first = sl[k].d;
+                cancelled = 1;
+            } else if (sl[k].stop) {
+                if (!halt && !cancelled)
+                    first = sl[k].d;
+                halt = 1;
+            } else if (y->c->exec.fail_vms_over_budget_max >= 0 &&
+                       vms_over_budget(y) > y->c->exec.fail_vms_over_budget_max) {
+                pthread_mutex_lock(&y->vmu);
+                if (!y->reason[0])
+                    snprintf(y->reason, sizeof y->reason, "failure budget: %d VM(s) over the "
+                             "%.0f ms stun budget, %d tolerated", vms_over_budget(y),
+                             y->budget_ms, y->c->exec.fail_vms_over_budget_max);
+                pthread_mutex_unlock(&y->vmu);
+                halt = 1;
+            }
+        }
+        while (!halt && !cancelled && !stopping(y) && inflight < lim && next < y->norder) {
+            int h = y->order[next];
+            if (y->phase[h] > 0 && !soaked) {
+                if (inflight > 0)
+                    break; /* the canaries first, alone */
+                soaked = 1;
+                int had_canary = next > 0 && y->phase[y->order[0]] == 0;
+                double soak = y->c->plan.canary_soak_us / 1e3;
+                if (had_canary && soak > 0 && !step_done(y, NULL, "canary_soak")) {
+                    note(y, "canary soak: %.0f s", soak / 1e3);
+                    nap(y, soak);
+                    if (!stopping(y))
+                        rec(y, json_pack("{s:s, s:n, s:s, s:b, s:f}", "ev", "step_end", "host",
+                                         "step", "canary_soak", "ok", 1, "duration_ms", soak),
+                            d);
+                }
+                continue;
+            }
+            if (host_end(y, hname(y, h))) {
+                next++;
+                continue;
+            }
+            if (cur >= 0 && y->phase[h] != cur && inflight > 0)
+                break; /* one phase (failure domain) at a time */
+            cur = y->phase[h];
+            next++;
+            struct host_slot *s = NULL;
+            for (int k = 0; k < lim && !s; k++)
+                if (!sl[k].used)
+                    s = &sl[k];
+            memset(s, 0, sizeof *s);
+            s->y = y;
+            s->h = h;
+            s->used = 1;
+            set_busy(y, h, 1);
+            inflight++;
+            if (pthread_create(&s->t, NULL, host_main, s) == 0)
+                s->joinable = 1;
+            else
+                host_main(s); /* no thread: run here (done is set, reaped below) */
+        }
+        if (inflight == 0 && (halt || cancelled || stopping(y) || next >= y->norder))
+            break;
+        usleep(100000);
+    }
+    free(sl);
+    if (cancelled || stopping(y)) {
+        if (first.code != CO_ECANCELED)
+            co_diag_set(&first, CO_ECANCELED, "stopped by a signal");
+        *d = first;
+        return CO_ECANCELED;
+    }
+    if (halt) {
+        *stopped = 1;
+        *d = first;
+    }
+    return CO_OK;
+}
+
 int co_cyc_run(co_cyc *y, co_diag *d)
 {
     if (y->o.forecast)
@@ -1308,49 +2085,28 @@ int co_cyc_run(co_cyc *y, co_diag *d)
     snprintf(y->status, sizeof y->status, "running");
     if ((rc = step(y, -1, CO_HOOK_BEFORE_CYCLE, d)) != CO_OK)
         return finish(y, rc == CO_ECANCELED ? "cancelled" : "failed", d->msg, d), rc;
-    int soaked = 0;
-    for (int i = 0; i < y->norder; i++) {
-        int h = y->order[i];
-        if (y->phase[h] > 0 && !soaked) {
-            soaked = 1;
-            int had_canary = i > 0 && y->phase[y->order[0]] == 0;
-            double soak = y->c->plan.canary_soak_us / 1e3;
-            if (had_canary && soak > 0 && !step_done(y, NULL, "canary_soak")) {
-                note(y, "canary soak: %.0f s", soak / 1e3);
-                nap(y, soak);
-                if (!stopping(y))
-                    rec(y, json_pack("{s:s, s:n, s:s, s:b, s:f}", "ev", "step_end", "host",
-                                     "step", "canary_soak", "ok", 1, "duration_ms", soak), d);
-            }
-        }
-        if (host_end(y, hname(y, h)))
-            continue;
-        int stop = 0;
-        rc = run_host(y, h, &stop, d);
-        if (rc == CO_ECANCELED) {
-            finish(y, "cancelled", d->msg, d);
-            return CO_ECANCELED;
-        }
-        if (stop) {
-            finish(y, "stopped", y->reason[0] ? y->reason : d->msg, d);
-            /* the stop rule is the verdict (exit 1), not the step's own error */
-            co_diag_init(d);
-            return co_diag_set(d, CO_EFAILED, "%s", y->reason);
-        }
-        if (y->c->exec.fail_vms_over_budget_max >= 0 &&
-            vms_over_budget(y) > y->c->exec.fail_vms_over_budget_max) {
-            snprintf(y->reason, sizeof y->reason, "failure budget: %d VM(s) over the %.0f ms "
-                     "stun budget, %d tolerated", vms_over_budget(y), y->budget_ms,
-                     y->c->exec.fail_vms_over_budget_max);
-            finish(y, "stopped", y->reason, d);
-            return co_diag_set(d, CO_EFAILED, "%s", y->reason);
-        }
+    int stopped = 0;
+    rc = run_hosts(y, &stopped, d);
+    if (rc == CO_ECANCELED) {
+        finish(y, "cancelled", d->msg, d);
+        return CO_ECANCELED;
+    }
+    if (stopped) {
+        finish(y, "stopped", y->reason[0] ? y->reason : d->msg, d);
+        /* the stop rule is the verdict (exit 1), not the step's own error */
+        co_diag_init(d);
+        return co_diag_set(d, CO_EFAILED, "%s", y->reason);
+    }
+    if (rc != CO_OK) {
+        finish(y, "failed", d->msg, d);
+        return rc;
     }
     /* VMs that could not go home earlier: one more try */
     int pending = 0;
     co_diag rd;
     co_diag_init(&rd);
-    if (rebalance(y, &pending, &rd) == CO_OK && pending)
+    if (y->c->plan.rebalance == CO_REBAL_RETURN && rebalance(y, &pending, &rd) == CO_OK &&
+        pending)
         note(y, "%d VM(s) are not on their home host at the end (memory short)", pending);
     if ((rc = step(y, -1, CO_HOOK_AFTER_CYCLE, d)) != CO_OK) {
         finish(y, rc == CO_ECANCELED ? "cancelled" : "failed", d->msg, d);

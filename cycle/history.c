@@ -340,7 +340,7 @@ int co_history_apply(co_history *h, co_sim_cluster *c, co_diag *d)
         st->have_lognormal = co_fit_lognormal(st->ms.v, st->ms.n, &st->lognormal) == CO_OK;
         st->have_weibull = co_fit_weibull(st->ms.v, st->ms.n, &st->weibull) == CO_OK;
         if (s == CO_STEP_EVACUATE ||
-            (s == CO_STEP_REBALANCE && pl->rebalance == CO_REBAL_RETURN)) {
+            (s == CO_STEP_REBALANCE && pl->rebalance != CO_REBAL_DURATION)) {
             snprintf(st->note, sizeof st->note, "reported only: the simulator times %s from "
                      "its migrations", co_sim_step_name(s));
             continue;

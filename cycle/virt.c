@@ -42,6 +42,12 @@ int co_cyc_virt_start_copy(const char *uri, const char *dest_uri, const char *na
 {
     return none(d);
 }
+int co_cyc_virt_shutdown(const char *uri, const char *name, int grace_ms, int timeout_ms,
+                         int *forced, co_diag *d)
+{
+    *forced = 0;
+    return none(d);
+}
 
 #else
 
@@ -56,7 +62,7 @@ static const char *vir_msg(void)
     return e && e->message ? e->message : "unknown libvirt error";
 }
 
-enum { OP_PROBE, OP_LIST, OP_RESUME, OP_START, OP_COPY };
+enum { OP_PROBE, OP_LIST, OP_RESUME, OP_START, OP_COPY, OP_SHUTDOWN, OP_DESTROY, OP_STATE };
 
 /* One call's inputs and outputs; owned by whoever leaves last (the waiter,
  * or the thread when the waiter gave up). */
@@ -67,6 +73,7 @@ struct job {
     char uri[256], dest[256], name[128];
     char version[128];
     char err[300];
+    int state;                  /* OP_STATE: VIR_DOMAIN_*, -1 = not defined there */
     co_cyc_dom doms[CO_CYC_MAX_DOMS];
     int ndoms;
 };
@@ -105,8 +112,11 @@ static int do_op(struct job *j, virConnectPtr c)
                 co_cyc_dom *o = &j->doms[j->ndoms++];
                 snprintf(o->name, sizeof o->name, "%s", name);
                 o->paused = st == VIR_DOMAIN_PAUSED;
-                virDomainJobInfo ji;
-                o->job = virDomainGetJobInfo(doms[i], &ji) == 0 && ji.type != VIR_DOMAIN_JOB_NONE;
+                /* not virDomainGetJobInfo: it waits (30 s) for the domain's job
+                 * lock, and a listing that times out must not read as empty */
+                virDomainControlInfo ci;
+                o->job = virDomainGetControlInfo(doms[i], &ci, 0) == 0 &&
+                         ci.state != VIR_DOMAIN_CONTROL_OK;
             }
             virDomainFree(doms[i]);
         }
@@ -114,11 +124,27 @@ static int do_op(struct job *j, virConnectPtr c)
         return CO_OK;
     }
     virDomainPtr dom = virDomainLookupByName(c, j->name);
+    if (!dom && j->op == OP_STATE) {
+        j->state = -1;
+        return CO_OK;
+    }
     if (!dom)
         return fail(j, j->name);
     int rc = CO_OK, st = -1, reason;
     virDomainGetState(dom, &st, &reason, 0);
-    if (j->op == OP_RESUME) {
+    j->state = st;
+    if (j->op == OP_STATE) {
+        /* j->state is the answer */
+    } else if (j->op == OP_SHUTDOWN) {
+        /* a request to the guest (ACPI); it may ignore it */
+        if (st == VIR_DOMAIN_RUNNING && virDomainShutdown(dom) < 0)
+            rc = fail(j, "asking it to shut down");
+    } else if (j->op == OP_DESTROY) {
+        /* libvirt kills the QEMU process first, then takes the domain's job:
+         * it works while a monitor call hangs */
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+            rc = fail(j, "forcing it off (destroy)");
+    } else if (j->op == OP_RESUME) {
         if (st == VIR_DOMAIN_PAUSED && virDomainResume(dom) < 0)
             rc = fail(j, "resuming");
     } else if (j->op == OP_START) {
@@ -273,6 +299,59 @@ int co_cyc_virt_start_copy(const char *uri, const char *dest_uri, const char *na
                            int timeout_ms, co_diag *d)
 {
     return simple(OP_COPY, uri, dest_uri, name, timeout_ms, d);
+}
+
+/* name's state at uri: VIR_DOMAIN_*, -1 undefined; -2 when the daemon did
+ * not answer in time. */
+static int state_of(const char *uri, const char *name, int timeout_ms)
+{
+    co_diag d;
+    co_diag_init(&d);
+    struct job *j = new_job(OP_STATE, uri, name, &d);
+    if (!j || run_job(j, timeout_ms, &d) != CO_OK)
+        return -2;
+    int st = j->state;
+    free(j);
+    return st;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int co_cyc_virt_shutdown(const char *uri, const char *name, int grace_ms, int timeout_ms,
+                         int *forced, co_diag *d)
+{
+    *forced = 0;
+    double end = co_clock_ms() + grace_ms;
+    co_diag sd;
+    co_diag_init(&sd);
+    /* the request itself is bounded too: seen hanging for minutes on a
+     * guest without ACPI under load (docs/cycle.md) */
+    int asked = simple(OP_SHUTDOWN, uri, NULL, name, timeout_ms, &sd) == CO_OK;
+    while (asked && co_clock_ms() < end) {
+        int st = state_of(uri, name, timeout_ms);
+        if (st == -1 || st == VIR_DOMAIN_SHUTOFF)
+            return CO_OK;
+        sleep_ms(500);
+    }
+    int st = state_of(uri, name, timeout_ms);
+    if (st == -1 || st == VIR_DOMAIN_SHUTOFF)
+        return CO_OK;
+    *forced = 1;
+    co_diag dd;
+    co_diag_init(&dd);
+    int rc = simple(OP_DESTROY, uri, NULL, name, timeout_ms, &dd);
+    st = state_of(uri, name, timeout_ms);
+    if (st == -1 || st == VIR_DOMAIN_SHUTOFF)
+        return CO_OK;
+    return co_diag_set(d, CO_EFAILED, "%s at %s: not off after %d s and a forced off "
+                       "(destroy): %s", name, uri, grace_ms / 1000,
+                       rc != CO_OK ? dd.msg : st == -2 ? "the daemon did not answer"
+                                                       : "it still runs");
 }
 
 #endif

@@ -2,8 +2,9 @@
  * that moves a VM goes through evacuate/evacuate.h).
  *
  * Owns: probing a host (answers, versions), listing its active domains,
- * resuming a paused one, starting a defined one, and whether a domain has a
- * job in flight (reconciliation after a crash). Every call runs on a thread
+ * resuming a paused one, starting a defined one, shutting one down (then
+ * forcing it off), and whether a domain has a job in flight
+ * (reconciliation after a crash). Every call runs on a thread
  * of its own and is waited for at most timeout_ms: a libvirt call that does
  * not return (seen under load, docs/evacuate.md) is abandoned, not waited
  * on; the thread cleans up after itself. Without libvirt every call fails
@@ -47,5 +48,13 @@ int co_cyc_virt_start(const char *uri, const char *name, int timeout_ms, co_diag
  * "unmovable": "shutdown"). CO_OK or CO_EUNAVAIL. */
 int co_cyc_virt_start_copy(const char *uri, const char *dest_uri, const char *name,
                            int timeout_ms, co_diag *d);
+
+/* Shut name at uri down: ask the guest (ACPI), wait up to grace_ms for it
+ * to go off, then force it off (destroy). Every libvirt call is bounded by
+ * timeout_ms (a guest that ignores ACPI, or a call that hangs, cannot hold
+ * the cycle). *forced = 1 when it had to be destroyed. CO_OK once it is
+ * off (or undefined); CO_EFAILED naming it when it still runs. */
+int co_cyc_virt_shutdown(const char *uri, const char *name, int grace_ms, int timeout_ms,
+                         int *forced, co_diag *d);
 
 #endif

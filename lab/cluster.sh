@@ -117,6 +117,29 @@ shape() {
     burst "$burst" latency 20ms 2>&1) || die "tc on $ns/$dev failed: $out"
 }
 
+# No ICMP port unreachable from the root address reaches a host's QEMUs. The
+# guests' serial port is a connected UDP socket to the root address (the
+# heartbeat), nobody listens there between tests, and every datagram earns a
+# port unreachable: QEMU's chardev sees its socket readable, the error is
+# taken by the next send from the vCPU thread, and the main loop's recvmsg on
+# the (blocking) socket waits forever. The monitor stops answering: libvirt
+# holds the domain's job ("cannot acquire state change lock (held by
+# monitor=...)") and no migration of that VM can start or end (seen in the
+# cycle's lab tests: a QEMU's main thread in udp_recvmsg). On the root end of
+# the lab's link (egress toward the hosts): htb, everything in a class that
+# never limits, ICMP type 3 code 3 into one whose queue holds nothing (this
+# kernel has no tc drop action); "fragmentation needed" (code 4) passes.
+no_port_unreachable() {
+  local dev=$1 out
+  out=$( { tc qdisc add dev "$dev" root handle 1: htb default 10 &&
+           tc class add dev "$dev" parent 1: classid 1:10 htb rate 100gbit &&
+           tc class add dev "$dev" parent 1: classid 1:20 htb rate 8kbit &&
+           tc qdisc add dev "$dev" parent 1:20 handle 20: pfifo limit 0 &&
+           tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
+             match u16 0x0303 0xffff at 20 flowid 1:20; } 2>&1) \
+    || die "tc on $dev (port unreachable filter) failed: $out"
+}
+
 up() {
   local dir=$1 n=$2 rate=$3 mtu=$4 watch_fd=${5:-}
   mkdir -p "$dir" || die "cannot create $dir" 73
@@ -157,23 +180,8 @@ up() {
     || die "cannot create veth $SUBNET_NS"
   ip addr add "$PREFIX.254/24" dev "$SUBNET_NS"
   ip link set "$SUBNET_NS" up
+  no_port_unreachable "$SUBNET_NS"
   ip -n "$sw" link set root master br0 up
-  # No ICMP "destination unreachable" from the root namespace reaches a
-  # host. Each guest's heartbeat serial is QEMU's udp chardev, a connected
-  # UDP socket that QEMU 7.2 reads blocking from its main loop: while no one
-  # listens on a heartbeat port, the root namespace answers port
-  # unreachable; that error wakes the read watch, a heartbeat sent by the
-  # vCPU thread consumes it, and the main loop then blocks in recvmsg for
-  # good holding QEMU's big lock: monitor and guest hang (seen: the
-  # evacuate drain test, a source or a just-resumed destination wedged, the
-  # migration stuck in its last phase). The kernel here has no drop action
-  # for tc; mirred sends them to the switch's loopback, which forwards
-  # nothing.
-  tc -n "$sw" qdisc add dev root ingress || die "cannot add an ingress qdisc in $sw"
-  tc -n "$sw" filter add dev root parent ffff: protocol ip prio 1 u32 \
-    match ip protocol 1 0xff match ip icmp_type 3 0xff \
-    action mirred egress redirect dev lo >/dev/null 2>&1 \
-    || die "cannot filter ICMP errors in $sw (tc u32 and mirred)"
   local k ns
   for k in $(seq 1 "$n"); do
     ns=$SUBNET_NS-h$k

@@ -780,7 +780,7 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
         return rc;
     /* word lists in the order of enum co_sim_order, co_sim_rebalance */
     static const char *const orders[] = {"failure_domain", "list", NULL};
-    static const char *const rebal[] = {"return", "duration", NULL};
+    static const char *const rebal[] = {"return", "duration", "balance", NULL};
     if ((rc = get_choice(L, o, "plan", "order", orders, &p->order)) ||
         (rc = get_choice(L, o, "plan", "rebalance", rebal, &p->rebalance)))
         return rc;

@@ -2357,7 +2357,7 @@ static void begin_step(co_sim_run *r, int h, int step)
         dispatch(r);
         return;
     }
-    if (step == CO_STEP_REBALANCE && p->rebalance == CO_REBAL_RETURN) {
+    if (step == CO_STEP_REBALANCE && p->rebalance != CO_REBAL_DURATION) {
         hs->rebalancing = 1;
         hs->rb_cur = r->home_start[h];
         hs->rb_n = 0;

@@ -85,6 +85,8 @@ enum co_sim_order { CO_ORDER_DOMAIN = 0, CO_ORDER_LIST };
 enum co_sim_rebalance {
     CO_REBAL_RETURN = 0,  /* the VMs that started on it migrate back */
     CO_REBAL_DURATION,    /* a step of plan.steps.rebalance; nothing moves */
+    CO_REBAL_BALANCE,     /* even out free memory (cutover cycle); simulated as return:
+                             as many moves as the VMs that started on it */
 };
 enum co_sim_on_abort { CO_ABORT_RETRY = 0, CO_ABORT_COLD };
 

@@ -11,9 +11,13 @@
  *                      predicted time; nothing moves; an unreachable host
  *                      (a file naming a fourth URI) exits 69
  *   full_cycle         (CUTOVER_SLOW=1) every host patched (version 1) and
- *                      validated, every VM running exactly once, none
+ *                      validated (with validate_vm), every VM running exactly once, none
  *                      paused, back home, heartbeats without ERR; report
  *                      fields; the timeline converts
+ *   parallel_hosts     (CUTOVER_SLOW=1) max_hosts_in_maintenance 2: h1
+ *                      alone, then h2 and h3 at once (their journal spans
+ *                      overlap); each VM evacuated once, running once,
+ *                      home, none paused
  *   canary_fails       (CUTOVER_SLOW=1) h1's validate fails: the cycle
  *                      stops (exit 1, "stopped"), h2 and h3 untouched
  *   host_never_returns (CUTOVER_SLOW=1) the reboot hook kills h1 for good,
@@ -52,6 +56,17 @@ static const char *vm_names[] = {"vm1", "vm2", "vm3", "vm4"};
 
 static void fini(void)
 {
+    /* CUTOVER_TEST_KEEP=DIR: the journal, hook logs and the lab's daemon
+     * logs of the test are copied there first (a hang is read from them) */
+    const char *keep = getenv("CUTOVER_TEST_KEEP");
+    if (keep && state[0]) {
+        const char *cp[] = {"/bin/cp", "-a", state, keep, NULL};
+        run(cp, NULL, NULL, -1);
+        if (fx_dir[0]) {
+            const char *cp2[] = {"/bin/cp", "-a", fx_dir, keep, NULL};
+            run(cp2, NULL, NULL, -1);
+        }
+    }
     fx_fini();
     if (state[0]) {
         const char *argv[] = {"/bin/rm", "-rf", state, NULL};
@@ -279,12 +294,55 @@ Test(cycle, dry_run, .fini = fini, .timeout = 300)
     json_decref(lab);
 }
 
+/* Set plan keys of the written file (obj's members replace plan's) and,
+ * with exec, plan.execution's. */
+static void plan_set(json_t *obj, json_t *exec)
+{
+    json_t *c = json_load_file(cfile, 0, NULL);
+    cr_assert_not_null(c);
+    json_t *p = json_object_get(c, "plan");
+    if (obj)
+        json_object_update(p, obj);
+    if (exec)
+        json_object_update(json_object_get(p, "execution"), exec);
+    cr_assert_eq(json_dump_file(c, cfile, JSON_INDENT(1)), 0);
+    json_decref(c);
+    json_decref(obj);
+    json_decref(exec);
+}
+
+/* [first step_start, host_end] of host in the journal, wall-clock ms. */
+static void host_span(const char *host, double *t0, double *t1)
+{
+    FILE *f = fopen(jpath, "r");
+    cr_assert_not_null(f);
+    char line[8192];
+    *t0 = *t1 = -1;
+    while (fgets(line, sizeof line, f)) {
+        json_t *r = json_loads(line, 0, NULL);
+        const char *e = json_string_value(json_object_get(r, "ev"));
+        const char *h = json_string_value(json_object_get(r, "host"));
+        double t = json_number_value(json_object_get(r, "t_ms"));
+        if (e && h && !strcmp(h, host)) {
+            if (!strcmp(e, "step_start") && *t0 < 0)
+                *t0 = t;
+            if (!strcmp(e, "host_end"))
+                *t1 = t;
+        }
+        json_decref(r);
+    }
+    fclose(f);
+    cr_assert(*t0 > 0 && *t1 > 0, "%s: no span in the journal", host);
+}
+
 Test(cycle, full_cycle, .fini = fini, .timeout = 900)
 {
     const char *why = slow();
     if (why)
         cr_skip_test("%s", why);
     json_t *lab = setup("reboot", "60s");
+    /* the built-in validate_vm too: one VM onto each returned host */
+    plan_set(NULL, json_pack("{s:b}", "validate_vm", 1));
     int rc;
     const char *extra[] = {"--forecast", NULL};
     json_t *rep = run_cycle(extra, &rc);
@@ -295,10 +353,69 @@ Test(cycle, full_cycle, .fini = fini, .timeout = 900)
     for (int i = 0; i < 4; i++)
         cr_expect_eq(count_recs("mig_end", vm_names[i], "completed", "evacuate"), 1, "%s",
                      vm_names[i]);
+    /* validate_vm moved a VM onto each host (its home, here: the rebalance
+     * had nothing left for it) */
+    for (int i = 0; i < 3; i++) {
+        json_t *st = NULL;
+        FILE *f = fopen(jpath, "r");
+        char line[8192], want[32];
+        snprintf(want, sizeof want, "h%d", i + 1);
+        while (f && fgets(line, sizeof line, f)) {
+            json_t *r = json_loads(line, 0, NULL);
+            if (!strcmp(json_string_value(json_object_get(r, "ev")) ?: "", "step_end") &&
+                !strcmp(json_string_value(json_object_get(r, "step")) ?: "", "validate") &&
+                !strcmp(json_string_value(json_object_get(r, "host")) ?: "", want)) {
+                json_decref(st);
+                st = json_incref(json_object_get(r, "validate_vm"));
+            }
+            json_decref(r);
+        }
+        if (f)
+            fclose(f);
+        cr_expect_not_null(st, "%s: no validate_vm in its validate step", want);
+        json_decref(st);
+    }
+    cr_expect(count_recs("mig_end", NULL, "completed", "validate") >= 3, "validate moves: %d",
+              count_recs("mig_end", NULL, "completed", "validate"));
     static char out[MAX_OUT], err[MAX_OUT];
     const char *tl[] = {bin(), "cycle", "--timeline", jpath, NULL};
     cr_expect_eq(run(tl, out, err, -1), 0, "%s", err);
     cr_expect(strstr(out, "migration,h1,") && strstr(out, "step,h3,reboot,"), "%s", out);
+    json_decref(rep);
+    json_decref(lab);
+}
+
+/* (CUTOVER_SLOW=1) plan.max_hosts_in_maintenance 2: the canary h1 alone,
+ * then h2 and h3 at once (the lab's hosts share no failure domain); every
+ * VM evacuated once, running exactly once, none paused, home at the end. */
+Test(cycle, parallel_hosts, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    json_t *lab = setup("reboot", "60s");
+    plan_set(json_pack("{s:i}", "max_hosts_in_maintenance", 2), NULL);
+    int rc;
+    json_t *rep = run_cycle(NULL, &rc);
+    cr_expect_eq(rc, 0, "cycle exit %d", rc);
+    cr_expect_str_eq(jstr(rep, "status"), "completed");
+    const char *hosts[] = {"h1", "h2", "h3"};
+    double t0[3], t1[3];
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(version_of(hosts[i]), 1, "%s version %d", hosts[i], version_of(hosts[i]));
+        cr_expect_str_eq(jstr(host_of(rep, hosts[i]), "state"), "done");
+        host_span(hosts[i], &t0[i], &t1[i]);
+    }
+    cr_expect(t1[0] <= t0[1] && t1[0] <= t0[2], "the canary h1 ran alone");
+    cr_expect(t0[1] < t1[2] && t0[2] < t1[1], "h2 [%.0f, %.0f] and h3 [%.0f, %.0f] did not "
+              "overlap", t0[1], t1[1], t0[2], t1[2]);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(count_recs("mig_end", vm_names[i], "completed", "evacuate"), 1,
+                     "%s evacuated %d times", vm_names[i],
+                     count_recs("mig_end", vm_names[i], "completed", "evacuate"));
+    int home[] = {0, 1, 2, 0};
+    each_vm_once(lab, home);
+    lab_heartbeats_clean();
     json_decref(rep);
     json_decref(lab);
 }

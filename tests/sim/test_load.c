@@ -143,7 +143,7 @@ Test(load, example_cluster)
 Test(load, word_choices)
 {
     expect_bad(HOSTS "\"plan\": {\n \"rebalance\": \"back\"}}",
-               "t.json:6: plan.rebalance: 'back' is not return or duration");
+               "t.json:6: plan.rebalance: 'back' is not return, duration or balance");
     expect_bad(HOSTS "\"plan\": {\n \"policy\": {\"mode\": \"fast\"}}}",
                "plan.policy.mode: 'fast' is not precopy, postcopy, hybrid or pause");
     co_diag d;
@@ -153,5 +153,8 @@ Test(load, word_choices)
     cr_assert_eq(c->plan.rebalance, CO_REBAL_DURATION);
     cr_assert_eq(c->plan.order, CO_ORDER_LIST);
     cr_assert_eq(c->plan.on_abort, CO_ABORT_COLD);
+    co_sim_cluster_free(c);
+    cr_assert_eq(load(HOSTS "\"plan\": {\"rebalance\": \"balance\"}}", &d, &c), 0, "%s", d.msg);
+    cr_assert_eq(c->plan.rebalance, CO_REBAL_BALANCE);
     co_sim_cluster_free(c);
 }

@@ -552,6 +552,28 @@ Test(run, rebalance_returns_share_the_nic)
     co_sim_cluster_free(c);
 }
 
+/* "balance" (cutover cycle evens out free memory) is simulated as
+ * "return": the same moves, so the same window and migrations. */
+Test(run, rebalance_balance_is_simulated_as_return)
+{
+    const char *fmt = TWO_HOSTS
+        "\"vms\": [{\"name\": \"v1\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "},"
+        "{\"name\": \"v2\", \"host\": \"h1\", \"vcpus\": 2, \"mem\": \"4GiB\", " DIRTY "}],"
+        "\"plan\": {\"hosts\": [\"h1\"], \"rebalance\": \"%s\", " STEPS_OBJ "}}";
+    char buf[4096];
+    co_sim_run_result res[2];
+    const char *words[] = {"return", "balance"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(buf, sizeof buf, fmt, words[i]);
+        co_sim_cluster *c = load(buf);
+        res[i] = run1(c, 1, NULL);
+        co_sim_cluster_free(c);
+    }
+    cr_assert_eq(res[1].migrations, res[0].migrations);
+    cr_assert_eq(res[1].migrations, 4);
+    cr_assert_float_eq(res[1].window_ms, res[0].window_ms, 1e-9);
+}
+
 /* Far more migrations in flight than the pool of migration slots starts
  * with (64): the pool grows during the run, invariants and max-min fairness
  * hold after every event, and a run object reused for a second run (its
