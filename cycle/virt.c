@@ -2,7 +2,6 @@
  * cycle/virt.h). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "cycle/virt.h"
 #include "util/clock.h"
+#include "util/deadline.h"
 #include "util/error.h"
 
 #ifndef CO_HAVE_LIBVIRT
@@ -67,9 +67,7 @@ enum { OP_PROBE, OP_LIST, OP_RESUME, OP_START, OP_COPY, OP_SHUTDOWN, OP_DESTROY,
 /* One call's inputs and outputs; owned by whoever leaves last (the waiter,
  * or the thread when the waiter gave up). */
 struct job {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int op, done, abandoned, rc;
+    int op, rc;
     char uri[256], dest[256], name[128];
     char version[128];
     char err[300];
@@ -170,55 +168,31 @@ static int do_op(struct job *j, virConnectPtr c)
     return rc;
 }
 
-static void *job_thread(void *arg)
+static void job_thread(void *arg)
 {
     struct job *j = arg;
     virSetErrorFunc(NULL, quiet);
     virConnectPtr c = virConnectOpen(j->uri);
-    int rc = c ? do_op(j, c) : fail(j, "connecting");
+    j->rc = c ? do_op(j, c) : fail(j, "connecting");
     if (c)
         virConnectClose(c);
-    pthread_mutex_lock(&j->mu);
-    j->rc = rc;
-    j->done = 1;
-    int ab = j->abandoned;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    if (ab) {
-        pthread_mutex_destroy(&j->mu);
-        pthread_cond_destroy(&j->cv);
-        free(j);
-    }
-    return NULL;
 }
 
-/* Run j on a thread and wait at most timeout_ms. On CO_OK the caller reads
- * j and frees it; otherwise j is gone (freed here or by the thread). */
+/* Run j on a thread (util/deadline.h) and wait at most timeout_ms. On CO_OK
+ * the caller reads j and frees it; otherwise j is gone (freed here, or by
+ * the thread once an abandoned call returns). */
 static int run_job(struct job *j, int timeout_ms, co_diag *d)
 {
-    pthread_mutex_init(&j->mu, NULL);
-    co_clock_cond_init(&j->cv);
-    pthread_t t;
-    if (pthread_create(&t, NULL, job_thread, j) != 0) {
+    char uri[sizeof j->uri];
+    snprintf(uri, sizeof uri, "%s", j->uri); /* j is the thread's once abandoned */
+    int in_time = co_deadline_run(job_thread, j, free, timeout_ms);
+    if (in_time < 0) {
         free(j);
-        return co_diag_set(d, CO_EOS, "cannot start a thread for a libvirt call");
+        return co_diag_set(d, in_time, "cannot start a thread for a libvirt call");
     }
-    pthread_detach(t);
-    struct timespec dl;
-    co_clock_deadline_ts(&dl, timeout_ms);
-    pthread_mutex_lock(&j->mu);
-    while (!j->done)
-        if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
-            break;
-    if (!j->done) {
-        j->abandoned = 1;
-        pthread_mutex_unlock(&j->mu);
-        return co_diag_set(d, CO_EUNAVAIL, "libvirt at %s did not answer within %d ms", j->uri,
+    if (!in_time)
+        return co_diag_set(d, CO_EUNAVAIL, "libvirt at %s did not answer within %d ms", uri,
                            timeout_ms);
-    }
-    pthread_mutex_unlock(&j->mu);
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     if (j->rc != CO_OK) {
         int rc = co_diag_set(d, j->rc, "%s: %s", j->uri, j->err);
         free(j);
