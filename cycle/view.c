@@ -265,6 +265,38 @@ static void line(struct out *o, const char *fmt, ...)
     o->lines++;
 }
 
+void co_view_eta_at_once(co_view *v, const int *phase, int k)
+{
+    if (k < 1)
+        k = 1;
+    double *slot = calloc((size_t)k, sizeof *slot);
+    if (!slot)
+        return; /* the sum over hosts stays: an upper bound */
+    double total = 0;
+    int i = 0;
+    while (i < v->nhosts) {
+        int ph = phase[i];
+        memset(slot, 0, (size_t)k * sizeof *slot);
+        for (; i < v->nhosts && phase[i] == ph; i++) {
+            const co_view_host *h = &v->hosts[i];
+            if (h->state == CO_VIEW_DONE || h->state == CO_VIEW_FAILED)
+                continue;
+            int s = 0;
+            for (int j = 1; j < k; j++)
+                if (slot[j] < slot[s])
+                    s = j;
+            slot[s] += h->eta_ms;
+        }
+        double longest = 0;
+        for (int j = 0; j < k; j++)
+            if (slot[j] > longest)
+                longest = slot[j];
+        total += longest;
+    }
+    free(slot);
+    v->eta_ms = total;
+}
+
 int co_view_render(const co_view *v, int width, char *buf, size_t cap)
 {
     struct out o = {.buf = buf, .cap = cap, .width = width};
@@ -348,8 +380,15 @@ static int snapshot(co_cyc *y, char *buf, size_t cap, int *running)
     pthread_mutex_unlock(&y->mu);
     if (!ok)
         return 0;
-    for (int i = 0; i < v.nhosts; i++)
+    int *ph = malloc((size_t)(v.nhosts > 0 ? v.nhosts : 1) * sizeof *ph);
+    for (int i = 0; i < v.nhosts; i++) {
         v.hosts[i].canary = y->phase[y->order[i]] == 0;
+        if (ph)
+            ph[i] = y->phase[y->order[i]];
+    }
+    if (ph)
+        co_view_eta_at_once(&v, ph, y->c->plan.max_in_maint);
+    free(ph);
     n = co_view_render(&v, width, buf, cap);
     *running = !strcmp(v.status, "running");
     co_view_free(&v);

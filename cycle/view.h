@@ -20,7 +20,9 @@
  * unknown (an evacuation not predicted yet and none measured: the ETA is
  * then a lower bound, shown ">").
  * A host's ETA is what is left of its current step plus its later steps;
- * the cycle's the sum over hosts (they run one at a time). Units: ms. */
+ * The cycle's ETA is the sum over hosts; co_view_eta_at_once then makes
+ * it the schedule of plan.max_hosts_in_maintenance hosts at once, one
+ * phase at a time, as the cycle runs them. Units: ms. */
 #ifndef CUTOVER_CYCLE_VIEW_H
 #define CUTOVER_CYCLE_VIEW_H
 
@@ -72,6 +74,15 @@ double co_view_step_plan_ms(const co_sim_cluster *c, int s, double evac_pred_ms)
 int co_view_build(json_t *recs, const co_sim_cluster *c, const int *order, int norder,
                   const int *canary, double now_ms, co_view *out);
 void co_view_free(co_view *v);
+
+/* The cycle's ETA (v->eta_ms) when up to k hosts run at once, one phase
+ * at a time (cycle/cycle.c run_hosts: the canaries, then each failure
+ * domain; a phase starts when the one before it is done): phase[i] is the
+ * phase of v->hosts[i] (cycle's order, so a phase's hosts are adjacent).
+ * Within a phase, hosts not done take the first free of k slots in order
+ * (a running host's slot is busy for its ETA); a phase lasts its longest
+ * slot; phases add up. k < 1 counts as 1 (the sum over hosts). */
+void co_view_eta_at_once(co_view *v, const int *phase, int k);
 
 /* Render v into buf (NUL-terminated, truncated to cap), each line at most
  * width - 1 columns (wider text is cut, so a redraw can count its lines).

@@ -9,7 +9,8 @@
  *                    then measured means); the rendered table names each
  *                    host, its step, the migration
  *   narrow           every line fits the width; the line count is right
- *   ended            cycle_end's status; a failed host */
+ *   ended            cycle_end's status; a failed host
+ *   eta_at_once      the cycle's ETA with k hosts at once, phase by phase */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -239,4 +240,25 @@ Test(view, ended)
     co_view_free(&v);
     json_decref(recs);
     co_sim_cluster_free(c);
+}
+
+Test(view, eta_at_once)
+{
+    co_view_host hs[5] = {
+        {.name = "c1", .state = CO_VIEW_DONE, .eta_ms = 0},
+        {.name = "a1", .state = CO_VIEW_RUN, .eta_ms = 30},
+        {.name = "a2", .state = CO_VIEW_WAIT, .eta_ms = 50},
+        {.name = "a3", .state = CO_VIEW_WAIT, .eta_ms = 40},
+        {.name = "b1", .state = CO_VIEW_WAIT, .eta_ms = 20},
+    };
+    const int ph[5] = {0, 1, 1, 1, 2};
+    co_view v = {.nhosts = 5, .hosts = hs, .eta_ms = 190};
+    co_view_eta_at_once(&v, ph, 1);
+    cr_assert_float_eq(v.eta_ms, 140, 1e-9, "one at a time: the sum, %g", v.eta_ms);
+    /* k = 2: a1 (30) and a2 (50) at once, a3 after a1 (30 + 40 = 70): the
+     * domain lasts 70; then b1 20 */
+    co_view_eta_at_once(&v, ph, 2);
+    cr_assert_float_eq(v.eta_ms, 90, 1e-9, "two at once: %g", v.eta_ms);
+    co_view_eta_at_once(&v, ph, 8);
+    cr_assert_float_eq(v.eta_ms, 70, 1e-9, "all of a domain at once: %g", v.eta_ms);
 }
