@@ -34,7 +34,8 @@ static const int step_hook[CO_CYC_S_N] = {
 
 static const char *const hook_key[CO_HOOK_N] = {
     "before_cycle", "preflight", "stage", "enter_maintenance", "patch", "reboot", "firmware",
-    "validate", "exit_maintenance", "after_cycle", "mtu_probe",
+    "validate", "exit_maintenance", "after_cycle", "mtu_probe", "clock_probe",
+    "scratch_probe",
 };
 
 /* How long a VM that cannot live-migrate gets to shut down when asked
@@ -1364,6 +1365,8 @@ static int do_step(co_cyc *y, int h, int s, json_t *extra, co_diag *d)
         co_pf_opts po = {.journal_dir = y->jdir, .stop_flag = y->o.stop_flag, .down = y->down};
         if ((rc = co_pf_mtu_step(y->c, h, &po, extra, d)) != CO_OK)
             return rc;
+        if ((rc = co_pf_host_step(y->c, h, &po, extra, d)) != CO_OK)
+            return rc;
         break;
     }
     case CO_CYC_S_ENTER:
@@ -1729,7 +1732,7 @@ static int dry_run(co_cyc *y, co_diag *d)
     const co_sim_cluster *c = y->c;
     json_t *p = json_object(), *hosts = json_array();
     int unreachable = 0, unplaced = 0;
-    int mtu_failed = 0;
+    int mtu_failed = 0, probe_failed = 0;
     for (int i = 0; i < y->norder; i++) {
         int h = y->order[i];
         char ver[160] = "";
@@ -1809,6 +1812,7 @@ static int dry_run(co_cyc *y, co_diag *d)
         co_diag md;
         co_diag_init(&md);
         mtu_failed += co_pf_mtu_step(c, h, &po, o, &md) == CO_EFAILED;
+        probe_failed += co_pf_host_step(c, h, &po, o, &md) == CO_EFAILED;
     }
     json_t *hooks = json_object();
     for (int k = 0; k < CO_HOOK_N; k++) {
@@ -1837,6 +1841,9 @@ static int dry_run(co_cyc *y, co_diag *d)
     if (mtu_failed)
         return co_diag_set(d, CO_EFAILED, "%d host(s) fail the MTU path check (see the plan)",
                            mtu_failed);
+    if (probe_failed)
+        return co_diag_set(d, CO_EFAILED, "%d host(s) fail the clock or scratch check (see the "
+                           "plan)", probe_failed);
     return CO_OK;
 }
 

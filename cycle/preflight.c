@@ -8,12 +8,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cycle/hook.h"
 #include "util/error.h"
+#include "util/units.h"
 
 size_t co_pf_addr_of(const char *uri, char *out, size_t len)
 {
@@ -242,6 +245,196 @@ int co_pf_mtu_step(const co_sim_cluster *c, int h, const co_pf_opts *o, json_t *
     json_object_set_new(into, "mtu_path", co_pf_mtu_json(c, &m));
     co_pf_mtu_free(&m);
     return rc;
+}
+
+/* ---- the host's clock and scratch space ---- */
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the host's clock is compared with ours: wall time */
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Run hook kind k on host h once; *mid_ms: the wall clock at its midpoint.
+ * CO_OK (out->line: its last line), CO_EFAILED (out->line says why),
+ * CO_ECANCELED, CO_ECANTCREAT. */
+static int run_probe(const co_sim_cluster *c, int h, const co_pf_opts *o, int k,
+                     co_pf_probe *out, double *mid_ms, co_diag *d)
+{
+    const co_sim_host *src = &c->hosts[h];
+    char tmp[64] = "";
+    const char *jdir = o->journal_dir;
+    if (!jdir || !jdir[0]) {
+        const char *td = getenv("TMPDIR");
+        snprintf(tmp, sizeof tmp, "%s/cutover-probe-XXXXXX",
+                 td && td[0] && strlen(td) < 40 ? td : "/tmp");
+        if (!mkdtemp(tmp))
+            return co_diag_set(d, CO_ECANTCREAT, "%s: a temp dir for the probe's output "
+                               "(%s): %s", co_sim_hook_name(k), tmp, strerror(errno));
+        jdir = tmp;
+    }
+    co_hook_ctx ctx = {.host = src->name, .uri = src->uri, .migration_uri = src->migration_uri,
+                       .step = co_sim_hook_name(k), .journal_dir = jdir,
+                       .stop_flag = o->stop_flag};
+    co_hook_result hr;
+    co_diag hd;
+    co_diag_init(&hd);
+    double t0 = wall_ms();
+    int hrc = co_hook_run(&c->exec.hook[k], &ctx, &hr, &hd);
+    double t1 = wall_ms();
+    if (tmp[0])
+        remove_tmp(tmp);
+    *mid_ms = (t0 + t1) / 2;
+    out->rtt_ms = t1 - t0;
+    out->exit_status = hr.exit_status;
+    if (hrc == CO_ECANCELED)
+        return co_diag_set(d, CO_ECANCELED, "stopped by a signal during the %s of %s",
+                           co_sim_hook_name(k), src->name);
+    if (hrc != CO_OK) {
+        snprintf(out->line, sizeof out->line, "%.255s",
+                 hrc == CO_EFAILED && hr.last_line[0] ? hr.last_line : hd.msg);
+        return co_diag_set(d, CO_EFAILED, "%s: %s failed (exit %d): %s", src->name,
+                           co_sim_hook_name(k), hr.exit_status,
+                           out->line[0] ? out->line : "(no output)");
+    }
+    snprintf(out->line, sizeof out->line, "%s", hr.last_line);
+    return CO_OK;
+}
+
+static void probe_init(co_pf_probe *out, double limit)
+{
+    memset(out, 0, sizeof *out);
+    out->value = NAN;
+    out->limit = limit;
+    out->exit_status = -1;
+}
+
+int co_pf_clock_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_probe *out,
+                      co_diag *d)
+{
+    static const co_pf_opts none = {0};
+    if (!o)
+        o = &none;
+    probe_init(out, c->exec.clock_skew_max_ms);
+    if (!c->exec.hook[CO_HOOK_CLOCK_PROBE].argv) {
+        snprintf(out->why, sizeof out->why, "not checked (no clock_probe hook)");
+        return CO_OK;
+    }
+    out->checked = 1;
+    double mid;
+    int rc = run_probe(c, h, o, CO_HOOK_CLOCK_PROBE, out, &mid, d);
+    if (rc != CO_OK)
+        return rc;
+    char *end;
+    double host_s = strtod(out->line, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (end == out->line || *end || !isfinite(host_s) || host_s <= 0)
+        return co_diag_set(d, CO_EFAILED, "%s: clock_probe's last line is not Unix seconds "
+                           "(as `date +%%s.%%N` prints): '%s'", c->hosts[h].name, out->line);
+    out->value = host_s * 1e3 - mid;
+    double off = fabs(out->value) - out->rtt_ms / 2;
+    out->ok = off <= out->limit;
+    if (!out->ok)
+        return co_diag_set(d, CO_EFAILED, "%s: its clock is %.1f s %s the orchestrator's "
+                           "(+- %.1f s; plan.execution.clock_skew_max %.0f s)",
+                           c->hosts[h].name, fabs(out->value) / 1e3,
+                           out->value > 0 ? "ahead of" : "behind", out->rtt_ms / 2e3,
+                           out->limit / 1e3);
+    return CO_OK;
+}
+
+int co_pf_scratch_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_probe *out,
+                        co_diag *d)
+{
+    static const co_pf_opts none = {0};
+    if (!o)
+        o = &none;
+    probe_init(out, c->exec.scratch_min_bytes);
+    if (!c->exec.hook[CO_HOOK_SCRATCH_PROBE].argv) {
+        snprintf(out->why, sizeof out->why, "not checked (no scratch_probe hook)");
+        return CO_OK;
+    }
+    out->checked = 1;
+    double mid;
+    int rc = run_probe(c, h, o, CO_HOOK_SCRATCH_PROBE, out, &mid, d);
+    if (rc != CO_OK)
+        return rc;
+    char txt[sizeof out->line];
+    snprintf(txt, sizeof txt, "%s", out->line);
+    for (size_t n = strlen(txt); n > 0 && (txt[n - 1] == ' ' || txt[n - 1] == '\t'); n--)
+        txt[n - 1] = '\0';
+    const char *t = txt;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    co_diag pd;
+    co_diag_init(&pd);
+    double bytes;
+    if (co_parse_size(t, "scratch_probe", &bytes, &pd) != CO_OK)
+        return co_diag_set(d, CO_EFAILED, "%s: scratch_probe's last line is not a size in "
+                           "bytes (as `df --output=avail -B1 DIR` prints): '%s'",
+                           c->hosts[h].name, out->line);
+    out->value = bytes;
+    out->ok = bytes >= out->limit;
+    if (!out->ok)
+        return co_diag_set(d, CO_EFAILED, "%s: %.0f MiB of scratch space free, below "
+                           "plan.execution.scratch_min %.0f MiB", c->hosts[h].name,
+                           bytes / 1048576.0, out->limit / 1048576.0);
+    return CO_OK;
+}
+
+static json_t *probe_json(const co_pf_probe *p, const char *vkey, const char *lkey)
+{
+    if (!p->checked)
+        return json_pack("{s:b, s:s}", "checked", 0, "why", p->why);
+    json_t *j = json_pack("{s:b, s:b, s:f, s:f, s:i, s:s}", "checked", 1, "ok", p->ok, lkey,
+                          p->limit, "rtt_ms", p->rtt_ms, "exit", p->exit_status, "line",
+                          p->line);
+    if (j && isfinite(p->value))
+        json_object_set_new(j, vkey, json_real(p->value));
+    return j;
+}
+
+int co_pf_host_step(const co_sim_cluster *c, int h, const co_pf_opts *o, json_t *into,
+                    co_diag *d)
+{
+    co_pf_probe ck, sc;
+    co_diag d2;
+    co_diag_init(&d2);
+    int rc = co_pf_clock_check(c, h, o, &ck, d);
+    json_object_set_new(into, "clock", probe_json(&ck, "skew_ms", "limit_ms"));
+    if (rc == CO_ECANCELED)
+        return rc;
+    int rc2 = co_pf_scratch_check(c, h, o, &sc, rc == CO_OK ? d : &d2);
+    json_object_set_new(into, "scratch", probe_json(&sc, "free_bytes", "min_bytes"));
+    return rc != CO_OK ? rc : rc2;
+}
+
+void co_pf_probe_text(const char *what, json_t *pj, const char *indent, FILE *out)
+{
+    if (!json_is_object(pj))
+        return;
+    if (!json_is_true(json_object_get(pj, "checked"))) {
+        fprintf(out, "%s%s: %s\n", indent, what,
+                json_string_value(json_object_get(pj, "why")));
+        return;
+    }
+    int ok = json_is_true(json_object_get(pj, "ok"));
+    json_t *skew = json_object_get(pj, "skew_ms"), *fb = json_object_get(pj, "free_bytes");
+    const char *line = json_string_value(json_object_get(pj, "line"));
+    if (skew)
+        fprintf(out, "%s%s: %.1f s %s (limit %.0f s): %s\n", indent, what,
+                fabs(json_number_value(skew)) / 1e3,
+                json_number_value(skew) >= 0 ? "ahead" : "behind",
+                json_number_value(json_object_get(pj, "limit_ms")) / 1e3, ok ? "ok" : "FAILED");
+    else if (fb)
+        fprintf(out, "%s%s: %.0f MiB free (min %.0f MiB): %s\n", indent, what,
+                json_number_value(fb) / 1048576.0,
+                json_number_value(json_object_get(pj, "min_bytes")) / 1048576.0,
+                ok ? "ok" : "FAILED");
+    else
+        fprintf(out, "%s%s: FAILED (%s)\n", indent, what, line && line[0] ? line : "no output");
 }
 
 const char *co_pf_mtu_unchecked(const co_sim_cluster *c)

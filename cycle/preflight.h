@@ -7,8 +7,12 @@
  * -s {payload} -c 2 -W 2 {peer_addr}`), once per pair (host, peer) toward
  * every other host's migration address, at the host's configured MTU
  * (hosts[].mtu, default 1500). A pair passes when the probe exits 0; its
- * last output line is kept either way. Also the file checks of
- * co_cyc_new that name a file position (a host without "uri").
+ * last output line is kept either way. The host's clock against the
+ * orchestrator's (hooks.clock_probe, plan.execution.clock_skew_max) and its
+ * free scratch space (hooks.scratch_probe, plan.execution.scratch_min),
+ * each a probe run once on the host whose last output line is a number.
+ * Also the file checks of co_cyc_new that name a file position (a host
+ * without "uri").
  *
  * Units: bytes (MTU, payload), ms. No globals; no libvirt. */
 #ifndef CUTOVER_CYCLE_PREFLIGHT_H
@@ -100,6 +104,49 @@ json_t *co_pf_mtu_json(const co_sim_cluster *c, const co_pf_mtu *m);
  * "MTU path h1 -> h2 (10.0.0.2) at MTU 9000: passed (LINE)", or
  * "MTU path: not checked (no mtu_probe hook)". */
 void co_pf_mtu_text(json_t *mtu_path, const char *indent, FILE *out);
+
+/* ---- the host's clock and scratch space ---- */
+
+/* One host probe's outcome. */
+typedef struct co_pf_probe {
+    int checked;                /* 0: no probe ran (why says) */
+    int ok;                     /* checked and within the limit */
+    char why[96];               /* "not checked (no clock_probe hook)" */
+    double value;               /* clock: skew_ms (host - orchestrator, signed);
+                                   scratch: free bytes; NAN when unread */
+    double limit;               /* clock_skew_max_ms, scratch_min_bytes */
+    double rtt_ms;              /* the probe's duration (clock: +- half of it) */
+    int exit_status;            /* the probe's (-1: it did not run) */
+    char line[256];             /* its last output line, or what went wrong */
+} co_pf_probe;
+
+/* Run hooks.clock_probe on host h: its last output line must be the host's
+ * time as Unix seconds (`date +%s.%N`); the skew is that minus the
+ * orchestrator's wall clock at the probe's midpoint. The host fails when
+ * |skew| - rtt/2 > plan.execution.clock_skew_max (the probe's own duration
+ * is the uncertainty). Without the hook: out->checked = 0, CO_OK. Returns
+ * CO_OK, CO_EFAILED (d: host, skew, limit; or the probe's failure or an
+ * unreadable line, quoted), CO_ECANCELED. */
+int co_pf_clock_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_probe *out,
+                      co_diag *d);
+
+/* Run hooks.scratch_probe on host h: its last output line is the free
+ * space in bytes (a size such as `1073741824` or `12GiB`; `df --output=avail
+ * -B1 /var/tmp` prints it); below plan.execution.scratch_min fails. Same
+ * returns as co_pf_clock_check. */
+int co_pf_scratch_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_probe *out,
+                        co_diag *d);
+
+/* Both checks, their JSON set as into["clock"] and into["scratch"]
+ * ({"checked": false, "why"} or {"checked": true, "ok", "skew_ms" |
+ * "free_bytes", "limit_ms" | "min_bytes", "rtt_ms", "exit", "line"}). The
+ * first failure's return (both run). What preflight and the dry run call. */
+int co_pf_host_step(const co_sim_cluster *c, int h, const co_pf_opts *o, json_t *into,
+                    co_diag *d);
+
+/* One line of text for a probe's JSON ("clock: 0.4 s ahead (limit 300 s):
+ * ok", "scratch: not checked (no scratch_probe hook)"). */
+void co_pf_probe_text(const char *what, json_t *probe, const char *indent, FILE *out);
 
 /* The one-line message for a plan host without "uri":
  * "FILE:LINE: hosts[I]: no \"uri\" (host NAME): ..." (CO_EDATA). */

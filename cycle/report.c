@@ -90,6 +90,10 @@ static json_t *report_of(json_t *recs, const co_cyc *y)
                 json_object_set(h, "version", json_object_get(r, "version"));
             if (!strcmp(st, "preflight") && json_object_get(r, "mtu_path"))
                 json_object_set(h, "mtu_path", json_object_get(r, "mtu_path"));
+            if (!strcmp(st, "preflight") && json_object_get(r, "clock"))
+                json_object_set(h, "clock", json_object_get(r, "clock"));
+            if (!strcmp(st, "preflight") && json_object_get(r, "scratch"))
+                json_object_set(h, "scratch", json_object_get(r, "scratch"));
         }
         if (is_ev(r, "host_end") && h) {
             int ok = json_is_true(json_object_get(r, "ok"));
@@ -216,6 +220,8 @@ static void text_plan(const co_cyc *y, json_t *p, FILE *out)
                         json_number_value(json_object_get(v, "predicted_downtime_ms")));
         }
         co_pf_mtu_text(json_object_get(h, "mtu_path"), "   ", out);
+        co_pf_probe_text("clock", json_object_get(h, "clock"), "   ", out);
+        co_pf_probe_text("scratch", json_object_get(h, "scratch"), "   ", out);
     }
     fprintf(out, "\nhooks:");
     const char *key;

@@ -509,10 +509,19 @@ static json_t *cluster_json(const co_cluster *c, int cores, double host_mem_byte
             json_t *pa = json_array();
             for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++)
                 json_array_append_new(pa, json_string(probe[i]));
+            /* the clock and scratch checks of the same preflight: the host's
+             * clock (here the machine's own, so they agree) and the free
+             * space of the lab's directory */
             json_object_set_new(
                 j, "hooks",
-                json_pack("{s:[s,s,s,s,s,s], s:{s:o, s:s}}", "reboot", exe, "lab", "cluster",
-                          "reboot", c->dir, "{host}", "mtu_probe", "argv", pa, "timeout", "20s"));
+                json_pack("{s:[s,s,s,s,s,s], s:{s:o, s:s}, s:[s,s,s,s,s,s,s,s,s],"
+                          " s:[s,s,s,s,s,s,s,s,s,s,s]}",
+                          "reboot", exe, "lab", "cluster", "reboot", c->dir, "{host}",
+                          "mtu_probe", "argv", pa, "timeout", "20s",
+                          "clock_probe", exe, "lab", "cluster", "exec", c->dir, "{host}", "--",
+                          "date", "+%s.%N",
+                          "scratch_probe", exe, "lab", "cluster", "exec", c->dir, "{host}",
+                          "--", "df", "--output=avail", "-B1", c->dir));
         }
     }
     return j;

@@ -438,6 +438,8 @@ static const char *const hook_keys[CO_HOOK_N] = {
     [CO_HOOK_EXIT_MAINTENANCE] = "exit_maintenance",
     [CO_HOOK_AFTER_CYCLE] = "after_cycle",
     [CO_HOOK_MTU_PROBE] = "mtu_probe",
+    [CO_HOOK_CLOCK_PROBE] = "clock_probe",
+    [CO_HOOK_SCRATCH_PROBE] = "scratch_probe",
 };
 
 const char *co_sim_hook_name(int kind)
@@ -486,11 +488,12 @@ void co_sim_exec_defaults(co_sim_exec *e)
     memset(e, 0, sizeof *e);
     for (int k = 0; k < CO_HOOK_N; k++)
         e->hook[k].timeout_ms = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3
-                                : k == CO_HOOK_MTU_PROBE                       ? 30e3
+                                : k >= CO_HOOK_MTU_PROBE                       ? 30e3
                                                                                : 600e3;
     e->return_timeout_ms = 600e3;
     e->return_backoff_ms = 1e3;
     e->clock_skew_max_ms = 300e3;
+    e->scratch_min_bytes = 1073741824.0;
     e->fail_hosts_max = 0;
     e->fail_vms_over_budget_max = -1;
     e->unmovable = CO_UNMOV_SHUTDOWN;
@@ -553,11 +556,13 @@ static int load_hooks(struct ld *L, json_t *o)
     if (!json_is_object(o))
         return fail(L, "hooks", "expected an object of hooks (before_cycle, preflight, stage, "
                                 "enter_maintenance, patch, reboot, firmware, validate, "
-                                "exit_maintenance, after_cycle, mtu_probe)");
+                                "exit_maintenance, after_cycle, mtu_probe, clock_probe, "
+                                "scratch_probe)");
     static const char *const keys[] = {"before_cycle", "preflight", "stage",
                                        "enter_maintenance", "patch", "reboot", "firmware",
                                        "validate", "exit_maintenance", "after_cycle",
-                                       "mtu_probe", "comment", NULL};
+                                       "mtu_probe", "clock_probe", "scratch_probe", "comment",
+                                       NULL};
     int rc;
     if ((rc = only(L, o, "hooks", keys)))
         return rc;
@@ -600,8 +605,8 @@ static int load_exec(struct ld *L, json_t *o)
     if (!json_is_object(o))
         return fail(L, p, "expected an object");
     static const char *const keys[] = {"return_timeout", "return_backoff", "clock_skew_max",
-                                       "failure_budget", "unmovable", "validate_vm",
-                                       "mtu_check", "comment", NULL};
+                                       "scratch_min", "failure_budget", "unmovable",
+                                       "validate_vm", "mtu_check", "comment", NULL};
     /* words in the order of enum co_sim_unmovable */
     static const char *const unmov[] = {"shutdown", "after-return", "leave", NULL};
     int rc;
@@ -609,6 +614,7 @@ static int load_exec(struct ld *L, json_t *o)
         (rc = get_q(L, o, p, "return_timeout", U_TIME, 0, 1, 1e9, &x->return_timeout_ms)) ||
         (rc = get_q(L, o, p, "return_backoff", U_TIME, 0, 1, 3600e3, &x->return_backoff_ms)) ||
         (rc = get_q(L, o, p, "clock_skew_max", U_TIME, 0, 1, 86400e3, &x->clock_skew_max_ms)) ||
+        (rc = get_q(L, o, p, "scratch_min", U_SIZE, 0, 0, 1e18, &x->scratch_min_bytes)) ||
         (rc = get_choice(L, o, p, "unmovable", unmov, &x->unmovable)) ||
         (rc = get_bool(L, o, p, "validate_vm", &x->validate_vm)) ||
         (rc = get_bool(L, o, p, "mtu_check", &x->mtu_check)))

@@ -167,10 +167,14 @@ enum co_sim_hook_kind {
     CO_HOOK_EXIT_MAINTENANCE, CO_HOOK_AFTER_CYCLE,
     CO_HOOK_MTU_PROBE,        /* not a step: preflight runs it once per (host, peer) pair
                                  (cycle/preflight.h); default timeout 30 s */
+    CO_HOOK_CLOCK_PROBE,      /* not a step: preflight runs it once per host; its last line
+                                 is the host's clock, Unix seconds; default timeout 30 s */
+    CO_HOOK_SCRATCH_PROBE,    /* not a step: preflight runs it once per host; its last line
+                                 is the host's free scratch space, bytes; 30 s */
     CO_HOOK_N
 };
 /* The file's key of hook kind k ("before_cycle", ..., "after_cycle",
- * "mtu_probe"). */
+ * "mtu_probe", "clock_probe", "scratch_probe"). */
 const char *co_sim_hook_name(int kind);
 /* Placeholders of hook argv elements: the index of s when s is one whole
  * ({host} 0, {uri} 1, {migration_uri} 2, {step} 3, {journal_dir} 4), else
@@ -203,7 +207,8 @@ typedef struct co_sim_exec {
     co_sim_hook hook[CO_HOOK_N];
     double return_timeout_ms;   /* a rebooted host must answer within it (600 s) */
     double return_backoff_ms;   /* first wait between probes, doubled to 30 s (1 s) */
-    double clock_skew_max_ms;   /* preflight (300 s) */
+    double clock_skew_max_ms;   /* preflight, through hooks.clock_probe (300 s) */
+    double scratch_min_bytes;   /* preflight, through hooks.scratch_probe (1 GiB) */
     int fail_hosts_max;         /* failure budget: failed hosts tolerated (0) */
     int fail_vms_over_budget_max; /* VMs over plan.stun_budget tolerated, -1 = any (-1) */
     int unmovable;              /* enum co_sim_unmovable (CO_UNMOV_SHUTDOWN) */

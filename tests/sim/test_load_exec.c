@@ -46,13 +46,14 @@ Test(load_exec, defaults_without_the_sections)
         cr_assert_null(x->hook[k].argv, "%s", co_sim_hook_name(k));
         cr_assert_eq(x->hook[k].argc, 0);
         double want = k == CO_HOOK_REBOOT || k == CO_HOOK_FIRMWARE ? 1800e3
-                      : k == CO_HOOK_MTU_PROBE                      ? 30e3
+                      : k >= CO_HOOK_MTU_PROBE                      ? 30e3
                                                                     : 600e3;
         cr_assert_float_eq(x->hook[k].timeout_ms, want, 1e-9, "%s", co_sim_hook_name(k));
     }
     cr_assert_float_eq(x->return_timeout_ms, 600e3, 1e-9);
     cr_assert_float_eq(x->return_backoff_ms, 1e3, 1e-9);
     cr_assert_float_eq(x->clock_skew_max_ms, 300e3, 1e-9);
+    cr_assert_float_eq(x->scratch_min_bytes, 1073741824.0, 1e-9);
     cr_assert_eq(x->fail_hosts_max, 0);
     cr_assert_eq(x->fail_vms_over_budget_max, -1);
     cr_assert_eq(x->unmovable, CO_UNMOV_SHUTDOWN);
@@ -70,7 +71,8 @@ Test(load_exec, hook_names)
 {
     const char *want[CO_HOOK_N] = {"before_cycle", "preflight", "stage", "enter_maintenance",
                                    "patch", "reboot", "firmware", "validate",
-                                   "exit_maintenance", "after_cycle", "mtu_probe"};
+                                   "exit_maintenance", "after_cycle", "mtu_probe", "clock_probe",
+                                   "scratch_probe"};
     for (int k = 0; k < CO_HOOK_N; k++)
         cr_assert_str_eq(co_sim_hook_name(k), want[k]);
     cr_assert_str_eq(co_sim_hook_name(CO_HOOK_N), "?");
