@@ -1398,22 +1398,35 @@ static int fast_num(const char *t, size_t *i, size_t e, double *out, int *is_int
     return 0;
 }
 
+/* The last size string read and its value: a fleet repeats a few sizes, and
+ * co_parse_size is pure (about 900 instructions a call). */
+struct fsize {
+    size_t n;
+    char s[64];
+    double v;
+};
+
 /* A size (get_q with U_SIZE) in [lo, hi]: a number or a size string. */
-static int fast_size(const char *t, size_t *i, size_t e, double lo, double hi, double *out)
+static int fast_size(const char *t, size_t *i, size_t e, double lo, double hi,
+                     struct fsize *last, double *out)
 {
     int is_int;
     if (t[*i] == '"') {
         const char *s;
         size_t n;
-        char buf[64];
         co_diag tmp;
-        if (fast_str(t, i, e, &s, &n) || n >= sizeof buf)
+        if (fast_str(t, i, e, &s, &n) || n >= sizeof last->s)
             return FAST_NO;
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        co_diag_init(&tmp);
-        if (co_parse_size(buf, "", out, &tmp) != CO_OK)
-            return FAST_NO;
+        if (n == 0 || n != last->n || memcmp(s, last->s, n) != 0) {
+            memcpy(last->s, s, n);
+            last->s[n] = '\0';
+            last->n = 0; /* valid once parsed */
+            co_diag_init(&tmp);
+            if (co_parse_size(last->s, "", &last->v, &tmp) != CO_OK)
+                return FAST_NO;
+            last->n = n;
+        }
+        *out = last->v;
     } else if (fast_num(t, i, e, out, &is_int)) {
         return FAST_NO;
     }
@@ -1440,7 +1453,7 @@ static const char *const fast_keys[FK_N] = {"name", "host", "vcpus", "mem", "mem
                                             "passthrough", "pinned", "anti_affinity", "comment"};
 
 /* The VM object spanning [b, e) (from split_array), or FAST_NO. */
-static int fast_vm(const char *t, size_t b, size_t e, struct fvm *f)
+static int fast_vm(const char *t, size_t b, size_t e, struct fsize *sz, struct fvm *f)
 {
     memset(f, 0, sizeof *f);
     f->used = -1;
@@ -1488,11 +1501,11 @@ static int fast_vm(const char *t, size_t b, size_t e, struct fvm *f)
             f->vcpus = (int)x;
             break;
         case FK_MEM:
-            if (fast_size(t, &i, e, 1 << 20, 1e14, &f->mem))
+            if (fast_size(t, &i, e, 1 << 20, 1e14, &sz[0], &f->mem))
                 return FAST_NO;
             break;
         case FK_USED:
-            if (fast_size(t, &i, e, 0, 1e14, &f->used))
+            if (fast_size(t, &i, e, 0, 1e14, &sz[1], &f->used))
                 return FAST_NO;
             break;
         case FK_PASS:
@@ -1601,6 +1614,7 @@ struct vmctx {
     struct names *hn, vn, gn; /* hosts, VM names, anti-affinity groups */
     int *tab;                 /* profile indices by profile_hash, -1 = empty */
     size_t tn;
+    struct fsize sz[2];       /* fast_vm's last mem and mem_used strings */
 };
 
 /* The checks and bookkeeping after a VM's fields are read, whichever way
@@ -1729,7 +1743,7 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *
         json_t *o;
         if (vm_off) {
             struct fvm f;
-            if (fast_vm(L->text, vm_off[i], vm_off[i] + vm_len[i], &f) == 0) {
+            if (fast_vm(L->text, vm_off[i], vm_off[i] + vm_len[i], x.sz, &f) == 0) {
                 rc = vm_fast(L, &x, i, &f);
                 continue;
             }
