@@ -1017,6 +1017,53 @@ static int load_dirty(struct ld *L, json_t *o, const char *p, co_sim_profile *pf
 
 /* -------------------------------------------------------------- cluster */
 
+static int find_key(const char *t, size_t n, const char *qkey, size_t *a0, size_t *a1);
+static int split_array(const char *t, size_t a0, size_t a1, size_t **off, size_t **len,
+                       size_t *count);
+
+/* The line of each element of the top-level "hosts" array, from one scan of
+ * the text: co_json_line_of per host scans the whole file each time, which
+ * made loading quadratic in hosts (23 s for a 1,000-host fleet). NULL when
+ * the scanner does not follow the text (then co_json_line_of per host, as
+ * before); also when brackets nest deeper than co_json_line_of follows (it
+ * gives up past depth 200 and answers 0). */
+static int *host_lines(const struct ld *L, size_t nhosts)
+{
+    size_t a0, a1, *off = NULL, *len = NULL, n = 0;
+    if (L->text == NULL || find_key(L->text, L->len, "\"hosts\"", &a0, &a1) != 0 ||
+        split_array(L->text, a0, a1, &off, &len, &n) != 0)
+        return NULL;
+    int *line = n == nhosts ? malloc((n + 1) * sizeof *line) : NULL;
+    int ln = 1, depth = 0, deep = 0;
+    size_t k = 0;
+    for (size_t i = 0; line && k < n && i < a1; i++) {
+        char ch = L->text[i];
+        if (i == off[k])
+            line[k++] = ln;
+        if (ch == '\n')
+            ln++;
+        else if (ch == '"') { /* strings: skip, counting raw newlines */
+            for (i++; i < a1 && L->text[i] != '"'; i++)
+                if (L->text[i] == '\\')
+                    i++;
+                else if (L->text[i] == '\n')
+                    ln++;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > 150)
+                deep = 1;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    if (line && (k != n || deep)) {
+        free(line);
+        line = NULL;
+    }
+    free(off);
+    free(len);
+    return line;
+}
+
 static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names *un)
 {
     co_sim_cluster *c = L->c;
@@ -1037,6 +1084,7 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
                                        "failure_domain", "rack", "uplink", "uri", "migration_uri",
                                        "comment", NULL};
     int rc = CO_OK;
+    int *lines = host_lines(L, json_array_size(a));
     for (size_t i = 0; i < json_array_size(a) && rc == CO_OK; i++) {
         json_t *o = json_array_get(a, i);
         char p[64];
@@ -1048,7 +1096,7 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
         co_sim_host *h = &c->hosts[c->nhosts];
         h->mtu = 1500;
         h->channels = 1;
-        h->line = L->text ? co_json_line_of(L->text, L->len, p) : 0;
+        h->line = lines ? lines[i] : L->text ? co_json_line_of(L->text, L->len, p) : 0;
         const char *name = NULL, *dom = "default", *rack = "default", *up = NULL, *uri = NULL,
                    *muri = NULL;
         if ((rc = only(L, o, p, keys)) || (rc = get_str(L, o, p, "name", 1, &name)) ||
@@ -1094,6 +1142,7 @@ static int load_hosts(struct ld *L, json_t *root, struct names *hn, struct names
             }
         }
     }
+    free(lines);
     names_free(&dn);
     names_free(&rn);
     return rc;
@@ -1142,8 +1191,8 @@ static int load_uplinks(struct ld *L, json_t *root, struct names *un)
 /* A fleet's file is mostly its "vms" array, and jansson's tree of it takes
  * about 13 bytes per byte of text (26 MB for 20,000 VMs). So the loader
  * finds the array with a small scanner, parses the rest of the file with
- * the array emptied (its text blanked, newlines kept, so lines stay
- * right), and parses the VMs one by one. Any doubt (the scanner does not
+ * the array emptied ("[]"), and parses the VMs one by one (fast_vm, else
+ * jansson). Any doubt (the scanner does not
  * understand the text) and the whole file goes to jansson as before, which
  * also reports syntax errors with their line and column. */
 static size_t ws(const char *t, size_t i, size_t n)
@@ -1191,10 +1240,12 @@ static size_t skip_value(const char *t, size_t i, size_t n)
     return j > i ? j : 0;
 }
 
-/* The top-level "vms" array: [*a0, *a1) spans its text from '[' to ']'.
- * 0 when found, -1 otherwise (absent, or text the scanner does not follow). */
-static int find_vms(const char *t, size_t n, size_t *a0, size_t *a1)
+/* The top-level array under qkey (quoted, as written: "\"vms\""): [*a0, *a1)
+ * spans its text from '[' to ']'. 0 when found, -1 otherwise (absent, or
+ * text the scanner does not follow). */
+static int find_key(const char *t, size_t n, const char *qkey, size_t *a0, size_t *a1)
 {
+    size_t ql = strlen(qkey);
     size_t i = ws(t, 0, n);
     if (i >= n || t[i] != '{')
         return -1;
@@ -1203,7 +1254,7 @@ static int find_vms(const char *t, size_t n, size_t *a0, size_t *a1)
         size_t k = skip_value(t, i, n);
         if (k == 0)
             return -1;
-        int is_vms = k - i == 5 && memcmp(t + i, "\"vms\"", 5) == 0;
+        int is_key = k - i == ql && memcmp(t + i, qkey, ql) == 0;
         i = ws(t, k, n);
         if (i >= n || t[i] != ':')
             return -1;
@@ -1211,7 +1262,7 @@ static int find_vms(const char *t, size_t n, size_t *a0, size_t *a1)
         size_t e = skip_value(t, i, n);
         if (e == 0)
             return -1;
-        if (is_vms && t[i] == '[') {
+        if (is_key && t[i] == '[') {
             *a0 = i;
             *a1 = e;
             return 0;
@@ -1260,6 +1311,248 @@ static int split_array(const char *t, size_t a0, size_t a1, size_t **off, size_t
         return -1;
     }
     *count = n;
+    return 0;
+}
+
+
+/* ------------------------------------- one VM without jansson (fast path) */
+
+/* jansson costs about 41,000 instructions per VM object (its lexer, an
+ * object's hash table, the getters): 40 % of a 1,000-host process. Most
+ * VMs are short objects of known keys with plain strings and numbers, so
+ * they are read here directly. Anything this reader is not sure of (an
+ * escape, a byte outside printable ASCII, an unknown or repeated key, a
+ * null, a nested value other than {"kind": "none"}, a value out of range,
+ * a malformed number) gives up (FAST_NO) and the VM goes through jansson
+ * as before, which accepts or names the error exactly as it always did.
+ * Values: a number is read as jansson reads it (strtoll for an integer
+ * token, then the cast json_number_value makes; strtod otherwise), a
+ * quantity string by the same co_parse_* call quantity_at makes. */
+#define FAST_NO 1
+
+struct fvm {
+    const char *name, *host, *grp, *spec; /* spans into the text */
+    size_t name_n, host_n, grp_n, spec_n;
+    int vcpus, passthrough, pinned;
+    double mem, used;
+    unsigned seen; /* bit per key */
+};
+
+/* A string without escapes at t[*i] ('"'): its content [*s, *s + *n). */
+static int fast_str(const char *t, size_t *i, size_t e, const char **s, size_t *n)
+{
+    size_t j = *i + 1;
+    while (j < e && t[j] != '"') {
+        unsigned char ch = (unsigned char)t[j];
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+            return FAST_NO;
+        j++;
+    }
+    if (j >= e)
+        return FAST_NO;
+    *s = t + *i + 1;
+    *n = j - *i - 1;
+    *i = j + 1;
+    return 0;
+}
+
+/* A JSON number >= 0 at t[*i] as jansson reads it; *is_int: no fraction or
+ * exponent (jansson's integer). */
+static int fast_num(const char *t, size_t *i, size_t e, double *out, int *is_int)
+{
+    size_t j = *i, d0;
+    char buf[64];
+    if (j < e && t[j] == '0') {
+        j++;
+    } else {
+        for (d0 = j; j < e && t[j] >= '0' && t[j] <= '9'; j++)
+            ;
+        if (j == d0)
+            return FAST_NO;
+    }
+    *is_int = 1;
+    if (j < e && t[j] == '.') {
+        *is_int = 0;
+        for (d0 = ++j; j < e && t[j] >= '0' && t[j] <= '9'; j++)
+            ;
+        if (j == d0)
+            return FAST_NO;
+    }
+    if (j < e && (t[j] == 'e' || t[j] == 'E')) {
+        *is_int = 0;
+        j++;
+        if (j < e && (t[j] == '+' || t[j] == '-'))
+            j++;
+        for (d0 = j; j < e && t[j] >= '0' && t[j] <= '9'; j++)
+            ;
+        if (j == d0)
+            return FAST_NO;
+    }
+    if (j - *i >= sizeof buf || (*is_int && j - *i > 18)) /* jansson: too big integer */
+        return FAST_NO;
+    memcpy(buf, t + *i, j - *i);
+    buf[j - *i] = '\0';
+    if (*is_int) {
+        *out = (double)strtoll(buf, NULL, 10);
+    } else {
+        errno = 0;
+        *out = strtod(buf, NULL);
+        if (!isfinite(*out)) /* jansson: real number overflow */
+            return FAST_NO;
+    }
+    *i = j;
+    return 0;
+}
+
+/* The last size string read and its value: a fleet repeats a few sizes, and
+ * co_parse_size is pure (about 900 instructions a call). */
+struct fsize {
+    size_t n;
+    char s[64];
+    double v;
+};
+
+/* A size (get_q with U_SIZE) in [lo, hi]: a number or a size string. */
+static int fast_size(const char *t, size_t *i, size_t e, double lo, double hi,
+                     struct fsize *last, double *out)
+{
+    int is_int;
+    if (t[*i] == '"') {
+        const char *s;
+        size_t n;
+        co_diag tmp;
+        if (fast_str(t, i, e, &s, &n) || n >= sizeof last->s)
+            return FAST_NO;
+        if (n == 0 || n != last->n || memcmp(s, last->s, n) != 0) {
+            memcpy(last->s, s, n);
+            last->s[n] = '\0';
+            last->n = 0; /* valid once parsed */
+            co_diag_init(&tmp);
+            if (co_parse_size(last->s, "", &last->v, &tmp) != CO_OK)
+                return FAST_NO;
+            last->n = n;
+        }
+        *out = last->v;
+    } else if (fast_num(t, i, e, out, &is_int)) {
+        return FAST_NO;
+    }
+    return isfinite(*out) && *out >= 0 && *out >= lo && *out <= hi ? 0 : FAST_NO;
+}
+
+static int fast_lit(const char *t, size_t *i, size_t e, int *out)
+{
+    if (e - *i >= 4 && memcmp(t + *i, "true", 4) == 0) {
+        *out = 1;
+        *i += 4;
+    } else if (e - *i >= 5 && memcmp(t + *i, "false", 5) == 0) {
+        *out = 0;
+        *i += 5;
+    } else {
+        return FAST_NO;
+    }
+    return 0;
+}
+
+enum { FK_NAME, FK_HOST, FK_VCPUS, FK_MEM, FK_USED, FK_DIRTY, FK_PASS, FK_PIN, FK_ANTI,
+       FK_COMMENT, FK_N };
+static const char *const fast_keys[FK_N] = {"name", "host", "vcpus", "mem", "mem_used", "dirty",
+                                            "passthrough", "pinned", "anti_affinity", "comment"};
+
+/* The VM object spanning [b, e) (from split_array), or FAST_NO. */
+static int fast_vm(const char *t, size_t b, size_t e, struct fsize *sz, struct fvm *f)
+{
+    memset(f, 0, sizeof *f);
+    f->used = -1;
+    size_t i = ws(t, b + 1, e);
+    if (t[b] != '{' || e - b < 2 || t[e - 1] != '}')
+        return FAST_NO;
+    if (i == e - 1)
+        return FAST_NO; /* {}: jansson names what is missing */
+    for (;;) {
+        const char *k, *s;
+        size_t kn, n;
+        int key = -1, is_int;
+        double x;
+        if (i >= e || t[i] != '"' || fast_str(t, &i, e, &k, &kn))
+            return FAST_NO;
+        for (int j = 0; j < FK_N; j++)
+            if (strlen(fast_keys[j]) == kn && memcmp(fast_keys[j], k, kn) == 0)
+                key = j;
+        if (key < 0 || (f->seen & (1u << key)))
+            return FAST_NO;
+        f->seen |= 1u << key;
+        i = ws(t, i, e);
+        if (i >= e || t[i] != ':')
+            return FAST_NO;
+        i = ws(t, i + 1, e);
+        if (i >= e)
+            return FAST_NO;
+        switch (key) {
+        case FK_NAME:
+        case FK_HOST:
+        case FK_ANTI:
+        case FK_COMMENT:
+            if (t[i] != '"' || fast_str(t, &i, e, &s, &n) || n == 0)
+                return FAST_NO;
+            if (key == FK_NAME)
+                f->name = s, f->name_n = n;
+            else if (key == FK_HOST)
+                f->host = s, f->host_n = n;
+            else if (key == FK_ANTI)
+                f->grp = s, f->grp_n = n;
+            break;
+        case FK_VCPUS:
+            if (fast_num(t, &i, e, &x, &is_int) || !is_int || x < 1 || x > 100000)
+                return FAST_NO;
+            f->vcpus = (int)x;
+            break;
+        case FK_MEM:
+            if (fast_size(t, &i, e, 1 << 20, 1e14, &sz[0], &f->mem))
+                return FAST_NO;
+            break;
+        case FK_USED:
+            if (fast_size(t, &i, e, 0, 1e14, &sz[1], &f->used))
+                return FAST_NO;
+            break;
+        case FK_PASS:
+        case FK_PIN:
+            if (fast_lit(t, &i, e, key == FK_PASS ? &f->passthrough : &f->pinned))
+                return FAST_NO;
+            break;
+        case FK_DIRTY:
+            if (t[i] == '"') { /* a --dirty spec: dirty_spec reads it */
+                if (fast_str(t, &i, e, &f->spec, &f->spec_n))
+                    return FAST_NO;
+            } else { /* only {"kind": "none"} */
+                size_t j = ws(t, i + 1, e);
+                if (t[i] != '{' || e - j < 14 || memcmp(t + j, "\"kind\"", 6) != 0)
+                    return FAST_NO;
+                j = ws(t, j + 6, e);
+                if (j >= e || t[j] != ':')
+                    return FAST_NO;
+                j = ws(t, j + 1, e);
+                if (e - j < 6 || memcmp(t + j, "\"none\"", 6) != 0)
+                    return FAST_NO;
+                j = ws(t, j + 6, e);
+                if (j >= e || t[j] != '}')
+                    return FAST_NO;
+                i = j + 1;
+            }
+            break;
+        }
+        i = ws(t, i, e);
+        if (i < e && t[i] == ',') {
+            i = ws(t, i + 1, e);
+            continue;
+        }
+        if (i == e - 1) /* the closing '}' */
+            break;
+        return FAST_NO;
+    }
+    unsigned need = 1u << FK_NAME | 1u << FK_HOST | 1u << FK_VCPUS | 1u << FK_MEM;
+    if ((f->seen & need) != need || f->name_n >= 256 || f->host_n >= 256 || f->grp_n >= 256 ||
+        f->spec_n >= 4096)
+        return FAST_NO;
     return 0;
 }
 
@@ -1322,8 +1615,99 @@ static int profile_same(const co_sim_profile *a, const co_sim_profile *b)
     return 1;
 }
 
+/* What load_vms carries from one VM to the next. */
+struct vmctx {
+    struct names *hn, vn, gn; /* hosts, VM names, anti-affinity groups */
+    int *tab;                 /* profile indices by profile_hash, -1 = empty */
+    size_t tn;
+    struct fsize sz[2];       /* fast_vm's last mem and mem_used strings */
+};
+
+/* The checks and bookkeeping after a VM's fields are read, whichever way
+ * they were (jansson's tree or fast_vm): the same checks in the same order,
+ * so the same first error. The dirty curve is dj (a JSON value, NULL =
+ * none) or, when dj is NULL, the spec string (NULL = none). */
+static int vm_finish(struct ld *L, struct vmctx *x, size_t i, co_sim_vm *v, const char *name,
+                     const char *host, const char *grp, double used, json_t *dj, const char *spec)
+{
+    co_sim_cluster *c = L->c;
+    co_sim_profile *pf = &c->profiles[c->nprofiles];
+    char e[80];
+    int rc;
+    if (names_get(&x->vn, name) >= 0) {
+        snprintf(e, sizeof e, "vms[%zu].name", i);
+        return fail(L, e, "duplicate VM name '%s'", name);
+    }
+    if ((v->host = names_get(x->hn, host)) < 0) {
+        snprintf(e, sizeof e, "vms[%zu].host", i);
+        return fail(L, e, "no host named '%s'", host);
+    }
+    if (used > v->mem_bytes) {
+        snprintf(e, sizeof e, "vms[%zu].mem_used", i);
+        return fail(L, e, "is larger than mem");
+    }
+    if ((v->name = strdup(name)) == NULL || names_put(&x->vn, v->name, c->nvms) != CO_OK)
+        return oom(L);
+    c->nvms++;
+    if (grp && (v->group = intern(&c->groups, &c->ngroups, &x->gn, grp)) < 0)
+        return oom(L);
+    pf->mem_bytes = v->mem_bytes;
+    pf->zero_fraction = used >= 0 ? 1.0 - used / v->mem_bytes : 0;
+    v->profile = c->nprofiles++; /* counted first: freed even if the curve fails */
+    if (dj || spec) {
+        snprintf(e, sizeof e, "vms[%zu].dirty", i);
+        if (dj)
+            rc = load_dirty(L, dj, e, pf);
+        else if ((rc = co_dirty_none(&pf->dirty)) == CO_OK)
+            rc = dirty_spec(L, spec, e, pf);
+        if (rc)
+            return rc;
+    } else {
+        co_dirty_none(&pf->dirty);
+    }
+    size_t slot = profile_hash(pf) & (x->tn - 1);
+    while (x->tab[slot] >= 0 && !profile_same(&c->profiles[x->tab[slot]], pf))
+        slot = (slot + 1) & (x->tn - 1);
+    if (x->tab[slot] < 0) {
+        x->tab[slot] = v->profile;
+    } else { /* the same as an earlier VM's: share it */
+        if (pf->rate.kind == CO_DIST_EMPIRICAL)
+            free(pf->rate.values);
+        memset(pf, 0, sizeof *pf);
+        c->nprofiles--;
+        v->profile = x->tab[slot];
+    }
+    return CO_OK;
+}
+
+/* A VM fast_vm read whole: its strings copied out (NUL-terminated). */
+static int vm_fast(struct ld *L, struct vmctx *x, size_t i, const struct fvm *f)
+{
+    co_sim_cluster *c = L->c;
+    co_sim_vm *v = &c->vms[c->nvms];
+    char name[256], host[256], grp[256], *spec = NULL;
+    memcpy(name, f->name, f->name_n);
+    name[f->name_n] = '\0';
+    memcpy(host, f->host, f->host_n);
+    host[f->host_n] = '\0';
+    if (f->grp) {
+        memcpy(grp, f->grp, f->grp_n);
+        grp[f->grp_n] = '\0';
+    }
+    if (f->spec && (spec = strndup(f->spec, f->spec_n)) == NULL)
+        return oom(L);
+    v->group = -1;
+    v->vcpus = f->vcpus;
+    v->mem_bytes = f->mem;
+    v->passthrough = f->passthrough;
+    v->pinned = f->pinned;
+    int rc = vm_finish(L, x, i, v, name, host, f->grp ? grp : NULL, f->used, NULL, spec);
+    free(spec);
+    return rc;
+}
+
 /* The VMs: from the tree (vm_off == NULL), or parsed one at a time from
- * the text spans vm_off/vm_len (see find_vms). */
+ * the text spans vm_off/vm_len (see find_key): by fast_vm, else jansson. */
 static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *vm_off,
                     const size_t *vm_len, size_t vm_n)
 {
@@ -1336,27 +1720,27 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *
     size_t n = vm_off ? vm_n : json_array_size(a);
     c->vms = calloc(n + 1, sizeof *c->vms);
     c->profiles = calloc(n + 1, sizeof *c->profiles);
-    struct names vn, gn;
+    struct vmctx x = {.hn = hn};
     if (!c->vms || !c->profiles)
         return oom(L);
-    if (names_init(&vn, n) != CO_OK || names_init(&gn, 16) != CO_OK) {
-        names_free(&vn);
+    if (names_init(&x.vn, n) != CO_OK || names_init(&x.gn, 16) != CO_OK) {
+        names_free(&x.vn);
         return oom(L);
     }
     static const char *const keys[] = {"name", "host", "vcpus", "mem", "mem_used", "dirty",
                                        "passthrough", "pinned", "anti_affinity", "comment",
                                        NULL};
-    size_t tn = 16;
-    while (tn < 2 * n)
-        tn *= 2;
-    int *tab = malloc(tn * sizeof *tab); /* profile indices, -1 = empty */
-    if (tab == NULL) {
-        names_free(&vn);
-        names_free(&gn);
+    x.tn = 16;
+    while (x.tn < 2 * n)
+        x.tn *= 2;
+    x.tab = malloc(x.tn * sizeof *x.tab);
+    if (x.tab == NULL) {
+        names_free(&x.vn);
+        names_free(&x.gn);
         return oom(L);
     }
-    for (size_t i = 0; i < tn; i++)
-        tab[i] = -1;
+    for (size_t i = 0; i < x.tn; i++)
+        x.tab[i] = -1;
     int rc = CO_OK;
     json_t *own = NULL; /* the VM parsed from its span, when streaming */
     for (size_t i = 0; i < n && rc == CO_OK; i++) {
@@ -1364,6 +1748,11 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *
         own = NULL;
         json_t *o;
         if (vm_off) {
+            struct fvm f;
+            if (fast_vm(L->text, vm_off[i], vm_off[i] + vm_len[i], x.sz, &f) == 0) {
+                rc = vm_fast(L, &x, i, &f);
+                continue;
+            }
             json_error_t je;
             o = own = json_loadb(L->text + vm_off[i], vm_len[i], JSON_REJECT_DUPLICATES, &je);
             if (o == NULL) { /* jansson on the whole text says where */
@@ -1388,7 +1777,6 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *
             break;
         }
         co_sim_vm *v = &c->vms[c->nvms];
-        co_sim_profile *pf = &c->profiles[c->nprofiles];
         const char *name = NULL, *host = NULL, *grp = NULL;
         double used = -1;
         v->group = -1;
@@ -1401,54 +1789,13 @@ static int load_vms(struct ld *L, json_t *root, struct names *hn, const size_t *
             (rc = get_bool(L, o, p, "pinned", &v->pinned)) ||
             (rc = get_str(L, o, p, "anti_affinity", 0, &grp)))
             break;
-        char e[80];
-        if (names_get(&vn, name) >= 0) {
-            snprintf(e, sizeof e, "%s.name", p);
-            rc = fail(L, e, "duplicate VM name '%s'", name);
-            break;
-        }
-        if ((v->host = names_get(hn, host)) < 0) {
-            snprintf(e, sizeof e, "%s.host", p);
-            rc = fail(L, e, "no host named '%s'", host);
-            break;
-        }
-        if (used > v->mem_bytes) {
-            snprintf(e, sizeof e, "%s.mem_used", p);
-            rc = fail(L, e, "is larger than mem");
-            break;
-        }
-        if ((v->name = strdup(name)) == NULL || names_put(&vn, v->name, c->nvms) != CO_OK) {
-            rc = oom(L);
-            break;
-        }
-        c->nvms++;
-        if (grp && (v->group = intern(&c->groups, &c->ngroups, &gn, grp)) < 0) {
-            rc = oom(L);
-            break;
-        }
-        pf->mem_bytes = v->mem_bytes;
-        pf->zero_fraction = used >= 0 ? 1.0 - used / v->mem_bytes : 0;
-        snprintf(e, sizeof e, "%s.dirty", p);
-        v->profile = c->nprofiles++; /* counted first: freed even if the curve fails */
-        if ((rc = load_dirty(L, json_object_get(o, "dirty"), e, pf)))
-            break;
-        size_t slot = profile_hash(pf) & (tn - 1);
-        while (tab[slot] >= 0 && !profile_same(&c->profiles[tab[slot]], pf))
-            slot = (slot + 1) & (tn - 1);
-        if (tab[slot] < 0) {
-            tab[slot] = v->profile;
-        } else { /* the same as an earlier VM's: share it */
-            if (pf->rate.kind == CO_DIST_EMPIRICAL)
-                free(pf->rate.values);
-            memset(pf, 0, sizeof *pf);
-            c->nprofiles--;
-            v->profile = tab[slot];
-        }
+        json_t *dj = json_object_get(o, "dirty");
+        rc = vm_finish(L, &x, i, v, name, host, grp, used, dj, NULL);
     }
     json_decref(own);
-    free(tab);
-    names_free(&vn);
-    names_free(&gn);
+    free(x.tab);
+    names_free(&x.vn);
+    names_free(&x.gn);
     return rc;
 }
 
@@ -1597,15 +1944,16 @@ int co_sim_load_buffer(const char *text, size_t len, const char *name, co_sim_cl
     json_t *root = NULL;
     size_t a0, a1, *vm_off = NULL, *vm_len = NULL, vm_n = 0;
     char *rest = NULL;
-    if (find_vms(text, len, &a0, &a1) == 0 &&
+    if (find_key(text, len, "\"vms\"", &a0, &a1) == 0 &&
         split_array(text, a0, a1, &vm_off, &vm_len, &vm_n) == 0 &&
         (rest = malloc(len)) != NULL) {
-        /* the file with the VM array blanked (newlines kept) */
-        memcpy(rest, text, len);
-        for (size_t i = a0 + 1; i + 1 < a1; i++)
-            if (rest[i] != '\n')
-                rest[i] = ' ';
-        root = json_loadb(rest, len, JSON_REJECT_DUPLICATES, &je);
+        /* the file with the VM array emptied ("[]"): jansson's lines in it
+         * are never shown (a syntax error is reported from the whole text
+         * below, messages name lines from the text by path), and jansson
+         * lexing a blanked array cost it time per byte */
+        memcpy(rest, text, a0 + 1);
+        memcpy(rest + a0 + 1, text + a1 - 1, len - (a1 - 1));
+        root = json_loadb(rest, len - (a1 - a0 - 2), JSON_REJECT_DUPLICATES, &je);
         free(rest);
     }
     if (root == NULL) {
