@@ -66,15 +66,18 @@ int co_deadline_run_all(void (*fn)(void *arg), void *const *args, int n,
         return 0;
     struct group *g = calloc(1, sizeof *g);
     struct call **cs = calloc((size_t)n, sizeof *cs);
-    if (!g || !cs || pthread_mutex_init(&g->mu, NULL) != 0) {
+    pthread_t *ts = calloc((size_t)n, sizeof *ts);
+    if (!g || !cs || !ts || pthread_mutex_init(&g->mu, NULL) != 0) {
         free(g);
         free(cs);
+        free(ts);
         return CO_ENOMEM;
     }
     if (co_clock_cond_init(&g->cv) != 0) {
         pthread_mutex_destroy(&g->mu);
         free(g);
         free(cs);
+        free(ts);
         return CO_ENOMEM;
     }
     g->fn = fn;
@@ -92,15 +95,13 @@ int co_deadline_run_all(void (*fn)(void *arg), void *const *args, int n,
         pthread_mutex_lock(&g->mu);
         g->refs++;
         pthread_mutex_unlock(&g->mu);
-        pthread_t t;
-        if (pthread_create(&t, NULL, call_thread, c) != 0) {
+        if (pthread_create(&ts[i], NULL, call_thread, c) != 0) {
             pthread_mutex_lock(&g->mu);
             g->refs--;
             pthread_mutex_unlock(&g->mu);
             free(c);
             continue;
         }
-        pthread_detach(t);
         cs[i] = c;
         started++;
     }
@@ -119,7 +120,21 @@ int co_deadline_run_all(void (*fn)(void *arg), void *const *args, int n,
             free(cs[i]); /* the thread no longer touches it */
     }
     group_unref(g); /* unlocks */
+    /* A call that returned is joined: its thread is on its way out, and
+     * joining lets its thread-local state go (a library's per-thread
+     * buffers, freed by their key destructors) before we return; else a
+     * process that exits next could still hold them (LeakSanitizer saw
+     * libcrypto's). An abandoned one is detached: it ends on its own. */
+    for (int i = 0; i < n; i++) {
+        if (!cs[i])
+            continue;
+        if (done[i])
+            pthread_join(ts[i], NULL);
+        else
+            pthread_detach(ts[i]);
+    }
     free(cs);
+    free(ts);
     return ok;
 }
 

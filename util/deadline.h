@@ -20,9 +20,10 @@
  * nothing (arg must then outlive the call by other means). */
 typedef void (*co_deadline_release)(void *arg);
 
-/* fn(args[i]) for i in 0..n-1, each on its own detached thread, all under
- * one deadline of timeout_ms (< 0 counts as 0) from now; waits until every
- * call returned or the deadline passed. done[i] (n entries): 1 when call i
+/* fn(args[i]) for i in 0..n-1, each on its own thread, all under one
+ * deadline of timeout_ms (< 0 counts as 0) from now; waits until every
+ * call returned or the deadline passed (the threads of calls that returned
+ * are joined before it returns; abandoned ones are detached). done[i] (n entries): 1 when call i
  * returned in time (args[i] is the caller's), 0 when it was abandoned
  * (its thread calls release(args[i]) when it returns), -1 when its thread
  * could not start (fn did not run; args[i] is the caller's). Returns the
