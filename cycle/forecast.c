@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "cycle/forecast.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "inventory/inventory.h"
 #include "sim/sim.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 static int cmp_dbl(const void *a, const void *b)
 {
@@ -38,30 +38,6 @@ static json_t *q3(double *v, int n, double scale)
     qsort(v, (size_t)n, sizeof *v, cmp_dbl);
     return json_pack("{s:f, s:f, s:f}", "p10", quant(v, n, 0.10) * scale, "p50",
                      quant(v, n, 0.50) * scale, "p90", quant(v, n, 0.90) * scale);
-}
-
-/* Remove DIR/inventory.json, DIR/inventory.traces/ and DIR (a temporary
- * directory of ours: its names are the inventory's own). */
-static void rm_tmp(const char *dir)
-{
-    char p[600];
-    snprintf(p, sizeof p, "%s/inventory.traces", dir);
-    DIR *dd = opendir(p);
-    if (dd) {
-        struct dirent *e;
-        while ((e = readdir(dd)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char f[900];
-            snprintf(f, sizeof f, "%s/%s", p, e->d_name);
-            unlink(f);
-        }
-        closedir(dd);
-        rmdir(p);
-    }
-    snprintf(p, sizeof p, "%s/inventory.json", dir);
-    unlink(p);
-    rmdir(dir);
 }
 
 /* The live cluster as a loaded co_sim_cluster: inventory of FILE's hosts,
@@ -334,7 +310,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                 snprintf(note, sizeof note, "FILE as written: the inventory failed: %s",
                          ld.msg);
             if (!o->keep_dir)
-                rm_tmp(dir);
+                (void)co_fs_rm_tree(dir);
         }
     } else
         snprintf(note, sizeof note, "FILE as written");

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include "cycle/preflight.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "cycle/hook.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/units.h"
 
 size_t co_pf_addr_of(const char *uri, char *out, size_t len)
@@ -87,27 +87,6 @@ static int probe_argv(const co_sim_hook *h, const char *const vals[4], co_sim_ho
     *out = *h;
     out->argv = a;
     return CO_OK;
-}
-
-/* rm -r of the private log dir of a dry run: DIR/hooks/<files>, DIR. */
-static void remove_tmp(const char *dir)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/hooks", dir);
-    DIR *dp = opendir(p);
-    if (dp) {
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char f[800];
-            snprintf(f, sizeof f, "%s/%s", p, e->d_name);
-            unlink(f);
-        }
-        closedir(dp);
-    }
-    rmdir(p);
-    rmdir(dir);
 }
 
 int co_pf_mtu_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_mtu *out,
@@ -230,7 +209,7 @@ int co_pf_mtu_check(const co_sim_cluster *c, int h, const co_pf_opts *o, co_pf_m
                         pr->line[0] ? pr->line : "(no output)");
     }
     if (tmp[0])
-        remove_tmp(tmp);
+        (void)co_fs_rm_tree(tmp);
     if (rc == CO_OK && out->failed)
         rc = co_diag_set(d, CO_EFAILED, "MTU path check: %d of %d pair(s) FAILED; first: %s",
                          out->failed, out->npairs, first.msg);
@@ -284,7 +263,7 @@ static int run_probe(const co_sim_cluster *c, int h, const co_pf_opts *o, int k,
     int hrc = co_hook_run(&c->exec.hook[k], &ctx, &hr, &hd);
     double t1 = wall_ms();
     if (tmp[0])
-        remove_tmp(tmp);
+        (void)co_fs_rm_tree(tmp);
     *mid_ms = (t0 + t1) / 2;
     out->rtt_ms = t1 - t0;
     out->exit_status = hr.exit_status;

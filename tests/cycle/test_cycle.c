@@ -25,9 +25,12 @@
  *                      maintenance, h2 and h3 untouched, its VMs run once
  *   unmovable_after_return (CUTOVER_SLOW=1) a VM with a CD-ROM on h2 is shut
  *                      down for h2's patch and started again there after
- *   kill_during_evacuate, kill_during_patch (CUTOVER_SLOW=1) kill -9 of
- *                      cutover while a migration runs / while the patch
- *                      hook runs; a second cycle on the journal meanwhile
+ *   kill_during_evacuate, kill_during_patch, kill_during_preflight,
+ *   kill_during_reboot, kill_during_validate, kill_during_rebalance
+ *                      (CUTOVER_SLOW=1) kill -9 of cutover while a
+ *                      migration runs / while the patch hook runs / as
+ *                      that step starts / while a VM goes home; a second
+ *                      cycle on the journal meanwhile
  *                      is refused; --resume completes; no VM migrated twice
  *                      for one evacuation, none paused */
 #include <criterion/criterion.h>
@@ -558,6 +561,40 @@ Test(cycle, kill_during_patch, .fini = fini, .timeout = 900)
     if (why)
         cr_skip_test("%s", why);
     kill_and_resume("\"step_start\"", "\"apply\"");
+}
+
+/* The other kinds of step: preflight (a libvirt probe and the plan), the
+ * reboot hook and the wait for the host, validate, and a migration home. */
+Test(cycle, kill_during_preflight, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    kill_and_resume("\"step_start\"", "\"preflight\"");
+}
+
+Test(cycle, kill_during_reboot, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    kill_and_resume("\"step_start\"", "\"reboot\"");
+}
+
+Test(cycle, kill_during_validate, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    kill_and_resume("\"step_start\"", "\"validate\"");
+}
+
+Test(cycle, kill_during_rebalance, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    kill_and_resume("\"mig_start\"", "\"rebalance\"");
 }
 
 /* A persistent copy of vm1 named vmcd on uri (h2) with a CD-ROM holding an
