@@ -910,6 +910,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
              * whatever still runs there */
             char was[200];
             snprintf(was, sizeof was, "%.190s", rc != CO_OK ? d->msg : "no answer");
+            co_diag_init(d); /* the verdict replaces evacuate's message (kept in it) */
             rc = co_diag_set(d, CO_EFAILED, "%s: libvirt did not list its domains after the "
                              "evacuation (%s); not taken for empty", hname(y, h), was);
             left = 1;
@@ -1481,6 +1482,10 @@ static int step(co_cyc *y, int h, int s, co_diag *d)
     if (rc != CO_OK)
         return rc;
     co_view_say(y, "%s%s%s ...", host ? host : "cycle", ": ", name);
+    /* the step's error is its own: co_diag_set keeps the first message, so
+     * one left in d by an earlier step or host (seen: h2's validate failure,
+     * within the budget, named as h3's evacuate error) would mask it */
+    co_diag_init(d);
     json_t *extra = json_object();
     double t0 = co_clock_ms();
     if (h >= 0)
