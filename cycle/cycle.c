@@ -726,9 +726,10 @@ static void resume_orphans(co_cyc *y, json_t *live, co_diag *d);
  * ended after the VM started on its destination). It is not h's VM: taking
  * it for one would have the unmovable rule shut it down and report an
  * outage of a VM that runs. Dropped from e, noted. */
-static void drop_stale_copies(co_cyc *y, co_evac *e, int h)
+static int drop_stale_copies(co_cyc *y, co_evac *e, int h)
 {
     json_t *live = NULL;
+    int dropped = 0;
     for (int i = 0; i < e->nvms; i++) {
         if (e->vms[i].running)
             continue;
@@ -742,8 +743,10 @@ static void drop_stale_copies(co_cyc *y, co_evac *e, int h)
         memmove(&e->vms[i], &e->vms[i + 1], sizeof e->vms[0] * (size_t)(e->nvms - i - 1));
         e->nvms--;
         i--;
+        dropped++;
     }
     json_decref(live);
+    return dropped;
 }
 
 /* Capacity, blockers and placement of host h's VMs onto the open hosts;
@@ -759,7 +762,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     pthread_mutex_lock(&y->place_mu);
     int locked = 1;
     int rc = CO_OK, nd = evac_setup(y, e, h, -1);
-    int unmov = y->c->exec.unmovable;
+    int unmov = y->c->exec.unmovable, pre_stale = 0;
     struct mig_ctx mc;
     mig_ctx_init(&mc, y, h, "evacuate");
     /* evacuate leaves the VMs that cannot live-migrate; the cycle shuts them
@@ -774,7 +777,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     for (double until = co_clock_ms() + CO_CYC_SETTLE_MS;;) {
         if ((rc = co_evac_inventory(e, &eo, d)) != CO_OK)
             goto out;
-        drop_stale_copies(y, e, h);
+        pre_stale = drop_stale_copies(y, e, h);
         int unsettled = 0;
         for (int i = 0; i < e->nvms; i++)
             unsettled += transient(&e->vms[i]);
@@ -901,7 +904,9 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
         json_decref(live);
         for (double until = co_clock_ms() + 30e3;;) {
             left = vms_on(y, h, &stale, first, sizeof first);
-            if ((!left && !stale) || co_clock_ms() > until || stopping(y) ||
+            /* a leftover there before the evacuation (an earlier cycle's):
+             * libvirt will not clean it up now, no wait for it */
+            if ((!left && stale <= pre_stale) || co_clock_ms() > until || stopping(y) ||
                 (rc != CO_OK && left > 0))
                 break;
             nap(y, 1000);
@@ -911,6 +916,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
              * whatever still runs there */
             char was[200];
             snprintf(was, sizeof was, "%.190s", rc != CO_OK ? d->msg : "no answer");
+            co_diag_init(d); /* the verdict replaces evacuate's message (kept in it) */
             rc = co_diag_set(d, CO_EFAILED, "%s: libvirt did not list its domains after the "
                              "evacuation (%s); not taken for empty", hname(y, h), was);
             left = 1;
@@ -1484,6 +1490,10 @@ static int step(co_cyc *y, int h, int s, co_diag *d)
     if (rc != CO_OK)
         return rc;
     co_view_say(y, "%s%s%s ...", host ? host : "cycle", ": ", name);
+    /* the step's error is its own: co_diag_set keeps the first message, so
+     * one left in d by an earlier step or host (seen: h2's validate failure,
+     * within the budget, named as h3's evacuate error) would mask it */
+    co_diag_init(d);
     json_t *extra = json_object();
     double t0 = co_clock_ms();
     if (h >= 0)

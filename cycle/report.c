@@ -100,6 +100,8 @@ static json_t *report_of(json_t *recs, const co_cyc *y)
             json_object_set_new(h, "state", json_string(ok ? "done" : "failed"));
             if (!ok)
                 json_object_set(h, "error", json_object_get(r, "reason"));
+            else /* a failure the resumed run got past is not the host's error */
+                json_object_del(h, "error");
         }
         if (is_ev(r, "mig_end")) {
             json_t *v = json_object_get(vms, sget(r, "vm"));

@@ -33,7 +33,49 @@ void co_inv_free(co_inv *inv)
     free(inv->vms);
     json_decref(inv->file_vms);
     json_decref(inv->carry);
+    json_decref(inv->leftovers);
     memset(inv, 0, sizeof *inv);
+}
+
+/* The copy of name that runs (not paused), -1 if none. */
+static int running_copy(const co_inv *inv, const char *name)
+{
+    for (int i = 0; i < inv->nvms; i++)
+        if (!inv->vms[i].paused && !strcmp(inv->vms[i].name, name))
+            return i;
+    return -1;
+}
+
+int co_inv_drop_leftovers(co_inv *inv, co_diag *d)
+{
+    /* paused copies whose twin runs elsewhere first: what is left twice
+     * after that is a migration in flight (or two running copies) */
+    for (int i = 0; i < inv->nvms; i++) {
+        co_inv_vm *v = &inv->vms[i];
+        int r = v->paused ? running_copy(inv, v->name) : -1;
+        if (r < 0 || inv->vms[r].host == v->host)
+            continue;
+        if (!inv->leftovers && !(inv->leftovers = json_array()))
+            return co_diag_set(d, CO_ENOMEM, "out of memory");
+        json_array_append_new(inv->leftovers,
+                              json_sprintf("%s: a paused copy on %s while it runs on %s (a "
+                                           "migration's leftover, left to libvirt; not counted)",
+                                           v->name, inv->hosts[v->host].name,
+                                           inv->hosts[inv->vms[r].host].name));
+        json_decref(v->dirty_given);
+        json_decref(v->extra);
+        memmove(v, v + 1, sizeof *v * (size_t)(inv->nvms - i - 1));
+        inv->nvms--;
+        i--;
+    }
+    for (int i = 0; i < inv->nvms; i++)
+        for (int k = i + 1; k < inv->nvms; k++)
+            if (!strcmp(inv->vms[i].name, inv->vms[k].name))
+                return co_diag_set(d, CO_EBUSY, "VM %s is on %s and %s (a migration in "
+                                   "flight?); try again when it is done", inv->vms[i].name,
+                                   inv->hosts[inv->vms[i].host].name,
+                                   inv->hosts[inv->vms[k].host].name);
+    return CO_OK;
 }
 
 static int add_host(co_inv *inv, const char *name, const char *uri, co_diag *d)

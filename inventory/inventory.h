@@ -53,6 +53,7 @@ typedef struct co_inv_vm {
     int tcg;                        /* <domain type='qemu'>: emulated (its migration stream is
                                        CPU bound: cycle/forecast.c assumes evacuate's ceiling) */
     char blocker[256];              /* why evacuate would not move it ("" none) */
+    int paused;                     /* not running (paused or another state) */
     int dirty_measured;             /* 1: trace below from libvirt's dirty rate */
     co_dirty_trace trace;
     char trace_rel[600];            /* path written, relative to the output's dir */
@@ -70,6 +71,7 @@ typedef struct co_inv {
     char file[512];                 /* FILE, "" with --connect */
     json_t *file_vms;               /* FILE's "vms" (owned; NULL = none) */
     json_t *carry;                  /* FILE's "plan", "uplinks", "hooks" (object, owned) */
+    json_t *leftovers;              /* phrases: paused copies dropped (array, owned; NULL none) */
     char taken_at[32];              /* ISO 8601 UTC */
     char command[512];
 } co_inv;
@@ -105,6 +107,15 @@ int co_inv_from_uris(co_inv *inv, const char *list, co_diag *d);
  * and URI that does not answer (nothing is written then), CO_EUNAVAIL
  * "built without libvirt" in a build without it. */
 int co_inv_collect(co_inv *inv, const co_inv_opts *o, co_diag *d);
+
+/* A VM listed on two hosts (pure; co_inv_collect calls it): a paused copy
+ * of a VM that runs on another host is a migration's leftover (the source
+ * copy libvirt leaves paused when it does not see a migration's end; the
+ * cycle's evacuate and reboot checks treat it the same): dropped from
+ * inv->vms and named in inv->leftovers, not counted as a VM of its host.
+ * Otherwise (both copies running, or none running: a migration in flight)
+ * CO_EBUSY naming the VM and both hosts. */
+int co_inv_drop_leftovers(co_inv *inv, co_diag *d);
 
 /* Settle the figures not measured (pure; co_inv_collect calls it): NIC rate
  * and MTU given > measured > defaulted (1 Gbit/s, 1500), dirty curves

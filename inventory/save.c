@@ -238,6 +238,8 @@ json_t *co_inv_json(const co_inv *inv)
     json_object_set_new(src, "given", given);
     json_object_set_new(src, "defaulted", def);
     json_object_set_new(src, "in_file_not_running", gone);
+    json_object_set_new(src, "leftovers", inv->leftovers ? json_copy(inv->leftovers)
+                                                         : json_array());
     json_object_set_new(j, "source", src);
     json_t *up = json_object_get(inv->carry, "uplinks");
     if (up)

@@ -210,6 +210,7 @@ static int visit(co_inv *inv, int hi, const co_inv_opts *o, co_evac *e, co_diag 
         v->mem_bytes = ev->mem_bytes;
         v->passthrough = ev->has_hostdev;
         v->tcg = ev->tcg;
+        v->paused = !ev->running;
         snprintf(v->blocker, sizeof v->blocker, "%s", ev->blocker);
         if (ev->dirty_measured) {
             v->dirty_measured = 1;
@@ -263,15 +264,10 @@ int co_inv_collect(co_inv *inv, const co_inv_opts *o, co_diag *d)
         if ((rc = visit(inv, i, o, e, d)) != CO_OK)
             co_diag_prefix(d, "host %s", inv->hosts[i].name);
     free(e);
-    /* the same domain on two hosts: a migration in flight (its paused
-     * destination); an inventory now would count it twice */
-    for (int i = 0; i < inv->nvms && rc == CO_OK; i++)
-        for (int k = i + 1; k < inv->nvms && rc == CO_OK; k++)
-            if (!strcmp(inv->vms[i].name, inv->vms[k].name))
-                rc = co_diag_set(d, CO_EBUSY, "VM %s is on %s and %s (a migration in flight?); "
-                                 "try again when it is done", inv->vms[i].name,
-                                 inv->hosts[inv->vms[i].host].name,
-                                 inv->hosts[inv->vms[k].host].name);
+    /* the same domain on two hosts: a paused leftover is dropped (named);
+     * a migration in flight would be counted twice: try again */
+    if (rc == CO_OK)
+        rc = co_inv_drop_leftovers(inv, d);
     if (rc == CO_OK)
         co_inv_settle(inv, o);
     return rc;

@@ -11,7 +11,10 @@
  *                  touched
  *   timeline       a journal converts to simulate's timeline CSV (steps,
  *                  migrations, outages, times from the cycle's start);
- *                  a file that is no journal is refused (65) */
+ *                  a file that is no journal is refused (65)
+ *   resumed_error  a host whose step failed and then, resumed, ended ok
+ *                  carries no error in the report (a completed journal:
+ *                  no host is touched) */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -181,4 +184,34 @@ Test(cycle_input, timeline, .init = init, .fini = fini)
     rc = run(argv2, out, err, -1);
     cr_expect_eq(rc, 65, "exit %d: %s", rc, err);
     cr_expect(one_line(err), "%s", err);
+}
+
+Test(cycle_input, resumed_error, .init = init, .fini = fini)
+{
+    static char out[MAX_OUT], err[MAX_OUT];
+    char f[128], j[128];
+    snprintf(f, sizeof f, "%s/c.json", tdir);
+    snprintf(j, sizeof j, "%s/j.jsonl", tdir);
+    write_file(f, HOSTS "  \"plan\": {}\n}\n");
+    write_file(j,
+               "{\"seq\":1,\"t_ms\":1000,\"ev\":\"cycle_start\",\"file\":\"c.json\",\"hosts\":"
+               "[\"h1\",\"h2\"],\"vms\":{\"a\":\"h1\"}}\n"
+               "{\"seq\":2,\"t_ms\":1100,\"ev\":\"step_end\",\"host\":\"h1\",\"step\":"
+               "\"validate\",\"ok\":false,\"duration_ms\":100,\"error\":\"OLD failure\"}\n"
+               "{\"seq\":3,\"t_ms\":1200,\"ev\":\"resume\",\"pid\":1,\"torn\":false}\n"
+               "{\"seq\":4,\"t_ms\":1300,\"ev\":\"step_end\",\"host\":\"h1\",\"step\":"
+               "\"validate\",\"ok\":true,\"duration_ms\":100}\n"
+               "{\"seq\":5,\"t_ms\":1400,\"ev\":\"host_end\",\"host\":\"h1\",\"ok\":true}\n"
+               "{\"seq\":6,\"t_ms\":1500,\"ev\":\"cycle_end\",\"status\":\"completed\","
+               "\"window_ms\":500}\n");
+    chmod(j, 0600);
+    const char *argv[] = {bin(), "cycle", f, "--journal", j, "--resume", "--json", NULL};
+    int rc = run(argv, out, err, -1);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    json_t *r = json_loads(out, 0, NULL);
+    cr_assert_not_null(r, "%s", out);
+    json_t *h1 = json_array_get(json_object_get(r, "hosts"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(h1, "state")), "done");
+    cr_expect_null(json_object_get(h1, "error"), "%s", out);
+    json_decref(r);
 }

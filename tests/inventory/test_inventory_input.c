@@ -224,3 +224,50 @@ Test(inventory_input, saved_file_loads_with_traces, .fini = rm_tmp)
     co_inv_free(inv);
     free(inv);
 }
+
+/* A paused copy of a VM that runs on another host (a rebalance's leftover)
+ * is named and not counted; two copies of which none runs is a migration in
+ * flight: CO_EBUSY. */
+static void put_vm(co_inv *inv, const char *name, int host, int paused)
+{
+    co_inv_vm *v = &inv->vms[inv->nvms++];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->host = host;
+    v->paused = paused;
+    v->extra = json_object();
+}
+
+Test(inventory_input, paused_leftover_not_counted)
+{
+    co_inv *inv = malloc(sizeof *inv);
+    co_inv_init(inv);
+    inv->nhosts = 2;
+    snprintf(inv->hosts[0].name, sizeof inv->hosts[0].name, "h1");
+    snprintf(inv->hosts[1].name, sizeof inv->hosts[1].name, "h2");
+    inv->capvms = 8;
+    inv->vms = calloc(8, sizeof *inv->vms);
+    put_vm(inv, "vm1", 0, 0);
+    put_vm(inv, "vm2", 0, 1); /* leftover on h1 */
+    put_vm(inv, "vm3", 1, 1); /* paused, no twin: its own VM */
+    put_vm(inv, "vm2", 1, 0);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_inv_drop_leftovers(inv, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(inv->nvms, 3);
+    cr_assert_str_eq(inv->vms[1].name, "vm3");
+    cr_assert_str_eq(inv->vms[2].name, "vm2");
+    cr_assert_eq(inv->vms[2].host, 1);
+    cr_assert_eq(json_array_size(inv->leftovers), 1);
+    const char *s = json_string_value(json_array_get(inv->leftovers, 0));
+    cr_assert(strstr(s, "vm2: a paused copy on h1 while it runs on h2"), "%s", s);
+    json_t *j = co_inv_json(inv);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(j, "source"), "leftovers")), 1);
+    json_decref(j);
+    /* both copies paused: in flight */
+    put_vm(inv, "vm3", 0, 1);
+    cr_assert_eq(co_inv_drop_leftovers(inv, &d), CO_EBUSY);
+    cr_assert(strstr(d.msg, "VM vm3 is on h2 and h1"), "%s", d.msg);
+    co_inv_free(inv);
+    free(inv);
+}
