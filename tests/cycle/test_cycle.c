@@ -547,55 +547,25 @@ static void kill_and_resume(const char *ev, const char *step)
     json_decref(lab);
 }
 
-Test(cycle, kill_during_evacuate, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"mig_start\"", "\"evacuate\"");
-}
+/* kill -9 as the journal shows EV with STEP (a step's start, or a
+ * migration's purpose), then --resume: one test per kind of step. */
+#define KILL_TEST(name, ev, step)                                                          \
+    Test(cycle, name, .fini = fini, .timeout = 900)                                      \
+    {                                                                                     \
+        const char *why = slow();                                                         \
+        if (why)                                                                          \
+            cr_skip_test("%s", why);                                                      \
+        kill_and_resume("\"" ev "\"", "\"" step "\"");                                    \
+    }
 
-Test(cycle, kill_during_patch, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"step_start\"", "\"apply\"");
-}
-
-/* The other kinds of step: preflight (a libvirt probe and the plan), the
- * reboot hook and the wait for the host, validate, and a migration home. */
-Test(cycle, kill_during_preflight, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"step_start\"", "\"preflight\"");
-}
-
-Test(cycle, kill_during_reboot, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"step_start\"", "\"reboot\"");
-}
-
-Test(cycle, kill_during_validate, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"step_start\"", "\"validate\"");
-}
-
-Test(cycle, kill_during_rebalance, .fini = fini, .timeout = 900)
-{
-    const char *why = slow();
-    if (why)
-        cr_skip_test("%s", why);
-    kill_and_resume("\"mig_start\"", "\"rebalance\"");
-}
+KILL_TEST(kill_during_evacuate, "mig_start", "evacuate")
+KILL_TEST(kill_during_patch, "step_start", "apply")
+/* the other kinds: preflight (a libvirt probe and the plan), the reboot
+ * hook and the wait for the host, validate, a migration home */
+KILL_TEST(kill_during_preflight, "step_start", "preflight")
+KILL_TEST(kill_during_reboot, "step_start", "reboot")
+KILL_TEST(kill_during_validate, "step_start", "validate")
+KILL_TEST(kill_during_rebalance, "mig_start", "rebalance")
 
 /* A persistent copy of vm1 named vmcd on uri (h2) with a CD-ROM holding an
  * image: evacuate's blocker "CD-ROM or floppy with media". */
