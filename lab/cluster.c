@@ -945,6 +945,20 @@ fail:;
 
 /* ------------------------------------------------------------ reboot, down */
 
+/* The number K of host ("h2" or "2") in c (1..nhosts); 0 with d set
+ * (CO_EUSAGE) when it names no host of the cluster at dir. */
+static long host_number(const co_cluster *c, const char *dir, const char *host, co_diag *d)
+{
+    const char *h = host[0] == 'h' ? host + 1 : host;
+    char *end;
+    long k = strtol(h, &end, 10);
+    if (*h == '\0' || *end != '\0' || k < 1 || k > c->nhosts) {
+        co_diag_set(d, CO_EUSAGE, "no host '%s' in %s (h1..h%d)", host, dir, c->nhosts);
+        return 0;
+    }
+    return k;
+}
+
 /* Run `cluster.sh VERB DIR K` for host ("h2" or "2") of the cluster at dir. */
 static int host_script(const char *dir, const char *host, const char *verb, const char *what,
                        co_diag *d)
@@ -953,11 +967,9 @@ static int host_script(const char *dir, const char *host, const char *verb, cons
     int rc = co_cluster_load(dir, &c, d);
     if (rc)
         return rc;
-    const char *h = host[0] == 'h' ? host + 1 : host;
-    char *end;
-    long k = strtol(h, &end, 10);
-    if (*h == '\0' || *end != '\0' || k < 1 || k > c.nhosts)
-        return co_diag_set(d, CO_EUSAGE, "no host '%s' in %s (h1..h%d)", host, dir, c.nhosts);
+    long k = host_number(&c, dir, host, d);
+    if (k == 0)
+        return CO_EUSAGE;
     if ((rc = check_env(d)))
         return rc;
     char script[PATH_MAX], ks[16];
@@ -986,11 +998,9 @@ int co_cluster_exec(const char *dir, const char *host, char *const argv[], co_di
     int rc = co_cluster_load(dir, &c, d);
     if (rc)
         return rc;
-    const char *h = host[0] == 'h' ? host + 1 : host;
-    char *end;
-    long k = strtol(h, &end, 10);
-    if (*h == '\0' || *end != '\0' || k < 1 || k > c.nhosts)
-        return co_diag_set(d, CO_EUSAGE, "no host '%s' in %s (h1..h%d)", host, dir, c.nhosts);
+    long k = host_number(&c, dir, host, d);
+    if (k == 0)
+        return CO_EUSAGE;
     char ns[96];
     snprintf(ns, sizeof ns, "/run/netns/%s", c.hosts[k - 1].netns);
     int fd = open(ns, O_RDONLY | O_CLOEXEC);
