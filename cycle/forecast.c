@@ -77,6 +77,18 @@ static int live_cluster(const co_cyc_fc_opts *o, const char *dir, co_sim_cluster
     return rc;
 }
 
+/* The records of a history journal, or NULL when it cannot be read (the
+ * calibration does without it; co_history_read, which reads the same
+ * journals first, has already failed naming it). */
+static json_t *history_records(const char *path)
+{
+    json_t *recs = NULL;
+    int torn = 0;
+    co_diag d;
+    co_diag_init(&d);
+    return co_jrn_read(path, &recs, &torn, &d) == CO_OK ? recs : NULL;
+}
+
 /* The concurrency the cycle's evacuations chose (evacuate's planner picks
  * it; plan.concurrency does not bind the cycle): the median of the
  * journals' evacuate step_end "concurrency", 0 when none says. */
@@ -84,11 +96,8 @@ static int history_concurrency(const co_cyc_fc_opts *o, int *samples)
 {
     int k[256], n = 0;
     for (int i = 0; i < o->nhistory; i++) {
-        json_t *recs = NULL;
-        int torn = 0;
-        co_diag d;
-        co_diag_init(&d);
-        if (co_jrn_read(o->history[i], &recs, &torn, &d) != CO_OK)
+        json_t *recs = history_records(o->history[i]);
+        if (!recs)
             continue;
         size_t j;
         json_t *r;
@@ -165,11 +174,8 @@ static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double fixed_ca
     struct hmig m[512];
     int n = 0;
     for (int i = 0; i < o->nhistory; i++) {
-        json_t *recs = NULL;
-        int torn = 0;
-        co_diag d;
-        co_diag_init(&d);
-        if (co_jrn_read(o->history[i], &recs, &torn, &d) != CO_OK)
+        json_t *recs = history_records(o->history[i]);
+        if (!recs)
             continue;
         size_t j;
         json_t *r;
