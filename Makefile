@@ -98,6 +98,16 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# The revision is compiled into cli/main.o (--version) and bench_policies:
+# they depend on a stamp rewritten only when HEAD moves, so an incremental
+# build after a commit does not print a stale revision.
+REV_STAMP := $(BUILD)/rev.stamp
+.PHONY: rev-stamp-check
+rev-stamp-check:
+	@mkdir -p $(BUILD); echo '$(GIT_REV)' | cmp -s - $(REV_STAMP) 2>/dev/null || echo '$(GIT_REV)' > $(REV_STAMP)
+$(REV_STAMP): rev-stamp-check
+$(MAIN_OBJ) $(BUILD)/bench/bench_policies: $(REV_STAMP)
+
 $(BUILD)/cutover: $(MAIN_OBJ) $(VIRT_LAZY) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MAIN_LDLIBS)
 
