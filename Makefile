@@ -104,8 +104,8 @@ $(LIB): $(LIB_OBJ)
 REV_STAMP := $(BUILD)/rev.stamp
 .PHONY: rev-stamp-check
 rev-stamp-check:
-	@mkdir -p $(BUILD); echo '$(GIT_REV)' | cmp -s - $(REV_STAMP) 2>/dev/null || echo '$(GIT_REV)' > $(REV_STAMP)
 $(REV_STAMP): rev-stamp-check
+	@mkdir -p $(dir $@); echo '$(GIT_REV)' | cmp -s - $@ 2>/dev/null || echo '$(GIT_REV)' > $@
 $(MAIN_OBJ) $(BUILD)/bench/bench_policies: $(REV_STAMP)
 
 $(BUILD)/cutover: $(MAIN_OBJ) $(VIRT_LAZY) $(LIB)
