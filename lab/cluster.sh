@@ -62,11 +62,35 @@ ns_init() {
   cat /proc/"$upid"/task/*/children 2>/dev/null | awk '{print $1; exit}'
 }
 
+# Host operations (reboot, restart-daemon) and down exclude each other through
+# DIR/lab.lock: a reboot hook orphaned by a killed `cutover cycle` could
+# otherwise start a host's namespace again after down had killed it (seen: a
+# host's init, libvirtd and QEMUs outliving down). down removes lab.env under
+# the lock, so a reboot that was waiting finds no cluster and stops.
+# fd 9; every process started under it closes it (9>&-), or it would hold the
+# lock for its whole life.
+dir_lock() {
+  { exec 9>>"$1/lab.lock"; } 2>/dev/null || return 0
+  flock -w 180 9 || echo "cluster.sh: $1/lab.lock still held after 180 s; going on" >&2
+}
+
+# Kill every process left in host K's network namespace (its PID namespace's
+# init first: the kernel then kills the rest), whatever unshare.pid says.
+sweep_netns() {
+  local ns=$1 pids i=0
+  pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
+  while [ -n "$pids" ] && [ $i -lt 100 ]; do
+    kill -9 $pids 2>/dev/null
+    sleep 0.1; i=$((i+1))
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+  done
+}
+
 start_host() {
   local dir=$1 k=$2 ns
   ns=${SUBNET_NS}-h$k
   setsid ip netns exec "$ns" unshare -m -p -f --propagation private \
-    "$0" inner "$dir" "$k" </dev/null >"$dir/h$k/inner.log" 2>&1 3<&- &
+    "$0" inner "$dir" "$k" </dev/null >"$dir/h$k/inner.log" 2>&1 3<&- 9>&- &
   echo $! > "$dir/h$k/unshare.pid"
 }
 
@@ -218,6 +242,8 @@ load_env() {
 
 reboot_host() {
   local dir=$1 k=$2
+  [ -d "$dir" ] || die "no cluster at $dir" 66
+  dir_lock "$dir"
   load_env "$dir" || die "no cluster at $dir" 66
   [ "$k" -ge 1 ] && [ "$k" -le "$HOSTS" ] || die "no host h$k in $dir" 64
   kill_host "$dir" "$k"
@@ -253,6 +279,8 @@ daemon_pid() {
 # (libvirtd daemonizes), keep running and are reconnected to.
 restart_daemon() {
   local dir=$1 k=$2 init pid i=0
+  [ -d "$dir" ] || die "no cluster at $dir" 66
+  dir_lock "$dir"
   host_arg "$dir" "$k"
   init=$(ns_init "$dir" "$k") || die "host h$k of $dir is not running" 69
   pid=$(child_named "$init" libvirtd)
@@ -265,7 +293,7 @@ restart_daemon() {
   rm -f "$dir/h$k/sock/libvirt-sock" "$dir/h$k/sock/libvirt-sock-ro" \
     "$dir/h$k/sock/libvirt-admin-sock"
   nsenter -t "$init" -m -p -n -- libvirtd -d --listen -p /run/libvirtd.pid \
-    -f /etc/libvirt/libvirtd.conf </dev/null >>"$dir/h$k/inner.log" 2>&1 \
+    -f /etc/libvirt/libvirtd.conf </dev/null >>"$dir/h$k/inner.log" 2>&1 9>&- \
     || die "libvirtd of h$k did not start again (see $dir/h$k/inner.log)"
   wait_host "$dir" "$k"
 }
@@ -273,9 +301,13 @@ restart_daemon() {
 down() {
   local dir=$1 k
   [ -d "$dir" ] || return 0
-  load_env "$dir" || return 0
+  dir_lock "$dir"
+  load_env "$dir" || { rm -f "$dir/lab.lock"; rmdir "$dir" 2>/dev/null; return 0; }
   for k in $(seq 1 "${HOSTS:-0}"); do kill_host "$dir" "$k"; done
-  for k in $(seq 1 "${HOSTS:-0}"); do ip netns del "$NS_PREFIX-h$k" 2>/dev/null; done
+  for k in $(seq 1 "${HOSTS:-0}"); do
+    sweep_netns "$NS_PREFIX-h$k"
+    ip netns del "$NS_PREFIX-h$k" 2>/dev/null
+  done
   ip link del "$ROOT_DEV" 2>/dev/null
   ip netns del "$NS_SW" 2>/dev/null
   local w; w=$(cat "$dir/watchdog.pid" 2>/dev/null)
@@ -286,7 +318,7 @@ down() {
   fi
   for k in $(seq 1 "${HOSTS:-0}"); do rm -rf "${dir:?}/h$k"; done
   rm -f "$dir/passwd" "$dir/group" "$dir/watchdog.pid" "$dir/cluster.json" "$dir/lab.json" \
-    "$dir/lab.env"
+    "$dir/lab.env" "$dir/lab.lock"
   rmdir "$dir" 2>/dev/null
   return 0
 }
