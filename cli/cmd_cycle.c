@@ -121,6 +121,7 @@ static int plot_journal(const char *journal, const char *png, co_diag *d)
     char *hosts[MAXH];
     int nh = 0;
     double tmax = 0;
+    unsigned char used[CO_STEP_N] = {0};
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *f[7], *p = line;
@@ -143,11 +144,12 @@ static int plot_journal(const char *journal, const char *png, co_diag *d)
         double a = atof(f[4]), b = atof(f[5]);
         tmax = b > tmax ? b : tmax;
         if (!strcmp(f[0], "step")) {
-            int st = 0; /* preflight and hooks of the cycle: colour 0 */
+            int st = 0; /* preflight and hooks of the cycle: health_check's colour */
             for (int k = 0; k < CO_STEP_N; k++)
                 if (!strcmp(co_sim_step_name(k), f[2]))
                     st = k;
-            fprintf(fs, "%d %.3f %.3f %d\n", h, a, b - a, st);
+            used[st] = 1;
+            fprintf(fs, "%d %.3f %.3f %u\n", h, a, b - a, co_gp_step_rgb(st));
         } else if (!strcmp(f[0], "migration") || !strcmp(f[0], "outage"))
             fprintf(fm, "%.3f %.3f %.3f %d\n", h + 0.3, a, b - a,
                     strcmp(f[2], "aborted") && strcmp(f[0], "outage") ? 0 : 1);
@@ -172,10 +174,10 @@ static int plot_journal(const char *journal, const char *png, co_diag *d)
     }
     int l = snprintf(s, cap,
                      "set terminal pngcairo noenhanced size 1200,%d\n"
-                     "set title 'patch cycle from its journal (bars: steps, colour = step; "
-                     "thin: migrations out, red = aborted or outage)'\n"
+                     "set title 'patch cycle from its journal (bars: steps; thin: migrations "
+                     "out, red = aborted or outage)'\n"
                      "set xlabel '%s since cycle_start'\nset yrange [-1:%d]\nset ytics (",
-                     200 + 40 * nh, unit > 1 ? "minutes" : "seconds", nh);
+                     260 + 40 * nh, unit > 1 ? "minutes" : "seconds", nh);
     for (int h = 0; h < nh; h++) {
         l += snprintf(s + l, cap - (size_t)l, "%s", h ? ", " : "");
         if ((rc = co_gp_quote(hosts[h], "host name", s + l, cap - (size_t)l, d)) != CO_OK)
@@ -184,12 +186,16 @@ static int plot_journal(const char *journal, const char *png, co_diag *d)
         l += snprintf(s + l, cap - (size_t)l, " %d", h);
     }
     snprintf(s + l, cap - (size_t)l,
-             ")\nset palette defined (0 '#4477aa', 2 '#ee6677', 5 '#228833', 8 '#ccbb44', "
-             "10 '#66ccee', 12 '#aa3377')\nset cbrange [0:%d]\nunset colorbox\n"
-             "plot %s using ($2/%g):1:($3/%g):(0):4 with vectors nohead lw 12 lc palette "
+             ")\nset key outside bottom center horizontal\n"
+             "plot %s using ($2/%g):1:($3/%g):(0):4 with vectors nohead lw 12 lc rgb variable "
              "notitle, \\\n  %s using ($2/%g):1:($3/%g):(0):($4 > 0 ? 0xcc3311 : 0x333333) "
-             "with vectors nohead lw 2 lc rgb variable notitle\n",
-             CO_STEP_N - 1, dsteps, unit, unit, dmigs, unit, unit);
+             "with vectors nohead lw 2 lc rgb variable notitle, \\\n"
+             "  NaN with lines lw 2 lc rgb '#333333' title 'migration', \\\n"
+             "  NaN with lines lw 2 lc rgb '#cc3311' title 'aborted/outage'",
+             dsteps, unit, unit, dmigs, unit, unit);
+    if ((rc = co_gp_step_key(s, cap - 2, used, CO_STEP_N, 12, d)) != CO_OK)
+        goto out;
+    strcat(s, "\n");
     rc = co_gp_render(gp, s, png, d);
 out:
     if (fs)

@@ -87,11 +87,15 @@ static int plot_gantt(const co_sim_cluster *c, const co_sim_span *sp, size_t n, 
         rc = d->code;
         goto out;
     }
-    /* y = host index; one line per host step, x in hours */
+    /* y = host index; one line per host step, x in hours, its colour */
+    unsigned char used[CO_STEP_N] = {0};
     for (size_t i = 0; i < n; i++)
-        if (sp[i].kind == 0)
-            fprintf(f, "%d %.6f %.6f %d\n", sp[i].host, sp[i].start_us / 3.6e9,
-                    (sp[i].end_us - sp[i].start_us) / 3.6e9, sp[i].other);
+        if (sp[i].kind == 0) {
+            fprintf(f, "%d %.6f %.6f %u\n", sp[i].host, sp[i].start_us / 3.6e9,
+                    (sp[i].end_us - sp[i].start_us) / 3.6e9, co_gp_step_rgb(sp[i].other));
+            if (sp[i].other >= 0 && sp[i].other < CO_STEP_N)
+                used[sp[i].other] = 1;
+        }
     if (fclose(f) != 0) {
         rc = co_diag_set(d, CO_EIO, "gnuplot data file: %s", strerror(errno));
         goto out;
@@ -108,9 +112,9 @@ static int plot_gantt(const co_sim_cluster *c, const co_sim_span *sp, size_t n, 
     }
     int len = snprintf(s, cap,
                        "set terminal pngcairo noenhanced size 1200,%d\n"
-                       "set title 'patch cycle, run 0 (colour = step)'\nset xlabel 'hours'\n"
+                       "set title 'patch cycle, run 0'\nset xlabel 'hours'\n"
                        "set yrange [-1:%d]\nset ytics (",
-                       200 + 18 * shown, c->nhosts);
+                       260 + 18 * shown, c->nhosts);
     for (int h = 0; h < shown; h++) {
         len += snprintf(s + len, cap - (size_t)len, "%s", h ? ", " : "");
         rc = co_gp_quote(c->hosts[h].name, "host name", s + len, cap - (size_t)len, d);
@@ -120,10 +124,11 @@ static int plot_gantt(const co_sim_cluster *c, const co_sim_span *sp, size_t n, 
         len += snprintf(s + len, cap - (size_t)len, " %d", h);
     }
     snprintf(s + len, cap - (size_t)len,
-             ")\nset palette defined (0 '#4477aa', 2 '#ee6677', 5 '#228833', 8 '#ccbb44', "
-             "10 '#66ccee', 12 '#aa3377')\nset cbrange [0:%d]\nunset colorbox\n"
-             "plot %s using 2:1:3:(0):4 with vectors nohead lw 8 lc palette notitle\n",
-             CO_STEP_N - 1, dat);
+             ")\nset key outside bottom center horizontal\n"
+             "plot %s using 2:1:3:(0):4 with vectors nohead lw 8 lc rgb variable notitle", dat);
+    if ((rc = co_gp_step_key(s, cap - 2, used, CO_STEP_N, 8, d)) != CO_OK)
+        goto out;
+    strcat(s, "\n");
     rc = co_gp_render(gp, s, png, d);
 out:
     free(s);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sim/sim.h"
 #include "util/error.h"
 
 #define GP_MAX_FILES 8
@@ -234,4 +235,33 @@ void co_gp_close(co_gp *g)
     unlink(path);
     rmdir(g->dir);
     free(g);
+}
+
+/* Paul Tol's "muted" qualitative scheme (9) plus 4 of his "bright" ones:
+ * thirteen steps, each its own colour. */
+static const unsigned step_rgb[CO_STEP_N] = {
+    0x332288, 0x88ccee, 0x44aa99, 0x117733, 0x999933, 0xddcc77, 0xcc6677,
+    0x882255, 0xaa4499, 0x4477aa, 0x66ccee, 0xee6677, 0x000000,
+};
+
+unsigned co_gp_step_rgb(int step)
+{
+    return step >= 0 && step < CO_STEP_N ? step_rgb[step] : 0x888888;
+}
+
+int co_gp_step_key(char *buf, size_t len, const unsigned char *used, int nsteps, int lw,
+                   co_diag *d)
+{
+    size_t l = strlen(buf);
+    for (int k = 0; k < nsteps; k++) {
+        if (!used[k])
+            continue;
+        /* step names are cutover's own ([a-z_]), never user text */
+        int n = snprintf(buf + l, len - l, ", \\\n  NaN with lines lw %d lc rgb '#%06x' title '%s'",
+                         lw, co_gp_step_rgb(k), co_sim_step_name(k));
+        if (n < 0 || (size_t)n >= len - l)
+            return co_diag_set(d, CO_ERANGE, "plot script too long");
+        l += (size_t)n;
+    }
+    return CO_OK;
 }

@@ -55,6 +55,20 @@ int co_gp_quote(const char *text, const char *what, char *buf, size_t len, co_di
  * line). */
 int co_gp_render(co_gp *g, const char *script, const char *out_path, co_diag *d);
 
+/* The colour of a patch-cycle step (CO_STEP_* of sim/sim.h) in both Gantt
+ * charts (simulate --plot-gantt, cycle --timeline --plot-gantt): 0xRRGGBB,
+ * one distinct colour per step (Paul Tol's muted scheme), so a chart's key
+ * names each bar exactly. */
+unsigned co_gp_step_rgb(int step);
+
+/* Append to buf (len bytes, NUL-terminated already) the key of a Gantt
+ * chart: for each step with used[step] nonzero, a plot clause
+ * ", NaN with lines lw W lc rgb '#RRGGBB' title 'name'" (nothing is drawn,
+ * the key shows the colour). nsteps is the length of used. CO_OK or
+ * CO_ERANGE (buf too small, d says so). */
+int co_gp_step_key(char *buf, size_t len, const unsigned char *used, int nsteps, int lw,
+                   co_diag *d);
+
 /* Remove the data files and the directory; free g (NULL is fine). */
 void co_gp_close(co_gp *g);
 
