@@ -480,9 +480,11 @@ Test(cycle, host_never_returns, .fini = fini, .timeout = 600)
 
 /* Start the cycle in the background; kill -9 it once the journal holds a
  * record matching (ev, step); then a second cycle is refused; --resume. */
-static void kill_and_resume(const char *ev, const char *step)
+static void kill_and_resume(const char *ev, const char *step, const char *also, int at_once)
 {
     json_t *lab = setup("reboot", "60s");
+    if (at_once > 1)
+        plan_set(json_pack("{s:i}", "max_hosts_in_maintenance", at_once), NULL);
     if (!strcmp(step, "apply")) {
         char f[300];
         snprintf(f, sizeof f, "%s/slow-patch", state);
@@ -507,7 +509,7 @@ static void kill_and_resume(const char *ev, const char *step)
         FILE *f = fopen(jpath, "r");
         char line[8192];
         while (f && fgets(line, sizeof line, f))
-            if (strstr(line, ev) && strstr(line, step))
+            if (strstr(line, ev) && strstr(line, step) && (!also || strstr(line, also)))
                 seen = 1;
         if (f)
             fclose(f);
@@ -555,7 +557,7 @@ static void kill_and_resume(const char *ev, const char *step)
         const char *why = slow();                                                         \
         if (why)                                                                          \
             cr_skip_test("%s", why);                                                      \
-        kill_and_resume("\"" ev "\"", "\"" step "\"");                                    \
+        kill_and_resume("\"" ev "\"", "\"" step "\"", NULL, 1);                           \
     }
 
 KILL_TEST(kill_during_evacuate, "mig_start", "evacuate")
@@ -566,6 +568,57 @@ KILL_TEST(kill_during_preflight, "step_start", "preflight")
 KILL_TEST(kill_during_reboot, "step_start", "reboot")
 KILL_TEST(kill_during_validate, "step_start", "validate")
 KILL_TEST(kill_during_rebalance, "mig_start", "rebalance")
+
+/* (CUTOVER_SLOW=1) max_hosts_in_maintenance 2: kill -9 once h3's
+ * evacuation has begun (h2 and h3 are in maintenance at once then), then
+ * --resume: both hosts' work is picked up, no VM evacuated twice, each
+ * running once, none paused, home. */
+Test(cycle, kill_during_parallel_hosts, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    kill_and_resume("\"mig_start\"", "\"evacuate\"", "\"from\":\"h3\"", 2);
+}
+
+/* (CUTOVER_SLOW=1) plan.rebalance "balance", only h1 patched: h1's two VMs
+ * leave for h2 and h3; once h1 is back, free memory is evened out: at least
+ * one rebalance move, VM counts per host within one of each other, every VM
+ * running once, none paused. */
+Test(cycle, balance_rebalance, .fini = fini, .timeout = 900)
+{
+    const char *why = slow();
+    if (why)
+        cr_skip_test("%s", why);
+    json_t *lab = setup("reboot", "60s");
+    plan_set(json_pack("{s:[s], s:s}", "hosts", "h1", "rebalance", "balance"), NULL);
+    int rc;
+    json_t *rep = run_cycle(NULL, &rc);
+    cr_expect_eq(rc, 0, "cycle exit %d", rc);
+    cr_expect_str_eq(jstr(rep, "status"), "completed");
+    cr_expect_eq(version_of("h1"), 1);
+    cr_expect_eq(count_recs("mig_end", NULL, "completed", "evacuate"), 2);
+    int moves = count_recs("mig_end", NULL, "completed", "rebalance");
+    cr_expect(moves >= 1, "no rebalance move");
+    int count[3] = {0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        int where, paused;
+        int n = running_on(json_object_get(lab, "hosts"), vm_names[i], &where, &paused);
+        cr_expect_eq(n, 1, "%s runs on %d hosts", vm_names[i], n);
+        cr_expect(!paused, "%s is paused somewhere", vm_names[i]);
+        if (n == 1 && where >= 0 && where < 3)
+            count[where]++;
+    }
+    int lo = count[0], hi = count[0];
+    for (int h = 1; h < 3; h++) {
+        lo = count[h] < lo ? count[h] : lo;
+        hi = count[h] > hi ? count[h] : hi;
+    }
+    cr_expect(hi - lo <= 1, "not balanced: %d / %d / %d VMs", count[0], count[1], count[2]);
+    lab_heartbeats_clean();
+    json_decref(rep);
+    json_decref(lab);
+}
 
 /* A persistent copy of vm1 named vmcd on uri (h2) with a CD-ROM holding an
  * image: evacuate's blocker "CD-ROM or floppy with media". */
