@@ -79,6 +79,31 @@ static int run(const char *const *argv, char *out, char *err, int watch_rd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* Start argv (NULL-terminated) without waiting, stdin, stdout and stderr on
+ * /dev/null; fx_reap waits for it: its exit code, 128 + signal if killed. */
+static inline pid_t fx_spawn(const char *const *argv)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static inline int fx_reap(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        cr_assert_eq(errno, EINTR);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static void fx_fini(void)
 {
     if (fx_dir[0]) {

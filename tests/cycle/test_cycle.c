@@ -493,16 +493,8 @@ static void kill_and_resume(const char *ev, const char *step, const char *also, 
         fputs("4\n", ff);
         fclose(ff);
     }
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(bin(), bin(), "cycle", cfile, "--journal", jpath, (char *)NULL);
-        _exit(127);
-    }
+    const char *first[] = {bin(), "cycle", cfile, "--journal", jpath, NULL};
+    pid_t pid = fx_spawn(first);
     int seen = 0;
     for (int t = 0; t < 3000 && !seen; t++) {
         usleep(100000);
@@ -521,8 +513,7 @@ static void kill_and_resume(const char *ev, const char *step, const char *also, 
     int rc2 = run(second, out, err, -1);
     cr_expect_eq(rc2, 75, "second cycle: exit %d: %s", rc2, err);
     kill(pid, SIGKILL);
-    int st;
-    waitpid(pid, &st, 0);
+    (void)fx_reap(pid);
     if (!strcmp(step, "apply")) {
         /* the orphaned patch hook finishes on its own (a crashed
          * orchestrator's hook is not ours to kill); wait for it */

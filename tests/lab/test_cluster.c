@@ -305,30 +305,6 @@ Test(cluster, three_hosts_shaped, .fini = fx_fini, .timeout = 600)
 }
 
 /* The simulator's loader accepts and keeps the two fields the lab adds. */
-/* Start argv without waiting; stdout and stderr to /dev/null. */
-static pid_t spawn(const char *const *argv)
-{
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int reap(pid_t pid)
-{
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        cr_assert_eq(errno, EINTR);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 Test(cluster, down_during_reboot, .fini = fx_fini, .timeout = 240)
 {
     const char *why = unavailable();
@@ -341,24 +317,24 @@ Test(cluster, down_during_reboot, .fini = fx_fini, .timeout = 240)
     /* reboot first, down while it runs: down waits for the reboot and then
      * removes the host it started (before: that host outlived down) */
     const char *rb[] = {bin(), "lab", "cluster", "reboot", dir, "h1", NULL};
-    pid_t r = spawn(rb);
+    pid_t r = fx_spawn(rb);
     usleep(300 * 1000);
     assert_gone(j, dir);
     /* 0: the reboot took the lock first (the case meant); 66 if a loaded
      * machine let down take it first: either way nothing may be left */
-    int rrc = reap(r);
+    int rrc = fx_reap(r);
     cr_assert(rrc == 0 || rrc == 66, "reboot: exit %d", rrc);
     json_decref(j);
     /* down first, a reboot arriving while it runs: "no cluster", nothing started */
     j = up(flags);
     snprintf(dir, sizeof dir, "%s", fx_dir);
     const char *dn[] = {bin(), "lab", "cluster", "down", dir, NULL};
-    pid_t d = spawn(dn);
+    pid_t d = fx_spawn(dn);
     usleep(200 * 1000);
     static char out[MAX_OUT], err[MAX_OUT];
     const char *rb2[] = {bin(), "lab", "cluster", "reboot", dir, "h1", NULL};
     int rc = run(rb2, out, err, -1);
-    cr_assert_eq(reap(d), 0);
+    cr_assert_eq(fx_reap(d), 0);
     cr_assert(rc == 66 || rc == 0, "reboot during down: %d %s", rc, err);
     if (rc == 66)
         cr_assert(strstr(err, "no cluster"), "%s", err);
