@@ -1089,15 +1089,23 @@ int co_qmp_set_parameter_int(co_qmp *q, const char *name, int64_t value, co_diag
     return co_qmp_set_parameters(q, p, d);
 }
 
-int co_qmp_query_parameters(co_qmp *q, json_t **out, co_diag *d)
+/* A query without arguments whose reply must be of type want (JSON_OBJECT
+ * or JSON_ARRAY): anything else is a protocol error naming the command. */
+static int query_typed(co_qmp *q, const char *cmd, json_type want, json_t **out, co_diag *d)
 {
-    int rc = co_qmp_call(q, "query-migrate-parameters", NULL, out, d);
-    if (rc == CO_OK && !json_is_object(*out)) {
+    int rc = co_qmp_call(q, cmd, NULL, out, d);
+    if (rc == CO_OK && json_typeof(*out) != want) {
         json_decref(*out);
         *out = NULL;
-        return co_diag_set(d, CO_EPROTO, "query-migrate-parameters: reply is not an object");
+        return co_diag_set(d, CO_EPROTO, "%s: reply is not an %s", cmd,
+                           want == JSON_ARRAY ? "array" : "object");
     }
     return rc;
+}
+
+int co_qmp_query_parameters(co_qmp *q, json_t **out, co_diag *d)
+{
+    return query_typed(q, "query-migrate-parameters", JSON_OBJECT, out, d);
 }
 
 int co_qmp_set_capability(co_qmp *q, const char *name, int state, co_diag *d)
@@ -1111,13 +1119,7 @@ int co_qmp_set_capability(co_qmp *q, const char *name, int state, co_diag *d)
 
 int co_qmp_query_capabilities(co_qmp *q, json_t **out, co_diag *d)
 {
-    int rc = co_qmp_call(q, "query-migrate-capabilities", NULL, out, d);
-    if (rc == CO_OK && !json_is_array(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return co_diag_set(d, CO_EPROTO, "query-migrate-capabilities: reply is not an array");
-    }
-    return rc;
+    return query_typed(q, "query-migrate-capabilities", JSON_ARRAY, out, d);
 }
 
 int co_qmp_get_capability(co_qmp *q, const char *name, int *state, co_diag *d)
