@@ -178,7 +178,9 @@ Test(controller_lab, loopback_switches_at_the_thread_rate)
     int rc = run("--dirty-rate-probe", &r, err, sizeof err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
-    cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300);
+    /* seen once over 300 at load 20 (five labs on 2 cores): the JSON says by how much */
+    cr_assert_leq(json_number_value(json_object_get(r, "downtime_ms")), 300, "%s",
+                  json_dumps(r, 0));
     /* the hot 24 MiB went in the stop-and-copy, well above the 10 MB/s cap */
     cr_assert_gt(json_number_value(json_object_get(r, "stop_copy_bytes")), 1e6, "%s",
                  json_dumps(r, 0));
