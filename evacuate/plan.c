@@ -71,11 +71,25 @@ static double stream_cap(const co_evac *e)
  * bench-evacuate's hot scenario ran the four dirtiest of six together
  * (dirty-per-bandwidth order, k = 4) and took 52 s and 2.2 GB where VDSM's
  * 3-by-name took 33 s (docs/evacuate.md). */
+/* What the source sends in all with n migrations in flight: its NIC, or
+ * less when a drain measured less (the source's CPU under TCG: each stream
+ * is a QEMU migration thread beside the guests' vCPUs). A count not
+ * measured takes the nearest one measured below it, else the NIC. */
+static double src_cap(const co_evac *e, int n)
+{
+    if (n > CO_EVAC_MAX_K)
+        n = CO_EVAC_MAX_K;
+    for (int m = n; m >= 1; m--)
+        if (e->src_cap_by_n[m] > 0)
+            return fmin(e->nic_bytes_per_s, e->src_cap_by_n[m]);
+    return e->nic_bytes_per_s;
+}
+
 static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
 {
     double T, D;
     int C;
-    predict_one(e, v, fmin(e->nic_bytes_per_s, stream_cap(e)), &T, &D, &C);
+    predict_one(e, v, fmin(src_cap(e, 1), stream_cap(e)), &T, &D, &C);
     return !C;
 }
 
@@ -132,7 +146,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             nf++;
         }
         co_share_reset(&sh);
-        int src = co_share_link(&sh, e->nic_bytes_per_s);
+        int src = co_share_link(&sh, src_cap(e, nf));
         int dl[CO_EVAC_MAX_DEST];
         for (int i = 0; i < e->ndests; i++)
             dl[i] = co_share_link(&sh, e->dests[i].nic_bytes_per_s > 0
@@ -152,6 +166,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         int first = 0;
         for (int f = 0; f < nf; f++) {
             predict_one(e, &e->vms[idx[fl[f]]], sh.rate[f], &T[f], &D[f], &C[f]);
+            /* libvirt's own part of each migration (prepare, the
+             * destination's QEMU start, finish), when a drain measured it */
+            T[f] += e->setup_ms > 0 ? e->setup_ms : 0;
             double rem = (1 - frac[f]) * T[f];
             if (rem < dt) {
                 dt = rem;
@@ -435,6 +452,11 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
      * stream of its own */
     for (int i = 0; i < n; i++)
         e->vms[idx[i]].solo = needs_own_stream(e, &e->vms[idx[i]]);
+    /* and what a VM in flight showed of itself (its own dirty windows) may
+     * free the next one that needs a stream of its own to start beside it */
+    for (int v = 0; v < e->nvms; v++)
+        if (!strcmp(e->vms[v].status, "migrating") && e->vms[v].solo)
+            e->vms[v].solo = needs_own_stream(e, &e->vms[v]);
     double best = INFINITY;
     int best_k = e->k, best_misses = -1;
     for (int k = klo; k <= khi; k++) {
