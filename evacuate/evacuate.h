@@ -168,6 +168,9 @@ typedef struct co_evac {
     int setup_n;
     double common_factor;         /* learnt: the median of the VMs' own factors, applied
                                      to the VMs not seen (0 = not known) */
+    double write_ceiling_pages_per_s; /* learnt: what the starved guests (factor < 0.8)
+                                     wrote, median; a VM not seen writes at most this
+                                     (0 = none seen starved) */
     int learn_obs;                /* VMs whose windows it came from */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     /* the plan's verdict */
@@ -225,10 +228,22 @@ double co_evac_fit_factor(const co_dirty *nominal, const co_evac_window *w, int 
  * speeds (finite ones). NAN when there is none. */
 double co_evac_common_factor(const double *f, int n);
 
+/* The write ceiling: of the VMs observed (nominal write rate r_i pages/s,
+ * fitted speed f_i), those clearly starved (f_i < 0.8) wrote r_i f_i; the
+ * median of these. 0 when none is starved, NAN when n is 0. */
+double co_evac_write_ceiling(const double *rate, const double *f, int n);
+
+/* The speed of a VM not seen, of nominal rate r: the common factor, and
+ * at most the write ceiling (a starved vCPU writes at most what the host
+ * gives it: bench-evacuate saw 100-500 pages/s guests at 1.0, 3000-5000
+ * pages/s ones at 0.5-0.75). */
+double co_evac_unseen_factor(double common, double ceiling, double r);
+
 /* Learn from the windows in e->vms[].win (completed and in-flight VMs):
  * each VM with windows gets seen_factor and runs at it; the common factor
- * (e->common_factor, learn_obs) is what every VM not yet started (status
- * "planned") and not seen runs at (its curve is what re-planning times).
+ * and the write ceiling (e->common_factor, write_ceiling_pages_per_s,
+ * learn_obs) give every VM not yet started (status "planned") and not seen
+ * its speed (co_evac_unseen_factor; its curve is what re-planning times).
  * Returns the number of VMs whose applied factor changed by more than 5 %. */
 int co_evac_learn(co_evac *e);
 

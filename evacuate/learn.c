@@ -104,6 +104,29 @@ double co_evac_common_factor(const double *f, int n)
     return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
 }
 
+double co_evac_write_ceiling(const double *rate, const double *f, int n)
+{
+    if (n <= 0)
+        return NAN;
+    double eff[CO_EVAC_MAX_VMS];
+    int m = 0;
+    for (int i = 0; i < n && m < CO_EVAC_MAX_VMS; i++)
+        if (isfinite(f[i]) && f[i] < 0.8 && rate[i] > 0)
+            eff[m++] = rate[i] * f[i];
+    if (!m)
+        return 0;
+    qsort(eff, (size_t)m, sizeof eff[0], cmp_dbl);
+    return m % 2 ? eff[m / 2] : (eff[m / 2 - 1] + eff[m / 2]) / 2;
+}
+
+double co_evac_unseen_factor(double common, double ceiling, double r)
+{
+    double f = common > 0 && isfinite(common) ? common : 1.0;
+    if (ceiling > 0 && r > 0 && r * f > ceiling)
+        f = ceiling / r;
+    return f;
+}
+
 static void save_nominal(co_evac_vm *v)
 {
     if (v->nominal_saved)
@@ -125,7 +148,7 @@ void co_evac_apply_factor(co_evac_vm *v, double f, const char *source)
 
 int co_evac_learn(co_evac *e)
 {
-    double f[CO_EVAC_MAX_VMS];
+    double f[CO_EVAC_MAX_VMS], rate[CO_EVAC_MAX_VMS];
     int n = 0, changed = 0;
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
@@ -133,13 +156,16 @@ int co_evac_learn(co_evac *e)
         if (v->nwin <= 0)
             continue;
         v->seen_factor = co_evac_fit_factor(&v->dirty_nominal, v->win, v->nwin);
-        if (isfinite(v->seen_factor))
+        if (isfinite(v->seen_factor)) {
+            rate[n] = co_dirty_rate0(&v->dirty_nominal);
             f[n++] = v->seen_factor;
+        }
     }
     if (n == 0)
         return 0;
-    double c = co_evac_common_factor(f, n);
+    double c = co_evac_common_factor(f, n), wc = co_evac_write_ceiling(rate, f, n);
     e->common_factor = c;
+    e->write_ceiling_pages_per_s = wc;
     e->learn_obs = n;
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
@@ -151,8 +177,9 @@ int co_evac_learn(co_evac *e)
         } else if (!strcmp(v->status, "planned") && v->blocker[0] == '\0' &&
                    strcmp(v->dirty_factor_source, "calibration (this VM)")) {
             /* a VM the last drain saw keeps its own factor (calibration) */
-            nf = c;
-            src = "common factor learnt";
+            double r = co_dirty_rate0(&v->dirty_nominal);
+            nf = co_evac_unseen_factor(c, wc, r);
+            src = nf < c ? "write ceiling learnt" : "common factor learnt";
         } else {
             continue;
         }
@@ -218,6 +245,10 @@ json_t *co_evac_calib_json(const co_evac *e)
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "common_factor",
                         e->learn_obs > 0 ? json_real(e->common_factor) : json_null());
+    json_object_set_new(o, "write_ceiling_pages_per_s",
+                        e->learn_obs > 0 && e->write_ceiling_pages_per_s > 0
+                            ? json_real(e->write_ceiling_pages_per_s)
+                            : json_null());
     json_t *vms = json_array();
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
@@ -282,13 +313,14 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
     const char *fmt = json_string_value(json_object_get(o, "format"));
     const char *when = json_string_value(json_object_get(o, "learned_at"));
     double stream = pos_num(o, "stream_bytes_per_s"), setup = pos_num(o, "setup_ms"),
-           common = pos_num(o, "common_factor");
+           common = pos_num(o, "common_factor"), wceil = pos_num(o, "write_ceiling_pages_per_s");
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
     json_t *vms = json_object_get(o, "vms");
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
                       : setup < 0                      ? "setup_ms"
                       : common < 0                     ? "common_factor"
+                      : wceil < 0                      ? "write_ceiling_pages_per_s"
                       : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
                       : vms && !json_is_array(vms)     ? "vms"
                                                        : NULL;
@@ -329,6 +361,7 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
     if (setup > 0)
         e->setup_ms = setup;
     e->common_factor = common;
+    e->write_ceiling_pages_per_s = wceil;
     for (int v = 0; v < e->nvms; v++) {
         co_evac_vm *vm = &e->vms[v];
         if (vm->blocker[0])
@@ -339,8 +372,10 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
                 own = pos_num(x, "factor");
         if (isfinite(own))
             co_evac_apply_factor(vm, own, "calibration (this VM)");
-        else if (common > 0)
-            co_evac_apply_factor(vm, common, "calibration (common)");
+        else if (common > 0 || wceil > 0)
+            co_evac_apply_factor(vm, co_evac_unseen_factor(common, wceil,
+                                                           co_dirty_rate0(&vm->dirty)),
+                                 "calibration (common)");
     }
     snprintf(e->calib_source, sizeof e->calib_source, "%.250s (learned from the last drain, %s)",
              path, when ? when : "date unknown");

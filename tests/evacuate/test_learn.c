@@ -139,6 +139,20 @@ Test(evac_learn, common_factor_is_the_median)
     cr_expect(isnan(co_evac_common_factor(h, 1)));
 }
 
+Test(evac_learn, write_ceiling_from_the_starved)
+{
+    double r[] = {100, 5000, 25000, 3000}, f[] = {1.0, 0.4, 0.08, NAN};
+    cr_expect_float_eq(co_evac_write_ceiling(r, f, 4), 2000, 1e-9);
+    double f2[] = {1.0, 0.9, 0.95, 1.2};
+    cr_expect_eq(co_evac_write_ceiling(r, f2, 4), 0, "none starved: no ceiling");
+    cr_expect(isnan(co_evac_write_ceiling(r, f, 0)));
+    /* an unseen VM: the common factor, at most the ceiling */
+    cr_expect_float_eq(co_evac_unseen_factor(0.9, 2000, 500), 0.9, 1e-12);
+    cr_expect_float_eq(co_evac_unseen_factor(0.9, 2000, 25000), 0.08, 1e-12);
+    cr_expect_float_eq(co_evac_unseen_factor(NAN, 0, 25000), 1, 1e-12, "nothing known");
+    cr_expect_float_eq(co_evac_unseen_factor(1.5, 0, 100), 1.5, 1e-12, "faster than told");
+}
+
 /* The hot VMs the planner believed need a stream of their own (78-98 MiB/s
  * nominal against a TCG stream of 11 MB/s) are, after the first VM showed
  * the guests dirty at 0.03 of their curves, ones that converge beside the
@@ -164,10 +178,14 @@ Test(evac_learn, learnt_rates_free_the_hot_vms)
     cr_expect_float_eq(v1->seen_factor, 0.03, 1e-3);
     cr_expect_float_eq(e->common_factor, 0.03, 1e-3);
     cr_expect_eq(e->learn_obs, 1);
-    cr_expect_float_eq(e->vms[1].dirty_factor, 0.03, 1e-3);
-    cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty), 750, 25);
+    /* vm1 wrote 150 pages/s: starved, so that is the write ceiling */
+    cr_expect_float_eq(e->write_ceiling_pages_per_s, 150, 2);
+    cr_expect_float_eq(e->vms[1].dirty_factor, 150.0 / 25000, 1e-4);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty), 150, 2);
     cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty_nominal), 25000, 1e-9, "nominal kept");
-    cr_expect_str_eq(e->vms[1].dirty_factor_source, "common factor learnt");
+    cr_expect_str_eq(e->vms[1].dirty_factor_source, "write ceiling learnt");
+    cr_expect_float_eq(e->vms[4].dirty_factor, 0.03, 1e-3, "500 pages/s x 0.03: under it");
+    cr_expect_str_eq(e->vms[4].dirty_factor_source, "common factor learnt");
     cr_expect_str_eq(v1->dirty_factor_source, "own windows");
     int rest[] = {1, 2, 3, 4};
     co_evac_replan(e, rest, 4);
@@ -246,7 +264,10 @@ Test(evac_learn, calibration_round_trip)
     cr_expect_float_eq(f->vms[0].dirty_factor, 0.4, 5e-3);
     cr_expect_str_eq(f->vms[0].dirty_factor_source, "calibration (this VM)");
     cr_expect_float_eq(f->vms[1].dirty_factor, 0.1, 2e-3);
-    cr_expect_float_eq(f->vms[3].dirty_factor, 0.25, 5e-3, "a VM not seen: the common factor");
+    /* the starved wrote 2000 and 2500 pages/s: ceiling 2250; "new" at
+     * 10000 x 0.25 would write more */
+    cr_expect_float_eq(f->write_ceiling_pages_per_s, 2250, 20);
+    cr_expect_float_eq(f->vms[3].dirty_factor, 0.225, 3e-3, "a VM not seen: common, capped");
     cr_expect_str_eq(f->vms[3].dirty_factor_source, "calibration (common)");
     cr_expect_float_eq(f->vms[2].dirty_factor, 0.25, 5e-3, "vm3 was not seen either");
     cr_expect(strstr(f->calib_source, "learned from the last drain"), "%s", f->calib_source);
