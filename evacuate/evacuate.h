@@ -251,7 +251,8 @@ int co_evac_learn(co_evac *e);
 void co_evac_apply_factor(co_evac_vm *v, double f, const char *source);
 
 /* Record one measured aggregate sample: n migrations in flight sent bytes
- * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. */
+ * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. n = 0: some
+ * started, none sending yet (only the time is kept, agg_ms[0]). */
 void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
 /* Record one VM's time outside QEMU's (wall time of its worker minus
  * QEMU's total time); updates e->setup_ms (mean). */

@@ -191,8 +191,12 @@ int co_evac_learn(co_evac *e)
 
 void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
 {
-    if (n < 1 || !(ms > 0) || !(bytes >= 0))
+    if (n < 0 || !(ms > 0) || !(bytes >= 0))
         return;
+    if (n == 0) { /* migrations started, none sending: libvirt's and QEMU's set-up */
+        e->agg_ms[0] += ms;
+        return;
+    }
     if (n > CO_EVAC_MAX_K)
         n = CO_EVAC_MAX_K;
     e->agg_bytes[n] += bytes;
@@ -242,6 +246,16 @@ json_t *co_evac_calib_json(const co_evac *e)
             json_object_set_new(by, k, json_real(e->src_cap_by_n[n]));
         }
     json_object_set_new(o, "source_bytes_per_s_by_inflight", by);
+    /* how the drain's time split by migrations sending at once (0: started,
+     * none sending yet), for the record (docs/evacuate.md, the floor) */
+    json_t *tbn = json_object();
+    for (int n = 0; n <= CO_EVAC_MAX_K; n++)
+        if (e->agg_ms[n] > 0) {
+            char k[8];
+            snprintf(k, sizeof k, "%d", n);
+            json_object_set_new(tbn, k, json_real(e->agg_ms[n]));
+        }
+    json_object_set_new(o, "time_ms_by_inflight", tbn);
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "common_factor",
                         e->learn_obs > 0 ? json_real(e->common_factor) : json_null());

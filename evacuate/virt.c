@@ -1066,7 +1066,10 @@ static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick
             fresh = 1;
         }
     }
-    if (active > 0 && *last_tick > 0)
+    int started = 0;
+    for (int i = 0; i < nw; i++)
+        started += ws[i] && ws[i]->running && !ws[i]->finished;
+    if ((active > 0 || started > 0) && *last_tick > 0)
         co_evac_note_rate(e, active, sum, now - *last_tick);
     *last_tick = now;
     if (!fresh)
