@@ -829,7 +829,8 @@ int main(void)
                             h[m++] = runs[s][k][rep].hb_ms[i];
                 }
                 floor_ms = ram / SC[s].nic_bytes_per_s * 1e3 + median(h, m);
-            } else if (k != BE_SCHED_SR && k != BE_SCHED_NOCAL && moved_all && mt < best_fixed) {
+            } else if (k != BE_SCHED_SR && k != BE_SCHED_NOCAL && moved_all &&
+                       mt < best_fixed) {
                 best_fixed = mt;
                 best_name = SCHED[k].name;
             }

@@ -224,6 +224,12 @@ void co_evac_scale_curve(const co_dirty *d, double f, co_dirty *out);
  * left out. NAN when no window is left or the curve is none. */
 double co_evac_fit_factor(const co_dirty *nominal, const co_evac_window *w, int n);
 
+/* The curve a VM showed: one point per window, (length, pages) over its
+ * syncs (one pass's worth), sorted, non-decreasing, as a table curve
+ * (model/dirty.h) capped at cap_pages. CO_OK, or CO_ERANGE (out = none)
+ * when no window is usable. */
+int co_evac_observed_curve(const co_evac_window *w, int n, double cap_pages, co_dirty *out);
+
 /* The common factor of the VMs observed: the median of their fitted
  * speeds (finite ones). NAN when there is none. */
 double co_evac_common_factor(const double *f, int n);
@@ -240,7 +246,8 @@ double co_evac_write_ceiling(const double *rate, const double *f, int n);
 double co_evac_unseen_factor(double common, double ceiling, double r);
 
 /* Learn from the windows in e->vms[].win (completed and in-flight VMs):
- * each VM with windows gets seen_factor and runs at it; the common factor
+ * each VM with windows gets seen_factor and its own curve (what it showed,
+ * co_evac_observed_curve; the factor is for the record and the others); the common factor
  * and the write ceiling (e->common_factor, write_ceiling_pages_per_s,
  * learn_obs) give every VM not yet started (status "planned") and not seen
  * its speed (co_evac_unseen_factor; its curve is what re-planning times).

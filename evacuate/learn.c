@@ -127,6 +127,45 @@ double co_evac_unseen_factor(double common, double ceiling, double r)
     return f;
 }
 
+int co_evac_observed_curve(const co_evac_window *w, int n, double cap_pages, co_dirty *out)
+{
+    double t[CO_EVAC_MAX_WIN], u[CO_EVAC_MAX_WIN];
+    int m = 0;
+    for (int i = 0; i < n && i < CO_EVAC_MAX_WIN; i++) {
+        if (!(w[i].dur_ms >= WIN_MIN_MS) || !(w[i].pages >= 0))
+            continue;
+        double k = w[i].syncs > 1 ? w[i].syncs : 1;
+        /* one pass's worth: the window's length and pages over its syncs */
+        double ti = w[i].dur_ms / 1e3 / k, ui = w[i].pages / k;
+        int j = m;
+        while (j > 0 && t[j - 1] > ti) { /* insertion by t */
+            t[j] = t[j - 1];
+            u[j] = u[j - 1];
+            j--;
+        }
+        t[j] = ti;
+        u[j] = ui;
+        m++;
+    }
+    /* one point per 10 ms of t (averaged), pages non-decreasing in t */
+    int q = 0;
+    for (int i = 0; i < m; i++) {
+        if (q > 0 && t[i] - t[q - 1] < 0.01) {
+            u[q - 1] = (u[q - 1] + u[i]) / 2;
+            continue;
+        }
+        t[q] = t[i];
+        u[q] = u[i];
+        q++;
+    }
+    for (int i = 1; i < q; i++)
+        if (u[i] < u[i - 1])
+            u[i] = u[i - 1];
+    if (q == 0 || q > CO_DIRTY_TABLE_MAX)
+        return co_dirty_none(out), CO_ERANGE;
+    return co_dirty_table(out, t, u, q, cap_pages > 0 ? cap_pages : 0);
+}
+
 static void save_nominal(co_evac_vm *v)
 {
     if (v->nominal_saved)
@@ -184,6 +223,14 @@ int co_evac_learn(co_evac *e)
             continue;
         }
         co_evac_apply_factor(v, nf, src);
+        /* a VM seen runs as it was seen: the nominal curve's shape may be
+         * wrong (the hot-cold guest here: a speed of 1.1-5.4 in different
+         * drains, and its time-scaled curve said it never converges where
+         * it converged in every run), so its own windows make its curve */
+        co_dirty seen;
+        if (v->nwin > 0 && isfinite(v->seen_factor) &&
+            co_evac_observed_curve(v->win, v->nwin, v->mem_bytes / 4096, &seen) == CO_OK)
+            v->dirty = seen;
         changed += fabs(nf - old) > 0.05 * fmax(old, 1e-3);
     }
     return changed;
@@ -381,11 +428,32 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
         if (vm->blocker[0])
             continue;
         double own = NAN;
+        json_t *mine = NULL;
         json_array_foreach(vms, i, x)
-            if (!strcmp(json_string_value(json_object_get(x, "name")), vm->name))
+            if (!strcmp(json_string_value(json_object_get(x, "name")), vm->name)) {
                 own = pos_num(x, "factor");
-        if (isfinite(own))
+                mine = x;
+            }
+        co_evac_window w[CO_EVAC_MAX_WIN];
+        int nw = 0;
+        size_t k;
+        json_t *y;
+        json_array_foreach(json_object_get(mine, "windows"), k, y) {
+            if (nw >= CO_EVAC_MAX_WIN)
+                break;
+            w[nw++] = (co_evac_window){
+                .dur_ms = json_number_value(json_object_get(y, "dur_ms")),
+                .pages = json_number_value(json_object_get(y, "pages")),
+                .syncs = (int)json_integer_value(json_object_get(y, "syncs")),
+                .bulk = json_is_true(json_object_get(y, "bulk"))};
+        }
+        co_dirty seen;
+        if (isfinite(own)) {
             co_evac_apply_factor(vm, own, "calibration (this VM)");
+            /* as in co_evac_learn: its own windows make its curve */
+            if (nw > 0 && co_evac_observed_curve(w, nw, vm->mem_bytes / 4096, &seen) == CO_OK)
+                vm->dirty = seen;
+        }
         else if (common > 0 || wceil > 0)
             co_evac_apply_factor(vm, co_evac_unseen_factor(common, wceil,
                                                            co_dirty_rate0(&vm->dirty)),

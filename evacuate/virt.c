@@ -529,7 +529,8 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
     w->busy_what = NULL;
     /* a change of QEMU's dirty-pages-rate closes a window: the rate is
      * the pages newly dirtied since its last update over that time */
-    if (rc == CO_OK && (st->status == CO_DRV_MIG_ACTIVE || st->status == CO_DRV_MIG_PRE_SWITCHOVER) &&
+    if (rc == CO_OK &&
+        (st->status == CO_DRV_MIG_ACTIVE || st->status == CO_DRV_MIG_PRE_SWITCHOVER) &&
         isfinite(st->ram_dirty_pages_rate)) {
         double now = co_clock_ms();
         if (!(w->win_t0 > 0)) {

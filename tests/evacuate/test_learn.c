@@ -128,6 +128,27 @@ Test(evac_learn, fit_edges)
     cr_expect_eq(co_evac_fit_factor(&u, w, 1), 8, "capped at 8x");
 }
 
+/* A VM seen runs as it showed itself: one point per window (a pass's
+ * worth), whatever its nominal curve said. */
+Test(evac_learn, observed_curve_from_the_windows)
+{
+    co_evac_window w[] = {{.dur_ms = 2400, .pages = 6738, .syncs = 1, .bulk = 1},
+                          {.dur_ms = 1240, .pages = 4477, .syncs = 1},
+                          {.dur_ms = 2200, .pages = 4400, .syncs = 2},
+                          {.dur_ms = 300, .pages = 0, .syncs = 1}};
+    co_dirty c;
+    cr_assert_eq(co_evac_observed_curve(w, 4, 16384, &c), CO_OK);
+    cr_expect_eq(c.kind, CO_DIRTY_TABLE);
+    cr_expect_eq(c.n, 3, "the 300 ms window is no window of QEMU's");
+    cr_expect_float_eq(co_dirty_pages(&c, 1.1), 2200, 1e-6, "2 syncs: a pass of 1.1 s");
+    cr_expect_float_eq(co_dirty_pages(&c, 1.24), 4477, 1e-6);
+    cr_expect_float_eq(co_dirty_pages(&c, 2.4), 6738, 1e-6);
+    cr_expect_float_eq(co_dirty_pages(&c, 0.55), 1100, 1e-6, "linear from the origin");
+    cr_expect_leq(co_dirty_pages(&c, 100), 16384, "capped at the VM's pages");
+    co_evac_window none[] = {{.dur_ms = 200, .pages = 10, .syncs = 1}};
+    cr_expect_eq(co_evac_observed_curve(none, 1, 16384, &c), CO_ERANGE);
+}
+
 Test(evac_learn, common_factor_is_the_median)
 {
     double f[] = {0.7, 0.6, NAN, 0.75, 4.0};
@@ -187,6 +208,7 @@ Test(evac_learn, learnt_rates_free_the_hot_vms)
     cr_expect_float_eq(e->vms[4].dirty_factor, 0.03, 1e-3, "500 pages/s x 0.03: under it");
     cr_expect_str_eq(e->vms[4].dirty_factor_source, "common factor learnt");
     cr_expect_str_eq(v1->dirty_factor_source, "own windows");
+    cr_expect_eq(v1->dirty.kind, CO_DIRTY_TABLE, "a VM seen runs as it showed itself");
     int rest[] = {1, 2, 3, 4};
     co_evac_replan(e, rest, 4);
     int solo_after = 0;
