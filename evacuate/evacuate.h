@@ -169,7 +169,7 @@ typedef struct co_evac {
     double common_factor;         /* learnt: the median of the VMs' own factors, applied
                                      to the VMs not seen (0 = not known) */
     double write_ceiling_pages_per_s; /* learnt: what the starved guests (factor < 0.8)
-                                     wrote, median; a VM not seen writes at most this
+                                     wrote, the most; a VM not seen writes at most this
                                      (0 = none seen starved) */
     int learn_obs;                /* VMs whose windows it came from */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
@@ -234,9 +234,16 @@ int co_evac_observed_curve(const co_evac_window *w, int n, double cap_pages, co_
  * speeds (finite ones). NAN when there is none. */
 double co_evac_common_factor(const double *f, int n);
 
+/* A completed VM without a usable window (a migration shorter than QEMU's
+ * first 1 s rate update): the pages it re-sent (ram.transferred beyond its
+ * memory) over its migration time, as a factor of its nominal rate; a
+ * lower bound (each re-send is at least one write). NAN when it did not
+ * complete or nothing is known. */
+double co_evac_bytes_factor(const co_evac_vm *v);
+
 /* The write ceiling: of the VMs observed (nominal write rate r_i pages/s,
  * fitted speed f_i), those clearly starved (f_i < 0.8) wrote r_i f_i; the
- * median of these. 0 when none is starved, NAN when n is 0. */
+ * most of these. 0 when none is starved, NAN when n is 0. */
 double co_evac_write_ceiling(const double *rate, const double *f, int n);
 
 /* The speed of a VM not seen, of nominal rate r: the common factor, and

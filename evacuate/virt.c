@@ -1231,6 +1231,10 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                     }
                 }
             }
+            /* a VM that completed without a window of QEMU's (too quick)
+             * still tells what it re-sent: learn again with its bytes */
+            if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)
+                co_evac_replan(e, queue + qh, qt - qh);
             free(w);
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */

@@ -149,6 +149,25 @@ Test(evac_learn, observed_curve_from_the_windows)
     cr_expect_eq(co_evac_observed_curve(none, 1, 16384, &c), CO_ERANGE);
 }
 
+/* A migration too quick for a window of QEMU's: its re-sent bytes. */
+Test(evac_learn, bytes_factor_of_a_quick_migration)
+{
+    double rate[] = {5000, 25000};
+    co_evac *e = mk(2, rate);
+    co_evac_vm *v = &e->vms[0];
+    snprintf(e->vms[1].status, sizeof e->vms[1].status, "planned");
+    cr_expect(isnan(co_evac_bytes_factor(v)), "not completed");
+    snprintf(v->status, sizeof v->status, "completed");
+    v->time_ms = 2000;
+    v->sent_bytes = v->mem_bytes + 2000 * 4096.0; /* 1000 pages/s re-sent */
+    cr_expect_float_eq(co_evac_bytes_factor(v), 0.2, 1e-9);
+    cr_assert_eq(co_evac_learn(e), 2, "vm1 by its bytes, vm2 by the common factor");
+    cr_expect_str_eq(v->dirty_factor_source, "own bytes re-sent");
+    cr_expect_float_eq(e->vms[1].dirty_factor, 0.04, 1e-9, "the ceiling: 1000 pages/s");
+    v->sent_bytes = v->mem_bytes / 2; /* zero pages: nothing re-sent */
+    cr_expect_eq(co_evac_bytes_factor(v), 0);
+}
+
 Test(evac_learn, common_factor_is_the_median)
 {
     double f[] = {0.7, 0.6, NAN, 0.75, 4.0};
@@ -162,8 +181,9 @@ Test(evac_learn, common_factor_is_the_median)
 
 Test(evac_learn, write_ceiling_from_the_starved)
 {
-    double r[] = {100, 5000, 25000, 3000}, f[] = {1.0, 0.4, 0.08, NAN};
-    cr_expect_float_eq(co_evac_write_ceiling(r, f, 4), 2000, 1e-9);
+    double r[] = {100, 5000, 25000, 3000, 500}, f[] = {1.0, 0.4, 0.08, NAN, 0.77};
+    cr_expect_float_eq(co_evac_write_ceiling(r, f, 5), 2000, 1e-9,
+                       "the most a starved guest wrote (not the 500 pages/s one's 385)");
     double f2[] = {1.0, 0.9, 0.95, 1.2};
     cr_expect_eq(co_evac_write_ceiling(r, f2, 4), 0, "none starved: no ceiling");
     cr_expect(isnan(co_evac_write_ceiling(r, f, 0)));
@@ -286,10 +306,10 @@ Test(evac_learn, calibration_round_trip)
     cr_expect_float_eq(f->vms[0].dirty_factor, 0.4, 5e-3);
     cr_expect_str_eq(f->vms[0].dirty_factor_source, "calibration (this VM)");
     cr_expect_float_eq(f->vms[1].dirty_factor, 0.1, 2e-3);
-    /* the starved wrote 2000 and 2500 pages/s: ceiling 2250; "new" at
-     * 10000 x 0.25 would write more */
-    cr_expect_float_eq(f->write_ceiling_pages_per_s, 2250, 20);
-    cr_expect_float_eq(f->vms[3].dirty_factor, 0.225, 3e-3, "a VM not seen: common, capped");
+    /* the starved wrote 2000 and 2500 pages/s: ceiling 2500; "new" at
+     * 10000 x 0.25 writes 2500 */
+    cr_expect_float_eq(f->write_ceiling_pages_per_s, 2500, 25);
+    cr_expect_float_eq(f->vms[3].dirty_factor, 0.25, 5e-3, "a VM not seen: the common factor");
     cr_expect_str_eq(f->vms[3].dirty_factor_source, "calibration (common)");
     cr_expect_float_eq(f->vms[2].dirty_factor, 0.25, 5e-3, "vm3 was not seen either");
     cr_expect(strstr(f->calib_source, "learned from the last drain"), "%s", f->calib_source);
