@@ -162,8 +162,10 @@ typedef struct co_evac {
                                        migrations in flight (its CPU under TCG), bytes/s;
                                        0 = not known */
     double agg_bytes[CO_EVAC_MAX_K + 1], agg_ms[CO_EVAC_MAX_K + 1]; /* measured so far */
-    double setup_ms;              /* per VM outside QEMU's own time (libvirt's prepare,
-                                     destination QEMU start, finish): 0 = not known */
+    double setup_ms;              /* per VM from its start to its first byte sent
+                                     (libvirt's prepare, the destination QEMU's start,
+                                     QEMU's set-up); the planner lets other VMs send
+                                     meanwhile: 0 = not known */
     double setup_sum_ms;
     int setup_n;
     double common_factor;         /* learnt: the median of the VMs' own factors, applied
@@ -268,8 +270,8 @@ void co_evac_apply_factor(co_evac_vm *v, double f, const char *source);
  * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. n = 0: some
  * started, none sending yet (only the time is kept, agg_ms[0]). */
 void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
-/* Record one VM's time outside QEMU's (wall time of its worker minus
- * QEMU's total time); updates e->setup_ms (mean). */
+/* Record one VM's set-up (its worker's start to its first byte sent);
+ * updates e->setup_ms (mean). */
 void co_evac_note_setup(co_evac *e, double ms);
 
 /* The calibration: what a drain learnt (stream ceiling, source rate per

@@ -130,9 +130,14 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         return INFINITY;
     }
     double cap1 = stream_cap(e);
+    /* libvirt's set-up of each migration (the destination QEMU's start,
+     * QEMU's own set-up), when a drain measured it: the flow sends nothing
+     * meanwhile and takes no share of the links */
+    double setup = e->setup_ms > 0 ? e->setup_ms : 0;
     int fl[CO_EVAC_MAX_K];      /* position in idx of each flow in flight */
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
+    double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
@@ -156,23 +161,32 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             fl[nf] = next;
             frac[nf] = 0;
             st[nf] = t;
+            su[nf] = setup;
             if (start_ms)
                 start_ms[next] = t;
             nf++;
         }
+        int sending = 0;
+        for (int f = 0; f < nf; f++)
+            sending += su[f] <= 0;
         co_share_reset(&sh);
-        int src = co_share_link(&sh, src_cap(e, nf));
+        int src = co_share_link(&sh, src_cap(e, sending > 0 ? sending : 1));
         int dl[CO_EVAC_MAX_DEST];
         for (int i = 0; i < e->ndests; i++)
             dl[i] = co_share_link(&sh, e->dests[i].nic_bytes_per_s > 0
                                            ? e->dests[i].nic_bytes_per_s
                                            : e->nic_bytes_per_s);
-        for (int f = 0; f < nf; f++) {
+        int slot[CO_EVAC_MAX_K]; /* flow f's index in the share, -1 in set-up */
+        for (int f = 0, j = 0; f < nf; f++) {
+            slot[f] = -1;
+            if (su[f] > 0)
+                continue;
             const co_evac_vm *v = &e->vms[idx[fl[f]]];
             int path[3] = {src, v->dest >= 0 ? dl[v->dest] : src, co_share_link(&sh, cap1)};
             if (path[1] == src)
                 path[1] = path[2], path[2] = -1;
             co_share_flow(&sh, path, path[2] < 0 ? 2 : 3);
+            slot[f] = j++;
         }
         co_share_solve(&sh);
         double T[CO_EVAC_MAX_K], D[CO_EVAC_MAX_K];
@@ -180,22 +194,31 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         double dt = INFINITY;
         int first = 0;
         for (int f = 0; f < nf; f++) {
-            predict_one(e, &e->vms[idx[fl[f]]], sh.rate[f], &T[f], &D[f], &C[f]);
-            /* libvirt's own part of each migration (prepare, the
-             * destination's QEMU start, finish), when a drain measured it */
-            T[f] += e->setup_ms > 0 ? e->setup_ms : 0;
-            double rem = (1 - frac[f]) * T[f];
+            double rem;
+            if (slot[f] < 0) {
+                T[f] = D[f] = NAN;
+                C[f] = 1;
+                rem = su[f];
+            } else {
+                predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
+                rem = (1 - frac[f]) * T[f];
+            }
             if (rem < dt) {
                 dt = rem;
                 first = f;
             }
         }
         t += dt;
-        for (int f = 0; f < nf; f++)
-            frac[f] += dt / T[f];
-        /* the first to end (and any ending with it) leaves */
+        for (int f = 0; f < nf; f++) {
+            if (slot[f] < 0)
+                su[f] -= dt;
+            else
+                frac[f] += dt / T[f];
+        }
+        /* the first to end its transfer (and any ending with it) leaves; one
+         * ending its set-up starts sending at the next step */
         for (int f = nf - 1; f >= 0; f--) {
-            if (f != first && frac[f] < 1 - 1e-9)
+            if (slot[f] < 0 || (f != first && frac[f] < 1 - 1e-9))
                 continue;
             int pos = fl[f];
             const co_evac_vm *v = &e->vms[idx[pos]];
@@ -214,6 +237,8 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             fl[f] = fl[nf - 1];
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
+            su[f] = su[nf - 1];
+            slot[f] = slot[nf - 1];
             nf--; /* the flow moved in from the end was visited already */
         }
         if (t > total)
