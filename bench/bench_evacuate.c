@@ -124,8 +124,12 @@ static const be_sched SCHED[] = {
      * BENCH_EVAC_STREAM_RATE, e.g. as measured by a first run here); only
      * when that is set */
     {"cutover-sr", CO_POL_ADAPTIVE, 0, 0, CO_ALLOW_AUTOCONVERGE},
+    /* cutover without the last run's calibration: what it learns during
+     * the drain only (dirty rates, stream and source rates, set-up) */
+    {"cutover-nocal", CO_POL_ADAPTIVE, 0, 0, CO_ALLOW_AUTOCONVERGE},
 };
 #define BE_SCHED_SR 5
+#define BE_SCHED_NOCAL 6
 #define NSCHED (int)(sizeof SCHED / sizeof SCHED[0])
 
 typedef struct be_scen {
@@ -145,6 +149,9 @@ typedef struct be_run {
                                stream's ceiling) */
     char status[BE_MAX_VMS][16];
     char note[256];
+    char calib[320];        /* the calibration the plan used ("" none) */
+    json_t *learned;        /* what the drain learnt (co_evac_calib_json), owned */
+    double factor_end[BE_MAX_VMS]; /* each VM's applied dirty factor at the end */
 } be_run;
 
 /* ---- heartbeats: one socket per VM on the lab's root address ---- */
@@ -318,6 +325,7 @@ static void set_curve(co_evac_vm *ev, const be_vm *v)
 
 typedef struct be_env {
     double budget_ms, deadline_ms, stream_rate;
+    char calib_dir[256];    /* BENCH_EVAC_CALIB_DIR: cutover's calibration per scenario */
     int nvms, mtu;
     char cache[512];
     FILE *json;
@@ -331,7 +339,11 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         out->hb_ms[i] = out->qemu_ms[i] = out->time_ms[i] = NAN;
     co_diag d;
     co_diag_init(&d);
-    char dir[] = "/tmp/co-bench-evac-XXXXXX";
+    /* BENCH_EVAC_LAB_PREFIX: where the run's lab lives (a prefix for
+     * mkdtemp), so engineers sharing a machine tell their labs apart */
+    char dir[256];
+    const char *pfx = getenv("BENCH_EVAC_LAB_PREFIX");
+    snprintf(dir, sizeof dir, "%s-XXXXXX", pfx && *pfx ? pfx : "/tmp/co-bench-evac");
     if (!mkdtemp(dir)) {
         snprintf(out->note, sizeof out->note, "mkdtemp: %s", strerror(errno));
         return -1;
@@ -386,6 +398,12 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
     e->order_kind = sc->k == 0 ? CO_EVAC_ORDER_AUTO : CO_EVAC_ORDER_NAME;
     if (sc == &SCHED[BE_SCHED_SR])
         e->stream_cap_bytes_per_s = env->stream_rate;
+    /* cutover plans with what its previous run in this scenario learnt (an
+     * earlier run, never the one scored) and leaves what this one learns for
+     * the next */
+    char calib[400] = "";
+    if (sc == &SCHED[0])
+        snprintf(calib, sizeof calib, "%s/bench-evacuate-calib-%s.json", env->calib_dir, s->name);
     for (int h = 1; h < c->nhosts; h++) {
         co_evac_dest *ds = &e->dests[e->ndests++];
         snprintf(ds->uri, sizeof ds->uri, "%s", c->hosts[h].uri);
@@ -409,6 +427,13 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         if (vi >= 0 && vi < env->nvms)
             set_curve(&e->vms[i], s->hot && vi == BE_HOT_VM ? &HOT : &MIX[vi % NMIX]);
     }
+    if (calib[0] && access(calib, R_OK) == 0) {
+        if (co_evac_calib_apply(e, calib, &d) != CO_OK) {
+            snprintf(out->note, sizeof out->note, "%.200s", d.msg);
+            goto down;
+        }
+        snprintf(out->calib, sizeof out->calib, "%s", e->calib_source);
+    }
     if (co_evac_plan(e, &d) != CO_OK) {
         snprintf(out->note, sizeof out->note, "plan: %.200s", d.msg);
         goto down;
@@ -428,6 +453,9 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         snprintf(out->note, sizeof out->note, "stopped by a signal: not counted");
     out->k_end = e->k;
     out->total_ms = r.total_time_ms;
+    out->learned = co_evac_calib_json(e);
+    if (calib[0] && !g_stop && co_evac_calib_save(e, calib, &d) != CO_OK)
+        fprintf(stderr, "bench_evacuate: %s\n", d.msg);
     out->tx_bytes = tx1 - tx0;
     sleep(1); /* heartbeats resume on the destinations */
     out->nvms = e->nvms;
@@ -441,6 +469,7 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
         out->time_ms[vi] = v->time_ms;
         out->pred_dt_ms[vi] = v->pred_downtime_ms;
         out->pred_time_ms[vi] = v->pred_time_ms;
+        out->factor_end[vi] = v->nominal_saved ? v->dirty_factor : 1;
         pthread_mutex_lock(&hb->mu);
         out->hb_ms[vi] = hb->switch_ms[vi];
         pthread_mutex_unlock(&hb->mu);
@@ -528,6 +557,9 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "lost", json_integer(r->lost));
     json_object_set_new(o, "paused", json_integer(r->paused));
     json_object_set_new(o, "note", json_string(r->note));
+    json_object_set_new(o, "calibration", r->calib[0] ? json_string(r->calib) : json_null());
+    if (r->learned)
+        json_object_set(o, "learned", r->learned);
     json_t *vms = json_array();
     for (int i = 0; i < nvms; i++) {
         json_t *v = json_object();
@@ -545,6 +577,7 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
         json_object_set_new(v, "predicted_time_ms", isfinite(r->pred_time_ms[i])
                                                         ? json_real(r->pred_time_ms[i])
                                                         : json_null());
+        json_object_set_new(v, "dirty_factor_end", json_real(r->factor_end[i]));
         json_array_append_new(vms, v);
     }
     json_object_set_new(o, "vms", vms);
@@ -585,6 +618,26 @@ static void print_run(const be_scen *s, const be_sched *sc, int rep, const be_ru
                fmt_ms(r->hb_ms[i], 0), fmt_ms(r->qemu_ms[i], 1));
     if (r->note[0])
         printf("  note: %s", r->note);
+    if (r->calib[0])
+        printf("\n  planned with %s", r->calib);
+    if (r->learned) {
+        json_t *vv = json_object_get(r->learned, "vms"),
+               *by = json_object_get(r->learned, "source_bytes_per_s_by_inflight");
+        printf("\n  learnt: stream %.0f Mbit/s, setup %.1f s, common factor %.2f; "
+               "source Mbit/s by number in flight:",
+               json_number_value(json_object_get(r->learned, "stream_bytes_per_s")) * 8 / 1e6,
+               json_number_value(json_object_get(r->learned, "setup_ms")) / 1e3,
+               json_number_value(json_object_get(r->learned, "common_factor")));
+        const char *key;
+        json_t *bv;
+        json_object_foreach(by, key, bv)
+            printf(" %s:%.0f", key, json_number_value(bv) * 8 / 1e6);
+        size_t i;
+        json_t *x;
+        json_array_foreach(vv, i, x)
+            printf("; %s x%.2f", json_string_value(json_object_get(x, "name")),
+                   json_number_value(json_object_get(x, "factor")));
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -642,7 +695,8 @@ int main(void)
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    be_env env = {.budget_ms = env_num("BENCH_EVAC_BUDGET", 300, 1),
+    be_env env = {.calib_dir = "build",
+                  .budget_ms = env_num("BENCH_EVAC_BUDGET", 300, 1),
                   .deadline_ms = env_num("BENCH_EVAC_DEADLINE", 90e3, 1),
                   .stream_rate = env_num("BENCH_EVAC_STREAM_RATE", 0, 0),
                   .nvms = NMIX, .mtu = 9000};
@@ -654,6 +708,10 @@ int main(void)
             setenv("CUTOVER_LAB_CACHE", env.cache, 1);
         }
     }
+    if (getenv("BENCH_EVAC_CALIB_DIR") && *getenv("BENCH_EVAC_CALIB_DIR"))
+        snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BENCH_EVAC_CALIB_DIR"));
+    else if (getenv("BUILD") && *getenv("BUILD"))
+        snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BUILD"));
     const char *rp = getenv("BENCH_EVAC_REPEAT");
     int repeat = rp && *rp ? atoi(rp) : 1;
     if (repeat < 1 || repeat > BE_MAX_RUNS) {
@@ -771,7 +829,8 @@ int main(void)
                             h[m++] = runs[s][k][rep].hb_ms[i];
                 }
                 floor_ms = ram / SC[s].nic_bytes_per_s * 1e3 + median(h, m);
-            } else if (k != BE_SCHED_SR && moved_all && mt < best_fixed) {
+            } else if (k != BE_SCHED_SR && k != BE_SCHED_NOCAL && moved_all &&
+                       mt < best_fixed) {
                 best_fixed = mt;
                 best_name = SCHED[k].name;
             }

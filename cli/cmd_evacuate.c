@@ -68,6 +68,14 @@ static void usage(FILE *out)
             "  --dirty-curves DIR    recorded dirty traces instead of the measurement: DIR/NAME.json\n"
             "                        per VM (`cutover record` writes them); a VM without one\n"
             "                        keeps the assumed rate (--dirty-rate, else 0)\n"
+            "  --calibration FILE    what the last drain learnt (--save-calibration wrote it):\n"
+            "                        one stream's ceiling, the source's rate per number in\n"
+            "                        flight, libvirt's per-VM set-up, the guests' real dirty\n"
+            "                        rates (each VM seen by name, the others by the write\n"
+            "                        ceiling); the plan and the report say it was used\n"
+            "  --save-calibration FILE\n"
+            "                        write what this drain learnt there (also in --json as\n"
+            "                        \"learned\")\n"
             "  --call-timeout TIME   a migration's time limit for one libvirt call and for no\n"
             "                        progress (default 60s): then it is cancelled, its job\n"
             "                        aborted, and given up 2 x 5 s later, reported failed with\n"
@@ -82,7 +90,7 @@ static void usage(FILE *out)
 }
 
 typedef struct evac_args {
-    const char *conn, *to, *cluster, *groups, *curves;
+    const char *conn, *to, *cluster, *groups, *curves, *calib, *save_calib;
     co_cli_mig_flags mig;        /* --mtu, --max-downtime, --deadline, --allow */
     double nic, ratio, dirty_rate, stream, call_timeout;
     int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
@@ -99,7 +107,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
            O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM,
-           O_CALLTMO, O_CURVES };
+           O_CALLTMO, O_CURVES, O_CALIB, O_SAVECALIB };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -121,6 +129,8 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"json", no_argument, NULL, O_JSON},
         {"call-timeout", required_argument, NULL, O_CALLTMO},
         {"dirty-curves", required_argument, NULL, O_CURVES},
+        {"calibration", required_argument, NULL, O_CALIB},
+        {"save-calibration", required_argument, NULL, O_SAVECALIB},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -199,6 +209,8 @@ static int parse_args(int argc, char **argv, evac_args *a)
             a->dirty_given = 1;
             break;
         case O_DRY: a->dry_run = 1; break;
+        case O_CALIB: a->calib = optarg; break;
+        case O_SAVECALIB: a->save_calib = optarg; break;
         case O_MEASURE: a->measure_all = 1; break;
         case O_STREAM:
             rc = co_parse_rate(optarg, "--stream-rate", &a->stream, &d);
@@ -349,7 +361,8 @@ int co_cmd_evacuate(int argc, char **argv)
                       .stop_flag = stop, .stop_signo = stop_signo};
     if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
         (a.curves && co_evac_load_curves(e, a.curves, &d) != CO_OK) ||
-        (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK)) {
+        (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK) ||
+        (a.calib && co_evac_calib_apply(e, a.calib, &d) != CO_OK)) {
         exit_code = co_cli_fail(CMD, &d);
         goto out;
     }
@@ -379,6 +392,13 @@ int co_cmd_evacuate(int argc, char **argv)
     emit(&a, e, &r);
     if (rc != CO_OK)
         exit_code = co_cli_fail(CMD, &d);
+    co_diag ds;
+    co_diag_init(&ds);
+    if (a.save_calib && co_evac_calib_save(e, a.save_calib, &ds) != CO_OK) {
+        int x = co_cli_fail(CMD, &ds);
+        if (rc == CO_OK)
+            exit_code = x;
+    }
 out:
     free(e);
     return exit_code;

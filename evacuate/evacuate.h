@@ -44,6 +44,21 @@
  * then fails is not cut short. */
 #define CO_EVAC_CALL_TIMEOUT_MS 60000
 
+/* QEMU's dirty-pages-rate windows a migration keeps (evacuate/learn.c). */
+#define CO_EVAC_MAX_WIN 32
+
+/* One window of QEMU's dirty-pages-rate (query-migrate ram.dirty-pages-rate,
+ * libvirt's VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE): QEMU adds up, at each bitmap
+ * sync, the pages newly dirtied since the page was last sent, and turns the
+ * sum into a rate at the first sync at least 1 s after its last update.
+ * pages = rate x dur; syncs = the bitmap syncs in the window (each counts
+ * what the guest dirtied during one pass, so a hot set is counted once per
+ * pass); bulk = the first window (the bulk pass), kept for the record. */
+typedef struct co_evac_window {
+    double dur_ms, pages;
+    int syncs, bulk;
+} co_evac_window;
+
 #define CO_EVAC_ALLOW_EJECT 0x100u        /* --allow eject: CD-ROM/floppy media ejected */
 #define CO_EVAC_ALLOW_COPY_STORAGE 0x200u /* --allow copy-storage: local disks copied */
 
@@ -58,6 +73,16 @@ typedef struct co_evac_vm {
     co_dirty dirty;               /* measured or assumed curve */
     int dirty_measured;           /* 1: libvirt's dirty-rate calculation gave it */
     int dirty_traced;             /* 1: read from --dirty-curves DIR/NAME.json */
+    /* learning the real dirty rate (evacuate/learn.c) */
+    co_dirty dirty_nominal;       /* the curve as given, before any learnt factor */
+    int nominal_saved;
+    double dirty_factor;          /* applied: dirty = dirty_nominal run at this speed
+                                     (time-scaled); 1 = as given */
+    char dirty_factor_source[48]; /* "", "own windows", "common factor learnt",
+                                     "calibration (this VM)", "calibration (common)" */
+    double seen_factor;           /* fitted from its own windows, NAN if none */
+    co_evac_window win[CO_EVAC_MAX_WIN];
+    int nwin;
     double dirty_mib_per_s;       /* what was measured (or assumed) */
     int cpu_ok[CO_EVAC_MAX_DEST]; /* CPU compatible with destination i */
     int has_cdrom_media, has_local_disk, has_hostdev, busy_job;
@@ -132,6 +157,24 @@ typedef struct co_evac {
                                        default (model/link.h channel cap), or for TCG
                                        guests CO_EVAC_TCG_STREAM_BYTES_PER_S (co_evac_plan) */
     char stream_cap_source[48];   /* "--stream-rate", "assumed for TCG guests", "learnt", "" */
+    /* learnt as the drain goes, or from the last drain (--calibration) */
+    double src_cap_by_n[CO_EVAC_MAX_K + 1]; /* what the source sent in all with n
+                                       migrations in flight (its CPU under TCG), bytes/s;
+                                       0 = not known */
+    double agg_bytes[CO_EVAC_MAX_K + 1], agg_ms[CO_EVAC_MAX_K + 1]; /* measured so far */
+    double setup_ms;              /* per VM from its start to its first byte sent
+                                     (libvirt's prepare, the destination QEMU's start,
+                                     QEMU's set-up); the planner lets other VMs send
+                                     meanwhile: 0 = not known */
+    double setup_sum_ms;
+    int setup_n;
+    double common_factor;         /* learnt: the median of the VMs' own factors, applied
+                                     to the VMs not seen (0 = not known) */
+    double write_ceiling_pages_per_s; /* learnt: what the starved guests (factor < 0.8)
+                                     wrote, the most; a VM not seen writes at most this
+                                     (0 = none seen starved) */
+    int learn_obs;                /* VMs whose windows it came from */
+    char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     /* the plan's verdict */
     int k;                        /* concurrency chosen */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
@@ -168,6 +211,78 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
  * order, with what e now knows (e.g. a stream ceiling learnt). Sets and
  * returns e->k (unchanged when n is 0). */
 int co_evac_replan(co_evac *e, const int *idx, int n);
+
+/* ---- learning the real dirty rates and the calibration (evacuate/learn.c,
+ * pure but for the calibration file) ---- */
+
+/* The curve d run at speed f (time-scaled: U_f(t) = U(f t); a starved vCPU
+ * writes the same pattern, slower). f <= 0 gives none. */
+void co_evac_scale_curve(const co_dirty *d, double f, co_dirty *out);
+
+/* The speed f in [0, 8] at which the nominal curve reproduces what QEMU
+ * counted: sum_i m_i U(f dur_i / m_i) = sum_i pages_i (m_i = syncs, at
+ * least 1). Windows shorter than 800 ms are not QEMU's (it updates at most
+ * once a second; seen: a last sample reading 0 as the job ends) and are
+ * left out. NAN when no window is left or the curve is none. */
+double co_evac_fit_factor(const co_dirty *nominal, const co_evac_window *w, int n);
+
+/* The curve a VM showed: one point per window, (length, pages) over its
+ * syncs (one pass's worth), sorted, non-decreasing, as a table curve
+ * (model/dirty.h) capped at cap_pages. CO_OK, or CO_ERANGE (out = none)
+ * when no window is usable. */
+int co_evac_observed_curve(const co_evac_window *w, int n, double cap_pages, co_dirty *out);
+
+/* The common factor of the VMs observed: the median of their fitted
+ * speeds (finite ones). NAN when there is none. */
+double co_evac_common_factor(const double *f, int n);
+
+/* A completed VM without a usable window (a migration shorter than QEMU's
+ * first 1 s rate update): the pages it re-sent (ram.transferred beyond its
+ * memory) over its migration time, as a factor of its nominal rate; a
+ * lower bound (each re-send is at least one write). NAN when it did not
+ * complete or nothing is known. */
+double co_evac_bytes_factor(const co_evac_vm *v);
+
+/* The write ceiling: of the VMs observed (nominal write rate r_i pages/s,
+ * fitted speed f_i), those clearly starved (f_i < 0.8) wrote r_i f_i; the
+ * most of these. 0 when none is starved, NAN when n is 0. */
+double co_evac_write_ceiling(const double *rate, const double *f, int n);
+
+/* The speed of a VM not seen, of nominal rate r: the common factor, and
+ * at most the write ceiling (a starved vCPU writes at most what the host
+ * gives it: bench-evacuate saw 100-500 pages/s guests at 1.0, 3000-5000
+ * pages/s ones at 0.5-0.75). */
+double co_evac_unseen_factor(double common, double ceiling, double r);
+
+/* Learn from the windows in e->vms[].win (completed and in-flight VMs):
+ * each VM with windows gets seen_factor and its own curve (what it showed,
+ * co_evac_observed_curve; the factor is for the record and the others); the common factor
+ * and the write ceiling (e->common_factor, write_ceiling_pages_per_s,
+ * learn_obs) give every VM not yet started (status "planned") and not seen
+ * its speed (co_evac_unseen_factor; its curve is what re-planning times).
+ * Returns the number of VMs whose applied factor changed by more than 5 %. */
+int co_evac_learn(co_evac *e);
+
+/* Set VM v's applied speed (saves the nominal curve first). */
+void co_evac_apply_factor(co_evac_vm *v, double f, const char *source);
+
+/* Record one measured aggregate sample: n migrations in flight sent bytes
+ * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. n = 0: some
+ * started, none sending yet (only the time is kept, agg_ms[0]). */
+void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
+/* Record one VM's set-up (its worker's start to its first byte sent);
+ * updates e->setup_ms (mean). */
+void co_evac_note_setup(co_evac *e, double ms);
+
+/* The calibration: what a drain learnt (stream ceiling, source rate per
+ * number in flight, per-VM setup, common factor, each VM's own factor), as
+ * JSON (new reference) and back. co_evac_calib_apply reads FILE and sets
+ * them on e before co_evac_plan (curves of VMs named in it by their own
+ * factor, the others by the common factor); e->calib_source says where from.
+ * CO_OK, CO_ENOINPUT (cannot read), CO_EDATA naming the file and field. */
+json_t *co_evac_calib_json(const co_evac *e);
+int co_evac_calib_save(const co_evac *e, const char *path, co_diag *d);
+int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d);
 
 /* Parse --groups: "NAME=vm,vm[;NAME=vm,...]" or a file of such lines
  * (path, if readable). A member is a VM of the source or a resident of a

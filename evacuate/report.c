@@ -29,6 +29,12 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                                                          : json_null());
     json_object_set_new(o, "stream_cap_source", json_string(e->stream_cap_source));
     json_object_set_new(o, "predicted_misses", json_integer(e->pred_misses));
+    /* where the plan's knowledge came from, and what this drain learnt */
+    json_object_set_new(o, "calibration", e->calib_source[0] ? json_string(e->calib_source)
+                                                             : json_null());
+    json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
+    if (!r->dry_run)
+        json_object_set_new(o, "learned", co_evac_calib_json(e));
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
         json_t *j = json_object();
@@ -48,6 +54,13 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "vcpus", json_integer(v->vcpus));
         json_object_set_new(j, "dirty_mib_per_s", json_real(v->dirty_mib_per_s));
         json_object_set_new(j, "dirty_measured", json_boolean(v->dirty_measured));
+        json_object_set_new(j, "dirty_factor", json_real(v->nominal_saved ? v->dirty_factor : 1));
+        json_object_set_new(j, "dirty_factor_source", json_string(v->nominal_saved &&
+                                                                  v->dirty_factor_source[0]
+                                                                  ? v->dirty_factor_source
+                                                                  : "as given"));
+        json_object_set_new(j, "dirty_seen_factor", v->nwin > 0 ? num_or_null(v->seen_factor)
+                                                                : json_null());
         json_object_set_new(j, "dirty_source", json_string(v->dirty_traced ? "trace"
                                                            : v->dirty_measured ? "measured"
                                                                                : "assumed"));
@@ -109,6 +122,18 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
         fprintf(out, "  %s%s%s\n", v->to, v->to[0] && (v->reason[0] || v->blocker[0]) ? ": " : "",
                 v->reason[0] ? v->reason : v->blocker);
     }
+    if (e->calib_source[0])
+        fprintf(out, "calibration: %s\n", e->calib_source);
+    if (e->calib_source[0] || e->learn_obs)
+        for (int i = 0; i < e->nvms; i++) {
+            const co_evac_vm *v = &e->vms[i];
+            if (v->nominal_saved && v->dirty_factor_source[0])
+                fprintf(out, "  %s dirties at %.2f x its curve (%s)\n", v->name, v->dirty_factor,
+                        v->dirty_factor_source);
+        }
+    if (e->setup_ms > 0)
+        fprintf(out, "libvirt's part of each migration: %.1f s (%s)\n", e->setup_ms / 1e3,
+                e->setup_n ? "measured" : "calibration");
     int nb = 0;
     for (int i = 0; i < e->nvms; i++)
         nb += e->vms[i].blocker[0] != '\0';

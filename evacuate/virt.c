@@ -450,6 +450,14 @@ struct worker {
     double last_bytes;
     int last_status;
     double kicked_ms;             /* the watchdog asked it to stop (0 = not) */
+    /* QEMU's dirty-pages-rate windows (evacuate.h, co_evac_window) */
+    double win_t0, win_rate;
+    int64_t win_sync0;
+    co_evac_window win[CO_EVAC_MAX_WIN];
+    int nwin, nwin_seen;          /* nwin_seen: how many the run loop has learnt from */
+    double tick_bytes;            /* bytes at the run loop's last rate sample, -1 none */
+    double end_ms;                /* when the worker finished */
+    double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
     char kick_why[200];
     /* the run loop's */
     int peers;                    /* most migrations in flight during it */
@@ -520,6 +528,34 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
     int rc = w->inner->ops->poll(w->inner, tmo, ev, max, n, st, g);
     pthread_mutex_lock(&w->hub->mu);
     w->busy_what = NULL;
+    /* a change of QEMU's dirty-pages-rate closes a window: the rate is
+     * the pages newly dirtied since its last update over that time */
+    if (rc == CO_OK &&
+        (st->status == CO_DRV_MIG_ACTIVE || st->status == CO_DRV_MIG_PRE_SWITCHOVER) &&
+        isfinite(st->ram_dirty_pages_rate)) {
+        double now = co_clock_ms();
+        if (!(w->win_t0 > 0)) {
+            w->win_t0 = now;
+            w->win_rate = st->ram_dirty_pages_rate;
+            w->win_sync0 = st->ram_dirty_sync_count;
+        } else if (st->ram_dirty_pages_rate != w->win_rate) {
+            if (w->nwin < CO_EVAC_MAX_WIN) {
+                int first = w->nwin == 0;
+                int64_t m = st->ram_dirty_sync_count - w->win_sync0;
+                w->win[w->nwin] = (co_evac_window){
+                    .dur_ms = now - w->win_t0,
+                    .pages = st->ram_dirty_pages_rate * (now - w->win_t0) / 1e3,
+                    .syncs = m >= 1 && m < 1000000 ? (int)m : 1,
+                    .bulk = first};
+                w->nwin++;
+            }
+            w->win_t0 = now;
+            w->win_rate = st->ram_dirty_pages_rate;
+            w->win_sync0 = st->ram_dirty_sync_count;
+        }
+    }
+    if (rc == CO_OK && !(w->first_send_ms > 0) && st->ram_transferred_bytes > 0)
+        w->first_send_ms = co_clock_ms();
     if (rc == CO_OK && (st->ram_transferred_bytes != w->last_bytes ||
                         st->status != w->last_status)) {
         w->last_bytes = st->ram_transferred_bytes;
@@ -706,6 +742,7 @@ static void *worker_main(void *arg)
     co_lock_release(&lock);
     struct hub *h = w->hub;
     pthread_mutex_lock(&h->mu);
+    w->end_ms = co_clock_ms();
     w->finished = 1;
     int ab = w->abandoned;
     pthread_cond_broadcast(&h->cv);
@@ -913,6 +950,7 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     w->t0 = w->progress_ms = co_clock_ms();
     w->last_bytes = -1;
     w->last_status = -1;
+    w->tick_bytes = -1;
     snprintf(w->name, sizeof w->name, "%s", v->name);
     snprintf(w->src_uri, sizeof w->src_uri, "%s", o->src_uri);
     snprintf(w->dest_uri, sizeof w->dest_uri, "%s", ds->uri);
@@ -1002,6 +1040,55 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
     return 1;
 }
 
+/* What the run learns as it goes, with h->mu held, at every tick of the
+ * run loop: the source's sending rate with n migrations in flight (sum of
+ * the bytes the in-flight workers sent since the last tick), and the
+ * guests' real dirty rates from the windows the workers closed (in flight
+ * or just finished: docs/evacuate.md, "Learning the real dirty rates").
+ * When what is learnt changes a VM's curve, the VMs not yet started
+ * (rest[0..nrest)) are re-planned. */
+static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
+                       const int *rest, int nrest, const co_evac_opts *o)
+{
+    double now = co_clock_ms(), sum = 0;
+    int active = 0, fresh = 0;
+    for (int i = 0; i < nw; i++) {
+        struct worker *w = ws[i];
+        if (!w || !w->running)
+            continue;
+        if (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER) {
+            active += !w->finished;
+            if (w->tick_bytes >= 0 && w->last_bytes >= w->tick_bytes)
+                sum += w->last_bytes - w->tick_bytes;
+        }
+        w->tick_bytes = w->last_bytes;
+        if (w->nwin != w->nwin_seen) {
+            co_evac_vm *v = &e->vms[w->vm];
+            memcpy(v->win, w->win, sizeof v->win);
+            v->nwin = w->nwin;
+            w->nwin_seen = w->nwin;
+            fresh = 1;
+        }
+    }
+    int started = 0;
+    for (int i = 0; i < nw; i++)
+        started += ws[i] && ws[i]->running && !ws[i]->finished;
+    if ((active > 0 || started > 0) && *last_tick > 0)
+        co_evac_note_rate(e, active, sum, now - *last_tick);
+    *last_tick = now;
+    if (!fresh)
+        return;
+    int changed = co_evac_learn(e);
+    if (changed && nrest > 0) {
+        int old_k = e->k;
+        co_evac_replan(e, rest, nrest);
+        if (o->progress && e->k != old_k)
+            fprintf(stderr, "cutover evacuate: the guests dirty at %.2f x their curves "
+                    "(median of %d seen): %d at once from now on\n", e->common_factor,
+                    e->learn_obs, e->k);
+    }
+}
+
 int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d)
 {
     int tmo = o->timeout_ms > 0 ? o->timeout_ms : 5000;
@@ -1027,7 +1114,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (e->vms[i].order == ord && e->vms[i].dest >= 0)
                 queue[qt++] = i;
     int nw = 0, inflight = 0, shown = 0;
-    double t0 = co_clock_ms(), last_progress = 0;
+    double t0 = co_clock_ms(), last_progress = 0, last_tick = 0;
     pthread_mutex_lock(&h->mu);
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
@@ -1076,6 +1163,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         struct timespec dl;
         co_clock_deadline_ts(&dl, 250);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
+        learn_tick(e, ws, nw, &last_tick, queue + qh, qt - qh, o);
         for (int i = 0; i < nw; i++) {
             struct worker *w = ws[i];
             if (!w || !w->running)
@@ -1123,12 +1211,19 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             if (o->on_mig)
                 o->on_mig(o->on_mig_arg, e, w->vm, 1);
+            /* the migration's set-up: from its start to its first byte
+             * (libvirt's prepare, the destination QEMU's start, QEMU's own
+             * set-up: ~4 s per VM here under TCG, and it overlaps other
+             * VMs' transfers, bench-evacuate's time_ms_by_inflight "0") */
+            int sent_some = w->first_send_ms > w->t0 && w->end_ms > w->first_send_ms;
+            if (!strcmp(v->status, "completed") && sent_some)
+                co_evac_note_setup(e, w->first_send_ms - w->t0);
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */
-            if (!strcmp(v->status, "completed") && w->res.total_time_ms > 0 &&
-                w->res.transferred_bytes > 0) {
-                double got = w->res.transferred_bytes / (w->res.total_time_ms / 1e3);
+            if (!strcmp(v->status, "completed") && sent_some && w->res.transferred_bytes > 0) {
+                /* over its sending time: the set-up is learnt apart */
+                double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
                 if (got < 0.8 * fair && got > e->stream_cap_bytes_per_s) {
                     e->stream_cap_bytes_per_s = got;
@@ -1142,6 +1237,10 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                     }
                 }
             }
+            /* a VM that completed without a window of QEMU's (too quick)
+             * still tells what it re-sent: learn again with its bytes */
+            if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)
+                co_evac_replan(e, queue + qh, qt - qh);
             free(w);
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */

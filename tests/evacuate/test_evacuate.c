@@ -224,8 +224,10 @@ Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 48
 
     /* the drain; a budget no loaded TCG switchover misses (budgets are
      * faults_budget_and_destination_reboot's subject) */
+    char calib[320];
+    snprintf(calib, sizeof calib, "%s/calibration.json", fx_dir);
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
-                        "--max-downtime", "1s", "--json", NULL};
+                        "--max-downtime", "1s", "--save-calibration", calib, "--json", NULL};
     rc = run(go, out, err, -1);
     save("drain.out", out);
     save("drain.err", err);
@@ -239,6 +241,22 @@ Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 48
         cr_expect_str_eq(jstr(v, "status"), "completed");
         cr_expect(json_real_value(json_object_get(v, "downtime_ms")) >= 0);
     }
+    /* what the drain learnt: in the report and in --save-calibration's file */
+    json_t *learned = json_object_get(rep, "learned");
+    cr_expect_str_eq(jstr(learned, "format"), "cutover-evacuate-calibration/1");
+    cr_expect(json_number_value(json_object_get(learned, "stream_bytes_per_s")) > 0,
+              "a TCG stream's ceiling learnt");
+    json_decref(rep);
+    cr_expect_eq(access(calib, R_OK), 0, "--save-calibration wrote nothing");
+    /* the next dry run plans with it, and says so */
+    snprintf(to, sizeof to, "%s,%s", h1, h3);
+    const char *dry2[] = {bin(), "evacuate", "--connect", h2, "--to", to, "--calibration", calib,
+                          "--dry-run", "--json", NULL};
+    cr_expect_eq(run(dry2, out, err, -1), 0, "dry run with the calibration: %s", err);
+    rep = json_loads(out, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_expect(strstr(jstr(rep, "calibration"), "learned from the last drain"), "%s", out);
+    cr_expect_str_eq(jstr(rep, "stream_cap_source"), "calibration");
     json_decref(rep);
     const char *all[] = {"vm1", "vm2", "vm3", "vm4"};
     for (int i = 0; i < 4; i++) {

@@ -1,0 +1,485 @@
+/* evacuate/learn.c: what a drain learns about the guests' real dirty
+ * rates, the source's sending rate and the per-VM set-up, and the
+ * calibration file that carries it to the next plan (see evacuate.h and
+ * docs/evacuate.md, "Learning the real dirty rates"). Pure but for the
+ * calibration file's read and write. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "evacuate/evacuate.h"
+#include "util/error.h"
+
+#define FIT_MAX 8.0 /* a guest may dirty faster than its nominal curve: up to 8x */
+
+void co_evac_scale_curve(const co_dirty *d, double f, co_dirty *out)
+{
+    if (!(f > 0) || d->kind == CO_DIRTY_NONE) {
+        co_dirty_none(out);
+        return;
+    }
+    *out = *d;
+    switch (d->kind) {
+    case CO_DIRTY_UNIFORM:
+    case CO_DIRTY_HOTCOLD:
+    case CO_DIRTY_SEQ: out->rate_pages_per_s = d->rate_pages_per_s * f; break;
+    case CO_DIRTY_TABLE: {
+        /* U_f(t) = U(f t): the point (t, U) moves to (t / f, U) */
+        double t[CO_DIRTY_TABLE_MAX];
+        for (int i = 0; i < d->n; i++)
+            t[i] = d->t_s[i] / f;
+        if (co_dirty_table(out, t, d->pages, d->n, d->cap_pages) != CO_OK)
+            *out = *d;
+        break;
+    }
+    default: break;
+    }
+}
+
+/* Windows shorter than this are not QEMU's rate updates (at least 1 s
+ * apart; our 100 ms polling blurs the edges). */
+#define WIN_MIN_MS 800.0
+
+/* sum_i m_i U(f dur_i / m_i): what the curve run at speed f dirties as QEMU
+ * counts it (each sync counts one pass's worth) */
+static double windows_pages(const co_dirty *d, const co_evac_window *w, int n, double f)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(w[i].dur_ms >= WIN_MIN_MS) || !(w[i].pages >= 0))
+            continue;
+        double m = w[i].syncs > 1 ? w[i].syncs : 1;
+        s += m * co_dirty_pages(d, f * w[i].dur_ms / 1e3 / m);
+    }
+    return s;
+}
+
+double co_evac_fit_factor(const co_dirty *nominal, const co_evac_window *w, int n)
+{
+    if (nominal->kind == CO_DIRTY_NONE || !(co_dirty_rate0(nominal) > 0))
+        return NAN;
+    double seen = 0;
+    int usable = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(w[i].dur_ms >= WIN_MIN_MS) || !(w[i].pages >= 0))
+            continue;
+        usable = 1;
+        seen += w[i].pages;
+    }
+    if (!usable)
+        return NAN;
+    if (seen <= 0)
+        return 0;
+    if (windows_pages(nominal, w, n, FIT_MAX) <= seen)
+        return FIT_MAX;
+    double lo = 0, hi = FIT_MAX;
+    for (int it = 0; it < 60; it++) { /* U is monotone in f: bisection */
+        double mid = (lo + hi) / 2;
+        if (windows_pages(nominal, w, n, mid) < seen)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double co_evac_common_factor(const double *f, int n)
+{
+    double v[CO_EVAC_MAX_VMS];
+    int m = 0;
+    for (int i = 0; i < n && m < CO_EVAC_MAX_VMS; i++)
+        if (isfinite(f[i]))
+            v[m++] = f[i];
+    if (!m)
+        return NAN;
+    qsort(v, (size_t)m, sizeof v[0], cmp_dbl);
+    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+double co_evac_bytes_factor(const co_evac_vm *v)
+{
+    if (strcmp(v->status, "completed") || !(v->sent_bytes > 0) || !(v->time_ms > 0) ||
+        !(v->mem_bytes > 0))
+        return NAN;
+    const co_dirty *nom = v->nominal_saved ? &v->dirty_nominal : &v->dirty;
+    double r = co_dirty_rate0(nom);
+    if (!(r > 0))
+        return NAN;
+    double resent_pages = fmax(0, v->sent_bytes - v->mem_bytes) / 4096;
+    return fmin(FIT_MAX, resent_pages / (v->time_ms / 1e3) / r);
+}
+
+double co_evac_write_ceiling(const double *rate, const double *f, int n)
+{
+    if (n <= 0)
+        return NAN;
+    double eff[CO_EVAC_MAX_VMS];
+    int m = 0;
+    for (int i = 0; i < n && m < CO_EVAC_MAX_VMS; i++)
+        if (isfinite(f[i]) && f[i] < 0.8 && rate[i] > 0)
+            eff[m++] = rate[i] * f[i];
+    if (!m)
+        return 0;
+    /* the most any starved guest wrote: what the host lets a vCPU write at
+     * least (the median let a 500 pages/s guest seen at 0.77 make a ceiling
+     * of 385 pages/s) */
+    qsort(eff, (size_t)m, sizeof eff[0], cmp_dbl);
+    return eff[m - 1];
+}
+
+double co_evac_unseen_factor(double common, double ceiling, double r)
+{
+    double f = common > 0 && isfinite(common) ? common : 1.0;
+    if (ceiling > 0 && r > 0 && r * f > ceiling)
+        f = ceiling / r;
+    return f;
+}
+
+int co_evac_observed_curve(const co_evac_window *w, int n, double cap_pages, co_dirty *out)
+{
+    double t[CO_EVAC_MAX_WIN], u[CO_EVAC_MAX_WIN];
+    int m = 0;
+    for (int i = 0; i < n && i < CO_EVAC_MAX_WIN; i++) {
+        if (!(w[i].dur_ms >= WIN_MIN_MS) || !(w[i].pages >= 0))
+            continue;
+        double k = w[i].syncs > 1 ? w[i].syncs : 1;
+        /* one pass's worth: the window's length and pages over its syncs */
+        double ti = w[i].dur_ms / 1e3 / k, ui = w[i].pages / k;
+        int j = m;
+        while (j > 0 && t[j - 1] > ti) { /* insertion by t */
+            t[j] = t[j - 1];
+            u[j] = u[j - 1];
+            j--;
+        }
+        t[j] = ti;
+        u[j] = ui;
+        m++;
+    }
+    /* one point per 10 ms of t (averaged), pages non-decreasing in t */
+    int q = 0;
+    for (int i = 0; i < m; i++) {
+        if (q > 0 && t[i] - t[q - 1] < 0.01) {
+            u[q - 1] = (u[q - 1] + u[i]) / 2;
+            continue;
+        }
+        t[q] = t[i];
+        u[q] = u[i];
+        q++;
+    }
+    for (int i = 1; i < q; i++)
+        if (u[i] < u[i - 1])
+            u[i] = u[i - 1];
+    if (q == 0 || q > CO_DIRTY_TABLE_MAX)
+        return co_dirty_none(out), CO_ERANGE;
+    return co_dirty_table(out, t, u, q, cap_pages > 0 ? cap_pages : 0);
+}
+
+static void save_nominal(co_evac_vm *v)
+{
+    if (v->nominal_saved)
+        return;
+    v->dirty_nominal = v->dirty;
+    v->nominal_saved = 1;
+    v->dirty_factor = 1;
+}
+
+void co_evac_apply_factor(co_evac_vm *v, double f, const char *source)
+{
+    save_nominal(v);
+    if (!isfinite(f) || f < 0)
+        return;
+    v->dirty_factor = f;
+    snprintf(v->dirty_factor_source, sizeof v->dirty_factor_source, "%s", source);
+    co_evac_scale_curve(&v->dirty_nominal, f, &v->dirty);
+}
+
+int co_evac_learn(co_evac *e)
+{
+    double f[CO_EVAC_MAX_VMS], rate[CO_EVAC_MAX_VMS];
+    int n = 0, changed = 0;
+    for (int i = 0; i < e->nvms; i++) {
+        co_evac_vm *v = &e->vms[i];
+        save_nominal(v);
+        v->seen_factor = v->nwin > 0 ? co_evac_fit_factor(&v->dirty_nominal, v->win, v->nwin)
+                                     : NAN;
+        if (!isfinite(v->seen_factor))
+            v->seen_factor = co_evac_bytes_factor(v);
+        if (isfinite(v->seen_factor)) {
+            rate[n] = co_dirty_rate0(&v->dirty_nominal);
+            f[n++] = v->seen_factor;
+        }
+    }
+    if (n == 0)
+        return 0;
+    double c = co_evac_common_factor(f, n), wc = co_evac_write_ceiling(rate, f, n);
+    e->common_factor = c;
+    e->write_ceiling_pages_per_s = wc;
+    e->learn_obs = n;
+    for (int i = 0; i < e->nvms; i++) {
+        co_evac_vm *v = &e->vms[i];
+        double old = v->dirty_factor, nf;
+        const char *src;
+        if (isfinite(v->seen_factor)) {
+            nf = v->seen_factor;
+            src = v->nwin > 0 && isfinite(co_evac_fit_factor(&v->dirty_nominal, v->win, v->nwin))
+                      ? "own windows"
+                      : "own bytes re-sent";
+        } else if (!strcmp(v->status, "planned") && v->blocker[0] == '\0' &&
+                   strcmp(v->dirty_factor_source, "calibration (this VM)")) {
+            /* a VM the last drain saw keeps its own factor (calibration) */
+            double r = co_dirty_rate0(&v->dirty_nominal);
+            nf = co_evac_unseen_factor(c, wc, r);
+            src = nf < c ? "write ceiling learnt" : "common factor learnt";
+        } else {
+            continue;
+        }
+        co_evac_apply_factor(v, nf, src);
+        /* a VM seen runs as it was seen: the nominal curve's shape may be
+         * wrong (the hot-cold guest here: a speed of 1.1-5.4 in different
+         * drains, and its time-scaled curve said it never converges where
+         * it converged in every run), so its own windows make its curve */
+        co_dirty seen;
+        if (v->nwin > 0 && isfinite(v->seen_factor) &&
+            co_evac_observed_curve(v->win, v->nwin, v->mem_bytes / 4096, &seen) == CO_OK)
+            v->dirty = seen;
+        changed += fabs(nf - old) > 0.05 * fmax(old, 1e-3);
+    }
+    return changed;
+}
+
+void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
+{
+    if (n < 0 || !(ms > 0) || !(bytes >= 0))
+        return;
+    if (n == 0) { /* migrations started, none sending: libvirt's and QEMU's set-up */
+        e->agg_ms[0] += ms;
+        return;
+    }
+    if (n > CO_EVAC_MAX_K)
+        n = CO_EVAC_MAX_K;
+    e->agg_bytes[n] += bytes;
+    e->agg_ms[n] += ms;
+    if (e->agg_ms[n] >= 2000)
+        e->src_cap_by_n[n] = e->agg_bytes[n] / (e->agg_ms[n] / 1e3);
+}
+
+void co_evac_note_setup(co_evac *e, double ms)
+{
+    if (!(ms >= 0) || !isfinite(ms))
+        return;
+    e->setup_sum_ms += ms;
+    e->setup_n++;
+    e->setup_ms = e->setup_sum_ms / e->setup_n;
+}
+
+/* ---------------------------------------------------------- calibration */
+
+#define CALIB_FORMAT "cutover-evacuate-calibration/1"
+
+static json_t *num(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+json_t *co_evac_calib_json(const co_evac *e)
+{
+    json_t *o = json_object();
+    char when[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(o, "format", json_string(CALIB_FORMAT));
+    json_object_set_new(o, "learned_at", json_string(when));
+    json_object_set_new(o, "nic_bytes_per_s", num(e->nic_bytes_per_s));
+    json_object_set_new(o, "stream_bytes_per_s",
+                        e->stream_cap_bytes_per_s > 0 ? json_real(e->stream_cap_bytes_per_s)
+                                                      : json_null());
+    json_object_set_new(o, "stream_source", json_string(e->stream_cap_source));
+    json_t *by = json_object();
+    for (int n = 1; n <= CO_EVAC_MAX_K; n++)
+        if (e->src_cap_by_n[n] > 0) {
+            char k[8];
+            snprintf(k, sizeof k, "%d", n);
+            json_object_set_new(by, k, json_real(e->src_cap_by_n[n]));
+        }
+    json_object_set_new(o, "source_bytes_per_s_by_inflight", by);
+    /* how the drain's time split by migrations sending at once (0: started,
+     * none sending yet), for the record (docs/evacuate.md, the floor) */
+    json_t *tbn = json_object();
+    for (int n = 0; n <= CO_EVAC_MAX_K; n++)
+        if (e->agg_ms[n] > 0) {
+            char k[8];
+            snprintf(k, sizeof k, "%d", n);
+            json_object_set_new(tbn, k, json_real(e->agg_ms[n]));
+        }
+    json_object_set_new(o, "time_ms_by_inflight", tbn);
+    json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
+    json_object_set_new(o, "common_factor",
+                        e->learn_obs > 0 ? json_real(e->common_factor) : json_null());
+    json_object_set_new(o, "write_ceiling_pages_per_s",
+                        e->learn_obs > 0 && e->write_ceiling_pages_per_s > 0
+                            ? json_real(e->write_ceiling_pages_per_s)
+                            : json_null());
+    json_t *vms = json_array();
+    for (int i = 0; i < e->nvms; i++) {
+        const co_evac_vm *v = &e->vms[i];
+        if (!(v->nwin > 0 && isfinite(v->seen_factor)))
+            continue;
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(v->name));
+        json_object_set_new(j, "nominal_pages_per_s",
+                            num(co_dirty_rate0(v->nominal_saved ? &v->dirty_nominal : &v->dirty)));
+        json_object_set_new(j, "factor", json_real(v->seen_factor));
+        json_t *w = json_array();
+        for (int k = 0; k < v->nwin; k++) {
+            json_t *x = json_object();
+            json_object_set_new(x, "dur_ms", json_real(v->win[k].dur_ms));
+            json_object_set_new(x, "pages", json_real(v->win[k].pages));
+            json_object_set_new(x, "syncs", json_integer(v->win[k].syncs));
+            json_object_set_new(x, "bulk", json_boolean(v->win[k].bulk));
+            json_array_append_new(w, x);
+        }
+        json_object_set_new(j, "windows", w);
+        json_array_append_new(vms, j);
+    }
+    json_object_set_new(o, "vms", vms);
+    return o;
+}
+
+int co_evac_calib_save(const co_evac *e, const char *path, co_diag *d)
+{
+    json_t *o = co_evac_calib_json(e);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = json_dump_file(o, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0
+                 ? CO_OK
+                 : co_diag_set(d, CO_ECANTCREAT, "--save-calibration %s: cannot write", path);
+    json_decref(o);
+    return rc;
+}
+
+/* A positive number at key, or 0 when absent/null; -1 when malformed. */
+static double pos_num(json_t *o, const char *key)
+{
+    json_t *x = json_object_get(o, key);
+    if (!x || json_is_null(x))
+        return 0;
+    if (!json_is_number(x) || !(json_number_value(x) >= 0) || !isfinite(json_number_value(x)))
+        return -1;
+    return json_number_value(x);
+}
+
+int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    if (!o) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return co_diag_set(d, CO_ENOINPUT, "--calibration %s: cannot read", path);
+        fclose(f);
+        return co_diag_set(d, CO_EDATA, "--calibration %s:%d: %s", path, je.line, je.text);
+    }
+    int rc = CO_OK;
+    const char *fmt = json_string_value(json_object_get(o, "format"));
+    const char *when = json_string_value(json_object_get(o, "learned_at"));
+    double stream = pos_num(o, "stream_bytes_per_s"), setup = pos_num(o, "setup_ms"),
+           common = pos_num(o, "common_factor"), wceil = pos_num(o, "write_ceiling_pages_per_s");
+    json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
+    json_t *vms = json_object_get(o, "vms");
+    const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
+                      : stream < 0                     ? "stream_bytes_per_s"
+                      : setup < 0                      ? "setup_ms"
+                      : common < 0                     ? "common_factor"
+                      : wceil < 0                      ? "write_ceiling_pages_per_s"
+                      : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
+                      : vms && !json_is_array(vms)     ? "vms"
+                                                       : NULL;
+    double caps[CO_EVAC_MAX_K + 1] = {0};
+    if (!bad && by) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(by, k, x) {
+            int n = atoi(k);
+            if (n < 1 || n > CO_EVAC_MAX_K || !json_is_number(x) || !(json_number_value(x) > 0)) {
+                bad = "source_bytes_per_s_by_inflight";
+                break;
+            }
+            caps[n] = json_number_value(x);
+        }
+    }
+    size_t i;
+    json_t *x;
+    if (!bad && vms)
+        json_array_foreach(vms, i, x) {
+            if (!json_is_string(json_object_get(x, "name")) || pos_num(x, "factor") < 0) {
+                bad = "vms[].name or vms[].factor";
+                break;
+            }
+        }
+    if (bad) {
+        rc = co_diag_set(d, CO_EDATA, "--calibration %s: field %s is missing or invalid%s", path,
+                         bad, !strcmp(bad, "format") ? " (expected " CALIB_FORMAT ")" : "");
+        json_decref(o);
+        return rc;
+    }
+    if (stream > 0 && !(e->stream_cap_bytes_per_s > 0)) {
+        e->stream_cap_bytes_per_s = stream;
+        snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "calibration");
+    }
+    for (int n = 1; n <= CO_EVAC_MAX_K; n++)
+        e->src_cap_by_n[n] = caps[n];
+    if (setup > 0)
+        e->setup_ms = setup;
+    e->common_factor = common;
+    e->write_ceiling_pages_per_s = wceil;
+    for (int v = 0; v < e->nvms; v++) {
+        co_evac_vm *vm = &e->vms[v];
+        if (vm->blocker[0])
+            continue;
+        double own = NAN;
+        json_t *mine = NULL;
+        json_array_foreach(vms, i, x)
+            if (!strcmp(json_string_value(json_object_get(x, "name")), vm->name)) {
+                own = pos_num(x, "factor");
+                mine = x;
+            }
+        co_evac_window w[CO_EVAC_MAX_WIN];
+        int nw = 0;
+        size_t k;
+        json_t *y;
+        json_array_foreach(json_object_get(mine, "windows"), k, y) {
+            if (nw >= CO_EVAC_MAX_WIN)
+                break;
+            w[nw++] = (co_evac_window){
+                .dur_ms = json_number_value(json_object_get(y, "dur_ms")),
+                .pages = json_number_value(json_object_get(y, "pages")),
+                .syncs = (int)json_integer_value(json_object_get(y, "syncs")),
+                .bulk = json_is_true(json_object_get(y, "bulk"))};
+        }
+        co_dirty seen;
+        if (isfinite(own)) {
+            co_evac_apply_factor(vm, own, "calibration (this VM)");
+            /* as in co_evac_learn: its own windows make its curve */
+            if (nw > 0 && co_evac_observed_curve(w, nw, vm->mem_bytes / 4096, &seen) == CO_OK)
+                vm->dirty = seen;
+        }
+        else if (common > 0 || wceil > 0)
+            co_evac_apply_factor(vm, co_evac_unseen_factor(common, wceil,
+                                                           co_dirty_rate0(&vm->dirty)),
+                                 "calibration (common)");
+    }
+    snprintf(e->calib_source, sizeof e->calib_source, "%.250s (learned from the last drain, %s)",
+             path, when ? when : "date unknown");
+    json_decref(o);
+    return CO_OK;
+}

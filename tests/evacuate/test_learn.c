@@ -1,0 +1,341 @@
+/* tests/evacuate/test_learn.c: learning the guests' real dirty rates from
+ * QEMU's dirty-pages-rate windows, the write ceiling, re-planning with it,
+ * the source's rate per number in flight and the per-VM set-up in the
+ * planner, and the calibration file (evacuate/learn.c). Pure: no libvirt. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evacuate/evacuate.h"
+#include "util/error.h"
+
+static co_evac E;
+
+/* n VMs of 64 MiB at the given nominal uniform rates (pages/s) over 48 MiB,
+ * two destinations, 400 Mbit/s, TCG (so the assumed stream ceiling holds). */
+static co_evac *mk(int n, const double *rate)
+{
+    co_evac_init(&E);
+    E.nic_bytes_per_s = 50e6;
+    E.nvms = n;
+    for (int i = 0; i < n; i++) {
+        co_evac_vm *v = &E.vms[i];
+        memset(v, 0, sizeof *v);
+        snprintf(v->name, sizeof v->name, "vm%d", i + 1);
+        v->mem_bytes = 64.0 * 1048576;
+        v->vcpus = 1;
+        v->running = 1;
+        v->tcg = 1;
+        v->group = -1;
+        v->given_order = i;
+        v->seen_factor = NAN;
+        co_dirty_uniform(&v->dirty, 48 * 256.0, rate[i]);
+        v->dirty_mib_per_s = rate[i] / 256;
+        for (int h = 0; h < 2; h++)
+            v->cpu_ok[h] = 1;
+    }
+    E.ndests = 2;
+    for (int h = 0; h < 2; h++) {
+        memset(&E.dests[h], 0, sizeof E.dests[h]);
+        snprintf(E.dests[h].uri, sizeof E.dests[h].uri, "qemu+tcp://h%d/system", h + 2);
+        E.dests[h].cap.mem_bytes = 8.0 * (1 << 30);
+        E.dests[h].cap.cores = 8;
+    }
+    return &E;
+}
+
+/* The windows QEMU would report for a guest running curve d at speed f:
+ * the bulk window, then windows of 1-1.2 s with 1 to 3 syncs (passes) each,
+ * and a last short one that is no window of QEMU's (a sample read as 0 at
+ * the end of the job). */
+static int windows_of(const co_dirty *d, double f, co_evac_window *w)
+{
+    double dur[] = {6000, 1200, 1000, 1100, 400};
+    int syncs[] = {1, 2, 3, 1, 1};
+    int n = 5;
+    co_dirty s;
+    co_evac_scale_curve(d, f, &s);
+    for (int i = 0; i < n; i++)
+        w[i] = (co_evac_window){
+            .dur_ms = dur[i],
+            .pages = i == n - 1 ? 0 : syncs[i] * co_dirty_pages(&s, dur[i] / 1e3 / syncs[i]),
+            .syncs = syncs[i], .bulk = i == 0};
+    return n;
+}
+
+Test(evac_learn, scale_curve_is_a_time_scaling)
+{
+    co_dirty u, s;
+    co_dirty_hotcold(&u, 2048, 12000, 0.9, 5000);
+    co_evac_scale_curve(&u, 0.25, &s);
+    for (double t = 0.1; t < 20; t *= 2)
+        cr_expect_float_eq(co_dirty_pages(&s, t), co_dirty_pages(&u, 0.25 * t), 1e-6, "t %g", t);
+    double ts[] = {1, 2, 4}, pg[] = {1000, 1800, 2500};
+    co_dirty tb, tbs;
+    cr_assert_eq(co_dirty_table(&tb, ts, pg, 3, 16384), CO_OK);
+    co_evac_scale_curve(&tb, 0.5, &tbs);
+    for (double t = 0.5; t < 16; t *= 2)
+        cr_expect_float_eq(co_dirty_pages(&tbs, t), co_dirty_pages(&tb, 0.5 * t), 1e-6, "t %g",
+                           t);
+    co_evac_scale_curve(&u, 0, &s);
+    cr_expect_eq(s.kind, CO_DIRTY_NONE);
+}
+
+Test(evac_learn, fit_recovers_the_speed)
+{
+    co_dirty u, h, q;
+    co_dirty_uniform(&u, 48 * 256.0, 5000);
+    co_dirty_hotcold(&h, 8 * 256.0, 48 * 256.0, 0.9, 5000);
+    co_dirty_seq(&q, 48 * 256.0, 3000);
+    const co_dirty *c[] = {&u, &h, &q};
+    double fs[] = {0.05, 0.3, 1.0, 2.0};
+    co_evac_window w[8];
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 4; j++) {
+            int n = windows_of(c[k], fs[j], w);
+            double f = co_evac_fit_factor(c[k], w, n);
+            /* a saturated hot set tells little about speed beyond a point:
+             * the fit must reproduce the pages, within 1 % */
+            co_dirty s;
+            co_evac_scale_curve(c[k], f, &s);
+            double want = 0, got = 0;
+            for (int i = 0; i < n - 1; i++) {
+                want += w[i].pages;
+                got += w[i].syncs * co_dirty_pages(&s, w[i].dur_ms / 1e3 / w[i].syncs);
+            }
+            cr_expect(fabs(got - want) <= 0.01 * want + 1, "curve %d f %g: fit %g", k, fs[j], f);
+            if (k != 1)
+                cr_expect(fabs(f - fs[j]) < 0.01 * fs[j] + 1e-3, "curve %d f %g: fit %g", k,
+                          fs[j], f);
+        }
+}
+
+Test(evac_learn, fit_edges)
+{
+    co_dirty u, none;
+    co_dirty_uniform(&u, 12288, 5000);
+    co_dirty_none(&none);
+    co_evac_window short_only[] = {{.dur_ms = 300, .pages = 100, .bulk = 1}};
+    cr_expect(isnan(co_evac_fit_factor(&u, short_only, 1)), "no window of 800 ms: unknown");
+    cr_expect(isnan(co_evac_fit_factor(&u, NULL, 0)));
+    co_evac_window w[] = {{.dur_ms = 5000, .pages = 0, .bulk = 1}};
+    cr_expect(isnan(co_evac_fit_factor(&none, w, 1)), "nothing to scale");
+    cr_expect_eq(co_evac_fit_factor(&u, w, 1), 0, "nothing counted: speed 0");
+    w[0].pages = 1e9;
+    cr_expect_eq(co_evac_fit_factor(&u, w, 1), 8, "capped at 8x");
+}
+
+/* A VM seen runs as it showed itself: one point per window (a pass's
+ * worth), whatever its nominal curve said. */
+Test(evac_learn, observed_curve_from_the_windows)
+{
+    co_evac_window w[] = {{.dur_ms = 2400, .pages = 6738, .syncs = 1, .bulk = 1},
+                          {.dur_ms = 1240, .pages = 4477, .syncs = 1},
+                          {.dur_ms = 2200, .pages = 4400, .syncs = 2},
+                          {.dur_ms = 300, .pages = 0, .syncs = 1}};
+    co_dirty c;
+    cr_assert_eq(co_evac_observed_curve(w, 4, 16384, &c), CO_OK);
+    cr_expect_eq(c.kind, CO_DIRTY_TABLE);
+    cr_expect_eq(c.n, 3, "the 300 ms window is no window of QEMU's");
+    cr_expect_float_eq(co_dirty_pages(&c, 1.1), 2200, 1e-6, "2 syncs: a pass of 1.1 s");
+    cr_expect_float_eq(co_dirty_pages(&c, 1.24), 4477, 1e-6);
+    cr_expect_float_eq(co_dirty_pages(&c, 2.4), 6738, 1e-6);
+    cr_expect_float_eq(co_dirty_pages(&c, 0.55), 1100, 1e-6, "linear from the origin");
+    cr_expect_leq(co_dirty_pages(&c, 100), 16384, "capped at the VM's pages");
+    co_evac_window none[] = {{.dur_ms = 200, .pages = 10, .syncs = 1}};
+    cr_expect_eq(co_evac_observed_curve(none, 1, 16384, &c), CO_ERANGE);
+}
+
+/* A migration too quick for a window of QEMU's: its re-sent bytes. */
+Test(evac_learn, bytes_factor_of_a_quick_migration)
+{
+    double rate[] = {5000, 25000};
+    co_evac *e = mk(2, rate);
+    co_evac_vm *v = &e->vms[0];
+    snprintf(e->vms[1].status, sizeof e->vms[1].status, "planned");
+    cr_expect(isnan(co_evac_bytes_factor(v)), "not completed");
+    snprintf(v->status, sizeof v->status, "completed");
+    v->time_ms = 2000;
+    v->sent_bytes = v->mem_bytes + 2000 * 4096.0; /* 1000 pages/s re-sent */
+    cr_expect_float_eq(co_evac_bytes_factor(v), 0.2, 1e-9);
+    cr_assert_eq(co_evac_learn(e), 2, "vm1 by its bytes, vm2 by the common factor");
+    cr_expect_str_eq(v->dirty_factor_source, "own bytes re-sent");
+    cr_expect_float_eq(e->vms[1].dirty_factor, 0.04, 1e-9, "the ceiling: 1000 pages/s");
+    v->sent_bytes = v->mem_bytes / 2; /* zero pages: nothing re-sent */
+    cr_expect_eq(co_evac_bytes_factor(v), 0);
+}
+
+Test(evac_learn, common_factor_is_the_median)
+{
+    double f[] = {0.7, 0.6, NAN, 0.75, 4.0};
+    cr_expect_float_eq(co_evac_common_factor(f, 5), 0.725, 1e-9);
+    double g[] = {0.3, 0.2, 0.5};
+    cr_expect_float_eq(co_evac_common_factor(g, 3), 0.3, 1e-9);
+    cr_expect(isnan(co_evac_common_factor(f, 0)));
+    double h[] = {NAN};
+    cr_expect(isnan(co_evac_common_factor(h, 1)));
+}
+
+Test(evac_learn, write_ceiling_from_the_starved)
+{
+    double r[] = {100, 5000, 25000, 3000, 500}, f[] = {1.0, 0.4, 0.08, NAN, 0.77};
+    cr_expect_float_eq(co_evac_write_ceiling(r, f, 5), 2000, 1e-9,
+                       "the most a starved guest wrote (not the 500 pages/s one's 385)");
+    double f2[] = {1.0, 0.9, 0.95, 1.2};
+    cr_expect_eq(co_evac_write_ceiling(r, f2, 4), 0, "none starved: no ceiling");
+    cr_expect(isnan(co_evac_write_ceiling(r, f, 0)));
+    /* an unseen VM: the common factor, at most the ceiling */
+    cr_expect_float_eq(co_evac_unseen_factor(0.9, 2000, 500), 0.9, 1e-12);
+    cr_expect_float_eq(co_evac_unseen_factor(0.9, 2000, 25000), 0.08, 1e-12);
+    cr_expect_float_eq(co_evac_unseen_factor(NAN, 0, 25000), 1, 1e-12, "nothing known");
+    cr_expect_float_eq(co_evac_unseen_factor(1.5, 0, 100), 1.5, 1e-12, "faster than told");
+}
+
+/* The hot VMs the planner believed need a stream of their own (78-98 MiB/s
+ * nominal against a TCG stream of 11 MB/s) are, after the first VM showed
+ * the guests dirty at 0.03 of their curves, ones that converge beside the
+ * others: the re-plan runs more at once. */
+Test(evac_learn, learnt_rates_free_the_hot_vms)
+{
+    double rate[] = {5000, 25000, 20000, 25000, 500};
+    co_evac *e = mk(5, rate);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    int solo_before = 0;
+    for (int i = 0; i < 5; i++)
+        solo_before += e->vms[i].solo;
+    cr_expect(solo_before >= 3, "nominal: %d need their own stream", solo_before);
+    double pred_before = e->pred_total_ms;
+    /* vm1 migrated at 0.03 of its curve (150 pages/s) */
+    co_evac_vm *v1 = &e->vms[0];
+    snprintf(v1->status, sizeof v1->status, "completed");
+    v1->nwin = windows_of(&v1->dirty, 0.03, v1->win);
+    int changed = co_evac_learn(e);
+    cr_expect_geq(changed, 4);
+    cr_expect_float_eq(v1->seen_factor, 0.03, 1e-3);
+    cr_expect_float_eq(e->common_factor, 0.03, 1e-3);
+    cr_expect_eq(e->learn_obs, 1);
+    /* vm1 wrote 150 pages/s: starved, so that is the write ceiling */
+    cr_expect_float_eq(e->write_ceiling_pages_per_s, 150, 2);
+    cr_expect_float_eq(e->vms[1].dirty_factor, 150.0 / 25000, 1e-4);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty), 150, 2);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty_nominal), 25000, 1e-9, "nominal kept");
+    cr_expect_str_eq(e->vms[1].dirty_factor_source, "write ceiling learnt");
+    cr_expect_float_eq(e->vms[4].dirty_factor, 0.03, 1e-3, "500 pages/s x 0.03: under it");
+    cr_expect_str_eq(e->vms[4].dirty_factor_source, "common factor learnt");
+    cr_expect_str_eq(v1->dirty_factor_source, "own windows");
+    cr_expect_eq(v1->dirty.kind, CO_DIRTY_TABLE, "a VM seen runs as it showed itself");
+    int rest[] = {1, 2, 3, 4};
+    co_evac_replan(e, rest, 4);
+    int solo_after = 0;
+    for (int i = 1; i < 5; i++)
+        solo_after += e->vms[i].solo;
+    cr_expect_eq(solo_after, 0);
+    cr_expect_gt(e->k, 1, "more than one at once once the hot VMs are known to converge");
+    /* and a fresh plan with the learnt curves predicts less */
+    for (int i = 0; i < 5; i++)
+        snprintf(e->vms[i].status, sizeof e->vms[i].status, "planned");
+    for (int h = 0; h < 2; h++)
+        e->dests[h].cap.mem_used_bytes = e->dests[h].cap.vcpus_used = 0;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_lt(e->pred_total_ms, pred_before);
+}
+
+Test(evac_learn, source_rate_and_setup_enter_the_plan)
+{
+    double rate[] = {0, 0, 0, 0};
+    co_evac *e = mk(4, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->concurrency = 2;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    double base = e->pred_total_ms;
+    e->setup_ms = 3000;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, base + 2 * 3000, 50, "two waves of set-up: %g vs %g",
+                       e->pred_total_ms, base);
+    e->setup_ms = 0;
+    /* the source sent 12 MB/s in all with 2 in flight: below two streams */
+    co_evac_note_rate(e, 2, 12e6, 1000);
+    cr_expect_eq(e->src_cap_by_n[2], 0, "1 s is not enough");
+    co_evac_note_rate(e, 2, 12e6, 1000);
+    cr_expect_float_eq(e->src_cap_by_n[2], 12e6, 1);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, 4 * 64.0 * 1048576 / 12e6 * 1e3, 0.1 * e->pred_total_ms,
+                       "4 x 64 MiB at 12 MB/s: %g ms", e->pred_total_ms);
+    co_evac_note_setup(e, 1000);
+    co_evac_note_setup(e, 3000);
+    cr_expect_float_eq(e->setup_ms, 2000, 1e-9);
+}
+
+Test(evac_learn, calibration_round_trip)
+{
+    double rate[] = {5000, 25000, 100};
+    co_evac *e = mk(3, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->stream_cap_bytes_per_s = 10.5e6;
+    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+    co_evac_note_rate(e, 1, 21e6, 2000);
+    co_evac_note_rate(e, 3, 40e6, 2000);
+    co_evac_note_setup(e, 2500);
+    co_evac_vm *v1 = &e->vms[0], *v2 = &e->vms[1];
+    v1->nwin = windows_of(&v1->dirty, 0.4, v1->win);
+    v2->nwin = windows_of(&v2->dirty, 0.1, v2->win);
+    co_evac_learn(e);
+    cr_expect_float_eq(e->common_factor, 0.25, 5e-3);
+    char path[] = "/tmp/co-test-calib-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
+    /* a new drain of the same VMs plus one the last drain never saw */
+    double rate2[] = {5000, 25000, 100, 10000};
+    co_evac *f = mk(4, rate2);
+    snprintf(f->vms[3].name, sizeof f->vms[3].name, "new");
+    cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    cr_expect_float_eq(f->stream_cap_bytes_per_s, 10.5e6, 1);
+    cr_expect_str_eq(f->stream_cap_source, "calibration");
+    cr_expect_float_eq(f->src_cap_by_n[1], 10.5e6, 1);
+    cr_expect_float_eq(f->src_cap_by_n[3], 20e6, 1);
+    cr_expect_float_eq(f->setup_ms, 2500, 1e-6);
+    cr_expect_float_eq(f->vms[0].dirty_factor, 0.4, 5e-3);
+    cr_expect_str_eq(f->vms[0].dirty_factor_source, "calibration (this VM)");
+    cr_expect_float_eq(f->vms[1].dirty_factor, 0.1, 2e-3);
+    /* the starved wrote 2000 and 2500 pages/s: ceiling 2500; "new" at
+     * 10000 x 0.25 writes 2500 */
+    cr_expect_float_eq(f->write_ceiling_pages_per_s, 2500, 25);
+    cr_expect_float_eq(f->vms[3].dirty_factor, 0.25, 5e-3, "a VM not seen: the common factor");
+    cr_expect_str_eq(f->vms[3].dirty_factor_source, "calibration (common)");
+    cr_expect_float_eq(f->vms[2].dirty_factor, 0.25, 5e-3, "vm3 was not seen either");
+    cr_expect(strstr(f->calib_source, "learned from the last drain"), "%s", f->calib_source);
+    /* the report says so */
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    cr_assert_eq(co_evac_plan(f, &d), CO_OK);
+    json_t *j = co_evac_result_json(f, &r);
+    cr_expect(strstr(json_string_value(json_object_get(j, "calibration")), path));
+    json_t *v0 = json_array_get(json_object_get(j, "vms"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(v0, "dirty_factor_source")),
+                     "calibration (this VM)");
+    json_decref(j);
+    /* a bad file: one line naming the field */
+    FILE *w = fopen(path, "w");
+    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"setup_ms\": -3}", w);
+    fclose(w);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "setup_ms"), "%s", d.msg);
+    w = fopen(path, "w");
+    fputs("{\"format\": \"something else\"}", w);
+    fclose(w);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "format"), "%s", d.msg);
+    unlink(path);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_ENOINPUT);
+}
