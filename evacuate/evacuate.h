@@ -174,6 +174,10 @@ typedef struct co_evac {
                                      wrote, the most; a VM not seen writes at most this
                                      (0 = none seen starved) */
     int learn_obs;                /* VMs whose windows it came from */
+    int k_cap;                    /* learnt: the most migrations at once whose switchovers
+                                     stayed within CO_EVAC_DOWN_SHARE of the budget; auto
+                                     concurrency never plans above it (0 = no cap) */
+    char k_cap_why[160];          /* the switchover that set it */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     /* the plan's verdict */
     int k;                        /* concurrency chosen */
@@ -270,6 +274,17 @@ void co_evac_apply_factor(co_evac_vm *v, double f, const char *source);
  * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. n = 0: some
  * started, none sending yet (only the time is kept, agg_ms[0]). */
 void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
+/* Switchovers compete for the source's CPU (under TCG, 4-6 at once gave
+ * 568-976 ms of guest-visible downtime at a 300 ms budget, where 1-2 at
+ * once stayed within it): a completed VM whose QEMU downtime went over
+ * this share of --max-downtime (the heartbeat adds tens of ms) while n
+ * migrations were in flight caps auto concurrency at n - 1. */
+#define CO_EVAC_DOWN_SHARE 0.8
+/* Record a completed VM's QEMU downtime with n migrations in flight at its
+ * end (itself included); lowers e->k_cap as above. Returns 1 when the cap
+ * fell. */
+int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms);
+
 /* Record one VM's set-up (its worker's start to its first byte sent);
  * updates e->setup_ms (mean). */
 void co_evac_note_setup(co_evac *e, double ms);

@@ -271,6 +271,21 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
         e->src_cap_by_n[n] = e->agg_bytes[n] / (e->agg_ms[n] / 1e3);
 }
 
+int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
+{
+    if (n < 2 || !isfinite(downtime_ms) || !(e->max_downtime_ms > 0) ||
+        downtime_ms <= CO_EVAC_DOWN_SHARE * e->max_downtime_ms)
+        return 0;
+    int cap = n - 1 < CO_EVAC_MAX_K ? n - 1 : CO_EVAC_MAX_K;
+    if (e->k_cap > 0 && e->k_cap <= cap)
+        return 0;
+    e->k_cap = cap;
+    snprintf(e->k_cap_why, sizeof e->k_cap_why,
+             "%.60s: downtime %.0f ms with %d in flight (budget %.0f ms)", vm, downtime_ms, n,
+             e->max_downtime_ms);
+    return 1;
+}
+
 void co_evac_note_setup(co_evac *e, double ms)
 {
     if (!(ms >= 0) || !isfinite(ms))
@@ -323,6 +338,8 @@ json_t *co_evac_calib_json(const co_evac *e)
         }
     json_object_set_new(o, "time_ms_by_inflight", tbn);
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
+    json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
+    json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
     json_object_set_new(o, "common_factor",
                         e->learn_obs > 0 ? json_real(e->common_factor) : json_null());
     json_object_set_new(o, "write_ceiling_pages_per_s",
@@ -396,6 +413,7 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
            common = pos_num(o, "common_factor"), wceil = pos_num(o, "write_ceiling_pages_per_s");
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
     json_t *vms = json_object_get(o, "vms");
+    json_t *kc = json_object_get(o, "max_concurrency");
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
                       : setup < 0                      ? "setup_ms"
@@ -403,7 +421,11 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
                       : wceil < 0                      ? "write_ceiling_pages_per_s"
                       : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
                       : vms && !json_is_array(vms)     ? "vms"
-                                                       : NULL;
+                      : kc && !json_is_null(kc) &&
+                              (!json_is_integer(kc) || json_integer_value(kc) < 1 ||
+                               json_integer_value(kc) > CO_EVAC_MAX_K)
+                          ? "max_concurrency"
+                          : NULL;
     double caps[CO_EVAC_MAX_K + 1] = {0};
     if (!bad && by) {
         const char *k;
@@ -440,6 +462,11 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
         e->src_cap_by_n[n] = caps[n];
     if (setup > 0)
         e->setup_ms = setup;
+    if (json_is_integer(kc) && (e->k_cap == 0 || json_integer_value(kc) < e->k_cap)) {
+        e->k_cap = (int)json_integer_value(kc);
+        const char *why = json_string_value(json_object_get(o, "max_concurrency_why"));
+        snprintf(e->k_cap_why, sizeof e->k_cap_why, "calibration: %.140s", why ? why : "");
+    }
     e->common_factor = common;
     e->write_ceiling_pages_per_s = wceil;
     for (int v = 0; v < e->nvms; v++) {

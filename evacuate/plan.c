@@ -437,6 +437,8 @@ int co_evac_plan(co_evac *e, co_diag *d)
     int klo = 1, khi = kmax;
     if (e->concurrency > 0)
         klo = khi = e->concurrency < n ? e->concurrency : n;
+    else if (e->k_cap > 0 && khi > e->k_cap)
+        khi = e->k_cap; /* switchovers over budget above it (co_evac_note_downtime) */
     /* cutover's own schedule (auto concurrency) runs VMs that need a stream
      * of their own one at a time; a fixed --concurrency emulates another
      * system's and keeps its order */
@@ -488,6 +490,8 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
     int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
     if (e->concurrency > 0)
         return e->k;
+    if (e->k_cap > 0 && khi > e->k_cap)
+        khi = e->k_cap;
     /* what e now knows (a learnt stream ceiling) may change who needs a
      * stream of its own */
     for (int i = 0; i < n; i++)

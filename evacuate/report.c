@@ -33,6 +33,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "calibration", e->calib_source[0] ? json_string(e->calib_source)
                                                              : json_null());
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
+    json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
+    if (e->k_cap > 0)
+        json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
     if (!r->dry_run)
         json_object_set_new(o, "learned", co_evac_calib_json(e));
     for (int i = 0; i < e->nvms; i++) {
@@ -131,6 +134,8 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                 fprintf(out, "  %s dirties at %.2f x its curve (%s)\n", v->name, v->dirty_factor,
                         v->dirty_factor_source);
         }
+    if (e->k_cap > 0)
+        fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);
     if (e->setup_ms > 0)
         fprintf(out, "libvirt's part of each migration: %.1f s (%s)\n", e->setup_ms / 1e3,
                 e->setup_n ? "measured" : "calibration");

@@ -1237,6 +1237,15 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                     }
                 }
             }
+            /* a switchover over the budget's share with others in flight:
+             * fewer at once from now on (the source's CPU under TCG) */
+            if (!strcmp(v->status, "completed") &&
+                co_evac_note_downtime(e, v->name, inflight + 1, v->downtime_ms) && qh < qt) {
+                co_evac_replan(e, queue + qh, qt - qh);
+                if (o->progress)
+                    fprintf(stderr, "cutover evacuate: %s: at most %d at once from now on\n",
+                            e->k_cap_why, e->k);
+            }
             /* a VM that completed without a window of QEMU's (too quick)
              * still tells what it re-sent: learn again with its bytes */
             if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)

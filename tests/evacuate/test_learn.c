@@ -339,3 +339,52 @@ Test(evac_learn, calibration_round_trip)
     co_diag_init(&d);
     cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_ENOINPUT);
 }
+
+/* A switchover over 80 % of the budget with n in flight caps auto
+ * concurrency at n - 1 (never under a fixed --concurrency); the cap only
+ * falls; it travels in the calibration. */
+Test(evac_learn, switchovers_over_budget_cap_concurrency)
+{
+    double rate[] = {0, 0, 0, 0, 0, 0};
+    co_evac *e = mk(6, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->max_downtime_ms = 300;
+    e->src_cap_by_n[1] = 10e6; /* one stream is a sixth of the NIC: more at once pays */
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_gt(e->k, 3, "k %d", e->k);
+    cr_expect_eq(co_evac_note_downtime(e, "vm1", 1, 900), 0, "alone: not the company's fault");
+    cr_expect_eq(co_evac_note_downtime(e, "vm1", 5, 200), 0, "within 80 % of the budget");
+    cr_expect_eq(co_evac_note_downtime(e, "vm2", 5, 260), 1);
+    cr_expect_eq(e->k_cap, 4);
+    cr_expect(strstr(e->k_cap_why, "vm2") && strstr(e->k_cap_why, "5 in flight"), "%s",
+              e->k_cap_why);
+    cr_expect_eq(co_evac_note_downtime(e, "vm3", 6, 400), 0, "the cap only falls");
+    cr_expect_eq(co_evac_note_downtime(e, "vm4", 3, 400), 1);
+    cr_expect_eq(e->k_cap, 2);
+    int idx[] = {2, 3, 4, 5};
+    cr_expect_leq(co_evac_replan(e, idx, 4), 2);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_leq(e->k, 2);
+    e->concurrency = 5; /* a fixed schedule (another system's) is not capped */
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_eq(e->k, 5);
+    e->concurrency = 0;
+    char path[] = "/tmp/co-test-kcap-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
+    co_evac *f = mk(6, rate);
+    cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(f->k_cap, 2);
+    cr_expect(strstr(f->k_cap_why, "calibration") && strstr(f->k_cap_why, "vm4"), "%s",
+              f->k_cap_why);
+    FILE *w = fopen(path, "w");
+    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"max_concurrency\": 0}", w);
+    fclose(w);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "max_concurrency"), "%s", d.msg);
+    unlink(path);
+}
