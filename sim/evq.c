@@ -155,6 +155,14 @@ void co_sim_evq_cancel(co_sim_evq *q, uint32_t key)
         down(q, (size_t)p, last);
 }
 
+int co_sim_evq_peek_time(const co_sim_evq *q, int64_t *t_us)
+{
+    if (q->len == 0)
+        return 0;
+    *t_us = node_t(q->heap[0]);
+    return 1;
+}
+
 int co_sim_evq_pop(co_sim_evq *q, co_sim_event *ev)
 {
     if (q->len == 0)

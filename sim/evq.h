@@ -50,6 +50,9 @@ void co_sim_evq_free(co_sim_evq *q);
 void co_sim_evq_schedule(co_sim_evq *q, int64_t t_us, uint32_t kind, uint32_t key);
 /* Drop key's pending event, if any. */
 void co_sim_evq_cancel(co_sim_evq *q, uint32_t key);
+/* The time of the earliest event into *t_us without taking it; 0 if the
+ * queue is empty, else 1. */
+int co_sim_evq_peek_time(const co_sim_evq *q, int64_t *t_us);
 /* Take the earliest event into *ev; 0 if the queue is empty, else 1. */
 int co_sim_evq_pop(co_sim_evq *q, co_sim_event *ev);
 

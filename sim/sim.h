@@ -300,6 +300,11 @@ void co_sim_run_set_check(co_sim_run *r, int on);
  * of issue 6 to the bit (for the digests in tests/sim/test_digest.c and
  * the tolerance test there). */
 void co_sim_run_set_split(co_sim_run *r, int on);
+/* Split mode only: re-share once per simulated microsecond, after all of
+ * its events, rather than after each event (on by default; off, the split
+ * mode re-shares after every event as before; docs/simulate.md, "One
+ * re-sharing per microsecond"). */
+void co_sim_run_set_coalesce(co_sim_run *r, int on);
 /* Record the timeline of the next runs (spans kept until the next run). */
 void co_sim_run_set_record(co_sim_run *r, int on);
 /* Run the cycle once with the RNG stream of (seed, index). CO_OK or CO_ENOMEM. */

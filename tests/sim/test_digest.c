@@ -179,7 +179,9 @@ struct split_cmp {
     long moved, level;
 };
 
-static struct split_cmp compare_split_on(char *text, int runs)
+/* Split off (issue 6's solves) against split on; coalesce: the split
+ * run's one re-sharing per microsecond (co_sim_run_set_coalesce). */
+static struct split_cmp compare_split_on(char *text, int runs, int coalesce)
 {
     co_diag d;
     co_diag_init(&d);
@@ -190,6 +192,7 @@ static struct split_cmp compare_split_on(char *text, int runs)
     co_sim_run_set_split(a, 0);
     co_sim_run_set_check(a, 1);
     co_sim_run_set_split(b, 1);
+    co_sim_run_set_coalesce(b, coalesce);
     co_sim_run_set_check(b, 1);
     co_sim_run_set_profile(b, 1);
     struct split_cmp out = {0};
@@ -220,8 +223,9 @@ static struct split_cmp compare_split_on(char *text, int runs)
     co_sim_run_profile(b, &p);
     out.level = p.level;
     if (getenv("CO_PRINT_DIGESTS"))
-        fprintf(stderr, "split: window %g, stun sum %g, VMs off by > 1e-6: %g, level events %ld\n",
-                out.window, out.stun_sum, out.diff_frac, out.level);
+        fprintf(stderr, "split (coalesce %d): window %g, stun sum %g, VMs off by > 1e-6: %g, "
+                "level events %ld, VMs on another host %ld\n", coalesce, out.window, out.stun_sum,
+                out.diff_frac, out.level, out.moved);
     co_sim_run_free(a);
     co_sim_run_free(b);
     co_sim_cluster_free(c);
@@ -230,7 +234,7 @@ static struct split_cmp compare_split_on(char *text, int runs)
 
 static void compare_split(char *text, int runs)
 {
-    struct split_cmp s = compare_split_on(text, runs);
+    struct split_cmp s = compare_split_on(text, runs, 0);
     cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
     cr_expect_leq(s.stun_sum, 1e-4, "summed stun differs by %g relative", s.stun_sum);
     cr_expect_leq(s.diff_frac, 0.05, "%g of the VMs have a stun more than 1e-6 away", s.diff_frac);
@@ -258,17 +262,23 @@ Test(digest, slack_split_within_tolerance_exact_shares, .timeout = 120)
  * The backbone is full while its share climbs to the NICs' and past: the
  * level mode's case (held migrations appear when a NIC's share falls below
  * the backbone's). */
-static char *issue_fleet(int H, int mixed)
+static char *issue_fleet_kind(int H, int kind, double tol);
+static char *issue_fleet(int H, int mixed) { return issue_fleet_kind(H, mixed, -1); }
+
+/* kind: 0 backbone, 1 mixed sizes behind the backbone, 2 NIC-bound (no
+ * uplinks); tol: the plan's share_tolerance (< 0: the default). */
+static char *issue_fleet_kind(int H, int kind, double tol)
 {
+    int mixed = kind == 1;
     size_t cap = (size_t)H * 20 * 200 + 100000, n = 0;
     char *b = malloc(cap);
     n += (size_t)snprintf(b + n, cap - n, "{\"hosts\": [");
     for (int h = 0; h < H; h++)
         n += (size_t)snprintf(b + n, cap - n,
                               "%s{\"name\": \"h%d\", \"cores\": 256, \"mem\": \"656GiB\", "
-                              "\"nic_rate\": \"25Gbit\", \"mtu\": 1500, \"channels\": 1, "
-                              "\"uplink\": \"%s\"}",
-                              h ? "," : "", h, h < H / 2 ? "a" : "b");
+                              "\"nic_rate\": \"25Gbit\", \"mtu\": 1500, \"channels\": 1%s}",
+                              h ? "," : "", h,
+                              kind == 2 ? "" : h < H / 2 ? ", \"uplink\": \"a\"" : ", \"uplink\": \"b\"");
     n += (size_t)snprintf(b + n, cap - n, "], \"vms\": [");
     static const int sizes[] = {1, 2, 4, 8, 16};
     for (int v = 0; v < H * 20; v++)
@@ -288,8 +298,11 @@ static char *issue_fleet(int H, int mixed)
                           "\"rebalance\": \"duration\", \"steps\": {\"health_check\": \"0s\", "
                           "\"enter_maintenance\": \"0s\", \"repo_sync\": \"0s\", \"apply\": \"0s\", "
                           "\"reboot\": \"0s\", \"validate\": \"0s\", \"exit_maintenance\": \"0s\", "
-                          "\"rebalance\": \"0s\"}}}",
+                          "\"rebalance\": \"0s\"}",
                           H / 2);
+    if (tol >= 0)
+        n += (size_t)snprintf(b + n, cap - n, ", \"share_tolerance\": %g", tol);
+    n += (size_t)snprintf(b + n, cap - n, "}}");
     cr_assert_lt(n, cap);
     return b;
 }
@@ -300,7 +313,7 @@ Test(digest, level_mode_issue_backbone, .timeout = 240)
      * which of the identical VMs is re-timed when decides their stun (each
      * within the share tolerance of its share): the summed stun is held to
      * 1 % (half the 2 % tolerance; measured 0.22 %) */
-    struct split_cmp s = compare_split_on(issue_fleet(200, 0), 1);
+    struct split_cmp s = compare_split_on(issue_fleet(200, 0), 1, 0);
     cr_expect_gt(s.level, 0, "the level mode was not used");
     cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
     cr_expect_leq(s.stun_sum, 1e-2, "summed stun differs by %g relative", s.stun_sum);
@@ -309,10 +322,119 @@ Test(digest, level_mode_issue_backbone, .timeout = 240)
 
 Test(digest, level_mode_issue_mixed, .timeout = 240)
 {
-    struct split_cmp s = compare_split_on(issue_fleet(200, 1), 1);
+    struct split_cmp s = compare_split_on(issue_fleet(200, 1), 1, 0);
     cr_expect_gt(s.level, 0, "the level mode was not used");
     cr_expect_leq(s.window, 1e-5, "window differs by %g relative", s.window);
     cr_expect_leq(s.stun_sum, 1e-4, "summed stun differs by %g relative", s.stun_sum);
     cr_expect_leq(s.diff_frac, 0.05, "%g of the VMs have a stun more than 1e-6 away", s.diff_frac);
     cr_expect_eq(s.moved, 0);
+}
+
+/* One re-sharing per microsecond (the default in split mode; sim/run.c,
+ * same_us) against the exact solves of issue 6 (split off, share
+ * tolerance 0) on the issue's three scenarios: the window (the evacuation's
+ * makespan) is the exact one (measured: identical to the bit; main's
+ * re-sharing after every event, 2 % tolerance, was 0.8 % short at 1,000
+ * hosts), max-min fairness holds after every re-sharing (--check), every
+ * VM ends on the same host. Stun differs: see coalesce_stun_bounded. */
+static void coalesce_vs_exact(int kind, double *stun_rel)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *cd = NULL, *ce = NULL;
+    char *td = issue_fleet_kind(200, kind, -1), *te = issue_fleet_kind(200, kind, 0);
+    cr_assert_eq(co_sim_load_buffer(td, strlen(td), "test", &cd, &d), 0, "load: %s", d.msg);
+    cr_assert_eq(co_sim_load_buffer(te, strlen(te), "test", &ce, &d), 0, "load: %s", d.msg);
+    free(td);
+    free(te);
+    co_sim_run *a = co_sim_run_new(cd), *x = co_sim_run_new(ce);
+    co_sim_run_set_check(a, 1);
+    co_sim_run_set_split(x, 0);
+    co_sim_run_result ra, rx;
+    cr_assert_eq(co_sim_run_once(a, 5, 0, &ra), 0);
+    cr_assert_eq(ra.violations, 0, "max-min fairness after every re-sharing");
+    cr_assert_eq(co_sim_run_once(x, 5, 0, &rx), 0);
+    double w = fabs(ra.window_ms - rx.window_ms) / rx.window_ms;
+    const double *sa = co_sim_run_stun_ms(a), *sx = co_sim_run_stun_ms(x);
+    const int *ha = co_sim_run_vm_host(a), *hx = co_sim_run_vm_host(x);
+    double suma = 0, sumx = 0;
+    long moved = 0;
+    for (int v = 0; v < cd->nvms; v++) {
+        suma += sa[v];
+        sumx += sx[v];
+        moved += ha[v] != hx[v];
+    }
+    *stun_rel = fabs(suma - sumx) / sumx;
+    if (getenv("CO_PRINT_DIGESTS"))
+        fprintf(stderr, "coalesce vs exact, kind %d: window %g, stun sum %g (%.1f vs %.1f ms)\n",
+                kind, w, *stun_rel, suma, sumx);
+    cr_expect_leq(w, 1e-9, "window differs from the exact one by %g relative", w);
+    cr_expect_eq(moved, 0);
+    co_sim_run_free(a);
+    co_sim_run_free(x);
+    co_sim_cluster_free(cd);
+    co_sim_cluster_free(ce);
+}
+
+/* The stun: re-sharing after every event re-times a migration whose end
+ * falls in the same microsecond as others' at the bandwidth they free, and
+ * predicts its stop-and-copy at that share, held for no time at all (the
+ * others ended a microsecond before); once per microsecond, every
+ * migration's stun is predicted at the share it transferred at. On these
+ * symmetric fleets (every VM alike, all ending within microseconds) that
+ * lowers the summed stun against the per-event exact solves (measured 3.9 -
+ * 5.9 % here, 1.1 - 8.4 % either way on the bench's six scenarios), which
+ * the stated tolerance bounds at 10 %. */
+Test(digest, coalesce_issue_backbone_exact_window, .timeout = 240)
+{
+    double s;
+    coalesce_vs_exact(0, &s);
+    cr_expect_leq(s, 0.10, "summed stun differs by %g", s);
+}
+
+Test(digest, coalesce_issue_mixed_exact_window, .timeout = 240)
+{
+    double s;
+    coalesce_vs_exact(1, &s);
+    cr_expect_leq(s, 0.10, "summed stun differs by %g", s);
+}
+
+Test(digest, coalesce_issue_nic_exact_window, .timeout = 240)
+{
+    double s;
+    coalesce_vs_exact(2, &s);
+    cr_expect_leq(s, 0.10, "summed stun differs by %g", s);
+}
+
+/* One re-sharing per microsecond against split off (re-sharing after every
+ * event) on the digest fleets (VMs of three sizes and dirty rates, faults):
+ * fairness after every re-sharing, the window within 1 %, the summed stun
+ * within 5 %. VMs may end on other hosts: the order of the ends that fall
+ * in one microsecond decides the dispatcher's next placements, and that
+ * order follows the re-timings. */
+static void compare_coalesce(char *text, int runs)
+{
+    struct split_cmp s = compare_split_on(text, runs, 1);
+    cr_expect_leq(s.window, 1e-2, "window differs by %g relative", s.window);
+    cr_expect_leq(s.stun_sum, 5e-2, "summed stun differs by %g relative", s.stun_sum);
+}
+
+Test(digest, coalesce_within_tolerance_nova, .timeout = 120)
+{
+    compare_coalesce(fleet(200, 400, "\"nova\"", 0.02, 1), 2);
+}
+
+Test(digest, coalesce_within_tolerance_all_at_once, .timeout = 120)
+{
+    compare_coalesce(fleet(200, 400, NOLIMIT, 0.05, 0), 2);
+}
+
+Test(digest, coalesce_within_tolerance_exact_shares, .timeout = 120)
+{
+    compare_coalesce(fleet(100, 200, NOLIMIT, 0, 1), 2);
+}
+
+Test(digest, coalesce_within_tolerance_issue_backbone, .timeout = 240)
+{
+    compare_coalesce(issue_fleet(200, 0), 1);
 }
