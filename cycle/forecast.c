@@ -333,6 +333,7 @@ typedef struct fc_cal {
     double run_sigma;         /* per run: the fit's standard error (+) between cycles */
     double run_between_sigma; /* the spread of the journals' mean residuals (>= 2), else 0 */
     int run_sigma_cycles;     /* journals with migrations, when >= 2 */
+    int journals;             /* journals the migrations used came from */
     double k_solo, k_conc;    /* mean concurrency of the two groups */
     int rebal_n;              /* rebalance migrations */
     double rebal_k;           /* their mean concurrency */
@@ -569,6 +570,7 @@ static int calibrate(const co_cyc_fc_opts *o, const co_sim_cluster *c, double fi
             mj += jm[i];
             nj++;
         }
+    cal->journals = nj;
     if (nj >= 2) {
         mj /= nj;
         for (int i = 0; i < 64; i++)
@@ -722,9 +724,10 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
         }
         if (ns > 0) {
             cal = json_pack(
-                "{s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
+                "{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
                 "s:f, s:f, s:f, s:i, s:i, s:f}",
-                "migrations", ns, "solo", fc.nsolo, "concurrent", fc.nconc, "solo_mean_k",
+                "migrations", ns, "journals", fc.journals, "solo", fc.nsolo, "concurrent",
+                fc.nconc, "solo_mean_k",
                 fc.k_solo, "concurrent_mean_k", fc.k_conc, "channel_cap_bytes_per_s", fc.cap,
                 "channel_cap_from",
                 fc.cap_fixed ? "the journals' bytes (simulate --history)"
@@ -738,7 +741,8 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                 "rms_log_error_time_concurrent",
                 isfinite(fc.rms_time_conc) ? json_real(fc.rms_time_conc) : json_null(),
                 "rms_log_error_downtime", fc.rms_down, "run_sigma", fc.run_sigma,
-                "run_between_cycles_sigma", fc.run_between_sigma, "run_sigma_cycles", fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
+                "run_between_cycles_sigma", fc.run_between_sigma, "run_sigma_cycles",
+                fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
                 "rebalance_mean_k", fc.rebal_k);
             if (cal) {
                 if (bytes_cap > 0)
@@ -762,10 +766,11 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                 snprintf(hc, sizeof hc, "a host moves %.1f MB/s in all, shared by the "
                          "migrations in flight on it (%s)", fc.host_cap / 1e6, how);
             json_array_append_new(assumed, json_sprintf(
-                "migration model calibrated to the %d completed migrations of the history "
-                "(%d solo, %d concurrent at %.2f on average; wall time and downtime; rms log "
-                "error %.2f): one stream carries %.1f MB/s, %s, the VMs write %.0f%% of their "
-                "nominal page rate, switchover at a downtime limit of %.0f ms", ns, fc.nsolo,
+                "migration model calibrated to the %d completed migrations of %d history "
+                "cycle(s) (%d solo, %d concurrent at %.2f on average; wall time and downtime; "
+                "rms log error %.2f): one stream carries %.1f MB/s, %s, the VMs write %.0f%% of "
+                "their nominal page rate, switchover at a downtime limit of %.0f ms", ns,
+                fc.journals, fc.nsolo,
                 fc.nconc, fc.k_conc, fc.rms, fc.cap / 1e6, hc, 100 * fc.scale, fc.dl_ms));
             char between[120] = "one history cycle: the variation between cycles is not "
                                 "known, not drawn";
@@ -775,10 +780,12 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
             json_array_append_new(assumed, json_sprintf(
                 "model error drawn in the runs: each migration's time x lognormal(sigma %.2f) "
                 "and downtime x lognormal(sigma %.2f) (the calibration's rms log residuals; "
-                "the downtime's within each VM, after %d VM(s) got a stun factor of their "
-                "own from their history switchovers), and every migration of a run x "
-                "lognormal(sigma %.2f: the fit's standard error %.2f; %s)", fc.rms_time,
-                fc.vm_down ? fc.rms_down_vm : fc.rms_down, fc.vm_down_n, fc.run_sigma,
+                "the downtime's within each VM, after the stun factors: x %.2f alone, x %.2f "
+                "with others at once, and %d VM(s) a factor of their own from their history "
+                "switchovers), and every migration of a run x lognormal(sigma %.2f: the "
+                "fit's standard error %.2f; %s)", fc.rms_time,
+                fc.vm_down ? fc.rms_down_vm : fc.rms_down, fc.down_class[0], fc.down_class[1],
+                fc.vm_down_n, fc.run_sigma,
                 fc.rms_time / sqrt(ns), between));
             stream_fitted = 1;
         }
