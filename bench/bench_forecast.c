@@ -8,7 +8,7 @@
  *   1. `cutover lab cluster up DIR ...`; the cycle file is DIR/cluster.json
  *      plus the hooks of tests/cycle/hooks (patch bumps a version file,
  *      validate reports it) and the lab's reboot;
- *   2. BENCH_FC_HISTORY (1) earlier cycles on the same lab, each with its
+ *   2. BENCH_FC_HISTORY (2) earlier cycles on the same lab, each with its
  *      own journal: the history;
  *   3. `cutover inventory FILE -o inv.json` (timed; what the forecast
  *      starts from: the cycle below takes the same inventory itself);
@@ -513,7 +513,7 @@ int main(void)
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    bf_env env = {.nhist = 1, .cycle_timeout_s = 900};
+    bf_env env = {.nhist = 2, .cycle_timeout_s = 900};
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
     char rel[300];
     snprintf(rel, sizeof rel, "%s/cutover", build);

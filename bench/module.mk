@@ -40,7 +40,7 @@ bench-evacuate: $(BUILD)/bench/bench_evacuate $(BUILD)/cutover test-assets
 
 # How close `cutover cycle --forecast` comes to the real cycle on the cluster
 # lab (issue 14, part 3; needs root; 15-40 min): per scenario a fresh lab,
-# BENCH_FC_HISTORY (1) earlier cycles as history, `cutover inventory`, then
+# BENCH_FC_HISTORY (2) earlier cycles as history, `cutover inventory`, then
 # the scored cycle with --forecast --history (never its own journal), the
 # forecast beside the actual field by field. BENCH_FC_SCENARIOS=mix200,
 # mix100,busy400,valfail, BENCH_FC_CYCLE_TIMEOUT=900 (s per cycle),

@@ -123,13 +123,6 @@ static int history_concurrency(const co_cyc_fc_opts *o, int *samples)
     return k[(n - 1) / 2];
 }
 
-/* A completed migration of the history, for the calibration below. */
-struct hmig {
-    int vm;                  /* index into c->vms */
-    double share_bytes_per_s; /* its share of the line: min of the two ends / concurrency */
-    double time_ms, down_ms;
-};
-
 /* A dirty curve writing s times as many pages (a table's points scaled). */
 static void scale_dirty(co_dirty *dd, double s)
 {
@@ -159,130 +152,484 @@ static void scale_dist(co_sim_dist *x, double s)
     }
 }
 
-/* Calibrate the migration model to the history's completed migrations:
- * one stream's payload ceiling (plan.policy.channel_cap) and a factor on
- * every VM's page-write rate, chosen on a grid to minimise the squared
- * log errors of each migration's time and downtime (model/migration.h at
- * the migration's share of the line). Why both: a TCG guest's stream is
- * CPU bound (the ceiling), and under TCG a workload writes fewer pages than
- * its nominal rate (the factor); journals carry times and downtimes, not
- * bytes, so the two are fitted together. Returns the migrations used
- * (0: nothing applied). */
-static int calibrate(const co_cyc_fc_opts *o, co_sim_cluster *c, double fixed_cap,
-                     double *cap_out, double *scale_out, double *dl_out, double *err_out)
+/* A migration of the history (every one, for the overlaps; the completed
+ * ones are fitted). */
+struct hmig {
+    int vm, a, b;            /* VM, source and destination (index into c), -1 unknown */
+    int journal;             /* which history journal */
+    int rebalance;           /* purpose "rebalance" (the cycle's return moves) */
+    int fit;                 /* completed, known VM and hosts, time and downtime */
+    double t0, t1;           /* wall ms: mig_start (or t1 - time_ms) and mig_end */
+    double wall_ms, down_ms; /* mig_end - mig_start: time_ms plus libvirt's setup */
+    double bytes;            /* sent, 0 = not in the journal */
+    double k;                /* migrations in flight sharing a host with it (itself
+                                included), averaged over its time */
+};
+
+#define FC_MAX_MIGS 512
+
+static int name_index(const co_sim_cluster *c, const char *name, int vm)
 {
-    struct hmig m[512];
+    if (!name)
+        return -1;
+    int n = vm ? c->nvms : c->nhosts;
+    for (int q = 0; q < n; q++)
+        if (!strcmp(vm ? c->vms[q].name : c->hosts[q].name, name))
+            return q;
+    return -1;
+}
+
+/* The history's migrations, each with its concurrency: for migration i,
+ * k = sum over migrations j of the same journal that shared a host with it
+ * (j = i included) of the time they overlapped, / i's time. In the lab the
+ * cycle moves one host's VMs at a time, so these are the migrations in
+ * flight on its source (evacuate: 2 at once; rebalance: 1). */
+static int history_migs(const co_cyc_fc_opts *o, const co_sim_cluster *c, struct hmig *m)
+{
     int n = 0;
     for (int i = 0; i < o->nhistory; i++) {
         json_t *recs = history_records(o->history[i]);
         if (!recs)
             continue;
+        int first = n;
         size_t j;
         json_t *r;
         json_array_foreach(recs, j, r) {
             const char *ev = json_string_value(json_object_get(r, "ev"));
-            if (!ev || strcmp(ev, "mig_end"))
-                continue;
-            const char *st = json_string_value(json_object_get(r, "status"));
             const char *vm = json_string_value(json_object_get(r, "vm"));
-            const char *from = json_string_value(json_object_get(r, "from"));
-            const char *to = json_string_value(json_object_get(r, "to"));
-            double t = json_number_value(json_object_get(r, "time_ms"));
+            double t = json_number_value(json_object_get(r, "t_ms"));
+            if (!ev || !vm)
+                continue;
+            if (!strcmp(ev, "mig_start")) {
+                if (n >= FC_MAX_MIGS)
+                    continue;
+                const char *pu = json_string_value(json_object_get(r, "purpose"));
+                m[n++] = (struct hmig){
+                    .vm = name_index(c, vm, 1),
+                    .a = name_index(c, json_string_value(json_object_get(r, "from")), 0),
+                    .b = name_index(c, json_string_value(json_object_get(r, "to")), 0),
+                    .journal = i, .rebalance = pu && !strcmp(pu, "rebalance"), .t0 = t,
+                    .t1 = -1};
+                continue;
+            }
+            if (strcmp(ev, "mig_end"))
+                continue;
+            int q = n - 1;
+            int v = name_index(c, vm, 1);
+            while (q >= first && !(m[q].t1 < 0 && m[q].vm == v))
+                q--;
+            const char *st = json_string_value(json_object_get(r, "status"));
+            double tm = json_number_value(json_object_get(r, "time_ms"));
             json_t *dt = json_object_get(r, "downtime_ms");
-            if (!st || strcmp(st, "completed") || !vm || !from || !to || !(t > 0) ||
-                !json_is_number(dt) || json_object_get(r, "reconciled") || n >= 512)
-                continue;
-            /* the concurrency of its step: on the step_end that follows */
-            int k_evac = 1;
-            for (size_t q = j + 1; q < json_array_size(recs); q++) {
-                json_t *x = json_array_get(recs, q);
-                const char *e2 = json_string_value(json_object_get(x, "ev"));
-                if (e2 && !strcmp(e2, "step_end")) {
-                    json_t *kk = json_object_get(x, "concurrency");
-                    if (json_is_integer(kk) && json_integer_value(kk) > 0)
-                        k_evac = (int)json_integer_value(kk);
-                    break;
-                }
+            if (q < first) { /* no mig_start seen: from its own time */
+                if (n >= FC_MAX_MIGS || !(tm > 0))
+                    continue;
+                const char *pu = json_string_value(json_object_get(r, "purpose"));
+                q = n++;
+                m[q] = (struct hmig){
+                    .vm = v, .a = name_index(c, json_string_value(json_object_get(r, "from")), 0),
+                    .b = name_index(c, json_string_value(json_object_get(r, "to")), 0),
+                    .journal = i, .rebalance = pu && !strcmp(pu, "rebalance"), .t0 = t - tm};
             }
-            int v = -1, a = -1, b = -1;
-            for (int q = 0; q < c->nvms && v < 0; q++)
-                if (!strcmp(c->vms[q].name, vm))
-                    v = q;
-            for (int q = 0; q < c->nhosts; q++) {
-                if (!strcmp(c->hosts[q].name, from))
-                    a = q;
-                if (!strcmp(c->hosts[q].name, to))
-                    b = q;
-            }
-            if (v < 0 || a < 0 || b < 0)
-                continue;
-            double line = fmin(c->hosts[a].nic_bytes_per_s, c->hosts[b].nic_bytes_per_s);
-            m[n++] = (struct hmig){v, line / k_evac, t, json_number_value(dt)};
+            m[q].t1 = t;
+            m[q].wall_ms = t - m[q].t0;
+            if (!(m[q].wall_ms > 0) && tm > 0)
+                m[q].wall_ms = tm;
+            m[q].down_ms = json_number_value(dt);
+            m[q].bytes = json_number_value(json_object_get(r, "bytes"));
+            m[q].fit = st && !strcmp(st, "completed") && json_is_number(dt) && tm > 0 &&
+                       !json_object_get(r, "reconciled") && m[q].vm >= 0 && m[q].a >= 0 &&
+                       m[q].b >= 0 && m[q].wall_ms > 0;
         }
         json_decref(recs);
+        /* one still open at the journal's end ran to its end */
+        double last = 0;
+        for (int q = first; q < n; q++)
+            last = fmax(last, fmax(m[q].t0, m[q].t1));
+        for (int q = first; q < n; q++)
+            if (m[q].t1 < 0)
+                m[q].t1 = last;
+        for (int q = first; q < n; q++) {
+            double len = m[q].t1 - m[q].t0, ov = 0;
+            for (int p = first; p < n && len > 0; p++) {
+                int share = p == q || m[p].a == m[q].a || m[p].a == m[q].b ||
+                            m[p].b == m[q].a || m[p].b == m[q].b;
+                double o0 = fmax(m[p].t0, m[q].t0), o1 = fmin(m[p].t1, m[q].t1);
+                if (share && o1 > o0)
+                    ov += o1 - o0;
+            }
+            m[q].k = len > 0 ? fmax(1, ov / len) : 1;
+        }
     }
-    if (n < CO_HISTORY_MIN_SAMPLES)
+    return n;
+}
+
+/* One migration predicted by the model: stream ceiling cap (payload per
+ * channel), the host's migration capacity C (line bytes/s shared by the
+ * migrations in flight on it, INFINITY = none), page-rate factor s,
+ * downtime limit dl; at the migration's share of the slower end's NIC. */
+static int predict_hist(const co_sim_cluster *c, const struct hmig *h, double cap, double C,
+                        double s, double dl, double *t_ms, double *down_ms, double *bytes)
+{
+    const co_sim_vm *vm = &c->vms[h->vm];
+    const co_sim_profile *pf = &c->profiles[vm->profile];
+    co_mig_params p = c->plan.mig;
+    p.mem_bytes = pf->mem_bytes;
+    p.zero_fraction = pf->zero_fraction;
+    p.dirty = pf->dirty;
+    if (pf->rate_sampled)
+        p.dirty.rate_pages_per_s = co_sim_dist_mean(&pf->rate);
+    scale_dirty(&p.dirty, s);
+    double line = fmin(c->hosts[h->a].nic_bytes_per_s, c->hosts[h->b].nic_bytes_per_s);
+    p.link.line_rate_bytes_per_s = fmin(line, C) / h->k;
+    p.downtime_limit_ms = dl;
+    p.link.channel_cap_bytes_per_s = cap;
+    int ch = c->hosts[h->a].channels < c->hosts[h->b].channels ? c->hosts[h->a].channels
+                                                               : c->hosts[h->b].channels;
+    p.link.channels = ch < 1 ? 1 : ch;
+    p.link.mtu = c->hosts[h->a].mtu < c->hosts[h->b].mtu ? c->hosts[h->a].mtu
+                                                         : c->hosts[h->b].mtu;
+    co_mig_result res;
+    if (co_mig_predict(&p, &res) != CO_OK || !res.converged)
         return 0;
-    /* the grid costs (9 x 47 x 11) predictions per migration: the latest 64 */
+    *t_ms = res.total_time_ms;
+    *down_ms = res.downtime_ms;
+    *bytes = res.transferred_bytes;
+    return 1;
+}
+
+/* Squared log errors of time and downtime (+20 ms) over the migrations
+ * with sel(k) (1: solo ones, 2: all); a predicted non-convergence of a
+ * migration that completed costs 25. */
+static double cal_err(const co_sim_cluster *c, const struct hmig *m, const int *use, int n,
+                      int only_solo, double cap, double C, double s, double dl)
+{
+    double err = 0;
+    for (int q = 0; q < n; q++) {
+        const struct hmig *h = &m[use[q]];
+        if (only_solo && h->k >= 1.25)
+            continue;
+        double t, dn, b;
+        if (!predict_hist(c, h, cap, C, s, dl, &t, &dn, &b)) {
+            err += 25;
+            continue;
+        }
+        double et = log(t / h->wall_ms), ed = log((dn + 20) / (h->down_ms + 20));
+        err += et * et + ed * ed;
+    }
+    return err;
+}
+
+typedef struct fc_cal {
+    int n, nsolo, nconc;      /* migrations used; with k < 1.25; with k >= 1.25 */
+    double cap;               /* one stream's payload ceiling, bytes/s */
+    int cap_fixed;            /* 1: from the journals' bytes (simulate --history) */
+    double host_cap;          /* a host's migration capacity (line bytes/s), INFINITY = none */
+    double scale, dl_ms;
+    double rms, rms_time, rms_down, rms_time_solo, rms_time_conc;
+    double rms_down_vm;       /* downtime residual left after each VM's own factor */
+    double vm_down_tau, vm_down_sw; /* between-VM and within-VM spread of the log residuals */
+    double down_class[2];     /* factor on the stun of solo [0] and concurrent [1] migrations */
+    double run_sigma;         /* per run: the fit's standard error (+) between cycles */
+    double run_between_sigma; /* the spread of the journals' mean residuals (>= 2), else 0 */
+    int run_sigma_cycles;     /* journals with migrations, when >= 2 */
+    int journals;             /* journals the migrations used came from */
+    double k_solo, k_conc;    /* mean concurrency of the two groups */
+    int rebal_n;              /* rebalance migrations */
+    double rebal_k;           /* their mean concurrency */
+    double *vm_down;          /* per VM (c->nvms): factor on its stun from its own history
+                                 migrations' downtimes, 1 = none (caller frees) */
+    int vm_down_n;            /* VMs with a factor from history */
+} fc_cal;
+
+/* Calibrate the migration model to the history's completed migrations:
+ * one stream's payload ceiling (plan.policy.channel_cap), a host's
+ * migration capacity shared by the migrations in flight on it (the CPU of
+ * TCG streams: two streams at once are each slower than one alone), a
+ * factor on every VM's page-write rate (under TCG a workload writes fewer
+ * pages than its nominal rate) and the downtime limit at which evacuate's
+ * controller switches over; chosen on grids to minimise the squared log
+ * errors of each migration's wall time (mig_start to mig_end: libvirt's
+ * setup included, as the cycle's steps see it) and downtime, each
+ * migration at its own concurrency. The ceiling is fitted on the solo
+ * migrations (k < 1.25) unless fixed_cap gives it (on a grid around
+ * hint_cap, the journals' payload rate, when known), the capacity on all
+ * with that ceiling. Returns the migrations
+ * used (0: nothing fitted, *cal untouched but for the rebalance figures). */
+static int calibrate(const co_cyc_fc_opts *o, const co_sim_cluster *c, double fixed_cap,
+                     double hint_cap, fc_cal *cal)
+{
+    struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
+    int *use = malloc(FC_MAX_MIGS * sizeof *use);
+    memset(cal, 0, sizeof *cal);
+    cal->host_cap = INFINITY;
+    cal->down_class[0] = cal->down_class[1] = 1;
+    if (!m || !use) {
+        free(m);
+        free(use);
+        return 0;
+    }
+    int nm = history_migs(o, c, m), n = 0;
+    double ks = 0, kc = 0, kr = 0;
+    for (int q = 0; q < nm; q++) {
+        if (m[q].rebalance && m[q].t1 > m[q].t0) {
+            cal->rebal_n++;
+            kr += m[q].k;
+        }
+        if (!m[q].fit)
+            continue;
+        use[n++] = q;
+    }
+    /* the grids cost about 10^5 predictions for 12 migrations: the latest 64 */
     if (n > 64) {
-        memmove(m, m + n - 64, 64 * sizeof *m);
+        memmove(use, use + n - 64, 64 * sizeof *use);
         n = 64;
+    }
+    for (int q = 0; q < n; q++) {
+        if (m[use[q]].k < 1.25) {
+            cal->nsolo++;
+            ks += m[use[q]].k;
+        } else {
+            cal->nconc++;
+            kc += m[use[q]].k;
+        }
+    }
+    cal->rebal_k = cal->rebal_n ? kr / cal->rebal_n : 0;
+    cal->k_solo = cal->nsolo ? ks / cal->nsolo : 0;
+    cal->k_conc = cal->nconc ? kc / cal->nconc : 0;
+    if (n < CO_HISTORY_MIN_SAMPLES) {
+        free(m);
+        free(use);
+        return 0;
     }
     static const double scales[] = {1, 0.7, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.06, 0.03, 0};
     static const double limits[] = {50, 100, 150, 200, 300, 400, 500, 750, 1000};
-    double best = INFINITY, bcap = 0, bs = 1, bdl = c->plan.mig.downtime_limit_ms;
-    /* the ceiling from the journals' bytes (simulate --history) when they had them */
-    double cap0 = fixed_cap > 0 ? fixed_cap : 1e6, cap1 = fixed_cap > 0 ? fixed_cap : 200e6;
+    double best = INFINITY;
+    /* the grids: 12 % steps around the journals' payload rate when they
+     * had bytes (1/8 to 4 times), else 1 MB/s to twice the fastest NIC */
+    double nic_max = 0;
+    for (int h = 0; h < c->nhosts; h++)
+        nic_max = fmax(nic_max, c->hosts[h].nic_bytes_per_s);
+    double cap_lo = hint_cap > 0 ? hint_cap / 8 : 1e6;
+    double cap_hi = hint_cap > 0 ? hint_cap * 4 : fmax(2 * nic_max, 2e6);
+    if (2 * nic_max < cap_lo)
+        nic_max = cap_lo;
+    /* ceilings fitted on the solo ones; when none is solo, on all (the
+     * capacity is then not told apart from the ceiling: none) */
+    int solo_only = cal->nsolo >= 1 && cal->nconc >= 1;
     for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++)
-    for (double cap = cap0; cap <= cap1; cap *= 1.12) {
         for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
-            double err = 0;
-            for (int i = 0; i < n; i++) {
-                const co_sim_vm *vm = &c->vms[m[i].vm];
-                const co_sim_profile *pf = &c->profiles[vm->profile];
-                co_mig_params p = c->plan.mig;
-                p.mem_bytes = pf->mem_bytes;
-                p.zero_fraction = pf->zero_fraction;
-                p.dirty = pf->dirty;
-                if (pf->rate_sampled)
-                    p.dirty.rate_pages_per_s = co_sim_dist_mean(&pf->rate);
-                scale_dirty(&p.dirty, scales[si]);
-                p.link.line_rate_bytes_per_s = m[i].share_bytes_per_s;
-                p.downtime_limit_ms = limits[li];
-                p.link.channel_cap_bytes_per_s = cap;
-                p.link.channels = c->hosts[vm->host].channels;
-                p.link.mtu = c->hosts[vm->host].mtu;
-                co_mig_result res;
-                if (co_mig_predict(&p, &res) != CO_OK || !res.converged) {
-                    err += 25; /* a migration that completed is not predicted to fail */
-                    continue;
+            double s = scales[si], dl = limits[li];
+            double cap = fixed_cap, e = INFINITY;
+            if (!(fixed_cap > 0))
+                for (double x = cap_lo; x <= cap_hi; x *= 1.12) {
+                    double ex = cal_err(c, m, use, n, solo_only, x, INFINITY, s, dl);
+                    if (ex < e) {
+                        e = ex;
+                        cap = x;
+                    }
                 }
-                double et = log(res.total_time_ms / m[i].time_ms);
-                double ed = log((res.downtime_ms + 20) / (m[i].down_ms + 20));
-                err += et * et + ed * ed;
-            }
-            if (err < best) {
-                best = err;
-                bcap = cap;
-                bs = scales[si];
-                bdl = limits[li];
+            double C = INFINITY;
+            e = cal_err(c, m, use, n, 0, cap, INFINITY, s, dl);
+            if (solo_only)
+                for (double x = cap_lo; x <= 2 * nic_max; x *= 1.12) {
+                    double ex = cal_err(c, m, use, n, 0, cap, x, s, dl);
+                    if (ex < e) {
+                        e = ex;
+                        C = x;
+                    }
+                }
+            if (e < best) {
+                best = e;
+                cal->cap = cap;
+                cal->host_cap = C;
+                cal->scale = s;
+                cal->dl_ms = dl;
             }
         }
+    cal->n = n;
+    cal->cap_fixed = fixed_cap > 0;
+    cal->rms = sqrt(best / n);
+    /* the residuals at the fit: their spread is the model's error, drawn
+     * into the runs (plan.mig_*_sigma) */
+    double st = 0, sd = 0, sts = 0, stc = 0, jm[64] = {0};
+    int jn[64] = {0};
+    for (int q = 0; q < n; q++) {
+        const struct hmig *h = &m[use[q]];
+        double t, dn, bb;
+        double et = 5, ed = 5; /* a predicted failure: a factor of e^5 */
+        if (predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb)) {
+            et = log(t / h->wall_ms);
+            ed = log((dn + 20) / (h->down_ms + 20));
+        }
+        st += et * et;
+        sd += ed * ed;
+        if (h->k < 1.25)
+            sts += et * et;
+        else
+            stc += et * et;
+        if (h->journal < 64) {
+            jm[h->journal] += et;
+            jn[h->journal]++;
+        }
     }
-    *cap_out = bcap;
-    *scale_out = bs;
-    *dl_out = bdl;
-    c->plan.mig.downtime_limit_ms = bdl;
-    *err_out = sqrt(best / n);
-    /* apply */
-    c->plan.mig.link.channel_cap_bytes_per_s = bcap;
+    cal->rms_time = sqrt(st / n);
+    cal->rms_down = sqrt(sd / n);
+    /* Each VM's switchover: the model gives similar guests similar
+     * downtimes, but a TCG guest's stun depends on its own workload (where
+     * its dirtying loop is stopped) more than the model sees. Each VM's mean
+     * log residual over its history migrations, shrunk towards 0 as an
+     * empirical Bayes estimate (weight tau^2 / (tau^2 + s_w^2 / n_v): tau^2
+     * the spread between VMs' means beyond what their within-VM spread s_w^2
+     * explains), becomes a factor on its stun; what is left is the
+     * downtime's sigma. */
+    int nvm = c->nvms ? c->nvms : 1;
+    cal->vm_down = malloc((size_t)nvm * sizeof *cal->vm_down);
+    double *vs = calloc((size_t)nvm, sizeof *vs), *vq = calloc((size_t)nvm, sizeof *vq);
+    int *vn = calloc((size_t)nvm, sizeof *vn);
+    if (cal->vm_down && vs && vq && vn) {
+        int N = 0, V = 0;
+        /* first the concurrency's own factor: under TCG a switchover with a
+         * second stream beside it stops the guest far longer than the model
+         * says (busy400: 600 - 1400 ms 2 at once, 50 - 400 ms alone, for a
+         * limit of 300 ms); the mean log residual of each class (solo,
+         * concurrent) with 3 migrations or more */
+        double cs[2] = {0, 0};
+        int cn[2] = {0, 0};
+        for (int q = 0; q < n; q++) {
+            const struct hmig *h = &m[use[q]];
+            double t, dn, bb;
+            if (!predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb))
+                continue;
+            int k = h->k >= 1.25;
+            cs[k] += -log((dn + 20) / (h->down_ms + 20));
+            cn[k]++;
+        }
+        for (int k = 0; k < 2; k++)
+            cal->down_class[k] = cn[k] >= CO_HISTORY_MIN_SAMPLES ? exp(cs[k] / cn[k]) : 1;
+        for (int q = 0; q < n; q++) {
+            const struct hmig *h = &m[use[q]];
+            double t, dn, bb;
+            if (!predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb))
+                continue;
+            double e = -log((dn + 20) / (h->down_ms + 20)) - log(cal->down_class[h->k >= 1.25]);
+            vs[h->vm] += e;
+            vq[h->vm] += e * e;
+            vn[h->vm]++;
+            N++;
+        }
+        double within = 0, mm = 0, between = 0, inv_n = 0;
+        for (int v = 0; v < c->nvms; v++)
+            if (vn[v]) {
+                V++;
+                double mu = vs[v] / vn[v];
+                within += vq[v] - vn[v] * mu * mu;
+                mm += mu;
+                inv_n += 1.0 / vn[v];
+            }
+        double sw2 = N > V ? within / (N - V) : 0;
+        if (V >= 2) {
+            mm /= V;
+            for (int v = 0; v < c->nvms; v++)
+                if (vn[v])
+                    between += (vs[v] / vn[v] - mm) * (vs[v] / vn[v] - mm);
+            between /= V - 1;
+        }
+        double tau2 = V >= 2 && N > V ? fmax(0, between - sw2 * inv_n / V) : 0;
+        double sd2 = 0;
+        for (int v = 0; v < c->nvms; v++) {
+            double w = vn[v] && tau2 > 0 ? tau2 / (tau2 + sw2 / vn[v]) : 0;
+            double mu = vn[v] ? w * vs[v] / vn[v] : 0;
+            cal->vm_down[v] = exp(mu);
+            cal->vm_down_n += w > 0;
+            /* sum over its migrations of (e - mu)^2 */
+            sd2 += vq[v] - 2 * mu * vs[v] + vn[v] * mu * mu;
+        }
+        cal->vm_down_tau = sqrt(tau2);
+        cal->vm_down_sw = sqrt(sw2);
+        cal->rms_down_vm = N ? sqrt(sd2 / N) : cal->rms_down;
+    } else {
+        free(cal->vm_down);
+        cal->vm_down = NULL;
+    }
+    free(vs);
+    free(vq);
+    free(vn);
+    cal->rms_time_solo = cal->nsolo ? sqrt(sts / cal->nsolo) : NAN;
+    cal->rms_time_conc = cal->nconc ? sqrt(stc / cal->nconc) : NAN;
+    /* the run's factor: the fit's own standard error (rms / sqrt n: the
+     * calibration is uncertain for all migrations at once) and, with two
+     * journals or more, how far one cycle's migrations sit from another's
+     * on the whole (the load of the machine, another tenant): the spread of
+     * the journals' mean residuals; the two add in variance */
+    int nj = 0;
+    double mj = 0, vj = 0;
+    for (int i = 0; i < 64; i++)
+        if (jn[i]) {
+            jm[i] /= jn[i];
+            mj += jm[i];
+            nj++;
+        }
+    cal->journals = nj;
+    if (nj >= 2) {
+        mj /= nj;
+        for (int i = 0; i < 64; i++)
+            if (jn[i])
+                vj += (jm[i] - mj) * (jm[i] - mj);
+        cal->run_between_sigma = sqrt(vj / (nj - 1));
+        cal->run_sigma_cycles = nj;
+    }
+    cal->run_sigma = sqrt(cal->run_between_sigma * cal->run_between_sigma +
+                          cal->rms_time * cal->rms_time / n);
+    free(m);
+    free(use);
+    return n;
+}
+
+/* Give the cluster the calibration: the ceiling, the page-rate factor, the
+ * downtime limit, the error sigmas, and the host capacity as one uplink per
+ * host (the simulator shares an uplink's rate max-min among the migrations
+ * that leave or enter its hosts, exactly how the capacity was fitted). A
+ * cluster with uplinks of its own keeps them: the capacity becomes a
+ * per-stream ceiling at concurrency k_conc instead (*how says which). */
+static int apply_cal(co_sim_cluster *c, const fc_cal *cal, const char **how)
+{
+    c->plan.mig.link.channel_cap_bytes_per_s = cal->cap;
+    c->plan.mig.downtime_limit_ms = cal->dl_ms;
     for (int q = 0; q < c->nprofiles; q++) {
         co_sim_profile *pf = &c->profiles[q];
         if (pf->rate_sampled)
-            scale_dist(&pf->rate, bs);
-        scale_dirty(&pf->dirty, bs);
+            scale_dist(&pf->rate, cal->scale);
+        scale_dirty(&pf->dirty, cal->scale);
     }
-    return n;
+    c->plan.mig_time_sigma = cal->rms_time;
+    c->plan.mig_down_sigma = cal->vm_down ? cal->rms_down_vm : cal->rms_down;
+    c->plan.mig_run_sigma = cal->run_sigma;
+    *how = "none";
+    if (!isfinite(cal->host_cap))
+        return CO_OK;
+    if (c->nuplinks > 0) {
+        double per = cal->host_cap / (cal->k_conc > 1 ? cal->k_conc : 2);
+        if (per < c->plan.mig.link.channel_cap_bytes_per_s)
+            c->plan.mig.link.channel_cap_bytes_per_s = per;
+        *how = "per-stream ceiling (the file has uplinks of its own)";
+        return CO_OK;
+    }
+    co_sim_uplink *u = calloc((size_t)c->nhosts + 1, sizeof *u);
+    if (u == NULL)
+        return CO_ENOMEM;
+    free(c->uplinks);
+    c->uplinks = u;
+    for (int h = 0; h < c->nhosts; h++) {
+        if ((u[h].name = malloc(strlen(c->hosts[h].name) + 8)) == NULL)
+            return CO_ENOMEM;
+        sprintf(u[h].name, "cpu-%s", c->hosts[h].name);
+        u[h].rate_bytes_per_s = cal->host_cap;
+        c->hosts[h].uplink = h;
+        c->nuplinks = h + 1;
+    }
+    *how = "uplink per host";
+    return CO_OK;
 }
 
 int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
@@ -295,6 +642,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     const char *basis = "file";
     char note[1100] = "", dir[600] = "", kept[700] = "";
     int rc = CO_OK, ntcg = 0;
+    fc_cal fc = {.host_cap = INFINITY, .down_class = {1, 1}}; /* before any goto fail */
     if (o->live) {
         if (o->keep_dir)
             snprintf(dir, sizeof dir, "%s", o->keep_dir);
@@ -356,21 +704,89 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     }
     json_t *cal = NULL;
     if (o->nhistory > 0) {
-        double cap, sc, dl, rms;
-        int ns = calibrate(o, c, stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0,
-                           &cap, &sc, &dl, &rms);
-        if (ns > 0) {
-            cal = json_pack("{s:i, s:f, s:s, s:f, s:f, s:f}", "migrations", ns,
-                            "channel_cap_bytes_per_s", cap, "channel_cap_from",
-                            stream_fitted ? "the journals' bytes (simulate --history)"
-                                          : "this calibration",
-                            "dirty_rate_factor", sc, "downtime_limit_ms", dl, "rms_log_error",
-                            rms);
+        /* the ceiling from the solo migrations' wall times, not from the
+         * journals' bytes (simulate --history's median payload rate): with
+         * the bytes' ceiling the solo moves came out 10 - 17 % short of the
+         * history cycles (docs/forecast.md, "The migration calibration") */
+        double bytes_cap = stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0;
+        int ns = calibrate(o, c, 0, bytes_cap, &fc);
+        if (fc.rebal_n > 0 && fc.rebal_k < 1.25 && c->plan.rebalance != CO_REBAL_DURATION) {
+            /* the cycle's rebalance moves one VM at a time */
+            c->plan.returns_at_once = 1;
             json_array_append_new(assumed, json_sprintf(
-                "migration model calibrated to the %d completed migrations of the history "
-                "(time and downtime; rms log error %.2f): one stream carries %.1f MB/s, the VMs "
-                "write %.0f%% of their nominal page rate, switchover at a downtime limit of "
-                "%.0f ms", ns, rms, cap / 1e6, 100 * sc, dl));
+                "rebalance returns one VM at a time: the %d rebalance migration(s) of the "
+                "history ran %.2f at once on average", fc.rebal_n, fc.rebal_k));
+        }
+        const char *how = "none";
+        if (ns > 0 && (rc = apply_cal(c, &fc, &how)) != CO_OK) {
+            co_diag_set(d, rc, "out of memory");
+            goto fail;
+        }
+        if (ns > 0) {
+            cal = json_pack(
+                "{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
+                "s:f, s:f, s:f, s:i, s:i, s:f}",
+                "migrations", ns, "journals", fc.journals, "solo", fc.nsolo, "concurrent",
+                fc.nconc, "solo_mean_k",
+                fc.k_solo, "concurrent_mean_k", fc.k_conc, "channel_cap_bytes_per_s", fc.cap,
+                "channel_cap_from",
+                fc.cap_fixed ? "the journals' bytes (simulate --history)"
+                             : "this calibration (the solo migrations' wall times)",
+                "host_capacity_bytes_per_s",
+                isfinite(fc.host_cap) ? json_real(fc.host_cap) : json_null(),
+                "host_capacity_as", how, "dirty_rate_factor", fc.scale, "downtime_limit_ms",
+                fc.dl_ms, "rms_log_error", fc.rms, "rms_log_error_time", fc.rms_time,
+                "rms_log_error_time_solo",
+                isfinite(fc.rms_time_solo) ? json_real(fc.rms_time_solo) : json_null(),
+                "rms_log_error_time_concurrent",
+                isfinite(fc.rms_time_conc) ? json_real(fc.rms_time_conc) : json_null(),
+                "rms_log_error_downtime", fc.rms_down, "run_sigma", fc.run_sigma,
+                "run_between_cycles_sigma", fc.run_between_sigma, "run_sigma_cycles",
+                fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
+                "rebalance_mean_k", fc.rebal_k);
+            if (cal) {
+                if (bytes_cap > 0)
+                    json_object_set_new(cal, "channel_cap_from_bytes_bytes_per_s",
+                                        json_real(bytes_cap));
+                json_object_set_new(cal, "rms_log_error_downtime_within_vm",
+                                    json_real(fc.rms_down_vm));
+                json_object_set_new(cal, "vms_with_stun_factor", json_integer(fc.vm_down_n));
+                json_object_set_new(cal, "downtime_between_vm_sigma", json_real(fc.vm_down_tau));
+                json_object_set_new(cal, "downtime_within_vm_sigma", json_real(fc.vm_down_sw));
+                json_t *vf = json_object();
+                for (int v = 0; fc.vm_down && v < c->nvms; v++)
+                    if (fc.vm_down[v] != 1)
+                        json_object_set_new(vf, c->vms[v].name, json_real(fc.vm_down[v]));
+                json_object_set_new(cal, "vm_stun_factor", vf);
+                json_object_set_new(cal, "stun_factor_solo", json_real(fc.down_class[0]));
+                json_object_set_new(cal, "stun_factor_concurrent", json_real(fc.down_class[1]));
+            }
+            char hc[160] = "no host capacity (no solo and concurrent migrations to tell apart)";
+            if (isfinite(fc.host_cap))
+                snprintf(hc, sizeof hc, "a host moves %.1f MB/s in all, shared by the "
+                         "migrations in flight on it (%s)", fc.host_cap / 1e6, how);
+            json_array_append_new(assumed, json_sprintf(
+                "migration model calibrated to the %d completed migrations of %d history "
+                "cycle(s) (%d solo, %d concurrent at %.2f on average; wall time and downtime; "
+                "rms log error %.2f): one stream carries %.1f MB/s, %s, the VMs write %.0f%% of "
+                "their nominal page rate, switchover at a downtime limit of %.0f ms", ns,
+                fc.journals, fc.nsolo,
+                fc.nconc, fc.k_conc, fc.rms, fc.cap / 1e6, hc, 100 * fc.scale, fc.dl_ms));
+            char between[120] = "one history cycle: the variation between cycles is not "
+                                "known, not drawn";
+            if (fc.run_sigma_cycles >= 2)
+                snprintf(between, sizeof between, "and the spread between the %d history "
+                         "cycles, %.2f", fc.run_sigma_cycles, fc.run_between_sigma);
+            json_array_append_new(assumed, json_sprintf(
+                "model error drawn in the runs: each migration's time x lognormal(sigma %.2f) "
+                "and downtime x lognormal(sigma %.2f) (the calibration's rms log residuals; "
+                "the downtime's within each VM, after the stun factors: x %.2f alone, x %.2f "
+                "with others at once, and %d VM(s) a factor of their own from their history "
+                "switchovers), and every migration of a run x lognormal(sigma %.2f: the "
+                "fit's standard error %.2f; %s)", fc.rms_time,
+                fc.vm_down ? fc.rms_down_vm : fc.rms_down, fc.down_class[0], fc.down_class[1],
+                fc.vm_down_n, fc.run_sigma,
+                fc.rms_time / sqrt(ns), between));
             stream_fitted = 1;
         }
     }
@@ -417,13 +833,18 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
                 evac[(size_t)sp[k].host * runs + i] += (sp[k].end_us - sp[k].start_us) / 1e3;
             /* the runbook's measure of a host's impact: the stun of the VMs
              * that left it (evacuation, not the return) */
-            if (sp[k].kind == 1 && !sp[k].aborted && sp[k].vm >= 0 &&
-                c->vms[sp[k].vm].host == sp[k].host)
-                hstun[(size_t)sp[k].host * runs + i] += sp[k].stun_ms;
+            if (sp[k].kind != 1 || sp[k].aborted || sp[k].vm < 0)
+                continue;
+            /* the calibration's stun factors: the VM's own, and its
+             * concurrency's (an evacuation runs at the history's per-host
+             * concurrency, a return alone) */
+            int v = sp[k].vm, leaves = c->vms[v].host == sp[k].host;
+            double st = sp[k].stun_ms * (fc.vm_down ? fc.vm_down[v] : 1) *
+                        fc.down_class[leaves && c->plan.per_host != 1];
+            stun[(size_t)v * runs + i] += st;
+            if (leaves)
+                hstun[(size_t)sp[k].host * runs + i] += st;
         }
-        const double *s = co_sim_run_stun_ms(r);
-        for (int v = 0; v < nv; v++)
-            stun[(size_t)v * runs + i] = s[v];
     }
     json_t *j = json_pack("{s:i, s:I, s:s, s:s, s:s?, s:O?, s:O?, s:O}", "runs", runs,
                           "seed", (json_int_t)seed, "basis", basis, "basis_note", note,
@@ -459,6 +880,7 @@ runs_done:
     free(stun);
     json_decref(hj);
 fail:
+    free(fc.vm_down);
     json_decref(src);
     json_decref(assumed);
     co_sim_cluster_free(c);

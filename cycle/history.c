@@ -50,7 +50,7 @@ void co_history_init(co_history *h)
     memset(h, 0, sizeof *h);
     rate_init(&h->patch_fail, "faults.patch_fail_prob");
     rate_init(&h->no_return, "faults.no_return_prob");
-    rate_init(&h->validate_fail, "");
+    rate_init(&h->validate_fail, "faults.validate_fail_prob");
     rate_init(&h->host_fail, "");
     h->eff_median = h->eff_q25 = h->eff_q75 = h->stream_median_bytes_per_s = NAN;
 }
@@ -384,7 +384,9 @@ int co_history_apply(co_history *h, co_sim_cluster *c, co_diag *d)
     fit_rate(&h->no_return, &pl->p_no_return);
     h->validate_fail.trials = h->step[CO_STEP_VALIDATE].trials;
     h->validate_fail.events = h->step[CO_STEP_VALIDATE].failures;
-    fit_rate(&h->validate_fail, NULL);
+    /* a host that fails validation stays in maintenance and the cycle goes
+     * on (within the failure budget): the simulator's validate fault */
+    fit_rate(&h->validate_fail, &pl->p_validate_fail);
     fit_rate(&h->host_fail, NULL);
 
     /* migrations: the solo ones (positive), else all */

@@ -53,7 +53,7 @@ typedef struct co_history_rate {
     double p, lo, hi;
     int applied;               /* 1: written into the plan */
     double guess;              /* the plan's value before */
-    char field[24];            /* plan field it replaces, "" = reported only */
+    char field[32];            /* plan field it replaces, "" = reported only */
 } co_history_rate;
 
 typedef struct co_history {

@@ -873,13 +873,16 @@ static int load_plan(struct ld *L, json_t *o, struct names *hn)
     if (f) {
         static const char *const fk[] = {"patch_fail_prob", "rollback", "no_return_prob",
                                          "repair", "migration_abort_prob", "on_abort",
-                                         "max_retries", "vm_restart", NULL};
+                                         "max_retries", "vm_restart", "validate_fail_prob",
+                                         NULL};
         const char *fp = "plan.faults";
         if (!json_is_object(f))
             return fail(L, fp, "expected an object");
         if ((rc = only(L, f, fp, fk)) ||
             (rc = get_q(L, f, fp, "patch_fail_prob", U_PLAIN, 0, 0, 1, &p->p_patch_fail)) ||
             (rc = get_q(L, f, fp, "no_return_prob", U_PLAIN, 0, 0, 1, &p->p_no_return)) ||
+            (rc = get_q(L, f, fp, "validate_fail_prob", U_PLAIN, 0, 0, 1,
+                        &p->p_validate_fail)) ||
             (rc = get_q(L, f, fp, "migration_abort_prob", U_PLAIN, 0, 0, 1, &p->p_mig_abort)) ||
             (rc = get_int(L, f, fp, "max_retries", 0, 0, 100, &p->max_retries)) ||
             (rc = get_dist_key(L, f, fp, "rollback", U_TIME, &p->step[CO_STEP_ROLLBACK])) ||

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <gsl/gsl_randist.h>
+
 #include "sim/evq.h"
 #include "place/place.h"
 #include "sim/share.h"
@@ -64,6 +66,7 @@ struct mig {
     double rate;              /* its max-min rate from the last solve it was in */
     double frac, abort_frac;  /* transfer done / where it will abort (1 = never) */
     double T_us, down_ms;     /* prediction at the current share */
+    double tf, df;            /* its model-error factors on time and downtime (plan.mig_*_sigma) */
     int conv;
     int back;                 /* a rebalance return */
     co_sim_time last_us, start_us;
@@ -121,6 +124,7 @@ struct co_sim_run {
     unsigned char *vm_state;
     co_sim_time *off_since;
     double *rate, *stun_ms, *outage_ms;
+    double run_tf;            /* this run's factor on migration times (plan.mig_run_sigma) */
     struct mig *m;            /* the pool of migration slots */
     int *slot;                /* per VM: its slot while it migrates, else -1 */
     int *free_slots, nfree, mcap; /* free slots (a stack), pool capacity */
@@ -1065,6 +1069,8 @@ static void retime(co_sim_run *r, struct mig *m, double s)
     double T_ms;
     r->prof.retimes++;
     predict(r, v, m, s, &T_ms, &m->down_ms, &m->conv);
+    T_ms *= m->tf; /* the forecast's model error, 1 unless drawn */
+    m->down_ms *= m->df;
     m->T_us = T_ms * CO_SIM_US_PER_MS;
     double left = m->abort_frac - m->frac;
     if (left < 0)
@@ -2119,6 +2125,14 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
     m->back = back;
     if (c->plan.p_mig_abort > 0 && gsl_rng_uniform(r->rng) < c->plan.p_mig_abort)
         m->abort_frac = gsl_rng_uniform(r->rng);
+    /* drawn only when asked, so the runs of a plan without them keep their
+     * random streams (tests/sim/test_digest.c) */
+    m->tf = r->run_tf;
+    m->df = 1;
+    if (c->plan.mig_time_sigma > 0)
+        m->tf *= exp(gsl_ran_gaussian_ziggurat(r->rng, c->plan.mig_time_sigma));
+    if (c->plan.mig_down_sigma > 0)
+        m->df = exp(gsl_ran_gaussian_ziggurat(r->rng, c->plan.mig_down_sigma));
     r->vm_state[v] = VM_MIG;
     r->vm_dest[v] = dst;
     reserve(r, dst, v, +1);
@@ -2212,7 +2226,8 @@ static void dispatch_returns(co_sim_run *r)
             if ((p->per_cluster && r->active >= p->per_cluster) ||
                 (p->per_host &&
                  (ss->out_n + (p->count_incoming ? ss->in_n : 0) >= p->per_host ||
-                  (p->count_incoming && hs->in_n + hs->out_n >= p->per_host))))
+                  (p->count_incoming && hs->in_n + hs->out_n >= p->per_host))) ||
+                (p->returns_at_once && hs->rb_n >= p->returns_at_once))
                 break; /* wait for a slot */
             hs->rb_cur++;
             hs->rb_n++;
@@ -2421,6 +2436,13 @@ static void end_step(co_sim_run *r, int h)
         begin_step(r, h, CO_STEP_VALIDATE);
         break;
     case CO_STEP_VALIDATE:
+        if (p->p_validate_fail > 0 && gsl_rng_uniform(r->rng) < p->p_validate_fail) {
+            /* it stays in maintenance: no exit, nothing comes back to it */
+            r->returning--;
+            host_done(r, h);
+            dispatch(r); /* evacuations waiting for it place elsewhere or park */
+            break;
+        }
         begin_step(r, h, CO_STEP_EXIT);
         break;
     case CO_STEP_EXIT:
@@ -2660,6 +2682,8 @@ int co_sim_run_once(co_sim_run *r, uint64_t seed, uint64_t index, co_sim_run_res
         r->rate[v] = pf->rate_sampled ? co_sim_dist_sample(&pf->rate, r->rng)
                                       : pf->dirty.rate_pages_per_s;
     }
+    r->run_tf = c->plan.mig_run_sigma > 0
+                    ? exp(gsl_ran_gaussian_ziggurat(r->rng, c->plan.mig_run_sigma)) : 1;
     /* order: canaries (phase 0), then phases by failure domain (in the
      * order domains first appear among the plan's hosts) or one phase */
     int *rank = calloc(c->ndomains ? c->ndomains : 1, sizeof(int));

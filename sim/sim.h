@@ -152,7 +152,19 @@ typedef struct co_sim_plan {
     double firmware_fraction; /* share of hosts that also get a firmware update */
     double p_patch_fail;
     double p_no_return;
+    double p_validate_fail;   /* validation fails: the host stays in maintenance, takes
+                                 no VMs back, and the cycle goes on (cutover cycle's
+                                 failure budget) */
     double p_mig_abort;
+    /* The forecast's error of the migration model (cycle/forecast.c sets
+     * them from a calibration's residuals; 0 = off, the default, and then no
+     * random number is drawn for them): each migration's predicted time and
+     * downtime are multiplied by lognormal factors of these sigmas, drawn
+     * when it starts; mig_run_sigma is a factor on every migration's time
+     * drawn once per run. */
+    double mig_time_sigma, mig_down_sigma, mig_run_sigma;
+    int returns_at_once;      /* rebalance return: migrations in flight per host taking its
+                                 VMs back, 0 = only the per_host limits (cutover cycle: 1) */
     int on_abort;             /* enum co_sim_on_abort, after max_retries */
     int max_retries;
     co_sim_dist vm_restart;   /* boot time of a VM shut down (passthrough, cold, pinned) */

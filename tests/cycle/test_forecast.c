@@ -6,6 +6,13 @@
  *                  VM's stun as ordered p10 <= p50 <= p90, history counted,
  *                  the migration model calibrated to the journals'
  *                  migrations (the stream ceiling from their bytes)
+ *   lab_self       a real lab history (tests/data/history/lab-mix200: the
+ *                  bench's mix200, evacuations 2 at once, returns one at a
+ *                  time): the calibration tells the concurrent migrations
+ *                  from the solo ones (a host's capacity, one uplink per
+ *                  host), the forecast reproduces the history cycle's own
+ *                  window within 10 %, its p10-p90 band is the drawn model
+ *                  error (wider than 10 %), returns go one at a time
  *   live_fallback  a host that does not answer: the forecast falls back to
  *                  the file as written and says why (basis "file")
  *   compare        forecast beside a report: errors against p50, inside
@@ -60,12 +67,17 @@ Test(cycle_forecast, file_history)
     /* the fitted plan: apply ~226 s, reboot ~245 s per host, 3 hosts in turn */
     cr_expect(q(fc, "window_s", "p50") > 1200 && q(fc, "window_s", "p50") < 3600, "%g",
               q(fc, "window_s", "p50"));
-    /* the journals have bytes: the stream ceiling is simulate --history's (half the
-     * 10 Gbit/s line, 625 MB/s), the calibration fits the rest to the 9 migrations */
+    /* the journals have bytes: simulate --history's stream ceiling is half the
+     * 10 Gbit/s line, 625 MB/s; the calibration fits its own to the 9 solo
+     * migrations' wall times, on a 12 % grid around it */
     json_t *cal = json_object_get(fc, "calibration");
     cr_expect_eq(json_integer_value(json_object_get(cal, "migrations")), 9);
+    json_t *bc = json_object_get(cal, "channel_cap_from_bytes_bytes_per_s");
+    cr_expect_float_eq(json_number_value(bc), 625e6, 625e4);
     cr_expect_float_eq(json_number_value(json_object_get(cal, "channel_cap_bytes_per_s")), 625e6,
-                       625e4);
+                       0.12 * 625e6);
+    /* one migration per host, none at once: no host capacity */
+    cr_expect(json_is_null(json_object_get(cal, "host_capacity_bytes_per_s")));
     cr_expect(json_number_value(json_object_get(cal, "rms_log_error")) < 0.5);
     json_t *hosts = json_object_get(fc, "hosts"), *vms = json_object_get(fc, "vms");
     cr_assert_eq(json_array_size(hosts), 3);
@@ -87,6 +99,42 @@ Test(cycle_forecast, file_history)
     o.nhistory = 1;
     cr_expect_neq(co_cyc_forecast(&o, &fc, &d), CO_OK);
     cr_expect(strstr(d.msg, "--history") != NULL, "%s", d.msg);
+}
+
+Test(cycle_forecast, lab_self)
+{
+    const char *h[] = {HD "lab-mix200/history-1.jsonl"};
+    co_cyc_fc_opts o = {.file = HD "lab-mix200/inventory.json", .history = h, .nhistory = 1,
+                        .runs = 300};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+    json_t *cal = json_object_get(fc, "calibration");
+    cr_expect_eq(json_integer_value(json_object_get(cal, "migrations")), 12);
+    cr_expect_eq(json_integer_value(json_object_get(cal, "journals")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(cal, "solo")), 6);
+    /* evacuations 2 at once stop their guests longer than moves alone */
+    cr_expect_gt(json_number_value(json_object_get(cal, "stun_factor_concurrent")),
+                 json_number_value(json_object_get(cal, "stun_factor_solo")));
+    cr_expect_eq(json_integer_value(json_object_get(cal, "concurrent")), 6);
+    cr_expect(json_is_number(json_object_get(cal, "host_capacity_bytes_per_s")));
+    cr_expect_str_eq(json_string_value(json_object_get(cal, "host_capacity_as")),
+                     "uplink per host");
+    cr_expect_eq(json_integer_value(json_object_get(cal, "rebalance_migrations")), 6);
+    /* the history cycle's window: 106.1 s */
+    double p10 = q(fc, "window_s", "p10"), p50 = q(fc, "window_s", "p50"),
+           p90 = q(fc, "window_s", "p90");
+    cr_expect(fabs(p50 - 106.13) < 0.10 * 106.13, "p50 %g", p50);
+    cr_expect(p10 <= 106.13 && 106.13 <= p90, "%g %g %g", p10, p50, p90);
+    cr_expect((p90 - p10) / p50 > 0.10, "band %g - %g", p10, p90);
+    int one = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(fc, "assumed"), i, x)
+        one += strstr(json_string_value(x), "one VM at a time") != NULL;
+    cr_expect_eq(one, 1);
+    json_decref(fc);
 }
 
 Test(cycle_forecast, live_fallback)

@@ -54,6 +54,10 @@ Test(history, three_cycles_replace_the_guesses)
     cr_assert_float_eq(c->plan.p_patch_fail, 1.0 / 9, 1e-12);
     cr_assert(h.patch_fail.lo > 0 && h.patch_fail.hi < 0.5);
     cr_assert_eq(h.validate_fail.events, 1);
+    /* a validation that failed flows into the plan: the simulator's fault */
+    cr_assert(h.validate_fail.applied);
+    cr_assert_float_eq(c->plan.p_validate_fail,
+                       (double)h.validate_fail.events / h.validate_fail.trials, 1e-12);
     /* one migration per host at half the 10 Gbit/s line, none overlapping */
     cr_assert_eq(h.migs, 9);
     cr_assert_eq(h.migs_solo, 9);
@@ -189,4 +193,55 @@ Test(history, cli_text_and_json)
     rc = co_test_run("simulate " D "cluster.json " D "cycle1.jsonl", out, sizeof out, err,
                      sizeof err);
     cr_assert_eq(rc, 64);
+}
+
+/* plan.faults.validate_fail_prob: a host that fails validation stays in
+ * maintenance, takes none of its VMs back, and the cycle goes on. */
+Test(history, validate_failure_keeps_the_host_out)
+{
+    co_sim_cluster *c = load();
+    co_sim_run *r = co_sim_run_new(c);
+    cr_assert_not_null(r);
+    co_sim_run_result base, failed;
+    cr_assert_eq(co_sim_run_once(r, 1, 0, &base), CO_OK);
+    co_sim_run_free(r);
+    c->plan.p_validate_fail = 1;
+    r = co_sim_run_new(c);
+    cr_assert_not_null(r);
+    co_sim_run_set_record(r, 1);
+    cr_assert_eq(co_sim_run_once(r, 1, 0, &failed), CO_OK);
+    size_t n;
+    const co_sim_span *sp = co_sim_run_spans(r, &n);
+    for (size_t k = 0; k < n; k++)
+        cr_expect_not(sp[k].kind == 0 && (sp[k].other == CO_STEP_EXIT ||
+                                          sp[k].other == CO_STEP_REBALANCE),
+                      "host %d exited maintenance", sp[k].host);
+    /* no host comes back: the last one's VMs have nowhere to go and stay
+     * off on it; the window loses the exits and rebalances */
+    cr_expect_lt(failed.window_ms, base.window_ms);
+    cr_expect_gt(failed.parked, 0);
+    co_sim_run_free(r);
+    co_sim_cluster_free(c);
+}
+
+/* The loader reads plan.faults.validate_fail_prob (0..1). */
+Test(history, validate_fail_prob_in_the_file)
+{
+    const char *f = "{\"hosts\": [{\"name\": \"a\", \"cores\": 8, \"mem\": \"64GiB\", "
+                    "\"nic_rate\": \"10Gbit\"}, {\"name\": \"b\", \"cores\": 8, "
+                    "\"mem\": \"64GiB\", \"nic_rate\": \"10Gbit\"}], "
+                    "\"vms\": [{\"name\": \"v\", \"host\": \"a\", \"vcpus\": 1, "
+                    "\"mem\": \"1GiB\"}], "
+                    "\"plan\": {\"faults\": {\"validate_fail_prob\": 0.25}}}";
+    co_diag d;
+    co_diag_init(&d);
+    co_sim_cluster *c = NULL;
+    cr_assert_eq(co_sim_load_buffer(f, strlen(f), "t.json", &c, &d), CO_OK, "%s", d.msg);
+    cr_expect_float_eq(c->plan.p_validate_fail, 0.25, 1e-12);
+    co_sim_cluster_free(c);
+    const char *bad = "{\"hosts\": [{\"name\": \"a\", \"cores\": 8, \"mem\": \"64GiB\", "
+                      "\"nic_rate\": \"10Gbit\"}], "
+                      "\"vms\": [], \"plan\": {\"faults\": {\"validate_fail_prob\": 2}}}";
+    cr_expect_neq(co_sim_load_buffer(bad, strlen(bad), "t.json", &c, &d), CO_OK);
+    cr_expect(strstr(d.msg, "validate_fail_prob") != NULL, "%s", d.msg);
 }
