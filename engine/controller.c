@@ -553,6 +553,11 @@ static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
         pc->channels = cfg->channels;
     if (!pc->link_known && cfg->uri && ctl_uri_is_loopback(cfg->uri))
         pc->link_known = pc->link_loopback = 1;
+    /* libvirt 9.0 fixes the throttle ramp at the start (drivers/drv_virt.c);
+     * evacuate's and the cycle's worker drivers say so through the name they
+     * are given: their ops name is the inner driver's */
+    if (!strcmp(src->ops->name, "libvirt"))
+        pc->throttle_fixed = 1;
     co_pol_prestart(pc, &R->orig, &R->want);
     if (cfg->bandwidth_bytes_per_s > 0)
         R->want.max_bandwidth_bytes_per_s = cfg->bandwidth_bytes_per_s;

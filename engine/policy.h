@@ -50,6 +50,9 @@ typedef struct co_pol_config {
     int channels;              /* multifd channels (0 = 1) */
     int dirty_limit_ready;     /* set-vcpu-dirty-limit works on this VM (controller probes) */
     int vcpus;                 /* vCPUs the dirty limit applies to (0 = 1) */
+    int throttle_fixed;        /* the driver cannot change cpu-throttle-* once the
+                                  migration runs (libvirt 9.0): adaptive starts QEMU's own
+                                  ramp (20 %, +10 %) and lets it climb instead of asking */
 } co_pol_config;
 
 /* Everything a policy sees at one poll. */
@@ -109,6 +112,8 @@ typedef struct co_pol_state {
     int64_t armed_sync;       /* adaptive: earliest sync a plan expected the switch at, -1 */
     double bump_ms;           /* adaptive: extra limit after QEMU did not switch in time */
     double dl_pct;            /* adaptive: the dirty limit in force as a throttle %, 0 none */
+    double fixed_seen_pct;    /* adaptive, throttle_fixed: highest throttle QEMU reached */
+    int64_t fixed_seen_sync;  /* ... and the sync count when it last rose (-1 = not yet) */
     int64_t ceiling_sync;     /* adaptive: sync count when, with nothing left to escalate,
                                  the limit went to its safe ceiling; -1 = not yet */
 } co_pol_state;
