@@ -277,13 +277,25 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
 /* Switchovers compete for the source's CPU (under TCG, 4-6 at once gave
  * 568-976 ms of guest-visible downtime at a 300 ms budget, where 1-2 at
  * once stayed within it): a completed VM whose QEMU downtime went over
- * this share of --max-downtime (the heartbeat adds tens of ms) while n
- * migrations were in flight caps auto concurrency at n - 1. */
-#define CO_EVAC_DOWN_SHARE 0.8
+ * this share of --max-downtime while n migrations were in flight caps auto
+ * concurrency at n - 1. 1.0: the budget itself; 0.8 capped a whole drain
+ * (and, through the calibration, the next ones) at 1 for one switchover of
+ * 264 ms with 2 in flight, within the budget. */
+#define CO_EVAC_DOWN_SHARE 1.0
 /* Record a completed VM's QEMU downtime with n migrations in flight at its
  * end (itself included); lowers e->k_cap as above. Returns 1 when the cap
- * fell. */
+ * fell. A cap read from a calibration is applied one higher (the last drain
+ * could not try above it; a switchover over budget there lowers it again). */
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms);
+
+/* A completed migration sent got bytes/s over its sending time while its
+ * fair share of the source NIC was fair bytes/s. It was bound by its own
+ * stream when got < 0.8 x fair: the stream ceiling is at least got (raised
+ * to it, source "learnt"). An assumed or calibrated ceiling below got is
+ * raised to got whatever the share: the stream did that much (the assumed
+ * 11 MB/s for TCG stayed while streams carried 24-33 MB/s here, and the
+ * dry run predicted 138 s for a 17.6 s drain). Returns 1 when it changed. */
+int co_evac_note_stream(co_evac *e, double got, double fair);
 
 /* Record one VM's set-up (its worker's start to its first byte sent);
  * updates e->setup_ms (mean). */

@@ -286,6 +286,19 @@ int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
     return 1;
 }
 
+int co_evac_note_stream(co_evac *e, double got, double fair)
+{
+    if (!(got > 0) || !isfinite(got) || !(got > e->stream_cap_bytes_per_s))
+        return 0;
+    int assumed = strcmp(e->stream_cap_source, "learnt") != 0 &&
+                  strcmp(e->stream_cap_source, "--stream-rate") != 0;
+    if (!(got < 0.8 * fair) && !(assumed && e->stream_cap_bytes_per_s > 0))
+        return 0;
+    e->stream_cap_bytes_per_s = got;
+    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+    return 1;
+}
+
 void co_evac_note_setup(co_evac *e, double ms)
 {
     if (!(ms >= 0) || !isfinite(ms))
@@ -462,10 +475,22 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
         e->src_cap_by_n[n] = caps[n];
     if (setup > 0)
         e->setup_ms = setup;
-    if (json_is_integer(kc) && (e->k_cap == 0 || json_integer_value(kc) < e->k_cap)) {
-        e->k_cap = (int)json_integer_value(kc);
+    /* one above the last drain's cap: it could not try higher itself */
+    int kcal = json_is_integer(kc) ? (int)json_integer_value(kc) + 1 : 0;
+    if (kcal > CO_EVAC_MAX_K)
+        kcal = 0;
+    if (kcal > 0 && (e->k_cap == 0 || kcal < e->k_cap)) {
+        e->k_cap = kcal;
         const char *why = json_string_value(json_object_get(o, "max_concurrency_why"));
-        snprintf(e->k_cap_why, sizeof e->k_cap_why, "calibration: %.140s", why ? why : "");
+        /* the switchover that set it, said once however many drains it
+         * went through */
+        while (why && !strncmp(why, "calibration: ", 13)) {
+            why += 13;
+            if (!strncmp(why, "the last drain's cap", 20) && strstr(why, "; "))
+                why = strstr(why, "; ") + 2;
+        }
+        snprintf(e->k_cap_why, sizeof e->k_cap_why, "calibration: the last drain's cap %d + 1; "
+                 "%.100s", kcal - 1, why ? why : "");
     }
     e->common_factor = common;
     e->write_ceiling_pages_per_s = wceil;

@@ -1225,9 +1225,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* over its sending time: the set-up is learnt apart */
                 double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
-                if (got < 0.8 * fair && got > e->stream_cap_bytes_per_s) {
-                    e->stream_cap_bytes_per_s = got;
-                    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+                if (co_evac_note_stream(e, got, fair)) {
                     if (qh < qt) {
                         int old_k = e->k;
                         co_evac_replan(e, queue + qh, qt - qh);
