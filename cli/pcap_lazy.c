@@ -5,7 +5,7 @@
  * of them is called and forwards to the library's own function. Linked into
  * build/cutover and build/cutover-mpi in place of -lpcap (Makefile), never
  * into libcutover.a: tests and benchmarks link libpcap as before. The same
- * scheme as cli/virt_lazy.c.
+ * scheme as cli/virt_lazy.c (the loader: cli/lazy.h).
  *
  * Why: Debian's libpcap pulls in libdbus, libsystemd and their dependencies
  * (libgcrypt, liblzma, libzstd, liblz4, libcap, libgpg-error), mapped and
@@ -20,62 +20,13 @@
  * does (NULL or PCAP_ERROR); the others cannot be reached without a handle
  * those returned, and fail with NULL, -1 or PCAP_ERROR all the same.
  * Thread-safe (pthread_once, atomic pointers). */
-#include <dlfcn.h>
 #include <pcap/pcap.h>
-#include <pthread.h>
 #include <stdio.h>
 
-static void *lib;
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static char lib_err[PCAP_ERRBUF_SIZE];
+#include "cli/lazy.h"
 
-static void lib_open(void)
-{
-    lib = dlopen("libpcap.so.0.8", RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *e = dlerror();
-        snprintf(lib_err, sizeof lib_err, "libpcap.so.0.8 could not be loaded: %s",
-                 e ? e : "unknown dlopen error");
-    }
-}
+CO_LAZY_LIBRARY("libpcap.so.0.8", PCAP_ERRBUF_SIZE)
 
-/* The library's own function `name`, or NULL (lib_err says why). */
-static void *lib_sym(const char *name)
-{
-    pthread_once(&lib_once, lib_open);
-    if (lib == NULL)
-        return NULL;
-    void *f = dlsym(lib, name);
-    if (f == NULL)
-        snprintf(lib_err, sizeof lib_err, "libpcap.so.0.8 has no %s", name);
-    return f;
-}
-
-/* f: the forwarded function, resolved once (a racing second resolve
- * stores the same pointer). */
-#define LAZY(name)                                                               \
-    static __typeof__(&name) f_;                                                 \
-    __typeof__(&name) f = __atomic_load_n(&f_, __ATOMIC_ACQUIRE);                \
-    if (f == NULL) {                                                             \
-        f = (__typeof__(&name))lib_sym(#name);                                   \
-        __atomic_store_n(&f_, f, __ATOMIC_RELEASE);                              \
-    }
-
-#define FWD(ret, name, bad, params, args)                                        \
-    ret name params                                                              \
-    {                                                                            \
-        LAZY(name)                                                               \
-        if (f == NULL)                                                           \
-            return bad;                                                          \
-        return f args;                                                           \
-    }
-#define FWD_VOID(name, params, args)                                             \
-    void name params                                                             \
-    {                                                                            \
-        LAZY(name)                                                               \
-        if (f != NULL)                                                           \
-            f args;                                                              \
-    }
 /* the functions with an error buffer: the reason goes there */
 #define FWD_ERRBUF(ret, name, params, args)                                      \
     ret name params                                                              \

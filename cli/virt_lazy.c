@@ -19,66 +19,15 @@
  * and virGetLastError / virGetLastErrorMessage say that the library could
  * not be loaded and why (dlerror). Thread-safe (pthread_once, atomic
  * pointers). */
-#include <dlfcn.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <pthread.h>
 #include <stdio.h>
 
-static void *lib;
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static char lib_err[512];
+#include "cli/lazy.h"
+
+CO_LAZY_LIBRARY("libvirt.so.0", 512)
 static virError lib_error = {.code = VIR_ERR_INTERNAL_ERROR, .domain = VIR_FROM_NONE,
                              .message = lib_err, .level = VIR_ERR_ERROR};
-
-static void lib_open(void)
-{
-    lib = dlopen("libvirt.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *e = dlerror();
-        snprintf(lib_err, sizeof lib_err, "libvirt.so.0 could not be loaded: %s",
-                 e ? e : "unknown dlopen error");
-    }
-}
-
-/* The library's own function `name`, or NULL (lib_err says why). */
-static void *lib_sym(const char *name)
-{
-    pthread_once(&lib_once, lib_open);
-    if (lib == NULL)
-        return NULL;
-    void *f = dlsym(lib, name);
-    if (f == NULL)
-        snprintf(lib_err, sizeof lib_err, "libvirt.so.0 has no %s", name);
-    return f;
-}
-
-/* f: the forwarded function, resolved once (a racing second resolve
- * stores the same pointer). */
-#define LAZY(name)                                                               \
-    static __typeof__(&name) f_;                                                 \
-    __typeof__(&name) f = __atomic_load_n(&f_, __ATOMIC_ACQUIRE);                \
-    if (f == NULL) {                                                             \
-        f = (__typeof__(&name))lib_sym(#name);                                   \
-        __atomic_store_n(&f_, f, __ATOMIC_RELEASE);                              \
-    }
-
-/* int or pointer result: fail with `bad` when the library is missing */
-#define FWD(ret, name, bad, params, args)                                        \
-    ret name params                                                              \
-    {                                                                            \
-        LAZY(name)                                                               \
-        if (f == NULL)                                                           \
-            return bad;                                                          \
-        return f args;                                                           \
-    }
-#define FWD_VOID(name, params, args)                                             \
-    void name params                                                             \
-    {                                                                            \
-        LAZY(name)                                                               \
-        if (f != NULL)                                                           \
-            f args;                                                              \
-    }
 
 FWD(int, virInitialize, -1, (void), ())
 FWD(virConnectPtr, virConnectOpen, NULL, (const char *name), (name))
