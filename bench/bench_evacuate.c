@@ -766,7 +766,8 @@ int main(void)
     char verdicts[4096] = "";
     size_t vl = 0;
     for (int s = 0; s < nsc; s++) {
-        double best_fixed = INFINITY, cut = NAN, cut_pred = NAN, floor_ms = NAN;
+        double best_fixed = INFINITY, cut = NAN, cut_pred = NAN, floor_ms = NAN,
+               floor_su_ms = NAN;
         const char *best_name = "-";
         for (int k = 0; k < NSCHED; k++) {
             double tt[BE_MAX_RUNS], pp[BE_MAX_RUNS], ll[BE_MAX_RUNS], lo = INFINITY, hi = -1;
@@ -829,6 +830,18 @@ int main(void)
                             h[m++] = runs[s][k][rep].hb_ms[i];
                 }
                 floor_ms = ram / SC[s].nic_bytes_per_s * 1e3 + median(h, m);
+                /* and with the first migration's set-up, before which no byte
+                 * can leave (what cutover learnt per VM, median over its runs) */
+                double su[BE_MAX_RUNS];
+                int nsu = 0;
+                for (int rep = 0; rep < repeat; rep++) {
+                    be_run *r = &runs[s][k][rep];
+                    json_t *x = r->ran && r->learned ? json_object_get(r->learned, "setup_ms")
+                                                     : NULL;
+                    if (json_is_number(x))
+                        su[nsu++] = json_number_value(x);
+                }
+                floor_su_ms = nsu ? floor_ms + median(su, nsu) : NAN;
             } else if (k != BE_SCHED_SR && k != BE_SCHED_NOCAL && moved_all &&
                        mt < best_fixed) {
                 best_fixed = mt;
@@ -840,16 +853,19 @@ int main(void)
         cut_any = 1;
         int t_ok = !(cut > best_fixed), f_ok = cut <= 1.15 * floor_ms,
             p_ok = fabs(cut_pred - cut) <= 0.15 * cut;
+        int fs_ok = cut <= 1.15 * floor_su_ms;
         targets_time &= t_ok;
         targets_floor &= f_ok;
         targets_pred &= p_ok;
         vl += (size_t)snprintf(verdicts + vl, sizeof verdicts - vl,
                                "%s: cutover %.1f s; best fixed schedule that moved every VM %s "
                                "%.1f s (ratio %.2f: %s); floor %.1f s (ratio %.2f: %s within 15%%); "
+                               "floor with the first set-up %.1f s (ratio %.2f: %s); "
                                "predicted %.1f s (predicted/measured %.2f: %s)\n",
                                SC[s].name, cut / 1e3, best_name, best_fixed / 1e3,
                                cut / best_fixed, t_ok ? "met" : "MISSED", floor_ms / 1e3,
-                               cut / floor_ms, f_ok ? "met" : "MISSED", cut_pred / 1e3,
+                               cut / floor_ms, f_ok ? "met" : "MISSED", floor_su_ms / 1e3,
+                               cut / floor_su_ms, fs_ok ? "met" : "MISSED", cut_pred / 1e3,
                                cut_pred / cut, p_ok ? "met" : "MISSED");
     }
     if (any && !cut_any)
@@ -857,7 +873,9 @@ int main(void)
     if (cut_any) {
         printf("\nFloor = sum of guest RAM / h1's NIC rate + one switchover (median heartbeat "
                "downtime of cutover's VMs); zero pages, re-sent pages and libvirt's per-VM "
-               "set-up are not in it.\n\nTargets (issue 12):\n%s", verdicts);
+               "set-up are not in it. The floor with the first set-up adds one VM's set-up "
+               "(libvirt's prepare and the destination QEMU's start, as cutover learnt it): "
+               "no byte leaves before it.\n\nTargets (issue 12):\n%s", verdicts);
         printf("every VM of cutover within budget and none lost/paused in any run: %s\n",
                all_ok ? "met" : "MISSED");
         printf("cutover no slower than the best fixed schedule in every scenario: %s\n",

@@ -44,7 +44,10 @@ static void usage(FILE *out)
             "  --allow LIST          as migrate (auto-converge,postcopy,dirty-limit,pause) plus\n"
             "                        eject (CD-ROM/floppy media ejected first) and copy-storage\n"
             "                        (local disks copied along, VIR_MIGRATE_NON_SHARED_DISK)\n"
-            "  --concurrency auto|N  migrations at once (default auto: 1..8, the model picks)\n"
+            "  --concurrency auto|N  migrations at once (default auto: 1..8, the model picks;\n"
+            "                        the next VM starts its set-up while one ends its transfer)\n"
+            "  --no-early-start      auto concurrency without that overlap: a VM starts only\n"
+            "                        when a migration has ended\n"
             "  --order auto|name|given\n"
             "                        start order (default auto: the model picks among dirty\n"
             "                        rate per bandwidth first, longest first, by name); name\n"
@@ -93,7 +96,7 @@ typedef struct evac_args {
     const char *conn, *to, *cluster, *groups, *curves, *calib, *save_calib;
     co_cli_mig_flags mig;        /* --mtu, --max-downtime, --deadline, --allow */
     double nic, ratio, dirty_rate, stream, call_timeout;
-    int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all;
+    int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all, no_early;
 } evac_args;
 
 /* --allow: evacuate's own items beside the policy's. */
@@ -107,7 +110,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
            O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM,
-           O_CALLTMO, O_CURVES, O_CALIB, O_SAVECALIB };
+           O_CALLTMO, O_CURVES, O_CALIB, O_SAVECALIB, O_NOEARLY };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -131,6 +134,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"dirty-curves", required_argument, NULL, O_CURVES},
         {"calibration", required_argument, NULL, O_CALIB},
         {"save-calibration", required_argument, NULL, O_SAVECALIB},
+        {"no-early-start", no_argument, NULL, O_NOEARLY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -173,6 +177,9 @@ static int parse_args(int argc, char **argv, evac_args *a)
             if (*end || errno || a->concurrency < 1 || a->concurrency > CO_EVAC_MAX_K)
                 rc = co_diag_set(&d, CO_EUSAGE, "--concurrency '%s': expected auto or 1..%d",
                                  optarg, CO_EVAC_MAX_K);
+            break;
+        case O_NOEARLY:
+            a->no_early = 1;
             break;
         case O_ORDER:
             a->order = !strcmp(optarg, "auto") ? CO_EVAC_ORDER_AUTO
@@ -346,6 +353,7 @@ int co_cmd_evacuate(int argc, char **argv)
     e->cpu_ratio = a.ratio;
     e->concurrency = a.concurrency;
     e->order_kind = a.order;
+    e->no_early_start = a.no_early;
     e->default_dirty_mib_per_s = a.dirty_rate;
     e->stream_cap_bytes_per_s = a.stream;
     if (a.stream > 0)

@@ -179,6 +179,11 @@ typedef struct co_evac {
                                      concurrency never plans above it (0 = no cap) */
     char k_cap_why[160];          /* the switchover that set it */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
+    int no_early_start;           /* 1: never start a VM before a slot is free (below) */
+    int early_starts;             /* co_evac_run: VMs started while k others were in
+                                     flight, one or more of them ending its transfer
+                                     within setup_ms (auto concurrency only: the next
+                                     VM's set-up overlaps their end) */
     /* the plan's verdict */
     int k;                        /* concurrency chosen */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */

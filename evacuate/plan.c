@@ -138,15 +138,19 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
     double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
+    char cl[CO_EVAC_MAX_K];     /* ending its transfer within the set-up: its slot is
+                                   free for the next VM's set-up (the early start) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
+    /* the early start (co_evac_run): cutover's own schedule only */
+    int early = solo && setup > 0 && !e->no_early_start;
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
         started[i] = 0;
     }
-    int nf = 0, nstarted = 0, own_in = 0, neff = 0;
+    int nf = 0, nstarted = 0, own_in = 0, neff = 0, ncl = 0;
     double t = 0, total = 0;
     while (nstarted < n || nf > 0) {
-        while (nf < k && nstarted < n) {
+        while (nf - ncl < k && nf < CO_EVAC_MAX_K && nstarted < n) {
             int next = -1;
             for (int i = 0; i < n && next < 0; i++)
                 if (!started[i] && !(own[i] && own_in))
@@ -159,6 +163,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             if (eff)
                 eff[neff++] = next;
             fl[nf] = next;
+            cl[nf] = 0;
             frac[nf] = 0;
             st[nf] = t;
             su[nf] = setup;
@@ -202,6 +207,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             } else {
                 predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
                 rem = (1 - frac[f]) * T[f];
+                /* the moment it starts closing is an event too */
+                if (early && !cl[f] && rem - setup < dt && rem - setup > 0)
+                    dt = rem - setup, first = -1;
             }
             if (rem < dt) {
                 dt = rem;
@@ -210,10 +218,16 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         }
         t += dt;
         for (int f = 0; f < nf; f++) {
-            if (slot[f] < 0)
+            if (slot[f] < 0) {
                 su[f] -= dt;
-            else
+            } else {
                 frac[f] += dt / T[f];
+                if (early && !cl[f] && (1 - frac[f]) * T[f] <= setup * (1 + 1e-9)) {
+                    cl[f] = 1; /* as co_evac_run: no longer holds back a solo VM */
+                    ncl++;
+                    own_in -= own[fl[f]];
+                }
+            }
         }
         /* the first to end its transfer (and any ending with it) leaves; one
          * ending its set-up starts sending at the next step */
@@ -233,7 +247,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             predict_one(e, v, e->nic_bytes_per_s, &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
-            own_in -= own[pos];
+            own_in -= cl[f] ? 0 : own[pos];
+            ncl -= cl[f];
+            cl[f] = cl[nf - 1];
             fl[f] = fl[nf - 1];
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];

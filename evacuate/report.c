@@ -34,6 +34,7 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                                                              : json_null());
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
+    json_object_set_new(o, "early_starts", json_integer(e->early_starts));
     if (e->k_cap > 0)
         json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
     if (!r->dry_run)
@@ -137,8 +138,13 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);
     if (e->setup_ms > 0)
-        fprintf(out, "libvirt's part of each migration: %.1f s (%s)\n", e->setup_ms / 1e3,
-                e->setup_n ? "measured" : "calibration");
+        fprintf(out, "libvirt's part of each migration: %.1f s (%s)%s\n", e->setup_ms / 1e3,
+                e->setup_n ? "measured" : "calibration",
+                e->concurrency > 0 || e->no_early_start
+                    ? "" : "; the next VM starts it while one ends its transfer");
+    if (!r->dry_run && e->early_starts)
+        fprintf(out, "early starts: %d VM(s) started their set-up while others ended\n",
+                e->early_starts);
     int nb = 0;
     for (int i = 0; i < e->nvms; i++)
         nb += e->vms[i].blocker[0] != '\0';

@@ -458,6 +458,10 @@ struct worker {
     double tick_bytes;            /* bytes at the run loop's last rate sample, -1 none */
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
+    int setup_noted;              /* its set-up went into e->setup_ms */
+    /* what its transfer gains: the send rate (smoothed over the samples),
+     * what is left and the dirty rate, for the early start (closing_ms) */
+    double rate_bps, rate_t_ms, rate_bytes, remaining_bytes, dirty_bps;
     char kick_why[200];
     /* the run loop's */
     int peers;                    /* most migrations in flight during it */
@@ -556,6 +560,21 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
     }
     if (rc == CO_OK && !(w->first_send_ms > 0) && st->ram_transferred_bytes > 0)
         w->first_send_ms = co_clock_ms();
+    if (rc == CO_OK && st->ram_transferred_bytes > 0) {
+        double now = co_clock_ms();
+        if (w->rate_t_ms > 0 && now - w->rate_t_ms >= 200 &&
+            st->ram_transferred_bytes >= w->rate_bytes) {
+            double r = (st->ram_transferred_bytes - w->rate_bytes) / ((now - w->rate_t_ms) / 1e3);
+            w->rate_bps = w->rate_bps > 0 ? 0.5 * w->rate_bps + 0.5 * r : r;
+        }
+        if (!(w->rate_t_ms > 0) || now - w->rate_t_ms >= 200) {
+            w->rate_t_ms = now;
+            w->rate_bytes = st->ram_transferred_bytes;
+        }
+        w->remaining_bytes = st->ram_remaining_bytes;
+        double pg = st->ram_page_size_bytes > 0 ? st->ram_page_size_bytes : 4096;
+        w->dirty_bps = isfinite(st->ram_dirty_pages_rate) ? st->ram_dirty_pages_rate * pg : 0;
+    }
     if (rc == CO_OK && (st->ram_transferred_bytes != w->last_bytes ||
                         st->status != w->last_status)) {
         w->last_bytes = st->ram_transferred_bytes;
@@ -1047,6 +1066,27 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * or just finished: docs/evacuate.md, "Learning the real dirty rates").
  * When what is learnt changes a VM's curve, the VMs not yet started
  * (rest[0..nrest)) are re-planned. */
+/* The early start (auto concurrency): a migration expected to end its
+ * transfer within the learnt set-up time frees its slot for the next VM,
+ * whose set-up (libvirt's prepare, the destination QEMU's start) sends
+ * nothing and so overlaps the end of the transfer instead of following it.
+ * Expected end: what is left over what the stream gains on the guest's
+ * writes (QEMU's own switch comes earlier, at pending < bandwidth x
+ * downtime-limit: the estimate errs late). Under h->mu. */
+static int closing(const co_evac *e, const struct worker *w)
+{
+    if (!(e->setup_ms > 0) || !w->running || w->finished || !(w->first_send_ms > 0))
+        return 0;
+    if (w->last_status == CO_DRV_MIG_PRE_SWITCHOVER || w->last_status == CO_DRV_MIG_DEVICE)
+        return 1;
+    if (w->last_status != CO_DRV_MIG_ACTIVE)
+        return 0;
+    double gain = w->rate_bps - w->dirty_bps;
+    if (!(gain > 0.05 * w->rate_bps) || !(w->remaining_bytes >= 0))
+        return 0;
+    return w->remaining_bytes / gain * 1e3 <= e->setup_ms;
+}
+
 static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
                        const int *rest, int nrest, const co_evac_opts *o)
 {
@@ -1114,17 +1154,28 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (e->vms[i].order == ord && e->vms[i].dest >= 0)
                 queue[qt++] = i;
     int nw = 0, inflight = 0, shown = 0;
+    int early = e->concurrency <= 0 && !e->no_early_start;
+    e->early_starts = 0;
     double t0 = co_clock_ms(), last_progress = 0, last_tick = 0;
     pthread_mutex_lock(&h->mu);
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
-        while (!stop && inflight < e->k && qh < qt && nw < max_workers) {
-            /* the plan's rule (evacuate/plan.c, needs_own_stream): while a VM
-             * that needs a stream of its own migrates, the next such waits
-             * and the first one that does not goes instead */
-            int pick = qh, own_in = 0;
-            for (int i = 0; i < nw; i++)
-                own_in |= ws[i] && ws[i]->running && !ws[i]->finished && e->vms[ws[i]->vm].solo;
+        while (!stop && qh < qt && nw < max_workers) {
+            /* the plan's rules (evacuate/plan.c): at most k at once, a
+             * migration about to end not counted (the early start, auto
+             * concurrency only); while a VM that needs a stream of its own
+             * migrates, the next such waits and the first one that does
+             * not goes instead */
+            int pick = qh, own_in = 0, ncl = 0;
+            for (int i = 0; i < nw; i++) {
+                if (!ws[i] || !ws[i]->running || ws[i]->finished)
+                    continue;
+                int c = early && closing(e, ws[i]);
+                ncl += c;
+                own_in |= !c && e->vms[ws[i]->vm].solo;
+            }
+            if (inflight - ncl >= e->k)
+                break;
             if (own_in)
                 for (pick = qh; pick < qt && e->vms[queue[pick]].solo; pick++)
                     ;
@@ -1150,6 +1201,13 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 continue;
             }
             snprintf(v->status, sizeof v->status, "migrating");
+            if (inflight >= e->k) {
+                e->early_starts++;
+                if (o->progress)
+                    fprintf(stderr, "cutover evacuate: %s starts its set-up (%.1f s learnt) while "
+                            "%d migration(s) end their transfer\n", v->name, e->setup_ms / 1e3,
+                            ncl);
+            }
             h->refs++;
             ws[nw++] = w;
             w->running = 1;
@@ -1164,6 +1222,15 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         co_clock_deadline_ts(&dl, 250);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
         learn_tick(e, ws, nw, &last_tick, queue + qh, qt - qh, o);
+        /* each migration's set-up, from its start to its first byte (libvirt's
+         * prepare, the destination QEMU's start, QEMU's own set-up: 1-7 s per VM
+         * here under TCG), learnt as soon as it is over: the early start and
+         * the planner use it */
+        for (int i = 0; i < nw; i++)
+            if (ws[i] && ws[i]->first_send_ms > ws[i]->t0 && !ws[i]->setup_noted) {
+                ws[i]->setup_noted = 1;
+                co_evac_note_setup(e, ws[i]->first_send_ms - ws[i]->t0);
+            }
         for (int i = 0; i < nw; i++) {
             struct worker *w = ws[i];
             if (!w || !w->running)
@@ -1211,13 +1278,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             if (o->on_mig)
                 o->on_mig(o->on_mig_arg, e, w->vm, 1);
-            /* the migration's set-up: from its start to its first byte
-             * (libvirt's prepare, the destination QEMU's start, QEMU's own
-             * set-up: ~4 s per VM here under TCG, and it overlaps other
-             * VMs' transfers, bench-evacuate's time_ms_by_inflight "0") */
             int sent_some = w->first_send_ms > w->t0 && w->end_ms > w->first_send_ms;
-            if (!strcmp(v->status, "completed") && sent_some)
+            if (sent_some && !w->setup_noted) {
+                w->setup_noted = 1;
                 co_evac_note_setup(e, w->first_send_ms - w->t0);
+            }
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */
@@ -1233,6 +1298,24 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                             fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s: "
                                     "%d at once from now on\n", got * 8 / 1e6, e->k);
                     }
+                }
+            }
+            /* a switchover over the budget while another VM was in its
+             * set-up (the destination QEMU's start competes for the CPU
+             * under TCG): no more early starts in this drain */
+            if (early && !strcmp(v->status, "completed") &&
+                v->downtime_ms > e->max_downtime_ms * CO_EVAC_DOWN_SHARE) {
+                int in_setup = 0;
+                for (int j = 0; j < nw; j++)
+                    in_setup |= ws[j] && ws[j] != w && ws[j]->running && !ws[j]->finished &&
+                                !(ws[j]->first_send_ms > 0);
+                if (in_setup) {
+                    early = 0;
+                    e->no_early_start = 1;
+                    if (o->progress)
+                        fprintf(stderr, "cutover evacuate: %s: %.0f ms of downtime while a set-up "
+                                "ran beside it: no early starts from now on\n", v->name,
+                                v->downtime_ms);
                 }
             }
             /* a switchover over the budget's share with others in flight:

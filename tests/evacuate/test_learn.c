@@ -272,6 +272,36 @@ Test(evac_learn, source_rate_and_setup_enter_the_plan)
     cr_expect_float_eq(e->setup_ms, 2000, 1e-9);
 }
 
+/* The early start: with auto concurrency the next VM's set-up overlaps the
+ * end of a transfer, so only the first set-up is not hidden. */
+Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
+{
+    double rate[] = {0, 0, 0, 0};
+    co_evac *e = mk(4, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->k_cap = 1; /* one at a time: the waves are easy to count */
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_assert_eq(e->k, 1);
+    double base = e->pred_total_ms;
+    double each = base / 4;
+    cr_assert_gt(each, 3000, "a transfer longer than the set-up: %g ms", each);
+    e->setup_ms = 3000;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, base + 3000, 50, "early start: %g vs %g",
+                       e->pred_total_ms, base);
+    e->no_early_start = 1;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, base + 4 * 3000, 50, "without: %g vs %g",
+                       e->pred_total_ms, base);
+    /* a fixed --concurrency never starts early (the baselines' schedules) */
+    e->no_early_start = 0;
+    e->k_cap = 0;
+    e->concurrency = 1;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, base + 4 * 3000, 50, "fixed k: %g", e->pred_total_ms);
+}
+
 Test(evac_learn, calibration_round_trip)
 {
     double rate[] = {5000, 25000, 100};
