@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/gnuplot.h"
+#include "cycle/forecast.h"
 #include "cycle/history.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -42,7 +43,11 @@ static void help(void)
            "                    flag or list them after FILE): step durations (lognormal or\n"
            "                    Weibull, maximum likelihood), failure rates and the stream\n"
            "                    rate of migrations replace the plan's guesses where a figure\n"
-           "                    has 3 samples or more; the output says which (docs/forecast.md)\n"
+           "                    has 3 samples or more; then, as `cutover cycle --forecast`,\n"
+           "                    the evacuations' concurrency and the migration calibration\n"
+           "                    (3 completed migrations or more); the output says which\n"
+           "                    figures came from history and from how many cycles and\n"
+           "                    migrations (docs/forecast.md)\n"
            "  --help            this text\n\n"
            "Exit status: 0 ok; 64 bad flag; 65 bad data in FILE; 66 FILE (or a trace it\n"
            "names) missing; 69 gnuplot missing; 70 invariant violated (--check); 71 out of\n"
@@ -284,20 +289,18 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     if (co_sim_load_file(file, &c, &d) != CO_OK) {
         return co_cli_fail(CMD, &d);
     }
-    co_history hist;
-    co_history_init(&hist);
-    json_t *hj = NULL;
+    /* the fit of `cutover cycle --forecast`, the same one (cycle/forecast.h) */
+    json_t *hj = NULL, *cal = NULL, *assumed = NULL;
     if (history) {
-        int hrc = CO_OK;
-        for (int i = 0; i < njournals && hrc == CO_OK; i++)
-            if ((hrc = co_history_read(&hist, journals[i], c, &d)) != CO_OK)
-                co_diag_prefix(&d, "--history");
-        if (hrc == CO_OK)
-            hrc = co_history_apply(&hist, c, &d);
-        if (hrc == CO_OK && (hj = co_history_json(&hist)) == NULL)
-            hrc = co_diag_set(&d, CO_ENOMEM, "out of memory");
-        co_history_free(&hist);
-        if (hrc != CO_OK) {
+        co_cyc_fit fit;
+        if ((assumed = json_array()) == NULL) {
+            co_diag_set(&d, CO_ENOMEM, "out of memory");
+        } else if (co_cyc_fit_history(c, journals, njournals, assumed, &fit, &d) == CO_OK) {
+            hj = fit.history;
+            cal = fit.calibration;
+        }
+        if (d.code != CO_OK) {
+            json_decref(assumed);
             co_sim_cluster_free(c);
             return co_cli_fail(CMD, &d);
         }
@@ -317,11 +320,15 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         exit_code = co_cli_fail(CMD, &d);
         co_sim_cluster_free(c);
         json_decref(hj);
+        json_decref(cal);
+        json_decref(assumed);
         return exit_code;
     }
     if (!print) { /* an MPI rank other than 0: its runs went into the reduction */
         co_sim_cluster_free(c);
         json_decref(hj);
+        json_decref(cal);
+        json_decref(assumed);
         return 0;
     }
     if (check && sm.violations > 0) {
@@ -371,8 +378,12 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
         goto done;
     }
     json_t *j = co_sim_summary_json(c, &sm);
-    if (j && hj)
+    if (j && hj) {
         json_object_set(j, "history", hj);
+        if (cal)
+            json_object_set(j, "calibration", cal);
+        json_object_set(j, "assumed", assumed);
+    }
     if (timeline && strcmp(timeline, "-") == 0) {
         json_decref(j); /* stdout holds the CSV */
     } else if (json) {
@@ -380,7 +391,9 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     } else if (j == NULL) {
         exit_code = 71;
     } else {
-        if ((hj && co_history_text(stdout, hj) != CO_OK) || co_sim_summary_text(stdout, j) != CO_OK) {
+        if ((hj && (co_history_text(stdout, hj) != CO_OK ||
+                    co_cyc_fit_text(stdout, cal, assumed) != CO_OK)) ||
+            co_sim_summary_text(stdout, j) != CO_OK) {
             fprintf(stderr, "cutover %s: writing the summary: %s\n", CMD, strerror(errno));
             exit_code = 74;
         }
@@ -388,6 +401,8 @@ int co_cmd_simulate_with(int argc, char **argv, const co_sim_mc_hook *hook)
     }
 done:
     json_decref(hj);
+    json_decref(cal);
+    json_decref(assumed);
     co_sim_summary_free(&sm);
     co_sim_cluster_free(c);
     return exit_code;

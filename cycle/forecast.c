@@ -92,11 +92,11 @@ static json_t *history_records(const char *path)
 /* The concurrency the cycle's evacuations chose (evacuate's planner picks
  * it; plan.concurrency does not bind the cycle): the median of the
  * journals' evacuate step_end "concurrency", 0 when none says. */
-static int history_concurrency(const co_cyc_fc_opts *o, int *samples)
+static int history_concurrency(const char *const *history, int nhistory, int *samples)
 {
     int k[256], n = 0;
-    for (int i = 0; i < o->nhistory; i++) {
-        json_t *recs = history_records(o->history[i]);
+    for (int i = 0; i < nhistory; i++) {
+        json_t *recs = history_records(history[i]);
         if (!recs)
             continue;
         size_t j;
@@ -184,11 +184,12 @@ static int name_index(const co_sim_cluster *c, const char *name, int vm)
  * (j = i included) of the time they overlapped, / i's time. In the lab the
  * cycle moves one host's VMs at a time, so these are the migrations in
  * flight on its source (evacuate: 2 at once; rebalance: 1). */
-static int history_migs(const co_cyc_fc_opts *o, const co_sim_cluster *c, struct hmig *m)
+static int history_migs(const char *const *history, int nhistory, const co_sim_cluster *c,
+                        struct hmig *m)
 {
     int n = 0;
-    for (int i = 0; i < o->nhistory; i++) {
-        json_t *recs = history_records(o->history[i]);
+    for (int i = 0; i < nhistory; i++) {
+        json_t *recs = history_records(history[i]);
         if (!recs)
             continue;
         int first = n;
@@ -323,7 +324,7 @@ static double cal_err(const co_sim_cluster *c, const struct hmig *m, const int *
 typedef struct fc_cal {
     int n, nsolo, nconc;      /* migrations used; with k < 1.25; with k >= 1.25 */
     double cap;               /* one stream's payload ceiling, bytes/s */
-    int cap_fixed;            /* 1: from the journals' bytes (simulate --history) */
+    int cap_fixed;            /* 1: from the journals' bytes (co_history_apply; not used) */
     double host_cap;          /* a host's migration capacity (line bytes/s), INFINITY = none */
     double scale, dl_ms;
     double rms, rms_time, rms_down, rms_time_solo, rms_time_conc;
@@ -356,8 +357,8 @@ typedef struct fc_cal {
  * hint_cap, the journals' payload rate, when known), the capacity on all
  * with that ceiling. Returns the migrations
  * used (0: nothing fitted, *cal untouched but for the rebalance figures). */
-static int calibrate(const co_cyc_fc_opts *o, const co_sim_cluster *c, double fixed_cap,
-                     double hint_cap, fc_cal *cal)
+static int calibrate(const char *const *history, int nhistory, const co_sim_cluster *c,
+                     double fixed_cap, double hint_cap, fc_cal *cal)
 {
     struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
     int *use = malloc(FC_MAX_MIGS * sizeof *use);
@@ -369,7 +370,7 @@ static int calibrate(const co_cyc_fc_opts *o, const co_sim_cluster *c, double fi
         free(use);
         return 0;
     }
-    int nm = history_migs(o, c, m), n = 0;
+    int nm = history_migs(history, nhistory, c, m), n = 0;
     double ks = 0, kc = 0, kr = 0;
     for (int q = 0; q < nm; q++) {
         if (m[q].rebalance && m[q].t1 > m[q].t0) {
@@ -587,8 +588,8 @@ static int calibrate(const co_cyc_fc_opts *o, const co_sim_cluster *c, double fi
 }
 
 /* Give the cluster the calibration: the ceiling, the page-rate factor, the
- * downtime limit, the error sigmas, and the host capacity as one uplink per
- * host (the simulator shares an uplink's rate max-min among the migrations
+ * downtime limit, the error sigmas, the stun factors, and the host capacity
+ * as one uplink per host (the simulator shares an uplink's rate max-min among the migrations
  * that leave or enter its hosts, exactly how the capacity was fitted). A
  * cluster with uplinks of its own keeps them: the capacity becomes a
  * per-stream ceiling at concurrency k_conc instead (*how says which). */
@@ -605,6 +606,11 @@ static int apply_cal(co_sim_cluster *c, const fc_cal *cal, const char **how)
     c->plan.mig_time_sigma = cal->rms_time;
     c->plan.mig_down_sigma = cal->vm_down ? cal->rms_down_vm : cal->rms_down;
     c->plan.mig_run_sigma = cal->run_sigma;
+    /* the stun factors, applied by the simulator to each switchover */
+    c->plan.mig_down_class[0] = cal->down_class[0];
+    c->plan.mig_down_class[1] = cal->down_class[1];
+    for (int v = 0; cal->vm_down && v < c->nvms; v++)
+        c->vms[v].down_factor = cal->vm_down[v];
     *how = "none";
     if (!isfinite(cal->host_cap))
         return CO_OK;
@@ -632,6 +638,136 @@ static int apply_cal(co_sim_cluster *c, const fc_cal *cal, const char **how)
     return CO_OK;
 }
 
+/* See cycle/forecast.h. */
+int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhistory,
+                       json_t *assumed, co_cyc_fit *out, co_diag *d)
+{
+    int rc = CO_OK;
+    memset(out, 0, sizeof *out);
+    co_history h;
+    co_history_init(&h);
+    for (int i = 0; i < nhistory && rc == CO_OK; i++)
+        if ((rc = co_history_read(&h, history[i], c, d)) != CO_OK)
+            co_diag_prefix(d, "--history");
+    if (rc == CO_OK)
+        rc = co_history_apply(&h, c, d);
+    if (rc == CO_OK && (out->history = co_history_json(&h)) == NULL)
+        rc = co_diag_set(d, CO_ENOMEM, "out of memory");
+    out->stream_fitted = h.stream_applied;
+    co_history_free(&h);
+    if (rc != CO_OK)
+        return rc;
+    int ns, k = history_concurrency(history, nhistory, &ns);
+    if ((out->per_host = k) > 0) {
+        c->plan.per_host = k;
+        c->plan.count_incoming = 0;
+        json_array_append_new(assumed, json_sprintf(
+            "%d migration(s) at once per evacuating host: the median of the %d evacuations "
+            "in the history (the cycle's evacuations pick their own concurrency; "
+            "plan.concurrency does not bind them)", k, ns));
+    }
+    fc_cal fc;
+    /* the ceiling from the solo migrations' wall times, not from the
+     * journals' bytes (co_history_apply's median payload rate): with
+     * the bytes' ceiling the solo moves came out 10 - 17 % short of the
+     * history cycles (docs/forecast.md, "The migration calibration") */
+    double bytes_cap = out->stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0;
+    ns = calibrate(history, nhistory, c, 0, bytes_cap, &fc);
+    if (fc.rebal_n > 0 && fc.rebal_k < 1.25 && c->plan.rebalance != CO_REBAL_DURATION) {
+        /* the cycle's rebalance moves one VM at a time */
+        c->plan.returns_at_once = 1;
+        json_array_append_new(assumed, json_sprintf(
+            "rebalance returns one VM at a time: the %d rebalance migration(s) of the "
+            "history ran %.2f at once on average", fc.rebal_n, fc.rebal_k));
+    }
+    const char *how = "none";
+    if (ns > 0 && (rc = apply_cal(c, &fc, &how)) != CO_OK) {
+        free(fc.vm_down);
+        co_cyc_fit_free(out);
+        return co_diag_set(d, rc, "out of memory");
+    }
+    if (ns > 0) {
+        json_t *cal = out->calibration = json_pack(
+            "{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
+            "s:f, s:f, s:f, s:i, s:i, s:f}",
+            "migrations", ns, "journals", fc.journals, "solo", fc.nsolo, "concurrent",
+            fc.nconc, "solo_mean_k",
+            fc.k_solo, "concurrent_mean_k", fc.k_conc, "channel_cap_bytes_per_s", fc.cap,
+            "channel_cap_from",
+            fc.cap_fixed ? "the journals' bytes (co_history_apply)"
+                         : "this calibration (the solo migrations' wall times)",
+            "host_capacity_bytes_per_s",
+            isfinite(fc.host_cap) ? json_real(fc.host_cap) : json_null(),
+            "host_capacity_as", how, "dirty_rate_factor", fc.scale, "downtime_limit_ms",
+            fc.dl_ms, "rms_log_error", fc.rms, "rms_log_error_time", fc.rms_time,
+            "rms_log_error_time_solo",
+            isfinite(fc.rms_time_solo) ? json_real(fc.rms_time_solo) : json_null(),
+            "rms_log_error_time_concurrent",
+            isfinite(fc.rms_time_conc) ? json_real(fc.rms_time_conc) : json_null(),
+            "rms_log_error_downtime", fc.rms_down, "run_sigma", fc.run_sigma,
+            "run_between_cycles_sigma", fc.run_between_sigma, "run_sigma_cycles",
+            fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
+            "rebalance_mean_k", fc.rebal_k);
+        if (cal) {
+            if (bytes_cap > 0)
+                json_object_set_new(cal, "channel_cap_from_bytes_bytes_per_s",
+                                    json_real(bytes_cap));
+            json_object_set_new(cal, "rms_log_error_downtime_within_vm",
+                                json_real(fc.rms_down_vm));
+            json_object_set_new(cal, "vms_with_stun_factor", json_integer(fc.vm_down_n));
+            json_object_set_new(cal, "downtime_between_vm_sigma", json_real(fc.vm_down_tau));
+            json_object_set_new(cal, "downtime_within_vm_sigma", json_real(fc.vm_down_sw));
+            json_t *vf = json_object();
+            for (int v = 0; fc.vm_down && v < c->nvms; v++)
+                if (fc.vm_down[v] != 1)
+                    json_object_set_new(vf, c->vms[v].name, json_real(fc.vm_down[v]));
+            json_object_set_new(cal, "vm_stun_factor", vf);
+            json_object_set_new(cal, "stun_factor_solo", json_real(fc.down_class[0]));
+            json_object_set_new(cal, "stun_factor_concurrent", json_real(fc.down_class[1]));
+        }
+        char hc[160] = "no host capacity (no solo and concurrent migrations to tell apart)";
+        if (isfinite(fc.host_cap))
+            snprintf(hc, sizeof hc, "a host moves %.1f MB/s in all, shared by the "
+                     "migrations in flight on it (%s)", fc.host_cap / 1e6, how);
+        json_array_append_new(assumed, json_sprintf(
+            "migration model calibrated to the %d completed migrations of %d history "
+            "cycle(s) (%d solo, %d concurrent at %.2f on average; wall time and downtime; "
+            "rms log error %.2f): one stream carries %.1f MB/s, %s, the VMs write %.0f%% of "
+            "their nominal page rate, switchover at a downtime limit of %.0f ms", ns,
+            fc.journals, fc.nsolo,
+            fc.nconc, fc.k_conc, fc.rms, fc.cap / 1e6, hc, 100 * fc.scale, fc.dl_ms));
+        char between[120] = "one history cycle: the variation between cycles is not "
+                            "known, not drawn";
+        if (fc.run_sigma_cycles >= 2)
+            snprintf(between, sizeof between, "and the spread between the %d history "
+                     "cycles, %.2f", fc.run_sigma_cycles, fc.run_between_sigma);
+        json_array_append_new(assumed, json_sprintf(
+            "model error drawn in the runs: each migration's time x lognormal(sigma %.2f) "
+            "and downtime x lognormal(sigma %.2f) (the calibration's rms log residuals; "
+            "the downtime's within each VM, after the stun factors: x %.2f alone, x %.2f "
+            "with others at once, and %d VM(s) a factor of their own from their history "
+            "switchovers), and every migration of a run x lognormal(sigma %.2f: the "
+            "fit's standard error %.2f; %s)", fc.rms_time,
+            fc.vm_down ? fc.rms_down_vm : fc.rms_down, fc.down_class[0], fc.down_class[1],
+            fc.vm_down_n, fc.run_sigma,
+            fc.rms_time / sqrt(ns), between));
+        out->stream_fitted = 1;
+    }
+    free(fc.vm_down);
+    if (ns > 0 && out->calibration == NULL) {
+        co_cyc_fit_free(out);
+        return co_diag_set(d, CO_ENOMEM, "out of memory");
+    }
+    return CO_OK;
+}
+
+void co_cyc_fit_free(co_cyc_fit *f)
+{
+    json_decref(f->history);
+    json_decref(f->calibration);
+    f->history = f->calibration = NULL;
+}
+
 int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
 {
     *out = NULL;
@@ -642,7 +778,7 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     const char *basis = "file";
     char note[1100] = "", dir[600] = "", kept[700] = "";
     int rc = CO_OK, ntcg = 0;
-    fc_cal fc = {.host_cap = INFINITY, .down_class = {1, 1}}; /* before any goto fail */
+    json_t *cal = NULL; /* before any goto fail */
     if (o->live) {
         if (o->keep_dir)
             snprintf(dir, sizeof dir, "%s", o->keep_dir);
@@ -679,117 +815,15 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
     json_t *hj = NULL;
     int k_hist = 0, stream_fitted = 0;
     if (o->nhistory > 0) {
-        co_history h;
-        co_history_init(&h);
-        for (int i = 0; i < o->nhistory && rc == CO_OK; i++)
-            if ((rc = co_history_read(&h, o->history[i], c, d)) != CO_OK)
-                co_diag_prefix(d, "--history");
-        if (rc == CO_OK)
-            rc = co_history_apply(&h, c, d);
-        if (rc == CO_OK && (hj = co_history_json(&h)) == NULL)
-            rc = co_diag_set(d, CO_ENOMEM, "out of memory");
-        stream_fitted = h.stream_applied;
-        co_history_free(&h);
-        if (rc != CO_OK)
+        co_cyc_fit fit;
+        if ((rc = co_cyc_fit_history(c, o->history, o->nhistory, assumed, &fit, d)) != CO_OK)
             goto fail;
-        int ns, k = history_concurrency(o, &ns);
-        if ((k_hist = k) > 0) {
-            c->plan.per_host = k;
-            c->plan.count_incoming = 0;
-            json_array_append_new(assumed, json_sprintf(
-                "%d migration(s) at once per evacuating host: the median of the %d evacuations "
-                "in the history (the cycle's evacuations pick their own concurrency; "
-                "plan.concurrency does not bind them)", k, ns));
-        }
+        hj = fit.history;
+        cal = fit.calibration;
+        k_hist = fit.per_host;
+        stream_fitted = fit.stream_fitted;
     }
-    json_t *cal = NULL;
-    if (o->nhistory > 0) {
-        /* the ceiling from the solo migrations' wall times, not from the
-         * journals' bytes (simulate --history's median payload rate): with
-         * the bytes' ceiling the solo moves came out 10 - 17 % short of the
-         * history cycles (docs/forecast.md, "The migration calibration") */
-        double bytes_cap = stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0;
-        int ns = calibrate(o, c, 0, bytes_cap, &fc);
-        if (fc.rebal_n > 0 && fc.rebal_k < 1.25 && c->plan.rebalance != CO_REBAL_DURATION) {
-            /* the cycle's rebalance moves one VM at a time */
-            c->plan.returns_at_once = 1;
-            json_array_append_new(assumed, json_sprintf(
-                "rebalance returns one VM at a time: the %d rebalance migration(s) of the "
-                "history ran %.2f at once on average", fc.rebal_n, fc.rebal_k));
-        }
-        const char *how = "none";
-        if (ns > 0 && (rc = apply_cal(c, &fc, &how)) != CO_OK) {
-            co_diag_set(d, rc, "out of memory");
-            goto fail;
-        }
-        if (ns > 0) {
-            cal = json_pack(
-                "{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
-                "s:f, s:f, s:f, s:i, s:i, s:f}",
-                "migrations", ns, "journals", fc.journals, "solo", fc.nsolo, "concurrent",
-                fc.nconc, "solo_mean_k",
-                fc.k_solo, "concurrent_mean_k", fc.k_conc, "channel_cap_bytes_per_s", fc.cap,
-                "channel_cap_from",
-                fc.cap_fixed ? "the journals' bytes (simulate --history)"
-                             : "this calibration (the solo migrations' wall times)",
-                "host_capacity_bytes_per_s",
-                isfinite(fc.host_cap) ? json_real(fc.host_cap) : json_null(),
-                "host_capacity_as", how, "dirty_rate_factor", fc.scale, "downtime_limit_ms",
-                fc.dl_ms, "rms_log_error", fc.rms, "rms_log_error_time", fc.rms_time,
-                "rms_log_error_time_solo",
-                isfinite(fc.rms_time_solo) ? json_real(fc.rms_time_solo) : json_null(),
-                "rms_log_error_time_concurrent",
-                isfinite(fc.rms_time_conc) ? json_real(fc.rms_time_conc) : json_null(),
-                "rms_log_error_downtime", fc.rms_down, "run_sigma", fc.run_sigma,
-                "run_between_cycles_sigma", fc.run_between_sigma, "run_sigma_cycles",
-                fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
-                "rebalance_mean_k", fc.rebal_k);
-            if (cal) {
-                if (bytes_cap > 0)
-                    json_object_set_new(cal, "channel_cap_from_bytes_bytes_per_s",
-                                        json_real(bytes_cap));
-                json_object_set_new(cal, "rms_log_error_downtime_within_vm",
-                                    json_real(fc.rms_down_vm));
-                json_object_set_new(cal, "vms_with_stun_factor", json_integer(fc.vm_down_n));
-                json_object_set_new(cal, "downtime_between_vm_sigma", json_real(fc.vm_down_tau));
-                json_object_set_new(cal, "downtime_within_vm_sigma", json_real(fc.vm_down_sw));
-                json_t *vf = json_object();
-                for (int v = 0; fc.vm_down && v < c->nvms; v++)
-                    if (fc.vm_down[v] != 1)
-                        json_object_set_new(vf, c->vms[v].name, json_real(fc.vm_down[v]));
-                json_object_set_new(cal, "vm_stun_factor", vf);
-                json_object_set_new(cal, "stun_factor_solo", json_real(fc.down_class[0]));
-                json_object_set_new(cal, "stun_factor_concurrent", json_real(fc.down_class[1]));
-            }
-            char hc[160] = "no host capacity (no solo and concurrent migrations to tell apart)";
-            if (isfinite(fc.host_cap))
-                snprintf(hc, sizeof hc, "a host moves %.1f MB/s in all, shared by the "
-                         "migrations in flight on it (%s)", fc.host_cap / 1e6, how);
-            json_array_append_new(assumed, json_sprintf(
-                "migration model calibrated to the %d completed migrations of %d history "
-                "cycle(s) (%d solo, %d concurrent at %.2f on average; wall time and downtime; "
-                "rms log error %.2f): one stream carries %.1f MB/s, %s, the VMs write %.0f%% of "
-                "their nominal page rate, switchover at a downtime limit of %.0f ms", ns,
-                fc.journals, fc.nsolo,
-                fc.nconc, fc.k_conc, fc.rms, fc.cap / 1e6, hc, 100 * fc.scale, fc.dl_ms));
-            char between[120] = "one history cycle: the variation between cycles is not "
-                                "known, not drawn";
-            if (fc.run_sigma_cycles >= 2)
-                snprintf(between, sizeof between, "and the spread between the %d history "
-                         "cycles, %.2f", fc.run_sigma_cycles, fc.run_between_sigma);
-            json_array_append_new(assumed, json_sprintf(
-                "model error drawn in the runs: each migration's time x lognormal(sigma %.2f) "
-                "and downtime x lognormal(sigma %.2f) (the calibration's rms log residuals; "
-                "the downtime's within each VM, after the stun factors: x %.2f alone, x %.2f "
-                "with others at once, and %d VM(s) a factor of their own from their history "
-                "switchovers), and every migration of a run x lognormal(sigma %.2f: the "
-                "fit's standard error %.2f; %s)", fc.rms_time,
-                fc.vm_down ? fc.rms_down_vm : fc.rms_down, fc.down_class[0], fc.down_class[1],
-                fc.vm_down_n, fc.run_sigma,
-                fc.rms_time / sqrt(ns), between));
-            stream_fitted = 1;
-        }
-    }
+
     if (!stream_fitted && ntcg > 0) {
         /* evacuate's planner assumes the same for TCG guests */
         c->plan.mig.link.channel_cap_bytes_per_s = CO_EVAC_TCG_STREAM_BYTES_PER_S;
@@ -835,12 +869,10 @@ int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d)
              * that left it (evacuation, not the return) */
             if (sp[k].kind != 1 || sp[k].aborted || sp[k].vm < 0)
                 continue;
-            /* the calibration's stun factors: the VM's own, and its
-             * concurrency's (an evacuation runs at the history's per-host
-             * concurrency, a return alone) */
+            /* the calibration's stun factors are in it (the simulator
+             * applies co_sim_vm.down_factor and plan.mig_down_class) */
             int v = sp[k].vm, leaves = c->vms[v].host == sp[k].host;
-            double st = sp[k].stun_ms * (fc.vm_down ? fc.vm_down[v] : 1) *
-                        fc.down_class[leaves && c->plan.per_host != 1];
+            double st = sp[k].stun_ms;
             stun[(size_t)v * runs + i] += st;
             if (leaves)
                 hstun[(size_t)sp[k].host * runs + i] += st;
@@ -880,7 +912,6 @@ runs_done:
     free(stun);
     json_decref(hj);
 fail:
-    free(fc.vm_down);
     json_decref(src);
     json_decref(assumed);
     co_sim_cluster_free(c);
@@ -997,6 +1028,42 @@ json_t *co_cyc_forecast_compare(const json_t *fc, const json_t *report)
     free(he);
     free(ve);
     return j;
+}
+
+int co_cyc_fit_text(FILE *out, const json_t *cal, const json_t *assumed)
+{
+    if (json_is_object(cal)) {
+        json_t *hc = json_object_get(cal, "host_capacity_bytes_per_s");
+        char cap[96] = "no host capacity";
+        if (json_is_number(hc))
+            snprintf(cap, sizeof cap, "host capacity %.1f MB/s (%s)",
+                     json_number_value(hc) / 1e6, sget(cal, "host_capacity_as"));
+        char bytes[96] = "";
+        json_t *bc = json_object_get(cal, "channel_cap_from_bytes_bytes_per_s");
+        if (json_is_number(bc))
+            snprintf(bytes, sizeof bytes, " (replaces the journals' bytes' %.1f MB/s)",
+                     json_number_value(bc) / 1e6);
+        fprintf(out, "  calibration: %lld migrations of %lld cycle(s) (%lld solo, %lld "
+                "concurrent): stream %.1f MB/s%s, %s, page rate x %.2f, downtime limit %.0f ms, "
+                "stun x %.2f solo / x %.2f concurrent, %lld VM(s) a factor of their own; "
+                "rms log error %.2f; drawn sigmas: time %.2f, downtime %.2f, run %.2f\n",
+                json_integer_value(json_object_get(cal, "migrations")),
+                json_integer_value(json_object_get(cal, "journals")),
+                json_integer_value(json_object_get(cal, "solo")),
+                json_integer_value(json_object_get(cal, "concurrent")),
+                nget(cal, "channel_cap_bytes_per_s") / 1e6, bytes, cap,
+                nget(cal, "dirty_rate_factor"),
+                nget(cal, "downtime_limit_ms"), nget(cal, "stun_factor_solo"),
+                nget(cal, "stun_factor_concurrent"),
+                json_integer_value(json_object_get(cal, "vms_with_stun_factor")),
+                nget(cal, "rms_log_error"), nget(cal, "rms_log_error_time"),
+                nget(cal, "rms_log_error_downtime_within_vm"), nget(cal, "run_sigma"));
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(assumed, i, x)
+        fprintf(out, "  assumed: %s\n", json_string_value(x));
+    return ferror(out) ? CO_EIO : CO_OK;
 }
 
 void co_cyc_forecast_text(const json_t *fc, FILE *out)

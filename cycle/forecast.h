@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/sim.h"
 #include "util/diag.h"
 
 typedef struct co_cyc_fc_opts {
@@ -44,6 +45,41 @@ typedef struct co_cyc_fc_opts {
  * CO_OK; CO_EDATA / CO_ENOINPUT for a bad FILE or journal (named); CO_ENOMEM.
  * An unreachable host is not an error here: basis "file" and the note say so. */
 int co_cyc_forecast(const co_cyc_fc_opts *o, json_t **out, co_diag *d);
+
+/* What co_cyc_fit_history fitted. */
+typedef struct co_cyc_fit {
+    json_t *history;          /* co_history_json's account (owned) */
+    json_t *calibration;      /* the migration calibration (owned), NULL: fewer than
+                                 CO_HISTORY_MIN_SAMPLES completed migrations */
+    int per_host;             /* migrations at once per evacuating host from the
+                                 journals, 0: none said (plan.per_host kept) */
+    int stream_fitted;        /* 1: plan.policy.channel_cap came from history */
+} co_cyc_fit;
+
+/* Fit c's plan to past cycle journals: the one fit of both `cutover cycle
+ * --forecast` and `cutover simulate --history` (a plan is one file: what
+ * simulate forecasts is what cycle runs; docs/forecast.md). In order:
+ * co_history_read of each journal and co_history_apply (step durations,
+ * failure rates, the stream rate); the evacuations' concurrency (the median
+ * of the journals' evacuate step_end "concurrency": plan.per_host, not
+ * counting incoming); then the migration calibration ("The migration
+ * calibration": one stream's ceiling, a host's migration capacity as one
+ * uplink per host, a page-rate factor, the downtime limit, the model error
+ * sigmas, stun factors per concurrency class and per VM) when the journals
+ * hold at least CO_HISTORY_MIN_SAMPLES completed migrations, and returns
+ * one VM at a time when their rebalance moves went one at a time. Each
+ * assumption is appended to assumed (a JSON array of sentences) as the
+ * forecast prints it. *out is filled (co_cyc_fit_free frees it) on CO_OK;
+ * on error nothing is left to free: CO_EDATA / CO_ENOINPUT / CO_EIO for a
+ * journal (the message starts "--history"), CO_ENOMEM. */
+int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhistory,
+                       json_t *assumed, co_cyc_fit *out, co_diag *d);
+void co_cyc_fit_free(co_cyc_fit *f);
+
+/* The text of co_cyc_fit_history's calibration and assumptions, one line
+ * each (simulate's text output; cycle --forecast prints its own). Nothing
+ * for a NULL cal and an empty assumed. CO_OK, CO_EIO (ferror(out)). */
+int co_cyc_fit_text(FILE *out, const json_t *cal, const json_t *assumed);
 
 /* The forecast beside the actual report (co_cyc_report_json), field by
  * field: {"window_s": {"p10", "p50", "p90", "actual", "error_pct", "inside"},

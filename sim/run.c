@@ -2133,6 +2133,13 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
         m->tf *= exp(gsl_ran_gaussian_ziggurat(r->rng, c->plan.mig_time_sigma));
     if (c->plan.mig_down_sigma > 0)
         m->df = exp(gsl_ran_gaussian_ziggurat(r->rng, c->plan.mig_down_sigma));
+    /* a calibration's stun factors: the VM's own, and its class's (no
+     * random number: the streams stay as they were) */
+    if (c->vms[v].down_factor > 0)
+        m->df *= c->vms[v].down_factor;
+    double cf = c->plan.mig_down_class[src == c->vms[v].host && c->plan.per_host != 1];
+    if (cf > 0)
+        m->df *= cf;
     r->vm_state[v] = VM_MIG;
     r->vm_dest[v] = dst;
     reserve(r, dst, v, +1);

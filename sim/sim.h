@@ -129,6 +129,8 @@ typedef struct co_sim_vm {
     int passthrough;          /* cannot live-migrate: shut down, restart elsewhere */
     int pinned;               /* cannot leave its host: off while the host is patched */
     int group;                /* anti-affinity group, -1 = none */
+    double down_factor;       /* factor on its migrations' downtime from a calibration
+                                 (cycle/forecast.h co_cyc_fit_history), 0 = none */
 } co_sim_vm;
 
 typedef struct co_sim_plan {
@@ -163,6 +165,10 @@ typedef struct co_sim_plan {
      * when it starts; mig_run_sigma is a factor on every migration's time
      * drawn once per run. */
     double mig_time_sigma, mig_down_sigma, mig_run_sigma;
+    /* The calibration's factors on the downtime of a migration that leaves
+     * its VM's own host with plan.per_host != 1 ([1], an evacuation at
+     * concurrency) and of any other ([0]); 0 = none, the default. */
+    double mig_down_class[2];
     int returns_at_once;      /* rebalance return: migrations in flight per host taking its
                                  VMs back, 0 = only the per_host limits (cutover cycle: 1) */
     int on_abort;             /* enum co_sim_on_abort, after max_retries */

@@ -13,6 +13,11 @@
  *                  host), the forecast reproduces the history cycle's own
  *                  window within 10 %, its p10-p90 band is the drawn model
  *                  error (wider than 10 %), returns go one at a time
+ *   simulate_same  `cutover simulate FILE --history J` on the same lab
+ *                  history fits the same calibration as co_cyc_forecast
+ *                  (the same JSON object, field by field), says so in its
+ *                  text, and its p50 window is within 3 % of the forecast's;
+ *                  without --history there is no calibration in the output
  *   live_fallback  a host that does not answer: the forecast falls back to
  *                  the file as written and says why (basis "file")
  *   compare        forecast beside a report: errors against p50, inside
@@ -135,6 +140,75 @@ Test(cycle_forecast, lab_self)
         one += strstr(json_string_value(x), "one VM at a time") != NULL;
     cr_expect_eq(one, 1);
     json_decref(fc);
+}
+
+Test(cycle_forecast, simulate_same)
+{
+    static char out[MAX_OUT], err[MAX_OUT];
+    const char *file = HD "lab-mix200/inventory.json", *h[] = {HD "lab-mix200/history-1.jsonl"};
+    co_cyc_fc_opts o = {.file = file, .history = h, .nhistory = 1, .runs = 300};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+    const char *a[] = {bin(), "simulate", file, "--runs", "300", "--seed", "1", "--json",
+                       "--history", h[0], NULL};
+    int rc = run(a, out, err, -1);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    json_error_t je;
+    json_t *sim = json_loads(out, 0, &je);
+    cr_assert_not_null(sim, "%s: %s", je.text, out);
+    json_t *cf = json_object_get(fc, "calibration"), *cs = json_object_get(sim, "calibration");
+    cr_assert(json_is_object(cf) && json_is_object(cs));
+    /* one fit: every figure the same */
+    static const char *const keys[] = {
+        "migrations", "journals", "solo", "concurrent", "channel_cap_bytes_per_s",
+        "host_capacity_bytes_per_s", "dirty_rate_factor", "downtime_limit_ms",
+        "rms_log_error_time", "rms_log_error_downtime_within_vm", "run_sigma",
+        "stun_factor_solo", "stun_factor_concurrent", "vms_with_stun_factor"};
+    /* (simulate's JSON prints 10 significant digits) */
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *x = json_object_get(cf, keys[i]), *y = json_object_get(cs, keys[i]);
+        double u = json_number_value(x), v = json_number_value(y);
+        cr_expect(json_is_number(x) && json_is_number(y) && fabs(u - v) <= 1e-8 * fabs(u),
+                  "%s: %.12g vs %.12g", keys[i], u, v);
+    }
+    cr_expect_eq(json_object_size(cf), json_object_size(cs));
+    const char *vm;
+    json_t *f;
+    json_object_foreach(json_object_get(cf, "vm_stun_factor"), vm, f) {
+        double v = json_number_value(json_object_get(json_object_get(cs, "vm_stun_factor"), vm));
+        cr_expect(fabs(json_number_value(f) - v) <= 1e-8, "%s: %g vs %g", vm,
+                  json_number_value(f), v);
+    }
+    cr_expect_eq(json_integer_value(json_object_get(cs, "migrations")), 12);
+    cr_expect(json_equal(json_object_get(fc, "assumed"), json_object_get(sim, "assumed")));
+    /* the same plan, the same (seed, run) streams: the same window (the
+     * forecast's nearest rank against simulate's histogram quantile) */
+    double pf = q(fc, "window_s", "p50");
+    double ps = json_number_value(json_object_get(json_object_get(sim, "window"), "p50_s"));
+    cr_expect(fabs(ps - pf) < 0.03 * pf, "simulate p50 %g s, cycle --forecast p50 %g s", ps, pf);
+    double mf = q(fc, "window_s", "mean");
+    double ms = json_number_value(json_object_get(json_object_get(sim, "window"), "mean_s"));
+    cr_expect(fabs(ms - mf) < 1e-6 * mf, "mean %g s vs %g s", ms, mf);
+    cr_expect(fabs(ps - 106.13) < 0.10 * 106.13, "simulate p50 %g s", ps);
+    json_decref(sim);
+    json_decref(fc);
+    /* the text says where the figures came from */
+    const char *t[] = {bin(), "simulate", file, "--runs", "50", "--history", h[0], NULL};
+    rc = run(t, out, err, -1);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    cr_expect(strstr(out, "calibration: 12 migrations of 1 cycle(s)") &&
+                  strstr(out, "assumed: migration model calibrated"), "%s", out);
+    /* without --history: no calibration */
+    const char *n[] = {bin(), "simulate", file, "--runs", "20", "--json", NULL};
+    rc = run(n, out, err, -1);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    sim = json_loads(out, 0, &je);
+    cr_assert_not_null(sim, "%s", je.text);
+    cr_expect_null(json_object_get(sim, "calibration"));
+    cr_expect_null(json_object_get(sim, "assumed"));
+    json_decref(sim);
 }
 
 Test(cycle_forecast, live_fallback)
