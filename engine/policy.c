@@ -835,10 +835,28 @@ static int adaptive_early_throttle(const co_pol_config *c, co_pol_state *s, cons
     double inc = fmax(THROTTLE_INC_MIN_PCT, fmin(THROTTLE_INC_MAX_PCT, pick_p - o->throttle_pct));
     s->throttle_target = pick_p;
     s->throttle_sync = o->sync_count;
+    s->early_pct = pick_p;
     emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, pick_p, inc,
          "slow link: the switch near the floor (%.0f ms) comes %.1f s after QEMU's own would; "
          "throttle the guest to %.0f%%: %.0f ms in %.1f s",
          f->downtime_ms, (f->wait_ms - soon_ms) / 1000, pick_p, pick_dt, pick_wait / 1000);
+    return n;
+}
+
+/* The early throttle is meant to stay where it landed: QEMU adds the
+ * increment (the step that got it there) at each later check that finds
+ * the guest still dirtying, so once reached, put the increment back to the
+ * inert 1 % unless the escalation has asked for more since. */
+static int adaptive_early_hold(co_pol_state *s, const co_pol_obs *o, co_pol_action *out, int max)
+{
+    int n = 0;
+    if (s->early_pct > 0 && !s->early_held && s->throttle_target <= s->early_pct &&
+        o->throttle_pct >= s->early_pct - THROTTLE_REACHED_PCT) {
+        s->early_held = 1;
+        emit(out, max, &n, CO_ACT_THROTTLE, o->t_ms, s->early_pct, INERT_THROTTLE_PCT,
+             "slow link: the early throttle is at %.0f%%; QEMU's later checks add %d%%, not more",
+             o->throttle_pct, INERT_THROTTLE_PCT);
+    }
     return n;
 }
 
@@ -1072,11 +1090,12 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     if (plan_at(c, o, &d, o->throttle_pct, budget, &plan) != CO_OK)
         return 0;
     s->pred_floor_ms = plan.floor_ms;
+    int n = adaptive_early_hold(s, o, out, max);
     if (plan.best >= 0) {
-        int n = adaptive_early_throttle(c, s, o, &d, &plan, budget, out, max);
+        n += adaptive_early_throttle(c, s, o, &d, &plan, budget, out + n, max - n);
         return n + adaptive_arm(c, s, o, &plan, bw, out + n, max - n);
     }
-    return adaptive_escalate(c, s, o, &d, &plan, budget, left_ms, bw, out, max);
+    return n + adaptive_escalate(c, s, o, &d, &plan, budget, left_ms, bw, out + n, max - n);
 }
 
 int co_pol_decide(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
