@@ -116,6 +116,8 @@ typedef struct co_pol_state {
     int64_t fixed_seen_sync;  /* ... and the sync count when it last rose (-1 = not yet) */
     int64_t ceiling_sync;     /* adaptive: sync count when, with nothing left to escalate,
                                  the limit went to its safe ceiling; -1 = not yet */
+    double early_pct;         /* adaptive: the slow link's early throttle asked, 0 = none */
+    int early_held;           /* ... and, once reached, its increment put back to 1 % */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */
