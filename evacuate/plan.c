@@ -274,6 +274,36 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
     return tot;
 }
 
+int co_evac_inflight_misses(const co_evac *e, const int *vms, int n)
+{
+    if (n <= 0)
+        return 0;
+    int misses;
+    predict_sched(e, vms, n, n, NULL, NULL, NULL, &misses, 0, NULL);
+    return misses;
+}
+
+int co_evac_backoff(const co_evac *e, const int *vms, int n)
+{
+    if (n < 2)
+        return -1;
+    int m0 = co_evac_inflight_misses(e, vms, n), best = -1, best_m = m0;
+    if (m0 == 0)
+        return -1;
+    int rest[CO_EVAC_MAX_VMS];
+    for (int c = n - 1; c >= 0; c--) { /* the latest started first: the least sent */
+        for (int i = 0, j = 0; i < n; i++)
+            if (i != c)
+                rest[j++] = vms[i];
+        int m = co_evac_inflight_misses(e, rest, n - 1);
+        if (m < best_m) {
+            best_m = m;
+            best = c;
+        }
+    }
+    return best;
+}
+
 /* Is schedule (misses, tot) better than the best so far? Fewer VMs pushed
  * over the budget by sharing first (at 100 Mbit/s no schedule keeps every
  * VM in, and the fastest then aborted one that converges alone: make

@@ -35,6 +35,7 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
     json_object_set_new(o, "early_starts", json_integer(e->early_starts));
+    json_object_set_new(o, "pulled_back", json_integer(e->pulled_back));
     if (e->k_cap > 0)
         json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
     if (!r->dry_run)
@@ -142,6 +143,9 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                 e->setup_n ? "measured" : "calibration",
                 e->concurrency > 0 || e->no_early_start
                     ? "" : "; the next VM starts it while one ends its transfer");
+    if (!r->dry_run && e->pulled_back)
+        fprintf(out, "pulled back: %d migration(s) cancelled to let the others converge, each "
+                "gone again\n", e->pulled_back);
     if (!r->dry_run && e->early_starts)
         fprintf(out, "early starts: %d VM(s) started their set-up while others ended\n",
                 e->early_starts);

@@ -459,6 +459,7 @@ struct worker {
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
     int setup_noted;              /* its set-up went into e->setup_ms */
+    int pull;                     /* the run loop cancelled it for the others (pull-back) */
     /* what its transfer gains: the send rate (smoothed over the samples),
      * what is left and the dirty rate, for the early start (closing_ms) */
     double rate_bps, rate_t_ms, rate_bytes, remaining_bytes, dirty_bps;
@@ -1087,8 +1088,9 @@ static int closing(const co_evac *e, const struct worker *w)
     return w->remaining_bytes / gain * 1e3 <= e->setup_ms;
 }
 
-static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
-                       const int *rest, int nrest, const co_evac_opts *o)
+/* Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
+static int learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
+                      const int *rest, int nrest, const co_evac_opts *o)
 {
     double now = co_clock_ms(), sum = 0;
     int active = 0, fresh = 0;
@@ -1117,7 +1119,7 @@ static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick
         co_evac_note_rate(e, active, sum, now - *last_tick);
     *last_tick = now;
     if (!fresh)
-        return;
+        return 0;
     int changed = co_evac_learn(e);
     if (changed && nrest > 0) {
         int old_k = e->k;
@@ -1127,6 +1129,50 @@ static void learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick
                     "(median of %d seen): %d at once from now on\n", e->common_factor,
                     e->learn_obs, e->k);
     }
+    return 1;
+}
+
+/* The pull-back (auto concurrency), after a new dirty-rate window: the
+ * migrations sending now, by the curves learnt, push one of them over the
+ * budget by sharing, and cancelling one (co_evac_backoff) would not: it
+ * is cancelled (its guest keeps running on the source) and goes again
+ * first, and auto concurrency stays below the count it had. At most one
+ * every 3 s, and once per VM. Under h->mu. */
+static void pull_back(co_evac *e, struct worker **ws, int nw, double *last_pull,
+                      const int *rest, int nrest, const co_evac_opts *o)
+{
+    if (co_clock_ms() - *last_pull < 3000)
+        return;
+    int fl[CO_EVAC_MAX_VMS], nfl = 0;
+    struct worker *who[CO_EVAC_MAX_VMS];
+    for (int i = 0; i < nw; i++) {
+        struct worker *w = ws[i];
+        if (w && w->running && !w->finished && !w->pull && w->first_send_ms > 0 &&
+            !closing(e, w) && nfl < CO_EVAC_MAX_VMS) {
+            who[nfl] = w;
+            fl[nfl++] = w->vm;
+        }
+    }
+    int c = co_evac_backoff(e, fl, nfl);
+    if (c < 0 || e->vms[fl[c]].pulled_back > 0)
+        return;
+    struct worker *w = who[c];
+    w->pull = 1;
+    w->stop = 1;
+    *last_pull = co_clock_ms();
+    e->pulled_back++;
+    if (e->k_cap == 0 || e->k_cap > nfl - 1) {
+        e->k_cap = nfl - 1;
+        snprintf(e->k_cap_why, sizeof e->k_cap_why, "%d at once could not all converge at "
+                 "their share (dirty rates learnt in flight); %s pulled back", nfl,
+                 e->vms[fl[c]].name);
+    }
+    if (nrest > 0)
+        co_evac_replan(e, rest, nrest);
+    if (o->progress)
+        fprintf(stderr, "cutover evacuate: %s pulled back: with %d at once %d could not "
+                "converge at their share; at most %d at once from now on\n",
+                e->vms[fl[c]].name, nfl, co_evac_inflight_misses(e, fl, nfl), e->k_cap);
 }
 
 int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d)
@@ -1154,8 +1200,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (e->vms[i].order == ord && e->vms[i].dest >= 0)
                 queue[qt++] = i;
     int nw = 0, inflight = 0, shown = 0;
-    int early = e->concurrency <= 0 && !e->no_early_start;
+    int auto_k = e->concurrency <= 0;
+    int early = auto_k && !e->no_early_start;
     e->early_starts = 0;
+    e->pulled_back = 0;
+    double last_pull = 0;
     double t0 = co_clock_ms(), last_progress = 0, last_tick = 0;
     pthread_mutex_lock(&h->mu);
     for (;;) {
@@ -1176,9 +1225,26 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             if (inflight - ncl >= e->k)
                 break;
-            if (own_in)
-                for (pick = qh; pick < qt && e->vms[queue[pick]].solo; pick++)
-                    ;
+            /* admission (auto concurrency): a VM whose start would leave one
+             * in flight unable to converge at its share, by the curves learnt
+             * so far, waits and the next one goes instead */
+            int fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
+            if (auto_k) {
+                for (int i = 0; i < nw; i++)
+                    if (ws[i] && ws[i]->running && !ws[i]->finished && !closing(e, ws[i]))
+                        fl[nfl++] = ws[i]->vm;
+                m_now = co_evac_inflight_misses(e, fl, nfl);
+            }
+            for (; pick < qt; pick++) {
+                if (own_in && e->vms[queue[pick]].solo)
+                    continue;
+                if (auto_k && nfl > 0) {
+                    fl[nfl] = queue[pick];
+                    if (co_evac_inflight_misses(e, fl, nfl + 1) > m_now)
+                        continue;
+                }
+                break;
+            }
             if (pick >= qt)
                 break;
             int vi = queue[pick];
@@ -1221,7 +1287,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         struct timespec dl;
         co_clock_deadline_ts(&dl, 250);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
-        learn_tick(e, ws, nw, &last_tick, queue + qh, qt - qh, o);
+        if (learn_tick(e, ws, nw, &last_tick, queue + qh, qt - qh, o) && auto_k)
+            pull_back(e, ws, nw, &last_pull, queue + qh, qt - qh, o);
         /* each migration's set-up, from its start to its first byte (libvirt's
          * prepare, the destination QEMU's start, QEMU's own set-up: 1-7 s per VM
          * here under TCG), learnt as soon as it is over: the early start and
@@ -1256,6 +1323,25 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             w->running = 0;
             inflight--;
             co_evac_vm *v = &e->vms[w->vm];
+            if (w->pull && !strcmp(w->status, "cancelled") && !(o->stop_flag && *o->stop_flag)) {
+                /* pulled back: it runs on the source, and goes again first */
+                snprintf(v->status, sizeof v->status, "cancelled");
+                v->time_ms = w->time_ms;
+                v->downtime_ms = NAN;
+                v->sent_bytes = w->sent_bytes;
+                snprintf(v->reason, sizeof v->reason, "pulled back after %.1f s to let the "
+                         "others converge (goes again)", (w->end_ms - w->t0) / 1e3);
+                if (o->on_mig)
+                    o->on_mig(o->on_mig_arg, e, w->vm, 1);
+                snprintf(v->status, sizeof v->status, "planned");
+                v->attempts--;
+                v->pulled_back++;
+                queue[--qh] = w->vm;
+                free(w);
+                ws[i] = NULL;
+                h->refs--;
+                continue;
+            }
             snprintf(v->status, sizeof v->status, "%s", w->status);
             v->downtime_ms = w->downtime_ms;
             v->time_ms = w->time_ms;
@@ -1268,6 +1354,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                          w->reason[0] ? w->reason : "stopped");
             } else {
                 snprintf(v->reason, sizeof v->reason, "%s", w->reason);
+            }
+            if (v->pulled_back) {
+                size_t l = strlen(v->reason);
+                snprintf(v->reason + l, sizeof v->reason - l, "%spulled back %d time(s) to let "
+                         "the others converge", l ? "; " : "", v->pulled_back);
             }
             if (v->attempts > 1 && v->history[0]) {
                 char first[300];

@@ -326,3 +326,30 @@ Test(evac_plan, vms_that_need_their_own_stream_go_one_at_a_time)
     cr_expect_eq(e->vms[0].pred_start_ms, 0);
     cr_expect_eq(e->vms[1].pred_start_ms, 0);
 }
+
+/* The pull-back: three at once to one 200 Mbit/s host, two of them
+ * dirtying more than half of it (each converges alone): neither converges
+ * while the other sends. Cancelling the later heavy one lets the first
+ * converge once the light one is done; cancelling the light one does not. */
+Test(evac_plan, backoff_pulls_back_the_one_that_cannot_converge_at_its_share)
+{
+    co_evac *e = mk(3, 1, 16.0 * (1 << 30), 0);
+    e->nic_bytes_per_s = 25e6; /* 200 Mbit/s */
+    for (int i = 0; i < 2; i++) /* vm1, vm2: 18 MiB/s each */
+        co_dirty_uniform(&e->vms[i].dirty, e->vms[i].mem_bytes / 4096, 18 * 256);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    int all[3] = {0, 1, 2};
+    int m = co_evac_inflight_misses(e, all, 3);
+    cr_expect_geq(m, 1, "vm1 and vm2 at a share of 25 MB/s: %d", m);
+    int light[2] = {0, 2};
+    cr_expect_eq(co_evac_inflight_misses(e, light, 2), 0, "vm1 has the link once vm3 is done");
+    cr_expect_eq(co_evac_backoff(e, all, 3), 1, "vm2, the later heavy one, is pulled back");
+    int one[1] = {0};
+    cr_expect_eq(co_evac_backoff(e, one, 1), -1, "never the last one in flight");
+    cr_expect_eq(co_evac_backoff(e, light, 2), -1, "none over: none pulled");
+    /* the admission rule's view: vm2 may not join vm1, vm3 may */
+    int heavy[2] = {0, 1};
+    cr_expect_gt(co_evac_inflight_misses(e, heavy, 2), co_evac_inflight_misses(e, one, 1));
+}
