@@ -23,13 +23,17 @@
  * past it SIGTERM (a cycle cancels and journals it), 20 s later SIGKILL.
  * A failed or cancelled cycle is reported as such and the bench goes on.
  *
- * Scenarios (BENCH_FC_SCENARIOS=mix200,mix100,busy400,valfail):
+ * Scenarios (BENCH_FC_SCENARIOS=mix200,mix100,busy400,valfail,valhist):
  *   mix200   6 VMs (idle to medium writers), 200 Mbit/s, MTU 9000
  *   mix100   4 lighter VMs, 100 Mbit/s, MTU 1500
  *   busy400  6 VMs (heavier writers), 400 Mbit/s, MTU 9000: TCG streams,
  *            not the link, bound the migrations here
  *   valfail  as mix200, and h2's validation fails once in the scored cycle
- *            (failure budget 1 host: the cycle goes on)
+ *            (failure budget 1 host: the cycle goes on); the history never
+ *            shows a failure, so the forecast cannot see it coming
+ *   valhist  as mix200, and h2's validation fails once in the first history
+ *            cycle: the forecast fits the failure rate from the history
+ *            (issue 14 part 2) and the scored cycle runs without one
  * Prints one line per run, the table and the issue 14 targets; one JSON
  * object per scenario is appended to BENCH_FC_JSON when set. */
 #define _GNU_SOURCE
@@ -226,6 +230,7 @@ static const bf_scen SCEN[] = {
     {"mix100", 4, "100Mbit", 1500, LIGHT, 0},
     {"busy400", 6, "400Mbit", 9000, BUSY, 0},
     {"valfail", 6, "200Mbit", 9000, MIX, 1},
+    {"valhist", 6, "200Mbit", 9000, MIX, 2},
 };
 #define NSCEN (int)(sizeof SCEN / sizeof SCEN[0])
 
@@ -362,6 +367,13 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
     char *cyc_argv[32];
     for (int k = 0; k < env->nhist && !g_stop; k++) {
         snprintf(hist[k], sizeof hist[k], "%s/history-%d.jsonl", state, k + 1);
+        if (sc->fail_validate == 2 && k == 0) { /* valhist: h2 fails once, here */
+            char fp[300];
+            snprintf(fp, sizeof fp, "%s/fail-h2", state);
+            FILE *ff = fopen(fp, "w");
+            if (ff)
+                fclose(ff);
+        }
         char *a[] = {(char *)env->bin, "cycle", cfile, "--journal", hist[k], "--json", NULL};
         char *out = NULL;
         t0 = now_s();
@@ -376,6 +388,11 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
                 now_s() - t0, load1(), rc ? ": " : "", rc ? last_line(err) : "");
         json_decref(j);
         free(out);
+        if (sc->fail_validate == 2 && k == 0) { /* once: the next cycles validate */
+            char fp[300];
+            snprintf(fp, sizeof fp, "%s/fail-h2", state);
+            unlink(fp);
+        }
         r->nhist++;
         /* a journal that exists is history, whatever its status (a failed
          * cycle's steps still count: simulate --history reads what ended) */
@@ -395,7 +412,7 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
     r->inv_s = now_s() - t0;
     r->inv_ok = rc == 0;
     fprintf(stderr, "[%s] inventory: exit %d in %.1f s\n", sc->name, rc, r->inv_s);
-    if (sc->fail_validate) {
+    if (sc->fail_validate == 1) {
         char fp[300];
         snprintf(fp, sizeof fp, "%s/fail-h2", state);
         FILE *ff = fopen(fp, "w");
