@@ -857,6 +857,24 @@ Test(policy, adaptive_bulk_pass_too_slow)
     cr_assert(strstr(a.acts[a.n_actions - 1].reason, "first pass") != NULL);
 }
 
+/* A stream far below a known link shares it (an evacuation): the first
+ * pass is judged at the link's rate, not given up at once; the deadline
+ * still ends it. */
+Test(policy, adaptive_bulk_pass_starved_on_a_shared_link)
+{
+    co_dirty d;
+    co_dirty_none(&d);
+    sim a;
+    sim_init(&a, 4 * GIB, 50 * MIB, &d, 300); /* 80 s at what it gets */
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 30e3, 0, 4 * GIB);
+    ca.link_known = 1;
+    ca.link_rate_bytes_per_s = 1250e6; /* 10 Gbit/s: 4 GiB in 3.4 s if it had it */
+    sim_run(&a, &ca);
+    /* given up only when even the link's rate could not end it in time
+     * (2 s before the deadline here), not at 2-5 s as without the link */
+    cr_assert(a.end_ms > 25e3, "given up early: %.1f s", a.end_ms / 1000);
+}
+
 /* Nova: 10 steps, 75 s per GiB apart (data floored at 2 GiB), then abort
  * at 800 s per GiB. */
 Test(policy, nova_schedule)
