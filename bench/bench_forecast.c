@@ -311,6 +311,21 @@ static void lab_down(const bf_env *env, const char *dir)
                 last_line(err));
 }
 
+/* h2's validation fails while STATE/fail-h2 exists (tests/cycle/hooks/
+ * validate.sh): on = 1 creates it, 0 removes it. */
+static void fail_h2(const char *state, int on)
+{
+    char fp[300];
+    snprintf(fp, sizeof fp, "%s/fail-h2", state);
+    if (!on) {
+        unlink(fp);
+        return;
+    }
+    FILE *ff = fopen(fp, "w");
+    if (ff)
+        fclose(ff);
+}
+
 static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
 {
     memset(r, 0, sizeof *r);
@@ -367,13 +382,8 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
     char *cyc_argv[32];
     for (int k = 0; k < env->nhist && !g_stop; k++) {
         snprintf(hist[k], sizeof hist[k], "%s/history-%d.jsonl", state, k + 1);
-        if (sc->fail_validate == 2 && k == 0) { /* valhist: h2 fails once, here */
-            char fp[300];
-            snprintf(fp, sizeof fp, "%s/fail-h2", state);
-            FILE *ff = fopen(fp, "w");
-            if (ff)
-                fclose(ff);
-        }
+        if (sc->fail_validate == 2 && k == 0) /* valhist: h2 fails once, here */
+            fail_h2(state, 1);
         char *a[] = {(char *)env->bin, "cycle", cfile, "--journal", hist[k], "--json", NULL};
         char *out = NULL;
         t0 = now_s();
@@ -388,11 +398,8 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
                 now_s() - t0, load1(), rc ? ": " : "", rc ? last_line(err) : "");
         json_decref(j);
         free(out);
-        if (sc->fail_validate == 2 && k == 0) { /* once: the next cycles validate */
-            char fp[300];
-            snprintf(fp, sizeof fp, "%s/fail-h2", state);
-            unlink(fp);
-        }
+        if (sc->fail_validate == 2 && k == 0) /* once: the next cycles validate */
+            fail_h2(state, 0);
         r->nhist++;
         /* a journal that exists is history, whatever its status (a failed
          * cycle's steps still count: simulate --history reads what ended) */
@@ -412,13 +419,8 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
     r->inv_s = now_s() - t0;
     r->inv_ok = rc == 0;
     fprintf(stderr, "[%s] inventory: exit %d in %.1f s\n", sc->name, rc, r->inv_s);
-    if (sc->fail_validate == 1) {
-        char fp[300];
-        snprintf(fp, sizeof fp, "%s/fail-h2", state);
-        FILE *ff = fopen(fp, "w");
-        if (ff)
-            fclose(ff);
-    }
+    if (sc->fail_validate == 1)
+        fail_h2(state, 1);
     /* the scored cycle, forecast first with the history only */
     char jpath[300];
     snprintf(jpath, sizeof jpath, "%s/scored.jsonl", state);

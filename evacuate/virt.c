@@ -1060,13 +1060,6 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
     return 1;
 }
 
-/* What the run learns as it goes, with h->mu held, at every tick of the
- * run loop: the source's sending rate with n migrations in flight (sum of
- * the bytes the in-flight workers sent since the last tick), and the
- * guests' real dirty rates from the windows the workers closed (in flight
- * or just finished: docs/evacuate.md, "Learning the real dirty rates").
- * When what is learnt changes a VM's curve, the VMs not yet started
- * (rest[0..nrest)) are re-planned. */
 /* The early start (auto concurrency): a migration expected to end its
  * transfer within the learnt set-up time frees its slot for the next VM,
  * whose set-up (libvirt's prepare, the destination QEMU's start) sends
@@ -1088,7 +1081,14 @@ static int closing(const co_evac *e, const struct worker *w)
     return w->remaining_bytes / gain * 1e3 <= e->setup_ms;
 }
 
-/* Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
+/* What the run learns as it goes, with h->mu held, at every tick of the
+ * run loop: the source's sending rate with n migrations in flight (sum of
+ * the bytes the in-flight workers sent since the last tick), and the
+ * guests' real dirty rates from the windows the workers closed (in flight
+ * or just finished: docs/evacuate.md, "Learning the real dirty rates").
+ * When what is learnt changes a VM's curve, the VMs not yet started
+ * (rest[0..nrest)) are re-planned.
+ * Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
 static int learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
                       const int *rest, int nrest, const co_evac_opts *o)
 {
@@ -1215,26 +1215,25 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * concurrency only); while a VM that needs a stream of its own
              * migrates, the next such waits and the first one that does
              * not goes instead */
-            int pick = qh, own_in = 0, ncl = 0;
+            /* admission (auto concurrency): a VM whose start would leave one
+             * in flight (fl: those not about to end) unable to converge at
+             * its share, by the curves learnt so far, waits and the next
+             * one goes instead */
+            int pick = qh, own_in = 0, ncl = 0, fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
             for (int i = 0; i < nw; i++) {
                 if (!ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
-                int c = early && closing(e, ws[i]);
+                int about_to_end = auto_k && closing(e, ws[i]);
+                int c = early && about_to_end;
                 ncl += c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
+                if (auto_k && !about_to_end && nfl < CO_EVAC_MAX_VMS)
+                    fl[nfl++] = ws[i]->vm;
             }
             if (inflight - ncl >= e->k)
                 break;
-            /* admission (auto concurrency): a VM whose start would leave one
-             * in flight unable to converge at its share, by the curves learnt
-             * so far, waits and the next one goes instead */
-            int fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
-            if (auto_k) {
-                for (int i = 0; i < nw; i++)
-                    if (ws[i] && ws[i]->running && !ws[i]->finished && !closing(e, ws[i]))
-                        fl[nfl++] = ws[i]->vm;
+            if (auto_k)
                 m_now = co_evac_inflight_misses(e, fl, nfl);
-            }
             for (; pick < qt; pick++) {
                 if (own_in && e->vms[queue[pick]].solo)
                     continue;
@@ -1370,6 +1369,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (o->on_mig)
                 o->on_mig(o->on_mig_arg, e, w->vm, 1);
             int sent_some = w->first_send_ms > w->t0 && w->end_ms > w->first_send_ms;
+            /* a worker that began sending and ended while another was being
+             * joined (h->mu released) was not seen by the tick above */
             if (sent_some && !w->setup_noted) {
                 w->setup_noted = 1;
                 co_evac_note_setup(e, w->first_send_ms - w->t0);
