@@ -9,7 +9,8 @@
  *      plus the hooks of tests/cycle/hooks (patch bumps a version file,
  *      validate reports it) and the lab's reboot;
  *   2. BENCH_FC_HISTORY (2) earlier cycles on the same lab, each with its
- *      own journal: the history;
+ *      own journal and --history of the ones before it (the evacuations'
+ *      calibration carries over, as in an operator's cycles): the history;
  *   3. `cutover inventory FILE -o inv.json` (timed; what the forecast
  *      starts from: the cycle below takes the same inventory itself);
  *   4. the scored cycle: `cutover cycle FILE --journal J --forecast
@@ -384,7 +385,16 @@ static void one(const bf_env *env, const bf_scen *sc, bf_res *r)
         snprintf(hist[k], sizeof hist[k], "%s/history-%d.jsonl", state, k + 1);
         if (sc->fail_validate == 2 && k == 0) /* valhist: h2 fails once, here */
             fail_h2(state, 1);
-        char *a[] = {(char *)env->bin, "cycle", cfile, "--journal", hist[k], "--json", NULL};
+        /* each cycle learns from the ones before it, as an operator's would
+         * (the evacuations' calibration: cycle --history) */
+        char *a[8 + 2 * BF_MAX_HIST] = {(char *)env->bin, "cycle", cfile, "--journal", hist[k],
+                                        "--json"};
+        int na = 6;
+        for (int i = 0; i < k; i++) {
+            a[na++] = "--history";
+            a[na++] = hist[i];
+        }
+        a[na] = NULL;
         char *out = NULL;
         t0 = now_s();
         rc = run(a, &out, err, sizeof err, env->cycle_timeout_s, &to);

@@ -26,7 +26,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: cutover cycle FILE [--dry-run] [--journal PATH [--resume]]\n"
-            "                     [--forecast [--history JOURNAL...]] [--json]\n"
+            "                     [--forecast] [--history JOURNAL...] [--json]\n"
             "                     [--max-downtime MS] [--allow LIST]\n"
             "       cutover cycle --timeline JOURNAL [-o CSV] [--plot-gantt PNG]\n\n"
             "Run a rolling patch cycle over the libvirt hosts of FILE, the cluster-and-plan\n"
@@ -46,9 +46,11 @@ static void usage(FILE *out)
             "                        hooks; 300 simulate runs): window, each host's\n"
             "                        evacuation, each VM's stun (p10/p50/p90); at the end\n"
             "                        the forecast beside the actual, field by field\n"
-            "  --history JOURNAL     with --forecast: past cycle journals fit the plan's\n"
-            "                        step durations, failure rates and stream rate (as\n"
-            "                        simulate --history; repeat, or list after FILE)\n"
+            "  --history JOURNAL     past cycle journals (repeat, or list after FILE): the\n"
+            "                        newest calibration in them seeds the evacuations\n"
+            "                        (dirty rates, send rates, set-up learnt); with\n"
+            "                        --forecast they also fit the plan's step durations,\n"
+            "                        failure rates and stream rate (as simulate --history)\n"
             "  --json                print the report as JSON\n"
             "  --max-downtime TIME   per-VM stun budget (default: plan.stun_budget)\n"
             "  --allow LIST          as evacuate: eject, copy-storage, and migrate's items\n"
@@ -290,8 +292,15 @@ int co_cmd_cycle(int argc, char **argv)
         return co_cli_usage(CMD, "unexpected argument '%s'", argv[optind + 1]);
     for (int i = optind + 1; i < argc; i++) /* --history J1 J2 ...: the rest are journals */
         journals[njournals++] = argv[i];
-    if (history && !o.forecast)
-        return co_cli_usage(CMD, "--history goes with --forecast (it fits the forecast)");
+    /* without --forecast the history still seeds the evacuations'
+     * calibration (its newest "calibration" record) */
+    for (int i = 0; i < njournals; i++)
+        if (access(journals[i], R_OK) != 0) {
+            co_diag_set(&d, CO_ENOINPUT, "--history %s: cannot read", journals[i]);
+            return co_cli_fail(CMD, &d);
+        }
+    o.history = journals;
+    o.nhistory = njournals;
     if (o.forecast && o.resume)
         return co_cli_usage(CMD, "--forecast with --resume: the cluster is mid-cycle; "
                                  "forecast before a cycle starts");

@@ -45,6 +45,10 @@ struct co_cyc {
     pthread_mutex_t mu;         /* recs, notes, the journal: host threads share them */
     json_t *recs;               /* every journal record, in order */
     json_t *homes;              /* VM name -> host name where the cycle found it */
+    json_t *calib;              /* the evacuations' calibration (co_evac_calib_merge of each
+                                   drain's, journaled; seeded from the history): under
+                                   place_mu; NULL until something is learnt */
+    char calib_src[400];        /* where the seed came from, for e->calib_source */
     json_t *plan;               /* dry run: the plan */
     json_t *notes;              /* array of strings: what the report must say */
     int have_fc;

@@ -320,6 +320,7 @@ void co_cyc_free(co_cyc *y)
     free(y->book_vcpus);
     json_decref(y->recs);
     json_decref(y->homes);
+    json_decref(y->calib);
     json_decref(y->plan);
     json_decref(y->notes);
     if (y->have_fc)
@@ -749,6 +750,101 @@ static int drop_stale_copies(co_cyc *y, co_evac *e, int h)
     return dropped;
 }
 
+/* ---- the evacuations' calibration ----
+ * Each drain learns the guests' real dirty rates, the source's send rate,
+ * the set-up and the switchover cap (evacuate/learn.c); the cycle carries
+ * them to its next drains and, through the journal, to the next cycle
+ * (--history). Without it every drain started from the inventory's
+ * measurement, which is 0 for TCG guests, and sent VMs that could not
+ * converge together at once (docs/forecast.md, valfail). */
+
+/* Give e what the cycle learnt so far. Under place_mu, before co_evac_plan. */
+static void calib_in(co_cyc *y, co_evac *e)
+{
+    if (!y->calib)
+        return;
+    co_diag cd;
+    co_diag_init(&cd);
+    if (co_evac_calib_apply_json(e, y->calib, "the cycle's calibration", y->calib_src, &cd) !=
+        CO_OK)
+        note(y, "%s (not used)", cd.msg);
+}
+
+/* Fold what drain e (run, from host) learnt into the cycle's and journal it. */
+static void calib_out(co_cyc *y, const co_evac *e, int from)
+{
+    json_t *n = co_evac_calib_json(e);
+    pthread_mutex_lock(&y->place_mu);
+    json_t *m = co_evac_calib_merge(y->calib, n);
+    json_decref(n);
+    if (m) {
+        json_decref(y->calib);
+        y->calib = m;
+        snprintf(y->calib_src, sizeof y->calib_src, "this cycle's migrations (last from %s)",
+                 hname(y, from));
+    }
+    json_t *r = m ? json_pack("{s:s, s:s, s:O}", "ev", "calibration", "host", hname(y, from),
+                              "calibration", m)
+                  : NULL;
+    pthread_mutex_unlock(&y->place_mu);
+    co_diag jd;
+    co_diag_init(&jd);
+    if (r && rec(y, r, &jd) != CO_OK)
+        note(y, "the calibration was not journaled: %s", jd.msg);
+}
+
+/* The last "calibration" record of recs (borrowed), NULL when none. */
+static json_t *last_calib(json_t *recs)
+{
+    for (size_t i = json_array_size(recs); i-- > 0;) {
+        json_t *r = json_array_get(recs, i);
+        if (is_ev(r, "calibration") && json_is_object(json_object_get(r, "calibration")))
+            return r;
+    }
+    return NULL;
+}
+
+/* The seed: this cycle's own journal (--resume), else the newest of the
+ * history journals'. A history journal that cannot be read is said and
+ * skipped (the forecast names its faults). */
+static void calib_seed(co_cyc *y)
+{
+    json_t *best = NULL;
+    const char *from = NULL;
+    if ((best = last_calib(y->recs)))
+        from = "this cycle's journal";
+    json_t *keep = NULL;
+    for (int i = 0; !from && i < y->o.nhistory; i++) {
+        json_t *recs = NULL;
+        int torn = 0;
+        co_diag hd;
+        co_diag_init(&hd);
+        if (co_jrn_read(y->o.history[i], &recs, &torn, &hd) != CO_OK) {
+            note(y, "history %s: %s (its calibration not used)", y->o.history[i], hd.msg);
+            continue;
+        }
+        json_t *r = last_calib(recs);
+        if (r && (!keep || json_integer_value(json_object_get(r, "t_ms")) >
+                               json_integer_value(json_object_get(keep, "t_ms")))) {
+            json_decref(keep);
+            keep = json_incref(r);
+            snprintf(y->calib_src, sizeof y->calib_src, "history %.300s", y->o.history[i]);
+        }
+        json_decref(recs);
+    }
+    if (from)
+        snprintf(y->calib_src, sizeof y->calib_src, "%s", from);
+    else
+        best = keep;
+    if (best) {
+        y->calib = json_deep_copy(json_object_get(best, "calibration"));
+        const char *at = json_string_value(json_object_get(y->calib, "learned_at"));
+        note(y, "evacuations start from the calibration of %s (learned %s)", y->calib_src,
+             at ? at : "at an unknown date");
+    }
+    json_decref(keep);
+}
+
 /* Capacity, blockers and placement of host h's VMs onto the open hosts;
  * with run = 1 also the migrations. */
 static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
@@ -806,6 +902,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
         goto out;
     }
     evac_groups(y, e);
+    calib_in(y, e);
     if ((rc = co_evac_plan(e, d)) != CO_OK)
         goto out;
     json_t *blk = json_array();
@@ -853,6 +950,7 @@ static int evacuate(co_cyc *y, int h, int run, json_t *extra, co_diag *d)
     co_evac_result er = {.total_time_ms = NAN};
     rc = co_evac_run(e, &eo, &er, d);
     release_all(y, &mc, e);
+    calib_out(y, e, h);
     /* VMs that could not live-migrate (not for lack of room): shut down,
      * forced off when the guest ignores the request (unmovable shutdown or
      * after-return) */
@@ -1036,6 +1134,7 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
                         movable++;
                 }
                 evac_groups(y, e);
+                calib_in(y, e);
                 planned = movable && co_evac_plan(e, &ed) == CO_OK;
                 if (planned)
                     book_plan(y, &mc, e);
@@ -1046,6 +1145,7 @@ static int rebalance(co_cyc *y, int *pending, co_diag *d)
                 if (planned) {
                     co_evac_run(e, &eo, &er, &ed);
                     release_all(y, &mc, e);
+                    calib_out(y, e, from);
                 }
                 for (int i = 0; i < e->nvms; i++) {
                     json_t *hv = json_object_get(y->homes, e->vms[i].name);
@@ -1136,6 +1236,7 @@ static int move_one(co_cyc *y, co_evac *e, int src, int to, const char *name,
             else
                 vi = i;
         evac_groups(y, e);
+        calib_in(y, e);
         if (vi < 0)
             rc = co_diag_set(d, CO_EFAILED, "%s is no longer on %s", name, hname(y, src));
         else if (e->vms[vi].blocker[0])
@@ -1153,6 +1254,7 @@ static int move_one(co_cyc *y, co_evac *e, int src, int to, const char *name,
     co_evac_result er = {.total_time_ms = NAN};
     rc = co_evac_run(e, &eo, &er, d);
     release_all(y, &mc, e);
+    calib_out(y, e, src);
     /* libvirt has the last word (a "failed" migration may have completed) */
     if (runs_on_host(y, to, name)) {
         co_diag_init(d);
@@ -1781,6 +1883,7 @@ static int dry_run(co_cyc *y, co_diag *d)
         json_t *vms = json_array();
         if (co_evac_inventory(e, &eo, &ed) == CO_OK) {
             evac_groups(y, e);
+            calib_in(y, e);
             if (e->nvms && co_evac_plan(e, &ed) != CO_OK)
                 json_object_set_new(o, "error", json_string(ed.msg));
             for (int k = 0; k < e->nvms; k++) {
@@ -2042,8 +2145,10 @@ int co_cyc_run(co_cyc *y, co_diag *d)
 {
     if (y->o.forecast)
         forecast(y);
-    if (y->o.dry_run)
+    if (y->o.dry_run) {
+        calib_seed(y);
         return dry_run(y, d);
+    }
     if (!y->o.journal_path)
         return co_diag_set(d, CO_EUSAGE, "--journal PATH is required to run a cycle");
     int rc = co_jrn_open(y->o.journal_path, y->o.resume, &y->j, d);
@@ -2077,6 +2182,7 @@ int co_cyc_run(co_cyc *y, co_diag *d)
         if ((rc = rec(y, json_pack("{s:s, s:i, s:b}", "ev", "resume", "pid", (int)getpid(),
                                    "torn", torn || co_jrn_torn(y->j)), d)) != CO_OK)
             return rc;
+        calib_seed(y);
         if ((rc = reconcile(y, d)) != CO_OK)
             return rc;
     } else {
@@ -2098,6 +2204,7 @@ int co_cyc_run(co_cyc *y, co_diag *d)
                               "1", "vms", y->homes);
         if ((rc = rec(y, r, d)) != CO_OK)
             return rc;
+        calib_seed(y);
     }
     snprintf(y->status, sizeof y->status, "running");
     if ((rc = step(y, -1, CO_HOOK_BEFORE_CYCLE, d)) != CO_OK)

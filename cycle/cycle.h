@@ -32,6 +32,10 @@ typedef struct co_cyc_opts {
     double max_downtime_ms;       /* per-VM budget (default plan.stun_budget) */
     unsigned allow;               /* CO_ALLOW_* | CO_EVAC_ALLOW_* */
     int timeout_ms;               /* libvirt connection bound */
+    const char *const *history;   /* past cycle journals (--history): the newest
+                                     "calibration" record among them seeds the
+                                     evacuations' (borrowed) */
+    int nhistory;
     volatile sig_atomic_t *stop_flag, *stop_signo;
 } co_cyc_opts;
 

@@ -334,6 +334,20 @@ void co_evac_note_setup(co_evac *e, double ms);
 json_t *co_evac_calib_json(const co_evac *e);
 int co_evac_calib_save(const co_evac *e, const char *path, co_diag *d);
 int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d);
+/* The same from a parsed calibration o (borrowed); what names it in errors
+ * ("--calibration FILE"), source goes to e->calib_source. */
+int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char *source,
+                             co_diag *d);
+/* One calibration from an older and a newer (both borrowed, either NULL;
+ * new reference, NULL when both are): what the cycle carries from one
+ * evacuation to the next and from past cycles (cycle/cycle.c). VMs by
+ * name, the newer's entry replacing; scalars and rates per number in flight
+ * the newer's where it learnt them, else the older's. The concurrency cap
+ * is the newer's when it set one lower than the older's or tried above the
+ * older's (an applied cap is written one higher, co_evac_calib_apply);
+ * otherwise the older's stands: a drain too small to try more proves
+ * nothing, and the cap would climb by one per drain. */
+json_t *co_evac_calib_merge(json_t *older, json_t *newer);
 
 /* Parse --groups: "NAME=vm,vm[;NAME=vm,...]" or a file of such lines
  * (path, if readable). A member is a VM of the source or a resident of a

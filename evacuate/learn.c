@@ -204,10 +204,14 @@ void co_evac_apply_factor(co_evac_vm *v, double f, const char *source)
 int co_evac_learn(co_evac *e)
 {
     double f[CO_EVAC_MAX_VMS], rate[CO_EVAC_MAX_VMS];
-    int n = 0, changed = 0;
+    int n = 0, changed = 0, own_only = 0;
+    co_dirty own[CO_EVAC_MAX_VMS];
+    int has_own[CO_EVAC_MAX_VMS];
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
         save_nominal(v);
+        has_own[i] = v->nwin > 0 &&
+                     co_evac_observed_curve(v->win, v->nwin, v->mem_bytes / 4096, &own[i]) == CO_OK;
         v->seen_factor = v->nwin > 0 ? co_evac_fit_factor(&v->dirty_nominal, v->win, v->nwin)
                                      : NAN;
         if (!isfinite(v->seen_factor))
@@ -215,24 +219,35 @@ int co_evac_learn(co_evac *e)
         if (isfinite(v->seen_factor)) {
             rate[n] = co_dirty_rate0(&v->dirty_nominal);
             f[n++] = v->seen_factor;
+        } else if (has_own[i] && !(co_dirty_rate0(&v->dirty_nominal) > 0)) {
+            /* no curve before it moved (a TCG guest is not measured, and
+             * the cycle has no trace): no factor to fit, but its windows
+             * are its curve; factor 1 by convention, kept out of the
+             * common factor (a speed relative to nothing) */
+            v->seen_factor = 1;
+            own_only++;
         }
     }
-    if (n == 0)
+    if (n == 0 && own_only == 0)
         return 0;
-    double c = co_evac_common_factor(f, n), wc = co_evac_write_ceiling(rate, f, n);
-    e->common_factor = c;
-    e->write_ceiling_pages_per_s = wc;
-    e->learn_obs = n;
+    double c = e->common_factor, wc = e->write_ceiling_pages_per_s;
+    if (n > 0) {
+        c = e->common_factor = co_evac_common_factor(f, n);
+        wc = e->write_ceiling_pages_per_s = co_evac_write_ceiling(rate, f, n);
+        e->learn_obs = n;
+    }
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
         double old = v->dirty_factor, nf;
         const char *src;
+        double r_before = co_dirty_rate0(&v->dirty);
         if (isfinite(v->seen_factor)) {
             nf = v->seen_factor;
             src = v->nwin > 0 && isfinite(co_evac_fit_factor(&v->dirty_nominal, v->win, v->nwin))
                       ? "own windows"
-                      : "own bytes re-sent";
-        } else if (!strcmp(v->status, "planned") && v->blocker[0] == '\0' &&
+                  : !(co_dirty_rate0(&v->dirty_nominal) > 0) ? "own windows (no curve before)"
+                                                             : "own bytes re-sent";
+        } else if (n > 0 && !strcmp(v->status, "planned") && v->blocker[0] == '\0' &&
                    strcmp(v->dirty_factor_source, "calibration (this VM)")) {
             /* a VM the last drain saw keeps its own factor (calibration) */
             double r = co_dirty_rate0(&v->dirty_nominal);
@@ -246,11 +261,11 @@ int co_evac_learn(co_evac *e)
          * wrong (the hot-cold guest here: a speed of 1.1-5.4 in different
          * drains, and its time-scaled curve said it never converges where
          * it converged in every run), so its own windows make its curve */
-        co_dirty seen;
-        if (v->nwin > 0 && isfinite(v->seen_factor) &&
-            co_evac_observed_curve(v->win, v->nwin, v->mem_bytes / 4096, &seen) == CO_OK)
-            v->dirty = seen;
-        changed += fabs(nf - old) > 0.05 * fmax(old, 1e-3);
+        if (has_own[i] && isfinite(v->seen_factor))
+            v->dirty = own[i];
+        double r_after = co_dirty_rate0(&v->dirty);
+        changed += fabs(nf - old) > 0.05 * fmax(old, 1e-3) ||
+                   fabs(r_after - r_before) > 0.05 * fmax(r_before, 1);
     }
     return changed;
 }
@@ -419,9 +434,22 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
         fclose(f);
         return co_diag_set(d, CO_EDATA, "--calibration %s:%d: %s", path, je.line, je.text);
     }
+    char what[320], src[320];
+    snprintf(what, sizeof what, "--calibration %.250s", path);
+    snprintf(src, sizeof src, "%.250s (learned from the last drain, %s)", path,
+             json_string_value(json_object_get(o, "learned_at"))
+                 ? json_string_value(json_object_get(o, "learned_at"))
+                 : "date unknown");
+    int rc = co_evac_calib_apply_json(e, o, what, src, d);
+    json_decref(o);
+    return rc;
+}
+
+int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char *source,
+                             co_diag *d)
+{
     int rc = CO_OK;
     const char *fmt = json_string_value(json_object_get(o, "format"));
-    const char *when = json_string_value(json_object_get(o, "learned_at"));
     double stream = pos_num(o, "stream_bytes_per_s"), setup = pos_num(o, "setup_ms"),
            common = pos_num(o, "common_factor"), wceil = pos_num(o, "write_ceiling_pages_per_s");
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
@@ -462,10 +490,8 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
             }
         }
     if (bad) {
-        rc = co_diag_set(d, CO_EDATA, "--calibration %s: field %s is missing or invalid%s", path,
-                         bad, !strcmp(bad, "format") ? " (expected " CALIB_FORMAT ")" : "");
-        json_decref(o);
-        return rc;
+        return co_diag_set(d, CO_EDATA, "%s: field %s is missing or invalid%s", what, bad,
+                           !strcmp(bad, "format") ? " (expected " CALIB_FORMAT ")" : "");
     }
     if (stream > 0 && !(e->stream_cap_bytes_per_s > 0)) {
         e->stream_cap_bytes_per_s = stream;
@@ -530,8 +556,69 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
                                                            co_dirty_rate0(&vm->dirty)),
                                  "calibration (common)");
     }
-    snprintf(e->calib_source, sizeof e->calib_source, "%.250s (learned from the last drain, %s)",
-             path, when ? when : "date unknown");
-    json_decref(o);
-    return CO_OK;
+    snprintf(e->calib_source, sizeof e->calib_source, "%s", source);
+    return rc;
+}
+
+/* The most migrations in flight at once the calibration's drain spent time
+ * with (its time_ms_by_inflight), 0 when unknown. */
+static int calib_tried(json_t *o)
+{
+    int most = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(json_object_get(o, "time_ms_by_inflight"), k, x)
+        if (atoi(k) > most && json_number_value(x) > 0)
+            most = atoi(k);
+    return most;
+}
+
+json_t *co_evac_calib_merge(json_t *older, json_t *newer)
+{
+    if (!newer)
+        return older ? json_deep_copy(older) : NULL;
+    json_t *m = json_deep_copy(newer);
+    if (!older || !m)
+        return m;
+    static const char *const keep[] = {"stream_bytes_per_s", "setup_ms", "common_factor",
+                                       "write_ceiling_pages_per_s"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        json_t *x = json_object_get(m, keep[i]);
+        json_t *o = json_object_get(older, keep[i]);
+        if ((!x || json_is_null(x)) && o && !json_is_null(o)) {
+            json_object_set(m, keep[i], o);
+            if (!strcmp(keep[i], "stream_bytes_per_s"))
+                json_object_set(m, "stream_source", json_object_get(older, "stream_source"));
+        }
+    }
+    json_t *by = json_object_get(m, "source_bytes_per_s_by_inflight");
+    const char *k;
+    json_t *x;
+    if (json_is_object(by))
+        json_object_foreach(json_object_get(older, "source_bytes_per_s_by_inflight"), k, x)
+            if (!json_object_get(by, k))
+                json_object_set(by, k, x);
+    json_t *vms = json_object_get(m, "vms");
+    size_t i, j;
+    json_t *ov, *nv;
+    if (json_is_array(vms))
+        json_array_foreach(json_object_get(older, "vms"), i, ov) {
+            const char *name = json_string_value(json_object_get(ov, "name"));
+            int have = 0;
+            json_array_foreach(vms, j, nv)
+                have |= name && json_string_value(json_object_get(nv, "name")) &&
+                        !strcmp(name, json_string_value(json_object_get(nv, "name")));
+            if (!have)
+                json_array_append(vms, ov);
+        }
+    json_t *oc = json_object_get(older, "max_concurrency"), *nc = json_object_get(m, "max_concurrency");
+    if (json_is_integer(oc)) {
+        json_int_t ocap = json_integer_value(oc);
+        int lower = json_is_integer(nc) && json_integer_value(nc) < ocap + 1;
+        if (!lower && calib_tried(m) <= ocap) {
+            json_object_set(m, "max_concurrency", oc);
+            json_object_set(m, "max_concurrency_why", json_object_get(older, "max_concurrency_why"));
+        }
+    }
+    return m;
 }

@@ -293,7 +293,6 @@ Test(cycle_forecast, usage)
     static char out[MAX_OUT], err[MAX_OUT];
     const char *f = HD "cluster.json", *j = HD "cycle1.jsonl";
     const char *cases[][9] = {
-        {bin(), "cycle", f, "--dry-run", "--history", j, NULL},
         {bin(), "cycle", f, "--journal", "/tmp/co-fc-none.jsonl", "--resume", "--forecast", NULL},
         {bin(), "cycle", f, "--journal", j, "--forecast", "--history", j, NULL},
         {bin(), "cycle", f, "--dry-run", "--plot-gantt", "/tmp/co-fc-none.png", NULL},
@@ -304,6 +303,13 @@ Test(cycle_forecast, usage)
         cr_expect_eq(rc, 64, "case %zu: exit %d: %s", i, rc, err);
         cr_expect(strstr(err, "cutover cycle:") != NULL, "case %zu: %s", i, err);
     }
+    /* --history without --forecast seeds the evacuations' calibration: a
+     * journal that cannot be read is named (66) */
+    const char *missing[] = {bin(), "cycle", f, "--dry-run", "--history",
+                             "/tmp/co-fc-no-such.jsonl", NULL};
+    int rc = run(missing, out, err, -1);
+    cr_expect_eq(rc, 66, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "--history /tmp/co-fc-no-such.jsonl: cannot read"), "%s", err);
 }
 
 Test(cycle_forecast, gantt)

@@ -450,3 +450,109 @@ Test(evac_learn, stream_ceiling_from_what_streams_carried)
     cr_expect_eq(co_evac_note_stream(e, 24e6, 25e6), 0, "given: kept unless stream-bound");
     cr_expect_eq(co_evac_note_stream(e, 21e6, 50e6), 1);
 }
+
+/* A VM with no curve before it moved (a TCG guest is not measured; the
+ * cycle has no trace: nominal 0) runs on its own windows once seen, so the
+ * planner and the pull-back see that two at once cannot converge where it
+ * assumed 0 (valfail in docs/forecast.md: the pull-back never fired). */
+Test(evac_learn, a_vm_with_no_curve_runs_on_its_windows)
+{
+    double rate[] = {0, 0};
+    co_evac *e = mk(2, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->nic_bytes_per_s = 25e6; /* 200 Mbit/s: 6100 pages/s */
+    e->stream_cap_bytes_per_s = 25e6;
+    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+    e->max_downtime_ms = 1000;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    int both[] = {0, 1};
+    cr_expect_eq(co_evac_inflight_misses(e, both, 2), 0, "at 0 pages/s everything converges");
+    co_dirty truth;
+    co_dirty_uniform(&truth, 48 * 256.0, 4500); /* alone 6100 > 4500; at half, no */
+    for (int i = 0; i < 2; i++)
+        e->vms[i].nwin = windows_of(&truth, 1.0, e->vms[i].win);
+    cr_expect_gt(co_evac_learn(e), 0, "the curves changed: re-plan");
+    for (int i = 0; i < 2; i++) {
+        cr_expect_str_eq(e->vms[i].dirty_factor_source, "own windows (no curve before)");
+        cr_expect_gt(co_dirty_rate0(&e->vms[i].dirty), 3000, "vm%d: %g", i + 1,
+                     co_dirty_rate0(&e->vms[i].dirty));
+    }
+    cr_expect_eq(e->learn_obs, 0, "no speed factor learnt from a VM with no curve");
+    cr_expect_gt(co_evac_inflight_misses(e, both, 2), 0);
+    cr_expect_geq(co_evac_backoff(e, both, 2), 0, "cancelling one lets the other converge");
+    /* and it travels in the calibration */
+    json_t *c = co_evac_calib_json(e);
+    cr_expect_eq(json_array_size(json_object_get(c, "vms")), 2);
+    co_evac *f = mk(2, rate);
+    f->nic_bytes_per_s = 25e6;
+    f->max_downtime_ms = 1000;
+    cr_assert_eq(co_evac_calib_apply_json(f, c, "test", "test", &d), CO_OK, "%s", d.msg);
+    cr_expect_gt(co_dirty_rate0(&f->vms[1].dirty), 3000);
+    cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(f->k, 1, "one at a time: two at once would not converge (k %d)", f->k);
+    json_decref(c);
+}
+
+/* The cycle carries one calibration from drain to drain (cycle/cycle.c):
+ * VMs by name, the newer's winning; what a drain did not learn kept; the
+ * concurrency cap climbs only when a drain tried above it. */
+Test(evac_learn, calibration_merged_across_drains)
+{
+    double rate[] = {0, 0, 0};
+    co_evac *e = mk(3, rate);
+    co_dirty truth;
+    co_dirty_uniform(&truth, 48 * 256.0, 3000);
+    e->vms[0].nwin = windows_of(&truth, 1.0, e->vms[0].win);
+    co_evac_note_setup(e, 2500);
+    co_evac_note_rate(e, 1, 40e6, 2000);
+    co_evac_learn(e);
+    json_t *a = co_evac_calib_json(e);
+    e = mk(3, rate); /* the next drain: vm2 seen, no set-up learnt */
+    co_dirty_uniform(&truth, 48 * 256.0, 1000);
+    e->vms[1].nwin = windows_of(&truth, 1.0, e->vms[1].win);
+    co_evac_note_rate(e, 2, 60e6, 2000);
+    co_evac_learn(e);
+    json_t *b = co_evac_calib_json(e);
+    json_t *m = co_evac_calib_merge(a, b);
+    cr_assert(m);
+    cr_expect_eq(json_array_size(json_object_get(m, "vms")), 2);
+    cr_expect_float_eq(json_number_value(json_object_get(m, "setup_ms")), 2500, 1e-6);
+    json_t *by = json_object_get(m, "source_bytes_per_s_by_inflight");
+    cr_expect(json_object_get(by, "1") && json_object_get(by, "2"));
+    co_diag d;
+    co_diag_init(&d);
+    e = mk(3, rate);
+    cr_assert_eq(co_evac_calib_apply_json(e, m, "the cycle's calibration", "this cycle", &d),
+                 CO_OK, "%s", d.msg);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[0].dirty), 3000, 300);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[1].dirty), 1000, 100);
+    cr_expect_float_eq(co_dirty_rate0(&e->vms[2].dirty), 0, 1e-9, "vm3 never seen");
+    cr_expect_float_eq(e->setup_ms, 2500, 1e-6);
+    cr_expect_str_eq(e->calib_source, "this cycle");
+    cr_expect(co_evac_calib_merge(NULL, NULL) == NULL);
+    json_decref(a);
+    json_decref(b);
+    json_decref(m);
+    /* the cap */
+    json_t *old = json_pack("{s:i, s:s}", "max_concurrency", 2, "max_concurrency_why", "vm4");
+    json_t *small = json_pack("{s:i, s:{s:f, s:f}}", "max_concurrency", 3, "time_ms_by_inflight",
+                              "1", 900.0, "2", 800.0);
+    json_t *tried = json_pack("{s:i, s:{s:f, s:f}}", "max_concurrency", 3, "time_ms_by_inflight",
+                              "1", 900.0, "3", 800.0);
+    json_t *lower = json_pack("{s:i}", "max_concurrency", 1);
+    json_t *x = co_evac_calib_merge(old, small);
+    cr_expect_eq(json_integer_value(json_object_get(x, "max_concurrency")), 2,
+                 "a drain that never ran 3 at once proves nothing about 3");
+    json_decref(x);
+    x = co_evac_calib_merge(old, tried);
+    cr_expect_eq(json_integer_value(json_object_get(x, "max_concurrency")), 3);
+    json_decref(x);
+    x = co_evac_calib_merge(old, lower);
+    cr_expect_eq(json_integer_value(json_object_get(x, "max_concurrency")), 1);
+    json_decref(x);
+    json_decref(old);
+    json_decref(small);
+    json_decref(tried);
+    json_decref(lower);
+}
