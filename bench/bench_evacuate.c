@@ -147,6 +147,8 @@ typedef struct be_run {
     double pred_dt_ms[BE_MAX_VMS], pred_time_ms[BE_MAX_VMS];
     int k_end;              /* concurrency at the end (the run re-plans when it learns a
                                stream's ceiling) */
+    double probe_bps;       /* the solo probe's stream, bytes/s (0: no probe) */
+    int early_starts, pulled_back;
     char status[BE_MAX_VMS][16];
     char note[256];
     char calib[320];        /* the calibration the plan used ("" none) */
@@ -452,6 +454,9 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
     if (g_stop)
         snprintf(out->note, sizeof out->note, "stopped by a signal: not counted");
     out->k_end = e->k;
+    out->probe_bps = e->probe_bytes_per_s;
+    out->early_starts = e->early_starts;
+    out->pulled_back = e->pulled_back;
     out->total_ms = r.total_time_ms;
     out->learned = co_evac_calib_json(e);
     if (calib[0] && !g_stop && co_evac_calib_save(e, calib, &d) != CO_OK)
@@ -551,6 +556,10 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "k", json_integer(r->k));
     json_object_set_new(o, "order", json_string(r->order));
     json_object_set_new(o, "k_end", json_integer(r->k_end));
+    json_object_set_new(o, "probe_bytes_per_s",
+                        r->probe_bps > 0 ? json_real(r->probe_bps) : json_null());
+    json_object_set_new(o, "early_starts", json_integer(r->early_starts));
+    json_object_set_new(o, "pulled_back", json_integer(r->pulled_back));
     json_object_set_new(o, "tx_bytes", json_real(r->tx_bytes));
     json_object_set_new(o, "within", json_integer(r->within));
     json_object_set_new(o, "failed", json_integer(r->failed));

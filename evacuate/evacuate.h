@@ -109,6 +109,8 @@ typedef struct co_evac_vm {
                                      it did not complete); NAN when no migration ran */
     int attempts;
     int pulled_back;              /* times its migration was cancelled for the others */
+    int held_by[16], nheld;       /* the VMs in flight when it was pulled back: it does not
+                                     start again while one of them still migrates */
     char reason[512];
     char history[512];            /* the first attempt's reason when it was retried */
 } co_evac_vm;
@@ -183,6 +185,8 @@ typedef struct co_evac {
     int no_early_start;           /* 1: never start a VM before a slot is free (below) */
     int pulled_back;              /* co_evac_run: migrations cancelled to let the others
                                      converge (co_evac_backoff), each VM gone again later */
+    double probe_bytes_per_s;     /* co_evac_run: what the first VM's stream carried alone
+                                     (the solo probe, co_evac_probes), 0 = no probe */
     int early_starts;             /* co_evac_run: VMs started while k others were in
                                      flight, one or more of them ending its transfer
                                      within setup_ms (auto concurrency only: the next
@@ -230,6 +234,13 @@ int co_evac_replan(co_evac *e, const int *idx, int n);
  * misses, from the start of each: what they sent is not counted). */
 int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
 
+/* The solo probe: does a drain of n VMs planned at e->k start its first VM
+ * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,
+ * and the source's rate with one in flight unknown (src_cap_by_n[1]: no
+ * calibration has it). co_evac_run re-plans at that VM's end;
+ * co_evac_plan's prediction holds the others back until then too. */
+int co_evac_probes(const co_evac *e, int n);
+
 /* The pull-back: of the migrations vms[0..n-1] in flight (in start order),
  * the one whose cancel (the guest keeps running on the source; it goes
  * again later) leaves the fewest of the others unable to converge at their
@@ -239,6 +250,13 @@ int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
  * VMs to one 200 Mbit/s host and two of them ran 466 s and 5.6 GB each
  * before switching with 1.1 s of downtime (bench-forecast, valfail). */
 int co_evac_backoff(const co_evac *e, const int *vms, int n);
+
+/* The hold after a pull-back: vms[c], pulled back from the n in flight,
+ * does not start again while one of the others still migrates (status
+ * "migrating"), whatever the model says then; co_evac_held says whether it
+ * is still held and clears the hold when not. */
+void co_evac_hold(co_evac *e, const int *vms, int n, int c);
+int co_evac_held(co_evac *e, int vm);
 
 /* ---- learning the real dirty rates and the calibration (evacuate/learn.c,
  * pure but for the calibration file) ---- */

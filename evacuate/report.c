@@ -35,6 +35,8 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
     json_object_set_new(o, "early_starts", json_integer(e->early_starts));
+    json_object_set_new(o, "probe_bytes_per_s",
+                        e->probe_bytes_per_s > 0 ? json_real(e->probe_bytes_per_s) : json_null());
     json_object_set_new(o, "pulled_back", json_integer(e->pulled_back));
     if (e->k_cap > 0)
         json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
@@ -146,6 +148,15 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
     if (!r->dry_run && e->pulled_back)
         fprintf(out, "pulled back: %d migration(s) cancelled to let the others converge, each "
                 "gone again\n", e->pulled_back);
+    int nmove = 0;
+    for (int i = 0; i < e->nvms; i++)
+        nmove += e->vms[i].dest >= 0;
+    if (r->dry_run && co_evac_probes(e, nmove))
+        fprintf(out, "solo probe: the first VM goes alone (what one stream carries is not "
+                "known yet), then %d at once\n", e->k);
+    if (!r->dry_run && e->probe_bytes_per_s > 0)
+        fprintf(out, "solo probe: the first VM went alone; its stream carried %.0f Mbit/s\n",
+                e->probe_bytes_per_s * 8 / 1e6);
     if (!r->dry_run && e->early_starts)
         fprintf(out, "early starts: %d VM(s) started their set-up while others ended\n",
                 e->early_starts);

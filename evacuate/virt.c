@@ -1159,6 +1159,11 @@ static void pull_back(co_evac *e, struct worker **ws, int nw, double *last_pull,
     struct worker *w = who[c];
     w->pull = 1;
     w->stop = 1;
+    /* it goes again once those it could not converge beside have ended,
+     * whatever the model says then: the run loop's early start (one of
+     * them judged about to end) restarted it at once beside the same VM,
+     * to be pulled back again or abort (bench-forecast valfail) */
+    co_evac_hold(e, fl, nfl, c);
     *last_pull = co_clock_ms();
     e->pulled_back++;
     if (e->k_cap == 0 || e->k_cap > nfl - 1) {
@@ -1202,6 +1207,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     int nw = 0, inflight = 0, shown = 0;
     int auto_k = e->concurrency <= 0;
     int early = auto_k && !e->no_early_start;
+    /* the solo probe (auto concurrency): what one stream carries alone is
+     * what decides between one at a time and more (a stream that fills
+     * the link alone only gains re-sent pages from company), and streams
+     * that share a link never show it. Unknown (no calibration has it), the
+     * first VM goes alone; its end says it, and the rest is re-planned
+     * (co_evac_plan times the same rule) */
+    int probe = co_evac_probes(e, qt - qh), probe_vm = -1;
+    e->probe_bytes_per_s = 0;
     e->early_starts = 0;
     e->pulled_back = 0;
     double last_pull = 0;
@@ -1230,12 +1243,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 if (auto_k && !about_to_end && nfl < CO_EVAC_MAX_VMS)
                     fl[nfl++] = ws[i]->vm;
             }
-            if (inflight - ncl >= e->k)
+            if (inflight - ncl >= (probe ? 1 : e->k))
                 break;
             if (auto_k)
                 m_now = co_evac_inflight_misses(e, fl, nfl);
             for (; pick < qt; pick++) {
                 if (own_in && e->vms[queue[pick]].solo)
+                    continue;
+                if (co_evac_held(e, queue[pick]))
                     continue;
                 if (auto_k && nfl > 0) {
                     fl[nfl] = queue[pick];
@@ -1266,7 +1281,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 continue;
             }
             snprintf(v->status, sizeof v->status, "migrating");
-            if (inflight >= e->k) {
+            if (probe && probe_vm < 0)
+                probe_vm = vi;
+            if (inflight >= (probe ? 1 : e->k)) {
                 e->early_starts++;
                 if (o->progress)
                     fprintf(stderr, "cutover evacuate: %s starts its set-up (%.1f s learnt) while "
@@ -1378,17 +1395,30 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */
+            int was_probe = probe && w->vm == probe_vm, probed = 0;
+            if (was_probe)
+                probe = 0;
             if (!strcmp(v->status, "completed") && sent_some && w->res.transferred_bytes > 0) {
                 /* over its sending time: the set-up is learnt apart */
                 double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
-                if (co_evac_note_stream(e, got, fair)) {
+                if (was_probe && !(e->src_cap_by_n[1] > 0)) {
+                    /* alone from its first byte to (about) its last, the
+                     * next VM in its set-up meanwhile: the source's rate
+                     * with one in flight (often shorter than the 2 s the
+                     * tick needs, so set here) */
+                    e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
+                    e->probe_bytes_per_s = got;
+                    probed = 1;
+                }
+                if (co_evac_note_stream(e, got, fair) || probed) {
                     if (qh < qt) {
                         int old_k = e->k;
                         co_evac_replan(e, queue + qh, qt - qh);
-                        if (e->k != old_k && o->progress)
-                            fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s: "
-                                    "%d at once from now on\n", got * 8 / 1e6, e->k);
+                        if ((e->k != old_k || probed) && o->progress)
+                            fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s%s: "
+                                    "%d at once from now on\n", got * 8 / 1e6,
+                                    probed ? " alone" : "", e->k);
                     }
                 }
             }

@@ -300,6 +300,15 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
     e->concurrency = 1;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_float_eq(e->pred_total_ms, base + 4 * 3000, 50, "fixed k: %g", e->pred_total_ms);
+    /* a transfer shorter than the set-up closes as it starts: the next
+     * set-up begins then, so the drain is set-up bound (the planner had
+     * waited for its end, as if there were no early start) */
+    e->concurrency = 0;
+    e->k_cap = 1;
+    e->setup_ms = 2 * each;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, 4 * 2 * each + each, 50, "set-up bound: %g (each %g)",
+                       e->pred_total_ms, each);
 }
 
 Test(evac_learn, calibration_round_trip)
@@ -443,8 +452,10 @@ Test(evac_learn, stream_ceiling_from_what_streams_carried)
     cr_expect_float_eq(e->stream_cap_bytes_per_s, 24e6, 1);
     cr_expect_str_eq(e->stream_cap_source, "learnt");
     cr_expect_eq(co_evac_note_stream(e, 30e6, 50e6), 1, "stream-bound: 30 < 0.8 x 50");
-    cr_expect_eq(co_evac_note_stream(e, 45e6, 50e6), 0, "learnt, and at its share: no news");
-    cr_expect_float_eq(e->stream_cap_bytes_per_s, 30e6, 1);
+    cr_expect_eq(co_evac_note_stream(e, 28e6, 50e6), 0, "below the ceiling: no news");
+    cr_expect_eq(co_evac_note_stream(e, 45e6, 50e6), 1,
+                 "at its share, but above the ceiling learnt: the ceiling was too low");
+    cr_expect_float_eq(e->stream_cap_bytes_per_s, 45e6, 1);
     e->stream_cap_bytes_per_s = 20e6;
     snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "--stream-rate");
     cr_expect_eq(co_evac_note_stream(e, 24e6, 25e6), 0, "given: kept unless stream-bound");
@@ -555,4 +566,43 @@ Test(evac_learn, calibration_merged_across_drains)
     json_decref(small);
     json_decref(tried);
     json_decref(lower);
+}
+
+/* The solo probe: with what one stream carries alone unknown, cutover's
+ * schedule starts the first VM alone and plans the rest once it ended
+ * (co_evac_run re-plans there); known (a calibration has it), no probe;
+ * never under a fixed --concurrency (the baselines'). */
+Test(evac_learn, solo_probe_when_one_stream_is_not_known)
+{
+    double rate[] = {0, 0, 0, 0};
+    co_evac *e = mk(4, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->stream_cap_bytes_per_s = 20e6; /* two streams fill the 50 MB/s NIC better */
+    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_assert_gt(e->k, 1, "k %d", e->k);
+    cr_expect(co_evac_probes(e, 4));
+    double first_end = -1, second_start = INFINITY;
+    for (int i = 0; i < 4; i++) {
+        const co_evac_vm *v = &e->vms[i];
+        if (v->order == 0)
+            first_end = v->pred_start_ms + v->pred_time_ms;
+        if (v->order == 1)
+            second_start = v->pred_start_ms;
+    }
+    cr_expect_float_eq(second_start, first_end, 1, "the second starts as the first ends: %g %g",
+                       second_start, first_end);
+    double with_probe = e->pred_total_ms;
+    e->src_cap_by_n[1] = 20e6; /* measured: no probe */
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_not(co_evac_probes(e, 4));
+    cr_expect_lt(e->pred_total_ms, with_probe);
+    for (int i = 0; i < 4; i++)
+        if (e->vms[i].order == 1)
+            cr_expect_float_eq(e->vms[i].pred_start_ms, 0, 1e-9);
+    e->src_cap_by_n[1] = 0;
+    e->concurrency = 2;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_not(co_evac_probes(e, 4), "a fixed schedule does not probe");
 }

@@ -145,6 +145,7 @@ Test(evac_plan, stream_bound_goes_wider_and_replan_follows)
      * leaves 3/4 of the link idle */
     co_evac *e = mk(4, 2, 16.0 * (1 << 30), 0);
     e->stream_cap_bytes_per_s = 12.5e6;
+    e->src_cap_by_n[1] = 12.5e6; /* measured alone: no solo probe */
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
@@ -244,7 +245,10 @@ Test(evac_plan, tcg_guests_assume_a_stream_cap)
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_eq(e->stream_cap_bytes_per_s, CO_EVAC_TCG_STREAM_BYTES_PER_S);
     cr_expect_str_eq(e->stream_cap_source, "assumed for TCG guests");
-    cr_expect_geq(e->k, 4, "k %d", e->k);
+    /* one stream alone not measured: the first goes alone (the solo
+     * probe), the other three at once */
+    cr_expect(co_evac_probes(e, 4));
+    cr_expect_geq(e->k, 3, "k %d", e->k);
     /* a --stream-rate given is kept */
     e = mk(4, 2, 16.0 * (1 << 30), 0);
     e->vms[0].tcg = 1;
@@ -280,7 +284,10 @@ Test(evac_plan, fewest_over_budget_before_fastest)
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_log_info("k %d misses %d total %.0f s", e->k, e->pred_misses, e->pred_total_ms / 1e3);
     cr_expect(!e->pred_within_budget);
-    cr_expect_eq(e->pred_misses, 1, "misses %d (k %d)", e->pred_misses, e->k);
+    /* vm1 (5.1 MB/s against a 5 MB/s stream) cannot converge even alone on
+     * one stream: not a VM pushed over by company (judged at the raw NIC
+     * before, where it converges, it counted as one) */
+    cr_expect_eq(e->pred_misses, 0, "misses %d (k %d)", e->pred_misses, e->k);
 }
 
 /* Two VMs that cannot converge even alone on one stream (30 MiB/s each
@@ -352,4 +359,17 @@ Test(evac_plan, backoff_pulls_back_the_one_that_cannot_converge_at_its_share)
     /* the admission rule's view: vm2 may not join vm1, vm3 may */
     int heavy[2] = {0, 1};
     cr_expect_gt(co_evac_inflight_misses(e, heavy, 2), co_evac_inflight_misses(e, one, 1));
+    /* pulled back, vm2 waits for vm1 and vm3 to end, whatever the model
+     * says meanwhile (the run loop's early start had restarted it at once
+     * beside the same VM: bench-forecast valfail) */
+    for (int i = 0; i < 3; i++)
+        snprintf(e->vms[i].status, sizeof e->vms[i].status, "migrating");
+    snprintf(e->vms[1].status, sizeof e->vms[1].status, "planned");
+    co_evac_hold(e, all, 3, 1);
+    cr_expect(co_evac_held(e, 1));
+    snprintf(e->vms[2].status, sizeof e->vms[2].status, "completed");
+    cr_expect(co_evac_held(e, 1), "vm1 still migrates");
+    snprintf(e->vms[0].status, sizeof e->vms[0].status, "aborted");
+    cr_expect_not(co_evac_held(e, 1));
+    cr_expect_eq(e->vms[1].nheld, 0, "the hold is over");
 }
