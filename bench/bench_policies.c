@@ -24,6 +24,10 @@
  * BENCH_REPEAT=3 runs each cell that many times (rounds: every cell once,
  * then again, so slow drifts of the machine hit every policy alike) and
  * reports per cell the median of each figure over its completed runs.
+ * BENCH_LOG_DIR=DIR writes each run's JSONL timeline there.
+ * BENCH_ADAPTIVE_ALLOW (default auto-converge,postcopy) is adaptive's --allow;
+ * the baselines run at their own defaults (oVirt's policy turns
+ * auto-converge on).
  * Each run notes the 1-minute load average (the machine is shared). After
  * the tables it checks issue 12's targets for adaptive (docs/policies.md). */
 #include <math.h>
@@ -74,6 +78,7 @@ typedef struct bench_link {
     double rate_bytes_per_s;
     int mtu;
     double loopback_bw;  /* max-bandwidth on loopback */
+    unsigned adaptive_allow; /* --allow of adaptive's runs (BENCH_ADAPTIVE_ALLOW) */
 } bench_link;
 
 /* --max-downtime of every run: the budget the targets check */
@@ -149,7 +154,9 @@ static int run_one(const workload *w, int pol, double mem, const bench_link *bl,
     }
     /* adaptive may throttle; oVirt's "Minimal downtime" policy turns
      * auto-converge on too; nova, kubevirt and qemu run at their defaults */
-    unsigned allow = pol == CO_POL_ADAPTIVE || pol == CO_POL_OVIRT ? CO_ALLOW_AUTOCONVERGE : 0;
+    unsigned allow = pol == CO_POL_OVIRT ? CO_ALLOW_AUTOCONVERGE : 0;
+    if (pol == CO_POL_ADAPTIVE)
+        allow = bl->adaptive_allow;
     co_ctl_config cfg = {
         .pol = {.kind = pol, .max_downtime_ms = 300, .deadline_ms = deadline_ms, .allow = allow,
                 .postcopy_ready = 1, .pause_ready = 1, .mem_bytes = mem},
@@ -166,10 +173,24 @@ static int run_one(const workload *w, int pol, double mem, const bench_link *bl,
         cfg.pol.link_rate_bytes_per_s = bl->rate_bytes_per_s;
         cfg.pol.link_mtu = bl->mtu;
     }
+    /* BENCH_LOG_DIR: each run's JSONL timeline (what `cutover migrate --log` writes) */
+    FILE *logf = NULL;
+    const char *logdir = getenv("BENCH_LOG_DIR");
+    if (logdir && *logdir) {
+        char lp[512];
+        static int seq;
+        snprintf(lp, sizeof lp, "%s/%02d-%s-%s.jsonl", logdir, ++seq, w->name, co_pol_name(pol));
+        logf = fopen(lp, "w");
+        if (!logf)
+            fprintf(stderr, "bench: BENCH_LOG_DIR: cannot write %s\n", lp);
+    }
+    cfg.log = logf;
     co_ctl_result *res = calloc(1, sizeof *res);
     double t0 = co_clock_ms();
     int rc = co_ctl_run(src, &cfg, res, &d);
     double t1 = co_clock_ms();
+    if (logf)
+        fclose(logf);
     usleep(600000); /* heartbeats resume on the destination */
     out->ran = 1;
     out->completed = rc == CO_OK;
@@ -371,10 +392,14 @@ static void report(FILE *out, const bench_link *bl, outcome RR[NWL][CO_POL_COUNT
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     char ln[96];
     fprintf(out, "\n## %s\n\ncommit %s, %s %s, %ld CPUs, load (1 min) %.1f..%.1f over the runs, guest "
-           "%.0f MiB, --max-downtime %.0fms, --deadline %.0fs%s, %d run(s) per cell%s\n\n",
+           "%.0f MiB, --max-downtime %.0fms, --deadline %.0fs%s, adaptive --allow %s%s%s, "
+           "%d run(s) per cell%s\n\n",
            link_name(bl, ln, sizeof ln), CUTOVER_REV, u.sysname, u.release, ncpu, lmin, lmax,
            mem / 1048576, BENCH_MAX_DOWNTIME_MS, deadline / 1000,
-           bl->shaped ? ", max-bandwidth QEMU's default, adaptive --link set" : "", nrep,
+           bl->shaped ? ", max-bandwidth QEMU's default, adaptive --link set" : "",
+           bl->adaptive_allow & CO_ALLOW_AUTOCONVERGE ? "auto-converge" : "none",
+           bl->adaptive_allow & CO_ALLOW_POSTCOPY ? ",postcopy" : "",
+           bl->adaptive_allow & CO_ALLOW_PAUSE ? ",pause" : "", nrep,
            nrep > 1 ? " (figures: medians over the completed runs; status: completed count)" : "");
     fprintf(out, "| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | longest "
                  "gap ms | model floor ms | sent MiB | passes | load |\n");
@@ -480,13 +505,19 @@ int main(void)
                    64;
         nrep = (int)v;
     }
+    /* adaptive is given what an operator who lets it escalate would give:
+     * auto-converge and post-copy (the baselines keep their own defaults) */
+    unsigned aallow = CO_ALLOW_AUTOCONVERGE | CO_ALLOW_POSTCOPY;
+    if ((e = getenv("BENCH_ADAPTIVE_ALLOW")) && co_pol_parse_allow(e, &aallow, &d) != CO_OK)
+        return fprintf(stderr, "BENCH_ADAPTIVE_ALLOW: %s\n", d.msg), 64;
     bench_link links[2];
     int nlinks = 0;
     const char *lk = getenv("BENCH_LINK");
     if (!lk || !*lk)
         lk = "shaped";
-    bench_link shaped = {.shaped = 1, .rate_bytes_per_s = link_rate, .mtu = (int)mtu},
-               loop = {.shaped = 0, .loopback_bw = bw};
+    bench_link shaped = {.shaped = 1, .rate_bytes_per_s = link_rate, .mtu = (int)mtu,
+                         .adaptive_allow = aallow},
+               loop = {.shaped = 0, .loopback_bw = bw, .adaptive_allow = aallow};
     if (strcmp(lk, "shaped") == 0 || strcmp(lk, "both") == 0)
         links[nlinks++] = shaped;
     if (strcmp(lk, "loopback") == 0 || strcmp(lk, "both") == 0)

@@ -118,6 +118,10 @@ typedef struct co_pol_state {
                                  the limit went to its safe ceiling; -1 = not yet */
     double early_pct;         /* adaptive: the slow link's early throttle asked, 0 = none */
     int early_held;           /* ... and, once reached, its increment put back to 1 % */
+    double bite_base_rate;    /* adaptive: QEMU's dirty pages/s when the first escalation
+                                 throttle was asked (NAN = none yet) ... */
+    double bite_base_pct;     /* ... the throttle then ... */
+    int64_t bite_reached_sync;/* ... and the sync the asked throttle was first seen at (-1) */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */
