@@ -72,8 +72,10 @@ void co_drv_tunables_init(co_drv_tunables *t)
     t->multifd_channels = -1;
     t->auto_converge = -1;
     t->postcopy_ram = -1;
+    t->postcopy_preempt = -1;
     t->cpu_throttle_initial_pct = NAN;
     t->cpu_throttle_increment_pct = NAN;
     t->throttle_trigger_pct = NAN;
     t->max_cpu_throttle_pct = NAN;
+    t->max_postcopy_bandwidth_bytes_per_s = NAN;
 }

@@ -105,10 +105,15 @@ typedef struct co_drv_tunables {
     int multifd_channels;            /* 1 = multifd off */
     int auto_converge;               /* capability */
     int postcopy_ram;                /* capability */
+    int postcopy_preempt;            /* capability (QEMU 7.1+): faulted pages on a channel
+                                        of their own; -1 = absent or leave */
     double cpu_throttle_initial_pct;
     double cpu_throttle_increment_pct;
     double throttle_trigger_pct;
     double max_cpu_throttle_pct;
+    /* max-postcopy-bandwidth: the background pages' rate once in
+     * post-copy; 0 = unlimited (QEMU's default); NAN = not known or leave */
+    double max_postcopy_bandwidth_bytes_per_s;
 } co_drv_tunables;
 
 /* Every field "leave as is": NAN doubles, -1 ints. */

@@ -142,6 +142,10 @@ static int q_get_tunables(co_drv *drv, co_drv_tunables *t, co_diag *diag)
         json_decref(par);
         return rc;
     }
+    /* optional: QEMU 3.0 and later have it */
+    json_t *pcb = json_object_get(par, "max-postcopy-bandwidth");
+    if (json_is_number(pcb))
+        t->max_postcopy_bandwidth_bytes_per_s = json_number_value(pcb);
     json_decref(par);
     if (t->max_bandwidth_bytes_per_s >= (double)UNLIMITED_BYTES_PER_S)
         t->max_bandwidth_bytes_per_s = 0;
@@ -151,6 +155,12 @@ static int q_get_tunables(co_drv *drv, co_drv_tunables *t, co_diag *diag)
         (rc = co_qmp_get_capability(p->q, "multifd", &multifd, diag)) != CO_OK)
         return rc;
     t->multifd_channels = multifd ? (int)chans : 1;
+    /* optional: QEMU 7.1 and later */
+    co_diag tmp;
+    co_diag_init(&tmp);
+    int pp = 0;
+    if (co_qmp_get_capability(p->q, "postcopy-preempt", &pp, &tmp) == CO_OK)
+        t->postcopy_preempt = pp;
     return CO_OK;
 }
 
@@ -192,6 +202,8 @@ static int q_set_tunables(co_drv *drv, const co_drv_tunables *t, co_diag *diag)
         add_cap(caps, "auto-converge", t->auto_converge);
     if (t->postcopy_ram >= 0)
         add_cap(caps, "postcopy-ram", t->postcopy_ram);
+    if (t->postcopy_preempt >= 0)
+        add_cap(caps, "postcopy-preempt", t->postcopy_preempt);
     if (t->multifd_channels > 0)
         add_cap(caps, "multifd", t->multifd_channels > 1);
     int rc = co_qmp_call(p->q, "migrate-set-capabilities", args, NULL, diag);
@@ -213,6 +225,8 @@ static int q_set_tunables(co_drv *drv, const co_drv_tunables *t, co_diag *diag)
             CO_OK ||
         (rc = add_param(par, "throttle-trigger-threshold", t->throttle_trigger_pct, diag)) !=
             CO_OK ||
+        (rc = add_param(par, "max-postcopy-bandwidth", t->max_postcopy_bandwidth_bytes_per_s,
+                        diag)) != CO_OK ||
         (rc = add_param(par, "max-cpu-throttle", t->max_cpu_throttle_pct, diag)) != CO_OK) {
         json_decref(par);
         return rc;

@@ -510,10 +510,12 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag)
                                .multifd_channels = 1,
                                .auto_converge = 0,
                                .postcopy_ram = 0,
+                               .postcopy_preempt = -1, /* libvirt 9.0 has no flag for it */
                                .cpu_throttle_initial_pct = QEMU_THROTTLE_INITIAL_PCT,
                                .cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT,
                                .throttle_trigger_pct = QEMU_THROTTLE_TRIGGER_PCT,
-                               .max_cpu_throttle_pct = QEMU_MAX_CPU_THROTTLE_PCT};
+                               .max_cpu_throttle_pct = QEMU_MAX_CPU_THROTTLE_PCT,
+                               .max_postcopy_bandwidth_bytes_per_s = NAN};
     co_drv_stats_init(&c->final);
     co_drv_stats_init(&c->last);
     co_drv *drv = &c->drv;
@@ -611,8 +613,15 @@ static int build_params(virt_ctx *c)
         bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT,
                                     (int)lround(c->tun.cpu_throttle_increment_pct));
     }
-    if (c->tun.postcopy_ram > 0)
+    if (c->tun.postcopy_ram > 0) {
         flags |= VIR_MIGRATE_POSTCOPY;
+        /* VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY (libvirt 5.1), MiB/s */
+        if (isfinite(c->tun.max_postcopy_bandwidth_bytes_per_s) &&
+            c->tun.max_postcopy_bandwidth_bytes_per_s > 0)
+            bad |= virTypedParamsAddULLong(
+                &params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+                (unsigned long long)fmax(1, floor(c->tun.max_postcopy_bandwidth_bytes_per_s / MIB)));
+    }
     if (c->tls) {
         flags |= VIR_MIGRATE_TLS;
         if (c->tls_destination)
@@ -778,6 +787,8 @@ static int virt_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *diag)
         c->tun.auto_converge = t->auto_converge != 0;
     if (t->postcopy_ram >= 0)
         c->tun.postcopy_ram = t->postcopy_ram != 0;
+    if (!running && !isnan(t->max_postcopy_bandwidth_bytes_per_s))
+        c->tun.max_postcopy_bandwidth_bytes_per_s = t->max_postcopy_bandwidth_bytes_per_s;
     if (!isnan(pcts[0]))
         c->tun.cpu_throttle_initial_pct = pcts[0];
     if (!isnan(pcts[1]))

@@ -571,6 +571,11 @@ static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
         }
         co_drv_tunables dw = R->dst_orig;
         dw.postcopy_ram = R->want.postcopy_ram;
+        /* postcopy-preempt must be on at both ends or at neither */
+        if (R->want.postcopy_preempt > 0 && R->dst_orig.postcopy_preempt < 0)
+            R->want.postcopy_preempt = R->orig.postcopy_preempt;
+        if (R->dst_orig.postcopy_preempt >= 0 && R->want.postcopy_preempt >= 0)
+            dw.postcopy_preempt = R->want.postcopy_ram ? R->want.postcopy_preempt : 0;
         dw.multifd_channels = R->want.multifd_channels;
         if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
             co_diag_prefix(d, "destination");
@@ -653,10 +658,12 @@ static int start_migration(run *R, co_diag *d)
         co_hb_arm(cfg->hb);
     R->t0 = co_clock_ms();
     note(R, 0, "start", R->want.downtime_limit_ms,
-         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s", co_pol_name(R->pc.kind),
+         "policy %s: migrate to %s, downtime-limit %.0f ms%s%s%s%s%s%s", co_pol_name(R->pc.kind),
          cfg->uri, R->want.downtime_limit_ms, link_note,
          R->want.auto_converge ? ", auto-converge on" : "",
-         R->want.postcopy_ram ? ", postcopy-ram on" : "", R->dl_note, R->dest_note);
+         R->want.postcopy_ram ? ", postcopy-ram on" : "",
+         R->want.postcopy_ram && R->want.postcopy_preempt > 0 ? " (postcopy-preempt)" : "",
+         R->dl_note, R->dest_note);
     int rc = R->src->ops->start(R->src, cfg->uri, d);
     if (rc != CO_OK) {
         co_diag keep = *d;

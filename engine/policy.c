@@ -214,6 +214,12 @@ static double initial_limit_ms(const co_pol_config *c)
 #define QEMU_THROTTLE_INITIAL_PCT 20
 #define QEMU_THROTTLE_INCREMENT_PCT 10
 
+/* Share of the link post-copy's background pages may take (chosen: leaves
+ * a fifth for the pages the guest faults on). */
+#define POSTCOPY_LINK_SHARE 0.8
+
+static double stop_rate(const co_pol_config *c, double bw);
+
 void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
                         co_drv_tunables *want)
 {
@@ -243,8 +249,23 @@ void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
             want->cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT;
         }
     }
-    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready)
+    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
         want->postcopy_ram = 1;
+        /* Once in post-copy, each page the guest faults on is sent behind
+         * whatever the background pages left queued (the 4 MiB send
+         * backlog: ~85 ms at 400 Mbit/s, several faults in a row before the
+         * guest runs again; post-copy switches on the lab's shaped link
+         * showed 113-400 ms of heartbeat gap). Background pages held under
+         * the link's rate keep that queue empty, and QEMU sends a requested
+         * page at once, whatever the limit (migration_make_urgent_request
+         * wakes the rate-limited migration thread, QEMU 7.2). */
+        if (c->kind == CO_POL_ADAPTIVE && c->link_known && !c->link_loopback)
+            want->max_postcopy_bandwidth_bytes_per_s = POSTCOPY_LINK_SHARE * stop_rate(c, 0);
+        /* and, where QEMU has it, a channel of their own (postcopy-preempt,
+         * QEMU 7.1): they then wait only for the link's own queue */
+        if (c->kind == CO_POL_ADAPTIVE && orig->postcopy_preempt >= 0)
+            want->postcopy_preempt = 1;
+    }
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -765,11 +786,40 @@ static double adaptive_ceiling_ms(const co_pol_config *c, double bw)
  * has not switched a few passes after the predicted one, the curve is off
  * (e.g. a few pages dirtied every pass keep pending just above a tiny
  * limit): raise the extra limit step by step. Returns 1 when raised now. */
-static int adaptive_bump(co_pol_state *s, const co_pol_obs *o, const co_switch_option *b)
+/* When it raises, the limit goes at least to where QEMU would have taken
+ * the lowest pending it measured at the last syncs: passes cannot get
+ * shorter than QEMU's bitmap sync and our polls (35-70 ms on the lab's TCG
+ * guest), and what a guest dirties in one keeps pending above a limit the
+ * curve alone asks for (bench-policies uniform-10k-64M: pending 0.6-2 MB at
+ * 47 MB/s against limits of 15-22 ms for 40 passes, then 5, 10, ... 80 ms
+ * raises; docs/policies.md "Measured pending"). Bounded by the ceiling as
+ * every limit. */
+static double recent_low_pending(const co_pol_state *s)
+{
+    double low = INFINITY;
+    for (int i = 0; i < s->recent_n && i < 4; i++)
+        low = fmin(low, s->recent_pend[i]);
+    return low;
+}
+
+/* The measured raise is held to a switch costing at most this many times
+ * the chosen option's predicted downtime (chosen: a migration still
+ * converging, only slower than planned, is not sent to the ceiling). */
+#define BUMP_MEASURED_MAX_RATIO 1.5
+
+static int adaptive_bump(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                         const co_switch_option *b, double lim, double bw)
 {
     int bumped = 0;
     if (s->armed_sync >= 0 && o->new_sync && o->sync_count > s->armed_sync + BUMP_AFTER_PASSES) {
         s->bump_ms = fmax(s->bump_ms * 2, BUMP_FIRST_MS);
+        double low = recent_low_pending(s);
+        if (isfinite(low) && bw > 0) {
+            double meas = low / bw * 1000.0 * LIMIT_AIM_RATIO + LIMIT_AIM_PAD_MS;
+            double cap = (BUMP_MEASURED_MAX_RATIO * b->downtime_ms - switch_cost_ms(c)) *
+                         stop_rate(c, bw) / bw;
+            s->bump_ms = fmax(s->bump_ms, fmin(meas, cap) - lim);
+        }
         s->armed_sync = -1;
         bumped = 1;
     }
@@ -898,7 +948,7 @@ static int adaptive_arm(const co_pol_config *c, co_pol_state *s, const co_pol_ob
     s->pred_k = b->k;
     double ceil_ms = adaptive_ceiling_ms(c, bw);
     double lim = fmin(b->downtime_limit_ms * LIMIT_AIM_RATIO + LIMIT_AIM_PAD_MS, ceil_ms);
-    int bumped = adaptive_bump(s, o, b);
+    int bumped = adaptive_bump(c, s, o, b, lim, bw);
     double want = fmin(lim + s->bump_ms, ceil_ms);
     if (isfinite(s->limit_ms) &&
         !(fabs(want - s->limit_ms) > fmax(LIMIT_HYSTERESIS_MS, LIMIT_HYSTERESIS_SHARE * s->limit_ms)))
@@ -1147,6 +1197,8 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
         return 0;
     if (o->sync_count < FIRST_PLAN_SYNC)
         return adaptive_check_bulk(c, s, o, left_ms, bw, out, max);
+    if (o->new_sync && isfinite(o->pending_at_sync_bytes) && o->pending_at_sync_bytes >= 0)
+        s->recent_pend[s->recent_n++ % 4] = o->pending_at_sync_bytes;
     if (!o->new_sync && o->t_ms - s->last_plan_ms < REPLAN_EVERY_MS)
         return 0;
     s->last_plan_ms = o->t_ms;

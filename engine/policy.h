@@ -122,6 +122,8 @@ typedef struct co_pol_state {
                                  throttle was asked (NAN = none yet) ... */
     double bite_base_pct;     /* ... the throttle then ... */
     int64_t bite_reached_sync;/* ... and the sync the asked throttle was first seen at (-1) */
+    double recent_pend[4];    /* adaptive: pending bytes at the last 4 syncs (a ring) */
+    int recent_n;             /* ... how many syncs went into it */
 } co_pol_state;
 
 /* Parse "adaptive", "qemu", ...; returns the kind or -1. */

@@ -237,9 +237,16 @@ int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
 /* The solo probe: does a drain of n VMs planned at e->k start its first VM
  * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,
  * and the source's rate with one in flight unknown (src_cap_by_n[1]: no
- * calibration has it). co_evac_run re-plans at that VM's end;
- * co_evac_plan's prediction holds the others back until then too. */
+ * calibration has it). co_evac_run re-plans once that VM has sent for
+ * CO_EVAC_PROBE_MS (its bytes between two samples that far apart) or at
+ * its end if sooner; co_evac_plan's prediction holds the others back until
+ * then too. */
 int co_evac_probes(const co_evac *e, int n);
+/* How long the probe's stream is watched alone: long enough for a few of
+ * the run loop's samples (250 ms apart) and TCP's ramp (chosen); until
+ * 2026-12-03 the probe ran to its end, which cost bench-evacuate's
+ * stream-bound drain 1.77x all-at-once's time (docs/evacuate.md). */
+#define CO_EVAC_PROBE_MS 2000.0
 
 /* The pull-back: of the migrations vms[0..n-1] in flight (in start order),
  * the one whose cancel (the guest keeps running on the source; it goes

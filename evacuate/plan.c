@@ -147,8 +147,10 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
         started[i] = 0;
     }
-    /* the solo probe (co_evac_probes): the first VM alone until it ends */
+    /* the solo probe (co_evac_probes): the first VM alone until it has sent
+     * for CO_EVAC_PROBE_MS or ended */
     int probe = solo && k > 1 && n >= 3 && !(e->src_cap_by_n[1] > 0), ended = 0;
+    double sent[CO_EVAC_MAX_K]; /* ms each flow has been sending */
     int nf = 0, nstarted = 0, own_in = 0, neff = 0, ncl = 0;
     double t = 0, total = 0;
     while (nstarted < n || nf > 0) {
@@ -170,6 +172,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[nf] = 0;
             st[nf] = t;
             su[nf] = setup;
+            sent[nf] = 0;
             if (start_ms)
                 start_ms[next] = t;
             nf++;
@@ -228,6 +231,10 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 first = f;
             }
         }
+        /* the probe's window closing is an event too */
+        if (probe && ended == 0 && nf > 0 && slot[0] >= 0 && sent[0] < CO_EVAC_PROBE_MS &&
+            CO_EVAC_PROBE_MS - sent[0] < dt)
+            dt = CO_EVAC_PROBE_MS - sent[0], first = -1;
         if (now_closing)
             continue; /* start the next VMs before time moves */
         t += dt;
@@ -235,6 +242,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             if (slot[f] < 0) {
                 su[f] -= dt;
             } else {
+                sent[f] += dt;
                 frac[f] += dt / T[f];
                 if (early && !cl[f] && (1 - frac[f]) * T[f] <= setup * (1 + 1e-9)) {
                     cl[f] = 1; /* as co_evac_run: no longer holds back a solo VM */
@@ -274,9 +282,12 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
             su[f] = su[nf - 1];
+            sent[f] = sent[nf - 1];
             slot[f] = slot[nf - 1];
             nf--; /* the flow moved in from the end was visited already */
         }
+        if (probe && ended == 0 && nf > 0 && sent[0] >= CO_EVAC_PROBE_MS * (1 - 1e-9))
+            ended = 1; /* the probe has its rate: the others may start */
         if (t > total)
             total = t;
     }

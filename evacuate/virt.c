@@ -458,6 +458,7 @@ struct worker {
     double tick_bytes;            /* bytes at the run loop's last rate sample, -1 none */
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
+    double first_send_bytes;      /* ... and its bytes (the solo probe's rate) */
     int setup_noted;              /* its set-up went into e->setup_ms */
     int pull;                     /* the run loop cancelled it for the others (pull-back) */
     /* what its transfer gains: the send rate (smoothed over the samples),
@@ -559,8 +560,10 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
             w->win_sync0 = st->ram_dirty_sync_count;
         }
     }
-    if (rc == CO_OK && !(w->first_send_ms > 0) && st->ram_transferred_bytes > 0)
+    if (rc == CO_OK && !(w->first_send_ms > 0) && st->ram_transferred_bytes > 0) {
         w->first_send_ms = co_clock_ms();
+        w->first_send_bytes = st->ram_transferred_bytes;
+    }
     if (rc == CO_OK && st->ram_transferred_bytes > 0) {
         double now = co_clock_ms();
         if (w->rate_t_ms > 0 && now - w->rate_t_ms >= 200 &&
@@ -1314,6 +1317,31 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 ws[i]->setup_noted = 1;
                 co_evac_note_setup(e, ws[i]->first_send_ms - ws[i]->t0);
             }
+        /* the solo probe's stream, once watched alone for CO_EVAC_PROBE_MS:
+         * its bytes between two samples that far apart are the source's
+         * rate with one in flight; the rest is re-planned and may start */
+        for (int i = 0; probe && i < nw; i++) {
+            struct worker *w = ws[i];
+            if (!w || w->vm != probe_vm || !w->running || w->finished || !(w->first_send_ms > 0) ||
+                w->progress_ms - w->first_send_ms < CO_EVAC_PROBE_MS ||
+                !(w->last_bytes > w->first_send_bytes))
+                continue;
+            double got = (w->last_bytes - w->first_send_bytes) /
+                         ((w->progress_ms - w->first_send_ms) / 1e3);
+            probe = 0;
+            if (!(e->src_cap_by_n[1] > 0)) {
+                e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
+                e->probe_bytes_per_s = got;
+                co_evac_note_stream(e, got, e->nic_bytes_per_s);
+                if (qh < qt) {
+                    co_evac_replan(e, queue + qh, qt - qh);
+                    if (o->progress)
+                        fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s alone "
+                                "(%.1f s watched): %d at once from now on\n", got * 8 / 1e6,
+                                (w->progress_ms - w->first_send_ms) / 1e3, e->k);
+                }
+            }
+        }
         for (int i = 0; i < nw; i++) {
             struct worker *w = ws[i];
             if (!w || !w->running)

@@ -149,6 +149,11 @@ Test(controller_lab, postcopy_completes)
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
     cr_assert(has_action(r, "postcopy"), "post-copy before pause: %s", json_dumps(r, 0));
     cr_assert(!has_action(r, "pause"));
+    /* QEMU 7.2 has postcopy-preempt: the faulted pages get their own
+     * channel (engine/policy.c, co_pol_prestart), at both ends */
+    json_t *a0 = json_array_get(json_object_get(r, "actions"), 0);
+    const char *why = json_string_value(json_object_get(a0, "reason"));
+    cr_assert(why && strstr(why, "postcopy-preempt"), "start: %s", why ? why : "(none)");
     json_decref(r);
     cr_assert(1 == tq_qmp_running(co_lab_get_info(g_lab)->dst_qmp),
               "guest running on the destination");

@@ -1177,6 +1177,53 @@ Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
     cr_assert_geq(last, 100, "limit reached %.0f ms", last);
 }
 
+/* Passes do not get shorter than QEMU's sync and what a guest dirties in
+ * one keeps pending above a limit the curve alone asks for (bench-policies
+ * uniform-10k-64M: 0.6-2 MB at 47 MB/s for 40 passes under 15-22 ms
+ * limits): the first raise goes to where QEMU would have taken the lowest
+ * pending of the last syncs, not 5 ms up. */
+Test(policy, adaptive_raise_goes_to_the_measured_pending)
+{
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
+    co_pol_state ps;
+    co_pol_init(&c, &ps);
+    co_pol_obs o;
+    memset(&o, 0, sizeof o);
+    o.status = CO_DRV_MIG_ACTIVE;
+    o.mem_bytes = GIB;
+    o.page_size_bytes = 4096;
+    o.bandwidth_bytes_per_s = 47e6;
+    o.have_curve = 1;
+    co_dirty_uniform(&o.curve, 16384, 100); /* the curve: almost nothing dirtied */
+    o.dirty_rate_pages_per_s = 100;
+    co_pol_action a[4];
+    double first_raise = 0, before = 0, last = 0;
+    double pend[] = {2.0e6, 1.6e6, 1.2e6, 1.5e6, 1.4e6};
+    for (int k = 2; k < 40 && first_raise == 0; k++) {
+        o.t_ms = k * 50.0;
+        o.sync_count = k;
+        o.new_sync = 1;
+        o.pending_at_sync_bytes = o.remaining_bytes = pend[k % 5];
+        o.since_sync_ms = 0;
+        int n = co_pol_decide(&c, &ps, &o, a, 4);
+        for (int i = 0; i < n; i++) {
+            if (a[i].kind != CO_ACT_DOWNTIME)
+                continue;
+            if (strstr(a[i].reason, "did not switch") && first_raise == 0) {
+                first_raise = a[i].value;
+                before = last;
+            }
+            last = a[i].value;
+        }
+    }
+    cr_assert_gt(first_raise, 0, "raised");
+    /* the lowest of the last 4 pendings (1.2 MB) at 47 MB/s, x1.3 + 1 ms */
+    double want = 1.2e6 / 47e6 * 1000 * 1.3 + 1;
+    cr_expect_geq(first_raise, want - 0.5, "first raise to %.1f ms (from %.1f), want >= %.1f",
+                  first_raise, before, want);
+    cr_expect_leq(first_raise, 300 - 10 + 1e-9);
+}
+
 /* ---- replay of a recorded timeline (cutover migrate --log) ------------- */
 
 #include <jansson.h>

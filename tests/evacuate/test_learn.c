@@ -569,8 +569,8 @@ Test(evac_learn, calibration_merged_across_drains)
 }
 
 /* The solo probe: with what one stream carries alone unknown, cutover's
- * schedule starts the first VM alone and plans the rest once it ended
- * (co_evac_run re-plans there); known (a calibration has it), no probe;
+ * schedule starts the first VM alone and plans the rest once it has sent
+ * for CO_EVAC_PROBE_MS (co_evac_run re-plans there); known (a calibration has it), no probe;
  * never under a fixed --concurrency (the baselines'). */
 Test(evac_learn, solo_probe_when_one_stream_is_not_known)
 {
@@ -591,8 +591,25 @@ Test(evac_learn, solo_probe_when_one_stream_is_not_known)
         if (v->order == 1)
             second_start = v->pred_start_ms;
     }
-    cr_expect_float_eq(second_start, first_end, 1, "the second starts as the first ends: %g %g",
+    /* the first (64 MiB at 20 MB/s: 3.4 s) is watched alone for
+     * CO_EVAC_PROBE_MS of sending (no set-up learnt here), then the rest go */
+    cr_expect_gt(first_end, CO_EVAC_PROBE_MS);
+    cr_expect_float_eq(second_start, CO_EVAC_PROBE_MS, 1,
+                       "the second starts once the probe's window closed: %g (first ends at %g)",
                        second_start, first_end);
+    /* with a set-up learnt, the window opens at the first's first byte */
+    e->setup_ms = 1500;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    double s2 = INFINITY, e1 = -1;
+    for (int i = 0; i < 4; i++) {
+        if (e->vms[i].order == 0)
+            e1 = e->vms[i].pred_start_ms + e->vms[i].pred_time_ms;
+        if (e->vms[i].order == 1)
+            s2 = e->vms[i].pred_start_ms;
+    }
+    cr_expect_float_eq(s2, 1500 + CO_EVAC_PROBE_MS, 1, "second at %g, first ends %g", s2, e1);
+    e->setup_ms = 0;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
     double with_probe = e->pred_total_ms;
     e->src_cap_by_n[1] = 20e6; /* measured: no probe */
     cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
