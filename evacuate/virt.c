@@ -1329,17 +1329,17 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             double got = (w->last_bytes - w->first_send_bytes) /
                          ((w->progress_ms - w->first_send_ms) / 1e3);
             probe = 0;
-            if (!(e->src_cap_by_n[1] > 0)) {
+            e->probe_bytes_per_s = got;
+            /* the run loop's rate tick may have noted one in flight already */
+            if (!(e->src_cap_by_n[1] > 0))
                 e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
-                e->probe_bytes_per_s = got;
-                co_evac_note_stream(e, got, e->nic_bytes_per_s);
-                if (qh < qt) {
-                    co_evac_replan(e, queue + qh, qt - qh);
-                    if (o->progress)
-                        fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s alone "
-                                "(%.1f s watched): %d at once from now on\n", got * 8 / 1e6,
-                                (w->progress_ms - w->first_send_ms) / 1e3, e->k);
-                }
+            co_evac_note_stream(e, got, e->nic_bytes_per_s);
+            if (qh < qt) {
+                co_evac_replan(e, queue + qh, qt - qh);
+                if (o->progress)
+                    fprintf(stderr, "cutover evacuate: a stream carries %.0f Mbit/s alone "
+                            "(%.1f s watched): %d at once from now on\n", got * 8 / 1e6,
+                            (w->progress_ms - w->first_send_ms) / 1e3, e->k);
             }
         }
         for (int i = 0; i < nw; i++) {
@@ -1430,12 +1430,13 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* over its sending time: the set-up is learnt apart */
                 double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
-                if (was_probe && !(e->src_cap_by_n[1] > 0)) {
+                if (was_probe) {
                     /* alone from its first byte to (about) its last, the
                      * next VM in its set-up meanwhile: the source's rate
                      * with one in flight (often shorter than the 2 s the
                      * tick needs, so set here) */
-                    e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
+                    if (!(e->src_cap_by_n[1] > 0))
+                        e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
                     e->probe_bytes_per_s = got;
                     probed = 1;
                 }
