@@ -849,13 +849,20 @@ Test(policy, adaptive_escalation_order)
  * the first sync after the throttle held, and switches to post-copy then
  * instead of climbing to its cap and waiting there. A guest the throttle
  * slows keeps the throttle and never needs post-copy. */
+/* The hot guest of these tests (100k pages/s over 512 MiB of a 1 GiB
+ * guest, a 200 MiB/s link), paced or not. */
+static void hot_guest(sim *s, co_dirty *d, int paced)
+{
+    co_dirty_uniform(d, 131072, 100000);
+    sim_init(s, 1 * GIB, 200 * MIB, d, 300);
+    s->paced = paced;
+}
+
 Test(policy, adaptive_postcopy_when_the_throttle_does_not_bite)
 {
     co_dirty d;
-    co_dirty_uniform(&d, 131072, 100000);
     sim a;
-    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
-    a.paced = 1;
+    hot_guest(&a, &d, 1);
     co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 120e3,
                            CO_ALLOW_AUTOCONVERGE | CO_ALLOW_POSTCOPY, GIB);
     sim_run(&a, &ca);
@@ -867,8 +874,7 @@ Test(policy, adaptive_postcopy_when_the_throttle_does_not_bite)
             cr_assert(strstr(a.acts[i].reason, "does not bite") != NULL, "%s", a.acts[i].reason);
     /* without the check it climbs to the cap first: later */
     sim b;
-    sim_init(&b, 1 * GIB, 200 * MIB, &d, 300);
-    b.paced = 1;
+    hot_guest(&b, &d, 1);
     co_pol_config cb = ca;
     cb.postcopy_ready = 0;
     cb.allow = CO_ALLOW_AUTOCONVERGE;
@@ -876,7 +882,7 @@ Test(policy, adaptive_postcopy_when_the_throttle_does_not_bite)
     cr_expect_geq(count_kind(&b, CO_ACT_THROTTLE), 2, "without post-copy it keeps throttling");
     /* the throttle bites: no post-copy */
     sim c;
-    sim_init(&c, 1 * GIB, 200 * MIB, &d, 300);
+    hot_guest(&c, &d, 0);
     sim_run(&c, &ca);
     cr_assert_eq(count_kind(&c, CO_ACT_POSTCOPY), 0);
     cr_assert(c.done && !c.aborted, "completes on the throttle (t=%.1f s)", c.t_ms / 1000);
@@ -1138,20 +1144,28 @@ Test(policy, adaptive_recovers_when_qemu_does_not_switch)
 /* Open loop: the curve says pending will be tiny, but QEMU keeps syncing
  * without switching (the guest keeps a few pages dirty). Adaptive raises
  * the limit step by step, never past --max-downtime minus the switch cost. */
-Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
+/* An open-loop observation: 1 GiB guest whose curve says almost nothing is
+ * dirtied, at bw bytes/s. */
+static co_pol_obs open_loop_obs(double bw)
 {
-    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
-    co_pol_state ps;
-    co_pol_init(&c, &ps);
     co_pol_obs o;
     memset(&o, 0, sizeof o);
     o.status = CO_DRV_MIG_ACTIVE;
     o.mem_bytes = GIB;
     o.page_size_bytes = 4096;
-    o.bandwidth_bytes_per_s = 500 * MIB;
+    o.bandwidth_bytes_per_s = bw;
     o.have_curve = 1;
     co_dirty_uniform(&o.curve, 16384, 100);
     o.dirty_rate_pages_per_s = 100;
+    return o;
+}
+
+Test(policy, adaptive_raises_limit_when_qemu_keeps_passing)
+{
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
+    co_pol_state ps;
+    co_pol_init(&c, &ps);
+    co_pol_obs o = open_loop_obs(500 * MIB);
     co_pol_action a[4];
     double last = 0;
     int raised = 0;
@@ -1187,15 +1201,7 @@ Test(policy, adaptive_raise_goes_to_the_measured_pending)
     co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 600e3, 0, GIB);
     co_pol_state ps;
     co_pol_init(&c, &ps);
-    co_pol_obs o;
-    memset(&o, 0, sizeof o);
-    o.status = CO_DRV_MIG_ACTIVE;
-    o.mem_bytes = GIB;
-    o.page_size_bytes = 4096;
-    o.bandwidth_bytes_per_s = 47e6;
-    o.have_curve = 1;
-    co_dirty_uniform(&o.curve, 16384, 100); /* the curve: almost nothing dirtied */
-    o.dirty_rate_pages_per_s = 100;
+    co_pol_obs o = open_loop_obs(47e6);
     co_pol_action a[4];
     double first_raise = 0, before = 0, last = 0;
     double pend[] = {2.0e6, 1.6e6, 1.2e6, 1.5e6, 1.4e6};
