@@ -545,14 +545,6 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
  * 99 % by default, which libvirt 9.0 cannot change: near it, escalate */
 #define FIXED_THROTTLE_TOP_PCT 95
 #define LAST_NOCONV_SYNCS 3
-/* Early throttle on a real link (docs/policies.md, "Time on a slow link"):
- * considered when waiting for the low-downtime pass would make the
- * migration more than 5% longer than QEMU's default (chosen: the issue's
- * time target is 1.1x, half of it kept for what the model misses); at most
- * 50% (chosen: a vCPU sleeps 10 ms per 10 ms it runs, 10 ms added to the
- * switch); QEMU applies it at its next check, modelled as 1 s on
- * (migration_bitmap_sync checks the throttle at most once a second,
- * migration/ram.c, QEMU 7.2). */
 /* Does the throttle bite? A guest whose writes are paced by its work (its
  * clients, a timer), not by its CPU, catches up between the throttle's
  * sleeps: bench-policies' uniform-30k-96M wrote 12.0k pages/s at 20 % and
@@ -563,6 +555,14 @@ static int decide_kubevirt(const co_pol_config *c, co_pol_state *s, const co_pol
  * least half of the share it should (chosen). */
 #define BITE_MIN_STEP_PCT 30.0
 #define BITE_MIN_SHARE 0.5
+/* Early throttle on a real link (docs/policies.md, "Time on a slow link"):
+ * considered when waiting for the low-downtime pass would make the
+ * migration more than 5% longer than QEMU's default (chosen: the issue's
+ * time target is 1.1x, half of it kept for what the model misses); at most
+ * 50% (chosen: a vCPU sleeps 10 ms per 10 ms it runs, 10 ms added to the
+ * switch); QEMU applies it at its next check, modelled as 1 s on
+ * (migration_bitmap_sync checks the throttle at most once a second,
+ * migration/ram.c, QEMU 7.2). */
 #define EARLY_EXTRA_SHARE 0.05
 #define EARLY_MAX_PCT 50.0
 #define EARLY_LAND_MS 1000.0
@@ -782,18 +782,7 @@ static double adaptive_ceiling_ms(const co_pol_config *c, double bw)
     return fmax((c->max_downtime_ms - cost) * fmax(1, CEIL_STOP_RATE_SHARE * scale), LIMIT_MIN_MS);
 }
 
-/* QEMU switches at the first sync whose pending gets below the limit. If it
- * has not switched a few passes after the predicted one, the curve is off
- * (e.g. a few pages dirtied every pass keep pending just above a tiny
- * limit): raise the extra limit step by step. Returns 1 when raised now. */
-/* When it raises, the limit goes at least to where QEMU would have taken
- * the lowest pending it measured at the last syncs: passes cannot get
- * shorter than QEMU's bitmap sync and our polls (35-70 ms on the lab's TCG
- * guest), and what a guest dirties in one keeps pending above a limit the
- * curve alone asks for (bench-policies uniform-10k-64M: pending 0.6-2 MB at
- * 47 MB/s against limits of 15-22 ms for 40 passes, then 5, 10, ... 80 ms
- * raises; docs/policies.md "Measured pending"). Bounded by the ceiling as
- * every limit. */
+/* The lowest pending QEMU measured at the last 4 syncs (INFINITY: none). */
 static double recent_low_pending(const co_pol_state *s)
 {
     double low = INFINITY;
@@ -807,6 +796,17 @@ static double recent_low_pending(const co_pol_state *s)
  * converging, only slower than planned, is not sent to the ceiling). */
 #define BUMP_MEASURED_MAX_RATIO 1.5
 
+/* QEMU switches at the first sync whose pending gets below the limit. If it
+ * has not switched a few passes after the predicted one, the curve is off
+ * (e.g. a few pages dirtied every pass keep pending just above a tiny
+ * limit): raise the extra limit step by step, and at least to where QEMU
+ * would have switched at the lowest pending of the last syncs: passes do
+ * not get shorter than QEMU's bitmap sync and our polls (35-70 ms on the
+ * lab's TCG guest), and what a guest dirties in one keeps pending above a
+ * limit the curve alone asks for (bench-policies uniform-10k-64M: 0.6-2 MB
+ * at 47 MB/s against limits of 15-22 ms for 40 passes, then raises of 5,
+ * 10, ... 80 ms; docs/policies.md adaptive, step 3). Bounded by the ceiling
+ * as every limit. Returns 1 when raised now. */
 static int adaptive_bump(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
                          const co_switch_option *b, double lim, double bw)
 {
@@ -1062,7 +1062,8 @@ static int throttle_misses(const co_pol_config *c, co_pol_state *s, const co_pol
         s->bite_reached_sync = o->sync_count; /* its rate window began before it */
         return 0;
     }
-    if (o->sync_count <= s->bite_reached_sync || o->throttle_pct < s->bite_base_pct + BITE_MIN_STEP_PCT ||
+    if (o->sync_count <= s->bite_reached_sync ||
+        o->throttle_pct < s->bite_base_pct + BITE_MIN_STEP_PCT ||
         !isfinite(o->dirty_rate_pages_per_s))
         return 0;
     double expect = (1 - o->throttle_pct / 100) / fmax(KEEP_MIN_SHARE, 1 - s->bite_base_pct / 100);
