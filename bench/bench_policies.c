@@ -116,7 +116,7 @@ static int picked(const char *env, int i, const char *name)
     return strstr(buf, key) != NULL;
 }
 
-static int run_one(const workload *w, int pol, double mem, const bench_link *bl,
+static int run_one(const workload *w, int pol, int rep, double mem, const bench_link *bl,
                    double deadline_ms, outcome *out)
 {
     memset(out, 0, sizeof *out);
@@ -178,8 +178,8 @@ static int run_one(const workload *w, int pol, double mem, const bench_link *bl,
     const char *logdir = getenv("BENCH_LOG_DIR");
     if (logdir && *logdir) {
         char lp[512];
-        static int seq;
-        snprintf(lp, sizeof lp, "%s/%02d-%s-%s.jsonl", logdir, ++seq, w->name, co_pol_name(pol));
+        snprintf(lp, sizeof lp, "%s/%s-r%d-%s-%s.jsonl", logdir, bl->shaped ? "shaped" : "loopback",
+                 rep + 1, w->name, co_pol_name(pol));
         logf = fopen(lp, "w");
         if (!logf)
             fprintf(stderr, "bench: BENCH_LOG_DIR: cannot write %s\n", lp);
@@ -390,16 +390,23 @@ static void report(FILE *out, const bench_link *bl, outcome RR[NWL][CO_POL_COUNT
     struct utsname u;
     uname(&u);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    char ln[96];
+    char ln[96], al[64] = "";
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } ALLOW[] = {{CO_ALLOW_AUTOCONVERGE, "auto-converge"}, {CO_ALLOW_DIRTYLIMIT, "dirty-limit"},
+                 {CO_ALLOW_POSTCOPY, "postcopy"}, {CO_ALLOW_PAUSE, "pause"}};
+    for (size_t i = 0; i < sizeof ALLOW / sizeof ALLOW[0]; i++)
+        if (bl->adaptive_allow & ALLOW[i].bit)
+            snprintf(al + strlen(al), sizeof al - strlen(al), "%s%s", al[0] ? "," : "",
+                     ALLOW[i].name);
     fprintf(out, "\n## %s\n\ncommit %s, %s %s, %ld CPUs, load (1 min) %.1f..%.1f over the runs, guest "
-           "%.0f MiB, --max-downtime %.0fms, --deadline %.0fs%s, adaptive --allow %s%s%s, "
+           "%.0f MiB, --max-downtime %.0fms, --deadline %.0fs%s, adaptive --allow %s, "
            "%d run(s) per cell%s\n\n",
            link_name(bl, ln, sizeof ln), CUTOVER_REV, u.sysname, u.release, ncpu, lmin, lmax,
            mem / 1048576, BENCH_MAX_DOWNTIME_MS, deadline / 1000,
            bl->shaped ? ", max-bandwidth QEMU's default, adaptive --link set" : "",
-           bl->adaptive_allow & CO_ALLOW_AUTOCONVERGE ? "auto-converge" : "none",
-           bl->adaptive_allow & CO_ALLOW_POSTCOPY ? ",postcopy" : "",
-           bl->adaptive_allow & CO_ALLOW_PAUSE ? ",pause" : "", nrep,
+           al[0] ? al : "none", nrep,
            nrep > 1 ? " (figures: medians over the completed runs; status: completed count)" : "");
     fprintf(out, "| workload | policy | status | total s | heartbeat ms | QEMU downtime ms | longest "
                  "gap ms | model floor ms | sent MiB | passes | load |\n");
@@ -542,7 +549,7 @@ int main(void)
                             co_pol_name(p));
                     fflush(stderr);
                     outcome *o = &RR[l][w][p][rep];
-                    if (run_one(&WL[w], p, mem, &links[l], deadline, o) != 0) {
+                    if (run_one(&WL[w], p, rep, mem, &links[l], deadline, o) != 0) {
                         fprintf(stderr, "skipped\n");
                         continue;
                     }

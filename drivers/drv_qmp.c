@@ -150,17 +150,25 @@ static int q_get_tunables(co_drv *drv, co_drv_tunables *t, co_diag *diag)
     if (t->max_bandwidth_bytes_per_s >= (double)UNLIMITED_BYTES_PER_S)
         t->max_bandwidth_bytes_per_s = 0;
     int multifd = 0;
-    if ((rc = co_qmp_get_capability(p->q, "auto-converge", &t->auto_converge, diag)) != CO_OK ||
-        (rc = co_qmp_get_capability(p->q, "postcopy-ram", &t->postcopy_ram, diag)) != CO_OK ||
-        (rc = co_qmp_get_capability(p->q, "multifd", &multifd, diag)) != CO_OK)
+    json_t *caps = NULL;
+    if ((rc = co_qmp_query_capabilities(p->q, &caps, diag)) != CO_OK)
         return rc;
+    if ((rc = co_qmp_capability_in(p->q, caps, "auto-converge", &t->auto_converge, diag)) !=
+            CO_OK ||
+        (rc = co_qmp_capability_in(p->q, caps, "postcopy-ram", &t->postcopy_ram, diag)) !=
+            CO_OK ||
+        (rc = co_qmp_capability_in(p->q, caps, "multifd", &multifd, diag)) != CO_OK) {
+        json_decref(caps);
+        return rc;
+    }
     t->multifd_channels = multifd ? (int)chans : 1;
     /* optional: QEMU 7.1 and later */
     co_diag tmp;
     co_diag_init(&tmp);
     int pp = 0;
-    if (co_qmp_get_capability(p->q, "postcopy-preempt", &pp, &tmp) == CO_OK)
+    if (co_qmp_capability_in(p->q, caps, "postcopy-preempt", &pp, &tmp) == CO_OK)
         t->postcopy_preempt = pp;
+    json_decref(caps);
     return CO_OK;
 }
 

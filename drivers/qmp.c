@@ -1122,30 +1122,32 @@ int co_qmp_query_capabilities(co_qmp *q, json_t **out, co_diag *d)
     return query_typed(q, "query-migrate-capabilities", JSON_ARRAY, out, d);
 }
 
-int co_qmp_get_capability(co_qmp *q, const char *name, int *state, co_diag *d)
+int co_qmp_capability_in(const co_qmp *q, const json_t *caps, const char *name, int *state,
+                         co_diag *d)
 {
-    json_t *caps = NULL;
-    int rc = co_qmp_query_capabilities(q, &caps, d);
-    if (rc != CO_OK)
-        return rc;
     size_t i;
     json_t *e;
-    int found = 0;
     json_array_foreach(caps, i, e)
     {
         const char *n = json_string_value(json_object_get(e, "capability"));
         json_t *s = json_object_get(e, "state");
         if (n && strcmp(n, name) == 0 && json_is_boolean(s)) {
             *state = json_is_true(s);
-            found = 1;
-            break;
+            return CO_OK;
         }
     }
+    return co_diag_set(d, CO_EDATA, "QEMU %s has no migration capability '%s'", q->addr, name);
+}
+
+int co_qmp_get_capability(co_qmp *q, const char *name, int *state, co_diag *d)
+{
+    json_t *caps = NULL;
+    int rc = co_qmp_query_capabilities(q, &caps, d);
+    if (rc != CO_OK)
+        return rc;
+    rc = co_qmp_capability_in(q, caps, name, state, d);
     json_decref(caps);
-    if (!found)
-        return co_diag_set(d, CO_EDATA, "QEMU %s has no migration capability '%s'", q->addr,
-                           name);
-    return CO_OK;
+    return rc;
 }
 
 int co_qmp_start_postcopy(co_qmp *q, co_diag *d)

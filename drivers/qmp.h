@@ -183,6 +183,10 @@ int co_qmp_set_capability(co_qmp *q, const char *name, int state, co_diag *d);
 /* query-migrate-capabilities, looking up one capability. *state is 0/1;
  * CO_EDATA if this QEMU does not know the capability. */
 int co_qmp_get_capability(co_qmp *q, const char *name, int *state, co_diag *d);
+/* The same lookup in an array co_qmp_query_capabilities returned (one
+ * query for several capabilities). */
+int co_qmp_capability_in(const co_qmp *q, const json_t *caps, const char *name, int *state,
+                         co_diag *d);
 /* query-migrate-capabilities: *out is a new reference to the array. */
 int co_qmp_query_capabilities(co_qmp *q, json_t **out, co_diag *d);
 int co_qmp_start_postcopy(co_qmp *q, co_diag *d);

@@ -571,11 +571,12 @@ static int apply_tunables(run *R, const co_drv_stats *st0, co_diag *d)
         }
         co_drv_tunables dw = R->dst_orig;
         dw.postcopy_ram = R->want.postcopy_ram;
-        /* postcopy-preempt must be on at both ends or at neither */
-        if (R->want.postcopy_preempt > 0 && R->dst_orig.postcopy_preempt < 0)
-            R->want.postcopy_preempt = R->orig.postcopy_preempt;
-        if (R->dst_orig.postcopy_preempt >= 0 && R->want.postcopy_preempt >= 0)
-            dw.postcopy_preempt = R->want.postcopy_ram ? R->want.postcopy_preempt : 0;
+        /* postcopy-preempt must be on at both ends or at neither: where
+         * the destination's QEMU lacks it, it stays off at the source */
+        if (R->dst_orig.postcopy_preempt < 0 && R->want.postcopy_preempt > 0)
+            R->want.postcopy_preempt = 0;
+        else if (R->dst_orig.postcopy_preempt >= 0 && R->want.postcopy_preempt >= 0)
+            dw.postcopy_preempt = R->want.postcopy_preempt;
         dw.multifd_channels = R->want.multifd_channels;
         if ((rc = cfg->dst->ops->set_tunables(cfg->dst, &dw, d)) != CO_OK) {
             co_diag_prefix(d, "destination");

@@ -1092,6 +1092,16 @@ static int closing(const co_evac *e, const struct worker *w)
  * When what is learnt changes a VM's curve, the VMs not yet started
  * (rest[0..nrest)) are re-planned.
  * Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
+/* The solo probe's stream carried got bytes/s alone: the report's figure,
+ * and the source's rate with one in flight unless the run loop's rate
+ * tick noted it first. */
+static void note_probe(co_evac *e, double got)
+{
+    e->probe_bytes_per_s = got;
+    if (!(e->src_cap_by_n[1] > 0))
+        e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
+}
+
 static int learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
                       const int *rest, int nrest, const co_evac_opts *o)
 {
@@ -1329,10 +1339,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             double got = (w->last_bytes - w->first_send_bytes) /
                          ((w->progress_ms - w->first_send_ms) / 1e3);
             probe = 0;
-            e->probe_bytes_per_s = got;
-            /* the run loop's rate tick may have noted one in flight already */
-            if (!(e->src_cap_by_n[1] > 0))
-                e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
+            note_probe(e, got);
             co_evac_note_stream(e, got, e->nic_bytes_per_s);
             if (qh < qt) {
                 co_evac_replan(e, queue + qh, qt - qh);
@@ -1432,12 +1439,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
                 if (was_probe) {
                     /* alone from its first byte to (about) its last, the
-                     * next VM in its set-up meanwhile: the source's rate
-                     * with one in flight (often shorter than the 2 s the
-                     * tick needs, so set here) */
-                    if (!(e->src_cap_by_n[1] > 0))
-                        e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
-                    e->probe_bytes_per_s = got;
+                     * next VM in its set-up meanwhile (often shorter than
+                     * the 2 s the tick needs, so noted here) */
+                    note_probe(e, got);
                     probed = 1;
                 }
                 if (co_evac_note_stream(e, got, fair) || probed) {
