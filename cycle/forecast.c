@@ -89,10 +89,9 @@ static json_t *history_records(const char *path)
     return co_jrn_read(path, &recs, &torn, &d) == CO_OK ? recs : NULL;
 }
 
-/* The concurrency the cycle's evacuations chose (evacuate's planner picks
- * it; plan.concurrency does not bind the cycle): the median of the
- * journals' evacuate step_end "concurrency", 0 when none says. */
-static int history_concurrency(const char *const *history, int nhistory, int *samples)
+/* The concurrency evacuate's planner started each drain with: the median of
+ * the journals' evacuate step_end "concurrency", 0 when none says. */
+static int step_end_concurrency(const char *const *history, int nhistory, int *samples)
 {
     int k[256], n = 0;
     for (int i = 0; i < nhistory; i++) {
@@ -263,6 +262,41 @@ static int history_migs(const char *const *history, int nhistory, const co_sim_c
         }
     }
     return n;
+}
+
+/* Migrations at once per evacuating host, as the history ran them (the
+ * cycle's evacuations pick their own; plan.concurrency does not bind them):
+ * the evacuations' overlap, sum of each one's in-flight time-average k
+ * weighted by its time, rounded; *mean the unrounded figure, *samples the
+ * migrations counted. The step_end "concurrency" is only where the planner
+ * started: with early starts and re-plans the lab's drains that started at
+ * 1 ran 1.77 at once, and the forecast that took 1 evacuated one at a time
+ * at solo stuns (docs/forecast.md, "Concurrency from the overlaps").
+ * Journals without mig_start / mig_end: that median. 0: none says. */
+static int history_concurrency(const char *const *history, int nhistory,
+                               const co_sim_cluster *c, double *mean, int *samples)
+{
+    *mean = 0;
+    *samples = 0;
+    struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
+    double sum = 0, len = 0;
+    int n = 0;
+    int nm = m ? history_migs(history, nhistory, c, m) : 0;
+    for (int q = 0; q < nm; q++) {
+        double l = m[q].t1 - m[q].t0;
+        if (m[q].rebalance || !(l > 0))
+            continue;
+        sum += m[q].k * l;
+        len += l;
+        n++;
+    }
+    free(m);
+    if (n == 0 || !(len > 0))
+        return step_end_concurrency(history, nhistory, samples);
+    *samples = n;
+    *mean = sum / len;
+    int k = (int)lround(*mean);
+    return k < 1 ? 1 : k;
 }
 
 /* One migration predicted by the model: stream ceiling cap (payload per
@@ -657,14 +691,22 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
     co_history_free(&h);
     if (rc != CO_OK)
         return rc;
-    int ns, k = history_concurrency(history, nhistory, &ns);
+    double kmean;
+    int ns, k = history_concurrency(history, nhistory, c, &kmean, &ns);
     if ((out->per_host = k) > 0) {
         c->plan.per_host = k;
         c->plan.count_incoming = 0;
-        json_array_append_new(assumed, json_sprintf(
-            "%d migration(s) at once per evacuating host: the median of the %d evacuations "
-            "in the history (the cycle's evacuations pick their own concurrency; "
-            "plan.concurrency does not bind them)", k, ns));
+        if (kmean > 0)
+            json_array_append_new(assumed, json_sprintf(
+                "%d migration(s) at once per evacuating host: the history's %d evacuation "
+                "migrations had %.2f in flight on their source, time-weighted (the cycle's "
+                "evacuations pick their own concurrency; plan.concurrency does not bind them)",
+                k, ns, kmean));
+        else
+            json_array_append_new(assumed, json_sprintf(
+                "%d migration(s) at once per evacuating host: the median of the %d evacuations "
+                "in the history (the cycle's evacuations pick their own concurrency; "
+                "plan.concurrency does not bind them)", k, ns));
     }
     fc_cal fc;
     /* the ceiling from the solo migrations' wall times, not from the

@@ -60,9 +60,11 @@ typedef struct co_cyc_fit {
  * --forecast` and `cutover simulate --history` (a plan is one file: what
  * simulate forecasts is what cycle runs; docs/forecast.md). In order:
  * co_history_read of each journal and co_history_apply (step durations,
- * failure rates, the stream rate); the evacuations' concurrency (the median
- * of the journals' evacuate step_end "concurrency": plan.per_host, not
- * counting incoming); then the migration calibration ("The migration
+ * failure rates, the stream rate); the evacuations' concurrency (how many
+ * the history's evacuation migrations had in flight on their source,
+ * time-weighted and rounded; journals without migration records: the median
+ * of their evacuate step_end "concurrency"; plan.per_host, not counting
+ * incoming); then the migration calibration ("The migration
  * calibration": one stream's ceiling, a host's migration capacity as one
  * uplink per host, a page-rate factor, the downtime limit, the model error
  * sigmas, stun factors per concurrency class and per VM) when the journals

@@ -13,6 +13,10 @@
  *                  host), the forecast reproduces the history cycle's own
  *                  window within 10 %, its p10-p90 band is the drawn model
  *                  error (wider than 10 %), returns go one at a time
+ *   concurrency_from_overlaps  the same history with its evacuate step_end
+ *                  "concurrency" rewritten to 1 (where the planner starts
+ *                  since the solo probe): the forecast still evacuates 2 at
+ *                  once, from the migrations' measured overlap, and says so
  *   simulate_same  `cutover simulate FILE --history J` on the same lab
  *                  history fits the same calibration as co_cyc_forecast
  *                  (the same JSON object, field by field), says so in its
@@ -139,6 +143,53 @@ Test(cycle_forecast, lab_self)
     json_array_foreach(json_object_get(fc, "assumed"), i, x)
         one += strstr(json_string_value(x), "one VM at a time") != NULL;
     cr_expect_eq(one, 1);
+    json_decref(fc);
+}
+
+/* The drains' own overlap, not the planner's start, sets the concurrency */
+Test(cycle_forecast, concurrency_from_overlaps)
+{
+    FILE *in = fopen(HD "lab-mix200/history-1.jsonl", "r");
+    cr_assert(in);
+    char path[] = "/tmp/co-fc-k1-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *out = fdopen(fd, "w");
+    char line[65536];
+    int rewritten = 0;
+    while (fgets(line, sizeof line, in)) {
+        char *k = strstr(line, "\"concurrency\":2");
+        if (k) {
+            k[strlen("\"concurrency\":")] = '1';
+            rewritten++;
+        }
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    cr_assert_eq(rewritten, 6); /* preflight and evacuate step_end of 3 hosts */
+    const char *h[] = {path};
+    co_cyc_fc_opts o = {.file = HD "lab-mix200/inventory.json", .history = h, .nhistory = 1,
+                        .runs = 100};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    int rc = co_cyc_forecast(&o, &fc, &d);
+    unlink(path);
+    cr_assert_eq(rc, CO_OK, "%s", d.msg);
+    int two = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(fc, "assumed"), i, x) {
+        const char *a = json_string_value(x);
+        if (strstr(a, "2 migration(s) at once per evacuating host: the history's 6 evacuation "
+                      "migrations had "))
+            two++;
+    }
+    cr_expect_eq(two, 1);
+    /* and the window is the history cycle's (106.1 s), as with the field at 2 */
+    cr_expect(fabs(q(fc, "window_s", "p50") - 106.13) < 0.10 * 106.13, "p50 %g",
+              q(fc, "window_s", "p50"));
     json_decref(fc);
 }
 
