@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "meter/heartbeat.h"
@@ -52,6 +53,10 @@ typedef struct co_ctl_config {
                                        * 2 escalate); set by a handler; may be NULL */
     volatile sig_atomic_t *stop_signo;/* the last such signal's number, for the
                                        * messages; may be NULL */
+    const _Atomic int *link_flows;    /* migrations sending on pol's link now, this one
+                                       * included, kept by the caller (evacuate): adaptive
+                                       * counts on link_rate / that for the stop-and-copy,
+                                       * which shares the link with them; NULL: alone */
 } co_ctl_config;
 
 typedef struct co_ctl_action {

@@ -97,6 +97,7 @@ typedef struct co_evac_vm {
     int batch;                    /* how many had started before it (0 = first wave) */
     double pred_start_ms, pred_time_ms, pred_downtime_ms;
     int pred_converges;           /* the model says it converges within the budget */
+    int alone;                    /* goes with nothing else in flight (co_evac_retry_alone) */
     int solo;                     /* needs a stream of its own (does not converge alone at
                                      one stream's best): cutover's own schedule never runs
                                      two such at once (0 under a fixed --concurrency) */
@@ -264,6 +265,19 @@ int co_evac_backoff(const co_evac *e, const int *vms, int n);
  * is still held and clears the hold when not. */
 void co_evac_hold(co_evac *e, const int *vms, int n, int c);
 int co_evac_held(co_evac *e, int vm);
+
+/* A VM whose migration the policy aborted (status "aborted": not converging
+ * within the budget) while others sent beside it (peers: the most in flight
+ * during it, itself included) gets the link to itself once: with auto
+ * concurrency, on its first attempt, it is marked `alone` (co_evac_run
+ * starts it only when nothing else is in flight, and starts nothing beside
+ * it), its status set back to "planned", its first reason kept in history,
+ * and the reason says it goes again. Returns 1 when so (the caller queues
+ * it again), 0 when it stays aborted. bench-forecast: two cycles failed a
+ * host for one VM aborted at 13-14 MB/s of a 200 Mbit/s link shared with
+ * another migration (docs/evacuate.md, "Aborted while sharing: once more
+ * alone"). */
+int co_evac_retry_alone(co_evac *e, int vm, int peers);
 
 /* ---- learning the real dirty rates and the calibration (evacuate/learn.c,
  * pure but for the calibration file) ---- */

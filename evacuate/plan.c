@@ -338,6 +338,20 @@ int co_evac_held(co_evac *e, int vm)
     return 0;
 }
 
+int co_evac_retry_alone(co_evac *e, int vm, int peers)
+{
+    co_evac_vm *v = &e->vms[vm];
+    if (e->concurrency > 0 || peers < 2 || v->attempts >= 2 || strcmp(v->status, "aborted"))
+        return 0;
+    v->alone = 1;
+    memcpy(v->history, v->reason, sizeof v->history);
+    size_t l = strlen(v->reason);
+    snprintf(v->reason + l, sizeof v->reason - l, "%saborted with %d migration(s) sending "
+             "beside it: goes again with the link to itself", l ? "; " : "", peers - 1);
+    snprintf(v->status, sizeof v->status, "planned");
+    return 1;
+}
+
 int co_evac_backoff(const co_evac *e, const int *vms, int n)
 {
     if (n < 2)

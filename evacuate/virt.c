@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,7 @@ struct hub {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int refs;
+    _Atomic int link_flows; /* migrations sending on the source NIC (learn_tick) */
 };
 
 static void hub_unref(struct hub *h)
@@ -742,6 +744,7 @@ static void *worker_main(void *arg)
             .poll_ms = 100,
             .stop_flag = &w->stop,
             .stop_signo = &w->stop_signo,
+            .link_flows = &w->hub->link_flows,
         };
         wrap_driver(w, drv);
         rc = co_ctl_run(&w->wrap, &cfg, &w->res, &d);
@@ -1102,7 +1105,7 @@ static void note_probe(co_evac *e, double got)
         e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
 }
 
-static int learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
+static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, double *last_tick,
                       const int *rest, int nrest, const co_evac_opts *o)
 {
     double now = co_clock_ms(), sum = 0;
@@ -1125,6 +1128,8 @@ static int learn_tick(co_evac *e, struct worker **ws, int nw, double *last_tick,
             fresh = 1;
         }
     }
+    /* what each controller's stop-and-copy shares the NIC with */
+    atomic_store(&h->link_flows, active);
     int started = 0;
     for (int i = 0; i < nw; i++)
         started += ws[i] && ws[i]->running && !ws[i]->finished;
@@ -1246,9 +1251,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * its share, by the curves learnt so far, waits and the next
              * one goes instead */
             int pick = qh, own_in = 0, ncl = 0, fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
+            int alone_in = 0;
             for (int i = 0; i < nw; i++) {
                 if (!ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
+                alone_in |= e->vms[ws[i]->vm].alone;
                 int about_to_end = auto_k && closing(e, ws[i]);
                 int c = early && about_to_end;
                 ncl += c;
@@ -1256,12 +1263,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 if (auto_k && !about_to_end && nfl < CO_EVAC_MAX_VMS)
                     fl[nfl++] = ws[i]->vm;
             }
-            if (inflight - ncl >= (probe ? 1 : e->k))
+            if (inflight - ncl >= (probe ? 1 : e->k) || alone_in)
                 break;
             if (auto_k)
                 m_now = co_evac_inflight_misses(e, fl, nfl);
             for (; pick < qt; pick++) {
                 if (own_in && e->vms[queue[pick]].solo)
+                    continue;
+                if (e->vms[queue[pick]].alone && inflight > 0)
                     continue;
                 if (co_evac_held(e, queue[pick]))
                     continue;
@@ -1316,7 +1325,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         struct timespec dl;
         co_clock_deadline_ts(&dl, 250);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
-        if (learn_tick(e, ws, nw, &last_tick, queue + qh, qt - qh, o) && auto_k)
+        if (learn_tick(e, h, ws, nw, &last_tick, queue + qh, qt - qh, o) && auto_k)
             pull_back(e, ws, nw, &last_pull, queue + qh, qt - qh, o);
         /* each migration's set-up, from its start to its first byte (libvirt's
          * prepare, the destination QEMU's start, QEMU's own set-up: 1-7 s per VM
@@ -1486,9 +1495,18 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * still tells what it re-sent: learn again with its bytes */
             if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)
                 co_evac_replan(e, queue + qh, qt - qh);
+            int peers = w->peers;
             free(w);
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */
+            if (auto_k && !(o->stop_flag && *o->stop_flag)) {
+                if (co_evac_retry_alone(e, (int)(v - e->vms), peers)) {
+                    queue[qt++] = (int)(v - e->vms);
+                    if (o->progress)
+                        fprintf(stderr, "cutover evacuate: %s: %s\n", v->name, v->reason);
+                    continue;
+                }
+            }
             /* re-plan: a migration that failed (not one the policy aborted
              * or the operator cancelled) is tried once more. If the source
              * daemon went away (restarted: libvirt fails the job and the

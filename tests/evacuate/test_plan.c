@@ -181,6 +181,34 @@ Test(evac_plan, fewer_at_once_unless_clearly_sooner)
     cr_expect_geq(e->k, 2, "k %d", e->k);
 }
 
+/* A VM the policy aborted while another sent beside it goes again once,
+ * alone; not when it ran alone, not on its second attempt, not under a fixed
+ * --concurrency, not when it failed (that path retries elsewhere) */
+Test(evac_plan, aborted_while_sharing_goes_again_alone)
+{
+    co_evac *e = mk(3, 2, 16.0 * (1 << 30), 0);
+    co_evac_vm *v = &e->vms[1];
+    snprintf(v->status, sizeof v->status, "aborted");
+    snprintf(v->reason, sizeof v->reason, "aborted: not converging");
+    v->attempts = 1;
+    cr_expect_eq(co_evac_retry_alone(e, 1, 1), 0, "it ran alone");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 2), 1);
+    cr_expect_str_eq(v->status, "planned");
+    cr_expect(v->alone);
+    cr_expect_str_eq(v->history, "aborted: not converging");
+    cr_expect(strstr(v->reason, "aborted with 1 migration(s) sending beside it: goes again "
+                                "with the link to itself") != NULL, "%s", v->reason);
+    snprintf(v->status, sizeof v->status, "aborted");
+    v->attempts = 2;
+    cr_expect_eq(co_evac_retry_alone(e, 1, 3), 0, "once only");
+    v->attempts = 1;
+    snprintf(v->status, sizeof v->status, "failed");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 2), 0, "a failure is retried elsewhere");
+    snprintf(v->status, sizeof v->status, "aborted");
+    e->concurrency = 2;
+    cr_expect_eq(co_evac_retry_alone(e, 1, 2), 0, "a fixed schedule keeps its rules");
+}
+
 /* Anti-affinity counts VMs already running on the destinations: a group of
  * vm1 and a resident "db0" on h2 keeps vm1 off h2, although h2 has more
  * room; an unknown name is one line naming it. */

@@ -1,0 +1,77 @@
+/* tests/engine/test_link_share.c: the controller told how many migrations
+ * share its link (co_ctl_config.link_flows, kept by evacuate's run loop), on
+ * real QEMU (TCG, BIOS-only guest, loopback carrying a link declared as
+ * 400 Mbit/s):
+ *   two_flows  link_flows at 2: a "link-share" action (value 2) says the
+ *              stop-and-copy counts on 0.2 of 0.4 Gbit/s, and the migration
+ *              completes
+ *   alone      link_flows NULL, or at 1: no such action */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/controller.h"
+#include "drv_pair.h"
+#include "util/error.h"
+
+static void init(void)
+{
+    setenv("CUTOVER_TQ_ACCEL", "tcg", 1);
+    drv_pair_open();
+}
+
+TestSuite(link_share, .init = init, .fini = drv_pair_close, .timeout = 90);
+
+static int run(const _Atomic int *flows, co_ctl_result *res)
+{
+    co_diag d;
+    co_diag_init(&d);
+    char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    co_ctl_config cfg = {
+        .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = 300, .deadline_ms = 60e3,
+                .link_known = 1, .link_rate_bytes_per_s = 50e6, .link_mtu = 9000},
+        .uri = uri,
+        .poll_ms = 50,
+        .link_flows = flows,
+    };
+    int rc = co_ctl_run(drv, &cfg, res, &d);
+    cr_assert_eq(rc, CO_OK, "%s: %s", res->status, d.msg);
+    int n = 0;
+    for (int i = 0; i < res->n_actions; i++)
+        if (!strcmp(res->actions[i].what, "link-share")) {
+            n++;
+            cr_expect_eq(res->actions[i].value, 2);
+            cr_expect(strstr(res->actions[i].reason, "2 migration(s) send on the link: the "
+                                                     "stop-and-copy counts on 0.2 Gbit/s of 0.4") !=
+                          NULL,
+                      "%s", res->actions[i].reason);
+        }
+    return n;
+}
+
+Test(link_share, two_flows)
+{
+    static _Atomic int flows = 2;
+    co_ctl_result *res = calloc(1, sizeof *res);
+    cr_expect_eq(run(&flows, res), 1);
+    cr_expect_str_eq(res->status, "completed");
+    free(res);
+}
+
+Test(link_share, alone)
+{
+    co_ctl_result *res = calloc(1, sizeof *res);
+    cr_expect_eq(run(NULL, res), 0);
+    cr_expect_str_eq(res->status, "completed");
+    free(res);
+}
+
+Test(link_share, one_flow)
+{
+    static _Atomic int flows = 1;
+    co_ctl_result *res = calloc(1, sizeof *res);
+    cr_expect_eq(run(&flows, res), 0);
+    free(res);
+}
