@@ -661,6 +661,7 @@ static void link_share(run *R, double at_ms)
     if (n < 1)
         n = 1;
     double share = pol->link_rate_bytes_per_s / n;
+    R->pc.link_peers = n - 1;
     if (share == R->pc.link_rate_bytes_per_s)
         return;
     R->pc.link_rate_bytes_per_s = share;

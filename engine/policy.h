@@ -47,6 +47,10 @@ typedef struct co_pol_config {
     int link_loopback;         /* 1: same host; bound by the migration threads */
     double link_rate_bytes_per_s; /* line rate when !link_loopback (--link) */
     int link_mtu;              /* IP MTU (0 = 1500) */
+    int link_peers;            /* other migrations sending on the link now (the controller,
+                                  from co_ctl_config.link_flows; 0 = none or unknown):
+                                  a pre-copy that does not converge waits for them to end
+                                  before its last resort (post-copy, pause, abort) */
     int channels;              /* multifd channels (0 = 1) */
     int dirty_limit_ready;     /* set-vcpu-dirty-limit works on this VM (controller probes) */
     int vcpus;                 /* vCPUs the dirty limit applies to (0 = 1) */

@@ -734,6 +734,24 @@ Test(policy, adaptive_not_converging_aborts_early)
     cr_assert_geq(q.end_ms, 60e3, "qemu only stops at the deadline");
 }
 
+/* The same guest in a drain with another migration sending on the link
+ * (link_peers): no abort while the other sends, only when the deadline
+ * nears; and at once as above when the other has ended. */
+Test(policy, adaptive_waits_for_the_link_while_others_send)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000);
+    sim a;
+    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
+    co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
+    ca.link_peers = 1;
+    sim_run(&a, &ca);
+    cr_assert(a.aborted);
+    cr_assert_gt(a.end_ms, 50e3, "aborted at %.1f s: before the deadline neared", a.end_ms / 1e3);
+    const co_pol_action *last = &a.acts[a.n_actions - 1];
+    cr_assert(strstr(last->reason, "not converging") != NULL, "%s", last->reason);
+}
+
 /* With auto-converge allowed, adaptive throttles first and completes. */
 Test(policy, adaptive_throttles_then_completes)
 {
