@@ -54,9 +54,12 @@ typedef struct co_ctl_config {
     volatile sig_atomic_t *stop_signo;/* the last such signal's number, for the
                                        * messages; may be NULL */
     const _Atomic int *link_flows;    /* migrations sending on pol's link now, this one
-                                       * included, kept by the caller (evacuate): adaptive
-                                       * counts on link_rate / that for the stop-and-copy,
-                                       * which shares the link with them; NULL: alone */
+                                       * included, kept by the caller (evacuate); NULL:
+                                       * alone */
+    const _Atomic long long *link_avail_bytes_per_s; /* what of the link the others leave
+                                       * this one's stop-and-copy (the line less what they
+                                       * send, at least its 1/link_flows share), kept by the
+                                       * caller; NULL or 0: link_rate / link_flows */
 } co_ctl_config;
 
 typedef struct co_ctl_action {

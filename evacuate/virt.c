@@ -466,6 +466,7 @@ struct worker {
     /* what its transfer gains: the send rate (smoothed over the samples),
      * what is left and the dirty rate, for the early start (closing_ms) */
     double rate_bps, rate_t_ms, rate_bytes, remaining_bytes, dirty_bps;
+    _Atomic long long link_avail; /* bytes/s the others leave its stop-and-copy (learn_tick) */
     char kick_why[200];
     /* the run loop's */
     int peers;                    /* most migrations in flight during it */
@@ -745,6 +746,7 @@ static void *worker_main(void *arg)
             .stop_flag = &w->stop,
             .stop_signo = &w->stop_signo,
             .link_flows = &w->hub->link_flows,
+            .link_avail_bytes_per_s = &w->link_avail,
         };
         wrap_driver(w, drv);
         rc = co_ctl_run(&w->wrap, &cfg, &w->res, &d);
@@ -1105,6 +1107,13 @@ static void note_probe(co_evac *e, double got)
         e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
 }
 
+/* A worker whose migration sends now (as learn_tick counts them). */
+static int sending(const struct worker *w)
+{
+    return w && w->running && !w->finished &&
+           (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER);
+}
+
 static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, double *last_tick,
                       const int *rest, int nrest, const co_evac_opts *o)
 {
@@ -1128,8 +1137,21 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
             fresh = 1;
         }
     }
-    /* what each controller's stop-and-copy shares the NIC with */
+    /* what each controller's stop-and-copy shares the NIC with: the line
+     * less what the others send (streams bound by the source's CPU leave
+     * most of a fast NIC), at least an equal share */
     atomic_store(&h->link_flows, active);
+    double total = 0;
+    for (int i = 0; i < nw; i++)
+        if (sending(ws[i]))
+            total += ws[i]->rate_bps > 0 ? ws[i]->rate_bps : 0;
+    for (int i = 0; i < nw; i++)
+        if (sending(ws[i])) {
+            double others = total - (ws[i]->rate_bps > 0 ? ws[i]->rate_bps : 0);
+            double avail = fmax(e->nic_bytes_per_s / (active > 0 ? active : 1),
+                                e->nic_bytes_per_s - others);
+            atomic_store(&ws[i]->link_avail, (long long)avail);
+        }
     int started = 0;
     for (int i = 0; i < nw; i++)
         started += ws[i] && ws[i]->running && !ws[i]->finished;

@@ -5,6 +5,8 @@
  *   two_flows  link_flows at 2: a "link-share" action (value 2) says the
  *              stop-and-copy counts on 0.2 of 0.4 Gbit/s, and the migration
  *              completes
+ *   others_leave_more  link_flows 2 and link_avail 37.5 MB/s (the other
+ *              sends 12.5 MB/s): the stop-and-copy counts on 0.3 Gbit/s
  *   alone      link_flows NULL, or at 1: no such action */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -23,7 +25,8 @@ static void init(void)
 
 TestSuite(link_share, .init = init, .fini = drv_pair_close, .timeout = 90);
 
-static int run(const _Atomic int *flows, co_ctl_result *res)
+static int run(const _Atomic int *flows, const _Atomic long long *avail, const char *want,
+               co_ctl_result *res)
 {
     co_diag d;
     co_diag_init(&d);
@@ -35,6 +38,7 @@ static int run(const _Atomic int *flows, co_ctl_result *res)
         .uri = uri,
         .poll_ms = 50,
         .link_flows = flows,
+        .link_avail_bytes_per_s = avail,
     };
     int rc = co_ctl_run(drv, &cfg, res, &d);
     cr_assert_eq(rc, CO_OK, "%s: %s", res->status, d.msg);
@@ -43,10 +47,7 @@ static int run(const _Atomic int *flows, co_ctl_result *res)
         if (!strcmp(res->actions[i].what, "link-share")) {
             n++;
             cr_expect_eq(res->actions[i].value, 2);
-            cr_expect(strstr(res->actions[i].reason, "2 migration(s) send on the link: the "
-                                                     "stop-and-copy counts on 0.2 Gbit/s of 0.4") !=
-                          NULL,
-                      "%s", res->actions[i].reason);
+            cr_expect(strstr(res->actions[i].reason, want) != NULL, "%s", res->actions[i].reason);
         }
     return n;
 }
@@ -55,15 +56,27 @@ Test(link_share, two_flows)
 {
     static _Atomic int flows = 2;
     co_ctl_result *res = calloc(1, sizeof *res);
-    cr_expect_eq(run(&flows, res), 1);
+    cr_expect_eq(run(&flows, NULL,
+                     "2 migration(s) send on the link: the stop-and-copy counts on 0.2 Gbit/s "
+                     "of 0.4", res),
+                 1);
     cr_expect_str_eq(res->status, "completed");
+    free(res);
+}
+
+Test(link_share, others_leave_more)
+{
+    static _Atomic int flows = 2;
+    static _Atomic long long avail = 37500000;
+    co_ctl_result *res = calloc(1, sizeof *res);
+    cr_expect_eq(run(&flows, &avail, "the stop-and-copy counts on 0.3 Gbit/s of 0.4", res), 1);
     free(res);
 }
 
 Test(link_share, alone)
 {
     co_ctl_result *res = calloc(1, sizeof *res);
-    cr_expect_eq(run(NULL, res), 0);
+    cr_expect_eq(run(NULL, NULL, "", res), 0);
     cr_expect_str_eq(res->status, "completed");
     free(res);
 }
@@ -72,6 +85,6 @@ Test(link_share, one_flow)
 {
     static _Atomic int flows = 1;
     co_ctl_result *res = calloc(1, sizeof *res);
-    cr_expect_eq(run(&flows, res), 0);
+    cr_expect_eq(run(&flows, NULL, "", res), 0);
     free(res);
 }
