@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "drivers/drv_qmp.h"
+#include "engine/controller.h"
 #include "qemu_proc.h"
 
 static char dir[64], memfile[128];
@@ -25,6 +26,19 @@ static inline void drv_pair_open(void)
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_drv_qmp_open(src.qmp, 5000, &drv, &d), CO_OK, "%s", d.msg);
+}
+
+/* A controller config migrating to the pair's destination: adaptive, 300 ms,
+ * 60 s deadline, polled every 50 ms; the caller adds to it. */
+static inline co_ctl_config drv_pair_ctl_config(void)
+{
+    static char uri[64];
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    return (co_ctl_config){
+        .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = 300, .deadline_ms = 60e3},
+        .uri = uri,
+        .poll_ms = 50,
+    };
 }
 
 static inline void drv_pair_close(void)

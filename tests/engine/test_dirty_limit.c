@@ -68,15 +68,9 @@ static void run_controller(co_ctl_result *res, int *rc)
 {
     co_diag d;
     co_diag_init(&d);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    co_ctl_config cfg = {
-        .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = 300, .deadline_ms = 60e3,
-                .allow = CO_ALLOW_DIRTYLIMIT},
-        .uri = uri,
-        .bandwidth_bytes_per_s = 100e6,
-        .poll_ms = 50,
-    };
+    co_ctl_config cfg = drv_pair_ctl_config();
+    cfg.pol.allow = CO_ALLOW_DIRTYLIMIT;
+    cfg.bandwidth_bytes_per_s = 100e6;
     *rc = co_ctl_run(drv, &cfg, res, &d);
     cr_assert_eq(*rc, CO_OK, "%s: %s", res->status, d.msg);
 }

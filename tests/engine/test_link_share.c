@@ -30,16 +30,12 @@ static int run(const _Atomic int *flows, const _Atomic long long *avail, const c
 {
     co_diag d;
     co_diag_init(&d);
-    char uri[64];
-    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
-    co_ctl_config cfg = {
-        .pol = {.kind = CO_POL_ADAPTIVE, .max_downtime_ms = 300, .deadline_ms = 60e3,
-                .link_known = 1, .link_rate_bytes_per_s = 50e6, .link_mtu = 9000},
-        .uri = uri,
-        .poll_ms = 50,
-        .link_flows = flows,
-        .link_avail_bytes_per_s = avail,
-    };
+    co_ctl_config cfg = drv_pair_ctl_config();
+    cfg.pol.link_known = 1;
+    cfg.pol.link_rate_bytes_per_s = 50e6;
+    cfg.pol.link_mtu = 9000;
+    cfg.link_flows = flows;
+    cfg.link_avail_bytes_per_s = avail;
     int rc = co_ctl_run(drv, &cfg, res, &d);
     cr_assert_eq(rc, CO_OK, "%s: %s", res->status, d.msg);
     int n = 0;

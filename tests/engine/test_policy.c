@@ -712,24 +712,30 @@ Test(policy, adaptive_at_the_cap_lets_qemu_decide_before_aborting)
     cr_assert(aborted, "aborts once QEMU has not switched at the ceiling");
 }
 
+/* A guest that never converges: 1 GiB, a 512 MiB set written at 200k
+ * pages/s (800 MB/s), through 200 MB/s. */
+static void run_hot_guest(sim *s, const co_pol_config *c)
+{
+    co_dirty d;
+    co_dirty_uniform(&d, 131072, 200000);
+    sim_init(s, 1 * GIB, 200 * MIB, &d, 300);
+    sim_run(s, c);
+}
+
 /* Dirtying outpaces the link: without anything allowed, adaptive aborts
  * well before the deadline and says why; qemu runs into the deadline. */
 Test(policy, adaptive_not_converging_aborts_early)
 {
-    co_dirty d;
-    co_dirty_uniform(&d, 131072, 200000); /* 512 MiB set at 200k pages/s = 800 MB/s */
     sim a, q;
-    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
     co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
-    sim_run(&a, &ca);
+    run_hot_guest(&a, &ca);
     cr_assert(a.aborted);
     cr_assert_lt(a.end_ms, 30e3, "aborted at %.1f s, deadline 60 s", a.end_ms / 1000);
     const co_pol_action *last = &a.acts[a.n_actions - 1];
     cr_assert_eq(last->kind, CO_ACT_ABORT);
     cr_assert(strstr(last->reason, "not converging") != NULL, "%s", last->reason);
-    sim_init(&q, 1 * GIB, 200 * MIB, &d, 300);
     co_pol_config cq = cfg(CO_POL_QEMU, 300, 60e3, 0, GIB);
-    sim_run(&q, &cq);
+    run_hot_guest(&q, &cq);
     cr_assert(q.aborted);
     cr_assert_geq(q.end_ms, 60e3, "qemu only stops at the deadline");
 }
@@ -739,13 +745,10 @@ Test(policy, adaptive_not_converging_aborts_early)
  * nears; and at once as above when the other has ended. */
 Test(policy, adaptive_waits_for_the_link_while_others_send)
 {
-    co_dirty d;
-    co_dirty_uniform(&d, 131072, 200000);
     sim a;
-    sim_init(&a, 1 * GIB, 200 * MIB, &d, 300);
     co_pol_config ca = cfg(CO_POL_ADAPTIVE, 300, 60e3, 0, GIB);
     ca.link_peers = 1;
-    sim_run(&a, &ca);
+    run_hot_guest(&a, &ca);
     cr_assert(a.aborted);
     cr_assert_gt(a.end_ms, 50e3, "aborted at %.1f s: before the deadline neared", a.end_ms / 1e3);
     const co_pol_action *last = &a.acts[a.n_actions - 1];
@@ -943,12 +946,9 @@ Test(policy, adaptive_bulk_pass_starved_on_a_shared_link)
  * at 800 s per GiB. */
 Test(policy, nova_schedule)
 {
-    co_dirty d;
-    co_dirty_uniform(&d, 131072, 200000);
     sim s;
-    sim_init(&s, 1 * GIB, 200 * MIB, &d, 300);
     co_pol_config c = cfg(CO_POL_NOVA, 500, 2000e3, 0, GIB);
-    sim_run(&s, &c);
+    run_hot_guest(&s, &c);
     cr_assert(s.aborted);
     cr_assert_eq(count_kind(&s, CO_ACT_DOWNTIME), 10);
     cr_assert_float_eq(s.acts[0].at_ms, 150e3, 200, "first step after 75 s x 2 GiB, got %.0f",
