@@ -649,10 +649,12 @@ static void describe_link(run *R, char *buf, size_t len)
 /* Migrations sharing the link (cfg->link_flows): the stop-and-copy gets
  * what the others leave of it (cfg->link_avail_bytes_per_s: on a fast NIC
  * whose streams are bound by the source's CPU, most of it), not the whole
- * line (bench-evacuate `link`: two at once
- * on 400 Mbit/s, switches predicted within 300 ms measured 346-377 ms). The
- * pre-copy bandwidth is measured and needs no such word. A change is noted
- * as a "link-share" action. */
+ * line (bench-evacuate `link`, two at once on 400 Mbit/s: switches planned
+ * within 300 ms measured 346-377 ms), and while others send a pre-copy
+ * that does not converge waits for the link rather than take its last
+ * resort (policy.h link_peers). The pre-copy bandwidth is measured and
+ * needs no such word. A change of the share is noted as a "link-share"
+ * action. */
 static void link_share(run *R, double at_ms)
 {
     const co_pol_config *pol = &R->cfg->pol;
