@@ -1089,14 +1089,6 @@ static int closing(const co_evac *e, const struct worker *w)
     return w->remaining_bytes / gain * 1e3 <= e->setup_ms;
 }
 
-/* What the run learns as it goes, with h->mu held, at every tick of the
- * run loop: the source's sending rate with n migrations in flight (sum of
- * the bytes the in-flight workers sent since the last tick), and the
- * guests' real dirty rates from the windows the workers closed (in flight
- * or just finished: docs/evacuate.md, "Learning the real dirty rates").
- * When what is learnt changes a VM's curve, the VMs not yet started
- * (rest[0..nrest)) are re-planned.
- * Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
 /* The solo probe's stream carried got bytes/s alone: the report's figure,
  * and the source's rate with one in flight unless the run loop's rate
  * tick noted it first. */
@@ -1114,17 +1106,30 @@ static int sending(const struct worker *w)
            (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER);
 }
 
+/* What the run learns as it goes, with h->mu held, at every tick of the
+ * run loop: the source's sending rate with n migrations in flight (sum of
+ * the bytes the in-flight workers sent since the last tick), and the
+ * guests' real dirty rates from the windows the workers closed (in flight
+ * or just finished: docs/evacuate.md, "Learning the real dirty rates").
+ * When what is learnt changes a VM's curve, the VMs not yet started
+ * (rest[0..nrest)) are re-planned. Each sending worker is also told what
+ * the others leave of the NIC for its stop-and-copy (h->link_flows,
+ * w->link_avail: engine/controller.h).
+ * Returns 1 when a VM in flight showed a new window of QEMU's dirty rate. */
 static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, double *last_tick,
                       const int *rest, int nrest, const co_evac_opts *o)
 {
-    double now = co_clock_ms(), sum = 0;
+    double now = co_clock_ms(), sum = 0, total = 0;
     int active = 0, fresh = 0;
     for (int i = 0; i < nw; i++) {
         struct worker *w = ws[i];
         if (!w || !w->running)
             continue;
+        if (sending(w)) {
+            active++;
+            total += fmax(w->rate_bps, 0);
+        }
         if (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER) {
-            active += !w->finished;
             if (w->tick_bytes >= 0 && w->last_bytes >= w->tick_bytes)
                 sum += w->last_bytes - w->tick_bytes;
         }
@@ -1141,15 +1146,10 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
      * less what the others send (streams bound by the source's CPU leave
      * most of a fast NIC), at least an equal share */
     atomic_store(&h->link_flows, active);
-    double total = 0;
-    for (int i = 0; i < nw; i++)
-        if (sending(ws[i]))
-            total += ws[i]->rate_bps > 0 ? ws[i]->rate_bps : 0;
     for (int i = 0; i < nw; i++)
         if (sending(ws[i])) {
-            double others = total - (ws[i]->rate_bps > 0 ? ws[i]->rate_bps : 0);
-            double avail = fmax(e->nic_bytes_per_s / (active > 0 ? active : 1),
-                                e->nic_bytes_per_s - others);
+            double others = total - fmax(ws[i]->rate_bps, 0);
+            double avail = fmax(e->nic_bytes_per_s / active, e->nic_bytes_per_s - others);
             atomic_store(&ws[i]->link_avail, (long long)avail);
         }
     int started = 0;
