@@ -273,15 +273,13 @@ static int history_migs(const char *const *history, int nhistory, const co_sim_c
  * 1 ran 1.77 at once, and the forecast that took 1 evacuated one at a time
  * at solo stuns (docs/forecast.md, "Concurrency from the overlaps").
  * Journals without mig_start / mig_end: that median. 0: none says. */
-static int history_concurrency(const char *const *history, int nhistory,
-                               const co_sim_cluster *c, double *mean, int *samples)
+static int history_concurrency(const char *const *history, int nhistory, const struct hmig *m,
+                               int nm, double *mean, int *samples)
 {
     *mean = 0;
     *samples = 0;
-    struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
     double sum = 0, len = 0;
     int n = 0;
-    int nm = m ? history_migs(history, nhistory, c, m) : 0;
     for (int q = 0; q < nm; q++) {
         double l = m[q].t1 - m[q].t0;
         if (m[q].rebalance || !(l > 0))
@@ -290,7 +288,6 @@ static int history_concurrency(const char *const *history, int nhistory,
         len += l;
         n++;
     }
-    free(m);
     if (n == 0 || !(len > 0))
         return step_end_concurrency(history, nhistory, samples);
     *samples = n;
@@ -377,7 +374,8 @@ typedef struct fc_cal {
     int vm_down_n;            /* VMs with a factor from history */
 } fc_cal;
 
-/* Calibrate the migration model to the history's completed migrations:
+/* Calibrate the migration model to the history's completed migrations
+ * (m[0..nm), as history_migs read them):
  * one stream's payload ceiling (plan.policy.channel_cap), a host's
  * migration capacity shared by the migrations in flight on it (the CPU of
  * TCG streams: two streams at once are each slower than one alone), a
@@ -391,20 +389,16 @@ typedef struct fc_cal {
  * hint_cap, the journals' payload rate, when known), the capacity on all
  * with that ceiling. Returns the migrations
  * used (0: nothing fitted, *cal untouched but for the rebalance figures). */
-static int calibrate(const char *const *history, int nhistory, const co_sim_cluster *c,
-                     double fixed_cap, double hint_cap, fc_cal *cal)
+static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, double fixed_cap,
+                     double hint_cap, fc_cal *cal)
 {
-    struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
     int *use = malloc(FC_MAX_MIGS * sizeof *use);
     memset(cal, 0, sizeof *cal);
     cal->host_cap = INFINITY;
     cal->down_class[0] = cal->down_class[1] = 1;
-    if (!m || !use) {
-        free(m);
-        free(use);
+    if (!use)
         return 0;
-    }
-    int nm = history_migs(history, nhistory, c, m), n = 0;
+    int n = 0;
     double ks = 0, kc = 0, kr = 0;
     for (int q = 0; q < nm; q++) {
         if (m[q].rebalance && m[q].t1 > m[q].t0) {
@@ -433,7 +427,6 @@ static int calibrate(const char *const *history, int nhistory, const co_sim_clus
     cal->k_solo = cal->nsolo ? ks / cal->nsolo : 0;
     cal->k_conc = cal->nconc ? kc / cal->nconc : 0;
     if (n < CO_HISTORY_MIN_SAMPLES) {
-        free(m);
         free(use);
         return 0;
     }
@@ -616,7 +609,6 @@ static int calibrate(const char *const *history, int nhistory, const co_sim_clus
     }
     cal->run_sigma = sqrt(cal->run_between_sigma * cal->run_between_sigma +
                           cal->rms_time * cal->rms_time / n);
-    free(m);
     free(use);
     return n;
 }
@@ -691,8 +683,12 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
     co_history_free(&h);
     if (rc != CO_OK)
         return rc;
+    /* the history's migrations, read once for the concurrency and the
+     * calibration */
+    struct hmig *m = malloc(FC_MAX_MIGS * sizeof *m);
+    int nm = m ? history_migs(history, nhistory, c, m) : 0;
     double kmean;
-    int ns, k = history_concurrency(history, nhistory, c, &kmean, &ns);
+    int ns, k = history_concurrency(history, nhistory, m, nm, &kmean, &ns);
     if ((out->per_host = k) > 0) {
         c->plan.per_host = k;
         c->plan.count_incoming = 0;
@@ -714,7 +710,8 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
      * the bytes' ceiling the solo moves came out 10 - 17 % short of the
      * history cycles (docs/forecast.md, "The migration calibration") */
     double bytes_cap = out->stream_fitted ? c->plan.mig.link.channel_cap_bytes_per_s : 0;
-    ns = calibrate(history, nhistory, c, 0, bytes_cap, &fc);
+    ns = calibrate(m, nm, c, 0, bytes_cap, &fc);
+    free(m);
     if (fc.rebal_n > 0 && fc.rebal_k < 1.25 && c->plan.rebalance != CO_REBAL_DURATION) {
         /* the cycle's rebalance moves one VM at a time */
         c->plan.returns_at_once = 1;
