@@ -328,12 +328,13 @@ static void set_curve(co_evac_vm *ev, const be_vm *v)
 typedef struct be_env {
     double budget_ms, deadline_ms, stream_rate;
     char calib_dir[256];    /* BENCH_EVAC_CALIB_DIR: cutover's calibration per scenario */
+    char log_dir[256];      /* BENCH_EVAC_LOG_DIR: each run's controller timelines, "" none */
     int nvms, mtu;
     char cache[512];
     FILE *json;
 } be_env;
 
-static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_run *out)
+static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int rep, be_run *out)
 {
     memset(out, 0, sizeof *out);
     out->total_ms = out->pred_ms = out->tx_bytes = NAN;
@@ -420,6 +421,15 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, be_r
                        * 9 s, mostly libvirt's set-up: count them as 1 GiB (Nova
                        * floors at 2 GiB itself) */
                       .policy_min_mem_bytes = 1073741824.0};
+    /* BENCH_EVAC_LOG_DIR: DIR/<scenario>-<schedule>-<run>/<vm>.jsonl */
+    char logd[400];
+    if (env->log_dir[0]) {
+        snprintf(logd, sizeof logd, "%s/%s-%s-%d", env->log_dir, s->name, sc->name, rep + 1);
+        if (co_evac_check_log_dir(logd, &d) == CO_OK)
+            o.log_dir = logd;
+        else
+            fprintf(stderr, "bench_evacuate: %s (the run goes on without timelines)\n", d.msg);
+    }
     if (co_evac_inventory(e, &o, &d) != CO_OK) {
         snprintf(out->note, sizeof out->note, "inventory: %.200s", d.msg);
         goto down;
@@ -721,6 +731,15 @@ int main(void)
         snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BENCH_EVAC_CALIB_DIR"));
     else if (getenv("BUILD") && *getenv("BUILD"))
         snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BUILD"));
+    if (getenv("BENCH_EVAC_LOG_DIR") && *getenv("BENCH_EVAC_LOG_DIR")) {
+        snprintf(env.log_dir, sizeof env.log_dir, "%s", getenv("BENCH_EVAC_LOG_DIR"));
+        co_diag dl;
+        co_diag_init(&dl);
+        if (co_evac_check_log_dir(env.log_dir, &dl) != CO_OK) {
+            fprintf(stderr, "bench_evacuate: BENCH_EVAC_LOG_DIR: %s\n", dl.msg);
+            return 73;
+        }
+    }
     const char *rp = getenv("BENCH_EVAC_REPEAT");
     int repeat = rp && *rp ? atoi(rp) : 1;
     if (repeat < 1 || repeat > BE_MAX_RUNS) {
@@ -761,7 +780,7 @@ int main(void)
                     (k == BE_SCHED_SR && !(env.stream_rate > 0)))
                     continue;
                 be_run *r = &runs[s][k][rep];
-                run_one(&env, &SC[s], &SCHED[k], r);
+                run_one(&env, &SC[s], &SCHED[k], rep, r);
                 print_run(&SC[s], &SCHED[k], rep, r, env.nvms);
                 run_json(env.json, &SC[s], &SCHED[k], rep, r, env.nvms);
             }

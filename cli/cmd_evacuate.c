@@ -83,17 +83,21 @@ static void usage(FILE *out)
             "                        progress (default 60s): then it is cancelled, its job\n"
             "                        aborted, and given up 2 x 5 s later, reported failed with\n"
             "                        where the VM runs (resumed on the source if left paused)\n"
+            "  --log DIR             each migration's timeline (QEMU's figures at every poll,\n"
+            "                        the policy's actions; the JSONL of migrate --log) in\n"
+            "                        DIR/NAME.jsonl, appended; DIR is created if missing\n"
             "  --dry-run             print the plan and blockers; move nothing\n"
             "  --json                print the report as JSON\n\n"
             "SIGINT, SIGTERM and SIGHUP cancel the migrations in flight (each VM stays on the\n"
             "source, running) and start no more.\n"
             "Exit: 0 every VM moved (or shut down as asked); 1 some VM failed, was aborted or\n"
             "left; 64 usage (unknown option, bad URI); 65 a blocker with --unmovable fail;\n"
-            "69 a host unreachable or no capacity anywhere; 75 stopped by a signal.\n");
+            "69 a host unreachable or no capacity anywhere; 73 --log DIR not writable; 75 stopped\n"
+            "by a signal.\n");
 }
 
 typedef struct evac_args {
-    const char *conn, *to, *cluster, *groups, *curves, *calib, *save_calib;
+    const char *conn, *to, *cluster, *groups, *curves, *calib, *save_calib, *log_dir;
     co_cli_mig_flags mig;        /* --mtu, --max-downtime, --deadline, --allow */
     double nic, ratio, dirty_rate, stream, call_timeout;
     int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all, no_early;
@@ -110,7 +114,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
            O_ORDER, O_RATIO, O_GROUPS, O_UNMOV, O_DIRTY, O_DRY, O_JSON, O_HELP, O_MEASURE, O_STREAM,
-           O_CALLTMO, O_CURVES, O_CALIB, O_SAVECALIB, O_NOEARLY };
+           O_CALLTMO, O_CURVES, O_CALIB, O_SAVECALIB, O_NOEARLY, O_LOG };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
         {"to", required_argument, NULL, O_TO},
@@ -135,6 +139,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
         {"calibration", required_argument, NULL, O_CALIB},
         {"save-calibration", required_argument, NULL, O_SAVECALIB},
         {"no-early-start", no_argument, NULL, O_NOEARLY},
+        {"log", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -217,6 +222,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
             break;
         case O_DRY: a->dry_run = 1; break;
         case O_CALIB: a->calib = optarg; break;
+        case O_LOG: a->log_dir = optarg; break;
         case O_SAVECALIB: a->save_calib = optarg; break;
         case O_MEASURE: a->measure_all = 1; break;
         case O_STREAM:
@@ -366,8 +372,9 @@ int co_cmd_evacuate(int argc, char **argv)
                       .call_timeout_ms = (int)a.call_timeout,
                       .measure_dirty = a.dirty_given || a.curves ? 0 : a.measure_all ? 2 : 1,
                       .unmovable = a.unmovable, .progress = isatty(STDERR_FILENO) && !a.dry_run,
-                      .stop_flag = stop, .stop_signo = stop_signo};
-    if (setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
+                      .stop_flag = stop, .stop_signo = stop_signo, .log_dir = a.log_dir};
+    if ((a.log_dir && !a.dry_run && co_evac_check_log_dir(a.log_dir, &d) != CO_OK) ||
+        setup_hosts(&a, e, &d) != CO_OK || co_evac_inventory(e, &o, &d) != CO_OK ||
         (a.curves && co_evac_load_curves(e, a.curves, &d) != CO_OK) ||
         (a.groups && co_evac_parse_groups(e, a.groups, &d) != CO_OK) ||
         (a.calib && co_evac_calib_apply(e, a.calib, &d) != CO_OK)) {

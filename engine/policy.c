@@ -115,6 +115,7 @@ void co_pol_init(const co_pol_config *c, co_pol_state *s)
     memset(s, 0, sizeof *s);
     s->last_sync = -1;
     s->ceiling_sync = -1;
+    s->ramp_sync = -1;
     s->low_remaining = INFINITY;
     s->prev_remaining_at_sync = NAN;
     s->pred_downtime_ms = NAN;
@@ -1136,6 +1137,66 @@ static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const c
     return n;
 }
 
+/* libvirt's fixed ramp (throttle_fixed): QEMU raises its throttle at its
+ * own checks, by the increment set at the start, whatever adaptive plans,
+ * up to max-cpu-throttle, 99 % (which libvirt 9.0 cannot lower): a 990 ms
+ * sleep per 10 ms of run, far past the budget (bench-evacuate `hot`: a
+ * paced guest sharing the link rode the ramp to 99 % and showed a 1080 ms
+ * heartbeat gap for QEMU's 78 ms of downtime). Once QEMU's next step would
+ * pass the cap, switch as soon as pending fits the budget (the limit at the
+ * ceiling less the throttle's sleep); once past the cap, the last resort at
+ * once: post-copy, pause, else abort (the guest stalls while it waits, so
+ * not even for the link's other migrations; evacuate sends a VM aborted
+ * beside others again alone). STEP_NEXT when the ramp is below that. */
+static int adaptive_ramp_guard(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                               double bw, co_pol_action *out, int max)
+{
+    if (!c->throttle_fixed || !(c->allow & CO_ALLOW_AUTOCONVERGE) || !(o->throttle_pct > 0))
+        return STEP_NEXT;
+    double cap = throttle_cap_pct(c);
+    double inc = QEMU_THROTTLE_INCREMENT_PCT; /* what co_pol_prestart gave libvirt */
+    double next = fmin(o->throttle_pct + inc, QEMU_THROTTLE_MAX_PCT);
+    if (next <= cap + THROTTLE_REACHED_PCT)
+        return STEP_NEXT;
+    int n = 0;
+    char why[320];
+    if (o->throttle_pct <= cap + THROTTLE_REACHED_PCT) {
+        if (s->ramp_sync >= 0)
+            return 0; /* armed: QEMU's own test decides until the ramp moves */
+        double lim = adaptive_ceiling_ms(c, bw) - throttle_sleep_ms(o->throttle_pct);
+        if (lim < LIMIT_MIN_MS)
+            lim = LIMIT_MIN_MS;
+        s->ramp_sync = o->sync_count;
+        snprintf(why, sizeof why,
+                 "QEMU's throttle ramp (%.0f%%, +%.0f%% at its next check) is about to pass the "
+                 "cap of %.0f%% (a sleep over half the budget) and libvirt cannot hold it: "
+                 "switch as soon as pending fits (limit %.0f ms)",
+                 o->throttle_pct, inc, cap, lim);
+        set_limit(s, o, lim, out, max, &n, why);
+        return n;
+    }
+    snprintf(why, sizeof why,
+             "QEMU's throttle ramp reached %.0f%%, past the cap of %.0f%%: the guest sleeps "
+             "%.0f ms at a time, over the %.0f ms budget",
+             o->throttle_pct, cap, throttle_sleep_ms(o->throttle_pct), c->max_downtime_ms);
+    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
+        s->postcopy = 1;
+        emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s; switch to post-copy", why);
+        return n;
+    }
+    if ((c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
+        s->paused = 1;
+        emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
+             "%s; pause the guest so the copy converges (expected downtime %.0f ms)", why,
+             o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
+        return n;
+    }
+    size_t l = strlen(why);
+    snprintf(why + l, sizeof why - l, "; nothing allowed helps (--allow postcopy,pause)");
+    do_abort(s, o, out, max, &n, why);
+    return n;
+}
+
 /* No switch fits the budget at this throttle: escalate in the cheapest
  * allowed order, once two syncs agree (at once when the deadline is near). */
 static int adaptive_escalate(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
@@ -1209,6 +1270,9 @@ static int decide_adaptive(const co_pol_config *c, co_pol_state *s, const co_pol
     if (!o->new_sync && o->t_ms - s->last_plan_ms < REPLAN_EVERY_MS)
         return 0;
     s->last_plan_ms = o->t_ms;
+    int g = adaptive_ramp_guard(c, s, o, bw, out, max);
+    if (g != STEP_NEXT)
+        return g;
     co_dirty d;
     if (!obs_curve(o, &d))
         return 0;

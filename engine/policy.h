@@ -118,6 +118,8 @@ typedef struct co_pol_state {
     double dl_pct;            /* adaptive: the dirty limit in force as a throttle %, 0 none */
     double fixed_seen_pct;    /* adaptive, throttle_fixed: highest throttle QEMU reached */
     int64_t fixed_seen_sync;  /* ... and the sync count when it last rose (-1 = not yet) */
+    int64_t ramp_sync;        /* adaptive, throttle_fixed: sync count when the ramp guard
+                                 set its limit, QEMU's next step being past the cap (-1) */
     int64_t ceiling_sync;     /* adaptive: sync count when, with nothing left to escalate,
                                  the limit went to its safe ceiling; -1 = not yet */
     double early_pct;         /* adaptive: the slow link's early throttle asked, 0 = none */

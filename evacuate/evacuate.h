@@ -440,6 +440,11 @@ typedef struct co_evac_opts {
                                      system's drain (bench/bench_evacuate.c) */
     double policy_min_mem_bytes;  /* a baseline's per-GiB timeouts count at least this
                                      much RAM (0 = the VM's own) */
+    const char *log_dir;          /* each migration's controller timeline (the JSONL of
+                                     `cutover migrate --log`) appended to DIR/<vm>.jsonl,
+                                     a VM that goes again adding to its file; the directory
+                                     must exist and be writable (co_evac_check_log_dir);
+                                     NULL = none */
     /* Called from co_evac_run's own thread (never a worker's): phase 0
      * before a VM's migration thread starts, phase 1 once its outcome
      * (status, time_ms, downtime_ms, reason) is in e->vms[vm], also for a
@@ -456,6 +461,10 @@ typedef struct co_evac_opts {
  * (all at once, 1 s). Errors: CO_EUNAVAIL naming the URI that does not
  * answer, CO_EUSAGE for a malformed one. Moves nothing. */
 int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d);
+
+/* Checks that dir is a directory this process can write (creating it, one
+ * level, when missing), before any VM moves. CO_ECANTCREAT naming it. */
+int co_evac_check_log_dir(const char *dir, co_diag *d);
 
 /* The connection co_evac_inventory opens, for callers that need node facts
  * the evacuation does not keep (cutover inventory: total memory, version,

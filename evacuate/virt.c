@@ -9,12 +9,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "evacuate/evacuate.h"
 #include "util/deadline.h"
 #include "util/error.h"
+
+int co_evac_check_log_dir(const char *dir, co_diag *d)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return co_diag_set(d, CO_ECANTCREAT, "--log '%s': cannot create the directory: %s", dir,
+                           strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return co_diag_set(d, CO_ECANTCREAT, "--log '%s': not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return co_diag_set(d, CO_ECANTCREAT, "--log '%s': cannot write there: %s", dir,
+                           strerror(errno));
+    return CO_OK;
+}
 
 #ifndef CO_HAVE_LIBVIRT
 
@@ -461,6 +476,7 @@ struct worker {
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
     double first_send_bytes;      /* ... and its bytes (the solo probe's rate) */
+    double closing_since_ms;      /* when closing() first said it ends soon (0 = not yet) */
     int setup_noted;              /* its set-up went into e->setup_ms */
     int pull;                     /* the run loop cancelled it for the others (pull-back) */
     /* what its transfer gains: the send rate (smoothed over the samples),
@@ -480,6 +496,7 @@ struct worker {
     int mtu;
     int policy;                   /* co_evac_opts.policy: adaptive, or a baseline's (bench) */
     double policy_mem_bytes;      /* the VM's memory, at least opts.policy_min_mem_bytes */
+    char log_path[700];           /* its controller timeline (opts.log_dir), "" = none */
     /* outputs */
     char status[16], reason[512];
     double time_ms, downtime_ms, sent_bytes;
@@ -748,8 +765,14 @@ static void *worker_main(void *arg)
             .link_flows = &w->hub->link_flows,
             .link_avail_bytes_per_s = &w->link_avail,
         };
+        /* a timeline that cannot be opened costs the timeline, not the
+         * migration (the directory was checked before the start) */
+        FILE *log = w->log_path[0] ? fopen(w->log_path, "a") : NULL;
+        cfg.log = log;
         wrap_driver(w, drv);
         rc = co_ctl_run(&w->wrap, &cfg, &w->res, &d);
+        if (log)
+            fclose(log);
         snprintf(w->status, sizeof w->status, "%s", w->res.status);
         w->downtime_ms = w->res.downtime_ms;
         w->time_ms = w->res.total_time_ms;
@@ -993,6 +1016,8 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     w->mtu = e->mtu;
     w->policy = o->policy;
     w->policy_mem_bytes = fmax(v->mem_bytes, o->policy_min_mem_bytes);
+    if (o->log_dir && *o->log_dir)
+        snprintf(w->log_path, sizeof w->log_path, "%.400s/%.200s.jsonl", o->log_dir, v->name);
     w->time_ms = w->downtime_ms = w->sent_bytes = NAN;
     return w;
 }
@@ -1074,8 +1099,14 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * nothing and so overlaps the end of the transfer instead of following it.
  * Expected end: what is left over what the stream gains on the guest's
  * writes (QEMU's own switch comes earlier, at pending < bandwidth x
- * downtime-limit: the estimate errs late). Under h->mu. */
-static int closing(const co_evac *e, const struct worker *w)
+ * downtime-limit: the estimate errs late). A migration still sending
+ * CLOSING_GRACE set-ups after it was first judged closing is not believed
+ * again: a guest writing close to its share of the link shows a small
+ * remainder at every pass and never ends (bench-evacuate `hot`: the hot VM
+ * ran 39 s with the next VMs started beside it one after another, their
+ * bulk passes taking the link it needed). Under h->mu. */
+#define CLOSING_GRACE 2.0
+static int closing(const co_evac *e, struct worker *w)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished || !(w->first_send_ms > 0))
         return 0;
@@ -1083,10 +1114,17 @@ static int closing(const co_evac *e, const struct worker *w)
         return 1;
     if (w->last_status != CO_DRV_MIG_ACTIVE)
         return 0;
+    double now = co_clock_ms();
+    if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
+        return 0;
     double gain = w->rate_bps - w->dirty_bps;
     if (!(gain > 0.05 * w->rate_bps) || !(w->remaining_bytes >= 0))
         return 0;
-    return w->remaining_bytes / gain * 1e3 <= e->setup_ms;
+    if (w->remaining_bytes / gain * 1e3 > e->setup_ms)
+        return 0;
+    if (!(w->closing_since_ms > 0))
+        w->closing_since_ms = now;
+    return 1;
 }
 
 /* The solo probe's stream carried got bytes/s alone: the report's figure,

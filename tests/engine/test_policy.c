@@ -712,6 +712,69 @@ Test(policy, adaptive_at_the_cap_lets_qemu_decide_before_aborting)
     cr_assert(aborted, "aborts once QEMU has not switched at the ceiling");
 }
 
+/* libvirt's fixed ramp: QEMU climbs 20, 30, ... 90 %, then 99 % (a 990 ms
+ * sleep) whatever adaptive plans. At 90 % (the next step past the 93 %
+ * cap for 300 ms) adaptive lets QEMU switch as soon as pending fits the
+ * budget; at 99 % it takes the last resort at once, even with others on
+ * the link: post-copy where allowed, else abort (bench-evacuate `hot`: a
+ * 1080 ms heartbeat gap at 99 %). */
+Test(policy, adaptive_fixed_ramp_stops_before_the_sleep_passes_the_budget)
+{
+    co_pol_config c = cfg(CO_POL_ADAPTIVE, 300, 90e3, CO_ALLOW_AUTOCONVERGE, 64 * MIB);
+    c.link_known = 1;
+    c.link_rate_bytes_per_s = 50e6;
+    c.link_mtu = 9000;
+    c.throttle_fixed = 1;
+    c.link_peers = 2;
+    co_pol_state s;
+    co_pol_init(&c, &s);
+    /* a paced guest sharing the link: 8k pages/s at 20 MB/s, pending 10 MB */
+    co_pol_obs o = {.t_ms = 20e3, .status = CO_DRV_MIG_ACTIVE, .remaining_bytes = 10e6,
+                    .mem_bytes = 64 * MIB, .page_size_bytes = 4096, .sync_count = 10,
+                    .new_sync = 1, .pending_at_sync_bytes = 10e6, .since_sync_ms = 0,
+                    .bandwidth_bytes_per_s = 20e6, .throttle_pct = 80,
+                    .dirty_rate_pages_per_s = 8000};
+    co_pol_action a[8];
+    int n = co_pol_decide(&c, &s, &o, a, 8);
+    for (int i = 0; i < n; i++)
+        cr_assert(strstr(a[i].reason, "ramp") == NULL, "80%%: no guard yet: %s", a[i].reason);
+    o.sync_count++;
+    o.t_ms += 1500;
+    o.throttle_pct = 90;
+    n = co_pol_decide(&c, &s, &o, a, 8);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(a[0].kind, CO_ACT_DOWNTIME, "%s", a[0].reason);
+    cr_assert(strstr(a[0].reason, "about to pass the cap") != NULL, "%s", a[0].reason);
+    /* 300 ms less the switch's costs and the 90 ms sleep, in pre-copy units */
+    cr_assert(a[0].value > 20 && a[0].value < 300, "limit %.0f ms", a[0].value);
+    o.sync_count++;
+    o.t_ms += 1500;
+    n = co_pol_decide(&c, &s, &o, a, 8);
+    cr_assert_eq(n, 0, "held while QEMU's own test decides");
+    o.sync_count++;
+    o.t_ms += 1500;
+    o.throttle_pct = 99;
+    n = co_pol_decide(&c, &s, &o, a, 8);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(a[0].kind, CO_ACT_ABORT, "%s", a[0].reason);
+    cr_assert(strstr(a[0].reason, "past the cap") != NULL, "%s", a[0].reason);
+
+    c.allow |= CO_ALLOW_POSTCOPY;
+    co_pol_init(&c, &s);
+    o.throttle_pct = 99;
+    n = co_pol_decide(&c, &s, &o, a, 8);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(a[0].kind, CO_ACT_POSTCOPY, "%s", a[0].reason);
+
+    /* the live ramp (QMP) is adaptive's own: no guard */
+    c.throttle_fixed = 0;
+    c.allow = CO_ALLOW_AUTOCONVERGE;
+    co_pol_init(&c, &s);
+    n = co_pol_decide(&c, &s, &o, a, 8);
+    for (int i = 0; i < n; i++)
+        cr_assert(strstr(a[i].reason, "ramp") == NULL, "QMP: %s", a[i].reason);
+}
+
 /* A guest that never converges: 1 GiB, a 512 MiB set written at 200k
  * pages/s (800 MB/s), through 200 MB/s. */
 static void run_hot_guest(sim *s, const co_pol_config *c)

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli_expect.h"
 
@@ -55,4 +56,28 @@ Test(evacuate_input, shared_migration_flags_and_time_limit)
     snprintf(cmd, sizeof cmd, "%s--allow eject,copy-storage,postcopy --call-timeout 20s "
              "--mtu 9000 --max-downtime 100ms --deadline 1m", base);
     cli_expect_fail(cli_run("%s", cmd), 69, "127.0.0.1:9", NULL);
+}
+
+/* --log DIR is checked before any host is contacted: a file in the way or a
+ * directory that cannot be made is 73 naming it; a dry run writes nothing. */
+Test(evacuate_input, log_dir_not_writable)
+{
+    char dir[] = "/tmp/co-evlog-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char file[64], cmd[512];
+    snprintf(file, sizeof file, "%s/f", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    const char *base = "evacuate --connect qemu+tcp://127.0.0.1:9/system "
+                       "--to qemu+tcp://127.0.0.2:9/system ";
+    snprintf(cmd, sizeof cmd, "%s--log %s", base, file);
+    cli_expect_fail(cli_run("%s", cmd), 73, "not a directory", NULL);
+    snprintf(cmd, sizeof cmd, "%s--log %s/no/such", base, dir);
+    cli_expect_fail(cli_run("%s", cmd), 73, "cannot create", NULL);
+    /* a good one: the connection is next (69) and the directory was made */
+    snprintf(cmd, sizeof cmd, "%s--log %s/logs", base, dir);
+    cli_expect_fail(cli_run("%s", cmd), 69, "127.0.0.1:9", NULL);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
 }
