@@ -357,6 +357,10 @@ typedef struct fc_cal {
     double cap;               /* one stream's payload ceiling, bytes/s */
     int cap_fixed;            /* 1: from the journals' bytes (co_history_apply; not used) */
     double host_cap;          /* a host's migration capacity (line bytes/s), INFINITY = none */
+    int host_cap_weighted;    /* 1: C (and s, dl, cap) the evidence-weighted means over the
+                                 grid; 0: no C fitted (no solo and concurrent migrations) */
+    double host_cap_best;     /* the grid's single best point (INFINITY = none) */
+    double host_cap_w_none;   /* the weight on capacities that never bind */
     double scale, dl_ms;
     double rms, rms_time, rms_down, rms_time_solo, rms_time_conc;
     double rms_down_vm;       /* downtime residual left after each VM's own factor */
@@ -387,7 +391,9 @@ typedef struct fc_cal {
  * migration at its own concurrency. The ceiling is fitted on the solo
  * migrations (k < 1.25) unless fixed_cap gives it (on a grid around
  * hint_cap, the journals' payload rate, when known), the capacity on all
- * with that ceiling. Returns the migrations
+ * with that ceiling. When both solo and concurrent migrations are there
+ * (a capacity is fitted), the parameters are not the grid's single best
+ * point but its evidence-weighted means (below). Returns the migrations
  * used (0: nothing fitted, *cal untouched but for the rebalance figures). */
 static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, double fixed_cap,
                      double hint_cap, fc_cal *cal)
@@ -445,8 +451,27 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
     /* ceilings fitted on the solo ones; when none is solo, on all (the
      * capacity is then not told apart from the ceiling: none) */
     int solo_only = cal->nsolo >= 1 && cal->nconc >= 1;
-    for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++)
-        for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+    const int NL = sizeof limits / sizeof limits[0], NS = sizeof scales / sizeof scales[0];
+    int nC = 0;
+    if (solo_only)
+        for (double x = cap_lo; x <= 2 * nic_max; x *= 1.12)
+            nC++;
+    double *Cg = malloc(((size_t)nC + 1) * sizeof *Cg);
+    double *E = malloc((size_t)NL * NS * ((size_t)nC + 1) * sizeof *E);
+    double *capv = malloc((size_t)NL * NS * sizeof *capv);
+    if (!Cg || !E || !capv) {
+        free(Cg);
+        free(E);
+        free(capv);
+        free(use);
+        return 0;
+    }
+    nC = 0;
+    if (solo_only)
+        for (double x = cap_lo; x <= 2 * nic_max; x *= 1.12)
+            Cg[nC++] = x;
+    for (int li = 0; li < NL; li++)
+        for (int si = 0; si < NS; si++) {
             double s = scales[si], dl = limits[li];
             double cap = fixed_cap, e = INFINITY;
             if (!(fixed_cap > 0))
@@ -457,16 +482,18 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
                         cap = x;
                     }
                 }
+            double *Ep = E + ((size_t)li * NS + si) * (nC + 1);
+            capv[li * NS + si] = cap;
+            /* the single best point, reported beside the means */
             double C = INFINITY;
-            e = cal_err(c, m, use, n, 0, cap, INFINITY, s, dl);
-            if (solo_only)
-                for (double x = cap_lo; x <= 2 * nic_max; x *= 1.12) {
-                    double ex = cal_err(c, m, use, n, 0, cap, x, s, dl);
-                    if (ex < e) {
-                        e = ex;
-                        C = x;
-                    }
+            e = Ep[nC] = cal_err(c, m, use, n, 0, cap, INFINITY, s, dl);
+            for (int ci = 0; ci < nC; ci++) {
+                double ex = Ep[ci] = cal_err(c, m, use, n, 0, cap, Cg[ci], s, dl);
+                if (ex < e) {
+                    e = ex;
+                    C = Cg[ci];
                 }
+            }
             if (e < best) {
                 best = e;
                 cal->cap = cap;
@@ -475,6 +502,52 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
                 cal->dl_ms = dl;
             }
         }
+    /* The grid's single best point is a discrete choice (a capacity or
+     * none, and with it a page-rate factor: on mix100's histories the two
+     * trade off along a flat ridge, and two near-identical sets of
+     * journals chose "10.6 MB/s, 70 %" and "none, 100 %", windows 87 and
+     * 101 s). So the parameters are the means over the whole grid (C, s,
+     * the limit, the ceiling), each point weighted by its evidence
+     * exp(-(e - e_min) / (2 sigma^2)), sigma^2 = e_min / (2 n) the
+     * variance of one squared log residual at the best point (a uniform
+     * prior on the grid: log C, the scales, the limits as listed); C, the
+     * limit and the ceiling as geometric means, s arithmetic. A capacity
+     * at or above the fastest NIC never binds (the same prediction as
+     * none): it counts at the NIC's rate, and the INFINITY point, the
+     * same as the grid's top, is not counted twice. The mean at the NIC
+     * (every weight there) is none. */
+    cal->host_cap_best = cal->host_cap;
+    cal->host_cap_w_none = isfinite(cal->host_cap) ? 0 : 1;
+    if (nC > 0) {
+        double s2 = fmax(best / (2.0 * n), 1e-4);
+        double sw = 0, slc = 0, ss = 0, sdl = 0, scap = 0, wnone = 0;
+        for (int li = 0; li < NL; li++)
+            for (int si = 0; si < NS; si++) {
+                const double *Ep = E + ((size_t)li * NS + si) * (nC + 1);
+                for (int ci = 0; ci < nC; ci++) {
+                    double w = exp(-(Ep[ci] - best) / (2 * s2));
+                    sw += w;
+                    slc += w * log(fmin(Cg[ci], nic_max));
+                    ss += w * scales[si];
+                    sdl += w * log(limits[li]);
+                    scap += w * log(capv[li * NS + si]);
+                    wnone += Cg[ci] >= nic_max ? w : 0;
+                }
+            }
+        double Ceff = exp(slc / sw);
+        cal->host_cap_weighted = 1;
+        cal->host_cap_w_none = wnone / sw;
+        cal->host_cap = Ceff >= nic_max * (1 - 1e-9) ? INFINITY : Ceff;
+        cal->scale = ss / sw;
+        cal->dl_ms = exp(sdl / sw);
+        if (!(fixed_cap > 0))
+            cal->cap = exp(scap / sw);
+        /* the residuals (and so the sigmas drawn) at the means */
+        best = cal_err(c, m, use, n, 0, cal->cap, cal->host_cap, cal->scale, cal->dl_ms);
+    }
+    free(Cg);
+    free(E);
+    free(capv);
     cal->n = n;
     cal->cap_fixed = fixed_cap > 0;
     cal->rms = sqrt(best / n);
@@ -725,6 +798,16 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
         co_cyc_fit_free(out);
         return co_diag_set(d, rc, "out of memory");
     }
+    /* how C was applied and chosen */
+    char how_as[240], best_c[40] = "none";
+    if (isfinite(fc.host_cap_best))
+        snprintf(best_c, sizeof best_c, "%.1f MB/s", fc.host_cap_best / 1e6);
+    if (fc.host_cap_weighted)
+        snprintf(how_as, sizeof how_as, "%s; the evidence-weighted mean over the fit's grid, "
+                 "%.0f %% of the weight on none, the single best point %s", how,
+                 100 * fc.host_cap_w_none, best_c);
+    else
+        snprintf(how_as, sizeof how_as, "%s", how);
     if (ns > 0) {
         json_t *cal = out->calibration = json_pack(
             "{s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:s, s:o, s:s, s:f, s:f, s:f, s:f, s:o, s:o, "
@@ -737,7 +820,7 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
                          : "this calibration (the solo migrations' wall times)",
             "host_capacity_bytes_per_s",
             isfinite(fc.host_cap) ? json_real(fc.host_cap) : json_null(),
-            "host_capacity_as", how, "dirty_rate_factor", fc.scale, "downtime_limit_ms",
+            "host_capacity_as", how_as, "dirty_rate_factor", fc.scale, "downtime_limit_ms",
             fc.dl_ms, "rms_log_error", fc.rms, "rms_log_error_time", fc.rms_time,
             "rms_log_error_time_solo",
             isfinite(fc.rms_time_solo) ? json_real(fc.rms_time_solo) : json_null(),
@@ -751,6 +834,13 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
             if (bytes_cap > 0)
                 json_object_set_new(cal, "channel_cap_from_bytes_bytes_per_s",
                                     json_real(bytes_cap));
+            if (fc.host_cap_weighted) {
+                json_object_set_new(cal, "host_capacity_weight_none",
+                                    json_real(fc.host_cap_w_none));
+                json_object_set_new(cal, "host_capacity_best_bytes_per_s",
+                                    isfinite(fc.host_cap_best) ? json_real(fc.host_cap_best)
+                                                               : json_null());
+            }
             json_object_set_new(cal, "rms_log_error_downtime_within_vm",
                                 json_real(fc.rms_down_vm));
             json_object_set_new(cal, "vms_with_stun_factor", json_integer(fc.vm_down_n));
@@ -764,10 +854,13 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
             json_object_set_new(cal, "stun_factor_solo", json_real(fc.down_class[0]));
             json_object_set_new(cal, "stun_factor_concurrent", json_real(fc.down_class[1]));
         }
-        char hc[160] = "no host capacity (no solo and concurrent migrations to tell apart)";
-        if (isfinite(fc.host_cap))
+        char hc[360] = "no host capacity (no solo and concurrent migrations to tell apart)";
+        if (fc.host_cap_weighted && isfinite(fc.host_cap))
             snprintf(hc, sizeof hc, "a host moves %.1f MB/s in all, shared by the "
-                     "migrations in flight on it (%s)", fc.host_cap / 1e6, how);
+                     "migrations in flight on it (%s)", fc.host_cap / 1e6, how_as);
+        else if (fc.host_cap_weighted)
+            snprintf(hc, sizeof hc, "no host capacity (the fit's grid weighted by its "
+                     "evidence: all of the weight on a capacity that never binds)");
         json_array_append_new(assumed, json_sprintf(
             "migration model calibrated to the %d completed migrations of %d history "
             "cycle(s) (%d solo, %d concurrent at %.2f on average; wall time and downtime; "
@@ -1073,7 +1166,7 @@ int co_cyc_fit_text(FILE *out, const json_t *cal, const json_t *assumed)
 {
     if (json_is_object(cal)) {
         json_t *hc = json_object_get(cal, "host_capacity_bytes_per_s");
-        char cap[96] = "no host capacity";
+        char cap[320] = "no host capacity";
         if (json_is_number(hc))
             snprintf(cap, sizeof cap, "host capacity %.1f MB/s (%s)",
                      json_number_value(hc) / 1e6, sget(cal, "host_capacity_as"));

@@ -17,6 +17,14 @@
  *                  "concurrency" rewritten to 1 (where the planner starts
  *                  since the solo probe): the forecast still evacuates 2 at
  *                  once, from the migrations' measured overlap, and says so
+ *   capacity_continuous  two bench runs of mix100 (tests/data/history/
+ *                  lab-mix100/a and b, 3 history cycles each, evacuations
+ *                  40-41 s and returns 41-43 s in both): the grid's single
+ *                  best point is a capacity in a and none in b, but the
+ *                  evidence-weighted means give both a capacity within 5 %
+ *                  of each other, page-rate factors within 0.1, and p50
+ *                  windows within 8 % (with the best point: 86.9 and 101.1 s,
+ *                  16 % apart; their cycles ran 88.1 and 87.7 s)
  *   simulate_same  `cutover simulate FILE --history J` on the same lab
  *                  history fits the same calibration as co_cyc_forecast
  *                  (the same JSON object, field by field), says so in its
@@ -128,15 +136,18 @@ Test(cycle_forecast, lab_self)
                  json_number_value(json_object_get(cal, "stun_factor_solo")));
     cr_expect_eq(json_integer_value(json_object_get(cal, "concurrent")), 6);
     cr_expect(json_is_number(json_object_get(cal, "host_capacity_bytes_per_s")));
-    cr_expect_str_eq(json_string_value(json_object_get(cal, "host_capacity_as")),
-                     "uplink per host");
+    const char *as = json_string_value(json_object_get(cal, "host_capacity_as"));
+    cr_expect(as && !strncmp(as, "uplink per host; the evidence-weighted mean", 42), "%s", as);
     cr_expect_eq(json_integer_value(json_object_get(cal, "rebalance_migrations")), 6);
     /* the history cycle's window: 106.1 s */
     double p10 = q(fc, "window_s", "p10"), p50 = q(fc, "window_s", "p50"),
            p90 = q(fc, "window_s", "p90");
     cr_expect(fabs(p50 - 106.13) < 0.10 * 106.13, "p50 %g", p50);
     cr_expect(p10 <= 106.13 && 106.13 <= p90, "%g %g %g", p10, p50, p90);
-    cr_expect((p90 - p10) / p50 > 0.10, "band %g - %g", p10, p90);
+    /* the drawn model error (without it 1 - 3 %; 10.2 % with the grid's
+     * single best point, 9.0 % with the weighted means, whose time fits
+     * this history closer: rms 0.093 against 0.105) */
+    cr_expect((p90 - p10) / p50 > 0.08, "band %g - %g", p10, p90);
     int one = 0;
     size_t i;
     json_t *x;
@@ -144,6 +155,52 @@ Test(cycle_forecast, lab_self)
         one += strstr(json_string_value(x), "one VM at a time") != NULL;
     cr_expect_eq(one, 1);
     json_decref(fc);
+}
+
+/* Near-identical histories give near-identical capacities: the capacity
+ * and the page-rate factor are weighted means over the fit's grid, not
+ * its single best point */
+Test(cycle_forecast, capacity_continuous)
+{
+    const char *ha[] = {HD "lab-mix100/a/history-1.jsonl", HD "lab-mix100/a/history-2.jsonl",
+                        HD "lab-mix100/a/history-3.jsonl"};
+    const char *hb[] = {HD "lab-mix100/b/history-1.jsonl", HD "lab-mix100/b/history-2.jsonl",
+                        HD "lab-mix100/b/history-3.jsonl"};
+    const char *const *h[2] = {ha, hb};
+    double cap[2], s[2], p50[2];
+    static const double real[2] = {88.1, 87.7};
+    for (int i = 0; i < 2; i++) {
+        co_cyc_fc_opts o = {.file = HD "lab-mix100/inventory.json", .history = h[i],
+                            .nhistory = 3, .runs = 300};
+        json_t *fc = NULL;
+        co_diag d;
+        co_diag_init(&d);
+        cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+        json_t *cal = json_object_get(fc, "calibration");
+        cr_expect_eq(json_integer_value(json_object_get(cal, "solo")), 18);
+        cr_expect_eq(json_integer_value(json_object_get(cal, "concurrent")), 6);
+        json_t *c = json_object_get(cal, "host_capacity_bytes_per_s");
+        cr_assert(json_is_number(c), "%d: no capacity", i);
+        cap[i] = json_number_value(c);
+        /* below the 100 Mbit/s NIC (12.5 MB/s): it binds */
+        cr_expect(cap[i] > 8e6 && cap[i] < 12.5e6, "%d: %g", i, cap[i]);
+        double wn = json_number_value(json_object_get(cal, "host_capacity_weight_none"));
+        cr_expect(wn >= 0 && wn <= 1, "%g", wn);
+        /* the single best point underneath: a capacity in a, none in b */
+        json_t *best = json_object_get(cal, "host_capacity_best_bytes_per_s");
+        cr_expect(i == 0 ? json_is_number(best) : json_is_null(best), "%d", i);
+        const char *as = json_string_value(json_object_get(cal, "host_capacity_as"));
+        cr_expect(as && strstr(as, "evidence-weighted") && strstr(as, "of the weight on none"),
+                  "%s", as);
+        s[i] = json_number_value(json_object_get(cal, "dirty_rate_factor"));
+        p50[i] = q(fc, "window_s", "p50");
+        cr_expect(fabs(p50[i] - real[i]) < 0.10 * real[i], "%d: p50 %g s, ran %g s", i, p50[i],
+                  real[i]);
+        json_decref(fc);
+    }
+    cr_expect(fabs(log(cap[0] / cap[1])) < log(1.05), "%g vs %g", cap[0], cap[1]);
+    cr_expect(fabs(s[0] - s[1]) < 0.10, "%g vs %g", s[0], s[1]);
+    cr_expect(fabs(log(p50[0] / p50[1])) < log(1.08), "p50 %g vs %g s", p50[0], p50[1]);
 }
 
 /* The drains' own overlap, not the planner's start, sets the concurrency */
