@@ -797,6 +797,12 @@ int main(void)
         double best_fixed = INFINITY, cut = NAN, cut_pred = NAN, floor_ms = NAN,
                floor_su_ms = NAN;
         const char *best_name = "-";
+        /* the same among the fixed schedules that also kept every VM within
+         * the budget in every run: the operator's alternative when the
+         * budget binds (informative; the target is judged as the issue
+         * words it, against every schedule that moved every VM) */
+        double best_within = INFINITY;
+        const char *best_within_name = "-";
         for (int k = 0; k < NSCHED; k++) {
             double tt[BE_MAX_RUNS], pp[BE_MAX_RUNS], ll[BE_MAX_RUNS], lo = INFINITY, hi = -1;
             int n = 0, within = 0, failed = 0, lost = 0, paused = 0, vms = 0, moved_all = 1;
@@ -875,6 +881,11 @@ int main(void)
                 best_fixed = mt;
                 best_name = SCHED[k].name;
             }
+            if (k != 0 && k != BE_SCHED_SR && k != BE_SCHED_NOCAL && moved_all && within == vms &&
+                mt < best_within) {
+                best_within = mt;
+                best_within_name = SCHED[k].name;
+            }
         }
         if (!isfinite(cut))
             continue;
@@ -889,12 +900,15 @@ int main(void)
                                "%s: cutover %.1f s; best fixed schedule that moved every VM %s "
                                "%.1f s (ratio %.2f: %s); floor %.1f s (ratio %.2f: %s within 15%%); "
                                "floor with the first set-up %.1f s (ratio %.2f: %s); "
-                               "predicted %.1f s (predicted/measured %.2f: %s)\n",
+                               "predicted %.1f s (predicted/measured %.2f: %s); best fixed "
+                               "schedule that also kept every VM within budget %s %.1f s "
+                               "(ratio %.2f)\n",
                                SC[s].name, cut / 1e3, best_name, best_fixed / 1e3,
                                cut / best_fixed, t_ok ? "met" : "MISSED", floor_ms / 1e3,
                                cut / floor_ms, f_ok ? "met" : "MISSED", floor_su_ms / 1e3,
                                cut / floor_su_ms, fs_ok ? "met" : "MISSED", cut_pred / 1e3,
-                               cut_pred / cut, p_ok ? "met" : "MISSED");
+                               cut_pred / cut, p_ok ? "met" : "MISSED", best_within_name,
+                               best_within / 1e3, cut / best_within);
     }
     if (any && !cut_any)
         printf("\nTargets (issue 12): not judged: cutover's schedule did not run\n");
