@@ -2137,6 +2137,8 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
      * random number: the streams stay as they were) */
     if (c->vms[v].down_factor > 0)
         m->df *= c->vms[v].down_factor;
+    if (c->vms[v].time_factor > 0)
+        m->tf *= c->vms[v].time_factor;
     double cf = c->plan.mig_down_class[src == c->vms[v].host && c->plan.per_host != 1];
     if (cf > 0)
         m->df *= cf;

@@ -131,6 +131,7 @@ typedef struct co_sim_vm {
     int group;                /* anti-affinity group, -1 = none */
     double down_factor;       /* factor on its migrations' downtime from a calibration
                                  (cycle/forecast.h co_cyc_fit_history), 0 = none */
+    double time_factor;       /* factor on its migrations' times from a calibration, 0 = none */
 } co_sim_vm;
 
 typedef struct co_sim_plan {

@@ -17,6 +17,10 @@
  *                  "concurrency" rewritten to 1 (where the planner starts
  *                  since the solo probe): the forecast still evacuates 2 at
  *                  once, from the migrations' measured overlap, and says so
+ *   multi_vm_drains_and_time_factors  lab-mix100/a: the concurrency from
+ *                  the drains of 2 VMs or more only (2 at once, not the 1 the
+ *                  single-VM drains averaged it down to), the hot/cold vm3 a
+ *                  time factor above 1.15, h1's drain under 17.5 s
  *   capacity_continuous  two bench runs of mix100 (tests/data/history/
  *                  lab-mix100/a and b, 3 history cycles each, evacuations
  *                  40-41 s and returns 41-43 s in both): the grid's single
@@ -240,13 +244,52 @@ Test(cycle_forecast, concurrency_from_overlaps)
     json_array_foreach(json_object_get(fc, "assumed"), i, x) {
         const char *a = json_string_value(x);
         if (strstr(a, "2 migration(s) at once per evacuating host: the history's 6 evacuation "
-                      "migrations had "))
+                      "migrations (of drains of 2 VMs or more"))
             two++;
     }
     cr_expect_eq(two, 1);
     /* and the window is the history cycle's (106.1 s), as with the field at 2 */
     cr_expect(fabs(q(fc, "window_s", "p50") - 106.13) < 0.10 * 106.13, "p50 %g",
               q(fc, "window_s", "p50"));
+    json_decref(fc);
+}
+
+/* mix100's drains: h1 moves two VMs (2 at once), h2 and h3 one each. The
+ * single-VM drains have nothing to overlap and do not dilute the
+ * concurrency (with them: 1.3 - 1.4, rounded to one at a time). The
+ * hot/cold guest (vm3) takes longer than the model says in every history
+ * migration: a time factor of its own above 1, the idle vm1 not above it */
+Test(cycle_forecast, multi_vm_drains_and_time_factors)
+{
+    const char *h[] = {HD "lab-mix100/a/history-1.jsonl", HD "lab-mix100/a/history-2.jsonl",
+                       HD "lab-mix100/a/history-3.jsonl"};
+    co_cyc_fc_opts o = {.file = HD "lab-mix100/inventory.json", .history = h, .nhistory = 3,
+                        .runs = 100};
+    json_t *fc = NULL;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_cyc_forecast(&o, &fc, &d), CO_OK, "%s", d.msg);
+    int two = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(fc, "assumed"), i, x)
+        two += strstr(json_string_value(x), "2 migration(s) at once per evacuating host: the "
+                                            "history's 6 evacuation migrations") != NULL;
+    cr_expect_eq(two, 1);
+    json_t *cal = json_object_get(fc, "calibration");
+    json_t *tf = json_object_get(cal, "vm_time_factor");
+    cr_assert(json_is_object(tf));
+    cr_expect(json_integer_value(json_object_get(cal, "vms_with_time_factor")) >= 2);
+    double f3 = json_number_value(json_object_get(tf, "vm3"));
+    json_t *f1 = json_object_get(tf, "vm1");
+    cr_expect(f3 > 1.15 && f3 < 2, "vm3 %g", f3);
+    cr_expect(!f1 || json_number_value(f1) <= 1, "vm1 %g", json_number_value(f1));
+    /* h1's drain (two VMs, 15-16 s in these cycles) no longer one after the other (18-20 s) */
+    json_array_foreach(json_object_get(fc, "hosts"), i, x)
+        if (!strcmp(json_string_value(json_object_get(x, "name")), "h1")) {
+            double p50 = q(x, "evacuate_s", "p50");
+            cr_expect(p50 > 12 && p50 < 17.5, "h1 evacuate p50 %g s", p50);
+        }
     json_decref(fc);
 }
 
