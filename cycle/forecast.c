@@ -672,10 +672,9 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
      * downtime's sigma. */
     int nvm = c->nvms ? c->nvms : 1;
     cal->vm_down = malloc((size_t)nvm * sizeof *cal->vm_down);
-    double *vs = calloc((size_t)nvm, sizeof *vs), *vq = calloc((size_t)nvm, sizeof *vq);
-    int *vn = calloc((size_t)nvm, sizeof *vn);
-    if (cal->vm_down && vs && vq && vn) {
-        int N = 0, V = 0;
+    int *dv = malloc((size_t)n * sizeof *dv);
+    double *de = malloc((size_t)n * sizeof *de);
+    if (cal->vm_down && dv && de) {
         /* first the concurrency's own factor: under TCG a switchover with a
          * second stream beside it stops the guest far longer than the model
          * says (busy400: 600 - 1400 ms 2 at once, 50 - 400 ms alone, for a
@@ -694,54 +693,25 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
         }
         for (int k = 0; k < 2; k++)
             cal->down_class[k] = cn[k] >= CO_HISTORY_MIN_SAMPLES ? exp(cs[k] / cn[k]) : 1;
+        int N = 0;
         for (int q = 0; q < n; q++) {
             const struct hmig *h = &m[use[q]];
             double t, dn, bb;
             if (!predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb))
                 continue;
-            double e = -log((dn + 20) / (h->down_ms + 20)) - log(cal->down_class[h->k >= 1.25]);
-            vs[h->vm] += e;
-            vq[h->vm] += e * e;
-            vn[h->vm]++;
-            N++;
+            dv[N] = h->vm;
+            de[N++] = -log((dn + 20) / (h->down_ms + 20)) - log(cal->down_class[h->k >= 1.25]);
         }
-        double within = 0, mm = 0, between = 0, inv_n = 0;
-        for (int v = 0; v < c->nvms; v++)
-            if (vn[v]) {
-                V++;
-                double mu = vs[v] / vn[v];
-                within += vq[v] - vn[v] * mu * mu;
-                mm += mu;
-                inv_n += 1.0 / vn[v];
-            }
-        double sw2 = N > V ? within / (N - V) : 0;
-        if (V >= 2) {
-            mm /= V;
-            for (int v = 0; v < c->nvms; v++)
-                if (vn[v])
-                    between += (vs[v] / vn[v] - mm) * (vs[v] / vn[v] - mm);
-            between /= V - 1;
-        }
-        double tau2 = V >= 2 && N > V ? fmax(0, between - sw2 * inv_n / V) : 0;
-        double sd2 = 0;
-        for (int v = 0; v < c->nvms; v++) {
-            double w = vn[v] && tau2 > 0 ? tau2 / (tau2 + sw2 / vn[v]) : 0;
-            double mu = vn[v] ? w * vs[v] / vn[v] : 0;
-            cal->vm_down[v] = exp(mu);
-            cal->vm_down_n += w > 0;
-            /* sum over its migrations of (e - mu)^2 */
-            sd2 += vq[v] - 2 * mu * vs[v] + vn[v] * mu * mu;
-        }
-        cal->vm_down_tau = sqrt(tau2);
-        cal->vm_down_sw = sqrt(sw2);
-        cal->rms_down_vm = N ? sqrt(sd2 / N) : cal->rms_down;
+        cal->vm_down_n = eb_vm_factors(dv, de, N, c->nvms, cal->vm_down, &cal->vm_down_tau,
+                                       &cal->vm_down_sw, &cal->rms_down_vm);
+        if (N == 0)
+            cal->rms_down_vm = cal->rms_down;
     } else {
         free(cal->vm_down);
         cal->vm_down = NULL;
     }
-    free(vs);
-    free(vq);
-    free(vn);
+    free(dv);
+    free(de);
     /* Each VM's migration time: the model times a workload from its
      * nominal curve and one page-rate factor for all, but under TCG some
      * workloads take longer than that, run after run, evacuated or returned
@@ -767,6 +737,8 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
             }
             cal->vm_time_n = eb_vm_factors(ev, ee, N, c->nvms, cal->vm_time, &cal->vm_time_tau,
                                            &cal->vm_time_sw, &cal->rms_time_vm);
+            if (N == 0)
+                cal->rms_time_vm = cal->rms_time;
         } else {
             free(cal->vm_time);
             cal->vm_time = NULL;

@@ -1073,6 +1073,27 @@ static int throttle_misses(const co_pol_config *c, co_pol_state *s, const co_pol
     return 1 - seen < BITE_MIN_SHARE * (1 - expect);
 }
 
+/* The last resorts short of an abort, in the cheaper order, where allowed
+ * and ready: post-copy, else pause. 1 when one was emitted (why leads its
+ * reason). */
+static int postcopy_or_pause(const co_pol_config *c, co_pol_state *s, const co_pol_obs *o,
+                             double bw, const char *why, co_pol_action *out, int max, int *n)
+{
+    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
+        s->postcopy = 1;
+        emit(out, max, n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s; switch to post-copy", why);
+        return 1;
+    }
+    if ((c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
+        s->paused = 1;
+        emit(out, max, n, CO_ACT_PAUSE, o->t_ms, 0, 0,
+             "%s; pause the guest so the copy converges (expected downtime %.0f ms)", why,
+             o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
+        return 1;
+    }
+    return 0;
+}
+
 /* Escalation's last steps, costlier: post-copy, pause, else abort. Only
  * once the last throttle had time to act and several syncs agree, unless
  * time is short. */
@@ -1094,18 +1115,8 @@ static int adaptive_last_resort(const co_pol_config *c, co_pol_state *s, const c
      * deadline still bounds the wait) */
     if (!urgent && c->link_peers > 0)
         return 0;
-    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
-        s->postcopy = 1;
-        emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s; switch to post-copy", base);
+    if (postcopy_or_pause(c, s, o, bw, base, out, max, &n))
         return n;
-    }
-    if ((c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
-        s->paused = 1;
-        emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
-             "%s; pause the guest so the copy converges (expected downtime %.0f ms)", base,
-             o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
-        return n;
-    }
     /* Before giving up: the model may be wrong at the throttle cap (it
      * undoes QEMU's throttled dirty rate by the share left, x14 at 93%,
      * which over-states a guest whose writes do not scale with its CPU
@@ -1179,18 +1190,8 @@ static int adaptive_ramp_guard(const co_pol_config *c, co_pol_state *s, const co
              "QEMU's throttle ramp reached %.0f%%, past the cap of %.0f%%: the guest sleeps "
              "%.0f ms at a time, over the %.0f ms budget",
              o->throttle_pct, cap, throttle_sleep_ms(o->throttle_pct), c->max_downtime_ms);
-    if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {
-        s->postcopy = 1;
-        emit(out, max, &n, CO_ACT_POSTCOPY, o->t_ms, 0, 0, "%s; switch to post-copy", why);
+    if (postcopy_or_pause(c, s, o, bw, why, out, max, &n))
         return n;
-    }
-    if ((c->allow & CO_ALLOW_PAUSE) && c->pause_ready) {
-        s->paused = 1;
-        emit(out, max, &n, CO_ACT_PAUSE, o->t_ms, 0, 0,
-             "%s; pause the guest so the copy converges (expected downtime %.0f ms)", why,
-             o->remaining_bytes / bw * 1000 + switch_cost_ms(c));
-        return n;
-    }
     size_t l = strlen(why);
     snprintf(why + l, sizeof why - l, "; nothing allowed helps (--allow postcopy,pause)");
     do_abort(s, o, out, max, &n, why);
