@@ -672,9 +672,10 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
      * downtime's sigma. */
     int nvm = c->nvms ? c->nvms : 1;
     cal->vm_down = malloc((size_t)nvm * sizeof *cal->vm_down);
+    cal->vm_time = malloc((size_t)nvm * sizeof *cal->vm_time);
     int *dv = malloc((size_t)n * sizeof *dv);
-    double *de = malloc((size_t)n * sizeof *de);
-    if (cal->vm_down && dv && de) {
+    double *de = malloc((size_t)n * sizeof *de), *te = malloc((size_t)n * sizeof *te);
+    if (cal->vm_down && cal->vm_time && dv && de && te) {
         /* first the concurrency's own factor: under TCG a switchover with a
          * second stream beside it stops the guest far longer than the model
          * says (busy400: 600 - 1400 ms 2 at once, 50 - 400 ms alone, for a
@@ -693,6 +694,7 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
         }
         for (int k = 0; k < 2; k++)
             cal->down_class[k] = cn[k] >= CO_HISTORY_MIN_SAMPLES ? exp(cs[k] / cn[k]) : 1;
+        /* each migration's residuals at the fit, for both kinds of factor */
         int N = 0;
         for (int q = 0; q < n; q++) {
             const struct hmig *h = &m[use[q]];
@@ -700,52 +702,34 @@ static int calibrate(const struct hmig *m, int nm, const co_sim_cluster *c, doub
             if (!predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb))
                 continue;
             dv[N] = h->vm;
+            te[N] = log(h->wall_ms / t);
             de[N++] = -log((dn + 20) / (h->down_ms + 20)) - log(cal->down_class[h->k >= 1.25]);
         }
         cal->vm_down_n = eb_vm_factors(dv, de, N, c->nvms, cal->vm_down, &cal->vm_down_tau,
                                        &cal->vm_down_sw, &cal->rms_down_vm);
         if (N == 0)
             cal->rms_down_vm = cal->rms_down;
+        /* Each VM's migration time: the model times a workload from its
+         * nominal curve and one page-rate factor for all, but under TCG some
+         * workloads take longer than that, run after run, evacuated or
+         * returned (the bench's hot/cold guest: +30 to +55 % in every
+         * scenario, the idle and light ones -10 to -18 %). Each VM's mean log
+         * residual of wall time, shrunk towards 0 as the stun's, becomes a
+         * factor on its migrations' times (co_sim_vm.time_factor). The time
+         * sigma drawn stays the calibration's rms. */
+        cal->vm_time_n = eb_vm_factors(dv, te, N, c->nvms, cal->vm_time, &cal->vm_time_tau,
+                                       &cal->vm_time_sw, &cal->rms_time_vm);
+        if (N == 0)
+            cal->rms_time_vm = cal->rms_time;
     } else {
         free(cal->vm_down);
-        cal->vm_down = NULL;
+        free(cal->vm_time);
+        cal->vm_down = cal->vm_time = NULL;
+        cal->rms_time_vm = cal->rms_time;
     }
     free(dv);
     free(de);
-    /* Each VM's migration time: the model times a workload from its
-     * nominal curve and one page-rate factor for all, but under TCG some
-     * workloads take longer than that, run after run, evacuated or returned
-     * (the bench's hot/cold guest: +30 to +55 % in every scenario, the idle
-     * and light ones -10 to -18 %). Each VM's mean log residual of wall
-     * time, shrunk towards 0 as the stun's (eb_vm_factors), becomes a factor
-     * on its migrations' times (co_sim_vm.time_factor). The time sigma
-     * drawn stays the calibration's rms. */
-    cal->rms_time_vm = cal->rms_time;
-    {
-        int *ev = malloc((size_t)n * sizeof *ev);
-        double *ee = malloc((size_t)n * sizeof *ee);
-        cal->vm_time = malloc((size_t)nvm * sizeof *cal->vm_time);
-        if (ev && ee && cal->vm_time) {
-            int N = 0;
-            for (int q = 0; q < n; q++) {
-                const struct hmig *h = &m[use[q]];
-                double t, dn, bb;
-                if (!predict_hist(c, h, cal->cap, cal->host_cap, cal->scale, cal->dl_ms, &t, &dn, &bb))
-                    continue;
-                ev[N] = h->vm;
-                ee[N++] = log(h->wall_ms / t);
-            }
-            cal->vm_time_n = eb_vm_factors(ev, ee, N, c->nvms, cal->vm_time, &cal->vm_time_tau,
-                                           &cal->vm_time_sw, &cal->rms_time_vm);
-            if (N == 0)
-                cal->rms_time_vm = cal->rms_time;
-        } else {
-            free(cal->vm_time);
-            cal->vm_time = NULL;
-        }
-        free(ev);
-        free(ee);
-    }
+    free(te);
     cal->rms_time_solo = cal->nsolo ? sqrt(sts / cal->nsolo) : NAN;
     cal->rms_time_conc = cal->nconc ? sqrt(stc / cal->nconc) : NAN;
     /* the run's factor: the fit's own standard error (rms / sqrt n: the

@@ -59,7 +59,7 @@ Test(evacuate_input, shared_migration_flags_and_time_limit)
 }
 
 /* --log DIR is checked before any host is contacted: a file in the way or a
- * directory that cannot be made is 73 naming it; a dry run writes nothing. */
+ * directory that cannot be made is 73 naming it (a dry run does not check it). */
 Test(evacuate_input, log_dir_not_writable)
 {
     char dir[] = "/tmp/co-evlog-XXXXXX";
