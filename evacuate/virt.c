@@ -51,6 +51,7 @@ int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, c
 
 #else
 
+#include <jansson.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -987,6 +988,27 @@ static void shut_down(const co_evac_opts *o, co_evac_vm *v, int tmo)
     virConnectClose(c);
 }
 
+/* The run loop's own timeline (opts.log_dir: DIR/evacuate.jsonl): each
+ * start with what let it start, each end, each change of k, so a drain's
+ * concurrency can be read afterwards. j is taken. */
+static void runlog(FILE *f, double t0, const char *ev, json_t *j)
+{
+    if (!f || !j) {
+        json_decref(j);
+        return;
+    }
+    json_object_set_new(j, "t_ms", json_real(co_clock_ms() - t0));
+    json_object_set_new(j, "event", json_string(ev));
+    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (line) {
+        fputs(line, f);
+        fputc('\n', f);
+        fflush(f);
+        free(line);
+    }
+    json_decref(j);
+}
+
 /* A worker for VM vi, with copies of all it reads. */
 static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, struct hub *h,
                                  int tmo)
@@ -1297,6 +1319,16 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     e->pulled_back = 0;
     double last_pull = 0;
     double t0 = co_clock_ms(), last_progress = 0, last_tick = 0;
+    FILE *rl = NULL;
+    if (o->log_dir && *o->log_dir) {
+        char rp[600];
+        snprintf(rp, sizeof rp, "%.500s/evacuate.jsonl", o->log_dir);
+        rl = fopen(rp, "a");
+    }
+    int logged_k = -1;
+    runlog(rl, t0, "plan", json_pack("{s:i, s:s, s:b, s:b, s:f}", "k", e->k, "order",
+                                     e->order_name, "auto", auto_k, "probe", probe,
+                                     "setup_ms", e->setup_ms));
     pthread_mutex_lock(&h->mu);
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
@@ -1365,6 +1397,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             snprintf(v->status, sizeof v->status, "migrating");
             if (probe && probe_vm < 0)
                 probe_vm = vi;
+            runlog(rl, t0, "start",
+                   json_pack("{s:s, s:i, s:i, s:i, s:b, s:b, s:i}", "vm", v->name, "k",
+                             probe ? 1 : e->k, "in_flight", inflight, "closing", ncl, "early",
+                             inflight >= (probe ? 1 : e->k), "alone", v->alone, "attempt",
+                             v->attempts));
             if (inflight >= (probe ? 1 : e->k)) {
                 e->early_starts++;
                 if (o->progress)
@@ -1379,6 +1416,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             for (int i = 0; i < nw; i++)
                 if (ws[i] && ws[i]->running && !ws[i]->finished && ws[i]->peers < inflight)
                     ws[i]->peers = inflight;
+        }
+        if (e->k != logged_k) {
+            if (logged_k >= 0)
+                runlog(rl, t0, "k", json_pack("{s:i, s:i}", "from", logged_k, "to", e->k));
+            logged_k = e->k;
         }
         if (inflight == 0 && (stop || qh >= qt))
             break;
@@ -1453,6 +1495,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                          "others converge (goes again)", (w->end_ms - w->t0) / 1e3);
                 if (o->on_mig)
                     o->on_mig(o->on_mig_arg, e, w->vm, 1);
+                runlog(rl, t0, "pulled-back", json_pack("{s:s}", "vm", v->name));
                 snprintf(v->status, sizeof v->status, "planned");
                 v->attempts--;
                 v->pulled_back++;
@@ -1463,6 +1506,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 continue;
             }
             snprintf(v->status, sizeof v->status, "%s", w->status);
+            runlog(rl, t0, "end", json_pack("{s:s, s:s, s:i}", "vm", v->name, "status",
+                                            w->status, "in_flight", inflight));
             v->downtime_ms = w->downtime_ms;
             v->time_ms = w->time_ms;
             v->sent_bytes = w->sent_bytes;
@@ -1616,6 +1661,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     }
     pthread_mutex_unlock(&h->mu);
     hub_unref(h);
+    if (rl)
+        fclose(rl);
     if (o->progress && shown)
         progress_lines(e, ws, 0, &shown);
     int sig = o->stop_signo ? (int)*o->stop_signo : 0;
