@@ -264,6 +264,16 @@ static int history_migs(const char *const *history, int nhistory, const co_sim_c
     return n;
 }
 
+/* 1 when another evacuation migration left m[q]'s source in the same
+ * journal: m[q]'s drain moved 2 VMs or more. */
+static int drain_sibling(const struct hmig *m, int nm, int q)
+{
+    for (int p = 0; p < nm; p++)
+        if (p != q && !m[p].rebalance && m[p].journal == m[q].journal && m[p].a == m[q].a)
+            return 1;
+    return 0;
+}
+
 /* Migrations at once per evacuating host, as the history ran them (the
  * cycle's evacuations pick their own; plan.concurrency does not bind them):
  * the evacuations' overlap, sum of each one's in-flight time-average k
@@ -287,23 +297,13 @@ static int history_concurrency(const char *const *history, int nhistory, const s
     int n = 0;
     int multi_only = 0; /* 1: some drain moved 2 VMs or more */
     for (int q = 0; q < nm && !multi_only; q++)
-        for (int p = 0; p < nm; p++)
-            if (p != q && !m[q].rebalance && !m[p].rebalance && m[p].journal == m[q].journal &&
-                m[p].a == m[q].a) {
-                multi_only = 1;
-                break;
-            }
+        multi_only = !m[q].rebalance && drain_sibling(m, nm, q);
     for (int q = 0; q < nm; q++) {
         double l = m[q].t1 - m[q].t0;
         if (m[q].rebalance || !(l > 0))
             continue;
-        if (multi_only) {
-            int sib = 0;
-            for (int p = 0; p < nm && !sib; p++)
-                sib = p != q && !m[p].rebalance && m[p].journal == m[q].journal && m[p].a == m[q].a;
-            if (!sib)
-                continue;
-        }
+        if (multi_only && !drain_sibling(m, nm, q))
+            continue;
         sum += m[q].k * l;
         len += l;
         n++;
@@ -814,6 +814,16 @@ static int apply_cal(co_sim_cluster *c, const fc_cal *cal, const char **how)
 }
 
 /* See cycle/forecast.h. */
+/* {"vmN": factor} for the VMs whose factor is not 1 (fac NULL: {}). */
+static json_t *vm_factors_json(const co_sim_cluster *c, const double *fac)
+{
+    json_t *o = json_object();
+    for (int v = 0; fac && v < c->nvms; v++)
+        if (fac[v] != 1)
+            json_object_set_new(o, c->vms[v].name, json_real(fac[v]));
+    return o;
+}
+
 int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhistory,
                        json_t *assumed, co_cyc_fit *out, co_diag *d)
 {
@@ -924,16 +934,8 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
             json_object_set_new(cal, "vms_with_stun_factor", json_integer(fc.vm_down_n));
             json_object_set_new(cal, "downtime_between_vm_sigma", json_real(fc.vm_down_tau));
             json_object_set_new(cal, "downtime_within_vm_sigma", json_real(fc.vm_down_sw));
-            json_t *vf = json_object();
-            for (int v = 0; fc.vm_down && v < c->nvms; v++)
-                if (fc.vm_down[v] != 1)
-                    json_object_set_new(vf, c->vms[v].name, json_real(fc.vm_down[v]));
-            json_object_set_new(cal, "vm_stun_factor", vf);
-            json_t *tf = json_object();
-            for (int v = 0; fc.vm_time && v < c->nvms; v++)
-                if (fc.vm_time[v] != 1)
-                    json_object_set_new(tf, c->vms[v].name, json_real(fc.vm_time[v]));
-            json_object_set_new(cal, "vm_time_factor", tf);
+            json_object_set_new(cal, "vm_stun_factor", vm_factors_json(c, fc.vm_down));
+            json_object_set_new(cal, "vm_time_factor", vm_factors_json(c, fc.vm_time));
             json_object_set_new(cal, "vms_with_time_factor", json_integer(fc.vm_time_n));
             json_object_set_new(cal, "time_between_vm_sigma", json_real(fc.vm_time_tau));
             json_object_set_new(cal, "time_within_vm_sigma", json_real(fc.vm_time_sw));

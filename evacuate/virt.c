@@ -58,6 +58,7 @@ int co_evac_connect(const char *uri, int timeout_ms, struct _virConnect **out, c
 #include "drivers/drv_virt.h"
 #include "engine/controller.h"
 #include "engine/lock.h"
+#include "engine/timeline.h"
 #include "util/clock.h"
 
 static const char *vir_msg(void)
@@ -999,14 +1000,9 @@ static void runlog(FILE *f, double t0, const char *ev, json_t *j)
     }
     json_object_set_new(j, "t_ms", json_real(co_clock_ms() - t0));
     json_object_set_new(j, "event", json_string(ev));
-    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (line) {
-        fputs(line, f);
-        fputc('\n', f);
-        fflush(f);
-        free(line);
-    }
-    json_decref(j);
+    co_diag d; /* a failed write costs the log line, not the drain */
+    co_diag_init(&d);
+    co_timeline_write(f, j, "evacuate.jsonl", &d);
 }
 
 /* A worker for VM vi, with copies of all it reads. */
