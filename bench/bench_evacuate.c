@@ -731,6 +731,16 @@ int main(void)
         snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BENCH_EVAC_CALIB_DIR"));
     else if (getenv("BUILD") && *getenv("BUILD"))
         snprintf(env.calib_dir, sizeof env.calib_dir, "%s", getenv("BUILD"));
+    if (*env.calib_dir) {
+        /* made if missing: a directory that is not there left every
+         * cutover run uncalibrated (--save-calibration cannot write) */
+        co_diag dc;
+        co_diag_init(&dc);
+        if (co_evac_check_log_dir(env.calib_dir, &dc) != CO_OK) {
+            fprintf(stderr, "bench_evacuate: BENCH_EVAC_CALIB_DIR: %s\n", dc.msg);
+            return 73;
+        }
+    }
     if (getenv("BENCH_EVAC_LOG_DIR") && *getenv("BENCH_EVAC_LOG_DIR")) {
         snprintf(env.log_dir, sizeof env.log_dir, "%s", getenv("BENCH_EVAC_LOG_DIR"));
         co_diag dl;

@@ -235,6 +235,13 @@ int co_evac_replan(co_evac *e, const int *idx, int n);
  * misses, from the start of each: what they sent is not counted). */
 int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
 
+/* The model's transfer time of VM vi alone (ms): on what one stream gets
+ * (the NIC, the source's rate with one in flight, a stream's ceiling), set-up
+ * not counted. The run loop's early start uses it for a migration still in
+ * its set-up: expected to end within one set-up of now, its slot is free
+ * for the next VM's (co_evac_run, docs/evacuate.md "The early start"). */
+double co_evac_alone_ms(const co_evac *e, int vi);
+
 /* The solo probe: does a drain of n VMs planned at e->k start its first VM
  * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,
  * and the source's rate with one in flight unknown (src_cap_by_n[1]: no

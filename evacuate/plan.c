@@ -100,6 +100,21 @@ static double src_cap(const co_evac *e, int n)
     return e->nic_bytes_per_s;
 }
 
+static double alone_rate(const co_evac *e)
+{
+    return fmin(e->nic_bytes_per_s, fmin(src_cap(e, 1), stream_cap(e)));
+}
+
+double co_evac_alone_ms(const co_evac *e, int vi)
+{
+    double T, D;
+    int C;
+    if (vi < 0 || vi >= e->nvms)
+        return NAN;
+    predict_one(e, &e->vms[vi], alone_rate(e), &T, &D, &C);
+    return T;
+}
+
 static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
 {
     double T, D;
@@ -138,6 +153,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
     double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
+    double alone[CO_EVAC_MAX_K]; /* its transfer alone, ms (co_evac_alone_ms) */
     char cl[CO_EVAC_MAX_K];     /* ending its transfer within the set-up: its slot is
                                    free for the next VM's set-up (the early start) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
@@ -172,6 +188,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[nf] = 0;
             st[nf] = t;
             su[nf] = setup;
+            alone[nf] = early ? co_evac_alone_ms(e, idx[next]) : NAN;
             sent[nf] = 0;
             if (start_ms)
                 start_ms[next] = t;
@@ -210,6 +227,21 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 T[f] = D[f] = NAN;
                 C[f] = 1;
                 rem = su[f];
+                /* one in its set-up whose transfer alone ends within a
+                 * set-up of now closes too (co_evac_run's closing(): the
+                 * set-up is longer than many transfers) */
+                if (early && !cl[f] && nstarted < n) {
+                    double left = su[f] + alone[f];
+                    if (left <= setup * (1 + 1e-9)) {
+                        cl[f] = 1;
+                        ncl++;
+                        own_in -= own[fl[f]];
+                        now_closing = 1;
+                    } else if (left - setup < dt) {
+                        dt = left - setup;
+                        first = -1;
+                    }
+                }
             } else {
                 predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
                 rem = (1 - frac[f]) * T[f];
@@ -270,8 +302,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
              * 300.4 ms switchover at k = 1: bench-evacuate's link) */
             double Ta, Da;
             int Ca;
-            predict_one(e, v, fmin(e->nic_bytes_per_s, fmin(src_cap(e, 1), cap1)), &Ta, &Da,
-                        &Ca);
+            predict_one(e, v, alone_rate(e), &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
             own_in -= cl[f] ? 0 : own[pos];
@@ -282,6 +313,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
             su[f] = su[nf - 1];
+            alone[f] = alone[nf - 1];
             sent[f] = sent[nf - 1];
             slot[f] = slot[nf - 1];
             nf--; /* the flow moved in from the end was visited already */
