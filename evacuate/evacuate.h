@@ -235,12 +235,14 @@ int co_evac_replan(co_evac *e, const int *idx, int n);
  * misses, from the start of each: what they sent is not counted). */
 int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
 
-/* The model's transfer time of VM vi alone (ms): on what one stream gets
- * (the NIC, the source's rate with one in flight, a stream's ceiling), set-up
- * not counted. The run loop's early start uses it for a migration still in
- * its set-up: expected to end within one set-up of now, its slot is free
- * for the next VM's (co_evac_run, docs/evacuate.md "The early start"). */
-double co_evac_alone_ms(const co_evac *e, int vi);
+/* The model's transfer time of VM vi (ms, set-up not counted) when it sends
+ * beside m - 1 others: at an equal share of what the source sends with m in
+ * flight, at most a stream's ceiling and the NIC. The run loop's early start
+ * uses it for a migration still in its set-up, m counting the migrations
+ * sending now that are not about to end: expected to end within one set-up
+ * of now, its slot is free for the next VM's (co_evac_run, docs/evacuate.md
+ * "The early start"). m < 1 counts as 1. */
+double co_evac_transfer_ms(const co_evac *e, int vi, int m);
 
 /* The solo probe: does a drain of n VMs planned at e->k start its first VM
  * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,

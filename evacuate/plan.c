@@ -100,18 +100,22 @@ static double src_cap(const co_evac *e, int n)
     return e->nic_bytes_per_s;
 }
 
-static double alone_rate(const co_evac *e)
+/* What one of m flows gets: an equal share of what the source sends with m
+ * in flight, at most a stream's ceiling (and the NIC). */
+static double share_rate(const co_evac *e, int m)
 {
-    return fmin(e->nic_bytes_per_s, fmin(src_cap(e, 1), stream_cap(e)));
+    if (m < 1)
+        m = 1;
+    return fmin(e->nic_bytes_per_s, fmin(src_cap(e, m) / m, stream_cap(e)));
 }
 
-double co_evac_alone_ms(const co_evac *e, int vi)
+double co_evac_transfer_ms(const co_evac *e, int vi, int m)
 {
     double T, D;
     int C;
     if (vi < 0 || vi >= e->nvms)
         return NAN;
-    predict_one(e, &e->vms[vi], alone_rate(e), &T, &D, &C);
+    predict_one(e, &e->vms[vi], share_rate(e, m), &T, &D, &C);
     return T;
 }
 
@@ -153,7 +157,6 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     double frac[CO_EVAC_MAX_K]; /* share of its transfer done */
     double st[CO_EVAC_MAX_K];
     double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
-    double alone[CO_EVAC_MAX_K]; /* its transfer alone, ms (co_evac_alone_ms) */
     char cl[CO_EVAC_MAX_K];     /* ending its transfer within the set-up: its slot is
                                    free for the next VM's set-up (the early start) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
@@ -188,7 +191,6 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[nf] = 0;
             st[nf] = t;
             su[nf] = setup;
-            alone[nf] = early ? co_evac_alone_ms(e, idx[next]) : NAN;
             sent[nf] = 0;
             if (start_ms)
                 start_ms[next] = t;
@@ -231,7 +233,16 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * set-up of now closes too (co_evac_run's closing(): the
                  * set-up is longer than many transfers) */
                 if (early && !cl[f] && nstarted < n) {
-                    double left = su[f] + alone[f];
+                    /* at its share beside the others in flight but those
+                     * sending that end first (a set-up counts: it will
+                     * send): a set-up beside a long transfer is no
+                     * transfer alone (bench-evacuate `link`, k = 2: two
+                     * more started beside the first two and all four took
+                     * 17-20 s) */
+                    int m = 1;
+                    for (int g = 0; g < nf; g++)
+                        m += g != f && !(su[g] <= 0 && cl[g]);
+                    double left = su[f] + co_evac_transfer_ms(e, idx[fl[f]], m);
                     if (left <= setup * (1 + 1e-9)) {
                         cl[f] = 1;
                         ncl++;
@@ -302,7 +313,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
              * 300.4 ms switchover at k = 1: bench-evacuate's link) */
             double Ta, Da;
             int Ca;
-            predict_one(e, v, alone_rate(e), &Ta, &Da, &Ca);
+            predict_one(e, v, share_rate(e, 1), &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
             own_in -= cl[f] ? 0 : own[pos];
@@ -313,7 +324,6 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
             su[f] = su[nf - 1];
-            alone[f] = alone[nf - 1];
             sent[f] = sent[nf - 1];
             slot[f] = slot[nf - 1];
             nf--; /* the flow moved in from the end was visited already */

@@ -479,7 +479,6 @@ struct worker {
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
     double first_send_bytes;      /* ... and its bytes (the solo probe's rate) */
     double closing_since_ms;      /* when closing() first said it ends soon (0 = not yet) */
-    double alone_ms;              /* the model's transfer alone (co_evac_alone_ms), at start */
     int setup_noted;              /* its set-up went into e->setup_ms */
     int pull;                     /* the run loop cancelled it for the others (pull-back) */
     /* what its transfer gains: the send rate (smoothed over the samples),
@@ -1125,33 +1124,42 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * ran 39 s with the next VMs started beside it one after another, their
  * bulk passes taking the link it needed). Under h->mu. */
 #define CLOSING_GRACE 2.0
-static int closing(const co_evac *e, struct worker *w)
+static int closing_sending(const co_evac *e, struct worker *w);
+static int closing(const co_evac *e, struct worker *w, int others)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished)
         return 0;
+    if (w->first_send_ms > 0)
+        return closing_sending(e, w);
+    /* still in its set-up: its end is the set-up left (as learnt) plus its
+     * transfer by the model at its share beside the `others` in flight that
+     * will still send then (those in their set-up too). The set-up (1.5-3.5
+     * s under TCG) is longer than many transfers (a 64 MiB guest at 400
+     * Mbit/s: 1.3 s): judged only once it sends, the next VM's set-up left
+     * the link idle 0.5-0.8 s after every VM (bench-evacuate `link`, one at
+     * a time: 14.3 s where KubeVirt's two at once took 12.5); judged as if
+     * alone beside a long transfer, two more started beside the first two
+     * and all four took 17-20 s */
     double now = co_clock_ms();
-    int expired = w->closing_since_ms > 0 &&
-                  now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms;
-    if (!(w->first_send_ms > 0)) {
-        /* still in its set-up: its end is the set-up left (as learnt)
-         * plus its transfer alone by the model. The set-up (1.5-3.5 s
-         * under TCG) is longer than many transfers (a 64 MiB guest at
-         * 400 Mbit/s: 1.3 s): judged only once it sends, the next VM's
-         * set-up left the link idle 0.5-0.8 s after every VM
-         * (bench-evacuate `link`, one at a time: 14.3 s where KubeVirt's
-         * two at once took 12.5) */
-        if (expired || !(w->alone_ms > 0))
-            return 0;
-        double left = fmax(0, e->setup_ms - (now - w->t0)) + w->alone_ms;
-        if (left > e->setup_ms)
-            return 0;
-        if (!(w->closing_since_ms > 0))
-            w->closing_since_ms = now;
-        return 1;
-    }
+    if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
+        return 0;
+    double T = co_evac_transfer_ms(e, w->vm, others + 1);
+    if (!(T > 0) || fmax(0, e->setup_ms - (now - w->t0)) + T > e->setup_ms)
+        return 0;
+    if (!(w->closing_since_ms > 0))
+        w->closing_since_ms = now;
+    return 1;
+}
+
+/* closing() of a migration that sends. */
+static int closing_sending(const co_evac *e, struct worker *w)
+{
     if (w->last_status == CO_DRV_MIG_PRE_SWITCHOVER || w->last_status == CO_DRV_MIG_DEVICE)
         return 1;
-    if (w->last_status != CO_DRV_MIG_ACTIVE || expired)
+    if (w->last_status != CO_DRV_MIG_ACTIVE)
+        return 0;
+    double now = co_clock_ms();
+    if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
         return 0;
     double gain = w->rate_bps - w->dirty_bps;
     if (!(gain > 0.05 * w->rate_bps) || !(w->remaining_bytes >= 0))
@@ -1262,7 +1270,7 @@ static void pull_back(co_evac *e, struct worker **ws, int nw, double *last_pull,
     for (int i = 0; i < nw; i++) {
         struct worker *w = ws[i];
         if (w && w->running && !w->finished && !w->pull && w->first_send_ms > 0 &&
-            !closing(e, w) && nfl < CO_EVAC_MAX_VMS) {
+            !closing(e, w, 0) && nfl < CO_EVAC_MAX_VMS) {
             who[nfl] = w;
             fl[nfl++] = w->vm;
         }
@@ -1357,12 +1365,17 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * its share, by the curves learnt so far, waits and the next
              * one goes instead */
             int pick = qh, own_in = 0, ncl = 0, fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
-            int alone_in = 0;
+            /* in flight and not about to end by their sending (a set-up
+             * counts: it will send), for a set-up's share */
+            int alone_in = 0, stay = 0;
+            for (int i = 0; i < nw; i++)
+                stay += auto_k && ws[i] && ws[i]->running && !ws[i]->finished &&
+                        !(ws[i]->first_send_ms > 0 && closing(e, ws[i], 0));
             for (int i = 0; i < nw; i++) {
                 if (!ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
                 alone_in |= e->vms[ws[i]->vm].alone;
-                int about_to_end = auto_k && closing(e, ws[i]);
+                int about_to_end = auto_k && closing(e, ws[i], stay - 1);
                 int c = early && about_to_end;
                 ncl += c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
@@ -1425,7 +1438,6 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             h->refs++;
             ws[nw++] = w;
-            w->alone_ms = early ? co_evac_alone_ms(e, vi) : NAN;
             w->running = 1;
             inflight++;
             for (int i = 0; i < nw; i++)

@@ -318,6 +318,22 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
                 cr_expect_float_eq(e->vms[j].pred_start_ms, i * each, 50,
                                    "the %dth starts at %g (each %g)", i + 1,
                                    e->vms[j].pred_start_ms, each);
+    /* a set-up's transfer is timed at its share beside those that will
+     * still send (co_evac_transfer_ms): a source that sends the NIC's rate
+     * with one or two in flight gives each of two half, so twice as long;
+     * streams held to a ceiling under half the NIC lose nothing by two */
+    double rate0[] = {0};
+    e = mk(1, rate0);
+    e->stream_cap_bytes_per_s = 50e6;
+    e->src_cap_by_n[1] = e->src_cap_by_n[2] = 50e6;
+    double t1 = co_evac_transfer_ms(e, 0, 1), t2 = co_evac_transfer_ms(e, 0, 2);
+    cr_expect_float_eq(t2, 2 * t1, 0.05 * t1, "beside one other %g, alone %g", t2, t1);
+    cr_expect_float_eq(co_evac_transfer_ms(e, 0, 0), t1, 1e-6, "m < 1 counts as 1");
+    e->stream_cap_bytes_per_s = 20e6;
+    t1 = co_evac_transfer_ms(e, 0, 1);
+    t2 = co_evac_transfer_ms(e, 0, 2);
+    cr_expect_float_eq(t2, t1, 1e-6, "stream-bound: %g, %g", t2, t1);
+    cr_expect(isnan(co_evac_transfer_ms(e, 5, 1)), "no such VM");
 }
 
 Test(evac_learn, calibration_round_trip)
