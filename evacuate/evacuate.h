@@ -243,6 +243,10 @@ int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
  * of now, its slot is free for the next VM's (co_evac_run, docs/evacuate.md
  * "The early start"). m < 1 counts as 1. */
 double co_evac_transfer_ms(const co_evac *e, int vi, int m);
+/* What one of m migrations in flight gets (bytes/s): an equal share of
+ * what the source sends with m in flight, at most a stream's ceiling and
+ * the NIC (the rate co_evac_transfer_ms times at). m < 1 counts as 1. */
+double co_evac_share_bytes_per_s(const co_evac *e, int m);
 
 /* The solo probe: does a drain of n VMs planned at e->k start its first VM
  * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,

@@ -109,6 +109,11 @@ static double share_rate(const co_evac *e, int m)
     return fmin(e->nic_bytes_per_s, fmin(src_cap(e, m) / m, stream_cap(e)));
 }
 
+double co_evac_share_bytes_per_s(const co_evac *e, int m)
+{
+    return share_rate(e, m);
+}
+
 double co_evac_transfer_ms(const co_evac *e, int vi, int m)
 {
     double T, D;
@@ -219,8 +224,11 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             slot[f] = j++;
         }
         co_share_solve(&sh);
-        double T[CO_EVAC_MAX_K], D[CO_EVAC_MAX_K];
+        double T[CO_EVAC_MAX_K], D[CO_EVAC_MAX_K], Teff[CO_EVAC_MAX_K];
         int C[CO_EVAC_MAX_K];
+        int stay = 0; /* in flight, but those sending that are closing */
+        for (int g = 0; g < nf; g++)
+            stay += !(su[g] <= 0 && cl[g]);
         double dt = INFINITY;
         int first = 0, now_closing = 0;
         for (int f = 0; f < nf; f++) {
@@ -256,10 +264,20 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             } else {
                 predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
                 rem = (1 - frac[f]) * T[f];
+                /* judged, as co_evac_run's closing() does, at no more than
+                 * its share beside the others that will still send (the
+                 * set-ups among them will) */
+                Teff[f] = T[f];
+                if (early && !cl[f] && share_rate(e, stay) < sh.rate[slot[f]]) {
+                    double Ds;
+                    int Cs;
+                    predict_one(e, &e->vms[idx[fl[f]]], share_rate(e, stay), &Teff[f], &Ds, &Cs);
+                }
                 /* a transfer no longer than the set-up closes as it starts
                  * (co_evac_run's closing() sees it at once): the next VM's
                  * set-up starts now */
-                if (early && !cl[f] && rem <= setup * (1 + 1e-9) && nstarted < n) {
+                if (early && !cl[f] && (1 - frac[f]) * Teff[f] <= setup * (1 + 1e-9) &&
+                    nstarted < n) {
                     cl[f] = 1;
                     ncl++;
                     own_in -= own[fl[f]];
@@ -287,7 +305,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             } else {
                 sent[f] += dt;
                 frac[f] += dt / T[f];
-                if (early && !cl[f] && (1 - frac[f]) * T[f] <= setup * (1 + 1e-9)) {
+                if (early && !cl[f] && (1 - frac[f]) * Teff[f] <= setup * (1 + 1e-9)) {
                     cl[f] = 1; /* as co_evac_run: no longer holds back a solo VM */
                     ncl++;
                     own_in -= own[fl[f]];

@@ -1124,26 +1124,30 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * ran 39 s with the next VMs started beside it one after another, their
  * bulk passes taking the link it needed). Under h->mu. */
 #define CLOSING_GRACE 2.0
-static int closing_sending(const co_evac *e, struct worker *w);
+static int closing_sending(const co_evac *e, struct worker *w, int others, int note);
+
+/* closing() with `others`: how many other migrations in flight will still
+ * send over the next set-up (set-ups count: they will send); -1 = judge a
+ * migration that sends on its own rate alone. Sets w->closing_since_ms when
+ * it says so (note). */
 static int closing(const co_evac *e, struct worker *w, int others)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished)
         return 0;
     if (w->first_send_ms > 0)
-        return closing_sending(e, w);
+        return closing_sending(e, w, others, 1);
     /* still in its set-up: its end is the set-up left (as learnt) plus its
-     * transfer by the model at its share beside the `others` in flight that
-     * will still send then (those in their set-up too). The set-up (1.5-3.5
-     * s under TCG) is longer than many transfers (a 64 MiB guest at 400
-     * Mbit/s: 1.3 s): judged only once it sends, the next VM's set-up left
-     * the link idle 0.5-0.8 s after every VM (bench-evacuate `link`, one at
-     * a time: 14.3 s where KubeVirt's two at once took 12.5); judged as if
-     * alone beside a long transfer, two more started beside the first two
-     * and all four took 17-20 s */
+     * transfer by the model at its share beside the others. The set-up
+     * (1.5-3.5 s under TCG) is longer than many transfers (a 64 MiB guest
+     * at 400 Mbit/s: 1.3 s): judged only once it sends, the next VM's
+     * set-up left the link idle 0.5-0.8 s after every VM (bench-evacuate
+     * `link`, one at a time: 14.3 s where KubeVirt's two at once took
+     * 12.5); judged as if alone beside a long transfer, two more started
+     * beside the first two and all four took 17-20 s */
     double now = co_clock_ms();
     if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
         return 0;
-    double T = co_evac_transfer_ms(e, w->vm, others + 1);
+    double T = co_evac_transfer_ms(e, w->vm, (others > 0 ? others : 0) + 1);
     if (!(T > 0) || fmax(0, e->setup_ms - (now - w->t0)) + T > e->setup_ms)
         return 0;
     if (!(w->closing_since_ms > 0))
@@ -1151,8 +1155,13 @@ static int closing(const co_evac *e, struct worker *w, int others)
     return 1;
 }
 
-/* closing() of a migration that sends. */
-static int closing_sending(const co_evac *e, struct worker *w)
+/* closing() of a migration that sends: its send rate, at most its share
+ * beside the others (others >= 0), over what the guest dirties. Its own
+ * rate alone overstated what it would get once the VMs started early
+ * began to send: at k = 2 three in flight were all judged closing, two
+ * more started, and the three ended 7-10 s later (bench-evacuate `link`,
+ * docs/evacuate.md "What the run loop's log showed"). */
+static int closing_sending(const co_evac *e, struct worker *w, int others, int note)
 {
     if (w->last_status == CO_DRV_MIG_PRE_SWITCHOVER || w->last_status == CO_DRV_MIG_DEVICE)
         return 1;
@@ -1161,12 +1170,15 @@ static int closing_sending(const co_evac *e, struct worker *w)
     double now = co_clock_ms();
     if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
         return 0;
-    double gain = w->rate_bps - w->dirty_bps;
-    if (!(gain > 0.05 * w->rate_bps) || !(w->remaining_bytes >= 0))
+    double rate = w->rate_bps;
+    if (others >= 0)
+        rate = fmin(rate, co_evac_share_bytes_per_s(e, others + 1));
+    double gain = rate - w->dirty_bps;
+    if (!(gain > 0.05 * rate) || !(w->remaining_bytes >= 0))
         return 0;
     if (w->remaining_bytes / gain * 1e3 > e->setup_ms)
         return 0;
-    if (!(w->closing_since_ms > 0))
+    if (note && !(w->closing_since_ms > 0))
         w->closing_since_ms = now;
     return 1;
 }
@@ -1270,7 +1282,7 @@ static void pull_back(co_evac *e, struct worker **ws, int nw, double *last_pull,
     for (int i = 0; i < nw; i++) {
         struct worker *w = ws[i];
         if (w && w->running && !w->finished && !w->pull && w->first_send_ms > 0 &&
-            !closing(e, w, 0) && nfl < CO_EVAC_MAX_VMS) {
+            !closing(e, w, -1) && nfl < CO_EVAC_MAX_VMS) {
             who[nfl] = w;
             fl[nfl++] = w->vm;
         }
@@ -1365,17 +1377,24 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * its share, by the curves learnt so far, waits and the next
              * one goes instead */
             int pick = qh, own_in = 0, ncl = 0, fl[CO_EVAC_MAX_VMS + 1], nfl = 0, m_now = 0;
-            /* in flight and not about to end by their sending (a set-up
-             * counts: it will send), for a set-up's share */
+            /* those in flight that will still send over the next set-up:
+             * all but the ones sending that end first by their own rate (a
+             * set-up counts: it will send); each is then judged at its
+             * share beside the others of them */
             int alone_in = 0, stay = 0;
-            for (int i = 0; i < nw; i++)
-                stay += auto_k && ws[i] && ws[i]->running && !ws[i]->finished &&
-                        !(ws[i]->first_send_ms > 0 && closing(e, ws[i], 0));
+            char ends[2 * CO_EVAC_MAX_VMS] = {0};
+            for (int i = 0; i < nw; i++) {
+                if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
+                    continue;
+                ends[i] = ws[i]->first_send_ms > 0 && e->setup_ms > 0 &&
+                          closing_sending(e, ws[i], -1, 0);
+                stay += !ends[i];
+            }
             for (int i = 0; i < nw; i++) {
                 if (!ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
                 alone_in |= e->vms[ws[i]->vm].alone;
-                int about_to_end = auto_k && closing(e, ws[i], stay - 1);
+                int about_to_end = auto_k && closing(e, ws[i], stay - !ends[i]);
                 int c = early && about_to_end;
                 ncl += c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
