@@ -238,10 +238,9 @@ int co_evac_inflight_misses(const co_evac *e, const int *vms, int n);
 /* The model's transfer time of VM vi (ms, set-up not counted) when it sends
  * beside m - 1 others: at an equal share of what the source sends with m in
  * flight, at most a stream's ceiling and the NIC. The run loop's early start
- * uses it for a migration still in its set-up, m counting the migrations
- * sending now that are not about to end: expected to end within one set-up
- * of now, its slot is free for the next VM's (co_evac_run, docs/evacuate.md
- * "The early start"). m < 1 counts as 1. */
+ * judges a migration in its first pass by it (QEMU shows no dirty rate before
+ * its first sync), m counting the others in flight that will still send
+ * (co_evac_run, docs/evacuate.md "Early start"). m < 1 counts as 1. */
 double co_evac_transfer_ms(const co_evac *e, int vi, int m);
 /* What one of m migrations in flight gets (bytes/s): an equal share of
  * what the source sends with m in flight, at most a stream's ceiling and

@@ -237,30 +237,6 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 T[f] = D[f] = NAN;
                 C[f] = 1;
                 rem = su[f];
-                /* one in its set-up whose transfer alone ends within a
-                 * set-up of now closes too (co_evac_run's closing(): the
-                 * set-up is longer than many transfers) */
-                if (early && !cl[f] && nstarted < n) {
-                    /* at its share beside the others in flight but those
-                     * sending that end first (a set-up counts: it will
-                     * send): a set-up beside a long transfer is no
-                     * transfer alone (bench-evacuate `link`, k = 2: two
-                     * more started beside the first two and all four took
-                     * 17-20 s) */
-                    int m = 1;
-                    for (int g = 0; g < nf; g++)
-                        m += g != f && !(su[g] <= 0 && cl[g]);
-                    double left = su[f] + co_evac_transfer_ms(e, idx[fl[f]], m);
-                    if (left <= setup * (1 + 1e-9)) {
-                        cl[f] = 1;
-                        ncl++;
-                        own_in -= own[fl[f]];
-                        now_closing = 1;
-                    } else if (left - setup < dt) {
-                        dt = left - setup;
-                        first = -1;
-                    }
-                }
             } else {
                 predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
                 rem = (1 - frac[f]) * T[f];

@@ -1127,32 +1127,19 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
 static int closing_sending(const co_evac *e, struct worker *w, int others, int note);
 
 /* closing() with `others`: how many other migrations in flight will still
- * send over the next set-up (set-ups count: they will send); -1 = judge a
- * migration that sends on its own rate alone. Sets w->closing_since_ms when
- * it says so (note). */
+ * send over the next set-up (those in their set-up count: they will send);
+ * -1 = judge on its own send rate alone. Sets w->closing_since_ms when it
+ * says so. A migration still in its set-up is never closing: tried
+ * (2026-12-03, its end at the set-up left plus its transfer by the model),
+ * it hid more set-ups on `link` but started several set-ups at once, and
+ * their destination QEMUs' starts beside other VMs' switchovers pushed
+ * idle guests to 340-690 ms of downtime on this 2-core machine
+ * (docs/evacuate.md, "Set-ups in parallel"). */
 static int closing(const co_evac *e, struct worker *w, int others)
 {
-    if (!(e->setup_ms > 0) || !w->running || w->finished)
+    if (!(e->setup_ms > 0) || !w->running || w->finished || !(w->first_send_ms > 0))
         return 0;
-    if (w->first_send_ms > 0)
-        return closing_sending(e, w, others, 1);
-    /* still in its set-up: its end is the set-up left (as learnt) plus its
-     * transfer by the model at its share beside the others. The set-up
-     * (1.5-3.5 s under TCG) is longer than many transfers (a 64 MiB guest
-     * at 400 Mbit/s: 1.3 s): judged only once it sends, the next VM's
-     * set-up left the link idle 0.5-0.8 s after every VM (bench-evacuate
-     * `link`, one at a time: 14.3 s where KubeVirt's two at once took
-     * 12.5); judged as if alone beside a long transfer, two more started
-     * beside the first two and all four took 17-20 s */
-    double now = co_clock_ms();
-    if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
-        return 0;
-    double T = co_evac_transfer_ms(e, w->vm, (others > 0 ? others : 0) + 1);
-    if (!(T > 0) || fmax(0, e->setup_ms - (now - w->t0)) + T > e->setup_ms)
-        return 0;
-    if (!(w->closing_since_ms > 0))
-        w->closing_since_ms = now;
-    return 1;
+    return closing_sending(e, w, others, 1);
 }
 
 /* closing() of a migration that sends: its send rate, at most its share

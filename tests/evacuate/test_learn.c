@@ -300,26 +300,20 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
     e->concurrency = 1;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_float_eq(e->pred_total_ms, base + 4 * 3000, 50, "fixed k: %g", e->pred_total_ms);
-    /* a transfer shorter than the set-up: the next VM's set-up begins
-     * while the one before is still in its own, as soon as that one's end
-     * (set-up left + transfer alone) is within a set-up of now, so each
-     * sends as the one before ends and only the first set-up shows (until
-     * 2026-12-03 a VM was judged closing only once it sent: 4 set-ups +
-     * one transfer, the link idle between VMs) */
+    /* a transfer shorter than the set-up closes as it starts: the next
+     * set-up begins then, so the drain is set-up bound (the planner had
+     * waited for its end, as if there were no early start). A VM still in
+     * its set-up does not close (co_evac_run's closing(); tried 2026-12-03
+     * and not kept: docs/evacuate.md, "Set-ups in parallel") */
     e->concurrency = 0;
     e->k_cap = 1;
     e->setup_ms = 2 * each;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
-    cr_expect_float_eq(e->pred_total_ms, 2 * each + 4 * each, 50, "set-up hidden: %g (each %g)",
+    cr_expect_float_eq(e->pred_total_ms, 4 * 2 * each + each, 50, "set-up bound: %g (each %g)",
                        e->pred_total_ms, each);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            if (e->vms[j].order == i)
-                cr_expect_float_eq(e->vms[j].pred_start_ms, i * each, 50,
-                                   "the %dth starts at %g (each %g)", i + 1,
-                                   e->vms[j].pred_start_ms, each);
-    /* a set-up's transfer is timed at its share beside those that will
-     * still send (co_evac_transfer_ms): a source that sends the NIC's rate
+    /* a migration's transfer is timed at its share beside those that will
+     * still send (co_evac_transfer_ms, the early start's judge of a first
+     * pass and of what company leaves it): a source that sends the NIC's rate
      * with one or two in flight gives each of two half, so twice as long;
      * streams held to a ceiling under half the NIC lose nothing by two */
     double rate0[] = {0};
