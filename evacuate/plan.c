@@ -100,18 +100,11 @@ static double src_cap(const co_evac *e, int n)
     return e->nic_bytes_per_s;
 }
 
-/* What one of m flows gets: an equal share of what the source sends with m
- * in flight, at most a stream's ceiling (and the NIC). */
-static double share_rate(const co_evac *e, int m)
+double co_evac_share_bytes_per_s(const co_evac *e, int m)
 {
     if (m < 1)
         m = 1;
     return fmin(e->nic_bytes_per_s, fmin(src_cap(e, m) / m, stream_cap(e)));
-}
-
-double co_evac_share_bytes_per_s(const co_evac *e, int m)
-{
-    return share_rate(e, m);
 }
 
 double co_evac_transfer_ms(const co_evac *e, int vi, int m)
@@ -120,7 +113,7 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m)
     int C;
     if (vi < 0 || vi >= e->nvms)
         return NAN;
-    predict_one(e, &e->vms[vi], share_rate(e, m), &T, &D, &C);
+    predict_one(e, &e->vms[vi], co_evac_share_bytes_per_s(e, m), &T, &D, &C);
     return T;
 }
 
@@ -244,11 +237,8 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * its share beside the others that will still send (the
                  * set-ups among them will) */
                 Teff[f] = T[f];
-                if (early && !cl[f] && share_rate(e, stay) < sh.rate[slot[f]]) {
-                    double Ds;
-                    int Cs;
-                    predict_one(e, &e->vms[idx[fl[f]]], share_rate(e, stay), &Teff[f], &Ds, &Cs);
-                }
+                if (early && !cl[f] && co_evac_share_bytes_per_s(e, stay) < sh.rate[slot[f]])
+                    Teff[f] = co_evac_transfer_ms(e, idx[fl[f]], stay);
                 /* a transfer no longer than the set-up closes as it starts
                  * (co_evac_run's closing() sees it at once): the next VM's
                  * set-up starts now */
@@ -307,7 +297,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
              * 300.4 ms switchover at k = 1: bench-evacuate's link) */
             double Ta, Da;
             int Ca;
-            predict_one(e, v, share_rate(e, 1), &Ta, &Da, &Ca);
+            predict_one(e, v, co_evac_share_bytes_per_s(e, 1), &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
             own_in -= cl[f] ? 0 : own[pos];

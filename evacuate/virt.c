@@ -1124,32 +1124,24 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * ran 39 s with the next VMs started beside it one after another, their
  * bulk passes taking the link it needed). Under h->mu. */
 #define CLOSING_GRACE 2.0
-static int closing_sending(const co_evac *e, struct worker *w, int others, int note);
-
-/* closing() with `others`: how many other migrations in flight will still
- * send over the next set-up (those in their set-up count: they will send);
- * -1 = judge on its own send rate alone. Sets w->closing_since_ms when it
- * says so. A migration still in its set-up is never closing: tried
- * (2026-12-03, its end at the set-up left plus its transfer by the model),
- * it hid more set-ups on `link` but started several set-ups at once, and
- * their destination QEMUs' starts beside other VMs' switchovers pushed
- * idle guests to 340-690 ms of downtime on this 2-core machine
- * (docs/evacuate.md, "Set-ups in parallel"). */
-static int closing(const co_evac *e, struct worker *w, int others)
+/* `others`: how many other migrations in flight will still send over the
+ * next set-up (those in their set-up count: they will send); -1 = judge on
+ * its own send rate alone. The send rate counted is at most its share
+ * beside the others: its own rate alone overstated what it would get once
+ * the VMs started early began to send (at k = 2 three in flight were all
+ * judged closing, two more started, and the three ended 7-10 s later:
+ * bench-evacuate `link`, docs/evacuate.md "What the run loop's log
+ * showed"). note: set w->closing_since_ms when it says so. A migration
+ * still in its set-up is never closing: tried (2026-12-03, its end at the
+ * set-up left plus its transfer by the model), it hid more set-ups on
+ * `link` but started several set-ups at once, and their destination QEMUs'
+ * starts beside other VMs' switchovers pushed idle guests to 340-690 ms of
+ * downtime on this 2-core machine (docs/evacuate.md, "Set-ups in
+ * parallel"). */
+static int closing(const co_evac *e, struct worker *w, int others, int note)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished || !(w->first_send_ms > 0))
         return 0;
-    return closing_sending(e, w, others, 1);
-}
-
-/* closing() of a migration that sends: its send rate, at most its share
- * beside the others (others >= 0), over what the guest dirties. Its own
- * rate alone overstated what it would get once the VMs started early
- * began to send: at k = 2 three in flight were all judged closing, two
- * more started, and the three ended 7-10 s later (bench-evacuate `link`,
- * docs/evacuate.md "What the run loop's log showed"). */
-static int closing_sending(const co_evac *e, struct worker *w, int others, int note)
-{
     if (w->last_status == CO_DRV_MIG_PRE_SWITCHOVER || w->last_status == CO_DRV_MIG_DEVICE)
         return 1;
     if (w->last_status != CO_DRV_MIG_ACTIVE)
@@ -1280,7 +1272,7 @@ static void pull_back(co_evac *e, struct worker **ws, int nw, double *last_pull,
     for (int i = 0; i < nw; i++) {
         struct worker *w = ws[i];
         if (w && w->running && !w->finished && !w->pull && w->first_send_ms > 0 &&
-            !closing(e, w, -1) && nfl < CO_EVAC_MAX_VMS) {
+            !closing(e, w, -1, 1) && nfl < CO_EVAC_MAX_VMS) {
             who[nfl] = w;
             fl[nfl++] = w->vm;
         }
@@ -1384,15 +1376,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
-                ends[i] = ws[i]->first_send_ms > 0 && e->setup_ms > 0 &&
-                          closing_sending(e, ws[i], -1, 0);
+                ends[i] = closing(e, ws[i], -1, 0);
                 stay += !ends[i];
             }
             for (int i = 0; i < nw; i++) {
                 if (!ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
                 alone_in |= e->vms[ws[i]->vm].alone;
-                int about_to_end = auto_k && closing(e, ws[i], stay - !ends[i]);
+                int about_to_end = auto_k && closing(e, ws[i], stay - !ends[i], 1);
                 int c = early && about_to_end;
                 ncl += c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
