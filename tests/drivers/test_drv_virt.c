@@ -466,8 +466,9 @@ Test(drv_virt, hung_source_daemon_fails_within_the_timeout)
     double took = co_bed_now_ms() - t0;
     fprintf(stderr, "[virt] hung daemon: rc %d after %.0f ms: %s\n", rc, took, dg.msg);
     cr_expect_eq(rc, CO_EUNAVAIL, "rc %d: %s", rc, dg.msg);
-    /* keepalive: 1 s interval, 2 missed answers, plus scheduling slack */
-    cr_expect_lt(took, 10000, "call blocked %.0f ms", took);
+    /* keepalive: 1 s interval, 2 missed answers (3 s), plus slack for a
+     * loaded 2-core CI machine under ASan; a hang would be the test's 180 s */
+    cr_expect_lt(took, 15000, "call blocked %.0f ms", took);
     drv->ops->close(drv);
     /* opening while the daemon hangs gives up after timeout_ms */
     co_diag_init(&dg);
@@ -478,10 +479,24 @@ Test(drv_virt, hung_source_daemon_fails_within_the_timeout)
     co_bed_stop_daemon(&bed, "a", 0);
     fprintf(stderr, "[virt] open on a hung daemon: rc %d after %.0f ms: %s\n", rc, took, dg.msg);
     cr_expect_eq(rc, CO_ETIMEDOUT, "rc %d: %s", rc, dg.msg);
-    cr_expect_lt(took, 4000, "open blocked %.0f ms", took);
+    cr_expect_lt(took, 2000 + 5000, "open blocked %.0f ms", took);
     cr_expect_null(drv);
-    /* a new open on an answering daemon works again */
-    drv = open_drv("co-hang");
+    /* a new open on an answering daemon works again; the daemon just
+     * resumed has the abandoned open and the dropped connection to serve
+     * first, so give it a few tries (what is tested is our recovery, not
+     * how fast a SIGCONTed libvirtd catches up) */
+    co_virt_opts again = {.conn_uri = bed.uri_a, .domain = "co-hang", .timeout_ms = 5000};
+    t0 = co_bed_now_ms();
+    for (int i = 0; i < 4; i++) {
+        co_diag_init(&dg);
+        drv = NULL;
+        rc = co_virt_open(&again, &drv, &dg);
+        fprintf(stderr, "[virt] open %d after SIGCONT: rc %d at %.0f ms%s%s\n", i + 1, rc,
+                co_bed_now_ms() - t0, rc ? ": " : "", rc ? dg.msg : "");
+        if (rc == CO_OK)
+            break;
+    }
+    cr_assert_eq(rc, CO_OK, "open after SIGCONT: %s", dg.msg);
     co_diag_init(&dg);
     cr_expect_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
     cr_expect_eq(running, 0, "a defined, never started domain runs");
