@@ -653,9 +653,15 @@ static void print_run(const be_scen *s, const be_sched *sc, int rep, const be_ru
             printf(" %s:%.0f", key, json_number_value(bv) * 8 / 1e6);
         size_t i;
         json_t *x;
-        json_array_foreach(vv, i, x)
-            printf("; %s x%.2f", json_string_value(json_object_get(x, "name")),
-                   json_number_value(json_object_get(x, "factor")));
+        json_array_foreach(vv, i, x) {
+            /* dirty factor (x) and sending time (s), when each was seen */
+            json_t *f = json_object_get(x, "factor"), *sm = json_object_get(x, "send_ms");
+            printf("; %s", json_string_value(json_object_get(x, "name")));
+            if (json_is_number(f))
+                printf(" x%.2f", json_number_value(f));
+            if (json_is_number(sm))
+                printf(" s%.1f", json_number_value(sm) / 1e3);
+        }
     }
     printf("\n");
     fflush(stdout);

@@ -81,6 +81,10 @@ typedef struct co_evac_vm {
     char dirty_factor_source[48]; /* "", "own windows", "common factor learnt",
                                      "calibration (this VM)", "calibration (common)" */
     double seen_factor;           /* fitted from its own windows, NAN if none */
+    double send_ms;               /* this drain: its first byte to its end, 0 = not known */
+    double send_inflight;         /* this drain: how many sent at once over send_ms, mean */
+    double last_send_ms;          /* the same two of its last drain (--calibration), 0 = */
+    double last_send_inflight;    /*   none: they time it when the model cannot (plan.c) */
     co_evac_window win[CO_EVAC_MAX_WIN];
     int nwin;
     double dirty_mib_per_s;       /* what was measured (or assumed) */
@@ -98,6 +102,7 @@ typedef struct co_evac_vm {
     double pred_start_ms, pred_time_ms, pred_downtime_ms;
     int pred_converges;           /* the model says it converges within the budget */
     int alone;                    /* goes with nothing else in flight (co_evac_retry_alone) */
+    int started_solo;             /* it started needing a stream of its own (this attempt) */
     int solo;                     /* needs a stream of its own (does not converge alone at
                                      one stream's best): cutover's own schedule never runs
                                      two such at once (0 under a fixed --concurrency) */
@@ -196,6 +201,8 @@ typedef struct co_evac {
     int k;                        /* concurrency chosen */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
     double pred_total_ms;
+    int timing;                   /* 1 while co_evac_plan times the schedule it chose: a
+                                     VM's last_send_ms counts then only (plan.c) */
     int pred_within_budget;       /* every scheduled VM predicted within the budget */
     int pred_misses;              /* VMs that converge alone but not in the chosen schedule */
 } co_evac;

@@ -387,10 +387,22 @@ json_t *co_evac_calib_json(const co_evac *e)
     json_t *vms = json_array();
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
-        if (!(v->nwin > 0 && isfinite(v->seen_factor)))
+        int dirty_seen = v->nwin > 0 && isfinite(v->seen_factor);
+        int sent = !strcmp(v->status, "completed") && v->send_ms > 0;
+        if (!dirty_seen && !sent)
             continue;
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(v->name));
+        /* how long it sent, and beside how many: what times it next time
+         * when the model cannot (plan.c) */
+        json_object_set_new(j, "send_ms", sent ? json_real(v->send_ms) : json_null());
+        json_object_set_new(j, "send_inflight",
+                            sent ? json_real(v->send_inflight >= 1 ? v->send_inflight : 1)
+                                 : json_null());
+        if (!dirty_seen) {
+            json_array_append_new(vms, j);
+            continue;
+        }
         json_object_set_new(j, "nominal_pages_per_s",
                             num(co_dirty_rate0(v->nominal_saved ? &v->dirty_nominal : &v->dirty)));
         json_object_set_new(j, "factor", json_real(v->seen_factor));
@@ -498,6 +510,10 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                 bad = "vms[].name or vms[].factor";
                 break;
             }
+            if (pos_num(x, "send_ms") < 0 || pos_num(x, "send_inflight") < 0) {
+                bad = "vms[].send_ms or vms[].send_inflight";
+                break;
+            }
         }
     if (bad) {
         return co_diag_set(d, CO_EDATA, "%s: field %s is missing or invalid%s", what, bad,
@@ -534,13 +550,19 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         co_evac_vm *vm = &e->vms[v];
         if (vm->blocker[0])
             continue;
-        double own = NAN;
+        double own = NAN, sent_ms = 0, sent_m = 0;
         json_t *mine = NULL;
         json_array_foreach(vms, i, x)
             if (!strcmp(json_string_value(json_object_get(x, "name")), vm->name)) {
-                own = pos_num(x, "factor");
+                /* absent or null: this VM's dirty rate was not seen (0 is a
+                 * factor: windows that counted no page) */
+                own = json_is_number(json_object_get(x, "factor")) ? pos_num(x, "factor") : NAN;
+                sent_ms = pos_num(x, "send_ms");
+                sent_m = pos_num(x, "send_inflight");
                 mine = x;
             }
+        vm->last_send_ms = sent_ms;
+        vm->last_send_inflight = sent_m >= 1 ? sent_m : 1;
         co_evac_window w[CO_EVAC_MAX_WIN];
         int nw = 0;
         size_t k;
@@ -615,9 +637,25 @@ json_t *co_evac_calib_merge(json_t *older, json_t *newer)
         json_array_foreach(json_object_get(older, "vms"), i, ov) {
             const char *name = json_string_value(json_object_get(ov, "name"));
             int have = 0;
-            json_array_foreach(vms, j, nv)
-                have |= name && json_string_value(json_object_get(nv, "name")) &&
-                        !strcmp(name, json_string_value(json_object_get(nv, "name")));
+            json_array_foreach(vms, j, nv) {
+                const char *nn = json_string_value(json_object_get(nv, "name"));
+                if (!name || !nn || strcmp(name, nn))
+                    continue;
+                have = 1;
+                /* seen too quickly for a dirty window this time: the
+                 * older drain's windows still say how it dirties */
+                static const char *const dirty[] = {"nominal_pages_per_s", "factor", "windows"};
+                if (!json_object_get(nv, "windows") && json_object_get(ov, "windows"))
+                    for (size_t q = 0; q < sizeof dirty / sizeof dirty[0]; q++)
+                        if (json_object_get(ov, dirty[q]))
+                            json_object_set(nv, dirty[q], json_object_get(ov, dirty[q]));
+                /* and its sending time, if it did not complete now */
+                json_t *ns = json_object_get(nv, "send_ms");
+                if ((!ns || json_is_null(ns)) && json_is_number(json_object_get(ov, "send_ms"))) {
+                    json_object_set(nv, "send_ms", json_object_get(ov, "send_ms"));
+                    json_object_set(nv, "send_inflight", json_object_get(ov, "send_inflight"));
+                }
+            }
             if (!have)
                 json_array_append(vms, ov);
         }

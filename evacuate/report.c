@@ -68,6 +68,13 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                                                                   : "as given"));
         json_object_set_new(j, "dirty_seen_factor", v->nwin > 0 ? num_or_null(v->seen_factor)
                                                                 : json_null());
+        /* its sending time (first byte to end) now, and in its last drain
+         * (the calibration: it times a VM the model under-times by more
+         * than a set-up, and makes it need a stream of its own; plan.c) */
+        json_object_set_new(j, "send_ms", r->dry_run || !(v->send_ms > 0)
+                                              ? json_null() : json_real(v->send_ms));
+        json_object_set_new(j, "last_send_ms", v->last_send_ms > 0 ? json_real(v->last_send_ms)
+                                                                   : json_null());
         json_object_set_new(j, "dirty_source", json_string(v->dirty_traced ? "trace"
                                                            : v->dirty_measured ? "measured"
                                                                                : "assumed"));
@@ -137,6 +144,12 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             if (v->nominal_saved && v->dirty_factor_source[0])
                 fprintf(out, "  %s dirties at %.2f x its curve (%s)\n", v->name, v->dirty_factor,
                         v->dirty_factor_source);
+            if (v->last_send_ms > 0)
+                fprintf(out, "  %s sent for %.1f s in its last drain (calibration)%s\n",
+                        v->name, v->last_send_ms / 1e3,
+                        v->pred_time_ms > 0 && v->pred_time_ms >= v->last_send_ms
+                            ? ": its time, longer than the model's by more than a set-up"
+                            : "");
         }
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);

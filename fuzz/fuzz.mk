@@ -27,12 +27,16 @@ FUZZ_SRC_pcap        := meter/pcapdecode.c meter/pcapio.c meter/pcapmeter.c mete
 FUZZ_SRC_qmp_reader  := drivers/qmp.c drivers/driver.c util/diag.c util/clock.c
 FUZZ_SRC_units       := util/units.c util/diag.c
 FUZZ_SRC_journal     := cycle/journal.c util/diag.c
+FUZZ_SRC_calibration := evacuate/learn.c evacuate/plan.c $(wildcard model/*.c place/*.c) \
+                        sim/share.c traces/dirty_trace.c traces/profile.c util/units.c \
+                        util/diag.c util/jsonpos.c
 # Longest input worth trying in bytes (default 4096): a QMP transcript, a cluster.
 FUZZ_MAXLEN_qmp_reader := 70000
 FUZZ_MAXLEN_cluster    := 65536
 FUZZ_MAXLEN_history    := 16384
 FUZZ_MAXLEN_units      := 64
 FUZZ_MAXLEN_journal    := 16384
+FUZZ_MAXLEN_calibration := 16384
 
 define FUZZ_template
 $(FUZZ_BUILD)/fuzz_$(1): fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) $(wildcard */*.h)
