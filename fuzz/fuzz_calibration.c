@@ -29,16 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const double rate[] = {500, 25000, 100};
     for (int i = 0; i < e->nvms; i++) {
         co_evac_vm *v = &e->vms[i];
-        memset(v, 0, sizeof *v);
+        /* three 64 MiB TCG guests, as bench-evacuate's */
+        *v = (co_evac_vm){.mem_bytes = 64.0 * 1048576, .vcpus = 1, .running = 1, .tcg = 1,
+                          .group = -1, .given_order = i, .seen_factor = NAN, .time_ms = NAN,
+                          .downtime_ms = NAN, .sent_bytes = NAN};
         snprintf(v->name, sizeof v->name, "vm%d", i + 1);
-        v->mem_bytes = 64.0 * 1048576;
-        v->vcpus = 1;
-        v->running = 1;
-        v->tcg = 1;
-        v->group = -1;
-        v->given_order = i;
-        v->seen_factor = NAN;
-        v->time_ms = v->downtime_ms = v->sent_bytes = NAN;
         co_dirty_uniform(&v->dirty, 48 * 256.0, rate[i]);
         v->dirty_mib_per_s = rate[i] / 256;
         v->cpu_ok[0] = 1;
