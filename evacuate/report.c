@@ -145,11 +145,8 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                 fprintf(out, "  %s dirties at %.2f x its curve (%s)\n", v->name, v->dirty_factor,
                         v->dirty_factor_source);
             if (v->last_send_ms > 0)
-                fprintf(out, "  %s sent for %.1f s in its last drain (calibration)%s\n",
-                        v->name, v->last_send_ms / 1e3,
-                        v->pred_time_ms > 0 && v->pred_time_ms >= v->last_send_ms
-                            ? ": its time, longer than the model's by more than a set-up"
-                            : "");
+                fprintf(out, "  %s sent for %.1f s in its last drain (calibration)\n", v->name,
+                        v->last_send_ms / 1e3);
         }
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);

@@ -1206,13 +1206,14 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
                       const int *rest, int nrest, const co_evac_opts *o)
 {
     double now = co_clock_ms(), sum = 0, total = 0;
-    int active = 0, fresh = 0;
+    int active = 0, fresh = 0, bytes_out = 0;
     for (int i = 0; i < nw; i++) {
         struct worker *w = ws[i];
         if (!w || !w->running)
             continue;
         if (sending(w)) {
             active++;
+            bytes_out += w->first_send_ms > 0;
             total += fmax(w->rate_bps, 0);
         }
         if (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER) {
@@ -1241,13 +1242,11 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
     int started = 0;
     for (int i = 0; i < nw; i++)
         started += ws[i] && ws[i]->running && !ws[i]->finished;
-    /* how many sent at once over each one's sending time (its time
-     * factor's share): those that have sent a byte, not the set-ups that
-     * libvirt already calls active (counted, they halved the share and
-     * made every VM of a `link` drain look 0.6 x the model's time) */
-    int bytes_out = 0;
-    for (int i = 0; i < nw; i++)
-        bytes_out += sending(ws[i]) && ws[i]->first_send_ms > 0;
+    /* how many sent at once over each one's sending time (the share its
+     * send_ms in the calibration was had at): those that have sent a byte
+     * (bytes_out), not the set-ups that libvirt already calls active
+     * (counted, they halved the share: every VM of a `link` drain looked
+     * 0.6 x the model's time) */
     if (*last_tick > 0)
         for (int i = 0; i < nw; i++)
             if (sending(ws[i]) && ws[i]->first_send_ms > 0) {
