@@ -254,6 +254,22 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m);
  * the NIC (the rate co_evac_transfer_ms times at). m < 1 counts as 1. */
 double co_evac_share_bytes_per_s(const co_evac *e, int m);
 
+/* When a migration in pre-copy ends its transfer, by the fluid view the run
+ * loop's early start judges it with (ms from now; INFINITY when the stream
+ * does not gain on the guest's writes by 5 % of rate_bps): what is left over
+ * what the stream gains, rate_bps - dirty_bps. What is left is QEMU's
+ * ram_remaining_bytes plus what the guest dirtied since QEMU's last bitmap
+ * sync (dirty_bps x since_sync_ms, at most mem_bytes when mem_bytes > 0):
+ * QEMU counts those pages only at its next sync, so its remaining falls to
+ * ~0 at the end of every pass, even for a guest that re-dirties most of its
+ * memory each pass (bench-evacuate `hot`: the hot VM judged closing at the
+ * end of its second pass with 5.6 MB left, 42 MB pending at the sync that
+ * followed; docs/evacuate.md "The pages dirtied since the sync"). Bytes,
+ * bytes/s, ms; a negative or non-finite input is read as 0, a rate_bps not
+ * above 0 gives INFINITY. */
+double co_evac_closing_ms(double remaining_bytes, double rate_bps, double dirty_bps,
+                          double since_sync_ms, double mem_bytes);
+
 /* The solo probe: does a drain of n VMs planned at e->k start its first VM
  * alone to learn what one stream carries? Auto concurrency, k > 1, n >= 3,
  * and the source's rate with one in flight unknown (src_cap_by_n[1]: no
@@ -286,8 +302,9 @@ void co_evac_hold(co_evac *e, const int *vms, int n, int c);
 int co_evac_held(co_evac *e, int vm);
 
 /* A VM whose migration the policy aborted (status "aborted": not converging
- * within the budget) while others sent beside it (peers: the most in flight
- * during it, itself included) gets the link to itself once: with auto
+ * within the budget) while others sent beside it (senders: how many sent at
+ * once over its sending time, itself included, the mean over the run loop's
+ * ticks; at least CO_EVAC_SHARED_SENDERS) gets the link to itself once: with auto
  * concurrency, on its first attempt, it is marked `alone` (co_evac_run
  * starts it only when nothing else is in flight, and starts nothing beside
  * it), its status set back to "planned", its first reason kept in history,
@@ -295,8 +312,12 @@ int co_evac_held(co_evac *e, int vm);
  * it again), 0 when it stays aborted. bench-forecast: two cycles failed a
  * host for one VM aborted at 13-14 MB/s of a 200 Mbit/s link shared with
  * another migration (docs/evacuate.md, "Aborted while sharing: once more
- * alone"). */
-int co_evac_retry_alone(co_evac *e, int vm, int peers);
+ * alone"). A set-up started beside it in its last second does not count: the hot VM
+ * of bench-evacuate `hot`, aborted at QEMU's throttle ramp after 28 s alone
+ * with the next VM's set-up 20 ms old, went again alone for 27 s more
+ * (2026-12-04; the rule counted the most in flight). */
+#define CO_EVAC_SHARED_SENDERS 1.2
+int co_evac_retry_alone(co_evac *e, int vm, double senders);
 
 /* ---- learning the real dirty rates and the calibration (evacuate/learn.c,
  * pure but for the calibration file) ---- */

@@ -151,6 +151,25 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m)
     return T;
 }
 
+static double nonneg(double x)
+{
+    return isfinite(x) && x > 0 ? x : 0;
+}
+
+double co_evac_closing_ms(double remaining_bytes, double rate_bps, double dirty_bps,
+                          double since_sync_ms, double mem_bytes)
+{
+    rate_bps = nonneg(rate_bps);
+    dirty_bps = nonneg(dirty_bps);
+    double gain = rate_bps - dirty_bps;
+    if (!(rate_bps > 0) || !(gain > 0.05 * rate_bps))
+        return INFINITY;
+    double left = nonneg(remaining_bytes) + dirty_bps * nonneg(since_sync_ms) / 1e3;
+    if (nonneg(mem_bytes) > 0)
+        left = fmin(left, mem_bytes);
+    return left / gain * 1e3;
+}
+
 static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
 {
     double T, D;
@@ -419,16 +438,18 @@ int co_evac_held(co_evac *e, int vm)
     return 0;
 }
 
-int co_evac_retry_alone(co_evac *e, int vm, int peers)
+int co_evac_retry_alone(co_evac *e, int vm, double senders)
 {
     co_evac_vm *v = &e->vms[vm];
-    if (e->concurrency > 0 || peers < 2 || v->attempts >= 2 || strcmp(v->status, "aborted"))
+    if (e->concurrency > 0 || !(senders >= CO_EVAC_SHARED_SENDERS) || v->attempts >= 2 ||
+        strcmp(v->status, "aborted"))
         return 0;
     v->alone = 1;
     memcpy(v->history, v->reason, sizeof v->history);
     size_t l = strlen(v->reason);
-    snprintf(v->reason + l, sizeof v->reason - l, "%saborted with %d migration(s) sending "
-             "beside it: goes again with the link to itself", l ? "; " : "", peers - 1);
+    snprintf(v->reason + l, sizeof v->reason - l, "%saborted while it shared the link (%.1f "
+             "migrations sending at once on average): goes again with the link to itself",
+             l ? "; " : "", senders);
     snprintf(v->status, sizeof v->status, "planned");
     return 1;
 }

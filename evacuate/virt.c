@@ -484,6 +484,8 @@ struct worker {
     /* what its transfer gains: the send rate (smoothed over the samples),
      * what is left and the dirty rate, for the early start (closing_ms) */
     double rate_bps, rate_t_ms, rate_bytes, remaining_bytes, dirty_bps;
+    int64_t sync_count;           /* QEMU's dirty-sync-count last seen, and when it */
+    double sync_seen_ms;          /* changed (the pages dirtied since: closing()) */
     _Atomic long long link_avail; /* bytes/s the others leave its stop-and-copy (learn_tick) */
     char kick_why[200];
     /* the run loop's */
@@ -600,6 +602,10 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
             w->rate_bytes = st->ram_transferred_bytes;
         }
         w->remaining_bytes = st->ram_remaining_bytes;
+        if (st->ram_dirty_sync_count != w->sync_count) {
+            w->sync_count = st->ram_dirty_sync_count;
+            w->sync_seen_ms = now;
+        }
         double pg = st->ram_page_size_bytes > 0 ? st->ram_page_size_bytes : 4096;
         w->dirty_bps = isfinite(st->ram_dirty_pages_rate) ? st->ram_dirty_pages_rate * pg : 0;
     }
@@ -1139,7 +1145,10 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * `link` but started several set-ups at once, and their destination QEMUs'
  * starts beside other VMs' switchovers pushed idle guests to 340-690 ms of
  * downtime on this 2-core machine (docs/evacuate.md, "Set-ups in
- * parallel"). */
+ * parallel"). What is left counts the pages dirtied since QEMU's last sync
+ * (co_evac_closing_ms): QEMU's own remaining fell to ~0 at the end of each
+ * of the hot VM's passes, and the next VM started beside it (bench-evacuate
+ * `hot`, 2026-12-04: 2 of 4 drains took 67 s instead of 36). */
 static int closing(const co_evac *e, struct worker *w, int others, int note)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished || !(w->first_send_ms > 0))
@@ -1165,10 +1174,11 @@ static int closing(const co_evac *e, struct worker *w, int others, int note)
         if (!(T > 0) || T - (now - w->first_send_ms) > e->setup_ms)
             return 0;
     }
-    double gain = rate - w->dirty_bps;
-    if (!(gain > 0.05 * rate) || !(w->remaining_bytes >= 0))
+    if (!(w->remaining_bytes >= 0))
         return 0;
-    if (w->remaining_bytes / gain * 1e3 > e->setup_ms)
+    double since = w->sync_seen_ms > 0 ? now - w->sync_seen_ms : 0;
+    if (!(co_evac_closing_ms(w->remaining_bytes, rate, w->dirty_bps, since,
+                             w->policy_mem_bytes) <= e->setup_ms))
         return 0;
     if (note && !(w->closing_since_ms > 0))
         w->closing_since_ms = now;
@@ -1652,12 +1662,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * still tells what it re-sent: learn again with its bytes */
             if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)
                 co_evac_replan(e, queue + qh, qt - qh);
-            int peers = w->peers;
+            /* how many sent at once over its sending time (a set-up
+             * beside it sends nothing) */
+            double senders = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
             free(w);
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */
             if (auto_k && !(o->stop_flag && *o->stop_flag)) {
-                if (co_evac_retry_alone(e, (int)(v - e->vms), peers)) {
+                if (co_evac_retry_alone(e, (int)(v - e->vms), senders)) {
                     queue[qt++] = (int)(v - e->vms);
                     if (o->progress)
                         fprintf(stderr, "cutover evacuate: %s: %s\n", v->name, v->reason);

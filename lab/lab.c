@@ -158,6 +158,10 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
                 return co_diag_set(d, CO_EUSAGE,
                                    "workload tlbflush: '%s' is not whole ms in 0ms..1h", v);
             snprintf(piece, sizeof piece, "tlbflush=%.0fms", x);
+        } else if (strcmp(k, "idle") == 0) {
+            if (strcmp(v, "hlt") != 0 && strcmp(v, "spin") != 0)
+                return co_diag_set(d, CO_EUSAGE, "workload idle: '%s' is not hlt or spin", v);
+            snprintf(piece, sizeof piece, "idle=%s", v);
         } else if (strcmp(k, "stats") == 0) {
             if (co_parse_time(v, "workload stats", &x, d))
                 return CO_EUSAGE;
@@ -199,7 +203,7 @@ int co_lab_workload_check(const char *workload, double mem_bytes, char *canon,
         } else {
             return co_diag_set(d, CO_EUSAGE,
                                "workload: unknown key '%s' (expected pattern, rate, wss, hot, "
-                               "cold, hotfrac, seed, stats, phases, tlbflush)", k);
+                               "cold, hotfrac, seed, stats, phases, tlbflush, idle)", k);
         }
         size_t pl = strlen(piece);
         if (used + pl + 2 > canon_len)

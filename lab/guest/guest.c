@@ -9,13 +9,15 @@
  *      zero-page detection cannot shortcut the migration,
  *   4. then loops forever: every millisecond a heartbeat line on COM1, and in
  *      between, page writes at the configured rate and pattern, and, when no
- *      write is due, verification of one page at a time (a continuous sweep).
+ *      write is due, verification of one page at a time (a continuous sweep);
+ *      with idle=hlt, a share of the sweep per tick and then HLT until PIT
+ *      channel 0's next interrupt (the vCPU idles as a real guest's does).
  * Every page's content is a function of its physical page number and a
  * generation counter kept in a table, so a page that arrives stale, misplaced
  * or damaged after a migration is found and reported as "ERR ...".
  * docs/lab.md describes the command line and the serial protocol.
  *
- * Constraints: no paging, no interrupts (we poll the TSC), no libc, no 64-bit
+ * Constraints: no paging, no interrupts but idle=hlt's timer (we poll the TSC), no libc, no 64-bit
  * division (Debian's gcc -m32 has no libgcc for it): every division is 32-bit.
  * State lives in one struct on the boot stack, passed explicitly. */
 
@@ -89,6 +91,9 @@ struct guest {
     u32 seed;
     u32 stats_ms;          /* period of ST lines */
     u32 tlbflush_ms;       /* period of TLB flushes, 0 = never */
+    u32 idle_hlt;          /* idle=hlt (default): sleep between ticks; spin: poll */
+    u32 verify_per_tick;   /* idle=hlt: pages verified per tick */
+    u32 verified_ms;       /* idle=hlt: the tick whose verification is done */
     struct phase phases[MAX_PHASES];
     u32 nphases;
     /* memory layout */
@@ -218,6 +223,63 @@ static void tlb_flush_all(void)
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
     __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 ^ 0x80u) : "memory");
     __asm__ volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
+}
+
+/* ---- idle=hlt: a timer interrupt to wake from HLT ----
+ *
+ * A guest that polls the TSC keeps its vCPU busy: six lab guests under TCG
+ * are six host threads at 100 % on a 2-core machine, and the migrations'
+ * own threads (QEMU's migration thread and main loop, libvirtd) wait for
+ * the CPU at every switchover (bench-evacuate: idle guests at 300 - 650 ms
+ * of downtime alone). With idle=hlt the guest sleeps between its ticks and
+ * PIT channel 0 wakes it: IRQ 0 through the 8259 PIC remapped to vector 32.
+ * The IDT holds no exception vector (0 - 31): an exception faults to a triple
+ * fault and a reset, as with no IDT at all. */
+#define IDT_VECTORS 256
+static unsigned long long idt[IDT_VECTORS] __attribute__((aligned(8)));
+extern char irq0_entry[]; /* boot.S: EOI to the PIC, iret */
+
+static void timer_init(u32 hz)
+{
+    u32 h = (u32)irq0_entry;
+    /* every vector from 32 up (a spurious one included) to the handler */
+    for (u32 v = 32; v < IDT_VECTORS; v++)
+        idt[v] = (unsigned long long)((h & 0xFFFFu) | (0x08u << 16)) |
+                 ((unsigned long long)((h & 0xFFFF0000u) | 0x8E00u) << 32);
+    struct {
+        u16 limit;
+        u32 base;
+    } __attribute__((packed)) idtr = {sizeof idt - 1, (u32)idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+    /* the PICs: ICW1..4, IRQ 0-7 at vectors 32-39 and 8-15 at 40-47,
+     * every line masked but IRQ 0 */
+    outb(0x20, 0x11);
+    outb(0xA0, 0x11);
+    outb(0x21, 0x20);
+    outb(0xA1, 0x28);
+    outb(0x21, 0x04);
+    outb(0xA1, 0x02);
+    outb(0x21, 0x01);
+    outb(0xA1, 0x01);
+    outb(0x21, 0xFE);
+    outb(0xA1, 0xFF);
+    /* the local APIC in virtual-wire mode, the PIC's output through LINT0
+     * as ExtINT: SeaBIOS leaves it so, qboot (the labs' firmware) does not */
+    volatile u32 *lapic = (volatile u32 *)0xFEE00000u;
+    lapic[0xF0 / 4] = 0x100u | 0xFFu; /* spurious-interrupt register: enabled */
+    lapic[0x350 / 4] = 0x700u;        /* LVT LINT0: ExtINT, unmasked */
+    /* PIT channel 0, lobyte/hibyte, mode 2 (rate generator) */
+    u32 div = 1193182u / hz;
+    outb(0x43, 0x34);
+    outb(0x40, (u8)(div & 0xff));
+    outb(0x40, (u8)(div >> 8));
+}
+
+/* Sleep until the next interrupt: STI's one-instruction shadow makes the
+ * pair atomic, so a tick between them is not lost. */
+static void idle_wait(void)
+{
+    __asm__ volatile("sti; hlt; cli" : : : "memory");
 }
 
 /* ---- TSC calibration against PIT channel 2 ---- */
@@ -404,6 +466,14 @@ static int apply_kv(struct guest *g, const char *k, const char *v, const char **
         return parse_phases(g, v);
     if (streq(k, "tlbflush"))
         return parse_ms(&p, &g->tlbflush_ms) && *p == '\0';
+    if (streq(k, "idle")) {
+        if (streq(v, "hlt") || streq(v, "spin")) {
+            g->idle_hlt = streq(v, "hlt");
+            return 1;
+        }
+        *why = "not hlt or spin";
+        return 0;
+    }
     *why = "unknown key";
     return 0;
 }
@@ -682,6 +752,7 @@ void guest_main(u32 magic, const struct mb_info *mb)
     g.rate = 1000;
     g.hotfrac_q16 = 58982; /* 0.9 */
     g.seed = 1;
+    g.idle_hlt = 1; /* idle=hlt unless the command line says spin */
     g.stats_ms = 1000;
     serial_init();
 
@@ -750,6 +821,13 @@ void guest_main(u32 magic, const struct mb_info *mb)
             __asm__ volatile("hlt");
     }
 
+    if (g.idle_hlt) {
+        /* a whole sweep of RAM about every 2 s, as the spinning guest
+         * does on this machine at low load */
+        g.verify_per_tick = g.npages / 2000 + 1;
+        g.verified_ms = 0xFFFFFFFFu;
+        timer_init(2000); /* 0.5 ms: a heartbeat at most ~0.5 ms late */
+    }
     u64 next = rdtsc() + tpm;
     for (;;) {
         u64 now = rdtsc();
@@ -809,6 +887,22 @@ void guest_main(u32 magic, const struct mb_info *mb)
                 ln_kv(&l, "pages", g.npages);
                 ln_send(&g, &l);
             }
+            continue;
+        }
+        if (g.idle_hlt && !g.pending) {
+            /* this tick's share of the sweep, then sleep to the next */
+            if (g.verified_ms != g.ms) {
+                g.verified_ms = g.ms;
+                for (u32 k = 0; k < g.verify_per_tick; k++) {
+                    page_verify(&g, g.sweep_next);
+                    if (++g.sweep_next == g.npages) {
+                        g.sweep_next = 0;
+                        g.sweeps++;
+                    }
+                }
+                continue;
+            }
+            idle_wait();
             continue;
         }
         /* Several pages per clock check: rdtsc itself may exit under nested
