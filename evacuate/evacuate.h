@@ -85,6 +85,7 @@ typedef struct co_evac_vm {
     double send_inflight;         /* this drain: how many sent at once over send_ms, mean */
     double last_send_ms;          /* the same two of its last drain (--calibration), 0 = */
     double last_send_inflight;    /*   none: they time it when the model cannot (plan.c) */
+    int last_aborted;             /* ... and that drain's policy aborted it after last_send_ms */
     co_evac_window win[CO_EVAC_MAX_WIN];
     int nwin;
     double dirty_mib_per_s;       /* what was measured (or assumed) */

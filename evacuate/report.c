@@ -75,6 +75,7 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                                               ? json_null() : json_real(v->send_ms));
         json_object_set_new(j, "last_send_ms", v->last_send_ms > 0 ? json_real(v->last_send_ms)
                                                                    : json_null());
+        json_object_set_new(j, "last_aborted", json_boolean(v->last_aborted));
         json_object_set_new(j, "dirty_source", json_string(v->dirty_traced ? "trace"
                                                            : v->dirty_measured ? "measured"
                                                                                : "assumed"));
@@ -145,8 +146,11 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                 fprintf(out, "  %s dirties at %.2f x its curve (%s)\n", v->name, v->dirty_factor,
                         v->dirty_factor_source);
             if (v->last_send_ms > 0)
-                fprintf(out, "  %s sent for %.1f s in its last drain (calibration)\n", v->name,
-                        v->last_send_ms / 1e3);
+                fprintf(out, "  %s sent for %.1f s in its last drain%s (calibration)\n", v->name,
+                        v->last_send_ms / 1e3,
+                        v->last_aborted ? ", then the policy aborted it (not converging within "
+                                          "the budget: see --allow)"
+                                        : "");
         }
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);

@@ -1607,6 +1607,12 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             int was_probe = probe && w->vm == probe_vm, probed = 0;
             if (was_probe)
                 probe = 0;
+            /* an aborted VM's sending time too: the next drain's plan times
+             * it by it (learn.c, send_outcome) */
+            if (!strcmp(v->status, "aborted") && sent_some) {
+                v->send_ms = w->end_ms - w->first_send_ms;
+                v->send_inflight = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
+            }
             if (!strcmp(v->status, "completed") && sent_some && w->res.transferred_bytes > 0) {
                 /* over its sending time: the set-up is learnt apart */
                 double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
