@@ -265,7 +265,7 @@ double co_evac_share_bytes_per_s(const co_evac *e, int m);
  * ~0 at the end of every pass, even for a guest that re-dirties most of its
  * memory each pass (bench-evacuate `hot`: the hot VM judged closing at the
  * end of its second pass with 5.6 MB left, 42 MB pending at the sync that
- * followed; docs/evacuate.md "The pages dirtied since the sync"). Bytes,
+ * followed; docs/evacuate.md "The hot VM's passes, and guests that idle"). Bytes,
  * bytes/s, ms; a negative or non-finite input is read as 0, a rate_bps not
  * above 0 gives INFINITY. */
 double co_evac_closing_ms(double remaining_bytes, double rate_bps, double dirty_bps,
