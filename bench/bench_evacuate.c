@@ -12,7 +12,8 @@
  * is paused, and tears the cluster down. Schedules (docs/evacuate.md,
  * "bench-evacuate", gives the sources):
  *   cutover   auto concurrency and order, adaptive controller, budget
- *             BENCH_EVAC_BUDGET (300 ms), --allow auto-converge;
+ *             BENCH_EVAC_BUDGET (300 ms), --allow BENCH_EVAC_ALLOW
+ *             (default auto-converge; e.g. auto-converge,postcopy);
  *   nova      1 at a time, Nova's policy (engine/policy.c: downtime steps
  *             up to live_migration_downtime = 500 ms);
  *   vdsm      3 at once, oVirt's "Minimal downtime" policy (100..500 ms,
@@ -329,6 +330,7 @@ typedef struct be_env {
     double budget_ms, deadline_ms, stream_rate;
     char calib_dir[256];    /* BENCH_EVAC_CALIB_DIR: cutover's calibration per scenario */
     char log_dir[256];      /* BENCH_EVAC_LOG_DIR: each run's controller timelines, "" none */
+    unsigned cutover_allow; /* BENCH_EVAC_ALLOW: cutover's --allow (auto-converge) */
     int nvms, mtu;
     char cache[512];
     FILE *json;
@@ -413,7 +415,8 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
         snprintf(ds->migration_uri, sizeof ds->migration_uri, "%s", c->hosts[h].migration_uri);
         ds->nic_bytes_per_s = c->nic_bytes_per_s;
     }
-    co_evac_opts o = {.src_uri = c->hosts[0].uri, .allow = sc->allow, .measure_dirty = 0,
+    unsigned allow = sc->policy == CO_POL_ADAPTIVE ? env->cutover_allow : sc->allow;
+    co_evac_opts o = {.src_uri = c->hosts[0].uri, .allow = allow, .measure_dirty = 0,
                       .unmovable = CO_EVAC_LEAVE, .stop_flag = &g_stop, .stop_signo = &g_signo,
                       .policy = sc->policy,
                       /* 64 MiB guests migrating at ~100 Mbit/s (TCG) would meet
@@ -756,6 +759,18 @@ int main(void)
             return 73;
         }
     }
+    /* cutover's --allow; the fixed schedules keep their systems' defaults
+     * (none of which allows post-copy), as in bench-policies */
+    env.cutover_allow = CO_ALLOW_AUTOCONVERGE;
+    const char *al = getenv("BENCH_EVAC_ALLOW");
+    if (al && *al) {
+        co_diag da;
+        co_diag_init(&da);
+        if (co_pol_parse_allow(al, &env.cutover_allow, &da) != CO_OK) {
+            fprintf(stderr, "bench_evacuate: BENCH_EVAC_ALLOW: %s\n", da.msg);
+            return 64;
+        }
+    }
     const char *rp = getenv("BENCH_EVAC_REPEAT");
     int repeat = rp && *rp ? atoi(rp) : 1;
     if (repeat < 1 || repeat > BE_MAX_RUNS) {
@@ -783,9 +798,10 @@ int main(void)
     double la[3] = {NAN, NAN, NAN};
     getloadavg(la, 3);
     printf("bench_evacuate: %s %s, %ld CPUs, load %.1f %.1f %.1f; 3 hosts, %d VMs on h1 "
-           "(64 MiB, TCG), MTU %d, budget %.0f ms, deadline %.0f s per migration, %d run(s) "
-           "per cell\n", u.nodename, u.release, sysconf(_SC_NPROCESSORS_ONLN), la[0], la[1],
-           la[2], env.nvms, env.mtu, env.budget_ms, env.deadline_ms / 1e3, repeat);
+           "(64 MiB, TCG), MTU %d, budget %.0f ms, deadline %.0f s per migration, cutover "
+           "--allow %s, %d run(s) per cell\n", u.nodename, u.release,
+           sysconf(_SC_NPROCESSORS_ONLN), la[0], la[1], la[2], env.nvms, env.mtu, env.budget_ms,
+           env.deadline_ms / 1e3, al && *al ? al : "auto-converge", repeat);
     fflush(stdout);
     for (int rep = 0; rep < repeat && !g_stop; rep++)
         for (int s = 0; s < nsc && !g_stop; s++) {

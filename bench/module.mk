@@ -30,7 +30,8 @@ bench-policies: $(BUILD)/bench/bench_policies $(BUILD)/cutover test-assets
 # run, 1-3 min each). BENCH_EVAC_SCENARIOS=link,link100,stream,hot,
 # BENCH_EVAC_SCHEDULES=cutover,nova,vdsm,kubevirt,all, BENCH_EVAC_REPEAT=1,
 # BENCH_EVAC_LINK=400Mbit, BENCH_EVAC_SLOW_LINK=100Mbit, BENCH_EVAC_STREAM_NIC=2Gbit, BENCH_EVAC_BUDGET=300ms,
-# BENCH_EVAC_DEADLINE=90s (bench/bench_evacuate.c). Table and issue 12 targets
+# BENCH_EVAC_DEADLINE=90s, BENCH_EVAC_ALLOW=auto-converge (cutover's --allow; the
+# fixed schedules keep their own) (bench/bench_evacuate.c). Table and issue 12 targets
 # to stdout and $(BUILD)/bench-evacuate.md, one JSON line per run to
 # $(BUILD)/bench-evacuate.jsonl.
 .PHONY: bench-evacuate
