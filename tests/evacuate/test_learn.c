@@ -643,6 +643,24 @@ Test(evac_learn, solo_probe_when_one_stream_is_not_known)
     cr_expect_not(co_evac_probes(e, 4), "a fixed schedule does not probe");
 }
 
+/* e's calibration saved to a new temporary file (its name in path, for the
+ * caller to unlink) and applied to a fresh drain of the three VMs the tests
+ * below use (mk() reuses e's storage: what is needed of e is saved first). */
+static co_evac *calib_round_trip(co_evac *e, char path[32])
+{
+    co_diag d;
+    co_diag_init(&d);
+    snprintf(path, 32, "/tmp/co-test-calib-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
+    double rate[] = {500, 25000, 100};
+    co_evac *f = mk(3, rate);
+    cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    return f;
+}
+
 /* A VM's sending time (first byte to end) and how many sent beside it go
  * into the calibration; the next plan times a VM by it (scaled by the
  * share it had then) when it exceeds the model's time by more than a
@@ -675,15 +693,8 @@ Test(evac_learn, last_sending_time_times_what_the_model_cannot)
     json_t *n3 = json_array_get(json_object_get(newer, "vms"), 2);
     cr_assert_str_eq(json_string_value(json_object_get(n3, "name")), "vm3");
     json_object_set_new(n3, "send_ms", json_null()); /* as if it had not completed */
-    char path[] = "/tmp/co-test-calib-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
-
-    double rate2[] = {500, 25000, 100};
-    co_evac *f = mk(3, rate2);
-    cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    char path[32];
+    co_evac *f = calib_round_trip(e, path);
     cr_expect_float_eq(f->vms[1].last_send_ms, pred2 + 60000, 1e-6);
     cr_expect_float_eq(f->vms[1].last_send_inflight, 1.3, 1e-9);
     cr_expect_float_eq(f->vms[2].last_send_ms, T3 + 10000, 1e-6);
@@ -775,15 +786,8 @@ Test(evac_learn, an_aborted_vms_sending_time_times_its_next_drain)
     cr_assert(v2);
     cr_expect_str_eq(json_string_value(json_object_get(v2, "send_outcome")), "aborted");
     json_decref(j);
-    char path[] = "/tmp/co-test-calib-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
-
-    double rate2[] = {500, 25000, 100};
-    co_evac *f = mk(3, rate2);
-    cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    char path[32];
+    co_evac *f = calib_round_trip(e, path);
     cr_expect(f->vms[1].last_aborted);
     cr_expect(!f->vms[0].last_aborted);
     cr_expect_float_eq(f->vms[1].last_send_ms, pred2 + 20000, 1e-6);
