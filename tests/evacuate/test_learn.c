@@ -643,6 +643,18 @@ Test(evac_learn, solo_probe_when_one_stream_is_not_known)
     cr_expect_not(co_evac_probes(e, 4), "a fixed schedule does not probe");
 }
 
+/* The three VMs the tests below use (500, 25000 and 100 pages/s), a set-up
+ * of 2 s, planned. */
+static co_evac *planned_three(co_diag *d)
+{
+    double rate[] = {500, 25000, 100};
+    co_evac *e = mk(3, rate);
+    co_diag_init(d);
+    e->setup_ms = 2000;
+    cr_assert_eq(co_evac_plan(e, d), CO_OK, "%s", d->msg);
+    return e;
+}
+
 /* e's calibration saved to a new temporary file (its name in path, for the
  * caller to unlink) and applied to a fresh drain of the three VMs the tests
  * below use (mk() reuses e's storage: what is needed of e is saved first). */
@@ -670,12 +682,8 @@ static co_evac *calib_round_trip(co_evac *e, char path[32])
  * older's; a bad send_ms is named. */
 Test(evac_learn, last_sending_time_times_what_the_model_cannot)
 {
-    double rate[] = {500, 25000, 100};
-    co_evac *e = mk(3, rate);
     co_diag d;
-    co_diag_init(&d);
-    e->setup_ms = 2000;
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    co_evac *e = planned_three(&d);
     double pred1 = e->vms[0].pred_time_ms, pred2 = e->vms[1].pred_time_ms, tot = e->pred_total_ms;
     int k0 = e->k;
     double T1 = co_evac_transfer_ms(e, 0, 1), T2 = co_evac_transfer_ms(e, 1, 1),
@@ -762,12 +770,8 @@ Test(evac_learn, last_sending_time_times_what_the_model_cannot)
  * model's 7 - 10 s; predicted 14 - 16 s for 36 - 43 s). */
 Test(evac_learn, an_aborted_vms_sending_time_times_its_next_drain)
 {
-    double rate[] = {500, 25000, 100};
-    co_evac *e = mk(3, rate);
     co_diag d;
-    co_diag_init(&d);
-    e->setup_ms = 2000;
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    co_evac *e = planned_three(&d);
     double pred2 = e->vms[1].pred_time_ms;
     for (int i = 0; i < 3; i++)
         snprintf(e->vms[i].status, sizeof e->vms[i].status, i == 1 ? "aborted" : "failed");
