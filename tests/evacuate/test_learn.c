@@ -643,6 +643,23 @@ Test(evac_learn, solo_probe_when_one_stream_is_not_known)
     cr_expect_not(co_evac_probes(e, 4), "a fixed schedule does not probe");
 }
 
+/* A calibration file at path whose one VM entry holds `fields` (JSON
+ * members after its name) is refused with CO_EDATA, the message naming
+ * `named`. */
+static void expect_bad_vm_entry(co_evac *f, const char *path, const char *fields,
+                                const char *named)
+{
+    FILE *w = fopen(path, "w");
+    cr_assert(w);
+    fprintf(w, "{\"format\": \"cutover-evacuate-calibration/1\", \"vms\": "
+               "[{\"name\": \"vm1\", %s}]}", fields);
+    fclose(w);
+    co_diag d;
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, named), "%s", d.msg);
+}
+
 /* The three VMs the tests below use (500, 25000 and 100 pages/s), a set-up
  * of 2 s, planned. */
 static co_evac *planned_three(co_diag *d)
@@ -752,14 +769,7 @@ Test(evac_learn, last_sending_time_times_what_the_model_cannot)
     json_decref(m);
 
     /* a bad sending time: one line naming it */
-    FILE *w = fopen(path, "w");
-    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"vms\": [{\"name\": \"vm1\", "
-          "\"send_ms\": \"long\"}]}",
-          w);
-    fclose(w);
-    co_diag_init(&d);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "vms[].send_ms"), "%s", d.msg);
+    expect_bad_vm_entry(f, path, "\"send_ms\": \"long\"", "vms[].send_ms");
     unlink(path);
 }
 
@@ -811,14 +821,8 @@ Test(evac_learn, an_aborted_vms_sending_time_times_its_next_drain)
     free(txt);
 
     /* an outcome it does not know: one line naming the field */
-    FILE *w = fopen(path, "w");
-    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"vms\": [{\"name\": \"vm1\", "
-          "\"send_ms\": 100, \"send_outcome\": \"lost\"}]}",
-          w);
-    fclose(w);
-    co_diag_init(&d);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "vms[].send_outcome"), "%s", d.msg);
+    expect_bad_vm_entry(f, path, "\"send_ms\": 100, \"send_outcome\": \"lost\"",
+                        "vms[].send_outcome");
     unlink(path);
 }
 
