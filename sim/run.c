@@ -50,6 +50,7 @@ struct hstate {
     int rebalancing;          /* taking its VMs back (rebalance "return") */
     int rb_cur, rb_n;         /* next of home_vms to bring back; returns in flight */
     int ev_seq, ev_act;       /* when it started evacuating; in r->evs */
+    int ev_started;           /* evacuation migrations its current drain started */
     co_sim_time maint_start, step_start;
 };
 
@@ -2139,6 +2140,10 @@ static void start_migration(co_sim_run *r, int v, int dst, int back)
         m->df *= c->vms[v].down_factor;
     if (c->vms[v].time_factor > 0)
         m->tf *= c->vms[v].time_factor;
+    /* a drain's later migrations: their set-ups overlapped the one before */
+    if (!back && r->h[src].evacuating && r->h[src].ev_started++ > 0 &&
+        c->plan.mig_evac_follow_factor > 0)
+        m->tf *= c->plan.mig_evac_follow_factor;
     double cf = c->plan.mig_down_class[src == c->vms[v].host && c->plan.per_host != 1];
     if (cf > 0)
         m->df *= cf;
@@ -2378,6 +2383,7 @@ static void begin_step(co_sim_run *r, int h, int step)
     }
     if (step == CO_STEP_EVACUATE) {
         hs->evacuating = 1;
+        hs->ev_started = 0;
         r->evac[r->nevac++] = h;
         hs->ev_seq = r->evseq++;
         evac_wake(r, h);

@@ -170,6 +170,12 @@ typedef struct co_sim_plan {
      * its VM's own host with plan.per_host != 1 ([1], an evacuation at
      * concurrency) and of any other ([0]); 0 = none, the default. */
     double mig_down_class[2];
+    /* A factor on the time of each evacuation migration after the first of
+     * its host's drain, 0 = none (the default): the real drains start the
+     * next VM's libvirt set-up while the last one ends (evacuate's early
+     * start), which a drain run one migration at a time does not see
+     * (cycle/forecast.c sets it from the history's overlaps). */
+    double mig_evac_follow_factor;
     int returns_at_once;      /* rebalance return: migrations in flight per host taking its
                                  VMs back, 0 = only the per_host limits (cutover cycle: 1) */
     int on_abort;             /* enum co_sim_on_abort, after max_retries */
