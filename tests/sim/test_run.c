@@ -183,6 +183,21 @@ Test(run, concurrent_migrations_share_the_source_nic)
     co_sim_cluster_free(c);
 }
 
+/* plan.mig_evac_follow_factor (cycle/forecast.c sets it from the history's
+ * overlaps): the second migration of a drain run one at a time takes the
+ * factor, the first does not. */
+Test(run, a_drains_later_migrations_take_the_follow_factor)
+{
+    char buf[4096];
+    co_sim_cluster *c = load(three_hosts(buf, sizeof buf, "\"concurrency\": \"nova\"", NULL));
+    double T = model_ms(1.25e9, NULL);
+    c->plan.mig_evac_follow_factor = 0.5;
+    co_sim_run_result res = run1(c, 1, NULL);
+    cr_assert_float_eq(res.window_ms, STEPS_MS + 1.5 * T, 0.02, "window %.3f want %.3f",
+                       res.window_ms, STEPS_MS + 1.5 * T);
+    co_sim_cluster_free(c);
+}
+
 Test(run, shared_uplink_limits_the_share)
 {
     char buf[4096];
