@@ -974,6 +974,11 @@ int co_cyc_fit_history(co_sim_cluster *c, const char *const *history, int nhisto
             fc.run_sigma_cycles, "rebalance_migrations", fc.rebal_n,
             "rebalance_mean_k", fc.rebal_k);
         if (cal) {
+            /* the drains' overlap (evac_follow_factor); null = not applied */
+            json_object_set_new(cal, "evac_follow_factor",
+                                c->plan.mig_evac_follow_factor > 0
+                                    ? json_real(c->plan.mig_evac_follow_factor)
+                                    : json_null());
             if (bytes_cap > 0)
                 json_object_set_new(cal, "channel_cap_from_bytes_bytes_per_s",
                                     json_real(bytes_cap));

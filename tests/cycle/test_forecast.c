@@ -294,6 +294,9 @@ Test(cycle_forecast, drains_overlap_as_the_history_did)
     }
     cr_expect_eq(follow, 1);
     cr_expect_eq(one, 1);
+    double f = json_number_value(json_object_get(json_object_get(fc, "calibration"),
+                                                  "evac_follow_factor"));
+    cr_expect(f > 0.6 && f < 0.98, "calibration.evac_follow_factor %g", f);
     double p10 = q(fc, "window_s", "p10"), p50 = q(fc, "window_s", "p50"),
            p90 = q(fc, "window_s", "p90");
     cr_expect(p50 > 69.0 && p50 < 75.8, "p50 %g: within the history's cycles", p50);
