@@ -1607,17 +1607,20 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             int was_probe = probe && w->vm == probe_vm, probed = 0;
             if (was_probe)
                 probe = 0;
+            /* how many sent at once over its sending time (a set-up beside
+             * it sends nothing): its calibration, and the retry alone */
+            double senders = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
+            int completed = !strcmp(v->status, "completed") && sent_some &&
+                            w->res.transferred_bytes > 0;
             /* an aborted VM's sending time too: the next drain's plan times
              * it by it (learn.c, send_outcome) */
-            if (!strcmp(v->status, "aborted") && sent_some) {
+            if (completed || (!strcmp(v->status, "aborted") && sent_some)) {
                 v->send_ms = w->end_ms - w->first_send_ms;
-                v->send_inflight = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
+                v->send_inflight = senders;
             }
-            if (!strcmp(v->status, "completed") && sent_some && w->res.transferred_bytes > 0) {
+            if (completed) {
                 /* over its sending time: the set-up is learnt apart */
                 double got = w->res.transferred_bytes / ((w->end_ms - w->first_send_ms) / 1e3);
-                v->send_ms = w->end_ms - w->first_send_ms;
-                v->send_inflight = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
                 double fair = e->nic_bytes_per_s / (w->peers > 0 ? w->peers : 1);
                 if (was_probe) {
                     /* alone from its first byte to (about) its last, the
@@ -1668,9 +1671,6 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * still tells what it re-sent: learn again with its bytes */
             if (!strcmp(v->status, "completed") && qh < qt && co_evac_learn(e) > 0)
                 co_evac_replan(e, queue + qh, qt - qh);
-            /* how many sent at once over its sending time (a set-up
-             * beside it sends nothing) */
-            double senders = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
             free(w);
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */

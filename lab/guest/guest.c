@@ -17,8 +17,9 @@
  * or damaged after a migration is found and reported as "ERR ...".
  * docs/lab.md describes the command line and the serial protocol.
  *
- * Constraints: no paging, no interrupts but idle=hlt's timer (we poll the TSC), no libc, no 64-bit
- * division (Debian's gcc -m32 has no libgcc for it): every division is 32-bit.
+ * Constraints: no paging, no interrupts but idle=hlt's timer (we poll the
+ * TSC), no libc, no 64-bit division (Debian's gcc -m32 has no libgcc for it):
+ * every division is 32-bit.
  * State lives in one struct on the boot stack, passed explicitly. */
 
 typedef unsigned char u8;
