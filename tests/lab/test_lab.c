@@ -400,6 +400,7 @@ Test(lab_faults, bad_workloads)
         {"phases=5:100", "phases"},
         {"colour=blue", "unknown key 'colour'"},
         {"rate", "KEY=VALUE"},
+        {"idle=sleep", "workload idle: 'sleep' is not hlt or spin"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char canon[512];
@@ -419,6 +420,11 @@ Test(lab_faults, bad_workloads)
                  CO_OK, "%s", d.msg);
     cr_assert_str_eq(canon, "pattern=hotcold hot=16384K cold=245760K hotfrac=0.90000 "
                             "phases=5000ms:1000,500ms:50000 seed=7");
+    co_diag_init(&d);
+    cr_assert_eq(co_lab_workload_check("rate=100 idle=spin", 256.0 * 1048576, canon,
+                                       sizeof canon, &d),
+                 CO_OK, "%s", d.msg);
+    cr_assert_str_eq(canon, "rate=100 idle=spin");
 }
 
 Test(lab_faults, missing_guest_and_qemu, .timeout = 180)
