@@ -45,7 +45,10 @@
  * BENCH_EVAC_REPEAT=1
  * (rounds: every cell once, then again); BENCH_EVAC_JSON=FILE appends one
  * JSON object per run. Prints per-run lines, then the table and the issue
- * 12 targets. */
+ * 12 targets. BENCH_EVAC_REPLAY=FILE[,FILE...] runs no lab: it plans each
+ * cutover run of those JSON files again with this tree's planner and prints
+ * predicted / measured (replay() below; BENCH_EVAC_REPLAY_VMS=1 adds each
+ * VM's timing). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -707,14 +710,190 @@ static const char *why_not(void)
     return NULL;
 }
 
+/* BENCH_EVAC_REPLAY=FILE[,FILE...]: the dry run of each cutover run of
+ * earlier benches (their BENCH_EVAC_JSON files, oldest first), planned again
+ * offline with this tree's planner: the same inventory as the lab's (6 TCG
+ * guests of the scenario on h1, two destinations with room), each VM's
+ * nominal curve, and the calibration that run planned with, which is the
+ * `learned` of the scenario's cutover run before it (the file the bench
+ * saved). A scenario's first run has none in these files and is skipped.
+ * Prints predicted / measured per run and, per scenario, how many fall
+ * within 15 %: the planner's accuracy tried without the lab. */
+static int replay(const char *files, const be_scen *SC, int nsc, const be_env *env)
+{
+    json_t *prev[8] = {0};
+    int n = 0, within = 0, nsc_runs[8] = {0}, nsc_within[8] = {0};
+    double ratios[8][64];
+    char list[1024];
+    snprintf(list, sizeof list, "%s", files);
+    printf("| file | scenario | run | load | measured s | predicted s (bench) | predicted s (replay) | replay / measured | k |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
+    for (char *save = NULL, *fn = strtok_r(list, ",", &save); fn; fn = strtok_r(NULL, ",", &save)) {
+        FILE *f = fopen(fn, "r");
+        if (!f) {
+            fprintf(stderr, "bench_evacuate: BENCH_EVAC_REPLAY %s: %s\n", fn, strerror(errno));
+            return 66;
+        }
+        char line[1 << 17];
+        for (int ln = 1; fgets(line, sizeof line, f); ln++) {
+            json_error_t je;
+            json_t *r = json_loads(line, 0, &je);
+            if (!r) {
+                fprintf(stderr, "bench_evacuate: %s:%d: %s\n", fn, ln, je.text);
+                fclose(f);
+                return 65;
+            }
+            const char *sn = json_string_value(json_object_get(r, "scenario"));
+            const char *sched = json_string_value(json_object_get(r, "schedule"));
+            int s = -1;
+            for (int k = 0; sn && k < nsc && k < 8; k++)
+                if (!strcmp(SC[k].name, sn))
+                    s = k;
+            json_t *learned = json_object_get(r, "learned");
+            if (s < 0 || !sched || strcmp(sched, "cutover") || !json_is_true(json_object_get(r, "ran")) ||
+                !json_is_object(learned)) {
+                json_decref(r);
+                continue;
+            }
+            double meas = json_number_value(json_object_get(r, "total_ms"));
+            double bench_pred = json_number_value(json_object_get(r, "predicted_ms"));
+            /* this run's drain, as the calibration now records it: its
+             * time, the plan's k, its start order (the run's log) */
+            json_t *mine = NULL;
+            {
+                char lp[1400], dirn[1024];
+                snprintf(dirn, sizeof dirn, "%s", fn);
+                char *sl = strrchr(dirn, '/');
+                if (sl)
+                    *sl = '\0';
+                else
+                    snprintf(dirn, sizeof dirn, ".");
+                snprintf(lp, sizeof lp, "%s/logs/%s-cutover-%d/evacuate.jsonl", dirn, sn,
+                         (int)json_integer_value(json_object_get(r, "run")) + 1);
+                FILE *lf = fopen(lp, "r");
+                json_t *ord = json_array();
+                char l2[4096];
+                while (lf && fgets(l2, sizeof l2, lf)) {
+                    json_t *ev = json_loads(l2, 0, NULL);
+                    const char *evn = json_string_value(json_object_get(ev, "event"));
+                    if (evn && !strcmp(evn, "start") &&
+                        json_integer_value(json_object_get(ev, "attempt")) == 1)
+                        json_array_append(ord, json_object_get(ev, "vm"));
+                    json_decref(ev);
+                }
+                if (lf)
+                    fclose(lf);
+                if (json_array_size(ord) > 0 && !json_object_get(learned, "drains"))
+                    mine = json_pack("{s:f,s:I,s:b,s:O}", "total_ms", meas, "k",
+                                     json_integer_value(json_object_get(r, "k")), "auto", 1,
+                                     "order", ord);
+                json_decref(ord);
+            }
+            if (prev[s]) {
+                co_evac *e = calloc(1, sizeof *e);
+                co_diag d;
+                co_diag_init(&d);
+                co_evac_init(e);
+                e->nic_bytes_per_s = SC[s].nic_bytes_per_s;
+                e->mtu = env->mtu;
+                e->max_downtime_ms = env->budget_ms;
+                e->deadline_ms = env->deadline_ms;
+                e->concurrency = 0;
+                e->order_kind = CO_EVAC_ORDER_AUTO;
+                for (int h = 0; h < 2; h++) {
+                    co_evac_dest *ds = &e->dests[e->ndests++];
+                    snprintf(ds->uri, sizeof ds->uri, "qemu+tcp://h%d/system", h + 2);
+                    ds->cap.mem_bytes = 16e9; /* the lab's hosts share this machine's RAM */
+                    ds->cap.cores = 2;
+                    ds->nic_bytes_per_s = SC[s].nic_bytes_per_s;
+                }
+                for (int i = 0; i < env->nvms; i++) {
+                    co_evac_vm *v = &e->vms[e->nvms++];
+                    const be_vm *bv = SC[s].hot && i == BE_HOT_VM ? &HOT : &MIX[i % NMIX];
+                    v->group = v->dest = -1;
+                    v->time_ms = v->downtime_ms = v->sent_bytes = NAN;
+                    snprintf(v->name, sizeof v->name, "vm%d", i + 1);
+                    v->mem_bytes = bv->mem_mib * 1048576.0;
+                    v->vcpus = 1;
+                    v->running = v->tcg = 1;
+                    v->given_order = i;
+                    for (int h = 0; h < e->ndests; h++)
+                        v->cpu_ok[h] = 1;
+                    snprintf(v->status, sizeof v->status, "planned");
+                    set_curve(v, bv);
+                }
+                double pred = NAN;
+                if (co_evac_calib_apply_json(e, prev[s], "replay", "the run before", &d) == CO_OK &&
+                    co_evac_plan(e, &d) == CO_OK)
+                    pred = e->pred_total_ms;
+                else
+                    fprintf(stderr, "bench_evacuate: %s:%d: %s\n", fn, ln, d.msg);
+                double ratio = pred / meas;
+                if (getenv("BENCH_EVAC_REPLAY_VMS")) /* each VM as the plan times it */
+                    for (int i = 0; i < e->nvms; i++) {
+                        const co_evac_vm *v = &e->vms[i];
+                        printf("    %s alone %.2f s (share %.1f MB/s) in the plan %.2f s, %.0f ms; "
+                               "factor %.2f (%s), last send %.2f s at %.2f, setup %.2f s\n",
+                               v->name, co_evac_transfer_ms(e, i, 1) / 1e3,
+                               co_evac_share_bytes_per_s(e, 1) / 1e6, v->pred_time_ms / 1e3,
+                               v->pred_downtime_ms, v->dirty_factor, v->dirty_factor_source,
+                               v->last_send_ms / 1e3, v->last_send_inflight, e->setup_ms / 1e3);
+                    }
+                printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %d |\n", fn, sn,
+                       (int)json_integer_value(json_object_get(r, "run")) + 1,
+                       json_number_value(json_object_get(r, "load1")), meas / 1e3, bench_pred / 1e3,
+                       pred / 1e3, ratio, e->k);
+                if (isfinite(ratio)) {
+                    n++;
+                    within += fabs(ratio - 1) <= 0.15;
+                    if (nsc_runs[s] < 64)
+                        ratios[s][nsc_runs[s]] = ratio;
+                    nsc_runs[s]++;
+                    nsc_within[s] += fabs(ratio - 1) <= 0.15;
+                }
+                free(e);
+            }
+            /* the next run's calibration: this run's learned, with the
+             * drains an older bench did not record */
+            json_t *nx = json_deep_copy(learned);
+            if (mine) {
+                json_t *dr = json_array();
+                json_array_append_new(dr, mine);
+                json_t *od = prev[s] ? json_object_get(prev[s], "drains") : NULL;
+                size_t q;
+                json_t *y;
+                json_array_foreach(od, q, y) if (json_array_size(dr) < CO_EVAC_DRAINS_KEPT)
+                    json_array_append(dr, y);
+                json_object_set_new(nx, "drains", dr);
+            }
+            json_decref(prev[s]);
+            prev[s] = nx;
+            json_decref(r);
+        }
+        fclose(f);
+    }
+    for (int s = 0; s < nsc && s < 8; s++) {
+        json_decref(prev[s]);
+        if (!nsc_runs[s])
+            continue;
+        int m = nsc_runs[s] < 64 ? nsc_runs[s] : 64;
+        printf("%s: %d runs, replay within 15 %% in %d, median replay / measured %.2f\n",
+               SC[s].name, nsc_runs[s], nsc_within[s], median(ratios[s], m));
+    }
+    printf("all: %d of %d within 15 %%\n", within, n);
+    return 0;
+}
+
 int main(void)
 {
-    if (!getenv("CUTOVER_BENCH_EVACUATE")) {
+    /* the replay needs neither root nor the lab */
+    int replaying = getenv("BENCH_EVAC_REPLAY") && *getenv("BENCH_EVAC_REPLAY");
+    if (!getenv("CUTOVER_BENCH_EVACUATE") && !replaying) {
         printf("bench_evacuate: skipped (10-60 min on the cluster lab; `make bench-evacuate` "
                "runs it)\n");
         return 0;
     }
-    const char *no = why_not();
+    const char *no = replaying ? NULL : why_not();
     if (no) {
         fprintf(stderr, "bench_evacuate: cannot run: %s\n", no);
         return 77;
@@ -792,6 +971,8 @@ int main(void)
         {"hot", env_num("BENCH_EVAC_LINK", 400e6 / 8, 0), 1},
     };
     int nsc = (int)(sizeof SC / sizeof SC[0]);
+    if (replaying)
+        return replay(getenv("BENCH_EVAC_REPLAY"), SC, nsc, &env);
     static be_run runs[4][NSCHED][BE_MAX_RUNS];
     struct utsname u;
     uname(&u);

@@ -13,7 +13,9 @@
  *    with the model (model/migration.h) at its share; it keeps the schedule
  *    with the fewest VMs pushed over the downtime budget, then the least
  *    predicted total, and (auto concurrency) never runs two VMs that need a
- *    stream of their own at once (docs/evacuate.md says why);
+ *    stream of their own at once (docs/evacuate.md says why); the total it
+ *    predicts is the model's times the drains' time factor when the
+ *    calibration holds past drains of these VMs;
  *  - the libvirt side (evacuate/virt.c): inventory, blockers, dirty-rate
  *    measurement, CPU comparison, and the run: one thread per migration in
  *    flight, each with its own connections and the adaptive controller
@@ -147,6 +149,20 @@ typedef struct co_evac_resident {
 /* Slots of the where-is arrays of co_evac_positions (VMs, then residents). */
 #define CO_EVAC_PLACE_SLOTS (2 * CO_EVAC_MAX_VMS)
 
+/* A past drain of this host, kept in the calibration ("drains", newest
+ * first, at most CO_EVAC_DRAINS_KEPT): what it took and the schedule its
+ * plan chose, so that the next plan times that schedule again with what it
+ * knows now and scales its own prediction by what the drains really took
+ * over that (co_evac_plan, docs/evacuate.md "The drains' time factor"). */
+#define CO_EVAC_DRAINS_KEPT 3
+typedef struct co_evac_drain {
+    double total_ms;              /* measured, first start to last end */
+    int k;                        /* the plan's concurrency */
+    int auto_k;                   /* 1: cutover's own schedule (auto concurrency) */
+    int nvms;
+    char vms[CO_EVAC_MAX_VMS][64]; /* the plan's start order, by name */
+} co_evac_drain;
+
 typedef struct co_evac {
     co_evac_vm vms[CO_EVAC_MAX_VMS];
     int nvms;
@@ -198,8 +214,18 @@ typedef struct co_evac {
                                      flight, one or more of them ending its transfer
                                      within setup_ms (auto concurrency only: the next
                                      VM's set-up overlaps their end) */
+    co_evac_drain drains[CO_EVAC_DRAINS_KEPT]; /* from the calibration, newest first */
+    int ndrains;
+    double drain_total_ms;        /* co_evac_run: this drain's measured time, 0 = none
+                                     (dry run, or stopped by a signal) */
     /* the plan's verdict */
-    int k;                        /* concurrency chosen */
+    int k;                        /* concurrency chosen (re-plans change it) */
+    int plan_k;                   /* ... as co_evac_plan chose it */
+    double pred_model_ms;         /* the model's time of the schedule chosen */
+    double time_factor;           /* pred_total_ms / pred_model_ms: the median over the
+                                     past drains of their measured time over the model's
+                                     time of their schedule now; 0 = none applied */
+    int time_factor_n;            /* drains it came from */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
     double pred_total_ms;
     int timing;                   /* 1 while co_evac_plan times the schedule it chose: a
@@ -217,7 +243,10 @@ void co_evac_init(co_evac *e);
  * cpu_ok flag), order, batch and predictions; a VM no destination takes
  * gets blocker "no destination has room (...)". Then picks k and the order
  * (see the header) unless e->concurrency / e->order_kind fix them, and
- * fills k, order_name, pred_total_ms. Reserves the chosen VMs' memory and
+ * fills k, plan_k, order_name, pred_total_ms (pred_model_ms times
+ * time_factor when e->drains gives one: each past drain whose VMs are all
+ * here, its schedule timed again, measured / model, the median; each VM's
+ * predicted start and time scaled alike). Reserves the chosen VMs' memory and
  * vCPUs on their destinations. CO_OK, or CO_EUNAVAIL with d naming the
  * reason when no VM can be placed at all although some are movable. */
 int co_evac_plan(co_evac *e, co_diag *d);
@@ -234,7 +263,8 @@ double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *s
 /* Re-plan the rest: the best concurrency (as co_evac_plan, 1..8 unless
  * e->concurrency fixes it) for the VMs idx[0..n-1] still to start, in that
  * order, with what e now knows (e.g. a stream ceiling learnt). Sets and
- * returns e->k (unchanged when n is 0). */
+ * returns e->k (unchanged when n is 0; not lowered only because fewer than
+ * k VMs are left, unless one of them needs a stream of its own). */
 int co_evac_replan(co_evac *e, const int *idx, int n);
 
 /* The migrations vms[0..n-1] all at once, as the model sees them now (the

@@ -342,6 +342,47 @@ static json_t *num(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
+static json_t *drain_json(const co_evac_drain *d)
+{
+    json_t *x = json_object(), *ord = json_array();
+    for (int i = 0; i < d->nvms; i++)
+        json_array_append_new(ord, json_string(d->vms[i]));
+    json_object_set_new(x, "total_ms", json_real(d->total_ms));
+    json_object_set_new(x, "k", json_integer(d->k));
+    json_object_set_new(x, "auto", json_boolean(d->auto_k));
+    json_object_set_new(x, "order", ord);
+    return x;
+}
+
+/* One entry of "drains" into *d; 0, or -1 when it is malformed. */
+static int drain_parse(json_t *x, co_evac_drain *d)
+{
+    json_t *tot = json_object_get(x, "total_ms"), *k = json_object_get(x, "k"),
+           *ord = json_object_get(x, "order"), *au = json_object_get(x, "auto");
+    if (!json_is_object(x) || !json_is_number(tot) || !(json_number_value(tot) > 0) ||
+        !isfinite(json_number_value(tot)) || !json_is_integer(k) || json_integer_value(k) < 1 ||
+        json_integer_value(k) > CO_EVAC_MAX_K || !json_is_array(ord) ||
+        json_array_size(ord) < 1 || json_array_size(ord) > CO_EVAC_MAX_VMS ||
+        (au && !json_is_boolean(au)))
+        return -1;
+    memset(d, 0, sizeof *d);
+    d->total_ms = json_number_value(tot);
+    d->k = (int)json_integer_value(k);
+    d->auto_k = !au || json_is_true(au);
+    size_t i;
+    json_t *y;
+    json_array_foreach(ord, i, y) {
+        const char *nm = json_string_value(y);
+        if (!nm || !*nm || strlen(nm) >= sizeof d->vms[0])
+            return -1;
+        for (int q = 0; q < d->nvms; q++)
+            if (!strcmp(d->vms[q], nm))
+                return -1; /* a VM started twice is no plan's order */
+        snprintf(d->vms[d->nvms++], sizeof d->vms[0], "%s", nm);
+    }
+    return 0;
+}
+
 json_t *co_evac_calib_json(const co_evac *e)
 {
     json_t *o = json_object();
@@ -427,6 +468,27 @@ json_t *co_evac_calib_json(const co_evac *e)
         json_array_append_new(vms, j);
     }
     json_object_set_new(o, "vms", vms);
+    /* this drain (if it ran) and the ones before it, newest first: their
+     * measured times against the model's, timed again by the next plan */
+    json_t *dr = json_array();
+    if (e->drain_total_ms > 0 && e->plan_k > 0) {
+        json_t *x = json_object(), *ord = json_array();
+        for (int r = 0; r < e->nvms; r++)
+            for (int i = 0; i < e->nvms; i++)
+                if (e->vms[i].order == r)
+                    json_array_append_new(ord, json_string(e->vms[i].name));
+        json_object_set_new(x, "total_ms", json_real(e->drain_total_ms));
+        json_object_set_new(x, "k", json_integer(e->plan_k));
+        json_object_set_new(x, "auto", json_boolean(e->concurrency <= 0));
+        json_object_set_new(x, "order", ord);
+        if (json_array_size(ord) > 0)
+            json_array_append_new(dr, x);
+        else
+            json_decref(x);
+    }
+    for (int d = 0; d < e->ndrains && json_array_size(dr) < CO_EVAC_DRAINS_KEPT; d++)
+        json_array_append_new(dr, drain_json(&e->drains[d]));
+    json_object_set_new(o, "drains", dr);
     return o;
 }
 
@@ -485,6 +547,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
     json_t *vms = json_object_get(o, "vms");
     json_t *kc = json_object_get(o, "max_concurrency");
+    json_t *drains = json_object_get(o, "drains");
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
                       : setup < 0                      ? "setup_ms"
@@ -492,6 +555,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                       : wceil < 0                      ? "write_ceiling_pages_per_s"
                       : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
                       : vms && !json_is_array(vms)     ? "vms"
+                      : drains && !json_is_null(drains) && !json_is_array(drains) ? "drains"
                       : kc && !json_is_null(kc) &&
                               (!json_is_integer(kc) || json_integer_value(kc) < 1 ||
                                json_integer_value(kc) > CO_EVAC_MAX_K)
@@ -530,7 +594,23 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                 break;
             }
         }
+    co_evac_drain *dr = NULL;
+    int ndr = 0;
+    if (!bad && json_is_array(drains) && json_array_size(drains) > 0) {
+        if (!(dr = calloc(CO_EVAC_DRAINS_KEPT, sizeof *dr)))
+            return co_diag_set(d, CO_ENOMEM, "%s: out of memory", what);
+        json_array_foreach(drains, i, x) {
+            co_evac_drain tmp;
+            if (drain_parse(x, &tmp) != 0) {
+                bad = "drains[] (total_ms > 0, k 1..8, order: distinct VM names, auto)";
+                break;
+            }
+            if (ndr < CO_EVAC_DRAINS_KEPT)
+                dr[ndr++] = tmp;
+        }
+    }
     if (bad) {
+        free(dr);
         return co_diag_set(d, CO_EDATA, "%s: field %s is missing or invalid%s", what, bad,
                            !strcmp(bad, "format") ? " (expected " CALIB_FORMAT ")" : "");
     }
@@ -561,6 +641,10 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
     }
     e->common_factor = common;
     e->write_ceiling_pages_per_s = wceil;
+    e->ndrains = ndr;
+    for (int q = 0; q < ndr; q++)
+        e->drains[q] = dr[q];
+    free(dr);
     for (int v = 0; v < e->nvms; v++) {
         co_evac_vm *vm = &e->vms[v];
         if (vm->blocker[0])
@@ -679,6 +763,23 @@ json_t *co_evac_calib_merge(json_t *older, json_t *newer)
             if (!have)
                 json_array_append(vms, ov);
         }
+    /* drains: the newer's, then the older's it does not hold (a newer
+     * planned with the older carries them already), newest first */
+    json_t *nd = json_object_get(m, "drains");
+    json_t *od = json_object_get(older, "drains");
+    if (json_is_array(od)) {
+        if (!json_is_array(nd)) {
+            nd = json_array();
+            json_object_set_new(m, "drains", nd);
+        }
+        json_array_foreach(od, i, ov) {
+            int have = 0;
+            json_array_foreach(nd, j, nv)
+                have |= json_equal(ov, nv);
+            if (!have && json_array_size(nd) < CO_EVAC_DRAINS_KEPT)
+                json_array_append(nd, ov);
+        }
+    }
     json_t *oc = json_object_get(older, "max_concurrency"), *nc = json_object_get(m, "max_concurrency");
     if (json_is_integer(oc)) {
         json_int_t ocap = json_integer_value(oc);

@@ -18,6 +18,11 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
     json_object_set_new(o, "total_time_ms", num_or_null(r->total_time_ms));
     json_object_set_new(o, "predicted_total_time_ms", json_real(e->pred_total_ms));
+    /* the model's own time, and the factor the past drains gave it */
+    json_object_set_new(o, "predicted_model_time_ms", json_real(e->pred_model_ms));
+    json_object_set_new(o, "time_factor", e->time_factor > 0 ? json_real(e->time_factor)
+                                                             : json_null());
+    json_object_set_new(o, "time_factor_drains", json_integer(e->time_factor_n));
     json_object_set_new(o, "predicted_within_budget", json_boolean(e->pred_within_budget));
     json_object_set_new(o, "concurrency", json_integer(e->k));
     json_object_set_new(o, "order", json_string(e->order_name));
@@ -118,6 +123,10 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             e->pred_within_budget ? "" : " (some VM predicted over the budget)");
     if (!r->dry_run && isfinite(r->total_time_ms))
         fprintf(out, ", measured %.1f s", r->total_time_ms / 1e3);
+    if (e->time_factor > 0)
+        fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs took "
+                     "over the model's time for their schedules (calibration)",
+                e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n);
     fprintf(out, "\n%-20s %-11s %5s %5s %10s %10s %10s %10s  %s\n", "vm", "status", "order",
             "batch", "pred-time", "pred-down", "time", "downtime", "to / reason");
     for (int i = 0; i < e->nvms; i++) {

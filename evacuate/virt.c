@@ -1761,6 +1761,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         }
     }
     r->total_time_ms = co_clock_ms() - t0;
+    /* what the next plan's time factor compares with (a drain cut short
+     * by a signal says nothing of how long one takes) */
+    e->drain_total_ms = stopped ? 0 : r->total_time_ms;
     int moved = 0, ok = 0;
     for (int i = 0; i < e->nvms; i++) {
         moved += !strcmp(e->vms[i].status, "completed");

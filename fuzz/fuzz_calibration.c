@@ -47,9 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     co_diag_init(&d);
     if (co_evac_calib_apply_json(e, o, "fuzz", "fuzz", &d) == CO_OK) {
         co_diag_init(&d);
-        if (co_evac_plan(e, &d) == CO_OK)
+        if (co_evac_plan(e, &d) == CO_OK) {
             for (int i = 0; i < e->nvms; i++)
                 snprintf(e->vms[i].status, sizeof e->vms[i].status, "completed");
+            /* as if it ran for the predicted time: a drain to record */
+            e->drain_total_ms = isfinite(e->pred_total_ms) ? e->pred_total_ms : 0;
+        }
         json_t *back = co_evac_calib_json(e);
         json_decref(co_evac_calib_merge(o, back));
         json_decref(back);

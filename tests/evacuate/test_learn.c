@@ -866,3 +866,81 @@ Test(evac_learn, no_rise_beside_a_vm_that_needed_its_own_stream)
     snprintf(v1->status, sizeof v1->status, "completed");
     cr_expect_gt(co_evac_replan(e, rest, 4), k0, "once it completed");
 }
+
+/* The drains' time factor: a drain that ran records its measured time, the
+ * plan's k and start order in the calibration ("drains", newest first, at
+ * most CO_EVAC_DRAINS_KEPT); the next plan of the same VMs times that
+ * schedule again with what it knows now and scales its prediction (total
+ * and each VM's) by the median of measured / model, the model's own time
+ * kept beside it; a drain with a VM not here any more does not count; a
+ * merge keeps each drain once; a bad entry is named. */
+Test(evac_learn, the_drains_time_factor_scales_the_prediction)
+{
+    co_diag d;
+    co_evac *e = planned_three(&d);
+    cr_expect_eq(e->time_factor, 0, "no drains, no factor");
+    double model = e->pred_total_ms, t2 = e->vms[1].pred_time_ms;
+    int k = e->plan_k;
+    cr_expect_float_eq(e->pred_model_ms, model, 1e-9);
+    /* it ran, and took twice the model's time */
+    e->drain_total_ms = 2 * model;
+    char path[32];
+    co_evac *f = calib_round_trip(e, path);
+    cr_assert_eq(f->ndrains, 1);
+    cr_expect_eq(f->drains[0].k, k);
+    cr_expect_eq(f->drains[0].nvms, 3);
+    cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(f->time_factor_n, 1);
+    cr_expect_float_eq(f->time_factor, 2.0, 1e-6, "%g", f->time_factor);
+    cr_expect_float_eq(f->pred_model_ms, model, 1e-6 * model);
+    cr_expect_float_eq(f->pred_total_ms, 2 * model, 1e-6 * model);
+    cr_expect_float_eq(f->vms[1].pred_time_ms, 2 * t2, 1e-6 * t2);
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    json_t *rj = co_evac_result_json(f, &r);
+    cr_expect_float_eq(json_real_value(json_object_get(rj, "time_factor")), 2.0, 1e-6);
+    cr_expect_float_eq(json_real_value(json_object_get(rj, "predicted_model_time_ms")), model,
+                       1e-6 * model);
+    json_decref(rj);
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&txt, &len);
+    co_evac_result_text(f, &r, out);
+    fclose(out);
+    cr_expect(strstr(txt, "x 2.00: what the last 1 drain(s)"), "%s", txt);
+    free(txt);
+
+    /* three more drains at 1x: the newest three kept, median 1 */
+    for (int q = 0; q < 3; q++) {
+        f->drain_total_ms = f->pred_model_ms;
+        co_evac *g = calib_round_trip(f, path);
+        cr_assert_eq(co_evac_plan(g, &d), CO_OK, "%s", d.msg);
+        f = g; /* mk() reuses the storage */
+    }
+    cr_expect_eq(f->ndrains, CO_EVAC_DRAINS_KEPT);
+    cr_expect_float_eq(f->time_factor, 1.0, 1e-6, "%g", f->time_factor);
+
+    /* merged with itself: each drain once */
+    json_t *a = co_evac_calib_json(f);
+    json_t *m = co_evac_calib_merge(a, a);
+    cr_expect_eq(json_array_size(json_object_get(m, "drains")), CO_EVAC_DRAINS_KEPT);
+    json_decref(m);
+    json_decref(a);
+
+    /* a drain with a VM that is not here: not counted */
+    f->drain_total_ms = 0;
+    f->ndrains = 1;
+    snprintf(f->drains[0].vms[0], sizeof f->drains[0].vms[0], "gone");
+    cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(f->time_factor, 0);
+    cr_expect_float_eq(f->pred_total_ms, f->pred_model_ms, 1e-9);
+
+    /* a bad entry: one line naming the field */
+    FILE *w = fopen(path, "w");
+    cr_assert(w);
+    fprintf(w, "{\"format\": \"cutover-evacuate-calibration/1\", \"drains\": "
+               "[{\"total_ms\": 1000, \"k\": 0, \"order\": [\"vm1\"]}]}");
+    fclose(w);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "drains[]"), "%s", d.msg);
+    unlink(path);
+}

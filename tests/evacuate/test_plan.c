@@ -150,6 +150,21 @@ Test(evac_plan, stream_bound_goes_wider_and_replan_follows)
     co_diag_init(&d);
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_eq(e->k, 4, "k %d", e->k);
+    /* with one or two VMs left (the others in flight) k stays: fewer left
+     * than k is no reason for fewer at once (docs/evacuate.md); a cap
+     * learnt meanwhile holds; a VM left that needs its own stream waits */
+    int last[2] = {2, 3};
+    cr_expect_eq(co_evac_replan(e, last, 2), 4);
+    cr_expect_eq(co_evac_replan(e, last + 1, 1), 4);
+    e->k_cap = 3;
+    cr_expect_eq(co_evac_replan(e, last + 1, 1), 3);
+    e->k_cap = 0;
+    e->k = 4;
+    co_dirty_uniform(&e->vms[3].dirty, 60 * 256.0, 60000); /* 234 MiB/s: never alone */
+    cr_expect_eq(co_evac_replan(e, last + 1, 1), 1);
+    cr_expect(e->vms[3].solo);
+    co_dirty_none(&e->vms[3].dirty);
+    e->k = 4;
     /* a fixed --concurrency is never re-planned */
     e->concurrency = 2;
     e->k = 2;
