@@ -221,6 +221,14 @@ static double initial_limit_ms(const co_pol_config *c)
 
 static double stop_rate(const co_pol_config *c, double bw);
 
+double co_pol_ramp_start(double last_max_pct)
+{
+    if (!isfinite(last_max_pct))
+        return 0;
+    double s = last_max_pct - 2 * QEMU_THROTTLE_INCREMENT_PCT;
+    return s > QEMU_THROTTLE_INITIAL_PCT ? s : 0;
+}
+
 void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
                         co_drv_tunables *want)
 {
@@ -248,6 +256,11 @@ void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
              * converges anyway is rarely touched. */
             want->cpu_throttle_initial_pct = QEMU_THROTTLE_INITIAL_PCT;
             want->cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT;
+            if (c->kind == CO_POL_ADAPTIVE && c->throttle_start_pct > QEMU_THROTTLE_INITIAL_PCT)
+                want->cpu_throttle_initial_pct =
+                    fmin(c->throttle_start_pct,
+                         fmax(QEMU_THROTTLE_INITIAL_PCT,
+                              throttle_cap_pct(c) - 2 * QEMU_THROTTLE_INCREMENT_PCT));
         }
     }
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {

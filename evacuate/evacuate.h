@@ -88,6 +88,9 @@ typedef struct co_evac_vm {
     double last_send_ms;          /* the same two of its last drain (--calibration), 0 = */
     double last_send_inflight;    /*   none: they time it when the model cannot (plan.c) */
     int last_aborted;             /* ... and that drain's policy aborted it after last_send_ms */
+    double throttle_max_pct;      /* this drain: the most QEMU's CPU throttle reached, 0 = none */
+    double last_throttle_pct;     /* the same of its last drain (--calibration): where
+                                     libvirt's fixed ramp starts this time (co_pol_ramp_start) */
     co_evac_window win[CO_EVAC_MAX_WIN];
     int nwin;
     double dirty_mib_per_s;       /* what was measured (or assumed) */

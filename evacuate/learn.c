@@ -448,6 +448,11 @@ json_t *co_evac_calib_json(const co_evac *e)
         json_object_set_new(j, "send_outcome", !sent      ? json_null()
                                                : aborted ? json_string("aborted")
                                                          : json_string("completed"));
+        /* how far QEMU's throttle went: where libvirt's fixed ramp starts
+         * next time (engine/policy.h co_pol_ramp_start) */
+        json_object_set_new(j, "throttle_pct", sent && v->throttle_max_pct > 0
+                                                   ? json_real(v->throttle_max_pct)
+                                                   : json_null());
         if (!dirty_seen) {
             json_array_append_new(vms, j);
             continue;
@@ -586,6 +591,10 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                 bad = "vms[].send_ms or vms[].send_inflight";
                 break;
             }
+            if (pos_num(x, "throttle_pct") < 0 || pos_num(x, "throttle_pct") > 100) {
+                bad = "vms[].throttle_pct (0..100)";
+                break;
+            }
             json_t *so = json_object_get(x, "send_outcome");
             if (so && !json_is_null(so) &&
                 (!json_is_string(so) || (strcmp(json_string_value(so), "completed") &&
@@ -649,7 +658,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         co_evac_vm *vm = &e->vms[v];
         if (vm->blocker[0])
             continue;
-        double own = NAN, sent_ms = 0, sent_m = 0;
+        double own = NAN, sent_ms = 0, sent_m = 0, thr = 0;
         int sent_aborted = 0;
         json_t *mine = NULL;
         json_array_foreach(vms, i, x)
@@ -659,6 +668,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                 own = json_is_number(json_object_get(x, "factor")) ? pos_num(x, "factor") : NAN;
                 sent_ms = pos_num(x, "send_ms");
                 sent_m = pos_num(x, "send_inflight");
+                thr = pos_num(x, "throttle_pct");
                 const char *so = json_string_value(json_object_get(x, "send_outcome"));
                 sent_aborted = so && !strcmp(so, "aborted");
                 mine = x;
@@ -666,6 +676,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         vm->last_send_ms = sent_ms;
         vm->last_send_inflight = sent_m >= 1 ? sent_m : 1;
         vm->last_aborted = sent_ms > 0 && sent_aborted;
+        vm->last_throttle_pct = thr;
         co_evac_window w[CO_EVAC_MAX_WIN];
         int nw = 0;
         size_t k;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "evacuate/evacuate.h"
+#include "engine/policy.h"
 
 /* A number, or null when not known (NAN / infinite). */
 static json_t *num_or_null(double x)
@@ -81,6 +82,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "last_send_ms", v->last_send_ms > 0 ? json_real(v->last_send_ms)
                                                                    : json_null());
         json_object_set_new(j, "last_aborted", json_boolean(v->last_aborted));
+        json_object_set_new(j, "last_throttle_pct", v->last_throttle_pct > 0
+                                                        ? json_real(v->last_throttle_pct)
+                                                        : json_null());
         json_object_set_new(j, "dirty_source", json_string(v->dirty_traced ? "trace"
                                                            : v->dirty_measured ? "measured"
                                                                                : "assumed"));
@@ -160,6 +164,10 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
                         v->last_aborted ? ", then the policy aborted it (not converging within "
                                           "the budget: see --allow)"
                                         : "");
+            if (co_pol_ramp_start(v->last_throttle_pct) > 0)
+                fprintf(out, "  %s: QEMU's throttle reached %.0f%% in its last drain; libvirt's "
+                             "ramp starts near there (calibration)\n",
+                        v->name, v->last_throttle_pct);
         }
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);

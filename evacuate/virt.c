@@ -477,6 +477,8 @@ struct worker {
     double tick_bytes;            /* bytes at the run loop's last rate sample, -1 none */
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
+    double throttle_max_pct;      /* the most QEMU's CPU throttle reached */
+    double throttle_start_pct;    /* where libvirt's ramp starts (its last drain's) */
     double first_send_bytes;      /* ... and its bytes (the solo probe's rate) */
     double closing_since_ms;      /* when closing() first said it ends soon (0 = not yet) */
     int setup_noted;              /* its set-up went into e->setup_ms */
@@ -609,6 +611,8 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
         double pg = st->ram_page_size_bytes > 0 ? st->ram_page_size_bytes : 4096;
         w->dirty_bps = isfinite(st->ram_dirty_pages_rate) ? st->ram_dirty_pages_rate * pg : 0;
     }
+    if (rc == CO_OK && isfinite(st->cpu_throttle_pct) && st->cpu_throttle_pct > w->throttle_max_pct)
+        w->throttle_max_pct = st->cpu_throttle_pct;
     if (rc == CO_OK && (st->ram_transferred_bytes != w->last_bytes ||
                         st->status != w->last_status)) {
         w->last_bytes = st->ram_transferred_bytes;
@@ -767,7 +771,8 @@ static void *worker_main(void *arg)
                     .deadline_ms = w->deadline_ms, .allow = w->allow & 0xffu,
                     .postcopy_ready = 1, .mem_bytes = w->policy_mem_bytes,
                     .link_known = w->nic_bytes_per_s > 0,
-                    .link_rate_bytes_per_s = w->nic_bytes_per_s, .link_mtu = w->mtu},
+                    .link_rate_bytes_per_s = w->nic_bytes_per_s, .link_mtu = w->mtu,
+                    .throttle_start_pct = w->throttle_start_pct},
             .uri = w->dest_uri,
             .poll_ms = 100,
             .stop_flag = &w->stop,
@@ -1042,6 +1047,10 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     w->mtu = e->mtu;
     w->policy = o->policy;
     w->policy_mem_bytes = fmax(v->mem_bytes, o->policy_min_mem_bytes);
+    /* cutover's own policy only: the fixed schedules keep their systems'
+     * ramp */
+    w->throttle_start_pct = o->policy == CO_POL_ADAPTIVE ? co_pol_ramp_start(v->last_throttle_pct)
+                                                         : 0;
     if (o->log_dir && *o->log_dir)
         snprintf(w->log_path, sizeof w->log_path, "%.400s/%.200s.jsonl", o->log_dir, v->name);
     w->time_ms = w->downtime_ms = w->sent_bytes = NAN;
@@ -1627,6 +1636,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (completed || (!strcmp(v->status, "aborted") && sent_some)) {
                 v->send_ms = w->end_ms - w->first_send_ms;
                 v->send_inflight = senders;
+                v->throttle_max_pct = w->throttle_max_pct;
             }
             if (completed) {
                 /* over its sending time: the set-up is learnt apart */

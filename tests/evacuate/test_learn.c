@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/policy.h"
 #include "evacuate/evacuate.h"
 #include "util/error.h"
 
@@ -942,5 +943,40 @@ Test(evac_learn, the_drains_time_factor_scales_the_prediction)
     fclose(w);
     cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
     cr_expect(strstr(d.msg, "drains[]"), "%s", d.msg);
+    unlink(path);
+}
+
+/* How far QEMU's throttle went in a VM's last drain goes into the
+ * calibration (vms[].throttle_pct) and comes back as last_throttle_pct,
+ * from which libvirt's fixed ramp starts next time (co_pol_ramp_start); the
+ * dry run says so; a value over 100 is named. */
+Test(evac_learn, the_last_drains_throttle_starts_the_ramp)
+{
+    co_diag d;
+    co_evac *e = planned_three(&d);
+    for (int i = 0; i < 3; i++)
+        snprintf(e->vms[i].status, sizeof e->vms[i].status, i == 1 ? "aborted" : "completed");
+    e->vms[1].send_ms = 27000;
+    e->vms[1].throttle_max_pct = 99;
+    e->vms[0].send_ms = 2000; /* never throttled: no figure */
+    char path[32];
+    co_evac *f = calib_round_trip(e, path);
+    cr_expect_float_eq(f->vms[1].last_throttle_pct, 99, 1e-9);
+    cr_expect_eq(f->vms[0].last_throttle_pct, 0);
+    cr_expect_eq(co_pol_ramp_start(f->vms[1].last_throttle_pct), 79);
+    cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&txt, &len);
+    co_evac_result_text(f, &r, out);
+    fclose(out);
+    cr_expect(strstr(txt, "vm2: QEMU's throttle reached 99% in its last drain"), "%s", txt);
+    free(txt);
+    json_t *rj = co_evac_result_json(f, &r);
+    cr_expect_float_eq(json_real_value(json_object_get(json_array_get(json_object_get(rj, "vms"), 1),
+                                                       "last_throttle_pct")), 99, 1e-9);
+    json_decref(rj);
+    expect_bad_vm_entry(f, path, "\"send_ms\": 100, \"throttle_pct\": 150", "vms[].throttle_pct");
     unlink(path);
 }
