@@ -349,9 +349,15 @@ int co_evac_held(co_evac *e, int vm);
  * alone"). A set-up started beside it in its last second does not count: the hot VM
  * of bench-evacuate `hot`, aborted at QEMU's throttle ramp after 28 s alone
  * with the next VM's set-up 20 ms old, went again alone for 27 s more
- * (2026-12-04; the rule counted the most in flight). */
+ * (2026-12-04; the rule counted the most in flight). Nor does a mean
+ * under 1.2 when another migration's bytes moved beside it in its last
+ * CO_EVAC_SHARED_END_MS (shared_end): the hot VM, alone for 11 s, aborted at
+ * the ramp's cap 0.3 s after the next VM began to send beside its last
+ * passes, where alone it had switched within the budget in the drain
+ * before (docs/evacuate.md). */
 #define CO_EVAC_SHARED_SENDERS 1.2
-int co_evac_retry_alone(co_evac *e, int vm, double senders);
+#define CO_EVAC_SHARED_END_MS 2000.0
+int co_evac_retry_alone(co_evac *e, int vm, double senders, int shared_end);
 
 /* ---- learning the real dirty rates and the calibration (evacuate/learn.c,
  * pure but for the calibration file) ---- */

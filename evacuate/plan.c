@@ -438,18 +438,23 @@ int co_evac_held(co_evac *e, int vm)
     return 0;
 }
 
-int co_evac_retry_alone(co_evac *e, int vm, double senders)
+int co_evac_retry_alone(co_evac *e, int vm, double senders, int shared_end)
 {
     co_evac_vm *v = &e->vms[vm];
-    if (e->concurrency > 0 || !(senders >= CO_EVAC_SHARED_SENDERS) || v->attempts >= 2 ||
-        strcmp(v->status, "aborted"))
+    if (e->concurrency > 0 || !(senders >= CO_EVAC_SHARED_SENDERS || shared_end) ||
+        v->attempts >= 2 || strcmp(v->status, "aborted"))
         return 0;
     v->alone = 1;
     memcpy(v->history, v->reason, sizeof v->history);
     size_t l = strlen(v->reason);
-    snprintf(v->reason + l, sizeof v->reason - l, "%saborted while it shared the link (%.1f "
-             "migrations sending at once on average): goes again with the link to itself",
-             l ? "; " : "", senders);
+    if (senders >= CO_EVAC_SHARED_SENDERS)
+        snprintf(v->reason + l, sizeof v->reason - l, "%saborted while it shared the link (%.1f "
+                 "migrations sending at once on average): goes again with the link to itself",
+                 l ? "; " : "", senders);
+    else
+        snprintf(v->reason + l, sizeof v->reason - l, "%saborted with another migration sending "
+                 "beside it in its last %.0f s: goes again with the link to itself",
+                 l ? "; " : "", CO_EVAC_SHARED_END_MS / 1e3);
     snprintf(v->status, sizeof v->status, "planned");
     return 1;
 }

@@ -478,6 +478,8 @@ struct worker {
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
     double throttle_max_pct;      /* the most QEMU's CPU throttle reached */
+    int moved_tick;               /* learn_tick: its bytes moved in this tick */
+    double shared_ms;             /* the last tick its bytes moved beside another's, 0 = never */
     double throttle_start_pct;    /* where libvirt's ramp starts (its last drain's) */
     double first_send_bytes;      /* ... and its bytes (the solo probe's rate) */
     double closing_since_ms;      /* when closing() first said it ends soon (0 = not yet) */
@@ -1240,6 +1242,7 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
                 sum += w->last_bytes - w->tick_bytes;
                 moving += w->last_bytes > w->tick_bytes;
             }
+            w->moved_tick = w->tick_bytes >= 0 && w->last_bytes > w->tick_bytes;
         }
         w->tick_bytes = w->last_bytes;
         if (w->nwin != w->nwin_seen) {
@@ -1284,6 +1287,12 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
      * two at once 1.3 - 1.5 x faster than one */
     if ((active > 0 || started > 0) && *last_tick > 0)
         co_evac_note_rate(e, moving, sum, now - *last_tick);
+    /* who sent beside another just now: a VM aborted soon after was
+     * denied the link at its end (co_evac_retry_alone) */
+    if (moving >= 2)
+        for (int i = 0; i < nw; i++)
+            if (ws[i] && ws[i]->running && ws[i]->moved_tick)
+                ws[i]->shared_ms = now;
     *last_tick = now;
     if (!fresh)
         return 0;
@@ -1629,6 +1638,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             /* how many sent at once over its sending time (a set-up beside
              * it sends nothing): its calibration, and the retry alone */
             double senders = w->send_tick_ms > 0 ? w->send_m_ms / w->send_tick_ms : 1;
+            /* and whether another sent beside its last passes */
+            int shared_end = w->shared_ms > 0 && w->end_ms - w->shared_ms <= CO_EVAC_SHARED_END_MS;
             int completed = !strcmp(v->status, "completed") && sent_some &&
                             w->res.transferred_bytes > 0;
             /* an aborted VM's sending time too: the next drain's plan times
@@ -1695,7 +1706,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             ws[i] = NULL;
             h->refs--; /* the worker's reference; the run's own keeps h alive */
             if (auto_k && !(o->stop_flag && *o->stop_flag)) {
-                if (co_evac_retry_alone(e, (int)(v - e->vms), senders)) {
+                if (co_evac_retry_alone(e, (int)(v - e->vms), senders, shared_end)) {
                     queue[qt++] = (int)(v - e->vms);
                     if (o->progress)
                         fprintf(stderr, "cutover evacuate: %s: %s\n", v->name, v->reason);

@@ -196,9 +196,10 @@ Test(evac_plan, fewer_at_once_unless_clearly_sooner)
     cr_expect_geq(e->k, 2, "k %d", e->k);
 }
 
-/* A VM the policy aborted while another sent beside it goes again once,
- * alone; not when it ran alone, not on its second attempt, not under a fixed
- * --concurrency, not when it failed (that path retries elsewhere) */
+/* A VM the policy aborted while another sent beside it (on average, or in
+ * its last seconds) goes again once, alone; not when it ran alone, not on
+ * its second attempt, not under a fixed --concurrency, not when it failed
+ * (that path retries elsewhere) */
 Test(evac_plan, aborted_while_sharing_goes_again_alone)
 {
     co_evac *e = mk(3, 2, 16.0 * (1 << 30), 0);
@@ -206,24 +207,33 @@ Test(evac_plan, aborted_while_sharing_goes_again_alone)
     snprintf(v->status, sizeof v->status, "aborted");
     snprintf(v->reason, sizeof v->reason, "aborted: not converging");
     v->attempts = 1;
-    cr_expect_eq(co_evac_retry_alone(e, 1, 1), 0, "it ran alone");
-    cr_expect_eq(co_evac_retry_alone(e, 1, 1.05), 0, "a set-up beside it at its end");
-    cr_expect_eq(co_evac_retry_alone(e, 1, 1.9), 1);
+    cr_expect_eq(co_evac_retry_alone(e, 1, 1, 0), 0, "it ran alone");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 1.05, 0), 0, "a set-up beside it at its end");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 1.9, 0), 1);
     cr_expect_str_eq(v->status, "planned");
     cr_expect(v->alone);
     cr_expect_str_eq(v->history, "aborted: not converging");
     cr_expect(strstr(v->reason, "aborted while it shared the link (1.9 migrations sending at "
                                 "once on average): goes again with the link to itself") != NULL,
               "%s", v->reason);
+    /* alone on average, but another sent beside its last passes */
+    snprintf(v->status, sizeof v->status, "aborted");
+    snprintf(v->reason, sizeof v->reason, "aborted: not converging");
+    v->alone = 0;
+    cr_expect_eq(co_evac_retry_alone(e, 1, 1.03, 1), 1);
+    cr_expect(v->alone);
+    cr_expect(strstr(v->reason, "aborted with another migration sending beside it in its last "
+                                "2 s: goes again with the link to itself") != NULL,
+              "%s", v->reason);
     snprintf(v->status, sizeof v->status, "aborted");
     v->attempts = 2;
-    cr_expect_eq(co_evac_retry_alone(e, 1, 3), 0, "once only");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 3, 1), 0, "once only");
     v->attempts = 1;
     snprintf(v->status, sizeof v->status, "failed");
-    cr_expect_eq(co_evac_retry_alone(e, 1, 2), 0, "a failure is retried elsewhere");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 2, 1), 0, "a failure is retried elsewhere");
     snprintf(v->status, sizeof v->status, "aborted");
     e->concurrency = 2;
-    cr_expect_eq(co_evac_retry_alone(e, 1, 2), 0, "a fixed schedule keeps its rules");
+    cr_expect_eq(co_evac_retry_alone(e, 1, 2, 1), 0, "a fixed schedule keeps its rules");
 }
 
 /* Anti-affinity counts VMs already running on the destinations: a group of
