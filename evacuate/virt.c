@@ -1445,7 +1445,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* never beside the end of a VM that started needing a
                  * stream of its own: the next VM's set-up ends and it sends
                  * over those last passes (bench-evacuate `hot`: the hot VM,
-                 * at its throttle ramp's cap, aborted 0.3 - 1.6 s after the
+                 * at its throttle ramp's cap, aborted 0 - 1.6 s after the
                  * next VM began to send, in 3 of 8 drains) */
                 int c = early && about_to_end && !e->vms[ws[i]->vm].started_solo;
                 ncl += c;
