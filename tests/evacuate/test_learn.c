@@ -661,6 +661,21 @@ static void expect_bad_vm_entry(co_evac *f, const char *path, const char *fields
     cr_expect(strstr(d.msg, named), "%s", d.msg);
 }
 
+/* f's dry-run text report holds each of the NULL-terminated strings. */
+static void expect_dry_run_text(const co_evac *f, const char *const *want)
+{
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&txt, &len);
+    cr_assert(out);
+    co_evac_result_text(f, &r, out);
+    fclose(out);
+    for (int i = 0; want[i]; i++)
+        cr_expect(strstr(txt, want[i]), "no \"%s\" in:\n%s", want[i], txt);
+    free(txt);
+}
+
 /* The three VMs the tests below use (500, 25000 and 100 pages/s), a set-up
  * of 2 s, planned. */
 static co_evac *planned_three(co_diag *d)
@@ -813,13 +828,8 @@ Test(evac_learn, an_aborted_vms_sending_time_times_its_next_drain)
     cr_expect(json_is_true(json_object_get(json_array_get(json_object_get(rj, "vms"), 1),
                                            "last_aborted")));
     json_decref(rj);
-    char *txt = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&txt, &len);
-    co_evac_result_text(f, &r, out);
-    fclose(out);
-    cr_expect(strstr(txt, "vm2 sent for") && strstr(txt, "then the policy aborted it"), "%s", txt);
-    free(txt);
+    expect_dry_run_text(f, (const char *const[]){"vm2 sent for", "then the policy aborted it",
+                                                 NULL});
 
     /* an outcome it does not know: one line naming the field */
     expect_bad_vm_entry(f, path, "\"send_ms\": 100, \"send_outcome\": \"lost\"",
@@ -902,13 +912,7 @@ Test(evac_learn, the_drains_time_factor_scales_the_prediction)
     cr_expect_float_eq(json_real_value(json_object_get(rj, "predicted_model_time_ms")), model,
                        1e-6 * model);
     json_decref(rj);
-    char *txt = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&txt, &len);
-    co_evac_result_text(f, &r, out);
-    fclose(out);
-    cr_expect(strstr(txt, "x 2.00: what the last 1 drain(s)"), "%s", txt);
-    free(txt);
+    expect_dry_run_text(f, (const char *const[]){"x 2.00: what the last 1 drain(s)", NULL});
 
     /* three more drains at 1x: the newest three kept, median 1 */
     for (int q = 0; q < 3; q++) {
@@ -965,14 +969,9 @@ Test(evac_learn, the_last_drains_throttle_starts_the_ramp)
     cr_expect_eq(f->vms[0].last_throttle_pct, 0);
     cr_expect_eq(co_pol_ramp_start(f->vms[1].last_throttle_pct), 79);
     cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
+    expect_dry_run_text(
+        f, (const char *const[]){"vm2: QEMU's throttle reached 99% in its last drain", NULL});
     co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
-    char *txt = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&txt, &len);
-    co_evac_result_text(f, &r, out);
-    fclose(out);
-    cr_expect(strstr(txt, "vm2: QEMU's throttle reached 99% in its last drain"), "%s", txt);
-    free(txt);
     json_t *rj = co_evac_result_json(f, &r);
     cr_expect_float_eq(json_real_value(json_object_get(json_array_get(json_object_get(rj, "vms"), 1),
                                                        "last_throttle_pct")), 99, 1e-9);
