@@ -480,11 +480,6 @@ int co_evac_backoff(const co_evac *e, const int *vms, int n)
     return best;
 }
 
-/* Is schedule (misses, tot) better than the best so far? Fewer VMs pushed
- * over the budget by sharing first (at 100 Mbit/s no schedule keeps every
- * VM in, and the fastest then aborted one that converges alone: make
- * bench-evacuate, docs/evacuate.md), then the least total; ties keep the
- * first order. */
 /* The drains' time factor: each past drain of these VMs (e->drains, from
  * the calibration) has its schedule timed again by the model with what the
  * plan knows now (the calibration included), and its measured time is
@@ -534,6 +529,11 @@ static double drains_factor(co_evac *e, int *used)
     return fmin(4, fmax(0.25, med));
 }
 
+/* Is schedule (misses, tot) better than the best so far? Fewer VMs pushed
+ * over the budget by sharing first (at 100 Mbit/s no schedule keeps every
+ * VM in, and the fastest then aborted one that converges alone: make
+ * bench-evacuate, docs/evacuate.md), then the least total; ties keep the
+ * first order. */
 static int sched_better(int misses, double tot, int best_misses, double best)
 {
     if (best_misses < 0)

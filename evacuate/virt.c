@@ -1243,6 +1243,7 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
             bytes_out += w->first_send_ms > 0;
             total += fmax(w->rate_bps, 0);
         }
+        w->moved_tick = 0;
         if (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER) {
             if (w->tick_bytes >= 0 && w->last_bytes >= w->tick_bytes) {
                 sum += w->last_bytes - w->tick_bytes;
