@@ -163,7 +163,7 @@ typedef struct co_evac_drain {
     int k;                        /* the plan's concurrency */
     int auto_k;                   /* 1: cutover's own schedule (auto concurrency) */
     int nvms;
-    char vms[CO_EVAC_MAX_VMS][64]; /* the plan's start order, by name */
+    char vms[CO_EVAC_MAX_VMS][128]; /* the plan's start order, by name (as co_evac_vm.name) */
 } co_evac_drain;
 
 typedef struct co_evac {

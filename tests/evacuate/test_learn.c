@@ -939,14 +939,28 @@ Test(evac_learn, the_drains_time_factor_scales_the_prediction)
     cr_expect_eq(f->time_factor, 0);
     cr_expect_float_eq(f->pred_total_ms, f->pred_model_ms, 1e-9);
 
-    /* a bad entry: one line naming the field */
-    FILE *w = fopen(path, "w");
-    cr_assert(w);
-    fprintf(w, "{\"format\": \"cutover-evacuate-calibration/1\", \"drains\": "
-               "[{\"total_ms\": 1000, \"k\": 0, \"order\": [\"vm1\"]}]}");
-    fclose(w);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "drains[]"), "%s", d.msg);
+    /* a VM name as long as libvirt's names here may be (127) is kept; a bad
+     * entry (k 0, a name too long, a VM twice) is one line naming the field */
+    static const struct {
+        int k, len, twice, ok;
+    } cases[] = {{1, 127, 0, 1}, {0, 3, 0, 0}, {1, 128, 0, 0}, {1, 3, 1, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[200];
+        memset(name, 'v', (size_t)cases[c].len);
+        name[cases[c].len] = '\0';
+        FILE *w = fopen(path, "w");
+        cr_assert(w);
+        fprintf(w, "{\"format\": \"cutover-evacuate-calibration/1\", \"drains\": "
+                   "[{\"total_ms\": 1000, \"k\": %d, \"order\": [\"%s\"%s%s%s]}]}",
+                cases[c].k, name, cases[c].twice ? ", \"" : "", cases[c].twice ? name : "",
+                cases[c].twice ? "\"" : "");
+        fclose(w);
+        co_diag_init(&d);
+        int rc = co_evac_calib_apply(f, path, &d);
+        cr_expect_eq(rc, cases[c].ok ? CO_OK : CO_EDATA, "case %zu: %s", c, d.msg);
+        if (!cases[c].ok)
+            cr_expect(strstr(d.msg, "drains[]"), "%s", d.msg);
+    }
     unlink(path);
 }
 
