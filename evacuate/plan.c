@@ -490,6 +490,14 @@ int co_evac_backoff(const co_evac *e, const int *vms, int n)
  * in flight learnt low, set-ups that overlap more or less than planned,
  * docs/evacuate.md). Only drains all of whose VMs are here and placed
  * count; 0 when none does (*used = how many did). */
+static int find_vm(const co_evac *e, const char *name, size_t len)
+{
+    for (int v = 0; v < e->nvms; v++)
+        if (strlen(e->vms[v].name) == len && strncmp(e->vms[v].name, name, len) == 0)
+            return v;
+    return -1;
+}
+
 static double drains_factor(co_evac *e, int *used)
 {
     double f[CO_EVAC_DRAINS_KEPT];
@@ -498,10 +506,7 @@ static double drains_factor(co_evac *e, int *used)
         const co_evac_drain *dr = &e->drains[d];
         int idx[CO_EVAC_MAX_VMS], n = 0;
         for (int i = 0; i < dr->nvms && n >= 0; i++) {
-            int v = -1;
-            for (int j = 0; j < e->nvms && v < 0; j++)
-                if (!strcmp(e->vms[j].name, dr->vms[i]))
-                    v = j;
+            int v = find_vm(e, dr->vms[i], strlen(dr->vms[i]));
             if (v < 0 || e->vms[v].dest < 0)
                 n = -1;
             else
@@ -519,14 +524,7 @@ static double drains_factor(co_evac *e, int *used)
     *used = nf;
     if (!nf)
         return 0;
-    for (int i = 1; i < nf; i++) /* at most 3: insertion sort */
-        for (int j = i; j > 0 && f[j] < f[j - 1]; j--) {
-            double t = f[j];
-            f[j] = f[j - 1];
-            f[j - 1] = t;
-        }
-    double med = nf % 2 ? f[nf / 2] : (f[nf / 2 - 1] + f[nf / 2]) / 2;
-    return fmin(4, fmax(0.25, med));
+    return fmin(4, fmax(0.25, co_evac_common_factor(f, nf))); /* the median */
 }
 
 /* Is schedule (misses, tot) better than the best so far? Fewer VMs pushed
@@ -850,13 +848,6 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
 
 /* --------------------------------------------------------------- groups */
 
-static int find_vm(const co_evac *e, const char *name, size_t len)
-{
-    for (int v = 0; v < e->nvms; v++)
-        if (strlen(e->vms[v].name) == len && strncmp(e->vms[v].name, name, len) == 0)
-            return v;
-    return -1;
-}
 
 /* One "NAME=vm,vm" item into the index. */
 static int add_group(co_evac *e, const char *s, size_t len, co_diag *d)
