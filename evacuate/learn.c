@@ -476,20 +476,23 @@ json_t *co_evac_calib_json(const co_evac *e)
     /* this drain (if it ran) and the ones before it, newest first: their
      * measured times against the model's, timed again by the next plan */
     json_t *dr = json_array();
-    if (e->drain_total_ms > 0 && e->plan_k > 0) {
-        json_t *x = json_object(), *ord = json_array();
-        for (int r = 0; r < e->nvms; r++)
-            for (int i = 0; i < e->nvms; i++)
-                if (e->vms[i].order == r)
-                    json_array_append_new(ord, json_string(e->vms[i].name));
-        json_object_set_new(x, "total_ms", json_real(e->drain_total_ms));
-        json_object_set_new(x, "k", json_integer(e->plan_k));
-        json_object_set_new(x, "auto", json_boolean(e->concurrency <= 0));
-        json_object_set_new(x, "order", ord);
-        if (json_array_size(ord) > 0)
-            json_array_append_new(dr, x);
-        else
-            json_decref(x);
+    co_evac_drain *cur = e->drain_total_ms > 0 && e->plan_k > 0 ? calloc(1, sizeof *cur) : NULL;
+    if (cur) {
+        int at[CO_EVAC_MAX_VMS]; /* VM index by the plan's start rank */
+        for (int r = 0; r < CO_EVAC_MAX_VMS; r++)
+            at[r] = -1;
+        for (int i = 0; i < e->nvms; i++)
+            if (e->vms[i].order >= 0 && e->vms[i].order < CO_EVAC_MAX_VMS)
+                at[e->vms[i].order] = i;
+        for (int r = 0; r < CO_EVAC_MAX_VMS; r++)
+            if (at[r] >= 0)
+                snprintf(cur->vms[cur->nvms++], sizeof cur->vms[0], "%s", e->vms[at[r]].name);
+        cur->total_ms = e->drain_total_ms;
+        cur->k = e->plan_k;
+        cur->auto_k = e->concurrency <= 0;
+        if (cur->nvms > 0)
+            json_array_append_new(dr, drain_json(cur));
+        free(cur);
     }
     for (int d = 0; d < e->ndrains && json_array_size(dr) < CO_EVAC_DRAINS_KEPT; d++)
         json_array_append_new(dr, drain_json(&e->drains[d]));
