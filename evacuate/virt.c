@@ -1245,11 +1245,10 @@ static int learn_tick(co_evac *e, struct hub *h, struct worker **ws, int nw, dou
         }
         w->moved_tick = 0;
         if (w->last_status == CO_DRV_MIG_ACTIVE || w->last_status == CO_DRV_MIG_PRE_SWITCHOVER) {
-            if (w->tick_bytes >= 0 && w->last_bytes >= w->tick_bytes) {
+            if (w->tick_bytes >= 0 && w->last_bytes >= w->tick_bytes)
                 sum += w->last_bytes - w->tick_bytes;
-                moving += w->last_bytes > w->tick_bytes;
-            }
             w->moved_tick = w->tick_bytes >= 0 && w->last_bytes > w->tick_bytes;
+            moving += w->moved_tick;
         }
         w->tick_bytes = w->last_bytes;
         if (w->nwin != w->nwin_seen) {
