@@ -229,7 +229,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     double st[CO_EVAC_MAX_K];
     double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
     char cl[CO_EVAC_MAX_K];     /* ending its transfer within the set-up: its slot is
-                                   free for the next VM's set-up (the early start) */
+                                   free for the next VM's set-up (the early start);
+                                   never a VM that needs a stream of its own, as in
+                                   co_evac_run (no early start beside its end) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
@@ -315,7 +317,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 /* a transfer no longer than the set-up closes as it starts
                  * (co_evac_run's closing() sees it at once): the next VM's
                  * set-up starts now */
-                if (early && !cl[f] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS &&
+                if (early && !cl[f] && !own[fl[f]] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS &&
                     nstarted < n) {
                     cl[f] = 1;
                     ncl++;
@@ -324,7 +326,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 }
                 /* the moment it starts closing is an event too */
                 double c = closes_in(frac[f], T[f], Teff[f], setup);
-                if (early && !cl[f] && c < dt && c > CLOSE_EPS_MS)
+                if (early && !cl[f] && !own[fl[f]] && c < dt && c > CLOSE_EPS_MS)
                     dt = c, first = -1;
             }
             if (rem < dt) {
@@ -345,7 +347,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             } else {
                 sent[f] += dt;
                 frac[f] += dt / T[f];
-                if (early && !cl[f] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS) {
+                if (early && !cl[f] && !own[fl[f]] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS) {
                     cl[f] = 1; /* as co_evac_run: no longer holds back a solo VM */
                     ncl++;
                     own_in -= own[fl[f]];

@@ -413,6 +413,41 @@ Test(evac_plan, vms_that_need_their_own_stream_go_one_at_a_time)
     cr_expect_eq(e->vms[1].pred_start_ms, 0);
 }
 
+/* The early start (a set-up begun while the VM before ends its transfer)
+ * never beside the end of a VM that needs a stream of its own: the next
+ * VM's stream would take the link from its last passes. co_evac_run holds
+ * it back (started_solo); the planner times the drain the same way, so the
+ * dry run predicts what the run does. A light VM's end still lets the next
+ * set-up start early. */
+Test(evac_plan, no_early_start_beside_the_end_of_a_solo_vm)
+{
+    co_evac *e = mk(3, 2, 16.0 * (1 << 30), 0);
+    e->stream_cap_bytes_per_s = 12.5e6;
+    co_dirty_uniform(&e->vms[0].dirty, e->vms[0].mem_bytes / 4096, 30 * 256);
+    e->vms[0].dirty_mib_per_s = 30;
+    e->k_cap = 1;
+    e->setup_ms = 2000;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_assert(e->vms[0].solo && !e->vms[1].solo && !e->vms[2].solo);
+    const co_evac_vm *by[3];
+    for (int i = 0; i < 3; i++)
+        by[e->vms[i].order] = &e->vms[i];
+    for (int r = 0; r + 1 < 3; r++) {
+        const co_evac_vm *a = by[r], *b = by[r + 1];
+        double a_end = a->pred_start_ms + a->pred_time_ms;
+        cr_log_info("%s start %.0f time %.0f; %s start %.0f", a->name, a->pred_start_ms,
+                    a->pred_time_ms, b->name, b->pred_start_ms);
+        if (a->solo)
+            cr_expect_geq(b->pred_start_ms, a_end - 1, "%s began its set-up %.0f ms before %s ended",
+                          b->name, a_end - b->pred_start_ms, a->name);
+        else
+            cr_expect_lt(b->pred_start_ms, a_end - 1000, "%s began its set-up as %s closed",
+                         b->name, a->name);
+    }
+}
+
 /* The pull-back: three at once to one 200 Mbit/s host, two of them
  * dirtying more than half of it (each converges alone): neither converges
  * while the other sends. Cancelling the later heavy one lets the first
