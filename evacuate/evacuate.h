@@ -207,6 +207,14 @@ typedef struct co_evac {
                                      stayed within CO_EVAC_DOWN_SHARE of the budget; auto
                                      concurrency never plans above it (0 = no cap) */
     char k_cap_why[160];          /* the switchover that set it */
+    /* The probe above the cap backs off (docs/evacuate.md, "A cap that
+     * holds after a miss above it"): a drain starts one above the last
+     * drain's cap, unless that level went over the budget again; then the
+     * cap holds for k_hold drains, twice as many each time the probe fails
+     * (at most CO_EVAC_CAP_HOLD_MAX). From the calibration: */
+    int calib_cap;                /* the last drain's cap (0 = none) */
+    int calib_hold, calib_backoff;/* drains it still holds; the length of its last hold */
+    int k_cap_noted;              /* this drain: a switchover over budget set the cap */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     int no_early_start;           /* 1: never start a VM before a slot is free (below) */
     int pulled_back;              /* co_evac_run: migrations cancelled to let the others
@@ -425,11 +433,31 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
  * (and, through the calibration, the next ones) at 1 for one switchover of
  * 264 ms with 2 in flight, within the budget. */
 #define CO_EVAC_DOWN_SHARE 1.0
+/* The longest a cap holds before the level above it is tried again, in
+ * drains (chosen: the held drains are slower, the probes cost a VM over
+ * budget each; 1, 2, 4, 8). */
+#define CO_EVAC_CAP_HOLD_MAX 8
+
 /* Record a completed VM's QEMU downtime with n migrations in flight at its
  * end (itself included); lowers e->k_cap as above. Returns 1 when the cap
  * fell. A cap read from a calibration is applied one higher (the last drain
- * could not try above it; a switchover over budget there lowers it again). */
+ * could not try above it; a switchover over budget there lowers it again),
+ * unless it holds (below). */
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms);
+
+/* Did a migration's set-up (from its start to its first byte sent; to its
+ * end if it never sent; on if neither: 0) overlap the switchover from_ms..
+ * to_ms? Times on one clock, ms. The run loop stops early starts after a
+ * switchover over the budget beside a set-up (virt.c). */
+int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, double from_ms,
+                         double to_ms);
+
+/* What this drain's calibration says of the cap's hold (drains it still
+ * holds, and that hold's length): a probe one above the last cap that went
+ * over the budget again holds the cap for twice the last hold (1 the first
+ * time, at most CO_EVAC_CAP_HOLD_MAX); a held drain without a miss counts
+ * one down; a probe without a miss keeps the backoff (0 hold). */
+void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff);
 
 /* A completed migration sent got bytes/s over its sending time while its
  * fair share of the source NIC was fair bytes/s. It was bound by its own

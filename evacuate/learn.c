@@ -286,6 +286,33 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
         e->src_cap_by_n[n] = e->agg_bytes[n] / (e->agg_ms[n] / 1e3);
 }
 
+void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff)
+{
+    *hold = *backoff = 0;
+    if (e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 && e->k_cap <= e->calib_cap) {
+        /* the probe one above the last cap went over the budget again */
+        int b = e->calib_backoff > 0 ? 2 * e->calib_backoff : 1;
+        *hold = *backoff = b < CO_EVAC_CAP_HOLD_MAX ? b : CO_EVAC_CAP_HOLD_MAX;
+    } else if (!e->k_cap_noted && e->calib_hold > 0) {
+        *hold = e->calib_hold - 1;
+        *backoff = e->calib_backoff;
+    } else if (!e->k_cap_noted && e->calib_cap > 0 && e->k_cap > 0 && e->k_cap <= CO_EVAC_MAX_K &&
+               !(e->agg_ms[e->k_cap] > 0)) {
+        /* probing, the probe's level never reached: the backoff stays (the
+         * merge keeps the older cap too); reached without a miss, it ends */
+        *backoff = e->calib_backoff;
+    }
+}
+
+int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, double from_ms,
+                         double to_ms)
+{
+    /* the set-up runs from the start to the first byte sent, or to the end
+     * of a migration that never sent, or on */
+    double setup_end = first_send_ms > 0 ? first_send_ms : end_ms > 0 ? end_ms : INFINITY;
+    return start_ms < to_ms && setup_end > from_ms;
+}
+
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
 {
     if (n < 2 || !isfinite(downtime_ms) || !(e->max_downtime_ms > 0) ||
@@ -295,6 +322,7 @@ int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
     if (e->k_cap > 0 && e->k_cap <= cap)
         return 0;
     e->k_cap = cap;
+    e->k_cap_noted = 1;
     snprintf(e->k_cap_why, sizeof e->k_cap_why,
              "%.60s: downtime %.0f ms with %d in flight (budget %.0f ms)", vm, downtime_ms, n,
              e->max_downtime_ms);
@@ -417,8 +445,19 @@ json_t *co_evac_calib_json(const co_evac *e)
         }
     json_object_set_new(o, "time_ms_by_inflight", tbn);
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
-    json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
+    /* a probe whose level no moment of the drain reached says nothing: the
+     * last drain's cap stays (it had risen by one each drain that planned
+     * fewer at once: bench-evacuate `stream`, 2 -> 6 in four drains at k 3) */
+    int cap_out = e->k_cap;
+    if (!e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 &&
+        e->k_cap == e->calib_cap + 1 && e->k_cap <= CO_EVAC_MAX_K && !(e->agg_ms[e->k_cap] > 0))
+        cap_out = e->calib_cap;
+    json_object_set_new(o, "max_concurrency", cap_out > 0 ? json_integer(cap_out) : json_null());
     json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
+    int hold, backoff;
+    co_evac_cap_hold_next(e, &hold, &backoff);
+    json_object_set_new(o, "max_concurrency_hold", json_integer(hold));
+    json_object_set_new(o, "max_concurrency_backoff", json_integer(backoff));
     json_object_set_new(o, "common_factor",
                         e->learn_obs > 0 ? json_real(e->common_factor) : json_null());
     json_object_set_new(o, "write_ceiling_pages_per_s",
@@ -545,6 +584,8 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
     return rc;
 }
 
+#define CAP_HOLD_MAX_STR "8" /* CO_EVAC_CAP_HOLD_MAX, for the messages */
+
 int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char *source,
                              co_diag *d)
 {
@@ -555,6 +596,8 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
     json_t *vms = json_object_get(o, "vms");
     json_t *kc = json_object_get(o, "max_concurrency");
+    json_t *khold = json_object_get(o, "max_concurrency_hold");
+    json_t *kback = json_object_get(o, "max_concurrency_backoff");
     json_t *drains = json_object_get(o, "drains");
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
@@ -568,6 +611,14 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                               (!json_is_integer(kc) || json_integer_value(kc) < 1 ||
                                json_integer_value(kc) > CO_EVAC_MAX_K)
                           ? "max_concurrency"
+                      : khold && !json_is_null(khold) &&
+                              (!json_is_integer(khold) || json_integer_value(khold) < 0 ||
+                               json_integer_value(khold) > CO_EVAC_CAP_HOLD_MAX)
+                          ? "max_concurrency_hold (0.." CAP_HOLD_MAX_STR ")"
+                      : kback && !json_is_null(kback) &&
+                              (!json_is_integer(kback) || json_integer_value(kback) < 0 ||
+                               json_integer_value(kback) > CO_EVAC_CAP_HOLD_MAX)
+                          ? "max_concurrency_backoff (0.." CAP_HOLD_MAX_STR ")"
                           : NULL;
     double caps[CO_EVAC_MAX_K + 1] = {0};
     if (!bad && by) {
@@ -634,8 +685,14 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         e->src_cap_by_n[n] = caps[n];
     if (setup > 0)
         e->setup_ms = setup;
-    /* one above the last drain's cap: it could not try higher itself */
-    int kcal = json_is_integer(kc) ? (int)json_integer_value(kc) + 1 : 0;
+    /* one above the last drain's cap: it could not try higher itself;
+     * unless that went over the budget again lately (the hold) */
+    int cal = json_is_integer(kc) ? (int)json_integer_value(kc) : 0;
+    int hold = json_is_integer(khold) ? (int)json_integer_value(khold) : 0;
+    e->calib_cap = cal;
+    e->calib_hold = cal > 0 ? hold : 0;
+    e->calib_backoff = cal > 0 && json_is_integer(kback) ? (int)json_integer_value(kback) : 0;
+    int kcal = cal > 0 ? cal + (e->calib_hold > 0 ? 0 : 1) : 0;
     if (kcal > CO_EVAC_MAX_K)
         kcal = 0;
     if (kcal > 0 && (e->k_cap == 0 || kcal < e->k_cap)) {
@@ -648,8 +705,13 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
             if (!strncmp(why, "the last drain's cap", 20) && strstr(why, "; "))
                 why = strstr(why, "; ") + 2;
         }
-        snprintf(e->k_cap_why, sizeof e->k_cap_why, "calibration: the last drain's cap %d + 1; "
-                 "%.100s", kcal - 1, why ? why : "");
+        if (e->calib_hold > 0)
+            snprintf(e->k_cap_why, sizeof e->k_cap_why,
+                     "calibration: the last drain's cap %d, held %d more drain(s) (one above "
+                     "it went over again); %.60s", cal, e->calib_hold, why ? why : "");
+        else
+            snprintf(e->k_cap_why, sizeof e->k_cap_why,
+                     "calibration: the last drain's cap %d + 1; %.100s", cal, why ? why : "");
     }
     e->common_factor = common;
     e->write_ceiling_pages_per_s = wceil;
@@ -801,6 +863,12 @@ json_t *co_evac_calib_merge(json_t *older, json_t *newer)
         if (!lower && calib_tried(m) <= ocap) {
             json_object_set(m, "max_concurrency", oc);
             json_object_set(m, "max_concurrency_why", json_object_get(older, "max_concurrency_why"));
+            static const char *const hk[] = {"max_concurrency_hold", "max_concurrency_backoff"};
+            for (int q = 0; q < 2; q++)
+                if (json_object_get(older, hk[q]))
+                    json_object_set(m, hk[q], json_object_get(older, hk[q]));
+                else
+                    json_object_del(m, hk[q]);
         }
     }
     return m;
