@@ -585,6 +585,7 @@ int co_evac_calib_apply(co_evac *e, const char *path, co_diag *d)
 }
 
 #define CAP_HOLD_MAX_STR "8" /* CO_EVAC_CAP_HOLD_MAX, for the messages */
+_Static_assert(CO_EVAC_CAP_HOLD_MAX == 8, "CAP_HOLD_MAX_STR says 8");
 
 int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char *source,
                              co_diag *d)
