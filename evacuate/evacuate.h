@@ -215,6 +215,8 @@ typedef struct co_evac {
     int calib_cap;                /* the last drain's cap (0 = none) */
     int calib_hold, calib_backoff;/* drains it still holds; the length of its last hold */
     int k_cap_noted;              /* this drain: a switchover over budget set the cap */
+    int most_inflight;            /* this drain: the most migrations in flight at once
+                                     (set-ups included, as co_evac_note_downtime counts) */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     int no_early_start;           /* 1: never start a VM before a slot is free (below) */
     int pulled_back;              /* co_evac_run: migrations cancelled to let the others

@@ -296,8 +296,7 @@ void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff)
     } else if (!e->k_cap_noted && e->calib_hold > 0) {
         *hold = e->calib_hold - 1;
         *backoff = e->calib_backoff;
-    } else if (!e->k_cap_noted && e->calib_cap > 0 && e->k_cap > 0 && e->k_cap <= CO_EVAC_MAX_K &&
-               !(e->agg_ms[e->k_cap] > 0)) {
+    } else if (!e->k_cap_noted && e->calib_cap > 0 && e->most_inflight < e->k_cap) {
         /* probing, the probe's level never reached: the backoff stays (the
          * merge keeps the older cap too); reached without a miss, it ends */
         *backoff = e->calib_backoff;
@@ -450,7 +449,7 @@ json_t *co_evac_calib_json(const co_evac *e)
      * fewer at once: bench-evacuate `stream`, 2 -> 6 in four drains at k 3) */
     int cap_out = e->k_cap;
     if (!e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 &&
-        e->k_cap == e->calib_cap + 1 && e->k_cap <= CO_EVAC_MAX_K && !(e->agg_ms[e->k_cap] > 0))
+        e->k_cap == e->calib_cap + 1 && e->most_inflight < e->k_cap)
         cap_out = e->calib_cap;
     json_object_set_new(o, "max_concurrency", cap_out > 0 ? json_integer(cap_out) : json_null());
     json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));

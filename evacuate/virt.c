@@ -1512,6 +1512,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             ws[nw++] = w;
             w->running = 1;
             inflight++;
+            if (inflight > e->most_inflight)
+                e->most_inflight = inflight;
             for (int i = 0; i < nw; i++)
                 if (ws[i] && ws[i]->running && !ws[i]->finished && ws[i]->peers < inflight)
                     ws[i]->peers = inflight;

@@ -512,10 +512,10 @@ Test(evac_learn, a_cap_that_misses_again_holds)
     cap_save(e, path, 0, 2);
     e = cap_drain(path, 3); /* the probe, its level never reached: the cap and the
                                backoff stay */
-    e->agg_ms[2] = 1500;
+    e->most_inflight = 2;
     cap_save(e, path, 0, 2);
     e = cap_drain(path, 3); /* reached without a miss: the backoff ends, the cap rises */
-    e->agg_ms[3] = 1500;
+    e->most_inflight = 3;
     cap_save(e, path, 0, 0);
     e = cap_drain(path, 4);
     /* a miss with no calibration before it (a first cap) holds nothing */
