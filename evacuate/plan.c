@@ -233,6 +233,10 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                                    never a VM that needs a stream of its own, as in
                                    co_evac_run (no early start beside its end) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
+    /* flow f may free its slot early: the early start, not yet closing, and
+     * not a VM that needs a stream of its own (one such stays counted in
+     * own_in until it leaves) */
+#define may_close(f) (early && !cl[f] && !own[fl[f]])
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
     for (int i = 0; i < n; i++) {
@@ -317,16 +321,14 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 /* a transfer no longer than the set-up closes as it starts
                  * (co_evac_run's closing() sees it at once): the next VM's
                  * set-up starts now */
-                if (early && !cl[f] && !own[fl[f]] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS &&
-                    nstarted < n) {
+                double c = closes_in(frac[f], T[f], Teff[f], setup);
+                if (may_close(f) && c <= CLOSE_EPS_MS && nstarted < n) {
                     cl[f] = 1;
                     ncl++;
-                    own_in -= own[fl[f]];
                     now_closing = 1;
                 }
                 /* the moment it starts closing is an event too */
-                double c = closes_in(frac[f], T[f], Teff[f], setup);
-                if (early && !cl[f] && !own[fl[f]] && c < dt && c > CLOSE_EPS_MS)
+                if (may_close(f) && c < dt && c > CLOSE_EPS_MS)
                     dt = c, first = -1;
             }
             if (rem < dt) {
@@ -347,10 +349,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             } else {
                 sent[f] += dt;
                 frac[f] += dt / T[f];
-                if (early && !cl[f] && !own[fl[f]] && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS) {
-                    cl[f] = 1; /* as co_evac_run: no longer holds back a solo VM */
+                if (may_close(f) && closes_in(frac[f], T[f], Teff[f], setup) <= CLOSE_EPS_MS) {
+                    cl[f] = 1;
                     ncl++;
-                    own_in -= own[fl[f]];
                 }
             }
         }
@@ -376,7 +377,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             predict_one(e, v, co_evac_share_bytes_per_s(e, 1), &Ta, &Da, &Ca);
             if (Ca && !C[f])
                 (*misses)++;
-            own_in -= cl[f] ? 0 : own[pos];
+            own_in -= own[pos];
             ncl -= cl[f];
             ended++;
             cl[f] = cl[nf - 1];
@@ -396,6 +397,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     co_share_free(&sh);
     return total;
 }
+#undef may_close
 
 double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
                        double *time_ms, double *down_ms, int *ok)
