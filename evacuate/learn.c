@@ -286,6 +286,14 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
         e->src_cap_by_n[n] = e->agg_bytes[n] / (e->agg_ms[n] / 1e3);
 }
 
+/* This drain probed one above the calibration's cap, met no miss, and never
+ * had that many in flight: it says nothing of that level. */
+static int probe_unreached(const co_evac *e)
+{
+    return !e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 &&
+           e->k_cap == e->calib_cap + 1 && e->most_inflight < e->k_cap;
+}
+
 void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff)
 {
     *hold = *backoff = 0;
@@ -296,9 +304,9 @@ void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff)
     } else if (!e->k_cap_noted && e->calib_hold > 0) {
         *hold = e->calib_hold - 1;
         *backoff = e->calib_backoff;
-    } else if (!e->k_cap_noted && e->calib_cap > 0 && e->most_inflight < e->k_cap) {
-        /* probing, the probe's level never reached: the backoff stays (the
-         * merge keeps the older cap too); reached without a miss, it ends */
+    } else if (probe_unreached(e)) {
+        /* the backoff stays (the cap stays too: co_evac_calib_json);
+         * reached without a miss, it ends */
         *backoff = e->calib_backoff;
     }
 }
@@ -447,10 +455,7 @@ json_t *co_evac_calib_json(const co_evac *e)
     /* a probe whose level no moment of the drain reached says nothing: the
      * last drain's cap stays (it had risen by one each drain that planned
      * fewer at once: bench-evacuate `stream`, 2 -> 6 in four drains at k 3) */
-    int cap_out = e->k_cap;
-    if (!e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 &&
-        e->k_cap == e->calib_cap + 1 && e->most_inflight < e->k_cap)
-        cap_out = e->calib_cap;
+    int cap_out = probe_unreached(e) ? e->calib_cap : e->k_cap;
     json_object_set_new(o, "max_concurrency", cap_out > 0 ? json_integer(cap_out) : json_null());
     json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
     int hold, backoff;
