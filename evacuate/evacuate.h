@@ -207,8 +207,8 @@ typedef struct co_evac {
                                      stayed within CO_EVAC_DOWN_SHARE of the budget; auto
                                      concurrency never plans above it (0 = no cap) */
     char k_cap_why[160];          /* the switchover that set it */
-    /* The probe above the cap backs off (docs/evacuate.md, "A cap that
-     * holds after a miss above it"): a drain starts one above the last
+    /* The probe above the cap backs off (docs/evacuate.md, "Switchovers
+     * together, and the cap's probe"): a drain starts one above the last
      * drain's cap, unless that level went over the budget again; then the
      * cap holds for k_hold drains, twice as many each time the probe fails
      * (at most CO_EVAC_CAP_HOLD_MAX). From the calibration: */
