@@ -1034,6 +1034,10 @@ static int virt_poll_sample(co_drv *d, int timeout_ms, co_drv_event *evs, int ma
         return co_diag_set(diag, map_vir_error(code), "cannot read job statistics of %s: %s",
                            c->domain_name, m);
     }
+    /* the figures are libvirtd's at its reply, which may come a second
+     * after the call while it starts the migration: stamp them then, or the
+     * first bandwidth window is a second too long */
+    s.sampled_at_ms = co_clock_ms();
     stats_from_params(&s, p, np, 0);
     virTypedParamsFree(p, np);
     pthread_mutex_lock(&c->mu);
@@ -1345,6 +1349,7 @@ int co_virt_watch_sample(co_drv *d, co_drv_stats *st, co_diag *diag)
         int type = 0, np = 0;
         virTypedParameterPtr p = NULL;
         if (virDomainGetJobStats(c->dom, &type, &p, &np, 0) == 0) {
+            s.sampled_at_ms = co_clock_ms(); /* at the reply, as in poll */
             int op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
             (void)virTypedParamsGetInt(p, np, VIR_DOMAIN_JOB_OPERATION, &op);
             int migrating = type != VIR_DOMAIN_JOB_NONE &&

@@ -167,11 +167,9 @@ void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
 
     if (active && st->ram_dirty_sync_count >= 0 && st->ram_dirty_sync_count > e->sync_count) {
         int first = e->sync_count < 0;
-        double sync_ms = isfinite(sync_event_ms) && sync_event_ms <= t &&
-                                 (!isfinite(prev_t) || sync_event_ms >= prev_t)
-                             ? sync_event_ms
-                         : isfinite(prev_t) ? (prev_t + t) / 2
-                                            : t;
+        int have_ev = isfinite(sync_event_ms) && sync_event_ms <= t &&
+                      (!isfinite(prev_t) || sync_event_ms >= prev_t);
+        double sync_ms = have_ev ? sync_event_ms : isfinite(prev_t) ? (prev_t + t) / 2 : t;
         double guest_bw = e->bandwidth_bytes_per_s; /* page headers are ~0.2%: ignore */
         double sent_since = guest_bw * (t - sync_ms) / 1000.0;
         double pending = e->remaining_bytes + sent_since;
@@ -187,7 +185,14 @@ void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
             add_point(e, win_s, fmax(pending - leftover, 0) / e->page_size_bytes);
         }
         e->pending_at_sync_bytes = pending;
-        e->last_sync_ms = first && st->ram_dirty_sync_count <= 1 ? e->start_ms : sync_ms;
+        /* The bulk pass starts at QEMU's setup sync. Its event says when;
+         * without it the first sample is the best guess. Through libvirt the
+         * first active sample may come a second into the bulk pass (libvirtd
+         * answers the job query late while it starts the migration): taking
+         * that as the start makes the bulk window too short, the dirty rate
+         * too high and the fitted floor false (docs/policies.md, "The bulk
+         * pass's start"). */
+        e->last_sync_ms = first && st->ram_dirty_sync_count <= 1 && !have_ev ? e->start_ms : sync_ms;
         e->sync_count = st->ram_dirty_sync_count;
         e->new_sync = !first;
     }
