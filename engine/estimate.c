@@ -32,6 +32,7 @@ void co_est_init(co_est *e)
     e->sync_count = -1;
     e->start_ms = NAN;
     e->last_sync_ms = NAN;
+    e->setup_ev_ms = NAN;
     e->prev_sample_ms = NAN;
     e->dirty_rate_pages_per_s = NAN;
     co_dirty_none(&e->curve);
@@ -157,6 +158,9 @@ void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
         e->dirty_rate_pages_per_s = st->ram_dirty_pages_rate;
 
     int active = st->status == CO_DRV_MIG_ACTIVE;
+    /* the setup sync's event may come with a sample that still says setup */
+    if (e->sync_count < 0 && isfinite(sync_event_ms) && sync_event_ms <= t)
+        e->setup_ev_ms = sync_event_ms;
     double prev_remaining = e->remaining_bytes, prev_t = e->prev_sample_ms;
     if (active && isfinite(st->ram_transferred_bytes)) {
         update_bandwidth(e, t, st->ram_transferred_bytes);
@@ -185,14 +189,18 @@ void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
             add_point(e, win_s, fmax(pending - leftover, 0) / e->page_size_bytes);
         }
         e->pending_at_sync_bytes = pending;
-        /* The bulk pass starts at QEMU's setup sync. Its event says when;
-         * without it the first sample is the best guess. Through libvirt the
+        /* The bulk pass starts at QEMU's setup sync. Its event says when
+         * (with this sample or an earlier one still in setup); without it the
+         * first sample is the best guess. Through libvirt the
          * first active sample may come a second into the bulk pass (libvirtd
          * answers the job query late while it starts the migration): taking
          * that as the start makes the bulk window too short, the dirty rate
          * too high and the fitted floor false (docs/policies.md, "The bulk
          * pass's start"). */
-        e->last_sync_ms = first && st->ram_dirty_sync_count <= 1 && !have_ev ? e->start_ms : sync_ms;
+        if (first && st->ram_dirty_sync_count <= 1 && !have_ev)
+            e->last_sync_ms = isfinite(e->setup_ev_ms) ? e->setup_ev_ms : e->start_ms;
+        else
+            e->last_sync_ms = sync_ms;
         e->sync_count = st->ram_dirty_sync_count;
         e->new_sync = !first;
     }

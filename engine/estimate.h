@@ -43,6 +43,8 @@ typedef struct co_est {
     int64_t sync_count;           /* last dirty-sync-count seen, -1 before */
     int new_sync;                 /* the last sample saw the count go up */
     double last_sync_ms;          /* estimated time of the last sync */
+    double setup_ev_ms;           /* a MIGRATION_PASS event fed before the first
+                                     active sample (the setup sync), else NAN */
     double pending_at_sync_bytes; /* pending right after the last sync */
     double prev_sample_ms;
     double remaining_bytes;
