@@ -14,6 +14,7 @@
  *   cutover   auto concurrency and order, adaptive controller, budget
  *             BENCH_EVAC_BUDGET (300 ms), --allow BENCH_EVAC_ALLOW
  *             (default auto-converge; e.g. auto-converge,postcopy);
+ *             BENCH_EVAC_NO_EARLY=1 runs it as --no-early-start;
  *   nova      1 at a time, Nova's policy (engine/policy.c: downtime steps
  *             up to live_migration_downtime = 500 ms);
  *   vdsm      3 at once, oVirt's "Minimal downtime" policy (100..500 ms,
@@ -406,6 +407,10 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     e->order_kind = sc->k == 0 ? CO_EVAC_ORDER_AUTO : CO_EVAC_ORDER_NAME;
     if (sc == &SCHED[BE_SCHED_SR])
         e->stream_cap_bytes_per_s = env->stream_rate;
+    /* BENCH_EVAC_NO_EARLY=1: cutover as `--no-early-start` (a VM starts only
+     * when a slot is free), to measure what the early start costs and gains */
+    if (sc->k == 0 && getenv("BENCH_EVAC_NO_EARLY") && !strcmp(getenv("BENCH_EVAC_NO_EARLY"), "1"))
+        e->no_early_start = 1;
     /* cutover plans with what its previous run in this scenario learnt (an
      * earlier run, never the one scored) and leaves what this one learns for
      * the next */
