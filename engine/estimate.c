@@ -197,7 +197,7 @@ void co_est_feed(co_est *e, const co_drv_stats *st, double sync_event_ms)
          * that as the start makes the bulk window too short, the dirty rate
          * too high and the fitted floor false (docs/policies.md, "The bulk
          * pass's start"). */
-        if (first && st->ram_dirty_sync_count <= 1 && !have_ev)
+        if (first && st->ram_dirty_sync_count <= 1)
             e->last_sync_ms = isfinite(e->setup_ev_ms) ? e->setup_ev_ms : e->start_ms;
         else
             e->last_sync_ms = sync_ms;
