@@ -335,6 +335,7 @@ typedef struct be_env {
     char calib_dir[256];    /* BENCH_EVAC_CALIB_DIR: cutover's calibration per scenario */
     char log_dir[256];      /* BENCH_EVAC_LOG_DIR: each run's controller timelines, "" none */
     unsigned cutover_allow; /* BENCH_EVAC_ALLOW: cutover's --allow (auto-converge) */
+    int cutover_no_early;   /* BENCH_EVAC_NO_EARLY=1: cutover as --no-early-start */
     int nvms, mtu;
     char cache[512];
     FILE *json;
@@ -407,10 +408,10 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     e->order_kind = sc->k == 0 ? CO_EVAC_ORDER_AUTO : CO_EVAC_ORDER_NAME;
     if (sc == &SCHED[BE_SCHED_SR])
         e->stream_cap_bytes_per_s = env->stream_rate;
-    /* BENCH_EVAC_NO_EARLY=1: cutover as `--no-early-start` (a VM starts only
-     * when a slot is free), to measure what the early start costs and gains */
-    if (sc->k == 0 && getenv("BENCH_EVAC_NO_EARLY") && !strcmp(getenv("BENCH_EVAC_NO_EARLY"), "1"))
-        e->no_early_start = 1;
+    /* cutover as `--no-early-start` (a VM starts only when a slot is free),
+     * to measure what the early start costs and gains */
+    if (sc->k == 0)
+        e->no_early_start = env->cutover_no_early;
     /* cutover plans with what its previous run in this scenario learnt (an
      * earlier run, never the one scored) and leaves what this one learns for
      * the next */
@@ -955,6 +956,12 @@ int main(void)
             return 64;
         }
     }
+    const char *ne = getenv("BENCH_EVAC_NO_EARLY");
+    if (ne && *ne && strcmp(ne, "0") && strcmp(ne, "1")) {
+        fprintf(stderr, "bench_evacuate: BENCH_EVAC_NO_EARLY '%s': expected 0 or 1\n", ne);
+        return 64;
+    }
+    env.cutover_no_early = ne && !strcmp(ne, "1");
     const char *rp = getenv("BENCH_EVAC_REPEAT");
     int repeat = rp && *rp ? atoi(rp) : 1;
     if (repeat < 1 || repeat > BE_MAX_RUNS) {
