@@ -15,7 +15,8 @@
  *    predicted total, and (auto concurrency) never runs two VMs that need a
  *    stream of their own at once (docs/evacuate.md says why); the total it
  *    predicts is the model's times the drains' time factor when the
- *    calibration holds past drains of these VMs;
+ *    calibration holds past drains of these VMs; and the drain's pre-copy
+ *    floor (co_evac_floor), the time no schedule can beat;
  *  - the libvirt side (evacuate/virt.c): inventory, blockers, dirty-rate
  *    measurement, CPU comparison, and the run: one thread per migration in
  *    flight, each with its own connections and the adaptive controller
@@ -166,6 +167,31 @@ typedef struct co_evac_drain {
     char vms[CO_EVAC_MAX_VMS][128]; /* the plan's start order, by name (as co_evac_vm.name) */
 } co_evac_drain;
 
+/* The pre-copy floor of a drain: what no schedule of pre-copy migrations
+ * can beat on the source NIC (docs/evacuate.md, "The pre-copy floor").
+ * Each VM alone on the whole NIC (its rate, no stream ceiling, no source
+ * CPU limit), QEMU switching as soon as what is left fits the budget
+ * (downtime-limit = budget - switchover cost): the stream bytes the model
+ * (model/migration.h) says it sends then, RAM and pages sent again. A share
+ * of the NIC only slows a VM and makes it send more, and every byte leaves
+ * through the NIC, so the sum at the NIC's payload rate, plus one
+ * switchover cost after the last byte, bounds every schedule's time from
+ * below. Set-ups are not in it (each VM's start before its first byte). A
+ * VM that converges within the budget only with help is counted under
+ * QEMU's auto-converge at its defaults (20 %, +10 %: the model throttles a
+ * CPU-bound writer, so a paced one needs more in truth); one that does not
+ * even then is counted at its RAM, what post-copy sends. */
+typedef struct co_evac_floor {
+    double time_ms;               /* sum of bytes at the payload rate + switchover_ms */
+    double bytes;                 /* stream bytes, all VMs */
+    double ram_bytes;             /* their RAM */
+    double payload_bytes_per_s;   /* the NIC's payload rate (model/link.h framing) */
+    double switchover_ms;         /* the model's switchover cost (device state, resume) */
+    int vms;                      /* VMs counted */
+    int throttled;                /* of them, counted under auto-converge */
+    int at_ram;                   /* of them, counted at their RAM (post-copy) */
+} co_evac_floor;
+
 typedef struct co_evac {
     co_evac_vm vms[CO_EVAC_MAX_VMS];
     int nvms;
@@ -245,6 +271,7 @@ typedef struct co_evac {
                                      VM's last_send_ms counts then only (plan.c) */
     int pred_within_budget;       /* every scheduled VM predicted within the budget */
     int pred_misses;              /* VMs that converge alone but not in the chosen schedule */
+    co_evac_floor floor;          /* the pre-copy floor of the VMs planned (co_evac_floor_of) */
 } co_evac;
 
 /* Fill the defaults (budget 300 ms, deadline 10 min, ratio 16 (Nova's), auto
@@ -263,6 +290,11 @@ void co_evac_init(co_evac *e);
  * vCPUs on their destinations. CO_OK, or CO_EUNAVAIL with d naming the
  * reason when no VM can be placed at all although some are movable. */
 int co_evac_plan(co_evac *e, co_diag *d);
+
+/* The pre-copy floor (co_evac_floor above) of the VMs idx[0..n-1] (indices
+ * into e->vms) with e's NIC, MTU, budget and each VM's curve as it stands.
+ * co_evac_plan fills e->floor with the VMs it schedules. Pure. */
+co_evac_floor co_evac_floor_of(const co_evac *e, const int *idx, int n);
 
 /* Predict a schedule without changing e: concurrency k, VMs started in
  * the order idx[0..n-1] (indices into e->vms, each with dest set). Fills

@@ -664,6 +664,53 @@ static int cmp_name(const void *a, const void *b, void *ctx)
     return strcmp(e->vms[*(const int *)a].name, e->vms[*(const int *)b].name);
 }
 
+co_evac_floor co_evac_floor_of(const co_evac *e, const int *idx, int n)
+{
+    co_evac_floor f;
+    memset(&f, 0, sizeof f);
+    co_mig_params p;
+    co_mig_defaults(&p);
+    p.link.line_rate_bytes_per_s = e->nic_bytes_per_s > 1e3 ? e->nic_bytes_per_s : 1e3;
+    p.link.mtu = e->mtu;
+    /* the NIC binds, not one migration thread: a floor over every schedule */
+    if (p.link.channel_cap_bytes_per_s < 2 * p.link.line_rate_bytes_per_s)
+        p.link.channel_cap_bytes_per_s = 2 * p.link.line_rate_bytes_per_s;
+    co_link_eval le;
+    if (co_link_evaluate(&p.link, &le) != CO_OK || !(le.payload_bytes_per_s > 0)) {
+        f.time_ms = NAN;
+        return f;
+    }
+    f.payload_bytes_per_s = le.payload_bytes_per_s;
+    f.switchover_ms = p.switchover_cost_ms;
+    p.zero_fraction = 0; /* as predict_one: every page counted as data */
+    p.downtime_limit_ms = fmax(1, e->max_downtime_ms - p.switchover_cost_ms);
+    p.deadline_ms = e->deadline_ms > 0 ? e->deadline_ms : p.deadline_ms;
+    for (int i = 0; i < n; i++) {
+        const co_evac_vm *v = &e->vms[idx[i]];
+        if (!(v->mem_bytes > 0))
+            continue;
+        p.mem_bytes = v->mem_bytes;
+        p.dirty = v->dirty;
+        p.auto_converge = 0;
+        co_mig_result r;
+        int ok = co_mig_predict(&p, &r) == CO_OK && r.converged &&
+                 r.downtime_ms <= e->max_downtime_ms;
+        if (!ok) {
+            p.auto_converge = 1;
+            ok = co_mig_predict(&p, &r) == CO_OK && r.converged &&
+                 r.downtime_ms <= e->max_downtime_ms;
+            f.throttled += ok;
+        }
+        double b = ok ? r.transferred_bytes : v->mem_bytes;
+        f.at_ram += !ok;
+        f.bytes += b > 0 ? b : 0;
+        f.ram_bytes += v->mem_bytes;
+        f.vms++;
+    }
+    f.time_ms = f.vms ? f.bytes / f.payload_bytes_per_s * 1e3 + f.switchover_ms : 0;
+    return f;
+}
+
 int co_evac_plan(co_evac *e, co_diag *d)
 {
     place_all(e);
@@ -679,6 +726,7 @@ int co_evac_plan(co_evac *e, co_diag *d)
     }
     e->k = 0;
     e->pred_total_ms = 0;
+    memset(&e->floor, 0, sizeof e->floor);
     e->pred_within_budget = 1;
     snprintf(e->order_name, sizeof e->order_name, "none");
     if (n == 0) {
@@ -778,6 +826,7 @@ int co_evac_plan(co_evac *e, co_diag *d)
         }
     }
     e->k = e->plan_k = best_k;
+    e->floor = co_evac_floor_of(e, idx, n);
     e->pred_misses = misses;
     e->pred_within_budget = misses == 0;
     for (int i = 0; i < n; i++)

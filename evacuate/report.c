@@ -35,6 +35,21 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                                                          : json_null());
     json_object_set_new(o, "stream_cap_source", json_string(e->stream_cap_source));
     json_object_set_new(o, "predicted_misses", json_integer(e->pred_misses));
+    /* the pre-copy floor: no schedule beats it on this NIC (evacuate.h) */
+    if (e->floor.vms > 0) {
+        json_t *fl = json_object();
+        json_object_set_new(fl, "time_ms", num_or_null(e->floor.time_ms));
+        json_object_set_new(fl, "bytes", json_real(e->floor.bytes));
+        json_object_set_new(fl, "ram_bytes", json_real(e->floor.ram_bytes));
+        json_object_set_new(fl, "payload_bytes_per_s", json_real(e->floor.payload_bytes_per_s));
+        json_object_set_new(fl, "switchover_ms", json_real(e->floor.switchover_ms));
+        json_object_set_new(fl, "vms", json_integer(e->floor.vms));
+        json_object_set_new(fl, "throttled", json_integer(e->floor.throttled));
+        json_object_set_new(fl, "at_ram", json_integer(e->floor.at_ram));
+        json_object_set_new(o, "floor", fl);
+    } else {
+        json_object_set_new(o, "floor", json_null());
+    }
     /* where the plan's knowledge came from, and what this drain learnt */
     json_object_set_new(o, "calibration", e->calib_source[0] ? json_string(e->calib_source)
                                                              : json_null());
@@ -131,6 +146,15 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
         fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs took "
                      "over the model's time for their schedules (calibration)",
                 e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n);
+    if (e->floor.vms > 0 && isfinite(e->floor.time_ms) && e->floor.ram_bytes > 0) {
+        fprintf(out, "\n  pre-copy floor %.1f s: %.0f MB (%.2f x the RAM) at the NIC's %.0f "
+                     "Mbit/s of payload, each VM alone, set-ups not counted",
+                e->floor.time_ms / 1e3, e->floor.bytes / 1e6,
+                e->floor.bytes / e->floor.ram_bytes, e->floor.payload_bytes_per_s * 8 / 1e6);
+        if (e->floor.throttled || e->floor.at_ram)
+            fprintf(out, " (%d counted throttled, %d at their RAM)", e->floor.throttled,
+                    e->floor.at_ram);
+    }
     fprintf(out, "\n%-20s %-11s %5s %5s %10s %10s %10s %10s  %s\n", "vm", "status", "order",
             "batch", "pred-time", "pred-down", "time", "downtime", "to / reason");
     for (int i = 0; i < e->nvms; i++) {

@@ -513,3 +513,66 @@ Test(evac_plan, pages_dirtied_since_the_sync_are_left_too)
     /* garbage in: read as 0, never NaN */
     cr_expect_float_eq(co_evac_closing_ms(NAN, 48e6, -5, -1, NAN), 0, 1e-9);
 }
+
+/* The pre-copy floor (co_evac_floor): each VM alone on the whole NIC, what
+ * it must send; below every schedule's predicted time, and blind to a
+ * stream's ceiling (the NIC binds it, not one migration thread). */
+Test(evac_plan, the_precopy_floor_bounds_every_schedule)
+{
+    co_diag d;
+    co_diag_init(&d);
+    co_evac *e = mk(4, 2, 8.0 * (1 << 30), 0);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    double ram = 4.0 * (1 << 30);
+    cr_expect_eq(e->floor.vms, 4);
+    cr_expect_eq(e->floor.throttled + e->floor.at_ram, 0);
+    cr_expect(fabs(e->floor.ram_bytes - ram) < 1, "%g", e->floor.ram_bytes);
+    /* idle guests: the RAM and QEMU's page headers, nothing sent again */
+    cr_expect(e->floor.bytes >= ram && e->floor.bytes < 1.005 * ram, "%g", e->floor.bytes);
+    cr_expect(e->floor.payload_bytes_per_s < 50e6 && e->floor.payload_bytes_per_s > 45e6, "%g",
+              e->floor.payload_bytes_per_s);
+    cr_expect(fabs(e->floor.time_ms - (e->floor.bytes / e->floor.payload_bytes_per_s * 1e3 +
+                                       e->floor.switchover_ms)) < 1e-6);
+
+    /* writers: pages sent again, and still below every schedule */
+    e = mk(4, 2, 8.0 * (1 << 30), 20);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    co_evac_floor f = e->floor;
+    cr_expect(f.bytes > 1.2 * ram, "20 MiB/s on 50 MB/s sends pages again: %g", f.bytes / ram);
+    int idx[4] = {0, 1, 2, 3};
+    for (int k = 1; k <= 4; k++) {
+        int ok;
+        double t = co_evac_predict(e, idx, 4, k, NULL, NULL, NULL, &ok);
+        cr_expect(f.time_ms < t, "k %d: floor %g ms, schedule %g ms", k, f.time_ms, t);
+    }
+    cr_expect(f.time_ms < e->pred_model_ms);
+    /* the report carries it, JSON and text */
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    json_t *rj = co_evac_result_json(e, &r);
+    json_t *fj = json_object_get(rj, "floor");
+    cr_assert(json_is_object(fj));
+    cr_expect_float_eq(json_real_value(json_object_get(fj, "time_ms")), f.time_ms, 1e-9);
+    cr_expect_float_eq(json_real_value(json_object_get(fj, "bytes")), f.bytes, 1e-9);
+    cr_expect_eq(json_integer_value(json_object_get(fj, "vms")), 4);
+    json_decref(rj);
+    char *txt = NULL;
+    size_t tl = 0;
+    FILE *mf = open_memstream(&txt, &tl);
+    co_evac_result_text(e, &r, mf);
+    fclose(mf);
+    cr_expect(strstr(txt, "pre-copy floor") && strstr(txt, "x the RAM"), "%s", txt);
+    free(txt);
+    /* a stream's ceiling slows every schedule, not the floor */
+    e->stream_cap_bytes_per_s = 10e6;
+    co_evac_floor g = co_evac_floor_of(e, idx, 4);
+    cr_expect(fabs(g.time_ms - f.time_ms) < 1e-6 * f.time_ms, "%g %g", g.time_ms, f.time_ms);
+
+    /* one that does not converge alone: counted under auto-converge, or
+     * at its RAM (post-copy) when even that fails */
+    e = mk(2, 2, 8.0 * (1 << 30), 0);
+    co_dirty_uniform(&e->vms[1].dirty, e->vms[1].mem_bytes / 4096, 80.0 * 256);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->floor.throttled + e->floor.at_ram, 1, "%d %d", e->floor.throttled,
+                 e->floor.at_ram);
+    cr_expect(e->floor.bytes >= 2.0 * (1 << 30));
+}
