@@ -991,12 +991,25 @@ int main(void)
     env.cutover_allow = CO_ALLOW_AUTOCONVERGE;
     const char *al = getenv("BENCH_EVAC_ALLOW");
     if (al && *al) {
+        /* the policy's items, and evacuate's qemu-monitor */
+        char buf[256], rest[256] = "";
+        unsigned extra = 0;
+        snprintf(buf, sizeof buf, "%s", al);
+        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+            if (!strcmp(t, "qemu-monitor")) {
+                extra |= CO_EVAC_ALLOW_QEMU_MONITOR;
+                continue;
+            }
+            size_t l = strlen(rest);
+            snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);
+        }
         co_diag da;
         co_diag_init(&da);
-        if (co_pol_parse_allow(al, &env.cutover_allow, &da) != CO_OK) {
+        if (co_pol_parse_allow(rest[0] ? rest : "none", &env.cutover_allow, &da) != CO_OK) {
             fprintf(stderr, "bench_evacuate: BENCH_EVAC_ALLOW: %s\n", da.msg);
             return 64;
         }
+        env.cutover_allow |= extra;
     }
     const char *ne = getenv("BENCH_EVAC_NO_EARLY");
     if (ne && *ne && strcmp(ne, "0") && strcmp(ne, "1")) {

@@ -53,7 +53,8 @@ static void usage(FILE *out)
             "                        failure rates and stream rate (as simulate --history)\n"
             "  --json                print the report as JSON\n"
             "  --max-downtime TIME   per-VM stun budget (default: plan.stun_budget)\n"
-            "  --allow LIST          as evacuate: eject, copy-storage, and migrate's items\n"
+            "  --allow LIST          as evacuate: eject, copy-storage, qemu-monitor, and migrate's\n"
+            "                        items\n"
             "  --timeline JOURNAL    convert a journal to simulate's timeline CSV and exit\n"
             "  -o CSV                where --timeline writes (default stdout)\n"
             "  --plot-gantt PNG      with --timeline: the journal as simulate's Gantt chart\n"
@@ -75,6 +76,8 @@ static int parse_allow(const char *text, unsigned *allow, co_diag *d)
             *allow |= CO_EVAC_ALLOW_EJECT;
         else if (!strcmp(t, "copy-storage"))
             *allow |= CO_EVAC_ALLOW_COPY_STORAGE;
+        else if (!strcmp(t, "qemu-monitor"))
+            *allow |= CO_EVAC_ALLOW_QEMU_MONITOR;
         else {
             size_t l = strlen(rest);
             snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);

@@ -42,8 +42,9 @@ static void usage(FILE *out)
             "  --max-downtime TIME   each VM's downtime budget (default 300ms)\n"
             "  --deadline TIME       each migration gives up after this long (default 10m)\n"
             "  --allow LIST          as migrate (auto-converge,postcopy,dirty-limit,pause) plus\n"
-            "                        eject (CD-ROM/floppy media ejected first) and copy-storage\n"
-            "                        (local disks copied along, VIR_MIGRATE_NON_SHARED_DISK)\n"
+            "                        eject (CD-ROM/floppy media ejected first), copy-storage\n"
+            "                        (local disks copied along, VIR_MIGRATE_NON_SHARED_DISK) and\n"
+            "                        qemu-monitor (as migrate)\n"
             "  --concurrency auto|N  migrations at once (default auto: 1..8, the model picks;\n"
             "                        the next VM starts its set-up while one ends its transfer)\n"
             "  --no-early-start      auto concurrency without that overlap: a VM starts only\n"
@@ -115,6 +116,7 @@ typedef struct evac_args {
 static const co_cli_allow_item evac_allow[] = {
     {"eject", CO_EVAC_ALLOW_EJECT},
     {"copy-storage", CO_EVAC_ALLOW_COPY_STORAGE},
+    {"qemu-monitor", CO_EVAC_ALLOW_QEMU_MONITOR},
     {NULL, 0},
 };
 

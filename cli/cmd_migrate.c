@@ -54,7 +54,10 @@ static void usage(FILE *out)
             "  --channels N          multifd channels / libvirt parallel connections\n"
             "                        (default: as is)\n"
             "  --allow LIST          auto-converge,dirty-limit,postcopy,pause or none (default\n"
-            "                        none); dirty-limit needs KVM with a dirty ring (QMP only)\n"
+            "                        none); dirty-limit needs KVM with a dirty ring (QMP only);\n"
+            "                        qemu-monitor (libvirt only): the throttle's cap and its\n"
+            "                        live steps through libvirt-qemu's monitor passthrough,\n"
+            "                        which libvirt 9.0 has no API for (taints the domain)\n"
             "  --policy NAME         adaptive (default), qemu, nova, ovirt, kubevirt\n"
             "  --heartbeat udp:[ADDR:]PORT[,from=ADDR[:PORT]]...\n"
             "                        measure the guest's heartbeat gaps on this UDP port, bound\n"
@@ -109,6 +112,14 @@ typedef struct mig_args {
 
 /* Parse argv into a. CO_OK, 1 when --help was printed, or an exit code
  * (> 1) after the message was printed. */
+/* --allow: migrate's own item beside the policy's (the policy sees the
+ * low byte only) */
+#define MIG_ALLOW_QEMU_MONITOR 0x100u
+static const co_cli_allow_item mig_allow[] = {
+    {"qemu-monitor", MIG_ALLOW_QEMU_MONITOR},
+    {NULL, 0},
+};
+
 static int parse_args(int argc, char **argv, mig_args *a)
 {
     enum { O_QMP = 1, O_URI, O_DEST, O_MAXDT, O_DEADLINE, O_BW, O_CH, O_ALLOW, O_POLICY, O_HB,
@@ -181,7 +192,7 @@ static int parse_args(int argc, char **argv, mig_args *a)
             break;
         case O_CH: rc = parse_int(optarg, "--channels", 1, 255, &a->channels, &d); break;
         case O_ALLOW:
-            rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, NULL, &mf, &d);
+            rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, mig_allow, &mf, &d);
             a->allow = mf.allow;
             break;
         case O_POLICY:
@@ -243,9 +254,10 @@ static int parse_args(int argc, char **argv, mig_args *a)
         }
         return CO_OK;
     }
-    if (a->domain || a->to || a->tls)
+    if (a->domain || a->to || a->tls || (a->allow & MIG_ALLOW_QEMU_MONITOR))
         return co_cli_usage(CMD, "%s needs --connect URI (libvirt)",
-                            a->domain ? "--domain" : a->to ? "--to" : "--tls");
+                            a->domain ? "--domain" : a->to ? "--to" : a->tls ? "--tls"
+                                                                      : "--allow qemu-monitor");
     if (!a->qmp)
         return co_cli_usage(CMD, "--qmp SRC_SOCKET or --connect URI is required");
     if (!a->uri)
@@ -264,7 +276,8 @@ static int open_source(mig_args *a, co_lock *lock, co_drv **src, co_drv **dst, c
 {
     if (a->conn) {
         co_virt_opts o = {.conn_uri = a->conn, .domain = a->domain, .dest_uri = a->to,
-                          .migrate_uri = a->data_uri[0] ? a->data_uri : NULL, .tls = a->tls};
+                          .migrate_uri = a->data_uri[0] ? a->data_uri : NULL, .tls = a->tls,
+                          .qemu_monitor = (a->allow & MIG_ALLOW_QEMU_MONITOR) != 0};
         if (co_virt_open(&o, src, d) != CO_OK)
             return d->code;
         char key[1200];
@@ -394,7 +407,7 @@ int co_cmd_migrate(int argc, char **argv)
     int virt = a.conn != NULL;
     co_ctl_config cfg = {
         .pol = {.kind = a.policy, .max_downtime_ms = a.max_dt, .deadline_ms = a.deadline,
-                .allow = a.allow, .postcopy_ready = virt || dst != NULL,
+                .allow = a.allow & 0xffu, .postcopy_ready = virt || dst != NULL,
                 .pause_ready = dst != NULL, .link_known = a.link_rate > 0,
                 .link_rate_bytes_per_s = a.link_rate, .link_mtu = a.mtu},
         .uri = virt ? a.to : a.uri,

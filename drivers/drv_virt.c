@@ -1,7 +1,9 @@
 /* drivers/drv_virt.c: the libvirt driver (see drivers/drv_virt.h). */
 #include "drivers/drv_virt.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -110,6 +112,12 @@ typedef struct virt_ctx {
     virTypedParameterPtr mig_params; /* built by start(), read by the worker */
     int mig_nparams;
     unsigned long mig_flags;
+    /* --allow qemu-monitor (co_virt_opts.qemu_monitor): what libvirt 9.0
+     * cannot set goes through libvirt-qemu's monitor passthrough */
+    int monitor;
+    int mon_changed;           /* max-cpu-throttle / throttle-trigger-threshold changed:
+                                * put back at close() if the guest stays here */
+    double mon_orig_max_pct, mon_orig_trigger_pct; /* as QEMU had them (NAN: not read) */
 } virt_ctx;
 
 /* libvirt's error code -> ours. */
@@ -175,6 +183,108 @@ static int virt_fail(co_diag *diag, const char *what, const char *where)
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
+}
+
+/* libvirt-qemu's virDomainQemuMonitorCommand, loaded on first use and only
+ * with --allow qemu-monitor: the one way through libvirt 9.0 to set
+ * max-cpu-throttle and throttle-trigger-threshold, or the throttle of a
+ * running migration (libvirt fixes cpu-throttle-initial/increment at the
+ * start). libvirt allows the call during a migration job (a query job;
+ * checked on libvirtd 9.0) and marks the domain tainted (custom-monitor). */
+typedef int (*mon_cmd_fn)(virDomainPtr, const char *, char **, unsigned int);
+static pthread_once_t mon_once = PTHREAD_ONCE_INIT;
+static mon_cmd_fn mon_cmd;
+static char mon_err[256];
+
+static void mon_load(void)
+{
+    void *h = dlopen("libvirt-qemu.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        const char *e = dlerror();
+        snprintf(mon_err, sizeof mon_err, "libvirt-qemu.so.0 could not be loaded: %s",
+                 e ? e : "unknown dlopen error");
+        return;
+    }
+    void *f = dlsym(h, "virDomainQemuMonitorCommand");
+    if (f == NULL)
+        snprintf(mon_err, sizeof mon_err, "libvirt-qemu.so.0 has no virDomainQemuMonitorCommand");
+    memcpy(&mon_cmd, &f, sizeof f);
+}
+
+/* One QMP command through the passthrough; *ret (when not NULL) gets QEMU's
+ * "return" value (a new reference). An "error" answer is CO_EFAILED with
+ * QEMU's description. */
+static int mon_exec(virt_ctx *c, const char *execute, json_t *args, json_t **ret,
+                    co_diag *diag)
+{
+    if (ret)
+        *ret = NULL;
+    pthread_once(&mon_once, mon_load);
+    if (mon_cmd == NULL) {
+        json_decref(args);
+        return co_diag_set(diag, CO_EUNAVAIL, "libvirt: %s (--allow qemu-monitor)", mon_err);
+    }
+    json_t *cmd = args ? json_pack("{s:s, s:o}", "execute", execute, "arguments", args)
+                       : json_pack("{s:s}", "execute", execute);
+    char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
+    json_decref(cmd);
+    if (text == NULL)
+        return co_diag_set(diag, CO_ENOMEM, "out of memory");
+    char *reply = NULL;
+    int rc = mon_cmd(c->dom, text, &reply, 0);
+    free(text);
+    if (rc < 0)
+        return virt_fail(diag, "the QEMU monitor passthrough failed", c->domain_name);
+    json_t *r = reply ? json_loads(reply, 0, NULL) : NULL;
+    free(reply);
+    json_t *val = json_object_get(r, "return");
+    if (val == NULL) {
+        const char *why = json_string_value(json_object_get(json_object_get(r, "error"), "desc"));
+        rc = co_diag_set(diag, CO_EFAILED, "QEMU refused %s (%s): %s", execute, c->domain_name,
+                         why ? why : "no answer it understood");
+        json_decref(r);
+        return rc;
+    }
+    if (ret)
+        *ret = json_incref(val);
+    json_decref(r);
+    return CO_OK;
+}
+
+/* migrate-set-parameters through the passthrough; a field NAN is left out.
+ * The first change of max-cpu-throttle or throttle-trigger-threshold reads
+ * QEMU's values first, to put them back at close(). */
+static int mon_set(virt_ctx *c, double initial, double increment, double trigger, double max,
+                   co_diag *diag)
+{
+    if ((!isnan(trigger) || !isnan(max)) && !c->mon_changed) {
+        json_t *cur = NULL;
+        int rc = mon_exec(c, "query-migrate-parameters", NULL, &cur, diag);
+        if (rc != CO_OK)
+            return rc;
+        json_t *m = json_object_get(cur, "max-cpu-throttle"),
+               *t = json_object_get(cur, "throttle-trigger-threshold");
+        c->mon_orig_max_pct = json_is_integer(m) ? (double)json_integer_value(m) : NAN;
+        c->mon_orig_trigger_pct = json_is_integer(t) ? (double)json_integer_value(t) : NAN;
+        json_decref(cur);
+    }
+    json_t *a = json_object();
+    if (!isnan(initial))
+        json_object_set_new(a, "cpu-throttle-initial", json_integer(llround(initial)));
+    if (!isnan(increment))
+        json_object_set_new(a, "cpu-throttle-increment", json_integer(llround(increment)));
+    if (!isnan(trigger))
+        json_object_set_new(a, "throttle-trigger-threshold", json_integer(llround(trigger)));
+    if (!isnan(max))
+        json_object_set_new(a, "max-cpu-throttle", json_integer(llround(max)));
+    if (json_object_size(a) == 0) {
+        json_decref(a);
+        return CO_OK;
+    }
+    int rc = mon_exec(c, "migrate-set-parameters", a, NULL, diag);
+    if (rc == CO_OK && (!isnan(trigger) || !isnan(max)))
+        c->mon_changed = 1;
+    return rc;
 }
 
 /* A URI libvirt can parse at all: SCHEME://..., scheme of letters, digits,
@@ -483,8 +593,10 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag)
     virt_ctx *c = calloc(1, sizeof *c);
     if (c == NULL)
         return co_diag_set(diag, CO_ENOMEM, "out of memory");
-    c->drv.ops = &co_virt_ops;
+    c->drv.ops = o->qemu_monitor ? &co_virt_monitor_ops : &co_virt_ops;
     c->drv.impl = c;
+    c->monitor = o->qemu_monitor != 0;
+    c->mon_orig_max_pct = c->mon_orig_trigger_pct = NAN;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -735,17 +847,30 @@ static int virt_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *diag)
     if (t->multifd_channels >= 0 && (t->multifd_channels < 1 || t->multifd_channels > 255))
         return co_diag_set(diag, CO_ERANGE, "parallel connections %d out of range (1..255)",
                            t->multifd_channels);
-    if ((!isnan(t->throttle_trigger_pct) && t->throttle_trigger_pct != QEMU_THROTTLE_TRIGGER_PCT) ||
-        (!isnan(t->max_cpu_throttle_pct) && t->max_cpu_throttle_pct != QEMU_MAX_CPU_THROTTLE_PCT))
+    /* changed from what QEMU has (NAN: leave as is) */
+    double trig = !isnan(t->throttle_trigger_pct) && t->throttle_trigger_pct != c->tun.throttle_trigger_pct
+                      ? t->throttle_trigger_pct : NAN;
+    double maxt = !isnan(t->max_cpu_throttle_pct) && t->max_cpu_throttle_pct != c->tun.max_cpu_throttle_pct
+                      ? t->max_cpu_throttle_pct : NAN;
+    if (!c->monitor && (!isnan(trig) || !isnan(maxt)))
         return co_diag_set(diag, CO_EUSAGE,
                            "libvirt 9.0 cannot set throttle-trigger-threshold or "
                            "max-cpu-throttle (only QEMU's defaults %g%% and %g%%; use the QMP "
-                           "driver)",
+                           "driver, or --allow qemu-monitor)",
                            QEMU_THROTTLE_TRIGGER_PCT, QEMU_MAX_CPU_THROTTLE_PCT);
+    if (!isnan(trig) && !(trig >= 1 && trig <= 100))
+        return co_diag_set(diag, CO_ERANGE, "throttle-trigger-threshold %g%% out of range (1..100)",
+                           trig);
+    if (!isnan(maxt) && !(maxt >= 1 && maxt <= 99))
+        return co_diag_set(diag, CO_ERANGE, "max-cpu-throttle %g%% out of range (1..99)", maxt);
     const double pcts[] = {t->cpu_throttle_initial_pct, t->cpu_throttle_increment_pct};
     for (int i = 0; i < 2; i++)
         if (!isnan(pcts[i]) && !(pcts[i] >= 1 && pcts[i] <= 100))
             return co_diag_set(diag, CO_ERANGE, "throttle %g%% out of range (1..100)", pcts[i]);
+    /* the throttle of a running migration: through the monitor only */
+    int live_pcts = running && c->monitor &&
+                    ((!isnan(pcts[0]) && pcts[0] != c->tun.cpu_throttle_initial_pct) ||
+                     (!isnan(pcts[1]) && pcts[1] != c->tun.cpu_throttle_increment_pct));
     if (!isnan(t->downtime_limit_ms) &&
         !(t->downtime_limit_ms >= 1 && t->downtime_limit_ms <= 2000000.0))
         return co_diag_set(diag, CO_ERANGE, "downtime limit %g ms out of range (1 ms..2000 s)",
@@ -755,8 +880,8 @@ static int virt_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *diag)
         int fixed = (t->multifd_channels >= 0 && t->multifd_channels != c->tun.multifd_channels) ||
                     (t->auto_converge >= 0 && !t->auto_converge != !c->tun.auto_converge) ||
                     (t->postcopy_ram >= 0 && !t->postcopy_ram != !c->tun.postcopy_ram) ||
-                    (!isnan(pcts[0]) && pcts[0] != c->tun.cpu_throttle_initial_pct) ||
-                    (!isnan(pcts[1]) && pcts[1] != c->tun.cpu_throttle_increment_pct);
+                    (!live_pcts && !isnan(pcts[0]) && pcts[0] != c->tun.cpu_throttle_initial_pct) ||
+                    (!live_pcts && !isnan(pcts[1]) && pcts[1] != c->tun.cpu_throttle_increment_pct);
         if (fixed)
             return co_diag_set(diag, CO_EBUSY,
                                "libvirt: parallel connections, auto-converge, post-copy and "
@@ -778,6 +903,17 @@ static int virt_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *diag)
         if (rc != CO_OK)
             return rc;
         c->deferred_downtime_ms = NAN; /* superseded */
+    }
+    /* through the monitor: at once, whether the job runs or not (libvirt
+     * sets neither parameter at the start, so it keeps them) */
+    if (!isnan(trig) || !isnan(maxt) || live_pcts) {
+        int rc = mon_set(c, live_pcts ? pcts[0] : NAN, live_pcts ? pcts[1] : NAN, trig, maxt, diag);
+        if (rc != CO_OK)
+            return rc;
+        if (!isnan(trig))
+            c->tun.throttle_trigger_pct = trig;
+        if (!isnan(maxt))
+            c->tun.max_cpu_throttle_pct = maxt;
     }
     if (!running && !isnan(bw))
         c->tun.max_bandwidth_bytes_per_s = bw;
@@ -1075,14 +1211,25 @@ static int virt_set_throttle(co_drv *d, double initial_pct, double increment_pct
     pthread_mutex_lock(&c->mu);
     int running = c->started && !c->worker_done;
     pthread_mutex_unlock(&c->mu);
-    if (running)
+    if (running && !c->monitor)
         return co_diag_set(diag, CO_EUNAVAIL,
                            "libvirt cannot change auto-converge throttling of a running "
-                           "migration (%s); set it before start",
+                           "migration (%s); set it before start, or --allow qemu-monitor",
                            c->domain_name);
     if (!(initial_pct >= 1 && initial_pct <= 100) || !(increment_pct >= 1 && increment_pct <= 100))
         return co_diag_set(diag, CO_ERANGE, "throttle %g%%/%g%% out of range (1..100)",
                            initial_pct, increment_pct);
+    if (running) {
+        /* auto-converge was on from the start or not at all: libvirt
+         * fixes the capability; the ramp's steps move with the monitor */
+        if (!c->tun.auto_converge)
+            return co_diag_set(diag, CO_EBUSY,
+                               "libvirt: auto-converge of %s is fixed off while its migration "
+                               "runs", c->domain_name);
+        int rc = mon_set(c, initial_pct, increment_pct, NAN, NAN, diag);
+        if (rc != CO_OK)
+            return rc;
+    }
     c->tun.cpu_throttle_initial_pct = initial_pct;
     c->tun.cpu_throttle_increment_pct = increment_pct;
     c->tun.auto_converge = 1;
@@ -1191,6 +1338,18 @@ static void virt_close(co_drv *drv)
     pthread_mutex_unlock(&c->mu);
     if (resume && c->dom && virDomainResume(c->dom) < 0)
         virResetLastError(); /* never leave a guest paused by us */
+    /* a guest that stays here gets back QEMU's throttle cap and trigger
+     * (libvirt resets only the parameters it set itself) */
+    if (c->mon_changed && c->dom && !(started && c->worker_rc == 0)) {
+        co_diag ignore;
+        co_diag_init(&ignore);
+        if (mon_set(c, NAN, NAN,
+                    isnan(c->mon_orig_trigger_pct) ? QEMU_THROTTLE_TRIGGER_PCT : c->mon_orig_trigger_pct,
+                    isnan(c->mon_orig_max_pct) ? QEMU_MAX_CPU_THROTTLE_PCT : c->mon_orig_max_pct,
+                    &ignore) != CO_OK)
+            fprintf(stderr, "cutover: libvirt: %s: could not put back QEMU's throttle cap: %s\n",
+                    c->domain_name, ignore.msg);
+    }
     for (int i = 0; i < c->n_cb; i++)
         if (virConnectDomainEventDeregisterAny(c->conn, c->cb_ids[i]) < 0)
             virResetLastError();
@@ -1220,6 +1379,19 @@ static void virt_close(co_drv *drv)
     free(c);
 }
 
+#define VIRT_OPS_BODY                                                            \
+    .get_tunables = virt_get_tunables, .set_tunables = virt_set_tunables,       \
+    .start = virt_start, .poll = virt_poll,                                      \
+    .set_downtime_limit = virt_set_downtime_limit,                               \
+    .set_max_bandwidth = virt_set_max_bandwidth, .set_throttle = virt_set_throttle, \
+    .start_postcopy = virt_start_postcopy, .pause_guest = virt_pause_guest,     \
+    .resume_guest = virt_resume_guest, .cancel = virt_cancel,                   \
+    .guest_running = virt_guest_running, .vm_id = virt_vm_id, .close = virt_close
+
+/* the same driver with the monitor passthrough: a name of its own, so the
+ * controller knows the throttle can move during the migration */
+const co_drv_ops co_virt_monitor_ops = {.name = "libvirt-monitor", VIRT_OPS_BODY};
+
 const co_drv_ops co_virt_ops = {
     .name = "libvirt",
     .get_tunables = virt_get_tunables,
@@ -1242,7 +1414,7 @@ const co_drv_ops co_virt_ops = {
 
 static virt_ctx *virt_of(co_drv *d, const char *what, co_diag *diag)
 {
-    if (d == NULL || d->ops != &co_virt_ops) {
+    if (d == NULL || (d->ops != &co_virt_ops && d->ops != &co_virt_monitor_ops)) {
         co_diag_set(diag, CO_EUSAGE, "%s: not a libvirt driver", what);
         return NULL;
     }
@@ -1251,7 +1423,8 @@ static virt_ctx *virt_of(co_drv *d, const char *what, co_diag *diag)
 
 int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 {
-    virt_ctx *c = d && d->ops == &co_virt_ops ? ctx_of(d) : NULL;
+    virt_ctx *c = d && (d->ops == &co_virt_ops || d->ops == &co_virt_monitor_ops) ? ctx_of(d)
+                                                                                  : NULL;
     if (c == NULL || len == 0)
         return CO_EUSAGE;
     int n = snprintf(buf, len, "libvirt:%s#%s", c->conn_uri, c->uuid);
@@ -1261,7 +1434,7 @@ int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 int co_virt_wait_events(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
 {
     *n_ev = 0;
-    if (d == NULL || d->ops != &co_virt_ops)
+    if (d == NULL || (d->ops != &co_virt_ops && d->ops != &co_virt_monitor_ops))
         return CO_EUSAGE;
     take_events(ctx_of(d), timeout_ms, evs, max, n_ev);
     return CO_OK;

@@ -62,6 +62,13 @@ typedef struct co_virt_opts {
     int persist_dest;           /* VIR_MIGRATE_PERSIST_DEST (define on the destination) */
     int copy_storage;           /* VIR_MIGRATE_NON_SHARED_DISK: copy local disks along */
     int timeout_ms;             /* bound of each call; 0 means 5000 */
+    int qemu_monitor;           /* --allow qemu-monitor: set what libvirt 9.0 cannot
+                                 * (max-cpu-throttle, throttle-trigger-threshold, the
+                                 * throttle of a running migration) with QEMU's
+                                 * migrate-set-parameters through libvirt-qemu's
+                                 * virDomainQemuMonitorCommand (loaded on first use);
+                                 * libvirt marks the domain tainted (custom-monitor).
+                                 * The driver's ops are then co_virt_monitor_ops. */
 } co_virt_opts;
 
 /* Connect to o->conn_uri, find o->domain, register for its events.
@@ -82,7 +89,8 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag);
  *    start(). While a migration runs, only downtime and bandwidth
  *    (virDomainMigrateSetMaxSpeed) may change; other changes give CO_EBUSY.
  *    throttle_trigger_pct and max_cpu_throttle_pct have no libvirt 9.0
- *    equivalent: only QEMU's defaults (50, 99) are accepted, else CO_EUSAGE.
+ *    equivalent: only QEMU's defaults (50, 99) are accepted, else CO_EUSAGE
+ *    (co_virt_monitor_ops below sets them).
  *  - get_tunables fills every field: downtime from libvirt
  *    (MigrateGetMaxDowntime); bandwidth as set, else from MigrateGetMaxSpeed
  *    (MiB/s resolution, libvirt's maximum reported as 0 = unlimited); the rest
@@ -103,6 +111,16 @@ int co_virt_open(const co_virt_opts *o, co_drv **out, co_diag *diag);
  *    reported as not running, without error.
  *  - vm_id: the domain's UUID string. */
 extern const co_drv_ops co_virt_ops;
+/* The same with co_virt_opts.qemu_monitor (name "libvirt-monitor"):
+ *  - set_tunables also takes throttle_trigger_pct (1..100) and
+ *    max_cpu_throttle_pct (1..99), at once, before or during the migration,
+ *    and during one cpu_throttle_initial/increment_pct (auto-converge on);
+ *  - set_throttle works during the migration (auto-converge on);
+ *  - close() puts back QEMU's max-cpu-throttle and throttle-trigger-threshold
+ *    (as read before the first change) when the guest stays on the source.
+ * A monitor call that fails is CO_EUNAVAIL (libvirt-qemu.so.0 missing, the
+ * daemon) or CO_EFAILED (QEMU refused, with its reason). */
+extern const co_drv_ops co_virt_monitor_ops;
 
 /* ---- beyond drivers/driver.h (d must come from co_virt_open, else CO_EUSAGE) ---- */
 

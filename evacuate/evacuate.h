@@ -64,6 +64,9 @@ typedef struct co_evac_window {
 
 #define CO_EVAC_ALLOW_EJECT 0x100u        /* --allow eject: CD-ROM/floppy media ejected */
 #define CO_EVAC_ALLOW_COPY_STORAGE 0x200u /* --allow copy-storage: local disks copied */
+#define CO_EVAC_ALLOW_QEMU_MONITOR 0x400u /* --allow qemu-monitor: the throttle's cap and
+                                             live steps through libvirt-qemu's monitor
+                                             passthrough (drivers/drv_virt.h) */
 
 enum co_evac_unmovable { CO_EVAC_FAIL = 0, CO_EVAC_SHUTDOWN, CO_EVAC_LEAVE };
 enum co_evac_order { CO_EVAC_ORDER_AUTO = 0, CO_EVAC_ORDER_NAME, CO_EVAC_ORDER_GIVEN };

@@ -755,7 +755,8 @@ static void *worker_main(void *arg)
     co_lock lock = {.fd = -1};
     co_virt_opts vo = {.conn_uri = w->src_uri, .domain = w->name, .dest_uri = w->dest_uri,
                        .migrate_uri = w->mig_uri[0] ? w->mig_uri : NULL,
-                       .copy_storage = w->copy_storage, .timeout_ms = w->tmo};
+                       .copy_storage = w->copy_storage, .timeout_ms = w->tmo,
+                       .qemu_monitor = (w->allow & CO_EVAC_ALLOW_QEMU_MONITOR) != 0};
     char key[1200];
     busy(w, "connecting to the source (virConnectOpen)");
     int rc = co_virt_open(&vo, &drv, &d);

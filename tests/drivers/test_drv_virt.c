@@ -4,8 +4,9 @@
  * Each test brings up its own bed (3 to 7 s here) and tears it down in fini,
  * also when an assertion fails; if the test process dies, the bed's watchdog
  * tears it down. Skipped when not root or without libvirtd/KVM. Suite
- * drv_virt (plain make check, about 25 s): a migration a->b->a with stats,
- * destination killed, bad destination, open errors. Suite drv_virt_slow
+ * drv_virt (plain make check, about 35 s): a migration a->b->a with stats,
+ * destination killed, bad destination, open errors, the monitor passthrough
+ * (--allow qemu-monitor). Suite drv_virt_slow
  * (CUTOVER_SLOW=1): cancel, post-copy, pause then cancel. */
 #include <criterion/criterion.h>
 #include <libvirt/libvirt.h>
@@ -419,6 +420,70 @@ Test(drv_virt, bad_destination_fails_before_anything_changes)
     cr_expect_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_EUSAGE, "second start: %s",
                  dg.msg);
     drv->ops->close(drv);
+}
+
+/* --allow qemu-monitor: what libvirt 9.0 cannot set (max-cpu-throttle,
+ * throttle-trigger-threshold, the throttle of a running migration) goes
+ * through libvirt-qemu's monitor passthrough, checked in QEMU itself; a
+ * migration cancelled leaves the guest with QEMU's own values again. */
+static co_drv *mon_drv;
+static void mon_raise(co_drv *drv)
+{
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->set_throttle(drv, 40, 1, &dg), CO_OK, "live throttle: %s", dg.msg);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "cpu-throttle-initial"), 40);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "cpu-throttle-increment"), 1);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 60);
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->cancel(drv, &dg), CO_OK, "cancel: %s", dg.msg);
+}
+
+Test(drv_virt, qemu_monitor_sets_what_libvirt_cannot)
+{
+    start_guest("co-mon", 160, "");
+    if (co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle") < 0)
+        cr_skip_test("libvirt-qemu.so.0 (virDomainQemuMonitorCommand) not usable here");
+    co_virt_opts o = {.conn_uri = bed.uri_a, .domain = "co-mon", .timeout_ms = 5000,
+                      .qemu_monitor = 1};
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(co_virt_open(&o, &mon_drv, &dg), CO_OK, "open: %s", dg.msg);
+    co_drv *drv = mon_drv;
+    cr_expect_str_eq(drv->ops->name, "libvirt-monitor");
+    co_drv_tunables t;
+    cr_assert_eq(drv->ops->get_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    t.max_bandwidth_bytes_per_s = 20.0 * 1048576; /* ~10 s: time to change it mid-way */
+    t.auto_converge = 1;
+    t.cpu_throttle_initial_pct = 5;
+    t.cpu_throttle_increment_pct = 2;
+    t.max_cpu_throttle_pct = 60;
+    t.throttle_trigger_pct = 30;
+    cr_assert_eq(drv->ops->set_tunables(drv, &t, &dg), CO_OK, "%s", dg.msg);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 60);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "throttle-trigger-threshold"), 30);
+    /* out of QEMU's range: refused before anything changes */
+    co_drv_tunables bad;
+    co_drv_tunables_init(&bad);
+    bad.max_cpu_throttle_pct = 100;
+    cr_expect_eq(drv->ops->set_tunables(drv, &bad, &dg), CO_ERANGE, "%s", dg.msg);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 60);
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
+    /* libvirt set the ramp it was given at the start and left the rest */
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "cpu-throttle-initial"), 5);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 60);
+    run_result r;
+    run_until_done(drv, &r, 60000, 10.0 * 1048576, mon_raise);
+    cr_assert_eq(r.status, CO_DRV_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
+    int running = 0;
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(running, 1, "guest not running on the source");
+    drv->ops->close(drv);
+    /* the guest stayed: QEMU's own cap and trigger are back */
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 99);
+    cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "throttle-trigger-threshold"), 50);
+    cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-mon"), VIR_DOMAIN_RUNNING);
 }
 
 Test(drv_virt, open_errors_are_one_clear_line)

@@ -11,6 +11,7 @@
 #ifndef CUTOVER_TESTS_LIBVIRT_BED_H
 #define CUTOVER_TESTS_LIBVIRT_BED_H
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -328,6 +329,38 @@ static inline long long co_bed_max_downtime(const char *uri, const char *name)
             out = (long long)ms;
         virDomainFree(d);
     }
+    virConnectClose(c);
+    return out;
+}
+
+/* One of QEMU's migration parameters of domain NAME (query-migrate-parameters
+ * through libvirt-qemu's monitor passthrough, loaded with dlopen: the tests
+ * link libvirt only), e.g. "max-cpu-throttle"; -1 if it cannot be read. */
+static inline long long co_bed_migrate_param(const char *uri, const char *name, const char *key)
+{
+    void *h = dlopen("libvirt-qemu.so.0", RTLD_NOW | RTLD_LOCAL);
+    void *sym = h ? dlsym(h, "virDomainQemuMonitorCommand") : NULL;
+    if (sym == NULL)
+        return -1;
+    int (*cmd)(virDomainPtr, const char *, char **, unsigned int);
+    memcpy(&cmd, &sym, sizeof sym);
+    virSetErrorFunc(NULL, co_bed_quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    if (c == NULL)
+        return -1;
+    long long out = -1;
+    virDomainPtr d = virDomainLookupByName(c, name);
+    char *reply = NULL;
+    if (d && cmd(d, "{\"execute\":\"query-migrate-parameters\"}", &reply, 0) == 0 && reply) {
+        char pat[96];
+        snprintf(pat, sizeof pat, "\"%s\":", key);
+        const char *p = strstr(reply, pat);
+        if (p)
+            out = strtoll(p + strlen(pat), NULL, 10);
+    }
+    free(reply);
+    if (d)
+        virDomainFree(d);
     virConnectClose(c);
     return out;
 }
