@@ -318,6 +318,18 @@ Test(drv_virt, destination_killed_leaves_guest_on_source)
     drv->ops->close(drv);
 }
 
+/* A migration cancelled: the guest still runs on the source. */
+static void expect_cancelled_on_source(co_drv *drv, const run_result *r)
+{
+    cr_assert_eq(r->status, CO_DRV_MIG_CANCELLED, "status %d: %s", r->status,
+                 r->final.error_desc);
+    int running = 0;
+    co_diag dg;
+    co_diag_init(&dg);
+    cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
+    cr_assert_eq(running, 1, "guest not running on the source");
+}
+
 static void cancel_now(co_drv *drv)
 {
     co_diag dg;
@@ -338,10 +350,7 @@ Test(drv_virt_slow, cancel_leaves_guest_running_on_source)
     cr_assert_eq(drv->ops->start(drv, bed.uri_b_tcp, &dg), CO_OK, "start: %s", dg.msg);
     run_result r;
     run_until_done(drv, &r, 60000, 10.0 * 1048576, cancel_now);
-    cr_assert_eq(r.status, CO_DRV_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
-    int running = 0;
-    cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
-    cr_assert_eq(running, 1, "guest not running on the source");
+    expect_cancelled_on_source(drv, &r);
     cr_expect_eq(co_bed_domain_state(bed.uri_b, "co-cancel"), -1, "left behind on b");
     drv->ops->close(drv);
 }
@@ -475,10 +484,7 @@ Test(drv_virt, qemu_monitor_sets_what_libvirt_cannot)
     cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 60);
     run_result r;
     run_until_done(drv, &r, 60000, 10.0 * 1048576, mon_raise);
-    cr_assert_eq(r.status, CO_DRV_MIG_CANCELLED, "status %d: %s", r.status, r.final.error_desc);
-    int running = 0;
-    cr_assert_eq(drv->ops->guest_running(drv, &running, &dg), CO_OK, "%s", dg.msg);
-    cr_assert_eq(running, 1, "guest not running on the source");
+    expect_cancelled_on_source(drv, &r);
     drv->ops->close(drv);
     /* the guest stayed: QEMU's own cap and trigger are back */
     cr_expect_eq(co_bed_migrate_param(bed.uri_a, "co-mon", "max-cpu-throttle"), 99);
