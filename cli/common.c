@@ -124,8 +124,18 @@ static int parse_allow(const char *text, const co_cli_allow_item *extra, unsigne
     }
     if (rest[0]) {
         unsigned a;
-        if (co_pol_parse_allow(rest, &a, d) != CO_OK)
-            return d->code;
+        if (co_pol_parse_allow(rest, &a, d) != CO_OK) {
+            /* the command's own items too, or the message hides them */
+            char msg[sizeof d->msg], names[160] = "";
+            size_t nl = 0;
+            for (const co_cli_allow_item *x = extra; x->name && nl < sizeof names; x++)
+                nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%s", nl ? ", " : "",
+                                       x->name);
+            snprintf(msg, sizeof msg, "%s", d->msg);
+            int code = d->code;
+            co_diag_init(d);
+            return co_diag_set(d, code, "%.600s; this command also takes %s", msg, names);
+        }
         *allow |= a;
     }
     return CO_OK;

@@ -234,7 +234,7 @@ Test(cli_virt_flags, bad_combinations_are_usage_errors)
     cli_expect_fail(cli_run("migrate --qmp /x.sock --uri tcp:h:1 --allow auto-converge,qemu-monitor"),
                     64, "--allow qemu-monitor", "--connect");
     cli_expect_fail(cli_run("migrate --qmp /x.sock --uri tcp:h:1 --allow qemu-monitr"), 64,
-                    "qemu-monitr", NULL);
+                    "qemu-monitr", "also takes qemu-monitor");
     cli_expect_fail(cli_run("migrate --connect qemu:///system --domain d --to qemu+tcp://h/system "
                             "--dest-qmp /y"),
                     64, "--dest-qmp", NULL);
