@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "engine/policy.h"
+#include "cli/cli.h"
 #include "evacuate/evacuate.h"
 #include "lab/cluster.h"
 #include "util/clock.h"
@@ -344,6 +345,15 @@ typedef struct be_env {
     FILE *json;
 } be_env;
 
+/* The pre-copy floor (co_evac_floor) of every VM of e, as e has them now. */
+static co_evac_floor floor_all(const co_evac *e)
+{
+    int all[CO_EVAC_MAX_VMS];
+    for (int i = 0; i < e->nvms; i++)
+        all[i] = i;
+    return co_evac_floor_of(e, all, e->nvms);
+}
+
 static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int rep, be_run *out)
 {
     memset(out, 0, sizeof *out);
@@ -485,14 +495,9 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     out->early_starts = e->early_starts;
     out->pulled_back = e->pulled_back;
     out->total_ms = r.total_time_ms;
-    {
-        int all[CO_EVAC_MAX_VMS];
-        for (int i = 0; i < e->nvms; i++)
-            all[i] = i;
-        co_evac_floor fl = co_evac_floor_of(e, all, e->nvms);
-        out->floor_ms = fl.time_ms;
-        out->floor_bytes = fl.bytes;
-    }
+    co_evac_floor fl = floor_all(e);
+    out->floor_ms = fl.time_ms;
+    out->floor_bytes = fl.bytes;
     out->learned = co_evac_calib_json(e);
     if (calib[0] && !g_stop && co_evac_calib_save(e, calib, &d) != CO_OK)
         fprintf(stderr, "bench_evacuate: %s\n", d.msg);
@@ -877,12 +882,8 @@ static int replay(const char *files, const be_scen *SC, int nsc, const be_env *e
                     co_evac *e2 = replay_evac(SC, s, env);
                     co_diag d2;
                     co_diag_init(&d2);
-                    if (co_evac_calib_apply_json(e2, learned, "replay", "this run", &d2) == CO_OK) {
-                        int all[CO_EVAC_MAX_VMS];
-                        for (int i = 0; i < e2->nvms; i++)
-                            all[i] = i;
-                        own_floor = co_evac_floor_of(e2, all, e2->nvms).time_ms;
-                    }
+                    if (co_evac_calib_apply_json(e2, learned, "replay", "this run", &d2) == CO_OK)
+                        own_floor = floor_all(e2).time_ms;
                     free(e2);
                 }
                 printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %d | %.1f | %.1f | "
@@ -991,25 +992,21 @@ int main(void)
     env.cutover_allow = CO_ALLOW_AUTOCONVERGE;
     const char *al = getenv("BENCH_EVAC_ALLOW");
     if (al && *al) {
-        /* the policy's items, and evacuate's qemu-monitor */
-        char buf[256], rest[256] = "";
-        unsigned extra = 0;
-        snprintf(buf, sizeof buf, "%s", al);
-        for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
-            if (!strcmp(t, "qemu-monitor")) {
-                extra |= CO_EVAC_ALLOW_QEMU_MONITOR;
-                continue;
-            }
-            size_t l = strlen(rest);
-            snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);
-        }
+        /* the policy's items, and evacuate's qemu-monitor (cli/cli.h's
+         * parser, with that one item) */
+        static const co_cli_allow_item bench_allow[] = {
+            {"qemu-monitor", CO_EVAC_ALLOW_QEMU_MONITOR},
+            {NULL, 0},
+        };
+        co_cli_mig_flags mf;
+        co_cli_mig_flags_init(&mf);
         co_diag da;
         co_diag_init(&da);
-        if (co_pol_parse_allow(rest[0] ? rest : "none", &env.cutover_allow, &da) != CO_OK) {
+        if (co_cli_mig_flag(CO_CLI_ALLOW, al, bench_allow, &mf, &da) != CO_OK) {
             fprintf(stderr, "bench_evacuate: BENCH_EVAC_ALLOW: %s\n", da.msg);
             return 64;
         }
-        env.cutover_allow |= extra;
+        env.cutover_allow = mf.allow;
     }
     const char *ne = getenv("BENCH_EVAC_NO_EARLY");
     if (ne && *ne && strcmp(ne, "0") && strcmp(ne, "1")) {

@@ -81,6 +81,10 @@ typedef struct co_cli_allow_item {
     const char *name;
     unsigned bit;
 } co_cli_allow_item;
+/* evacuate's own --allow items (eject, copy-storage, qemu-monitor: the
+ * CO_EVAC_ALLOW_* bits of evacuate/evacuate.h), shared by evacuate and
+ * cycle, whose drains are evacuations. */
+extern const co_cli_allow_item co_cli_evac_allow[];
 void co_cli_mig_flags_init(co_cli_mig_flags *f);
 int co_cli_mig_flag(enum co_cli_mig_flag which, const char *arg, const co_cli_allow_item *extra,
                     co_cli_mig_flags *f, co_diag *d);

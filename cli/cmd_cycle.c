@@ -66,30 +66,15 @@ static void usage(FILE *out)
             "an output.\n");
 }
 
+/* --allow: evacuate's items and the policy's, parsed as evacuate does */
 static int parse_allow(const char *text, unsigned *allow, co_diag *d)
 {
-    char buf[256], rest[256] = "";
-    snprintf(buf, sizeof buf, "%s", text);
-    *allow = 0;
-    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "eject"))
-            *allow |= CO_EVAC_ALLOW_EJECT;
-        else if (!strcmp(t, "copy-storage"))
-            *allow |= CO_EVAC_ALLOW_COPY_STORAGE;
-        else if (!strcmp(t, "qemu-monitor"))
-            *allow |= CO_EVAC_ALLOW_QEMU_MONITOR;
-        else {
-            size_t l = strlen(rest);
-            snprintf(rest + l, sizeof rest - l, "%s%s", l ? "," : "", t);
-        }
-    }
-    if (rest[0]) {
-        unsigned a;
-        if (co_pol_parse_allow(rest, &a, d) != CO_OK)
-            return d->code;
-        *allow |= a;
-    }
-    return CO_OK;
+    co_cli_mig_flags f;
+    co_cli_mig_flags_init(&f);
+    int rc = co_cli_mig_flag(CO_CLI_ALLOW, text, co_cli_evac_allow, &f, d);
+    if (rc == CO_OK)
+        *allow = f.allow;
+    return rc;
 }
 
 /* The journal as simulate's Gantt chart (cli/gnuplot.h: no shell, the

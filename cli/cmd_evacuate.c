@@ -112,14 +112,6 @@ typedef struct evac_args {
     int concurrency, order, unmovable, dry_run, json, dirty_given, measure_all, no_early;
 } evac_args;
 
-/* --allow: evacuate's own items beside the policy's. */
-static const co_cli_allow_item evac_allow[] = {
-    {"eject", CO_EVAC_ALLOW_EJECT},
-    {"copy-storage", CO_EVAC_ALLOW_COPY_STORAGE},
-    {"qemu-monitor", CO_EVAC_ALLOW_QEMU_MONITOR},
-    {NULL, 0},
-};
-
 static int parse_args(int argc, char **argv, evac_args *a)
 {
     enum { O_CONNECT = 1, O_TO, O_CLUSTER, O_NIC, O_MTU, O_MAXDT, O_DEADLINE, O_ALLOW, O_CONC,
@@ -175,7 +167,7 @@ static int parse_args(int argc, char **argv, evac_args *a)
         case O_MTU: rc = co_cli_mig_flag(CO_CLI_MTU, optarg, NULL, &a->mig, &d); break;
         case O_MAXDT: rc = co_cli_mig_flag(CO_CLI_MAX_DOWNTIME, optarg, NULL, &a->mig, &d); break;
         case O_DEADLINE: rc = co_cli_mig_flag(CO_CLI_DEADLINE, optarg, NULL, &a->mig, &d); break;
-        case O_ALLOW: rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, evac_allow, &a->mig, &d); break;
+        case O_ALLOW: rc = co_cli_mig_flag(CO_CLI_ALLOW, optarg, co_cli_evac_allow, &a->mig, &d); break;
         case O_CALLTMO:
             rc = co_parse_time(optarg, "--call-timeout", &a->call_timeout, &d);
             if (rc == CO_OK && !(a->call_timeout >= 1000 && a->call_timeout <= 3600e3))

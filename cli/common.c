@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "engine/policy.h"
+#include "evacuate/evacuate.h"
 #include "model/link.h"
 #include "util/error.h"
 #include "util/units.h"
@@ -99,6 +100,13 @@ void co_cli_mig_flags_init(co_cli_mig_flags *f)
 {
     *f = (co_cli_mig_flags){.mtu = 0, .max_downtime_ms = 300, .deadline_ms = 600e3};
 }
+
+const co_cli_allow_item co_cli_evac_allow[] = {
+    {"eject", CO_EVAC_ALLOW_EJECT},
+    {"copy-storage", CO_EVAC_ALLOW_COPY_STORAGE},
+    {"qemu-monitor", CO_EVAC_ALLOW_QEMU_MONITOR},
+    {NULL, 0},
+};
 
 /* --allow: the caller's extra items, the rest as engine/policy.h's. */
 static int parse_allow(const char *text, const co_cli_allow_item *extra, unsigned *allow,

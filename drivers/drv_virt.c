@@ -1412,9 +1412,15 @@ const co_drv_ops co_virt_ops = {
 
 /* ---- beyond the driver interface: watching, VM facts, dirty rate ---- */
 
+/* d comes from co_virt_open (either ops table) */
+static int is_virt(const co_drv *d)
+{
+    return d && (d->ops == &co_virt_ops || d->ops == &co_virt_monitor_ops);
+}
+
 static virt_ctx *virt_of(co_drv *d, const char *what, co_diag *diag)
 {
-    if (d == NULL || (d->ops != &co_virt_ops && d->ops != &co_virt_monitor_ops)) {
+    if (!is_virt(d)) {
         co_diag_set(diag, CO_EUSAGE, "%s: not a libvirt driver", what);
         return NULL;
     }
@@ -1423,8 +1429,7 @@ static virt_ctx *virt_of(co_drv *d, const char *what, co_diag *diag)
 
 int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 {
-    virt_ctx *c = d && (d->ops == &co_virt_ops || d->ops == &co_virt_monitor_ops) ? ctx_of(d)
-                                                                                  : NULL;
+    virt_ctx *c = is_virt(d) ? ctx_of(d) : NULL;
     if (c == NULL || len == 0)
         return CO_EUSAGE;
     int n = snprintf(buf, len, "libvirt:%s#%s", c->conn_uri, c->uuid);
@@ -1434,7 +1439,7 @@ int co_virt_lock_key(co_drv *d, char *buf, size_t len)
 int co_virt_wait_events(co_drv *d, int timeout_ms, co_drv_event *evs, int max, int *n_ev)
 {
     *n_ev = 0;
-    if (d == NULL || (d->ops != &co_virt_ops && d->ops != &co_virt_monitor_ops))
+    if (!is_virt(d))
         return CO_EUSAGE;
     take_events(ctx_of(d), timeout_ms, evs, max, n_ev);
     return CO_OK;
