@@ -220,6 +220,9 @@ typedef struct co_evac {
                                        migrations in flight (its CPU under TCG), bytes/s;
                                        0 = not known */
     double agg_bytes[CO_EVAC_MAX_K + 1], agg_ms[CO_EVAC_MAX_K + 1]; /* measured so far */
+    double peak_bytes_per_s;      /* co_evac_run: the most one stream carried in one of
+                                     QEMU's 100 ms windows (ram.mbps) in this drain; 0 =
+                                     none seen (co_evac_note_peak) */
     double setup_ms;              /* per VM from its start to its first byte sent
                                      (libvirt's prepare, the destination QEMU's start,
                                      QEMU's set-up); the planner lets other VMs send
@@ -252,6 +255,8 @@ typedef struct co_evac {
                                      converge (co_evac_backoff), each VM gone again later */
     double probe_bytes_per_s;     /* co_evac_run: what the first VM's stream carried alone
                                      (the solo probe, co_evac_probes), 0 = no probe */
+    int held_starts;              /* co_evac_run: VMs held until the transfers before
+                                     them ended (CO_EVAC_HOLD_BYTES_PER_S) */
     int early_starts;             /* co_evac_run: VMs started while k others were in
                                      flight, one or more of them ending its transfer
                                      within setup_ms (auto concurrency only: the next
@@ -363,6 +368,32 @@ int co_evac_probes(const co_evac *e, int n);
  * stream-bound drain 1.77x all-at-once's time (docs/evacuate.md). */
 #define CO_EVAC_PROBE_MS 2000.0
 
+/* The hold (co_evac_run at k = 1 with the early start): a VM started while
+ * others are in flight migrates at this rate until their transfers have
+ * ended, then at the rate its controller asked. libvirt's unit is MiB/s:
+ * 1 is its least. At 1 MiB/s QEMU's bulk pass of a guest syncs no bitmap
+ * for as many seconds as it has MiB, so it neither switches nor throttles
+ * while held. Transfers one after another keep switchovers apart: on this
+ * 2-core machine two switchovers at once went over the budget 27 - 50 %
+ * of the time against 4 - 15 % apart (docs/evacuate.md, "The hold"). */
+#define CO_EVAC_HOLD_BYTES_PER_S 1048576.0
+/* ... and at most this long, whatever the others do (a stuck one) */
+#define CO_EVAC_HOLD_MAX_MS 20000.0
+/* Set-ups ahead (co_evac_run's setup_closing): a VM in its set-up may let
+ * the next start while fewer than this many are in their set-up or held.
+ * A set-up took 0.6 - 1.1 s here where a stream's transfer took 0.3 s, so
+ * one set-up ahead left the link idle half the time (bench-evacuate
+ * `stream`, one at a time: 4.3 s) */
+#define CO_EVAC_SETUPS_AHEAD 3
+/* A released VM whose QEMU still shows the held rate this long after is
+ * released once more (a release libvirt overruled) */
+#define CO_EVAC_RELEASE_CHECK_MS 500.0
+/* A held VM goes at the end of the transfer before it: when that VM's
+ * guest stops for its switchover with at most this much left to send at
+ * its rate (its QEMU job's end, the libvirt call's return, came 0.2 - 0.3 s
+ * later here), else at its job's end */
+#define CO_EVAC_RELEASE_AT_STOP_MS 25.0
+
 /* The pull-back: of the migrations vms[0..n-1] in flight (in start order),
  * the one whose cancel (the guest keeps running on the source; it goes
  * again later) leaves the fewest of the others unable to converge at their
@@ -462,6 +493,16 @@ void co_evac_apply_factor(co_evac_vm *v, double f, const char *source);
  * in ms; updates e->src_cap_by_n[n] once 2 s are counted at n. n = 0: some
  * started, none sending yet (only the time is kept, agg_ms[0]). */
 void co_evac_note_rate(co_evac *e, int n, double bytes, double ms);
+
+/* Record QEMU's own rate of one stream in pre-copy (ram.mbps over its last
+ * 100 ms window, in bytes/s), beside whatever else sent then: the source
+ * sends at least that with one in flight, so src_cap_by_n[1] is raised to
+ * it (at most the NIC). The run loop's ticks miss a migration that sends
+ * in less than a tick: at 2 Gbit/s a 64 MiB guest sends in 0.27 s, and the
+ * rate with one in flight was learnt at 48.5 MB/s from ticks it filled in
+ * part, where QEMU showed 248 (bench-evacuate `stream`). Returns 1 when it
+ * raised src_cap_by_n[1] by more than 5 %. */
+int co_evac_note_peak(co_evac *e, double bytes_per_s);
 /* Switchovers compete for the source's CPU (under TCG, 4-6 at once gave
  * 568-976 ms of guest-visible downtime at a 300 ms budget, where 1-2 at
  * once stayed within it): a completed VM whose QEMU downtime went over

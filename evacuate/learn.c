@@ -284,6 +284,23 @@ void co_evac_note_rate(co_evac *e, int n, double bytes, double ms)
     e->agg_ms[n] += ms;
     if (e->agg_ms[n] >= 2000)
         e->src_cap_by_n[n] = e->agg_bytes[n] / (e->agg_ms[n] / 1e3);
+    if (n == 1 && e->peak_bytes_per_s > e->src_cap_by_n[1])
+        e->src_cap_by_n[1] = e->peak_bytes_per_s;
+}
+
+int co_evac_note_peak(co_evac *e, double bytes_per_s)
+{
+    if (!(bytes_per_s > 0) || !isfinite(bytes_per_s))
+        return 0;
+    /* the socket's buffer fills faster than the NIC at a stream's start */
+    if (e->nic_bytes_per_s > 0 && bytes_per_s > e->nic_bytes_per_s)
+        bytes_per_s = e->nic_bytes_per_s;
+    if (bytes_per_s > e->peak_bytes_per_s)
+        e->peak_bytes_per_s = bytes_per_s;
+    double was = e->src_cap_by_n[1];
+    if (e->peak_bytes_per_s > was)
+        e->src_cap_by_n[1] = e->peak_bytes_per_s;
+    return e->src_cap_by_n[1] > 1.05 * was;
 }
 
 /* This drain probed one above the calibration's cap, met no miss, and never

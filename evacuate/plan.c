@@ -239,6 +239,12 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
 #define may_close(f) (early && !cl[f] && !own[fl[f]])
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
+    /* the hold (co_evac_run): one at a time with the early start, a VM
+     * started beside others sends once as many have ended as were in
+     * flight at its start (he[f]: that count of ends) */
+    int hold = early && k == 1, endc = 0;
+    int he[CO_EVAC_MAX_K];
+#define held(f) (hold && su[f] <= 0 && endc < he[f])
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
         started[i] = 0;
@@ -263,6 +269,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             own_in += own[next];
             if (eff)
                 eff[neff++] = next;
+            he[nf] = endc + nf;
             fl[nf] = next;
             cl[nf] = 0;
             frac[nf] = 0;
@@ -275,7 +282,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         }
         int sending = 0;
         for (int f = 0; f < nf; f++)
-            sending += su[f] <= 0;
+            sending += su[f] <= 0 && !held(f);
         co_share_reset(&sh);
         int src = co_share_link(&sh, src_cap(e, sending > 0 ? sending : 1));
         int dl[CO_EVAC_MAX_DEST];
@@ -286,7 +293,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         int slot[CO_EVAC_MAX_K]; /* flow f's index in the share, -1 in set-up */
         for (int f = 0, j = 0; f < nf; f++) {
             slot[f] = -1;
-            if (su[f] > 0)
+            if (su[f] > 0 || held(f))
                 continue;
             const co_evac_vm *v = &e->vms[idx[fl[f]]];
             int path[3] = {src, v->dest >= 0 ? dl[v->dest] : src, co_share_link(&sh, cap1)};
@@ -299,16 +306,39 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         double T[CO_EVAC_MAX_K], D[CO_EVAC_MAX_K], Teff[CO_EVAC_MAX_K];
         int C[CO_EVAC_MAX_K];
         int stay = 0; /* in flight, but those sending that are closing */
-        for (int g = 0; g < nf; g++)
-            stay += !(su[g] <= 0 && cl[g]);
+        int nsu = 0;  /* in their set-up */
+        for (int g = 0; g < nf; g++) {
+            stay += !(su[g] <= 0 && !held(g) && cl[g]);
+            nsu += su[g] > 0 || held(g);
+        }
         double dt = INFINITY;
         int first = 0, now_closing = 0;
+        double Tsu[CO_EVAC_MAX_K]; /* a set-up's transfer, for set-ups ahead */
         for (int f = 0; f < nf; f++) {
             double rem;
             if (slot[f] < 0) {
                 T[f] = D[f] = NAN;
                 C[f] = 1;
-                rem = su[f];
+                rem = held(f) ? INFINITY : su[f];
+                /* set-ups ahead (co_evac_run's setup_closing): one alone in
+                 * its set-up whose transfer at its share is shorter than a
+                 * set-up closes once it has been in it that long; the
+                 * stale ones' cl is not set (transfers are in `stay`) */
+                Tsu[f] = NAN;
+                if (may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
+                    double Tf = co_evac_transfer_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
+                    if (Tf > 0 && Tf < setup) {
+                        Tsu[f] = Tf;
+                        double c = su[f] - (setup - Tf);
+                        if (c <= CLOSE_EPS_MS) {
+                            cl[f] = 1;
+                            ncl++;
+                            now_closing = 1;
+                        } else if (c < dt) {
+                            dt = c, first = -1;
+                        }
+                    }
+                }
             } else {
                 predict_one(e, &e->vms[idx[fl[f]]], sh.rate[slot[f]], &T[f], &D[f], &C[f]);
                 rem = (1 - frac[f]) * T[f];
@@ -346,6 +376,10 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         for (int f = 0; f < nf; f++) {
             if (slot[f] < 0) {
                 su[f] -= dt;
+                if (may_close(f) && isfinite(Tsu[f]) && su[f] - (setup - Tsu[f]) <= CLOSE_EPS_MS) {
+                    cl[f] = 1;
+                    ncl++;
+                }
             } else {
                 sent[f] += dt;
                 frac[f] += dt / T[f];
@@ -380,7 +414,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             own_in -= own[pos];
             ncl -= cl[f];
             ended++;
+            endc++;
             cl[f] = cl[nf - 1];
+            he[f] = he[nf - 1];
             fl[f] = fl[nf - 1];
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
@@ -398,6 +434,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     return total;
 }
 #undef may_close
+#undef held
 
 double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
                        double *time_ms, double *down_ms, int *ok)

@@ -56,6 +56,7 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
     json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
     json_object_set_new(o, "early_starts", json_integer(e->early_starts));
+    json_object_set_new(o, "held_starts", json_integer(e->held_starts));
     json_object_set_new(o, "probe_bytes_per_s",
                         e->probe_bytes_per_s > 0 ? json_real(e->probe_bytes_per_s) : json_null());
     json_object_set_new(o, "pulled_back", json_integer(e->pulled_back));
@@ -215,6 +216,9 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
     if (!r->dry_run && e->early_starts)
         fprintf(out, "early starts: %d VM(s) started their set-up while others ended\n",
                 e->early_starts);
+    if (!r->dry_run && e->held_starts)
+        fprintf(out, "held: %d VM(s) waited at 1 MiB/s for the transfers before them to end "
+                "(one transfer at a time)\n", e->held_starts);
     int nb = 0;
     for (int i = 0; i < e->nvms; i++)
         nb += e->vms[i].blocker[0] != '\0';
