@@ -229,6 +229,12 @@ typedef struct co_evac {
                                      meanwhile: 0 = not known */
     double setup_sum_ms;
     int setup_n;
+    double hold_wait_ms;          /* a held VM's wait from its turn (the end before it,
+                                     or its set-up's end if later) to its release: libvirt
+                                     answering its first job statistics, the run loop's
+                                     tick; learnt (mean), 0 = not known (co_evac_note_hold) */
+    double hold_wait_sum_ms;
+    int hold_wait_n;
     double common_factor;         /* learnt: the median of the VMs' own factors, applied
                                      to the VMs not seen (0 = not known) */
     double write_ceiling_pages_per_s; /* learnt: what the starved guests (factor < 0.8)
@@ -549,6 +555,10 @@ int co_evac_note_stream(co_evac *e, double got, double fair);
 /* Record one VM's set-up (its worker's start to its first byte sent);
  * updates e->setup_ms (mean). */
 void co_evac_note_setup(co_evac *e, double ms);
+
+/* Record one held VM's wait for its release past its turn (ms);
+ * updates e->hold_wait_ms (mean). */
+void co_evac_note_hold(co_evac *e, double ms);
 
 /* The calibration: what a drain learnt (stream ceiling, source rate per
  * number in flight, per-VM setup, common factor, each VM's own factor), as

@@ -385,6 +385,15 @@ void co_evac_note_setup(co_evac *e, double ms)
     e->setup_ms = e->setup_sum_ms / e->setup_n;
 }
 
+void co_evac_note_hold(co_evac *e, double ms)
+{
+    if (!(ms >= 0) || !isfinite(ms))
+        return;
+    e->hold_wait_sum_ms += ms;
+    e->hold_wait_n++;
+    e->hold_wait_ms = e->hold_wait_sum_ms / e->hold_wait_n;
+}
+
 /* ---------------------------------------------------------- calibration */
 
 #define CALIB_FORMAT "cutover-evacuate-calibration/1"
@@ -469,6 +478,8 @@ json_t *co_evac_calib_json(const co_evac *e)
         }
     json_object_set_new(o, "time_ms_by_inflight", tbn);
     json_object_set_new(o, "setup_ms", e->setup_ms > 0 ? json_real(e->setup_ms) : json_null());
+    json_object_set_new(o, "hold_wait_ms",
+                        e->hold_wait_ms > 0 ? json_real(e->hold_wait_ms) : json_null());
     /* a probe whose level no moment of the drain reached says nothing: the
      * last drain's cap stays (it had risen by one each drain that planned
      * fewer at once: bench-evacuate `stream`, 2 -> 6 in four drains at k 3) */
@@ -613,6 +624,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
 {
     int rc = CO_OK;
     const char *fmt = json_string_value(json_object_get(o, "format"));
+    double hold_wait = pos_num(o, "hold_wait_ms");
     double stream = pos_num(o, "stream_bytes_per_s"), setup = pos_num(o, "setup_ms"),
            common = pos_num(o, "common_factor"), wceil = pos_num(o, "write_ceiling_pages_per_s");
     json_t *by = json_object_get(o, "source_bytes_per_s_by_inflight");
@@ -624,6 +636,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
                       : setup < 0                      ? "setup_ms"
+                      : hold_wait < 0                  ? "hold_wait_ms"
                       : common < 0                     ? "common_factor"
                       : wceil < 0                      ? "write_ceiling_pages_per_s"
                       : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
@@ -707,6 +720,8 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         e->src_cap_by_n[n] = caps[n];
     if (setup > 0)
         e->setup_ms = setup;
+    if (hold_wait > 0)
+        e->hold_wait_ms = hold_wait;
     /* one above the last drain's cap: it could not try higher itself;
      * unless that went over the budget again lately (the hold) */
     int cal = json_is_integer(kc) ? (int)json_integer_value(kc) : 0;
@@ -813,8 +828,8 @@ json_t *co_evac_calib_merge(json_t *older, json_t *newer)
     json_t *m = json_deep_copy(newer);
     if (!older || !m)
         return m;
-    static const char *const keep[] = {"stream_bytes_per_s", "setup_ms", "common_factor",
-                                       "write_ceiling_pages_per_s"};
+    static const char *const keep[] = {"stream_bytes_per_s", "setup_ms", "hold_wait_ms",
+                                       "common_factor", "write_ceiling_pages_per_s"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         json_t *x = json_object_get(m, keep[i]);
         json_t *o = json_object_get(older, keep[i]);

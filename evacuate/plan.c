@@ -244,7 +244,14 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
      * flight at its start (he[f]: that count of ends) */
     int hold = early && k == 1, endc = 0;
     int he[CO_EVAC_MAX_K];
-#define held(f) (hold && su[f] <= 0 && endc < he[f])
+    /* ... and sends hold_wait_ms after its turn (tn[f]: when as many had
+     * ended) or its set-up's end, whichever is later: the run loop's wait
+     * for libvirt (learnt, co_evac_note_hold) */
+    double tn[CO_EVAC_MAX_K], hw = e->hold_wait_ms > 0 ? e->hold_wait_ms : 0;
+#define released_at(f) (fmax(tn[f], st[f] + setup) + hw)
+    char hd[CO_EVAC_MAX_K]; /* started beside others: held (the first never is) */
+#define held(f)                                                                              \
+    (hold && hd[f] && su[f] <= 0 && (endc < he[f] || t < released_at(f) - CLOSE_EPS_MS))
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
         started[i] = 0;
@@ -270,6 +277,8 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             if (eff)
                 eff[neff++] = next;
             he[nf] = endc + nf;
+            tn[nf] = nf == 0 ? t : NAN;
+            hd[nf] = nf > 0;
             fl[nf] = next;
             cl[nf] = 0;
             frac[nf] = 0;
@@ -320,6 +329,11 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 T[f] = D[f] = NAN;
                 C[f] = 1;
                 rem = held(f) ? INFINITY : su[f];
+                /* a held flow whose turn came: its release is an event */
+                if (held(f) && endc >= he[f] && released_at(f) - t < dt) {
+                    dt = released_at(f) - t;
+                    first = -1;
+                }
                 /* set-ups ahead (co_evac_run's setup_closing): one alone in
                  * its set-up whose transfer at its share is shorter than a
                  * set-up closes once it has been in it that long; the
@@ -417,6 +431,8 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             endc++;
             cl[f] = cl[nf - 1];
             he[f] = he[nf - 1];
+            tn[f] = tn[nf - 1];
+            hd[f] = hd[nf - 1];
             fl[f] = fl[nf - 1];
             frac[f] = frac[nf - 1];
             st[f] = st[nf - 1];
@@ -425,6 +441,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             slot[f] = slot[nf - 1];
             nf--; /* the flow moved in from the end was visited already */
         }
+        for (int f = 0; f < nf; f++)
+            if (isnan(tn[f]) && endc >= he[f])
+                tn[f] = t;
         if (probe && ended == 0 && nf > 0 && sent[0] >= CO_EVAC_PROBE_MS * (1 - 1e-9))
             ended = 1; /* the probe has its rate: the others may start */
         if (t > total)
@@ -435,6 +454,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
 }
 #undef may_close
 #undef held
+#undef released_at
 
 double co_evac_predict(const co_evac *e, const int *idx, int n, int k, double *start_ms,
                        double *time_ms, double *down_ms, int *ok)

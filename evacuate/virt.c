@@ -504,6 +504,7 @@ struct worker {
     double held_from_ms, held_ms; /* when the hold began; how long it lasted */
     int hold_sending;             /* held and QEMU sending its trickle: set-up over */
     double released_ms;           /* when release_holds lifted it (0 = not) */
+    double turn_ms;               /* when the transfers before it had ended (0 = not yet) */
     int reissued;                 /* the release asked again (release_check) */
     int64_t sync_count;           /* QEMU's dirty-sync-count last seen, and when it */
     double sync_seen_ms;          /* changed (the pages dirtied since: closing()) */
@@ -606,13 +607,15 @@ static void count_end(struct worker *w)
  * next poll came 0.6 - 0.8 s after the end before it). Called and
  * returning with h->mu held; released around the libvirt calls, each
  * worker marked `releasing` meanwhile so that it keeps its driver open. */
-static void release_holds(struct hub *h, struct worker **ws, int nw)
+static void release_holds(co_evac *e, struct hub *h, struct worker **ws, int nw)
 {
     struct worker *go[2 * CO_EVAC_MAX_VMS];
     int ngo = 0;
     double now = co_clock_ms();
     for (int i = 0; i < nw && ngo < 2 * CO_EVAC_MAX_VMS; i++) {
         struct worker *w = ws[i];
+        if (w && w->held && !(w->turn_ms > 0) && h->ends >= w->hold_ends)
+            w->turn_ms = now;
         /* only once QEMU sends: a speed set while libvirt still set the
          * migration up was overruled by the start's own (the held rate),
          * and a VM of bench-evacuate `hot` crept at 1 MiB/s for 62 s */
@@ -641,6 +644,11 @@ static void release_holds(struct hub *h, struct worker **ws, int nw)
             w->held = 0;
             w->released_ms = co_clock_ms();
             w->held_ms = w->released_ms - w->held_from_ms;
+            /* its wait past its turn or its set-up's end as the planner
+             * times it, whichever came later (plan.c, hold_wait_ms) */
+            if (w->turn_ms > 0)
+                co_evac_note_hold(e, fmax(0, w->released_ms -
+                                                 fmax(w->turn_ms, w->t0 + e->setup_ms)));
         }
     }
     pthread_cond_broadcast(&h->cv);
@@ -1758,7 +1766,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         struct timespec dl;
         co_clock_deadline_ts(&dl, wait_ms);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
-        release_holds(h, ws, nw);
+        release_holds(e, h, ws, nw);
         if (learn_tick(e, h, ws, nw, &last_tick, queue + qh, qt - qh, o) && auto_k)
             pull_back(e, ws, nw, &last_pull, queue + qh, qt - qh, o);
         /* each migration's set-up, from its start to its first byte (libvirt's

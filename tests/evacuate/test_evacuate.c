@@ -154,20 +154,30 @@ static json_t *vm_of(json_t *rep, const char *name)
     return NULL;
 }
 
-Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 480)
+/* The cluster lab with flags, or the test skipped with the reason it
+ * cannot run here; *hs its hosts, uri[i] host i's libvirt URI (n of them). */
+static json_t *lab_up(const char *const *flags, json_t **hs, char (*uri)[128], int n)
 {
     const char *why = unavailable();
     if (why)
         cr_skip_test("%s", why);
+    json_t *j = up(flags);
+    *hs = json_object_get(j, "hosts");
+    for (int i = 0; i < n; i++)
+        snprintf(uri[i], 128, "%s", jstr(json_array_get(*hs, i), "uri"));
+    return j;
+}
+
+Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 480)
+{
     const char *flags[] = {"--hosts", "3", "--vms", "4", "--mem", "64MiB", "--nic", "200Mbit",
                            NULL};
-    json_t *j = up(flags);
-    json_t *hs = json_object_get(j, "hosts");
+    json_t *hs;
+    char u[3][128];
+    json_t *j = lab_up(flags, &hs, u, 3);
     debug_logs(hs);
-    char h1[128], h2[128], h3[128], to[300], cj[300], bad[128];
-    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
-    snprintf(h2, sizeof h2, "%s", jstr(json_array_get(hs, 1), "uri"));
-    snprintf(h3, sizeof h3, "%s", jstr(json_array_get(hs, 2), "uri"));
+    char to[300], cj[300], bad[128];
+    const char *h1 = u[0], *h2 = u[1], *h3 = u[2];
     snprintf(to, sizeof to, "%s,%s", h2, h3);
     snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
     /* a host that does not exist on the cluster's subnet */
@@ -293,6 +303,16 @@ static pid_t spawn(const char *const *argv, const char *outf, const char *errf)
     return pid;
 }
 
+/* spawn() with its output in the lab's directory: STEM.out (its path in
+ * outf, len bytes) and STEM.err. */
+static pid_t spawn_in_lab(const char *const *argv, const char *stem, char *outf, size_t len)
+{
+    char errf[300];
+    snprintf(outf, len, "%s/%s.out", fx_dir, stem);
+    snprintf(errf, sizeof errf, "%s/%s.err", fx_dir, stem);
+    return spawn(argv, outf, errf);
+}
+
 /* Wait for pid; its exit code (128 + signal if killed). */
 static int reap(pid_t pid)
 {
@@ -340,14 +360,12 @@ Test(evacuate, signals_mid_drain, .fini = evac_fini, .timeout = 600)
     snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
                         "--concurrency", "2", "--json", NULL};
-    char outf[300], errf[300];
-    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
-    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
+    char outf[300];
     const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     const char *names[] = {"SIGTERM", "SIGINT", "SIGHUP"};
     const char *all[] = {"vm1", "vm2", "vm3", "vm4", "vm5", "vm6"};
     for (int s = 0; s < 3; s++) {
-        pid_t pid = spawn(go, outf, errf);
+        pid_t pid = spawn_in_lab(go, "ev", outf, sizeof outf);
         sleep(6); /* inventory (~1 s), then two 128 MiB migrations at 100 Mbit/s (~11 s+) */
         kill(pid, sigs[s]);
         int rc = reap(pid);
@@ -374,25 +392,20 @@ Test(evacuate, signals_mid_drain, .fini = evac_fini, .timeout = 600)
  * exit 75, every VM running exactly once, none paused. */
 Test(evacuate, held_transfers_one_at_a_time, .fini = evac_fini, .timeout = 480)
 {
-    const char *why = unavailable();
-    if (why)
-        cr_skip_test("%s", why);
     const char *flags[] = {"--hosts", "2", "--vms", "6", "--mem", "32MiB", "--nic", "2000Mbit",
                            NULL};
-    json_t *j = up(flags);
-    json_t *hs = json_object_get(j, "hosts");
-    char h1[128], h2[128], cj[300], calib[300];
-    snprintf(h1, sizeof h1, "%s", jstr(json_array_get(hs, 0), "uri"));
-    snprintf(h2, sizeof h2, "%s", jstr(json_array_get(hs, 1), "uri"));
+    json_t *hs;
+    char u[2][128], cj[300], calib[300];
+    json_t *j = lab_up(flags, &hs, u, 2);
+    const char *h1 = u[0], *h2 = u[1];
     snprintf(cj, sizeof cj, "%s/cluster.json", fx_dir);
     snprintf(calib, sizeof calib, "%s/hold-calibration.json", fx_dir);
-    FILE *f = fopen(calib, "w");
-    cr_assert_not_null(f);
-    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"stream_bytes_per_s\": 250000000,"
-          " \"source_bytes_per_s_by_inflight\": {\"1\": 250000000}, \"setup_ms\": 1000,"
-          " \"max_concurrency\": 1, \"max_concurrency_hold\": 8,"
-          " \"max_concurrency_backoff\": 8}\n", f);
-    fclose(f);
+    save("hold-calibration.json",
+         "{\"format\": \"cutover-evacuate-calibration/1\", \"stream_bytes_per_s\": 250000000,"
+         " \"source_bytes_per_s_by_inflight\": {\"1\": 250000000}, \"setup_ms\": 1000,"
+         " \"max_concurrency\": 1, \"max_concurrency_hold\": 8,"
+         " \"max_concurrency_backoff\": 8}\n");
+    cr_assert_eq(access(calib, R_OK), 0);
     char logd[300];
     snprintf(logd, sizeof logd, "%s/hold-logs", fx_dir);
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", h2, "--cluster", cj,
@@ -448,10 +461,8 @@ Test(evacuate, held_transfers_one_at_a_time, .fini = evac_fini, .timeout = 480)
      * and transfer take ~1.5 s, the others wait) */
     const char *back[] = {bin(), "evacuate", "--connect", h2, "--to", h1, "--cluster", cj,
                           "--calibration", calib, "--max-downtime", "1s", "--json", NULL};
-    char outf[300], errf[300];
-    snprintf(outf, sizeof outf, "%s/hold2.out", fx_dir);
-    snprintf(errf, sizeof errf, "%s/hold2.err", fx_dir);
-    pid_t pid = spawn(back, outf, errf);
+    char outf[300];
+    pid_t pid = spawn_in_lab(back, "hold2", outf, sizeof outf);
     usleep(2500000);
     kill(pid, SIGINT);
     rc = reap(pid);
@@ -496,10 +507,8 @@ Test(evacuate, stuck_destination_daemon, .fini = evac_fini, .timeout = 480)
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", h2, "--cluster", cj,
                         "--concurrency", "2", "--max-downtime", "2s", "--call-timeout", "10s",
                         "--json", NULL};
-    char outf[300], errf[300];
-    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
-    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
-    pid_t pid = spawn(go, outf, errf);
+    char outf[300];
+    pid_t pid = spawn_in_lab(go, "ev", outf, sizeof outf);
     sleep(4);
     kill(daemon, SIGSTOP);
     double t0 = mono_s();
@@ -584,10 +593,8 @@ Test(evacuate, source_daemon_restart_mid_drain, .fini = evac_fini, .timeout = 60
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
                         "--concurrency", "2", "--max-downtime", "2s", "--call-timeout", "60s",
                         "--json", NULL};
-    char outf[300], errf[300];
-    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
-    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
-    pid_t pid = spawn(go, outf, errf);
+    char outf[300];
+    pid_t pid = spawn_in_lab(go, "ev", outf, sizeof outf);
     sleep(5);
     const char *rs[] = {bin(), "lab", "cluster", "restart-daemon", fx_dir, "h1", NULL};
     cr_expect_eq(run(rs, NULL, err, -1), 0, "restart-daemon: %s", err);
@@ -682,10 +689,8 @@ Test(evacuate, faults_budget_and_destination_reboot, .fini = evac_fini, .timeout
     /* a destination rebooted mid-drain */
     const char *go[] = {bin(), "evacuate", "--connect", h1, "--to", to, "--cluster", cj,
                         "--concurrency", "2", "--json", NULL};
-    char outf[300], errf[300];
-    snprintf(outf, sizeof outf, "%s/ev.out", fx_dir);
-    snprintf(errf, sizeof errf, "%s/ev.err", fx_dir);
-    pid_t pid = spawn(go, outf, errf);
+    char outf[300];
+    pid_t pid = spawn_in_lab(go, "ev", outf, sizeof outf);
     sleep(5);
     const char *rb[] = {bin(), "lab", "cluster", "reboot", fx_dir, "h2", NULL};
     cr_expect_eq(run(rb, NULL, err, -1), 0, "reboot: %s", err);

@@ -346,6 +346,21 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_float_eq(e->pred_total_ms, 9 * each, 50, "three set-ups ahead at most: %g (each %g)",
                        e->pred_total_ms, each);
+    /* a held VM waits hold_wait_ms past its turn (the run loop's wait for
+     * libvirt, learnt): at a set-up of 2 transfers each of the 3 held VMs
+     * adds it once, the first set-up and 4 transfers + 3 waits */
+    e->setup_ms = 2 * each;
+    e->hold_wait_ms = each / 2;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_float_eq(e->pred_total_ms, 6 * each + 3 * each / 2, 50,
+                       "the hold's wait: %g (each %g)", e->pred_total_ms, each);
+    e->hold_wait_ms = 0;
+    co_evac_note_hold(e, 100);
+    co_evac_note_hold(e, 300);
+    co_evac_note_hold(e, NAN);
+    cr_expect_float_eq(e->hold_wait_ms, 200, 1e-9, "the mean of what was seen");
+    e->hold_wait_ms = 0;
+    e->setup_ms = 4 * each;
     /* without the early start, none ahead either */
     e->no_early_start = 1;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
@@ -382,6 +397,7 @@ Test(evac_learn, calibration_round_trip)
     co_evac_note_rate(e, 1, 21e6, 2000);
     co_evac_note_rate(e, 3, 40e6, 2000);
     co_evac_note_setup(e, 2500);
+    co_evac_note_hold(e, 400);
     co_evac_vm *v1 = &e->vms[0], *v2 = &e->vms[1];
     v1->nwin = windows_of(&v1->dirty, 0.4, v1->win);
     v2->nwin = windows_of(&v2->dirty, 0.1, v2->win);
@@ -402,6 +418,7 @@ Test(evac_learn, calibration_round_trip)
     cr_expect_float_eq(f->src_cap_by_n[1], 10.5e6, 1);
     cr_expect_float_eq(f->src_cap_by_n[3], 20e6, 1);
     cr_expect_float_eq(f->setup_ms, 2500, 1e-6);
+    cr_expect_float_eq(f->hold_wait_ms, 400, 1e-6);
     cr_expect_float_eq(f->vms[0].dirty_factor, 0.4, 5e-3);
     cr_expect_str_eq(f->vms[0].dirty_factor_source, "calibration (this VM)");
     cr_expect_float_eq(f->vms[1].dirty_factor, 0.1, 2e-3);
@@ -428,6 +445,12 @@ Test(evac_learn, calibration_round_trip)
     co_diag_init(&d);
     cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
     cr_expect(strstr(d.msg, "setup_ms"), "%s", d.msg);
+    w = fopen(path, "w");
+    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"hold_wait_ms\": \"x\"}", w);
+    fclose(w);
+    co_diag_init(&d);
+    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
+    cr_expect(strstr(d.msg, "hold_wait_ms"), "%s", d.msg);
     w = fopen(path, "w");
     fputs("{\"format\": \"something else\"}", w);
     fclose(w);
