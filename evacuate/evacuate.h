@@ -380,8 +380,8 @@ int co_evac_probes(const co_evac *e, int n);
  * 1 is its least. At 1 MiB/s QEMU's bulk pass of a guest syncs no bitmap
  * for as many seconds as it has MiB, so it neither switches nor throttles
  * while held. Transfers one after another keep switchovers apart: on this
- * 2-core machine two switchovers at once went over the budget 27 - 50 %
- * of the time against 4 - 15 % apart (docs/evacuate.md, "The hold"). */
+ * 2-core machine two switchovers at once went over the budget 30 - 38 %
+ * of the time against 6 - 10 % apart (docs/evacuate.md, "The hold"). */
 #define CO_EVAC_HOLD_BYTES_PER_S 1048576.0
 /* ... and at most this long, whatever the others do (a stuck one) */
 #define CO_EVAC_HOLD_MAX_MS 20000.0

@@ -334,10 +334,11 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                     dt = released_at(f) - t;
                     first = -1;
                 }
-                /* set-ups ahead (co_evac_run's setup_closing): one alone in
-                 * its set-up whose transfer at its share is shorter than a
-                 * set-up closes once it has been in it that long; the
-                 * stale ones' cl is not set (transfers are in `stay`) */
+                /* set-ups ahead (co_evac_run's setup_closing): while fewer
+                 * than CO_EVAC_SETUPS_AHEAD are in their set-up or held, one
+                 * whose transfer at its share is shorter than a set-up closes
+                 * once it has been in its set-up that long (Tsu: that
+                 * transfer, for the step below) */
                 Tsu[f] = NAN;
                 if (may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
                     double Tf = co_evac_transfer_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
