@@ -535,6 +535,10 @@ int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
  * switchover over the budget beside a set-up (virt.c). */
 int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, double from_ms,
                          double to_ms);
+/* Was a migration (from its start to its end; on if end_ms is 0) in flight
+ * during the switchover from_ms..to_ms? The run loop counts those for the
+ * cap (co_evac_note_downtime), not the ones left when the worker ended. */
+int co_evac_in_flight_during(double start_ms, double end_ms, double from_ms, double to_ms);
 
 /* What this drain's calibration says of the cap's hold (drains it still
  * holds, and that hold's length): a probe one above the last cap that went

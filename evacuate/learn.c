@@ -337,6 +337,11 @@ int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, d
     return start_ms < to_ms && setup_end > from_ms;
 }
 
+int co_evac_in_flight_during(double start_ms, double end_ms, double from_ms, double to_ms)
+{
+    return co_evac_setup_during(start_ms, 0, end_ms, from_ms, to_ms);
+}
+
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
 {
     if (n < 2 || !isfinite(downtime_ms) || !(e->max_downtime_ms > 0) ||

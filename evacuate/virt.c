@@ -1951,9 +1951,26 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 }
             }
             /* a switchover over the budget's share with others in flight:
-             * fewer at once from now on (the source's CPU under TCG) */
+             * fewer at once from now on (the source's CPU under TCG). In
+             * flight over the switchover itself, not at the worker's end:
+             * at 2 at once in `stream` two switchovers of 333 and 336 ms
+             * each ended after the other VM's worker, so neither counted
+             * and the probe above the cap became the cap (bench-evacuate,
+             * 2026-12-05) */
+            int during = inflight + 1;
+            if (!strcmp(v->status, "completed") && isfinite(v->downtime_ms)) {
+                double sw_from = w->end_ms - v->downtime_ms;
+                int n_sw = 1;
+                for (int j = 0; j < nw; j++)
+                    n_sw += ws[j] && ws[j] != w && !ws[j]->abandoned &&
+                            co_evac_in_flight_during(ws[j]->t0,
+                                                     ws[j]->finished ? ws[j]->end_ms : 0,
+                                                     sw_from, w->end_ms);
+                if (n_sw > during)
+                    during = n_sw;
+            }
             if (!strcmp(v->status, "completed") &&
-                co_evac_note_downtime(e, v->name, inflight + 1, v->downtime_ms) && qh < qt) {
+                co_evac_note_downtime(e, v->name, during, v->downtime_ms) && qh < qt) {
                 co_evac_replan(e, queue + qh, qt - qh);
                 if (o->progress)
                     fprintf(stderr, "cutover evacuate: %s: at most %d at once from now on\n",

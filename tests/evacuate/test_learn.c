@@ -627,6 +627,11 @@ Test(evac_learn, a_setup_beside_the_switchover)
     cr_expect(!co_evac_setup_during(1300, 0, 0, 770, 1230), "began after it");
     cr_expect(co_evac_setup_during(0, 0, 900, 770, 1230), "failed in set-up during it");
     cr_expect(!co_evac_setup_during(0, 0, 600, 770, 1230), "failed in set-up before it");
+    /* in flight over the switchover: what the cap counts */
+    cr_expect(co_evac_in_flight_during(0, 1300, 770, 1230), "ended after it began");
+    cr_expect(co_evac_in_flight_during(0, 0, 770, 1230), "still running");
+    cr_expect(!co_evac_in_flight_during(0, 700, 770, 1230), "ended before it");
+    cr_expect(!co_evac_in_flight_during(1300, 0, 770, 1230), "began after it");
 }
 
 /* The stream ceiling: learnt when a migration got well under its share;
