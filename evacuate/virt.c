@@ -501,8 +501,9 @@ struct worker {
     double stopped_ms;            /* its guest stopped for the switchover (0 = not yet) */
     int end_counted;              /* its transfer's end is in hub->ends */
     double want_bw;               /* what the controller asked (NAN: libvirt's default) */
+    double orig_bw;               /* the domain's speed before the hold (NAN: unknown) */
+    int hold_applied;             /* the hold's speed was set on the domain */
     double held_from_ms, held_ms; /* when the hold began; how long it lasted */
-    int hold_sending;             /* held and QEMU sending its trickle: set-up over */
     double released_ms;           /* when release_holds lifted it (0 = not) */
     double turn_ms;               /* when the transfers before it had ended (0 = not yet) */
     int reissued;                 /* the release asked again (release_check) */
@@ -569,19 +570,37 @@ static int w_set_tunables(co_drv *d, const co_drv_tunables *t, co_diag *g)
         tt.max_cpu_throttle_pct = NAN;
     pthread_mutex_lock(&w->hub->mu);
     int hold = w->hold_ends > 0 && w->hub->ends < w->hold_ends && !w->held_from_ms;
+    int held = w->held;
     pthread_mutex_unlock(&w->hub->mu);
-    if (hold) {
-        /* before the start only: the bulk pass at a trickle syncs no
-         * bitmap, so QEMU neither switches nor throttles meanwhile */
-        w->want_bw = tt.max_bandwidth_bytes_per_s;
-        tt.max_bandwidth_bytes_per_s = CO_EVAC_HOLD_BYTES_PER_S;
+    if (hold || held) {
+        /* the speed it asks for waits for the release */
+        if (!isnan(tt.max_bandwidth_bytes_per_s))
+            w->want_bw = tt.max_bandwidth_bytes_per_s;
+        tt.max_bandwidth_bytes_per_s = NAN;
     }
     busy(w, "setting the migration parameters");
     int rc = w->inner->ops->set_tunables(w->inner, &tt, g);
     busy(w, NULL);
-    if (hold && rc == CO_OK) {
+    if (!hold || rc != CO_OK)
+        return rc;
+    /* before the start only, as a speed of the domain's, not the start's
+     * own (drivers/drv_virt.c: that one overrules a release made while
+     * libvirt sets the migration up); what it was goes back if the guest
+     * stays. At 1 MiB/s the bulk pass syncs no bitmap, so QEMU neither
+     * switches nor throttles meanwhile. A hold that cannot be set is no
+     * hold: the VM migrates at once. */
+    co_drv_tunables cur;
+    co_diag dd;
+    co_diag_init(&dd);
+    busy(w, "holding the migration's speed (virDomainMigrateSetMaxSpeed)");
+    w->orig_bw = w->inner->ops->get_tunables(w->inner, &cur, &dd) == CO_OK
+                     ? cur.max_bandwidth_bytes_per_s : NAN;
+    int hrc = w->inner->ops->set_max_bandwidth(w->inner, CO_EVAC_HOLD_BYTES_PER_S, &dd);
+    busy(w, NULL);
+    if (hrc == CO_OK) {
         pthread_mutex_lock(&w->hub->mu);
         w->held = 1;
+        w->hold_applied = 1;
         w->held_from_ms = co_clock_ms();
         pthread_mutex_unlock(&w->hub->mu);
     }
@@ -616,10 +635,7 @@ static void release_holds(co_evac *e, struct hub *h, struct worker **ws, int nw)
         struct worker *w = ws[i];
         if (w && w->held && !(w->turn_ms > 0) && h->ends >= w->hold_ends)
             w->turn_ms = now;
-        /* only once QEMU sends: a speed set while libvirt still set the
-         * migration up was overruled by the start's own (the held rate),
-         * and a VM of bench-evacuate `hot` crept at 1 MiB/s for 62 s */
-        if (w && w->running && !w->finished && w->held && !w->releasing && w->hold_sending &&
+        if (w && w->running && !w->finished && w->held && !w->releasing &&
             (h->ends >= w->hold_ends || now - w->held_from_ms > CO_EVAC_HOLD_MAX_MS)) {
             w->releasing = 1;
             go[ngo++] = w;
@@ -691,9 +707,6 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
     if (rc == CO_OK && (st->status == CO_DRV_MIG_COMPLETED || st->status == CO_DRV_MIG_FAILED ||
                         st->status == CO_DRV_MIG_CANCELLED))
         count_end(w);
-    if (rc == CO_OK && w->held && st->status == CO_DRV_MIG_ACTIVE &&
-        st->ram_transferred_bytes > 0)
-        w->hold_sending = 1;
     if (rc == CO_OK && w->held && st->status == CO_DRV_MIG_ACTIVE) {
         /* held: for its controller (and the run loop) still in its set-up;
          * its trickle is no transfer to judge */
@@ -973,7 +986,16 @@ static void *worker_main(void *arg)
             w->held = 0;
             w->held_ms = co_clock_ms() - w->held_from_ms;
         }
+        int put_back = w->hold_applied && strcmp(w->status, "completed");
         pthread_mutex_unlock(&w->hub->mu);
+        if (put_back) {
+            /* the guest stays: its domain keeps no speed of ours */
+            co_diag dd;
+            co_diag_init(&dd);
+            busy(w, "putting the migration speed back (virDomainMigrateSetMaxSpeed)");
+            drv->ops->set_max_bandwidth(drv, isfinite(w->orig_bw) ? w->orig_bw : 0, &dd);
+            busy(w, NULL);
+        }
         busy(w, "closing the connection (the migration call has not returned)");
         drv->ops->close(drv);
         busy(w, NULL);
@@ -1228,6 +1250,7 @@ static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, stru
     if (o->log_dir && *o->log_dir)
         snprintf(w->log_path, sizeof w->log_path, "%.400s/%.200s.jsonl", o->log_dir, v->name);
     w->time_ms = w->downtime_ms = w->sent_bytes = NAN;
+    w->want_bw = w->orig_bw = NAN;
     return w;
 }
 
