@@ -340,7 +340,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * once it has been in its set-up that long (Tsu: that
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
-                if (may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
+                if (hold && may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
                     double Tf = co_evac_transfer_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;

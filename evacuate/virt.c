@@ -1400,7 +1400,8 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
     return 1;
 }
 
-/* Set-ups ahead (auto concurrency): a migration still in its set-up whose
+/* Set-ups ahead (auto concurrency at one at a time, with the hold): a
+ * migration still in its set-up whose
  * transfer, by the model at its share, is shorter than a set-up closes once
  * it has been in its set-up for as long as that transfer: the next VM's
  * set-up then ends about when this one's transfer does, and the link
@@ -1408,7 +1409,7 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
  * (2 Gbit/s, one stream carries ~1990 Mbit/s here) a 64 MiB guest sends in
  * 0.27 s after a 0.6 s set-up; the run loop never saw one sending, so no
  * set-up started early and one at a time took 4.7 s, Nova's time
- * (docs/evacuate.md, "Set-ups ahead"). The caller allows it only while
+ * (docs/evacuate.md, "The hold"). The caller allows it only while
  * fewer than CO_EVAC_SETUPS_AHEAD are in their set-up or held (`ahead`),
  * and starts none while a guest is stopped for its switchover: set-ups
  * started beside other VMs' switchovers pushed idle guests to 340 - 690 ms
@@ -1664,8 +1665,12 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             for (int i = 0; i < nw; i++)
                 nsetup += ws[i] && ws[i]->running && !ws[i]->finished &&
                           !(ws[i]->first_send_ms > 0);
-            /* set-ups ahead (setup_closing): while one at most is in its set-up */
-            int ahead = early && nsetup < CO_EVAC_SETUPS_AHEAD;
+            /* set-ups ahead (setup_closing) */
+            /* one at a time only, where the hold keeps the transfers apart:
+             * at 2 at once they put 5 in flight and the drain took 4.1 -
+             * 4.8 s with switchovers over the budget (bench-evacuate
+             * `stream`, 2026-12-05) */
+            int ahead = early && e->k == 1 && !probe && nsetup < CO_EVAC_SETUPS_AHEAD;
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
