@@ -381,22 +381,25 @@ int co_evac_note_stream(co_evac *e, double got, double fair)
     return 1;
 }
 
+/* One more time x (ms, >= 0, finite; else ignored) in a mean kept as a sum
+ * and a count. */
+static void add_to_mean(double *sum, int *n, double *mean, double x)
+{
+    if (!(x >= 0) || !isfinite(x))
+        return;
+    *sum += x;
+    (*n)++;
+    *mean = *sum / *n;
+}
+
 void co_evac_note_setup(co_evac *e, double ms)
 {
-    if (!(ms >= 0) || !isfinite(ms))
-        return;
-    e->setup_sum_ms += ms;
-    e->setup_n++;
-    e->setup_ms = e->setup_sum_ms / e->setup_n;
+    add_to_mean(&e->setup_sum_ms, &e->setup_n, &e->setup_ms, ms);
 }
 
 void co_evac_note_hold(co_evac *e, double ms)
 {
-    if (!(ms >= 0) || !isfinite(ms))
-        return;
-    e->hold_wait_sum_ms += ms;
-    e->hold_wait_n++;
-    e->hold_wait_ms = e->hold_wait_sum_ms / e->hold_wait_n;
+    add_to_mean(&e->hold_wait_sum_ms, &e->hold_wait_n, &e->hold_wait_ms, ms);
 }
 
 /* ---------------------------------------------------------- calibration */

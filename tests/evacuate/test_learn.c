@@ -439,24 +439,21 @@ Test(evac_learn, calibration_round_trip)
                      "calibration (this VM)");
     json_decref(j);
     /* a bad file: one line naming the field */
-    FILE *w = fopen(path, "w");
-    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"setup_ms\": -3}", w);
-    fclose(w);
-    co_diag_init(&d);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "setup_ms"), "%s", d.msg);
-    w = fopen(path, "w");
-    fputs("{\"format\": \"cutover-evacuate-calibration/1\", \"hold_wait_ms\": \"x\"}", w);
-    fclose(w);
-    co_diag_init(&d);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "hold_wait_ms"), "%s", d.msg);
-    w = fopen(path, "w");
-    fputs("{\"format\": \"something else\"}", w);
-    fclose(w);
-    co_diag_init(&d);
-    cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA);
-    cr_expect(strstr(d.msg, "format"), "%s", d.msg);
+    static const char *const bad[][2] = {
+        {"{\"format\": \"cutover-evacuate-calibration/1\", \"setup_ms\": -3}", "setup_ms"},
+        {"{\"format\": \"cutover-evacuate-calibration/1\", \"hold_wait_ms\": \"x\"}",
+         "hold_wait_ms"},
+        {"{\"format\": \"something else\"}", "format"},
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        FILE *w = fopen(path, "w");
+        cr_assert_not_null(w);
+        fputs(bad[b][0], w);
+        fclose(w);
+        co_diag_init(&d);
+        cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_EDATA, "%s", bad[b][0]);
+        cr_expect(strstr(d.msg, bad[b][1]), "%s", d.msg);
+    }
     unlink(path);
     co_diag_init(&d);
     cr_expect_eq(co_evac_calib_apply(f, path, &d), CO_ENOINPUT);
