@@ -704,15 +704,10 @@ static int build_params(virt_ctx *c)
     if (c->listen_address)
         bad |= virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
                                        c->listen_address);
-    if (isfinite(c->tun.max_bandwidth_bytes_per_s)) {
-        /* libvirt's unit is MiB/s: round up so a small limit is not 0;
-         * 0 (unlimited) is libvirt's own maximum */
-        double mib = c->tun.max_bandwidth_bytes_per_s > 0
-                         ? ceil(c->tun.max_bandwidth_bytes_per_s / MIB)
-                         : (double)VIRT_BANDWIDTH_MAX_MIBPS;
-        bad |= virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
-                                       (unsigned long long)mib);
-    }
+    if (isfinite(c->tun.max_bandwidth_bytes_per_s))
+        bad |= virTypedParamsAddULLong(
+            &params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
+            (unsigned long long)co_virt_speed_mibps(c->tun.max_bandwidth_bytes_per_s));
     if (c->tun.multifd_channels > 1) {
         flags |= VIR_MIGRATE_PARALLEL;
         bad |= virTypedParamsAddInt(&params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
@@ -1191,13 +1186,17 @@ static int virt_poll_sample(co_drv *d, int timeout_ms, co_drv_event *evs, int ma
     return CO_OK;
 }
 
+unsigned long co_virt_speed_mibps(double bytes_per_s)
+{
+    return bytes_per_s > 0 ? (unsigned long)ceil(bytes_per_s / MIB) : VIRT_BANDWIDTH_MAX_MIBPS;
+}
+
 static int virt_set_max_bandwidth(co_drv *d, double bytes_per_s, co_diag *diag)
 {
     virt_ctx *c = ctx_of(d);
     if (!(bytes_per_s >= 0) || !isfinite(bytes_per_s))
         return co_diag_set(diag, CO_ERANGE, "bandwidth %g bytes/s out of range", bytes_per_s);
-    unsigned long mibps = bytes_per_s == 0 ? VIRT_BANDWIDTH_MAX_MIBPS
-                                           : (unsigned long)ceil(bytes_per_s / MIB);
+    unsigned long mibps = co_virt_speed_mibps(bytes_per_s);
     pthread_mutex_lock(&c->mu);
     int running = c->started && !c->worker_done;
     pthread_mutex_unlock(&c->mu);

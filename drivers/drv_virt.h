@@ -131,6 +131,11 @@ extern const co_drv_ops co_virt_monitor_ops;
  * virConnectOpen. CO_OK, or CO_EUNAVAIL when the loop cannot start. */
 int co_virt_init(void);
 
+/* A migration speed in libvirt's unit (MiB/s, virDomainMigrateSetMaxSpeed
+ * and VIR_MIGRATE_PARAM_BANDWIDTH) from bytes/s >= 0: rounded up, so a
+ * small limit is not 0; 0 (unlimited) is libvirt's own maximum. */
+unsigned long co_virt_speed_mibps(double bytes_per_s);
+
 /* The key `cutover migrate` locks a libvirt domain under (engine/lock.h):
  * "libvirt:CONN_URI#UUID" into buf. CO_OK, CO_ERANGE if len is too small. */
 int co_virt_lock_key(co_drv *d, char *buf, size_t len);

@@ -938,9 +938,7 @@ static void put_speed_back(struct worker *w, const char *uri)
         return;
     virDomainPtr dom = virDomainLookupByName(c, w->name);
     if (dom && virDomainIsActive(dom) == 1) {
-        double b = isfinite(w->orig_bw) ? w->orig_bw : 0;
-        unsigned long mibps = b > 0 ? (unsigned long)ceil(b / 1048576.0)
-                                    : (unsigned long)(INT64_MAX / (1024 * 1024));
+        unsigned long mibps = co_virt_speed_mibps(isfinite(w->orig_bw) ? w->orig_bw : 0);
         if (virDomainMigrateSetMaxSpeed(dom, mibps, 0) < 0)
             virResetLastError();
     } else {
@@ -1463,6 +1461,12 @@ static void note_probe(co_evac *e, double got)
         e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
 }
 
+/* A worker whose migration is in its set-up (or held: no byte seen yet). */
+static int in_setup(const struct worker *w)
+{
+    return w && w->running && !w->finished && !(w->first_send_ms > 0);
+}
+
 /* A worker whose migration sends now (as learn_tick counts them). */
 static int sending(const struct worker *w)
 {
@@ -1689,10 +1693,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             int alone_in = 0, stay = 0, nsetup = 0;
             char ends[2 * CO_EVAC_MAX_VMS] = {0};
             for (int i = 0; i < nw; i++)
-                nsetup += ws[i] && ws[i]->running && !ws[i]->finished &&
-                          !(ws[i]->first_send_ms > 0);
-            /* set-ups ahead (setup_closing) */
-            /* one at a time only, where the hold keeps the transfers apart:
+                nsetup += in_setup(ws[i]);
+            /* set-ups ahead (setup_closing), one at a time only, where the
+             * hold keeps the transfers apart:
              * at 2 at once they put 5 in flight and the drain took 4.1 -
              * 4.8 s with switchovers over the budget (bench-evacuate
              * `stream`, 2026-12-05) */
@@ -1815,7 +1818,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
          * often: a transfer there is as short as 2 ticks */
         int wait_ms = 250;
         for (int i = 0; early && i < nw; i++)
-            if (ws[i] && ws[i]->running && !ws[i]->finished && !(ws[i]->first_send_ms > 0))
+            if (in_setup(ws[i]))
                 wait_ms = 100;
         struct timespec dl;
         co_clock_deadline_ts(&dl, wait_ms);
