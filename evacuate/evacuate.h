@@ -255,6 +255,14 @@ typedef struct co_evac {
     int k_cap_noted;              /* this drain: a switchover over budget set the cap */
     int most_inflight;            /* this drain: the most migrations in flight at once
                                      (set-ups included, as co_evac_note_downtime counts) */
+    /* The switchover tally (co_evac_note_switchover): per concurrency k
+     * the VMs were started at, how many switchovers completed and how many
+     * went over CO_EVAC_DOWN_SHARE of the budget, the calibration's counts
+     * decayed by CO_EVAC_TALLY_DECAY per drain; auto concurrency plans no
+     * level whose rate expects more than CO_EVAC_MISS_EXPECT misses in the
+     * drain's VMs (co_evac_tally_cap). */
+    double sw_n[CO_EVAC_MAX_K + 1], sw_over[CO_EVAC_MAX_K + 1];
+    char tally_why[160];          /* the level co_evac_tally_cap refused last, "" none */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
     int no_early_start;           /* 1: never start a VM before a slot is free (below) */
     int pulled_back;              /* co_evac_run: migrations cancelled to let the others
@@ -528,6 +536,32 @@ int co_evac_note_peak(co_evac *e, double bytes_per_s);
  * could not try above it; a switchover over budget there lowers it again),
  * unless it holds (below). */
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms);
+
+/* The switchover tally. One cap from one miss swung with chance: in
+ * bench-evacuate `stream` (2 Gbit/s, TCG) cutover's switchovers went over
+ * the 300 ms budget 1.3 % of the time with 1 in flight and 9 - 23 % with 2 -
+ * 4 (663 switchovers, 2026-12-02 - 05), yet a drain at 2 without a miss
+ * lifted the cap and the next probe missed again: 13 of 78 switchovers of
+ * drains started at k >= 2 missed, 2 of 54 at k = 1. The tally keeps a rate
+ * per level instead:
+ *  - co_evac_note_switchover: a completed VM started at concurrency k with
+ *    downtime_ms (QEMU's); counted at level k (1..CO_EVAC_MAX_K).
+ *  - co_evac_tally_rate: the rate of switchovers over the budget at level
+ *    k, (over + CO_EVAC_TALLY_PRIOR x the rate of level k-1) / (n +
+ *    CO_EVAC_TALLY_PRIOR): a level not yet seen borrows the rate below it
+ *    (0 below level 1), so the cap's probe can still try it.
+ *  - co_evac_tally_cap: the highest k whose levels 2..k each expect at most
+ *    CO_EVAC_MISS_EXPECT misses over n_vms VMs (n_vms x rate); 1 at least.
+ *    Sets e->tally_why when a level is refused, else "".
+ * The decay lets an old miss fade and follows a machine whose load
+ * changes: a level refused for one miss in 6 switchovers (nothing over
+ * below it) comes back after 6 drains that do not try it. */
+#define CO_EVAC_TALLY_DECAY 0.8
+#define CO_EVAC_TALLY_PRIOR 4.0
+#define CO_EVAC_MISS_EXPECT 0.3
+void co_evac_note_switchover(co_evac *e, int k, double downtime_ms);
+double co_evac_tally_rate(const co_evac *e, int k);
+int co_evac_tally_cap(co_evac *e, int n_vms);
 
 /* Did a migration's set-up (from its start to its first byte sent; to its
  * end if it never sent; on if neither: 0) overlap the switchover from_ms..

@@ -358,6 +358,42 @@ int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
     return 1;
 }
 
+void co_evac_note_switchover(co_evac *e, int k, double downtime_ms)
+{
+    if (k < 1 || k > CO_EVAC_MAX_K || !isfinite(downtime_ms) || !(e->max_downtime_ms > 0))
+        return;
+    e->sw_n[k] += 1;
+    if (downtime_ms > CO_EVAC_DOWN_SHARE * e->max_downtime_ms)
+        e->sw_over[k] += 1;
+}
+
+double co_evac_tally_rate(const co_evac *e, int k)
+{
+    double below = 0;
+    for (int j = 1; j <= k && j <= CO_EVAC_MAX_K; j++)
+        below = (e->sw_over[j] + CO_EVAC_TALLY_PRIOR * below) /
+                (e->sw_n[j] + CO_EVAC_TALLY_PRIOR);
+    return below;
+}
+
+int co_evac_tally_cap(co_evac *e, int n_vms)
+{
+    e->tally_why[0] = '\0';
+    if (n_vms < 1)
+        n_vms = 1;
+    for (int k = 2; k <= CO_EVAC_MAX_K; k++) {
+        double r = co_evac_tally_rate(e, k);
+        if (n_vms * r > CO_EVAC_MISS_EXPECT + 1e-9) {
+            snprintf(e->tally_why, sizeof e->tally_why,
+                     "%d at once: %.1f of %.1f switchovers over the budget lately, %.1f "
+                     "expected in %d VMs",
+                     k, e->sw_over[k], e->sw_n[k], n_vms * r, n_vms);
+            return k - 1;
+        }
+    }
+    return CO_EVAC_MAX_K;
+}
+
 int co_evac_note_stream(co_evac *e, double got, double fair)
 {
     /* over the NIC is a timing artefact (a short migration's first byte
@@ -494,6 +530,17 @@ json_t *co_evac_calib_json(const co_evac *e)
     int cap_out = probe_unreached(e) ? e->calib_cap : e->k_cap;
     json_object_set_new(o, "max_concurrency", cap_out > 0 ? json_integer(cap_out) : json_null());
     json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
+    json_t *tally = json_object();
+    for (int k = 1; k <= CO_EVAC_MAX_K; k++)
+        if (e->sw_n[k] > 0) {
+            char key[8];
+            snprintf(key, sizeof key, "%d", k);
+            json_t *t = json_object();
+            json_object_set_new(t, "n", json_real(e->sw_n[k]));
+            json_object_set_new(t, "over", json_real(e->sw_over[k]));
+            json_object_set_new(tally, key, t);
+        }
+    json_object_set_new(o, "switchovers_by_concurrency", tally);
     int hold, backoff;
     co_evac_cap_hold_next(e, &hold, &backoff);
     json_object_set_new(o, "max_concurrency_hold", json_integer(hold));
@@ -641,6 +688,7 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
     json_t *khold = json_object_get(o, "max_concurrency_hold");
     json_t *kback = json_object_get(o, "max_concurrency_backoff");
     json_t *drains = json_object_get(o, "drains");
+    json_t *tally = json_object_get(o, "switchovers_by_concurrency");
     const char *bad = !fmt || strcmp(fmt, CALIB_FORMAT) ? "format"
                       : stream < 0                     ? "stream_bytes_per_s"
                       : setup < 0                      ? "setup_ms"
@@ -650,6 +698,8 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                       : by && !json_is_object(by)      ? "source_bytes_per_s_by_inflight"
                       : vms && !json_is_array(vms)     ? "vms"
                       : drains && !json_is_null(drains) && !json_is_array(drains) ? "drains"
+                      : tally && !json_is_null(tally) && !json_is_object(tally)
+                          ? "switchovers_by_concurrency"
                       : kc && !json_is_null(kc) &&
                               (!json_is_integer(kc) || json_integer_value(kc) < 1 ||
                                json_integer_value(kc) > CO_EVAC_MAX_K)
@@ -674,6 +724,22 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
                 break;
             }
             caps[n] = json_number_value(x);
+        }
+    }
+    double tn[CO_EVAC_MAX_K + 1] = {0}, tover[CO_EVAC_MAX_K + 1] = {0};
+    if (!bad && json_is_object(tally)) {
+        const char *k;
+        json_t *t;
+        json_object_foreach(tally, k, t) {
+            int n = atoi(k);
+            double cn = pos_num(t, "n"), co = pos_num(t, "over");
+            if (n < 1 || n > CO_EVAC_MAX_K || !json_is_object(t) || cn < 0 || co < 0 ||
+                co > cn) {
+                bad = "switchovers_by_concurrency (\"1\"..\"8\": {n, over}, 0 <= over <= n)";
+                break;
+            }
+            tn[n] = cn;
+            tover[n] = co;
         }
     }
     size_t i;
@@ -724,8 +790,12 @@ int co_evac_calib_apply_json(co_evac *e, json_t *o, const char *what, const char
         e->stream_cap_bytes_per_s = stream;
         snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "calibration");
     }
-    for (int n = 1; n <= CO_EVAC_MAX_K; n++)
+    for (int n = 1; n <= CO_EVAC_MAX_K; n++) {
         e->src_cap_by_n[n] = caps[n];
+        /* the drains before weigh less each drain (CO_EVAC_TALLY_DECAY) */
+        e->sw_n[n] = tn[n] * CO_EVAC_TALLY_DECAY;
+        e->sw_over[n] = tover[n] * CO_EVAC_TALLY_DECAY;
+    }
     if (setup > 0)
         e->setup_ms = setup;
     if (hold_wait > 0)
@@ -847,6 +917,11 @@ json_t *co_evac_calib_merge(json_t *older, json_t *newer)
                 json_object_set(m, "stream_source", json_object_get(older, "stream_source"));
         }
     }
+    /* a newer calibration planned with the older carries its tally */
+    json_t *nt = json_object_get(m, "switchovers_by_concurrency");
+    json_t *ot = json_object_get(older, "switchovers_by_concurrency");
+    if ((!json_is_object(nt) || json_object_size(nt) == 0) && json_is_object(ot))
+        json_object_set(m, "switchovers_by_concurrency", ot);
     json_t *by = json_object_get(m, "source_bytes_per_s_by_inflight");
     const char *k;
     json_t *x;

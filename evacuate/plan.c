@@ -841,8 +841,13 @@ int co_evac_plan(co_evac *e, co_diag *d)
     int klo = 1, khi = kmax;
     if (e->concurrency > 0)
         klo = khi = e->concurrency < n ? e->concurrency : n;
-    else if (e->k_cap > 0 && khi > e->k_cap)
-        khi = e->k_cap; /* switchovers over budget above it (co_evac_note_downtime) */
+    else {
+        if (e->k_cap > 0 && khi > e->k_cap)
+            khi = e->k_cap; /* switchovers over budget above it (co_evac_note_downtime) */
+        int t = co_evac_tally_cap(e, n); /* ... and how often, lately */
+        if (khi > t)
+            khi = t;
+    }
     /* cutover's own schedule (auto concurrency) runs VMs that need a stream
      * of their own one at a time; a fixed --concurrency emulates another
      * system's and keeps its order */
@@ -913,6 +918,14 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
         return e->k;
     if (e->k_cap > 0 && khi > e->k_cap)
         khi = e->k_cap;
+    /* the misses a level expects count over the whole drain, not the VMs
+     * left: else the last few would go at a level refused at the start */
+    int movable = 0;
+    for (int v = 0; v < e->nvms; v++)
+        movable += !e->vms[v].blocker[0];
+    int t = co_evac_tally_cap(e, movable > n ? movable : n);
+    if (khi > t)
+        khi = t;
     /* No more at once while a VM that started needing a stream of its own
      * still migrates: in bench-evacuate `hot`, re-plans as the dirty rates
      * came in raised k beside the hot guest (1 -> 2, 2 -> 4, 4 - 17 s into
@@ -952,6 +965,8 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
         k = e->k;
         if (e->k_cap > 0 && k > e->k_cap)
             k = e->k_cap;
+        if (k > t)
+            k = t;
     }
     e->k = k;
     return e->k;

@@ -62,6 +62,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "pulled_back", json_integer(e->pulled_back));
     if (e->k_cap > 0)
         json_object_set_new(o, "max_concurrency_why", json_string(e->k_cap_why));
+    /* the tally's refusal (co_evac_tally_cap), null when it refused none */
+    json_object_set_new(o, "concurrency_tally_why",
+                        e->tally_why[0] ? json_string(e->tally_why) : json_null());
     if (!r->dry_run)
         json_object_set_new(o, "learned", co_evac_calib_json(e));
     for (int i = 0; i < e->nvms; i++) {
@@ -196,6 +199,8 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
         }
     if (e->k_cap > 0)
         fprintf(out, "at most %d at once (%s)\n", e->k_cap, e->k_cap_why);
+    if (e->tally_why[0])
+        fprintf(out, "not %s (the switchover tally)\n", e->tally_why);
     if (e->setup_ms > 0)
         fprintf(out, "libvirt's part of each migration: %.1f s (%s)%s\n", e->setup_ms / 1e3,
                 e->setup_n ? "measured" : "calibration",

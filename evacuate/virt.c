@@ -513,6 +513,7 @@ struct worker {
     char kick_why[200];
     /* the run loop's */
     int peers;                    /* most migrations in flight during it */
+    int k_start;                  /* the drain's concurrency at its start (the tally) */
     double send_tick_ms, send_m_ms; /* its sending time over the run loop's ticks, and
                                        that time x how many sent at once */
     double t0;
@@ -1785,6 +1786,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             if (probe && probe_vm < 0)
                 probe_vm = vi;
+            w->k_start = e->k;
             runlog(rl, t0, "start",
                    json_pack("{s:s, s:i, s:i, s:i, s:b, s:b, s:i, s:i}", "vm", v->name, "k",
                              probe ? 1 : e->k, "in_flight", inflight, "closing", ncl, "early",
@@ -2026,6 +2028,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 if (n_sw > during)
                     during = n_sw;
             }
+            if (!strcmp(v->status, "completed"))
+                co_evac_note_switchover(e, w->k_start, v->downtime_ms);
             if (!strcmp(v->status, "completed") &&
                 co_evac_note_downtime(e, v->name, during, v->downtime_ms) && qh < qt) {
                 co_evac_replan(e, queue + qh, qt - qh);

@@ -516,6 +516,103 @@ Test(evac_learn, switchovers_over_budget_cap_concurrency)
     unlink(path);
 }
 
+/* The switchover tally: per level (the concurrency a VM started at), the
+ * switchovers and those over the budget; a level whose rate expects more
+ * than CO_EVAC_MISS_EXPECT misses over the drain's VMs is not planned, a
+ * level not seen borrows the rate below it; the counts travel in the
+ * calibration, decayed per drain, so a refused level comes back after
+ * drains that do not try it; merged, a newer file without a tally keeps
+ * the older's; bad counts are named. */
+static void expect_dry_run_text(const co_evac *f, const char *const *want);
+Test(evac_learn, the_switchover_tally_refuses_a_level_that_misses_often)
+{
+    double rate[] = {0, 0, 0, 0, 0, 0};
+    co_evac *e = mk(6, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->max_downtime_ms = 300;
+    e->src_cap_by_n[1] = 10e6; /* one stream is a fifth of the NIC: more at once pays */
+    cr_expect_eq(co_evac_tally_cap(e, 6), CO_EVAC_MAX_K, "nothing seen: nothing refused");
+    cr_expect_str_eq(e->tally_why, "");
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_gt(e->k, 3, "k %d", e->k);
+    for (int i = 0; i < 20; i++)
+        co_evac_note_switchover(e, 1, 40);
+    for (int i = 0; i < 6; i++)
+        co_evac_note_switchover(e, 2, i == 3 ? 400 : 120);
+    co_evac_note_switchover(e, 0, 900); /* no level: ignored */
+    co_evac_note_switchover(e, CO_EVAC_MAX_K + 1, 900);
+    cr_expect_float_eq(co_evac_tally_rate(e, 1), 0, 1e-12);
+    cr_expect_float_eq(co_evac_tally_rate(e, 2), 0.1, 1e-9, "(1 + 4 x 0) / (6 + 4)");
+    cr_expect_float_eq(co_evac_tally_rate(e, 3), 0.1, 1e-9, "not seen: the level below");
+    cr_expect_eq(co_evac_tally_cap(e, 6), 1, "0.6 misses expected in 6 VMs at 2");
+    cr_expect_eq(co_evac_tally_cap(e, 3), CO_EVAC_MAX_K, "0.3 in 3: allowed (and above)");
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_eq(e->k, 1);
+    cr_expect(strstr(e->tally_why, "2 at once: 1.0 of 6.0 switchovers"), "%s", e->tally_why);
+    int idx[] = {4, 5}; /* the last two: counted over the drain's six, still 1 */
+    cr_expect_eq(co_evac_replan(e, idx, 2), 1);
+    const char *want[] = {"not 2 at once: 1.0 of 6.0", "(the switchover tally)", NULL};
+    expect_dry_run_text(e, want);
+    co_evac_result r = {.status = "planned", .dry_run = 1, .total_time_ms = NAN};
+    json_t *j = co_evac_result_json(e, &r);
+    cr_expect(strstr(json_string_value(json_object_get(j, "concurrency_tally_why")), "2 at once"));
+    json_decref(j);
+    e->concurrency = 4; /* a fixed schedule (another system's) is not refused */
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
+    cr_expect_eq(e->k, 4);
+    e->concurrency = 0;
+    /* through the calibration: decayed, refused until the miss fades */
+    char path[] = "/tmp/co-test-tally-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    int drains = 0;
+    for (; drains < 12; drains++) {
+        cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
+        e = mk(6, rate);
+        e->max_downtime_ms = 300;
+        cr_assert_eq(co_evac_calib_apply(e, path, &d), CO_OK, "%s", d.msg);
+        if (drains == 0) {
+            cr_expect_float_eq(e->sw_n[2], 6 * CO_EVAC_TALLY_DECAY, 1e-9);
+            cr_expect_float_eq(e->sw_over[2], CO_EVAC_TALLY_DECAY, 1e-9);
+            cr_expect_float_eq(e->sw_n[1], 20 * CO_EVAC_TALLY_DECAY, 1e-9);
+        }
+        if (co_evac_tally_cap(e, 6) > 1)
+            break;
+    }
+    /* f = 0.8^d: 6 f / (6 f + 4) <= 0.3 from f <= 0.286, d = 6 */
+    cr_expect_eq(drains, 5, "came back after %d drains", drains + 1);
+    /* merged: a newer calibration without a tally keeps the older's */
+    json_t *a = co_evac_calib_json(e);
+    co_evac *g = mk(6, rate);
+    json_t *b = co_evac_calib_json(g);
+    json_t *m = co_evac_calib_merge(a, b);
+    cr_expect(json_equal(json_object_get(m, "switchovers_by_concurrency"),
+                         json_object_get(a, "switchovers_by_concurrency")));
+    json_decref(a);
+    json_decref(b);
+    json_decref(m);
+    static const char *const bad[] = {
+        "{\"2\": {\"n\": 1, \"over\": 3}}",
+        "{\"9\": {\"n\": 1, \"over\": 0}}",
+        "{\"1\": {\"n\": -1, \"over\": 0}}",
+        "{\"1\": 4}",
+        "[1, 2]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *w = fopen(path, "w");
+        cr_assert(w);
+        fprintf(w, "{\"format\": \"cutover-evacuate-calibration/1\", "
+                   "\"switchovers_by_concurrency\": %s}", bad[i]);
+        fclose(w);
+        co_diag_init(&d);
+        cr_expect_eq(co_evac_calib_apply(g, path, &d), CO_EDATA, "%s", bad[i]);
+        cr_expect(strstr(d.msg, "switchovers_by_concurrency"), "%s: %s", bad[i], d.msg);
+    }
+    unlink(path);
+}
+
 /* The probe one above the last drain's cap backs off when it goes over the
  * budget again (bench-evacuate `stream`: a cap of 2 from a 460 ms switchover
  * with 3 in flight, then the next drain at 3 again, 438 and 656 ms): the cap
