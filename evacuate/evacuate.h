@@ -161,7 +161,10 @@ typedef struct co_evac_resident {
  * plan chose, so that the next plan times that schedule again with what it
  * knows now and scales its own prediction by what the drains really took
  * over that (co_evac_plan, docs/evacuate.md "The drains' time factor"). */
-#define CO_EVAC_DRAINS_KEPT 3
+#define CO_EVAC_DRAINS_KEPT 8
+/* ... of which the newest this many make the time factor; each k's own
+ * factor (co_evac_plan's choice of k) comes from all kept at that k */
+#define CO_EVAC_DRAINS_FACTOR 3
 typedef struct co_evac_drain {
     double total_ms;              /* measured, first start to last end */
     int k;                        /* the plan's concurrency */
@@ -287,6 +290,12 @@ typedef struct co_evac {
                                      past drains of their measured time over the model's
                                      time of their schedule now; 0 = none applied */
     int time_factor_n;            /* drains it came from */
+    double k_time_factor[CO_EVAC_MAX_K + 1]; /* per k: the median of measured over the
+                                     model of the kept drains planned at k (auto), 0 =
+                                     none; co_evac_plan weighs each k's time by it, and
+                                     the chosen k's is the time_factor when there is one */
+    int k_time_factor_n[CO_EVAC_MAX_K + 1]; /* drains each came from */
+    int time_factor_k;            /* the k whose own drains gave time_factor, 0 = all */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
     double pred_total_ms;
     int timing;                   /* 1 while co_evac_plan times the schedule it chose: a

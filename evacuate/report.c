@@ -24,6 +24,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "time_factor", e->time_factor > 0 ? json_real(e->time_factor)
                                                              : json_null());
     json_object_set_new(o, "time_factor_drains", json_integer(e->time_factor_n));
+    /* the k whose own drains gave it (null: the newest drains, any k) */
+    json_object_set_new(o, "time_factor_k",
+                        e->time_factor_k > 0 ? json_integer(e->time_factor_k) : json_null());
     json_object_set_new(o, "predicted_within_budget", json_boolean(e->pred_within_budget));
     json_object_set_new(o, "concurrency", json_integer(e->k));
     json_object_set_new(o, "order", json_string(e->order_name));
@@ -146,7 +149,11 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             e->pred_within_budget ? "" : " (some VM predicted over the budget)");
     if (!r->dry_run && isfinite(r->total_time_ms))
         fprintf(out, ", measured %.1f s", r->total_time_ms / 1e3);
-    if (e->time_factor > 0)
+    if (e->time_factor > 0 && e->time_factor_k > 0)
+        fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs at %d "
+                     "at once took over the model's time for their schedules (calibration)",
+                e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n, e->time_factor_k);
+    else if (e->time_factor > 0)
         fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs took "
                      "over the model's time for their schedules (calibration)",
                 e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n);
