@@ -296,6 +296,8 @@ typedef struct co_evac {
                                      the chosen k's is the time_factor when there is one */
     int k_time_factor_n[CO_EVAC_MAX_K + 1]; /* drains each came from */
     int time_factor_k;            /* the k whose own drains gave time_factor, 0 = all */
+    double time_factor_all;       /* the newest drains' factor, any k (0 = none): a k
+                                     without drains of its own is weighed by it */
     char order_name[32];          /* "dirty-per-bandwidth", "longest-first", "name", "given" */
     double pred_total_ms;
     int timing;                   /* 1 while co_evac_plan times the schedule it chose: a

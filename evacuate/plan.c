@@ -605,7 +605,7 @@ static double drains_factor(co_evac *e, int *used)
  * one factor for all kept the model's order of the k. */
 static void weigh_by_k(const co_evac *e, double *tot, int klo, int khi)
 {
-    double all = e->time_factor > 0 ? e->time_factor : 1;
+    double all = e->time_factor_all > 0 ? e->time_factor_all : 1;
     for (int k = klo; k <= khi; k++)
         if (isfinite(tot[k]))
             tot[k] *= e->k_time_factor[k] > 0 ? e->k_time_factor[k] : all;
@@ -893,7 +893,7 @@ int co_evac_plan(co_evac *e, co_diag *d)
             }
         }
     }
-    e->time_factor = drains_factor(e, &e->time_factor_n);
+    e->time_factor = e->time_factor_all = drains_factor(e, &e->time_factor_n);
     if (e->concurrency <= 0)
         weigh_by_k(e, kbest, klo, khi);
     int best_k = pick_k(kmisses, kbest, klo, khi);

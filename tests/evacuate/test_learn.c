@@ -462,14 +462,43 @@ Test(evac_learn, calibration_round_trip)
 /* A switchover over 80 % of the budget with n in flight caps auto
  * concurrency at n - 1 (never under a fixed --concurrency); the cap only
  * falls; it travels in the calibration. */
-Test(evac_learn, switchovers_over_budget_cap_concurrency)
+/* A fixed --concurrency k (another system's schedule) plans k whatever
+ * was learnt; e is left at auto concurrency. */
+static void fixed_k_is_kept(co_evac *e, int k)
+{
+    co_diag d;
+    co_diag_init(&d);
+    e->concurrency = k;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->k, k);
+    e->concurrency = 0;
+}
+
+/* An empty temporary file; its name in path (the caller unlinks it). */
+static void temp_file(char *path)
+{
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+}
+
+/* Six idle VMs, a 300 ms budget, one stream carrying one_stream bytes/s of
+ * the NIC's 50 MB/s (below it: more at once pays, by the model). */
+static co_evac *six_idle(double one_stream)
 {
     double rate[] = {0, 0, 0, 0, 0, 0};
     co_evac *e = mk(6, rate);
+    e->max_downtime_ms = 300;
+    e->src_cap_by_n[1] = one_stream;
+    return e;
+}
+
+Test(evac_learn, switchovers_over_budget_cap_concurrency)
+{
+    double rate[] = {0, 0, 0, 0, 0, 0};
+    co_evac *e = six_idle(10e6);
     co_diag d;
     co_diag_init(&d);
-    e->max_downtime_ms = 300;
-    e->src_cap_by_n[1] = 10e6; /* one stream is a sixth of the NIC: more at once pays */
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_gt(e->k, 3, "k %d", e->k);
     cr_expect_eq(co_evac_note_downtime(e, "vm1", 1, 900), 0, "alone: not the company's fault");
@@ -485,14 +514,9 @@ Test(evac_learn, switchovers_over_budget_cap_concurrency)
     cr_expect_leq(co_evac_replan(e, idx, 4), 2);
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_leq(e->k, 2);
-    e->concurrency = 5; /* a fixed schedule (another system's) is not capped */
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
-    cr_expect_eq(e->k, 5);
-    e->concurrency = 0;
+    fixed_k_is_kept(e, 5); /* not capped */
     char path[] = "/tmp/co-test-kcap-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
+    temp_file(path);
     cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
     co_evac *f = mk(6, rate);
     cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
@@ -527,11 +551,9 @@ static void expect_dry_run_text(const co_evac *f, const char *const *want);
 Test(evac_learn, the_switchover_tally_refuses_a_level_that_misses_often)
 {
     double rate[] = {0, 0, 0, 0, 0, 0};
-    co_evac *e = mk(6, rate);
+    co_evac *e = six_idle(10e6);
     co_diag d;
     co_diag_init(&d);
-    e->max_downtime_ms = 300;
-    e->src_cap_by_n[1] = 10e6; /* one stream is a fifth of the NIC: more at once pays */
     cr_expect_eq(co_evac_tally_cap(e, 6), CO_EVAC_MAX_K, "nothing seen: nothing refused");
     cr_expect_str_eq(e->tally_why, "");
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
@@ -558,15 +580,10 @@ Test(evac_learn, the_switchover_tally_refuses_a_level_that_misses_often)
     json_t *j = co_evac_result_json(e, &r);
     cr_expect(strstr(json_string_value(json_object_get(j, "concurrency_tally_why")), "2 at once"));
     json_decref(j);
-    e->concurrency = 4; /* a fixed schedule (another system's) is not refused */
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK);
-    cr_expect_eq(e->k, 4);
-    e->concurrency = 0;
+    fixed_k_is_kept(e, 4); /* not refused */
     /* through the calibration: decayed, refused until the miss fades */
     char path[] = "/tmp/co-test-tally-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
+    temp_file(path);
     int drains = 0;
     for (; drains < 12; drains++) {
         cr_assert_eq(co_evac_calib_save(e, path, &d), CO_OK, "%s", d.msg);
@@ -1246,12 +1263,9 @@ Test(evac_learn, the_drains_time_factor_scales_the_prediction)
  * predicted 2.7 - 3.4 s, took 3.5 - 4.2; k 1 predicted 3.8, took 3.0 - 3.6). */
 Test(evac_learn, each_k_is_weighed_by_how_its_drains_went)
 {
-    double rate[] = {0, 0, 0, 0, 0, 0};
-    co_evac *e = mk(6, rate);
+    co_evac *e = six_idle(25e6);
     co_diag d;
     co_diag_init(&d);
-    e->max_downtime_ms = 300;
-    e->src_cap_by_n[1] = 25e6; /* one stream is half the NIC: more at once pays */
     cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
     int kmodel = e->k;
     cr_assert_gt(kmodel, 1);
