@@ -650,6 +650,15 @@ static int pick_k(const int *best_misses, const double *best_tot, int klo, int k
     return pick;
 }
 
+/* The most at once auto concurrency may plan for a drain of n_vms VMs by
+ * what it learnt: the cap from a switchover over the budget
+ * (co_evac_note_downtime) and the switchover tally (co_evac_tally_cap). */
+static int learnt_cap(co_evac *e, int n_vms)
+{
+    int t = co_evac_tally_cap(e, n_vms);
+    return e->k_cap > 0 && e->k_cap < t ? e->k_cap : t;
+}
+
 /* ------------------------------------------------------------ placement */
 
 static int cmp_mem_desc(const void *a, const void *b, void *ctx)
@@ -864,11 +873,9 @@ int co_evac_plan(co_evac *e, co_diag *d)
     if (e->concurrency > 0)
         klo = khi = e->concurrency < n ? e->concurrency : n;
     else {
-        if (e->k_cap > 0 && khi > e->k_cap)
-            khi = e->k_cap; /* switchovers over budget above it (co_evac_note_downtime) */
-        int t = co_evac_tally_cap(e, n); /* ... and how often, lately */
-        if (khi > t)
-            khi = t;
+        int cap = learnt_cap(e, n);
+        if (khi > cap)
+            khi = cap;
     }
     /* cutover's own schedule (auto concurrency) runs VMs that need a stream
      * of their own one at a time; a fixed --concurrency emulates another
@@ -947,16 +954,14 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
     int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
     if (e->concurrency > 0)
         return e->k;
-    if (e->k_cap > 0 && khi > e->k_cap)
-        khi = e->k_cap;
     /* the misses a level expects count over the whole drain, not the VMs
      * left: else the last few would go at a level refused at the start */
     int movable = 0;
     for (int v = 0; v < e->nvms; v++)
         movable += !e->vms[v].blocker[0];
-    int t = co_evac_tally_cap(e, movable > n ? movable : n);
-    if (khi > t)
-        khi = t;
+    int cap = learnt_cap(e, movable > n ? movable : n);
+    if (khi > cap)
+        khi = cap;
     /* No more at once while a VM that started needing a stream of its own
      * still migrates: in bench-evacuate `hot`, re-plans as the dirty rates
      * came in raised k beside the hot guest (1 -> 2, 2 -> 4, 4 - 17 s into
@@ -994,11 +999,7 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
     for (int i = 0; i < n; i++)
         solo_left |= e->vms[idx[i]].solo;
     if (k == khi && khi == n && e->k > k && !solo_left) {
-        k = e->k;
-        if (e->k_cap > 0 && k > e->k_cap)
-            k = e->k_cap;
-        if (k > t)
-            k = t;
+        k = e->k < cap ? e->k : cap;
     }
     e->k = k;
     return e->k;

@@ -149,14 +149,14 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             e->pred_within_budget ? "" : " (some VM predicted over the budget)");
     if (!r->dry_run && isfinite(r->total_time_ms))
         fprintf(out, ", measured %.1f s", r->total_time_ms / 1e3);
-    if (e->time_factor > 0 && e->time_factor_k > 0)
-        fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs at %d "
-                     "at once took over the model's time for their schedules (calibration)",
-                e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n, e->time_factor_k);
-    else if (e->time_factor > 0)
-        fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs took "
+    if (e->time_factor > 0) {
+        char at_k[32] = ""; /* the chosen k's own drains gave it */
+        if (e->time_factor_k > 0)
+            snprintf(at_k, sizeof at_k, " at %d at once", e->time_factor_k);
+        fprintf(out, "\n  the model's %.1f s x %.2f: what the last %d drain(s) of these VMs%s took "
                      "over the model's time for their schedules (calibration)",
-                e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n);
+                e->pred_model_ms / 1e3, e->time_factor, e->time_factor_n, at_k);
+    }
     if (e->floor.vms > 0 && isfinite(e->floor.time_ms) && e->floor.ram_bytes > 0) {
         fprintf(out, "\n  pre-copy floor %.1f s: %.0f MB (%.2f x the RAM) at the NIC's %.0f "
                      "Mbit/s of payload, each VM alone, set-ups not counted",

@@ -2018,6 +2018,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * 2026-12-05) */
             int during = inflight + 1;
             if (!strcmp(v->status, "completed") && isfinite(v->downtime_ms)) {
+                co_evac_note_switchover(e, w->k_start, v->downtime_ms);
                 double sw_from = w->end_ms - v->downtime_ms;
                 int n_sw = 1;
                 for (int j = 0; j < nw; j++)
@@ -2028,8 +2029,6 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 if (n_sw > during)
                     during = n_sw;
             }
-            if (!strcmp(v->status, "completed"))
-                co_evac_note_switchover(e, w->k_start, v->downtime_ms);
             if (!strcmp(v->status, "completed") &&
                 co_evac_note_downtime(e, v->name, during, v->downtime_ms) && qh < qt) {
                 co_evac_replan(e, queue + qh, qt - qh);
