@@ -599,16 +599,32 @@ static double drains_factor(co_evac *e, int *used)
 }
 
 /* Each k's time as the drains at k really went: the model's time times
- * that k's own factor, else the overall one. In bench-evacuate `stream` at
- * low load the model gave 2.7 - 3.4 s at k 3 - 6 against 3.8 s at 1, and
- * drains took 3.5 - 4.2 s at 3 - 6 against 3.0 - 3.6 s at 1 (2026-12-05):
- * one factor for all kept the model's order of the k. */
+ * that k's own factor; a k with no drains of its own takes the factor of
+ * the nearest k below that has some, else the overall one. In
+ * bench-evacuate `stream` at low load the model gave 2.7 - 3.4 s at k 3 - 6
+ * against 3.8 s at 1, and drains took 3.5 - 4.2 s at 3 - 6 against 3.0 -
+ * 3.6 s at 1 (2026-12-05): one factor for all kept the model's order of
+ * the k. The model's error grew with k there, so a k not yet run is
+ * judged as the one below it ran (as the switchover tally borrows the rate
+ * below), not by the newest drains at any k: with the overall factor 4 at
+ * once was tried after drains at 3 that took no less than those at 1 (the
+ * full run of 2026-12-05, 11:15). */
+static int factor_k(const co_evac *e, int k)
+{
+    for (; k >= 1; k--)
+        if (e->k_time_factor[k] > 0)
+            return k;
+    return 0;
+}
+
 static void weigh_by_k(const co_evac *e, double *tot, int klo, int khi)
 {
     double all = e->time_factor_all > 0 ? e->time_factor_all : 1;
-    for (int k = klo; k <= khi; k++)
+    for (int k = klo; k <= khi; k++) {
+        int j = factor_k(e, k);
         if (isfinite(tot[k]))
-            tot[k] *= e->k_time_factor[k] > 0 ? e->k_time_factor[k] : all;
+            tot[k] *= j > 0 ? e->k_time_factor[j] : all;
+    }
 }
 
 /* Is schedule (misses, tot) better than the best so far? Fewer VMs pushed
@@ -912,12 +928,13 @@ int co_evac_plan(co_evac *e, co_diag *d)
                                      eff);
     e->timing = 0;
     e->pred_model_ms = e->pred_total_ms;
-    /* the chosen k's own drains, when there are some, time it */
+    /* the drains that weighed the chosen k (weigh_by_k) time it */
     e->time_factor_k = 0;
-    if (e->concurrency <= 0 && e->k_time_factor[best_k] > 0) {
-        e->time_factor = e->k_time_factor[best_k];
-        e->time_factor_n = e->k_time_factor_n[best_k];
-        e->time_factor_k = best_k;
+    int fk = e->concurrency <= 0 ? factor_k(e, best_k) : 0;
+    if (fk > 0) {
+        e->time_factor = e->k_time_factor[fk];
+        e->time_factor_n = e->k_time_factor_n[fk];
+        e->time_factor_k = fk;
     }
     if (e->time_factor > 0) {
         e->pred_total_ms *= e->time_factor;

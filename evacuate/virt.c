@@ -1239,6 +1239,25 @@ static void runlog(FILE *f, double t0, const char *ev, json_t *j)
     co_timeline_write(f, j, "evacuate.jsonl", &d);
 }
 
+/* The run log's "wait": why the next VM in the queue does not start now
+ * (k: the ones in flight not judged about to end, named, marked "(set-up)"
+ * still in theirs, "(held)" by the hold, "(own stream)" started needing a
+ * stream of its own, "(not believed)" judged about to end too long ago:
+ * closing, setup_closing; alone: one that needs the link to itself;
+ * switchover: a guest is stopped; admission: a start would push one in
+ * flight over the budget), written when the reason changes. A drain whose
+ * set-ups ahead stopped, each next VM waiting for the last to end, showed
+ * nothing of why (bench-evacuate, 16 of 68 one-at-a-time drains). */
+static void log_wait(FILE *rl, double t0, char *last, size_t size, const char *why, int inflight,
+                     int closing, int in_setup)
+{
+    if (!strcmp(last, why))
+        return;
+    snprintf(last, size, "%s", why);
+    runlog(rl, t0, "wait", json_pack("{s:s, s:i, s:i, s:i}", "why", why, "in_flight", inflight,
+                                     "closing", closing, "in_setup", in_setup));
+}
+
 /* A worker for VM vi, with copies of all it reads. */
 static struct worker *new_worker(co_evac *e, const co_evac_opts *o, int vi, struct hub *h,
                                  int tmo)
@@ -1670,6 +1689,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
         rl = fopen(rp, "a");
     }
     int logged_k = -1;
+    char waited[160] = ""; /* the last "wait" logged: why the next VM did not start */
     runlog(rl, t0, "plan", json_pack("{s:i, s:s, s:b, s:b, s:f}", "k", e->k, "order",
                                      e->order_name, "auto", auto_k, "probe", probe,
                                      "setup_ms", e->setup_ms));
@@ -1692,7 +1712,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * set-up counts: it will send); each is then judged at its
              * share beside the others of them */
             int alone_in = 0, stay = 0, nsetup = 0;
-            char ends[2 * CO_EVAC_MAX_VMS] = {0};
+            char ends[2 * CO_EVAC_MAX_VMS] = {0}, cl[2 * CO_EVAC_MAX_VMS] = {0};
             for (int i = 0; i < nw; i++)
                 nsetup += in_setup(ws[i]);
             /* set-ups ahead (setup_closing), one at a time only, where the
@@ -1719,12 +1739,31 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                  * next VM began to send, in 3 of 8 drains) */
                 int c = early && about_to_end && !e->vms[ws[i]->vm].started_solo;
                 ncl += c;
+                cl[i] = (char)c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
                 if (auto_k && !about_to_end && nfl < CO_EVAC_MAX_VMS)
                     fl[nfl++] = ws[i]->vm;
             }
-            if (inflight - ncl >= (probe ? 1 : e->k) || alone_in)
+            if (inflight - ncl >= (probe ? 1 : e->k) || alone_in) {
+                /* which in flight were not judged about to end */
+                char why[160];
+                int l = snprintf(why, sizeof why, "%s:", alone_in ? "alone" : "k");
+                for (int i = 0; i < nw && l > 0 && (size_t)l < sizeof why; i++)
+                    if (ws[i] && ws[i]->running && !ws[i]->finished && !cl[i]) {
+                        const struct worker *x = ws[i];
+                        l += snprintf(why + l, sizeof why - (size_t)l, " %s%s%s%s%s",
+                                      e->vms[x->vm].name, in_setup(x) ? "(set-up)" : "",
+                                      x->held ? "(held)" : "",
+                                      e->vms[x->vm].started_solo ? "(own stream)" : "",
+                                      x->closing_since_ms > 0 &&
+                                              co_clock_ms() - x->closing_since_ms >
+                                                  CLOSING_GRACE * e->setup_ms
+                                          ? "(not believed)"
+                                          : "");
+                    }
+                log_wait(rl, t0, waited, sizeof waited, why, inflight, ncl, nsetup);
                 break;
+            }
             /* no set-up starts beside a switchover (auto concurrency): a
              * destination QEMU's start beside one pushed it over the budget
              * 10 % of the time here, against 6 % apart ("The hold") */
@@ -1733,8 +1772,10 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 in_switch |= ws[i] && ws[i]->running && !ws[i]->finished &&
                              ws[i]->stopped_ms > 0 &&
                              co_clock_ms() - ws[i]->stopped_ms < e->max_downtime_ms;
-            if (in_switch)
+            if (in_switch) {
+                log_wait(rl, t0, waited, sizeof waited, "switchover", inflight, ncl, nsetup);
                 break;
+            }
             if (auto_k)
                 m_now = co_evac_inflight_misses(e, fl, nfl);
             for (; pick < qt; pick++) {
@@ -1751,8 +1792,11 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 }
                 break;
             }
-            if (pick >= qt)
+            if (pick >= qt) {
+                log_wait(rl, t0, waited, sizeof waited, "admission", inflight, ncl, nsetup);
                 break;
+            }
+            waited[0] = '\0';
             int vi = queue[pick];
             memmove(queue + qh + 1, queue + qh, sizeof queue[0] * (size_t)(pick - qh));
             queue[qh++] = vi;
