@@ -221,21 +221,22 @@ static double initial_limit_ms(const co_pol_config *c)
 
 static double stop_rate(const co_pol_config *c, double bw);
 
-/* Where libvirt's ramp starts below the throttle the VM's last migration
- * reached, in QEMU's increments (co_pol_ramp_start): one. Two spent the
- * first ~3.3 s of bench-evacuate `hot`'s hot guest at 73 %, where its
- * pending stayed flat: of 25 migrations started there (2026-12-03 - 05)
- * none switched at 73 %, 1 at 83 %, 19 at 93 % and 5 went on to 99 %
- * (aborted). One step below still lets a guest that needs less than last
- * time switch there, throttled less. */
-#define RAMP_START_BELOW 1
-
+/* libvirt's ramp starts where the VM's last migration's throttle went
+ * (co_pol_ramp_start), held at adaptive's cap. Started two increments
+ * below, the lab's hot guest spent ~3.3 s at 73 % with its pending flat,
+ * then ~3 s at 83 %: of 25 migrations started at 73 % (bench-evacuate
+ * `hot`, 2026-12-03 - 05) none switched at 73 %, 1 at 83 %, 19 at 93 %, 5
+ * went on to 99 % (aborted). Started one below, it switched at 93 % in 3 of
+ * 3 after ~2.8 s at 83 %; started at 93 %, in 3 of 3 ~1.5 s after the
+ * throttle began, the drain 15.2 - 16.1 s against 17.2 - 17.9 (one below)
+ * and 19.1 - 21.8 (two below). A guest that needs less this time sleeps
+ * more than it must for those seconds; one that needs more is aborted a
+ * ramp step sooner (the guard, adaptive_ramp_guard). */
 double co_pol_ramp_start(double last_max_pct)
 {
     if (!isfinite(last_max_pct))
         return 0;
-    double s = last_max_pct - RAMP_START_BELOW * QEMU_THROTTLE_INCREMENT_PCT;
-    return s > QEMU_THROTTLE_INITIAL_PCT ? s : 0;
+    return last_max_pct > QEMU_THROTTLE_INITIAL_PCT ? last_max_pct : 0;
 }
 
 void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
@@ -267,9 +268,7 @@ void co_pol_prestart(const co_pol_config *c, const co_drv_tunables *orig,
             want->cpu_throttle_increment_pct = QEMU_THROTTLE_INCREMENT_PCT;
             if (c->kind == CO_POL_ADAPTIVE && c->throttle_start_pct > QEMU_THROTTLE_INITIAL_PCT)
                 want->cpu_throttle_initial_pct =
-                    fmin(c->throttle_start_pct,
-                         fmax(QEMU_THROTTLE_INITIAL_PCT,
-                              throttle_cap_pct(c) - RAMP_START_BELOW * QEMU_THROTTLE_INCREMENT_PCT));
+                    fmin(c->throttle_start_pct, fmax(QEMU_THROTTLE_INITIAL_PCT, throttle_cap_pct(c)));
         }
     }
     if ((c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready) {

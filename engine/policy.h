@@ -64,12 +64,11 @@ typedef struct co_pol_config {
 } co_pol_config;
 
 /* Where libvirt's fixed ramp should start for a VM whose last migration saw
- * QEMU's throttle reach last_max_pct (0 or NAN: none): one increment below
- * it, so the guest spends its ramp near where it last needed it rather
- * than 3.5 s per 10 % from 20 % (bench-evacuate `hot`: 24 s from 20 % to
- * 90 %, the paced guest's writes unchanged until 90 %); 0 when that is no
- * higher than QEMU's 20 %. co_pol_prestart keeps it one increment under
- * the throttle cap, so the ramp has a step left before the guard acts. */
+ * QEMU's throttle reach last_max_pct (0 or NAN: none): there, where it last
+ * needed it, rather than 3.5 s per 10 % from 20 % (bench-evacuate `hot`:
+ * 24 s from 20 % to 90 %, the paced guest's writes unchanged until 90 %);
+ * 0 when that is no higher than QEMU's 20 %. co_pol_prestart holds it at
+ * the throttle cap, where the ramp guard acts at once. */
 double co_pol_ramp_start(double last_max_pct);
 
 /* Everything a policy sees at one poll. */

@@ -151,6 +151,15 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m)
     return T;
 }
 
+double co_evac_ahead_ms(const co_evac *e, int vi, int m)
+{
+    double T = co_evac_transfer_ms(e, vi, m);
+    if (vi < 0 || vi >= e->nvms)
+        return T;
+    double last = last_send_at(e, &e->vms[vi], co_evac_share_bytes_per_s(e, m));
+    return last > 0 && last < T ? last : T;
+}
+
 static double nonneg(double x)
 {
     return isfinite(x) && x > 0 ? x : 0;
@@ -341,7 +350,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
                 if (hold && may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
-                    double Tf = co_evac_transfer_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
+                    double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;
                         double c = su[f] - (setup - Tf);

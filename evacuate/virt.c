@@ -1243,19 +1243,29 @@ static void runlog(FILE *f, double t0, const char *ev, json_t *j)
  * (k: the ones in flight not judged about to end, named, marked "(set-up)"
  * still in theirs, "(held)" by the hold, "(own stream)" started needing a
  * stream of its own, "(not believed)" judged about to end too long ago:
- * closing, setup_closing; alone: one that needs the link to itself;
- * switchover: a guest is stopped; admission: a start would push one in
- * flight over the budget), written when the reason changes. A drain whose
+ * closing, setup_closing; alone: one in flight needs the link to itself;
+ * switchover: a guest is stopped; for the queue's head, when no VM in the
+ * queue may go: "queue: needs its own stream" beside one that has it,
+ * "queue: goes alone", "queue: held back" (co_evac_held), admission: it
+ * would push one in flight over the budget), written when the reason
+ * changes. A drain whose
  * set-ups ahead stopped, each next VM waiting for the last to end, showed
  * nothing of why (bench-evacuate, 16 of 68 one-at-a-time drains). */
 static void log_wait(FILE *rl, double t0, char *last, size_t size, const char *why, int inflight,
-                     int closing, int in_setup)
+                     int closing, int in_setup, double setup_ms, json_t *ahead)
 {
-    if (!strcmp(last, why))
+    if (!strcmp(last, why)) {
+        json_decref(ahead);
         return;
+    }
     snprintf(last, size, "%s", why);
-    runlog(rl, t0, "wait", json_pack("{s:s, s:i, s:i, s:i}", "why", why, "in_flight", inflight,
-                                     "closing", closing, "in_setup", in_setup));
+    json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:f}", "why", why, "in_flight", inflight,
+                          "closing", closing, "in_setup", in_setup, "setup_ms", setup_ms);
+    if (j && ahead)
+        json_object_set_new(j, "ahead_ms", ahead);
+    else
+        json_decref(ahead);
+    runlog(rl, t0, "wait", j);
 }
 
 /* A worker for VM vi, with copies of all it reads. */
@@ -1467,7 +1477,7 @@ static int setup_closing(const co_evac *e, const struct worker *w, int others)
     double in_setup = co_clock_ms() - w->t0;
     if (in_setup > (1 + CLOSING_GRACE) * e->setup_ms)
         return 0;
-    double T = co_evac_transfer_ms(e, w->vm, (others > 0 ? others : 0) + 1);
+    double T = co_evac_ahead_ms(e, w->vm, (others > 0 ? others : 0) + 1);
     return T > 0 && T < e->setup_ms && in_setup >= T;
 }
 
@@ -1748,9 +1758,14 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* which in flight were not judged about to end */
                 char why[160];
                 int l = snprintf(why, sizeof why, "%s:", alone_in ? "alone" : "k");
+                json_t *ahead_ms = rl ? json_object() : NULL; /* set-ups: what setup_closing
+                                                                 timed their transfer by */
                 for (int i = 0; i < nw && l > 0 && (size_t)l < sizeof why; i++)
                     if (ws[i] && ws[i]->running && !ws[i]->finished && !cl[i]) {
                         const struct worker *x = ws[i];
+                        if (ahead_ms && in_setup(x))
+                            json_object_set_new(ahead_ms, e->vms[x->vm].name,
+                                                json_real(co_evac_ahead_ms(e, x->vm, 1)));
                         l += snprintf(why + l, sizeof why - (size_t)l, " %s%s%s%s%s",
                                       e->vms[x->vm].name, in_setup(x) ? "(set-up)" : "",
                                       x->held ? "(held)" : "",
@@ -1761,7 +1776,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                                           ? "(not believed)"
                                           : "");
                     }
-                log_wait(rl, t0, waited, sizeof waited, why, inflight, ncl, nsetup);
+                log_wait(rl, t0, waited, sizeof waited, why, inflight, ncl, nsetup, e->setup_ms,
+                         ahead_ms);
                 break;
             }
             /* no set-up starts beside a switchover (auto concurrency): a
@@ -1773,27 +1789,34 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                              ws[i]->stopped_ms > 0 &&
                              co_clock_ms() - ws[i]->stopped_ms < e->max_downtime_ms;
             if (in_switch) {
-                log_wait(rl, t0, waited, sizeof waited, "switchover", inflight, ncl, nsetup);
+                log_wait(rl, t0, waited, sizeof waited, "switchover", inflight, ncl, nsetup,
+                         e->setup_ms, NULL);
                 break;
             }
             if (auto_k)
                 m_now = co_evac_inflight_misses(e, fl, nfl);
+            const char *skip = NULL; /* why the queue's head waits (the run log) */
             for (; pick < qt; pick++) {
+                const char *why = NULL;
                 if (own_in && e->vms[queue[pick]].solo)
-                    continue;
-                if (e->vms[queue[pick]].alone && inflight > 0)
-                    continue;
-                if (co_evac_held(e, queue[pick]))
-                    continue;
-                if (auto_k && nfl > 0) {
+                    why = "queue: needs its own stream";
+                else if (e->vms[queue[pick]].alone && inflight > 0)
+                    why = "queue: goes alone";
+                else if (co_evac_held(e, queue[pick]))
+                    why = "queue: held back";
+                else if (auto_k && nfl > 0) {
                     fl[nfl] = queue[pick];
                     if (co_evac_inflight_misses(e, fl, nfl + 1) > m_now)
-                        continue;
+                        why = "admission";
                 }
-                break;
+                if (!why)
+                    break;
+                if (!skip)
+                    skip = why;
             }
             if (pick >= qt) {
-                log_wait(rl, t0, waited, sizeof waited, "admission", inflight, ncl, nsetup);
+                log_wait(rl, t0, waited, sizeof waited, skip ? skip : "queue", inflight, ncl,
+                         nsetup, e->setup_ms, NULL);
                 break;
             }
             waited[0] = '\0';

@@ -650,21 +650,20 @@ Test(policy, early_throttle_only_on_a_real_link)
     c.throttle_fixed = 1;
     co_pol_prestart(&c, &orig, &want);
     cr_assert(isnan(want.throttle_trigger_pct), "libvirt 9.0 cannot set it");
-    /* libvirt's fixed ramp: QEMU's 20 % + 10 %, or one increment below
-     * where the VM's last migration's throttle went, kept one increment
-     * under the cap (93 % for 300 ms): a step left before the guard acts */
+    /* libvirt's fixed ramp: QEMU's 20 % + 10 %, or where the VM's last
+     * migration's throttle went, held at the cap (93 % for 300 ms) */
     cr_assert_eq(want.cpu_throttle_initial_pct, 20);
     cr_assert_eq(want.cpu_throttle_increment_pct, 10);
-    cr_assert_eq(co_pol_ramp_start(99), 89);
-    cr_assert_eq(co_pol_ramp_start(60), 50);
-    cr_assert_eq(co_pol_ramp_start(30), 0, "not above QEMU's 20 %");
+    cr_assert_eq(co_pol_ramp_start(99), 99);
+    cr_assert_eq(co_pol_ramp_start(60), 60);
+    cr_assert_eq(co_pol_ramp_start(20), 0, "not above QEMU's 20 %");
     cr_assert_eq(co_pol_ramp_start(NAN), 0);
     c.throttle_start_pct = co_pol_ramp_start(60);
     co_pol_prestart(&c, &orig, &want);
-    cr_assert_eq(want.cpu_throttle_initial_pct, 50);
+    cr_assert_eq(want.cpu_throttle_initial_pct, 60);
     c.throttle_start_pct = co_pol_ramp_start(99);
     co_pol_prestart(&c, &orig, &want);
-    cr_assert_float_eq(want.cpu_throttle_initial_pct, 83, 0.5, "%g", want.cpu_throttle_initial_pct);
+    cr_assert_float_eq(want.cpu_throttle_initial_pct, 93, 0.5, "%g", want.cpu_throttle_initial_pct);
     c.kind = CO_POL_OVIRT; /* a baseline keeps its system's ramp */
     co_pol_prestart(&c, &orig, &want);
     cr_assert_eq(want.cpu_throttle_initial_pct, 20);

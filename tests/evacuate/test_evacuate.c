@@ -436,7 +436,7 @@ Test(evacuate, held_transfers_one_at_a_time, .fini = evac_fini, .timeout = 480)
     FILE *lf = fopen(rl, "r");
     cr_assert_not_null(lf, "no %s", rl);
     char line[2048], started[8][64], ended[8][64];
-    int ns = 0, ne = 0, held = 0;
+    int ns = 0, ne = 0, held = 0, waits = 0, named = 0;
     while (fgets(line, sizeof line, lf)) {
         json_t *x = json_loads(line, 0, NULL);
         if (!x)
@@ -444,6 +444,12 @@ Test(evacuate, held_transfers_one_at_a_time, .fini = evac_fini, .timeout = 480)
         const char *ev = jstr(x, "event");
         if (!strcmp(ev, "start") && ns < 8)
             snprintf(started[ns++], 64, "%s", jstr(x, "vm"));
+        /* why the next VM waited: at one at a time, "k:" and the VMs in
+         * flight not about to end, by name */
+        if (!strcmp(ev, "wait")) {
+            waits++;
+            named += !strncmp(jstr(x, "why"), "k: vm", 5);
+        }
         if (!strcmp(ev, "end") && ne < 8) {
             snprintf(ended[ne++], 64, "%s", jstr(x, "vm"));
             held += json_number_value(json_object_get(x, "held_ms")) > 0;
@@ -456,6 +462,8 @@ Test(evacuate, held_transfers_one_at_a_time, .fini = evac_fini, .timeout = 480)
     for (int k = 0; k < ns && k < ne; k++)
         cr_expect_str_eq(ended[k], started[k], "end %d", k);
     cr_expect(held >= 1, "no VM was released from a hold");
+    cr_expect(waits >= 1 && named >= 1, "the run log says why the next VM waited: %d wait(s), "
+              "%d naming a VM", waits, named);
 
     /* SIGINT while VMs are held (h2 now has all six: the first's set-up
      * and transfer take ~1.5 s, the others wait) */

@@ -384,6 +384,17 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
     t2 = co_evac_transfer_ms(e, 0, 2);
     cr_expect_float_eq(t2, t1, 1e-6, "stream-bound: %g, %g", t2, t1);
     cr_expect(isnan(co_evac_transfer_ms(e, 5, 1)), "no such VM");
+    /* the set-ups ahead time a VM by its last drain's sending time when it
+     * was shorter (an idle guest's zero pages, which the model counts as
+     * data), scaled to the share; a longer one leaves the model's */
+    cr_expect_float_eq(co_evac_ahead_ms(e, 0, 1), t1, 1e-6, "no last drain: the model's");
+    e->vms[0].last_send_ms = 0.25 * t1;
+    e->vms[0].last_send_inflight = 1;
+    cr_expect_float_eq(co_evac_ahead_ms(e, 0, 1), 0.25 * t1, 1e-6 * t1, "%g",
+                       co_evac_ahead_ms(e, 0, 1));
+    e->vms[0].last_send_ms = 3 * t1;
+    cr_expect_float_eq(co_evac_ahead_ms(e, 0, 1), t1, 1e-6 * t1, "longer: the model's");
+    cr_expect(isnan(co_evac_ahead_ms(e, 5, 1)), "no such VM");
 }
 
 Test(evac_learn, calibration_round_trip)
@@ -1375,7 +1386,7 @@ Test(evac_learn, the_last_drains_throttle_starts_the_ramp)
     co_evac *f = calib_round_trip(e, path);
     cr_expect_float_eq(f->vms[1].last_throttle_pct, 99, 1e-9);
     cr_expect_eq(f->vms[0].last_throttle_pct, 0);
-    cr_expect_eq(co_pol_ramp_start(f->vms[1].last_throttle_pct), 89);
+    cr_expect_eq(co_pol_ramp_start(f->vms[1].last_throttle_pct), 99);
     cr_assert_eq(co_evac_plan(f, &d), CO_OK, "%s", d.msg);
     expect_dry_run_text(
         f, (const char *const[]){"vm2: QEMU's throttle reached 99% in its last drain", NULL});
