@@ -1758,8 +1758,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* which in flight were not judged about to end */
                 char why[160];
                 int l = snprintf(why, sizeof why, "%s:", alone_in ? "alone" : "k");
-                json_t *ahead_ms = rl ? json_object() : NULL; /* set-ups: what setup_closing
-                                                                 timed their transfer by */
+                /* those in their set-up: the transfer set-ups ahead time them by,
+                 * alone (setup_closing's at its share may be longer) */
+                json_t *ahead_ms = rl ? json_object() : NULL;
                 for (int i = 0; i < nw && l > 0 && (size_t)l < sizeof why; i++)
                     if (ws[i] && ws[i]->running && !ws[i]->finished && !cl[i]) {
                         const struct worker *x = ws[i];
