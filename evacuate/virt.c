@@ -1410,6 +1410,11 @@ static int watchdog(co_evac *e, struct worker *w, struct hub *h, int call_ms, in
  * of the hot VM's passes, and the next VM started beside it (bench-evacuate
  * `hot`, 2026-12-04: 2 of 4 drains took 67 s instead of 36). */
 static int setup_closing(const co_evac *e, const struct worker *w, int others);
+/* Judged closing more than CLOSING_GRACE set-ups ago and still sending. */
+static int not_believed(const co_evac *e, const struct worker *w, double now)
+{
+    return w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms;
+}
 static int closing(const co_evac *e, struct worker *w, int others, int note, int ahead)
 {
     if (!(e->setup_ms > 0) || !w->running || w->finished)
@@ -1421,7 +1426,7 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
     if (w->last_status != CO_DRV_MIG_ACTIVE)
         return 0;
     double now = co_clock_ms();
-    if (w->closing_since_ms > 0 && now - w->closing_since_ms > CLOSING_GRACE * e->setup_ms)
+    if (not_believed(e, w, now))
         return 0;
     /* its stream's rate, measured over 200 ms; before that, what the plan
      * gives a stream beside the others: in `stream` a VM sends its 64 MiB
@@ -1758,25 +1763,27 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 /* which in flight were not judged about to end */
                 char why[160];
                 int l = snprintf(why, sizeof why, "%s:", alone_in ? "alone" : "k");
-                /* those in their set-up: the transfer set-ups ahead time them by,
-                 * alone (setup_closing's at its share may be longer) */
-                json_t *ahead_ms = rl ? json_object() : NULL;
+                double now = co_clock_ms();
                 for (int i = 0; i < nw && l > 0 && (size_t)l < sizeof why; i++)
                     if (ws[i] && ws[i]->running && !ws[i]->finished && !cl[i]) {
                         const struct worker *x = ws[i];
-                        if (ahead_ms && in_setup(x))
-                            json_object_set_new(ahead_ms, e->vms[x->vm].name,
-                                                json_real(co_evac_ahead_ms(e, x->vm, 1)));
                         l += snprintf(why + l, sizeof why - (size_t)l, " %s%s%s%s%s",
                                       e->vms[x->vm].name, in_setup(x) ? "(set-up)" : "",
                                       x->held ? "(held)" : "",
                                       e->vms[x->vm].started_solo ? "(own stream)" : "",
-                                      x->closing_since_ms > 0 &&
-                                              co_clock_ms() - x->closing_since_ms >
-                                                  CLOSING_GRACE * e->setup_ms
-                                          ? "(not believed)"
-                                          : "");
+                                      not_believed(e, x, now) ? "(not believed)" : "");
                     }
+                /* those in their set-up: the transfer set-ups ahead time them by,
+                 * alone (setup_closing's at its share may be longer); the model
+                 * runs only for a line that will be written */
+                json_t *ahead_ms = NULL;
+                if (rl && strcmp(waited, why) != 0) {
+                    ahead_ms = json_object();
+                    for (int i = 0; i < nw; i++)
+                        if (ws[i] && !cl[i] && in_setup(ws[i]))
+                            json_object_set_new(ahead_ms, e->vms[ws[i]->vm].name,
+                                                json_real(co_evac_ahead_ms(e, ws[i]->vm, 1)));
+                }
                 log_wait(rl, t0, waited, sizeof waited, why, inflight, ncl, nsetup, e->setup_ms,
                          ahead_ms);
                 break;
