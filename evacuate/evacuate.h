@@ -232,6 +232,7 @@ typedef struct co_evac {
                                      meanwhile: 0 = not known */
     double setup_sum_ms;
     int setup_n;
+    double setup_prior_ms;        /* the calibration's, counted as one set-up more */
     double hold_wait_ms;          /* a held VM's wait from its turn (the end before it,
                                      or its set-up's end if later) to its release: libvirt
                                      answering its first job statistics, the run loop's
@@ -368,6 +369,12 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m);
  * drains). Timed by what it sent in, the next set-up starts ~0.3 s in and
  * its busy part comes before the switchover. */
 double co_evac_ahead_ms(const co_evac *e, int vi, int m);
+/* Does v need a stream of its own (one such in flight at a time, no early
+ * start beside its end)? The model gives it no switch within the budget
+ * even alone on the best one stream gets, or its last drain sent for
+ * longer than the model says by more than a set-up. 1 or 0; why (if not
+ * NULL) gets the reason, "" when 0. */
+int co_evac_own_stream_why(const co_evac *e, const co_evac_vm *v, char *why, size_t n);
 /* What one of m migrations in flight gets (bytes/s): an equal share of
  * what the source sends with m in flight, at most a stream's ceiling and
  * the NIC (the rate co_evac_transfer_ms times at). m < 1 counts as 1. */
@@ -420,6 +427,14 @@ int co_evac_probes(const co_evac *e, int n);
  * one set-up ahead left the link idle half the time (bench-evacuate
  * `stream`, one at a time: 4.3 s) */
 #define CO_EVAC_SETUPS_AHEAD 3
+/* No set-up starts early beside the end of a VM QEMU throttled above this
+ * (now, or in its last drain), and an order of cutover's own sends such a
+ * VM last: a set-up's CPU beside a throttled guest's last passes costs
+ * what convergence it has left (bench-evacuate `hot`: the hot guest sent
+ * first with set-ups beside its ramp moved in 1 of 4 drains). A VM that
+ * needs a stream of its own but was not throttled lets the next set-up
+ * start beside its end under the hold (one at a time). */
+#define CO_EVAC_THROTTLED_PCT 5.0
 /* A released VM whose QEMU still shows the held rate this long after is
  * released once more (a release libvirt overruled) */
 #define CO_EVAC_RELEASE_CHECK_MS 500.0

@@ -47,8 +47,8 @@ static int last_drain_longer(const co_evac *e, const co_evac_vm *v, double share
 /* The model's time and downtime of VM v alone on a link of `share`
  * bytes/s, with the budget as QEMU's downtime-limit (what the adaptive
  * policy aims at). */
-static void predict_one(const co_evac *e, const co_evac_vm *v, double share, double *T_ms,
-                        double *down_ms, int *conv)
+static void model_one(const co_evac *e, const co_evac_vm *v, double share, double *T_ms,
+                      double *down_ms, int *conv)
 {
     co_mig_params p;
     co_mig_defaults(&p);
@@ -75,6 +75,14 @@ static void predict_one(const co_evac *e, const co_evac_vm *v, double share, dou
     *T_ms = r.total_time_ms > 0.001 ? r.total_time_ms : 0.001;
     *conv = r.converged && r.downtime_ms <= e->max_downtime_ms;
     *down_ms = r.converged ? r.downtime_ms : INFINITY;
+}
+
+/* model_one, and when co_evac_plan times the schedule it chose, the time
+ * of a VM its last drain says the model cannot: */
+static void predict_one(const co_evac *e, const co_evac_vm *v, double share, double *T_ms,
+                        double *down_ms, int *conv)
+{
+    model_one(e, v, share, T_ms, down_ms, conv);
     /* A VM whose last drain sent for longer than the model says by more
      * than a set-up is timed by that drain (scaled by the share it had
      * then): the hot TCG guest of bench-evacuate `hot` sent for 17 - 25 s
@@ -179,18 +187,35 @@ double co_evac_closing_ms(double remaining_bytes, double rate_bps, double dirty_
     return left / gain * 1e3;
 }
 
-static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
+int co_evac_own_stream_why(const co_evac *e, const co_evac_vm *v, char *why, size_t n)
 {
     double T, D;
     int C;
     double best = fmin(src_cap(e, 1), stream_cap(e));
-    predict_one(e, v, best, &T, &D, &C);
+    model_one(e, v, best, &T, &D, &C); /* the model's own, timing or not */
     /* or its last drain said so: it sent for longer than the model says
      * by more than a set-up (the hot TCG guest, modelled to switch within
      * the budget after 7 - 10 s, sent for 17 - 25 s under QEMU's
      * auto-converge in every drain; planned beside others it was starved,
      * pulled back or aborted: docs/evacuate.md) */
-    return !C || last_drain_longer(e, v, best, T);
+    int longer = last_drain_longer(e, v, best, T);
+    if (why && n > 0) {
+        if (!C)
+            snprintf(why, n, "model: alone at %.0f Mbit/s no switch within %.0f ms (%s)",
+                     best * 8 / 1e6, e->max_downtime_ms,
+                     isfinite(D) ? "downtime over the budget" : "does not converge");
+        else if (longer)
+            snprintf(why, n, "its last drain sent for %.0f ms where the model says %.0f",
+                     last_send_at(e, v, best), T);
+        else
+            why[0] = 0;
+    }
+    return !C || longer;
+}
+
+static int needs_own_stream(const co_evac *e, const co_evac_vm *v)
+{
+    return co_evac_own_stream_why(e, v, NULL, 0);
 }
 
 /* When a flow that has done frac of a transfer of T ms at its present rate
@@ -242,16 +267,24 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                                    never a VM that needs a stream of its own, as in
                                    co_evac_run (no early start beside its end) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
+    char thr[CO_EVAC_MAX_VMS]; /* throttled in its last drain (CO_EVAC_THROTTLED_PCT) */
     /* flow f may free its slot early: the early start, not yet closing, and
      * not a VM that needs a stream of its own (one such stays counted in
-     * own_in until it leaves) */
-#define may_close(f) (early && !cl[f] && !own[fl[f]])
+     * own_in until it leaves), unless the hold keeps the next transfer off
+     * the link until it ends (one at a time, below) */
+#define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold))
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
     /* the hold (co_evac_run): one at a time with the early start, a VM
      * started beside others sends once as many have ended as were in
      * flight at its start (he[f]: that count of ends) */
     int hold = early && k == 1, endc = 0;
+    /* Under the hold a VM that needs a stream of its own has it whatever
+     * starts its set-up beside it: the next VM sends only once it ended
+     * (co_evac_run alike). Without it, at one at a time the link idled
+     * through each set-up after such a VM (1.3 s of a 12 s `link` drain,
+     * bench-evacuate 2026-12-05). Never beside the end of one QEMU
+     * throttled (CO_EVAC_THROTTLED_PCT), own stream or not. */
     int he[CO_EVAC_MAX_K];
     /* ... and sends hold_wait_ms after its turn (tn[f]: when as many had
      * ended) or its set-up's end, whichever is later: the run loop's wait
@@ -263,6 +296,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     (hold && hd[f] && su[f] <= 0 && (endc < he[f] || t < released_at(f) - CLOSE_EPS_MS))
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
+        thr[i] = e->vms[idx[i]].last_throttle_pct > CO_EVAC_THROTTLED_PCT;
         started[i] = 0;
     }
     /* the solo probe (co_evac_probes): the first VM alone until it has sent
@@ -276,7 +310,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         while (nf - ncl < kk && nf < CO_EVAC_MAX_K && nstarted < n) {
             int next = -1;
             for (int i = 0; i < n && next < 0; i++)
-                if (!started[i] && !(own[i] && own_in))
+                if (!started[i] && !(own[i] && own_in && !hold))
                     next = i;
             if (next < 0)
                 break; /* only VMs that need their own stream left: wait */
@@ -893,6 +927,20 @@ int co_evac_plan(co_evac *e, co_diag *d)
     qsort_r(cand[nc].ord, n, sizeof idx[0],
             e->order_kind == CO_EVAC_ORDER_NAME ? cmp_name : cmp_given, e);
     nc++;
+    /* In an order of cutover's own, a VM QEMU had to throttle in its last
+     * drain goes last: nothing then starts beside its ramp, and if it is
+     * aborted the others are already moved. Sent first, the hot guest of
+     * bench-evacuate `hot` went in 1 of 4 drains and the drains took 16.6 -
+     * 18.9 s; last, 15.2 - 17.5 s (2026-12-05). */
+    if (e->order_kind == CO_EVAC_ORDER_AUTO)
+        for (int c = 0; c < nc; c++) {
+            int out[CO_EVAC_MAX_VMS], m = 0;
+            for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < n; i++)
+                    if ((e->vms[cand[c].ord[i]].last_throttle_pct > CO_EVAC_THROTTLED_PCT) == pass)
+                        out[m++] = cand[c].ord[i];
+            memcpy(cand[c].ord, out, n * sizeof out[0]);
+        }
     int kmax = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
     int klo = 1, khi = kmax;
     if (e->concurrency > 0)

@@ -271,6 +271,16 @@ Test(evac_learn, source_rate_and_setup_enter_the_plan)
     co_evac_note_setup(e, 1000);
     co_evac_note_setup(e, 3000);
     cr_expect_float_eq(e->setup_ms, 2000, 1e-9);
+    /* a calibration's set-up counts as one set-up more: a quick first one
+     * does not make the figure alone */
+    e->setup_sum_ms = 0;
+    e->setup_n = 0;
+    e->setup_prior_ms = 0;
+    e->setup_ms = 1600;
+    co_evac_note_setup(e, 160);
+    cr_expect_float_eq(e->setup_ms, 880, 1e-9);
+    co_evac_note_setup(e, 1300);
+    cr_expect_float_eq(e->setup_ms, (1600 + 160 + 1300) / 3.0, 1e-9);
 }
 
 /* QEMU's own 100 ms window of one stream (ram.mbps) is a floor of the

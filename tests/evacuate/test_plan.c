@@ -414,38 +414,121 @@ Test(evac_plan, vms_that_need_their_own_stream_go_one_at_a_time)
 }
 
 /* The early start (a set-up begun while the VM before ends its transfer)
- * never beside the end of a VM that needs a stream of its own: the next
- * VM's stream would take the link from its last passes. co_evac_run holds
- * it back (started_solo); the planner times the drain the same way, so the
- * dry run predicts what the run does. A light VM's end still lets the next
- * set-up start early. */
-Test(evac_plan, no_early_start_beside_the_end_of_a_solo_vm)
+ * beside the end of a VM that needs a stream of its own: only under the
+ * hold (one at a time), which keeps the next VM's transfer off the link
+ * until that one ended; with 2 at once the next VM's stream would take the
+ * link from its last passes, so co_evac_run holds it back (started_solo)
+ * and the planner times the drain the same way, so the dry run predicts
+ * what the run does. Nor under the hold beside a VM QEMU throttled (its
+ * last drain's throttle, or now): a set-up's CPU beside its last passes.
+ * A light VM's end lets the next set-up start early either way. */
+static void early_beside_solo(int k_cap, double last_throttle_pct, int want_early_beside_solo)
 {
-    co_evac *e = mk(3, 2, 16.0 * (1 << 30), 0);
+    co_evac *e = mk(4, 2, 16.0 * (1 << 30), 0);
     e->stream_cap_bytes_per_s = 12.5e6;
-    co_dirty_uniform(&e->vms[0].dirty, e->vms[0].mem_bytes / 4096, 30 * 256);
-    e->vms[0].dirty_mib_per_s = 30;
-    e->k_cap = 1;
+    e->src_cap_by_n[1] = 12.5e6; /* measured alone: no solo probe */
+    /* vm1 needs a stream of its own by its last drain (3x the model's
+     * time), and ends before vm2 (4 GiB), so at 2 at once vm3 starts at
+     * vm1's end */
+    for (int i = 1; i < 4; i++)
+        e->vms[i].mem_bytes = 4.0 * (1 << 30);
+    e->vms[0].last_send_ms = 3 * co_evac_transfer_ms(e, 0, 1);
+    e->vms[0].last_send_inflight = 1;
+    e->vms[0].last_throttle_pct = last_throttle_pct;
+    e->k_cap = k_cap;
     e->setup_ms = 2000;
     co_diag d;
     co_diag_init(&d);
     cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
-    cr_assert(e->vms[0].solo && !e->vms[1].solo && !e->vms[2].solo);
-    const co_evac_vm *by[3];
-    for (int i = 0; i < 3; i++)
-        by[e->vms[i].order] = &e->vms[i];
-    for (int r = 0; r + 1 < 3; r++) {
-        const co_evac_vm *a = by[r], *b = by[r + 1];
+    cr_assert(e->vms[0].solo && !e->vms[1].solo && !e->vms[2].solo && !e->vms[3].solo);
+    cr_assert_eq(e->k, k_cap);
+    /* set-ups begun within a set-up of the end of each VM */
+    int early_solo = 0, early_other = 0;
+    for (int i = 0; i < 4; i++) {
+        const co_evac_vm *a = &e->vms[i];
         double a_end = a->pred_start_ms + a->pred_time_ms;
-        cr_log_info("%s start %.0f time %.0f; %s start %.0f", a->name, a->pred_start_ms,
-                    a->pred_time_ms, b->name, b->pred_start_ms);
-        if (a->solo)
-            cr_expect_geq(b->pred_start_ms, a_end - 1, "%s began its set-up %.0f ms before %s ended",
-                          b->name, a_end - b->pred_start_ms, a->name);
-        else
-            cr_expect_lt(b->pred_start_ms, a_end - 1000, "%s began its set-up as %s closed",
-                         b->name, a->name);
+        cr_log_info("k %d: %s%s start %.0f end %.0f", k_cap, a->name, a->solo ? " (solo)" : "",
+                    a->pred_start_ms, a_end);
+        for (int j = 0; j < 4; j++) {
+            double s = e->vms[j].pred_start_ms;
+            if (j != i && s > a_end - e->setup_ms - 1 && s < a_end - 1) {
+                early_solo += a->solo;
+                early_other += !a->solo;
+            }
+        }
     }
+    cr_expect_eq(early_solo, want_early_beside_solo, "k %d: %d set-up(s) began as the solo VM closed",
+                 k_cap, early_solo);
+    cr_expect_geq(early_other, 1, "k %d: a light VM's end lets the next set-up start early", k_cap);
+}
+
+/* Who needs a stream of its own, and why: the model gives it no switch
+ * within the budget alone, or its last drain sent for longer than the
+ * model's time by more than a set-up. The same whether the plan times by
+ * the last drains or not (timed by it, the flag once went: the dry run then
+ * let a set-up start beside its end where the run did not). */
+Test(evac_plan, own_stream_by_the_model_or_a_much_longer_last_drain)
+{
+    co_evac *e = mk(2, 2, 16.0 * (1 << 30), 0);
+    e->src_cap_by_n[1] = 50e6;
+    e->setup_ms = 100;
+    co_dirty_uniform(&e->vms[1].dirty, e->vms[1].mem_bytes / 4096, 60 * 256); /* > the link */
+    e->vms[1].dirty_mib_per_s = 60;
+    char why[200];
+    cr_expect(co_evac_own_stream_why(e, &e->vms[1], why, sizeof why));
+    cr_expect(strstr(why, "model: alone at 400 Mbit/s no switch within 300 ms"), "%s", why);
+    double T = co_evac_transfer_ms(e, 0, 1);
+    e->vms[0].last_send_inflight = 1;
+    e->vms[0].last_send_ms = T + 50; /* within a set-up (100 ms) */
+    cr_expect(!co_evac_own_stream_why(e, &e->vms[0], why, sizeof why), "%s", why);
+    cr_expect_str_eq(why, "");
+    e->vms[0].last_send_ms = 1.6 * T;
+    cr_expect(co_evac_own_stream_why(e, &e->vms[0], why, sizeof why));
+    cr_expect(strstr(why, "its last drain sent for"), "%s", why);
+    e->timing = 1; /* the chosen schedule timed by the last drains: still its own */
+    cr_expect(co_evac_own_stream_why(e, &e->vms[0], NULL, 0));
+    e->setup_ms = T; /* within a set-up of the model: the model's */
+    cr_expect(!co_evac_own_stream_why(e, &e->vms[0], NULL, 0));
+}
+
+/* A VM QEMU throttled in its last drain goes last in an order of
+ * cutover's own (nothing starts beside its ramp; if aborted, the others
+ * are moved), and no set-up starts beside its end; an order the user gave
+ * is kept. */
+Test(evac_plan, a_vm_throttled_last_time_goes_last)
+{
+    co_evac *e = mk(3, 2, 16.0 * (1 << 30), 2);
+    e->src_cap_by_n[1] = 50e6;
+    e->setup_ms = 1000;
+    co_dirty_uniform(&e->vms[0].dirty, e->vms[0].mem_bytes / 4096, 20 * 256);
+    e->vms[0].dirty_mib_per_s = 20; /* the dirtiest: first by dirty per bandwidth */
+    e->vms[0].last_throttle_pct = 93;
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_assert_eq(e->k, 1);
+    cr_expect_eq(e->vms[0].order, 2, "vm1 (throttled last time) at %d", e->vms[0].order);
+    e->vms[0].last_throttle_pct = 0;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_neq(e->vms[0].order, 2, "unthrottled, vm1 is not held to the end");
+    e->vms[0].last_throttle_pct = 93;
+    e->order_kind = CO_EVAC_ORDER_GIVEN;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->vms[0].order, 0, "--order given: as given");
+    const co_evac_vm *a = &e->vms[0], *b = NULL;
+    for (int i = 0; i < 3; i++)
+        if (e->vms[i].order == 1)
+            b = &e->vms[i];
+    cr_assert(b);
+    cr_expect_geq(b->pred_start_ms, a->pred_start_ms + a->pred_time_ms - 1,
+                  "%s began its set-up beside throttled vm1's end", b->name);
+}
+
+Test(evac_plan, early_start_beside_the_end_of_a_solo_vm_only_under_the_hold)
+{
+    early_beside_solo(1, 0, 1);
+    early_beside_solo(1, 93, 0); /* throttled in its last drain: no set-up beside its end */
+    early_beside_solo(2, 0, 0);
 }
 
 /* The pull-back: three at once to one 200 Mbit/s host, two of them
