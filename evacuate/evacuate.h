@@ -369,8 +369,9 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m);
  * drains). Timed by what it sent in, the next set-up starts ~0.3 s in and
  * its busy part comes before the switchover. */
 double co_evac_ahead_ms(const co_evac *e, int vi, int m);
-/* Does v need a stream of its own (one such in flight at a time, no early
- * start beside its end)? The model gives it no switch within the budget
+/* Does v need a stream of its own (no other such sends beside it; but
+ * under the hold no set-up starts early beside its end)? The model gives
+ * it no switch within the budget
  * even alone on the best one stream gets, or its last drain sent for
  * longer than the model says by more than a set-up. 1 or 0; why (if not
  * NULL) gets the reason, "" when 0. */

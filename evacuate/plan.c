@@ -264,14 +264,16 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     double su[CO_EVAC_MAX_K];   /* set-up left, ms (<= 0: sending) */
     char cl[CO_EVAC_MAX_K];     /* ending its transfer within the set-up: its slot is
                                    free for the next VM's set-up (the early start);
-                                   never a VM that needs a stream of its own, as in
-                                   co_evac_run (no early start beside its end) */
+                                   never a VM QEMU throttled in its last drain, nor
+                                   one that needs a stream of its own but under the
+                                   hold, as in co_evac_run (may_close) */
     char own[CO_EVAC_MAX_VMS], started[CO_EVAC_MAX_VMS];
     char thr[CO_EVAC_MAX_VMS]; /* throttled in its last drain (CO_EVAC_THROTTLED_PCT) */
-    /* flow f may free its slot early: the early start, not yet closing, and
-     * not a VM that needs a stream of its own (one such stays counted in
-     * own_in until it leaves), unless the hold keeps the next transfer off
-     * the link until it ends (one at a time, below) */
+    /* flow f may free its slot early: the early start, not yet closing, not
+     * a VM QEMU throttled in its last drain, and not a VM that needs a
+     * stream of its own (one such stays counted in own_in until it leaves)
+     * unless the hold keeps the next transfer off the link until it ends
+     * (one at a time, below) */
 #define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold))
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;

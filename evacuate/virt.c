@@ -1449,7 +1449,8 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
          * first job statistics after a set-up 1.4 s after the start, when
          * a `link` VM had sent 53 MB of its 66 (bench-evacuate, 2026-12-05),
          * and the next set-up waited until its switchover */
-        double sent_for = now - w->first_send_ms + (w->first_send_bytes > 0 ? w->first_send_bytes : 0) / rate;
+        double sent_for =
+            now - w->first_send_ms + (w->first_send_bytes > 0 ? w->first_send_bytes : 0) / rate;
         if (!(T > 0) || T - sent_for > e->setup_ms)
             return 0;
     }
@@ -1881,8 +1882,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                                        ncl, "early", inflight >= (probe ? 1 : e->k), "alone",
                                        v->alone, "attempt", v->attempts, "held_until_ends",
                                        ahead_of_it);
-                /* why it needs a stream of its own: it then has no early
-                 * start beside its end (the next set-up waits for it) */
+                /* why it needs a stream of its own: no other sends beside
+                 * it, and but under the hold no set-up starts beside its end */
                 char own[200] = "";
                 if (v->solo && !co_evac_own_stream_why(e, v, own, sizeof own))
                     snprintf(own, sizeof own, "planned so (no longer by the present figures)");
