@@ -8,7 +8,12 @@
 #include "pcap_test_util.h" /* first: it defines _GNU_SOURCE */
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <jansson.h>
+#include <limits.h>
+#include <link.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "cli_expect.h"
 #include "libvirt/bed.h"
@@ -219,6 +224,37 @@ Test(cli_virt, destination_killed_and_second_cutover_refused)
                  "guest not running on the source: %s", cli_err);
     finish_watch(1, 1, tl, "failed");
     wait_for(tl, "\"status\":\"active\"");
+}
+
+/* --allow qemu-monitor where libvirt-qemu.so.0 cannot be loaded (hidden by
+ * a bind mount in a mount namespace of cutover's own): one clear line
+ * naming the library, a sysexits code, the guest running on the source. */
+Test(cli_virt, qemu_monitor_without_libvirt_qemu_is_one_clear_line)
+{
+    void *h = dlopen("libvirt-qemu.so.0", RTLD_NOW | RTLD_LOCAL);
+    struct link_map *lm = NULL;
+    char lib[PATH_MAX];
+    if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name ||
+        !realpath(lm->l_name, lib))
+        cr_skip_test("libvirt-qemu.so.0 not found here: nothing to hide");
+    if (access("/usr/bin/unshare", X_OK) != 0)
+        cr_skip_test("unshare (util-linux) not installed: cannot hide libvirt-qemu.so.0");
+    start_guest("co-nomon", 32, "");
+    char script[PATH_MAX + 64];
+    snprintf(script, sizeof script, "mount --bind /dev/null '%s' && exec \"$0\" \"$@\"", lib);
+    char *argv[] = {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                    (char *)co_t_bin(), "migrate", "--connect", bed.uri_a, "--domain", "co-nomon",
+                    "--to", bed.uri_b_tcp, "--allow", "auto-converge,qemu-monitor", NULL};
+    spawn(0, argv, "nomon");
+    int rc = wait_bg(0, 120000);
+    slurp("nomon", "err", cli_err, sizeof cli_err);
+    slurp("nomon", "out", cli_out, sizeof cli_out);
+    cr_log_info("exit %d: %s", rc, cli_err);
+    cr_expect_eq(rc, 69, "exit %d; stderr: %s; stdout: %s", rc, cli_err, cli_out);
+    cr_expect(strstr(cli_err, "libvirt-qemu.so.0 could not be loaded"), "%s", cli_err);
+    cr_expect(strstr(cli_err, "--allow qemu-monitor"), "%s", cli_err);
+    cr_expect_eq(co_bed_domain_state(bed.uri_a, "co-nomon"), VIR_DOMAIN_RUNNING,
+                 "guest not running on the source: %s", cli_err);
 }
 
 Test(cli_virt_flags, bad_combinations_are_usage_errors)
