@@ -1207,10 +1207,15 @@ static int adaptive_ramp_guard(const co_pol_config *c, co_pol_state *s, const co
         set_limit(s, o, lim, out, max, &n, why);
         return n;
     }
+    /* the cap's share of the budget (throttle_cap_pct), so that a 57 ms
+     * sleep past a post-copy cap does not read as over a 300 ms budget */
+    int pc = (c->allow & CO_ALLOW_POSTCOPY) && c->postcopy_ready;
+    double share = pc ? THROTTLE_SLEEP_SHARE_POSTCOPY : THROTTLE_SLEEP_SHARE_OF_MAX;
     snprintf(why, sizeof why,
              "QEMU's throttle ramp reached %.0f%%, past the cap of %.0f%%: the guest sleeps "
-             "%.0f ms at a time, over the %.0f ms budget",
-             o->throttle_pct, cap, throttle_sleep_ms(o->throttle_pct), c->max_downtime_ms);
+             "%.0f ms at a time, over the %.0f ms the cap allows (%s of the %.0f ms budget%s)",
+             o->throttle_pct, cap, throttle_sleep_ms(o->throttle_pct), c->max_downtime_ms * share,
+             pc ? "a tenth" : "half", c->max_downtime_ms, pc ? ", post-copy to fall back on" : "");
     if (postcopy_or_pause(c, s, o, bw, why, out, max, &n))
         return n;
     size_t l = strlen(why);

@@ -777,6 +777,7 @@ Test(policy, adaptive_fixed_ramp_stops_before_the_sleep_passes_the_budget)
     cr_assert_eq(n, 1);
     cr_assert_eq(a[0].kind, CO_ACT_ABORT, "%s", a[0].reason);
     cr_assert(strstr(a[0].reason, "past the cap") != NULL, "%s", a[0].reason);
+    cr_expect(strstr(a[0].reason, "the cap allows (half of the") != NULL, "%s", a[0].reason);
 
     c.allow |= CO_ALLOW_POSTCOPY;
     co_pol_init(&c, &s);
@@ -784,6 +785,9 @@ Test(policy, adaptive_fixed_ramp_stops_before_the_sleep_passes_the_budget)
     n = co_pol_decide(&c, &s, &o, a, 8);
     cr_assert_eq(n, 1);
     cr_assert_eq(a[0].kind, CO_ACT_POSTCOPY, "%s", a[0].reason);
+    /* the sleep is judged against the cap's share, not the whole budget */
+    cr_expect(strstr(a[0].reason, "the cap allows (a tenth of the") != NULL, "%s", a[0].reason);
+    cr_expect(strstr(a[0].reason, "post-copy to fall back on") != NULL, "%s", a[0].reason);
 
     /* the live ramp (QMP) is adaptive's own: no guard */
     c.throttle_fixed = 0;
