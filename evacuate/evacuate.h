@@ -436,6 +436,12 @@ int co_evac_probes(const co_evac *e, int n);
  * needs a stream of its own but was not throttled lets the next set-up
  * start beside its end under the hold (one at a time). */
 #define CO_EVAC_THROTTLED_PCT 5.0
+/* Did QEMU throttle v above CO_EVAC_THROTTLED_PCT in its last drain (its
+ * calibration)? 1 or 0. */
+static inline int co_evac_throttled_last(const co_evac_vm *v)
+{
+    return v->last_throttle_pct > CO_EVAC_THROTTLED_PCT;
+}
 /* A released VM whose QEMU still shows the held rate this long after is
  * released once more (a release libvirt overruled) */
 #define CO_EVAC_RELEASE_CHECK_MS 500.0

@@ -298,7 +298,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
     (hold && hd[f] && su[f] <= 0 && (endc < he[f] || t < released_at(f) - CLOSE_EPS_MS))
     for (int i = 0; i < n; i++) {
         own[i] = solo && needs_own_stream(e, &e->vms[idx[i]]);
-        thr[i] = e->vms[idx[i]].last_throttle_pct > CO_EVAC_THROTTLED_PCT;
+        thr[i] = co_evac_throttled_last(&e->vms[idx[i]]);
         started[i] = 0;
     }
     /* the solo probe (co_evac_probes): the first VM alone until it has sent
@@ -939,7 +939,7 @@ int co_evac_plan(co_evac *e, co_diag *d)
             int out[CO_EVAC_MAX_VMS], m = 0;
             for (int pass = 0; pass < 2; pass++)
                 for (int i = 0; i < n; i++)
-                    if ((e->vms[cand[c].ord[i]].last_throttle_pct > CO_EVAC_THROTTLED_PCT) == pass)
+                    if (co_evac_throttled_last(&e->vms[cand[c].ord[i]]) == pass)
                         out[m++] = cand[c].ord[i];
             memcpy(cand[c].ord, out, n * sizeof out[0]);
         }

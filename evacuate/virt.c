@@ -1741,8 +1741,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * at 2 at once they put 5 in flight and the drain took 4.1 -
              * 4.8 s with switchovers over the budget (bench-evacuate
              * `stream`, 2026-12-05) */
-            int ahead = early && e->k == 1 && !probe && nsetup < CO_EVAC_SETUPS_AHEAD;
             int hold_on = early && e->k == 1 && !probe; /* the hold: see ahead_of_it */
+            int ahead = hold_on && nsetup < CO_EVAC_SETUPS_AHEAD;
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
@@ -1764,7 +1764,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                  * drain (CO_EVAC_THROTTLED_PCT); plan.c, predict_sched,
                  * alike */
                 int thr = ws[i]->throttle_max_pct > CO_EVAC_THROTTLED_PCT ||
-                          e->vms[ws[i]->vm].last_throttle_pct > CO_EVAC_THROTTLED_PCT;
+                          co_evac_throttled_last(&e->vms[ws[i]->vm]);
                 int c = early && about_to_end && !thr &&
                         (!e->vms[ws[i]->vm].started_solo || hold_on);
                 ncl += c;
@@ -1867,7 +1867,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * the ends of those in flight (the hold); the planner times
              * the same (plan.c, held) */
             int ahead_of_it = 0;
-            for (int i = 0; early && e->k == 1 && !probe && i < nw; i++)
+            for (int i = 0; hold_on && i < nw; i++)
                 ahead_of_it += ws[i] && ws[i]->running && !ws[i]->end_counted;
             if (ahead_of_it > 0) {
                 w->hold_ends = h->ends + ahead_of_it;
