@@ -117,7 +117,7 @@ $(MAIN_OBJ) $(BUILD)/bench/bench_policies: $(REV_STAMP)
 $(BUILD)/cutover: $(MAIN_OBJ) $(VIRT_LAZY) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MAIN_LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h)
+$(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h tests/*/*.h)
 	@$(if $(filter CO_MISSING,$(PKGF_criterion)),echo "$(call pkg_missing,criterion)" >&2; exit 1)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CRIT_LIBS)

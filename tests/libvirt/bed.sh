@@ -187,8 +187,12 @@ domain_xml() {
   local os="<type arch='x86_64' machine='pc'>hvm</type>"
   [ -n "$kernel" ] && os="$os<kernel>$kernel</kernel><cmdline>$cmdline</cmdline>"
   [ -n "$initrd" ] && os="$os<initrd>$initrd</initrd>"
+  # KVM where /dev/kvm opens, else TCG ('qemu'): a machine without KVM
+  # still runs the libvirt path, slower
+  local type=kvm
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || type=qemu
   cat <<XML
-<domain type='kvm'>
+<domain type='$type'>
   <name>$name</name>
   <memory unit='MiB'>$mem</memory>
   <vcpu>1</vcpu>

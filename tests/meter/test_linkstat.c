@@ -353,7 +353,9 @@ static void common_checks(json_t *r, double transferred)
                   newb, transferred, GI("payload_bytes"), GI("retrans_bytes"),
                   GI("uncaptured_bytes"), GI("packets"), GI("syn_mss_bytes"));
     cr_assert_lt(newb - transferred, 1048576.0);
-    cr_assert_gt(transferred, 16.0 * 1048576);
+    /* 16 MiB of random data from the backing file, less what the BIOS
+     * clears: 16.69 MB under TCG (no KVM, 2026-12-05) */
+    cr_assert_gt(transferred, 15.0 * 1048576);
     cr_assert_eq(GI("connections"), 1);
     /* veth queues drop under load (netdev_max_backlog): TCP repairs it.
      * Usually 0 - 18 KB of 17.7 MB here; once over 5 % in a CI run on this
