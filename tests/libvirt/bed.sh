@@ -187,10 +187,11 @@ domain_xml() {
   local os="<type arch='x86_64' machine='pc'>hvm</type>"
   [ -n "$kernel" ] && os="$os<kernel>$kernel</kernel><cmdline>$cmdline</cmdline>"
   [ -n "$initrd" ] && os="$os<initrd>$initrd</initrd>"
-  # KVM where /dev/kvm opens, else TCG ('qemu'): a machine without KVM
-  # still runs the libvirt path, slower
+  # KVM where /dev/kvm opens and is hardware-backed, else TCG ('qemu'), as
+  # the lab's --accel auto (docs/lab.md): a machine without KVM still runs
+  # the libvirt path; kvm_pvm emulates these guests ~100x slower than TCG
   local type=kvm
-  [ -r /dev/kvm ] && [ -w /dev/kvm ] || type=qemu
+  { [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ]; } || type=qemu
   cat <<XML
 <domain type='$type'>
   <name>$name</name>
