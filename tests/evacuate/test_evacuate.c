@@ -590,8 +590,12 @@ Test(evacuate, stuck_destination_daemon, .fini = evac_fini, .timeout = 480)
         cr_expect(!paused, "%s paused", mine[i]);
         if (strcmp(st, "completed")) {
             cr_expect_str_eq(st, "failed", "%s", mine[i]);
+            /* our time limits, or libvirt's keepalive to the stopped peer
+             * daemon ending the job first ("client socket is closed": on a
+             * slower machine without KVM, 2026-12-05, 38 s after SIGSTOP) */
             cr_expect(strstr(jstr(v, "reason"), "time limit") ||
-                      strstr(jstr(v, "reason"), "did not answer"), "%s: %s", mine[i],
+                      strstr(jstr(v, "reason"), "did not answer") ||
+                      strstr(jstr(v, "reason"), "client socket is closed"), "%s: %s", mine[i],
                       jstr(v, "reason"));
             cr_expect_eq(where, 0, "%s failed but runs on h%d", mine[i], where + 1);
         }
