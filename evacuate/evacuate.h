@@ -233,6 +233,8 @@ typedef struct co_evac {
     double setup_sum_ms;
     int setup_n;
     double setup_prior_ms;        /* the calibration's, counted as one set-up more */
+    int setups_ahead;             /* set-ups ahead under the hold (co_evac_setups_ahead,
+                                     at each plan and re-plan); 0 = CO_EVAC_SETUPS_AHEAD */
     double hold_wait_ms;          /* a held VM's wait from its turn (the end before it,
                                      or its set-up's end if later) to its release: libvirt
                                      answering its first job statistics, the run loop's
@@ -369,6 +371,13 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m);
  * drains). Timed by what it sent in, the next set-up starts ~0.3 s in and
  * its busy part comes before the switchover. */
 double co_evac_ahead_ms(const co_evac *e, int vi, int m);
+/* How many set-ups may be ahead under the hold: as many as transfers fit
+ * in one set-up (e->setup_ms over the mean of co_evac_ahead_ms alone of the
+ * VMs with a destination, rounded down), so the link has a VM ready at each
+ * end; at least CO_EVAC_SETUPS_AHEAD, at most CO_EVAC_SETUPS_AHEAD_MAX;
+ * CO_EVAC_SETUPS_AHEAD while no set-up is known. Runs the model per VM:
+ * the plan and re-plans store it in e->setups_ahead. */
+int co_evac_setups_ahead(const co_evac *e);
 /* Does v need a stream of its own (no other such sends beside it; but
  * under the hold no set-up starts early beside its end)? The model gives
  * it no switch within the budget
@@ -428,6 +437,11 @@ int co_evac_probes(const co_evac *e, int n);
  * one set-up ahead left the link idle half the time (bench-evacuate
  * `stream`, one at a time: 4.3 s) */
 #define CO_EVAC_SETUPS_AHEAD 3
+/* ... and up to this many where more transfers fit in one set-up
+ * (co_evac_setups_ahead): on a machine without KVM a set-up took 4 - 7 s
+ * beside transfers of 0.3 - 2 s, so 3 ahead ran a `stream` drain in two
+ * waves of set-ups (13.2 - 14.3 s; 5 ahead: 10.8 - 13.7 s) */
+#define CO_EVAC_SETUPS_AHEAD_MAX 5
 /* No set-up starts early beside the end of a VM QEMU throttled above this
  * (now, or in its last drain), and an order of cutover's own sends such a
  * VM last: a set-up's CPU beside a throttled guest's last passes costs

@@ -168,6 +168,31 @@ double co_evac_ahead_ms(const co_evac *e, int vi, int m)
     return last > 0 && last < T ? last : T;
 }
 
+int co_evac_setups_ahead(const co_evac *e)
+{
+    double sum = 0;
+    int n = 0;
+    for (int v = 0; v < e->nvms; v++) {
+        if (e->vms[v].dest < 0)
+            continue;
+        double T = co_evac_ahead_ms(e, v, 1);
+        if (T > 0 && isfinite(T))
+            sum += T, n++;
+    }
+    if (!(e->setup_ms > 0) || n == 0)
+        return CO_EVAC_SETUPS_AHEAD;
+    double fit = floor(e->setup_ms / (sum / n));
+    if (!(fit > CO_EVAC_SETUPS_AHEAD))
+        return CO_EVAC_SETUPS_AHEAD;
+    return fit >= CO_EVAC_SETUPS_AHEAD_MAX ? CO_EVAC_SETUPS_AHEAD_MAX : (int)fit;
+}
+
+/* e->setups_ahead, or the constant before any plan set it */
+static int setups_ahead(const co_evac *e)
+{
+    return e->setups_ahead > 0 ? e->setups_ahead : CO_EVAC_SETUPS_AHEAD;
+}
+
 static double nonneg(double x)
 {
     return isfinite(x) && x > 0 ? x : 0;
@@ -380,12 +405,12 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                     first = -1;
                 }
                 /* set-ups ahead (co_evac_run's setup_closing): while fewer
-                 * than CO_EVAC_SETUPS_AHEAD are in their set-up or held, one
+                 * than e->setups_ahead are in their set-up or held, one
                  * whose transfer at its share is shorter than a set-up closes
                  * once it has been in its set-up that long (Tsu: that
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
-                if (hold && may_close(f) && nsu < CO_EVAC_SETUPS_AHEAD && nstarted < n) {
+                if (hold && may_close(f) && nsu < setups_ahead(e) && nstarted < n) {
                     double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;
@@ -864,6 +889,7 @@ co_evac_floor co_evac_floor_of(const co_evac *e, const int *idx, int n)
 int co_evac_plan(co_evac *e, co_diag *d)
 {
     place_all(e);
+    e->setups_ahead = co_evac_setups_ahead(e);
     int idx[CO_EVAC_MAX_VMS], n = 0, movable = 0;
     for (int v = 0; v < e->nvms; v++) {
         e->vms[v].order = -1;
@@ -1030,6 +1056,7 @@ int co_evac_replan(co_evac *e, const int *idx, int n)
     int klo = 1, khi = n < CO_EVAC_MAX_K ? n : CO_EVAC_MAX_K;
     if (e->concurrency > 0)
         return e->k;
+    e->setups_ahead = co_evac_setups_ahead(e); /* the set-ups learnt so far */
     /* the misses a level expects count over the whole drain, not the VMs
      * left: else the last few would go at a level refused at the start */
     int movable = 0;

@@ -1475,7 +1475,7 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
  * 0.27 s after a 0.6 s set-up; the run loop never saw one sending, so no
  * set-up started early and one at a time took 4.7 s, Nova's time
  * (docs/evacuate.md, "The hold"). The caller allows it only while
- * fewer than CO_EVAC_SETUPS_AHEAD are in their set-up or held (`ahead`),
+ * fewer than e->setups_ahead are in their set-up or held (`ahead`),
  * and starts none while a guest is stopped for its switchover: set-ups
  * started beside other VMs' switchovers pushed idle guests to 340 - 690 ms
  * of downtime on this 2-core machine ("Set-ups in parallel"). One that has
@@ -1711,9 +1711,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     }
     int logged_k = -1;
     char waited[160] = ""; /* the last "wait" logged: why the next VM did not start */
-    runlog(rl, t0, "plan", json_pack("{s:i, s:s, s:b, s:b, s:f}", "k", e->k, "order",
+    runlog(rl, t0, "plan", json_pack("{s:i, s:s, s:b, s:b, s:f, s:i}", "k", e->k, "order",
                                      e->order_name, "auto", auto_k, "probe", probe,
-                                     "setup_ms", e->setup_ms));
+                                     "setup_ms", e->setup_ms, "setups_ahead", e->setups_ahead));
     pthread_mutex_lock(&h->mu);
     for (;;) {
         int stop = o->stop_flag && *o->stop_flag;
@@ -1742,7 +1742,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * 4.8 s with switchovers over the budget (bench-evacuate
              * `stream`, 2026-12-05) */
             int hold_on = early && e->k == 1 && !probe; /* the hold: see ahead_of_it */
-            int ahead = hold_on && nsetup < CO_EVAC_SETUPS_AHEAD;
+            int ahead = hold_on && nsetup < (e->setups_ahead > 0 ? e->setups_ahead
+                                                                : CO_EVAC_SETUPS_AHEAD);
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;

@@ -347,14 +347,16 @@ Test(evac_learn, early_start_hides_the_setup_of_all_but_the_first)
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
     cr_expect_float_eq(e->pred_total_ms, 2 * each + 4 * each, 50, "set-ups ahead: %g (each %g)",
                        e->pred_total_ms, each);
-    /* at most CO_EVAC_SETUPS_AHEAD (3) in their set-up or held: at a
-     * set-up of 4 transfers the second starts 1 transfer in, the third 2
-     * in, the fourth when the first sends (4); each sends when its set-up
-     * is over and the one before has ended: the fourth from 8 to 9
-     * transfers, where 4 set-ups at once would end at 4 + 4 */
+    /* as many in their set-up or held as transfers fit in a set-up
+     * (co_evac_setups_ahead, 3 to 5): at a set-up of 4 transfers, 4: the
+     * second starts 1 transfer in, the third 2, the fourth 3; each sends
+     * when its set-up is over and the one before has ended: the fourth
+     * from 7 to 8 transfers (with 3 at most, as before 2026-12-05, the
+     * fourth started when the first sent and ended at 9) */
     e->setup_ms = 4 * each;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK);
-    cr_expect_float_eq(e->pred_total_ms, 9 * each, 50, "three set-ups ahead at most: %g (each %g)",
+    cr_expect_eq(e->setups_ahead, 4);
+    cr_expect_float_eq(e->pred_total_ms, 8 * each, 50, "four set-ups ahead: %g (each %g)",
                        e->pred_total_ms, each);
     /* a held VM waits hold_wait_ms past its turn (the run loop's wait for
      * libvirt, learnt): at a set-up of 2 transfers each of the 3 held VMs

@@ -659,3 +659,25 @@ Test(evac_plan, the_precopy_floor_bounds_every_schedule)
                  e->floor.at_ram);
     cr_expect(e->floor.bytes >= 2.0 * (1 << 30));
 }
+
+/* Set-ups ahead under the hold: as many as transfers fit in one set-up,
+ * 3 to 5 (a machine without KVM: 4 - 7 s set-ups beside 0.3 - 2 s
+ * transfers ran a `stream` drain in two waves of 3). */
+Test(evac_plan, setups_ahead_as_many_as_transfers_fit_in_a_set_up)
+{
+    co_evac *e = mk(6, 2, 16.0 * (1 << 30), 0);
+    co_diag d;
+    co_diag_init(&d);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->setups_ahead, CO_EVAC_SETUPS_AHEAD, "no set-up known: %d", e->setups_ahead);
+    double T = co_evac_ahead_ms(e, 0, 1);
+    cr_assert(T > 0 && isfinite(T), "%f", T);
+    e->setup_ms = 2 * T;
+    cr_expect_eq(co_evac_setups_ahead(e), CO_EVAC_SETUPS_AHEAD);
+    e->setup_ms = 4.5 * T;
+    cr_expect_eq(co_evac_setups_ahead(e), 4);
+    e->setup_ms = 20 * T;
+    cr_expect_eq(co_evac_setups_ahead(e), CO_EVAC_SETUPS_AHEAD_MAX);
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->setups_ahead, CO_EVAC_SETUPS_AHEAD_MAX);
+}
