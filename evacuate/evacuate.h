@@ -234,7 +234,8 @@ typedef struct co_evac {
     int setup_n;
     double setup_prior_ms;        /* the calibration's, counted as one set-up more */
     int setups_ahead;             /* set-ups ahead under the hold (co_evac_setups_ahead,
-                                     at each plan and re-plan); 0 = CO_EVAC_SETUPS_AHEAD */
+                                     at each plan and re-plan; co_evac_init:
+                                     CO_EVAC_SETUPS_AHEAD) */
     double hold_wait_ms;          /* a held VM's wait from its turn (the end before it,
                                      or its set-up's end if later) to its release: libvirt
                                      answering its first job statistics, the run loop's

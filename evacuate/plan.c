@@ -24,6 +24,7 @@ void co_evac_init(co_evac *e)
     snprintf(e->nic_source, sizeof e->nic_source, "assumed 1Gbit");
     e->mtu = 1500;
     e->default_dirty_mib_per_s = 0;
+    e->setups_ahead = CO_EVAC_SETUPS_AHEAD; /* until a plan knows a set-up */
 }
 
 /* VM v's last drain's sending time (its calibration) at `share` bytes/s,
@@ -185,12 +186,6 @@ int co_evac_setups_ahead(const co_evac *e)
     if (!(fit > CO_EVAC_SETUPS_AHEAD))
         return CO_EVAC_SETUPS_AHEAD;
     return fit >= CO_EVAC_SETUPS_AHEAD_MAX ? CO_EVAC_SETUPS_AHEAD_MAX : (int)fit;
-}
-
-/* e->setups_ahead, or the constant before any plan set it */
-static int setups_ahead(const co_evac *e)
-{
-    return e->setups_ahead > 0 ? e->setups_ahead : CO_EVAC_SETUPS_AHEAD;
 }
 
 static double nonneg(double x)
@@ -410,7 +405,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * once it has been in its set-up that long (Tsu: that
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
-                if (hold && may_close(f) && nsu < setups_ahead(e) && nstarted < n) {
+                if (hold && may_close(f) && nsu < e->setups_ahead && nstarted < n) {
                     double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;

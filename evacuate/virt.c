@@ -1742,8 +1742,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * 4.8 s with switchovers over the budget (bench-evacuate
              * `stream`, 2026-12-05) */
             int hold_on = early && e->k == 1 && !probe; /* the hold: see ahead_of_it */
-            int ahead = hold_on && nsetup < (e->setups_ahead > 0 ? e->setups_ahead
-                                                                : CO_EVAC_SETUPS_AHEAD);
+            int ahead = hold_on && nsetup < e->setups_ahead;
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
