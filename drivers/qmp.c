@@ -1189,6 +1189,18 @@ int co_qmp_query_status(co_qmp *q, co_qmp_status *st, co_diag *d)
     return CO_OK;
 }
 
+int co_qmp_query_kvm(co_qmp *q, int *enabled, co_diag *d)
+{
+    json_t *r = NULL;
+    *enabled = 0;
+    int rc = co_qmp_call(q, "query-kvm", NULL, &r, d);
+    if (rc != CO_OK)
+        return rc;
+    *enabled = json_is_true(json_object_get(r, "enabled"));
+    json_decref(r);
+    return CO_OK;
+}
+
 int co_qmp_query_version(co_qmp *q, co_qmp_ver *v, co_diag *d)
 {
     json_t *r = NULL;

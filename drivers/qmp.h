@@ -209,6 +209,11 @@ typedef struct co_qmp_ver {
 } co_qmp_ver;
 int co_qmp_query_version(co_qmp *q, co_qmp_ver *v, co_diag *d);
 
+/* query-kvm: *enabled 1 if the guest runs under KVM, 0 under TCG (or a
+ * reply without "enabled"). QEMU 7.2 under TCG exits on calc-dirty-rate in
+ * dirty-bitmap or dirty-ring mode, so ask before either. */
+int co_qmp_query_kvm(co_qmp *q, int *enabled, co_diag *d);
+
 /* calc-dirty-rate (QEMU 7.2: calc-time in whole seconds, 1..60; mode
  * "page-sampling" (default), "dirty-bitmap" or "dirty-ring"; sample_pages
  * per GiB for page-sampling, <0 for QEMU's default 512). The measurement

@@ -40,18 +40,6 @@ static int vcpus_of(co_qmp *q, int *n, co_diag *d)
     return CO_OK;
 }
 
-/* 1 if the VM runs under KVM (query-kvm "enabled"). */
-static int kvm_enabled(co_qmp *q, int *on, co_diag *d)
-{
-    json_t *ret = NULL;
-    int rc = co_qmp_call(q, "query-kvm", NULL, &ret, d);
-    if (rc != CO_OK)
-        return rc;
-    *on = json_is_true(json_object_get(ret, "enabled"));
-    json_decref(ret);
-    return CO_OK;
-}
-
 static int measure_qmp(void *ctx, int secs, const char *mode, double *mib_per_s, co_diag *d)
 {
     co_qmp *q = ctx;
@@ -147,7 +135,7 @@ int co_record_curve(co_qmp *q, const int *secs, int n, const char *mode, co_dirt
     if (rc == CO_OK)
         rc = vcpus_of(q, &t->vcpus, d);
     if (rc == CO_OK)
-        rc = kvm_enabled(q, &kvm, d);
+        rc = co_qmp_query_kvm(q, &kvm, d);
     if (rc != CO_OK)
         return rc;
     snprintf(t->qemu_version, sizeof t->qemu_version, "%d.%d.%d", v.major, v.minor, v.micro);

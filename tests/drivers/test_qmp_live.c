@@ -222,15 +222,13 @@ Test(qmp_live, qemu_killed_during_call)
     cr_assert(tq_mono_ms() - t0 < 100);
 }
 
-/* 1 if this QEMU runs its guest under KVM (query-kvm), 0 under TCG. */
+/* 1 if this QEMU runs its guest under KVM (co_qmp_query_kvm), 0 under TCG. */
 static int under_kvm(co_qmp *c)
 {
     co_diag d;
     co_diag_init(&d);
-    json_t *ret = NULL;
-    cr_assert_eq(co_qmp_call(c, "query-kvm", NULL, &ret, &d), CO_OK, "%s", d.msg);
-    int on = json_is_true(json_object_get(ret, "enabled"));
-    json_decref(ret);
+    int on = -1;
+    cr_assert_eq(co_qmp_query_kvm(c, &on, &d), CO_OK, "%s", d.msg);
     return on;
 }
 
