@@ -239,9 +239,11 @@ Test(qmp_live, calc_dirty_rate_dirty_bitmap)
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 0, NULL, -1, &d), CO_ERANGE);
     /* QEMU 7.2 under TCG exits on dirty-bitmap (no reply, the process
      * gone): cutover never sends it there (engine/recorder.c) */
-    if (!under_kvm(q))
+    if (!under_kvm(q)) {
+        teardown(); /* Criterion runs no .fini after a skip */
         cr_skip_test("no KVM here: QEMU 7.2 under TCG exits on calc-dirty-rate "
                      "dirty-bitmap, which cutover never sends there");
+    }
     co_diag_init(&d);
     cr_assert_eq(co_qmp_calc_dirty_rate(q, 1, "dirty-bitmap", -1, &d), CO_OK, "%s", d.msg);
     co_qmp_dirty_rate dr = wait_dirty_rate(q);
@@ -467,9 +469,11 @@ Test(qmp_live, calc_dirty_rate_dirty_ring_needs_its_accel)
 {
     /* QEMU 7.2 under TCG asks KVM's state whether a ring is on and exits
      * (seen on a machine without /dev/kvm, 2026-12-05) */
-    if (!under_kvm(q))
+    if (!under_kvm(q)) {
+        teardown(); /* Criterion runs no .fini after a skip */
         cr_skip_test("no KVM here: QEMU 7.2 under TCG exits on calc-dirty-rate "
                      "dirty-ring instead of refusing it");
+    }
     /* dirty-ring needs -accel kvm,dirty-ring-size=N: QEMU says so. */
     co_diag d;
     co_diag_init(&d);
