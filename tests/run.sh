@@ -8,16 +8,25 @@
 # from its "Synthesis" line: that line leaves skips out, and Criterion's JSON
 # report does not escape quotes in messages. A binary that crashes, exits
 # non-zero with no failed test, or reports fewer tests than its TAP plan
-# announced counts one failure under its own name.
+# announced counts one failure under its own name; so does one that leaves
+# files or directories in /tmp named as tests and cutover name theirs
+# (co...-XXXXXX, cutover-test-...), which a test must remove also when it
+# skips (Criterion runs no .fini after a skip).
 set -u
 pass=0; fail=0; skip=0
 skips=(); fails=()
 tmp=$(mktemp -d /tmp/cotest-run-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# what the tests leave in /tmp (their own prefixes; run.sh's own dir aside)
+leftovers() {
+  find /tmp -maxdepth 1 -mindepth 1 \( -name 'co*-??????' -o -name 'cutover-test-*' \) \
+    ! -path "$tmp" -printf '%f\n' 2>/dev/null | sort
+}
 for t in "$@"; do
   [ -x "$t" ] || continue
   echo "== $t"
   rm -f "$tmp/tap"
+  leftovers > "$tmp/before"
   out=$("$t" --jobs="${CO_TEST_JOBS:-2}" --tap="$tmp/tap" 2>&1); rc=$?
   # Criterion's own lines (assertions, FAIL) in full, then the tail of the
   # rest (a sanitizer report can be long; it must not hide the assertion).
@@ -50,6 +59,11 @@ for t in "$@"; do
     [ -n "$planned" ] && [ "$seen" -lt "$planned" ] && why="$why, $seen of $planned tests reported"
     f=$((f + 1))
     fails+=("FAIL $t: $why")
+  fi
+  left=$(leftovers | comm -13 "$tmp/before" - | tr '\n' ' ')
+  if [ -n "$left" ]; then
+    f=$((f + 1))
+    fails+=("FAIL $t: left in /tmp: ${left% }")
   fi
   pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 done
