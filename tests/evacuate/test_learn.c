@@ -1001,16 +1001,14 @@ static co_evac *planned_three(co_diag *d)
     return e;
 }
 
-/* e's calibration saved to a new temporary file (its name in path, for the
- * caller to unlink; a file path named before, from an earlier round trip,
- * is removed first) and applied to a fresh drain of the three VMs the tests
- * below use (mk() reuses e's storage: what is needed of e is saved first). */
+/* e's calibration saved to a new temporary file and applied to a fresh
+ * drain of the three VMs the tests below use (mk() reuses e's storage: what
+ * is needed of e is saved first); the file is then removed, its name left
+ * in path for a caller that writes it again (and unlinks it). */
 static co_evac *calib_round_trip(co_evac *e, char path[32])
 {
     co_diag d;
     co_diag_init(&d);
-    if (strncmp(path, "/tmp/co-test-calib-", 19) == 0)
-        unlink(path); /* the round trip before this one's file */
     snprintf(path, 32, "/tmp/co-test-calib-XXXXXX");
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
@@ -1019,6 +1017,7 @@ static co_evac *calib_round_trip(co_evac *e, char path[32])
     double rate[] = {500, 25000, 100};
     co_evac *f = mk(3, rate);
     cr_assert_eq(co_evac_calib_apply(f, path, &d), CO_OK, "%s", d.msg);
+    unlink(path);
     return f;
 }
 
@@ -1050,7 +1049,7 @@ Test(evac_learn, last_sending_time_times_what_the_model_cannot)
     json_t *n3 = json_array_get(json_object_get(newer, "vms"), 2);
     cr_assert_str_eq(json_string_value(json_object_get(n3, "name")), "vm3");
     json_object_set_new(n3, "send_ms", json_null()); /* as if it had not completed */
-    char path[32] = "";
+    char path[32];
     co_evac *f = calib_round_trip(e, path);
     cr_expect_float_eq(f->vms[1].last_send_ms, pred2 + 60000, 1e-6);
     cr_expect_float_eq(f->vms[1].last_send_inflight, 1.3, 1e-9);
@@ -1132,7 +1131,7 @@ Test(evac_learn, an_aborted_vms_sending_time_times_its_next_drain)
     cr_assert(v2);
     cr_expect_str_eq(json_string_value(json_object_get(v2, "send_outcome")), "aborted");
     json_decref(j);
-    char path[32] = "";
+    char path[32];
     co_evac *f = calib_round_trip(e, path);
     cr_expect(f->vms[1].last_aborted);
     cr_expect(!f->vms[0].last_aborted);
@@ -1211,7 +1210,7 @@ Test(evac_learn, the_drains_time_factor_scales_the_prediction)
     cr_expect_float_eq(e->pred_model_ms, model, 1e-9);
     /* it ran, and took twice the model's time */
     e->drain_total_ms = 2 * model;
-    char path[32] = "";
+    char path[32];
     co_evac *f = calib_round_trip(e, path);
     cr_assert_eq(f->ndrains, 1);
     cr_expect_eq(f->drains[0].k, k);
@@ -1397,7 +1396,7 @@ Test(evac_learn, the_last_drains_throttle_starts_the_ramp)
     e->vms[1].send_ms = 27000;
     e->vms[1].throttle_max_pct = 99;
     e->vms[0].send_ms = 2000; /* never throttled: no figure */
-    char path[32] = "";
+    char path[32];
     co_evac *f = calib_round_trip(e, path);
     cr_expect_float_eq(f->vms[1].last_throttle_pct, 99, 1e-9);
     cr_expect_eq(f->vms[0].last_throttle_pct, 0);
