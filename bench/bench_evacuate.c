@@ -158,6 +158,7 @@ typedef struct be_run {
                                stream's ceiling) */
     double probe_bps;       /* the solo probe's stream, bytes/s (0: no probe) */
     int early_starts, pulled_back;
+    char early_stop_why[240]; /* why early starts stopped mid-drain ("" not) */
     char status[BE_MAX_VMS][16];
     char note[256];
     char calib[320];        /* the calibration the plan used ("" none) */
@@ -493,6 +494,7 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     out->k_end = e->k;
     out->probe_bps = e->probe_bytes_per_s;
     out->early_starts = e->early_starts;
+    snprintf(out->early_stop_why, sizeof out->early_stop_why, "%s", e->early_stop_why);
     out->pulled_back = e->pulled_back;
     out->total_ms = r.total_time_ms;
     co_evac_floor fl = floor_all(e);
@@ -599,6 +601,9 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "probe_bytes_per_s",
                         r->probe_bps > 0 ? json_real(r->probe_bps) : json_null());
     json_object_set_new(o, "early_starts", json_integer(r->early_starts));
+    json_object_set_new(o, "early_starts_stopped_why", r->early_stop_why[0]
+                                                           ? json_string(r->early_stop_why)
+                                                           : json_null());
     json_object_set_new(o, "pulled_back", json_integer(r->pulled_back));
     json_object_set_new(o, "tx_bytes", json_real(r->tx_bytes));
     json_object_set_new(o, "floor_plan_ms", json_real(r->floor_plan_ms));

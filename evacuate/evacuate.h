@@ -271,7 +271,12 @@ typedef struct co_evac {
     double sw_n[CO_EVAC_MAX_K + 1], sw_over[CO_EVAC_MAX_K + 1];
     char tally_why[160];          /* the level co_evac_tally_cap refused last, "" none */
     char calib_source[320];       /* "" or "FILE (learned from the last drain, DATE)" */
-    int no_early_start;           /* 1: never start a VM before a slot is free (below) */
+    int no_early_start;           /* 1: never start a VM before a slot is free (below;
+                                     --no-early-start, or co_evac_note_early_miss) */
+    int early_misses;             /* co_evac_run: switchovers over the budget beside a
+                                     set-up in this drain (co_evac_note_early_miss) */
+    char early_missed[160];       /* those switchovers: "vm1 344 ms, ..." */
+    char early_stop_why[240];     /* why early starts stopped mid-drain, "" if not */
     int pulled_back;              /* co_evac_run: migrations cancelled to let the others
                                      converge (co_evac_backoff), each VM gone again later */
     double probe_bytes_per_s;     /* co_evac_run: what the first VM's stream carried alone
@@ -618,13 +623,26 @@ int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
 #define CO_EVAC_TALLY_PRIOR 4.0
 #define CO_EVAC_MISS_EXPECT 0.3
 void co_evac_note_switchover(co_evac *e, int k, double downtime_ms);
+/* A switchover of vm over the budget (downtime_ms, QEMU's) while another
+ * VM's set-up ran beside it. The CO_EVAC_EARLY_MISSES-th in a drain stops
+ * early starts for the rest of it (e->no_early_start, e->early_stop_why
+ * naming each); returns 1 then, else 0. One was the rule until 2026-12-06:
+ * over 335 of cutover's switchovers in this machine's bench logs (ev1 -
+ * ev8, 2026-12-05/06), those beside 1 - 3 set-ups went over 5 times in 210
+ * (2.4 %), those with none beside 2 in 125 (1.6 %), so one miss said
+ * nothing of the set-ups, and stopping cost the drain its hidden set-ups
+ * (`link`, 21.2 s against 17.4 - 17.6: docs/evacuate.md, "One miss is not
+ * a pattern"). Two in one drain of 6 at that rate come by chance in
+ * ~0.6 % of drains. */
+#define CO_EVAC_EARLY_MISSES 2
+int co_evac_note_early_miss(co_evac *e, const char *vm, double downtime_ms);
 double co_evac_tally_rate(const co_evac *e, int k);
 int co_evac_tally_cap(co_evac *e, int n_vms);
 
 /* Did a migration's set-up (from its start to its first byte sent; to its
  * end if it never sent; on if neither: 0) overlap the switchover from_ms..
- * to_ms? Times on one clock, ms. The run loop stops early starts after a
- * switchover over the budget beside a set-up (virt.c). */
+ * to_ms? Times on one clock, ms. The run loop counts a switchover over the
+ * budget beside a set-up (co_evac_note_early_miss). */
 int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, double from_ms,
                          double to_ms);
 /* Was a migration (from its start to its end; on if end_ms is 0) in flight

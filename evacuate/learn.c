@@ -367,6 +367,23 @@ void co_evac_note_switchover(co_evac *e, int k, double downtime_ms)
         e->sw_over[k] += 1;
 }
 
+int co_evac_note_early_miss(co_evac *e, const char *vm, double downtime_ms)
+{
+    if (!isfinite(downtime_ms) || !(e->max_downtime_ms > 0) ||
+        downtime_ms <= CO_EVAC_DOWN_SHARE * e->max_downtime_ms || e->no_early_start)
+        return 0;
+    size_t l = strlen(e->early_missed);
+    snprintf(e->early_missed + l, sizeof e->early_missed - l, "%s%.40s %.0f ms",
+             l ? ", " : "", vm, downtime_ms);
+    if (++e->early_misses < CO_EVAC_EARLY_MISSES)
+        return 0;
+    snprintf(e->early_stop_why, sizeof e->early_stop_why,
+             "%d switchovers over the budget (%.0f ms) with a set-up beside them: %s",
+             e->early_misses, e->max_downtime_ms, e->early_missed);
+    e->no_early_start = 1;
+    return 1;
+}
+
 double co_evac_tally_rate(const co_evac *e, int k)
 {
     double below = 0;

@@ -60,6 +60,9 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     json_object_set_new(o, "max_concurrency", e->k_cap > 0 ? json_integer(e->k_cap) : json_null());
     json_object_set_new(o, "early_starts", json_integer(e->early_starts));
     json_object_set_new(o, "held_starts", json_integer(e->held_starts));
+    /* why early starts stopped mid-drain (co_evac_note_early_miss), null if not */
+    json_object_set_new(o, "early_starts_stopped_why",
+                        e->early_stop_why[0] ? json_string(e->early_stop_why) : json_null());
     json_object_set_new(o, "probe_bytes_per_s",
                         e->probe_bytes_per_s > 0 ? json_real(e->probe_bytes_per_s) : json_null());
     json_object_set_new(o, "pulled_back", json_integer(e->pulled_back));
@@ -228,6 +231,8 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
     if (!r->dry_run && e->early_starts)
         fprintf(out, "early starts: %d VM(s) started their set-up while others ended\n",
                 e->early_starts);
+    if (!r->dry_run && e->early_stop_why[0])
+        fprintf(out, "early starts stopped: %s\n", e->early_stop_why);
     if (!r->dry_run && e->held_starts)
         fprintf(out, "held: %d VM(s) waited at 1 MiB/s for the transfers before them to end "
                 "(one transfer at a time)\n", e->held_starts);

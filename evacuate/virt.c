@@ -1700,6 +1700,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     e->peak_bytes_per_s = 0;
     e->early_starts = 0;
     e->held_starts = 0;
+    e->early_misses = 0;
+    e->early_missed[0] = e->early_stop_why[0] = '\0';
     e->pulled_back = 0;
     double last_pull = 0;
     double t0 = co_clock_ms(), last_progress = 0, last_tick = 0;
@@ -2086,26 +2088,38 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             /* a switchover over the budget while another VM was in its
              * set-up (the destination QEMU's start competes for the CPU
-             * under TCG): no more early starts in this drain. Judged over
-             * the switchover itself, not at its end: in bench-evacuate
-             * `stream` a 461 ms switchover ran beside two set-ups that had
-             * ended by the time its completion was seen. */
+             * under TCG): counted, and the second in a drain stops early
+             * starts (co_evac_note_early_miss: one was within the chance
+             * of any switchover here). Judged over the switchover itself,
+             * not at its end: in bench-evacuate `stream` a 461 ms
+             * switchover ran beside two set-ups that had ended by the time
+             * its completion was seen. */
             if (early && !strcmp(v->status, "completed") &&
                 v->downtime_ms > e->max_downtime_ms * CO_EVAC_DOWN_SHARE) {
-                int in_setup = 0;
+                int beside = 0;
                 double sw_from = w->end_ms - v->downtime_ms;
                 for (int j = 0; j < nw; j++)
-                    in_setup |= ws[j] && ws[j] != w && !ws[j]->abandoned &&
-                                co_evac_setup_during(ws[j]->t0, ws[j]->first_send_ms,
-                                                     ws[j]->finished ? ws[j]->end_ms : 0,
-                                                     sw_from, w->end_ms);
-                if (in_setup) {
-                    early = 0;
-                    e->no_early_start = 1;
-                    if (o->progress)
-                        fprintf(stderr, "cutover evacuate: %s: %.0f ms of downtime while a set-up "
-                                "ran beside it: no early starts from now on\n", v->name,
-                                v->downtime_ms);
+                    beside += ws[j] && ws[j] != w && !ws[j]->abandoned &&
+                              co_evac_setup_during(ws[j]->t0, ws[j]->first_send_ms,
+                                                   ws[j]->finished ? ws[j]->end_ms : 0,
+                                                   sw_from, w->end_ms);
+                if (beside) {
+                    int stops = co_evac_note_early_miss(e, v->name, v->downtime_ms);
+                    runlog(rl, t0, "early_miss",
+                           json_pack("{s:s, s:f, s:i, s:i, s:b}", "vm", v->name, "downtime_ms",
+                                     v->downtime_ms, "setups_beside", beside, "misses",
+                                     e->early_misses, "early_starts_stop", stops));
+                    if (stops) {
+                        early = 0;
+                        if (o->progress)
+                            fprintf(stderr, "cutover evacuate: %s: no early starts from now "
+                                    "on\n", e->early_stop_why);
+                    } else if (o->progress) {
+                        fprintf(stderr, "cutover evacuate: %s: %.0f ms of downtime while %d "
+                                "set-up(s) ran beside it (%d of %d before early starts stop)\n",
+                                v->name, v->downtime_ms, beside, e->early_misses,
+                                CO_EVAC_EARLY_MISSES);
+                    }
                 }
             }
             /* a switchover over the budget's share with others in flight:
