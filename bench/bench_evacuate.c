@@ -159,6 +159,7 @@ typedef struct be_run {
     double probe_bps;       /* the solo probe's stream, bytes/s (0: no probe) */
     int early_starts, pulled_back;
     char early_stop_why[240]; /* why early starts stopped mid-drain ("" not) */
+    co_evac_split split;      /* where the drain's time went (first_byte_ms NAN: none) */
     char status[BE_MAX_VMS][16];
     char note[256];
     char calib[320];        /* the calibration the plan used ("" none) */
@@ -495,6 +496,7 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     out->probe_bps = e->probe_bytes_per_s;
     out->early_starts = e->early_starts;
     snprintf(out->early_stop_why, sizeof out->early_stop_why, "%s", e->early_stop_why);
+    out->split = e->split;
     out->pulled_back = e->pulled_back;
     out->total_ms = r.total_time_ms;
     co_evac_floor fl = floor_all(e);
@@ -601,6 +603,14 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "probe_bytes_per_s",
                         r->probe_bps > 0 ? json_real(r->probe_bps) : json_null());
     json_object_set_new(o, "early_starts", json_integer(r->early_starts));
+    if (isfinite(r->split.first_byte_ms))
+        json_object_set_new(o, "time_split",
+                            json_pack("{s:f, s:f, s:f, s:i, s:f}", "first_byte_ms",
+                                      r->split.first_byte_ms, "transfer_ms", r->split.transfer_ms,
+                                      "idle_ms", r->split.idle_ms, "idle_gaps", r->split.idle_gaps,
+                                      "longest_idle_ms", r->split.longest_idle_ms));
+    else
+        json_object_set_new(o, "time_split", json_null());
     json_object_set_new(o, "early_starts_stopped_why", r->early_stop_why[0]
                                                            ? json_string(r->early_stop_why)
                                                            : json_null());
@@ -1080,6 +1090,8 @@ int main(void)
         double best_fixed = INFINITY, cut = NAN, cut_pred = NAN, floor_ms = NAN,
                floor_su_ms = NAN, floor_sent_ms = NAN, sent_share = NAN, pc_ms = NAN,
                pc_su_ms = NAN, pc_share = NAN;
+        /* cutover's drains: where the time went (medians) */
+        double sp_first = NAN, sp_xfer = NAN, sp_idle = NAN;
         const char *best_name = "-";
         /* the same among the fixed schedules that also kept every VM within
          * the budget in every run: the operator's alternative when the
@@ -1133,6 +1145,21 @@ int main(void)
             if (k == 0) {
                 cut = mt;
                 cut_pred = mp;
+                double a[BE_MAX_RUNS], b[BE_MAX_RUNS], c[BE_MAX_RUNS];
+                int ns = 0;
+                for (int rep = 0; rep < repeat; rep++) {
+                    const be_run *r = &runs[s][k][rep];
+                    if (r->ran && isfinite(r->split.first_byte_ms)) {
+                        a[ns] = r->split.first_byte_ms;
+                        b[ns] = r->split.transfer_ms;
+                        c[ns++] = r->split.idle_ms;
+                    }
+                }
+                if (ns) {
+                    sp_first = median(a, ns);
+                    sp_xfer = median(b, ns);
+                    sp_idle = median(c, ns);
+                }
                 if (within < vms || failed)
                     all_ok = 0;
                 /* the floor: every guest's RAM across h1's NIC at its rate,
@@ -1227,7 +1254,9 @@ int main(void)
                                "%.1f s (ratio %.2f); "
                                "pre-copy floor (%.2f x the RAM) %.1f s (ratio %.2f: %s), "
                                "with the first set-up %.1f s (ratio %.2f: %s); "
-                               "predicted %.1f s (predicted/measured %.2f: %s); %s\n",
+                               "predicted %.1f s (predicted/measured %.2f: %s); %s; "
+                               "cutover's time (medians): %.1f s to the first byte, %.1f s "
+                               "with a migration in transfer, %.1f s with none\n",
                                SC[s].name, cut / 1e3, best_name, best_fixed / 1e3,
                                cut / best_fixed, t_ok ? "met" : "MISSED", floor_ms / 1e3,
                                cut / floor_ms, f_ok ? "met" : "MISSED", floor_su_ms / 1e3,
@@ -1235,7 +1264,8 @@ int main(void)
                                floor_sent_ms / 1e3, cut / floor_sent_ms, pc_share, pc_ms / 1e3,
                                cut / pc_ms, pc_ok ? "met" : "MISSED", pc_su_ms / 1e3,
                                cut / pc_su_ms, pcs_ok ? "met" : "MISSED", cut_pred / 1e3,
-                               cut_pred / cut, p_ok ? "met" : "MISSED", within_txt);
+                               cut_pred / cut, p_ok ? "met" : "MISSED", within_txt,
+                               sp_first / 1e3, sp_xfer / 1e3, sp_idle / 1e3);
     }
     if (any && !cut_any)
         printf("\nTargets (issue 12): not judged: cutover's schedule did not run\n");

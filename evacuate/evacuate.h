@@ -121,6 +121,8 @@ typedef struct co_evac_vm {
                                      shut-down, planned */
     char to[256];                 /* destination URI it went to (or was meant for) */
     double time_ms, downtime_ms;  /* measured; NAN if not */
+    double started_ms;            /* its last attempt's start, from the drain's start; NAN */
+    double first_byte_ms;         /* ... and its first byte sent; NAN if it sent none */
     double sent_bytes;            /* QEMU's ram.transferred of its last attempt (also when
                                      it did not complete); NAN when no migration ran */
     int attempts;
@@ -197,6 +199,21 @@ typedef struct co_evac_floor {
     int throttled;                /* of them, counted under auto-converge */
     int at_ram;                   /* of them, counted at their RAM (post-copy) */
 } co_evac_floor;
+
+/* Where a drain's time went (co_evac_time_split): from its start to the
+ * first byte any migration sent (the first set-up: libvirt's prepare, the
+ * destination QEMU's start), then to the last transfer's end the time
+ * some migration was in transfer (its first byte to its end: passes,
+ * switchover, libvirt's finish) and the time none was (the link idle: a
+ * set-up the schedule did not hide). All ms from the drain's start. */
+#define CO_EVAC_MAX_XFERS (2 * CO_EVAC_MAX_VMS)
+typedef struct co_evac_split {
+    double first_byte_ms;         /* NAN: no migration sent */
+    double transfer_ms;           /* the transfers' union */
+    double idle_ms;               /* first byte .. last end, none in transfer */
+    int idle_gaps;                /* stretches of it */
+    double longest_idle_ms;
+} co_evac_split;
 
 typedef struct co_evac {
     co_evac_vm vms[CO_EVAC_MAX_VMS];
@@ -314,6 +331,12 @@ typedef struct co_evac {
     int pred_within_budget;       /* every scheduled VM predicted within the budget */
     int pred_misses;              /* VMs that converge alone but not in the chosen schedule */
     co_evac_floor floor;          /* the pre-copy floor of the VMs planned (co_evac_floor_of) */
+    double xfer[CO_EVAC_MAX_XFERS][2]; /* co_evac_run: each attempt's first byte and end
+                                     (ms from the drain's start), those past the
+                                     array not kept (nxfer counts them all) */
+    int nxfer;
+    co_evac_split split;          /* co_evac_run: where the time went (above); first_byte_ms
+                                     NAN in a plan */
 } co_evac;
 
 /* Fill the defaults (budget 300 ms, deadline 10 min, ratio 16 (Nova's), auto
@@ -649,6 +672,12 @@ int co_evac_setup_during(double start_ms, double first_send_ms, double end_ms, d
  * during the switchover from_ms..to_ms? The run loop counts those for the
  * cap (co_evac_note_downtime), not the ones left when the worker ended. */
 int co_evac_in_flight_during(double start_ms, double end_ms, double from_ms, double to_ms);
+
+/* Where the time went (co_evac_split above) from n transfers iv[i] = {first
+ * byte, end} (ms from the drain's start, any order, overlapping or not;
+ * ones with end < first byte or not finite ignored). n = 0 gives first_byte_ms
+ * NAN and zeros. */
+void co_evac_time_split(const double (*iv)[2], int n, co_evac_split *out);
 
 /* What this drain's calibration says of the cap's hold (drains it still
  * holds, and that hold's length): a probe one above the last cap that went

@@ -342,6 +342,48 @@ int co_evac_in_flight_during(double start_ms, double end_ms, double from_ms, dou
     return co_evac_setup_during(start_ms, 0, end_ms, from_ms, to_ms);
 }
 
+static int by_start(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+void co_evac_time_split(const double (*iv)[2], int n, co_evac_split *out)
+{
+    *out = (co_evac_split){.first_byte_ms = NAN};
+    double(*s)[2] = n > 0 ? malloc(sizeof *s * (size_t)n) : NULL;
+    int m = 0;
+    for (int i = 0; s && i < n; i++)
+        if (isfinite(iv[i][0]) && isfinite(iv[i][1]) && iv[i][1] >= iv[i][0]) {
+            s[m][0] = iv[i][0];
+            s[m][1] = iv[i][1];
+            m++;
+        }
+    if (m > 0) {
+        qsort(s, (size_t)m, sizeof *s, by_start);
+        out->first_byte_ms = s[0][0];
+        double from = s[0][0], to = s[0][1];
+        for (int i = 1; i <= m; i++) {
+            if (i < m && s[i][0] <= to) {
+                if (s[i][1] > to)
+                    to = s[i][1];
+                continue;
+            }
+            out->transfer_ms += to - from;
+            if (i == m)
+                break;
+            double gap = s[i][0] - to;
+            out->idle_ms += gap;
+            out->idle_gaps++;
+            if (gap > out->longest_idle_ms)
+                out->longest_idle_ms = gap;
+            from = s[i][0];
+            to = s[i][1];
+        }
+    }
+    free(s);
+}
+
 int co_evac_note_downtime(co_evac *e, const char *vm, int n, double downtime_ms)
 {
     if (n < 2 || !isfinite(downtime_ms) || !(e->max_downtime_ms > 0) ||

@@ -25,6 +25,7 @@ void co_evac_init(co_evac *e)
     e->mtu = 1500;
     e->default_dirty_mib_per_s = 0;
     e->setups_ahead = CO_EVAC_SETUPS_AHEAD; /* until a plan knows a set-up */
+    e->split.first_byte_ms = NAN;           /* no drain ran */
 }
 
 /* VM v's last drain's sending time (its calibration) at `share` bytes/s,
@@ -294,13 +295,19 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
      * stream of its own (one such stays counted in own_in until it leaves)
      * unless the hold keeps the next transfer off the link until it ends
      * (one at a time, below) */
-#define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold))
+#define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold1))
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
-    /* the hold (co_evac_run): one at a time with the early start, a VM
-     * started beside others sends once as many have ended as were in
-     * flight at its start (he[f]: that count of ends) */
-    int hold = early && k == 1, endc = 0;
+    /* the hold (co_evac_run): with the early start, a VM started beside k
+     * or more others sends once all but k - 1 of those in flight at its
+     * start have ended (he[f]: that count of ends); at one at a time, all.
+     * Until 2026-12-06 at one at a time only: at a cap of 4 in `stream`
+     * the plan then chose one at a time (17.5 s where all at once took 9.2)
+     * because 4 at once put two waves of set-ups one after the other */
+    int hold = early, endc = 0;
+    /* ... and at one at a time the link carries one transfer only: a VM
+     * that needs a stream of its own has it whatever set-ups run beside */
+    int hold1 = hold && k == 1;
     /* Under the hold a VM that needs a stream of its own has it whatever
      * starts its set-up beside it: the next VM sends only once it ended
      * (co_evac_run alike). Without it, at one at a time the link idled
@@ -332,7 +339,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         while (nf - ncl < kk && nf < CO_EVAC_MAX_K && nstarted < n) {
             int next = -1;
             for (int i = 0; i < n && next < 0; i++)
-                if (!started[i] && !(own[i] && own_in && !hold))
+                if (!started[i] && !(own[i] && own_in && !hold1))
                     next = i;
             if (next < 0)
                 break; /* only VMs that need their own stream left: wait */
@@ -341,9 +348,10 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             own_in += own[next];
             if (eff)
                 eff[neff++] = next;
-            he[nf] = endc + nf;
-            tn[nf] = nf == 0 ? t : NAN;
-            hd[nf] = nf > 0;
+            /* held until fewer than k of those in flight still send */
+            he[nf] = endc + (nf > k - 1 ? nf - (k - 1) : 0);
+            tn[nf] = nf < k ? t : NAN;
+            hd[nf] = nf >= k;
             fl[nf] = next;
             cl[nf] = 0;
             frac[nf] = 0;
@@ -405,7 +413,8 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * once it has been in its set-up that long (Tsu: that
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
-                if (hold && may_close(f) && nsu < e->setups_ahead && nstarted < n) {
+                if (hold && !(probe && ended == 0) && may_close(f) &&
+                    nsu < k - 1 + e->setups_ahead && nstarted < n) {
                     double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;

@@ -71,6 +71,19 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
     /* the tally's refusal (co_evac_tally_cap), null when it refused none */
     json_object_set_new(o, "concurrency_tally_why",
                         e->tally_why[0] ? json_string(e->tally_why) : json_null());
+    /* where the time went (co_evac_time_split), null in a dry run or when
+     * no migration sent */
+    if (!r->dry_run && isfinite(e->split.first_byte_ms)) {
+        json_t *sp = json_object();
+        json_object_set_new(sp, "first_byte_ms", json_real(e->split.first_byte_ms));
+        json_object_set_new(sp, "transfer_ms", json_real(e->split.transfer_ms));
+        json_object_set_new(sp, "idle_ms", json_real(e->split.idle_ms));
+        json_object_set_new(sp, "idle_gaps", json_integer(e->split.idle_gaps));
+        json_object_set_new(sp, "longest_idle_ms", json_real(e->split.longest_idle_ms));
+        json_object_set_new(o, "time_split", sp);
+    } else {
+        json_object_set_new(o, "time_split", json_null());
+    }
     if (!r->dry_run)
         json_object_set_new(o, "learned", co_evac_calib_json(e));
     for (int i = 0; i < e->nvms; i++) {
@@ -83,6 +96,10 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "batch", v->batch >= 0 ? json_integer(v->batch) : json_null());
         json_object_set_new(j, "downtime_ms", r->dry_run ? json_null() : num_or_null(v->downtime_ms));
         json_object_set_new(j, "time_ms", r->dry_run ? json_null() : num_or_null(v->time_ms));
+        /* its last attempt's start and first byte, from the drain's start */
+        json_object_set_new(j, "started_ms", r->dry_run ? json_null() : num_or_null(v->started_ms));
+        json_object_set_new(j, "setup_ms", r->dry_run ? json_null()
+                                           : num_or_null(v->first_byte_ms - v->started_ms));
         json_object_set_new(j, "predicted_start_ms", num_or_null(v->pred_start_ms));
         json_object_set_new(j, "predicted_time_ms", num_or_null(v->pred_time_ms));
         json_object_set_new(j, "predicted_downtime_ms", num_or_null(v->pred_downtime_ms));
@@ -152,6 +169,11 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             e->pred_within_budget ? "" : " (some VM predicted over the budget)");
     if (!r->dry_run && isfinite(r->total_time_ms))
         fprintf(out, ", measured %.1f s", r->total_time_ms / 1e3);
+    if (!r->dry_run && isfinite(r->total_time_ms) && isfinite(e->split.first_byte_ms))
+        fprintf(out, "\n  where it went: %.1f s to the first byte (the first set-up), %.1f s with "
+                "a migration in transfer, %.1f s with none (%d gap(s), longest %.1f s)",
+                e->split.first_byte_ms / 1e3, e->split.transfer_ms / 1e3, e->split.idle_ms / 1e3,
+                e->split.idle_gaps, e->split.longest_idle_ms / 1e3);
     if (e->time_factor > 0) {
         char at_k[32] = ""; /* the chosen k's own drains gave it */
         if (e->time_factor_k > 0)

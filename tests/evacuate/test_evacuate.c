@@ -202,6 +202,7 @@ Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 48
     cr_expect_str_eq(jstr(rep, "status"), "planned");
     cr_expect(json_real_value(json_object_get(rep, "predicted_total_time_ms")) > 0);
     cr_expect_eq(json_array_size(json_object_get(rep, "vms")), 2);
+    cr_expect(json_is_null(json_object_get(rep, "time_split")), "a plan spent no time: %s", out);
     const char *mine[] = {"vm1", "vm4"};
     for (int i = 0; i < 2; i++) {
         json_t *v = vm_of(rep, mine[i]);
@@ -249,12 +250,28 @@ Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 48
     rep = json_loads(out, 0, NULL);
     cr_assert_not_null(rep, "%s", out);
     cr_expect_str_eq(jstr(rep, "status"), "completed");
-    cr_expect(json_real_value(json_object_get(rep, "total_time_ms")) > 0);
+    double total = json_real_value(json_object_get(rep, "total_time_ms"));
+    cr_expect(total > 0);
     for (int i = 0; i < 2; i++) {
         json_t *v = vm_of(rep, mine[i]);
         cr_expect_str_eq(jstr(v, "status"), "completed");
         cr_expect(json_real_value(json_object_get(v, "downtime_ms")) >= 0);
+        /* its start and set-up, from the drain's start */
+        cr_expect(json_real_value(json_object_get(v, "started_ms")) >= 0, "%s", out);
+        cr_expect(json_real_value(json_object_get(v, "setup_ms")) > 0, "%s", out);
     }
+    /* where the time went: the first byte, then transfers and idle link,
+     * all within the drain */
+    json_t *sp = json_object_get(rep, "time_split");
+    cr_assert(json_is_object(sp), "%s", out);
+    double first = json_real_value(json_object_get(sp, "first_byte_ms"));
+    double xfer = json_real_value(json_object_get(sp, "transfer_ms"));
+    double idle = json_real_value(json_object_get(sp, "idle_ms"));
+    cr_expect(first > 0 && xfer > 0 && idle >= 0, "%s", out);
+    cr_expect(first + xfer + idle <= total + 1, "%g + %g + %g > %g", first, xfer, idle, total);
+    cr_expect(json_is_null(json_object_get(rep, "early_starts_stopped_why")) ||
+                  json_is_string(json_object_get(rep, "early_starts_stopped_why")),
+              "%s", out);
     /* what the drain learnt: in the report and in --save-calibration's file */
     json_t *learned = json_object_get(rep, "learned");
     cr_expect_str_eq(jstr(learned, "format"), "cutover-evacuate-calibration/1");

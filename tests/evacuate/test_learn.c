@@ -768,6 +768,73 @@ Test(evac_learn, a_setup_beside_the_switchover)
     cr_expect(!co_evac_in_flight_during(1300, 0, 770, 1230), "began after it");
 }
 
+/* The hold at k > 1: where one stream carries half the NIC and a set-up
+ * takes 15 transfers, at a cap of 4 the VMs past the 4th start their
+ * set-ups beside the first ones and wait (held) for a transfer slot, so
+ * the drain is one set-up and the transfers; before, 4 at once put the
+ * last two set-ups after the first four, and the plan chose one at a time
+ * (bench-evacuate `stream`, 2026-12-06: 17.5 s where all at once took
+ * 9.2). */
+Test(evac_learn, the_hold_at_more_than_one_at_once)
+{
+    double rate[] = {0, 0, 0, 0, 0, 0};
+    co_evac *e = mk(6, rate);
+    co_diag d;
+    co_diag_init(&d);
+    e->nic_bytes_per_s = 250e6;
+    e->stream_cap_bytes_per_s = 125e6;
+    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
+    e->src_cap_by_n[1] = 125e6; /* known: no solo probe */
+    e->k_cap = 4;
+    e->setup_ms = 8000;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    double each = co_evac_transfer_ms(e, 0, 1);
+    cr_assert(each > 300 && each < 1000, "a transfer alone: %g ms", each);
+    cr_expect_gt(e->k, 1, "one at a time chosen: %g ms", e->pred_total_ms);
+    cr_expect_lt(e->pred_total_ms, 8000 + 6 * each, "%g ms (transfer %g)", e->pred_total_ms,
+                 each);
+    double last_start = 0;
+    for (int i = 0; i < 6; i++)
+        last_start = fmax(last_start, e->vms[i].pred_start_ms);
+    cr_expect_lt(last_start, 8000, "the last set-up after the first: %g ms", last_start);
+    /* one at a time the same VMs take a transfer each after the set-up */
+    e->k_cap = 1;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_eq(e->k, 1);
+    double one = e->pred_total_ms;
+    e->k_cap = 4;
+    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
+    cr_expect_lt(e->pred_total_ms, one, "%g vs one at a time %g", e->pred_total_ms, one);
+}
+
+/* Where a drain's time went: the first byte, the transfers' union, and the
+ * link idle between them (ev8 `link` #1: the first byte at 3.0 s, gaps of
+ * 0.12 and 1.84 s). */
+Test(evac_learn, where_the_time_went)
+{
+    co_evac_split sp;
+    double iv[][2] = {{5000, 7130}, {3010, 4880}, {8970, 10930}, {10690, 13090},
+                      {12520, 15500}, {15430, 17370}};
+    co_evac_time_split((const double(*)[2])iv, 6, &sp);
+    cr_expect_float_eq(sp.first_byte_ms, 3010, 1e-6);
+    cr_expect_eq(sp.idle_gaps, 2);
+    cr_expect_float_eq(sp.idle_ms, 120 + 1840, 1e-6, "%g", sp.idle_ms);
+    cr_expect_float_eq(sp.longest_idle_ms, 1840, 1e-6);
+    cr_expect_float_eq(sp.transfer_ms, (7130 - 3010) - 120 + (17370 - 8970), 1e-6, "%g",
+                       sp.transfer_ms);
+    /* one inside another, touching ends, a bad one ignored */
+    double jv[][2] = {{0, 1000}, {200, 300}, {1000, 1500}, {NAN, 5}, {900, 800}, {2000, 2500}};
+    co_evac_time_split((const double(*)[2])jv, 6, &sp);
+    cr_expect_float_eq(sp.transfer_ms, 2000, 1e-6, "%g", sp.transfer_ms);
+    cr_expect_eq(sp.idle_gaps, 1);
+    cr_expect_float_eq(sp.idle_ms, 500, 1e-6);
+    /* nothing sent */
+    co_evac_time_split(NULL, 0, &sp);
+    cr_expect(isnan(sp.first_byte_ms));
+    cr_expect_eq(sp.transfer_ms, 0);
+    cr_expect_eq(sp.idle_gaps, 0);
+}
+
 /* One switchover over the budget beside a set-up leaves the early starts
  * (2.4 % of cutover's switchovers beside set-ups went over, 1.6 % of those
  * with none: bench logs ev1 - ev8); the second in a drain stops them, and
