@@ -279,6 +279,9 @@ typedef struct co_evac {
     int k_cap_noted;              /* this drain: a switchover over budget set the cap */
     int most_inflight;            /* this drain: the most migrations in flight at once
                                      (set-ups included, as co_evac_note_downtime counts) */
+    int most_k;                   /* this drain: the highest k a VM started at (the solo
+                                     probe's: 1); set-ups ahead and held VMs put more
+                                     in flight than k */
     /* The switchover tally (co_evac_note_switchover): per concurrency k
      * the VMs were started at, how many switchovers completed and how many
      * went over CO_EVAC_DOWN_SHARE of the budget, the calibration's counts

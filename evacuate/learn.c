@@ -304,11 +304,16 @@ int co_evac_note_peak(co_evac *e, double bytes_per_s)
 }
 
 /* This drain probed one above the calibration's cap, met no miss, and never
- * had that many in flight: it says nothing of that level. */
+ * had that many in flight, or never ran at that k: it says nothing of that
+ * level. In flight alone, a `stream` drain one at a time with five set-ups
+ * ahead counted as the probe of 5 at once, and the cap rose to 6 for the
+ * next drain, which put 4 of 6 over the budget (bench-evacuate,
+ * 2026-12-06). */
 static int probe_unreached(const co_evac *e)
 {
     return !e->k_cap_noted && e->calib_cap > 0 && e->calib_hold == 0 &&
-           e->k_cap == e->calib_cap + 1 && e->most_inflight < e->k_cap;
+           e->k_cap == e->calib_cap + 1 &&
+           (e->most_inflight < e->k_cap || e->most_k < e->k_cap);
 }
 
 void co_evac_cap_hold_next(const co_evac *e, int *hold, int *backoff)

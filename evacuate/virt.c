@@ -1722,6 +1722,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
     e->early_starts = 0;
     e->held_starts = 0;
     e->early_misses = 0;
+    e->most_k = 0;
     e->nxfer = 0;
     e->split = (co_evac_split){.first_byte_ms = NAN};
     e->early_missed[0] = e->early_stop_why[0] = '\0';
@@ -1909,6 +1910,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             if (probe && probe_vm < 0)
                 probe_vm = vi;
             w->k_start = e->k;
+            if ((probe ? 1 : e->k) > e->most_k)
+                e->most_k = probe ? 1 : e->k;
             if (rl) {
                 json_t *ev = json_pack("{s:s, s:i, s:i, s:i, s:b, s:b, s:i, s:i}", "vm", v->name,
                                        "k", probe ? 1 : e->k, "in_flight", inflight, "closing",

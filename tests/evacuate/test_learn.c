@@ -710,9 +710,15 @@ Test(evac_learn, a_cap_that_misses_again_holds)
     e = cap_drain(path, 3); /* the probe, its level never reached: the cap and the
                                backoff stay */
     e->most_inflight = 2;
+    e->most_k = 2;
+    cap_save(e, path, 0, 2);
+    e = cap_drain(path, 3); /* 3 in flight but run at 1 (set-ups ahead): not reached */
+    e->most_inflight = 3;
+    e->most_k = 1;
     cap_save(e, path, 0, 2);
     e = cap_drain(path, 3); /* reached without a miss: the backoff ends, the cap rises */
     e->most_inflight = 3;
+    e->most_k = 3;
     cap_save(e, path, 0, 0);
     e = cap_drain(path, 4);
     /* a miss with no calibration before it (a first cap) holds nothing */
