@@ -298,16 +298,15 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
 #define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold1))
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
-    /* the hold (co_evac_run): with the early start, a VM started beside k
-     * or more others sends once all but k - 1 of those in flight at its
-     * start have ended (he[f]: that count of ends); at one at a time, all.
-     * Until 2026-12-06 at one at a time only: at a cap of 4 in `stream`
-     * the plan then chose one at a time (17.5 s where all at once took 9.2)
-     * because 4 at once put two waves of set-ups one after the other */
-    int hold = early, endc = 0;
-    /* ... and at one at a time the link carries one transfer only: a VM
-     * that needs a stream of its own has it whatever set-ups run beside */
-    int hold1 = hold && k == 1;
+    /* the hold (co_evac_run): one at a time with the early start, a VM
+     * started beside others sends once as many have ended as were in
+     * flight at its start (he[f]: that count of ends). Tried at any k
+     * (2026-12-06: a VM beside k or more sends once all but k - 1 have
+     * ended, set-ups ahead beyond k): the plan took 4 at once on `link`
+     * at 14.1 s and the drain took 41 s (docs/evacuate.md, "One miss is
+     * not a pattern") */
+    int hold = early && k == 1, endc = 0;
+    int hold1 = hold;
     /* Under the hold a VM that needs a stream of its own has it whatever
      * starts its set-up beside it: the next VM sends only once it ended
      * (co_evac_run alike). Without it, at one at a time the link idled

@@ -1767,12 +1767,12 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * at 2 at once they put 5 in flight and the drain took 4.1 -
              * 4.8 s with switchovers over the budget (bench-evacuate
              * `stream`, 2026-12-05) */
-            int hold_on = early && !probe; /* the hold: see ahead_of_it */
-            /* set-ups beyond the k a slot gives (k - 1 besides the one
-             * ahead of them): at k = 4 in `stream` the 6th VM waited for
-             * a first byte while 5 were in set-up and started 8 s late
-             * (bench-evacuate, 2026-12-06) */
-            int ahead = hold_on && nsetup < e->k - 1 + e->setups_ahead;
+            /* the hold, one at a time only (see ahead_of_it): at any k
+             * (tried 2026-12-06) the plan took 4 at once on `link`, six
+             * set-ups and four transfers ran together and the drain took
+             * 41 s (docs/evacuate.md, "One miss is not a pattern") */
+            int hold_on = early && e->k == 1 && !probe;
+            int ahead = hold_on && nsetup < e->setups_ahead;
             for (int i = 0; i < nw; i++) {
                 if (!auto_k || !ws[i] || !ws[i]->running || ws[i]->finished)
                     continue;
@@ -1796,7 +1796,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
                 int thr = ws[i]->throttle_max_pct > CO_EVAC_THROTTLED_PCT ||
                           co_evac_throttled_last(&e->vms[ws[i]->vm]);
                 int c = early && about_to_end && !thr &&
-                        (!e->vms[ws[i]->vm].started_solo || (hold_on && e->k == 1));
+                        (!e->vms[ws[i]->vm].started_solo || hold_on);
                 ncl += c;
                 cl[i] = (char)c;
                 own_in |= !c && e->vms[ws[i]->vm].solo;
@@ -1893,10 +1893,10 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             }
             snprintf(v->status, sizeof v->status, "migrating");
             v->started_solo = v->solo; /* a re-plan adds none beside it (plan.c) */
-            /* with the early start its transfer waits until fewer than k
-             * of those in flight still send (the hold: at one at a time,
-             * for all their ends); the planner times the same (plan.c,
-             * held) */
+            /* one at a time with the early start: its transfer waits for
+             * the ends of those in flight (the hold); the planner times
+             * the same (plan.c, held). Counted as for any k (all but k - 1
+             * of them), as rehold() counts when k changes */
             int ahead_of_it = 0;
             for (int i = 0; hold_on && i < nw; i++)
                 ahead_of_it += ws[i] && ws[i]->running && !ws[i]->end_counted;

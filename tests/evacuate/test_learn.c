@@ -774,14 +774,14 @@ Test(evac_learn, a_setup_beside_the_switchover)
     cr_expect(!co_evac_in_flight_during(1300, 0, 770, 1230), "began after it");
 }
 
-/* The hold at k > 1: where one stream carries half the NIC and a set-up
- * takes 15 transfers, at a cap of 4 the VMs past the 4th start their
- * set-ups beside the first ones and wait (held) for a transfer slot, so
- * the drain is one set-up and the transfers; before, 4 at once put the
- * last two set-ups after the first four, and the plan chose one at a time
- * (bench-evacuate `stream`, 2026-12-06: 17.5 s where all at once took
- * 9.2). */
-Test(evac_learn, the_hold_at_more_than_one_at_once)
+/* The hold stays at one at a time: above it a VM past the k-th starts its
+ * set-up only once one of those in flight is about to end its transfer.
+ * Tried at any k (2026-12-06): where one stream carried half a 2 Gbit/s
+ * NIC and a set-up 15 transfers, the six set-ups then started together at
+ * a cap of 4; but on `link` the plan took 4 at once at 14.1 s and the
+ * drain ran six set-ups beside four transfers and took 41 s
+ * (docs/evacuate.md, "One miss is not a pattern"). */
+Test(evac_learn, no_hold_above_one_at_a_time)
 {
     double rate[] = {0, 0, 0, 0, 0, 0};
     co_evac *e = mk(6, rate);
@@ -794,23 +794,13 @@ Test(evac_learn, the_hold_at_more_than_one_at_once)
     e->k_cap = 4;
     e->setup_ms = 8000;
     cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
-    double each = co_evac_transfer_ms(e, 0, 1);
-    cr_assert(each > 300 && each < 1000, "a transfer alone: %g ms", each);
-    cr_expect_gt(e->k, 1, "one at a time chosen: %g ms", e->pred_total_ms);
-    cr_expect_lt(e->pred_total_ms, 8000 + 6 * each, "%g ms (transfer %g)", e->pred_total_ms,
-                 each);
-    double last_start = 0;
-    for (int i = 0; i < 6; i++)
-        last_start = fmax(last_start, e->vms[i].pred_start_ms);
-    cr_expect_lt(last_start, 8000, "the last set-up after the first: %g ms", last_start);
-    /* one at a time the same VMs take a transfer each after the set-up */
-    e->k_cap = 1;
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
-    cr_expect_eq(e->k, 1);
-    double one = e->pred_total_ms;
-    e->k_cap = 4;
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
-    cr_expect_lt(e->pred_total_ms, one, "%g vs one at a time %g", e->pred_total_ms, one);
+    if (e->k > 1) {
+        double last_start = 0;
+        for (int i = 0; i < 6; i++)
+            last_start = fmax(last_start, e->vms[i].pred_start_ms);
+        cr_expect_geq(last_start, 8000 - 1, "k %d: a set-up ahead above one at a time: %g ms",
+                      e->k, last_start);
+    }
 }
 
 /* Where a drain's time went: the first byte, the transfers' union, and the
