@@ -603,14 +603,7 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
     json_object_set_new(o, "probe_bytes_per_s",
                         r->probe_bps > 0 ? json_real(r->probe_bps) : json_null());
     json_object_set_new(o, "early_starts", json_integer(r->early_starts));
-    if (isfinite(r->split.first_byte_ms))
-        json_object_set_new(o, "time_split",
-                            json_pack("{s:f, s:f, s:f, s:i, s:f}", "first_byte_ms",
-                                      r->split.first_byte_ms, "transfer_ms", r->split.transfer_ms,
-                                      "idle_ms", r->split.idle_ms, "idle_gaps", r->split.idle_gaps,
-                                      "longest_idle_ms", r->split.longest_idle_ms));
-    else
-        json_object_set_new(o, "time_split", json_null());
+    json_object_set_new(o, "time_split", co_evac_split_json(&r->split));
     json_object_set_new(o, "early_starts_stopped_why", r->early_stop_why[0]
                                                            ? json_string(r->early_stop_why)
                                                            : json_null());

@@ -760,6 +760,10 @@ typedef struct co_evac_result {
 } co_evac_result;
 
 json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r);
+/* Where a drain's time went as JSON ({first_byte_ms, transfer_ms, idle_ms,
+ * idle_gaps, longest_idle_ms}; new reference), null when no migration
+ * sent (first_byte_ms NAN): the report's `time_split`, and the bench's. */
+json_t *co_evac_split_json(const co_evac_split *sp);
 void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out);
 
 /* ---- libvirt (evacuate/virt.c; without libvirt each fails with CO_EUNAVAIL) ---- */

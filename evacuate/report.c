@@ -11,6 +11,15 @@ static json_t *num_or_null(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
+json_t *co_evac_split_json(const co_evac_split *sp)
+{
+    if (!isfinite(sp->first_byte_ms))
+        return json_null();
+    return json_pack("{s:f, s:f, s:f, s:i, s:f}", "first_byte_ms", sp->first_byte_ms,
+                     "transfer_ms", sp->transfer_ms, "idle_ms", sp->idle_ms, "idle_gaps",
+                     sp->idle_gaps, "longest_idle_ms", sp->longest_idle_ms);
+}
+
 json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
 {
     json_t *o = json_object();
@@ -73,17 +82,8 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
                         e->tally_why[0] ? json_string(e->tally_why) : json_null());
     /* where the time went (co_evac_time_split), null in a dry run or when
      * no migration sent */
-    if (!r->dry_run && isfinite(e->split.first_byte_ms)) {
-        json_t *sp = json_object();
-        json_object_set_new(sp, "first_byte_ms", json_real(e->split.first_byte_ms));
-        json_object_set_new(sp, "transfer_ms", json_real(e->split.transfer_ms));
-        json_object_set_new(sp, "idle_ms", json_real(e->split.idle_ms));
-        json_object_set_new(sp, "idle_gaps", json_integer(e->split.idle_gaps));
-        json_object_set_new(sp, "longest_idle_ms", json_real(e->split.longest_idle_ms));
-        json_object_set_new(o, "time_split", sp);
-    } else {
-        json_object_set_new(o, "time_split", json_null());
-    }
+    json_object_set_new(o, "time_split",
+                        r->dry_run ? json_null() : co_evac_split_json(&e->split));
     if (!r->dry_run)
         json_object_set_new(o, "learned", co_evac_calib_json(e));
     for (int i = 0; i < e->nvms; i++) {

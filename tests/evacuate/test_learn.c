@@ -824,11 +824,18 @@ Test(evac_learn, where_the_time_went)
     cr_expect_float_eq(sp.transfer_ms, 2000, 1e-6, "%g", sp.transfer_ms);
     cr_expect_eq(sp.idle_gaps, 1);
     cr_expect_float_eq(sp.idle_ms, 500, 1e-6);
+    json_t *j = co_evac_split_json(&sp);
+    cr_expect_eq(json_integer_value(json_object_get(j, "idle_gaps")), 1);
+    cr_expect_float_eq(json_real_value(json_object_get(j, "idle_ms")), 500, 1e-6);
+    json_decref(j);
     /* nothing sent */
     co_evac_time_split(NULL, 0, &sp);
     cr_expect(isnan(sp.first_byte_ms));
     cr_expect_eq(sp.transfer_ms, 0);
     cr_expect_eq(sp.idle_gaps, 0);
+    j = co_evac_split_json(&sp);
+    cr_expect(json_is_null(j), "no migration sent: null");
+    json_decref(j);
 }
 
 /* One switchover over the budget beside a set-up leaves the early starts
