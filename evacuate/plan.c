@@ -295,7 +295,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
      * stream of its own (one such stays counted in own_in until it leaves)
      * unless the hold keeps the next transfer off the link until it ends
      * (one at a time, below) */
-#define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold1))
+#define may_close(f) (early && !cl[f] && !thr[fl[f]] && (!own[fl[f]] || hold))
     /* the early start (co_evac_run): cutover's own schedule only */
     int early = solo && setup > 0 && !e->no_early_start;
     /* the hold (co_evac_run): one at a time with the early start, a VM
@@ -306,7 +306,6 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
      * at 14.1 s and the drain took 41 s (docs/evacuate.md, "One miss is
      * not a pattern") */
     int hold = early && k == 1, endc = 0;
-    int hold1 = hold;
     /* Under the hold a VM that needs a stream of its own has it whatever
      * starts its set-up beside it: the next VM sends only once it ended
      * (co_evac_run alike). Without it, at one at a time the link idled
@@ -338,7 +337,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
         while (nf - ncl < kk && nf < CO_EVAC_MAX_K && nstarted < n) {
             int next = -1;
             for (int i = 0; i < n && next < 0; i++)
-                if (!started[i] && !(own[i] && own_in && !hold1))
+                if (!started[i] && !(own[i] && own_in && !hold))
                     next = i;
             if (next < 0)
                 break; /* only VMs that need their own stream left: wait */
@@ -347,10 +346,9 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
             own_in += own[next];
             if (eff)
                 eff[neff++] = next;
-            /* held until fewer than k of those in flight still send */
-            he[nf] = endc + (nf > k - 1 ? nf - (k - 1) : 0);
-            tn[nf] = nf < k ? t : NAN;
-            hd[nf] = nf >= k;
+            he[nf] = endc + nf;
+            tn[nf] = nf == 0 ? t : NAN;
+            hd[nf] = nf > 0;
             fl[nf] = next;
             cl[nf] = 0;
             frac[nf] = 0;
@@ -412,8 +410,7 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                  * once it has been in its set-up that long (Tsu: that
                  * transfer, for the step below) */
                 Tsu[f] = NAN;
-                if (hold && !(probe && ended == 0) && may_close(f) &&
-                    nsu < k - 1 + e->setups_ahead && nstarted < n) {
+                if (hold && may_close(f) && nsu < e->setups_ahead && nstarted < n) {
                     double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
                         Tsu[f] = Tf;

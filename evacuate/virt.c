@@ -1895,17 +1895,13 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             v->started_solo = v->solo; /* a re-plan adds none beside it (plan.c) */
             /* one at a time with the early start: its transfer waits for
              * the ends of those in flight (the hold); the planner times
-             * the same (plan.c, held). Counted as for any k (all but k - 1
-             * of them), as rehold() counts when k changes */
+             * the same (plan.c, held) */
             int ahead_of_it = 0;
             for (int i = 0; hold_on && i < nw; i++)
                 ahead_of_it += ws[i] && ws[i]->running && !ws[i]->end_counted;
-            ahead_of_it -= e->k - 1;
             if (ahead_of_it > 0) {
                 w->hold_ends = h->ends + ahead_of_it;
                 e->held_starts++;
-            } else {
-                ahead_of_it = 0;
             }
             if (probe && probe_vm < 0)
                 probe_vm = vi;
