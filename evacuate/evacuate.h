@@ -123,6 +123,9 @@ typedef struct co_evac_vm {
     double time_ms, downtime_ms;  /* measured; NAN if not */
     double started_ms;            /* its last attempt's start, from the drain's start; NAN */
     double first_byte_ms;         /* ... and its first byte sent; NAN if it sent none */
+    double setup_end_ms;          /* ... and the end of its set-up (QEMU's first byte, the
+                                     hold's trickle included); NAN if none */
+    double held_ms;               /* from its set-up's end to the hold's release (0: none) */
     double sent_bytes;            /* QEMU's ram.transferred of its last attempt (also when
                                      it did not complete); NAN when no migration ran */
     int attempts;
@@ -472,8 +475,15 @@ int co_evac_probes(const co_evac *e, int n);
 /* ... and up to this many where more transfers fit in one set-up
  * (co_evac_setups_ahead): on a machine without KVM a set-up took 4 - 7 s
  * beside transfers of 0.3 - 2 s, so 3 ahead ran a `stream` drain in two
- * waves of set-ups (13.2 - 14.3 s; 5 ahead: 10.8 - 13.7 s) */
-#define CO_EVAC_SETUPS_AHEAD_MAX 5
+ * waves of set-ups (13.2 - 14.3 s; 5 ahead: 10.8 - 13.7 s). At 5 the
+ * sixth VM of `stream` began its set-up only once the first sent, and
+ * its 3.5 - 4.7 s set-up was the drain's last second (docs/evacuate.md,
+ * "The set-up apart from the hold"); 5 set-ups at once took 5.2 - 6.5 s
+ * against 3.5 - 4.7 alone: waits more than CPU, so more at once cost
+ * little. The bound keeps a large host from starting all its
+ * destination QEMUs at once; with the one sending, CO_EVAC_MAX_K in
+ * flight, as many as the planner times. */
+#define CO_EVAC_SETUPS_AHEAD_MAX (CO_EVAC_MAX_K - 1)
 /* No set-up starts early beside the end of a VM QEMU throttled above this
  * (now, or in its last drain), and an order of cutover's own sends such a
  * VM last: a set-up's CPU beside a throttled guest's last passes costs

@@ -98,8 +98,13 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         json_object_set_new(j, "time_ms", r->dry_run ? json_null() : num_or_null(v->time_ms));
         /* its last attempt's start and first byte, from the drain's start */
         json_object_set_new(j, "started_ms", r->dry_run ? json_null() : num_or_null(v->started_ms));
+        /* its set-up (libvirt's and QEMU's) apart from the hold's wait
+         * after it: the first byte is their end */
         json_object_set_new(j, "setup_ms", r->dry_run ? json_null()
-                                           : num_or_null(v->first_byte_ms - v->started_ms));
+                                           : num_or_null(v->setup_end_ms - v->started_ms));
+        json_object_set_new(j, "held_ms", r->dry_run ? json_null() : num_or_null(v->held_ms));
+        json_object_set_new(j, "first_byte_ms", r->dry_run ? json_null()
+                                                : num_or_null(v->first_byte_ms));
         json_object_set_new(j, "predicted_start_ms", num_or_null(v->pred_start_ms));
         json_object_set_new(j, "predicted_time_ms", num_or_null(v->pred_time_ms));
         json_object_set_new(j, "predicted_downtime_ms", num_or_null(v->pred_downtime_ms));

@@ -310,7 +310,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         v->group = -1;
         v->dest = -1;
         v->time_ms = v->downtime_ms = v->sent_bytes = NAN;
-        v->started_ms = v->first_byte_ms = NAN;
+        v->started_ms = v->first_byte_ms = v->setup_end_ms = NAN;
         const char *name = virDomainGetName(doms[i]);
         virDomainInfo di;
         if (!name || virDomainGetInfo(doms[i], &di) < 0)
@@ -479,6 +479,7 @@ struct worker {
     double tick_bytes;            /* bytes at the run loop's last rate sample, -1 none */
     double end_ms;                /* when the worker finished */
     double first_send_ms;         /* the first sample with bytes sent (0 = none yet) */
+    double setup_end_ms;          /* ... counting the hold's trickle: its set-up's end */
     double throttle_max_pct;      /* the most QEMU's CPU throttle reached */
     int moved_tick;               /* learn_tick: its bytes moved in this tick */
     double shared_ms;             /* the last tick its bytes moved beside another's, 0 = never */
@@ -709,6 +710,8 @@ static int w_poll(co_drv *d, int tmo, co_drv_event *ev, int max, int *n, co_drv_
     if (rc == CO_OK && (st->status == CO_DRV_MIG_COMPLETED || st->status == CO_DRV_MIG_FAILED ||
                         st->status == CO_DRV_MIG_CANCELLED))
         count_end(w);
+    if (rc == CO_OK && !(w->setup_end_ms > 0) && st->ram_transferred_bytes > 0)
+        w->setup_end_ms = co_clock_ms();
     if (rc == CO_OK && w->held && st->status == CO_DRV_MIG_ACTIVE) {
         /* held: for its controller (and the run loop) still in its set-up;
          * its trickle is no transfer to judge */
@@ -1966,9 +1969,9 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
          * here under TCG), learnt as soon as it is over: the early start and
          * the planner use it */
         for (int i = 0; i < nw; i++)
-            if (ws[i] && ws[i]->first_send_ms > ws[i]->t0 && !ws[i]->setup_noted) {
+            if (ws[i] && ws[i]->setup_end_ms > ws[i]->t0 && !ws[i]->setup_noted) {
                 ws[i]->setup_noted = 1;
-                co_evac_note_setup(e, ws[i]->first_send_ms - ws[i]->t0);
+                co_evac_note_setup(e, ws[i]->setup_end_ms - ws[i]->t0);
             }
         /* the solo probe's stream, once watched alone for CO_EVAC_PROBE_MS:
          * its bytes between two samples that far apart are the source's
@@ -2055,6 +2058,10 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             v->sent_bytes = w->sent_bytes;
             v->started_ms = w->t0 - t0;
             v->first_byte_ms = w->first_send_ms > w->t0 ? w->first_send_ms - t0 : NAN;
+            v->setup_end_ms = w->setup_end_ms > w->t0 ? w->setup_end_ms - t0 : NAN;
+            /* off the link after its set-up: the hold's own wait */
+            v->held_ms = w->released_ms > 0 && w->setup_end_ms > 0
+                             ? fmax(0, w->released_ms - w->setup_end_ms) : 0;
             if (w->kicked_ms) {
                 /* the watchdog stopped it: a failure, not the operator's cancel */
                 if (strcmp(v->status, "completed"))
@@ -2084,7 +2091,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
              * joined (h->mu released) was not seen by the tick above */
             if (sent_some && !w->setup_noted) {
                 w->setup_noted = 1;
-                co_evac_note_setup(e, w->first_send_ms - w->t0);
+                co_evac_note_setup(e, (w->setup_end_ms > w->t0 ? w->setup_end_ms
+                                                                : w->first_send_ms) - w->t0);
             }
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this

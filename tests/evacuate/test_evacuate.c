@@ -258,7 +258,14 @@ Test(evacuate, drain_dry_run_blocker_bad_input, .fini = evac_fini, .timeout = 48
         cr_expect(json_real_value(json_object_get(v, "downtime_ms")) >= 0);
         /* its start and set-up, from the drain's start */
         cr_expect(json_real_value(json_object_get(v, "started_ms")) >= 0, "%s", out);
-        cr_expect(json_real_value(json_object_get(v, "setup_ms")) > 0, "%s", out);
+        double su = json_real_value(json_object_get(v, "setup_ms"));
+        double st = json_real_value(json_object_get(v, "started_ms"));
+        double fb = json_real_value(json_object_get(v, "first_byte_ms"));
+        double hd = json_real_value(json_object_get(v, "held_ms"));
+        cr_expect(su > 0, "%s", out);
+        /* the set-up ends at its first byte, or before when the hold kept
+         * it off the link after its set-up */
+        cr_expect(hd >= 0 && st + su <= fb + 1 && st + su + hd <= fb + 1000, "%s", out);
     }
     /* where the time went: the first byte, then transfers and idle link,
      * all within the drain */
