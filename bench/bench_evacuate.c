@@ -165,6 +165,10 @@ typedef struct be_run {
     char calib[320];        /* the calibration the plan used ("" none) */
     json_t *learned;        /* what the drain learnt (co_evac_calib_json), owned */
     double factor_end[BE_MAX_VMS]; /* each VM's applied dirty factor at the end */
+    /* each VM's start, set-up, the hold's wait after it and its first byte
+     * at full rate (the report's started_ms, setup_ms, held_ms,
+     * first_byte_ms), NAN none */
+    double tl_ms[BE_MAX_VMS][4];
 } be_run;
 
 /* ---- heartbeats: one socket per VM on the lab's root address ---- */
@@ -508,6 +512,9 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
     out->tx_bytes = tx1 - tx0;
     sleep(1); /* heartbeats resume on the destinations */
     out->nvms = e->nvms;
+    for (int i = 0; i < BE_MAX_VMS; i++)
+        for (int j = 0; j < 4; j++)
+            out->tl_ms[i][j] = NAN;
     for (int i = 0; i < e->nvms && i < BE_MAX_VMS; i++) {
         const co_evac_vm *v = &e->vms[i];
         int vi = atoi(v->name + 2) - 1;
@@ -519,6 +526,10 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
         out->pred_dt_ms[vi] = v->pred_downtime_ms;
         out->pred_time_ms[vi] = v->pred_time_ms;
         out->factor_end[vi] = v->nominal_saved ? v->dirty_factor : 1;
+        out->tl_ms[vi][0] = v->started_ms;
+        out->tl_ms[vi][1] = v->setup_end_ms - v->started_ms;
+        out->tl_ms[vi][2] = v->held_ms;
+        out->tl_ms[vi][3] = v->first_byte_ms;
         pthread_mutex_lock(&hb->mu);
         out->hb_ms[vi] = hb->switch_ms[vi];
         pthread_mutex_unlock(&hb->mu);
@@ -638,6 +649,10 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
                                                         ? json_real(r->pred_time_ms[i])
                                                         : json_null());
         json_object_set_new(v, "dirty_factor_end", json_real(r->factor_end[i]));
+        static const char *const tl[4] = {"started_ms", "setup_ms", "held_ms", "first_byte_ms"};
+        for (int j = 0; j < 4; j++)
+            json_object_set_new(v, tl[j], r->ran && isfinite(r->tl_ms[i][j]) ? json_real(r->tl_ms[i][j])
+                                                                   : json_null());
         json_array_append_new(vms, v);
     }
     json_object_set_new(o, "vms", vms);
