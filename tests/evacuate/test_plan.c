@@ -676,8 +676,6 @@ Test(evac_plan, setups_ahead_as_many_as_transfers_fit_in_a_set_up)
     cr_expect_eq(co_evac_setups_ahead(e), CO_EVAC_SETUPS_AHEAD);
     e->setup_ms = 4.5 * T;
     cr_expect_eq(co_evac_setups_ahead(e), 4);
-    e->setup_ms = 6.5 * T; /* above the old bound of 5 */
-    cr_expect_eq(co_evac_setups_ahead(e), 6);
     e->setup_ms = 20 * T;
     cr_expect_eq(co_evac_setups_ahead(e), CO_EVAC_SETUPS_AHEAD_MAX);
     cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
