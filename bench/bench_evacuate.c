@@ -651,8 +651,9 @@ static void run_json(FILE *f, const be_scen *s, const be_sched *sc, int rep, con
         json_object_set_new(v, "dirty_factor_end", json_real(r->factor_end[i]));
         static const char *const tl[4] = {"started_ms", "setup_ms", "held_ms", "first_byte_ms"};
         for (int j = 0; j < 4; j++)
-            json_object_set_new(v, tl[j], r->ran && isfinite(r->tl_ms[i][j]) ? json_real(r->tl_ms[i][j])
-                                                                   : json_null());
+            json_object_set_new(v, tl[j], r->ran && isfinite(r->tl_ms[i][j])
+                                              ? json_real(r->tl_ms[i][j])
+                                              : json_null());
         json_array_append_new(vms, v);
     }
     json_object_set_new(o, "vms", vms);
@@ -1090,8 +1091,8 @@ int main(void)
            "predicted s | heartbeat downtime ms per VM (median over runs) | within %.0f ms | "
            "not moved | lost/paused |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
            env.budget_ms);
-    int all_ok = 1, targets_time = 1, time_judged = 0, targets_floor = 1, targets_pred = 1, any = 0, cut_any = 0,
-        targets_pc = 1, targets_pcs = 1;
+    int all_ok = 1, targets_time = 1, time_judged = 0, targets_floor = 1, targets_pred = 1,
+        any = 0, cut_any = 0, targets_pc = 1, targets_pcs = 1;
     char verdicts[4096] = "";
     size_t vl = 0;
     for (int s = 0; s < nsc; s++) {
