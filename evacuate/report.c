@@ -196,8 +196,11 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
             fprintf(out, " (%d counted throttled, %d at their RAM)", e->floor.throttled,
                     e->floor.at_ram);
     }
-    fprintf(out, "\n%-20s %-11s %5s %5s %10s %10s %10s %10s  %s\n", "vm", "status", "order",
-            "batch", "pred-time", "pred-down", "time", "downtime", "to / reason");
+    /* setup: its start to QEMU's first byte; held: the hold's wait after
+     * it (the JSON's setup_ms, held_ms) */
+    fprintf(out, "\n%-20s %-11s %5s %5s %10s %10s %10s %10s %10s %10s  %s\n", "vm", "status",
+            "order", "batch", "pred-time", "pred-down", "time", "downtime", "setup", "held",
+            "to / reason");
     for (int i = 0; i < e->nvms; i++) {
         const co_evac_vm *v = &e->vms[i];
         fprintf(out, "%-20.20s %-11s ", v->name, v->status);
@@ -212,6 +215,10 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
         ms_text(out, r->dry_run ? NAN : v->time_ms);
         fputc(' ', out);
         ms_text(out, r->dry_run ? NAN : v->downtime_ms);
+        fputc(' ', out);
+        ms_text(out, r->dry_run ? NAN : v->setup_end_ms - v->started_ms);
+        fputc(' ', out);
+        ms_text(out, r->dry_run || !(v->held_ms > 0) ? NAN : v->held_ms);
         fprintf(out, "  %s%s%s\n", v->to, v->to[0] && (v->reason[0] || v->blocker[0]) ? ": " : "",
                 v->reason[0] ? v->reason : v->blocker);
     }

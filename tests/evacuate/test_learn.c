@@ -1512,3 +1512,28 @@ Test(evac_learn, the_last_drains_throttle_starts_the_ramp)
     expect_bad_vm_entry(f, path, "\"send_ms\": 100, \"throttle_pct\": 150", "vms[].throttle_pct");
     unlink(path);
 }
+
+/* After a drain the text table gives each VM's set-up and the hold's wait
+ * after it; a dry run has neither. */
+Test(evac_learn, the_text_report_shows_setups_and_holds)
+{
+    co_diag d;
+    co_evac *e = planned_three(&d);
+    for (int i = 0; i < 3; i++) {
+        e->vms[i].started_ms = 1000.0 * i;
+        e->vms[i].setup_end_ms = 1000.0 * i + 4200 + 100 * i;
+        e->vms[i].held_ms = i == 2 ? 1500 : 0;
+    }
+    co_evac_result r = {.status = "completed", .total_time_ms = 12000};
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&txt, &len);
+    cr_assert(out);
+    co_evac_result_text(e, &r, out);
+    fclose(out);
+    cr_expect(strstr(txt, "     setup       held"), "%s", txt);
+    cr_expect(strstr(txt, "    4200ms          -"), "vm1: %s", txt);
+    cr_expect(strstr(txt, "    4400ms     1500ms"), "vm3: %s", txt);
+    free(txt);
+    expect_dry_run_text(e, (const char *const[]){"     setup       held", NULL});
+}
