@@ -527,7 +527,7 @@ static int run_one(const be_env *env, const be_scen *s, const be_sched *sc, int 
         out->pred_time_ms[vi] = v->pred_time_ms;
         out->factor_end[vi] = v->nominal_saved ? v->dirty_factor : 1;
         out->tl_ms[vi][0] = v->started_ms;
-        out->tl_ms[vi][1] = v->setup_end_ms - v->started_ms;
+        out->tl_ms[vi][1] = v->setup_ms;
         out->tl_ms[vi][2] = v->held_ms;
         out->tl_ms[vi][3] = v->first_byte_ms;
         pthread_mutex_lock(&hb->mu);

@@ -123,8 +123,8 @@ typedef struct co_evac_vm {
     double time_ms, downtime_ms;  /* measured; NAN if not */
     double started_ms;            /* its last attempt's start, from the drain's start; NAN */
     double first_byte_ms;         /* ... and its first byte sent; NAN if it sent none */
-    double setup_end_ms;          /* ... and the end of its set-up (QEMU's first byte, the
-                                     hold's trickle included); NAN if none */
+    double setup_ms;              /* ... and its set-up, from its start to QEMU's first
+                                     byte (the hold's trickle included); NAN if none */
     double held_ms;               /* from its set-up's end to the hold's release (0: none) */
     double sent_bytes;            /* QEMU's ram.transferred of its last attempt (also when
                                      it did not complete); NAN when no migration ran */

@@ -101,7 +101,7 @@ json_t *co_evac_result_json(const co_evac *e, const co_evac_result *r)
         /* its set-up (libvirt's and QEMU's) apart from the hold's wait
          * after it: the first byte is their end */
         json_object_set_new(j, "setup_ms", r->dry_run ? json_null()
-                                           : num_or_null(v->setup_end_ms - v->started_ms));
+                                           : num_or_null(v->setup_ms));
         json_object_set_new(j, "held_ms", r->dry_run ? json_null() : num_or_null(v->held_ms));
         json_object_set_new(j, "first_byte_ms", r->dry_run ? json_null()
                                                 : num_or_null(v->first_byte_ms));
@@ -216,7 +216,7 @@ void co_evac_result_text(const co_evac *e, const co_evac_result *r, FILE *out)
         fputc(' ', out);
         ms_text(out, r->dry_run ? NAN : v->downtime_ms);
         fputc(' ', out);
-        ms_text(out, r->dry_run ? NAN : v->setup_end_ms - v->started_ms);
+        ms_text(out, r->dry_run ? NAN : v->setup_ms);
         fputc(' ', out);
         ms_text(out, r->dry_run || !(v->held_ms > 0) ? NAN : v->held_ms);
         fprintf(out, "  %s%s%s\n", v->to, v->to[0] && (v->reason[0] || v->blocker[0]) ? ": " : "",

@@ -310,7 +310,7 @@ int co_evac_inventory(co_evac *e, const co_evac_opts *o, co_diag *d)
         v->group = -1;
         v->dest = -1;
         v->time_ms = v->downtime_ms = v->sent_bytes = NAN;
-        v->started_ms = v->first_byte_ms = v->setup_end_ms = NAN;
+        v->started_ms = v->first_byte_ms = v->setup_ms = NAN;
         const char *name = virDomainGetName(doms[i]);
         virDomainInfo di;
         if (!name || virDomainGetInfo(doms[i], &di) < 0)
@@ -1526,6 +1526,17 @@ static void note_probe(co_evac *e, double got)
         e->src_cap_by_n[1] = fmin(got, e->nic_bytes_per_s);
 }
 
+/* Its set-up, once over, into e->setup_ms (once per worker). A worker that
+ * sent has a set-up's end: setup_end_ms is taken from the same statistics
+ * before the hold hides them, so it comes no later than first_send_ms. */
+static void note_setup_once(co_evac *e, struct worker *w)
+{
+    if (w->setup_noted || !(w->setup_end_ms > w->t0))
+        return;
+    w->setup_noted = 1;
+    co_evac_note_setup(e, w->setup_end_ms - w->t0);
+}
+
 /* A worker whose migration is in its set-up (or held: no byte seen yet). */
 static int in_setup(const struct worker *w)
 {
@@ -1969,10 +1980,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
          * here under TCG), learnt as soon as it is over: the early start and
          * the planner use it */
         for (int i = 0; i < nw; i++)
-            if (ws[i] && ws[i]->setup_end_ms > ws[i]->t0 && !ws[i]->setup_noted) {
-                ws[i]->setup_noted = 1;
-                co_evac_note_setup(e, ws[i]->setup_end_ms - ws[i]->t0);
-            }
+            if (ws[i])
+                note_setup_once(e, ws[i]);
         /* the solo probe's stream, once watched alone for CO_EVAC_PROBE_MS:
          * its bytes between two samples that far apart are the source's
          * rate with one in flight; the rest is re-planned and may start */
@@ -2058,7 +2067,7 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             v->sent_bytes = w->sent_bytes;
             v->started_ms = w->t0 - t0;
             v->first_byte_ms = w->first_send_ms > w->t0 ? w->first_send_ms - t0 : NAN;
-            v->setup_end_ms = w->setup_end_ms > w->t0 ? w->setup_end_ms - t0 : NAN;
+            v->setup_ms = w->setup_end_ms > w->t0 ? w->setup_end_ms - w->t0 : NAN;
             /* off the link after its set-up: the hold's own wait */
             v->held_ms = w->released_ms > 0 && w->setup_end_ms > 0
                              ? fmax(0, w->released_ms - w->setup_end_ms) : 0;
@@ -2089,11 +2098,8 @@ int co_evac_run(co_evac *e, const co_evac_opts *o, co_evac_result *r, co_diag *d
             co_evac_note_peak(e, w->peak_bps);
             /* a worker that began sending and ended while another was being
              * joined (h->mu released) was not seen by the tick above */
-            if (sent_some && !w->setup_noted) {
-                w->setup_noted = 1;
-                co_evac_note_setup(e, (w->setup_end_ms > w->t0 ? w->setup_end_ms
-                                                                : w->first_send_ms) - w->t0);
-            }
+            if (sent_some)
+                note_setup_once(e, w);
             /* learn a stream's ceiling: a migration that got well under its
              * fair share of the NIC was bound by its own stream (on this
              * machine: TCG guests); the rest is re-planned with it */

@@ -1527,7 +1527,7 @@ Test(evac_learn, the_text_report_shows_setups_and_holds)
     co_evac *e = planned_three(&d);
     for (int i = 0; i < 3; i++) {
         e->vms[i].started_ms = 1000.0 * i;
-        e->vms[i].setup_end_ms = 1000.0 * i + 4200 + 100 * i;
+        e->vms[i].setup_ms = 4200 + 100 * i;
         e->vms[i].held_ms = i == 2 ? 1500 : 0;
     }
     co_evac_result r = {.status = "completed", .total_time_ms = 12000};
