@@ -406,11 +406,6 @@ double co_evac_transfer_ms(const co_evac *e, int vi, int m);
  * drains). Timed by what it sent in, the next set-up starts ~0.3 s in and
  * its busy part comes before the switchover. */
 double co_evac_ahead_ms(const co_evac *e, int vi, int m);
-/* When a set-up ahead of a transfer of T ms lets the next VM start: once
- * it has been in its set-up for T less CO_EVAC_AHEAD_LEAD of a learnt
- * set-up (e->setup_ms), at least 0 ms. The run loop (setup_closing) and
- * the planner (predict_sched) use the same. */
-double co_evac_ahead_after_ms(const co_evac *e, double T_ms);
 /* How many set-ups may be ahead under the hold: as many as transfers fit
  * in one set-up (e->setup_ms over the mean of co_evac_ahead_ms alone of the
  * VMs with a destination, rounded down), so the link has a VM ready at each
@@ -477,13 +472,6 @@ int co_evac_probes(const co_evac *e, int n);
  * one set-up ahead left the link idle half the time (bench-evacuate
  * `stream`, one at a time: 4.3 s) */
 #define CO_EVAC_SETUPS_AHEAD 3
-/* ... and each starts this share of a learnt set-up before the transfer
- * ahead of it would end if set-ups were all alike (co_evac_ahead_after_ms).
- * They are not: beside transfers and other set-ups a set-up ahead took
- * 0.9 - 1.9x the learnt mean (median ~1.2x) in bench-evacuate's `link`
- * and `hot` drains of 2026-12-06, and the link idled 0.1 - 3.2 s a drain
- * waiting for one (docs/evacuate.md, "A lead for the set-ups ahead") */
-#define CO_EVAC_AHEAD_LEAD 0.25
 /* ... and up to this many where more transfers fit in one set-up
  * (co_evac_setups_ahead): on a machine without KVM a set-up took 4 - 7 s
  * beside transfers of 0.3 - 2 s, so 3 ahead ran a `stream` drain in two

@@ -170,12 +170,6 @@ double co_evac_ahead_ms(const co_evac *e, int vi, int m)
     return last > 0 && last < T ? last : T;
 }
 
-double co_evac_ahead_after_ms(const co_evac *e, double T_ms)
-{
-    double lead = e->setup_ms > 0 ? CO_EVAC_AHEAD_LEAD * e->setup_ms : 0;
-    return T_ms - lead > 0 ? T_ms - lead : 0;
-}
-
 int co_evac_setups_ahead(const co_evac *e)
 {
     double sum = 0;
@@ -413,14 +407,14 @@ static double predict_sched(const co_evac *e, const int *idx, int n, int k, doub
                 /* set-ups ahead (co_evac_run's setup_closing): while fewer
                  * than e->setups_ahead are in their set-up or held, one
                  * whose transfer at its share is shorter than a set-up closes
-                 * once it has been in its set-up that long less the lead
-                 * (Tsu: co_evac_ahead_after_ms, for the step below) */
+                 * once it has been in its set-up that long (Tsu: that
+                 * transfer, for the step below) */
                 Tsu[f] = NAN;
                 if (hold && may_close(f) && nsu < e->setups_ahead && nstarted < n) {
                     double Tf = co_evac_ahead_ms(e, idx[fl[f]], stay > 0 ? stay : 1);
                     if (Tf > 0 && Tf < setup) {
-                        Tsu[f] = co_evac_ahead_after_ms(e, Tf);
-                        double c = su[f] - (setup - Tsu[f]);
+                        Tsu[f] = Tf;
+                        double c = su[f] - (setup - Tf);
                         if (c <= CLOSE_EPS_MS) {
                             cl[f] = 1;
                             ncl++;

@@ -1472,8 +1472,7 @@ static int closing(const co_evac *e, struct worker *w, int others, int note, int
 /* Set-ups ahead (auto concurrency at one at a time, with the hold): a
  * migration still in its set-up whose
  * transfer, by the model at its share, is shorter than a set-up closes once
- * it has been in its set-up for as long as that transfer, less a lead for
- * set-ups that run long (co_evac_ahead_after_ms): the next VM's
+ * it has been in its set-up for as long as that transfer: the next VM's
  * set-up then ends about when this one's transfer does, and the link
  * carries one stream after another with no set-up between. In `stream`
  * (2 Gbit/s, one stream carries ~1990 Mbit/s here) a 64 MiB guest sends in
@@ -1494,7 +1493,7 @@ static int setup_closing(const co_evac *e, const struct worker *w, int others)
     if (in_setup > (1 + CLOSING_GRACE) * e->setup_ms)
         return 0;
     double T = co_evac_ahead_ms(e, w->vm, (others > 0 ? others : 0) + 1);
-    return T > 0 && T < e->setup_ms && in_setup >= co_evac_ahead_after_ms(e, T);
+    return T > 0 && T < e->setup_ms && in_setup >= T;
 }
 
 /* k changed mid-drain: each VM still held waits for as many ends as the

@@ -803,42 +803,6 @@ Test(evac_learn, no_hold_above_one_at_a_time)
     }
 }
 
-/* A set-up ahead lets the next VM start CO_EVAC_AHEAD_LEAD of a set-up
- * before the transfer ahead of it would end if set-ups were alike: beside
- * transfers and other set-ups they ran ~1.2x the learnt mean, and the link
- * idled up to 3.2 s a drain (bench-evacuate `link`, 2026-12-06). */
-Test(evac_learn, set_ups_ahead_start_with_a_lead)
-{
-    double rate[] = {0, 0, 0};
-    co_evac *e = mk(3, rate);
-    co_diag d;
-    co_diag_init(&d);
-    e->stream_cap_bytes_per_s = 50e6;
-    snprintf(e->stream_cap_source, sizeof e->stream_cap_source, "learnt");
-    e->src_cap_by_n[1] = 50e6; /* known: no solo probe */
-    e->setup_ms = 4000;
-    cr_assert_eq(co_evac_plan(e, &d), CO_OK, "%s", d.msg);
-    cr_assert_eq(e->k, 1);
-    double start[3] = {0}, T[3] = {0};
-    for (int i = 0; i < 3; i++) {
-        int o = e->vms[i].order;
-        cr_assert(o >= 0 && o < 3);
-        start[o] = e->vms[i].pred_start_ms;
-        /* the second's transfer is judged beside the first, which will
-         * still send (setup_closing's `others`) */
-        T[o] = co_evac_ahead_ms(e, i, o == 0 ? 1 : 2);
-    }
-    cr_assert(T[0] > 1000 && T[0] < 4000, "64 MiB at 50 MB/s: %g ms", T[0]);
-    /* the second starts once the first has been in its set-up for its
-     * transfer less the lead; the third likewise after the second */
-    cr_expect_float_eq(start[1], T[0] - 1000, 1, "second at %g (first's transfer %g)", start[1],
-                       T[0]);
-    cr_expect_float_eq(start[2], start[1] + T[1] - 1000, 1, "third at %g", start[2]);
-    cr_expect_float_eq(co_evac_ahead_after_ms(e, 900), 0, 1e-9, "never before 0");
-    e->setup_ms = 0;
-    cr_expect_float_eq(co_evac_ahead_after_ms(e, 1500), 1500, 1e-9, "no set-up learnt: no lead");
-}
-
 /* Where a drain's time went: the first byte, the transfers' union, and the
  * link idle between them (ev8 `link` #1: the first byte at 3.0 s, gaps of
  * 0.12 and 1.84 s). */
