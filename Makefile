@@ -104,7 +104,8 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# The revision is compiled into cli/main.o (--version) and bench_policies:
+# The revision is compiled into cli/main.o (--version), bench_policies and
+# bench_evacuate:
 # they depend on a stamp rewritten only when HEAD moves, so an incremental
 # build after a commit does not print a stale revision.
 REV_STAMP := $(BUILD)/rev.stamp
@@ -112,7 +113,7 @@ REV_STAMP := $(BUILD)/rev.stamp
 rev-stamp-check:
 $(REV_STAMP): rev-stamp-check
 	@mkdir -p $(dir $@); echo '$(GIT_REV)' | cmp -s - $@ 2>/dev/null || echo '$(GIT_REV)' > $@
-$(MAIN_OBJ) $(BUILD)/bench/bench_policies: $(REV_STAMP)
+$(MAIN_OBJ) $(BUILD)/bench/bench_policies $(BUILD)/bench/bench_evacuate: $(REV_STAMP)
 
 $(BUILD)/cutover: $(MAIN_OBJ) $(VIRT_LAZY) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MAIN_LDLIBS)

@@ -888,16 +888,19 @@ static int replay(const char *files, const be_scen *SC, int nsc, const be_env *e
                 else
                     fprintf(stderr, "bench_evacuate: %s:%d: %s\n", fn, ln, d.msg);
                 double ratio = pred / meas;
+                if (getenv("BENCH_EVAC_REPLAY_VMS"))
+                    printf("    set-ups ahead %d\n", e->setups_ahead);
                 if (getenv("BENCH_EVAC_REPLAY_VMS")) /* each VM as the plan times it */
                     for (int i = 0; i < e->nvms; i++) {
                         const co_evac_vm *v = &e->vms[i];
                         printf("    %s alone %.2f s (share %.1f MB/s) in the plan %.2f s, %.0f ms; "
                                "factor %.2f (%s), last send %.2f s at %.2f, setup %.2f s; "
-                               "pre-copy floor %.1f MB\n",
+                               "ahead %.2f s; pre-copy floor %.1f MB\n",
                                v->name, co_evac_transfer_ms(e, i, 1) / 1e3,
                                co_evac_share_bytes_per_s(e, 1) / 1e6, v->pred_time_ms / 1e3,
                                v->pred_downtime_ms, v->dirty_factor, v->dirty_factor_source,
                                v->last_send_ms / 1e3, v->last_send_inflight, e->setup_ms / 1e3,
+                               co_evac_ahead_ms(e, i, 1) / 1e3,
                                co_evac_floor_of(e, &i, 1).bytes / 1e6);
                     }
                 /* the pre-copy floor with the curves this run learnt */
@@ -1066,9 +1069,11 @@ int main(void)
     uname(&u);
     double la[3] = {NAN, NAN, NAN};
     getloadavg(la, 3);
-    printf("bench_evacuate: %s %s, %ld CPUs, load %.1f %.1f %.1f; 3 hosts, %d VMs on h1 "
-           "(64 MiB, TCG), MTU %d, budget %.0f ms, deadline %.0f s per migration, cutover "
-           "--allow %s, %d run(s) per cell\n", u.nodename, u.release,
+    /* the commit it was built from: a copied build dir ran a bench binary
+     * older than its cutover once (`make` builds no bench) */
+    printf("bench_evacuate: commit %s, %s %s, %ld CPUs, load %.1f %.1f %.1f; 3 hosts, %d VMs "
+           "on h1 (64 MiB, TCG), MTU %d, budget %.0f ms, deadline %.0f s per migration, cutover "
+           "--allow %s, %d run(s) per cell\n", CUTOVER_REV, u.nodename, u.release,
            sysconf(_SC_NPROCESSORS_ONLN), la[0], la[1], la[2], env.nvms, env.mtu, env.budget_ms,
            env.deadline_ms / 1e3, al && *al ? al : "auto-converge", repeat);
     fflush(stdout);

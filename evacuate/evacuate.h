@@ -481,7 +481,7 @@ int co_evac_probes(const co_evac *e, int n);
  * machine's bench logs), and 6 ahead gave `stream` no gain (11.1, 11.5 s
  * against 10.6 - 12.0 at 5: docs/evacuate.md, "The set-up apart from the
  * hold") */
-#define CO_EVAC_SETUPS_AHEAD_MAX 5
+#define CO_EVAC_SETUPS_AHEAD_MAX 6
 /* No set-up starts early beside the end of a VM QEMU throttled above this
  * (now, or in its last drain), and an order of cutover's own sends such a
  * VM last: a set-up's CPU beside a throttled guest's last passes costs
