@@ -888,21 +888,20 @@ static int replay(const char *files, const be_scen *SC, int nsc, const be_env *e
                 else
                     fprintf(stderr, "bench_evacuate: %s:%d: %s\n", fn, ln, d.msg);
                 double ratio = pred / meas;
-                if (getenv("BENCH_EVAC_REPLAY_VMS"))
-                    printf("    set-ups ahead %d\n", e->setups_ahead);
                 if (getenv("BENCH_EVAC_REPLAY_VMS")) /* each VM as the plan times it */
-                    for (int i = 0; i < e->nvms; i++) {
-                        const co_evac_vm *v = &e->vms[i];
-                        printf("    %s alone %.2f s (share %.1f MB/s) in the plan %.2f s, %.0f ms; "
-                               "factor %.2f (%s), last send %.2f s at %.2f, setup %.2f s; "
-                               "ahead %.2f s; pre-copy floor %.1f MB\n",
-                               v->name, co_evac_transfer_ms(e, i, 1) / 1e3,
-                               co_evac_share_bytes_per_s(e, 1) / 1e6, v->pred_time_ms / 1e3,
-                               v->pred_downtime_ms, v->dirty_factor, v->dirty_factor_source,
-                               v->last_send_ms / 1e3, v->last_send_inflight, e->setup_ms / 1e3,
-                               co_evac_ahead_ms(e, i, 1) / 1e3,
-                               co_evac_floor_of(e, &i, 1).bytes / 1e6);
-                    }
+                    printf("    set-ups ahead %d\n", e->setups_ahead);
+                for (int i = 0; getenv("BENCH_EVAC_REPLAY_VMS") && i < e->nvms; i++) {
+                    const co_evac_vm *v = &e->vms[i];
+                    printf("    %s alone %.2f s (share %.1f MB/s) in the plan %.2f s, %.0f ms; "
+                           "factor %.2f (%s), last send %.2f s at %.2f, setup %.2f s; "
+                           "ahead %.2f s; pre-copy floor %.1f MB\n",
+                           v->name, co_evac_transfer_ms(e, i, 1) / 1e3,
+                           co_evac_share_bytes_per_s(e, 1) / 1e6, v->pred_time_ms / 1e3,
+                           v->pred_downtime_ms, v->dirty_factor, v->dirty_factor_source,
+                           v->last_send_ms / 1e3, v->last_send_inflight, e->setup_ms / 1e3,
+                           co_evac_ahead_ms(e, i, 1) / 1e3,
+                           co_evac_floor_of(e, &i, 1).bytes / 1e6);
+                }
                 /* the pre-copy floor with the curves this run learnt */
                 double own_floor = NAN;
                 {

@@ -476,10 +476,10 @@ int co_evac_probes(const co_evac *e, int n);
  * (co_evac_setups_ahead): on a machine without KVM a set-up took 4 - 7 s
  * beside transfers of 0.3 - 2 s, so 3 ahead ran a `stream` drain in two
  * waves of set-ups (13.2 - 14.3 s; 5 ahead: 10.8 - 13.7 s). At 5 the
- * sixth VM of `stream` began its set-up only at the first byte and ended
- * it after every other transfer in 9 of 9 drains (11.3 - 14.1 s, median
- * 12.4); at 6 all six run their set-ups together (docs/evacuate.md, "The
- * sixth set-up"). Not more: set-ups share the CPU, the drain's first
+ * sixth VM of `stream` began its set-up only at the first byte and was
+ * the last to finish in 9 of 9 drains (11.3 - 14.1 s, median 12.4); at 6
+ * all six run their set-ups together (9.2 - 11.5 s over 10 drains:
+ * docs/evacuate.md, "The sixth set-up"). Not more: set-ups share the CPU, the drain's first
  * set-up (the link idle) took 3.4 s alone, 5.3 s beside 2 more, 7.8 s
  * beside 5 (medians over this machine's bench logs) */
 #define CO_EVAC_SETUPS_AHEAD_MAX 6
