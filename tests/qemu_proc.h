@@ -74,6 +74,16 @@ static inline int tq_free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* A free port other than `taken`: the kernel may hand the same free port
+ * twice in a row (seen once in make check), so ask again (20 tries). */
+static inline int tq_free_port_but(int taken)
+{
+    int p = tq_free_port();
+    for (int i = 0; i < 20 && p == taken; i++)
+        p = tq_free_port();
+    return p;
+}
+
 /* 1 if some socket listens on 127.0.0.1:port (or a wildcard address),
  * through the one /proc/net/tcp reader (util/procnet.h). Probing with
  * connect() is not an option: QEMU would take the probe as the incoming
@@ -289,12 +299,8 @@ static inline int tq_start_pair(const char *dir, int mem_mb, const char *mem_fil
     ok = -1;
     for (int i = 0; i < 3 && ok != 0; i++) {
         int tp = 0;
-        if (qmp_tcp_port) {
-            do
-                tp = tq_free_port();
-            while (tp == *port);
-            *qmp_tcp_port = tp;
-        }
+        if (qmp_tcp_port)
+            *qmp_tcp_port = tp = tq_free_port_but(*port);
         ok = tq_start_ex(src, dir, "src", mem_mb, mem_file, 0, tp);
     }
     if (ok != 0) {
