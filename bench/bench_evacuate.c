@@ -814,6 +814,7 @@ static int replay(const char *files, const be_scen *SC, int nsc, const be_env *e
     double ratios[8][64];
     char list[1024];
     snprintf(list, sizeof list, "%s", files);
+    int per_vm = getenv("BENCH_EVAC_REPLAY_VMS") != NULL; /* each VM as the plan times it */
     printf("| file | scenario | run | load | measured s | predicted s (bench) | predicted s (replay) | replay / measured | k | pre-copy floor s (plan) | pre-copy floor s (this run's curves) | measured / floor |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (char *save = NULL, *fn = strtok_r(list, ",", &save); fn; fn = strtok_r(NULL, ",", &save)) {
@@ -888,9 +889,9 @@ static int replay(const char *files, const be_scen *SC, int nsc, const be_env *e
                 else
                     fprintf(stderr, "bench_evacuate: %s:%d: %s\n", fn, ln, d.msg);
                 double ratio = pred / meas;
-                if (getenv("BENCH_EVAC_REPLAY_VMS")) /* each VM as the plan times it */
+                if (per_vm)
                     printf("    set-ups ahead %d\n", e->setups_ahead);
-                for (int i = 0; getenv("BENCH_EVAC_REPLAY_VMS") && i < e->nvms; i++) {
+                for (int i = 0; per_vm && i < e->nvms; i++) {
                     const co_evac_vm *v = &e->vms[i];
                     printf("    %s alone %.2f s (share %.1f MB/s) in the plan %.2f s, %.0f ms; "
                            "factor %.2f (%s), last send %.2f s at %.2f, setup %.2f s; "

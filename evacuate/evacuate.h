@@ -479,9 +479,9 @@ int co_evac_probes(const co_evac *e, int n);
  * sixth VM of `stream` began its set-up only at the first byte and was
  * the last to finish in 9 of 9 drains (11.3 - 14.1 s, median 12.4); at 6
  * all six run their set-ups together (9.2 - 11.5 s over 10 drains:
- * docs/evacuate.md, "The sixth set-up"). Not more: set-ups share the CPU, the drain's first
- * set-up (the link idle) took 3.4 s alone, 5.3 s beside 2 more, 7.8 s
- * beside 5 (medians over this machine's bench logs) */
+ * docs/evacuate.md, "The sixth set-up"). Not more: set-ups share the CPU,
+ * the drain's first set-up (the link idle) took 3.4 s alone, 5.3 s beside
+ * 2 more, 7.8 s beside 5 (medians over this machine's bench logs) */
 #define CO_EVAC_SETUPS_AHEAD_MAX 6
 /* No set-up starts early beside the end of a VM QEMU throttled above this
  * (now, or in its last drain), and an order of cutover's own sends such a
