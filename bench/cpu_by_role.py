@@ -15,7 +15,8 @@ per role), to find where a burst fell.
 
 Why: on this 2-core machine a migration's set-up (libvirt's prepare and
 the destination QEMU's start) costs ~1 CPU second, most of it QEMU's
-monitor thread answering libvirt 9.0's ~800 `qom-get` of the CPU check
+monitor thread and main loop answering libvirt 9.0's ~800 `qom-get` of
+the CPU check
 (docs/evacuate.md, "What a set-up is made of"). Linux-only, Python 3
 standard library only; read-only apart from COMMAND.
 """
@@ -82,7 +83,14 @@ def main(argv):
     i = 0
     while i < len(argv) and argv[i] != "--":
         if argv[i] == "--every" and i + 1 < len(argv):
-            every = float(argv[i + 1])
+            try:
+                every = float(argv[i + 1])
+            except ValueError:
+                every = float("nan")
+            if not (0 < every <= 60):
+                print(f"cpu_by_role.py: --every '{argv[i + 1]}': seconds, above 0 and at most 60",
+                      file=sys.stderr)
+                return 64
             i += 2
         elif argv[i] == "--json" and i + 1 < len(argv):
             json_path = argv[i + 1]
@@ -92,17 +100,26 @@ def main(argv):
                   file=sys.stderr)
             return 64
     cmd = argv[i + 1:]
-    if not cmd or not (every > 0):
+    if not cmd:
         print("usage: cpu_by_role.py [--json FILE] [--every SECONDS] -- COMMAND [ARG...]",
               file=sys.stderr)
         return 64
     t0 = time.time()
     prev = scan()
-    child = subprocess.Popen(cmd)
+    try:
+        child = subprocess.Popen(cmd)
+    except OSError as e:
+        print(f"cpu_by_role.py: cannot run '{cmd[0]}': {e.strerror}", file=sys.stderr)
+        return 127
     total, series = Counter(), []
     while True:
         done = child.poll() is not None
-        time.sleep(0 if done else every)
+        try:
+            time.sleep(0 if done else every)
+        except KeyboardInterrupt:
+            # the command got the same SIGINT: let it end, then report
+            child.wait()
+            done = True
         cur = scan()
         step = Counter()
         for k, (r, ticks) in cur.items():
