@@ -16,9 +16,8 @@ per role), to find where a burst fell.
 Why: on this 2-core machine a migration's set-up (libvirt's prepare and
 the destination QEMU's start) costs ~1 CPU second, most of it QEMU's
 monitor thread and main loop answering libvirt 9.0's ~800 `qom-get` of
-the CPU check
-(docs/evacuate.md, "What a set-up is made of"). Linux-only, Python 3
-standard library only; read-only apart from COMMAND.
+the CPU check (docs/evacuate.md, "What a set-up is made of"). Linux-only,
+Python 3 standard library only; read-only apart from COMMAND.
 """
 import json
 import os
@@ -133,11 +132,11 @@ def main(argv):
             break
     wall = time.time() - t0
     ncpu = os.cpu_count() or 1
-    used = sum(total.values()) / CLK_TCK
+    used_ticks = sum(total.values())
     print(f"cpu_by_role: {wall:.1f} s wall on {ncpu} CPUs ({wall * ncpu:.1f} CPU s), "
-          f"{used:.1f} CPU s used", file=sys.stderr)
+          f"{used_ticks / CLK_TCK:.1f} CPU s used", file=sys.stderr)
     for r, ticks in total.most_common():
-        print(f"  {r:18s} {ticks / CLK_TCK:8.1f} CPU s  {100.0 * ticks / max(1, sum(total.values())):5.1f} %",
+        print(f"  {r:18s} {ticks / CLK_TCK:8.1f} CPU s  {100.0 * ticks / max(1, used_ticks):5.1f} %",
               file=sys.stderr)
     if json_path:
         with open(json_path, "w") as f:
